@@ -1,0 +1,73 @@
+"""Roles and what each may do, enforced at the application boundary.
+
+The HTTP layer authenticates a token into a ``Principal``; every use case names the permission
+it needs, so a role cannot do more through the CLI, a job or a new endpoint than it may.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from domain.errors import PermissionDeniedError
+
+
+class Role(StrEnum):
+    """The kinds of user and device the ledger knows."""
+
+    ADMIN = "admin"
+    CLERK = "clerk"
+    CUSTOMER_SERVICE = "customer_service"
+    AUDITOR = "auditor"
+    REGULATOR = "regulator"
+    DEVICE = "device"
+
+
+class Permission(StrEnum):
+    """Things a caller may be allowed to do."""
+
+    READ_LEDGER = "read_ledger"
+    MANAGE_HOUSEHOLDS = "manage_households"
+    MANAGE_METERS = "manage_meters"
+    SUBMIT_READINGS = "submit_readings"
+    MANAGE_TOKENS = "manage_tokens"
+    REBUILD_PROJECTIONS = "rebuild_projections"
+
+
+_READ_AND_MANAGE = frozenset(
+    {Permission.READ_LEDGER, Permission.MANAGE_HOUSEHOLDS, Permission.MANAGE_METERS, Permission.SUBMIT_READINGS}
+)
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.CLERK: _READ_AND_MANAGE,
+    Role.CUSTOMER_SERVICE: _READ_AND_MANAGE,
+    Role.AUDITOR: frozenset({Permission.READ_LEDGER}),
+    Role.REGULATOR: frozenset({Permission.READ_LEDGER}),
+    # Devices and concentrators push readings and nothing else.
+    Role.DEVICE: frozenset({Permission.SUBMIT_READINGS}),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: its name is the actor recorded on every event it causes."""
+
+    name: str
+    role: Role
+
+    def may(self, permission: Permission) -> bool:
+        return permission in ROLE_PERMISSIONS[self.role]
+
+    def require(self, permission: Permission) -> None:
+        """Raise PermissionDeniedError unless the caller's role grants ``permission``."""
+        if not self.may(permission):
+            raise PermissionDeniedError(
+                f"the role {self.role.value} may not {permission.value}",
+                role=self.role.value,
+                permission=permission.value,
+            )
+
+
+# The principal that runs jobs the system itself starts (the demo loader, migrations).
+SYSTEM = Principal(name="system", role=Role.ADMIN)

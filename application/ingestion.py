@@ -1,0 +1,107 @@
+"""Batch ingestion of meter readings: per-item outcomes, accepted items saved together."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from domain.errors import ReadingRejectedError
+from domain.meter import Meter, RecordingOutcome
+from domain.readings import ReadingValues
+
+# A bound on one batch, so one request cannot hold the event store for minutes.
+MAXIMUM_BATCH_SIZE = 10000
+
+
+class ItemStatus(StrEnum):
+    """What became of one reading in a batch."""
+
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class ReadingItem:
+    """A reading addressed to a meter by its serial number."""
+
+    meter_serial: str
+    values: ReadingValues
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    """The outcome of one item: its position in the batch, status and, if rejected, why."""
+
+    index: int
+    meter_serial: str
+    measured_at: datetime
+    status: ItemStatus
+    reason: str | None = None
+    message: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """Every item's outcome and the totals, for the device, the clerk and the log."""
+
+    batch_id: UUID
+    outcomes: list[ItemOutcome]
+
+    def count(self, status: ItemStatus) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.status is status)
+
+    @property
+    def accepted(self) -> int:
+        return self.count(ItemStatus.ACCEPTED)
+
+    @property
+    def duplicates(self) -> int:
+        return self.count(ItemStatus.DUPLICATE)
+
+    @property
+    def rejected(self) -> int:
+        return self.count(ItemStatus.REJECTED)
+
+
+def judge_batch(
+    items: Sequence[ReadingItem],
+    meter_for: Callable[[str], Meter | None],
+    received_at: datetime,
+    batch_id: UUID,
+    actor: str,
+    reason: str,
+) -> tuple[list[ItemOutcome], list[Meter]]:
+    """Apply each item to its meter in order; return the outcomes and the meters that changed.
+
+    ``meter_for`` returns the (one, shared) aggregate for a serial or None for an unknown meter,
+    so several readings of one meter in a batch are judged against each other.
+    """
+    outcomes: list[ItemOutcome] = []
+    changed: dict[str, Meter] = {}
+    for index, item in enumerate(items):
+        meter = meter_for(item.meter_serial)
+        if meter is None:
+            outcomes.append(_rejected(index, item, "unknown_meter", "no meter has this serial number", {}))
+            continue
+        try:
+            result = meter.record_reading(item.values, received_at, batch_id, actor, reason)
+        except ReadingRejectedError as error:
+            outcomes.append(_rejected(index, item, error.reason, error.message, error.params))
+            continue
+        status = ItemStatus.ACCEPTED if result is RecordingOutcome.ACCEPTED else ItemStatus.DUPLICATE
+        if status is ItemStatus.ACCEPTED:
+            changed[item.meter_serial] = meter
+        outcomes.append(ItemOutcome(index, item.meter_serial, item.values.measured_at, status))
+    return outcomes, list(changed.values())
+
+
+def _rejected(index: int, item: ReadingItem, reason: str, message: str, params: dict[str, Any]) -> ItemOutcome:
+    return ItemOutcome(
+        index, item.meter_serial, item.values.measured_at, ItemStatus.REJECTED, reason, message, dict(params)
+    )

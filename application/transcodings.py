@@ -1,0 +1,90 @@
+"""Transcodings for payload and state types the event store does not know by itself."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import date
+from enum import Enum
+from typing import Any
+
+from eventsourcing.persistence import JSONTranscoder, Transcoding
+
+from domain.readings import Attachment, MeteredInterval, RememberedReading
+from domain.values import (
+    AccuracyClass,
+    Address,
+    Areas,
+    CustomerClass,
+    FlowSensorSide,
+    HorizontalPosition,
+    MeterKind,
+    Position,
+    ReadingSource,
+    VerticalPosition,
+)
+
+
+class DateAsISO(Transcoding):
+    """A calendar date as its ISO text."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class EnumAsValue(Transcoding):
+    """An enumeration member as its value, named after its class."""
+
+    def __init__(self, enum_type: type[Enum]) -> None:
+        self.type = enum_type
+        self.name = f"enum_{enum_type.__name__}"
+
+    def encode(self, obj: Enum) -> Any:
+        return obj.value
+
+    def decode(self, data: Any) -> Enum:
+        return self.type(data)
+
+
+class DataclassAsDict(Transcoding):
+    """A frozen dataclass as a dict of its fields, named after its class.
+
+    Renaming a dataclass or a field changes stored data: add an upcaster when that happens.
+    """
+
+    def __init__(self, dataclass_type: type[Any]) -> None:
+        self.type = dataclass_type
+        self.name = f"dc_{dataclass_type.__name__}"
+        self.field_names = [field.name for field in fields(dataclass_type)]
+
+    def encode(self, obj: Any) -> dict[str, Any]:
+        return {name: getattr(obj, name) for name in self.field_names}
+
+    def decode(self, data: dict[str, Any]) -> Any:
+        return self.type(**data)
+
+
+ENUMS: tuple[type[Enum], ...] = (
+    AccuracyClass,
+    CustomerClass,
+    FlowSensorSide,
+    HorizontalPosition,
+    MeterKind,
+    ReadingSource,
+    VerticalPosition,
+)
+DATACLASSES: tuple[type[Any], ...] = (Address, Areas, Attachment, MeteredInterval, Position, RememberedReading)
+
+
+def register_ledger_transcodings(transcoder: JSONTranscoder) -> None:
+    """Register every type the ledger's events and snapshots carry."""
+    transcoder.register(DateAsISO())
+    for enum_type in ENUMS:
+        transcoder.register(EnumAsValue(enum_type))
+    for dataclass_type in DATACLASSES:
+        transcoder.register(DataclassAsDict(dataclass_type))

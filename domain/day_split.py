@@ -1,0 +1,68 @@
+"""Splitting the energy of an interval between readings across the calendar days it covers.
+
+Days are business days in the utility's time zone (Asia/Shanghai). The energy is shared in
+proportion to the time the interval spends in each day, by the largest-remainder rule, so the
+days always sum exactly to the register difference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from domain.apportion import apportion
+
+BUSINESS_TIME_ZONE = ZoneInfo("Asia/Shanghai")
+
+# A bound on the days one interval may cover, so a bad timestamp cannot make a huge loop.
+MAXIMUM_INTERVAL_DAYS = 3660
+
+
+@dataclass(frozen=True)
+class DayShare:
+    """The part of an interval's energy and volume that fell on one business day."""
+
+    day: date
+    energy_gj: Decimal
+    volume_m3: Decimal
+
+
+def business_day(moment: datetime) -> date:
+    """The business date (Asia/Shanghai) of an aware datetime."""
+    return moment.astimezone(BUSINESS_TIME_ZONE).date()
+
+
+def _day_boundaries(start: datetime, end: datetime) -> list[tuple[date, timedelta]]:
+    """The business days that ``[start, end)`` touches and how long it spends in each."""
+    local_start = start.astimezone(BUSINESS_TIME_ZONE)
+    local_end = end.astimezone(BUSINESS_TIME_ZONE)
+    pieces: list[tuple[date, timedelta]] = []
+    cursor = local_start
+    for _ in range(MAXIMUM_INTERVAL_DAYS + 1):
+        if cursor >= local_end:
+            break
+        next_midnight = datetime.combine(cursor.date() + timedelta(days=1), time(0), BUSINESS_TIME_ZONE)
+        piece_end = min(next_midnight, local_end)
+        pieces.append((cursor.date(), piece_end - cursor))
+        cursor = piece_end
+    else:
+        raise ValueError(f"interval from {start} to {end} spans more than {MAXIMUM_INTERVAL_DAYS} days")
+    return pieces
+
+
+def split_across_days(
+    start: datetime, end: datetime, energy_gj: Decimal, volume_m3: Decimal = Decimal(0)
+) -> list[DayShare]:
+    """Share an interval's energy and volume across its business days in proportion to time."""
+    if end <= start:
+        raise ValueError("an interval must end after it starts")
+    pieces = _day_boundaries(start, end)
+    weights = [Decimal(piece.total_seconds()) for _, piece in pieces]
+    energies = apportion(energy_gj, weights)
+    volumes = apportion(volume_m3, weights)
+    return [
+        DayShare(day=day, energy_gj=energy, volume_m3=volume)
+        for (day, _), energy, volume in zip(pieces, energies, volumes, strict=True)
+    ]

@@ -1,0 +1,51 @@
+"""Errors the domain raises. Each carries a stable ``code`` and ``params`` so that the outer
+layers can render a message in the clerk's language, and a plain English message for logs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LedgerError(Exception):
+    """Base of every error the ledger reports to a user."""
+
+    code = "ledger_error"
+
+    def __init__(self, message: str, **params: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.params = params
+
+
+class InvalidInputError(LedgerError):
+    """The request is well formed but its values break a rule (HTTP 422)."""
+
+    code = "invalid_input"
+
+
+class NotFoundError(LedgerError):
+    """A household, meter or other record does not exist (HTTP 404)."""
+
+    code = "not_found"
+
+
+class ConflictError(LedgerError):
+    """The request contradicts what the ledger already holds (HTTP 409)."""
+
+    code = "conflict"
+
+
+class PermissionDeniedError(LedgerError):
+    """The caller's role may not do this (HTTP 403)."""
+
+    code = "permission_denied"
+
+
+class ReadingRejectedError(InvalidInputError):
+    """A meter reading breaks a reading rule; ``reason`` names the rule."""
+
+    code = "reading_rejected"
+
+    def __init__(self, reason: str, message: str, **params: Any) -> None:
+        super().__init__(message, reason=reason, **params)
+        self.reason = reason

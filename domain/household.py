@@ -1,0 +1,259 @@
+"""The Household aggregate: a heat customer's account, its flat, its areas and its meters."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain import ids
+from domain.errors import ConflictError, InvalidInputError
+from domain.values import (
+    Address,
+    Areas,
+    CommandContext,
+    CustomerClass,
+    HorizontalPosition,
+    Position,
+    VerticalPosition,
+)
+
+AREA_RESOLUTION_M2 = Decimal("0.01")
+# No flat or shop is larger than this; a bigger figure is a typing error, not a customer.
+MAXIMUM_AREA_M2 = Decimal(100000)
+
+
+def validate_areas(connected_area_m2: Decimal, heated_area_m2: Decimal) -> Areas:
+    """Areas are positive, to 0.01 m², and the heated area never exceeds the connected area."""
+    for name, value in (("connected_area_m2", connected_area_m2), ("heated_area_m2", heated_area_m2)):
+        if not value.is_finite() or value <= 0 or value > MAXIMUM_AREA_M2:
+            raise InvalidInputError(f"{name} must be positive and at most {MAXIMUM_AREA_M2} m²", field=name, value=str(value))
+        if value != value.quantize(AREA_RESOLUTION_M2):
+            raise InvalidInputError(f"{name} has more than two decimals", field=name, value=str(value))
+    if heated_area_m2 > connected_area_m2:
+        raise InvalidInputError(
+            "the heated area cannot exceed the connected area",
+            field="heated_area_m2",
+            value=str(heated_area_m2),
+        )
+    return Areas(connected_area_m2, heated_area_m2)
+
+
+def _context_fields(context: CommandContext) -> dict[str, Any]:
+    return {"actor": context.actor, "reason": context.reason, "correlation_id": context.correlation_id}
+
+
+class Household(Aggregate):
+    """A heat customer's account (natural key: the account number) and its flat.
+
+    Commands validate and compute; the ``@event`` methods only assign state, so replay is safe.
+    """
+
+    class Registered(Aggregate.Created):
+        account_number: str
+        community: str
+        building: str
+        entrance: str
+        floor: int
+        flat: str
+        connected_area_m2: Decimal
+        heated_area_m2: Decimal
+        customer_class: str
+        vertical_position: str
+        horizontal_position: str
+        registered_on: date
+        actor: str
+        reason: str
+        correlation_id: UUID
+
+    class AreaCorrected(Aggregate.Event):
+        connected_area_m2: Decimal
+        heated_area_m2: Decimal
+        effective_on: date
+        actor: str
+        reason: str
+        correlation_id: UUID
+
+    class HeatingSuspended(Aggregate.Event):
+        effective_on: date
+        actor: str
+        reason: str
+        correlation_id: UUID
+
+    class HeatingResumed(Aggregate.Event):
+        effective_on: date
+        actor: str
+        reason: str
+        correlation_id: UUID
+
+    class MeterAttached(Aggregate.Event):
+        meter_id: UUID
+        meter_serial: str
+        attached_at: datetime
+        actor: str
+        reason: str
+        correlation_id: UUID
+
+    class MeterDetached(Aggregate.Event):
+        meter_id: UUID
+        meter_serial: str
+        detached_at: datetime
+        actor: str
+        reason: str
+        correlation_id: UUID
+
+    @staticmethod
+    def create_id(account_number: str) -> UUID:
+        return ids.household_id(account_number)
+
+    @event(Registered)
+    def __init__(
+        self,
+        account_number: str,
+        community: str,
+        building: str,
+        entrance: str,
+        floor: int,
+        flat: str,
+        connected_area_m2: Decimal,
+        heated_area_m2: Decimal,
+        customer_class: str,
+        vertical_position: str,
+        horizontal_position: str,
+        registered_on: date,
+        actor: str,
+        reason: str,
+        correlation_id: UUID,
+    ) -> None:
+        self.account_number = account_number
+        self.address = Address(community, building, entrance, floor, flat)
+        self.areas = Areas(connected_area_m2, heated_area_m2)
+        self.customer_class = CustomerClass(customer_class)
+        self.position = Position(VerticalPosition(vertical_position), HorizontalPosition(horizontal_position))
+        self.registered_on = registered_on
+        self.suspended_since: date | None = None
+        self.suspensions: list[tuple[date, date | None]] = []
+        # Keyed by str(meter id): snapshots store state as JSON, whose keys are strings.
+        self.meter_serials: dict[str, str] = {}
+
+    @classmethod
+    def register(
+        cls,
+        account_number: str,
+        address: Address,
+        areas: Areas,
+        customer_class: CustomerClass,
+        position: Position,
+        registered_on: date,
+        context: CommandContext,
+    ) -> Household:
+        """Open a household account. Validates every value before any event exists."""
+        account = account_number.strip()
+        if not account or len(account) > 64:
+            raise InvalidInputError("the account number must have 1 to 64 characters", field="account_number")
+        if not address.community.strip() or not address.building.strip() or not address.flat.strip():
+            raise InvalidInputError("community, building and flat are required", field="address")
+        if not -10 <= address.floor <= 200:
+            raise InvalidInputError("the floor must lie between -10 and 200", field="floor", value=str(address.floor))
+        checked = validate_areas(areas.connected_area_m2, areas.heated_area_m2)
+        return cls(
+            account_number=account,
+            community=address.community.strip(),
+            building=address.building.strip(),
+            entrance=address.entrance.strip(),
+            floor=address.floor,
+            flat=address.flat.strip(),
+            connected_area_m2=checked.connected_area_m2,
+            heated_area_m2=checked.heated_area_m2,
+            customer_class=CustomerClass(customer_class).value,
+            vertical_position=VerticalPosition(position.vertical).value,
+            horizontal_position=HorizontalPosition(position.horizontal).value,
+            registered_on=registered_on,
+            **_context_fields(context),
+        )
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_since is not None
+
+    def correct_area(self, areas: Areas, effective_on: date, context: CommandContext) -> None:
+        """Record a corrected area (a survey, a mistake in the master data) from a date on."""
+        checked = validate_areas(areas.connected_area_m2, areas.heated_area_m2)
+        if checked == self.areas:
+            raise ConflictError("the household already has these areas", account_number=self.account_number)
+        self._area_corrected(checked.connected_area_m2, checked.heated_area_m2, effective_on, **_context_fields(context))
+
+    @event(AreaCorrected)
+    def _area_corrected(
+        self,
+        connected_area_m2: Decimal,
+        heated_area_m2: Decimal,
+        effective_on: date,
+        actor: str,
+        reason: str,
+        correlation_id: UUID,
+    ) -> None:
+        self.areas = Areas(connected_area_m2, heated_area_m2)
+
+    def suspend_heating(self, effective_on: date, context: CommandContext) -> None:
+        """报停: the household stops taking heat from a date on."""
+        if self.is_suspended:
+            raise ConflictError("heating is already suspended", account_number=self.account_number)
+        self._require_after_last_suspension_change(effective_on)
+        self._heating_suspended(effective_on, **_context_fields(context))
+
+    @event(HeatingSuspended)
+    def _heating_suspended(self, effective_on: date, actor: str, reason: str, correlation_id: UUID) -> None:
+        self.suspended_since = effective_on
+        self.suspensions.append((effective_on, None))
+
+    def resume_heating(self, effective_on: date, context: CommandContext) -> None:
+        """The household takes heat again from a date on."""
+        if self.suspended_since is None:
+            raise ConflictError("heating is not suspended", account_number=self.account_number)
+        self._require_after_last_suspension_change(effective_on)
+        self._heating_resumed(effective_on, **_context_fields(context))
+
+    @event(HeatingResumed)
+    def _heating_resumed(self, effective_on: date, actor: str, reason: str, correlation_id: UUID) -> None:
+        start, _ = self.suspensions[-1]
+        self.suspensions[-1] = (start, effective_on)
+        self.suspended_since = None
+
+    def _require_after_last_suspension_change(self, effective_on: date) -> None:
+        if not self.suspensions:
+            return
+        start, end = self.suspensions[-1]
+        latest = end if end is not None else start
+        if effective_on < latest:
+            raise InvalidInputError(
+                "the date lies before the last suspension change", field="effective_on", value=effective_on.isoformat()
+            )
+
+    def attach_meter(self, meter_id: UUID, meter_serial: str, attached_at: datetime, context: CommandContext) -> None:
+        """Record that a meter now measures this household's heat."""
+        if str(meter_id) in self.meter_serials:
+            raise ConflictError("the meter is already attached to this household", meter_serial=meter_serial)
+        self._meter_attached(meter_id, meter_serial, attached_at, **_context_fields(context))
+
+    @event(MeterAttached)
+    def _meter_attached(
+        self, meter_id: UUID, meter_serial: str, attached_at: datetime, actor: str, reason: str, correlation_id: UUID
+    ) -> None:
+        self.meter_serials[str(meter_id)] = meter_serial
+
+    def detach_meter(self, meter_id: UUID, detached_at: datetime, context: CommandContext) -> None:
+        """Record that a meter no longer measures this household's heat."""
+        serial = self.meter_serials.get(str(meter_id))
+        if serial is None:
+            raise ConflictError("the meter is not attached to this household", meter_id=str(meter_id))
+        self._meter_detached(meter_id, serial, detached_at, **_context_fields(context))
+
+    @event(MeterDetached)
+    def _meter_detached(
+        self, meter_id: UUID, meter_serial: str, detached_at: datetime, actor: str, reason: str, correlation_id: UUID
+    ) -> None:
+        del self.meter_serials[str(meter_id)]

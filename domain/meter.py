@@ -1,0 +1,516 @@
+"""The Meter aggregate: a heat meter's identity, its attachment to a household, and its readings.
+
+State stays bounded: the meter remembers its most recent readings (a window of
+``READING_WINDOW_SIZE``) to judge duplicates, conflicts and late readings; everything else lives
+in the events and the projections.
+"""
+
+from __future__ import annotations
+
+import bisect
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain import ids
+from domain.errors import ConflictError, InvalidInputError, ReadingRejectedError
+from domain.heat_physics import DEFAULT_PERMANENT_FLOW_M3_H, check_interval
+from domain.readings import Attachment, MeteredInterval, ReadingValues, RememberedReading
+from domain.values import AccuracyClass, CommandContext, FlowSensorSide, MeterKind, ReadingSource
+
+# How many recent readings a meter remembers: about three months of daily readings, four days of
+# hourly ones. A reading older than the window cannot be checked against its neighbours and is
+# rejected; a clerk enters it as a correction instead.
+READING_WINDOW_SIZE = 100
+# Clocks of devices drift; a reading this far ahead of the ledger's clock is still accepted.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+# A register that wraps must have been within this share of its width of the top, so that a
+# faulty register dropping to a small value is not mistaken for a rollover.
+ROLLOVER_MARGIN_SHARE = Decimal("0.1")
+# Largest plausible average power per meter kind in GJ per hour (0.5 GJ/h ≈ 139 kW for a flat).
+MAXIMUM_ENERGY_RATE_GJ_PER_H = {
+    MeterKind.HOUSEHOLD: Decimal("0.5"),
+    MeterKind.BUILDING: Decimal(20),
+    MeterKind.SUBSTATION_PRIMARY: Decimal(500),
+}
+# Largest register value the ledger takes (a 12-digit register in GJ).
+MAXIMUM_REGISTER_VALUE = Decimal(10) ** 12
+REGISTER_DECIMALS = 6
+
+
+class RecordingOutcome(StrEnum):
+    """What happened to a reading that was not rejected."""
+
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+
+
+def _reject(reason: str, message: str, **params: Any) -> ReadingRejectedError:
+    return ReadingRejectedError(reason, message, **params)
+
+
+def _register_increase(previous: Decimal, current: Decimal, width: Decimal | None, register: str) -> Decimal:
+    """How much a register grew from ``previous`` to ``current``, across a rollover if it has a width."""
+    if current >= previous:
+        return current - previous
+    if width is not None and (width - previous) + current < width * ROLLOVER_MARGIN_SHARE:
+        return (width - previous) + current
+    raise _reject(
+        "register_backwards",
+        f"the {register} register went backwards from {previous} to {current}",
+        register=register,
+        previous=str(previous),
+        current=str(current),
+    )
+
+
+def _validate_values(values: ReadingValues, received_at: datetime) -> None:
+    if values.measured_at.tzinfo is None:
+        raise _reject("naive_timestamp", "measured_at must carry a time zone")
+    if values.measured_at > received_at + FUTURE_TOLERANCE:
+        raise _reject(
+            "future_timestamp",
+            "the reading is timed in the future",
+            measured_at=values.measured_at.isoformat(),
+            received_at=received_at.isoformat(),
+        )
+    registers = {"energy": values.energy_gj, "volume": values.volume_m3, "operating_hours": values.operating_hours}
+    for name, value in registers.items():
+        if value is None:
+            continue
+        if not value.is_finite() or value < 0 or value >= MAXIMUM_REGISTER_VALUE:
+            raise _reject("invalid_register", f"the {name} register value {value} is not valid", register=name)
+    for name in ("flow_temperature_c", "return_temperature_c"):
+        temperature = getattr(values, name)
+        if temperature is not None and (not temperature.is_finite() or not Decimal(-50) <= temperature <= Decimal(250)):
+            raise _reject("invalid_temperature", f"{name} {temperature} lies outside -50…250 °C", field=name)
+
+
+class Meter(Aggregate):
+    """A heat meter (natural key: its serial number) and the readings it reported."""
+
+    class Commissioned(Aggregate.Created):
+        serial: str
+        maker: str
+        model: str
+        accuracy_class: str
+        flow_sensor_side: str
+        kind: str
+        permanent_flow_m3_h: Decimal
+        energy_register_width_gj: Decimal | None
+        volume_register_width_m3: Decimal | None
+        community: str
+        building: str
+        commissioned_at: datetime
+        actor: str
+        reason: str
+        correlation_id: UUID
+
+    class AttachedToHousehold(Aggregate.Event):
+        household_id: UUID
+        attached_at: datetime
+        actor: str
+        reason: str
+        correlation_id: UUID
+
+    class DetachedFromHousehold(Aggregate.Event):
+        household_id: UUID
+        detached_at: datetime
+        actor: str
+        reason: str
+        correlation_id: UUID
+
+    class ReadingRecorded(Aggregate.Event):
+        measured_at: datetime
+        energy_gj: Decimal
+        volume_m3: Decimal | None
+        operating_hours: Decimal | None
+        flow_temperature_c: Decimal | None
+        return_temperature_c: Decimal | None
+        flow_rate_m3_h: Decimal | None
+        power_kw: Decimal | None
+        error_flags: int
+        source: str
+        fingerprint: str
+        energy_unwrapped_gj: Decimal
+        volume_unwrapped_m3: Decimal | None
+        intervals: list[MeteredInterval]
+        replaced_interval_start: datetime | None
+        replaced_interval_end: datetime | None
+        batch_id: UUID
+        actor: str
+        reason: str
+
+    @staticmethod
+    def create_id(serial: str) -> UUID:
+        return ids.meter_id(serial)
+
+    @event(Commissioned)
+    def __init__(
+        self,
+        serial: str,
+        maker: str,
+        model: str,
+        accuracy_class: str,
+        flow_sensor_side: str,
+        kind: str,
+        permanent_flow_m3_h: Decimal,
+        energy_register_width_gj: Decimal | None,
+        volume_register_width_m3: Decimal | None,
+        community: str,
+        building: str,
+        commissioned_at: datetime,
+        actor: str,
+        reason: str,
+        correlation_id: UUID,
+    ) -> None:
+        self.serial = serial
+        self.maker = maker
+        self.model = model
+        # Enumerations are kept as their values: a snapshot gives a StrEnum back as a plain str.
+        self._accuracy_class = accuracy_class
+        self._flow_sensor_side = flow_sensor_side
+        self._kind = kind
+        self.permanent_flow_m3_h = permanent_flow_m3_h
+        self.energy_register_width_gj = energy_register_width_gj
+        self.volume_register_width_m3 = volume_register_width_m3
+        self.community = community
+        self.building = building
+        self.commissioned_at = commissioned_at
+        self.attachments: list[Attachment] = []
+        self.window: list[RememberedReading] = []
+        # Readings before this moment fell out of the window and can no longer be verified.
+        self.verified_since: datetime | None = None
+        self.readings_count = 0
+
+    @classmethod
+    def commission(
+        cls,
+        serial: str,
+        maker: str,
+        model: str,
+        accuracy_class: AccuracyClass,
+        flow_sensor_side: FlowSensorSide,
+        kind: MeterKind,
+        commissioned_at: datetime,
+        context: CommandContext,
+        community: str = "",
+        building: str = "",
+        permanent_flow_m3_h: Decimal = DEFAULT_PERMANENT_FLOW_M3_H,
+        energy_register_width_gj: Decimal | None = None,
+        volume_register_width_m3: Decimal | None = None,
+    ) -> Meter:
+        """Put a meter into service. Building and substation meters name where they sit."""
+        serial = serial.strip()
+        if not serial or len(serial) > 64:
+            raise InvalidInputError("the serial number must have 1 to 64 characters", field="serial")
+        if commissioned_at.tzinfo is None:
+            raise InvalidInputError("commissioned_at must carry a time zone", field="commissioned_at")
+        if permanent_flow_m3_h <= 0:
+            raise InvalidInputError("the permanent flow rate must be positive", field="permanent_flow_m3_h")
+        for name, width in (("energy_register_width_gj", energy_register_width_gj), ("volume_register_width_m3", volume_register_width_m3)):
+            if width is not None and width <= 0:
+                raise InvalidInputError("a register width must be positive", field=name)
+        if MeterKind(kind) is not MeterKind.HOUSEHOLD and not (community.strip() and building.strip()):
+            raise InvalidInputError("a building or substation meter needs its community and building", field="building")
+        return cls(
+            serial=serial,
+            maker=maker.strip(),
+            model=model.strip(),
+            accuracy_class=AccuracyClass(accuracy_class).value,
+            flow_sensor_side=FlowSensorSide(flow_sensor_side).value,
+            kind=MeterKind(kind).value,
+            permanent_flow_m3_h=permanent_flow_m3_h,
+            energy_register_width_gj=energy_register_width_gj,
+            volume_register_width_m3=volume_register_width_m3,
+            community=community.strip(),
+            building=building.strip(),
+            commissioned_at=commissioned_at,
+            actor=context.actor,
+            reason=context.reason,
+            correlation_id=context.correlation_id,
+        )
+
+    @property
+    def accuracy_class(self) -> AccuracyClass:
+        return AccuracyClass(self._accuracy_class)
+
+    @property
+    def flow_sensor_side(self) -> FlowSensorSide:
+        return FlowSensorSide(self._flow_sensor_side)
+
+    @property
+    def kind(self) -> MeterKind:
+        return MeterKind(self._kind)
+
+    # -- attachment ---------------------------------------------------------------------------
+
+    @property
+    def household_id(self) -> UUID | None:
+        """The household the meter serves now, if any."""
+        if self.attachments and self.attachments[-1].detached_at is None:
+            return self.attachments[-1].household_id
+        return None
+
+    def household_at(self, moment: datetime) -> UUID | None:
+        """The household the meter served at ``moment``."""
+        for attachment in reversed(self.attachments):
+            if attachment.covers(moment):
+                return attachment.household_id
+        return None
+
+    def attach_to(self, household_id: UUID, attached_at: datetime, context: CommandContext) -> None:
+        """Attach to a household; a meter serves one household at a time."""
+        if self.kind is not MeterKind.HOUSEHOLD:
+            raise ConflictError("only a household meter can be attached to a household", meter_serial=self.serial)
+        if self.household_id is not None:
+            raise ConflictError("the meter is already attached to a household", meter_serial=self.serial)
+        if attached_at.tzinfo is None:
+            raise InvalidInputError("attached_at must carry a time zone", field="attached_at")
+        if self.attachments and self.attachments[-1].detached_at is not None and attached_at < self.attachments[-1].detached_at:
+            raise InvalidInputError("the meter cannot be attached before it was last detached", field="attached_at")
+        self._attached(household_id, attached_at, context.actor, context.reason, context.correlation_id)
+
+    @event(AttachedToHousehold)
+    def _attached(self, household_id: UUID, attached_at: datetime, actor: str, reason: str, correlation_id: UUID) -> None:
+        self.attachments.append(Attachment(household_id, attached_at))
+
+    def detach(self, detached_at: datetime, context: CommandContext) -> UUID:
+        """Detach from the current household; returns that household's id."""
+        current = self.household_id
+        if current is None:
+            raise ConflictError("the meter is not attached to a household", meter_serial=self.serial)
+        if detached_at < self.attachments[-1].attached_at:
+            raise InvalidInputError("the meter cannot be detached before it was attached", field="detached_at")
+        self._detached(current, detached_at, context.actor, context.reason, context.correlation_id)
+        return current
+
+    @event(DetachedFromHousehold)
+    def _detached(self, household_id: UUID, detached_at: datetime, actor: str, reason: str, correlation_id: UUID) -> None:
+        last = self.attachments[-1]
+        self.attachments[-1] = Attachment(last.household_id, last.attached_at, detached_at)
+
+    # -- readings -----------------------------------------------------------------------------
+
+    @property
+    def latest_reading(self) -> RememberedReading | None:
+        return self.window[-1] if self.window else None
+
+    def record_reading(
+        self, values: ReadingValues, received_at: datetime, batch_id: UUID, actor: str, reason: str
+    ) -> RecordingOutcome:
+        """Judge a reading by the reading rules and record it if it passes.
+
+        Returns DUPLICATE for a reading the meter already has; raises ReadingRejectedError with
+        the rule's name as ``reason`` for one that breaks a rule. Nothing changes unless accepted.
+        """
+        _validate_values(values, received_at)
+        if values.measured_at < self.commissioned_at:
+            raise _reject("before_commissioning", "the reading is older than the meter's commissioning")
+        fingerprint = values.fingerprint()
+        position = bisect.bisect_left(self.window, values.measured_at, key=lambda reading: reading.measured_at)
+        if position < len(self.window) and self.window[position].measured_at == values.measured_at:
+            if self.window[position].fingerprint == fingerprint:
+                return RecordingOutcome.DUPLICATE
+            raise _reject("conflicting_reading", "a different reading exists for the same time", measured_at=values.measured_at.isoformat())
+        if position == 0 and self.verified_since is not None:
+            raise _reject("outside_window", "the reading is too old to check against its neighbours; enter it as a correction")
+        previous = self.window[position - 1] if position > 0 else None
+        following = self.window[position] if position < len(self.window) else None
+        remembered = self._remember(values, fingerprint, previous, following)
+        intervals = self._intervals_around(previous, remembered, following)
+        self._reading_recorded(
+            measured_at=values.measured_at,
+            energy_gj=values.energy_gj,
+            volume_m3=values.volume_m3,
+            operating_hours=values.operating_hours,
+            flow_temperature_c=values.flow_temperature_c,
+            return_temperature_c=values.return_temperature_c,
+            flow_rate_m3_h=values.flow_rate_m3_h,
+            power_kw=values.power_kw,
+            error_flags=values.error_flags,
+            source=ReadingSource(values.source).value,
+            fingerprint=fingerprint,
+            energy_unwrapped_gj=remembered.energy_unwrapped_gj,
+            volume_unwrapped_m3=remembered.volume_unwrapped_m3,
+            intervals=intervals,
+            replaced_interval_start=previous.measured_at if previous and following else None,
+            replaced_interval_end=following.measured_at if previous and following else None,
+            batch_id=batch_id,
+            actor=actor,
+            reason=reason,
+        )
+        return RecordingOutcome.ACCEPTED
+
+    def _remember(
+        self,
+        values: ReadingValues,
+        fingerprint: str,
+        previous: RememberedReading | None,
+        following: RememberedReading | None,
+    ) -> RememberedReading:
+        """Place the reading between its neighbours: unwrap its registers and check they fit."""
+        energy_unwrapped = self._unwrapped(
+            values.energy_gj, previous, following, "energy", self.energy_register_width_gj,
+            lambda reading: (reading.energy_register_gj, reading.energy_unwrapped_gj),
+        )
+        volume_unwrapped = None
+        if values.volume_m3 is not None:
+            with_volume = [r for r in (previous, following) if r is not None and r.volume_register_m3 is not None]
+            volume_unwrapped = self._unwrapped(
+                values.volume_m3,
+                previous if previous in with_volume else None,
+                following if following in with_volume else None,
+                "volume",
+                self.volume_register_width_m3,
+                lambda reading: (reading.volume_register_m3 or Decimal(0), reading.volume_unwrapped_m3 or Decimal(0)),
+            )
+        self._check_operating_hours(values.operating_hours, previous, following)
+        remembered = RememberedReading(
+            measured_at=values.measured_at,
+            energy_register_gj=values.energy_gj,
+            energy_unwrapped_gj=energy_unwrapped,
+            volume_register_m3=values.volume_m3,
+            volume_unwrapped_m3=volume_unwrapped,
+            operating_hours=values.operating_hours,
+            flow_temperature_c=values.flow_temperature_c,
+            return_temperature_c=values.return_temperature_c,
+            fingerprint=fingerprint,
+        )
+        self._check_energy_rate(previous, remembered)
+        self._check_energy_rate(remembered, following)
+        return remembered
+
+    @staticmethod
+    def _unwrapped(
+        register: Decimal,
+        previous: RememberedReading | None,
+        following: RememberedReading | None,
+        name: str,
+        width: Decimal | None,
+        registers_of: Any,
+    ) -> Decimal:
+        """The register's value unwrapped across rollovers, checked against both neighbours."""
+        if previous is not None:
+            previous_register, previous_unwrapped = registers_of(previous)
+            unwrapped: Decimal = previous_unwrapped + _register_increase(previous_register, register, width, name)
+        elif following is not None:
+            following_register, following_unwrapped = registers_of(following)
+            unwrapped = following_unwrapped - _register_increase(register, following_register, width, name)
+        else:
+            unwrapped = register
+        if following is not None:
+            following_register, following_unwrapped = registers_of(following)
+            increase_to_following = _register_increase(register, following_register, width, name)
+            if unwrapped + increase_to_following != following_unwrapped:
+                raise _reject(
+                    "inconsistent_with_next",
+                    f"the {name} register does not fit between the readings around it",
+                    register=name,
+                )
+        return unwrapped
+
+    @staticmethod
+    def _check_operating_hours(
+        hours: Decimal | None, previous: RememberedReading | None, following: RememberedReading | None
+    ) -> None:
+        if hours is None:
+            return
+        if previous is not None and previous.operating_hours is not None and hours < previous.operating_hours:
+            raise _reject("register_backwards", "the operating hours went backwards", register="operating_hours")
+        if following is not None and following.operating_hours is not None and hours > following.operating_hours:
+            raise _reject("inconsistent_with_next", "the operating hours exceed the next reading's", register="operating_hours")
+
+    def _check_energy_rate(self, start: RememberedReading | None, end: RememberedReading | None) -> None:
+        """Reject an energy increase no meter of this kind could register in the time between."""
+        if start is None or end is None:
+            return
+        hours = Decimal((end.measured_at - start.measured_at).total_seconds()) / 3600
+        increase = end.energy_unwrapped_gj - start.energy_unwrapped_gj
+        limit = MAXIMUM_ENERGY_RATE_GJ_PER_H[self.kind] * max(hours, Decimal(1))
+        if increase > limit:
+            raise _reject(
+                "implausible_increase",
+                f"the energy register rose by {increase} GJ in {hours:.2f} h, more than a {self.kind.value} meter can",
+                increase_gj=str(increase),
+            )
+
+    def _intervals_around(
+        self, previous: RememberedReading | None, current: RememberedReading, following: RememberedReading | None
+    ) -> list[MeteredInterval]:
+        intervals = []
+        if previous is not None:
+            intervals.append(self._interval(previous, current))
+        if following is not None:
+            intervals.append(self._interval(current, following))
+        return intervals
+
+    def _interval(self, start: RememberedReading, end: RememberedReading) -> MeteredInterval:
+        """The metered interval between two readings, with its k·Δθ·ΔV plausibility check."""
+        energy = end.energy_unwrapped_gj - start.energy_unwrapped_gj
+        volume = None
+        if start.volume_unwrapped_m3 is not None and end.volume_unwrapped_m3 is not None:
+            volume = end.volume_unwrapped_m3 - start.volume_unwrapped_m3
+        interval = MeteredInterval(start.measured_at, end.measured_at, energy, volume, self.household_at(end.measured_at))
+        temperatures = (start.flow_temperature_c, start.return_temperature_c, end.flow_temperature_c, end.return_temperature_c)
+        if volume is None or any(temperature is None for temperature in temperatures):
+            return interval
+        start_flow, start_return, end_flow, end_return = (t for t in temperatures if t is not None)
+        hours = Decimal((end.measured_at - start.measured_at).total_seconds()) / 3600
+        try:
+            check = check_interval(
+                energy, volume, hours, (start_flow + end_flow) / 2, (start_return + end_return) / 2,
+                self.flow_sensor_side, self.accuracy_class, self.permanent_flow_m3_h,
+            )
+        except ValueError:
+            check = None  # temperatures outside the physical range of the check: leave it unchecked
+        if check is None:
+            return interval
+        return MeteredInterval(
+            interval.start, interval.end, energy, volume, interval.household_id,
+            check.expected_energy_gj, check.deviation_percent, check.permissible_error_percent,
+        )
+
+    @event(ReadingRecorded)
+    def _reading_recorded(
+        self,
+        measured_at: datetime,
+        energy_gj: Decimal,
+        volume_m3: Decimal | None,
+        operating_hours: Decimal | None,
+        flow_temperature_c: Decimal | None,
+        return_temperature_c: Decimal | None,
+        flow_rate_m3_h: Decimal | None,
+        power_kw: Decimal | None,
+        error_flags: int,
+        source: str,
+        fingerprint: str,
+        energy_unwrapped_gj: Decimal,
+        volume_unwrapped_m3: Decimal | None,
+        intervals: list[MeteredInterval],
+        replaced_interval_start: datetime | None,
+        replaced_interval_end: datetime | None,
+        batch_id: UUID,
+        actor: str,
+        reason: str,
+    ) -> None:
+        remembered = RememberedReading(
+            measured_at=measured_at,
+            energy_register_gj=energy_gj,
+            energy_unwrapped_gj=energy_unwrapped_gj,
+            volume_register_m3=volume_m3,
+            volume_unwrapped_m3=volume_unwrapped_m3,
+            operating_hours=operating_hours,
+            flow_temperature_c=flow_temperature_c,
+            return_temperature_c=return_temperature_c,
+            fingerprint=fingerprint,
+        )
+        bisect.insort(self.window, remembered, key=lambda reading: reading.measured_at)
+        if len(self.window) > READING_WINDOW_SIZE:
+            self.verified_since = self.window[1].measured_at
+            del self.window[0]
+        self.readings_count += 1

@@ -1,0 +1,107 @@
+"""Value objects and enumerations shared by the aggregates.
+
+Event payloads carry the enumerations as their plain string values (the event store gives a
+``StrEnum`` back as ``str``); aggregates turn them back into members when they apply an event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from uuid import UUID
+
+
+class CustomerClass(StrEnum):
+    """Who the household is, for the tariff: residential or not."""
+
+    RESIDENTIAL = "residential"
+    NON_RESIDENTIAL = "non_residential"
+
+
+class VerticalPosition(StrEnum):
+    """Where a flat sits in the height of its building (domain.md §7)."""
+
+    TOP = "top"
+    MIDDLE = "middle"
+    BOTTOM = "bottom"
+
+
+class HorizontalPosition(StrEnum):
+    """Where a flat sits along its floor. End flats lose heat through the gable wall.
+
+    West and east ends are kept apart because the source's coefficients differ between them.
+    """
+
+    WEST_END = "west_end"
+    MIDDLE = "middle"
+    EAST_END = "east_end"
+
+
+class FlowSensorSide(StrEnum):
+    """The pipe the flow sensor sits in; it decides which specific volume the heat coefficient uses."""
+
+    FLOW = "flow"
+    RETURN = "return"
+
+
+class MeterKind(StrEnum):
+    """What a meter measures: one flat, a whole building, or a substation's primary side."""
+
+    HOUSEHOLD = "household"
+    BUILDING = "building"
+    SUBSTATION_PRIMARY = "substation_primary"
+
+
+class ReadingSource(StrEnum):
+    """How a reading reached the ledger."""
+
+    MBUS = "mbus"
+    NBIOT = "nbiot"
+    MODBUS = "modbus"
+    MANUAL = "manual"
+    ESTIMATE = "estimate"
+
+
+class AccuracyClass(StrEnum):
+    """Heat-meter accuracy class per EN 1434 / GB/T 32224."""
+
+    CLASS_1 = "1"
+    CLASS_2 = "2"
+    CLASS_3 = "3"
+
+
+@dataclass(frozen=True)
+class Address:
+    """A flat's place in the network: community, building, unit entrance, floor, flat."""
+
+    community: str
+    building: str
+    entrance: str
+    floor: int
+    flat: str
+
+
+@dataclass(frozen=True)
+class Position:
+    """A flat's position in its building, which drives its position coefficient."""
+
+    vertical: VerticalPosition
+    horizontal: HorizontalPosition
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """Who asked for a change, why, and the correlation id tying it to its request or batch."""
+
+    actor: str
+    reason: str
+    correlation_id: UUID
+
+
+@dataclass(frozen=True)
+class Areas:
+    """A household's connected (contracted) and actually heated floor area."""
+
+    connected_area_m2: Decimal
+    heated_area_m2: Decimal
