@@ -12,10 +12,14 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from domain.apportion import apportion
+from domain.apportion import apportion, quantum_of
 
 BUSINESS_TIME_ZONE = ZoneInfo("Asia/Shanghai")
 
+# Days are shared in kJ and ml at the finest, or finer if the registers are finer: fine enough
+# that a day never shows a misleading 0, and every share is a whole multiple of the quantum.
+ENERGY_QUANTUM_GJ = Decimal("0.000001")
+VOLUME_QUANTUM_M3 = Decimal("0.000001")
 # A bound on the days one interval may cover, so a bad timestamp cannot make a huge loop.
 MAXIMUM_INTERVAL_DAYS = 3660
 
@@ -60,8 +64,8 @@ def split_across_days(
         raise ValueError("an interval must end after it starts")
     pieces = _day_boundaries(start, end)
     weights = [Decimal(piece.total_seconds()) for _, piece in pieces]
-    energies = apportion(energy_gj, weights)
-    volumes = apportion(volume_m3, weights)
+    energies = apportion(energy_gj, weights, min(quantum_of(energy_gj), ENERGY_QUANTUM_GJ))
+    volumes = apportion(volume_m3, weights, min(quantum_of(volume_m3), VOLUME_QUANTUM_M3))
     return [
         DayShare(day=day, energy_gj=energy, volume_m3=volume)
         for (day, _), energy, volume in zip(pieces, energies, volumes, strict=True)

@@ -39,7 +39,8 @@ MAXIMUM_ENERGY_RATE_GJ_PER_H = {
 }
 # Largest register value the ledger takes (a 12-digit register in GJ).
 MAXIMUM_REGISTER_VALUE = Decimal(10) ** 12
-REGISTER_DECIMALS = 6
+# Registers are taken to 1 J (1e-9 GJ) and 1e-9 m³ at the finest; read models store them exactly.
+REGISTER_DECIMALS = 9
 
 
 class RecordingOutcome(StrEnum):
@@ -84,6 +85,8 @@ def _validate_values(values: ReadingValues, received_at: datetime) -> None:
             continue
         if not value.is_finite() or value < 0 or value >= MAXIMUM_REGISTER_VALUE:
             raise _reject("invalid_register", f"the {name} register value {value} is not valid", register=name)
+        if value != value.quantize(Decimal(1).scaleb(-REGISTER_DECIMALS)):
+            raise _reject("invalid_register", f"the {name} register has more than {REGISTER_DECIMALS} decimals", register=name)
     for name in ("flow_temperature_c", "return_temperature_c"):
         temperature = getattr(values, name)
         if temperature is not None and (not temperature.is_finite() or not Decimal(-50) <= temperature <= Decimal(250)):

@@ -1,0 +1,39 @@
+"""Alembic environment: migrates the read-model tables of the database Heat Ledger is configured for.
+
+A caller may hand over a live connection in ``config.attributes["connection"]`` (the composition
+root and the tests do); otherwise the URL comes from the settings.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from infrastructure.token_store import metadata as token_metadata
+from projections.tables import metadata as projection_metadata
+
+config = context.config
+
+
+def _run(connection: object) -> None:
+    context.configure(connection=connection, target_metadata=[projection_metadata, token_metadata], render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    from infrastructure.settings import Settings
+
+    engine = create_engine(config.get_main_option("sqlalchemy.url") or Settings().database_url)
+    with engine.connect() as connection:
+        _run(connection)
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline migrations are not supported; run against a database")
+run_migrations_online()

@@ -1,0 +1,1 @@
+"""Adapters: settings, persistence wiring, the job queue, tokens and the composition root."""

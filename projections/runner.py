@@ -1,0 +1,132 @@
+"""Pull-based catch-up: apply new events to a projection in batches, exactly once.
+
+Per batch, one transaction holds the projection's rows and the tracking row. The tracking row
+moves forward only by compare-and-set on the position the batch started from, so when two
+workers race, the later one changes nothing and rolls back.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from projections.tables import projection_tracking
+
+DEFAULT_BATCH_SIZE = 500
+# A bound on one catch-up call: 200,000 batches is far more than any store holds today.
+MAXIMUM_BATCHES = 200_000
+
+ProgressCallback = Callable[[int, int], None]
+
+
+class Projection(Protocol):
+    name: str
+    tables: tuple[Table, ...]
+
+    def apply(self, connection: Connection, domain_event: Any) -> None: ...
+
+
+class EventSource(Protocol):
+    """What the runner needs of an eventsourcing Application: its name, recorder and mapper."""
+
+    name: str
+    recorder: Any
+    mapper: Any
+
+
+class TrackingMovedError(Exception):
+    """Another worker applied the batch first; this one's work is rolled back."""
+
+
+class ProjectionRunner:
+    """Catches one projection up with one application's notification log."""
+
+    def __init__(
+        self, source: EventSource, engine: Engine, projection: Projection, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> None:
+        self.source = source
+        self.engine = engine
+        self.projection = projection
+        self.batch_size = batch_size
+        # One catch-up at a time per process; other processes are kept honest by the tracking row.
+        self._lock = threading.Lock()
+
+    def position(self) -> int:
+        """The id of the last notification applied (0 before any)."""
+        with self.engine.connect() as connection:
+            return self._position(connection)
+
+    def max_notification_id(self) -> int:
+        return int(self.source.recorder.max_notification_id() or 0)
+
+    def catch_up(self, progress: ProgressCallback | None = None) -> int:
+        """Apply every event not yet applied; returns how many notifications were processed."""
+        with self._lock:
+            applied = 0
+            target = self.max_notification_id()
+            for _ in range(MAXIMUM_BATCHES):
+                try:
+                    count = self._apply_next_batch()
+                except TrackingMovedError:
+                    continue
+                if count == 0:
+                    return applied
+                applied += count
+                if progress is not None:
+                    progress(self.position(), target)
+            raise RuntimeError(f"catch-up did not finish within {MAXIMUM_BATCHES} batches")
+
+    def rebuild(self, progress: ProgressCallback | None = None) -> int:
+        """Empty the projection's tables, reset its tracking, and catch up from the first event."""
+        with self._lock, self.engine.begin() as connection:
+            for table in self.projection.tables:
+                connection.execute(delete(table))
+            connection.execute(delete(projection_tracking).where(*self._tracking_key()))
+        return self.catch_up(progress)
+
+    def _apply_next_batch(self) -> int:
+        with self.engine.begin() as connection:
+            start = self._position(connection)
+            notifications = self.source.recorder.select_notifications(
+                start=start, limit=self.batch_size, inclusive_of_start=False
+            )
+            if not notifications:
+                return 0
+            for notification in notifications:
+                self.projection.apply(connection, self.source.mapper.to_domain_event(notification))
+            self._advance(connection, start, notifications[-1].id)
+            return len(notifications)
+
+    def _tracking_key(self) -> tuple[Any, ...]:
+        return (
+            projection_tracking.c.projection_name == self.projection.name,
+            projection_tracking.c.application_name == self.source.name,
+        )
+
+    def _position(self, connection: Connection) -> int:
+        row = connection.execute(select(projection_tracking.c.notification_id).where(*self._tracking_key())).first()
+        return int(row[0]) if row else 0
+
+    def _advance(self, connection: Connection, start: int, end: int) -> None:
+        assert end > start, "tracking only moves forward"
+        if start == 0 and not connection.execute(select(projection_tracking).where(*self._tracking_key())).first():
+            try:
+                connection.execute(
+                    insert(projection_tracking).values(
+                        projection_name=self.projection.name, application_name=self.source.name, notification_id=end
+                    )
+                )
+            except IntegrityError as error:
+                raise TrackingMovedError(f"{self.projection.name} was started by another worker") from error
+            return
+        moved = connection.execute(
+            update(projection_tracking)
+            .where(*self._tracking_key(), projection_tracking.c.notification_id == start)
+            .values(notification_id=end)
+        )
+        if moved.rowcount != 1:
+            raise TrackingMovedError(f"{self.projection.name} moved past {start} meanwhile")

@@ -1,0 +1,129 @@
+"""The read-model tables. Created by alembic migrations; the projection fills them from events."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+)
+
+from projections.types import ScaledDecimal, UtcDateTime
+
+ENERGY_SCALE = 9  # 1 J
+VOLUME_SCALE = 9
+AREA_SCALE = 2
+INSTANT_SCALE = 3  # temperatures, flow rates, power, hours, percentages
+
+metadata = MetaData()
+
+projection_tracking = Table(
+    "projection_tracking",
+    metadata,
+    Column("projection_name", String(64), primary_key=True),
+    Column("application_name", String(64), primary_key=True),
+    Column("notification_id", BigInteger, nullable=False),
+)
+
+households = Table(
+    "households",
+    metadata,
+    Column("household_id", Uuid, primary_key=True),
+    Column("account_number", String(64), nullable=False, unique=True),
+    Column("community", String(128), nullable=False),
+    Column("building", String(64), nullable=False),
+    Column("entrance", String(64), nullable=False),
+    Column("floor", Integer, nullable=False),
+    Column("flat", String(64), nullable=False),
+    Column("connected_area_m2", ScaledDecimal(AREA_SCALE), nullable=False),
+    Column("heated_area_m2", ScaledDecimal(AREA_SCALE), nullable=False),
+    Column("customer_class", String(32), nullable=False),
+    Column("vertical_position", String(16), nullable=False),
+    Column("horizontal_position", String(16), nullable=False),
+    Column("registered_on", Date, nullable=False),
+    Column("heating_suspended", Boolean, nullable=False),
+    Column("suspended_since", Date, nullable=True),
+    Column("version", Integer, nullable=False),
+    Index("ix_households_place", "community", "building"),
+)
+
+meters = Table(
+    "meters",
+    metadata,
+    Column("meter_id", Uuid, primary_key=True),
+    Column("serial", String(64), nullable=False, unique=True),
+    Column("maker", String(128), nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("accuracy_class", String(4), nullable=False),
+    Column("flow_sensor_side", String(16), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("community", String(128), nullable=False),
+    Column("building", String(64), nullable=False),
+    Column("commissioned_at", UtcDateTime, nullable=False),
+    Column("household_id", Uuid, nullable=True, index=True),
+    Column("readings_count", Integer, nullable=False),
+    Column("last_measured_at", UtcDateTime, nullable=True),
+    Column("last_energy_gj", ScaledDecimal(ENERGY_SCALE), nullable=True),
+    Column("version", Integer, nullable=False),
+)
+
+meter_readings = Table(
+    "meter_readings",
+    metadata,
+    Column("meter_id", Uuid, primary_key=True),
+    Column("measured_at", UtcDateTime, primary_key=True),
+    Column("energy_gj", ScaledDecimal(ENERGY_SCALE), nullable=False),
+    Column("volume_m3", ScaledDecimal(VOLUME_SCALE), nullable=True),
+    Column("operating_hours", ScaledDecimal(INSTANT_SCALE), nullable=True),
+    Column("flow_temperature_c", ScaledDecimal(INSTANT_SCALE), nullable=True),
+    Column("return_temperature_c", ScaledDecimal(INSTANT_SCALE), nullable=True),
+    Column("flow_rate_m3_h", ScaledDecimal(INSTANT_SCALE), nullable=True),
+    Column("power_kw", ScaledDecimal(INSTANT_SCALE), nullable=True),
+    Column("error_flags", Integer, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("batch_id", Uuid, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+)
+
+meter_intervals = Table(
+    "meter_intervals",
+    metadata,
+    Column("meter_id", Uuid, primary_key=True),
+    Column("start_at", UtcDateTime, primary_key=True),
+    Column("end_at", UtcDateTime, nullable=False),
+    Column("energy_gj", ScaledDecimal(ENERGY_SCALE), nullable=False),
+    Column("volume_m3", ScaledDecimal(VOLUME_SCALE), nullable=True),
+    Column("household_id", Uuid, nullable=True),
+    Column("expected_energy_gj", ScaledDecimal(ENERGY_SCALE), nullable=True),
+    Column("deviation_percent", ScaledDecimal(INSTANT_SCALE), nullable=True),
+    Column("permissible_error_percent", ScaledDecimal(INSTANT_SCALE), nullable=True),
+    Column("plausible", Boolean, nullable=True),
+)
+
+daily_consumption = Table(
+    "daily_consumption",
+    metadata,
+    Column("meter_id", Uuid, primary_key=True),
+    Column("interval_start_at", UtcDateTime, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("energy_gj", ScaledDecimal(ENERGY_SCALE), nullable=False),
+    Column("volume_m3", ScaledDecimal(VOLUME_SCALE), nullable=False),
+    Column("household_id", Uuid, nullable=True),
+    Column("meter_kind", String(32), nullable=False),
+    Column("community", String(128), nullable=False),
+    Column("building", String(64), nullable=False),
+    Index("ix_daily_household_day", "household_id", "day"),
+    Index("ix_daily_place_day", "community", "building", "day"),
+    Index("ix_daily_meter_day", "meter_id", "day"),
+)
+
+# Tables the ledger projection owns: emptied on rebuild (the tracking row is reset separately).
+LEDGER_TABLES = (daily_consumption, meter_intervals, meter_readings, meters, households)
