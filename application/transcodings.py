@@ -81,9 +81,20 @@ ENUMS: tuple[type[Enum], ...] = (
 DATACLASSES: tuple[type[Any], ...] = (Address, Areas, Attachment, MeteredInterval, Position, RememberedReading)
 
 
+# Transcodings added by the process before the ledger starts (the tests add freezegun's FakeDatetime).
+_extra_transcodings: list[Transcoding] = []
+
+
+def add_transcoding(transcoding: Transcoding) -> None:
+    """Have every ledger built from now on register ``transcoding`` too."""
+    _extra_transcodings.append(transcoding)
+
+
 def register_ledger_transcodings(transcoder: JSONTranscoder) -> None:
     """Register every type the ledger's events and snapshots carry."""
     transcoder.register(DateAsISO())
+    for transcoding in _extra_transcodings:
+        transcoder.register(transcoding)
     for enum_type in ENUMS:
         transcoder.register(EnumAsValue(enum_type))
     for dataclass_type in DATACLASSES:

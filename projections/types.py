@@ -14,7 +14,7 @@ class ScaledDecimal(TypeDecorator[Decimal]):
     """A Decimal stored as a whole number of 10^-scale units in a BIGINT.
 
     SQLite has no decimal type (it would store floats), so quantities are kept as integers:
-    sums in SQL stay exact on both backends. ``scaled_sum`` turns an SQL SUM back into Decimal.
+    sums in SQL stay exact on both backends (``func.sum`` of such a column comes back as Decimal).
     """
 
     impl = BigInteger
@@ -36,11 +36,6 @@ class ScaledDecimal(TypeDecorator[Decimal]):
         if value is None:
             return None
         return Decimal(int(value)).scaleb(-self.scale)
-
-
-def scaled(value: Any, scale: int) -> Decimal:
-    """Turn an SQL SUM over a ScaledDecimal column (an integer, or None for no rows) into Decimal."""
-    return Decimal(int(value or 0)).scaleb(-scale)
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -1,0 +1,79 @@
+"""Fixtures shared by every tier: settings and a wired container on each backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from eventsourcing.persistence import Transcoding
+from freezegun.api import FakeDatetime
+from hypothesis import HealthCheck, settings
+
+from application.transcodings import add_transcoding
+from infrastructure.container import Container, bootstrap
+from infrastructure.settings import Backend, Environment, Settings
+from tests.services import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, fresh_postgres_database
+
+settings.register_profile(
+    "ledger", deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+settings.load_profile("ledger")
+
+
+class FakeDatetimeAsISO(Transcoding):
+    """freezegun's FakeDatetime, stored like a datetime, so saves work under a frozen clock."""
+
+    type = FakeDatetime
+    name = "datetime_iso"  # the library's own name for datetimes: decoding gives a real datetime
+
+    def encode(self, obj: datetime) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> datetime:
+        return datetime.fromisoformat(data)
+
+
+add_transcoding(FakeDatetimeAsISO())
+
+
+def sqlite_settings(folder: Path) -> Settings:
+    return Settings(environment=Environment.TEST, backend=Backend.SQLITE, data_dir=folder)
+
+
+def postgres_settings(database: str) -> Settings:
+    return Settings(
+        environment=Environment.TEST,
+        backend=Backend.POSTGRES,
+        postgres_host=POSTGRES_HOST,
+        postgres_port=POSTGRES_PORT,
+        postgres_user=POSTGRES_USER,
+        postgres_dbname=database,
+    )
+
+
+@pytest.fixture(params=[Backend.SQLITE, Backend.POSTGRES], ids=["sqlite", "postgres"])
+def backend_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """Settings for an empty store, once per backend."""
+    if request.param is Backend.SQLITE:
+        yield sqlite_settings(tmp_path)
+        return
+    with fresh_postgres_database() as database:
+        yield postgres_settings(database)
+
+
+@pytest.fixture
+def container(backend_settings: Settings) -> Iterator[Container]:
+    """A fully wired ledger on an empty store, on each backend."""
+    built = bootstrap(backend_settings)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def sqlite_container(tmp_path: Path) -> Iterator[Container]:
+    """A fully wired ledger on an empty SQLite store (for tests that need one backend only)."""
+    built = bootstrap(sqlite_settings(tmp_path))
+    yield built
+    built.close()
