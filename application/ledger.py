@@ -13,7 +13,7 @@ from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 
 from application.authorization import Permission, Principal
@@ -51,7 +51,9 @@ class HeatLedger(Application[UUID]):
     """The event-sourced ledger of households, meters and readings."""
 
     name = "heatledger"
-    snapshotting_intervals: ClassVar[dict[type[Aggregate], int]] = {Meter: METER_SNAPSHOT_INTERVAL}  # type: ignore[misc]
+    snapshotting_intervals: ClassVar[dict[type[MutableOrImmutableAggregate[Any]], int]] = {
+        Meter: METER_SNAPSHOT_INTERVAL
+    }
 
     def __init__(self, env: dict[str, str] | None = None, clock: Callable[[], datetime] = utc_now) -> None:
         super().__init__(env)
@@ -84,7 +86,7 @@ class HeatLedger(Application[UUID]):
 
     def _load(self, kind: type[AggregateType], aggregate_id: UUID, noun: str, key: str) -> AggregateType:
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFoundError(f"no {noun} {key}", kind=noun, key=key) from None
         assert isinstance(aggregate, kind), f"{aggregate_id} is not a {kind.__name__}"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 
-from iapws import IAPWS97  # type: ignore[import-untyped]
+from iapws import IAPWS97
 
 from domain.values import AccuracyClass, FlowSensorSide
 

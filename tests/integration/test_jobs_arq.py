@@ -1,0 +1,118 @@
+"""Jobs through a real Redis and an arq worker: the same functions the embedded default runs."""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+from arq.worker import Worker
+from sqlalchemy import func, select
+
+from application.authorization import SYSTEM, Role
+from application.ingestion import ReadingItem
+from domain.readings import ReadingValues
+from domain.values import AccuracyClass, FlowSensorSide, MeterKind, ReadingSource
+from infrastructure.container import Container, bootstrap
+from infrastructure.jobs import (
+    InProcessJobs,
+    open_redis,
+    reading_item_from_payload,
+    reading_item_to_payload,
+    worker_options,
+)
+from infrastructure.settings import Settings
+from projections.tables import meter_readings
+from tests.conftest import sqlite_settings
+from tests.services import REDIS_URL, port_open, unavailable
+
+START = datetime(2025, 11, 1, 2, tzinfo=UTC)
+
+
+@pytest.fixture
+def redis_settings(tmp_path) -> Settings:  # type: ignore[no-untyped-def]
+    if not port_open("127.0.0.1", 6379):
+        unavailable("Redis", "nothing listens on 127.0.0.1:6379")
+    settings = sqlite_settings(tmp_path)
+    return settings.model_copy(update={"redis_url": REDIS_URL, "catch_up_after_command": False})
+
+
+@pytest.fixture
+def quiet_container(redis_settings: Settings) -> Iterator[Container]:
+    """A ledger that does not catch up after commands, as in production: only jobs do."""
+    built = bootstrap(redis_settings)
+    built.ledger.commission_meter(
+        SYSTEM, "B-1", "Kamstrup", "Multical 803", AccuracyClass.CLASS_2, FlowSensorSide.RETURN,
+        MeterKind.BUILDING, START - timedelta(days=1), community="碧桂园", building="1",
+    )
+    yield built
+    built.close()
+
+
+def _payloads(count: int) -> list[dict[str, object]]:
+    return [
+        reading_item_to_payload(
+            ReadingItem("B-1", ReadingValues(START + timedelta(days=day), Decimal("1.5") * day, source=ReadingSource.MBUS))
+        )
+        for day in range(count)
+    ]
+
+
+def _recorded_readings(container: Container) -> int:
+    with container.engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(meter_readings)).scalar_one())
+
+
+def test_payload_round_trip_keeps_every_value() -> None:
+    item = ReadingItem(
+        "M-9",
+        ReadingValues(START, Decimal("12.345678"), Decimal("1.5"), None, Decimal("55.2"), Decimal("41.0"),
+                      error_flags=4, source=ReadingSource.NBIOT),
+    )
+    assert reading_item_from_payload(reading_item_to_payload(item)) == item
+
+
+def test_in_process_job_records_and_catches_up(quiet_container: Container) -> None:
+    result = InProcessJobs(quiet_container).enqueue(
+        "record_reading_batch", items=_payloads(3), actor="concentrator-7", role=Role.DEVICE.value,
+        reason="upload", batch_id=str(uuid4()),
+    )
+    assert result["accepted"] == 3
+    assert _recorded_readings(quiet_container) == 3
+
+
+def test_arq_worker_runs_a_queued_batch(quiet_container: Container, redis_settings: Settings) -> None:
+    async def scenario() -> dict[str, object]:
+        redis = await open_redis(redis_settings)
+        await redis.flushdb()
+        job = await redis.enqueue_job(
+            "record_reading_batch", items=_payloads(4), actor="concentrator-7", role=Role.DEVICE.value,
+            reason="upload", batch_id=str(uuid4()),
+        )
+        assert job is not None
+        options = worker_options(redis_settings) | {"cron_jobs": []}
+        worker = Worker(**options, burst=True, handle_signals=False, ctx={"container": quiet_container,
+                                                                            "owns_container": False})
+        await worker.main()
+        with warnings.catch_warnings():
+            # arq 0.28 closes its pool with redis-py's deprecated close(); nothing of ours.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            await worker.close()
+        result = await job.result(timeout=5)
+        await redis.aclose()
+        return result
+
+    result = asyncio.run(scenario())
+    assert result["accepted"] == 4
+    assert _recorded_readings(quiet_container) == 4
+
+
+def test_without_a_job_the_read_models_wait(quiet_container: Container) -> None:
+    quiet_container.ledger.record_readings(SYSTEM, [reading_item_from_payload(p) for p in _payloads(2)])
+    assert _recorded_readings(quiet_container) == 0
+    assert InProcessJobs(quiet_container).enqueue("catch_up_projections") > 0
+    assert _recorded_readings(quiet_container) == 2
