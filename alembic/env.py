@@ -6,9 +6,9 @@ root and the tests do); otherwise the URL comes from the settings.
 
 from __future__ import annotations
 
-from alembic import context
 from sqlalchemy import create_engine
 
+from alembic import context
 from infrastructure.token_store import metadata as token_metadata
 from projections.tables import metadata as projection_metadata
 
@@ -16,7 +16,9 @@ config = context.config
 
 
 def _run(connection: object) -> None:
-    context.configure(connection=connection, target_metadata=[projection_metadata, token_metadata], render_as_batch=True)
+    context.configure(
+        connection=connection, target_metadata=[projection_metadata, token_metadata], render_as_batch=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 

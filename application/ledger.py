@@ -7,6 +7,7 @@ saves. Aggregates that change together are saved in one atomic ``save()``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
@@ -124,7 +125,12 @@ class HeatLedger(Application[UUID]):
         return household.id
 
     def correct_area(
-        self, principal: Principal, account_number: str, areas: Areas, effective_on: date, reason: str,
+        self,
+        principal: Principal,
+        account_number: str,
+        areas: Areas,
+        effective_on: date,
+        reason: str,
         correlation_id: UUID | None = None,
     ) -> None:
         """Record a corrected connected and heated area, with who and why."""
@@ -135,7 +141,11 @@ class HeatLedger(Application[UUID]):
         self.save(household)
 
     def suspend_heating(
-        self, principal: Principal, account_number: str, effective_on: date, reason: str,
+        self,
+        principal: Principal,
+        account_number: str,
+        effective_on: date,
+        reason: str,
         correlation_id: UUID | None = None,
     ) -> None:
         """报停: the household stops taking heat from ``effective_on``."""
@@ -146,7 +156,11 @@ class HeatLedger(Application[UUID]):
         self.save(household)
 
     def resume_heating(
-        self, principal: Principal, account_number: str, effective_on: date, reason: str,
+        self,
+        principal: Principal,
+        account_number: str,
+        effective_on: date,
+        reason: str,
         correlation_id: UUID | None = None,
     ) -> None:
         """The household takes heat again from ``effective_on``."""
@@ -182,17 +196,31 @@ class HeatLedger(Application[UUID]):
         if permanent_flow_m3_h is not None:
             extra["permanent_flow_m3_h"] = permanent_flow_m3_h
         meter = Meter.commission(
-            serial, maker, model, accuracy_class, flow_sensor_side, kind, commissioned_at,
-            self._context(principal, reason, correlation_id), community=community, building=building,
-            energy_register_width_gj=energy_register_width_gj, volume_register_width_m3=volume_register_width_m3,
+            serial,
+            maker,
+            model,
+            accuracy_class,
+            flow_sensor_side,
+            kind,
+            commissioned_at,
+            self._context(principal, reason, correlation_id),
+            community=community,
+            building=building,
+            energy_register_width_gj=energy_register_width_gj,
+            volume_register_width_m3=volume_register_width_m3,
             **extra,
         )
         self._save_new(meter, "meter", serial)
         return meter.id
 
     def attach_meter(
-        self, principal: Principal, account_number: str, serial: str, attached_at: datetime,
-        reason: str = "installation", correlation_id: UUID | None = None,
+        self,
+        principal: Principal,
+        account_number: str,
+        serial: str,
+        attached_at: datetime,
+        reason: str = "installation",
+        correlation_id: UUID | None = None,
     ) -> None:
         """Attach a household meter to a household; both aggregates are saved together."""
         principal.require(Permission.MANAGE_METERS)
@@ -203,7 +231,11 @@ class HeatLedger(Application[UUID]):
         self.save(household, meter)
 
     def detach_meter(
-        self, principal: Principal, serial: str, detached_at: datetime, reason: str,
+        self,
+        principal: Principal,
+        serial: str,
+        detached_at: datetime,
+        reason: str,
         correlation_id: UUID | None = None,
     ) -> None:
         """Detach a meter from its household; both aggregates are saved together."""
@@ -237,14 +269,8 @@ class HeatLedger(Application[UUID]):
             )
         batch = batch_id or uuid4()
         for attempt in range(1, MAXIMUM_SAVE_ATTEMPTS + 1):
-            meters: dict[str, Meter | None] = {}
-
-            def meter_for(serial: str) -> Meter | None:
-                if serial not in meters:
-                    meters[serial] = self._find_meter(serial)
-                return meters[serial]
-
-            outcomes, changed = judge_batch(items, meter_for, self.clock(), batch, principal.name, reason)
+            lookup = _MeterLookup(self._find_meter)
+            outcomes, changed = judge_batch(items, lookup, self.clock(), batch, principal.name, reason)
             try:
                 if changed:
                     self.save(*changed)
@@ -267,10 +293,21 @@ class HeatLedger(Application[UUID]):
         if cache is None:
             return
         for aggregate in aggregates:
-            try:
+            with suppress(KeyError):
                 cache.get(aggregate.id, evict=True)
-            except KeyError:
-                pass
+
+
+class _MeterLookup:
+    """Loads each meter of a batch once, so its readings are judged against each other."""
+
+    def __init__(self, find: Callable[[str], Meter | None]) -> None:
+        self._find = find
+        self._meters: dict[str, Meter | None] = {}
+
+    def __call__(self, serial: str) -> Meter | None:
+        if serial not in self._meters:
+            self._meters[serial] = self._find(serial)
+        return self._meters[serial]
 
 
 def _require_reason(reason: str) -> None:

@@ -30,7 +30,9 @@ def validate_areas(connected_area_m2: Decimal, heated_area_m2: Decimal) -> Areas
     """Areas are positive, to 0.01 m², and the heated area never exceeds the connected area."""
     for name, value in (("connected_area_m2", connected_area_m2), ("heated_area_m2", heated_area_m2)):
         if not value.is_finite() or value <= 0 or value > MAXIMUM_AREA_M2:
-            raise InvalidInputError(f"{name} must be positive and at most {MAXIMUM_AREA_M2} m²", field=name, value=str(value))
+            raise InvalidInputError(
+                f"{name} must be positive and at most {MAXIMUM_AREA_M2} m²", field=name, value=str(value)
+            )
         if value != value.quantize(AREA_RESOLUTION_M2):
             raise InvalidInputError(f"{name} has more than two decimals", field=name, value=str(value))
     if heated_area_m2 > connected_area_m2:
@@ -184,7 +186,9 @@ class Household(Aggregate):
         checked = validate_areas(areas.connected_area_m2, areas.heated_area_m2)
         if checked == self.areas:
             raise ConflictError("the household already has these areas", account_number=self.account_number)
-        self._area_corrected(checked.connected_area_m2, checked.heated_area_m2, effective_on, **_context_fields(context))
+        self._area_corrected(
+            checked.connected_area_m2, checked.heated_area_m2, effective_on, **_context_fields(context)
+        )
 
     @event(AreaCorrected)
     def _area_corrected(

@@ -86,7 +86,9 @@ def _validate_values(values: ReadingValues, received_at: datetime) -> None:
         if not value.is_finite() or value < 0 or value >= MAXIMUM_REGISTER_VALUE:
             raise _reject("invalid_register", f"the {name} register value {value} is not valid", register=name)
         if value != value.quantize(Decimal(1).scaleb(-REGISTER_DECIMALS)):
-            raise _reject("invalid_register", f"the {name} register has more than {REGISTER_DECIMALS} decimals", register=name)
+            raise _reject(
+                "invalid_register", f"the {name} register has more than {REGISTER_DECIMALS} decimals", register=name
+            )
     for name in ("flow_temperature_c", "return_temperature_c"):
         temperature = getattr(values, name)
         if temperature is not None and (not temperature.is_finite() or not Decimal(-50) <= temperature <= Decimal(250)):
@@ -215,7 +217,10 @@ class Meter(Aggregate):
             raise InvalidInputError("commissioned_at must carry a time zone", field="commissioned_at")
         if permanent_flow_m3_h <= 0:
             raise InvalidInputError("the permanent flow rate must be positive", field="permanent_flow_m3_h")
-        for name, width in (("energy_register_width_gj", energy_register_width_gj), ("volume_register_width_m3", volume_register_width_m3)):
+        for name, width in (
+            ("energy_register_width_gj", energy_register_width_gj),
+            ("volume_register_width_m3", volume_register_width_m3),
+        ):
             if width is not None and width <= 0:
                 raise InvalidInputError("a register width must be positive", field=name)
         if MeterKind(kind) is not MeterKind.HOUSEHOLD and not (community.strip() and building.strip()):
@@ -274,12 +279,18 @@ class Meter(Aggregate):
             raise ConflictError("the meter is already attached to a household", meter_serial=self.serial)
         if attached_at.tzinfo is None:
             raise InvalidInputError("attached_at must carry a time zone", field="attached_at")
-        if self.attachments and self.attachments[-1].detached_at is not None and attached_at < self.attachments[-1].detached_at:
+        if (
+            self.attachments
+            and self.attachments[-1].detached_at is not None
+            and attached_at < self.attachments[-1].detached_at
+        ):
             raise InvalidInputError("the meter cannot be attached before it was last detached", field="attached_at")
         self._attached(household_id, attached_at, context.actor, context.reason, context.correlation_id)
 
     @event(AttachedToHousehold)
-    def _attached(self, household_id: UUID, attached_at: datetime, actor: str, reason: str, correlation_id: UUID) -> None:
+    def _attached(
+        self, household_id: UUID, attached_at: datetime, actor: str, reason: str, correlation_id: UUID
+    ) -> None:
         self.attachments.append(Attachment(household_id, attached_at))
 
     def detach(self, detached_at: datetime, context: CommandContext) -> UUID:
@@ -293,7 +304,9 @@ class Meter(Aggregate):
         return current
 
     @event(DetachedFromHousehold)
-    def _detached(self, household_id: UUID, detached_at: datetime, actor: str, reason: str, correlation_id: UUID) -> None:
+    def _detached(
+        self, household_id: UUID, detached_at: datetime, actor: str, reason: str, correlation_id: UUID
+    ) -> None:
         last = self.attachments[-1]
         self.attachments[-1] = Attachment(last.household_id, last.attached_at, detached_at)
 
@@ -319,9 +332,15 @@ class Meter(Aggregate):
         if position < len(self.window) and self.window[position].measured_at == values.measured_at:
             if self.window[position].fingerprint == fingerprint:
                 return RecordingOutcome.DUPLICATE
-            raise _reject("conflicting_reading", "a different reading exists for the same time", measured_at=values.measured_at.isoformat())
+            raise _reject(
+                "conflicting_reading",
+                "a different reading exists for the same time",
+                measured_at=values.measured_at.isoformat(),
+            )
         if position == 0 and self.verified_since is not None:
-            raise _reject("outside_window", "the reading is too old to check against its neighbours; enter it as a correction")
+            raise _reject(
+                "outside_window", "the reading is too old to check against its neighbours; enter it as a correction"
+            )
         previous = self.window[position - 1] if position > 0 else None
         following = self.window[position] if position < len(self.window) else None
         remembered = self._remember(values, fingerprint, previous, following)
@@ -358,7 +377,11 @@ class Meter(Aggregate):
     ) -> RememberedReading:
         """Place the reading between its neighbours: unwrap its registers and check they fit."""
         energy_unwrapped = self._unwrapped(
-            values.energy_gj, previous, following, "energy", self.energy_register_width_gj,
+            values.energy_gj,
+            previous,
+            following,
+            "energy",
+            self.energy_register_width_gj,
             lambda reading: (reading.energy_register_gj, reading.energy_unwrapped_gj),
         )
         volume_unwrapped = None
@@ -426,7 +449,9 @@ class Meter(Aggregate):
         if previous is not None and previous.operating_hours is not None and hours < previous.operating_hours:
             raise _reject("register_backwards", "the operating hours went backwards", register="operating_hours")
         if following is not None and following.operating_hours is not None and hours > following.operating_hours:
-            raise _reject("inconsistent_with_next", "the operating hours exceed the next reading's", register="operating_hours")
+            raise _reject(
+                "inconsistent_with_next", "the operating hours exceed the next reading's", register="operating_hours"
+            )
 
     def _check_energy_rate(self, start: RememberedReading | None, end: RememberedReading | None) -> None:
         """Reject an energy increase no meter of this kind could register in the time between."""
@@ -458,24 +483,43 @@ class Meter(Aggregate):
         volume = None
         if start.volume_unwrapped_m3 is not None and end.volume_unwrapped_m3 is not None:
             volume = end.volume_unwrapped_m3 - start.volume_unwrapped_m3
-        interval = MeteredInterval(start.measured_at, end.measured_at, energy, volume, self.household_at(end.measured_at))
-        temperatures = (start.flow_temperature_c, start.return_temperature_c, end.flow_temperature_c, end.return_temperature_c)
+        interval = MeteredInterval(
+            start.measured_at, end.measured_at, energy, volume, self.household_at(end.measured_at)
+        )
+        temperatures = (
+            start.flow_temperature_c,
+            start.return_temperature_c,
+            end.flow_temperature_c,
+            end.return_temperature_c,
+        )
         if volume is None or any(temperature is None for temperature in temperatures):
             return interval
         start_flow, start_return, end_flow, end_return = (t for t in temperatures if t is not None)
         hours = Decimal((end.measured_at - start.measured_at).total_seconds()) / 3600
         try:
             check = check_interval(
-                energy, volume, hours, (start_flow + end_flow) / 2, (start_return + end_return) / 2,
-                self.flow_sensor_side, self.accuracy_class, self.permanent_flow_m3_h,
+                energy,
+                volume,
+                hours,
+                (start_flow + end_flow) / 2,
+                (start_return + end_return) / 2,
+                self.flow_sensor_side,
+                self.accuracy_class,
+                self.permanent_flow_m3_h,
             )
         except ValueError:
             check = None  # temperatures outside the physical range of the check: leave it unchecked
         if check is None:
             return interval
         return MeteredInterval(
-            interval.start, interval.end, energy, volume, interval.household_id,
-            check.expected_energy_gj, check.deviation_percent, check.permissible_error_percent,
+            interval.start,
+            interval.end,
+            energy,
+            volume,
+            interval.household_id,
+            check.expected_energy_gj,
+            check.deviation_percent,
+            check.permissible_error_percent,
         )
 
     @event(ReadingRecorded)

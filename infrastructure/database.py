@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 
+from alembic import command
 from infrastructure.settings import Backend, Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ from typing import Self
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused in production
+DEVELOPMENT_SECRET = "development-only-secret-change-me"
 
 
 class Environment(StrEnum):

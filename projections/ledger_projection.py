@@ -118,7 +118,9 @@ class LedgerProjection:
 
     def _update_meter(self, connection: Connection, event: Any, **values: Any) -> None:
         connection.execute(
-            update(meters).where(meters.c.meter_id == event.originator_id).values(version=event.originator_version, **values)
+            update(meters)
+            .where(meters.c.meter_id == event.originator_id)
+            .values(version=event.originator_version, **values)
         )
 
     def _meter_attached(self, connection: Connection, event: Meter.AttachedToHousehold) -> None:

@@ -46,8 +46,16 @@ def quiet_container(redis_settings: Settings) -> Iterator[Container]:
     """A ledger that does not catch up after commands, as in production: only jobs do."""
     built = bootstrap(redis_settings)
     built.ledger.commission_meter(
-        SYSTEM, "B-1", "Kamstrup", "Multical 803", AccuracyClass.CLASS_2, FlowSensorSide.RETURN,
-        MeterKind.BUILDING, START - timedelta(days=1), community="碧桂园", building="1",
+        SYSTEM,
+        "B-1",
+        "Kamstrup",
+        "Multical 803",
+        AccuracyClass.CLASS_2,
+        FlowSensorSide.RETURN,
+        MeterKind.BUILDING,
+        START - timedelta(days=1),
+        community="碧桂园",
+        building="1",
     )
     yield built
     built.close()
@@ -56,7 +64,9 @@ def quiet_container(redis_settings: Settings) -> Iterator[Container]:
 def _payloads(count: int) -> list[dict[str, object]]:
     return [
         reading_item_to_payload(
-            ReadingItem("B-1", ReadingValues(START + timedelta(days=day), Decimal("1.5") * day, source=ReadingSource.MBUS))
+            ReadingItem(
+                "B-1", ReadingValues(START + timedelta(days=day), Decimal("1.5") * day, source=ReadingSource.MBUS)
+            )
         )
         for day in range(count)
     ]
@@ -70,16 +80,28 @@ def _recorded_readings(container: Container) -> int:
 def test_payload_round_trip_keeps_every_value() -> None:
     item = ReadingItem(
         "M-9",
-        ReadingValues(START, Decimal("12.345678"), Decimal("1.5"), None, Decimal("55.2"), Decimal("41.0"),
-                      error_flags=4, source=ReadingSource.NBIOT),
+        ReadingValues(
+            START,
+            Decimal("12.345678"),
+            Decimal("1.5"),
+            None,
+            Decimal("55.2"),
+            Decimal("41.0"),
+            error_flags=4,
+            source=ReadingSource.NBIOT,
+        ),
     )
     assert reading_item_from_payload(reading_item_to_payload(item)) == item
 
 
 def test_in_process_job_records_and_catches_up(quiet_container: Container) -> None:
     result = InProcessJobs(quiet_container).enqueue(
-        "record_reading_batch", items=_payloads(3), actor="concentrator-7", role=Role.DEVICE.value,
-        reason="upload", batch_id=str(uuid4()),
+        "record_reading_batch",
+        items=_payloads(3),
+        actor="concentrator-7",
+        role=Role.DEVICE.value,
+        reason="upload",
+        batch_id=str(uuid4()),
     )
     assert result["accepted"] == 3
     assert _recorded_readings(quiet_container) == 3
@@ -90,13 +112,18 @@ def test_arq_worker_runs_a_queued_batch(quiet_container: Container, redis_settin
         redis = await open_redis(redis_settings)
         await redis.flushdb()
         job = await redis.enqueue_job(
-            "record_reading_batch", items=_payloads(4), actor="concentrator-7", role=Role.DEVICE.value,
-            reason="upload", batch_id=str(uuid4()),
+            "record_reading_batch",
+            items=_payloads(4),
+            actor="concentrator-7",
+            role=Role.DEVICE.value,
+            reason="upload",
+            batch_id=str(uuid4()),
         )
         assert job is not None
         options = worker_options(redis_settings) | {"cron_jobs": []}
-        worker = Worker(**options, burst=True, handle_signals=False, ctx={"container": quiet_container,
-                                                                            "owns_container": False})
+        worker = Worker(
+            **options, burst=True, handle_signals=False, ctx={"container": quiet_container, "owns_container": False}
+        )
         await worker.main()
         with warnings.catch_warnings():
             # arq 0.28 closes its pool with redis-py's deprecated close(); nothing of ours.

@@ -28,12 +28,23 @@ def test_readings_reach_daily_consumption(container: Container) -> None:
     ledger = container.ledger
     start = datetime(2025, 11, 1, 3, tzinfo=UTC)
     ledger.register_household(
-        SYSTEM, "WZ-0001", Address("碧桂园", "1", "1", 6, "601"), Areas(Decimal("90.00"), Decimal("85.50")),
-        CustomerClass.RESIDENTIAL, Position(VerticalPosition.TOP, HorizontalPosition.WEST_END), date(2025, 10, 1),
+        SYSTEM,
+        "WZ-0001",
+        Address("碧桂园", "1", "1", 6, "601"),
+        Areas(Decimal("90.00"), Decimal("85.50")),
+        CustomerClass.RESIDENTIAL,
+        Position(VerticalPosition.TOP, HorizontalPosition.WEST_END),
+        date(2025, 10, 1),
     )
     ledger.commission_meter(
-        SYSTEM, "M-1", "Kamstrup", "Multical 603", AccuracyClass.CLASS_2, FlowSensorSide.RETURN,
-        MeterKind.HOUSEHOLD, start - timedelta(days=30),
+        SYSTEM,
+        "M-1",
+        "Kamstrup",
+        "Multical 603",
+        AccuracyClass.CLASS_2,
+        FlowSensorSide.RETURN,
+        MeterKind.HOUSEHOLD,
+        start - timedelta(days=30),
     )
     ledger.attach_meter(SYSTEM, "WZ-0001", "M-1", start - timedelta(days=30))
     with freeze_time("2025-11-10"):
