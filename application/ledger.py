@@ -85,9 +85,13 @@ class HeatLedger(Application[UUID]):
         """The meter with this serial number, or NotFoundError."""
         return self._load(Meter, ids.meter_id(serial), "meter", serial)
 
-    def _load(self, kind: type[AggregateType], aggregate_id: UUID, noun: str, key: str) -> AggregateType:
+    def _load(
+        self, kind: type[AggregateType], aggregate_id: UUID, noun: str, key: str, copy: bool = True
+    ) -> AggregateType:
+        """Load an aggregate. ``copy=False`` hands out the cached object itself: only for callers
+        that evict it when anything goes wrong before it is saved (batch ingestion does)."""
         try:
-            aggregate: Aggregate = self.repository.get(aggregate_id)
+            aggregate: Aggregate = self.repository.get(aggregate_id, deepcopy_from_cache=copy)
         except AggregateNotFoundError:
             raise NotFoundError(f"no {noun} {key}", kind=noun, key=key) from None
         assert isinstance(aggregate, kind), f"{aggregate_id} is not a {kind.__name__}"
@@ -270,21 +274,26 @@ class HeatLedger(Application[UUID]):
         batch = batch_id or uuid4()
         for attempt in range(1, MAXIMUM_SAVE_ATTEMPTS + 1):
             lookup = _MeterLookup(self._find_meter)
-            outcomes, changed = judge_batch(items, lookup, self.clock(), batch, principal.name, reason)
             try:
+                outcomes, changed = judge_batch(items, lookup, self.clock(), batch, principal.name, reason)
                 if changed:
                     self.save(*changed)
             except IntegrityError:
-                self._evict(changed)
+                self._evict(lookup.loaded())
                 if attempt == MAXIMUM_SAVE_ATTEMPTS:
                     raise ConflictError("the meters kept changing while the batch was saved; send it again") from None
                 continue
+            except BaseException:
+                self._evict(lookup.loaded())
+                raise
             return BatchReport(batch, outcomes)
         raise AssertionError("unreachable: the loop returns or raises")
 
     def _find_meter(self, serial: str) -> Meter | None:
+        # The cached meter itself, not a copy: copying a meter with its window of readings costs
+        # more than judging the reading. Every path out of the batch without a save evicts it.
         try:
-            return self.meter(serial)
+            return self._load(Meter, ids.meter_id(serial), "meter", serial, copy=False)
         except NotFoundError:
             return None
 
@@ -308,6 +317,9 @@ class _MeterLookup:
         if serial not in self._meters:
             self._meters[serial] = self._find(serial)
         return self._meters[serial]
+
+    def loaded(self) -> list[Meter]:
+        return [meter for meter in self._meters.values() if meter is not None]
 
 
 def _require_reason(reason: str) -> None:
