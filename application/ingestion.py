@@ -44,6 +44,8 @@ class ItemOutcome:
     reason: str | None = None
     message: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    # The key of the rejection's message in the outer layers' catalogs (see LedgerError).
+    message_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,12 +89,13 @@ def judge_batch(
     for index, item in enumerate(items):
         meter = meter_for(item.meter_serial)
         if meter is None:
-            outcomes.append(_rejected(index, item, "unknown_meter", "no meter has this serial number", {}))
+            unknown = {"meter_serial": item.meter_serial}
+            outcomes.append(_rejected(index, item, "unknown_meter", "no meter has this serial number", unknown))
             continue
         try:
             result = meter.record_reading(item.values, received_at, batch_id, actor, reason)
         except ReadingRejectedError as error:
-            outcomes.append(_rejected(index, item, error.reason, error.message, error.params))
+            outcomes.append(_rejected(index, item, error.reason, error.message, error.params, error.message_key))
             continue
         status = ItemStatus.ACCEPTED if result is RecordingOutcome.ACCEPTED else ItemStatus.DUPLICATE
         if status is ItemStatus.ACCEPTED:
@@ -101,7 +104,21 @@ def judge_batch(
     return outcomes, list(changed.values())
 
 
-def _rejected(index: int, item: ReadingItem, reason: str, message: str, params: dict[str, Any]) -> ItemOutcome:
+def _rejected(
+    index: int,
+    item: ReadingItem,
+    reason: str,
+    message: str,
+    params: dict[str, Any],
+    message_key: str | None = None,
+) -> ItemOutcome:
     return ItemOutcome(
-        index, item.meter_serial, item.values.measured_at, ItemStatus.REJECTED, reason, message, dict(params)
+        index,
+        item.meter_serial,
+        item.values.measured_at,
+        ItemStatus.REJECTED,
+        reason,
+        message,
+        dict(params),
+        message_key or reason,
     )

@@ -6,6 +6,7 @@ saves. Aggregates that change together are saved in one atomic ``save()``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from datetime import UTC, date, datetime
@@ -60,6 +61,9 @@ class HeatLedger(Application[UUID]):
         super().__init__(env)
         self.clock = clock
         self._after_save: list[Callable[[], None]] = []
+        # Batches judge the cached meters themselves, not copies: one batch at a time per process,
+        # so a batch never sees, saves or (on a failed save) loses another batch's unsaved readings.
+        self._ingestion_lock = threading.Lock()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -269,25 +273,32 @@ class HeatLedger(Application[UUID]):
         principal.require(Permission.SUBMIT_READINGS)
         if len(items) > MAXIMUM_BATCH_SIZE:
             raise InvalidInputError(
-                f"a batch holds at most {MAXIMUM_BATCH_SIZE} readings", limit=MAXIMUM_BATCH_SIZE, size=len(items)
+                f"a batch holds at most {MAXIMUM_BATCH_SIZE} readings",
+                message_key="batch_too_large",
+                limit=MAXIMUM_BATCH_SIZE,
+                size=len(items),
             )
         batch = batch_id or uuid4()
-        for attempt in range(1, MAXIMUM_SAVE_ATTEMPTS + 1):
-            lookup = _MeterLookup(self._find_meter)
-            try:
-                outcomes, changed = judge_batch(items, lookup, self.clock(), batch, principal.name, reason)
-                if changed:
-                    self.save(*changed)
-            except IntegrityError:
-                self._evict(lookup.loaded())
-                if attempt == MAXIMUM_SAVE_ATTEMPTS:
-                    raise ConflictError("the meters kept changing while the batch was saved; send it again") from None
-                continue
-            except BaseException:
-                self._evict(lookup.loaded())
-                raise
-            return BatchReport(batch, outcomes)
-        raise AssertionError("unreachable: the loop returns or raises")
+        with self._ingestion_lock:
+            for attempt in range(1, MAXIMUM_SAVE_ATTEMPTS + 1):
+                lookup = _MeterLookup(self._find_meter)
+                try:
+                    outcomes, changed = judge_batch(items, lookup, self.clock(), batch, principal.name, reason)
+                    if changed:
+                        self.save(*changed)
+                except IntegrityError:
+                    self._evict(lookup.loaded())
+                    if attempt == MAXIMUM_SAVE_ATTEMPTS:
+                        raise ConflictError(
+                            "the meters kept changing while the batch was saved; send it again",
+                            message_key="batch_contended",
+                        ) from None
+                    continue
+                except BaseException:
+                    self._evict(lookup.loaded())
+                    raise
+                return BatchReport(batch, outcomes)
+            raise AssertionError("unreachable: the loop returns or raises")
 
     def _find_meter(self, serial: str) -> Meter | None:
         # The cached meter itself, not a copy: copying a meter with its window of readings costs
@@ -324,4 +335,4 @@ class _MeterLookup:
 
 def _require_reason(reason: str) -> None:
     if not reason.strip():
-        raise InvalidInputError("a reason is required for this change", field="reason")
+        raise InvalidInputError("a reason is required for this change", message_key="reason_required", field="reason")

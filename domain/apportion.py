@@ -32,6 +32,8 @@ def apportion(total: Decimal, weights: Sequence[Decimal], quantum: Decimal | Non
     if total < 0:
         return [-part for part in apportion(-total, weights, quantum)]
     unit = quantum if quantum is not None else quantum_of(total)
+    if not unit.is_finite() or unit <= 0:
+        raise ValueError(f"the quantum must be positive, not {unit}")
     units_total = total / unit
     if units_total != units_total.to_integral_value():
         raise ValueError(f"total {total} is not a whole multiple of {unit}")

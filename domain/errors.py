@@ -7,13 +7,18 @@ from typing import Any
 
 
 class LedgerError(Exception):
-    """Base of every error the ledger reports to a user."""
+    """Base of every error the ledger reports to a user.
+
+    ``message_key`` names the message in the outer layers' catalogs (Chinese and English
+    templates filled with ``params``); it defaults to the error's ``code``.
+    """
 
     code = "ledger_error"
 
-    def __init__(self, message: str, **params: Any) -> None:
+    def __init__(self, message: str, *, message_key: str | None = None, **params: Any) -> None:
         super().__init__(message)
         self.message = message
+        self.message_key = message_key or self.code
         self.params = params
 
 
@@ -46,6 +51,6 @@ class ReadingRejectedError(InvalidInputError):
 
     code = "reading_rejected"
 
-    def __init__(self, reason: str, message: str, **params: Any) -> None:
-        super().__init__(message, reason=reason, **params)
+    def __init__(self, reason: str, message: str, *, message_key: str | None = None, **params: Any) -> None:
+        super().__init__(message, message_key=message_key or reason, reason=reason, **params)
         self.reason = reason

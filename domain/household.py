@@ -12,6 +12,8 @@ from eventsourcing.domain import Aggregate, event
 from domain import ids
 from domain.errors import ConflictError, InvalidInputError
 from domain.values import (
+    MAXIMUM_CODE_LENGTH,
+    MAXIMUM_NAME_LENGTH,
     Address,
     Areas,
     CommandContext,
@@ -19,6 +21,7 @@ from domain.values import (
     HorizontalPosition,
     Position,
     VerticalPosition,
+    bounded_text,
 )
 
 AREA_RESOLUTION_M2 = Decimal("0.01")
@@ -31,13 +34,20 @@ def validate_areas(connected_area_m2: Decimal, heated_area_m2: Decimal) -> Areas
     for name, value in (("connected_area_m2", connected_area_m2), ("heated_area_m2", heated_area_m2)):
         if not value.is_finite() or value <= 0 or value > MAXIMUM_AREA_M2:
             raise InvalidInputError(
-                f"{name} must be positive and at most {MAXIMUM_AREA_M2} m²", field=name, value=str(value)
+                f"{name} must be positive and at most {MAXIMUM_AREA_M2} m²",
+                message_key="area_out_of_range",
+                field=name,
+                limit=str(MAXIMUM_AREA_M2),
+                value=str(value),
             )
         if value != value.quantize(AREA_RESOLUTION_M2):
-            raise InvalidInputError(f"{name} has more than two decimals", field=name, value=str(value))
+            raise InvalidInputError(
+                f"{name} has more than two decimals", message_key="area_too_precise", field=name, value=str(value)
+            )
     if heated_area_m2 > connected_area_m2:
         raise InvalidInputError(
             "the heated area cannot exceed the connected area",
+            message_key="heated_area_exceeds_connected",
             field="heated_area_m2",
             value=str(heated_area_m2),
         )
@@ -153,21 +163,26 @@ class Household(Aggregate):
         context: CommandContext,
     ) -> Household:
         """Open a household account. Validates every value before any event exists."""
-        account = account_number.strip()
-        if not account or len(account) > 64:
-            raise InvalidInputError("the account number must have 1 to 64 characters", field="account_number")
-        if not address.community.strip() or not address.building.strip() or not address.flat.strip():
-            raise InvalidInputError("community, building and flat are required", field="address")
+        account = bounded_text(account_number, "account_number", MAXIMUM_CODE_LENGTH)
+        community = bounded_text(address.community, "community", MAXIMUM_NAME_LENGTH)
+        building = bounded_text(address.building, "building", MAXIMUM_CODE_LENGTH)
+        entrance = bounded_text(address.entrance, "entrance", MAXIMUM_CODE_LENGTH, required=False)
+        flat = bounded_text(address.flat, "flat", MAXIMUM_CODE_LENGTH)
         if not -10 <= address.floor <= 200:
-            raise InvalidInputError("the floor must lie between -10 and 200", field="floor", value=str(address.floor))
+            raise InvalidInputError(
+                "the floor must lie between -10 and 200",
+                message_key="floor_out_of_range",
+                field="floor",
+                value=str(address.floor),
+            )
         checked = validate_areas(areas.connected_area_m2, areas.heated_area_m2)
         return cls(
             account_number=account,
-            community=address.community.strip(),
-            building=address.building.strip(),
-            entrance=address.entrance.strip(),
+            community=community,
+            building=building,
+            entrance=entrance,
             floor=address.floor,
-            flat=address.flat.strip(),
+            flat=flat,
             connected_area_m2=checked.connected_area_m2,
             heated_area_m2=checked.heated_area_m2,
             customer_class=CustomerClass(customer_class).value,
@@ -185,7 +200,11 @@ class Household(Aggregate):
         """Record a corrected area (a survey, a mistake in the master data) from a date on."""
         checked = validate_areas(areas.connected_area_m2, areas.heated_area_m2)
         if checked == self.areas:
-            raise ConflictError("the household already has these areas", account_number=self.account_number)
+            raise ConflictError(
+                "the household already has these areas",
+                message_key="areas_unchanged",
+                account_number=self.account_number,
+            )
         self._area_corrected(
             checked.connected_area_m2, checked.heated_area_m2, effective_on, **_context_fields(context)
         )
@@ -205,7 +224,9 @@ class Household(Aggregate):
     def suspend_heating(self, effective_on: date, context: CommandContext) -> None:
         """报停: the household stops taking heat from a date on."""
         if self.is_suspended:
-            raise ConflictError("heating is already suspended", account_number=self.account_number)
+            raise ConflictError(
+                "heating is already suspended", message_key="already_suspended", account_number=self.account_number
+            )
         self._require_after_last_suspension_change(effective_on)
         self._heating_suspended(effective_on, **_context_fields(context))
 
@@ -217,7 +238,9 @@ class Household(Aggregate):
     def resume_heating(self, effective_on: date, context: CommandContext) -> None:
         """The household takes heat again from a date on."""
         if self.suspended_since is None:
-            raise ConflictError("heating is not suspended", account_number=self.account_number)
+            raise ConflictError(
+                "heating is not suspended", message_key="not_suspended", account_number=self.account_number
+            )
         self._require_after_last_suspension_change(effective_on)
         self._heating_resumed(effective_on, **_context_fields(context))
 
@@ -234,13 +257,20 @@ class Household(Aggregate):
         latest = end if end is not None else start
         if effective_on < latest:
             raise InvalidInputError(
-                "the date lies before the last suspension change", field="effective_on", value=effective_on.isoformat()
+                "the date lies before the last suspension change",
+                message_key="before_last_suspension_change",
+                field="effective_on",
+                value=effective_on.isoformat(),
             )
 
     def attach_meter(self, meter_id: UUID, meter_serial: str, attached_at: datetime, context: CommandContext) -> None:
         """Record that a meter now measures this household's heat."""
         if str(meter_id) in self.meter_serials:
-            raise ConflictError("the meter is already attached to this household", meter_serial=meter_serial)
+            raise ConflictError(
+                "the meter is already attached to this household",
+                message_key="meter_already_attached_here",
+                meter_serial=meter_serial,
+            )
         self._meter_attached(meter_id, meter_serial, attached_at, **_context_fields(context))
 
     @event(MeterAttached)
@@ -253,7 +283,11 @@ class Household(Aggregate):
         """Record that a meter no longer measures this household's heat."""
         serial = self.meter_serials.get(str(meter_id))
         if serial is None:
-            raise ConflictError("the meter is not attached to this household", meter_id=str(meter_id))
+            raise ConflictError(
+                "the meter is not attached to this household",
+                message_key="meter_not_attached_here",
+                meter_id=str(meter_id),
+            )
         self._meter_detached(meter_id, serial, detached_at, **_context_fields(context))
 
     @event(MeterDetached)

@@ -20,7 +20,16 @@ from domain import ids
 from domain.errors import ConflictError, InvalidInputError, ReadingRejectedError
 from domain.heat_physics import DEFAULT_PERMANENT_FLOW_M3_H, check_interval
 from domain.readings import Attachment, MeteredInterval, ReadingValues, RememberedReading
-from domain.values import AccuracyClass, CommandContext, FlowSensorSide, MeterKind, ReadingSource
+from domain.values import (
+    MAXIMUM_CODE_LENGTH,
+    MAXIMUM_NAME_LENGTH,
+    AccuracyClass,
+    CommandContext,
+    FlowSensorSide,
+    MeterKind,
+    ReadingSource,
+    bounded_text,
+)
 
 # How many recent readings a meter remembers: about three months of daily readings, four days of
 # hourly ones. A reading older than the window cannot be checked against its neighbours and is
@@ -38,9 +47,15 @@ MAXIMUM_ENERGY_RATE_GJ_PER_H = {
     MeterKind.SUBSTATION_PRIMARY: Decimal(500),
 }
 # Largest register value the ledger takes (a 12-digit register in GJ).
-MAXIMUM_REGISTER_VALUE = Decimal(10) ** 12
-# Registers are taken to 1 J (1e-9 GJ) and 1e-9 m³ at the finest; read models store them exactly.
+# Registers are taken to 1 J (1e-9 GJ) and 1e-9 m³ at the finest, below 10⁹ GJ (a 100 MW
+# substation runs 300 years to get there): the read models store them exactly in 64-bit integers.
+MAXIMUM_REGISTER_VALUE = Decimal(10) ** 9
 REGISTER_DECIMALS = 9
+# Temperatures, flow rates, power and operating hours: 3 decimals, magnitudes below 10⁹.
+INSTANT_DECIMALS = 3
+MAXIMUM_INSTANT_VALUE = Decimal(10) ** 9
+MINIMUM_TEMPERATURE_C = Decimal(-50)
+MAXIMUM_TEMPERATURE_C = Decimal(250)
 
 
 class RecordingOutcome(StrEnum):
@@ -50,8 +65,8 @@ class RecordingOutcome(StrEnum):
     DUPLICATE = "duplicate"
 
 
-def _reject(reason: str, message: str, **params: Any) -> ReadingRejectedError:
-    return ReadingRejectedError(reason, message, **params)
+def _reject(reason: str, message: str, *, message_key: str | None = None, **params: Any) -> ReadingRejectedError:
+    return ReadingRejectedError(reason, message, message_key=message_key, **params)
 
 
 def _register_increase(previous: Decimal, current: Decimal, width: Decimal | None, register: str) -> Decimal:
@@ -69,6 +84,21 @@ def _register_increase(previous: Decimal, current: Decimal, width: Decimal | Non
     )
 
 
+def _inconsistent_with_next(register: str) -> ReadingRejectedError:
+    message = f"the {register} register does not fit between the readings around it"
+    return _reject("inconsistent_with_next", message, register=register)
+
+
+def _increase_to_next(current: Decimal, following: Decimal, width: Decimal | None, register: str) -> Decimal:
+    """The increase from a reading to the later one it is placed before. A later reading below this
+    one means this reading does not fit before it (as for operating hours), not that the register
+    went backwards over time."""
+    try:
+        return _register_increase(current, following, width, register)
+    except ReadingRejectedError:
+        raise _inconsistent_with_next(register) from None
+
+
 def _validate_values(values: ReadingValues, received_at: datetime) -> None:
     if values.measured_at.tzinfo is None:
         raise _reject("naive_timestamp", "measured_at must carry a time zone")
@@ -79,20 +109,44 @@ def _validate_values(values: ReadingValues, received_at: datetime) -> None:
             measured_at=values.measured_at.isoformat(),
             received_at=received_at.isoformat(),
         )
-    registers = {"energy": values.energy_gj, "volume": values.volume_m3, "operating_hours": values.operating_hours}
-    for name, value in registers.items():
-        if value is None:
-            continue
-        if not value.is_finite() or value < 0 or value >= MAXIMUM_REGISTER_VALUE:
-            raise _reject("invalid_register", f"the {name} register value {value} is not valid", register=name)
-        if value != value.quantize(Decimal(1).scaleb(-REGISTER_DECIMALS)):
+    registers = (
+        ("energy", values.energy_gj, REGISTER_DECIMALS),
+        ("volume", values.volume_m3, REGISTER_DECIMALS),
+        ("operating_hours", values.operating_hours, INSTANT_DECIMALS),
+    )
+    for name, value, decimals in registers:
+        if value is not None and not _bounded(value, Decimal(0), MAXIMUM_REGISTER_VALUE, decimals):
             raise _reject(
-                "invalid_register", f"the {name} register has more than {REGISTER_DECIMALS} decimals", register=name
+                "invalid_register",
+                f"the {name} register value {value} must lie in 0…{MAXIMUM_REGISTER_VALUE} "
+                f"with at most {decimals} decimals",
+                message_key="register_out_of_range",
+                register=name,
+                value=str(value),
+                places=decimals,
             )
-    for name in ("flow_temperature_c", "return_temperature_c"):
-        temperature = getattr(values, name)
-        if temperature is not None and (not temperature.is_finite() or not Decimal(-50) <= temperature <= Decimal(250)):
-            raise _reject("invalid_temperature", f"{name} {temperature} lies outside -50…250 °C", field=name)
+    instants = (
+        ("flow_temperature_c", values.flow_temperature_c, MINIMUM_TEMPERATURE_C, MAXIMUM_TEMPERATURE_C),
+        ("return_temperature_c", values.return_temperature_c, MINIMUM_TEMPERATURE_C, MAXIMUM_TEMPERATURE_C),
+        ("flow_rate_m3_h", values.flow_rate_m3_h, -MAXIMUM_INSTANT_VALUE, MAXIMUM_INSTANT_VALUE),
+        ("power_kw", values.power_kw, -MAXIMUM_INSTANT_VALUE, MAXIMUM_INSTANT_VALUE),
+    )
+    for name, value, lowest, highest in instants:
+        if value is not None and not _bounded(value, lowest, highest, INSTANT_DECIMALS):
+            reason = "invalid_temperature" if name.endswith("_c") else "invalid_instant"
+            raise _reject(
+                reason,
+                f"{name} {value} must lie in {lowest}…{highest} with at most {INSTANT_DECIMALS} decimals",
+                field=name,
+                value=str(value),
+            )
+
+
+def _bounded(value: Decimal, lowest: Decimal, highest: Decimal, decimals: int) -> bool:
+    """Finite, within [lowest, highest), and written with at most ``decimals`` decimals."""
+    if not value.is_finite() or not lowest <= value < highest:
+        return False
+    return value == value.quantize(Decimal(1).scaleb(-decimals))
 
 
 class Meter(Aggregate):
@@ -210,33 +264,47 @@ class Meter(Aggregate):
         volume_register_width_m3: Decimal | None = None,
     ) -> Meter:
         """Put a meter into service. Building and substation meters name where they sit."""
-        serial = serial.strip()
-        if not serial or len(serial) > 64:
-            raise InvalidInputError("the serial number must have 1 to 64 characters", field="serial")
+        serial = bounded_text(serial, "serial", MAXIMUM_CODE_LENGTH)
+        maker = bounded_text(maker, "maker", MAXIMUM_NAME_LENGTH, required=False)
+        model = bounded_text(model, "model", MAXIMUM_NAME_LENGTH, required=False)
+        community = bounded_text(community, "community", MAXIMUM_NAME_LENGTH, required=False)
+        building = bounded_text(building, "building", MAXIMUM_CODE_LENGTH, required=False)
         if commissioned_at.tzinfo is None:
-            raise InvalidInputError("commissioned_at must carry a time zone", field="commissioned_at")
+            raise InvalidInputError(
+                "commissioned_at must carry a time zone", message_key="naive_datetime", field="commissioned_at"
+            )
         if permanent_flow_m3_h <= 0:
-            raise InvalidInputError("the permanent flow rate must be positive", field="permanent_flow_m3_h")
+            raise InvalidInputError(
+                "the permanent flow rate must be positive",
+                message_key="permanent_flow_not_positive",
+                field="permanent_flow_m3_h",
+            )
         for name, width in (
             ("energy_register_width_gj", energy_register_width_gj),
             ("volume_register_width_m3", volume_register_width_m3),
         ):
             if width is not None and width <= 0:
-                raise InvalidInputError("a register width must be positive", field=name)
-        if MeterKind(kind) is not MeterKind.HOUSEHOLD and not (community.strip() and building.strip()):
-            raise InvalidInputError("a building or substation meter needs its community and building", field="building")
+                raise InvalidInputError(
+                    "a register width must be positive", message_key="register_width_not_positive", field=name
+                )
+        if MeterKind(kind) is not MeterKind.HOUSEHOLD and not (community and building):
+            raise InvalidInputError(
+                "a building or substation meter needs its community and building",
+                message_key="meter_place_missing",
+                field="building",
+            )
         return cls(
             serial=serial,
-            maker=maker.strip(),
-            model=model.strip(),
+            maker=maker,
+            model=model,
             accuracy_class=AccuracyClass(accuracy_class).value,
             flow_sensor_side=FlowSensorSide(flow_sensor_side).value,
             kind=MeterKind(kind).value,
             permanent_flow_m3_h=permanent_flow_m3_h,
             energy_register_width_gj=energy_register_width_gj,
             volume_register_width_m3=volume_register_width_m3,
-            community=community.strip(),
-            building=building.strip(),
+            community=community,
+            building=building,
             commissioned_at=commissioned_at,
             actor=context.actor,
             reason=context.reason,
@@ -274,17 +342,31 @@ class Meter(Aggregate):
     def attach_to(self, household_id: UUID, attached_at: datetime, context: CommandContext) -> None:
         """Attach to a household; a meter serves one household at a time."""
         if self.kind is not MeterKind.HOUSEHOLD:
-            raise ConflictError("only a household meter can be attached to a household", meter_serial=self.serial)
+            raise ConflictError(
+                "only a household meter can be attached to a household",
+                message_key="not_a_household_meter",
+                meter_serial=self.serial,
+            )
         if self.household_id is not None:
-            raise ConflictError("the meter is already attached to a household", meter_serial=self.serial)
+            raise ConflictError(
+                "the meter is already attached to a household",
+                message_key="meter_already_attached",
+                meter_serial=self.serial,
+            )
         if attached_at.tzinfo is None:
-            raise InvalidInputError("attached_at must carry a time zone", field="attached_at")
+            raise InvalidInputError(
+                "attached_at must carry a time zone", message_key="naive_datetime", field="attached_at"
+            )
         if (
             self.attachments
             and self.attachments[-1].detached_at is not None
             and attached_at < self.attachments[-1].detached_at
         ):
-            raise InvalidInputError("the meter cannot be attached before it was last detached", field="attached_at")
+            raise InvalidInputError(
+                "the meter cannot be attached before it was last detached",
+                message_key="attached_before_detached",
+                field="attached_at",
+            )
         self._attached(household_id, attached_at, context.actor, context.reason, context.correlation_id)
 
     @event(AttachedToHousehold)
@@ -297,9 +379,19 @@ class Meter(Aggregate):
         """Detach from the current household; returns that household's id."""
         current = self.household_id
         if current is None:
-            raise ConflictError("the meter is not attached to a household", meter_serial=self.serial)
+            raise ConflictError(
+                "the meter is not attached to a household", message_key="meter_not_attached", meter_serial=self.serial
+            )
+        if detached_at.tzinfo is None:
+            raise InvalidInputError(
+                "detached_at must carry a time zone", message_key="naive_datetime", field="detached_at"
+            )
         if detached_at < self.attachments[-1].attached_at:
-            raise InvalidInputError("the meter cannot be detached before it was attached", field="detached_at")
+            raise InvalidInputError(
+                "the meter cannot be detached before it was attached",
+                message_key="detached_before_attached",
+                field="detached_at",
+            )
         self._detached(current, detached_at, context.actor, context.reason, context.correlation_id)
         return current
 
@@ -325,6 +417,7 @@ class Meter(Aggregate):
         the rule's name as ``reason`` for one that breaks a rule. Nothing changes unless accepted.
         """
         _validate_values(values, received_at)
+        self._check_within_register_widths(values)
         if values.measured_at < self.commissioned_at:
             raise _reject("before_commissioning", "the reading is older than the meter's commissioning")
         fingerprint = values.fingerprint()
@@ -367,6 +460,25 @@ class Meter(Aggregate):
             reason=reason,
         )
         return RecordingOutcome.ACCEPTED
+
+    def _check_within_register_widths(self, values: ReadingValues) -> None:
+        """A register with a declared width shows 0 up to below the width; a larger value is a fault
+        (it would also make a later rollover look like a negative increase)."""
+        widths = (
+            ("energy", values.energy_gj, self.energy_register_width_gj),
+            ("volume", values.volume_m3, self.volume_register_width_m3),
+        )
+        for name, value, width in widths:
+            if value is not None and width is not None and value >= width:
+                message = f"the {name} register value {value} is not below its width {width}"
+                raise _reject(
+                    "invalid_register",
+                    message,
+                    message_key="register_beyond_width",
+                    register=name,
+                    value=str(value),
+                    width=str(width),
+                )
 
     def _remember(
         self,
@@ -426,18 +538,13 @@ class Meter(Aggregate):
             unwrapped: Decimal = previous_unwrapped + _register_increase(previous_register, register, width, name)
         elif following is not None:
             following_register, following_unwrapped = registers_of(following)
-            unwrapped = following_unwrapped - _register_increase(register, following_register, width, name)
+            unwrapped = following_unwrapped - _increase_to_next(register, following_register, width, name)
         else:
             unwrapped = register
         if following is not None:
             following_register, following_unwrapped = registers_of(following)
-            increase_to_following = _register_increase(register, following_register, width, name)
-            if unwrapped + increase_to_following != following_unwrapped:
-                raise _reject(
-                    "inconsistent_with_next",
-                    f"the {name} register does not fit between the readings around it",
-                    register=name,
-                )
+            if unwrapped + _increase_to_next(register, following_register, width, name) != following_unwrapped:
+                raise _inconsistent_with_next(name)
         return unwrapped
 
     @staticmethod
@@ -447,7 +554,12 @@ class Meter(Aggregate):
         if hours is None:
             return
         if previous is not None and previous.operating_hours is not None and hours < previous.operating_hours:
-            raise _reject("register_backwards", "the operating hours went backwards", register="operating_hours")
+            raise _reject(
+                "register_backwards",
+                "the operating hours went backwards",
+                message_key="operating_hours_backwards",
+                register="operating_hours",
+            )
         if following is not None and following.operating_hours is not None and hours > following.operating_hours:
             raise _reject(
                 "inconsistent_with_next", "the operating hours exceed the next reading's", register="operating_hours"

@@ -11,6 +11,8 @@ from decimal import Decimal
 from enum import StrEnum
 from uuid import UUID
 
+from domain.errors import InvalidInputError
+
 
 class CustomerClass(StrEnum):
     """Who the household is, for the tariff: residential or not."""
@@ -69,6 +71,26 @@ class AccuracyClass(StrEnum):
     CLASS_1 = "1"
     CLASS_2 = "2"
     CLASS_3 = "3"
+
+
+# Longest names the ledger keeps (the read models' column widths follow them).
+MAXIMUM_NAME_LENGTH = 128
+MAXIMUM_CODE_LENGTH = 64
+
+
+def bounded_text(value: str, field: str, maximum: int, required: bool = True) -> str:
+    """``value`` stripped; InvalidInputError when it is blank (if required) or longer than ``maximum``."""
+    text = value.strip()
+    if (required and not text) or len(text) > maximum:
+        lower = 1 if required else 0
+        raise InvalidInputError(
+            f"{field} must have {lower} to {maximum} characters",
+            message_key="text_length",
+            field=field,
+            minimum=lower,
+            maximum=maximum,
+        )
+    return text
 
 
 @dataclass(frozen=True)

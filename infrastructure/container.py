@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -13,6 +15,8 @@ from infrastructure.settings import Settings
 from infrastructure.token_store import TokenStore
 from projections.ledger_projection import LedgerProjection
 from projections.runner import ProjectionRunner
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -34,6 +38,20 @@ class Container:
         self.engine.dispose()
 
 
+def _catch_up_after_save(runner: ProjectionRunner) -> Callable[[], None]:
+    """The embedded default's hook: catch up after each save. The command is already saved when
+    this runs, so a failure here must not turn it into an error for the caller: it is logged,
+    the read models lag, and the next catch-up (or `heatledger projections rebuild`) retries."""
+
+    def catch_up() -> None:
+        try:
+            runner.catch_up()
+        except Exception:
+            logger.exception("the read models could not catch up after a command; they lag until the next catch-up")
+
+    return catch_up
+
+
 def bootstrap(settings: Settings | None = None) -> Container:
     """Build the ledger, the read-model engine (migrated), the projection runner and the tokens."""
     settings = settings or Settings()
@@ -42,5 +60,5 @@ def bootstrap(settings: Settings | None = None) -> Container:
     migrate(engine)
     runner = ProjectionRunner(ledger, engine, LedgerProjection())
     if settings.catch_up_after_command:
-        ledger.add_after_save_hook(runner.catch_up)
+        ledger.add_after_save_hook(_catch_up_after_save(runner))
     return Container(settings, ledger, engine, runner, TokenStore(engine, settings.secret_key))

@@ -57,7 +57,9 @@ class TokenStore:
         """Issue a token for ``name`` with ``role``; the name becomes the actor on its events."""
         clean_name = name.strip()
         if not clean_name or len(clean_name) > 128:
-            raise InvalidInputError("a token needs a name of 1 to 128 characters", field="name")
+            raise InvalidInputError(
+                "a token needs a name of 1 to 128 characters", message_key="token_name_length", field="name"
+            )
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token_id = uuid4()
         with self.engine.begin() as connection:

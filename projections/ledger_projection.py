@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from domain.day_split import split_across_days
 from domain.household import Household
@@ -26,7 +26,7 @@ class LedgerProjection:
     """Builds the ledger's read models from Household and Meter events."""
 
     name = "ledger"
-    tables = LEDGER_TABLES
+    tables: tuple[Table, ...] = LEDGER_TABLES
 
     def __init__(self) -> None:
         self._handlers: dict[type[Any], Handler] = {
@@ -214,7 +214,7 @@ class LedgerProjection:
                     "interval_start_at": interval.start,
                     "day": share.day,
                     "energy_gj": share.energy_gj,
-                    "volume_m3": share.volume_m3,
+                    "volume_m3": share.volume_m3 if interval.volume_m3 is not None else None,
                     "household_id": interval.household_id,
                     "meter_kind": meter.kind,
                     "community": community,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from projections.tables import projection_tracking
 
@@ -89,17 +89,26 @@ class ProjectionRunner:
         return self.catch_up(progress)
 
     def _apply_next_batch(self) -> int:
-        with self.engine.begin() as connection:
-            start = self._position(connection)
-            notifications = self.source.recorder.select_notifications(
-                start=start, limit=self.batch_size, inclusive_of_start=False
-            )
-            if not notifications:
-                return 0
-            for notification in notifications:
-                self.projection.apply(connection, self.source.mapper.to_domain_event(notification))
-            self._advance(connection, start, notifications[-1].id)
-            return len(notifications)
+        start: int | None = None
+        try:
+            with self.engine.begin() as connection:
+                start = self._position(connection)
+                notifications = self.source.recorder.select_notifications(
+                    start=start, limit=self.batch_size, inclusive_of_start=False
+                )
+                if not notifications:
+                    return 0
+                for notification in notifications:
+                    self.projection.apply(connection, self.source.mapper.to_domain_event(notification))
+                self._advance(connection, start, notifications[-1].id)
+                return len(notifications)
+        except (IntegrityError, OperationalError) as error:
+            # A racing worker committed these events first: our rows collide with its rows (or, on
+            # PostgreSQL, our locks with its locks). That is a moved tracking row, not a fault; an
+            # error while the tracking row stayed where we started is a real one and propagates.
+            if start is not None and self.position() != start:
+                raise TrackingMovedError(f"{self.projection.name} moved past {start} meanwhile") from error
+            raise
 
     def _tracking_key(self) -> tuple[Any, ...]:
         return (

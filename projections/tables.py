@@ -115,7 +115,8 @@ daily_consumption = Table(
     Column("interval_start_at", UtcDateTime, primary_key=True),
     Column("day", Date, primary_key=True),
     Column("energy_gj", ScaledDecimal(ENERGY_SCALE), nullable=False),
-    Column("volume_m3", ScaledDecimal(VOLUME_SCALE), nullable=False),
+    # None when the meter reports no volume register (not zero flow).
+    Column("volume_m3", ScaledDecimal(VOLUME_SCALE), nullable=True),
     Column("household_id", Uuid, nullable=True),
     Column("meter_kind", String(32), nullable=False),
     Column("community", String(128), nullable=False),

@@ -21,7 +21,7 @@ def upgrade() -> None:
     sa.Column('interval_start_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('energy_gj', sa.BigInteger(), nullable=False),
-    sa.Column('volume_m3', sa.BigInteger(), nullable=False),
+    sa.Column('volume_m3', sa.BigInteger(), nullable=True),
     sa.Column('household_id', sa.Uuid(), nullable=True),
     sa.Column('meter_kind', sa.String(length=32), nullable=False),
     sa.Column('community', sa.String(length=128), nullable=False),

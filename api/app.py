@@ -1,0 +1,93 @@
+"""The app factory: ``create_app(container)`` builds the HTTP API around a wired container.
+
+Nothing is built at import time: whoever serves the API builds the container from settings and
+passes it in (``heatledger serve`` does ``uvicorn.run(create_app(bootstrap()))``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
+from api.routers import consumption, health, households, meters, readings, tokens
+from infrastructure.container import Container
+
+API_VERSION = "1.0.0"
+
+DESCRIPTION = """
+The ledger of households, heat meters and readings of a district-heating company.
+
+* **Authentication**: `Authorization: Bearer <token>` on every endpoint except `/health` and
+  these pages. Tokens carry a role (admin, clerk, customer_service, auditor, regulator, device).
+* **Errors** are RFC 9457 problems (`application/problem+json`) with a stable `code`; messages
+  are in Chinese, or in English when `Accept-Language` prefers `en`.
+* **Numbers**: energy (GJ), volume (m³), areas (m²) and temperatures (°C) are exact decimals,
+  sent back as JSON strings such as `"12.345000"`; send them as strings to keep every digit.
+* **Times** are ISO 8601 with a zone; business dates (days, months, seasons) are Asia/Shanghai.
+
+See `docs/api.md` for the roles, the problem codes and the semantics of reading batches.
+"""
+
+OPENAPI_TAGS = [
+    {"name": "households", "description": "Heat customers (热用户): master data, areas, suspension, meters"},
+    {"name": "meters", "description": "Heat meters: commissioning, attachment, readings"},
+    {"name": "readings", "description": "Batches of meter readings from devices and clerks"},
+    {"name": "consumption", "description": "Energy and volume per day or month, by household, building, community"},
+    {"name": "tokens", "description": "API tokens (administrators)"},
+    {"name": "health", "description": "Liveness probe"},
+]
+
+ROUTERS = (
+    households.router,
+    meters.router,
+    readings.router,
+    consumption.router,
+    tokens.router,
+    health.router,
+)
+
+
+def create_app(container: Container) -> FastAPI:
+    """The HTTP API of Heat Ledger over ``container`` (its ledger, read models and tokens)."""
+    app = FastAPI(
+        title="Heat Ledger",
+        version=API_VERSION,
+        description=DESCRIPTION,
+        openapi_tags=OPENAPI_TAGS,
+    )
+    app.state.container = container
+    install_problem_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    _document_problems_as_problem_json(app)
+    _build_routes_now(app)
+    return app
+
+
+def _build_routes_now(app: FastAPI) -> None:
+    """Analyse every route and build the OpenAPI document now rather than on first use.
+
+    FastAPI builds an included route's parameters lazily, on its first request; building them
+    here makes a broken route fail at start-up, and keeps the analysis independent of whatever
+    the process does to its modules later (freezegun replaces ``date`` in every module).
+    """
+    app.openapi()
+
+
+def _document_problems_as_problem_json(app: FastAPI) -> None:
+    """List error responses in the OpenAPI document under ``application/problem+json``,
+    the media type they are sent with (FastAPI lists every response as application/json)."""
+    build_schema = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build_schema()  # cached by FastAPI until the routes change; the rewrite is idempotent
+        for operation in (op for path in schema["paths"].values() for op in path.values()):
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status[0] in "45" and "application/json" in content:
+                    response["content"] = {PROBLEM_MEDIA_TYPE: content["application/json"]}
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

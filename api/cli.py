@@ -1,0 +1,432 @@
+"""The ``heatledger`` command line: serve the API, load the demo, issue tokens, rebuild read models,
+import readings from CSV.
+
+Settings come from the ``HEATLEDGER_*`` environment. Commands that change the ledger act as the
+local operator ``cli:<login name>`` with the admin role, so every event records who ran them.
+Exit codes: 0 done; 1 done but some rows were not recorded, or the store cannot be reached;
+2 bad input (a missing file, a bad CSV header, an unknown role, a value the ledger refuses).
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+from uuid import uuid4
+
+import typer
+from eventsourcing.persistence import PersistenceError
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from application.authorization import Principal, Role
+from application.ingestion import MAXIMUM_BATCH_SIZE, ItemOutcome, ItemStatus, judge_batch
+from application.ledger import HeatLedger
+from domain.errors import LedgerError, NotFoundError
+from domain.meter import Meter
+from infrastructure.container import Container, bootstrap
+from infrastructure.csv_readings import CsvHeaderError, ParsedReadings, RowError, parse_readings_csv
+from infrastructure.demo.community import DEFAULT_BUILDINGS, DEFAULT_SEED, business_today, generate_community
+from infrastructure.demo.loader import LoadReport, is_loaded, load_community
+from infrastructure.demo.model import DemoCommunity
+from infrastructure.demo.summary import summarise_community
+from infrastructure.settings import Backend, Settings
+from projections.tables import households
+
+BAD_INPUT = 2
+NOT_ALL_RECORDED = 1
+STORE_UNAVAILABLE = 1
+POSTGRES_CONNECT_TIMEOUT_S = 5
+# Tables longer than this are cut, with a count of the rows left out (the totals cover every row).
+MAXIMUM_TABLE_ROWS = 1000
+
+app = typer.Typer(
+    name="heatledger",
+    help="Heat Ledger: the event-sourced billing and metering ledger of a district-heating company.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+token_app = typer.Typer(help="API tokens for clerks, devices and other callers.", no_args_is_help=True)
+projections_app = typer.Typer(help="The read models built from the ledger's events.", no_args_is_help=True)
+readings_app = typer.Typer(help="Meter readings.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+app.add_typer(projections_app, name="projections")
+app.add_typer(readings_app, name="readings")
+
+
+def main() -> None:
+    """The console entry point ``heatledger``."""
+    app()
+
+
+# -- plumbing ---------------------------------------------------------------------------------
+
+
+def _out() -> Console:
+    return Console(highlight=False)
+
+
+def _fail(message: str, code: int = BAD_INPUT) -> NoReturn:
+    """Print one line to stderr and leave with ``code``: no traceback for a user's mistake."""
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}")
+    raise typer.Exit(code)
+
+
+def operator() -> Principal:
+    """The local operator running the command, recorded as the actor of what it changes."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name in a bare container
+        user = "unknown"
+    return Principal(name=f"cli:{user}", role=Role.ADMIN)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        details = "; ".join(str(problem["msg"]) for problem in error.errors())
+        _fail(f"bad HEATLEDGER_* settings: {details}")
+
+
+@contextmanager
+def opened_container() -> Iterator[Container]:
+    """The wired ledger for one command, closed afterwards; store and ledger errors become one line."""
+    settings = _settings()
+    if settings.backend is Backend.POSTGRES:
+        _require_postgres(settings)
+    try:
+        container = bootstrap(settings)
+    except (SQLAlchemyError, PersistenceError, OSError) as error:
+        _fail(f"cannot open the {settings.backend.value} store: {_first_line(error)}", STORE_UNAVAILABLE)
+    try:
+        yield container
+    except LedgerError as error:
+        _fail(error.message)
+    except (SQLAlchemyError, PersistenceError) as error:
+        _fail(f"the {settings.backend.value} store failed: {_first_line(error)}", STORE_UNAVAILABLE)
+    finally:
+        container.close()
+
+
+def _require_postgres(settings: Settings) -> None:
+    """Fail at once with the server's own reason, rather than after the event store's pool timeout."""
+    import psycopg
+
+    try:
+        psycopg.connect(
+            host=settings.postgres_host,
+            port=settings.postgres_port,
+            user=settings.postgres_user,
+            password=settings.postgres_password or None,
+            dbname=settings.postgres_dbname,
+            connect_timeout=POSTGRES_CONNECT_TIMEOUT_S,
+        ).close()
+    except psycopg.Error as error:
+        _fail(f"cannot open the postgres store: {_first_line(error)}", STORE_UNAVAILABLE)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+# -- serve ------------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Load the demo community first if the store has no households.")
+    ] = False,
+) -> None:
+    """Run the HTTP API (and its /docs page), printing a fresh clerk token to call it with."""
+    console = _out()
+    with opened_container() as container:
+        if demo:
+            _load_demo_if_empty(container, console)
+        issued = container.tokens.create(
+            f"clerk (serve {datetime.now(UTC):%Y-%m-%d %H:%M})", Role.CLERK, operator().name
+        )
+        _print_serve_help(console, issued.secret, host, port)
+        try:
+            from api.app import create_app
+        except ImportError as error:
+            _fail(f"the web API is not available: {error}", STORE_UNAVAILABLE)
+        import uvicorn
+
+        uvicorn.run(create_app(container), host=host, port=port)
+
+
+def _load_demo_if_empty(container: Container, console: Console) -> None:
+    container.catch_up()
+    with container.engine.connect() as connection:
+        count = connection.execute(select(func.count()).select_from(households)).scalar_one()
+    if count:
+        console.print(f"The store already holds {count} households: the demo is not loaded again.")
+        return
+    _load_demo(container, console, generate_community(today=business_today()))
+
+
+def _print_serve_help(console: Console, secret: str, host: str, port: int) -> None:
+    base = f"http://{host}:{port}"
+    console.print("A clerk token for this session (shown once, store it now):", style="bold")
+    console.print(secret, soft_wrap=True, markup=False)
+    console.print("Call the API with it, for example:", markup=False)
+    console.print(
+        f"  curl -H 'Authorization: Bearer {secret}' '{base}/households?limit=5'", soft_wrap=True, markup=False
+    )
+    console.print(
+        f"Or open {base}/docs in a browser, choose Authorize and paste the token.", soft_wrap=True, markup=False
+    )
+
+
+# -- demo -------------------------------------------------------------------------------------
+
+
+@app.command("demo")
+def demo_command(
+    buildings: Annotated[int, typer.Option(min=1, max=99, help="How many six-floor buildings.")] = DEFAULT_BUILDINGS,
+    days: Annotated[int | None, typer.Option(min=0, help="Load at most this many days of the season.")] = None,
+    seed: Annotated[
+        int, typer.Option(help="The seed of the community; the same seed gives the same community.")
+    ] = DEFAULT_SEED,
+) -> None:
+    """Load the demo community 碧桂园 into the configured store (skipped when already loaded)."""
+    console = _out()
+    community = generate_community(today=business_today(), buildings=buildings, days=days, seed=seed)
+    with opened_container() as container:
+        if is_loaded(container.ledger, community):
+            console.print(f"The demo community {community.name} is already loaded: nothing to do.")
+            _print_demo_summary(console, container, community, None)
+            return
+        _load_demo(container, console, community)
+
+
+def _load_demo(container: Container, console: Console, community: DemoCommunity) -> None:
+    console.print(
+        f"Loading {community.name}: {_count(len(community.buildings), 'building')}, "
+        f"{len(community.households)} households, {_count(community.days, 'day')} of season {community.season.code} "
+        f"({community.readings_count} readings)."
+    )
+    with _progress(console) as progress:
+        task = progress.add_task("setting up", total=None)
+
+        def advance(what: str, done: int, total: int) -> None:
+            progress.update(task, description=what, completed=done, total=total)
+
+        report = load_community(container.ledger, community, operator(), advance)
+    _print_demo_summary(console, container, community, report)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _print_demo_summary(
+    console: Console, container: Container, community: DemoCommunity, report: LoadReport | None
+) -> None:
+    container.catch_up()
+    summary = summarise_community(container.engine, community.name)
+    table = Table(title=f"{community.name}, season {community.season.code}", show_header=False)
+    table.add_row("households", str(summary.households))
+    table.add_row("meters", str(summary.meters))
+    if report is not None:
+        table.add_row("readings accepted", str(report.accepted))
+        table.add_row("readings duplicate", str(report.duplicates))
+        table.add_row("readings rejected", str(report.rejected))
+    table.add_row("readings held", str(summary.readings))
+    table.add_row("GJ so far (household meters)", f"{summary.household_energy_gj:.3f}")
+    table.add_row("GJ so far (building meters)", f"{summary.building_energy_gj:.3f}")
+    loss = summary.network_loss_percent
+    table.add_row("network loss", "-" if loss is None else f"{loss} %")
+    console.print(table)
+    if report is not None and report.rejection_reasons:
+        reasons = ", ".join(f"{reason} ×{count}" for reason, count in report.rejection_reasons.most_common())
+        console.print(f"Rejected readings by rule: {reasons}")
+
+
+# -- tokens -----------------------------------------------------------------------------------
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="One of: " + ", ".join(member.value for member in Role))],
+    name: Annotated[str, typer.Option(help="Who or what uses the token; recorded as the actor of its events.")],
+) -> None:
+    """Issue an API token. It is printed once and stored only as a keyed hash."""
+    try:
+        parsed_role = Role(role.strip().lower())
+    except ValueError:
+        _fail(f"unknown role {role!r}; choose one of {', '.join(member.value for member in Role)}")
+    console = _out()
+    with opened_container() as container:
+        issued = container.tokens.create(name, parsed_role, created_by=operator().name)
+    console.print(f"Token for {issued.name} ({issued.role.value}), id {issued.token_id}. It is shown once:")
+    console.print(issued.secret, soft_wrap=True, markup=False)
+    console.print("Send it as the header  Authorization: Bearer <token>", markup=False)
+
+
+# -- projections ------------------------------------------------------------------------------
+
+
+@projections_app.command("rebuild")
+def projections_rebuild() -> None:
+    """Empty the read models and rebuild them from every event in the store."""
+    console = _out()
+    with opened_container() as container, _progress(console) as progress:
+        task = progress.add_task("rebuilding", total=container.runner.max_notification_id())
+
+        def advance(position: int, target: int) -> None:
+            progress.update(task, completed=position, total=max(target, position))
+
+        applied = container.runner.rebuild(progress=advance)
+    console.print(f"Read models rebuilt: {applied} events applied.")
+
+
+# -- readings import --------------------------------------------------------------------------
+
+
+@readings_app.command("import")
+def readings_import(
+    file: Annotated[Path, typer.Argument(help="CSV file with a header row (see docs).", show_default=False)],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what every row would get; record nothing.")] = False,
+    reason: Annotated[str | None, typer.Option(help="Why the readings are entered; recorded on each.")] = None,
+) -> None:
+    """Import meter readings from CSV, in batches of up to 10,000 through the ledger's reading rules.
+
+    Exits 1 when any row was not recorded (unparsable or rejected), 2 when the file is unusable.
+    """
+    parsed = _parse_file(file)
+    console = _out()
+    _print_row_errors(console, parsed.errors)
+    why = (reason or f"CSV import of {file.name}").strip()
+    if not why:
+        _fail("the reason must not be blank")
+    with opened_container() as container:
+        if dry_run:
+            outcomes = preview_readings(container.ledger, parsed, operator(), why)
+        else:
+            outcomes = _import(container.ledger, parsed, operator(), why, console)
+    _print_outcomes(console, parsed, outcomes, dry_run)
+    if parsed.errors or any(outcome.status is ItemStatus.REJECTED for outcome in outcomes):
+        raise typer.Exit(NOT_ALL_RECORDED)
+
+
+def _parse_file(file: Path) -> ParsedReadings:
+    if not file.is_file():
+        _fail(f"no such file: {file}")
+    try:
+        with file.open(encoding="utf-8-sig", newline="") as lines:
+            return parse_readings_csv(lines)
+    except CsvHeaderError as error:
+        _fail(f"{file}: {error}")
+    except UnicodeDecodeError:
+        _fail(f"{file} is not UTF-8 text")
+    except OSError as error:
+        _fail(f"cannot read {file}: {error.strerror or error}")
+
+
+def preview_readings(
+    ledger: HeatLedger, parsed: ParsedReadings, principal: Principal, reason: str
+) -> list[ItemOutcome]:
+    """The outcome each parsed row would get, judged against copies of the meters: nothing is saved.
+
+    The rows are judged in one pass in file order, as the real import's consecutive batches would.
+    """
+    copies: dict[str, Meter | None] = {}
+
+    def meter_for(serial: str) -> Meter | None:
+        if serial not in copies:
+            try:
+                copies[serial] = ledger.meter(serial)  # the repository hands out a copy
+            except NotFoundError:
+                copies[serial] = None
+        return copies[serial]
+
+    outcomes, _ = judge_batch(parsed.items, meter_for, ledger.clock(), uuid4(), principal.name, reason)
+    return outcomes
+
+
+def _import(
+    ledger: HeatLedger, parsed: ParsedReadings, principal: Principal, reason: str, console: Console
+) -> list[ItemOutcome]:
+    """Record the parsed rows in batches; outcomes are renumbered to the rows' place in ``parsed``."""
+    items = parsed.items
+    outcomes: list[ItemOutcome] = []
+    with _progress(console) as progress:
+        task = progress.add_task("importing", total=len(items))
+        for start in range(0, len(items), MAXIMUM_BATCH_SIZE):
+            report = ledger.record_readings(principal, items[start : start + MAXIMUM_BATCH_SIZE], reason)
+            outcomes.extend(_shifted(outcome, start) for outcome in report.outcomes)
+            progress.update(task, completed=len(outcomes))
+    return outcomes
+
+
+def _shifted(outcome: ItemOutcome, offset: int) -> ItemOutcome:
+    return replace(outcome, index=outcome.index + offset)
+
+
+def _print_row_errors(console: Console, errors: Sequence[RowError]) -> None:
+    if not errors:
+        return
+    table = Table(title=f"Rows that could not be read, not sent: {len(errors)}")
+    for column in ("row", "column", "problem"):
+        table.add_column(column, overflow="fold")
+    for error in errors[:MAXIMUM_TABLE_ROWS]:
+        table.add_row(str(error.row), error.column or "-", escape(error.message))  # cells quote the file
+    console.print(table)
+    _print_cut(console, len(errors))
+
+
+def _print_cut(console: Console, count: int) -> None:
+    if count > MAXIMUM_TABLE_ROWS:
+        console.print(f"… and {count - MAXIMUM_TABLE_ROWS} more rows not shown.")
+
+
+def _print_outcomes(console: Console, parsed: ParsedReadings, outcomes: Sequence[ItemOutcome], dry_run: bool) -> None:
+    shown = list(outcomes) if dry_run else [outcome for outcome in outcomes if outcome.status is ItemStatus.REJECTED]
+    if shown:
+        title = "What each row would get (nothing recorded)" if dry_run else "Rejected rows"
+        table = Table(title=title)
+        for column in ("row", "meter", "measured at", "outcome", "why"):
+            table.add_column(column, overflow="fold")
+        for outcome in shown[:MAXIMUM_TABLE_ROWS]:
+            table.add_row(
+                str(parsed.rows[outcome.index].row),
+                escape(outcome.meter_serial),
+                outcome.measured_at.isoformat(),
+                outcome.status.value,
+                escape(f"{outcome.reason}: {outcome.message}") if outcome.reason else "",
+            )
+        console.print(table)
+        _print_cut(console, len(shown))
+    counts = {status: sum(1 for outcome in outcomes if outcome.status is status) for status in ItemStatus}
+    heading = "Dry run, nothing recorded" if dry_run else "Imported"
+    console.print(
+        f"{heading}: rows {len(parsed.rows) + len(parsed.errors)}, unreadable {len(parsed.errors)}, "
+        f"accepted {counts[ItemStatus.ACCEPTED]}, duplicate {counts[ItemStatus.DUPLICATE]}, "
+        f"rejected {counts[ItemStatus.REJECTED]}."
+    )

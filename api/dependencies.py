@@ -1,0 +1,64 @@
+"""Dependencies the routers share: the container and what it holds, the caller's language, today.
+
+Each comes with an ``Annotated`` alias, so an endpoint names what it needs by type:
+``def get_household(ledger: Ledger, queries: Queries, language: PreferredLanguage)``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from api.messages import Language, negotiate_language
+from application.ledger import HeatLedger
+from domain.day_split import business_day
+from infrastructure.container import Container
+from projections.queries import LedgerQueries
+
+
+def get_container(request: Request) -> Container:
+    """The container the app was built with."""
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDependency = Annotated[Container, Depends(get_container)]
+
+
+def get_ledger(container: ContainerDependency) -> HeatLedger:
+    """The event-sourced application: every write goes through it."""
+    return container.ledger
+
+
+Ledger = Annotated[HeatLedger, Depends(get_ledger)]
+
+
+def get_queries(container: ContainerDependency) -> LedgerQueries:
+    """Reads of the projection tables."""
+    return LedgerQueries(container.engine)
+
+
+Queries = Annotated[LedgerQueries, Depends(get_queries)]
+
+
+def get_language(
+    accept_language: Annotated[
+        str | None,
+        Header(description="`zh` (the default) or `en`: the language of messages", examples=["en"]),
+    ] = None,
+) -> Language:
+    """The language messages are written in: Chinese unless the caller prefers English."""
+    return negotiate_language(accept_language)
+
+
+PreferredLanguage = Annotated[Language, Depends(get_language)]
+
+
+def get_business_today(ledger: Ledger) -> date:
+    """Today in Asia/Shanghai by the ledger's clock: the business date seasons are counted in."""
+    return business_day(ledger.clock())
+
+
+BusinessToday = Annotated[date, Depends(get_business_today)]

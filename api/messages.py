@@ -1,0 +1,443 @@
+"""Messages a clerk understands, in Chinese by default and in English on request.
+
+The catalog maps a message key to a Chinese and an English template. A key is an error's
+``code`` (``not_found``), a refinement of it (``not_found.household``), a reading rule's
+``reason`` (``register_backwards``), an error's ``message_key`` (``heated_area_exceeds_connected``),
+or a pydantic validation type (``validation.missing``).
+Templates take the error's ``params``; a template that cannot be filled, or a key with no
+template, falls back to the error's own English message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from domain.errors import LedgerError, ReadingRejectedError
+
+
+class Language(StrEnum):
+    """The languages the API speaks."""
+
+    ZH = "zh"
+    EN = "en"
+
+
+DEFAULT_LANGUAGE = Language.ZH
+# A bound on how much of an Accept-Language header is read.
+MAXIMUM_LANGUAGE_RANGES = 20
+
+
+@dataclass(frozen=True)
+class Template:
+    """One message in both languages; ``{name}`` placeholders take the error's params."""
+
+    zh: str
+    en: str
+
+    def text(self, language: Language) -> str:
+        return self.zh if language is Language.ZH else self.en
+
+
+def negotiate_language(accept_language: str | None) -> Language:
+    """The supported language the caller prefers most (RFC 9110 §12.5.4); Chinese by default.
+
+    Ranges are compared by their primary tag (``en-GB`` is English, ``zh-Hans-CN`` Chinese);
+    ``*`` stands for the default; ties go to the range listed first; ``q=0`` means "not this".
+    """
+    if not accept_language:
+        return DEFAULT_LANGUAGE
+    best_language, best_quality = DEFAULT_LANGUAGE, 0.0
+    for language_range in accept_language.split(",")[:MAXIMUM_LANGUAGE_RANGES]:
+        language, quality = _parse_language_range(language_range)
+        if language is not None and quality > best_quality:
+            best_language, best_quality = language, quality
+    return best_language
+
+
+def _parse_language_range(language_range: str) -> tuple[Language | None, float]:
+    tag, *parameters = (part.strip() for part in language_range.split(";"))
+    primary = tag.lower().split("-")[0]
+    language = DEFAULT_LANGUAGE if primary == "*" else _SUPPORTED_PRIMARY_TAGS.get(primary)
+    quality = 1.0
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                quality = float(value)
+            except ValueError:
+                quality = 0.0
+    return language, quality if 0.0 <= quality <= 1.0 else 0.0
+
+
+_SUPPORTED_PRIMARY_TAGS = {language.value: language for language in Language}
+
+
+# -- titles: one per problem code ---------------------------------------------------------------
+
+TITLES: dict[str, Template] = {
+    "invalid_input": Template("输入不符合规则", "Invalid input"),
+    "reading_rejected": Template("读数被拒绝", "Reading rejected"),
+    "validation_failed": Template("请求数据无效", "Invalid request data"),
+    "not_found": Template("记录不存在", "Not found"),
+    "route_not_found": Template("地址不存在", "No such address"),
+    "method_not_allowed": Template("不支持此操作", "Method not allowed"),
+    "conflict": Template("与已有记录冲突", "Conflict"),
+    "concurrent_change": Template("记录同时被修改", "Changed concurrently"),
+    "permission_denied": Template("无权执行此操作", "Permission denied"),
+    "unauthenticated": Template("需要有效的访问令牌", "Authentication required"),
+    "content_too_large": Template("请求内容过大", "Content too large"),
+    "internal_error": Template("系统内部错误", "Internal error"),
+    "http_error": Template("请求无法处理", "Request cannot be processed"),
+    "ledger_error": Template("账本错误", "Ledger error"),
+}
+
+
+def title(code: str, language: Language) -> str:
+    """The short, fixed title of a problem code."""
+    return TITLES.get(code, TITLES["http_error"]).text(language)
+
+
+# -- labels: field, register, role and permission names in both languages -----------------------
+
+LABELS: dict[str, Template] = {
+    "account_number": Template("户号", "account number"),
+    "address": Template("地址", "address"),
+    "community": Template("小区", "community"),
+    "building": Template("楼号", "building"),
+    "entrance": Template("单元", "entrance"),
+    "floor": Template("楼层", "floor"),
+    "flat": Template("房号", "flat"),
+    "connected_area_m2": Template("入网面积", "connected area"),
+    "heated_area_m2": Template("实际供热面积", "heated area"),
+    "effective_on": Template("生效日期", "effective date"),
+    "reason": Template("原因", "reason"),
+    "serial": Template("表号", "serial number"),
+    "commissioned_at": Template("投入使用时间", "commissioning time"),
+    "attached_at": Template("安装时间", "attachment time"),
+    "detached_at": Template("拆除时间", "detachment time"),
+    "permanent_flow_m3_h": Template("常用流量", "permanent flow rate"),
+    "energy_register_width_gj": Template("热量寄存器量程", "energy register width"),
+    "volume_register_width_m3": Template("体积寄存器量程", "volume register width"),
+    "name": Template("名称", "name"),
+    "energy": Template("热量", "energy"),
+    "volume": Template("累计流量", "volume"),
+    "operating_hours": Template("运行时间", "operating hours"),
+    "flow_temperature_c": Template("供水温度", "flow temperature"),
+    "return_temperature_c": Template("回水温度", "return temperature"),
+    "flow_rate_m3_h": Template("瞬时流量", "flow rate"),
+    "power_kw": Template("热功率", "power"),
+    "maker": Template("厂家", "maker"),
+    "model": Template("型号", "model"),
+    "admin": Template("管理员", "administrator"),
+    "clerk": Template("收费员", "billing clerk"),
+    "customer_service": Template("客服", "customer service"),
+    "auditor": Template("审计员", "auditor"),
+    "regulator": Template("监管部门", "regulator"),
+    "device": Template("设备", "device"),
+    "read_ledger": Template("查看账本", "read the ledger"),
+    "manage_households": Template("管理热用户", "manage households"),
+    "manage_meters": Template("管理热表", "manage meters"),
+    "submit_readings": Template("上传读数", "submit readings"),
+    "manage_tokens": Template("管理访问令牌", "manage tokens"),
+    "rebuild_projections": Template("重建查询数据", "rebuild the read models"),
+    "household": Template("热用户", "household"),
+    "meter": Template("热表", "meter"),
+    "token": Template("访问令牌", "token"),
+    "day": Template("日", "day"),
+    "month": Template("月", "month"),
+}
+
+# Params whose value is itself a name to translate: ``field`` → ``field_label`` and so on.
+_LABELLED_PARAMS = ("field", "register", "role", "permission", "kind", "granularity")
+
+
+def label(name: str, language: Language) -> str:
+    """A field, register, role or permission name in the caller's language (the name itself if unknown)."""
+    template = LABELS.get(name)
+    return template.text(language) if template else name
+
+
+# -- details: one template per message key ------------------------------------------------------
+
+CATALOG: dict[str, Template] = {
+    # reading rules (ReadingRejectedError.reason, and the ingestion's unknown_meter)
+    "register_backwards": Template(
+        "{register_label}读数倒退：从 {previous} 降到 {current}。",
+        "The {register_label} register went backwards from {previous} to {current}.",
+    ),
+    "future_timestamp": Template(
+        "读数时间 {measured_at} 晚于系统当前时间 {received_at}。",
+        "The reading is timed {measured_at}, later than the ledger's clock ({received_at}).",
+    ),
+    "conflicting_reading": Template(
+        "该表在 {measured_at} 已有一条不同的读数。",
+        "The meter already has a different reading at {measured_at}.",
+    ),
+    "unknown_meter": Template("没有表号为 {meter_serial} 的热表。", "No meter has the serial number {meter_serial}."),
+    "outside_window": Template(
+        "读数过旧，无法与前后读数核对；请作为更正录入。",
+        "The reading is too old to check against its neighbours; enter it as a correction.",
+    ),
+    "implausible_increase": Template(
+        "热量读数增加了 {increase_gj} GJ，超出此类热表在这段时间内可能计量的热量。",
+        "The energy register rose by {increase_gj} GJ, more than a meter of this kind can register in that time.",
+    ),
+    "invalid_register": Template("{register_label}读数无效。", "The {register_label} register value is not valid."),
+    "operating_hours_backwards": Template("运行时间读数倒退。", "The operating hours went backwards."),
+    "register_out_of_range": Template(
+        "{register_label}读数 {value} 无效：须在 0 到 10⁹ 之间，最多 {places} 位小数。",
+        "The {register_label} register value {value} is not valid: it must lie between 0 and 10⁹ "
+        "with at most {places} decimals.",
+    ),
+    "invalid_instant": Template(
+        "{field_label}数值 {value} 无效：超出范围或多于 3 位小数。",
+        "The {field_label} value {value} is not valid: out of range or more than 3 decimals.",
+    ),
+    "text_length": Template(
+        "{field_label}须为 {minimum} 至 {maximum} 个字符。",
+        "The {field_label} must have {minimum} to {maximum} characters.",
+    ),
+    "register_beyond_width": Template(
+        "{register_label}读数 {value} 不小于该表寄存器的量程 {width}。",
+        "The {register_label} register value {value} is not below the register's width {width}.",
+    ),
+    "invalid_temperature": Template(
+        "{field_label}超出 -50 至 250 °C 的范围。",
+        "The {field_label} lies outside -50 to 250 °C.",
+    ),
+    "naive_timestamp": Template(
+        "读数时间缺少时区（例如 +08:00）。",
+        "The reading time carries no time zone (for example +08:00).",
+    ),
+    "before_commissioning": Template(
+        "读数时间早于热表投入使用的时间。",
+        "The reading is older than the meter's commissioning.",
+    ),
+    "inconsistent_with_next": Template(
+        "{register_label}读数与其后一条读数对不上。",
+        "The {register_label} register does not fit between the readings around it.",
+    ),
+    # households
+    "area_out_of_range": Template(
+        "{field_label}（{field}）必须大于 0 且不超过 {limit} m²，收到的是 {value}。",
+        "The {field_label} ({field}) must be positive and at most {limit} m²; it was {value}.",
+    ),
+    "area_too_precise": Template(
+        "{field_label}（{field}）最多保留两位小数，收到的是 {value}。",
+        "The {field_label} ({field}) takes at most two decimals; it was {value}.",
+    ),
+    "heated_area_exceeds_connected": Template(
+        "实际供热面积不能大于入网面积（收到的实际供热面积为 {value} m²）。",
+        "The heated area cannot exceed the connected area (the heated area given was {value} m²).",
+    ),
+    "floor_out_of_range": Template(
+        "楼层须在 -10 至 200 之间，收到的是 {value}。", "The floor must lie between -10 and 200; it was {value}."
+    ),
+    "areas_unchanged": Template(
+        "户 {account_number} 的面积已经是这些数值。", "Household {account_number} already has these areas."
+    ),
+    "already_suspended": Template(
+        "户 {account_number} 已经报停。", "Heating of household {account_number} is already suspended."
+    ),
+    "not_suspended": Template(
+        "户 {account_number} 没有报停。", "Heating of household {account_number} is not suspended."
+    ),
+    "before_last_suspension_change": Template(
+        "生效日期 {value} 早于上一次报停或恢复供热的日期。",
+        "The effective date {value} lies before the last suspension or resumption.",
+    ),
+    "reason_required": Template("此项变更必须填写原因。", "A reason is required for this change."),
+    # meters
+    "meter_already_attached_here": Template(
+        "热表 {meter_serial} 已经安装在这一户。", "Meter {meter_serial} is already attached to this household."
+    ),
+    "meter_not_attached_here": Template("这块热表没有安装在这一户。", "The meter is not attached to this household."),
+    "naive_datetime": Template(
+        "{field_label}（{field}）必须带时区（例如 +08:00）。", "The {field_label} ({field}) must carry a time zone."
+    ),
+    "permanent_flow_not_positive": Template("常用流量必须大于 0。", "The permanent flow rate must be positive."),
+    "register_width_not_positive": Template("{field_label}必须大于 0。", "The {field_label} must be positive."),
+    "meter_place_missing": Template(
+        "楼栋表或换热站表必须填写小区和楼号。", "A building or substation meter needs its community and building."
+    ),
+    "not_a_household_meter": Template(
+        "热表 {meter_serial} 不是户用热表，不能安装到热用户。",
+        "Meter {meter_serial} is not a household meter; it cannot serve a household.",
+    ),
+    "meter_already_attached": Template(
+        "热表 {meter_serial} 已经安装在某一户，请先拆除。",
+        "Meter {meter_serial} is already attached to a household; detach it first.",
+    ),
+    "attached_before_detached": Template(
+        "安装时间不能早于这块表上一次拆除的时间。", "The meter cannot be attached before it was last detached."
+    ),
+    "meter_not_attached": Template(
+        "热表 {meter_serial} 没有安装在任何一户。", "Meter {meter_serial} is not attached to a household."
+    ),
+    "detached_before_attached": Template(
+        "拆除时间不能早于安装时间。", "The meter cannot be detached before it was attached."
+    ),
+    # records in general
+    "not_found.household": Template("没有户号为 {key} 的热用户。", "No household has the account number {key}."),
+    "not_found.meter": Template("没有表号为 {key} 的热表。", "No meter has the serial number {key}."),
+    "not_found.token": Template("没有有效的访问令牌 {key}。", "No active token {key}."),
+    "not_found.community": Template("没有名为 {key} 的小区。", "No community is called {key}."),
+    "not_found.building": Template("没有 {key} 这栋楼。", "No building {key} is known."),
+    "conflict.household": Template("户号 {key} 已经存在。", "The account number {key} already exists."),
+    "conflict.meter": Template("表号 {key} 已经存在。", "The serial number {key} already exists."),
+    "batch_too_large": Template(
+        "一批最多 {limit} 条读数，这一批有 {size} 条。", "A batch holds at most {limit} readings; this one has {size}."
+    ),
+    "batch_contended": Template(
+        "保存期间这些热表一直被其他请求修改，请重新发送这一批。",
+        "The meters kept changing while the batch was saved; send it again.",
+    ),
+    "concurrent_change": Template(
+        "这条记录刚被其他请求修改，请刷新后重试。",
+        "The record was changed by another request meanwhile; reload and try again.",
+    ),
+    "token_name_length": Template(
+        "访问令牌的名称须为 1 至 128 个字符。", "A token needs a name of 1 to 128 characters."
+    ),
+    "permission_denied": Template(
+        "角色“{role_label}”无权{permission_label}。", "The role {role_label} may not {permission_label}."
+    ),
+    # rules of the API itself
+    "range_reversed": Template(
+        "开始日期 {from_day} 晚于结束日期 {to_day}。", "The start date {from_day} lies after the end date {to_day}."
+    ),
+    "range_too_long": Template(
+        "按{granularity_label}查询最多 {limit} 天，所选范围有 {days} 天。",
+        "A query by {granularity_label} covers at most {limit} days; this range has {days}.",
+    ),
+    "cursor_invalid": Template(
+        "翻页游标无法识别，请从第一页重新开始。", "The page cursor is not valid; start again from the first page."
+    ),
+    "cursor_with_offset": Template(
+        "翻页游标和 offset 不能同时使用。", "Use either a page cursor or an offset, not both."
+    ),
+    # HTTP-level problems
+    "route_not_found": Template("没有地址 {path}。", "There is no address {path}."),
+    "method_not_allowed": Template(
+        "地址 {path} 不支持 {method} 请求。", "The address {path} does not support {method}."
+    ),
+    "missing_token": Template(
+        "请求缺少访问令牌：请在请求头中提供 Authorization: Bearer <令牌>。",
+        "The request carries no token: send Authorization: Bearer <token>.",
+    ),
+    "invalid_token": Template("访问令牌无效或已被吊销。", "The token is not valid or has been revoked."),
+    "content_too_large": Template("请求内容超过 {limit} 字节。", "The request is larger than {limit} bytes."),
+    "internal_error": Template(
+        "系统出现意外错误，已记录在案。请稍后重试；如仍失败，请联系管理员。",
+        "An unexpected error occurred and was logged. Try again later; if it persists, contact the administrator.",
+    ),
+    "validation_failed": Template("请求中有 {count} 处数据无效。", "The request has {count} invalid value(s)."),
+    # pydantic validation types
+    "validation.missing": Template("必须填写。", "This value is required."),
+    "validation.extra_forbidden": Template("不认识这个字段。", "This field is not known."),
+    "validation.json_invalid": Template(
+        "请求内容不是合法的 JSON（{error}）。", "The request body is not valid JSON ({error})."
+    ),
+    "validation.decimal_parsing": Template('必须是数字，例如 "12.345"。', 'This must be a number, such as "12.345".'),
+    "validation.decimal_type": Template("必须是数字或数字字符串。", "This must be a number or a numeric string."),
+    "validation.finite_number": Template("必须是有限的数字。", "This must be a finite number."),
+    "validation.decimal_max_places": Template(
+        "最多 {decimal_places} 位小数。", "At most {decimal_places} decimals are allowed."
+    ),
+    "validation.int_parsing": Template("必须是整数。", "This must be a whole number."),
+    "validation.int_type": Template("必须是整数。", "This must be a whole number."),
+    "validation.int_from_float": Template("必须是整数。", "This must be a whole number."),
+    "validation.string_type": Template("必须是文字。", "This must be text."),
+    "validation.string_too_short": Template(
+        "至少需要 {min_length} 个字符。", "At least {min_length} character(s) are needed."
+    ),
+    "validation.string_too_long": Template(
+        "最多 {max_length} 个字符。", "At most {max_length} characters are allowed."
+    ),
+    "validation.too_short": Template("至少需要 {min_length} 项。", "At least {min_length} item(s) are needed."),
+    "validation.too_long": Template("最多 {max_length} 项。", "At most {max_length} items are allowed."),
+    "validation.list_type": Template("必须是列表。", "This must be a list."),
+    "validation.model_attributes_type": Template("必须是一个对象。", "This must be an object."),
+    "validation.model_type": Template("必须是一个对象。", "This must be an object."),
+    "validation.dict_type": Template("必须是一个对象。", "This must be an object."),
+    "validation.bool_parsing": Template("必须是 true 或 false。", "This must be true or false."),
+    "validation.bool_type": Template("必须是 true 或 false。", "This must be true or false."),
+    "validation.date_parsing": Template("必须是日期，例如 2025-11-01。", "This must be a date such as 2025-11-01."),
+    "validation.date_from_datetime_parsing": Template(
+        "必须是日期，例如 2025-11-01。", "This must be a date such as 2025-11-01."
+    ),
+    "validation.date_from_datetime_inexact": Template(
+        "必须是日期，不能带时刻。", "This must be a date without a time of day."
+    ),
+    "validation.date_type": Template("必须是日期，例如 2025-11-01。", "This must be a date such as 2025-11-01."),
+    "validation.datetime_parsing": Template(
+        "必须是带时区的时间，例如 2025-11-01T08:00:00+08:00。",
+        "This must be a time with zone, such as 2025-11-01T08:00:00+08:00.",
+    ),
+    "validation.datetime_from_date_parsing": Template(
+        "必须是带时区的时间，例如 2025-11-01T08:00:00+08:00。",
+        "This must be a time with zone, such as 2025-11-01T08:00:00+08:00.",
+    ),
+    "validation.datetime_type": Template(
+        "必须是带时区的时间，例如 2025-11-01T08:00:00+08:00。",
+        "This must be a time with zone, such as 2025-11-01T08:00:00+08:00.",
+    ),
+    "validation.timezone_aware": Template(
+        "时间必须带时区（例如 +08:00）。", "The time must carry a time zone (such as +08:00)."
+    ),
+    "validation.uuid_parsing": Template("必须是 UUID。", "This must be a UUID."),
+    "validation.uuid_type": Template("必须是 UUID。", "This must be a UUID."),
+    "validation.enum": Template("必须是以下之一：{expected}。", "This must be one of {expected}."),
+    "validation.literal_error": Template("必须是以下之一：{expected}。", "This must be one of {expected}."),
+    "validation.greater_than": Template("必须大于 {gt}。", "This must be greater than {gt}."),
+    "validation.greater_than_equal": Template("不能小于 {ge}。", "This must be at least {ge}."),
+    "validation.less_than": Template("必须小于 {lt}。", "This must be less than {lt}."),
+    "validation.less_than_equal": Template("不能大于 {le}。", "This must be at most {le}."),
+    "validation.string_pattern_mismatch": Template("格式不对。", "This does not have the expected form."),
+}
+
+
+def message_keys(error: LedgerError) -> list[str]:
+    """The catalog keys that may describe ``error``, most specific first."""
+    keys = [error.message_key]
+    if isinstance(error, ReadingRejectedError):
+        keys.append(error.reason)
+    if "kind" in error.params:
+        keys.append(f"{error.code}.{error.params['kind']}")
+    keys.append(error.code)
+    return keys
+
+
+def render(keys: Iterable[str], params: Mapping[str, Any], language: Language, fallback: str) -> str:
+    """The first catalog template among ``keys`` filled with ``params``, or ``fallback``.
+
+    Names in ``field``, ``register``, ``role``, ``permission``, ``kind`` and ``granularity``
+    params are also offered translated, as ``field_label`` and so on.
+    """
+    values = {name: _text(value) for name, value in params.items()}
+    for name in _LABELLED_PARAMS:
+        if name in values:
+            values[f"{name}_label"] = label(values[name], language)
+    for key in keys:
+        template = CATALOG.get(key)
+        if template is None:
+            continue
+        try:
+            return template.text(language).format_map(values)
+        except (KeyError, IndexError, ValueError):
+            continue
+    return fallback
+
+
+def describe_error(error: LedgerError, language: Language) -> str:
+    """A ledger error in the caller's language."""
+    return render(message_keys(error), error.params, language, error.message)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(_text(item) for item in value)
+    return str(value)

@@ -1,0 +1,179 @@
+"""Consumption per day or month: of a household, a building, a community.
+
+Days are business days in Asia/Shanghai, as the daily_consumption read model keeps them; a
+month is the sum of its days. The range defaults to the current season to date.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated
+
+from fastapi import Depends, Path, Query
+
+from api.auth import Reader
+from api.dependencies import BusinessToday, Queries
+from api.problems import RequestRuleError, problem_responses
+from api.routers import resource_router
+from api.routers.households import AccountNumberPath, require_household
+from api.schemas.common import KEY_MAX_LENGTH, NAME_MAX_LENGTH
+from api.schemas.consumption import (
+    HouseholdConsumption,
+    PlaceConsumption,
+    household_periods,
+    place_periods,
+    place_totals,
+)
+from domain.errors import NotFoundError
+from domain.season import current_or_last_season
+from domain.values import MeterKind
+from projections.queries import ZERO_ENERGY_GJ, ZERO_VOLUME_M3, Granularity, LedgerQueries
+
+router = resource_router("", "consumption")
+
+# The longest range one query covers: a season and a margin by day, ten years by month.
+MAXIMUM_RANGE_DAYS = {Granularity.DAY: 400, Granularity.MONTH: 3660}
+
+CommunityPath = Annotated[str, Path(max_length=NAME_MAX_LENGTH, description="The community (小区)")]
+BuildingPath = Annotated[str, Path(max_length=KEY_MAX_LENGTH, description="The building (楼号) in the community")]
+
+
+@dataclass(frozen=True)
+class DayRange:
+    """The business days a consumption query covers, both inclusive, and how they are grouped."""
+
+    granularity: Granularity
+    first_day: date
+    last_day: date
+
+
+def consumption_range(
+    today: BusinessToday,
+    granularity: Annotated[Granularity, Query(description="`day` or `month`")] = Granularity.DAY,
+    from_day: Annotated[
+        date | None, Query(alias="from", description="First business day; default: the season's first day")
+    ] = None,
+    to_day: Annotated[
+        date | None, Query(alias="to", description="Last business day; default: today or the season's end")
+    ] = None,
+) -> DayRange:
+    """The range asked for, completed from the current season to date; 422 if reversed or too long."""
+    season = current_or_last_season(today)
+    first_day = from_day if from_day is not None else season.first_day
+    last_day = to_day if to_day is not None else min(season.last_day, today)
+    if first_day > last_day:
+        raise RequestRuleError(
+            "range_reversed",
+            "the start date lies after the end date",
+            field="from",
+            from_day=first_day.isoformat(),
+            to_day=last_day.isoformat(),
+        )
+    days = (last_day - first_day).days + 1
+    limit = MAXIMUM_RANGE_DAYS[granularity]
+    if days > limit:
+        raise RequestRuleError(
+            "range_too_long",
+            f"a query by {granularity.value} covers at most {limit} days",
+            field="to",
+            granularity=granularity.value,
+            limit=limit,
+            days=days,
+        )
+    return DayRange(granularity, first_day, last_day)
+
+
+ConsumptionRange = Annotated[DayRange, Depends(consumption_range)]
+
+
+@router.get(
+    "/households/{account_number}/consumption",
+    operation_id="get_household_consumption",
+    response_model=HouseholdConsumption,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_household_consumption(
+    account_number: AccountNumberPath, reader: Reader, queries: Queries, day_range: ConsumptionRange
+) -> HouseholdConsumption:
+    """A household's metered energy and volume per business day or month, and their sums.
+
+    Days without a metered interval are left out (unknown is not zero). At most 400 days by
+    day and 3,660 by month.
+    """
+    household = require_household(queries, account_number)
+    found = queries.household_consumption(
+        household.household_id, day_range.first_day, day_range.last_day, day_range.granularity
+    )
+    periods = household_periods(found, day_range.granularity, day_range.first_day, day_range.last_day)
+    return HouseholdConsumption(
+        account_number=household.account_number,
+        granularity=day_range.granularity,
+        from_day=day_range.first_day,
+        to_day=day_range.last_day,
+        periods=periods,
+        energy_gj=sum((period.energy_gj for period in periods), ZERO_ENERGY_GJ),
+        volume_m3=sum((period.volume_m3 for period in periods), ZERO_VOLUME_M3),
+    )
+
+
+@router.get(
+    "/buildings/{community}/{building}/consumption",
+    operation_id="get_building_consumption",
+    response_model=PlaceConsumption,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_building_consumption(
+    community: CommunityPath, building: BuildingPath, reader: Reader, queries: Queries, day_range: ConsumptionRange
+) -> PlaceConsumption:
+    """A building's consumption: the sum of its household meters and, beside it, its building
+    meter(s), per period; the difference is the loss in the building's network.
+    """
+    if not queries.place_exists(community, building):
+        raise NotFoundError(f"no building {community}/{building}", kind="building", key=f"{community} {building}")
+    return place_consumption(queries, community, building, day_range)
+
+
+@router.get(
+    "/communities/{community}/consumption",
+    operation_id="get_community_consumption",
+    response_model=PlaceConsumption,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_community_consumption(
+    community: CommunityPath, reader: Reader, queries: Queries, day_range: ConsumptionRange
+) -> PlaceConsumption:
+    """A community's consumption: the sum of all its household meters and of all its building
+    meters, per period, and the difference between them.
+    """
+    if not queries.place_exists(community):
+        raise NotFoundError(f"no community {community}", kind="community", key=community)
+    return place_consumption(queries, community, None, day_range)
+
+
+def place_consumption(
+    queries: LedgerQueries, community: str, building: str | None, day_range: DayRange
+) -> PlaceConsumption:
+    """Household-meter and building-meter consumption of a place, merged by period."""
+    found = {
+        kind: queries.place_consumption(
+            community, building, kind, day_range.first_day, day_range.last_day, day_range.granularity
+        )
+        for kind in (MeterKind.HOUSEHOLD, MeterKind.BUILDING)
+    }
+    periods = place_periods(
+        found[MeterKind.HOUSEHOLD],
+        found[MeterKind.BUILDING],
+        day_range.granularity,
+        day_range.first_day,
+        day_range.last_day,
+    )
+    return PlaceConsumption(
+        community=community,
+        building=building,
+        granularity=day_range.granularity,
+        from_day=day_range.first_day,
+        to_day=day_range.last_day,
+        periods=periods,
+        totals=place_totals(periods),
+    )

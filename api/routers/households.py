@@ -1,0 +1,212 @@
+"""Households: register, list, read, correct areas, suspend and resume heating, attach meters."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+from uuid import UUID, uuid4
+
+from fastapi import Path, Query, Response
+
+from api.auth import Caller, Reader
+from api.dependencies import BusinessToday, Ledger, Queries
+from api.problems import problem_responses
+from api.routers import resource_router
+from api.schemas.common import KEY_MAX_LENGTH, NAME_MAX_LENGTH, CommandReceipt
+from api.schemas.households import (
+    AreaCorrection,
+    AttachedMeter,
+    HeatingChange,
+    HouseholdDetail,
+    HouseholdPage,
+    HouseholdRegistered,
+    HouseholdRegistration,
+    HouseholdSummary,
+    MeterAttachment,
+    SeasonConsumption,
+)
+from domain.errors import NotFoundError
+from domain.season import current_or_last_season
+from projections.queries import HouseholdRecord, LedgerQueries
+
+router = resource_router("/households", "households")
+
+AccountNumberPath = Annotated[str, Path(max_length=KEY_MAX_LENGTH, description="The household's account number (户号)")]
+MAXIMUM_HOUSEHOLD_PAGE = 500
+MAXIMUM_OFFSET = 10_000_000
+
+
+def household_location(account_number: str) -> str:
+    """The URL path of a household."""
+    return f"/households/{quote(account_number, safe='')}"
+
+
+def require_household(queries: LedgerQueries, account_number: str) -> HouseholdRecord:
+    """The household's record, or a 404 problem."""
+    record = queries.household(account_number)
+    if record is None:
+        raise NotFoundError(f"no household {account_number}", kind="household", key=account_number)
+    return record
+
+
+def reason_argument(reason: str | None) -> dict[str, Any]:
+    """The reason to pass to the application; the application's default when none was given."""
+    return {"reason": reason} if reason is not None else {}
+
+
+@router.post(
+    "",
+    status_code=201,
+    operation_id="register_household",
+    response_model=HouseholdRegistered,
+    responses=problem_responses(401, 403, 409, 422),
+)
+def register_household(
+    registration: HouseholdRegistration, caller: Caller, ledger: Ledger, response: Response
+) -> HouseholdRegistered:
+    """Register a household (开户).
+
+    Areas are m² with at most two decimals; the heated area may not exceed the connected area.
+    The account number is the household's key for good: a second registration under the same
+    number is a 409. Answers 201 with the household's address in `Location`.
+    """
+    correlation_id = uuid4()
+    ledger.register_household(
+        caller,
+        registration.account_number,
+        registration.address.to_domain(),
+        registration.areas(),
+        registration.customer_class,
+        registration.position_value(),
+        registration.registered_on,
+        correlation_id=correlation_id,
+        **reason_argument(registration.reason),
+    )
+    account_number = registration.account_number.strip()
+    response.headers["Location"] = household_location(account_number)
+    return HouseholdRegistered(account_number=account_number, correlation_id=correlation_id)
+
+
+@router.get(
+    "", operation_id="list_households", response_model=HouseholdPage, responses=problem_responses(401, 403, 422)
+)
+def list_households(
+    reader: Reader,
+    queries: Queries,
+    community: Annotated[str | None, Query(max_length=NAME_MAX_LENGTH, description="Only this community")] = None,
+    building: Annotated[str | None, Query(max_length=KEY_MAX_LENGTH, description="Only this building")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAXIMUM_HOUSEHOLD_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAXIMUM_OFFSET)] = 0,
+) -> HouseholdPage:
+    """Households by account number, optionally of one community and building, a page at a time.
+
+    `total` counts every household matching the filters.
+    """
+    page = queries.households(community, building, limit, offset)
+    items = [HouseholdSummary.from_record(record) for record in page.items]
+    return HouseholdPage(items=items, total=page.total, limit=limit, offset=offset)
+
+
+@router.get(
+    "/{account_number}",
+    operation_id="get_household",
+    response_model=HouseholdDetail,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_household(
+    account_number: AccountNumberPath, reader: Reader, queries: Queries, today: BusinessToday
+) -> HouseholdDetail:
+    """A household: master data, suspension, the meters serving it, and this season's consumption.
+
+    The season is the one today (Asia/Shanghai) falls in, or the last one out of season; it is
+    counted from its first day through today (or its last day). Energy per m² uses today's
+    heated area.
+    """
+    record = require_household(queries, account_number)
+    season = current_or_last_season(today)
+    through_day = min(season.last_day, today)
+    total = queries.household_total(record.household_id, season.first_day, through_day)
+    return HouseholdDetail.model_validate(
+        {
+            **HouseholdSummary.fields_of(record),
+            "meters": [AttachedMeter.from_record(meter) for meter in queries.meters_of_household(record.household_id)],
+            "season": SeasonConsumption.from_total(season, through_day, total, record.heated_area_m2),
+        }
+    )
+
+
+@router.post(
+    "/{account_number}/area-corrections",
+    operation_id="correct_household_area",
+    response_model=CommandReceipt,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def correct_household_area(
+    account_number: AccountNumberPath, correction: AreaCorrection, caller: Caller, ledger: Ledger
+) -> CommandReceipt:
+    """Record corrected connected and heated areas from `effective_on` on, with a reason.
+
+    The old areas stay in the history; correcting to the areas the household already has is a 409.
+    """
+    correlation_id = uuid4()
+    ledger.correct_area(
+        caller, account_number, correction.areas(), correction.effective_on, correction.reason, correlation_id
+    )
+    return CommandReceipt(correlation_id=correlation_id)
+
+
+@router.post(
+    "/{account_number}/suspensions",
+    operation_id="suspend_household_heating",
+    response_model=CommandReceipt,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def suspend_household_heating(
+    account_number: AccountNumberPath, change: HeatingChange, caller: Caller, ledger: Ledger
+) -> CommandReceipt:
+    """Suspend heating (报停) from `effective_on`. Suspending a suspended household is a 409."""
+    correlation_id = uuid4()
+    ledger.suspend_heating(caller, account_number, change.effective_on, change.reason, correlation_id)
+    return CommandReceipt(correlation_id=correlation_id)
+
+
+@router.post(
+    "/{account_number}/resumptions",
+    operation_id="resume_household_heating",
+    response_model=CommandReceipt,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def resume_household_heating(
+    account_number: AccountNumberPath, change: HeatingChange, caller: Caller, ledger: Ledger
+) -> CommandReceipt:
+    """Resume heating from `effective_on`, not before the suspension began. Resuming a household
+    that is not suspended is a 409."""
+    correlation_id = uuid4()
+    ledger.resume_heating(caller, account_number, change.effective_on, change.reason, correlation_id)
+    return CommandReceipt(correlation_id=correlation_id)
+
+
+@router.post(
+    "/{account_number}/meters",
+    operation_id="attach_meter",
+    response_model=CommandReceipt,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def attach_meter(
+    account_number: AccountNumberPath, attachment: MeterAttachment, caller: Caller, ledger: Ledger
+) -> CommandReceipt:
+    """Attach a commissioned household meter to the household from `attached_at` on.
+
+    A meter serves one household at a time: attaching one that serves another is a 409 (detach
+    it first). Building and substation meters cannot be attached (409).
+    """
+    correlation_id: UUID = uuid4()
+    ledger.attach_meter(
+        caller,
+        account_number,
+        attachment.serial,
+        attachment.attached_at,
+        correlation_id=correlation_id,
+        **reason_argument(attachment.reason),
+    )
+    return CommandReceipt(correlation_id=correlation_id)

@@ -1,0 +1,201 @@
+"""Consumption per day or month: of a household, and of a building or community with its
+building meters beside the sum of its household meters, so a clerk sees the network loss."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas.common import EnergyText, PercentText, VolumeText
+from projections.queries import ZERO_ENERGY_GJ, ZERO_VOLUME_M3, Granularity, PeriodConsumption
+
+PERCENT_QUANTUM = Decimal("0.01")
+
+
+class ConsumptionPeriod(BaseModel):
+    """Energy and volume of one business day, or one calendar month, within the range asked for."""
+
+    period: str = Field(examples=["2025-12-01", "2025-12"])
+    first_day: date
+    last_day: date
+    energy_gj: EnergyText
+    volume_m3: VolumeText
+
+
+class HouseholdConsumption(BaseModel):
+    """A household's metered consumption. Periods without any metered interval are left out."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "account_number": "WZ-0001",
+                    "granularity": "month",
+                    "from_day": "2025-11-01",
+                    "to_day": "2025-12-10",
+                    "periods": [
+                        {
+                            "period": "2025-11",
+                            "first_day": "2025-11-01",
+                            "last_day": "2025-11-30",
+                            "energy_gj": "11.250000",
+                            "volume_m3": "67.400000",
+                        }
+                    ],
+                    "energy_gj": "11.250000",
+                    "volume_m3": "67.400000",
+                }
+            ]
+        }
+    )
+
+    account_number: str
+    granularity: Granularity
+    from_day: date
+    to_day: date
+    periods: list[ConsumptionPeriod]
+    energy_gj: EnergyText = Field(description="Sum of the periods")
+    volume_m3: VolumeText
+
+
+class PlaceConsumptionPeriod(BaseModel):
+    """One period of a building or community: household meters and building meters side by side."""
+
+    period: str
+    first_day: date
+    last_day: date
+    households_energy_gj: EnergyText
+    households_volume_m3: VolumeText
+    building_meters_energy_gj: EnergyText
+    building_meters_volume_m3: VolumeText
+
+
+class PlaceTotals(BaseModel):
+    """Sums over the range, and what the building meters measured beyond the households."""
+
+    households_energy_gj: EnergyText
+    households_volume_m3: VolumeText
+    building_meters_energy_gj: EnergyText
+    building_meters_volume_m3: VolumeText
+    difference_energy_gj: EnergyText = Field(description="building meters − households: loss in the building network")
+    difference_percent: PercentText | None = Field(
+        description="difference ÷ building meters × 100, rounded half up to 0.01; null without building-meter energy"
+    )
+
+
+class PlaceConsumption(BaseModel):
+    """Consumption of a building (or every building of a community). Periods where neither
+    household nor building meters measured anything are left out."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "community": "碧桂园",
+                    "building": "1",
+                    "granularity": "day",
+                    "from_day": "2025-12-01",
+                    "to_day": "2025-12-01",
+                    "periods": [
+                        {
+                            "period": "2025-12-01",
+                            "first_day": "2025-12-01",
+                            "last_day": "2025-12-01",
+                            "households_energy_gj": "9.800000",
+                            "households_volume_m3": "58.200000",
+                            "building_meters_energy_gj": "10.270000",
+                            "building_meters_volume_m3": "61.000000",
+                        }
+                    ],
+                    "totals": {
+                        "households_energy_gj": "9.800000",
+                        "households_volume_m3": "58.200000",
+                        "building_meters_energy_gj": "10.270000",
+                        "building_meters_volume_m3": "61.000000",
+                        "difference_energy_gj": "0.470000",
+                        "difference_percent": "4.58",
+                    },
+                }
+            ]
+        }
+    )
+
+    community: str
+    building: str | None = Field(description="null for a whole community")
+    granularity: Granularity
+    from_day: date
+    to_day: date
+    periods: list[PlaceConsumptionPeriod]
+    totals: PlaceTotals
+
+
+def period_bounds(first_day: date, granularity: Granularity, from_day: date, to_day: date) -> tuple[str, date, date]:
+    """A period's label and its days, clipped to the range asked for."""
+    if Granularity(granularity) is Granularity.DAY:
+        return first_day.isoformat(), first_day, first_day
+    month_end = first_day.replace(day=calendar.monthrange(first_day.year, first_day.month)[1])
+    return first_day.strftime("%Y-%m"), max(first_day, from_day), min(month_end, to_day)
+
+
+def household_periods(
+    periods: list[PeriodConsumption], granularity: Granularity, from_day: date, to_day: date
+) -> list[ConsumptionPeriod]:
+    """Response periods of a household from the query's periods."""
+    output = []
+    for period in periods:
+        label, first, last = period_bounds(period.first_day, granularity, from_day, to_day)
+        output.append(
+            ConsumptionPeriod(
+                period=label, first_day=first, last_day=last, energy_gj=period.energy_gj, volume_m3=period.volume_m3
+            )
+        )
+    return output
+
+
+def place_periods(
+    household_meters: list[PeriodConsumption],
+    building_meters: list[PeriodConsumption],
+    granularity: Granularity,
+    from_day: date,
+    to_day: date,
+) -> list[PlaceConsumptionPeriod]:
+    """Household-meter and building-meter periods merged by period, oldest first."""
+    by_household = {period.first_day: period for period in household_meters}
+    by_building = {period.first_day: period for period in building_meters}
+    output = []
+    for first_day in sorted(by_household.keys() | by_building.keys()):
+        label, first, last = period_bounds(first_day, granularity, from_day, to_day)
+        households, buildings = by_household.get(first_day), by_building.get(first_day)
+        output.append(
+            PlaceConsumptionPeriod(
+                period=label,
+                first_day=first,
+                last_day=last,
+                households_energy_gj=households.energy_gj if households else ZERO_ENERGY_GJ,
+                households_volume_m3=households.volume_m3 if households else ZERO_VOLUME_M3,
+                building_meters_energy_gj=buildings.energy_gj if buildings else ZERO_ENERGY_GJ,
+                building_meters_volume_m3=buildings.volume_m3 if buildings else ZERO_VOLUME_M3,
+            )
+        )
+    return output
+
+
+def place_totals(periods: list[PlaceConsumptionPeriod]) -> PlaceTotals:
+    """Sums of the periods and the building-network difference."""
+    households_energy = sum((period.households_energy_gj for period in periods), ZERO_ENERGY_GJ)
+    building_energy = sum((period.building_meters_energy_gj for period in periods), ZERO_ENERGY_GJ)
+    difference = building_energy - households_energy
+    percent = None
+    if building_energy > 0:
+        percent = (difference / building_energy * 100).quantize(PERCENT_QUANTUM, rounding=ROUND_HALF_UP)
+    return PlaceTotals(
+        households_energy_gj=households_energy,
+        households_volume_m3=sum((period.households_volume_m3 for period in periods), ZERO_VOLUME_M3),
+        building_meters_energy_gj=building_energy,
+        building_meters_volume_m3=sum((period.building_meters_volume_m3 for period in periods), ZERO_VOLUME_M3),
+        difference_energy_gj=difference,
+        difference_percent=percent,
+    )

@@ -1,0 +1,538 @@
+"""Ingestion benchmark: readings per second through the ledger against the bare eventsourcing library.
+
+Run ``python -m bench.ingest`` (or ``python bench/ingest.py``) with ``--meters``, ``--days`` and
+``--backend sqlite|postgres|both``. For each backend, in one process:
+
+1. ours: ``HeatLedger.record_readings`` on a fresh store, one batch per day (one reading per meter),
+   without the projection hook, so ingestion alone is timed (rules, plausibility check, save);
+2. catch-up: ``ProjectionRunner.catch_up`` of the ledger projection over the same events, timed apart;
+3. bare: a minimal ``Aggregate`` with one event carrying the same fields, got from the repository,
+   changed and saved by a bare ``Application`` in the same batch sizes, on its own fresh store.
+
+It prints readings/s of each and the ratio ours / bare (the target is 0.5 or more). PostgreSQL is
+used when it answers at 127.0.0.1:5432 (trust auth, user postgres); a throw-away database is
+created per store and dropped afterwards. Figures only: nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import socket
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from application.authorization import Principal, Role
+from application.ingestion import ReadingItem
+from application.ledger import HeatLedger
+from domain.day_split import BUSINESS_TIME_ZONE
+from domain.heat_physics import heat_coefficient_mj_per_m3_k
+from domain.household import Household
+from domain.meter import Meter
+from domain.readings import ReadingValues
+from domain.values import (
+    AccuracyClass,
+    Address,
+    Areas,
+    CommandContext,
+    CustomerClass,
+    FlowSensorSide,
+    HorizontalPosition,
+    MeterKind,
+    Position,
+    ReadingSource,
+    VerticalPosition,
+)
+from infrastructure.database import create_database_engine, migrate
+from infrastructure.event_store import event_store_environment
+from infrastructure.settings import Backend, Environment, Settings
+from projections.ledger_projection import LedgerProjection
+from projections.runner import ProjectionRunner
+
+POSTGRES_HOST = "127.0.0.1"
+POSTGRES_PORT = 5432
+POSTGRES_USER = "postgres"
+POSTGRES_ADMIN_DATABASES = ("postgres", "template1")
+FIRST_DAY = date(2025, 11, 1)
+SETUP_CHUNK = 500
+DEVICE = Principal(name="bench:concentrator", role=Role.DEVICE)
+
+# -- the readings -----------------------------------------------------------------------------
+
+
+def _midnight(day_offset: int) -> datetime:
+    local = datetime.combine(FIRST_DAY + timedelta(days=day_offset), clock_time(0), BUSINESS_TIME_ZONE)
+    return local.astimezone(UTC)
+
+
+def serial_of(meter: int) -> str:
+    return f"BENCH-{meter:06d}"
+
+
+def daily_batches(meters: int, days: int) -> list[list[ReadingItem]]:
+    """One batch per day, one reading per meter (the first day's opens each meter's register),
+    physically consistent so every interval is checked
+    and found plausible (the ledger's full path, not a shortcut for bad data)."""
+    energy = [Decimal(20 + meter % 17) for meter in range(meters)]
+    volume = [Decimal(400 + meter % 31) for meter in range(meters)]
+    batches = []
+    for day in range(days):
+        measured_at = _midnight(day)
+        outdoor = 5 - 14 * day / days
+        batch = []
+        for meter in range(meters):
+            flow = Decimal(repr(45 + (5 - outdoor) * 0.75 + (meter % 21 - 10) / 10)).quantize(Decimal("0.1"))
+            back = flow - Decimal(10) - Decimal(meter % 40) / 10
+            if day > 0:
+                increase = Decimal("0.120") + Decimal(meter % 50) / 1000 + Decimal(day % 7) / 100
+                k = heat_coefficient_mj_per_m3_k(flow, back, FlowSensorSide.RETURN)
+                energy[meter] += increase
+                volume[meter] += (increase * 1000 / (k * (flow - back))).quantize(Decimal("0.01"))
+            values = ReadingValues(
+                measured_at=measured_at,
+                energy_gj=energy[meter],
+                volume_m3=volume[meter],
+                operating_hours=Decimal(8760 + 24 * day),
+                flow_temperature_c=flow,
+                return_temperature_c=back,
+                flow_rate_m3_h=Decimal("0.150"),
+                power_kw=Decimal("1.74"),
+                source=ReadingSource.NBIOT,
+            )
+            batch.append(ReadingItem(serial_of(meter), values))
+        batches.append(batch)
+    return batches
+
+
+# -- ours -------------------------------------------------------------------------------------
+
+
+def _set_up_ledger(ledger: HeatLedger, meters: int) -> None:
+    """Households with an attached household meter each, saved a chunk at a time."""
+    context = CommandContext("bench", "benchmark set-up", uuid.uuid4())
+    since = _midnight(-30)
+    position = Position(VerticalPosition.MIDDLE, HorizontalPosition.MIDDLE)
+    for start in range(0, meters, SETUP_CHUNK):
+        aggregates: list[Aggregate] = []
+        for number in range(start, min(start + SETUP_CHUNK, meters)):
+            address = Address("Bench", str(number // 48 + 1), "1", number % 6 + 1, str(number))
+            household = Household.register(
+                f"BENCH-{number:06d}",
+                address,
+                Areas(Decimal("90.00"), Decimal("85.00")),
+                CustomerClass.RESIDENTIAL,
+                position,
+                FIRST_DAY - timedelta(days=60),
+                context,
+            )
+            meter = Meter.commission(
+                serial_of(number),
+                "Bench",
+                "B1",
+                AccuracyClass.CLASS_2,
+                FlowSensorSide.RETURN,
+                MeterKind.HOUSEHOLD,
+                since,
+                context,
+            )
+            meter.attach_to(household.id, since, context)
+            household.attach_meter(meter.id, meter.serial, since, context)
+            aggregates += [household, meter]
+        ledger.save(*aggregates)
+
+
+def run_ours(env: dict[str, str], batches: list[list[ReadingItem]], tick: Callable[[], None]) -> float:
+    """Seconds to record every batch through ``HeatLedger.record_readings``."""
+    ledger = HeatLedger(env=env)
+    try:
+        _set_up_ledger(ledger, len(batches[0]))
+        started = time.perf_counter()
+        for batch in batches:
+            report = ledger.record_readings(DEVICE, batch, "benchmark")
+            if report.accepted != len(batch):
+                reasons = {outcome.reason for outcome in report.outcomes if outcome.reason}
+                raise RuntimeError(f"the benchmark's readings were not all accepted: {reasons}")
+            tick()
+        return time.perf_counter() - started
+    finally:
+        ledger.close()
+
+
+def run_catch_up(settings: Settings, env: dict[str, str], tick: Callable[[int, int], None]) -> tuple[float, int]:
+    """Seconds to catch the ledger projection up with every event, and how many it applied."""
+    ledger = HeatLedger(env=env)
+    engine = create_database_engine(settings)
+    try:
+        migrate(engine)
+        runner = ProjectionRunner(ledger, engine, LedgerProjection())
+        started = time.perf_counter()
+        applied = runner.catch_up(progress=tick)
+        return time.perf_counter() - started, applied
+    finally:
+        ledger.close()
+        engine.dispose()
+
+
+# -- bare -------------------------------------------------------------------------------------
+
+
+class BareMeter(Aggregate):
+    """The least an event-sourced meter can be: it records readings and remembers the last."""
+
+    class ReadingRecorded(Aggregate.Event):
+        measured_at: datetime
+        energy_gj: Decimal
+        volume_m3: Decimal | None
+        operating_hours: Decimal | None
+        flow_temperature_c: Decimal | None
+        return_temperature_c: Decimal | None
+        flow_rate_m3_h: Decimal | None
+        power_kw: Decimal | None
+        error_flags: int
+        source: str
+        fingerprint: str
+        energy_unwrapped_gj: Decimal
+        volume_unwrapped_m3: Decimal | None
+        intervals: list[dict[str, Any]]
+        replaced_interval_start: datetime | None
+        replaced_interval_end: datetime | None
+        batch_id: UUID
+        actor: str
+        reason: str
+
+    def __init__(self, serial: str) -> None:
+        self.serial = serial
+        self.last: datetime | None = None
+
+    @staticmethod
+    def create_id(serial: str) -> UUID:
+        return uuid.uuid5(uuid.NAMESPACE_URL, f"bench-meter:{serial}")
+
+    @event(ReadingRecorded)
+    def record(  # the event decorator needs every field named
+        self,
+        measured_at: datetime,
+        energy_gj: Decimal,
+        volume_m3: Decimal | None,
+        operating_hours: Decimal | None,
+        flow_temperature_c: Decimal | None,
+        return_temperature_c: Decimal | None,
+        flow_rate_m3_h: Decimal | None,
+        power_kw: Decimal | None,
+        error_flags: int,
+        source: str,
+        fingerprint: str,
+        energy_unwrapped_gj: Decimal,
+        volume_unwrapped_m3: Decimal | None,
+        intervals: list[dict[str, Any]],
+        replaced_interval_start: datetime | None,
+        replaced_interval_end: datetime | None,
+        batch_id: UUID,
+        actor: str,
+        reason: str,
+    ) -> None:
+        self.last = measured_at
+
+
+class BareMeters(Application[UUID]):
+    name = "baremeters"
+
+
+def bare_payloads(batches: list[list[ReadingItem]]) -> list[list[tuple[UUID, dict[str, Any]]]]:
+    """The fields of every bare event, computed before timing (the ledger computes them as it goes)."""
+    payloads = []
+    previous: dict[str, ReadingValues] = {}
+    for batch in batches:
+        batch_id = uuid.uuid4()
+        day = []
+        for item in batch:
+            values, before = item.values, previous.get(item.meter_serial)
+            intervals = []
+            if before is not None:
+                energy = values.energy_gj - before.energy_gj
+                intervals.append(
+                    {
+                        "start": before.measured_at,
+                        "end": values.measured_at,
+                        "energy_gj": energy,
+                        "volume_m3": values.volume_m3 - before.volume_m3,  # type: ignore[operator]
+                        "household_id": uuid.uuid4(),
+                        "expected_energy_gj": energy,
+                        "deviation_percent": Decimal("0.12"),
+                        "permissible_error_percent": Decimal("4.85"),
+                    }
+                )
+            day.append(
+                (
+                    BareMeter.create_id(item.meter_serial),
+                    {
+                        "measured_at": values.measured_at,
+                        "energy_gj": values.energy_gj,
+                        "volume_m3": values.volume_m3,
+                        "operating_hours": values.operating_hours,
+                        "flow_temperature_c": values.flow_temperature_c,
+                        "return_temperature_c": values.return_temperature_c,
+                        "flow_rate_m3_h": values.flow_rate_m3_h,
+                        "power_kw": values.power_kw,
+                        "error_flags": values.error_flags,
+                        "source": values.source.value,
+                        "fingerprint": values.fingerprint(),
+                        "energy_unwrapped_gj": values.energy_gj,
+                        "volume_unwrapped_m3": values.volume_m3,
+                        "intervals": intervals,
+                        "replaced_interval_start": None,
+                        "replaced_interval_end": None,
+                        "batch_id": batch_id,
+                        "actor": DEVICE.name,
+                        "reason": "benchmark",
+                    },
+                )
+            )
+            previous[item.meter_serial] = values
+        payloads.append(day)
+    return payloads
+
+
+def run_bare(env: dict[str, str], payloads: list[list[tuple[UUID, dict[str, Any]]]], tick: Callable[[], None]) -> float:
+    """Seconds for a bare Application to get, change and save the same events in the same batches."""
+    app = BareMeters(env=env)
+    try:
+        for start in range(0, len(payloads[0]), SETUP_CHUNK):
+            app.save(
+                *(BareMeter(serial_of(number)) for number in range(start, min(start + SETUP_CHUNK, len(payloads[0]))))
+            )
+        started = time.perf_counter()
+        for day in payloads:
+            changed: list[BareMeter] = []
+            for meter_id, fields in day:
+                meter: BareMeter = app.repository.get(meter_id)
+                meter.record(**fields)
+                changed.append(meter)
+            app.save(*changed)
+            tick()
+        return time.perf_counter() - started
+    finally:
+        app.close()
+
+
+# -- stores -----------------------------------------------------------------------------------
+
+
+def _postgres_reachable() -> bool:
+    try:
+        with socket.create_connection((POSTGRES_HOST, POSTGRES_PORT), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _admin_connection() -> Any:
+    import psycopg
+
+    last_error: Exception | None = None
+    for database in POSTGRES_ADMIN_DATABASES:
+        try:
+            return psycopg.connect(
+                host=POSTGRES_HOST, port=POSTGRES_PORT, user=POSTGRES_USER, dbname=database, autocommit=True
+            )
+        except psycopg.OperationalError as error:
+            last_error = error
+    raise RuntimeError(f"cannot reach PostgreSQL: {last_error}")
+
+
+@contextmanager
+def store_settings(backend: Backend, scratch: Path, label: str) -> Iterator[Settings]:
+    """Settings of an empty store: a SQLite file in ``scratch``, or a throw-away PostgreSQL database."""
+    if backend is Backend.SQLITE:
+        yield Settings(environment=Environment.TEST, backend=backend, data_dir=scratch / label)
+        return
+    name = f"heatledger_bench_{label}_{uuid.uuid4().hex[:8]}"
+    with _admin_connection() as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield Settings(
+            environment=Environment.TEST,
+            backend=backend,
+            postgres_host=POSTGRES_HOST,
+            postgres_port=POSTGRES_PORT,
+            postgres_user=POSTGRES_USER,
+            postgres_dbname=name,
+        )
+    finally:
+        with _admin_connection() as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- running and reporting --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    backend: Backend
+    readings: int
+    ours_seconds: float
+    bare_seconds: float
+    catch_up_seconds: float
+    notifications: int
+
+    @property
+    def ours_rate(self) -> float:
+        return self.readings / self.ours_seconds
+
+    @property
+    def bare_rate(self) -> float:
+        return self.readings / self.bare_seconds
+
+    @property
+    def ratio(self) -> float:
+        return self.ours_rate / self.bare_rate
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
+
+
+def _profiled(profile_to: Path | None, work: Callable[[], Any]) -> Any:
+    """Run ``work``, under cProfile when ``profile_to`` names a file for the statistics."""
+    if profile_to is None:
+        return work()
+    profiler = cProfile.Profile()
+    try:
+        return profiler.runcall(work)
+    finally:
+        profiler.dump_stats(profile_to)
+
+
+def measure(
+    backend: Backend,
+    batches: list[list[ReadingItem]],
+    payloads: list[list[tuple[UUID, dict[str, Any]]]],
+    console: Console,
+    profile_prefix: Path | None = None,
+) -> Figures:
+    """Time ours, the catch-up and bare on fresh stores of ``backend``; profile ours and the catch-up
+    into ``<prefix>-ingest.prof`` and ``<prefix>-catch-up.prof`` when a prefix is given."""
+    readings = sum(len(batch) for batch in batches)
+    ingest_profile = profile_prefix.with_name(profile_prefix.name + "-ingest.prof") if profile_prefix else None
+    catch_up_profile = profile_prefix.with_name(profile_prefix.name + "-catch-up.prof") if profile_prefix else None
+    with tempfile.TemporaryDirectory(prefix="heatledger-bench-") as folder, _progress(console) as progress:
+        scratch = Path(folder)
+        with store_settings(backend, scratch, "ours") as settings:
+            env = event_store_environment(settings)
+            task = progress.add_task(f"{backend.value}: HeatLedger.record_readings", total=len(batches))
+            ours = _profiled(ingest_profile, lambda: run_ours(env, batches, lambda: progress.advance(task)))
+            catch_up_task = progress.add_task(f"{backend.value}: projection catch-up", total=None)
+
+            def advance(position: int, target: int) -> None:
+                progress.update(catch_up_task, completed=position, total=target)
+
+            catch_up, notifications = _profiled(catch_up_profile, lambda: run_catch_up(settings, env, advance))
+        with store_settings(backend, scratch, "bare") as settings:
+            task = progress.add_task(f"{backend.value}: bare eventsourcing", total=len(payloads))
+            bare = run_bare(event_store_environment(settings), payloads, lambda: progress.advance(task))
+    return Figures(backend, readings, ours, bare, catch_up, notifications)
+
+
+def report(console: Console, figures: list[Figures], meters: int, days: int) -> None:
+    table = Table(title=f"Ingestion of {meters} meters × {days} days (one batch of {meters} readings a day)")
+    for column in ("backend", "path", "readings", "seconds", "per second"):
+        table.add_column(column, justify="right" if column not in ("backend", "path") else "left")
+    for figure in figures:
+        name = figure.backend.value
+        table.add_row(
+            name,
+            "HeatLedger.record_readings",
+            str(figure.readings),
+            f"{figure.ours_seconds:.2f}",
+            f"{figure.ours_rate:,.0f}",
+        )
+        table.add_row(
+            name, "bare eventsourcing", str(figure.readings), f"{figure.bare_seconds:.2f}", f"{figure.bare_rate:,.0f}"
+        )
+        table.add_row(
+            name,
+            "projection catch-up (events)",
+            str(figure.notifications),
+            f"{figure.catch_up_seconds:.2f}",
+            f"{figure.notifications / figure.catch_up_seconds:,.0f}",
+        )
+        table.add_row(
+            name,
+            "projection catch-up (readings)",
+            str(figure.readings),
+            f"{figure.catch_up_seconds:.2f}",
+            f"{figure.readings / figure.catch_up_seconds:,.0f}",
+            end_section=True,
+        )
+    console.print(table)
+    for figure in figures:
+        verdict = "meets" if figure.ratio >= 0.5 else "is below"
+        console.print(f"{figure.backend.value}: ours / bare = {figure.ratio:.2f} ({verdict} the 0.5 target)")
+
+
+def print_profile(console: Console, path: Path, lines: int = 30) -> None:
+    buffer = io.StringIO()
+    pstats.Stats(str(path), stream=buffer).sort_stats("tottime").print_stats(lines)
+    console.print(buffer.getvalue(), markup=False, highlight=False)
+
+
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--meters", type=int, default=2000, help="meters, i.e. readings per daily batch (at most 10,000)"
+    )
+    parser.add_argument("--days", type=int, default=50, help="days, i.e. daily batches (one reading per meter each)")
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument(
+        "--profile", action="store_true", help="profile our ingestion (cProfile) and print the top functions"
+    )
+    arguments = parser.parse_args(argv)
+    if not 1 <= arguments.meters <= 10_000 or not 2 <= arguments.days <= 1_000:
+        parser.error("--meters must lie in 1…10,000 and --days in 2…1,000")
+    return arguments
+
+
+def main(argv: list[str] | None = None) -> None:
+    arguments = parse_arguments(argv)
+    console = Console()
+    backends = [Backend.SQLITE, Backend.POSTGRES] if arguments.backend == "both" else [Backend(arguments.backend)]
+    if Backend.POSTGRES in backends and not _postgres_reachable():
+        console.print(f"PostgreSQL does not answer at {POSTGRES_HOST}:{POSTGRES_PORT}: measuring SQLite only.")
+        backends = [backend for backend in backends if backend is not Backend.POSTGRES]
+    console.print(f"Generating {arguments.meters} × {arguments.days} readings …")
+    batches = daily_batches(arguments.meters, arguments.days)
+    payloads = bare_payloads(batches)
+    figures = []
+    for backend in backends:
+        prefix = Path(tempfile.gettempdir()) / f"heatledger-{backend.value}" if arguments.profile else None
+        figures.append(measure(backend, batches, payloads, console, prefix))
+        if prefix is not None:
+            for phase in ("ingest", "catch-up"):
+                path = prefix.with_name(f"{prefix.name}-{phase}.prof")
+                console.print(f"Profile of {phase} on {backend.value} ({path}), by own time:")
+                print_profile(console, path)
+    report(console, figures, arguments.meters, arguments.days)
+
+
+if __name__ == "__main__":
+    main()

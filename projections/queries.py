@@ -1,0 +1,404 @@
+"""Reads of the ledger's read models: SQLAlchemy Core selects that give plain records.
+
+Records are frozen dataclasses of primitive values (str, int, Decimal, date, datetime, UUID);
+the API turns them into its response models. Every list is bounded by the caller's limit or
+by the date range it passes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, Engine, Select, and_, extract, func, select
+
+from domain.values import MeterKind
+from projections.tables import (
+    ENERGY_SCALE,
+    VOLUME_SCALE,
+    daily_consumption,
+    households,
+    meter_intervals,
+    meter_readings,
+    meters,
+)
+
+# Zero with the scale the tables store, so that empty sums look like filled ones.
+ZERO_ENERGY_GJ = Decimal(0).scaleb(-ENERGY_SCALE)
+ZERO_VOLUME_M3 = Decimal(0).scaleb(-VOLUME_SCALE)
+# A bound on any page, whatever the caller asks for.
+MAXIMUM_PAGE_SIZE = 1000
+
+RecordType = TypeVar("RecordType")
+
+
+class Granularity(StrEnum):
+    """How consumption is grouped: by business day or by calendar month (Asia/Shanghai)."""
+
+    DAY = "day"
+    MONTH = "month"
+
+
+@dataclass(frozen=True)
+class Page(Generic[RecordType]):
+    """One page of records, how many there are in all, and whether more follow this page."""
+
+    items: list[RecordType]
+    total: int
+    has_more: bool = False
+
+
+@dataclass(frozen=True)
+class HouseholdRecord:
+    """A household's master data as the read model holds it."""
+
+    household_id: UUID
+    account_number: str
+    community: str
+    building: str
+    entrance: str
+    floor: int
+    flat: str
+    connected_area_m2: Decimal
+    heated_area_m2: Decimal
+    customer_class: str
+    vertical_position: str
+    horizontal_position: str
+    registered_on: date
+    heating_suspended: bool
+    suspended_since: date | None
+
+
+@dataclass(frozen=True)
+class MeterRecord:
+    """A meter, where it sits, the household it serves (if any) and its latest reading."""
+
+    meter_id: UUID
+    serial: str
+    maker: str
+    model: str
+    accuracy_class: str
+    flow_sensor_side: str
+    kind: str
+    community: str
+    building: str
+    commissioned_at: datetime
+    household_account_number: str | None
+    readings_count: int
+    last_measured_at: datetime | None
+    last_energy_gj: Decimal | None
+
+
+@dataclass(frozen=True)
+class IntervalRecord:
+    """The metered interval ending at a reading, with its k·Δθ·ΔV plausibility check if it had one."""
+
+    start_at: datetime
+    energy_gj: Decimal
+    volume_m3: Decimal | None
+    expected_energy_gj: Decimal | None
+    deviation_percent: Decimal | None
+    permissible_error_percent: Decimal | None
+    plausible: bool | None
+
+
+@dataclass(frozen=True)
+class ReadingRecord:
+    """A recorded reading, who recorded it and when, and the interval that ends at it."""
+
+    measured_at: datetime
+    energy_gj: Decimal
+    volume_m3: Decimal | None
+    operating_hours: Decimal | None
+    flow_temperature_c: Decimal | None
+    return_temperature_c: Decimal | None
+    flow_rate_m3_h: Decimal | None
+    power_kw: Decimal | None
+    error_flags: int
+    source: str
+    batch_id: UUID
+    recorded_at: datetime
+    actor: str
+    interval: IntervalRecord | None
+
+
+@dataclass(frozen=True)
+class PeriodConsumption:
+    """Energy and volume of one period (a day, or the month starting on ``first_day``)."""
+
+    first_day: date
+    energy_gj: Decimal
+    volume_m3: Decimal
+
+
+@dataclass(frozen=True)
+class ConsumptionTotal:
+    """Energy and volume summed over a range of days."""
+
+    energy_gj: Decimal
+    volume_m3: Decimal
+
+
+_HOUSEHOLD_COLUMNS = (
+    households.c.household_id,
+    households.c.account_number,
+    households.c.community,
+    households.c.building,
+    households.c.entrance,
+    households.c.floor,
+    households.c.flat,
+    households.c.connected_area_m2,
+    households.c.heated_area_m2,
+    households.c.customer_class,
+    households.c.vertical_position,
+    households.c.horizontal_position,
+    households.c.registered_on,
+    households.c.heating_suspended,
+    households.c.suspended_since,
+)
+_METER_COLUMNS = (
+    meters.c.meter_id,
+    meters.c.serial,
+    meters.c.maker,
+    meters.c.model,
+    meters.c.accuracy_class,
+    meters.c.flow_sensor_side,
+    meters.c.kind,
+    meters.c.community,
+    meters.c.building,
+    meters.c.commissioned_at,
+    households.c.account_number.label("household_account_number"),
+    meters.c.readings_count,
+    meters.c.last_measured_at,
+    meters.c.last_energy_gj,
+)
+_INTERVAL_COLUMNS = (
+    meter_intervals.c.start_at.label("interval_start_at"),
+    meter_intervals.c.energy_gj.label("interval_energy_gj"),
+    meter_intervals.c.volume_m3.label("interval_volume_m3"),
+    meter_intervals.c.expected_energy_gj,
+    meter_intervals.c.deviation_percent,
+    meter_intervals.c.permissible_error_percent,
+    meter_intervals.c.plausible,
+)
+# Sums of ScaledDecimal columns come back as exact Decimals on both backends.
+_SUMS = (
+    func.sum(daily_consumption.c.energy_gj).label("energy_gj"),
+    func.sum(daily_consumption.c.volume_m3).label("volume_m3"),
+)
+_READING_FIELDS = (
+    "measured_at",
+    "energy_gj",
+    "volume_m3",
+    "operating_hours",
+    "flow_temperature_c",
+    "return_temperature_c",
+    "flow_rate_m3_h",
+    "power_kw",
+    "error_flags",
+    "source",
+    "batch_id",
+    "recorded_at",
+    "actor",
+)
+
+
+class LedgerQueries:
+    """Households, meters, readings and consumption from the read models on ``engine``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- households ---------------------------------------------------------------------------
+
+    def household(self, account_number: str) -> HouseholdRecord | None:
+        """The household with this account number, or None."""
+        row = self._first(select(*_HOUSEHOLD_COLUMNS).where(households.c.account_number == account_number))
+        return HouseholdRecord(**row) if row else None
+
+    def households(
+        self, community: str | None = None, building: str | None = None, limit: int = 50, offset: int = 0
+    ) -> Page[HouseholdRecord]:
+        """Households ordered by account number, optionally in one community or building."""
+        conditions = _place_conditions(households.c.community, households.c.building, community, building)
+        page = (
+            select(*_HOUSEHOLD_COLUMNS)
+            .where(*conditions)
+            .order_by(households.c.account_number)
+            .limit(_bounded(limit))
+            .offset(offset)
+        )
+        total = select(func.count()).select_from(households).where(*conditions)
+        with self.engine.connect() as connection:
+            items = [HouseholdRecord(**row) for row in connection.execute(page).mappings()]
+            count = int(connection.execute(total).scalar_one())
+        return Page(items, count, has_more=offset + len(items) < count)
+
+    # -- meters -------------------------------------------------------------------------------
+
+    def meter(self, serial: str) -> MeterRecord | None:
+        """The meter with this serial number, or None."""
+        row = self._first(_meters_select().where(meters.c.serial == serial))
+        return MeterRecord(**row) if row else None
+
+    def meters_of_household(self, household_id: UUID) -> list[MeterRecord]:
+        """The meters attached to a household now, by serial number."""
+        statement = _meters_select().where(meters.c.household_id == household_id).order_by(meters.c.serial)
+        with self.engine.connect() as connection:
+            return [MeterRecord(**row) for row in connection.execute(statement).mappings()]
+
+    def place_exists(self, community: str, building: str | None = None) -> bool:
+        """Whether any household or meter sits in this community (and building)."""
+        household_at = select(households.c.household_id).where(
+            *_place_conditions(households.c.community, households.c.building, community, building)
+        )
+        meter_at = select(meters.c.meter_id).where(
+            *_place_conditions(meters.c.community, meters.c.building, community, building)
+        )
+        with self.engine.connect() as connection:
+            return any(connection.execute(statement.limit(1)).first() for statement in (household_at, meter_at))
+
+    # -- readings -----------------------------------------------------------------------------
+
+    def readings(
+        self, meter_id: UUID, limit: int, offset: int = 0, before: datetime | None = None
+    ) -> Page[ReadingRecord]:
+        """A meter's readings, newest first, each with the interval that ends at it.
+
+        ``before`` continues after the last reading of a previous page (keyset paging): it stays
+        exact while new readings arrive, which ``offset`` does not.
+        """
+        conditions: list[ColumnElement[bool]] = [meter_readings.c.meter_id == meter_id]
+        if before is not None:
+            conditions.append(meter_readings.c.measured_at < before)
+        interval_join = and_(
+            meter_intervals.c.meter_id == meter_readings.c.meter_id,
+            meter_intervals.c.end_at == meter_readings.c.measured_at,
+        )
+        page = (
+            select(*(meter_readings.c[name] for name in _READING_FIELDS), *_INTERVAL_COLUMNS)
+            .select_from(meter_readings.outerjoin(meter_intervals, interval_join))
+            .where(*conditions)
+            .order_by(meter_readings.c.measured_at.desc())
+            .limit(_bounded(limit) + 1)
+            .offset(offset)
+        )
+        total = select(func.count()).select_from(meter_readings).where(meter_readings.c.meter_id == meter_id)
+        with self.engine.connect() as connection:
+            items = [_reading_record(row) for row in connection.execute(page).mappings()]
+            count = int(connection.execute(total).scalar_one())
+        return Page(items[: _bounded(limit)], count, has_more=len(items) > _bounded(limit))
+
+    # -- consumption --------------------------------------------------------------------------
+
+    def household_consumption(
+        self, household_id: UUID, first_day: date, last_day: date, granularity: Granularity
+    ) -> list[PeriodConsumption]:
+        """A household's metered consumption per day or month, oldest first."""
+        return self._consumption([daily_consumption.c.household_id == household_id], first_day, last_day, granularity)
+
+    def household_total(self, household_id: UUID, first_day: date, last_day: date) -> ConsumptionTotal:
+        """A household's metered consumption summed over ``first_day``…``last_day``."""
+        statement = select(func.sum(daily_consumption.c.energy_gj), func.sum(daily_consumption.c.volume_m3)).where(
+            daily_consumption.c.household_id == household_id, daily_consumption.c.day.between(first_day, last_day)
+        )
+        with self.engine.connect() as connection:
+            energy, volume = connection.execute(statement).one()
+        return ConsumptionTotal(
+            energy if energy is not None else ZERO_ENERGY_GJ, volume if volume is not None else ZERO_VOLUME_M3
+        )
+
+    def place_consumption(
+        self,
+        community: str,
+        building: str | None,
+        meter_kind: MeterKind,
+        first_day: date,
+        last_day: date,
+        granularity: Granularity,
+    ) -> list[PeriodConsumption]:
+        """Consumption per period in a community (or one building) by meters of one kind.
+
+        Household meters count only while they serve a household, so a meter lying in the store
+        after its removal adds nothing to the building.
+        """
+        conditions = [
+            *_place_conditions(daily_consumption.c.community, daily_consumption.c.building, community, building),
+            daily_consumption.c.meter_kind == MeterKind(meter_kind).value,
+        ]
+        if MeterKind(meter_kind) is MeterKind.HOUSEHOLD:
+            conditions.append(daily_consumption.c.household_id.is_not(None))
+        return self._consumption(conditions, first_day, last_day, granularity)
+
+    def _consumption(
+        self, conditions: list[ColumnElement[bool]], first_day: date, last_day: date, granularity: Granularity
+    ) -> list[PeriodConsumption]:
+        in_range = [*conditions, daily_consumption.c.day.between(first_day, last_day)]
+        if Granularity(granularity) is Granularity.DAY:
+            return self._by_day(in_range)
+        return self._by_month(in_range)
+
+    def _by_day(self, conditions: list[ColumnElement[bool]]) -> list[PeriodConsumption]:
+        day = daily_consumption.c.day
+        statement = select(day, *_SUMS).where(*conditions).group_by(day).order_by(day)
+        with self.engine.connect() as connection:
+            return [PeriodConsumption(row.day, row.energy_gj, row.volume_m3) for row in connection.execute(statement)]
+
+    def _by_month(self, conditions: list[ColumnElement[bool]]) -> list[PeriodConsumption]:
+        # extract() compiles to EXTRACT on PostgreSQL and to STRFTIME on SQLite.
+        year = extract("year", daily_consumption.c.day).label("year")
+        month = extract("month", daily_consumption.c.day).label("month")
+        statement = select(year, month, *_SUMS).where(*conditions).group_by(year, month).order_by(year, month)
+        with self.engine.connect() as connection:
+            return [
+                PeriodConsumption(date(int(row.year), int(row.month), 1), row.energy_gj, row.volume_m3)
+                for row in connection.execute(statement)
+            ]
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _first(self, statement: Select[Any]) -> dict[str, Any] | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(statement).mappings().first()
+        return dict(row) if row else None
+
+
+def _meters_select() -> Select[Any]:
+    return select(*_METER_COLUMNS).select_from(
+        meters.outerjoin(households, meters.c.household_id == households.c.household_id)
+    )
+
+
+def _place_conditions(
+    community_column: Any, building_column: Any, community: str | None, building: str | None
+) -> list[ColumnElement[bool]]:
+    conditions = []
+    if community is not None:
+        conditions.append(community_column == community)
+    if building is not None:
+        conditions.append(building_column == building)
+    return conditions
+
+
+def _bounded(limit: int) -> int:
+    assert limit > 0, "a page holds at least one record"
+    return min(limit, MAXIMUM_PAGE_SIZE)
+
+
+def _reading_record(row: Any) -> ReadingRecord:
+    interval = None
+    if row["interval_start_at"] is not None:
+        interval = IntervalRecord(
+            start_at=row["interval_start_at"],
+            energy_gj=row["interval_energy_gj"],
+            volume_m3=row["interval_volume_m3"],
+            expected_energy_gj=row["expected_energy_gj"],
+            deviation_percent=row["deviation_percent"],
+            permissible_error_percent=row["permissible_error_percent"],
+            plausible=row["plausible"],
+        )
+    return ReadingRecord(**{name: row[name] for name in _READING_FIELDS}, interval=interval)

@@ -1,0 +1,311 @@
+"""The ``heatledger`` command line against a temporary SQLite store, as an operator would use it."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner, Result
+
+from api import cli
+from application.authorization import Role
+from infrastructure.container import Container, bootstrap
+from projections.tables import LEDGER_TABLES, meter_readings
+from tests.conftest import sqlite_settings
+
+DEMO_METER = "60110601"  # building 1, entrance 1, flat 601
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def env(data_dir: Path) -> dict[str, str]:
+    return {
+        "HEATLEDGER_DATA_DIR": str(data_dir),
+        "HEATLEDGER_BACKEND": "sqlite",
+        "HEATLEDGER_ENVIRONMENT": "test",
+        "COLUMNS": "250",  # wide enough that rich never folds a table cell the tests look for
+    }
+
+
+def run(env: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(cli.app, list(args), env=env)
+
+
+@contextmanager
+def opened(data_dir: Path) -> Iterator[Container]:
+    container = bootstrap(sqlite_settings(data_dir))
+    try:
+        yield container
+    finally:
+        container.close()
+
+
+def events_in_store(data_dir: Path) -> int:
+    with opened(data_dir) as container:
+        return container.runner.max_notification_id()
+
+
+def table_rows(container: Container) -> dict[str, list[tuple[Any, ...]]]:
+    rows = {}
+    with container.engine.connect() as connection:
+        for table in LEDGER_TABLES:
+            order = [column for column in table.primary_key.columns]
+            rows[table.name] = [tuple(row) for row in connection.execute(select(table).order_by(*order))]
+    return rows
+
+
+@pytest.fixture
+def demo_store(env: dict[str, str], data_dir: Path) -> Path:
+    """A store holding a small demo: one building, three days."""
+    result = run(env, "demo", "--buildings", "1", "--days", "3")
+    assert result.exit_code == 0, result.output
+    return data_dir
+
+
+def write_csv(path: Path, *rows: str) -> Path:
+    path.write_text(
+        "meter_serial,measured_at,energy_gj,volume_m3\n" + "".join(row + "\n" for row in rows), encoding="utf-8"
+    )
+    return path
+
+
+def next_reading_row(data_dir: Path, energy_increase_gj: str = "0.010") -> tuple[str, datetime, Decimal]:
+    """A valid CSV row for the demo meter: between its latest reading and now, a little more energy."""
+    with opened(data_dir) as container:
+        latest = container.ledger.meter(DEMO_METER).latest_reading
+    assert latest is not None
+    measured_at = latest.measured_at + (datetime.now(UTC) - latest.measured_at) / 2
+    energy = latest.energy_register_gj + Decimal(energy_increase_gj)
+    return f"{DEMO_METER},{measured_at.isoformat()},{energy},", measured_at.replace(microsecond=0), energy
+
+
+# -- tokens -----------------------------------------------------------------------------------
+
+
+def test_token_create_prints_a_token_the_store_accepts(env: dict[str, str], data_dir: Path) -> None:
+    result = run(env, "token", "create", "--role", "clerk", "--name", "Li Wei")
+    assert result.exit_code == 0, result.output
+    secrets = [word for word in result.stdout.split() if word.startswith("hl_")]
+    assert len(secrets) == 1
+    with opened(data_dir) as container:
+        principal = container.tokens.authenticate(secrets[0])
+        assert principal is not None
+        assert (principal.name, principal.role) == ("Li Wei", Role.CLERK)
+        assert container.tokens.authenticate(secrets[0] + "x") is None
+
+
+def test_an_unknown_role_is_refused_with_exit_code_2(env: dict[str, str], data_dir: Path) -> None:
+    result = run(env, "token", "create", "--role", "boss", "--name", "Li Wei")
+    assert result.exit_code == 2
+    assert "unknown role 'boss'" in result.stderr
+    assert "clerk" in result.stderr
+    assert "Traceback" not in result.output
+    assert not data_dir.exists()  # refused before the store was even opened
+
+
+def test_a_blank_token_name_is_refused_with_exit_code_2(env: dict[str, str]) -> None:
+    result = run(env, "token", "create", "--role", "auditor", "--name", "  ")
+    assert result.exit_code == 2
+    assert "a token needs a name" in result.stderr
+
+
+def test_unsafe_settings_are_refused_in_one_line(env: dict[str, str]) -> None:
+    result = run(env | {"HEATLEDGER_ENVIRONMENT": "production"}, "token", "create", "--role", "clerk", "--name", "x")
+    assert result.exit_code == 2
+    assert "bad HEATLEDGER_* settings" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+# -- demo -------------------------------------------------------------------------------------
+
+
+def test_the_demo_loads_once_and_a_second_run_changes_nothing(env: dict[str, str], demo_store: Path) -> None:
+    events = events_in_store(demo_store)
+    with opened(demo_store) as container:
+        assert container.ledger.household("BGY-1-1-0601").account_number == "BGY-1-1-0601"
+        building_meter = container.ledger.meter("BGY-B01")
+        assert building_meter.readings_count == 4  # the opening reading and three closing ones
+        with container.engine.connect() as connection:
+            actors = set(connection.execute(select(meter_readings.c.actor)).scalars())
+    assert actors == {"concentrator:BGY-1"}  # readings come in as the building's concentrator uploads
+    again = run(env, "demo", "--buildings", "1", "--days", "3")
+    assert again.exit_code == 0, again.output
+    assert "already loaded" in again.stdout
+    assert events_in_store(demo_store) == events
+
+
+def test_the_demo_prints_a_summary(env: dict[str, str]) -> None:
+    result = run(env, "demo", "--buildings", "1", "--days", "2")
+    assert result.exit_code == 0, result.output
+    lines = {" ".join(line.replace("│", " ").split()) for line in result.stdout.splitlines()}
+    assert "households 48" in lines
+    assert "meters 49" in lines
+    assert "readings accepted 147" in lines  # 49 meters × (opening + two days)
+    assert "readings rejected 0" in lines
+    assert any(line.startswith("GJ so far (household meters) ") for line in lines)
+
+
+# -- readings import --------------------------------------------------------------------------
+
+
+def test_a_dry_run_lists_every_row_and_records_nothing(env: dict[str, str], demo_store: Path, tmp_path: Path) -> None:
+    good_row, _, _ = next_reading_row(demo_store)
+    csv_file = write_csv(
+        tmp_path / "readings.csv", good_row, "NO-SUCH-METER,2025-11-02T00:00:00+08:00,1,", f"{DEMO_METER},soon,1,"
+    )
+    events = events_in_store(demo_store)
+    result = run(env, "readings", "import", str(csv_file), "--dry-run")
+    assert result.exit_code == 1, result.output
+    assert "'soon' is not an ISO 8601" in result.stdout
+    rows = [" ".join(line.replace("│", " ").split()) for line in result.stdout.splitlines()]
+    assert any(row.startswith(f"2 {DEMO_METER} ") and " accepted" in row for row in rows)
+    assert any(row.startswith("3 NO-SUCH-METER ") and "unknown_meter" in row for row in rows)
+    assert "Dry run, nothing recorded: rows 3, unreadable 1, accepted 1, duplicate 0, rejected 1." in result.stdout
+    assert events_in_store(demo_store) == events
+
+
+def test_an_import_records_the_good_rows_and_reports_the_rest(
+    env: dict[str, str], demo_store: Path, tmp_path: Path
+) -> None:
+    good_row, measured_at, energy = next_reading_row(demo_store)
+    csv_file = write_csv(tmp_path / "readings.csv", good_row, "NO-SUCH-METER,2025-11-02T00:00:00+08:00,1,")
+    result = run(env, "readings", "import", str(csv_file), "--reason", "counter entry")
+    assert result.exit_code == 1, result.output
+    assert "Rejected rows" in result.stdout
+    assert "unknown_meter" in result.stdout
+    assert "Imported: rows 2, unreadable 0, accepted 1, duplicate 0, rejected 1." in result.stdout
+    with opened(demo_store) as container:
+        latest = container.ledger.meter(DEMO_METER).latest_reading
+        assert latest is not None
+        assert latest.energy_register_gj == energy
+        with container.engine.connect() as connection:
+            actor = connection.execute(
+                select(meter_readings.c.actor).where(meter_readings.c.measured_at == latest.measured_at)
+            ).scalar_one()
+    assert latest.measured_at.replace(microsecond=0) == measured_at
+    assert actor == f"cli:{getpass.getuser()}"
+    again = run(env, "readings", "import", str(csv_file.with_name("good.csv").absolute()))
+    assert again.exit_code == 2  # that file does not exist
+
+
+def test_an_import_of_good_rows_only_exits_0_and_is_idempotent(
+    env: dict[str, str], demo_store: Path, tmp_path: Path
+) -> None:
+    good_row, _, _ = next_reading_row(demo_store)
+    csv_file = write_csv(tmp_path / "readings.csv", good_row)
+    assert run(env, "readings", "import", str(csv_file)).exit_code == 0
+    events = events_in_store(demo_store)
+    again = run(env, "readings", "import", str(csv_file))
+    assert again.exit_code == 0
+    assert "accepted 0, duplicate 1, rejected 0" in again.stdout
+    assert events_in_store(demo_store) == events
+
+
+def test_a_large_import_goes_in_batches_and_keeps_each_row_s_number(
+    env: dict[str, str], demo_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "MAXIMUM_BATCH_SIZE", 2)
+    with opened(demo_store) as container:
+        latest = container.ledger.meter(DEMO_METER).latest_reading
+    assert latest is not None
+    step = (datetime.now(UTC) - latest.measured_at) / 4
+    # Tiny increases, so the rows stay plausible however little time has passed since the last reading.
+    rows = [
+        (latest.measured_at + step * number, latest.energy_register_gj + Decimal("0.001") * number)
+        for number in (1, 2, 3)
+    ]
+    good = [f"{DEMO_METER},{measured_at.isoformat()},{energy}," for measured_at, energy in rows]
+    unknown = "NO-SUCH-METER,2025-11-02T00:00:00+08:00,1,"
+    csv_file = write_csv(tmp_path / "readings.csv", good[0], unknown, good[1], unknown, good[2])
+    result = run(env, "readings", "import", str(csv_file))
+    assert result.exit_code == 1, result.output
+    assert "accepted 3, duplicate 0, rejected 2." in result.stdout
+    rejected_rows = [
+        line.replace("│", " ").split()[0] for line in result.stdout.splitlines() if "unknown_meter" in line
+    ]
+    assert rejected_rows == ["3", "5"]
+    with opened(demo_store) as container:
+        newest = container.ledger.meter(DEMO_METER).latest_reading
+    assert newest is not None and newest.energy_register_gj == rows[-1][1]
+
+
+def test_cells_are_shown_as_written_not_as_markup(env: dict[str, str], demo_store: Path, tmp_path: Path) -> None:
+    csv_file = write_csv(tmp_path / "readings.csv", "[b]M-1,2025-11-02T00:00:00+08:00,[red]1,")
+    result = run(env, "readings", "import", str(csv_file), "--dry-run")
+    assert result.exit_code == 1
+    assert "'[red]1' is not a number" in result.stdout
+
+
+def test_a_missing_file_is_refused_with_exit_code_2(env: dict[str, str], tmp_path: Path) -> None:
+    result = run(env, "readings", "import", str(tmp_path / "nowhere.csv"))
+    assert result.exit_code == 2
+    assert "no such file" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_a_bad_header_is_refused_with_exit_code_2(env: dict[str, str], tmp_path: Path) -> None:
+    csv_file = tmp_path / "readings.csv"
+    csv_file.write_text("serial,when,gj\nM-1,2025-11-02T00:00:00+08:00,1\n", encoding="utf-8")
+    result = run(env, "readings", "import", str(csv_file))
+    assert result.exit_code == 2
+    assert "the header lacks meter_serial, measured_at, energy_gj" in result.stderr
+
+
+def test_a_file_that_is_not_utf8_is_refused_with_exit_code_2(env: dict[str, str], tmp_path: Path) -> None:
+    csv_file = tmp_path / "readings.csv"
+    csv_file.write_bytes("meter_serial,measured_at,energy_gj\n碧,x,1\n".encode("gb18030"))
+    result = run(env, "readings", "import", str(csv_file))
+    assert result.exit_code == 2
+    assert "is not UTF-8 text" in result.stderr
+
+
+# -- projections ------------------------------------------------------------------------------
+
+
+def test_a_rebuild_gives_the_same_rows_as_before(env: dict[str, str], demo_store: Path) -> None:
+    with opened(demo_store) as container:
+        before = table_rows(container)
+        events = container.runner.max_notification_id()
+    assert len(before["daily_consumption"]) > 0
+    result = run(env, "projections", "rebuild")
+    assert result.exit_code == 0, result.output
+    assert f"Read models rebuilt: {events} events applied." in result.stdout
+    with opened(demo_store) as container:
+        assert table_rows(container) == before
+
+
+# -- serve ------------------------------------------------------------------------------------
+
+
+def test_serve_prints_a_clerk_token_and_runs_the_app(
+    env: dict[str, str], demo_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("api.app")
+    import uvicorn
+
+    served: dict[str, Any] = {}
+
+    def fake_run(app: Any, host: str, port: int) -> None:
+        served.update(app=app, host=host, port=port)
+
+    monkeypatch.setattr(uvicorn, "run", fake_run)
+    result = run(env, "serve", "--demo", "--port", "8123")
+    assert result.exit_code == 0, result.output
+    assert "already holds 48 households" in result.stdout
+    assert (served["host"], served["port"]) == ("127.0.0.1", 8123)
+    assert "http://127.0.0.1:8123/docs" in result.stdout
+    [secret] = {word.strip("'") for word in result.stdout.split() if word.strip("'").startswith("hl_")}
+    with opened(demo_store) as container:
+        principal = container.tokens.authenticate(secret)
+    assert principal is not None and principal.role is Role.CLERK

@@ -1,0 +1,117 @@
+"""The catch-up runner on each backend: two runners racing, tracking that only moves forward, rebuild."""
+
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, select
+
+from application.authorization import SYSTEM
+from infrastructure.container import Container
+from infrastructure.database import create_database_engine
+from infrastructure.settings import Settings
+from projections.ledger_projection import LedgerProjection
+from projections.runner import ProjectionRunner
+from projections.tables import meters
+from tests.strategies import SEASON_START, hours_after, household_with_meter, item, projection_rows
+
+HOUSEHOLDS = 12
+READING_BATCHES = 6
+
+
+@pytest.fixture
+def rival_engine(backend_settings: Settings) -> Iterator[Engine]:
+    """A second engine on the same database, as a worker in another process would have."""
+    engine = create_database_engine(backend_settings)
+    yield engine
+    engine.dispose()
+
+
+class RacingRunner:
+    """A second ProjectionRunner catching up in a loop on its own thread, noting every position it sees."""
+
+    def __init__(self, container: Container, engine: Engine) -> None:
+        self.runner = ProjectionRunner(container.ledger, engine, LedgerProjection(), batch_size=3)
+        self.applied = 0
+        self.positions: list[int] = []
+        self.errors: list[BaseException] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.applied += self.runner.catch_up()
+                self.positions.append(self.runner.position())
+            except BaseException as error:
+                self.errors.append(error)
+                return
+
+    def __enter__(self) -> "RacingRunner":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+        assert not self._thread.is_alive()
+
+
+def write_a_community(container: Container) -> None:
+    """Households, meters and readings; the container catches up after each command."""
+    for number in range(HOUSEHOLDS):
+        household_with_meter(container.ledger, f"WZ-{number:03d}", f"M-{number:03d}", building=str(number % 3))
+    for batch in range(READING_BATCHES):
+        moment = hours_after(SEASON_START, 6 * batch)
+        items = [item(f"M-{number:03d}", moment, Decimal("0.5") * batch + number) for number in range(HOUSEHOLDS)]
+        assert container.ledger.record_readings(SYSTEM, items).accepted == HOUSEHOLDS
+
+
+def test_two_runners_racing_apply_every_event_exactly_once(container: Container, rival_engine: Engine) -> None:
+    with RacingRunner(container, rival_engine) as rival:
+        write_a_community(container)
+    assert rival.errors == []
+    container.catch_up()
+    rival.applied += rival.runner.catch_up()
+    last = container.runner.max_notification_id()
+    # 12 × (registered, commissioned, attached twice) + 6 batches × 12 readings.
+    assert last == HOUSEHOLDS * 4 + READING_BATCHES * HOUSEHOLDS
+    assert container.runner.position() == rival.runner.position() == last
+    assert 0 < rival.applied <= last
+    assert rival.positions == sorted(rival.positions)
+    raced = projection_rows(container.engine)
+    with container.engine.connect() as connection:
+        counts = set(connection.execute(select(meters.c.readings_count)).scalars())
+    assert counts == {READING_BATCHES}  # a reading applied twice would show here (or fail on its key)
+    assert container.runner.rebuild() == last
+    assert projection_rows(container.engine) == raced
+
+
+def test_tracking_never_moves_back_while_commands_and_catch_ups_interleave(container: Container) -> None:
+    seen = [container.runner.position()]
+    container.ledger.add_after_save_hook(lambda: seen.append(container.runner.position()))
+    write_a_community(container)
+    assert seen == sorted(seen)
+    assert seen[-1] == container.runner.max_notification_id()
+
+
+def test_rebuild_from_zero_equals_the_incremental_build(container: Container) -> None:
+    write_a_community(container)
+    incremental = projection_rows(container.engine)
+    assert len(incremental["daily_consumption"]) > 0
+    assert container.runner.rebuild() == container.runner.max_notification_id()
+    assert projection_rows(container.engine) == incremental
+    # A second rebuild is just as good: rebuilding is repeatable.
+    container.runner.rebuild()
+    assert projection_rows(container.engine) == incremental
+
+
+def test_a_runner_started_later_resumes_from_the_shared_tracking_row(
+    container: Container, rival_engine: Engine
+) -> None:
+    write_a_community(container)
+    incremental = projection_rows(container.engine)
+    late = ProjectionRunner(container.ledger, rival_engine, LedgerProjection(), batch_size=7)
+    assert late.catch_up() == 0  # the tracking row is shared: nothing is left to apply
+    assert projection_rows(container.engine) == incremental

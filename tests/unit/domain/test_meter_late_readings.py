@@ -1,0 +1,189 @@
+"""Readings that arrive out of order: between two readings, before the first, and outside the window."""
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from domain.errors import ReadingRejectedError
+from domain.meter import READING_WINDOW_SIZE, Meter, RecordingOutcome
+from domain.values import MeterKind
+from tests.strategies import SEASON_START, hours_after, new_meter, record, values
+
+D = Decimal
+T = SEASON_START
+
+
+def last_event(meter: Meter) -> Any:
+    event = meter.pending_events[-1]
+    assert isinstance(event, Meter.ReadingRecorded)
+    return event
+
+
+def reason_of_rejection(meter: Meter, energy_gj: str, hours: float, **fields: Any) -> str:
+    count = meter.readings_count
+    with pytest.raises(ReadingRejectedError) as raised:
+        record(meter, values(hours_after(T, hours), energy_gj, **fields))
+    assert meter.readings_count == count
+    return raised.value.reason
+
+
+def meter_with(*readings: tuple[float, str], **meter_fields: Any) -> Meter:
+    """A meter with readings given as (hours after T, energy register)."""
+    meter = new_meter(**meter_fields)
+    for hours, energy in readings:
+        record(meter, values(hours_after(T, hours), energy))
+    return meter
+
+
+def test_a_late_reading_between_two_readings_splits_their_interval() -> None:
+    # 10.000 at 0 h and 12.000 at 48 h; 10.800 arrives for 24 h: 0.800 + 1.200 replace the 2.000 interval.
+    meter = meter_with((0, "10.000"), (48, "12.000"))
+    assert record(meter, values(hours_after(T, 24), "10.800")) is RecordingOutcome.ACCEPTED
+    event = last_event(meter)
+    assert [(i.start, i.end, i.energy_gj) for i in event.intervals] == [
+        (T, hours_after(T, 24), D("0.800")),
+        (hours_after(T, 24), hours_after(T, 48), D("1.200")),
+    ]
+    assert (event.replaced_interval_start, event.replaced_interval_end) == (T, hours_after(T, 48))
+    assert event.energy_unwrapped_gj == D("10.800")
+    assert [reading.measured_at for reading in meter.window] == [T, hours_after(T, 24), hours_after(T, 48)]
+    assert meter.latest_reading is not None and meter.latest_reading.measured_at == hours_after(T, 48)
+
+
+def test_a_late_reading_equal_to_a_neighbour_is_consistent() -> None:
+    # No heat between 0 h and 24 h: 0.000 + 2.000.
+    meter = meter_with((0, "10.000"), (48, "12.000"))
+    record(meter, values(hours_after(T, 24), "10.000"))
+    assert [interval.energy_gj for interval in last_event(meter).intervals] == [D(0), D("2.000")]
+
+
+def test_a_late_reading_above_the_next_reading_is_inconsistent_with_it() -> None:
+    meter = meter_with((0, "10.000"), (48, "12.000"))
+    assert reason_of_rejection(meter, "12.500", 24) == "inconsistent_with_next"
+
+
+def test_a_late_reading_below_the_previous_reading_went_backwards() -> None:
+    meter = meter_with((0, "10.000"), (48, "12.000"))
+    assert reason_of_rejection(meter, "9.000", 24) == "register_backwards"
+
+
+def test_late_operating_hours_above_the_next_readings_are_inconsistent() -> None:
+    meter = new_meter()
+    record(meter, values(T, "10", operating_hours="100"))
+    record(meter, values(hours_after(T, 48), "12", operating_hours="148"))
+    assert reason_of_rejection(meter, "11", 24, operating_hours="149") == "inconsistent_with_next"
+    assert record(meter, values(hours_after(T, 24), "11", operating_hours="124")) is RecordingOutcome.ACCEPTED
+
+
+def test_a_late_reading_must_also_be_plausible_against_the_next_reading() -> None:
+    # 10 at 0 h, 11 at 10 h. 10.0 at 9 h leaves 1.0 GJ for the last hour: over 0.5 GJ/h × 1 h.
+    meter = meter_with((0, "10"), (10, "11"))
+    assert reason_of_rejection(meter, "10.0", 9) == "implausible_increase"
+    # 10.9 at 1 h puts 0.9 GJ in the first hour: implausible against the previous reading.
+    assert reason_of_rejection(meter, "10.9", 1) == "implausible_increase"
+
+
+def test_a_late_reading_on_either_side_of_a_rollover_fits() -> None:
+    # Width 1000: 999.000 at 0 h, 1.000 at 48 h (unwrapped 1001.000, 2.000 GJ in all).
+    before_wrap = meter_with((0, "999.000"), (48, "1.000"), energy_register_width_gj=D(1000))
+    record(before_wrap, values(hours_after(T, 24), "999.900"))
+    # 999.900 − 999.000 = 0.900; then 1000 − 999.900 + 1.000 = 1.100.
+    assert [interval.energy_gj for interval in last_event(before_wrap).intervals] == [D("0.900"), D("1.100")]
+    after_wrap = meter_with((0, "999.000"), (48, "1.000"), energy_register_width_gj=D(1000))
+    record(after_wrap, values(hours_after(T, 24), "0.400"))
+    # 1000 − 999.000 + 0.400 = 1.400; then 1.000 − 0.400 = 0.600; unwrapped 1000.400.
+    assert [interval.energy_gj for interval in last_event(after_wrap).intervals] == [D("1.400"), D("0.600")]
+    assert last_event(after_wrap).energy_unwrapped_gj == D("1000.400")
+
+
+def test_a_late_reading_that_would_need_a_second_wrap_is_inconsistent_with_the_next() -> None:
+    # Building meter, width 1000: 10 at 0 h, 20 at 100 h. 995 at 50 h is 985 GJ after 10, and 995 → 20 would be
+    # another wrap (25 GJ): 995 + 25 = 1020 ≠ the next reading's unwrapped 20.
+    meter = meter_with(
+        (0, "10"), (100, "20"),
+        kind=MeterKind.BUILDING, community="碧桂园", building="3", energy_register_width_gj=D(1000),
+    )
+    assert reason_of_rejection(meter, "995", 50) == "inconsistent_with_next"
+
+
+def test_a_reading_before_the_first_one_opens_the_history_earlier() -> None:
+    # 10.000 at 24 h arrived first; 9.500 at 0 h is 0.500 GJ before it (unwrapped 10.000 − 0.500).
+    meter = meter_with((24, "10.000"))
+    record(meter, values(T, "9.500"))
+    event = last_event(meter)
+    assert [(i.start, i.end, i.energy_gj) for i in event.intervals] == [(T, hours_after(T, 24), D("0.500"))]
+    assert (event.replaced_interval_start, event.replaced_interval_end) == (None, None)
+    assert event.energy_unwrapped_gj == D("9.500")
+    assert meter.window[0].measured_at == T
+
+
+def test_a_reading_before_the_first_one_above_it_is_inconsistent_with_it() -> None:
+    meter = meter_with((24, "10.000"))
+    assert reason_of_rejection(meter, "10.001", 0) == "inconsistent_with_next"
+
+
+def test_a_reading_before_the_first_one_across_a_wrap_unwraps_below_the_first() -> None:
+    # Width 1000: 0.200 at 24 h came first; 999.700 at 0 h is 1000 − 999.700 + 0.200 = 0.500 GJ earlier.
+    meter = meter_with((24, "0.200"), energy_register_width_gj=D(1000))
+    record(meter, values(T, "999.700"))
+    event = last_event(meter)
+    assert event.energy_unwrapped_gj == D("-0.300")  # 0.200 − 0.500: unwrapped values are relative
+    assert [interval.energy_gj for interval in event.intervals] == [D("0.500")]
+
+
+def hourly_meter(count: int) -> Meter:
+    """A meter with ``count`` hourly readings at 0 h, 1 h, …, rising 0.1 GJ an hour."""
+    meter = new_meter()
+    for hour in range(count):
+        record(meter, values(hours_after(T, hour), D("0.1") * hour))
+    return meter
+
+
+def test_the_window_keeps_the_last_readings_and_marks_where_verification_starts() -> None:
+    meter = hourly_meter(READING_WINDOW_SIZE + 1)
+    # 101 readings: the one at 0 h left the window; the window starts, and verification starts, at 1 h.
+    assert len(meter.window) == READING_WINDOW_SIZE
+    assert meter.readings_count == READING_WINDOW_SIZE + 1
+    assert meter.window[0].measured_at == hours_after(T, 1)
+    assert meter.verified_since == hours_after(T, 1)
+
+
+def test_a_full_window_without_overflow_verifies_everything() -> None:
+    meter = hourly_meter(READING_WINDOW_SIZE)
+    assert (len(meter.window), meter.verified_since) == (READING_WINDOW_SIZE, None)
+
+
+def test_a_reading_older_than_the_window_is_rejected() -> None:
+    meter = hourly_meter(READING_WINDOW_SIZE + 1)
+    # 0.5 h lies before the window's first reading (1 h): its neighbours are no longer known.
+    assert reason_of_rejection(meter, "0.05", 0.5) == "outside_window"
+    # The reading that left the window cannot be recognised as a duplicate either.
+    assert reason_of_rejection(meter, "0", 0) == "outside_window"
+
+
+def test_a_late_reading_inside_the_window_is_still_accepted_and_pushes_the_oldest_out() -> None:
+    meter = hourly_meter(READING_WINDOW_SIZE + 1)
+    # 1.5 h lies between the window's first two readings (0.1 and 0.2 GJ).
+    assert record(meter, values(hours_after(T, 1.5), "0.15")) is RecordingOutcome.ACCEPTED
+    assert [reading.measured_at for reading in meter.window[:2]] == [hours_after(T, 1.5), hours_after(T, 2)]
+    assert meter.verified_since == hours_after(T, 1.5)
+
+
+def test_the_first_reading_of_the_window_is_still_a_duplicate() -> None:
+    meter = hourly_meter(READING_WINDOW_SIZE + 1)
+    assert record(meter, values(hours_after(T, 1), "0.1")) is RecordingOutcome.DUPLICATE
+
+
+def test_readings_arriving_in_any_order_give_the_same_window_as_in_order() -> None:
+    hours = [0, 30, 6, 48, 12, 24, 36]
+    in_order, shuffled = new_meter(), new_meter()
+    for hour in sorted(hours):
+        record(in_order, values(hours_after(T, hour), D("0.05") * hour))
+    for hour in hours:
+        record(shuffled, values(hours_after(T, hour), D("0.05") * hour))
+    assert [(r.measured_at, r.energy_unwrapped_gj) for r in shuffled.window] == [
+        (r.measured_at, r.energy_unwrapped_gj) for r in in_order.window
+    ]
+    assert shuffled.window[0].measured_at + timedelta(hours=48) == shuffled.window[-1].measured_at
