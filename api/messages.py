@@ -192,6 +192,10 @@ CATALOG: dict[str, Template] = {
         "The {register_label} register value {value} is not valid: it must lie between 0 and 10⁹ "
         "with at most {places} decimals.",
     ),
+    "interval_too_long": Template(
+        "读数与相邻读数相隔超过 {days} 天，无法分摊到各天。",
+        "The reading lies more than {days} days from its neighbour; the interval cannot be shared across days.",
+    ),
     "invalid_instant": Template(
         "{field_label}数值 {value} 无效：超出范围或多于 3 位小数。",
         "The {field_label} value {value} is not valid: out of range or more than 3 decimals.",

@@ -17,6 +17,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain import ids
+from domain.day_split import MAXIMUM_INTERVAL_DAYS
 from domain.errors import ConflictError, InvalidInputError, ReadingRejectedError
 from domain.heat_physics import DEFAULT_PERMANENT_FLOW_M3_H, check_interval
 from domain.readings import Attachment, MeteredInterval, ReadingValues, RememberedReading
@@ -40,6 +41,8 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 # A register that wraps must have been within this share of its width of the top, so that a
 # faulty register dropping to a small value is not mistaken for a rollover.
 ROLLOVER_MARGIN_SHARE = Decimal("0.1")
+# The longest span between two readings of a meter: as long as an interval may be split into days.
+MAXIMUM_INTERVAL = timedelta(days=MAXIMUM_INTERVAL_DAYS)
 # Largest plausible average power per meter kind in GJ per hour (0.5 GJ/h ≈ 139 kW for a flat).
 MAXIMUM_ENERGY_RATE_GJ_PER_H = {
     MeterKind.HOUSEHOLD: Decimal("0.5"),
@@ -566,9 +569,16 @@ class Meter(Aggregate):
             )
 
     def _check_energy_rate(self, start: RememberedReading | None, end: RememberedReading | None) -> None:
-        """Reject an energy increase no meter of this kind could register in the time between."""
+        """Reject an energy increase no meter of this kind could register in the time between, and
+        an interval too long to be shared across days (a meter silent for ten years)."""
         if start is None or end is None:
             return
+        if end.measured_at - start.measured_at > MAXIMUM_INTERVAL:
+            raise _reject(
+                "interval_too_long",
+                f"the reading lies more than {MAXIMUM_INTERVAL.days} days from its neighbour",
+                days=MAXIMUM_INTERVAL.days,
+            )
         hours = Decimal((end.measured_at - start.measured_at).total_seconds()) / 3600
         increase = end.energy_unwrapped_gj - start.energy_unwrapped_gj
         limit = MAXIMUM_ENERGY_RATE_GJ_PER_H[self.kind] * max(hours, Decimal(1))

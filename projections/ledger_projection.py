@@ -6,18 +6,15 @@ together with the tracking table: the runner applies every event exactly once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from decimal import Decimal
+from collections.abc import Callable, Sequence
 from typing import Any
-from uuid import UUID
 
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import Connection, Table, insert, select, update
 
-from domain.day_split import split_across_days
 from domain.household import Household
 from domain.meter import Meter
-from domain.readings import MeteredInterval
-from projections.tables import LEDGER_TABLES, daily_consumption, households, meter_intervals, meter_readings, meters
+from projections.reading_batch import ReadingBatchWriter
+from projections.tables import LEDGER_TABLES, households, meters
 
 Handler = Callable[[Connection, Any], None]
 
@@ -39,14 +36,27 @@ class LedgerProjection:
             Meter.Commissioned: self._meter_commissioned,
             Meter.AttachedToHousehold: self._meter_attached,
             Meter.DetachedFromHousehold: self._meter_detached,
-            Meter.ReadingRecorded: self._reading_recorded,
         }
 
     def apply(self, connection: Connection, domain_event: Any) -> None:
         """Apply one event; events this projection does not know (snapshots, later kinds) are skipped."""
-        handler = self._handlers.get(type(domain_event))
-        if handler is not None:
-            handler(connection, domain_event)
+        self.apply_batch(connection, [domain_event])
+
+    def apply_batch(self, connection: Connection, domain_events: Sequence[Any]) -> None:
+        """Apply events in order. Readings are buffered and written together; any other event
+        first flushes them and then drops the writer's cached meters and households."""
+        readings = ReadingBatchWriter(connection)
+        readings.preload(domain_events)
+        for domain_event in domain_events:
+            if isinstance(domain_event, Meter.ReadingRecorded):
+                readings.add(domain_event)
+                continue
+            handler = self._handlers.get(type(domain_event))
+            if handler is not None:
+                readings.flush()
+                handler(connection, domain_event)
+                readings.forget_lookups()
+        readings.flush()
 
     # -- households ---------------------------------------------------------------------------
 
@@ -133,93 +143,3 @@ class LedgerProjection:
 
     def _meter_detached(self, connection: Connection, event: Meter.DetachedFromHousehold) -> None:
         self._update_meter(connection, event, household_id=None)
-
-    # -- readings -----------------------------------------------------------------------------
-
-    def _reading_recorded(self, connection: Connection, event: Meter.ReadingRecorded) -> None:
-        meter_id = event.originator_id
-        connection.execute(
-            insert(meter_readings).values(
-                meter_id=meter_id,
-                measured_at=event.measured_at,
-                energy_gj=event.energy_gj,
-                volume_m3=event.volume_m3,
-                operating_hours=event.operating_hours,
-                flow_temperature_c=event.flow_temperature_c,
-                return_temperature_c=event.return_temperature_c,
-                flow_rate_m3_h=event.flow_rate_m3_h,
-                power_kw=event.power_kw,
-                error_flags=event.error_flags,
-                source=event.source,
-                batch_id=event.batch_id,
-                recorded_at=event.timestamp,
-                actor=event.actor,
-            )
-        )
-        meter = connection.execute(
-            select(meters.c.kind, meters.c.community, meters.c.building, meters.c.last_measured_at).where(
-                meters.c.meter_id == meter_id
-            )
-        ).one()
-        if event.replaced_interval_start is not None:
-            self._remove_interval(connection, meter_id, event.replaced_interval_start)
-        for interval in event.intervals:
-            self._add_interval(connection, meter_id, interval, meter)
-        latest = meter.last_measured_at is None or event.measured_at > meter.last_measured_at
-        newest = {"last_measured_at": event.measured_at, "last_energy_gj": event.energy_gj} if latest else {}
-        self._update_meter(connection, event, readings_count=meters.c.readings_count + 1, **newest)
-
-    @staticmethod
-    def _remove_interval(connection: Connection, meter_id: UUID, start: Any) -> None:
-        connection.execute(
-            delete(daily_consumption).where(
-                daily_consumption.c.meter_id == meter_id, daily_consumption.c.interval_start_at == start
-            )
-        )
-        connection.execute(
-            delete(meter_intervals).where(meter_intervals.c.meter_id == meter_id, meter_intervals.c.start_at == start)
-        )
-
-    @staticmethod
-    def _add_interval(connection: Connection, meter_id: UUID, interval: MeteredInterval, meter: Any) -> None:
-        connection.execute(
-            insert(meter_intervals).values(
-                meter_id=meter_id,
-                start_at=interval.start,
-                end_at=interval.end,
-                energy_gj=interval.energy_gj,
-                volume_m3=interval.volume_m3,
-                household_id=interval.household_id,
-                expected_energy_gj=interval.expected_energy_gj,
-                deviation_percent=interval.deviation_percent,
-                permissible_error_percent=interval.permissible_error_percent,
-                plausible=interval.plausible,
-            )
-        )
-        community, building = meter.community, meter.building
-        if interval.household_id is not None:
-            place = connection.execute(
-                select(households.c.community, households.c.building).where(
-                    households.c.household_id == interval.household_id
-                )
-            ).one_or_none()
-            if place is not None:
-                community, building = place.community, place.building
-        shares = split_across_days(interval.start, interval.end, interval.energy_gj, interval.volume_m3 or Decimal(0))
-        connection.execute(
-            insert(daily_consumption),
-            [
-                {
-                    "meter_id": meter_id,
-                    "interval_start_at": interval.start,
-                    "day": share.day,
-                    "energy_gj": share.energy_gj,
-                    "volume_m3": share.volume_m3 if interval.volume_m3 is not None else None,
-                    "household_id": interval.household_id,
-                    "meter_kind": meter.kind,
-                    "community": community,
-                    "building": building,
-                }
-                for share in shares
-            ],
-        )

@@ -8,7 +8,7 @@ workers race, the later one changes nothing and rolls back.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
@@ -27,7 +27,7 @@ class Projection(Protocol):
     name: str
     tables: tuple[Table, ...]
 
-    def apply(self, connection: Connection, domain_event: Any) -> None: ...
+    def apply_batch(self, connection: Connection, domain_events: Sequence[Any]) -> None: ...
 
 
 class EventSource(Protocol):
@@ -98,8 +98,8 @@ class ProjectionRunner:
                 )
                 if not notifications:
                     return 0
-                for notification in notifications:
-                    self.projection.apply(connection, self.source.mapper.to_domain_event(notification))
+                domain_events = [self.source.mapper.to_domain_event(notification) for notification in notifications]
+                self.projection.apply_batch(connection, domain_events)
                 self._advance(connection, start, notifications[-1].id)
                 return len(notifications)
         except (IntegrityError, OperationalError) as error:

@@ -240,7 +240,7 @@ def test_a_large_import_goes_in_batches_and_keeps_each_row_s_number(
     assert newest is not None and newest.energy_register_gj == rows[-1][1]
 
 
-def test_cells_are_shown_as_written_not_as_markup(env: dict[str, str], demo_store: Path, tmp_path: Path) -> None:
+def test_cells_are_shown_as_written_not_as_markup(env: dict[str, str], tmp_path: Path) -> None:
     csv_file = write_csv(tmp_path / "readings.csv", "[b]M-1,2025-11-02T00:00:00+08:00,[red]1,")
     result = run(env, "readings", "import", str(csv_file), "--dry-run")
     assert result.exit_code == 1

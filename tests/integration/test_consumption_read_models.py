@@ -1,111 +1,131 @@
 """Consumption read models per household, building and community, and the heat balance, on each backend.
 
-A small network on 1 November 2025, readings in UTC (local midnight is 16:00 UTC):
+A small network, readings in UTC (local midnight in Shanghai is 16:00 UTC):
 
-| meter | household, place      | readings                             | GJ  | per local day                    |
-|-------|-----------------------|--------------------------------------|-----|----------------------------------|
-| M-1   | WZ-1, 碧桂园 / 1       | 1 Nov 12:00 10.000 → 20:00 10.800    | 0.8 | 4 h + 4 h: 1 Nov 0.4, 2 Nov 0.4  |
-| M-2   | WZ-2, 碧桂园 / 1       | 1 Nov 02:00 5.000 → 06:00 5.600      | 0.6 | 1 Nov 0.6                        |
-| M-3   | WZ-3, 碧桂园 / 2       | 1 Nov 16:00 1.000 → 2 Nov 16:00 2.2  | 1.2 | 2 Nov 1.2 (one whole local day)  |
-| M-4   | WZ-4, 阅水秦韵 / 7     | 1 Nov 10:00 3.000 → 2 Nov 10:00 3.9  | 0.9 | 6 h + 18 h: 0.225 and 0.675      |
-| B-1   | building, 碧桂园 / 1   | 1 Nov 00:00 100.0 → 2 Nov 00:00 101.5 | 1.5 | 16 h + 8 h: 1.0 and 0.5         |
+| meter | household, place    | readings                               | GJ  | per local day                  |
+|-------|---------------------|----------------------------------------|-----|--------------------------------|
+| M-1   | WZ-1, 碧桂园 / 1     | 1 Nov 12:00 10.000 → 20:00 10.800      | 0.8 | 4 h + 4 h: 1 Nov 0.4, 2 Nov 0.4|
+| M-2   | WZ-2, 碧桂园 / 1     | 1 Nov 02:00 5.000 → 06:00 5.600        | 0.6 | 1 Nov 0.6                      |
+| M-3   | WZ-3, 碧桂园 / 2     | 1 Nov 16:00 1.000 → 2 Nov 16:00 2.200  | 1.2 | 2 Nov 1.2 (one whole day)      |
+| M-4   | WZ-4, 阅水秦韵 / 7   | 1 Nov 10:00 3.000 → 2 Nov 10:00 3.900  | 0.9 | 6 h + 18 h: 0.225 and 0.675    |
+| M-5   | WZ-5, 碧桂园 / 2     | 30 Nov 12:00 1.000 → 20:00 1.800       | 0.8 | 30 Nov 0.4, 1 Dec 0.4          |
+| B-1   | building, 碧桂园 / 1 | 1 Nov 00:00 100.0 → 2 Nov 00:00 101.5  | 1.5 | 16 h + 8 h: 1.0 and 0.5        |
 """
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from application.authorization import SYSTEM
 from domain import ids
 from domain.values import MeterKind
 from infrastructure.container import Container
-from projections.tables import daily_consumption, meter_readings
-from tests.strategies import SEASON_START, commission_meter, hours_after, household_with_meter, item
+from projections.queries import ConsumptionTotal, Granularity, LedgerQueries, PeriodConsumption
+from projections.tables import meter_readings
+from tests.strategies import SEASON_START, UTC, commission_meter, hours_after, household_with_meter, item
 
 D = Decimal
-NOV_1, NOV_2 = date(2025, 11, 1), date(2025, 11, 2)
-C = daily_consumption.c
+NOV_1, NOV_2, NOV_30, DEC_1 = date(2025, 11, 1), date(2025, 11, 2), date(2025, 11, 30), date(2025, 12, 1)
+SEASON = (date(2025, 11, 1), date(2026, 3, 31))
+DAY, MONTH = Granularity.DAY, Granularity.MONTH
+HOUSEHOLD, BUILDING = MeterKind.HOUSEHOLD, MeterKind.BUILDING
+NOV_30_NOON = datetime(2025, 11, 30, 12, tzinfo=UTC)
+
+
+def period(first_day: date, energy_gj: str, volume_m3: str | None = None) -> PeriodConsumption:
+    """A period's sums; the volume is None where no meter in it reports a volume register (not zero flow)."""
+    return PeriodConsumption(first_day, D(energy_gj), None if volume_m3 is None else D(volume_m3))
 
 
 @pytest.fixture
-def network(container: Container) -> Container:
+def network(container: Container) -> LedgerQueries:
     ledger = container.ledger
-    household_with_meter(ledger, "WZ-1", "M-1", community="碧桂园", building="1")
-    household_with_meter(ledger, "WZ-2", "M-2", community="碧桂园", building="1")
-    household_with_meter(ledger, "WZ-3", "M-3", community="碧桂园", building="2")
-    household_with_meter(ledger, "WZ-4", "M-4", community="阅水秦韵", building="7")
-    commission_meter(ledger, "B-1", kind=MeterKind.BUILDING, community="碧桂园", building="1")
-    report = ledger.record_readings(
-        SYSTEM,
-        [
-            item("M-1", hours_after(SEASON_START, 12), "10.000"),
-            item("M-1", hours_after(SEASON_START, 20), "10.800"),
-            item("M-2", hours_after(SEASON_START, 2), "5.000"),
-            item("M-2", hours_after(SEASON_START, 6), "5.600"),
-            item("M-3", hours_after(SEASON_START, 16), "1.000"),
-            item("M-3", hours_after(SEASON_START, 40), "2.200"),
-            item("M-4", hours_after(SEASON_START, 10), "3.000"),
-            item("M-4", hours_after(SEASON_START, 34), "3.900"),
-            item("B-1", SEASON_START, "100.000"),
-            item("B-1", hours_after(SEASON_START, 24), "101.500"),
-        ],
-    )
-    assert report.accepted == 10
-    return container
+    for number, (community, building) in enumerate(
+        [("碧桂园", "1"), ("碧桂园", "1"), ("碧桂园", "2"), ("阅水秦韵", "7"), ("碧桂园", "2")], start=1
+    ):
+        household_with_meter(ledger, f"WZ-{number}", f"M-{number}", community=community, building=building)
+    commission_meter(ledger, "B-1", kind=BUILDING, community="碧桂园", building="1")
+    readings = [
+        ("M-1", hours_after(SEASON_START, 12), "10.000", "1.0"),
+        ("M-1", hours_after(SEASON_START, 20), "10.800", "1.8"),
+        ("M-2", hours_after(SEASON_START, 2), "5.000", None), ("M-2", hours_after(SEASON_START, 6), "5.600", None),
+        ("M-3", hours_after(SEASON_START, 16), "1.000", None), ("M-3", hours_after(SEASON_START, 40), "2.200", None),
+        ("M-4", hours_after(SEASON_START, 10), "3.000", None), ("M-4", hours_after(SEASON_START, 34), "3.900", None),
+        ("M-5", NOV_30_NOON, "1.000", None), ("M-5", hours_after(NOV_30_NOON, 8), "1.800", None),
+        ("B-1", SEASON_START, "100.000", None), ("B-1", hours_after(SEASON_START, 24), "101.500", None),
+    ]
+    items = [item(serial, moment, energy, volume_m3=volume) for serial, moment, energy, volume in readings]
+    assert ledger.record_readings(SYSTEM, items).accepted == len(readings)
+    return LedgerQueries(container.engine)
 
 
-def grouped(container: Container, keys: list[Any], *where: Any) -> dict[tuple[Any, ...], Decimal]:
-    query = select(*keys, func.sum(C.energy_gj)).where(*where).group_by(*keys)
-    with container.engine.connect() as connection:
-        return {tuple(row[:-1]): row[-1] for row in connection.execute(query)}
+def test_a_households_consumption_per_day(network: LedgerQueries) -> None:
+    # M-1 also moved 0.8 m³ (1.0 → 1.8): 0.4 m³ a day, like its energy.
+    assert network.household_consumption(ids.household_id("WZ-1"), *SEASON, DAY) == [
+        period(NOV_1, "0.4", "0.4"), period(NOV_2, "0.4", "0.4"),
+    ]
+    assert network.household_consumption(ids.household_id("WZ-4"), *SEASON, DAY) == [
+        period(NOV_1, "0.225"), period(NOV_2, "0.675"),
+    ]
 
 
-def test_a_households_consumption_per_day(network: Container) -> None:
-    assert grouped(network, [C.day], C.household_id == ids.household_id("WZ-1")) == {
-        (NOV_1,): D("0.4"), (NOV_2,): D("0.4"),
-    }
-    assert grouped(network, [C.day], C.household_id == ids.household_id("WZ-4")) == {
-        (NOV_1,): D("0.225"), (NOV_2,): D("0.675"),
-    }
+def test_a_households_consumption_per_month_follows_the_local_calendar(network: LedgerQueries) -> None:
+    # M-5: 20:00 on 30 Nov to 04:00 on 1 Dec local, although both readings are on 30 Nov in UTC.
+    assert network.household_consumption(ids.household_id("WZ-5"), *SEASON, MONTH) == [
+        period(NOV_1, "0.4"), period(DEC_1, "0.4"),
+    ]
 
 
-def test_every_household_is_charged_its_own_meter_only(network: Container) -> None:
-    # 0.8, 0.6, 1.2, 0.9 GJ; the building meter belongs to no household.
-    assert grouped(network, [C.household_id], C.household_id.is_not(None)) == {
-        (ids.household_id("WZ-1"),): D("0.8"),
-        (ids.household_id("WZ-2"),): D("0.6"),
-        (ids.household_id("WZ-3"),): D("1.2"),
-        (ids.household_id("WZ-4"),): D("0.9"),
-    }
+def test_a_households_total_counts_only_the_days_asked_for(network: LedgerQueries) -> None:
+    wz_1 = ids.household_id("WZ-1")
+    assert network.household_total(wz_1, *SEASON) == ConsumptionTotal(D("0.8"), D("0.8"))
+    assert network.household_total(wz_1, NOV_2, NOV_2) == ConsumptionTotal(D("0.4"), D("0.4"))
+    assert network.household_total(wz_1, DEC_1, DEC_1) == ConsumptionTotal(D(0), D(0))
 
 
-def test_a_buildings_household_meters_per_day(network: Container) -> None:
+def test_a_buildings_household_meters_per_day(network: LedgerQueries) -> None:
     # 碧桂园 / 1: 1 Nov 0.4 (M-1) + 0.6 (M-2) = 1.0; 2 Nov 0.4 (M-1).
-    household_meters = C.meter_kind == "household"
-    assert grouped(network, [C.day], household_meters, C.community == "碧桂园", C.building == "1") == {
-        (NOV_1,): D("1.0"), (NOV_2,): D("0.4"),
-    }
+    assert network.place_consumption("碧桂园", "1", HOUSEHOLD, *SEASON, DAY) == [
+        period(NOV_1, "1.0", "0.4"), period(NOV_2, "0.4", "0.4"),
+    ]
 
 
-def test_a_community_per_day(network: Container) -> None:
-    # 碧桂园: 1 Nov 0.4 + 0.6 = 1.0; 2 Nov 0.4 + 1.2 = 1.6.  阅水秦韵: 0.225 and 0.675.
-    assert grouped(network, [C.community, C.day], C.meter_kind == "household") == {
-        ("碧桂园", NOV_1): D("1.0"),
-        ("碧桂园", NOV_2): D("1.6"),
-        ("阅水秦韵", NOV_1): D("0.225"),
-        ("阅水秦韵", NOV_2): D("0.675"),
-    }
+def test_a_community_per_day_and_per_month(network: LedgerQueries) -> None:
+    # 碧桂园: 1 Nov 0.4 + 0.6 = 1.0; 2 Nov 0.4 + 1.2 = 1.6; 30 Nov 0.4; 1 Dec 0.4 (M-5).
+    assert network.place_consumption("碧桂园", None, HOUSEHOLD, *SEASON, DAY) == [
+        period(NOV_1, "1.0", "0.4"), period(NOV_2, "1.6", "0.4"), period(NOV_30, "0.4"), period(DEC_1, "0.4"),
+    ]
+    # November 1.0 + 1.6 + 0.4 = 3.0; December 0.4.
+    assert network.place_consumption("碧桂园", None, HOUSEHOLD, *SEASON, MONTH) == [
+        period(NOV_1, "3.0", "0.8"), period(DEC_1, "0.4"),
+    ]
+    assert network.place_consumption("阅水秦韵", None, HOUSEHOLD, *SEASON, MONTH) == [period(NOV_1, "0.9")]
 
 
-def test_the_heat_balance_of_a_building(network: Container) -> None:
-    # Building meter 1.0 + 0.5 = 1.5 GJ against households 0.8 + 0.6 = 1.4 GJ: 0.1 GJ lost in the building's pipes.
-    by_kind = grouped(network, [C.meter_kind], C.community == "碧桂园", C.building == "1")
-    assert by_kind == {("building",): D("1.5"), ("household",): D("1.4")}
-    assert by_kind[("building",)] - by_kind[("household",)] == D("0.1")
-    assert grouped(network, [C.day], C.meter_kind == "building") == {(NOV_1,): D("1.0"), (NOV_2,): D("0.5")}
+def test_the_heat_balance_of_a_building(network: LedgerQueries) -> None:
+    # Building meter 1.0 + 0.5 = 1.5 GJ against households 0.8 + 0.6 = 1.4 GJ: 0.1 GJ lost in the building.
+    building = network.place_consumption("碧桂园", "1", BUILDING, *SEASON, MONTH)
+    households = network.place_consumption("碧桂园", "1", HOUSEHOLD, *SEASON, MONTH)
+    assert (building, households) == ([period(NOV_1, "1.5")], [period(NOV_1, "1.4", "0.8")])
+    assert building[0].energy_gj - households[0].energy_gj == D("0.1")
+
+
+def test_a_meter_removed_from_its_household_adds_nothing_to_the_building(
+    network: LedgerQueries, container: Container
+) -> None:
+    # M-2 is detached at 06:00 and keeps reading: 5.600 → 5.900 belongs to nobody.
+    container.ledger.detach_meter(SYSTEM, "M-2", hours_after(SEASON_START, 6), "meter removed")
+    container.ledger.record_readings(SYSTEM, [item("M-2", hours_after(SEASON_START, 7), "5.900")])
+    assert network.place_consumption("碧桂园", "1", HOUSEHOLD, *SEASON, DAY) == [
+        period(NOV_1, "1.0", "0.4"), period(NOV_2, "0.4", "0.4"),
+    ]
+    assert network.household_total(ids.household_id("WZ-2"), *SEASON) == ConsumptionTotal(D("0.6"), D(0))
+
+
+def test_an_empty_range_has_no_periods(network: LedgerQueries) -> None:
+    assert network.place_consumption("碧桂园", None, HOUSEHOLD, date(2026, 1, 1), date(2026, 1, 31), DAY) == []
 
 
 def test_the_largest_values_the_domain_accepts_fit_the_read_models(container: Container) -> None:
@@ -120,20 +140,19 @@ def test_the_largest_values_the_domain_accepts_fit_the_read_models(container: Co
     last = item("S-1", hours_after(SEASON_START, 10), "999999999.999999999", **largest)
     assert container.ledger.record_readings(SYSTEM, [first, last]).accepted == 2
     assert container.runner.position() == container.runner.max_notification_id()
-    readings = readings_of(container)
-    assert readings[-1] == (
-        D("999999999.999999999"), D("999999999.999999999"), D("999999999.999"), D("249.999"), D("-50"),
-        D("-999999999.999"), D("999999999.999"),
-    )
-    # 999999999.999999999 − 999999000.000000001 = 999.999999998 GJ over 10 h (a substation may do 5000).
-    assert grouped(container, [C.meter_kind]) == {("substation_primary",): D("999.999999998")}
-
-
-def readings_of(container: Container) -> list[tuple[Decimal, ...]]:
     columns = meter_readings.c
     query = select(
         columns.energy_gj, columns.volume_m3, columns.operating_hours, columns.flow_temperature_c,
         columns.return_temperature_c, columns.flow_rate_m3_h, columns.power_kw,
-    ).order_by(columns.measured_at)
+    ).order_by(columns.measured_at.desc())
     with container.engine.connect() as connection:
-        return [tuple(row) for row in connection.execute(query)]
+        newest = tuple(connection.execute(query).first() or ())
+    assert newest == (
+        D("999999999.999999999"), D("999999999.999999999"), D("999999999.999"), D("249.999"), D("-50"),
+        D("-999999999.999"), D("999999999.999"),
+    )
+    # 999999999.999999999 − 999999000.000000001 = 999.999999998 GJ in 10 h (a substation may do 5000).
+    queries = LedgerQueries(container.engine)
+    assert queries.place_consumption("碧桂园", "站1", MeterKind.SUBSTATION_PRIMARY, *SEASON, MONTH) == [
+        period(NOV_1, "999.999999998", "999.999999999"),
+    ]

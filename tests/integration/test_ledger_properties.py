@@ -66,7 +66,8 @@ def daily_rows_from_events(events: list[Any]) -> list[DailyRow]:
                 del intervals[event.replaced_interval_start]
             intervals |= {interval.start: interval for interval in event.intervals}
     rows = [
-        (interval.start, share.day, share.energy_gj, share.volume_m3, interval.household_id)
+        (interval.start, share.day, share.energy_gj, share.volume_m3 if interval.volume_m3 is not None else None,
+         interval.household_id)
         for interval in intervals.values()
         for share in split_across_days(
             interval.start, interval.end, interval.energy_gj, interval.volume_m3 or Decimal(0)

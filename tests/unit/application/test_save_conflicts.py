@@ -176,7 +176,7 @@ def test_a_batch_waiting_to_save_loses_nothing_to_a_concurrent_batch_on_the_same
     assert a_judged.wait(timeout=10)
     other_process.record_readings(SYSTEM, [item("M-1", hours_after(T, 20), "11")])
     b.start()
-    b.join(timeout=1)  # B may finish now or wait for A; either is fine
+    b.join(timeout=0.5)  # B may finish now or wait for A; either is fine
     a_may_save.set()
     a.join(timeout=10)
     b.join(timeout=10)

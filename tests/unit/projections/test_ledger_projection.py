@@ -1,26 +1,28 @@
 """The ledger projection: what each event writes into the read-model tables."""
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, create_engine, func, select
 
 from application.authorization import SYSTEM
 from application.ledger import HeatLedger
 from domain import ids
 from domain.values import Areas, MeterKind
+from projections.ledger_projection import LedgerProjection
 from projections.runner import ProjectionRunner
-from projections.tables import daily_consumption, households, meter_intervals, meter_readings, meters
+from projections.tables import daily_consumption, households, metadata, meter_intervals, meter_readings, meters
 from tests.strategies import (
     SEASON_START,
     commission_meter,
     hours_after,
     household_with_meter,
     item,
+    memory_ledger,
     projected_ledger,
     register_household,
 )
@@ -233,3 +235,21 @@ def test_events_the_projection_does_not_know_are_skipped(projected: Projected) -
     with runner.engine.begin() as connection:
         runner.projection.apply(connection, object())
     assert rows(runner, households) == []
+
+
+def test_a_reading_a_decade_after_the_last_one_does_not_stop_the_projection(tmp_path: Path) -> None:
+    ledger = memory_ledger()
+    engine = create_engine(f"sqlite:///{tmp_path / 'read_models.sqlite'}")
+    metadata.create_all(engine)
+    runner = ProjectionRunner(ledger, engine, LedgerProjection())
+    try:
+        commission_meter(ledger, "M-1")
+        # 2 Oct 2025 and 2 Jan 2037: 4110 days apart. Accepted or rejected, the read models must keep up.
+        ledger.record_readings(SYSTEM, [item("M-1", hours_after(T, -720), "1")])
+        ledger.clock = lambda: datetime(2037, 1, 3, tzinfo=UTC)
+        report = ledger.record_readings(SYSTEM, [item("M-1", datetime(2037, 1, 2, tzinfo=UTC), "100")])
+        assert [outcome.reason for outcome in report.outcomes] == ["interval_too_long"]
+        runner.catch_up()
+        assert runner.position() == runner.max_notification_id()
+    finally:
+        engine.dispose()

@@ -1,6 +1,6 @@
 """The catch-up runner: batches, tracking that only moves forward, races lost cleanly, rebuild."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -117,13 +117,13 @@ class _RacedProjection(LedgerProjection):
         super().__init__()
         self.rival, self.error, self.failed = rival, error, False
 
-    def apply(self, connection: Connection, domain_event: Any) -> None:
+    def apply_batch(self, connection: Connection, domain_events: Sequence[Any]) -> None:
         if not self.failed:
             self.failed = True
             if self.rival is not None:
                 self.rival.catch_up()
             raise self.error
-        super().apply(connection, domain_event)
+        super().apply_batch(connection, domain_events)
 
 
 COLLISIONS = [

@@ -1,0 +1,243 @@
+"""Writes a run of ReadingRecorded events to the read models with a few statements per table.
+
+A catch-up batch holds hundreds of readings. Writing each one with its own statements (insert
+reading, read meter, insert interval, read household, insert days, update meter) made the
+projection five times slower than ingestion, so readings are buffered here and written per table
+with one executemany. Lookups of meters and households are cached for the run and cleared
+whenever another kind of event may have changed them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+
+from domain.day_split import split_across_days
+from domain.meter import Meter
+from domain.readings import MeteredInterval
+from projections.tables import daily_consumption, households, meter_intervals, meter_readings, meters
+from projections.types import ScaledDecimal, UtcDateTime
+
+IntervalKey = tuple[UUID, datetime]
+
+
+@dataclass
+class _MeterState:
+    """What the writer needs of a meter row, with the changes not yet written."""
+
+    kind: str
+    community: str
+    building: str
+    last_measured_at: datetime | None
+    last_energy_gj: Decimal | None
+    new_readings: int = 0
+    version: int | None = None
+
+
+class ReadingBatchWriter:
+    """Buffers the rows of reading events; ``flush`` writes them (call it before other writes)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._meters: dict[UUID, _MeterState] = {}
+        self._places: dict[UUID, tuple[str, str] | None] = {}
+        self._readings: list[dict[str, Any]] = []
+        self._intervals: dict[IntervalKey, dict[str, Any]] = {}
+        self._days: dict[IntervalKey, list[dict[str, Any]]] = {}
+        self._stale_intervals: set[IntervalKey] = set()
+
+    # -- lookups ------------------------------------------------------------------------------
+
+    def preload(self, events: Iterable[Any]) -> None:
+        """Load every meter and household the reading events name, one query each."""
+        readings = [event for event in events if isinstance(event, Meter.ReadingRecorded)]
+        meter_ids = {event.originator_id for event in readings} - self._meters.keys()
+        household_ids = {
+            interval.household_id
+            for event in readings
+            for interval in event.intervals
+            if interval.household_id is not None
+        } - self._places.keys()
+        if meter_ids:
+            self._load_meters(meter_ids)
+        if household_ids:
+            self._load_places(household_ids)
+
+    def forget_lookups(self) -> None:
+        """Drop cached meters and households: another event may have changed them."""
+        assert not self._has_pending(), "flush before forgetting lookups"
+        self._meters.clear()
+        self._places.clear()
+
+    def _load_meters(self, meter_ids: set[UUID]) -> None:
+        columns = (meters.c.meter_id, meters.c.kind, meters.c.community, meters.c.building)
+        rows = self.connection.execute(
+            select(*columns, meters.c.last_measured_at, meters.c.last_energy_gj).where(meters.c.meter_id.in_(meter_ids))
+        )
+        for row in rows:
+            self._meters[row.meter_id] = _MeterState(
+                row.kind, row.community, row.building, row.last_measured_at, row.last_energy_gj
+            )
+
+    def _load_places(self, household_ids: set[UUID]) -> None:
+        rows = self.connection.execute(
+            select(households.c.household_id, households.c.community, households.c.building).where(
+                households.c.household_id.in_(household_ids)
+            )
+        )
+        found = {row.household_id: (row.community, row.building) for row in rows}
+        for household_id in household_ids:
+            self._places[household_id] = found.get(household_id)
+
+    def _meter(self, meter_id: UUID) -> _MeterState:
+        if meter_id not in self._meters:
+            self._load_meters({meter_id})
+        return self._meters[meter_id]
+
+    def _place(self, household_id: UUID) -> tuple[str, str] | None:
+        if household_id not in self._places:
+            self._load_places({household_id})
+        return self._places[household_id]
+
+    # -- buffering ----------------------------------------------------------------------------
+
+    def add(self, event: Meter.ReadingRecorded) -> None:
+        """Buffer the rows of one reading event."""
+        meter_id = event.originator_id
+        meter = self._meter(meter_id)
+        self._readings.append(_reading_row(event))
+        if event.replaced_interval_start is not None:
+            self._remove_interval((meter_id, event.replaced_interval_start))
+        for interval in event.intervals:
+            self._add_interval(meter_id, interval, meter)
+        if meter.last_measured_at is None or event.measured_at > meter.last_measured_at:
+            meter.last_measured_at, meter.last_energy_gj = event.measured_at, event.energy_gj
+        meter.new_readings += 1
+        meter.version = event.originator_version
+
+    def _remove_interval(self, key: IntervalKey) -> None:
+        if key in self._intervals:
+            del self._intervals[key]
+            del self._days[key]
+        else:
+            self._stale_intervals.add(key)
+
+    def _add_interval(self, meter_id: UUID, interval: MeteredInterval, meter: _MeterState) -> None:
+        key = (meter_id, interval.start)
+        self._intervals[key] = _interval_row(meter_id, interval)
+        community, building = meter.community, meter.building
+        place = self._place(interval.household_id) if interval.household_id is not None else None
+        if place is not None:
+            community, building = place
+        shares = split_across_days(interval.start, interval.end, interval.energy_gj, interval.volume_m3 or Decimal(0))
+        self._days[key] = [
+            {
+                "meter_id": meter_id,
+                "interval_start_at": interval.start,
+                "day": share.day,
+                "energy_gj": share.energy_gj,
+                "volume_m3": share.volume_m3 if interval.volume_m3 is not None else None,
+                "household_id": interval.household_id,
+                "meter_kind": meter.kind,
+                "community": community,
+                "building": building,
+            }
+            for share in shares
+        ]
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def _has_pending(self) -> bool:
+        return bool(self._readings or self._stale_intervals)
+
+    def flush(self) -> None:
+        """Write everything buffered: stale intervals out first, then new rows, then meters."""
+        if not self._has_pending():
+            return
+        for meter_id, start in sorted(self._stale_intervals):
+            self.connection.execute(
+                delete(daily_consumption).where(
+                    daily_consumption.c.meter_id == meter_id, daily_consumption.c.interval_start_at == start
+                )
+            )
+            self.connection.execute(
+                delete(meter_intervals).where(
+                    meter_intervals.c.meter_id == meter_id, meter_intervals.c.start_at == start
+                )
+            )
+        self.connection.execute(insert(meter_readings), self._readings)
+        if self._intervals:
+            self.connection.execute(insert(meter_intervals), list(self._intervals.values()))
+            self.connection.execute(insert(daily_consumption), [row for rows in self._days.values() for row in rows])
+        self._write_meters()
+        self._readings, self._intervals, self._days, self._stale_intervals = [], {}, {}, set()
+
+    def _write_meters(self) -> None:
+        changed = [(meter_id, state) for meter_id, state in self._meters.items() if state.new_readings]
+        if not changed:
+            return
+        statement = (
+            update(meters)
+            .where(meters.c.meter_id == bindparam("target_meter_id"))
+            .values(
+                readings_count=meters.c.readings_count + bindparam("new_readings"),
+                last_measured_at=bindparam("new_last_measured_at", type_=UtcDateTime),
+                last_energy_gj=bindparam("new_last_energy_gj", type_=ScaledDecimal(9)),
+                version=bindparam("new_version"),
+            )
+        )
+        self.connection.execute(
+            statement,
+            [
+                {
+                    "target_meter_id": meter_id,
+                    "new_readings": state.new_readings,
+                    "new_last_measured_at": state.last_measured_at,
+                    "new_last_energy_gj": state.last_energy_gj,
+                    "new_version": state.version,
+                }
+                for meter_id, state in changed
+            ],
+        )
+        for _, state in changed:
+            state.new_readings, state.version = 0, None
+
+
+def _reading_row(event: Meter.ReadingRecorded) -> dict[str, Any]:
+    return {
+        "meter_id": event.originator_id,
+        "measured_at": event.measured_at,
+        "energy_gj": event.energy_gj,
+        "volume_m3": event.volume_m3,
+        "operating_hours": event.operating_hours,
+        "flow_temperature_c": event.flow_temperature_c,
+        "return_temperature_c": event.return_temperature_c,
+        "flow_rate_m3_h": event.flow_rate_m3_h,
+        "power_kw": event.power_kw,
+        "error_flags": event.error_flags,
+        "source": event.source,
+        "batch_id": event.batch_id,
+        "recorded_at": event.timestamp,
+        "actor": event.actor,
+    }
+
+
+def _interval_row(meter_id: UUID, interval: MeteredInterval) -> dict[str, Any]:
+    return {
+        "meter_id": meter_id,
+        "start_at": interval.start,
+        "end_at": interval.end,
+        "energy_gj": interval.energy_gj,
+        "volume_m3": interval.volume_m3,
+        "household_id": interval.household_id,
+        "expected_energy_gj": interval.expected_energy_gj,
+        "deviation_percent": interval.deviation_percent,
+        "permissible_error_percent": interval.permissible_error_percent,
+        "plausible": interval.plausible,
+    }
