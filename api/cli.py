@@ -171,13 +171,25 @@ def serve(
             f"clerk (serve {datetime.now(UTC):%Y-%m-%d %H:%M})", Role.CLERK, operator().name
         )
         _print_serve_help(console, issued.secret, host, port)
-        try:
-            from api.app import create_app
-        except ImportError as error:
-            _fail(f"the web API is not available: {error}", STORE_UNAVAILABLE)
+        # Imported here: the web stack is not needed by the other commands and slows their start.
         import uvicorn
 
+        from api.app import create_app
+
         uvicorn.run(create_app(container), host=host, port=port)
+
+
+@app.command()
+def worker() -> None:
+    """Run the arq worker: queued jobs from Redis and a projection catch-up every 5 seconds."""
+    from arq.worker import Worker
+
+    from infrastructure.jobs import worker_options
+
+    settings = _settings()
+    if settings.catch_up_after_command:
+        _out().print("Note: HEATLEDGER_CATCH_UP_AFTER_COMMAND is on; in production set it to false.")
+    Worker(**worker_options(settings)).run()
 
 
 def _load_demo_if_empty(container: Container, console: Console) -> None:

@@ -1,11 +1,12 @@
 """Readings that arrive out of order: between two readings, before the first, and outside the window."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from domain.day_split import MAXIMUM_INTERVAL_DAYS
 from domain.errors import ReadingRejectedError
 from domain.meter import READING_WINDOW_SIZE, Meter, RecordingOutcome
 from domain.values import MeterKind
@@ -187,3 +188,27 @@ def test_readings_arriving_in_any_order_give_the_same_window_as_in_order() -> No
         (r.measured_at, r.energy_unwrapped_gj) for r in in_order.window
     ]
     assert shuffled.window[0].measured_at + timedelta(hours=48) == shuffled.window[-1].measured_at
+
+
+def decade_rejection(meter: Meter, hours: float) -> str:
+    with pytest.raises(ReadingRejectedError) as raised:
+        record(meter, values(hours_after(T, hours), "10.5"), received_at=DECADES_LATER)
+    return raised.value.reason
+
+
+DECADES_LATER = datetime(2045, 1, 1, tzinfo=UTC)
+LONGEST_HOURS = MAXIMUM_INTERVAL_DAYS * 24
+
+
+def test_a_reading_more_than_3660_days_after_the_previous_one_is_rejected() -> None:
+    # A longer interval could not be shared across days (MAXIMUM_INTERVAL_DAYS); exactly 3660 days can.
+    meter = meter_with((0, "10"))
+    assert decade_rejection(meter, LONGEST_HOURS + 1 / 3600) == "interval_too_long"
+    accepted = record(meter, values(hours_after(T, LONGEST_HOURS), "11"), received_at=DECADES_LATER)
+    assert accepted is RecordingOutcome.ACCEPTED
+
+
+def test_a_reading_more_than_3660_days_before_the_next_one_is_rejected() -> None:
+    meter = new_meter()
+    record(meter, values(hours_after(T, LONGEST_HOURS + 1), "11"), received_at=DECADES_LATER)
+    assert decade_rejection(meter, 0) == "interval_too_long"
