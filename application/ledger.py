@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar, TypeVar
+from functools import wraps
+from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -42,6 +43,21 @@ MAXIMUM_SAVE_ATTEMPTS = 3
 METER_SNAPSHOT_INTERVAL = 200
 
 AggregateType = TypeVar("AggregateType", bound=Aggregate)
+Parameters = ParamSpec("Parameters")
+Result = TypeVar("Result")
+
+
+def _one_at_a_time(
+    method: Callable[Concatenate[HeatLedger, Parameters], Result],
+) -> Callable[Concatenate[HeatLedger, Parameters], Result]:
+    """Run a HeatLedger command or load under the ledger's command lock (see ``__init__``)."""
+
+    @wraps(method)
+    def serialised(ledger: HeatLedger, /, *args: Parameters.args, **kwargs: Parameters.kwargs) -> Result:
+        with ledger._command_lock:
+            return method(ledger, *args, **kwargs)
+
+    return serialised
 
 
 def utc_now() -> datetime:
@@ -61,9 +77,11 @@ class HeatLedger(Application[UUID]):
         super().__init__(env)
         self.clock = clock
         self._after_save: list[Callable[[], None]] = []
-        # Batches judge the cached meters themselves, not copies: one batch at a time per process,
-        # so a batch never sees, saves or (on a failed save) loses another batch's unsaved readings.
-        self._ingestion_lock = threading.Lock()
+        # Batches judge the cached meters themselves, not copies (copying a meter costs more than
+        # judging its reading). So commands and loads run one at a time per process: none ever
+        # sees, saves or (on a failed save) loses another command's unsaved changes. Across
+        # processes the aggregate version check keeps writers honest.
+        self._command_lock = threading.RLock()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -81,10 +99,12 @@ class HeatLedger(Application[UUID]):
 
     # -- loading ------------------------------------------------------------------------------
 
+    @_one_at_a_time
     def household(self, account_number: str) -> Household:
         """The household with this account number, or NotFoundError."""
         return self._load(Household, ids.household_id(account_number), "household", account_number)
 
+    @_one_at_a_time
     def meter(self, serial: str) -> Meter:
         """The meter with this serial number, or NotFoundError."""
         return self._load(Meter, ids.meter_id(serial), "meter", serial)
@@ -113,6 +133,7 @@ class HeatLedger(Application[UUID]):
 
     # -- households ---------------------------------------------------------------------------
 
+    @_one_at_a_time
     def register_household(
         self,
         principal: Principal,
@@ -132,6 +153,7 @@ class HeatLedger(Application[UUID]):
         self._save_new(household, "household", account_number)
         return household.id
 
+    @_one_at_a_time
     def correct_area(
         self,
         principal: Principal,
@@ -148,6 +170,7 @@ class HeatLedger(Application[UUID]):
         household.correct_area(areas, effective_on, self._context(principal, reason, correlation_id))
         self.save(household)
 
+    @_one_at_a_time
     def suspend_heating(
         self,
         principal: Principal,
@@ -163,6 +186,7 @@ class HeatLedger(Application[UUID]):
         household.suspend_heating(effective_on, self._context(principal, reason, correlation_id))
         self.save(household)
 
+    @_one_at_a_time
     def resume_heating(
         self,
         principal: Principal,
@@ -180,6 +204,7 @@ class HeatLedger(Application[UUID]):
 
     # -- meters -------------------------------------------------------------------------------
 
+    @_one_at_a_time
     def commission_meter(
         self,
         principal: Principal,
@@ -221,6 +246,7 @@ class HeatLedger(Application[UUID]):
         self._save_new(meter, "meter", serial)
         return meter.id
 
+    @_one_at_a_time
     def attach_meter(
         self,
         principal: Principal,
@@ -238,6 +264,7 @@ class HeatLedger(Application[UUID]):
         household.attach_meter(meter.id, meter.serial, attached_at, context)
         self.save(household, meter)
 
+    @_one_at_a_time
     def detach_meter(
         self,
         principal: Principal,
@@ -279,7 +306,7 @@ class HeatLedger(Application[UUID]):
                 size=len(items),
             )
         batch = batch_id or uuid4()
-        with self._ingestion_lock:
+        with self._command_lock:
             for attempt in range(1, MAXIMUM_SAVE_ATTEMPTS + 1):
                 lookup = _MeterLookup(self._find_meter)
                 try:

@@ -1,26 +1,22 @@
-"""Transcodings for payload and state types the event store does not know by itself."""
+"""Transcodings for payload and state types the event store does not know by itself.
+
+Enumerations need none: every one of ours is a StrEnum, which JSON writes as the string it is
+and gives back as a plain str; events carry values and aggregates turn them back into members.
+"""
 
 from __future__ import annotations
 
 from dataclasses import fields
 from datetime import date
-from enum import Enum
 from typing import Any
 
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from domain.readings import Attachment, MeteredInterval, RememberedReading
 from domain.values import (
-    AccuracyClass,
     Address,
     Areas,
-    CustomerClass,
-    FlowSensorSide,
-    HorizontalPosition,
-    MeterKind,
     Position,
-    ReadingSource,
-    VerticalPosition,
 )
 
 
@@ -35,21 +31,6 @@ class DateAsISO(Transcoding):
 
     def decode(self, data: str) -> date:
         return date.fromisoformat(data)
-
-
-class EnumAsValue(Transcoding):
-    """An enumeration member as its value, named after its class."""
-
-    def __init__(self, enum_type: type[Enum]) -> None:
-        self.type = enum_type
-        self.name = f"enum_{enum_type.__name__}"
-
-    def encode(self, obj: Enum) -> Any:
-        return obj.value
-
-    def decode(self, data: Any) -> Enum:
-        member: Enum = self.type(data)
-        return member
 
 
 class DataclassAsDict(Transcoding):
@@ -70,15 +51,6 @@ class DataclassAsDict(Transcoding):
         return self.type(**data)
 
 
-ENUMS: tuple[type[Enum], ...] = (
-    AccuracyClass,
-    CustomerClass,
-    FlowSensorSide,
-    HorizontalPosition,
-    MeterKind,
-    ReadingSource,
-    VerticalPosition,
-)
 DATACLASSES: tuple[type[Any], ...] = (Address, Areas, Attachment, MeteredInterval, Position, RememberedReading)
 
 
@@ -96,7 +68,5 @@ def register_ledger_transcodings(transcoder: JSONTranscoder) -> None:
     transcoder.register(DateAsISO())
     for transcoding in _extra_transcodings:
         transcoder.register(transcoding)
-    for enum_type in ENUMS:
-        transcoder.register(EnumAsValue(enum_type))
     for dataclass_type in DATACLASSES:
         transcoder.register(DataclassAsDict(dataclass_type))

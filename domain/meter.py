@@ -8,6 +8,7 @@ in the events and the projections.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -439,7 +440,7 @@ class Meter(Aggregate):
             )
         previous = self.window[position - 1] if position > 0 else None
         following = self.window[position] if position < len(self.window) else None
-        remembered = self._remember(values, fingerprint, previous, following)
+        remembered = self._remember(values, fingerprint, position)
         intervals = self._intervals_around(previous, remembered, following)
         self._reading_recorded(
             measured_at=values.measured_at,
@@ -483,14 +484,12 @@ class Meter(Aggregate):
                     width=str(width),
                 )
 
-    def _remember(
-        self,
-        values: ReadingValues,
-        fingerprint: str,
-        previous: RememberedReading | None,
-        following: RememberedReading | None,
-    ) -> RememberedReading:
-        """Place the reading between its neighbours: unwrap its registers and check they fit."""
+    def _remember(self, values: ReadingValues, fingerprint: str, position: int) -> RememberedReading:
+        """Place the reading at ``position`` in the window: unwrap its registers and check they fit
+        between its neighbours. Volume and hours are checked against the nearest readings that
+        have them, so a reading without volume in between cannot hide a volume going backwards."""
+        previous = self.window[position - 1] if position > 0 else None
+        following = self.window[position] if position < len(self.window) else None
         energy_unwrapped = self._unwrapped(
             values.energy_gj,
             previous,
@@ -501,16 +500,19 @@ class Meter(Aggregate):
         )
         volume_unwrapped = None
         if values.volume_m3 is not None:
-            with_volume = [r for r in (previous, following) if r is not None and r.volume_register_m3 is not None]
             volume_unwrapped = self._unwrapped(
                 values.volume_m3,
-                previous if previous in with_volume else None,
-                following if following in with_volume else None,
+                self._nearest(position, -1, lambda reading: reading.volume_register_m3 is not None),
+                self._nearest(position, +1, lambda reading: reading.volume_register_m3 is not None),
                 "volume",
                 self.volume_register_width_m3,
                 lambda reading: (reading.volume_register_m3 or Decimal(0), reading.volume_unwrapped_m3 or Decimal(0)),
             )
-        self._check_operating_hours(values.operating_hours, previous, following)
+        self._check_operating_hours(
+            values.operating_hours,
+            self._nearest(position, -1, lambda reading: reading.operating_hours is not None),
+            self._nearest(position, +1, lambda reading: reading.operating_hours is not None),
+        )
         remembered = RememberedReading(
             measured_at=values.measured_at,
             energy_register_gj=values.energy_gj,
@@ -525,6 +527,13 @@ class Meter(Aggregate):
         self._check_energy_rate(previous, remembered)
         self._check_energy_rate(remembered, following)
         return remembered
+
+    def _nearest(
+        self, position: int, direction: int, has: Callable[[RememberedReading], bool]
+    ) -> RememberedReading | None:
+        """The closest remembered reading before (-1) or from (+1) ``position`` for which ``has`` holds."""
+        indexes = range(position - 1, -1, -1) if direction < 0 else range(position, len(self.window))
+        return next((self.window[index] for index in indexes if has(self.window[index])), None)
 
     @staticmethod
     def _unwrapped(

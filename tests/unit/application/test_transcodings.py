@@ -12,12 +12,24 @@ from eventsourcing.domain import DomainEvent
 
 from application.authorization import SYSTEM
 from application.ledger import METER_SNAPSHOT_INTERVAL, HeatLedger
-from application.transcodings import DATACLASSES, ENUMS
+from application.transcodings import DATACLASSES
 from domain import ids
 from domain.household import Household
 from domain.meter import READING_WINDOW_SIZE, Meter
 from domain.readings import Attachment, MeteredInterval, RememberedReading
-from domain.values import Address, Areas, CommandContext, HorizontalPosition, Position, VerticalPosition
+from domain.values import (
+    AccuracyClass,
+    Address,
+    Areas,
+    CommandContext,
+    CustomerClass,
+    FlowSensorSide,
+    HorizontalPosition,
+    MeterKind,
+    Position,
+    ReadingSource,
+    VerticalPosition,
+)
 from tests.strategies import (
     COMMISSIONED_AT,
     RECEIVED_LATER,
@@ -135,6 +147,9 @@ def test_decimals_keep_their_written_digits_and_types_come_back_as_they_went(
     # 999.950 − 999.500 = 0.450 GJ, 100.500 − 100.000 = 0.500 m³.
     assert (str(interval.energy_gj), str(interval.volume_m3)) == ("0.450", "0.500")
     assert interval.expected_energy_gj is not None and interval.plausible is not None
+
+
+ENUMS = (AccuracyClass, CustomerClass, FlowSensorSide, HorizontalPosition, MeterKind, ReadingSource, VerticalPosition)
 
 
 @pytest.mark.parametrize("enum_type", ENUMS, ids=lambda enum_type: enum_type.__name__)

@@ -314,3 +314,20 @@ def test_a_building_meter_may_register_more_than_a_flat() -> None:
     record(meter, values(T, "10"))
     assert record(meter, values(hours_after(T, 10), "210")) is RecordingOutcome.ACCEPTED
     assert rejection(meter, values(hours_after(T, 20), "410.001")).reason == "implausible_increase"
+
+
+def test_a_reading_without_volume_in_between_does_not_hide_a_volume_going_backwards() -> None:
+    meter = new_meter()
+    record(meter, values(T, "1", volume_m3="10"))
+    record(meter, values(hours_after(T, 24), "2"))  # this reading reports no volume register
+    error = rejection(meter, values(hours_after(T, 48), "3", volume_m3="9"))
+    assert (error.reason, error.params["register"]) == ("register_backwards", "volume")
+
+
+def test_a_late_reading_is_checked_against_the_next_reading_that_has_operating_hours() -> None:
+    meter = new_meter()
+    record(meter, values(T, "1", operating_hours="100"))
+    record(meter, values(hours_after(T, 24), "2"))
+    record(meter, values(hours_after(T, 48), "3", operating_hours="148"))
+    error = rejection(meter, values(hours_after(T, 12), "1.5", operating_hours="150"))
+    assert (error.reason, error.params["register"]) == ("inconsistent_with_next", "operating_hours")
