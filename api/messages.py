@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from domain.day_split import BUSINESS_TIME_ZONE
 from domain.errors import LedgerError, ReadingRejectedError
 
 
@@ -419,9 +421,10 @@ def render(keys: Iterable[str], params: Mapping[str, Any], language: Language, f
     """The first catalog template among ``keys`` filled with ``params``, or ``fallback``.
 
     Names in ``field``, ``register``, ``role``, ``permission``, ``kind`` and ``granularity``
-    params are also offered translated, as ``field_label`` and so on.
+    params are also offered translated, as ``field_label`` and so on. Times (params ending in
+    ``_at``) are shown in the utility's local time, as a clerk in Ningxia reads a clock.
     """
-    values = {name: _text(value) for name, value in params.items()}
+    values = {name: _local_time(value) if name.endswith("_at") else _text(value) for name, value in params.items()}
     for name in _LABELLED_PARAMS:
         if name in values:
             values[f"{name}_label"] = label(values[name], language)
@@ -439,6 +442,17 @@ def render(keys: Iterable[str], params: Mapping[str, Any], language: Language, f
 def describe_error(error: LedgerError, language: Language) -> str:
     """A ledger error in the caller's language."""
     return render(message_keys(error), error.params, language, error.message)
+
+
+def _local_time(value: Any) -> str:
+    """An ISO 8601 time as ``2025-12-01 08:00:00+08:00`` in Asia/Shanghai; anything else as text."""
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return _text(value)
+    if moment.tzinfo is None:
+        return _text(value)
+    return moment.astimezone(BUSINESS_TIME_ZONE).isoformat(sep=" ")
 
 
 def _text(value: Any) -> str:

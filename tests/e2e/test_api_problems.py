@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
-from api.messages import CATALOG, TITLES, Language, negotiate_language
+from api.messages import CATALOG, TITLES, Language, negotiate_language, render
 from api.problems import MAXIMUM_REQUEST_BYTES
 from application.authorization import Role
 from infrastructure.container import Container
@@ -140,3 +140,10 @@ def test_every_problem_code_has_a_title_in_both_languages() -> None:
 
 def _placeholders(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def test_times_in_messages_are_shown_in_the_utility_s_local_time() -> None:
+    params = {"measured_at": "2025-11-30T16:00:00+00:00"}
+    chinese = render(["conflicting_reading"], params, Language.ZH, "fallback")
+    # 16:00 UTC on 30 November is midnight of 1 December in Asia/Shanghai (UTC+8).
+    assert chinese == "该表在 2025-12-01 00:00:00+08:00 已有一条不同的读数。"
