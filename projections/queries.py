@@ -301,6 +301,12 @@ class LedgerQueries:
         """A household's metered consumption per day or month, oldest first."""
         return self._consumption([daily_consumption.c.household_id == household_id], first_day, last_day, granularity)
 
+    def meter_consumption(
+        self, meter_id: UUID, first_day: date, last_day: date, granularity: Granularity
+    ) -> list[PeriodConsumption]:
+        """A meter's metered consumption per day or month, oldest first."""
+        return self._consumption([daily_consumption.c.meter_id == meter_id], first_day, last_day, granularity)
+
     def household_total(self, household_id: UUID, first_day: date, last_day: date) -> ConsumptionTotal:
         """A household's metered consumption summed over ``first_day``…``last_day``."""
         statement = select(func.sum(daily_consumption.c.energy_gj), func.sum(daily_consumption.c.volume_m3)).where(

@@ -17,9 +17,11 @@ from api.dependencies import BusinessToday, Queries
 from api.problems import RequestRuleError, problem_responses
 from api.routers import resource_router
 from api.routers.households import AccountNumberPath, require_household
+from api.routers.meters import SerialPath, require_meter
 from api.schemas.common import KEY_MAX_LENGTH, NAME_MAX_LENGTH
 from api.schemas.consumption import (
     HouseholdConsumption,
+    MeterConsumption,
     PlaceConsumption,
     household_periods,
     place_periods,
@@ -108,6 +110,31 @@ def get_household_consumption(
     periods = household_periods(found, day_range.granularity, day_range.first_day, day_range.last_day)
     return HouseholdConsumption(
         account_number=household.account_number,
+        granularity=day_range.granularity,
+        from_day=day_range.first_day,
+        to_day=day_range.last_day,
+        periods=periods,
+        energy_gj=sum((period.energy_gj for period in periods), ZERO_ENERGY_GJ),
+        volume_m3=sum((period.volume_m3 for period in periods), ZERO_VOLUME_M3),
+    )
+
+
+@router.get(
+    "/meters/{serial}/consumption",
+    operation_id="get_meter_consumption",
+    response_model=MeterConsumption,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_meter_consumption(
+    serial: SerialPath, reader: Reader, queries: Queries, day_range: ConsumptionRange
+) -> MeterConsumption:
+    """A meter's metered energy and volume per business day or month, and their sums, over every
+    household it served (a household's figures follow its meters across a swap)."""
+    meter = require_meter(queries, serial)
+    found = queries.meter_consumption(meter.meter_id, day_range.first_day, day_range.last_day, day_range.granularity)
+    periods = household_periods(found, day_range.granularity, day_range.first_day, day_range.last_day)
+    return MeterConsumption(
+        serial=meter.serial,
         granularity=day_range.granularity,
         from_day=day_range.first_day,
         to_day=day_range.last_day,

@@ -61,6 +61,43 @@ class HouseholdConsumption(BaseModel):
     volume_m3: VolumeText
 
 
+class MeterConsumption(BaseModel):
+    """A meter's metered consumption, whichever household it served. Periods without any metered
+    interval are left out."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "serial": "60110601",
+                    "granularity": "day",
+                    "from_day": "2025-12-01",
+                    "to_day": "2025-12-02",
+                    "periods": [
+                        {
+                            "period": "2025-12-01",
+                            "first_day": "2025-12-01",
+                            "last_day": "2025-12-01",
+                            "energy_gj": "0.412000",
+                            "volume_m3": "2.480000",
+                        }
+                    ],
+                    "energy_gj": "0.412000",
+                    "volume_m3": "2.480000",
+                }
+            ]
+        }
+    )
+
+    serial: str
+    granularity: Granularity
+    from_day: date
+    to_day: date
+    periods: list[ConsumptionPeriod]
+    energy_gj: EnergyText = Field(description="Sum of the periods")
+    volume_m3: VolumeText
+
+
 class PlaceConsumptionPeriod(BaseModel):
     """One period of a building or community: household meters and building meters side by side."""
 

@@ -267,3 +267,22 @@ def test_an_unknown_place_is_not_found(metered: LedgerApi) -> None:
     assert_problem(metered.get("/buildings/碧桂园/99/consumption"), 404, "not_found")
     problem = assert_problem(metered.get("/communities/阅水秦韵/consumption"), 404, "not_found")
     assert problem["params"] == {"kind": "community", "key": "阅水秦韵"}
+
+
+@pytest.mark.parametrize("serial", ["HM-102", "BM-1"])
+def test_a_meter_by_month_sums_its_own_days(metered: LedgerApi, serial: str) -> None:
+    meter = _meter(serial)
+
+    consumption = metered.get(f"/meters/{serial}/consumption", granularity="month").json()
+
+    assert consumption["serial"] == serial
+    assert [period["period"] for period in consumption["periods"]] == ["2025-11", "2025-12"]
+    assert _energies_of(consumption["periods"]) == [
+        sum(meter.daily_energy_gj[NOVEMBER], Decimal(0)),
+        sum(meter.daily_energy_gj[DECEMBER], Decimal(0)),
+    ]
+    assert Decimal(consumption["energy_gj"]) == sum(meter.daily_energy_gj, Decimal(0))
+
+
+def test_an_unknown_meter_has_no_consumption(metered: LedgerApi) -> None:
+    assert_problem(metered.get("/meters/NOPE/consumption"), 404, "not_found")
