@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import create_engine
 
 from alembic import context
+from infrastructure.intake import metadata as intake_metadata
 from infrastructure.token_store import metadata as token_metadata
 from projections.tables import metadata as projection_metadata
 
@@ -17,7 +18,9 @@ config = context.config
 
 def _run(connection: object) -> None:
     context.configure(
-        connection=connection, target_metadata=[projection_metadata, token_metadata], render_as_batch=True
+        connection=connection,
+        target_metadata=[projection_metadata, token_metadata, intake_metadata],
+        render_as_batch=True,
     )
     with context.begin_transaction():
         context.run_migrations()

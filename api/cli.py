@@ -39,6 +39,7 @@ from infrastructure.demo.community import DEFAULT_BUILDINGS, DEFAULT_SEED, busin
 from infrastructure.demo.loader import LoadReport, is_loaded, load_community
 from infrastructure.demo.model import DemoCommunity
 from infrastructure.demo.summary import summarise_community
+from infrastructure.intake import Channel, ReadingIntake
 from infrastructure.settings import Backend, Settings
 from projections.tables import households
 
@@ -341,7 +342,7 @@ def readings_import(
         if dry_run:
             outcomes = preview_readings(container.ledger, parsed, operator(), why)
         else:
-            outcomes = _import(container.ledger, parsed, operator(), why, console)
+            outcomes = _import(container.intake, parsed, operator(), why, console)
     _print_outcomes(console, parsed, outcomes, dry_run)
     if parsed.errors or any(outcome.status is ItemStatus.REJECTED for outcome in outcomes):
         raise typer.Exit(NOT_ALL_RECORDED)
@@ -383,7 +384,7 @@ def preview_readings(
 
 
 def _import(
-    ledger: HeatLedger, parsed: ParsedReadings, principal: Principal, reason: str, console: Console
+    intake: ReadingIntake, parsed: ParsedReadings, principal: Principal, reason: str, console: Console
 ) -> list[ItemOutcome]:
     """Record the parsed rows in batches; outcomes are renumbered to the rows' place in ``parsed``."""
     items = parsed.items
@@ -391,7 +392,8 @@ def _import(
     with _progress(console) as progress:
         task = progress.add_task("importing", total=len(items))
         for start in range(0, len(items), MAXIMUM_BATCH_SIZE):
-            report = ledger.record_readings(principal, items[start : start + MAXIMUM_BATCH_SIZE], reason)
+            chunk = items[start : start + MAXIMUM_BATCH_SIZE]
+            report = intake.submit(principal, chunk, Channel.CSV, reason)
             outcomes.extend(_shifted(outcome, start) for outcome in report.outcomes)
             progress.update(task, completed=len(outcomes))
     return outcomes

@@ -15,6 +15,7 @@ from api.messages import Language, negotiate_language
 from application.ledger import HeatLedger
 from domain.day_split import business_day
 from infrastructure.container import Container
+from infrastructure.intake import ReadingIntake
 from projections.queries import LedgerQueries
 
 
@@ -41,6 +42,14 @@ def get_queries(container: ContainerDependency) -> LedgerQueries:
 
 
 Queries = Annotated[LedgerQueries, Depends(get_queries)]
+
+
+def get_intake(container: ContainerDependency) -> ReadingIntake:
+    """The way readings come in from outside: the ledger plus the log of what it refused."""
+    return container.intake
+
+
+Intake = Annotated[ReadingIntake, Depends(get_intake)]
 
 
 def get_language(

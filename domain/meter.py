@@ -21,7 +21,7 @@ from domain import ids
 from domain.day_split import MAXIMUM_INTERVAL_DAYS
 from domain.errors import ConflictError, InvalidInputError, ReadingRejectedError
 from domain.heat_physics import DEFAULT_PERMANENT_FLOW_M3_H, check_interval
-from domain.readings import Attachment, MeteredInterval, ReadingValues, RememberedReading
+from domain.readings import Attachment, IntervalQuality, MeteredInterval, ReadingValues, RememberedReading
 from domain.values import (
     MAXIMUM_CODE_LENGTH,
     MAXIMUM_NAME_LENGTH,
@@ -198,12 +198,32 @@ class Meter(Aggregate):
         power_kw: Decimal | None
         error_flags: int
         source: str
+        faulty: bool
         fingerprint: str
         energy_unwrapped_gj: Decimal
         volume_unwrapped_m3: Decimal | None
         intervals: list[MeteredInterval]
         replaced_interval_start: datetime | None
         replaced_interval_end: datetime | None
+        batch_id: UUID
+        actor: str
+        reason: str
+
+    class FaultReported(Aggregate.Event):
+        """The meter's error flags (M-Bus 0xFD 0x17) changed to a non-zero value."""
+
+        error_flags: int
+        previous_error_flags: int
+        measured_at: datetime
+        batch_id: UUID
+        actor: str
+        reason: str
+
+    class FaultCleared(Aggregate.Event):
+        """The meter's error flags went back to zero."""
+
+        previous_error_flags: int
+        measured_at: datetime
         batch_id: UUID
         actor: str
         reason: str
@@ -249,6 +269,8 @@ class Meter(Aggregate):
         # Readings before this moment fell out of the window and can no longer be verified.
         self.verified_since: datetime | None = None
         self.readings_count = 0
+        # The error flags of the newest reading; a change is a FaultReported or FaultCleared event.
+        self.error_flags = 0
 
     @classmethod
     def commission(
@@ -453,6 +475,7 @@ class Meter(Aggregate):
             power_kw=values.power_kw,
             error_flags=values.error_flags,
             source=ReadingSource(values.source).value,
+            faulty=values.faulty,
             fingerprint=fingerprint,
             energy_unwrapped_gj=remembered.energy_unwrapped_gj,
             volume_unwrapped_m3=remembered.volume_unwrapped_m3,
@@ -463,7 +486,34 @@ class Meter(Aggregate):
             actor=actor,
             reason=reason,
         )
+        if following is None and values.error_flags != self.error_flags:
+            self._report_fault_change(values, batch_id, actor, reason)
         return RecordingOutcome.ACCEPTED
+
+    def _report_fault_change(self, values: ReadingValues, batch_id: UUID, actor: str, reason: str) -> None:
+        """The newest reading's error flags differ from the meter's: record the fault or its end."""
+        if values.error_flags:
+            self._fault_reported(values.error_flags, self.error_flags, values.measured_at, batch_id, actor, reason)
+        else:
+            self._fault_cleared(self.error_flags, values.measured_at, batch_id, actor, reason)
+
+    @event(FaultReported)
+    def _fault_reported(
+        self,
+        error_flags: int,
+        previous_error_flags: int,
+        measured_at: datetime,
+        batch_id: UUID,
+        actor: str,
+        reason: str,
+    ) -> None:
+        self.error_flags = error_flags
+
+    @event(FaultCleared)
+    def _fault_cleared(
+        self, previous_error_flags: int, measured_at: datetime, batch_id: UUID, actor: str, reason: str
+    ) -> None:
+        self.error_flags = 0
 
     def _check_within_register_widths(self, values: ReadingValues) -> None:
         """A register with a declared width shows 0 up to below the width; a larger value is a fault
@@ -523,6 +573,7 @@ class Meter(Aggregate):
             flow_temperature_c=values.flow_temperature_c,
             return_temperature_c=values.return_temperature_c,
             fingerprint=fingerprint,
+            faulty=values.faulty,
         )
         self._check_energy_rate(previous, remembered)
         self._check_energy_rate(remembered, following)
@@ -614,8 +665,9 @@ class Meter(Aggregate):
         volume = None
         if start.volume_unwrapped_m3 is not None and end.volume_unwrapped_m3 is not None:
             volume = end.volume_unwrapped_m3 - start.volume_unwrapped_m3
+        quality = IntervalQuality.FAULTY if start.faulty or end.faulty else IntervalQuality.MEASURED
         interval = MeteredInterval(
-            start.measured_at, end.measured_at, energy, volume, self.household_at(end.measured_at)
+            start.measured_at, end.measured_at, energy, volume, self.household_at(end.measured_at), quality=quality
         )
         temperatures = (
             start.flow_temperature_c,
@@ -623,7 +675,7 @@ class Meter(Aggregate):
             end.flow_temperature_c,
             end.return_temperature_c,
         )
-        if volume is None or any(temperature is None for temperature in temperatures):
+        if volume is None or quality is IntervalQuality.FAULTY or None in temperatures:
             return interval
         start_flow, start_return, end_flow, end_return = (t for t in temperatures if t is not None)
         hours = Decimal((end.measured_at - start.measured_at).total_seconds()) / 3600
@@ -651,6 +703,7 @@ class Meter(Aggregate):
             check.expected_energy_gj,
             check.deviation_percent,
             check.permissible_error_percent,
+            quality,
         )
 
     @event(ReadingRecorded)
@@ -666,6 +719,7 @@ class Meter(Aggregate):
         power_kw: Decimal | None,
         error_flags: int,
         source: str,
+        faulty: bool,
         fingerprint: str,
         energy_unwrapped_gj: Decimal,
         volume_unwrapped_m3: Decimal | None,
@@ -686,6 +740,7 @@ class Meter(Aggregate):
             flow_temperature_c=flow_temperature_c,
             return_temperature_c=return_temperature_c,
             fingerprint=fingerprint,
+            faulty=faulty,
         )
         bisect.insort(self.window, remembered, key=lambda reading: reading.measured_at)
         if len(self.window) > READING_WINDOW_SIZE:

@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -31,6 +32,9 @@ class ReadingValues:
     power_kw: Decimal | None = None
     error_flags: int = 0
     source: ReadingSource = ReadingSource.MANUAL
+    # A sensor fault value (such as 243 °C from a broken probe) makes the reading faulty: it is
+    # kept, and the intervals it bounds are not billable.
+    faulty: bool = False
 
     def fingerprint(self) -> str:
         """A short digest of every measured value, telling a resent reading from a different one.
@@ -64,10 +68,18 @@ class RememberedReading:
     flow_temperature_c: Decimal | None
     return_temperature_c: Decimal | None
     fingerprint: str
+    faulty: bool = False
 
     def __deepcopy__(self, memo: dict[int, Any]) -> RememberedReading:
         # Immutable: the aggregate cache deep-copies meters on every get, so sharing is safe and cheap.
         return self
+
+
+class IntervalQuality(StrEnum):
+    """How far an interval can be trusted: measured at both ends, or bounded by a faulty reading."""
+
+    MEASURED = "measured"
+    FAULTY = "faulty"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +98,12 @@ class MeteredInterval:
     expected_energy_gj: Decimal | None = None
     deviation_percent: Decimal | None = None
     permissible_error_percent: Decimal | None = None
+    quality: str = "measured"
+
+    @property
+    def billable(self) -> bool:
+        """Whether the interval may be billed: not when a reading bounding it is faulty."""
+        return self.quality != IntervalQuality.FAULTY
 
     @property
     def plausible(self) -> bool | None:

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from application.ledger import HeatLedger
 from infrastructure.database import create_database_engine, migrate
 from infrastructure.event_store import event_store_environment
+from infrastructure.intake import ReadingIntake
 from infrastructure.settings import Settings
 from infrastructure.token_store import TokenStore
 from projections.ledger_projection import LedgerProjection
@@ -28,6 +29,7 @@ class Container:
     engine: Engine
     runner: ProjectionRunner
     tokens: TokenStore
+    intake: ReadingIntake
 
     def catch_up(self) -> int:
         """Apply new events to the read models."""
@@ -61,4 +63,5 @@ def bootstrap(settings: Settings | None = None) -> Container:
     runner = ProjectionRunner(ledger, engine, LedgerProjection())
     if settings.catch_up_after_command:
         ledger.add_after_save_hook(_catch_up_after_save(runner))
-    return Container(settings, ledger, engine, runner, TokenStore(engine, settings.secret_key))
+    tokens = TokenStore(engine, settings.secret_key)
+    return Container(settings, ledger, engine, runner, tokens, ReadingIntake(ledger, engine))

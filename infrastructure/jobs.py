@@ -23,6 +23,7 @@ from application.ingestion import BatchReport, ReadingItem
 from domain.readings import ReadingValues
 from domain.values import ReadingSource
 from infrastructure.container import Container, bootstrap
+from infrastructure.intake import Channel
 from infrastructure.settings import Settings
 
 _OPTIONAL_DECIMALS = (
@@ -91,9 +92,8 @@ def record_reading_batch(
 ) -> dict[str, Any]:
     """Record one batch of readings (an upload queued by the API or a poller), then catch up."""
     principal = Principal(actor, Role(role))
-    report = container.ledger.record_readings(
-        principal, [reading_item_from_payload(item) for item in items], reason, UUID(batch_id)
-    )
+    items_to_record = [reading_item_from_payload(item) for item in items]
+    report = container.intake.submit(principal, items_to_record, Channel.UPLOAD, reason, UUID(batch_id))
     container.catch_up()
     return report_to_payload(report)
 

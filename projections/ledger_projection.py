@@ -36,6 +36,8 @@ class LedgerProjection:
             Meter.Commissioned: self._meter_commissioned,
             Meter.AttachedToHousehold: self._meter_attached,
             Meter.DetachedFromHousehold: self._meter_detached,
+            Meter.FaultReported: self._fault_reported,
+            Meter.FaultCleared: self._fault_cleared,
         }
 
     def apply(self, connection: Connection, domain_event: Any) -> None:
@@ -143,3 +145,11 @@ class LedgerProjection:
 
     def _meter_detached(self, connection: Connection, event: Meter.DetachedFromHousehold) -> None:
         self._update_meter(connection, event, household_id=None)
+
+    def _fault_reported(self, connection: Connection, event: Meter.FaultReported) -> None:
+        # A fault that changes its flags keeps the moment it began.
+        since = event.measured_at if event.previous_error_flags == 0 else meters.c.fault_since
+        self._update_meter(connection, event, error_flags=event.error_flags, fault_since=since)
+
+    def _fault_cleared(self, connection: Connection, event: Meter.FaultCleared) -> None:
+        self._update_meter(connection, event, error_flags=0, fault_since=None)

@@ -222,6 +222,7 @@ def _reading_row(event: Meter.ReadingRecorded) -> dict[str, Any]:
         "power_kw": event.power_kw,
         "error_flags": event.error_flags,
         "source": event.source,
+        "faulty": event.faulty,
         "batch_id": event.batch_id,
         "recorded_at": event.timestamp,
         "actor": event.actor,
@@ -240,4 +241,5 @@ def _interval_row(meter_id: UUID, interval: MeteredInterval) -> dict[str, Any]:
         "deviation_percent": interval.deviation_percent,
         "permissible_error_percent": interval.permissible_error_percent,
         "plausible": interval.plausible,
+        "quality": interval.quality,
     }

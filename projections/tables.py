@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    false,
 )
 
 from projections.types import ScaledDecimal, UtcDateTime
@@ -71,6 +72,8 @@ meters = Table(
     Column("readings_count", Integer, nullable=False),
     Column("last_measured_at", UtcDateTime, nullable=True),
     Column("last_energy_gj", ScaledDecimal(ENERGY_SCALE), nullable=True),
+    Column("error_flags", Integer, nullable=False, server_default="0"),
+    Column("fault_since", UtcDateTime, nullable=True),
     Column("version", Integer, nullable=False),
 )
 
@@ -88,6 +91,7 @@ meter_readings = Table(
     Column("power_kw", ScaledDecimal(INSTANT_SCALE), nullable=True),
     Column("error_flags", Integer, nullable=False),
     Column("source", String(16), nullable=False),
+    Column("faulty", Boolean, nullable=False, server_default=false()),
     Column("batch_id", Uuid, nullable=False),
     Column("recorded_at", UtcDateTime, nullable=False),
     Column("actor", String(128), nullable=False),
@@ -106,6 +110,7 @@ meter_intervals = Table(
     Column("deviation_percent", ScaledDecimal(INSTANT_SCALE), nullable=True),
     Column("permissible_error_percent", ScaledDecimal(INSTANT_SCALE), nullable=True),
     Column("plausible", Boolean, nullable=True),
+    Column("quality", String(16), nullable=False, server_default="measured"),
 )
 
 daily_consumption = Table(

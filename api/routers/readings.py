@@ -5,13 +5,14 @@ from __future__ import annotations
 from fastapi import Response
 
 from api.auth import Caller
-from api.dependencies import Ledger, PreferredLanguage
+from api.dependencies import Intake, PreferredLanguage
 from api.messages import Language, render
 from api.problems import problem_responses
 from api.routers import resource_router
 from api.routers.households import reason_argument
 from api.schemas.readings import BatchReceipt, ReadingBatch, ReadingOutcome
 from application.ingestion import ItemOutcome, ItemStatus
+from infrastructure.intake import Channel
 
 router = resource_router("/readings", "readings")
 
@@ -23,7 +24,7 @@ router = resource_router("/readings", "readings")
     responses=problem_responses(401, 403, 409, 422),
 )
 def submit_reading_batch(
-    batch: ReadingBatch, caller: Caller, ledger: Ledger, language: PreferredLanguage, response: Response
+    batch: ReadingBatch, caller: Caller, intake: Intake, language: PreferredLanguage, response: Response
 ) -> BatchReceipt:
     """Submit up to 10,000 readings (devices, concentrators, clerks).
 
@@ -37,9 +38,10 @@ def submit_reading_batch(
     A value of the wrong type (energy that is not a number, a time that is not a time) fails
     the whole request with a 422 problem listing each such value; nothing is judged then.
     """
-    report = ledger.record_readings(
+    report = intake.submit(
         caller,
         [reading.to_item() for reading in batch.readings],
+        Channel.API,
         batch_id=batch.batch_id,
         **reason_argument(batch.reason),
     )

@@ -62,13 +62,26 @@ def test_a_next_reading_records_the_interval_since_the_previous_one() -> None:
 def test_the_event_carries_every_reported_value_and_who_sent_it() -> None:
     meter = new_meter()
     reading = values(
-        T, "1.5", volume_m3="10", operating_hours="100", flow_temperature_c="70.5", return_temperature_c="40.25",
-        flow_rate_m3_h="0.12", power_kw="3.4", error_flags=4, source=ReadingSource.NBIOT,
+        T,
+        "1.5",
+        volume_m3="10",
+        operating_hours="100",
+        flow_temperature_c="70.5",
+        return_temperature_c="40.25",
+        flow_rate_m3_h="0.12",
+        power_kw="3.4",
+        error_flags=4,
+        source=ReadingSource.NBIOT,
     )
     record(meter, reading)
-    event = last_event(meter)
+    event, fault = meter.pending_events[-2:]
+    assert isinstance(event, Meter.ReadingRecorded) and isinstance(fault, Meter.FaultReported)
+    assert (fault.error_flags, fault.previous_error_flags, fault.measured_at) == (4, 0, T)
     assert (event.volume_m3, event.operating_hours, event.flow_temperature_c, event.return_temperature_c) == (
-        D(10), D(100), D("70.5"), D("40.25"),
+        D(10),
+        D(100),
+        D("70.5"),
+        D("40.25"),
     )
     assert (event.flow_rate_m3_h, event.power_kw, event.error_flags, event.source) == (D("0.12"), D("3.4"), 4, "nbiot")
     assert (event.actor, event.reason, event.fingerprint) == ("device-7", "upload", reading.fingerprint())
@@ -127,7 +140,10 @@ def test_an_energy_register_going_backwards_is_rejected() -> None:
     error = rejection(meter, values(hours_after(T, 24), "99.999"))
     assert error.reason == "register_backwards"
     assert error.params == {
-        "reason": "register_backwards", "register": "energy", "previous": "100.000", "current": "99.999",
+        "reason": "register_backwards",
+        "register": "energy",
+        "previous": "100.000",
+        "current": "99.999",
     }
 
 
@@ -284,8 +300,11 @@ def test_a_value_the_read_models_could_not_hold_is_rejected(field: str, value: s
 
 def test_the_largest_instant_values_are_valid() -> None:
     largest = {
-        "operating_hours": "999999999.999", "flow_temperature_c": "249.999", "return_temperature_c": "-50",
-        "flow_rate_m3_h": "-999999999.999", "power_kw": "999999999.999",
+        "operating_hours": "999999999.999",
+        "flow_temperature_c": "249.999",
+        "return_temperature_c": "-50",
+        "flow_rate_m3_h": "-999999999.999",
+        "power_kw": "999999999.999",
     }
     assert record(new_meter(), values(T, "1", **largest)) is RecordingOutcome.ACCEPTED
 
@@ -331,3 +350,48 @@ def test_a_late_reading_is_checked_against_the_next_reading_that_has_operating_h
     record(meter, values(hours_after(T, 48), "3", operating_hours="148"))
     error = rejection(meter, values(hours_after(T, 12), "1.5", operating_hours="150"))
     assert (error.reason, error.params["register"]) == ("inconsistent_with_next", "operating_hours")
+
+
+# -- faults ----------------------------------------------------------------------------------------
+
+
+def test_error_flags_are_reported_once_and_cleared_when_they_go() -> None:
+    meter = new_meter()
+    record(meter, values(T, "1", error_flags=4))
+    record(meter, values(hours_after(T, 24), "2", error_flags=4))
+    record(meter, values(hours_after(T, 48), "3"))
+    kinds = [type(event).__name__ for event in meter.pending_events[1:]]
+    assert kinds == ["ReadingRecorded", "FaultReported", "ReadingRecorded", "ReadingRecorded", "FaultCleared"]
+    assert meter.error_flags == 0
+
+
+def test_a_late_reading_does_not_change_the_fault_state() -> None:
+    meter = new_meter()
+    record(meter, values(T, "1"))
+    record(meter, values(hours_after(T, 48), "3"))
+    record(meter, values(hours_after(T, 24), "2", error_flags=8))
+    assert meter.error_flags == 0
+    assert not any(isinstance(event, Meter.FaultReported) for event in meter.pending_events)
+
+
+def test_intervals_bounded_by_a_faulty_reading_are_not_billable_and_not_checked() -> None:
+    meter = new_meter()
+    measured = dict(volume_m3="10", flow_temperature_c="70", return_temperature_c="40")
+    record(meter, values(T, "1", **measured))
+    record(
+        meter,
+        values(
+            hours_after(T, 24), "1.5", faulty=True, volume_m3="13", flow_temperature_c="243", return_temperature_c="40"
+        ),
+    )
+    record(meter, values(hours_after(T, 48), "2", volume_m3="16", flow_temperature_c="70", return_temperature_c="40"))
+    intervals = [
+        interval
+        for event in meter.pending_events
+        if isinstance(event, Meter.ReadingRecorded)
+        for interval in event.intervals
+    ]
+    assert [(interval.quality, interval.billable, interval.plausible) for interval in intervals] == [
+        ("faulty", False, None),
+        ("faulty", False, None),
+    ]
