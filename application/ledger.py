@@ -26,6 +26,7 @@ from domain import ids
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
 from domain.household import Household
 from domain.meter import Meter
+from domain.readings import ReadingValues
 from domain.values import (
     AccuracyClass,
     Address,
@@ -36,6 +37,7 @@ from domain.values import (
     MeterKind,
     Position,
 )
+from domain.verification import TestPoint
 
 # Saving a batch conflicts when another writer changed one of its meters; retry a few times.
 MAXIMUM_SAVE_ATTEMPTS = 3
@@ -282,6 +284,124 @@ class HeatLedger(Application[UUID]):
         household = self._load(Household, household_id, "household", str(household_id))
         household.detach_meter(meter.id, detached_at, context)
         self.save(household, meter)
+
+    # -- meter lifecycle ----------------------------------------------------------------------
+
+    @_one_at_a_time
+    def replace_meter(
+        self,
+        principal: Principal,
+        account_number: str,
+        old_serial: str,
+        new_serial: str,
+        final_reading: ReadingValues,
+        initial_reading: ReadingValues,
+        reason: str,
+        correlation_id: UUID | None = None,
+    ) -> None:
+        """Swap a household's meter: the old meter's final reading and the new meter's initial
+        reading, both at the swap moment, are saved with the detachment and the attachment in one
+        atomic save, so the household's consumption continues without a gap or a double count."""
+        principal.require(Permission.MANAGE_METERS)
+        _require_reason(reason)
+        replaced_at = final_reading.measured_at
+        if initial_reading.measured_at != replaced_at:
+            raise InvalidInputError(
+                "the final and the initial reading must be taken at the same moment",
+                message_key="swap_readings_apart",
+                field="initial_reading",
+            )
+        household, old, new = self.household(account_number), self.meter(old_serial), self.meter(new_serial)
+        if old.household_id != household.id:
+            raise ConflictError(
+                "the meter is not attached to this household",
+                message_key="meter_not_attached_here",
+                meter_serial=old_serial,
+            )
+        context = self._context(principal, reason, correlation_id)
+        swap_batch = context.correlation_id
+        self._record_swap_reading(old, final_reading, swap_batch, principal, reason)
+        household.detach_meter(old.id, replaced_at, context)
+        old.detach(replaced_at, context)
+        new.attach_to(household.id, replaced_at, context)
+        household.attach_meter(new.id, new.serial, replaced_at, context)
+        self._record_swap_reading(new, initial_reading, swap_batch, principal, reason)
+        self.save(household, old, new)
+
+    def _record_swap_reading(
+        self, meter: Meter, values: ReadingValues, batch_id: UUID, principal: Principal, reason: str
+    ) -> None:
+        # A swap reading that breaks a rule fails the whole swap (nothing is saved).
+        meter.record_reading(values, self.clock(), batch_id, principal.name, reason)
+
+    @_one_at_a_time
+    def decommission_meter(
+        self,
+        principal: Principal,
+        serial: str,
+        decommissioned_at: datetime,
+        reason: str,
+        correlation_id: UUID | None = None,
+    ) -> None:
+        """Take a detached meter out of service; later readings of it are rejected."""
+        principal.require(Permission.MANAGE_METERS)
+        _require_reason(reason)
+        meter = self.meter(serial)
+        meter.decommission(decommissioned_at, self._context(principal, reason, correlation_id))
+        self.save(meter)
+
+    @_one_at_a_time
+    def record_verification(
+        self,
+        principal: Principal,
+        serial: str,
+        verified_on: date,
+        certificate: str,
+        points: list[TestPoint],
+        reason: str = "verification",
+        correlation_id: UUID | None = None,
+    ) -> bool:
+        """Record a verification's test points (JJG 225); returns whether the meter passed."""
+        principal.require(Permission.MANAGE_METERS)
+        meter = self.meter(serial)
+        passed = meter.record_verification(
+            verified_on, certificate, points, self._context(principal, reason, correlation_id)
+        )
+        self.save(meter)
+        return passed
+
+    # -- corrections --------------------------------------------------------------------------
+
+    @_one_at_a_time
+    def void_reading(
+        self, principal: Principal, serial: str, measured_at: datetime, reason: str, correlation_id: UUID | None = None
+    ) -> None:
+        """Withdraw a reading with a reason: a compensating event, never an edit."""
+        principal.require(Permission.MANAGE_METERS)
+        _require_reason(reason)
+        meter = self.meter(serial)
+        meter.void_reading(measured_at, self._context(principal, reason, correlation_id))
+        self.save(meter)
+
+    @_one_at_a_time
+    def correct_reading(
+        self,
+        principal: Principal,
+        serial: str,
+        measured_at: datetime,
+        corrected: ReadingValues,
+        reason: str,
+        correlation_id: UUID | None = None,
+    ) -> None:
+        """Replace a reading by corrected values: the original is withdrawn and the correction
+        recorded in one atomic save; if the correction breaks a reading rule, nothing changes."""
+        principal.require(Permission.MANAGE_METERS)
+        _require_reason(reason)
+        meter = self.meter(serial)
+        context = self._context(principal, reason, correlation_id)
+        meter.void_reading(measured_at, context)
+        meter.record_reading(corrected, self.clock(), context.correlation_id, principal.name, reason)
+        self.save(meter)
 
     # -- readings -----------------------------------------------------------------------------
 

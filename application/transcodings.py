@@ -18,6 +18,7 @@ from domain.values import (
     Areas,
     Position,
 )
+from domain.verification import JudgedPoint
 
 
 class DateAsISO(Transcoding):
@@ -51,7 +52,15 @@ class DataclassAsDict(Transcoding):
         return self.type(**data)
 
 
-DATACLASSES: tuple[type[Any], ...] = (Address, Areas, Attachment, MeteredInterval, Position, RememberedReading)
+DATACLASSES: tuple[type[Any], ...] = (
+    Address,
+    Areas,
+    Attachment,
+    JudgedPoint,
+    MeteredInterval,
+    Position,
+    RememberedReading,
+)
 
 
 # Transcodings added by the process before the ledger starts (the tests add freezegun's FakeDatetime).

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -19,7 +19,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain import ids
 from domain.day_split import MAXIMUM_INTERVAL_DAYS
-from domain.errors import ConflictError, InvalidInputError, ReadingRejectedError
+from domain.errors import ConflictError, InvalidInputError, NotFoundError, ReadingRejectedError
 from domain.heat_physics import DEFAULT_PERMANENT_FLOW_M3_H, check_interval
 from domain.readings import Attachment, IntervalQuality, MeteredInterval, ReadingValues, RememberedReading
 from domain.values import (
@@ -32,6 +32,7 @@ from domain.values import (
     ReadingSource,
     bounded_text,
 )
+from domain.verification import JudgedPoint, TestPoint, judge_points
 
 # How many recent readings a meter remembers: about three months of daily readings, four days of
 # hourly ones. A reading older than the window cannot be checked against its neighbours and is
@@ -228,6 +229,32 @@ class Meter(Aggregate):
         actor: str
         reason: str
 
+    class Decommissioned(Aggregate.Event):
+        decommissioned_at: datetime
+        actor: str
+        reason: str
+        correlation_id: UUID
+
+    class VerificationRecorded(Aggregate.Event):
+        verified_on: date
+        certificate: str
+        points: list[JudgedPoint]
+        passed: bool
+        actor: str
+        reason: str
+        correlation_id: UUID
+
+    class ReadingVoided(Aggregate.Event):
+        """A reading withdrawn by a clerk. The intervals it bounded are replaced by one merged
+        interval between its neighbours (when it had both)."""
+
+        measured_at: datetime
+        removed_interval_starts: list[datetime]
+        merged_interval: MeteredInterval | None
+        actor: str
+        reason: str
+        correlation_id: UUID
+
     @staticmethod
     def create_id(serial: str) -> UUID:
         return ids.meter_id(serial)
@@ -271,6 +298,8 @@ class Meter(Aggregate):
         self.readings_count = 0
         # The error flags of the newest reading; a change is a FaultReported or FaultCleared event.
         self.error_flags = 0
+        self.decommissioned_at: datetime | None = None
+        self.last_verification_passed: bool | None = None
 
     @classmethod
     def commission(
@@ -365,8 +394,21 @@ class Meter(Aggregate):
                 return attachment.household_id
         return None
 
+    def household_for_interval(self, start: datetime, end: datetime) -> UUID | None:
+        """The household an interval's heat is charged to: the one the meter served when the
+        interval began; for a meter read before it was first attached, the one it served at the
+        interval's end. A meter swap records a reading at the swap moment, so no interval spans it."""
+        at_start = self.household_at(start)
+        if at_start is not None:
+            return at_start
+        for attachment in reversed(self.attachments):
+            if attachment.attached_at < end and (attachment.detached_at is None or end <= attachment.detached_at):
+                return attachment.household_id
+        return None
+
     def attach_to(self, household_id: UUID, attached_at: datetime, context: CommandContext) -> None:
         """Attach to a household; a meter serves one household at a time."""
+        self._require_in_service()
         if self.kind is not MeterKind.HOUSEHOLD:
             raise ConflictError(
                 "only a household meter can be attached to a household",
@@ -428,6 +470,100 @@ class Meter(Aggregate):
         last = self.attachments[-1]
         self.attachments[-1] = Attachment(last.household_id, last.attached_at, detached_at)
 
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def _require_in_service(self) -> None:
+        if self.decommissioned_at is not None:
+            raise ConflictError(
+                "the meter is decommissioned", message_key="meter_decommissioned", meter_serial=self.serial
+            )
+
+    def decommission(self, decommissioned_at: datetime, context: CommandContext) -> None:
+        """Take the meter out of service for good; it must have been detached first."""
+        self._require_in_service()
+        if self.household_id is not None:
+            raise ConflictError(
+                "detach the meter from its household before decommissioning it",
+                message_key="decommission_attached",
+                meter_serial=self.serial,
+            )
+        if decommissioned_at.tzinfo is None:
+            raise InvalidInputError(
+                "decommissioned_at must carry a time zone", message_key="naive_datetime", field="decommissioned_at"
+            )
+        latest = self.latest_reading
+        if decommissioned_at < self.commissioned_at or (latest is not None and decommissioned_at < latest.measured_at):
+            raise InvalidInputError(
+                "the meter cannot be decommissioned before its commissioning or its newest reading",
+                message_key="decommissioned_too_early",
+                field="decommissioned_at",
+            )
+        self._decommissioned(decommissioned_at, context.actor, context.reason, context.correlation_id)
+
+    @event(Decommissioned)
+    def _decommissioned(self, decommissioned_at: datetime, actor: str, reason: str, correlation_id: UUID) -> None:
+        self.decommissioned_at = decommissioned_at
+
+    def record_verification(
+        self, verified_on: date, certificate: str, points: list[TestPoint], context: CommandContext
+    ) -> bool:
+        """Record a verification (JJG 225): each test point against the class's MPE; returns pass/fail."""
+        judged = judge_points(points, self.accuracy_class, self.permanent_flow_m3_h)
+        passed = all(point.passed for point in judged)
+        certificate = bounded_text(certificate, "certificate", MAXIMUM_NAME_LENGTH, required=False)
+        self._verification_recorded(
+            verified_on, certificate, judged, passed, context.actor, context.reason, context.correlation_id
+        )
+        return passed
+
+    @event(VerificationRecorded)
+    def _verification_recorded(
+        self,
+        verified_on: date,
+        certificate: str,
+        points: list[JudgedPoint],
+        passed: bool,
+        actor: str,
+        reason: str,
+        correlation_id: UUID,
+    ) -> None:
+        self.last_verification_passed = passed
+
+    def void_reading(self, measured_at: datetime, context: CommandContext) -> None:
+        """Withdraw a remembered reading (a correction event; the original stays in the history)."""
+        position = bisect.bisect_left(self.window, measured_at, key=lambda reading: reading.measured_at)
+        if position == len(self.window) or self.window[position].measured_at != measured_at:
+            if self.verified_since is not None and measured_at < self.verified_since:
+                raise ConflictError("the reading is too old to be withdrawn here", message_key="void_outside_window")
+            raise NotFoundError(f"no reading at {measured_at.isoformat()}", kind="reading", key=measured_at.isoformat())
+        if position == 0 and self.verified_since is not None:
+            # Its interval from an older reading the meter no longer remembers cannot be redone here.
+            raise ConflictError("the reading is too old to be withdrawn here", message_key="void_outside_window")
+        previous = self.window[position - 1] if position > 0 else None
+        following = self.window[position + 1] if position + 1 < len(self.window) else None
+        # Intervals are keyed by their start: previous → this one, and this one → following.
+        removed = []
+        if previous is not None:
+            removed.append(previous.measured_at)
+        if following is not None:
+            removed.append(measured_at)
+        merged = self._interval(previous, following) if previous is not None and following is not None else None
+        self._reading_voided(measured_at, removed, merged, context.actor, context.reason, context.correlation_id)
+
+    @event(ReadingVoided)
+    def _reading_voided(
+        self,
+        measured_at: datetime,
+        removed_interval_starts: list[datetime],
+        merged_interval: MeteredInterval | None,
+        actor: str,
+        reason: str,
+        correlation_id: UUID,
+    ) -> None:
+        position = bisect.bisect_left(self.window, measured_at, key=lambda reading: reading.measured_at)
+        del self.window[position]
+        self.readings_count -= 1
+
     # -- readings -----------------------------------------------------------------------------
 
     @property
@@ -446,6 +582,8 @@ class Meter(Aggregate):
         self._check_within_register_widths(values)
         if values.measured_at < self.commissioned_at:
             raise _reject("before_commissioning", "the reading is older than the meter's commissioning")
+        if self.decommissioned_at is not None and values.measured_at > self.decommissioned_at:
+            raise _reject("after_decommissioning", "the reading is newer than the meter's decommissioning")
         fingerprint = values.fingerprint()
         position = bisect.bisect_left(self.window, values.measured_at, key=lambda reading: reading.measured_at)
         if position < len(self.window) and self.window[position].measured_at == values.measured_at:
@@ -667,7 +805,12 @@ class Meter(Aggregate):
             volume = end.volume_unwrapped_m3 - start.volume_unwrapped_m3
         quality = IntervalQuality.FAULTY if start.faulty or end.faulty else IntervalQuality.MEASURED
         interval = MeteredInterval(
-            start.measured_at, end.measured_at, energy, volume, self.household_at(end.measured_at), quality=quality
+            start.measured_at,
+            end.measured_at,
+            energy,
+            volume,
+            self.household_for_interval(start.measured_at, end.measured_at),
+            quality=quality,
         )
         temperatures = (
             start.flow_temperature_c,

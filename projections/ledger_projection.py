@@ -6,15 +6,23 @@ together with the tracking table: the runner applies every event exactly once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from domain.household import Household
 from domain.meter import Meter
 from projections.reading_batch import ReadingBatchWriter
-from projections.tables import LEDGER_TABLES, households, meters
+from projections.tables import (
+    LEDGER_TABLES,
+    households,
+    meter_readings,
+    meter_verifications,
+    meters,
+    reading_corrections,
+)
 
 Handler = Callable[[Connection, Any], None]
 
@@ -38,6 +46,9 @@ class LedgerProjection:
             Meter.DetachedFromHousehold: self._meter_detached,
             Meter.FaultReported: self._fault_reported,
             Meter.FaultCleared: self._fault_cleared,
+            Meter.Decommissioned: self._decommissioned,
+            Meter.VerificationRecorded: self._verification_recorded,
+            Meter.ReadingVoided: self._reading_voided,
         }
 
     def apply(self, connection: Connection, domain_event: Any) -> None:
@@ -153,3 +164,74 @@ class LedgerProjection:
 
     def _fault_cleared(self, connection: Connection, event: Meter.FaultCleared) -> None:
         self._update_meter(connection, event, error_flags=0, fault_since=None)
+
+    def _decommissioned(self, connection: Connection, event: Meter.Decommissioned) -> None:
+        self._update_meter(connection, event, decommissioned_at=event.decommissioned_at)
+
+    def _verification_recorded(self, connection: Connection, event: Meter.VerificationRecorded) -> None:
+        points = [
+            {
+                name: str(getattr(point, name))
+                for name in (
+                    "flow_rate_m3_h",
+                    "temperature_difference_k",
+                    "measured_error_percent",
+                    "permissible_error_percent",
+                )
+            }
+            | {"passed": point.passed}
+            for point in event.points
+        ]
+        connection.execute(
+            insert(meter_verifications).values(
+                meter_id=event.originator_id,
+                version=event.originator_version,
+                verified_on=event.verified_on,
+                recorded_at=event.timestamp,
+                certificate=event.certificate,
+                passed=event.passed,
+                points=json.dumps(points),
+                actor=event.actor,
+                reason=event.reason,
+            )
+        )
+        self._update_meter(connection, event, last_verified_on=event.verified_on, last_verification_passed=event.passed)
+
+    def _reading_voided(self, connection: Connection, event: Meter.ReadingVoided) -> None:
+        """Move the reading to the corrections history, redo its intervals, and refresh the meter."""
+        meter_id = event.originator_id
+        reading_key = (meter_readings.c.meter_id == meter_id, meter_readings.c.measured_at == event.measured_at)
+        original = connection.execute(select(meter_readings).where(*reading_key)).mappings().one_or_none()
+        connection.execute(
+            insert(reading_corrections).values(
+                meter_id=meter_id,
+                version=event.originator_version,
+                measured_at=event.measured_at,
+                voided_at=event.timestamp,
+                energy_gj=original["energy_gj"] if original else None,
+                volume_m3=original["volume_m3"] if original else None,
+                source=original["source"] if original else None,
+                original_actor=original["actor"] if original else None,
+                actor=event.actor,
+                reason=event.reason,
+                correlation_id=event.correlation_id,
+            )
+        )
+        connection.execute(delete(meter_readings).where(*reading_key))
+        writer = ReadingBatchWriter(connection)
+        merged = [event.merged_interval] if event.merged_interval is not None else []
+        writer.replace_intervals(meter_id, event.removed_interval_starts, merged)
+        writer.flush()
+        newest = connection.execute(
+            select(meter_readings.c.measured_at, meter_readings.c.energy_gj)
+            .where(meter_readings.c.meter_id == meter_id)
+            .order_by(meter_readings.c.measured_at.desc())
+            .limit(1)
+        ).one_or_none()
+        self._update_meter(
+            connection,
+            event,
+            readings_count=meters.c.readings_count - 1,
+            last_measured_at=newest.measured_at if newest else None,
+            last_energy_gj=newest.energy_gj if newest else None,
+        )

@@ -121,6 +121,17 @@ class ReadingBatchWriter:
         meter.new_readings += 1
         meter.version = event.originator_version
 
+    def replace_intervals(
+        self, meter_id: UUID, removed_starts: Iterable[datetime], added: Iterable[MeteredInterval]
+    ) -> None:
+        """Buffer the removal of intervals (by start) and the addition of others, as a voided
+        reading needs: its two intervals go, the merged one comes."""
+        for start in removed_starts:
+            self._remove_interval((meter_id, start))
+        meter = self._meter(meter_id)
+        for interval in added:
+            self._add_interval(meter_id, interval, meter)
+
     def _remove_interval(self, key: IntervalKey) -> None:
         if key in self._intervals:
             del self._intervals[key]
@@ -154,7 +165,7 @@ class ReadingBatchWriter:
     # -- writing ------------------------------------------------------------------------------
 
     def _has_pending(self) -> bool:
-        return bool(self._readings or self._stale_intervals)
+        return bool(self._readings or self._stale_intervals or self._intervals)
 
     def flush(self) -> None:
         """Write everything buffered: stale intervals out first, then new rows, then meters."""
@@ -171,7 +182,8 @@ class ReadingBatchWriter:
                     meter_intervals.c.meter_id == meter_id, meter_intervals.c.start_at == start
                 )
             )
-        self.connection.execute(insert(meter_readings), self._readings)
+        if self._readings:
+            self.connection.execute(insert(meter_readings), self._readings)
         if self._intervals:
             self.connection.execute(insert(meter_intervals), list(self._intervals.values()))
             self.connection.execute(insert(daily_consumption), [row for rows in self._days.values() for row in rows])

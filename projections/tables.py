@@ -12,6 +12,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     Uuid,
     false,
 )
@@ -74,6 +75,9 @@ meters = Table(
     Column("last_energy_gj", ScaledDecimal(ENERGY_SCALE), nullable=True),
     Column("error_flags", Integer, nullable=False, server_default="0"),
     Column("fault_since", UtcDateTime, nullable=True),
+    Column("decommissioned_at", UtcDateTime, nullable=True),
+    Column("last_verified_on", Date, nullable=True),
+    Column("last_verification_passed", Boolean, nullable=True),
     Column("version", Integer, nullable=False),
 )
 
@@ -131,5 +135,44 @@ daily_consumption = Table(
     Index("ix_daily_meter_day", "meter_id", "day"),
 )
 
+meter_verifications = Table(
+    "meter_verifications",
+    metadata,
+    Column("meter_id", Uuid, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("verified_on", Date, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("certificate", String(128), nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("points", Text, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+# Readings withdrawn by clerks, with their original values: the history beside the current readings.
+reading_corrections = Table(
+    "reading_corrections",
+    metadata,
+    Column("meter_id", Uuid, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("measured_at", UtcDateTime, nullable=False),
+    Column("voided_at", UtcDateTime, nullable=False),
+    Column("energy_gj", ScaledDecimal(ENERGY_SCALE), nullable=True),
+    Column("volume_m3", ScaledDecimal(VOLUME_SCALE), nullable=True),
+    Column("source", String(16), nullable=True),
+    Column("original_actor", String(128), nullable=True),
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("correlation_id", Uuid, nullable=False),
+)
+
 # Tables the ledger projection owns: emptied on rebuild (the tracking row is reset separately).
-LEDGER_TABLES = (daily_consumption, meter_intervals, meter_readings, meters, households)
+LEDGER_TABLES = (
+    daily_consumption,
+    meter_intervals,
+    meter_readings,
+    meter_verifications,
+    reading_corrections,
+    meters,
+    households,
+)

@@ -129,11 +129,11 @@ def test_daily_consumption_sums_to_the_register_difference(container: Container,
         )
         first, second = ids.household_id(played.first_account), ids.household_id(played.second_account)
         cumulative = [reading.cumulative_gj for reading in plan.readings]
-        # Intervals are charged to the household holding the meter at their end; the move happens at
-        # reading k, so the first household has readings 0 … k−1 and the second k−1 … n−1.
-        moved_at = plan.switch_index if plan.switch_index is not None else len(cumulative)
-        assert consumption(container, "household_id", first)[0] == cumulative[moved_at - 1] - cumulative[0]
-        assert consumption(container, "household_id", second)[0] == cumulative[-1] - cumulative[moved_at - 1]
+        # Intervals are charged to the household holding the meter when they begin; the move happens
+        # at reading k, so the first household has readings 0 … k and the second k … n−1.
+        moved_at = plan.switch_index if plan.switch_index is not None else len(cumulative) - 1
+        assert consumption(container, "household_id", first)[0] == cumulative[moved_at] - cumulative[0]
+        assert consumption(container, "household_id", second)[0] == cumulative[-1] - cumulative[moved_at]
 
     consumption_adds_up()
 

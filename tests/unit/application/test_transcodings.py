@@ -30,6 +30,7 @@ from domain.values import (
     ReadingSource,
     VerticalPosition,
 )
+from domain.verification import JudgedPoint, TestPoint
 from tests.strategies import (
     COMMISSIONED_AT,
     RECEIVED_LATER,
@@ -80,7 +81,8 @@ def fresh(store_path: Path, kind: type[HeatLedger] = HeatLedger) -> HeatLedger:
 
 def event_types(aggregate: type[Any]) -> set[type[Any]]:
     return {
-        value for name, value in vars(aggregate).items()
+        value
+        for name, value in vars(aggregate).items()
         if isinstance(value, type) and issubclass(value, DomainEvent) and name not in {"Event", "Created"}
     }
 
@@ -102,8 +104,13 @@ def every_event_type() -> tuple[Household, Meter]:
     record(meter, values(hours_after(T, 48), "0.400", **warm))  # across the rollover at 1000 GJ
     warm["volume_m3"] = "100.500"
     record(meter, values(hours_after(T, 24), "999.950", **warm))  # a late reading: replaces an interval
+    meter.void_reading(hours_after(T, 24), context(reason="read from the wrong flat"))
     meter.detach(hours_after(T, 72), context(reason="meter replaced"))
     household.detach_meter(meter.id, hours_after(T, 72), context(reason="meter replaced"))
+    meter.record_verification(
+        date(2026, 1, 10), "JJG225-2026-0042", [TestPoint(D("0.25"), D(20), D("1.10"))], context()
+    )
+    meter.decommission(hours_after(T, 96), context(reason="failed verification"))
     return household, meter
 
 
@@ -168,6 +175,7 @@ DATACLASS_SAMPLES: dict[type[Any], Any] = {
     Attachment: Attachment(ids.household_id("A"), COMMISSIONED_AT, T),
     MeteredInterval: MeteredInterval(T, hours_after(T, 1), D("0.100"), None, None, D("0.1"), D("-1.25"), D("3.80")),
     Position: Position(VerticalPosition.TOP, HorizontalPosition.EAST_END),
+    JudgedPoint: JudgedPoint(D("0.25"), D(20), D("1.10"), D("3.15"), True),
     RememberedReading: RememberedReading(T, D("1.50"), D("1001.50"), None, None, D(10), D("70.5"), None, "ab12"),
 }
 
@@ -228,5 +236,6 @@ def test_a_meter_snapshot_round_trips(ledger: HeatLedger, store_path: Path) -> N
     assert from_snapshot.attachments == [Attachment(ids.household_id("WZ-0001"), COMMISSIONED_AT)]
     # The last reading at 249 h: unwrapped 990 + 24.9 = 1014.9 GJ although the register shows 14.9.
     assert (from_snapshot.window[-1].energy_register_gj, from_snapshot.window[-1].energy_unwrapped_gj) == (
-        D("14.9"), D("1014.9"),
+        D("14.9"),
+        D("1014.9"),
     )

@@ -108,17 +108,24 @@ def test_an_unattached_meter_charges_nobody() -> None:
     assert interval_after(meter, 24, "11").household_id is None
 
 
-def test_intervals_follow_the_household_at_their_end() -> None:
-    # Attached to A from commissioning, moved to B at 24 h.
+def test_intervals_follow_the_household_at_their_start() -> None:
+    # Attached to A from commissioning, moved to B at 24 h with a reading at the move.
     meter = new_meter()
     meter.attach_to(HOUSEHOLD_A, COMMISSIONED_AT, context())
     record(meter, values(T, "10"))
     assert interval_after(meter, 12, "10.5").household_id == HOUSEHOLD_A
     meter.detach(hours_after(T, 24), context())
     meter.attach_to(HOUSEHOLD_B, hours_after(T, 24), context())
-    # The interval ending at 24 h ends on B's first moment (attachments start inclusive, end exclusive).
-    assert interval_after(meter, 24, "11").household_id == HOUSEHOLD_B
+    # 12 h → 24 h began while A had the meter: A's heat, although it ends on B's first moment.
+    assert interval_after(meter, 24, "11").household_id == HOUSEHOLD_A
     assert interval_after(meter, 36, "11.5").household_id == HOUSEHOLD_B
+
+
+def test_a_meter_read_before_its_first_attachment_charges_the_household_it_ends_with() -> None:
+    meter = new_meter()
+    record(meter, values(T, "10"))
+    meter.attach_to(HOUSEHOLD_A, hours_after(T, 2), context())
+    assert interval_after(meter, 24, "11").household_id == HOUSEHOLD_A
 
 
 def test_a_late_reading_is_charged_by_the_attachment_history_not_the_current_household() -> None:
@@ -131,8 +138,9 @@ def test_a_late_reading_is_charged_by_the_attachment_history_not_the_current_hou
     record(meter, values(hours_after(T, 20), "11"))
     event = meter.pending_events[-1]
     assert isinstance(event, Meter.ReadingRecorded)
-    # 0 h → 20 h ends while A had the meter; 20 h → 48 h ends after the move to B.
-    assert [interval.household_id for interval in event.intervals] == [HOUSEHOLD_A, HOUSEHOLD_B]
+    # Both intervals began while A had the meter (20 h → 48 h spans the move at 30 h, for which no
+    # reading was taken: it stays with the household it began with).
+    assert [interval.household_id for interval in event.intervals] == [HOUSEHOLD_A, HOUSEHOLD_A]
 
 
 def test_a_detached_meter_charges_nobody_until_attached_again() -> None:
@@ -140,4 +148,6 @@ def test_a_detached_meter_charges_nobody_until_attached_again() -> None:
     meter.attach_to(HOUSEHOLD_A, COMMISSIONED_AT, context())
     record(meter, values(T, "10"))
     meter.detach(hours_after(T, 1), context())
-    assert interval_after(meter, 24, "11").household_id is None
+    # 0 h → 24 h began while A had the meter; the next interval begins detached.
+    assert interval_after(meter, 24, "11").household_id == HOUSEHOLD_A
+    assert interval_after(meter, 48, "12").household_id is None

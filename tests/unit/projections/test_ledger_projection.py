@@ -220,13 +220,16 @@ def test_intervals_after_a_move_are_booked_on_the_new_household(projected: Proje
     household_with_meter(ledger, "WZ-0001", "M-1", building="1")
     register_household(ledger, "WZ-0002", building="2")
     ledger.record_readings(SYSTEM, [item("M-1", T, "1"), item("M-1", hours_after(T, 4), "1.5")])
+    # The move is read at its moment, so no interval spans it.
+    ledger.record_readings(SYSTEM, [item("M-1", hours_after(T, 5), "1.6")])
     ledger.detach_meter(SYSTEM, "M-1", hours_after(T, 5), "moved next door")
     ledger.attach_meter(SYSTEM, "WZ-0002", "M-1", hours_after(T, 5))
     ledger.record_readings(SYSTEM, [item("M-1", hours_after(T, 6), "1.7")])
     days = sorted(rows(runner, daily_consumption), key=lambda row: row.interval_start_at)
     assert [(row.household_id, row.building, row.energy_gj) for row in days] == [
         (ids.household_id("WZ-0001"), "1", D("0.5")),
-        (ids.household_id("WZ-0002"), "2", D("0.2")),
+        (ids.household_id("WZ-0001"), "1", D("0.1")),
+        (ids.household_id("WZ-0002"), "2", D("0.1")),
     ]
 
 
