@@ -286,6 +286,34 @@ CATALOG: dict[str, Template] = {
     "detached_before_attached": Template(
         "拆除时间不能早于安装时间。", "The meter cannot be detached before it was attached."
     ),
+    # meter lifecycle and corrections
+    "after_decommissioning": Template(
+        "读数时间晚于该表停用的时间。", "The reading is newer than the meter's decommissioning."
+    ),
+    "meter_decommissioned": Template("热表 {meter_serial} 已停用。", "Meter {meter_serial} is decommissioned."),
+    "decommission_attached": Template(
+        "热表 {meter_serial} 仍安装在热用户处，请先拆除再停用。",
+        "Meter {meter_serial} still serves a household; detach it before decommissioning it.",
+    ),
+    "decommissioned_too_early": Template(
+        "停用时间不能早于投入使用时间或最新一条读数。",
+        "The meter cannot be decommissioned before its commissioning or its newest reading.",
+    ),
+    "void_outside_window": Template(
+        "该读数太旧，无法在此撤销；请联系管理员。",
+        "The reading is too old to be withdrawn here; ask an administrator.",
+    ),
+    "verification_points": Template(
+        "检定记录须有 1 至 {maximum} 个检定点。", "A verification has 1 to {maximum} test points."
+    ),
+    "verification_point_invalid": Template(
+        "检定点的流量和温差必须大于 0。", "A test point needs a positive flow rate and temperature difference."
+    ),
+    "swap_readings_apart": Template(
+        "换表时旧表的末次读数和新表的初始读数必须是同一时刻。",
+        "The old meter's final reading and the new meter's initial reading must be taken at the same moment.",
+    ),
+    "not_found.reading": Template("该表在 {key} 没有读数。", "The meter has no reading at {key}."),
     # records in general
     "not_found.household": Template("没有户号为 {key} 的热用户。", "No household has the account number {key}."),
     "not_found.meter": Template("没有表号为 {key} 的热表。", "No meter has the serial number {key}."),
