@@ -1,0 +1,129 @@
+"""Meter lifecycle in the domain: decommissioning, verification against the MPE, voiding readings."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from domain.errors import ConflictError, InvalidInputError, NotFoundError, ReadingRejectedError
+from domain.meter import READING_WINDOW_SIZE, Meter
+from domain.values import AccuracyClass
+from domain.verification import TestPoint, judge_points
+from tests.strategies import COMMISSIONED_AT, SEASON_START, context, hours_after, new_meter, record, values
+
+D = Decimal
+T = SEASON_START
+HOUSEHOLD = Meter.create_id("unused")  # any UUID serves as a household id here
+
+
+# -- decommissioning -----------------------------------------------------------------------------
+
+
+def test_a_decommissioned_meter_refuses_later_readings_and_attachment() -> None:
+    meter = new_meter()
+    record(meter, values(T, "1"))
+    meter.decommission(hours_after(T, 24), context(reason="end of life"))
+    assert meter.decommissioned_at == hours_after(T, 24)
+    record(meter, values(hours_after(T, 12), "1.5"))  # a late reading before the end is still taken
+    with pytest.raises(ReadingRejectedError) as raised:
+        record(meter, values(hours_after(T, 25), "2"))
+    assert raised.value.reason == "after_decommissioning"
+    with pytest.raises(ConflictError) as refused:
+        meter.attach_to(HOUSEHOLD, hours_after(T, 26), context())
+    assert refused.value.message_key == "meter_decommissioned"
+
+
+def test_an_attached_meter_must_be_detached_before_decommissioning() -> None:
+    meter = new_meter()
+    meter.attach_to(HOUSEHOLD, COMMISSIONED_AT, context())
+    with pytest.raises(ConflictError) as raised:
+        meter.decommission(hours_after(T, 1), context())
+    assert raised.value.message_key == "decommission_attached"
+
+
+def test_decommissioning_before_the_newest_reading_is_refused() -> None:
+    meter = new_meter()
+    record(meter, values(hours_after(T, 10), "1"))
+    with pytest.raises(InvalidInputError) as raised:
+        meter.decommission(hours_after(T, 9), context())
+    assert raised.value.message_key == "decommissioned_too_early"
+
+
+# -- verification --------------------------------------------------------------------------------
+
+
+def test_the_mpe_of_a_class_2_meter_at_a_test_point_is_computed_by_en_1434() -> None:
+    # q_p 2.5 m³/h, q 0.25 m³/h, Δθ 20 K, Δθmin 3 K:
+    # flow sensor 2 + 0.02·(2.5/0.25) = 2.20 %, calculator 0.5 + 3/20 = 0.65 %, pair 0.5 + 9/20 = 0.95 %.
+    (point,) = judge_points([TestPoint(D("0.25"), D(20), D("3.5"))], AccuracyClass.CLASS_2, D("2.5"))
+    assert (point.permissible_error_percent, point.passed) == (D("3.80"), True)
+
+
+def test_a_meter_passes_only_when_every_point_is_within_its_mpe() -> None:
+    meter = new_meter()
+    points = [TestPoint(D("0.25"), D(20), D("3.5")), TestPoint(D("0.25"), D(20), D("-4.0"))]
+    assert meter.record_verification(date(2026, 4, 2), "JJG225-0001", points, context()) is False
+    assert meter.last_verification_passed is False
+    event = meter.pending_events[-1]
+    assert isinstance(event, Meter.VerificationRecorded)
+    assert [point.passed for point in event.points] == [True, False]
+    assert meter.record_verification(date(2026, 4, 3), "JJG225-0002", points[:1], context()) is True
+
+
+@pytest.mark.parametrize("points", [[], [TestPoint(D(0), D(20), D(1))], [TestPoint(D(1), D(-1), D(1))]])
+def test_a_verification_needs_points_with_positive_flow_and_temperature_difference(points: list[TestPoint]) -> None:
+    with pytest.raises(InvalidInputError):
+        new_meter().record_verification(date(2026, 4, 2), "X", points, context())
+
+
+# -- voiding -------------------------------------------------------------------------------------
+
+
+def test_voiding_a_middle_reading_merges_its_two_intervals() -> None:
+    meter = new_meter()
+    for hours, energy in ((0, "1"), (24, "1.4"), (48, "2")):
+        record(meter, values(hours_after(T, hours), energy))
+    meter.void_reading(hours_after(T, 24), context(reason="read from the wrong flat"))
+    event = meter.pending_events[-1]
+    assert isinstance(event, Meter.ReadingVoided)
+    assert event.removed_interval_starts == [T, hours_after(T, 24)]
+    assert event.merged_interval is not None
+    assert (event.merged_interval.start, event.merged_interval.end, event.merged_interval.energy_gj) == (
+        T,
+        hours_after(T, 48),
+        D(1),  # 2 − 1 GJ
+    )
+    assert [reading.measured_at for reading in meter.window] == [T, hours_after(T, 48)]
+    assert (meter.readings_count, event.reason) == (2, "read from the wrong flat")
+
+
+def test_voiding_the_newest_reading_removes_only_the_interval_it_closed() -> None:
+    meter = new_meter()
+    record(meter, values(T, "1"))
+    record(meter, values(hours_after(T, 24), "1.4"))
+    meter.void_reading(hours_after(T, 24), context())
+    event = meter.pending_events[-1]
+    assert (event.removed_interval_starts, event.merged_interval) == ([T], None)
+    # The same time can be read again afterwards, with other values.
+    record(meter, values(hours_after(T, 24), "1.3"))
+    assert meter.latest_reading is not None and meter.latest_reading.energy_register_gj == D("1.3")
+
+
+def test_voiding_a_time_without_a_reading_is_not_found() -> None:
+    meter = new_meter()
+    record(meter, values(T, "1"))
+    with pytest.raises(NotFoundError):
+        meter.void_reading(hours_after(T, 1), context())
+
+
+def test_a_reading_older_than_the_window_cannot_be_voided() -> None:
+    meter = new_meter()
+    for hour in range(READING_WINDOW_SIZE + 1):
+        record(meter, values(hours_after(T, hour), str(Decimal(hour) / 10)))
+    with pytest.raises(ConflictError) as raised:
+        meter.void_reading(T, context())
+    assert raised.value.message_key == "void_outside_window"
+    with pytest.raises(ConflictError):
+        meter.void_reading(hours_after(T, 1), context())  # the oldest remembered: its left interval is unknown
