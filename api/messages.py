@@ -226,6 +226,84 @@ CATALOG: dict[str, Template] = {
         "{register_label}读数与其后一条读数对不上。",
         "The {register_label} register does not fit between the readings around it.",
     ),
+    # M-Bus frames (infrastructure/mbus, POST /readings/mbus): one key per frame rejection
+    "mbus.not_hex": Template(
+        "帧不是十六进制文本：第 {position} 位是“{character}”。",
+        "The frame is not hex text: digit {position} is '{character}'.",
+    ),
+    "mbus.not_hex.odd": Template(
+        "帧的十六进制位数为奇数（{digits} 位）。", "The frame has an odd number of hex digits ({digits})."
+    ),
+    "mbus.frame_too_long.digits": Template(
+        "帧有 {size} 个十六进制位，最多 {limit} 个。", "The frame has {size} hex digits; at most {limit} are allowed."
+    ),
+    "mbus.frame_too_long.bytes": Template(
+        "帧有 {size} 字节，最多 {limit} 字节。", "The frame has {size} bytes; at most {limit} are allowed."
+    ),
+    "mbus.frame_truncated": Template(
+        "帧不完整：只有 {size} 字节，应有 {expected} 字节。",
+        "The frame is cut short: it has {size} bytes where {expected} are needed.",
+    ),
+    "mbus.not_a_long_frame": Template(
+        "不是 M-Bus 长帧：帧头应为 68 L L 68，收到的是 {start}。",
+        "Not an M-Bus long frame: it should start with 68 L L 68, not {start}.",
+    ),
+    "mbus.length_mismatch": Template(
+        "帧长度不符：帧有 {size} 字节，长度字段表示 {expected} 字节。",
+        "Wrong length: the frame has {size} bytes but its length field announces {expected}.",
+    ),
+    "mbus.length_mismatch.bytes": Template(
+        "帧的两个长度字节不一致（{first} 和 {second}）。", "The frame's two length bytes differ ({first} and {second})."
+    ),
+    "mbus.bad_stop_byte": Template(
+        "帧的结束字节是 {stop}，应为 16。", "The frame ends with {stop} instead of the stop byte 16."
+    ),
+    "mbus.bad_checksum": Template(
+        "校验和错误：帧中为 {checksum}，按内容计算应为 {computed}。",
+        "Bad checksum: the frame says {checksum}, its bytes add up to {computed}.",
+    ),
+    "mbus.unsupported_ci": Template(
+        "不支持 CI 字段 {ci}：只读取 72（变长数据应答）。",
+        "The CI field {ci} is not supported; only 72 (variable data response) is read.",
+    ),
+    "mbus.bad_identification": Template(
+        "识别号 {identification} 不是 8 位十进制（BCD）数字。",
+        "The identification number {identification} is not 8 decimal (BCD) digits.",
+    ),
+    "mbus.undecodable": Template(
+        "无法解码帧中的数据记录（{error}）。", "The frame's data records cannot be decoded ({error})."
+    ),
+    "mbus.undecodable.record": Template(
+        "第 {record} 条数据记录（VIF {vif}）无法解码：{error}。",
+        "Data record {record} (VIF {vif}) cannot be decoded: {error}.",
+    ),
+    "mbus.unknown_vif.record": Template(
+        "第 {record} 条数据记录的 VIF {vif} 无法识别，整帧未采用。",
+        "Data record {record} has a VIF ({vif}) that is not known; the frame is not used.",
+    ),
+    "mbus.unknown_medium": Template(
+        "介质代码 {medium} 不是热量表（04：流量在回水管计量；0C：流量在供水管计量）。",
+        "The medium {medium} is not a heat meter (04: volume measured in the return, 0C: in the flow).",
+    ),
+    "mbus.no_energy": Template("帧中没有可读的当前热量读数。", "The frame has no readable current energy register."),
+    "mbus.unknown_meter": Template(
+        "没有表号为 {meter_serial} 的热表（M-Bus 识别号，厂家 {manufacturer}）；该帧已隔离待查。",
+        "No meter has the serial number {meter_serial} (M-Bus identification, manufacturer {manufacturer}); "
+        "the frame is kept in quarantine.",
+    ),
+    "mbus.side_mismatch.return": Template(
+        "帧表明流量在回水管计量，但热表 {meter_serial} 登记的流量传感器在供水管。",
+        "The frame says the volume is measured in the return pipe, but meter {meter_serial} is registered "
+        "with its flow sensor in the flow pipe.",
+    ),
+    "mbus.side_mismatch.flow": Template(
+        "帧表明流量在供水管计量，但热表 {meter_serial} 登记的流量传感器在回水管。",
+        "The frame says the volume is measured in the flow pipe, but meter {meter_serial} is registered "
+        "with its flow sensor in the return pipe.",
+    ),
+    "mbus.too_many_frames": Template(
+        "一次最多上传 {limit} 帧，这次有 {size} 帧。", "A request holds at most {limit} frames; this one has {size}."
+    ),
     # households
     "area_out_of_range": Template(
         "{field_label}（{field}）必须大于 0 且不超过 {limit} m²，收到的是 {value}。",
@@ -290,6 +368,9 @@ CATALOG: dict[str, Template] = {
     "after_decommissioning": Template(
         "读数时间晚于该表停用的时间。", "The reading is newer than the meter's decommissioning."
     ),
+    "estimate_not_newest": Template(
+        "估算读数只能接在该表最新读数之后。", "An estimate may only extend the meter's history past its newest reading."
+    ),
     "meter_decommissioned": Template("热表 {meter_serial} 已停用。", "Meter {meter_serial} is decommissioned."),
     "decommission_attached": Template(
         "热表 {meter_serial} 仍安装在热用户处，请先拆除再停用。",
@@ -339,6 +420,21 @@ CATALOG: dict[str, Template] = {
     "permission_denied": Template(
         "角色“{role_label}”无权{permission_label}。", "The role {role_label} may not {permission_label}."
     ),
+    # queued reading uploads (api/routers/uploads.py, infrastructure/uploads.py)
+    "not_found.upload": Template("没有编号为 {key} 的上传任务。", "No upload has the id {key}."),
+    "upload_id_reused": Template(
+        "上传编号 {key} 已用于另一批读数；重新提交时请使用相同的读数，或换一个新的编号。",
+        "The upload id {key} was already used for other readings; resend the same readings, or use a new id.",
+    ),
+    "upload_size": Template(
+        "一次上传须有 1 至 {limit} 条读数，这次有 {size} 条。",
+        "An upload holds 1 to {limit} readings; this one has {size}.",
+    ),
+    "upload_failed": Template(
+        "上传任务意外中止，错误已记录在案；已保存的读数仍然有效。请用相同的 upload_id 重新提交以继续。",
+        "The upload stopped unexpectedly and the error was logged; the readings saved so far stay saved. "
+        "Submit it again with the same upload_id to continue.",
+    ),
     # rules of the API itself
     "range_reversed": Template(
         "开始日期 {from_day} 晚于结束日期 {to_day}。", "The start date {from_day} lies after the end date {to_day}."
@@ -363,6 +459,27 @@ CATALOG: dict[str, Template] = {
         "The request carries no token: send Authorization: Bearer <token>.",
     ),
     "invalid_token": Template("访问令牌无效或已被吊销。", "The token is not valid or has been revoked."),
+    # NB-IoT webhook (api/routers/nbiot.py): params.reason of its 401 problems, and its 409
+    "nbiot.missing_signature": Template(
+        "推送缺少签名：请提供 X-Heatledger-Timestamp 和 X-Heatledger-Signature 请求头（此地址不接受访问令牌）。",
+        "The push is not signed: send X-Heatledger-Timestamp and X-Heatledger-Signature "
+        "(this address takes no bearer token).",
+    ),
+    "nbiot.invalid_timestamp": Template(
+        "X-Heatledger-Timestamp 必须是 Unix 时间（秒）。", "X-Heatledger-Timestamp must be unix time in seconds."
+    ),
+    "nbiot.stale_timestamp": Template(
+        "推送的签名时间与服务器时间相差超过 300 秒。",
+        "The push was signed more than 300 seconds away from the server's clock.",
+    ),
+    "nbiot.invalid_signature": Template("推送的签名不正确。", "The push's signature is not valid."),
+    "nbiot.inactive_channel": Template(
+        "没有这个推送通道，或者它已被吊销。", "There is no such push channel, or it has been revoked."
+    ),
+    "message_id_reused": Template(
+        "消息 {message_id} 已经以不同的内容推送过。",
+        "The message {message_id} was already delivered with a different body.",
+    ),
     "content_too_large": Template("请求内容超过 {limit} 字节。", "The request is larger than {limit} bytes."),
     "internal_error": Template(
         "系统出现意外错误，已记录在案。请稍后重试；如仍失败，请联系管理员。",

@@ -8,7 +8,8 @@ in the events and the projections.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -585,23 +586,29 @@ class Meter(Aggregate):
         if self.decommissioned_at is not None and values.measured_at > self.decommissioned_at:
             raise _reject("after_decommissioning", "the reading is newer than the meter's decommissioning")
         fingerprint = values.fingerprint()
-        position = bisect.bisect_left(self.window, values.measured_at, key=lambda reading: reading.measured_at)
-        if position < len(self.window) and self.window[position].measured_at == values.measured_at:
-            if self.window[position].fingerprint == fingerprint:
-                return RecordingOutcome.DUPLICATE
-            raise _reject(
-                "conflicting_reading",
-                "a different reading exists for the same time",
-                measured_at=values.measured_at.isoformat(),
-            )
-        if position == 0 and self.verified_since is not None:
-            raise _reject(
-                "outside_window", "the reading is too old to check against its neighbours; enter it as a correction"
-            )
-        previous = self.window[position - 1] if position > 0 else None
-        following = self.window[position] if position < len(self.window) else None
-        remembered = self._remember(values, fingerprint, position)
-        intervals = self._intervals_around(previous, remembered, following)
+        estimates = self._estimates_to_true_up(values)
+        with self._window_without(len(estimates)):
+            position = bisect.bisect_left(self.window, values.measured_at, key=lambda reading: reading.measured_at)
+            if position < len(self.window) and self.window[position].measured_at == values.measured_at:
+                if self.window[position].fingerprint == fingerprint:
+                    return RecordingOutcome.DUPLICATE
+                raise _reject(
+                    "conflicting_reading",
+                    "a different reading exists for the same time",
+                    measured_at=values.measured_at.isoformat(),
+                )
+            if values.source == ReadingSource.ESTIMATE and position < len(self.window):
+                raise _reject("estimate_not_newest", "an estimate may only extend the meter's history")
+            if position == 0 and self.verified_since is not None:
+                raise _reject(
+                    "outside_window",
+                    "the reading is too old to check against its neighbours; enter it as a correction",
+                )
+            previous = self.window[position - 1] if position > 0 else None
+            following = self.window[position] if position < len(self.window) else None
+            remembered = self._remember(values, fingerprint, position)
+            intervals = self._intervals_around(previous, remembered, following)
+        self._true_up(estimates, batch_id, actor)
         self._reading_recorded(
             measured_at=values.measured_at,
             energy_gj=values.energy_gj,
@@ -627,6 +634,35 @@ class Meter(Aggregate):
         if following is None and values.error_flags != self.error_flags:
             self._report_fault_change(values, batch_id, actor, reason)
         return RecordingOutcome.ACCEPTED
+
+    def _estimates_to_true_up(self, values: ReadingValues) -> list[RememberedReading]:
+        """The estimated readings at the end of the window that a real reading replaces."""
+        if values.source == ReadingSource.ESTIMATE:
+            return []
+        count = 0
+        while count < len(self.window) and self.window[-1 - count].estimated:
+            count += 1
+        return self.window[len(self.window) - count :]
+
+    @contextmanager
+    def _window_without(self, last: int) -> Iterator[None]:
+        """Judge against the window as it will be once the last ``last`` readings are voided."""
+        if last == 0:
+            yield
+            return
+        window = self.window
+        self.window = window[:-last]
+        try:
+            yield
+        finally:
+            self.window = window
+
+    def _true_up(self, estimates: list[RememberedReading], batch_id: UUID, actor: str) -> None:
+        """Void the estimates a real reading replaces, newest first: each takes its interval with it."""
+        for estimate in reversed(estimates):
+            position = self.window.index(estimate)
+            removed = [self.window[position - 1].measured_at] if position > 0 else []
+            self._reading_voided(estimate.measured_at, removed, None, actor, "trued up by a real reading", batch_id)
 
     def _report_fault_change(self, values: ReadingValues, batch_id: UUID, actor: str, reason: str) -> None:
         """The newest reading's error flags differ from the meter's: record the fault or its end."""
@@ -712,6 +748,7 @@ class Meter(Aggregate):
             return_temperature_c=values.return_temperature_c,
             fingerprint=fingerprint,
             faulty=values.faulty,
+            estimated=values.source == ReadingSource.ESTIMATE,
         )
         self._check_energy_rate(previous, remembered)
         self._check_energy_rate(remembered, following)
@@ -803,7 +840,11 @@ class Meter(Aggregate):
         volume = None
         if start.volume_unwrapped_m3 is not None and end.volume_unwrapped_m3 is not None:
             volume = end.volume_unwrapped_m3 - start.volume_unwrapped_m3
-        quality = IntervalQuality.FAULTY if start.faulty or end.faulty else IntervalQuality.MEASURED
+        quality = IntervalQuality.MEASURED
+        if start.estimated or end.estimated:
+            quality = IntervalQuality.ESTIMATED
+        if start.faulty or end.faulty:
+            quality = IntervalQuality.FAULTY
         interval = MeteredInterval(
             start.measured_at,
             end.measured_at,
@@ -818,7 +859,7 @@ class Meter(Aggregate):
             end.flow_temperature_c,
             end.return_temperature_c,
         )
-        if volume is None or quality is IntervalQuality.FAULTY or None in temperatures:
+        if volume is None or quality is not IntervalQuality.MEASURED or None in temperatures:
             return interval
         start_flow, start_return, end_flow, end_return = (t for t in temperatures if t is not None)
         hours = Decimal((end.measured_at - start.measured_at).total_seconds()) / 3600
@@ -884,6 +925,7 @@ class Meter(Aggregate):
             return_temperature_c=return_temperature_c,
             fingerprint=fingerprint,
             faulty=faulty,
+            estimated=source == ReadingSource.ESTIMATE,
         )
         bisect.insort(self.window, remembered, key=lambda reading: reading.measured_at)
         if len(self.window) > READING_WINDOW_SIZE:

@@ -69,6 +69,7 @@ class RememberedReading:
     return_temperature_c: Decimal | None
     fingerprint: str
     faulty: bool = False
+    estimated: bool = False
 
     def __deepcopy__(self, memo: dict[int, Any]) -> RememberedReading:
         # Immutable: the aggregate cache deep-copies meters on every get, so sharing is safe and cheap.
@@ -76,9 +77,11 @@ class RememberedReading:
 
 
 class IntervalQuality(StrEnum):
-    """How far an interval can be trusted: measured at both ends, or bounded by a faulty reading."""
+    """How far an interval can be trusted: measured at both ends, bounded by an estimate (billable,
+    reported as estimated), or bounded by a faulty reading (not billable)."""
 
     MEASURED = "measured"
+    ESTIMATED = "estimated"
     FAULTY = "faulty"
 
 

@@ -7,6 +7,7 @@ by the date range it passes.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -24,7 +25,9 @@ from projections.tables import (
     households,
     meter_intervals,
     meter_readings,
+    meter_verifications,
     meters,
+    reading_corrections,
 )
 
 # Zero with the scale the tables store, so that empty sums look like filled ones.
@@ -91,6 +94,56 @@ class MeterRecord:
     readings_count: int
     last_measured_at: datetime | None
     last_energy_gj: Decimal | None
+    # Lifecycle and condition; defaults keep records built by hand (tests, other read models) valid.
+    error_flags: int = 0
+    fault_since: datetime | None = None
+    decommissioned_at: datetime | None = None
+    last_verified_on: date | None = None
+    last_verification_passed: bool | None = None
+
+
+@dataclass(frozen=True)
+class VerificationPointRecord:
+    """One test point of a verification, with the MPE there and whether the error was within it."""
+
+    flow_rate_m3_h: Decimal
+    temperature_difference_k: Decimal
+    measured_error_percent: Decimal
+    permissible_error_percent: Decimal
+    passed: bool
+
+
+@dataclass(frozen=True)
+class VerificationRecord:
+    """A verification (JJG 225) of a meter as recorded: its certificate, points and verdict."""
+
+    version: int
+    verified_on: date
+    recorded_at: datetime
+    certificate: str
+    passed: bool
+    points: list[VerificationPointRecord]
+    actor: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CorrectionRecord:
+    """A reading a clerk withdrew (voided, or replaced by a correction), with its original values.
+
+    The original's values are None when the reading was no longer in the read models.
+    """
+
+    version: int
+    measured_at: datetime
+    voided_at: datetime
+    original_energy_gj: Decimal | None
+    original_volume_m3: Decimal | None
+    original_source: str | None
+    original_actor: str | None
+    actor: str
+    reason: str
+    correlation_id: UUID
 
 
 @dataclass(frozen=True)
@@ -175,6 +228,11 @@ _METER_COLUMNS = (
     meters.c.readings_count,
     meters.c.last_measured_at,
     meters.c.last_energy_gj,
+    meters.c.error_flags,
+    meters.c.fault_since,
+    meters.c.decommissioned_at,
+    meters.c.last_verified_on,
+    meters.c.last_verification_passed,
 )
 _INTERVAL_COLUMNS = (
     meter_intervals.c.start_at.label("interval_start_at"),
@@ -293,6 +351,50 @@ class LedgerQueries:
             count = int(connection.execute(total).scalar_one())
         return Page(items[: _bounded(limit)], count, has_more=len(items) > _bounded(limit))
 
+    # -- lifecycle and corrections ------------------------------------------------------------
+
+    def verifications(self, meter_id: UUID, limit: int, offset: int = 0) -> Page[VerificationRecord]:
+        """A meter's verifications, the latest verified first (the later recorded first on one day)."""
+        page = (
+            select(meter_verifications)
+            .where(meter_verifications.c.meter_id == meter_id)
+            .order_by(meter_verifications.c.verified_on.desc(), meter_verifications.c.version.desc())
+            .limit(_bounded(limit))
+            .offset(offset)
+        )
+        total = select(func.count()).select_from(meter_verifications).where(meter_verifications.c.meter_id == meter_id)
+        with self.engine.connect() as connection:
+            items = [_verification_record(row) for row in connection.execute(page).mappings()]
+            count = int(connection.execute(total).scalar_one())
+        return Page(items, count, has_more=offset + len(items) < count)
+
+    def corrections(self, meter_id: UUID, limit: int, offset: int = 0) -> Page[CorrectionRecord]:
+        """The readings withdrawn from a meter, with their original values, the latest withdrawn first."""
+        columns = reading_corrections.c
+        page = (
+            select(
+                columns.version,
+                columns.measured_at,
+                columns.voided_at,
+                columns.energy_gj.label("original_energy_gj"),
+                columns.volume_m3.label("original_volume_m3"),
+                columns.source.label("original_source"),
+                columns.original_actor,
+                columns.actor,
+                columns.reason,
+                columns.correlation_id,
+            )
+            .where(columns.meter_id == meter_id)
+            .order_by(columns.version.desc())
+            .limit(_bounded(limit))
+            .offset(offset)
+        )
+        total = select(func.count()).select_from(reading_corrections).where(columns.meter_id == meter_id)
+        with self.engine.connect() as connection:
+            items = [CorrectionRecord(**row) for row in connection.execute(page).mappings()]
+            count = int(connection.execute(total).scalar_one())
+        return Page(items, count, has_more=offset + len(items) < count)
+
     # -- consumption --------------------------------------------------------------------------
 
     def household_consumption(
@@ -408,3 +510,26 @@ def _reading_record(row: Any) -> ReadingRecord:
             plausible=row["plausible"],
         )
     return ReadingRecord(**{name: row[name] for name in _READING_FIELDS}, interval=interval)
+
+
+def _verification_record(row: Any) -> VerificationRecord:
+    points = [
+        VerificationPointRecord(
+            flow_rate_m3_h=Decimal(point["flow_rate_m3_h"]),
+            temperature_difference_k=Decimal(point["temperature_difference_k"]),
+            measured_error_percent=Decimal(point["measured_error_percent"]),
+            permissible_error_percent=Decimal(point["permissible_error_percent"]),
+            passed=bool(point["passed"]),
+        )
+        for point in json.loads(row["points"])
+    ]
+    return VerificationRecord(
+        version=row["version"],
+        verified_on=row["verified_on"],
+        recorded_at=row["recorded_at"],
+        certificate=row["certificate"],
+        passed=row["passed"],
+        points=points,
+        actor=row["actor"],
+        reason=row["reason"],
+    )

@@ -156,6 +156,7 @@ class ReadingBatchWriter:
                 "volume_m3": share.volume_m3 if interval.volume_m3 is not None else None,
                 "household_id": interval.household_id,
                 "meter_kind": meter.kind,
+                "quality": interval.quality,
                 "community": community,
                 "building": building,
             }

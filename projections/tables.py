@@ -128,6 +128,8 @@ daily_consumption = Table(
     Column("volume_m3", ScaledDecimal(VOLUME_SCALE), nullable=True),
     Column("household_id", Uuid, nullable=True),
     Column("meter_kind", String(32), nullable=False),
+    # measured, estimated or faulty: the quality of the interval the day's share came from.
+    Column("quality", String(16), nullable=False, server_default="measured"),
     Column("community", String(128), nullable=False),
     Column("building", String(64), nullable=False),
     Index("ix_daily_household_day", "household_id", "day"),

@@ -80,6 +80,9 @@ def upgrade() -> None:
     with op.batch_alter_table('meter_intervals', schema=None) as batch_op:
         batch_op.add_column(sa.Column('quality', sa.String(length=16), server_default='measured', nullable=False))
 
+    with op.batch_alter_table('daily_consumption', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('quality', sa.String(length=16), server_default='measured', nullable=False))
+
     with op.batch_alter_table('meter_readings', schema=None) as batch_op:
         batch_op.add_column(sa.Column('faulty', sa.Boolean(), server_default=sa.false(), nullable=False))
 
@@ -106,6 +109,9 @@ def downgrade() -> None:
         batch_op.drop_column('faulty')
 
     with op.batch_alter_table('meter_intervals', schema=None) as batch_op:
+        batch_op.drop_column('quality')
+
+    with op.batch_alter_table('daily_consumption', schema=None) as batch_op:
         batch_op.drop_column('quality')
 
     with op.batch_alter_table('rejected_readings', schema=None) as batch_op:

@@ -78,7 +78,9 @@ def test_two_runners_racing_apply_every_event_exactly_once(container: Container,
     # 12 × (registered, commissioned, attached twice) + 6 batches × 12 readings.
     assert last == HOUSEHOLDS * 4 + READING_BATCHES * HOUSEHOLDS
     assert container.runner.position() == rival.runner.position() == last
-    assert 0 < rival.applied <= last
+    # Which runner wins each batch depends on the scheduler (on a loaded machine the main one may win
+    # them all); what must hold is that no event was applied twice, which the counts below show.
+    assert 0 <= rival.applied <= last
     assert rival.positions == sorted(rival.positions)
     raced = projection_rows(container.engine)
     with container.engine.connect() as connection:

@@ -8,8 +8,9 @@ from decimal import Decimal
 import pytest
 
 from domain.errors import ConflictError, InvalidInputError, NotFoundError, ReadingRejectedError
-from domain.meter import READING_WINDOW_SIZE, Meter
-from domain.values import AccuracyClass
+from domain.meter import READING_WINDOW_SIZE, Meter, RecordingOutcome
+from domain.readings import ReadingValues
+from domain.values import AccuracyClass, ReadingSource
 from domain.verification import TestPoint, judge_points
 from tests.strategies import COMMISSIONED_AT, SEASON_START, context, hours_after, new_meter, record, values
 
@@ -127,3 +128,62 @@ def test_a_reading_older_than_the_window_cannot_be_voided() -> None:
     assert raised.value.message_key == "void_outside_window"
     with pytest.raises(ConflictError):
         meter.void_reading(hours_after(T, 1), context())  # the oldest remembered: its left interval is unknown
+
+
+# -- estimates and their true-up -----------------------------------------------------------------
+
+
+def estimate(hours: float, energy: str) -> ReadingValues:
+    return values(hours_after(T, hours), energy, source=ReadingSource.ESTIMATE)
+
+
+def test_intervals_ending_at_an_estimate_are_estimated_and_billable() -> None:
+    meter = new_meter()
+    record(meter, values(T, "1"))
+    record(meter, estimate(24, "1.4"))
+    event = meter.pending_events[-1]
+    assert isinstance(event, Meter.ReadingRecorded)
+    (interval,) = event.intervals
+    assert (interval.quality, interval.billable, interval.energy_gj) == ("estimated", True, D("0.4"))
+
+
+def test_an_estimate_may_only_extend_the_history() -> None:
+    meter = new_meter()
+    record(meter, values(T, "1"))
+    record(meter, values(hours_after(T, 48), "2"))
+    with pytest.raises(ReadingRejectedError) as raised:
+        record(meter, estimate(24, "1.5"))
+    assert raised.value.reason == "estimate_not_newest"
+    record(meter, estimate(72, "2.5"))
+    assert record(meter, estimate(72, "2.5")) is RecordingOutcome.DUPLICATE  # the estimator ran twice
+
+
+def test_a_real_reading_trues_up_the_estimates_before_it() -> None:
+    meter = new_meter()
+    record(meter, values(T, "1"))
+    record(meter, estimate(24, "1.5"))
+    record(meter, estimate(48, "2.0"))
+    # The real reading at 48 h is lower than the estimate: it replaces both estimates.
+    assert record(meter, values(hours_after(T, 48), "1.8")) is RecordingOutcome.ACCEPTED
+    kinds = [type(event).__name__ for event in meter.pending_events[-3:]]
+    assert kinds == ["ReadingVoided", "ReadingVoided", "ReadingRecorded"]
+    first_void, second_void, recorded = meter.pending_events[-3:]
+    assert (first_void.measured_at, first_void.removed_interval_starts) == (hours_after(T, 48), [hours_after(T, 24)])
+    assert (second_void.measured_at, second_void.removed_interval_starts) == (hours_after(T, 24), [T])
+    (interval,) = recorded.intervals
+    assert (interval.start, interval.energy_gj, interval.quality) == (T, D("0.8"), "measured")
+    assert [(reading.measured_at, reading.estimated) for reading in meter.window] == [
+        (T, False),
+        (hours_after(T, 48), False),
+    ]
+
+
+def test_a_rejected_real_reading_leaves_the_estimates_alone() -> None:
+    meter = new_meter()
+    record(meter, values(T, "1"))
+    record(meter, estimate(24, "1.5"))
+    events = len(meter.pending_events)
+    with pytest.raises(ReadingRejectedError):
+        record(meter, values(hours_after(T, 48), "0.5"))  # below the last real reading
+    assert len(meter.pending_events) == events
+    assert [reading.estimated for reading in meter.window] == [False, True]
