@@ -10,7 +10,9 @@ from sqlalchemy import create_engine
 
 from alembic import context
 from infrastructure.intake import metadata as intake_metadata
+from infrastructure.nbiot import metadata as nbiot_metadata
 from infrastructure.token_store import metadata as token_metadata
+from infrastructure.uploads import metadata as upload_metadata
 from projections.tables import metadata as projection_metadata
 
 config = context.config
@@ -19,7 +21,7 @@ config = context.config
 def _run(connection: object) -> None:
     context.configure(
         connection=connection,
-        target_metadata=[projection_metadata, token_metadata, intake_metadata],
+        target_metadata=[projection_metadata, token_metadata, intake_metadata, nbiot_metadata, upload_metadata],
         render_as_batch=True,
     )
     with context.begin_transaction():

@@ -11,7 +11,20 @@ from typing import Any
 from fastapi import FastAPI
 
 from api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
-from api.routers import consumption, health, households, meters, readings, tokens
+from api.routers import (
+    consumption,
+    estimates,
+    health,
+    households,
+    lifecycle,
+    mbus,
+    meters,
+    monitoring,
+    nbiot,
+    readings,
+    tokens,
+    uploads,
+)
 from infrastructure.container import Container
 
 API_VERSION = "1.0.0"
@@ -34,7 +47,13 @@ OPENAPI_TAGS = [
     {"name": "households", "description": "Heat customers (热用户): master data, areas, suspension, meters"},
     {"name": "meters", "description": "Heat meters: commissioning, attachment, readings"},
     {"name": "readings", "description": "Batches of meter readings from devices and clerks"},
+    {"name": "estimates", "description": "Estimated readings for missing days, and the estimated share"},
     {"name": "consumption", "description": "Energy and volume per day or month, by household, building, community"},
+    {
+        "name": "monitoring",
+        "description": "What did not get in and which meters need a visit: quarantine, rejected readings, "
+        "silent, implausible and faulty meters",
+    },
     {"name": "tokens", "description": "API tokens (administrators)"},
     {"name": "health", "description": "Liveness probe"},
 ]
@@ -42,8 +61,14 @@ OPENAPI_TAGS = [
 ROUTERS = (
     households.router,
     meters.router,
+    lifecycle.router,
     readings.router,
+    mbus.router,
+    uploads.router,
+    nbiot.router,
     consumption.router,
+    estimates.router,
+    monitoring.router,
     tokens.router,
     health.router,
 )

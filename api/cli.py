@@ -10,6 +10,8 @@ Exit codes: 0 done; 1 done but some rows were not recorded, or the store cannot 
 from __future__ import annotations
 
 import getpass
+import logging
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -40,6 +42,8 @@ from infrastructure.demo.loader import LoadReport, is_loaded, load_community
 from infrastructure.demo.model import DemoCommunity
 from infrastructure.demo.summary import summarise_community
 from infrastructure.intake import Channel, ReadingIntake
+from infrastructure.modbus import ConfigError, DeviceStatus, ModbusPoller, PollerConfig, PollReport, load_config
+from infrastructure.nbiot import NbiotChannels
 from infrastructure.settings import Backend, Settings
 from projections.tables import households
 
@@ -444,3 +448,163 @@ def _print_outcomes(console: Console, parsed: ParsedReadings, outcomes: Sequence
         f"accepted {counts[ItemStatus.ACCEPTED]}, duplicate {counts[ItemStatus.DUPLICATE]}, "
         f"rejected {counts[ItemStatus.REJECTED]}."
     )
+
+
+# -- NB-IoT channels ---------------------------------------------------------------------------
+
+channel_app = typer.Typer(
+    help="NB-IoT push channels (platforms and concentrators) and their signing secrets.", no_args_is_help=True
+)
+app.add_typer(channel_app, name="channel")
+
+
+def _nbiot_channels(container: Container) -> NbiotChannels:
+    return NbiotChannels(container.engine, container.settings.secret_key, container.ledger.clock)
+
+
+@channel_app.command("create")
+def channel_create(
+    name: Annotated[str, typer.Argument(help="The channel: letters, digits, '.', '_', '-'; part of the push URL.")],
+) -> None:
+    """Issue a channel's signing secret (again, after a revocation: a new key version). Shown once."""
+    console = _out()
+    with opened_container() as container:
+        issued = _nbiot_channels(container).create(name, created_by=operator().name)
+    console.print(
+        f"Channel {issued.name}, key version {issued.key_version}, acting as {issued.role.value}. "
+        "Its secret is shown once:"
+    )
+    console.print(issued.secret, soft_wrap=True, markup=False)
+    console.print(
+        f"Push to POST /ingest/nbiot/{issued.name}, signing each body as docs/nbiot.md explains.", markup=False
+    )
+
+
+@channel_app.command("revoke")
+def channel_revoke(name: Annotated[str, typer.Argument(help="The channel to revoke.")]) -> None:
+    """Revoke a channel: its pushes are refused at once. `channel create` issues a new secret."""
+    with opened_container() as container:
+        record = _nbiot_channels(container).revoke(name)
+    _out().print(f"Channel {record.name} (key version {record.key_version}) revoked.", markup=False)
+
+
+@channel_app.command("list")
+def channel_list() -> None:
+    """Every issued key version of every channel, active or revoked."""
+    console = _out()
+    with opened_container() as container:
+        records = _nbiot_channels(container).channels()
+    if not records:
+        console.print("No channels yet: heatledger channel create NAME", markup=False)
+        return
+    table = Table(title="NB-IoT channels")
+    for column in ("name", "key version", "role", "created", "by", "revoked"):
+        table.add_column(column, overflow="fold")
+    for record in records:
+        revoked = f"{record.revoked_at:%Y-%m-%d %H:%M}" if record.revoked_at else "-"
+        table.add_row(
+            escape(record.name),
+            str(record.key_version),
+            record.role,
+            f"{record.created_at:%Y-%m-%d %H:%M}",
+            escape(record.created_by),
+            revoked,
+        )
+    console.print(table)
+
+
+# -- Modbus polling ----------------------------------------------------------------------------
+
+
+@app.command()
+def poll(
+    config: Annotated[
+        Path, typer.Option("--config", help="The poller's TOML or JSON file (docs/modbus.md).", show_default=False)
+    ],
+    once: Annotated[bool, typer.Option("--once", help="Run one round and stop.")] = False,
+    interval: Annotated[
+        int | None, typer.Option(min=1, help="Seconds from the start of one round to the next (default: the file's).")
+    ] = None,
+) -> None:
+    """Read Modbus TCP meters by their register maps and record their readings, round after round.
+
+    A device that does not answer is reported and skipped. With --once, exits 1 when a device
+    failed or a reading was rejected.
+    """
+    try:
+        settings = load_config(config)
+    except ConfigError as error:
+        console = Console(stderr=True, highlight=False, soft_wrap=True)
+        console.print(f"[bold red]error:[/] {escape(error.source)} cannot be used:")
+        for problem in error.problems:
+            console.print(f"  {escape(problem)}")
+        raise typer.Exit(BAD_INPUT) from None
+    console = _out()
+    seconds = interval or settings.poller.interval_s
+    with _quiet_pymodbus(), opened_container() as container:
+        poller = ModbusPoller(settings, container.intake, clock=container.ledger.clock)
+        try:
+            while True:
+                started = time.monotonic()
+                report = _poll_round(console, poller, settings)
+                if once:
+                    break
+                pause = max(0.0, seconds - (time.monotonic() - started))
+                console.print(f"Next round in {pause:.0f} s (Ctrl-C stops).")
+                time.sleep(pause)
+        except KeyboardInterrupt:
+            console.print("Stopped.")
+            return
+    if report.failed or (report.batch is not None and report.batch.rejected):
+        raise typer.Exit(NOT_ALL_RECORDED)
+
+
+@contextmanager
+def _quiet_pymodbus() -> Iterator[None]:
+    """pymodbus logs each refused connection itself; the poller's own report says it once, per device."""
+    library = logging.getLogger("pymodbus")
+    level = library.level
+    library.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        library.setLevel(level)
+
+
+def _poll_round(console: Console, poller: ModbusPoller, settings: PollerConfig) -> PollReport:
+    with _progress(console) as progress:
+        task = progress.add_task("polling", total=len(settings.devices))
+
+        def advance(result: object) -> None:
+            progress.advance(task)
+
+        report = poller.poll_once(on_device=advance)
+    _print_poll_report(console, report)
+    return report
+
+
+def _print_poll_report(console: Console, report: PollReport) -> None:
+    table = Table(title=f"Modbus round of {report.started_at:%Y-%m-%d %H:%M:%S} UTC")
+    for column in ("device", "address", "meter", "energy GJ", "outcome"):
+        table.add_column(column, overflow="fold")
+    for result in report.devices[:MAXIMUM_TABLE_ROWS]:
+        if result.status is DeviceStatus.FAILED:
+            energy, outcome = "-", f"[red]failed[/]: {escape(result.error or '')}"
+        else:
+            energy = str(result.values.energy_gj) if result.values else "-"
+            outcome = result.outcome.status.value if result.outcome else "-"
+            if result.outcome and result.outcome.reason:
+                outcome += f": {escape(result.outcome.reason)}"
+        device = result.device
+        table.add_row(escape(device.label), escape(device.address), escape(device.meter_serial), energy, outcome)
+    console.print(table)
+    _print_cut(console, len(report.devices))
+    batch = report.batch
+    accepted, duplicates, rejected = (batch.accepted, batch.duplicates, batch.rejected) if batch else (0, 0, 0)
+    console.print(
+        f"Devices {len(report.devices)}: read {len(report.read)}, failed {len(report.failed)}. "
+        f"Readings accepted {accepted}, duplicate {duplicates}, rejected {rejected}."
+    )
+    if report.rejection_reasons:
+        reasons = ", ".join(f"{reason} ×{count}" for reason, count in sorted(report.rejection_reasons.items()))
+        console.print(f"Rejected readings by rule: {escape(reasons)}")

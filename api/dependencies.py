@@ -6,7 +6,7 @@ Each comes with an ``Annotated`` alias, so an endpoint names what it needs by ty
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -15,7 +15,9 @@ from api.messages import Language, negotiate_language
 from application.ledger import HeatLedger
 from domain.day_split import business_day
 from infrastructure.container import Container
-from infrastructure.intake import ReadingIntake
+from infrastructure.intake import ReadingIntake, quarantined_frames, rejected_readings
+from infrastructure.uploads import UploadStore
+from projections.monitoring_queries import IntakeLogTables, MonitoringQueries
 from projections.queries import LedgerQueries
 
 
@@ -71,3 +73,27 @@ def get_business_today(ledger: Ledger) -> date:
 
 
 BusinessToday = Annotated[date, Depends(get_business_today)]
+
+
+def get_ledger_now(ledger: Ledger) -> datetime:
+    """Now by the ledger's clock (UTC): the moment monitoring lists are made as of."""
+    return ledger.clock()
+
+
+LedgerNow = Annotated[datetime, Depends(get_ledger_now)]
+
+
+def get_monitoring(container: ContainerDependency) -> MonitoringQueries:
+    """Reads for monitoring: the read models and the intake log of what did not get in."""
+    return MonitoringQueries(container.engine, IntakeLogTables(rejected_readings, quarantined_frames))
+
+
+Monitoring = Annotated[MonitoringQueries, Depends(get_monitoring)]
+
+
+def get_uploads(container: ContainerDependency) -> UploadStore:
+    """The queued reading uploads: their status, progress, counts and rejected items."""
+    return UploadStore(container.engine, container.ledger.clock)
+
+
+Uploads = Annotated[UploadStore, Depends(get_uploads)]

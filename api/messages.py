@@ -180,8 +180,8 @@ CATALOG: dict[str, Template] = {
     ),
     "unknown_meter": Template("没有表号为 {meter_serial} 的热表。", "No meter has the serial number {meter_serial}."),
     "outside_window": Template(
-        "读数过旧，无法与前后读数核对；请作为更正录入。",
-        "The reading is too old to check against its neighbours; enter it as a correction.",
+        "读数早于该表保留用于核对的最近 100 条读数，无法核对，未予记录。",
+        "The reading is older than the last 100 readings the meter keeps to check it against; it is not recorded.",
     ),
     "implausible_increase": Template(
         "热量读数增加了 {increase_gj} GJ，超出此类热表在这段时间内可能计量的热量。",
@@ -228,8 +228,8 @@ CATALOG: dict[str, Template] = {
     ),
     # M-Bus frames (infrastructure/mbus, POST /readings/mbus): one key per frame rejection
     "mbus.not_hex": Template(
-        "帧不是十六进制文本：第 {position} 位是“{character}”。",
-        "The frame is not hex text: digit {position} is '{character}'.",
+        "帧不是十六进制文本：第 {position} 个字符是“{character}”（从 0 数起）。",
+        "The frame is not hex text: character {position} (counting from 0) is '{character}'.",
     ),
     "mbus.not_hex.odd": Template(
         "帧的十六进制位数为奇数（{digits} 位）。", "The frame has an odd number of hex digits ({digits})."
@@ -301,6 +301,9 @@ CATALOG: dict[str, Template] = {
         "The frame says the volume is measured in the flow pipe, but meter {meter_serial} is registered "
         "with its flow sensor in the return pipe.",
     ),
+    "mbus.upload_too_large": Template(
+        "一次上传最多 {limit} 字节，这次有 {size} 字节。", "An upload holds at most {limit} bytes; this one has {size}."
+    ),
     "mbus.too_many_frames": Template(
         "一次最多上传 {limit} 帧，这次有 {size} 帧。", "A request holds at most {limit} frames; this one has {size}."
     ),
@@ -368,6 +371,9 @@ CATALOG: dict[str, Template] = {
     "after_decommissioning": Template(
         "读数时间晚于该表停用的时间。", "The reading is newer than the meter's decommissioning."
     ),
+    "season_invalid": Template(
+        "采暖季代码的格式为 2025-2026，收到的是 {value}。", "A season code looks like 2025-2026; it was {value}."
+    ),
     "estimate_not_newest": Template(
         "估算读数只能接在该表最新读数之后。", "An estimate may only extend the meter's history past its newest reading."
     ),
@@ -381,8 +387,8 @@ CATALOG: dict[str, Template] = {
         "The meter cannot be decommissioned before its commissioning or its newest reading.",
     ),
     "void_outside_window": Template(
-        "该读数太旧，无法在此撤销；请联系管理员。",
-        "The reading is too old to be withdrawn here; ask an administrator.",
+        "该读数早于该表保留的最近 100 条读数，无法撤销。",
+        "The reading is older than the last 100 readings the meter keeps; it cannot be withdrawn.",
     ),
     "verification_points": Template(
         "检定记录须有 1 至 {maximum} 个检定点。", "A verification has 1 to {maximum} test points."
@@ -480,6 +486,15 @@ CATALOG: dict[str, Template] = {
         "消息 {message_id} 已经以不同的内容推送过。",
         "The message {message_id} was already delivered with a different body.",
     ),
+    "channel_name_invalid": Template(
+        "通道名称须为 1 至 64 个字符：字母、数字、“.”、“_”或“-”，并以字母或数字开头。",
+        "A channel name has 1 to 64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit.",
+    ),
+    "channel_active": Template(
+        "推送通道 {key} 仍在使用，请先吊销再签发新密钥。",
+        "The push channel {key} is active; revoke it before issuing a new secret.",
+    ),
+    "not_found.channel": Template("没有有效的推送通道 {key}。", "No active push channel {key}."),
     "content_too_large": Template("请求内容超过 {limit} 字节。", "The request is larger than {limit} bytes."),
     "internal_error": Template(
         "系统出现意外错误，已记录在案。请稍后重试；如仍失败，请联系管理员。",

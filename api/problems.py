@@ -29,6 +29,8 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://heatledger.example/problems/"
 # The largest request body the API reads: a full batch of 10,000 readings is about 4 MB.
 MAXIMUM_REQUEST_BYTES = 16 * 1024 * 1024
+# Paths that take larger bodies: a queued upload of 100,000 readings with every value is ~20 MB.
+LARGER_REQUEST_LIMITS = {"/readings/uploads": 64 * 1024 * 1024}
 AUTHENTICATION_REALM = "heatledger"
 
 logger = logging.getLogger("heatledger.api")
@@ -218,15 +220,19 @@ class RequestSizeLimit:
     ``max_body_size`` answers a declared excess in plain text, not as a problem.)
     """
 
-    def __init__(self, app: ASGIApp, maximum_bytes: int = MAXIMUM_REQUEST_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, maximum_bytes: int = MAXIMUM_REQUEST_BYTES, by_path: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.maximum_bytes = maximum_bytes
+        self.by_path = by_path or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self._declared_length(scope) > self.maximum_bytes:
+        maximum_bytes = self.by_path.get(scope.get("path", ""), self.maximum_bytes)
+        if self._declared_length(scope) > maximum_bytes:
             request = Request(scope, receive)
             await handle_http_error(request, HTTPException(413))(scope, receive, send)
             return
@@ -236,7 +242,7 @@ class RequestSizeLimit:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.maximum_bytes:
+            if received > maximum_bytes:
                 raise HTTPException(413)
             return message
 
@@ -261,7 +267,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UnauthenticatedError, handle_unauthenticated)
     app.add_exception_handler(IntegrityError, handle_concurrent_change)
     app.add_exception_handler(Exception, handle_unexpected_error)
-    app.add_middleware(RequestSizeLimit, maximum_bytes=MAXIMUM_REQUEST_BYTES)
+    app.add_middleware(RequestSizeLimit, maximum_bytes=MAXIMUM_REQUEST_BYTES, by_path=LARGER_REQUEST_LIMITS)
 
 
 _DESCRIPTIONS = {

@@ -602,7 +602,7 @@ class Meter(Aggregate):
             if position == 0 and self.verified_since is not None:
                 raise _reject(
                     "outside_window",
-                    "the reading is too old to check against its neighbours; enter it as a correction",
+                    "the reading is older than the readings the meter keeps to check it against; it is not recorded",
                 )
             previous = self.window[position - 1] if position > 0 else None
             following = self.window[position] if position < len(self.window) else None
@@ -631,7 +631,9 @@ class Meter(Aggregate):
             actor=actor,
             reason=reason,
         )
-        if following is None and values.error_flags != self.error_flags:
+        # An estimate knows nothing of the meter's faults: only real readings change the fault state.
+        is_real = values.source != ReadingSource.ESTIMATE
+        if following is None and is_real and values.error_flags != self.error_flags:
             self._report_fault_change(values, batch_id, actor, reason)
         return RecordingOutcome.ACCEPTED
 

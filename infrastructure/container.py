@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from application.ledger import HeatLedger
 from infrastructure.database import create_database_engine, migrate
+from infrastructure.estimation import GapEstimator
 from infrastructure.event_store import event_store_environment
 from infrastructure.intake import ReadingIntake
 from infrastructure.settings import Settings
 from infrastructure.token_store import TokenStore
 from projections.ledger_projection import LedgerProjection
 from projections.runner import ProjectionRunner
+
+if TYPE_CHECKING:
+    from infrastructure.jobs import JobQueue
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +35,15 @@ class Container:
     runner: ProjectionRunner
     tokens: TokenStore
     intake: ReadingIntake
+    estimator: GapEstimator
+    # Where jobs go: run in this process ("inline", the embedded default) or enqueued on Redis for
+    # arq workers (HEATLEDGER_JOB_QUEUE=arq). Set from the settings when the container is built.
+    jobs: JobQueue = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        from infrastructure.jobs import job_queue_for  # the jobs module builds on this one
+
+        self.jobs = job_queue_for(self)
 
     def catch_up(self) -> int:
         """Apply new events to the read models."""
@@ -64,4 +78,5 @@ def bootstrap(settings: Settings | None = None) -> Container:
     if settings.catch_up_after_command:
         ledger.add_after_save_hook(_catch_up_after_save(runner))
     tokens = TokenStore(engine, settings.secret_key)
-    return Container(settings, ledger, engine, runner, tokens, ReadingIntake(ledger, engine))
+    intake = ReadingIntake(ledger, engine)
+    return Container(settings, ledger, engine, runner, tokens, intake, GapEstimator(engine, intake))

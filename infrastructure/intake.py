@@ -80,6 +80,14 @@ quarantined_frames = Table(
 )
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters written as escapes (``\\x00``): what arrives from outside is
+    kept as evidence, but a NUL cannot be stored in PostgreSQL text and must not reach a log raw."""
+    if text.isprintable():
+        return text
+    return "".join(character if character.isprintable() else repr(character)[1:-1] for character in text)
+
+
 class Channel(StrEnum):
     """Where readings came from."""
 
@@ -90,6 +98,7 @@ class Channel(StrEnum):
     MODBUS = "modbus"
     UPLOAD = "upload"
     DEMO = "demo"
+    ESTIMATE = "estimate"
 
 
 @dataclass(frozen=True)
@@ -153,11 +162,11 @@ class ReadingIntake:
                 "actor": actor,
                 "batch_id": report.batch_id,
                 "item_index": outcome.index,
-                "meter_serial": outcome.meter_serial[:64],
+                "meter_serial": printable(outcome.meter_serial)[:64],
                 "measured_at": outcome.measured_at if outcome.measured_at.tzinfo else None,
                 "reason": outcome.reason or "rejected",
                 "message_key": outcome.message_key,
-                "message": outcome.message or "",
+                "message": printable(outcome.message or ""),
                 "params": json.dumps(outcome.params, ensure_ascii=False, default=str),
             }
             for outcome in report.outcomes
@@ -187,10 +196,10 @@ class ReadingIntake:
                     channel=Channel(channel).value,
                     actor=actor,
                     reason=reason,
-                    detail=detail[:MAXIMUM_DETAIL_CHARACTERS],
-                    identification=identification[:64] if identification else None,
-                    manufacturer=manufacturer[:8] if manufacturer else None,
-                    payload=payload[:MAXIMUM_PAYLOAD_CHARACTERS],
+                    detail=printable(detail)[:MAXIMUM_DETAIL_CHARACTERS],
+                    identification=printable(identification)[:64] if identification else None,
+                    manufacturer=printable(manufacturer)[:8] if manufacturer else None,
+                    payload=printable(payload)[:MAXIMUM_PAYLOAD_CHARACTERS],
                 )
             )
         return frame_id

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
@@ -20,11 +21,15 @@ from arq.cron import cron
 
 from application.authorization import Principal, Role
 from application.ingestion import BatchReport, ReadingItem
+from domain.day_split import BUSINESS_TIME_ZONE
 from domain.readings import ReadingValues
 from domain.values import ReadingSource
 from infrastructure.container import Container, bootstrap
 from infrastructure.intake import Channel
-from infrastructure.settings import Settings
+from infrastructure.settings import JobQueueKind, Settings
+from infrastructure.uploads import process_reading_upload
+
+Result = TypeVar("Result")
 
 _OPTIONAL_DECIMALS = (
     "volume_m3",
@@ -45,6 +50,7 @@ def reading_item_to_payload(item: ReadingItem) -> dict[str, Any]:
         "energy_gj": str(values.energy_gj),
         "error_flags": values.error_flags,
         "source": ReadingSource(values.source).value,
+        "faulty": values.faulty,
     }
     for name in _OPTIONAL_DECIMALS:
         value = getattr(values, name)
@@ -60,6 +66,7 @@ def reading_item_from_payload(payload: Mapping[str, Any]) -> ReadingItem:
         energy_gj=Decimal(payload["energy_gj"]),
         error_flags=int(payload.get("error_flags", 0)),
         source=ReadingSource(payload.get("source", ReadingSource.MANUAL.value)),
+        faulty=bool(payload.get("faulty", False)),
         **optional,
     )
     return ReadingItem(payload["meter_serial"], values)
@@ -98,9 +105,26 @@ def record_reading_batch(
     return report_to_payload(report)
 
 
+def estimate_gaps(container: Container) -> dict[str, Any]:
+    """Estimate the missing days of silent household meters (run nightly, after the uploads)."""
+    report = container.estimator.run(ESTIMATOR, container.ledger.clock())
+    container.catch_up()
+    return {
+        "meters_silent": report.meters_silent,
+        "readings_estimated": report.readings_estimated,
+        "readings_accepted": report.readings_accepted,
+        "skipped": [{"meter_serial": serial, "reason": reason} for serial, reason in report.skipped],
+    }
+
+
+# The principal of the nightly estimation: its name is the actor on the estimates it records.
+ESTIMATOR = Principal("estimator", Role.ADMIN)
+
 JOBS: dict[str, Callable[..., Any]] = {
     "catch_up_projections": catch_up_projections,
+    "estimate_gaps": estimate_gaps,
     "record_reading_batch": record_reading_batch,
+    "process_reading_upload": process_reading_upload,
 }
 
 
@@ -118,6 +142,48 @@ class InProcessJobs:
 
     def enqueue(self, job_name: str, **arguments: Any) -> Any:
         return JOBS[job_name](self.container, **arguments)
+
+
+class ArqJobs:
+    """Enqueues jobs on Redis for arq workers (``HEATLEDGER_JOB_QUEUE=arq``).
+
+    ``enqueue`` returns the arq job id, or None when a job with the same ``_job_id`` is already
+    queued or its result still kept (arq's deduplication). Arguments starting with ``_`` are
+    arq's own (``_job_id``, ``_defer_by``); the others travel to the job as JSON.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def enqueue(self, job_name: str, **arguments: Any) -> str | None:
+        if job_name not in JOBS:
+            raise KeyError(f"no job {job_name}")
+        return _run_coroutine(self._enqueue(job_name, arguments))
+
+    async def _enqueue(self, job_name: str, arguments: dict[str, Any]) -> str | None:
+        redis = await open_redis(self.settings)
+        try:
+            job = await redis.enqueue_job(job_name, **arguments)
+        finally:
+            await redis.aclose()
+        return str(job.job_id) if job is not None else None
+
+
+def _run_coroutine(coroutine: Coroutine[Any, Any, Result]) -> Result:
+    """Run a coroutine to its end from synchronous code, also from a thread that runs an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(asyncio.run, coroutine).result()
+
+
+def job_queue_for(container: Container) -> JobQueue:
+    """The job queue the container's settings name: in-process (inline) or arq on Redis."""
+    if JobQueueKind(container.settings.job_queue) is JobQueueKind.ARQ:
+        return ArqJobs(container.settings)
+    return InProcessJobs(container)
 
 
 # -- arq -------------------------------------------------------------------------------------
@@ -162,11 +228,16 @@ async def _stop_worker(ctx: dict[str, Any]) -> None:
 
 
 def worker_options(settings: Settings, catch_up_every_seconds: int = 5) -> dict[str, Any]:
-    """Keyword arguments for ``arq.worker.Worker``: every job, and a periodic projection catch-up."""
+    """Keyword arguments for ``arq.worker.Worker``: every job, a periodic projection catch-up, and
+    the gap estimation at 02:00 in Ningxia (after the concentrators' nightly uploads)."""
     catch_up = _as_arq_job("catch_up_projections")
     return {
         "functions": [_as_arq_job(name) for name in JOBS],
-        "cron_jobs": [cron(catch_up, second=set(range(0, 60, catch_up_every_seconds)), unique=True)],
+        "cron_jobs": [
+            cron(catch_up, second=set(range(0, 60, catch_up_every_seconds)), unique=True),
+            cron(_as_arq_job("estimate_gaps"), hour={2}, minute={0}, second={0}, unique=True),
+        ],
+        "timezone": BUSINESS_TIME_ZONE,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "on_startup": _start_worker,
         "on_shutdown": _stop_worker,

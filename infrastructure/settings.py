@@ -25,6 +25,13 @@ class Backend(StrEnum):
     POSTGRES = "postgres"
 
 
+class JobQueueKind(StrEnum):
+    """Where jobs run: in the serving process (the embedded default) or by arq workers on Redis."""
+
+    INLINE = "inline"
+    ARQ = "arq"
+
+
 class Settings(BaseSettings):
     """Every setting of Heat Ledger; see docs/operations.md for each one."""
 
@@ -46,6 +53,9 @@ class Settings(BaseSettings):
     # production sets this false and runs `heatledger worker` instead.
     catch_up_after_command: bool = True
     aggregate_cache_size: int = 20000
+    # "inline": jobs (queued reading uploads) run in the serving process, in a background thread;
+    # "arq": they are enqueued on Redis (redis_url) for `heatledger worker`.
+    job_queue: JobQueueKind = JobQueueKind.INLINE
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import Connection, Table, case, delete, insert, or_, select, update
 
 from domain.household import Household
 from domain.meter import Meter
@@ -195,7 +195,15 @@ class LedgerProjection:
                 reason=event.reason,
             )
         )
-        self._update_meter(connection, event, last_verified_on=event.verified_on, last_verification_passed=event.passed)
+        # The meter shows its latest verification by date: an older certificate entered late is
+        # only history. On the same date, the one recorded last counts.
+        latest = or_(meters.c.last_verified_on.is_(None), meters.c.last_verified_on <= event.verified_on)
+        self._update_meter(
+            connection,
+            event,
+            last_verified_on=case((latest, event.verified_on), else_=meters.c.last_verified_on),
+            last_verification_passed=case((latest, event.passed), else_=meters.c.last_verification_passed),
+        )
 
     def _reading_voided(self, connection: Connection, event: Meter.ReadingVoided) -> None:
         """Move the reading to the corrections history, redo its intervals, and refresh the meter."""

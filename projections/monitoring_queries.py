@@ -27,6 +27,7 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    case,
     false,
     func,
     or_,
@@ -34,7 +35,7 @@ from sqlalchemy import (
     true,
 )
 
-from domain.values import MeterKind
+from domain.values import MeterKind, ReadingSource
 from projections.queries import Page
 from projections.tables import households, meter_intervals, meter_readings, meters
 
@@ -191,27 +192,29 @@ class MonitoringQueries:
         """Meters in service whose newest reading is more than ``days`` days before ``now``, or that
         never reported and were commissioned that long ago; the most recently silent first.
 
-        Meters in service: not decommissioned, and household meters only while they serve a
-        household (one lying in the store is not expected to report).
+        Estimated readings do not count: they stand in for the readings of a silent meter. Meters
+        in service: not decommissioned, and household meters only while they serve a household
+        (one lying in the store is not expected to report).
         """
         assert days > 0, "silence is counted in whole days, at least one"
         cut_off = now - timedelta(days=days)
-        silent_since = func.coalesce(meters.c.last_measured_at, meters.c.commissioned_at)
+        newest = meter_readings.alias("newest_reading")
+        newest_join = and_(newest.c.meter_id == meters.c.meter_id, newest.c.measured_at == meters.c.last_measured_at)
+        last_reported = _newest_reported(newest)
+        silent_since = func.coalesce(last_reported, meters.c.commissioned_at)
         conditions = [
             meters.c.decommissioned_at.is_(None),
             or_(meters.c.kind != MeterKind.HOUSEHOLD.value, meters.c.household_id.is_not(None)),
-            or_(
-                meters.c.last_measured_at < cut_off,
-                and_(meters.c.last_measured_at.is_(None), meters.c.commissioned_at < cut_off),
-            ),
+            # A meter's readings are never older than its commissioning, so one comparison does.
+            silent_since < cut_off,
             *_community_condition(community),
         ]
-        source = _meters_with_households()
+        source = _meters_with_households().outerjoin(newest, newest_join)
         statement = (
             select(
                 *_METER_PLACE,
                 meters.c.commissioned_at,
-                meters.c.last_measured_at,
+                last_reported.label("last_measured_at"),
                 silent_since.label("silent_since"),
             )
             .select_from(source)
@@ -312,6 +315,21 @@ class MonitoringQueries:
 
 def _meters_with_households() -> FromClause:
     return meters.outerjoin(households, meters.c.household_id == households.c.household_id)
+
+
+def _newest_reported(newest: FromClause) -> ColumnElement[datetime]:
+    """The time of a meter's newest reading that is not an estimate, given its newest reading.
+
+    Estimates only ever extend a meter's history past its newest real reading, so the search
+    for an older one is needed (and made) only when the newest reading is an estimate.
+    """
+    older = meter_readings.alias("older_reading")
+    newest_real = (
+        select(func.max(older.c.measured_at))
+        .where(older.c.meter_id == meters.c.meter_id, older.c.source != ReadingSource.ESTIMATE.value)
+        .scalar_subquery()
+    )
+    return case((newest.c.source == ReadingSource.ESTIMATE.value, newest_real), else_=meters.c.last_measured_at)
 
 
 def _community_condition(community: str | None) -> Sequence[ColumnElement[bool]]:

@@ -243,7 +243,8 @@ _INTERVAL_COLUMNS = (
     meter_intervals.c.permissible_error_percent,
     meter_intervals.c.plausible,
 )
-# Sums of ScaledDecimal columns come back as exact Decimals on both backends.
+# Sums of ScaledDecimal columns come back as exact Decimals on both backends. A volume sum is None
+# when no meter in it reports a volume register (unknown is not zero).
 _SUMS = (
     func.sum(daily_consumption.c.energy_gj).label("energy_gj"),
     func.sum(daily_consumption.c.volume_m3).label("volume_m3"),

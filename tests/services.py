@@ -6,6 +6,7 @@ instead when HEATLEDGER_REQUIRE_SERVICES=1 (CI sets it), so a missing service ne
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import uuid
@@ -42,22 +43,65 @@ def port_open(host: str, port: int) -> bool:
         return False
 
 
-@contextmanager
-def fresh_postgres_database() -> Iterator[str]:
-    """Create an empty database for one test and drop it afterwards; yields its name."""
-    if not port_open(POSTGRES_HOST, POSTGRES_PORT):
-        unavailable("PostgreSQL", f"nothing listens on {POSTGRES_HOST}:{POSTGRES_PORT}")
+def _admin_connection_string() -> str:
+    return f"host={POSTGRES_HOST} port={POSTGRES_PORT} user={POSTGRES_USER} dbname={POSTGRES_ADMIN_DB}"
+
+
+# One database for the whole run, emptied before each test: CREATE DATABASE costs about a second
+# (it checkpoints), TRUNCATE a few milliseconds.
+_shared_database: str | None = None
+
+
+def _create_database() -> str:
     import psycopg
 
     name = f"heatledger_test_{uuid.uuid4().hex[:12]}"
-    admin = f"host={POSTGRES_HOST} port={POSTGRES_PORT} user={POSTGRES_USER} dbname={POSTGRES_ADMIN_DB}"
     try:
-        with psycopg.connect(admin, autocommit=True) as connection:
+        with psycopg.connect(_admin_connection_string(), autocommit=True) as connection:
             connection.execute(f'CREATE DATABASE "{name}"')
     except psycopg.OperationalError as error:
         unavailable("PostgreSQL", str(error))
-    try:
-        yield name
-    finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    atexit.register(_drop_database, name)
+    return name
+
+
+def _drop_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_admin_connection_string(), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _empty(name: str) -> bool:
+    """Truncate every table but alembic's (identities restart); False if a lock is still held."""
+    import psycopg
+
+    connection_string = f"host={POSTGRES_HOST} port={POSTGRES_PORT} user={POSTGRES_USER} dbname={name}"
+    with psycopg.connect(connection_string, autocommit=True) as connection:
+        connection.execute("SET lock_timeout = '5s'")
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version'"
+            )
+        ]
+        if not tables:
+            return True
+        try:
+            connection.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        except psycopg.errors.LockNotAvailable:
+            return False
+    return True
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """An empty database for one test (the run's shared one, emptied first); yields its name."""
+    global _shared_database
+    if not port_open(POSTGRES_HOST, POSTGRES_PORT):
+        unavailable("PostgreSQL", f"nothing listens on {POSTGRES_HOST}:{POSTGRES_PORT}")
+    if _shared_database is None or not _empty(_shared_database):
+        # A connection left open by an earlier test may hold a lock: start a new database then.
+        _shared_database = _create_database()
+    yield _shared_database

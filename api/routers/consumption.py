@@ -26,11 +26,12 @@ from api.schemas.consumption import (
     household_periods,
     place_periods,
     place_totals,
+    total_volume,
 )
 from domain.errors import NotFoundError
 from domain.season import current_or_last_season
 from domain.values import MeterKind
-from projections.queries import ZERO_ENERGY_GJ, ZERO_VOLUME_M3, Granularity, LedgerQueries
+from projections.queries import ZERO_ENERGY_GJ, Granularity, LedgerQueries
 
 router = resource_router("", "consumption")
 
@@ -115,7 +116,7 @@ def get_household_consumption(
         to_day=day_range.last_day,
         periods=periods,
         energy_gj=sum((period.energy_gj for period in periods), ZERO_ENERGY_GJ),
-        volume_m3=sum((period.volume_m3 for period in periods), ZERO_VOLUME_M3),
+        volume_m3=total_volume(period.volume_m3 for period in periods),
     )
 
 
@@ -140,7 +141,7 @@ def get_meter_consumption(
         to_day=day_range.last_day,
         periods=periods,
         energy_gj=sum((period.energy_gj for period in periods), ZERO_ENERGY_GJ),
-        volume_m3=sum((period.volume_m3 for period in periods), ZERO_VOLUME_M3),
+        volume_m3=total_volume(period.volume_m3 for period in periods),
     )
 
 

@@ -4,6 +4,7 @@ building meters beside the sum of its household meters, so a clerk sees the netw
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -22,7 +23,7 @@ class ConsumptionPeriod(BaseModel):
     first_day: date
     last_day: date
     energy_gj: EnergyText
-    volume_m3: VolumeText
+    volume_m3: VolumeText | None = Field(description="None when no meter reports a volume register")
 
 
 class HouseholdConsumption(BaseModel):
@@ -58,7 +59,7 @@ class HouseholdConsumption(BaseModel):
     to_day: date
     periods: list[ConsumptionPeriod]
     energy_gj: EnergyText = Field(description="Sum of the periods")
-    volume_m3: VolumeText
+    volume_m3: VolumeText | None = Field(description="None when no meter reports a volume register")
 
 
 class MeterConsumption(BaseModel):
@@ -95,7 +96,7 @@ class MeterConsumption(BaseModel):
     to_day: date
     periods: list[ConsumptionPeriod]
     energy_gj: EnergyText = Field(description="Sum of the periods")
-    volume_m3: VolumeText
+    volume_m3: VolumeText | None = Field(description="None when no meter reports a volume register")
 
 
 class PlaceConsumptionPeriod(BaseModel):
@@ -105,18 +106,18 @@ class PlaceConsumptionPeriod(BaseModel):
     first_day: date
     last_day: date
     households_energy_gj: EnergyText
-    households_volume_m3: VolumeText
+    households_volume_m3: VolumeText | None
     building_meters_energy_gj: EnergyText
-    building_meters_volume_m3: VolumeText
+    building_meters_volume_m3: VolumeText | None
 
 
 class PlaceTotals(BaseModel):
     """Sums over the range, and what the building meters measured beyond the households."""
 
     households_energy_gj: EnergyText
-    households_volume_m3: VolumeText
+    households_volume_m3: VolumeText | None
     building_meters_energy_gj: EnergyText
-    building_meters_volume_m3: VolumeText
+    building_meters_volume_m3: VolumeText | None
     difference_energy_gj: EnergyText = Field(description="building meters − households: loss in the building network")
     difference_percent: PercentText | None = Field(
         description="difference ÷ building meters × 100, rounded half up to 0.01; null without building-meter energy"
@@ -177,6 +178,12 @@ def period_bounds(first_day: date, granularity: Granularity, from_day: date, to_
     return first_day.strftime("%Y-%m"), max(first_day, from_day), min(month_end, to_day)
 
 
+def total_volume(volumes: Iterable[Decimal | None]) -> Decimal | None:
+    """The sum of the known volumes; None when none is known (unknown is not zero)."""
+    known = [volume for volume in volumes if volume is not None]
+    return sum(known, ZERO_VOLUME_M3) if known else None
+
+
 def household_periods(
     periods: list[PeriodConsumption], granularity: Granularity, from_day: date, to_day: date
 ) -> list[ConsumptionPeriod]:
@@ -212,9 +219,9 @@ def place_periods(
                 first_day=first,
                 last_day=last,
                 households_energy_gj=households.energy_gj if households else ZERO_ENERGY_GJ,
-                households_volume_m3=households.volume_m3 if households else ZERO_VOLUME_M3,
+                households_volume_m3=households.volume_m3 if households else None,
                 building_meters_energy_gj=buildings.energy_gj if buildings else ZERO_ENERGY_GJ,
-                building_meters_volume_m3=buildings.volume_m3 if buildings else ZERO_VOLUME_M3,
+                building_meters_volume_m3=buildings.volume_m3 if buildings else None,
             )
         )
     return output
@@ -230,9 +237,9 @@ def place_totals(periods: list[PlaceConsumptionPeriod]) -> PlaceTotals:
         percent = (difference / building_energy * 100).quantize(PERCENT_QUANTUM, rounding=ROUND_HALF_UP)
     return PlaceTotals(
         households_energy_gj=households_energy,
-        households_volume_m3=sum((period.households_volume_m3 for period in periods), ZERO_VOLUME_M3),
+        households_volume_m3=total_volume(period.households_volume_m3 for period in periods),
         building_meters_energy_gj=building_energy,
-        building_meters_volume_m3=sum((period.building_meters_volume_m3 for period in periods), ZERO_VOLUME_M3),
+        building_meters_volume_m3=total_volume(period.building_meters_volume_m3 for period in periods),
         difference_energy_gj=difference,
         difference_percent=percent,
     )

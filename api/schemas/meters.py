@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -110,6 +110,11 @@ class MeterDetail(BaseModel):
                     "household_account_number": "WZ-0001",
                     "readings_count": 41,
                     "last_reading": {"measured_at": "2025-12-10T16:00:00Z", "energy_gj": "16.412000"},
+                    "error_flags": 0,
+                    "fault_since": None,
+                    "decommissioned_at": None,
+                    "last_verified_on": "2025-09-20",
+                    "last_verification_passed": True,
                 }
             ]
         }
@@ -127,6 +132,11 @@ class MeterDetail(BaseModel):
     household_account_number: str | None = Field(description="The household it serves now, if any")
     readings_count: int
     last_reading: LastReading | None
+    error_flags: int = Field(description="The newest reading's error bits (M-Bus 0xFD 0x17); 0 when healthy")
+    fault_since: datetime | None = Field(description="When the current fault began (null without a fault)")
+    decommissioned_at: datetime | None = Field(description="When the meter was taken out of service, if it was")
+    last_verified_on: date | None = Field(description="The date of the latest verification (检定), if any")
+    last_verification_passed: bool | None = Field(description="Whether the latest verification passed")
 
     @classmethod
     def from_record(cls, record: MeterRecord) -> MeterDetail:
@@ -143,4 +153,9 @@ class MeterDetail(BaseModel):
             household_account_number=record.household_account_number,
             readings_count=record.readings_count,
             last_reading=last_reading_of(record),
+            error_flags=record.error_flags,
+            fault_since=record.fault_since,
+            decommissioned_at=record.decommissioned_at,
+            last_verified_on=record.last_verified_on,
+            last_verification_passed=record.last_verification_passed,
         )

@@ -286,3 +286,15 @@ def test_a_meter_by_month_sums_its_own_days(metered: LedgerApi, serial: str) -> 
 
 def test_an_unknown_meter_has_no_consumption(metered: LedgerApi) -> None:
     assert_problem(metered.get("/meters/NOPE/consumption"), 404, "not_found")
+
+
+def test_a_meter_without_a_volume_register_shows_no_volume_not_an_error(api: LedgerApi, frozen_now: object) -> None:
+    api.household_with_meter("WZ-0009", "HM-9")
+    api.daily_readings("HM-9", READING_DAYS, cumulative(Decimal("1.000"), _meter("HM-101").daily_energy_gj))
+
+    consumption = api.get("/households/WZ-0009/consumption", granularity="month")
+
+    assert consumption.status_code == 200, consumption.text
+    body = consumption.json()
+    assert Decimal(body["energy_gj"]) == sum(_meter("HM-101").daily_energy_gj, Decimal(0))
+    assert body["volume_m3"] is None and body["periods"][0]["volume_m3"] is None

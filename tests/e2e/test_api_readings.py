@@ -251,3 +251,18 @@ def _utc(day: date) -> datetime:
 
 def _volume_for(energy_gj: Decimal) -> Decimal:
     return (energy_gj / (K_RETURN_70_30_GJ_PER_M3_K * (FLOW_C - RETURN_C))).quantize(Decimal("0.001"))
+
+
+def test_a_serial_with_control_characters_is_rejected_and_logged_escaped(api: LedgerApi, container: Any) -> None:
+    api.household_with_meter("WZ-0001", "HM-1")
+    batch = [
+        reading("HM-\x00-1", "2025-12-01T00:00:00+08:00", "1.000"),
+        reading("HM-1", "2025-12-01T00:00:00+08:00", "10.000"),
+    ]
+
+    response = api.submit(batch)
+
+    assert response.status_code == 200, response.text
+    assert [outcome["status"] for outcome in response.json()["outcomes"]] == ["rejected", "accepted"]
+    logged, total = container.intake.rejected()
+    assert total == 1 and logged[0].meter_serial == "HM-\\x00-1"

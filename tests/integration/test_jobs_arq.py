@@ -89,6 +89,7 @@ def test_payload_round_trip_keeps_every_value() -> None:
             Decimal("41.0"),
             error_flags=4,
             source=ReadingSource.NBIOT,
+            faulty=True,
         ),
     )
     assert reading_item_from_payload(reading_item_to_payload(item)) == item

@@ -187,3 +187,11 @@ def test_a_rejected_real_reading_leaves_the_estimates_alone() -> None:
         record(meter, values(hours_after(T, 48), "0.5"))  # below the last real reading
     assert len(meter.pending_events) == events
     assert [reading.estimated for reading in meter.window] == [False, True]
+
+
+def test_an_estimate_does_not_clear_a_fault() -> None:
+    meter = new_meter()
+    record(meter, values(T, "1", error_flags=4))
+    record(meter, estimate(24, "1.5"))
+    assert meter.error_flags == 4
+    assert not any(type(event).__name__ == "FaultCleared" for event in meter.pending_events)

@@ -1,0 +1,76 @@
+"""Gap estimates on both backends: a silent flat estimated from its own history scaled by its
+building, recorded as estimates, reported as an estimated share, and trued up by a real reading."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from application.authorization import SYSTEM
+from domain import ids
+from infrastructure.container import Container
+from infrastructure.estimation import midnight_starting
+from tests.strategies import household_with_meter, item
+
+FIRST_DAY = date(2025, 11, 1)
+DAILY_GJ = {"M-1": Decimal("0.4"), "M-2": Decimal("0.5"), "M-3": Decimal("0.6")}
+REFERENCE_DAYS = 16  # 1–16 November measured for everybody
+COLD_DAYS = 3  # 17–19 November: the building takes twice as much, M-1 says nothing
+
+
+def midnight(offset_days: int) -> datetime:
+    return midnight_starting(FIRST_DAY + timedelta(days=offset_days))
+
+
+def build_building(container: Container) -> None:
+    for number, serial in enumerate(DAILY_GJ, start=1):
+        household_with_meter(container.ledger, f"WZ-{number}", serial, building="1")
+    registers = dict.fromkeys(DAILY_GJ, Decimal("100.000"))
+    for offset in range(REFERENCE_DAYS + COLD_DAYS + 1):
+        cold = offset > REFERENCE_DAYS
+        batch = []
+        for serial, daily in DAILY_GJ.items():
+            if serial == "M-1" and offset > REFERENCE_DAYS:
+                continue  # silent from 17 November on
+            if offset:
+                registers[serial] += daily * (2 if cold else 1)
+            batch.append(item(serial, midnight(offset), registers[serial]))
+        assert container.ledger.record_readings(SYSTEM, batch).rejected == 0
+
+
+def test_a_silent_flat_is_estimated_from_its_history_scaled_by_its_building(container: Container) -> None:
+    build_building(container)
+    now = midnight(REFERENCE_DAYS + COLD_DAYS) + timedelta(hours=1)  # 20 Nov, 01:00 in Ningxia
+
+    report = container.estimator.run(SYSTEM, now)
+
+    assert (report.meters_silent, report.readings_estimated, report.readings_accepted) == (1, 3, 3)
+    meter = container.ledger.meter("M-1")
+    # Own mean 0.4 GJ/day × (building 2 × 1.1 ÷ reference 1.1) = 0.8 GJ for each of 17, 18 and 19 November.
+    assert [(reading.measured_at, reading.energy_register_gj, reading.estimated) for reading in meter.window[-3:]] == [
+        (midnight(17), Decimal("107.200"), True),
+        (midnight(18), Decimal("108.000"), True),
+        (midnight(19), Decimal("108.800"), True),
+    ]
+    household = ids.household_id("WZ-1")
+    estimated, total = container.estimator.estimated_share(household, FIRST_DAY, date(2025, 11, 19))
+    assert (estimated, total) == (Decimal("2.4"), Decimal("8.8"))  # 16 × 0.4 measured + 3 × 0.8 estimated
+
+    assert container.estimator.run(SYSTEM, now).readings_accepted == 0  # a second run adds nothing
+
+
+def test_a_real_reading_replaces_the_estimates(container: Container) -> None:
+    build_building(container)
+    container.estimator.run(SYSTEM, midnight(REFERENCE_DAYS + COLD_DAYS) + timedelta(hours=1))
+
+    report = container.ledger.record_readings(SYSTEM, [item("M-1", midnight(19), "108.400")])
+
+    assert report.accepted == 1
+    window = container.ledger.meter("M-1").window
+    assert [(reading.measured_at, reading.estimated) for reading in window[-2:]] == [
+        (midnight(16), False),
+        (midnight(19), False),
+    ]
+    estimated, total = container.estimator.estimated_share(ids.household_id("WZ-1"), FIRST_DAY, date(2025, 11, 19))
+    # 16 × 0.4 = 6.4 GJ, then 108.400 − 106.400 = 2.0 GJ measured over the three cold days.
+    assert (estimated, total) == (Decimal(0), Decimal("8.4"))
