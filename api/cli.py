@@ -608,3 +608,20 @@ def _print_poll_report(console: Console, report: PollReport) -> None:
     if report.rejection_reasons:
         reasons = ", ".join(f"{reason} ×{count}" for reason, count in sorted(report.rejection_reasons.items()))
         console.print(f"Rejected readings by rule: {escape(reasons)}")
+
+
+# -- estimates --------------------------------------------------------------------------------
+
+
+@app.command()
+def estimate() -> None:
+    """Estimate the missing days of household meters silent for a whole day or more (docs/estimation.md)."""
+    console = _out()
+    with opened_container() as container:
+        report = container.estimator.run(operator(), container.ledger.clock())
+    console.print(
+        f"Silent meters {report.meters_silent}: readings estimated {report.readings_estimated}, "
+        f"recorded {report.readings_accepted}."
+    )
+    for serial, reason in report.skipped[:MAXIMUM_TABLE_ROWS]:
+        console.print(f"  skipped {escape(serial)}: {escape(reason)}")

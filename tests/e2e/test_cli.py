@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -309,3 +310,16 @@ def test_serve_prints_a_clerk_token_and_runs_the_app(
     with opened(demo_store) as container:
         principal = container.tokens.authenticate(secret)
     assert principal is not None and principal.role is Role.CLERK
+
+
+# -- estimates --------------------------------------------------------------------------------
+
+
+def test_estimate_fills_the_silent_meters_once(env: dict[str, str], demo_store: Path) -> None:
+    # The small demo reads its first three days only, so by now every heated flat has been silent.
+    first = run(env, "estimate")
+    again = run(env, "estimate")
+    assert first.exit_code == again.exit_code == 0, first.output + again.output
+    silent, estimated, recorded = (int(number) for number in re.findall(r"\d+", first.stdout)[:3])
+    assert silent > 0 and estimated == recorded > 0
+    assert "readings estimated 0, recorded 0." in again.stdout  # a second run adds nothing
