@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
-from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
@@ -20,56 +18,14 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.cron import cron
 
 from application.authorization import Principal, Role
-from application.ingestion import BatchReport, ReadingItem
+from application.ingestion import BatchReport
 from domain.day_split import BUSINESS_TIME_ZONE
-from domain.readings import ReadingValues
-from domain.values import ReadingSource
 from infrastructure.container import Container, bootstrap
 from infrastructure.intake import Channel
 from infrastructure.settings import JobQueueKind, Settings
-from infrastructure.uploads import process_reading_upload
+from infrastructure.uploads import process_reading_upload, reading_item_from_payload
 
 Result = TypeVar("Result")
-
-_OPTIONAL_DECIMALS = (
-    "volume_m3",
-    "operating_hours",
-    "flow_temperature_c",
-    "return_temperature_c",
-    "flow_rate_m3_h",
-    "power_kw",
-)
-
-
-def reading_item_to_payload(item: ReadingItem) -> dict[str, Any]:
-    """A reading as JSON-safe data (decimals as strings, times as ISO 8601)."""
-    values = item.values
-    payload: dict[str, Any] = {
-        "meter_serial": item.meter_serial,
-        "measured_at": values.measured_at.isoformat(),
-        "energy_gj": str(values.energy_gj),
-        "error_flags": values.error_flags,
-        "source": ReadingSource(values.source).value,
-        "faulty": values.faulty,
-    }
-    for name in _OPTIONAL_DECIMALS:
-        value = getattr(values, name)
-        payload[name] = None if value is None else str(value)
-    return payload
-
-
-def reading_item_from_payload(payload: Mapping[str, Any]) -> ReadingItem:
-    """The inverse of ``reading_item_to_payload``."""
-    optional = {name: None if payload.get(name) is None else Decimal(payload[name]) for name in _OPTIONAL_DECIMALS}
-    values = ReadingValues(
-        measured_at=datetime.fromisoformat(payload["measured_at"]),
-        energy_gj=Decimal(payload["energy_gj"]),
-        error_flags=int(payload.get("error_flags", 0)),
-        source=ReadingSource(payload.get("source", ReadingSource.MANUAL.value)),
-        faulty=bool(payload.get("faulty", False)),
-        **optional,
-    )
-    return ReadingItem(payload["meter_serial"], values)
 
 
 def report_to_payload(report: BatchReport) -> dict[str, Any]:

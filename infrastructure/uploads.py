@@ -233,6 +233,23 @@ _OPTIONAL_DECIMALS = (
 )
 
 
+def reading_item_to_payload(item: ReadingItem) -> dict[str, Any]:
+    """A reading as JSON-safe data in the API's reading format (decimals as strings, ISO times)."""
+    values = item.values
+    payload: dict[str, Any] = {
+        "meter_serial": item.meter_serial,
+        "measured_at": values.measured_at.isoformat(),
+        "energy_gj": str(values.energy_gj),
+        "error_flags": values.error_flags,
+        "source": ReadingSource(values.source).value,
+        "faulty": values.faulty,
+    }
+    for name in _OPTIONAL_DECIMALS:
+        value = getattr(values, name)
+        payload[name] = None if value is None else str(value)
+    return payload
+
+
 def reading_item_from_payload(payload: Mapping[str, Any]) -> ReadingItem:
     """A reading from JSON-safe data in the API's reading format (``POST /readings/batches``).
 

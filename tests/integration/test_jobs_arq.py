@@ -18,14 +18,9 @@ from application.ingestion import ReadingItem
 from domain.readings import ReadingValues
 from domain.values import AccuracyClass, FlowSensorSide, MeterKind, ReadingSource
 from infrastructure.container import Container, bootstrap
-from infrastructure.jobs import (
-    InProcessJobs,
-    open_redis,
-    reading_item_from_payload,
-    reading_item_to_payload,
-    worker_options,
-)
+from infrastructure.jobs import InProcessJobs, open_redis, worker_options
 from infrastructure.settings import Settings
+from infrastructure.uploads import reading_item_from_payload, reading_item_to_payload
 from projections.tables import meter_readings
 from tests.conftest import sqlite_settings
 from tests.services import REDIS_URL, port_open, unavailable
