@@ -621,7 +621,7 @@ def estimate() -> None:
         report = container.estimator.run(operator(), container.ledger.clock())
     console.print(
         f"Silent meters {report.meters_silent}: readings estimated {report.readings_estimated}, "
-        f"recorded {report.readings_accepted}."
+        f"recorded {report.readings_accepted}; faulty intervals estimated {report.faulty_intervals_estimated}."
     )
     for serial, reason in report.skipped[:MAXIMUM_TABLE_ROWS]:
         console.print(f"  skipped {escape(serial)}: {escape(reason)}")

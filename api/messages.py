@@ -371,6 +371,10 @@ CATALOG: dict[str, Template] = {
     "after_decommissioning": Template(
         "读数时间晚于该表停用的时间。", "The reading is newer than the meter's decommissioning."
     ),
+    "interval_not_faulty": Template(
+        "该表在 {interval_start} 没有以此开始的故障区间。",
+        "No faulty interval of this meter starts at {interval_start}.",
+    ),
     "season_invalid": Template(
         "采暖季代码的格式为 2025-2026，收到的是 {value}。", "A season code looks like 2025-2026; it was {value}."
     ),

@@ -370,6 +370,27 @@ class HeatLedger(Application[UUID]):
         self.save(meter)
         return passed
 
+    @_one_at_a_time
+    def estimate_faulty_interval(
+        self,
+        principal: Principal,
+        serial: str,
+        interval_start: datetime,
+        estimated_energy_gj: Decimal,
+        method: str,
+        reason: str = "faulty interval estimate",
+        correlation_id: UUID | None = None,
+    ) -> bool:
+        """Record the estimated energy of a faulty interval; False when it already had this estimate."""
+        principal.require(Permission.MANAGE_METERS)
+        meter = self.meter(serial)
+        recorded = meter.estimate_faulty_interval(
+            interval_start, estimated_energy_gj, method, self._context(principal, reason, correlation_id)
+        )
+        if recorded:
+            self.save(meter)
+        return recorded
+
     # -- corrections --------------------------------------------------------------------------
 
     @_one_at_a_time

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -252,6 +253,18 @@ class Meter(Aggregate):
         measured_at: datetime
         removed_interval_starts: list[datetime]
         merged_interval: MeteredInterval | None
+        actor: str
+        reason: str
+        correlation_id: UUID
+
+    class FaultyIntervalEstimated(Aggregate.Event):
+        """The energy of an interval bounded by a faulty reading, estimated for billing; the
+        interval's register difference stays in the record but is not billed."""
+
+        interval_start: datetime
+        interval_end: datetime
+        estimated_energy_gj: Decimal
+        method: str
         actor: str
         reason: str
         correlation_id: UUID
@@ -564,6 +577,50 @@ class Meter(Aggregate):
         position = bisect.bisect_left(self.window, measured_at, key=lambda reading: reading.measured_at)
         del self.window[position]
         self.readings_count -= 1
+        for start in removed_interval_starts:
+            self._set_faulty_estimate(start, None)  # the interval it estimated is gone
+
+    def estimate_faulty_interval(
+        self, interval_start: datetime, estimated_energy_gj: Decimal, method: str, context: CommandContext
+    ) -> bool:
+        """Record the estimated energy of the faulty interval starting at ``interval_start``.
+
+        Returns False (and records nothing) when the interval already has this estimate."""
+        position = bisect.bisect_left(self.window, interval_start, key=lambda reading: reading.measured_at)
+        found = position + 1 < len(self.window) and self.window[position].measured_at == interval_start
+        if not found or not (self.window[position].faulty or self.window[position + 1].faulty):
+            raise ConflictError(
+                "no faulty interval of this meter starts at that time",
+                message_key="interval_not_faulty",
+                interval_start=interval_start.isoformat(),
+            )
+        if not estimated_energy_gj.is_finite() or not 0 <= estimated_energy_gj < MAXIMUM_REGISTER_VALUE:
+            raise InvalidInputError("an estimate must be a non-negative energy", field="estimated_energy_gj")
+        if self.window[position].faulty_estimate_gj == estimated_energy_gj:
+            return False
+        end = self.window[position + 1].measured_at
+        self._faulty_interval_estimated(
+            interval_start, end, estimated_energy_gj, method, context.actor, context.reason, context.correlation_id
+        )
+        return True
+
+    @event(FaultyIntervalEstimated)
+    def _faulty_interval_estimated(
+        self,
+        interval_start: datetime,
+        interval_end: datetime,
+        estimated_energy_gj: Decimal,
+        method: str,
+        actor: str,
+        reason: str,
+        correlation_id: UUID,
+    ) -> None:
+        self._set_faulty_estimate(interval_start, estimated_energy_gj)
+
+    def _set_faulty_estimate(self, interval_start: datetime, estimate: Decimal | None) -> None:
+        position = bisect.bisect_left(self.window, interval_start, key=lambda reading: reading.measured_at)
+        if position < len(self.window) and self.window[position].measured_at == interval_start:
+            self.window[position] = replace(self.window[position], faulty_estimate_gj=estimate)
 
     # -- readings -----------------------------------------------------------------------------
 
@@ -929,6 +986,8 @@ class Meter(Aggregate):
             faulty=faulty,
             estimated=source == ReadingSource.ESTIMATE,
         )
+        if replaced_interval_start is not None:
+            self._set_faulty_estimate(replaced_interval_start, None)  # the interval it estimated is split
         bisect.insort(self.window, remembered, key=lambda reading: reading.measured_at)
         if len(self.window) > READING_WINDOW_SIZE:
             self.verified_since = self.window[1].measured_at

@@ -70,6 +70,8 @@ class RememberedReading:
     fingerprint: str
     faulty: bool = False
     estimated: bool = False
+    # The estimated energy of the faulty interval that starts at this reading, once estimated.
+    faulty_estimate_gj: Decimal | None = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> RememberedReading:
         # Immutable: the aggregate cache deep-copies meters on every get, so sharing is safe and cheap.

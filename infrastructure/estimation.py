@@ -31,10 +31,23 @@ from domain.position import position_coefficient
 from domain.readings import ReadingValues
 from domain.values import HorizontalPosition, MeterKind, Position, ReadingSource, VerticalPosition
 from infrastructure.intake import Channel, ReadingIntake
-from projections.tables import daily_consumption, households, meters
+from projections.tables import daily_consumption, faulty_interval_estimates, households, meter_intervals, meters
 
 MEASURED = "measured"
 ESTIMATED = "estimated"
+FAULTY = "faulty"
+
+
+def _days_covered(start: datetime, end: datetime) -> list[tuple[date, Decimal]]:
+    """The business days an interval touches and the share of each day it covers."""
+    days = []
+    day = business_day(start)
+    while midnight_starting(day) < end:
+        first = max(start, midnight_starting(day))
+        last = min(end, midnight_starting(day + timedelta(days=1)))
+        days.append((day, Decimal((last - first).total_seconds()) / Decimal(86400)))
+        day += timedelta(days=1)
+    return days
 
 
 @dataclass
@@ -44,6 +57,7 @@ class EstimationReport:
     meters_silent: int = 0
     readings_estimated: int = 0
     readings_accepted: int = 0
+    faulty_intervals_estimated: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -91,7 +105,27 @@ class GapEstimator:
             chunk = items[start : start + MAXIMUM_BATCH_SIZE]
             batch = self.intake.submit(principal, chunk, Channel.ESTIMATE, "gap estimate")
             report.readings_accepted += batch.accepted
+        self._estimate_faulty_intervals(principal, report)
         return report
+
+    def _estimate_faulty_intervals(self, principal: Principal, report: EstimationReport) -> None:
+        """Estimate every faulty interval of a household meter that has no estimate yet, by the same
+        methods, in proportion to the part of each day the interval covers."""
+        for meter, start, end in self._faulty_intervals():
+            days = _days_covered(start, end)
+            if len(days) > MAXIMUM_ESTIMATED_DAYS:
+                report.skipped.append((meter.serial, f"faulty for more than {MAXIMUM_ESTIMATED_DAYS} days"))
+                continue
+            estimates = self._day_estimates(meter, [day for day, _ in days])
+            if not estimates:
+                report.skipped.append((meter.serial, "no history and no building figures to estimate from"))
+                continue
+            shares = dict(days)
+            energy = sum((estimate.energy_gj * shares[estimate.day] for estimate in estimates), Decimal(0))
+            recorded = self.intake.ledger.estimate_faulty_interval(
+                principal, meter.serial, start, energy.quantize(Decimal("0.001")), estimates[0].method.value
+            )
+            report.faulty_intervals_estimated += int(recorded)
 
     def _estimate(self, meter: _SilentMeter, today: date) -> list[ReadingItem] | str:
         first_day = business_day(meter.last_measured_at)
@@ -135,6 +169,54 @@ class GapEstimator:
         return items
 
     # -- reading the read models --------------------------------------------------------------
+
+    def _faulty_intervals(self) -> list[tuple[_SilentMeter, datetime, datetime]]:
+        """Faulty intervals of household meters that have no estimate yet, with their meter's facts."""
+        estimated = select(faulty_interval_estimates.c.meter_id).where(
+            faulty_interval_estimates.c.meter_id == meter_intervals.c.meter_id,
+            faulty_interval_estimates.c.interval_start_at == meter_intervals.c.start_at,
+        )
+        statement = (
+            select(
+                meter_intervals.c.meter_id,
+                meters.c.serial,
+                meter_intervals.c.start_at,
+                meter_intervals.c.end_at,
+                households.c.community,
+                households.c.building,
+                households.c.household_id,
+                households.c.heated_area_m2,
+                households.c.vertical_position,
+                households.c.horizontal_position,
+            )
+            .join(meters, meters.c.meter_id == meter_intervals.c.meter_id)
+            .join(households, households.c.household_id == meter_intervals.c.household_id)
+            .where(
+                meter_intervals.c.quality == FAULTY,
+                meters.c.kind == MeterKind.HOUSEHOLD.value,
+                ~estimated.exists(),
+            )
+            .order_by(meters.c.serial, meter_intervals.c.start_at)
+        )
+        with self.engine.connect() as connection:
+            return [
+                (
+                    _SilentMeter(
+                        row.meter_id,
+                        row.serial,
+                        row.start_at,
+                        Decimal(0),
+                        row.community,
+                        row.building,
+                        row.household_id,
+                        row.heated_area_m2,
+                        Position(VerticalPosition(row.vertical_position), HorizontalPosition(row.horizontal_position)),
+                    ),
+                    row.start_at,
+                    row.end_at,
+                )
+                for row in connection.execute(statement)
+            ]
 
     def _silent_meters(self, silent_since: datetime) -> list[_SilentMeter]:
         statement = (
@@ -232,7 +314,10 @@ class GapEstimator:
     # -- reporting ----------------------------------------------------------------------------
 
     def estimated_share(self, household_id: UUID, first_day: date, last_day: date) -> tuple[Decimal, Decimal]:
-        """A household's estimated energy and all its energy over the days, in GJ."""
+        """A household's estimated energy and its billable energy over the days, in GJ.
+
+        Billable: measured and estimated days, and faulty intervals by their estimate (their
+        register difference is not billed); a faulty interval not yet estimated counts nothing."""
         statement = (
             select(daily_consumption.c.quality, func.sum(daily_consumption.c.energy_gj).label("energy_gj"))
             .where(
@@ -241,7 +326,13 @@ class GapEstimator:
             )
             .group_by(daily_consumption.c.quality)
         )
+        faulty_estimates = select(func.sum(faulty_interval_estimates.c.estimated_energy_gj)).where(
+            faulty_interval_estimates.c.household_id == household_id,
+            faulty_interval_estimates.c.day.between(first_day, last_day),
+        )
         with self.engine.connect() as connection:
             by_quality = {row.quality: row.energy_gj for row in connection.execute(statement)}
-        total = sum(by_quality.values(), Decimal(0))
-        return by_quality.get(ESTIMATED, Decimal(0)), total
+            replaced = connection.execute(faulty_estimates).scalar() or Decimal(0)
+        estimated = by_quality.get(ESTIMATED, Decimal(0)) + replaced
+        billable = by_quality.get(MEASURED, Decimal(0)) + estimated
+        return estimated, billable

@@ -69,6 +69,7 @@ def estimate_gaps(container: Container) -> dict[str, Any]:
         "meters_silent": report.meters_silent,
         "readings_estimated": report.readings_estimated,
         "readings_accepted": report.readings_accepted,
+        "faulty_intervals_estimated": report.faulty_intervals_estimated,
         "skipped": [{"meter_serial": serial, "reason": reason} for serial, reason in report.skipped],
     }
 

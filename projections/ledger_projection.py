@@ -12,12 +12,15 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, case, delete, insert, or_, select, update
 
+from domain.day_split import split_across_days
 from domain.household import Household
 from domain.meter import Meter
 from projections.reading_batch import ReadingBatchWriter
 from projections.tables import (
     LEDGER_TABLES,
+    faulty_interval_estimates,
     households,
+    meter_intervals,
     meter_readings,
     meter_verifications,
     meters,
@@ -49,6 +52,7 @@ class LedgerProjection:
             Meter.Decommissioned: self._decommissioned,
             Meter.VerificationRecorded: self._verification_recorded,
             Meter.ReadingVoided: self._reading_voided,
+            Meter.FaultyIntervalEstimated: self._faulty_interval_estimated,
         }
 
     def apply(self, connection: Connection, domain_event: Any) -> None:
@@ -243,3 +247,33 @@ class LedgerProjection:
             last_measured_at=newest.measured_at if newest else None,
             last_energy_gj=newest.energy_gj if newest else None,
         )
+
+    def _faulty_interval_estimated(self, connection: Connection, event: Meter.FaultyIntervalEstimated) -> None:
+        """Share the estimate across the interval's days, replacing an earlier estimate of it."""
+        meter_id = event.originator_id
+        key = (
+            faulty_interval_estimates.c.meter_id == meter_id,
+            faulty_interval_estimates.c.interval_start_at == event.interval_start,
+        )
+        connection.execute(delete(faulty_interval_estimates).where(*key))
+        household_id = connection.execute(
+            select(meter_intervals.c.household_id).where(
+                meter_intervals.c.meter_id == meter_id, meter_intervals.c.start_at == event.interval_start
+            )
+        ).scalar_one_or_none()
+        shares = split_across_days(event.interval_start, event.interval_end, event.estimated_energy_gj)
+        connection.execute(
+            insert(faulty_interval_estimates),
+            [
+                {
+                    "meter_id": meter_id,
+                    "interval_start_at": event.interval_start,
+                    "day": share.day,
+                    "estimated_energy_gj": share.energy_gj,
+                    "method": event.method,
+                    "household_id": household_id,
+                }
+                for share in shares
+            ],
+        )
+        self._update_meter(connection, event)

@@ -21,7 +21,14 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from domain.day_split import split_across_days
 from domain.meter import Meter
 from domain.readings import MeteredInterval
-from projections.tables import daily_consumption, households, meter_intervals, meter_readings, meters
+from projections.tables import (
+    daily_consumption,
+    faulty_interval_estimates,
+    households,
+    meter_intervals,
+    meter_readings,
+    meters,
+)
 from projections.types import ScaledDecimal, UtcDateTime
 
 IntervalKey = tuple[UUID, datetime]
@@ -181,6 +188,12 @@ class ReadingBatchWriter:
             self.connection.execute(
                 delete(meter_intervals).where(
                     meter_intervals.c.meter_id == meter_id, meter_intervals.c.start_at == start
+                )
+            )
+            self.connection.execute(
+                delete(faulty_interval_estimates).where(
+                    faulty_interval_estimates.c.meter_id == meter_id,
+                    faulty_interval_estimates.c.interval_start_at == start,
                 )
             )
         if self._readings:

@@ -168,8 +168,22 @@ reading_corrections = Table(
     Column("correlation_id", Uuid, nullable=False),
 )
 
+# Estimated energy of faulty intervals, shared across their days like daily_consumption: what is
+# billed for those days instead of the register difference.
+faulty_interval_estimates = Table(
+    "faulty_interval_estimates",
+    metadata,
+    Column("meter_id", Uuid, primary_key=True),
+    Column("interval_start_at", UtcDateTime, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("estimated_energy_gj", ScaledDecimal(ENERGY_SCALE), nullable=False),
+    Column("method", String(64), nullable=False),
+    Column("household_id", Uuid, nullable=True, index=True),
+)
+
 # Tables the ledger projection owns: emptied on rebuild (the tracking row is reset separately).
 LEDGER_TABLES = (
+    faulty_interval_estimates,
     daily_consumption,
     meter_intervals,
     meter_readings,

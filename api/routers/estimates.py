@@ -26,13 +26,22 @@ class EstimationRun(BaseModel):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"meters_silent": 3, "readings_estimated": 7, "readings_accepted": 7, "skipped": []}]
+            "examples": [
+                {
+                    "meters_silent": 3,
+                    "readings_estimated": 7,
+                    "readings_accepted": 7,
+                    "faulty_intervals_estimated": 1,
+                    "skipped": [],
+                }
+            ]
         }
     )
 
     meters_silent: int
     readings_estimated: int
     readings_accepted: int
+    faulty_intervals_estimated: int
     skipped: list[dict[str, str]]
 
 
@@ -80,7 +89,8 @@ def _season(code: str) -> Season:
     responses=problem_responses(401, 403),
 )
 def run_gap_estimation(caller: Caller, container: ContainerDependency) -> EstimationRun:
-    """Estimate the missing days of every household meter silent for a whole day or more.
+    """Estimate the missing days of every household meter silent for a whole day or more, and the
+    energy of every faulty interval (bounded by a faulty reading) not yet estimated.
 
     Each missing day gets the meter's own mean over its last 14 measured days, scaled by its
     building's measured heat that day against the same 14 days (the building stands in for the
@@ -95,6 +105,7 @@ def run_gap_estimation(caller: Caller, container: ContainerDependency) -> Estima
         meters_silent=report.meters_silent,
         readings_estimated=report.readings_estimated,
         readings_accepted=report.readings_accepted,
+        faulty_intervals_estimated=report.faulty_intervals_estimated,
         skipped=[{"meter_serial": serial, "reason": reason} for serial, reason in report.skipped],
     )
 

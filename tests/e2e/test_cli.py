@@ -322,4 +322,4 @@ def test_estimate_fills_the_silent_meters_once(env: dict[str, str], demo_store: 
     assert first.exit_code == again.exit_code == 0, first.output + again.output
     silent, estimated, recorded = (int(number) for number in re.findall(r"\d+", first.stdout)[:3])
     assert silent > 0 and estimated == recorded > 0
-    assert "readings estimated 0, recorded 0." in again.stdout  # a second run adds nothing
+    assert "readings estimated 0, recorded 0; faulty intervals estimated 0." in again.stdout  # adds nothing

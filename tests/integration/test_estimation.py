@@ -74,3 +74,44 @@ def test_a_real_reading_replaces_the_estimates(container: Container) -> None:
     estimated, total = container.estimator.estimated_share(ids.household_id("WZ-1"), FIRST_DAY, date(2025, 11, 19))
     # 16 × 0.4 = 6.4 GJ, then 108.400 − 106.400 = 2.0 GJ measured over the three cold days.
     assert (estimated, total) == (Decimal(0), Decimal("8.4"))
+
+
+def build_with_a_faulty_reading(container: Container) -> None:
+    """Three flats read daily for 18 days; M-1's reading closing 17 November is faulty."""
+    for number, serial in enumerate(DAILY_GJ, start=1):
+        household_with_meter(container.ledger, f"WZ-{number}", serial, building="1")
+    registers = dict.fromkeys(DAILY_GJ, Decimal("100.000"))
+    for offset in range(19):
+        batch = []
+        for serial, daily in DAILY_GJ.items():
+            if offset:
+                registers[serial] += daily
+            faulty = serial == "M-1" and offset == 17
+            batch.append(item(serial, midnight(offset), registers[serial], faulty=faulty))
+        assert container.ledger.record_readings(SYSTEM, batch).rejected == 0
+
+
+def test_faulty_intervals_are_estimated_once_and_billed_by_their_estimate(container: Container) -> None:
+    build_with_a_faulty_reading(container)
+    now = midnight(18) + timedelta(hours=1)
+
+    report = container.estimator.run(SYSTEM, now)
+
+    # The two intervals bounded by the faulty reading (17 and 18 November) each get the meter's
+    # own 0.4 GJ/day × the building's ratio 1.1 ÷ 1.1.
+    assert (report.meters_silent, report.faulty_intervals_estimated) == (0, 2)
+    household = ids.household_id("WZ-1")
+    estimated, billable = container.estimator.estimated_share(household, FIRST_DAY, date(2025, 11, 18))
+    assert (estimated, billable) == (Decimal("0.8"), Decimal("6.4") + Decimal("0.8"))
+    assert container.estimator.run(SYSTEM, now).faulty_intervals_estimated == 0  # once only
+
+
+def test_withdrawing_the_faulty_reading_removes_its_estimates(container: Container) -> None:
+    build_with_a_faulty_reading(container)
+    container.estimator.run(SYSTEM, midnight(18) + timedelta(hours=1))
+
+    container.ledger.void_reading(SYSTEM, "M-1", midnight(17), "probe replaced; the reading was wrong")
+
+    estimated, billable = container.estimator.estimated_share(ids.household_id("WZ-1"), FIRST_DAY, date(2025, 11, 18))
+    # The merged interval 16 → 18 November is measured again: 107.200 − 106.400 = 0.8 GJ.
+    assert (estimated, billable) == (Decimal(0), Decimal("7.2"))

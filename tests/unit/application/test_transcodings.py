@@ -104,6 +104,8 @@ def every_event_type() -> tuple[Household, Meter]:
     record(meter, values(hours_after(T, 48), "0.400", **warm))  # across the rollover at 1000 GJ
     warm["volume_m3"] = "100.500"
     record(meter, values(hours_after(T, 24), "999.950", **warm))  # a late reading: replaces an interval
+    record(meter, values(hours_after(T, 60), "0.600", faulty=True))  # a broken probe: not billable
+    meter.estimate_faulty_interval(hours_after(T, 48), D("0.150"), "own_history_scaled_by_building", context())
     meter.void_reading(hours_after(T, 24), context(reason="read from the wrong flat"))
     meter.detach(hours_after(T, 72), context(reason="meter replaced"))
     household.detach_meter(meter.id, hours_after(T, 72), context(reason="meter replaced"))
@@ -147,7 +149,7 @@ def test_decimals_keep_their_written_digits_and_types_come_back_as_they_went(
         reader.close()
     assert str(registered.connected_area_m2) == "90.00" and str(registered.heated_area_m2) == "85.50"
     assert type(registered.registered_on) is date and isinstance(registered.correlation_id, UUID)
-    first, _, late = recordings
+    first, _, late, *_ = recordings
     assert (str(first.energy_gj), str(first.flow_temperature_c), str(first.power_kw)) == ("999.500", "70.50", "3.400")
     interval = late.intervals[0]
     assert isinstance(interval, MeteredInterval)

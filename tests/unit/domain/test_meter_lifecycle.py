@@ -195,3 +195,44 @@ def test_an_estimate_does_not_clear_a_fault() -> None:
     record(meter, estimate(24, "1.5"))
     assert meter.error_flags == 4
     assert not any(type(event).__name__ == "FaultCleared" for event in meter.pending_events)
+
+
+# -- estimates of faulty intervals ---------------------------------------------------------------
+
+
+def faulty_history() -> Meter:
+    meter = new_meter()
+    record(meter, values(T, "1"))
+    record(meter, values(hours_after(T, 24), "1.4", faulty=True))
+    record(meter, values(hours_after(T, 48), "2"))
+    return meter
+
+
+def test_a_faulty_interval_gets_one_estimate_and_a_new_one_replaces_it() -> None:
+    meter = faulty_history()
+    assert meter.estimate_faulty_interval(T, D("0.45"), "own_history_scaled_by_building", context()) is True
+    event = meter.pending_events[-1]
+    assert isinstance(event, Meter.FaultyIntervalEstimated)
+    assert (event.interval_start, event.interval_end, event.estimated_energy_gj) == (T, hours_after(T, 24), D("0.45"))
+    assert meter.estimate_faulty_interval(T, D("0.45"), "own_history_scaled_by_building", context()) is False
+    assert meter.estimate_faulty_interval(T, D("0.50"), "building_per_m2_by_position", context()) is True
+
+
+def test_only_a_faulty_interval_can_be_estimated() -> None:
+    meter = faulty_history()
+    record(meter, values(hours_after(T, 72), "2.5"))  # 48 h → 72 h is measured at both ends
+    with pytest.raises(ConflictError) as raised:
+        meter.estimate_faulty_interval(hours_after(T, 48), D("0.5"), "x", context())
+    assert raised.value.message_key == "interval_not_faulty"
+    with pytest.raises(ConflictError):
+        meter.estimate_faulty_interval(hours_after(T, 1), D("0.5"), "x", context())  # no interval starts there
+
+
+def test_splitting_or_withdrawing_a_faulty_interval_drops_its_estimate() -> None:
+    meter = faulty_history()
+    meter.estimate_faulty_interval(T, D("0.45"), "x", context())
+    record(meter, values(hours_after(T, 12), "1.2"))  # a late reading splits 0 h → 24 h
+    assert meter.window[0].faulty_estimate_gj is None
+    meter.estimate_faulty_interval(hours_after(T, 12), D("0.2"), "x", context())
+    meter.void_reading(hours_after(T, 24), context())
+    assert all(reading.faulty_estimate_gj is None for reading in meter.window)
