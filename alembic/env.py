@@ -13,6 +13,7 @@ from infrastructure.intake import metadata as intake_metadata
 from infrastructure.nbiot import metadata as nbiot_metadata
 from infrastructure.token_store import metadata as token_metadata
 from infrastructure.uploads import metadata as upload_metadata
+from infrastructure.weather import metadata as weather_metadata
 from projections.tables import metadata as projection_metadata
 
 config = context.config
@@ -21,7 +22,14 @@ config = context.config
 def _run(connection: object) -> None:
     context.configure(
         connection=connection,
-        target_metadata=[projection_metadata, token_metadata, intake_metadata, nbiot_metadata, upload_metadata],
+        target_metadata=[
+            projection_metadata,
+            token_metadata,
+            intake_metadata,
+            nbiot_metadata,
+            upload_metadata,
+            weather_metadata,
+        ],
         render_as_batch=True,
     )
     with context.begin_transaction():

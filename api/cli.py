@@ -9,13 +9,15 @@ Exit codes: 0 done; 1 done but some rows were not recorded, or the store cannot 
 
 from __future__ import annotations
 
+import csv
 import getpass
 import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, NoReturn
 from uuid import uuid4
@@ -625,3 +627,36 @@ def estimate() -> None:
     )
     for serial, reason in report.skipped[:MAXIMUM_TABLE_ROWS]:
         console.print(f"  skipped {escape(serial)}: {escape(reason)}")
+
+
+# -- weather ----------------------------------------------------------------------------------
+
+weather_app = typer.Typer(help="Daily mean outdoor temperatures, for degree-day estimates.", no_args_is_help=True)
+app.add_typer(weather_app, name="weather")
+
+
+@weather_app.command("import")
+def weather_import(
+    file: Annotated[Path, typer.Argument(help="CSV with the columns day (YYYY-MM-DD) and mean_temperature_c.")],
+    source: Annotated[str, typer.Option(help="Where the figures come from, kept with them.")] = "weather service",
+) -> None:
+    """Record the daily mean outdoor temperatures of a CSV file (a day given again is replaced)."""
+    temperatures = _read_temperatures(file)
+    with opened_container() as container:
+        count = container.weather.record(temperatures, source)
+    _out().print(f"Recorded the mean outdoor temperature of {count} days.")
+
+
+def _read_temperatures(file: Path) -> dict[date, Decimal]:
+    try:
+        with file.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError) as error:
+        _fail(f"cannot read {file}: {_first_line(error)}")
+    temperatures: dict[date, Decimal] = {}
+    for line, row in enumerate(rows, start=2):
+        try:
+            temperatures[date.fromisoformat(row["day"].strip())] = Decimal(row["mean_temperature_c"].strip())
+        except (KeyError, AttributeError, ValueError, ArithmeticError):
+            _fail(f"{file}, line {line}: need a day (YYYY-MM-DD) and a mean_temperature_c number")
+    return temperatures

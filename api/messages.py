@@ -375,6 +375,10 @@ CATALOG: dict[str, Template] = {
         "该表在 {interval_start} 没有以此开始的故障区间。",
         "No faulty interval of this meter starts at {interval_start}.",
     ),
+    "outdoor_temperature_invalid": Template(
+        "室外日平均温度 {value} °C 不可信：须在 -60 至 60 °C 之间。",
+        "The mean outdoor temperature {value} °C is not plausible: it must lie between -60 and 60 °C.",
+    ),
     "season_invalid": Template(
         "采暖季代码的格式为 2025-2026，收到的是 {value}。", "A season code looks like 2025-2026; it was {value}."
     ),

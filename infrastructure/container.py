@@ -16,6 +16,7 @@ from infrastructure.event_store import event_store_environment
 from infrastructure.intake import ReadingIntake
 from infrastructure.settings import Settings
 from infrastructure.token_store import TokenStore
+from infrastructure.weather import WeatherStore
 from projections.ledger_projection import LedgerProjection
 from projections.runner import ProjectionRunner
 
@@ -36,6 +37,7 @@ class Container:
     tokens: TokenStore
     intake: ReadingIntake
     estimator: GapEstimator
+    weather: WeatherStore
     # Where jobs go: run in this process ("inline", the embedded default) or enqueued on Redis for
     # arq workers (HEATLEDGER_JOB_QUEUE=arq). Set from the settings when the container is built.
     jobs: JobQueue = field(init=False, repr=False)
@@ -79,4 +81,6 @@ def bootstrap(settings: Settings | None = None) -> Container:
         ledger.add_after_save_hook(_catch_up_after_save(runner))
     tokens = TokenStore(engine, settings.secret_key)
     intake = ReadingIntake(ledger, engine)
-    return Container(settings, ledger, engine, runner, tokens, intake, GapEstimator(engine, intake))
+    weather = WeatherStore(engine)
+    estimator = GapEstimator(engine, intake, weather)
+    return Container(settings, ledger, engine, runner, tokens, intake, estimator, weather)

@@ -24,6 +24,7 @@ from domain.estimation import (
     MAXIMUM_ESTIMATED_DAYS,
     REFERENCE_DAYS,
     DayEstimate,
+    EstimationMethod,
     estimate_from_building_area,
     estimate_from_own_history,
 )
@@ -31,6 +32,7 @@ from domain.position import position_coefficient
 from domain.readings import ReadingValues
 from domain.values import HorizontalPosition, MeterKind, Position, ReadingSource, VerticalPosition
 from infrastructure.intake import Channel, ReadingIntake
+from infrastructure.weather import WeatherStore
 from projections.tables import daily_consumption, faulty_interval_estimates, households, meter_intervals, meters
 
 MEASURED = "measured"
@@ -82,9 +84,10 @@ def midnight_starting(day: date) -> datetime:
 class GapEstimator:
     """Estimates the missing days of silent household meters, and reports estimated shares."""
 
-    def __init__(self, engine: Engine, intake: ReadingIntake) -> None:
+    def __init__(self, engine: Engine, intake: ReadingIntake, weather: WeatherStore) -> None:
         self.engine = engine
         self.intake = intake
+        self.weather = weather
 
     # -- running ------------------------------------------------------------------------------
 
@@ -140,6 +143,14 @@ class GapEstimator:
     def _day_estimates(self, meter: _SilentMeter, days: list[date]) -> list[DayEstimate]:
         reference = [days[0] - timedelta(days=offset) for offset in range(REFERENCE_DAYS, 0, -1)]
         own = self._daily(daily_consumption.c.meter_id == meter.meter_id, reference)
+        if own:
+            weather = self.weather.degree_days(reference + days)
+            if all(day in weather for day in [*own, *days]):
+                # The weather of every measured reference day and every estimated day is known.
+                reference_degree_days = [weather[day] for day in own]
+                return estimate_from_own_history(
+                    days, list(own.values()), reference_degree_days, weather, EstimationMethod.OWN_HISTORY_DEGREE_DAYS
+                )
         building = self._building_daily(meter, reference + days)
         if own:
             building_reference = [building[day] for day in reference if day in building]

@@ -6,7 +6,7 @@ import getpass
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -323,3 +323,27 @@ def test_estimate_fills_the_silent_meters_once(env: dict[str, str], demo_store: 
     silent, estimated, recorded = (int(number) for number in re.findall(r"\d+", first.stdout)[:3])
     assert silent > 0 and estimated == recorded > 0
     assert "readings estimated 0, recorded 0; faulty intervals estimated 0." in again.stdout  # adds nothing
+
+
+# -- weather ----------------------------------------------------------------------------------
+
+
+def test_weather_import_records_degree_days_and_refuses_a_bad_row(
+    env: dict[str, str], data_dir: Path, tmp_path: Path
+) -> None:
+    good = tmp_path / "weather.csv"
+    good.write_text("day,mean_temperature_c\n2025-11-01,4.5\n2025-11-02,-3.25\n", encoding="utf-8")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("day,mean_temperature_c\n2025-11-03,warm\n", encoding="utf-8")
+
+    recorded = run(env, "weather", "import", str(good))
+    refused = run(env, "weather", "import", str(bad))
+
+    assert recorded.exit_code == 0 and "2 days" in recorded.stdout, recorded.output
+    assert refused.exit_code == 2 and "line 2" in refused.output
+    with opened(data_dir) as container:
+        # 18 − 4.5 = 13.5 and 18 − (−3.25) = 21.25 degree-days; the refused file added nothing.
+        assert container.weather.degree_days([date(2025, 11, day) for day in (1, 2, 3)]) == {
+            date(2025, 11, 1): Decimal("13.5"),
+            date(2025, 11, 2): Decimal("21.25"),
+        }

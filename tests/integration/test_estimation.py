@@ -6,8 +6,11 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from application.authorization import SYSTEM
 from domain import ids
+from domain.errors import InvalidInputError
 from infrastructure.container import Container
 from infrastructure.estimation import midnight_starting
 from tests.strategies import household_with_meter, item
@@ -115,3 +118,29 @@ def test_withdrawing_the_faulty_reading_removes_its_estimates(container: Contain
     estimated, billable = container.estimator.estimated_share(ids.household_id("WZ-1"), FIRST_DAY, date(2025, 11, 18))
     # The merged interval 16 → 18 November is measured again: 107.200 − 106.400 = 0.8 GJ.
     assert (estimated, billable) == (Decimal(0), Decimal("7.2"))
+
+
+def test_with_the_weather_known_the_days_are_scaled_by_degree_days(container: Container) -> None:
+    build_building(container)
+    # Reference days at 8 °C (10 degree-days), the silent days at 3 °C (15 degree-days): ratio 1.5,
+    # where the building's measured heat alone would have said 2.
+    reference = {FIRST_DAY + timedelta(days=offset): Decimal(8) for offset in range(REFERENCE_DAYS)}
+    cold = {FIRST_DAY + timedelta(days=offset): Decimal(3) for offset in range(REFERENCE_DAYS, REFERENCE_DAYS + 3)}
+    container.weather.record(reference | cold, "test weather")
+
+    container.estimator.run(SYSTEM, midnight(REFERENCE_DAYS + COLD_DAYS) + timedelta(hours=1))
+
+    window = container.ledger.meter("M-1").window
+    # 106.400 + 0.4 × 1.5 per day.
+    assert [reading.energy_register_gj for reading in window[-3:]] == [
+        Decimal("107.000"),
+        Decimal("107.600"),
+        Decimal("108.200"),
+    ]
+
+
+def test_an_implausible_outdoor_temperature_is_refused(container: Container) -> None:
+    with pytest.raises(InvalidInputError) as raised:
+        container.weather.record({FIRST_DAY: Decimal(75)}, "a broken station")
+    assert raised.value.message_key == "outdoor_temperature_invalid"
+    assert container.weather.degree_days([FIRST_DAY]) == {}

@@ -7,7 +7,12 @@ from decimal import Decimal
 
 import pytest
 
-from domain.estimation import EstimationMethod, estimate_from_building_area, estimate_from_own_history
+from domain.estimation import (
+    EstimationMethod,
+    degree_days,
+    estimate_from_building_area,
+    estimate_from_own_history,
+)
 from domain.position import SOURCE_COEFFICIENTS, position_coefficient
 from domain.values import HorizontalPosition, Position, VerticalPosition
 
@@ -55,3 +60,15 @@ def test_the_position_table_is_the_source_s() -> None:
     assert len(SOURCE_COEFFICIENTS) == 9
     assert position_coefficient(Position(VerticalPosition.MIDDLE, HorizontalPosition.MIDDLE)) == D("0.687")
     assert position_coefficient(Position(VerticalPosition.BOTTOM, HorizontalPosition.EAST_END)) == D("1.096")
+
+
+def test_degree_days_count_below_18_degrees_only() -> None:
+    assert (degree_days(D(5)), degree_days(D("-9.5")), degree_days(D(20))) == (D(13), D("27.5"), D(0))
+
+
+def test_own_history_by_degree_days_names_its_method() -> None:
+    (estimate,) = estimate_from_own_history(
+        DAYS[:1], [D("0.5")], [D(10)], {DAYS[0]: D(15)}, EstimationMethod.OWN_HISTORY_DEGREE_DAYS
+    )
+    # 0.5 × 15 / 10 = 0.75.
+    assert (estimate.energy_gj, estimate.method) == (D("0.750"), EstimationMethod.OWN_HISTORY_DEGREE_DAYS)
