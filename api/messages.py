@@ -379,6 +379,19 @@ CATALOG: dict[str, Template] = {
         "室外日平均温度 {value} °C 不可信：须在 -60 至 60 °C 之间。",
         "The mean outdoor temperature {value} °C is not plausible: it must lie between -60 and 60 °C.",
     ),
+    # tariffs and settlement
+    "price_negative": Template("{field_label}不能为负数。", "The {field_label} must not be negative."),
+    "share_out_of_range": Template(
+        "{field_label}须在 0 至 100% 之间。", "The {field_label} must lie between 0 and 100 %."
+    ),
+    "cap_missing": Template(
+        "封顶结算须给出不低于面积热费 100% 的封顶比例。",
+        "A capped settlement needs a cap of at least 100 % of the area fee.",
+    ),
+    "use_invalid": Template(
+        "面积、热量和位置系数须为正数，报停天数须在采暖季之内。",
+        "Area, heat and position coefficient must be positive, and suspended days must lie within the season.",
+    ),
     "season_invalid": Template(
         "采暖季代码的格式为 2025-2026，收到的是 {value}。", "A season code looks like 2025-2026; it was {value}."
     ),

@@ -1,0 +1,108 @@
+"""Settlement under each policy, with the arithmetic written out (domain.md §6: the Xuchang case,
+area fee 0.18 元/m²/day × 120 days = 21.6 元/m², base 30 % of the area fee, 43.9 元/GJ)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.errors import InvalidInputError
+from domain.settlement import PositionCorrection, SeasonUse, SettlementPolicy, TwoPartPrice, settle
+
+D = Decimal
+XUCHANG = {"area_price_yuan_per_m2": D("21.6"), "base_share_percent": D(30), "energy_price_yuan_per_gj": D("43.9")}
+
+
+def price(policy: SettlementPolicy, **changes: object) -> TwoPartPrice:
+    return TwoPartPrice(**(XUCHANG | {"policy": policy} | changes))  # type: ignore[arg-type]
+
+
+def use(energy_gj: str, **changes: object) -> SeasonUse:
+    return SeasonUse(**({"area_m2": D(100), "energy_gj": D(energy_gj), "season_days": 120} | changes))  # type: ignore[arg-type]
+
+
+def test_a_frugal_household_is_refunded_under_every_policy() -> None:
+    # Area fee 100 × 21.6 = 2160.00; base 30 % = 648.00; energy 30 × 43.9 = 1317.00; metered 1965.00.
+    for policy in SettlementPolicy:
+        extra = {"cap_percent": D(115)} if policy is SettlementPolicy.CAPPED else {}
+        settlement = settle(price(policy, **extra), use("30"))
+        assert (settlement.area_fee_yuan, settlement.base_part_yuan, settlement.energy_part_yuan) == (
+            D("2160.00"),
+            D("648.00"),
+            D("1317.00"),
+        )
+        assert (settlement.due_yuan, settlement.balance_yuan) == (D("1965.00"), D("-195.00")), policy
+
+
+def test_a_heavy_user_pays_more_only_where_the_policy_says() -> None:
+    # 45 GJ: energy 45 × 43.9 = 1975.50; metered 648.00 + 1975.50 = 2623.50 against 2160.00 prepaid.
+    refund_only = settle(price(SettlementPolicy.REFUND_ONLY), use("45"))
+    both_ways = settle(price(SettlementPolicy.BOTH_WAYS), use("45"))
+    capped = settle(price(SettlementPolicy.CAPPED, cap_percent=D(115)), use("45"))
+    assert refund_only.balance_yuan == D("0.00")  # 少不补: never more than the area fee
+    assert both_ways.balance_yuan == D("463.50")  # 少补: 2623.50 − 2160.00
+    assert (capped.due_yuan, capped.balance_yuan) == (D("2484.00"), D("324.00"))  # cap 2160 × 115 % = 2484.00
+
+
+def test_suspended_days_pay_the_suspension_share_of_the_area_fee() -> None:
+    # 90 heated days + 30 suspended at 20 %: 100 × 21.6 × (90 + 30 × 0.2) / 120 = 1728.00.
+    settlement = settle(price(SettlementPolicy.BOTH_WAYS, suspension_share_percent=D(20)), use("20", suspended_days=30))
+    assert settlement.area_fee_yuan == D("1728.00")
+    # Base 30 % of 1728.00 = 518.40; energy 20 × 43.9 = 878.00.
+    assert (settlement.base_part_yuan, settlement.energy_part_yuan) == (D("518.40"), D("878.00"))
+
+
+@pytest.mark.parametrize(
+    ("correction", "base", "energy"),
+    [
+        (PositionCorrection.NONE, D("648.00"), D("1317.00")),
+        (PositionCorrection.ENERGY, D("648.00"), D("867.59")),  # 30 / 1.518 × 43.9 = 867.588…
+        (PositionCorrection.BASE, D("426.88"), D("1317.00")),  # 648 / 1.518 = 426.877…
+        (PositionCorrection.BOTH, D("426.88"), D("867.59")),
+    ],
+)
+def test_the_position_coefficient_divides_what_the_tariff_says(
+    correction: PositionCorrection, base: Decimal, energy: Decimal
+) -> None:
+    settlement = settle(
+        price(SettlementPolicy.BOTH_WAYS, position_correction=correction),
+        use("30", position_coefficient=D("1.518")),  # the top floor's west end flat
+    )
+    assert (settlement.base_part_yuan, settlement.energy_part_yuan) == (base, energy)
+    assert settlement.lines and all("元" in line for line in settlement.lines)
+
+
+def test_a_minimum_charge_applies_to_the_metered_fee() -> None:
+    settlement = settle(price(SettlementPolicy.METERED_ONLY, minimum_charge_yuan=D("1000")), use("0"))
+    assert (settlement.metered_fee_yuan, settlement.due_yuan) == (D("1000"), D("1000"))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"energy_price_yuan_per_gj": D(-1)},
+        {"area_price_yuan_per_m2": D("-0.01")},
+        {"base_share_percent": D(101)},
+        {"base_share_percent": D(-1)},
+        {"policy": SettlementPolicy.CAPPED},  # no cap
+        {"policy": SettlementPolicy.CAPPED, "cap_percent": D(90)},  # a cap below the area fee
+    ],
+)
+def test_impossible_prices_are_refused(changes: dict[str, object]) -> None:
+    with pytest.raises(InvalidInputError):
+        TwoPartPrice(**(XUCHANG | {"policy": SettlementPolicy.BOTH_WAYS} | changes))  # type: ignore[arg-type]
+
+
+@given(
+    energy=st.decimals(min_value=0, max_value=500, places=3), cap=st.decimals(min_value=100, max_value=200, places=1)
+)
+def test_refund_only_never_charges_more_than_the_area_fee_and_the_cap_holds(energy: Decimal, cap: Decimal) -> None:
+    refund_only = settle(price(SettlementPolicy.REFUND_ONLY), use(str(energy)))
+    capped = settle(price(SettlementPolicy.CAPPED, cap_percent=cap), use(str(energy)))
+    both_ways = settle(price(SettlementPolicy.BOTH_WAYS), use(str(energy)))
+    assert refund_only.due_yuan <= refund_only.area_fee_yuan
+    assert capped.due_yuan <= (capped.area_fee_yuan * cap / 100).quantize(D("0.01"))
+    assert refund_only.due_yuan <= capped.due_yuan <= both_ways.due_yuan
