@@ -36,6 +36,7 @@ from sqlalchemy import (
 from application.authorization import Principal
 from application.ingestion import BatchReport, ItemStatus, ReadingItem
 from application.ledger import HeatLedger
+from infrastructure.text import printable
 from projections.types import UtcDateTime
 
 # Longest raw payload kept with a quarantined frame (an M-Bus long frame is at most 261 bytes).
@@ -78,14 +79,6 @@ quarantined_frames = Table(
     Index("ix_quarantined_frames_received", "received_at"),
     Index("ix_quarantined_frames_identification", "identification"),
 )
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters written as escapes (``\\x00``): what arrives from outside is
-    kept as evidence, but a NUL cannot be stored in PostgreSQL text and must not reach a log raw."""
-    if text.isprintable():
-        return text
-    return "".join(character if character.isprintable() else repr(character)[1:-1] for character in text)
 
 
 class Channel(StrEnum):

@@ -51,6 +51,7 @@ from sqlalchemy.exc import IntegrityError
 
 from application.authorization import Permission, Principal, Role
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
+from infrastructure.text import printable
 from projections.types import UtcDateTime
 
 TIMESTAMP_HEADER = "X-Heatledger-Timestamp"
@@ -171,22 +172,6 @@ def delivery_batch_id(channel: str, message_id: str) -> UUID:
 
 def valid_channel_name(name: str) -> bool:
     return CHANNEL_NAME_PATTERN.fullmatch(name) is not None
-
-
-def storable_text(text: str) -> str:
-    """``text`` with NUL, other control characters (but tab and line breaks) and lone surrogates
-    written as escapes (``\\x00``, ``\\ud800``): PostgreSQL text holds no NUL, UTF-8 no lone
-    surrogate, and what callers send is kept for the log, not trusted."""
-    return "".join(_storable_character(character) for character in text)
-
-
-def _storable_character(character: str) -> str:
-    code = ord(character)
-    if 0xD800 <= code <= 0xDFFF:
-        return f"\\u{code:04x}"
-    if (code < 0x20 and character not in "\t\n\r") or code == 0x7F:
-        return f"\\x{code:02x}"
-    return character
 
 
 # -- records ----------------------------------------------------------------------------------
@@ -385,7 +370,7 @@ class NbiotChannels:
             connection.execute(
                 insert(security_events).values(
                     occurred_at=self.clock(),
-                    channel=storable_text(channel)[:MAXIMUM_CHANNEL_NAME_LENGTH],
+                    channel=printable(channel)[:MAXIMUM_CHANNEL_NAME_LENGTH],
                     remote_address=remote_address[:64] if remote_address else None,
                     reason=reason.value,
                 )

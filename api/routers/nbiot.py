@@ -42,8 +42,8 @@ from infrastructure.nbiot import (
     NbiotChannels,
     PushRefused,
     delivery_batch_id,
-    storable_text,
 )
+from infrastructure.text import printable
 
 router = APIRouter(prefix="/ingest/nbiot", tags=["readings"])
 
@@ -220,8 +220,8 @@ def _refuse_constant(name: str) -> NoReturn:
 
 
 def _quarantine(container: Container, principal: Principal, body: bytes, detail: str) -> None:
-    payload = storable_text(body.decode("utf-8", errors="replace"))
-    container.intake.quarantine(Channel.NBIOT, principal.name, "invalid_payload", storable_text(detail), payload)
+    payload = printable(body.decode("utf-8", errors="replace"))
+    container.intake.quarantine(Channel.NBIOT, principal.name, "invalid_payload", printable(detail), payload)
 
 
 def _unauthenticated(request: Request, reason: str, language: Language) -> Response:

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from infrastructure.text import printable
+
 START_BYTE = 0x68
 STOP_BYTE = 0x16
 CI_VARIABLE_DATA = 0x72
@@ -222,22 +224,6 @@ def read_fixed_header(header: bytes) -> FixedHeader:
             identification=digits,
         )
     return parsed
-
-
-def printable(text: str) -> str:
-    """``text`` with every character that cannot be shown or stored as it is (NUL and other
-    control characters, lone surrogates) written as an escape such as ``\\x00``; PostgreSQL text
-    holds no NUL and UTF-8 no lone surrogate."""
-    if text.isprintable():
-        return text
-    return "".join(
-        character if character.isprintable() or character in " \n\r\t" else _escape(character) for character in text
-    )
-
-
-def _escape(character: str) -> str:
-    code = ord(character)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def manufacturer_code(value: int) -> str:

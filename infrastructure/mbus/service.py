@@ -22,8 +22,9 @@ from domain.errors import NotFoundError
 from domain.values import FlowSensorSide
 from infrastructure.intake import MAXIMUM_PAYLOAD_CHARACTERS, Channel, ReadingIntake
 from infrastructure.mbus.decode import decode_frame
-from infrastructure.mbus.frame import FixedHeader, FrameRejected, bytes_from_hex, check_long_frame, printable
+from infrastructure.mbus.frame import FixedHeader, FrameRejected, bytes_from_hex, check_long_frame
 from infrastructure.mbus.records import FrameReadings, readings_of, serial_of
+from infrastructure.text import printable
 
 DEFAULT_REASON = "M-Bus upload"
 # Quarantine reasons: a frame that cannot be read at all, and one naming no known meter.

@@ -28,6 +28,7 @@ from infrastructure.nbiot import (
     signature_matches,
     within_replay_window,
 )
+from infrastructure.text import printable
 
 BODY = b'{"message_id": "m-1", "readings": []}'
 SECRET = "s3cret-channel-key"
@@ -262,4 +263,4 @@ def test_revoking_an_unknown_channel_is_not_found(store: NbiotChannels) -> None:
 
 
 def test_text_for_the_logs_is_escaped_where_a_database_could_not_hold_it() -> None:
-    assert nbiot.storable_text("a\x00b\x1b\x7f\ud800\tc\n碧桂园") == "a\\x00b\\x1b\\x7f\\ud800\tc\n碧桂园"
+    assert printable("a\x00b\x1b\x7f\ud800\tc\n碧桂园") == "a\\x00b\\x1b\\x7f\\ud800\tc\n碧桂园"
