@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy import (
@@ -109,26 +108,8 @@ class QuarantinedFrame:
     payload: str
 
 
-@dataclass(frozen=True)
-class RejectedReading:
-    """A reading the ledger refused, with the rule and the message it gave."""
-
-    rejection_id: int
-    received_at: datetime
-    channel: str
-    actor: str
-    batch_id: UUID
-    item_index: int
-    meter_serial: str
-    measured_at: datetime | None
-    reason: str
-    message_key: str | None
-    message: str
-    params: dict[str, Any]
-
-
 class ReadingIntake:
-    """Submits readings to the ledger and logs what it refused; lists both logs."""
+    """Submits readings to the ledger and logs what it refused; lists the quarantine."""
 
     def __init__(self, ledger: HeatLedger, engine: Engine) -> None:
         self.ledger = ledger
@@ -204,27 +185,3 @@ class ReadingIntake:
             items = [QuarantinedFrame(**row) for row in connection.execute(page).mappings()]
             total = connection.execute(select(func.count()).select_from(quarantined_frames)).scalar_one()
         return items, int(total)
-
-    def rejected(
-        self, limit: int = 50, offset: int = 0, meter_serial: str | None = None
-    ) -> tuple[list[RejectedReading], int]:
-        """Rejected readings, newest first (optionally of one meter), and how many there are."""
-        conditions = [rejected_readings.c.meter_serial == meter_serial] if meter_serial else []
-        page = (
-            select(rejected_readings)
-            .where(*conditions)
-            .order_by(rejected_readings.c.rejection_id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
-        count = select(func.count()).select_from(rejected_readings).where(*conditions)
-        with self.engine.connect() as connection:
-            items = [_rejected(row) for row in connection.execute(page).mappings()]
-            total = connection.execute(count).scalar_one()
-        return items, int(total)
-
-
-def _rejected(row: Any) -> RejectedReading:
-    values = dict(row)
-    values["params"] = json.loads(values["params"])
-    return RejectedReading(**values)

@@ -36,7 +36,11 @@ from domain.values import (
     Position,
     VerticalPosition,
 )
+from infrastructure.intake import quarantined_frames as quarantine_log
+from infrastructure.intake import rejected_readings as rejected_log
 from projections.ledger_projection import LedgerProjection
+from projections.monitoring_queries import IntakeLogTables, MonitoringQueries, RejectedReadingRecord
+from projections.queries import Page
 from projections.runner import ProjectionRunner
 from projections.tables import LEDGER_TABLES, metadata
 
@@ -95,9 +99,18 @@ def new_meter(
     building: str = "",
 ) -> Meter:
     return Meter.commission(
-        serial, "Kamstrup", "Multical 603", accuracy_class, side, kind, commissioned_at, context(),
-        community=community, building=building,
-        energy_register_width_gj=energy_register_width_gj, volume_register_width_m3=volume_register_width_m3,
+        serial,
+        "Kamstrup",
+        "Multical 603",
+        accuracy_class,
+        side,
+        kind,
+        commissioned_at,
+        context(),
+        community=community,
+        building=building,
+        energy_register_width_gj=energy_register_width_gj,
+        volume_register_width_m3=volume_register_width_m3,
     )
 
 
@@ -134,9 +147,13 @@ def register_household(
     principal: Principal = SYSTEM,
 ) -> UUID:
     return ledger.register_household(
-        principal, account_number, Address(community, building, "1", 3, "301"),
-        Areas(Decimal(connected_area_m2), Decimal(connected_area_m2)), CustomerClass.RESIDENTIAL,
-        Position(VerticalPosition.MIDDLE, HorizontalPosition.MIDDLE), date(2025, 10, 1),
+        principal,
+        account_number,
+        Address(community, building, "1", 3, "301"),
+        Areas(Decimal(connected_area_m2), Decimal(connected_area_m2)),
+        CustomerClass.RESIDENTIAL,
+        Position(VerticalPosition.MIDDLE, HorizontalPosition.MIDDLE),
+        date(2025, 10, 1),
     )
 
 
@@ -150,8 +167,17 @@ def commission_meter(
     principal: Principal = SYSTEM,
 ) -> UUID:
     return ledger.commission_meter(
-        principal, serial, "Kamstrup", "Multical 603", AccuracyClass.CLASS_2, FlowSensorSide.RETURN, kind,
-        COMMISSIONED_AT, community=community, building=building, energy_register_width_gj=energy_register_width_gj,
+        principal,
+        serial,
+        "Kamstrup",
+        "Multical 603",
+        AccuracyClass.CLASS_2,
+        FlowSensorSide.RETURN,
+        kind,
+        COMMISSIONED_AT,
+        community=community,
+        building=building,
+        energy_register_width_gj=energy_register_width_gj,
     )
 
 
@@ -343,3 +369,8 @@ def apply_plan(ledger: HeatLedger, plan: ReadingPlan, tag: str) -> PlayedPlan:
         reports.append(ledger.record_readings(SYSTEM, items))
         arrival += size
     return PlayedPlan(serial, first, second, reports)
+
+
+def rejected_readings(engine: Engine) -> Page[RejectedReadingRecord]:
+    """The rejected-readings log, newest first, as the monitoring listing reads it."""
+    return MonitoringQueries(engine, IntakeLogTables(rejected_log, quarantine_log)).rejected_readings()

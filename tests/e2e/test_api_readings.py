@@ -13,6 +13,7 @@ import pytest
 from application.authorization import Role
 from application.ingestion import MAXIMUM_BATCH_SIZE
 from tests.e2e.conftest import NOW, LedgerApi, assert_problem, cumulative, days_from, shanghai_midnight
+from tests.strategies import rejected_readings
 
 # The heat coefficient k at 70 °C flow and 30 °C return with the flow sensor in the return pipe
 # (domain.md §3 check point), in GJ per m³ and kelvin.
@@ -264,5 +265,5 @@ def test_a_serial_with_control_characters_is_rejected_and_logged_escaped(api: Le
 
     assert response.status_code == 200, response.text
     assert [outcome["status"] for outcome in response.json()["outcomes"]] == ["rejected", "accepted"]
-    logged, total = container.intake.rejected()
-    assert total == 1 and logged[0].meter_serial == "HM-\\x00-1"
+    logged = rejected_readings(container.engine)
+    assert logged.total == 1 and logged.items[0].meter_serial == "HM-\\x00-1"
