@@ -16,3 +16,23 @@ def household_id(account_number: str) -> UUID:
 def meter_id(serial: str) -> UUID:
     """The id of the meter with this serial number."""
     return uuid5(LEDGER_NAMESPACE, f"meter:{serial}")
+
+
+def tariff_id(customer_class: str, scope: str) -> UUID:
+    """The id of the tariff for a customer class in a scope (a community, or the city)."""
+    return uuid5(LEDGER_NAMESPACE, f"tariff:{customer_class}:{scope}")
+
+
+def billing_period_id(account_number: str, season_code: str) -> UUID:
+    """The id of a household's billing period for a season."""
+    return uuid5(LEDGER_NAMESPACE, f"billing-period:{account_number}:{season_code}")
+
+
+def bill_id(account_number: str, season_code: str, kind: str, label: str) -> UUID:
+    """The id of one bill of a billing period (its kind and label make it unique)."""
+    return uuid5(LEDGER_NAMESPACE, f"bill:{account_number}:{season_code}:{kind}:{label}")
+
+
+def building_allocation_id(community: str, building: str, season_code: str) -> UUID:
+    """The id of a building's heat allocation for a season."""
+    return uuid5(LEDGER_NAMESPACE, f"allocation:{community}:{building}:{season_code}")

@@ -1,15 +1,16 @@
 """Settlement of a household's season under a two-part heat price (domain.md §6).
 
-Pure arithmetic, the heart of the billing issue: the area fee prepaid before the season, the
-metered fee after it (base part + energy part, with the tariff's position correction), and what
-the settlement policy makes of their difference. Every amount is 元, rounded half up to 0.01 at
-the points named below; the lines say how each was reached.
+Pure arithmetic, the heart of billing: the area fee prepaid before the season, the metered fee
+after it (base part + energy part, with the tariff's position correction), and what the
+settlement policy makes of their difference. Every amount is 元, rounded by the tariff's rule
+(half up to 0.01 unless it says otherwise) at exactly the points named below; each step is a
+``BillLine`` that names its formula and the figures put into it, so a bill can be explained.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from domain.errors import InvalidInputError
@@ -37,6 +38,70 @@ class PositionCorrection(StrEnum):
     BOTH = "both"
 
 
+class RoundingMode(StrEnum):
+    """How an amount is rounded to the tariff's quantum."""
+
+    HALF_UP = "half_up"  # 四舍五入, the default
+    HALF_EVEN = "half_even"  # banker's rounding
+    DOWN = "down"  # 抹零: towards zero, in the household's favour
+
+
+_DECIMAL_ROUNDING = {
+    RoundingMode.HALF_UP: ROUND_HALF_UP,
+    RoundingMode.HALF_EVEN: ROUND_HALF_EVEN,
+    RoundingMode.DOWN: ROUND_DOWN,
+}
+ALLOWED_QUANTA_YUAN = (Decimal("0.01"), Decimal("0.1"), Decimal(1))
+
+
+@dataclass(frozen=True)
+class Rounding:
+    """The tariff's rounding rule: a mode and a quantum of 0.01 (分), 0.1 (角) or 1 元.
+
+    Amounts always keep two decimals, whatever the quantum."""
+
+    mode: RoundingMode = RoundingMode.HALF_UP
+    quantum_yuan: Decimal = CENT
+
+    def __post_init__(self) -> None:
+        if self.quantum_yuan not in ALLOWED_QUANTA_YUAN:
+            raise InvalidInputError(
+                "the rounding quantum must be 0.01, 0.1 or 1 元",
+                message_key="rounding_quantum_invalid",
+                field="rounding_quantum_yuan",
+                value=str(self.quantum_yuan),
+            )
+
+    def apply(self, value: Decimal) -> Decimal:
+        """``value`` rounded to the quantum by the mode, written with two decimals."""
+        rounded = value.quantize(self.quantum_yuan, rounding=_DECIMAL_ROUNDING[RoundingMode(self.mode)])
+        return rounded.quantize(CENT)
+
+    def describe(self) -> str:
+        return f"{RoundingMode(self.mode).value} to {self.quantum_yuan} 元"
+
+
+@dataclass(frozen=True)
+class BillLine:
+    """One step of a bill: the formula's name (``code``, the key its explanation is rendered
+    by), the amount it gives (None for a line that states a fact) and the figures put in."""
+
+    code: str
+    amount_yuan: Decimal | None
+    figures: dict[str, str] = field(default_factory=dict)
+
+    def to_record(self) -> dict[str, object]:
+        """The line as event payload (strings and Decimals only)."""
+        return {"code": self.code, "amount_yuan": self.amount_yuan, "figures": dict(self.figures)}
+
+    @classmethod
+    def from_record(cls, record: dict[str, object]) -> BillLine:
+        amount = record.get("amount_yuan")
+        figures = record.get("figures") or {}
+        assert isinstance(figures, dict)
+        return cls(str(record["code"]), Decimal(str(amount)) if amount is not None else None, dict(figures))
+
+
 @dataclass(frozen=True)
 class TwoPartPrice:
     """The prices and rules a season is settled by (one tariff version)."""
@@ -49,15 +114,20 @@ class TwoPartPrice:
     suspension_share_percent: Decimal = Decimal(0)  # 报停: the share of the area fee paid while suspended
     position_correction: PositionCorrection = PositionCorrection.NONE
     minimum_charge_yuan: Decimal = Decimal(0)
+    rounding: Rounding = field(default_factory=Rounding)
 
     def __post_init__(self) -> None:
         for name in ("area_price_yuan_per_m2", "energy_price_yuan_per_gj", "minimum_charge_yuan"):
-            if getattr(self, name) < 0:
+            value = getattr(self, name)
+            if not value.is_finite() or value < 0:
                 raise InvalidInputError(f"{name} must not be negative", message_key="price_negative", field=name)
         for name in ("base_share_percent", "suspension_share_percent"):
-            if not Decimal(0) <= getattr(self, name) <= HUNDRED:
+            value = getattr(self, name)
+            if not value.is_finite() or not Decimal(0) <= value <= HUNDRED:
                 raise InvalidInputError(f"{name} must lie in 0…100 %", message_key="share_out_of_range", field=name)
-        if self.policy is SettlementPolicy.CAPPED and (self.cap_percent is None or self.cap_percent < HUNDRED):
+        if SettlementPolicy(self.policy) is SettlementPolicy.CAPPED and (
+            self.cap_percent is None or self.cap_percent < HUNDRED
+        ):
             raise InvalidInputError(
                 "a capped settlement needs a cap of at least 100 % of the area fee",
                 message_key="cap_missing",
@@ -94,54 +164,102 @@ class Settlement:
     metered_fee_yuan: Decimal
     due_yuan: Decimal
     balance_yuan: Decimal
-    lines: tuple[str, ...]
+    lines: tuple[BillLine, ...]
 
 
-def _yuan(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def _area_fee(price: TwoPartPrice, use: SeasonUse) -> tuple[Decimal, str]:
-    """The area fee, heated days at the full price and suspended days at the suspension share."""
+def area_fee_weight(use: SeasonUse, price: TwoPartPrice) -> Decimal:
+    """Heated days count whole, suspended days at the suspension share (the area fee's day weight)."""
     heated_days = use.season_days - use.suspended_days
-    share = (Decimal(heated_days) + Decimal(use.suspended_days) * price.suspension_share_percent / HUNDRED) / Decimal(
-        use.season_days
+    return Decimal(heated_days) + Decimal(use.suspended_days) * price.suspension_share_percent / HUNDRED
+
+
+def area_fee(price: TwoPartPrice, use: SeasonUse) -> tuple[Decimal, BillLine]:
+    """The area fee: A × P × (heated days + suspended days × σ) / D, rounded by the tariff."""
+    fee = price.rounding.apply(
+        use.area_m2 * price.area_price_yuan_per_m2 * area_fee_weight(use, price) / Decimal(use.season_days)
     )
-    fee = _yuan(use.area_m2 * price.area_price_yuan_per_m2 * share)
-    line = (
-        f"area fee = {use.area_m2} m² × {price.area_price_yuan_per_m2} 元/m² × ({heated_days} heated days"
-        f" + {use.suspended_days} suspended days × {price.suspension_share_percent} %) / {use.season_days} days"
-        f" = {fee} 元 (rounded half up to 0.01)"
+    line = BillLine(
+        "area_fee",
+        fee,
+        {
+            "area_m2": str(use.area_m2),
+            "area_price_yuan_per_m2": str(price.area_price_yuan_per_m2),
+            "heated_days": str(use.season_days - use.suspended_days),
+            "suspended_days": str(use.suspended_days),
+            "suspension_share_percent": str(price.suspension_share_percent),
+            "season_days": str(use.season_days),
+            "rounding": price.rounding.describe(),
+        },
     )
     return fee, line
 
 
-def settle(price: TwoPartPrice, use: SeasonUse) -> Settlement:
-    """Settle a season: prepaid area fee against the metered fee, under the tariff's policy."""
-    area_fee, area_line = _area_fee(price, use)
-    divide_base = price.position_correction in (PositionCorrection.BASE, PositionCorrection.BOTH)
-    divide_energy = price.position_correction in (PositionCorrection.ENERGY, PositionCorrection.BOTH)
-    base_coefficient = use.position_coefficient if divide_base else Decimal(1)
-    energy_coefficient = use.position_coefficient if divide_energy else Decimal(1)
-    base_part = _yuan(area_fee * price.base_share_percent / HUNDRED / base_coefficient)
-    energy_part = _yuan(use.energy_gj / energy_coefficient * price.energy_price_yuan_per_gj)
-    metered = max(base_part + energy_part, price.minimum_charge_yuan)
-    due = _due(price, area_fee, metered)
+def settle(price: TwoPartPrice, use: SeasonUse, area_fee_yuan: Decimal | None = None) -> Settlement:
+    """Settle a season: prepaid area fee against the metered fee, under the tariff's policy.
+
+    ``area_fee_yuan`` overrides the area fee (a share of the season's, when an owner change splits
+    it); by default it is computed from ``use``."""
+    computed_fee, area_line = area_fee(price, use)
+    if area_fee_yuan is not None:
+        computed_fee = area_fee_yuan
+        area_line = BillLine("area_fee_share", area_fee_yuan, {"area_fee_yuan": str(area_fee_yuan)})
+    fee = computed_fee
+    correction = PositionCorrection(price.position_correction)
+    base_coefficient = (
+        use.position_coefficient if correction in (PositionCorrection.BASE, PositionCorrection.BOTH) else Decimal(1)
+    )
+    energy_coefficient = (
+        use.position_coefficient if correction in (PositionCorrection.ENERGY, PositionCorrection.BOTH) else Decimal(1)
+    )
+    rounding = price.rounding
+    base_part = rounding.apply(fee * price.base_share_percent / HUNDRED / base_coefficient)
+    energy_part = rounding.apply(use.energy_gj / energy_coefficient * price.energy_price_yuan_per_gj)
+    metered = max(base_part + energy_part, price.minimum_charge_yuan.quantize(CENT))
+    due = _due(price, fee, metered)
     lines = (
         area_line,
-        f"base part = {area_fee} 元 × {price.base_share_percent} % ÷ position {base_coefficient} = {base_part} 元",
-        f"energy part = {use.energy_gj} GJ ÷ position {energy_coefficient} × {price.energy_price_yuan_per_gj} 元/GJ"
-        f" = {energy_part} 元",
-        f"metered fee = {base_part} + {energy_part} (at least {price.minimum_charge_yuan}) = {metered} 元",
-        f"due under {price.policy.value} = {due} 元; balance against the prepaid area fee = {due - area_fee} 元",
+        BillLine(
+            "base_part",
+            base_part,
+            {
+                "area_fee_yuan": str(fee),
+                "base_share_percent": str(price.base_share_percent),
+                "coefficient": str(base_coefficient),
+            },
+        ),
+        BillLine(
+            "energy_part",
+            energy_part,
+            {
+                "energy_gj": str(use.energy_gj),
+                "coefficient": str(energy_coefficient),
+                "energy_price_yuan_per_gj": str(price.energy_price_yuan_per_gj),
+            },
+        ),
+        BillLine(
+            "metered_fee",
+            metered,
+            {
+                "base_part_yuan": str(base_part),
+                "energy_part_yuan": str(energy_part),
+                "minimum_charge_yuan": str(price.minimum_charge_yuan),
+            },
+        ),
+        BillLine(
+            f"due_{SettlementPolicy(price.policy).value}",
+            due,
+            {"metered_fee_yuan": str(metered), "area_fee_yuan": str(fee), "cap_percent": str(price.cap_percent or "")},
+        ),
+        BillLine("balance", due - fee, {"due_yuan": str(due), "area_fee_yuan": str(fee)}),
     )
-    return Settlement(area_fee, base_part, energy_part, metered, due, due - area_fee, lines)
+    return Settlement(fee, base_part, energy_part, metered, due, due - fee, lines)
 
 
-def _due(price: TwoPartPrice, area_fee: Decimal, metered: Decimal) -> Decimal:
-    if price.policy is SettlementPolicy.REFUND_ONLY:
-        return min(metered, area_fee)
-    if price.policy is SettlementPolicy.CAPPED:
+def _due(price: TwoPartPrice, fee: Decimal, metered: Decimal) -> Decimal:
+    policy = SettlementPolicy(price.policy)
+    if policy is SettlementPolicy.REFUND_ONLY:
+        return min(metered, fee)
+    if policy is SettlementPolicy.CAPPED:
         assert price.cap_percent is not None, "validated in TwoPartPrice"
-        return min(metered, _yuan(area_fee * price.cap_percent / HUNDRED))
+        return min(metered, price.rounding.apply(fee * price.cap_percent / HUNDRED))
     return metered

@@ -10,7 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.errors import InvalidInputError
-from domain.settlement import PositionCorrection, SeasonUse, SettlementPolicy, TwoPartPrice, settle
+from domain.settlement import (
+    PositionCorrection,
+    Rounding,
+    RoundingMode,
+    SeasonUse,
+    SettlementPolicy,
+    TwoPartPrice,
+    settle,
+)
 
 D = Decimal
 XUCHANG = {"area_price_yuan_per_m2": D("21.6"), "base_share_percent": D(30), "energy_price_yuan_per_gj": D("43.9")}
@@ -72,7 +80,9 @@ def test_the_position_coefficient_divides_what_the_tariff_says(
         use("30", position_coefficient=D("1.518")),  # the top floor's west end flat
     )
     assert (settlement.base_part_yuan, settlement.energy_part_yuan) == (base, energy)
-    assert settlement.lines and all("元" in line for line in settlement.lines)
+    assert [line.code for line in settlement.lines][:3] == ["area_fee", "base_part", "energy_part"]
+    corrected = {"base": correction in (PositionCorrection.BASE, PositionCorrection.BOTH)}
+    assert settlement.lines[1].figures["coefficient"] == ("1.518" if corrected["base"] else "1")
 
 
 def test_a_minimum_charge_applies_to_the_metered_fee() -> None:
@@ -106,3 +116,36 @@ def test_refund_only_never_charges_more_than_the_area_fee_and_the_cap_holds(ener
     assert refund_only.due_yuan <= refund_only.area_fee_yuan
     assert capped.due_yuan <= (capped.area_fee_yuan * cap / 100).quantize(D("0.01"))
     assert refund_only.due_yuan <= capped.due_yuan <= both_ways.due_yuan
+
+
+@pytest.mark.parametrize(
+    ("mode", "quantum", "expected"),
+    [
+        # 30.5 GJ × 43.9 = 1338.95 元 exactly; the rule decides what is billed.
+        (RoundingMode.HALF_UP, D("0.01"), D("1338.95")),
+        (RoundingMode.HALF_UP, D("0.1"), D("1339.00")),  # 1338.95 → 1339.0 (half up)
+        (RoundingMode.HALF_EVEN, D("0.1"), D("1339.00")),  # 1338.95 → 1339.0 (9 is odd, so up to even 0)
+        (RoundingMode.DOWN, D("1"), D("1338.00")),  # 抹零: the 0.95 元 is dropped
+    ],
+)
+def test_the_tariffs_rounding_rule_is_applied(mode: RoundingMode, quantum: Decimal, expected: Decimal) -> None:
+    rounding = Rounding(mode, quantum)
+    settlement = settle(price(SettlementPolicy.BOTH_WAYS, rounding=rounding), use("30.5"))
+    assert settlement.energy_part_yuan == expected
+    assert settlement.energy_part_yuan.as_tuple().exponent == -2
+
+
+def test_a_rounding_quantum_other_than_fen_jiao_or_yuan_is_refused() -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        Rounding(RoundingMode.HALF_UP, D("0.05"))
+    assert refused.value.message_key == "rounding_quantum_invalid"
+
+
+def test_a_given_area_fee_share_replaces_the_computed_one() -> None:
+    # An owner change gave this part of the season 1000.00 元 of the area fee: base 30 % = 300.00.
+    settlement = settle(price(SettlementPolicy.BOTH_WAYS), use("10"), area_fee_yuan=D("1000.00"))
+    assert (settlement.area_fee_yuan, settlement.base_part_yuan, settlement.balance_yuan) == (
+        D("1000.00"),
+        D("300.00"),
+        D("739.00") - D("1000.00"),  # metered 300.00 + 10 × 43.9 = 739.00
+    )

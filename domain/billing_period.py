@@ -1,0 +1,306 @@
+"""The BillingPeriod aggregate: one household's season of billing.
+
+Opened with the tariff version in force on the season's first day and the household's billed
+area and position; it then issues the prepayment invoice, the monthly statements and the
+settlement, each once: issuing a bill again is a no-op, so a billing run can always be re-run.
+A bill is never edited; a revised settlement is a new bill carrying who and why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain import ids
+from domain.billing import (
+    BillKind,
+    ComputedBill,
+    MonthInputs,
+    PeriodFacts,
+    SettlementInputs,
+    monthly_statement,
+    prepayment_invoice,
+    settlement_bills,
+)
+from domain.errors import ConflictError, InvalidInputError
+from domain.season import Season
+from domain.settlement import BillLine
+from domain.tariff import TariffTerms, TariffVersion
+from domain.values import CommandContext
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class IssuedBill:
+    """A bill as the period issued it."""
+
+    bill_id: UUID
+    kind: BillKind
+    label: str
+    number: str
+    issued_on: date
+    first_day: date
+    last_day: date
+    amount_yuan: Decimal
+    basis: str
+    lines: tuple[BillLine, ...]
+
+
+def _context_fields(context: CommandContext) -> dict[str, Any]:
+    return {"actor": context.actor, "reason": context.reason, "correlation_id": context.correlation_id}
+
+
+def bill_number(season_code: str, account_number: str, kind: BillKind, label: str) -> str:
+    """A bill's printed number: season, kind letter, account and label (``2025-2026-S-0101-1``)."""
+    letter = {BillKind.PREPAYMENT: "P", BillKind.STATEMENT: "M", BillKind.SETTLEMENT: "S"}[kind]
+    return f"{season_code}-{letter}-{account_number}-{label}"
+
+
+class BillingPeriod(Aggregate):
+    """A household's billing for one heating season."""
+
+    class Opened(Aggregate.Created):
+        household_id: UUID
+        account_number: str
+        community: str
+        building: str
+        season_code: str
+        first_day: date
+        last_day: date
+        tariff_id: UUID
+        tariff_scope: str
+        tariff_version: int
+        document_number: str
+        approved_on: date
+        terms: dict[str, Any]
+        billed_area_m2: Decimal
+        position_coefficient: Decimal
+        actor: str
+        reason: str
+        correlation_id: UUID
+
+    class BillIssued(Aggregate.Event):
+        bill_id: UUID
+        kind: str
+        label: str
+        number: str
+        issued_on: date
+        first_day: date
+        last_day: date
+        amount_yuan: Decimal
+        basis: str
+        lines: list[dict[str, Any]]
+        actor: str
+        reason: str
+        correlation_id: UUID
+
+    @staticmethod
+    def create_id(account_number: str, season_code: str) -> UUID:
+        return ids.billing_period_id(account_number, season_code)
+
+    @event(Opened)
+    def __init__(
+        self,
+        household_id: UUID,
+        account_number: str,
+        community: str,
+        building: str,
+        season_code: str,
+        first_day: date,
+        last_day: date,
+        tariff_id: UUID,
+        tariff_scope: str,
+        tariff_version: int,
+        document_number: str,
+        approved_on: date,
+        terms: dict[str, Any],
+        billed_area_m2: Decimal,
+        position_coefficient: Decimal,
+        actor: str,
+        reason: str,
+        correlation_id: UUID,
+    ) -> None:
+        self.household_id = household_id
+        self.community = community
+        self.building = building
+        self.tariff_id = tariff_id
+        self.facts = PeriodFacts(
+            account_number,
+            season_code,
+            first_day,
+            last_day,
+            tariff_scope,
+            tariff_version,
+            document_number,
+            approved_on,
+            TariffTerms.from_record(terms),
+            billed_area_m2,
+            position_coefficient,
+        )
+        self.bills: dict[str, IssuedBill] = {}
+
+    @classmethod
+    def open(
+        cls,
+        household_id: UUID,
+        account_number: str,
+        community: str,
+        building: str,
+        season: Season,
+        tariff_id: UUID,
+        tariff_scope: str,
+        version: TariffVersion,
+        billed_area_m2: Decimal,
+        position_coefficient: Decimal,
+        context: CommandContext,
+    ) -> BillingPeriod:
+        """Open a household's season under the tariff version in force on its first day."""
+        if not version.covers(season.first_day):
+            raise InvalidInputError(
+                "the tariff version is not in force on the season's first day",
+                message_key="tariff_version_not_in_force",
+                version=version.number,
+                day=season.first_day.isoformat(),
+            )
+        if billed_area_m2 <= 0:
+            raise InvalidInputError(
+                "the household has no area to bill", message_key="household_without_area", account_number=account_number
+            )
+        return cls(
+            household_id=household_id,
+            account_number=account_number,
+            community=community,
+            building=building,
+            season_code=season.code,
+            first_day=season.first_day,
+            last_day=season.last_day,
+            tariff_id=tariff_id,
+            tariff_scope=tariff_scope,
+            tariff_version=version.number,
+            document_number=version.document_number,
+            approved_on=version.approved_on,
+            terms=version.terms.to_record(),
+            billed_area_m2=billed_area_m2,
+            position_coefficient=position_coefficient,
+            **_context_fields(context),
+        )
+
+    # -- what has been issued ----------------------------------------------------------------
+
+    @property
+    def account_number(self) -> str:
+        return self.facts.account_number
+
+    @property
+    def season(self) -> Season:
+        return Season(self.facts.first_day, self.facts.last_day)
+
+    def has_issued(self, kind: BillKind, label: str) -> bool:
+        return f"{kind.value}:{label}" in self.bills
+
+    def issued(self, kind: BillKind | None = None) -> list[IssuedBill]:
+        """The bills issued, in order, optionally of one kind."""
+        return [bill for bill in self.bills.values() if kind is None or bill.kind is kind]
+
+    @property
+    def is_settled(self) -> bool:
+        return bool(self.issued(BillKind.SETTLEMENT))
+
+    @property
+    def prepaid_yuan(self) -> Decimal:
+        """What the prepayment invoice charged (nothing when none was issued)."""
+        return sum((bill.amount_yuan for bill in self.issued(BillKind.PREPAYMENT)), ZERO)
+
+    # -- commands ----------------------------------------------------------------------------
+
+    def invoice_prepayment(
+        self, suspended_at_start: bool, issued_on: date, context: CommandContext
+    ) -> IssuedBill | None:
+        """Invoice the area fee; None when it was invoiced already."""
+        if self.has_issued(BillKind.PREPAYMENT, "season"):
+            return None
+        if self.is_settled:
+            raise ConflictError(
+                "the season is settled already", message_key="period_settled", account_number=self.account_number
+            )
+        return self._issue(prepayment_invoice(self.facts, suspended_at_start), issued_on, context)
+
+    def issue_statement(self, month: MonthInputs, issued_on: date, context: CommandContext) -> IssuedBill | None:
+        """Issue a month's statement once its days have ended; None when it was issued already."""
+        if self.has_issued(BillKind.STATEMENT, month.month):
+            return None
+        if not (self.facts.first_day <= month.first_day <= month.last_day <= self.facts.last_day):
+            raise InvalidInputError(
+                "the month lies outside the season", message_key="month_outside_season", month=month.month
+            )
+        if issued_on <= month.last_day:
+            raise InvalidInputError(
+                "a month's statement is issued after the month has ended",
+                message_key="month_not_ended",
+                month=month.month,
+            )
+        return self._issue(monthly_statement(self.facts, month), issued_on, context)
+
+    def settle(self, inputs: SettlementInputs, issued_on: date, context: CommandContext) -> list[IssuedBill]:
+        """Settle the season once it has ended; an empty list when it was settled already."""
+        if self.is_settled:
+            return []
+        if issued_on <= self.facts.last_day:
+            raise InvalidInputError(
+                "a season is settled after its last day", message_key="season_not_ended", season=self.facts.season_code
+            )
+        return [self._issue(bill, issued_on, context) for bill in settlement_bills(self.facts, inputs)]
+
+    def _issue(self, bill: ComputedBill, issued_on: date, context: CommandContext) -> IssuedBill:
+        number = bill_number(self.facts.season_code, self.account_number, bill.kind, bill.label)
+        self._bill_issued(
+            ids.bill_id(self.account_number, self.facts.season_code, bill.kind.value, bill.label),
+            bill.kind.value,
+            bill.label,
+            number,
+            issued_on,
+            bill.first_day,
+            bill.last_day,
+            bill.amount_yuan,
+            bill.basis,
+            [line.to_record() for line in bill.lines],
+            **_context_fields(context),
+        )
+        return self.bills[f"{bill.kind.value}:{bill.label}"]
+
+    @event(BillIssued)
+    def _bill_issued(
+        self,
+        bill_id: UUID,
+        kind: str,
+        label: str,
+        number: str,
+        issued_on: date,
+        first_day: date,
+        last_day: date,
+        amount_yuan: Decimal,
+        basis: str,
+        lines: list[dict[str, Any]],
+        actor: str,
+        reason: str,
+        correlation_id: UUID,
+    ) -> None:
+        issued = IssuedBill(
+            bill_id,
+            BillKind(kind),
+            label,
+            number,
+            issued_on,
+            first_day,
+            last_day,
+            amount_yuan,
+            basis,
+            tuple(BillLine.from_record(line) for line in lines),
+        )
+        self.bills[f"{kind}:{label}"] = issued
