@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import create_engine
 
 from alembic import context
+from infrastructure.billing_runs import metadata as billing_run_metadata
 from infrastructure.intake import metadata as intake_metadata
 from infrastructure.nbiot import metadata as nbiot_metadata
 from infrastructure.token_store import metadata as token_metadata
@@ -29,6 +30,7 @@ def _run(connection: object) -> None:
             nbiot_metadata,
             upload_metadata,
             weather_metadata,
+            billing_run_metadata,
         ],
         render_as_batch=True,
     )

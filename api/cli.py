@@ -39,6 +39,7 @@ from domain.errors import LedgerError, NotFoundError
 from domain.meter import Meter
 from infrastructure.container import Container, bootstrap
 from infrastructure.csv_readings import CsvHeaderError, ParsedReadings, RowError, parse_readings_csv
+from infrastructure.demo.billing import bill_demo_season
 from infrastructure.demo.community import DEFAULT_BUILDINGS, DEFAULT_SEED, business_today, generate_community
 from infrastructure.demo.loader import LoadReport, is_loaded, load_community
 from infrastructure.demo.model import DemoCommunity
@@ -257,7 +258,23 @@ def _load_demo(container: Container, console: Console, community: DemoCommunity)
             progress.update(task, description=what, completed=done, total=total)
 
         report = load_community(container.ledger, community, operator(), advance)
+        container.catch_up()
+        summaries = bill_demo_season(
+            container.billing,
+            container.billing_runs,
+            operator(),
+            community.season,
+            community.name,
+            business_today(),
+            advance,
+        )
     _print_demo_summary(console, container, community, report)
+    for summary in summaries:
+        console.print(
+            f"Billing {summary.kind.value} {summary.month or summary.season_code}: {summary.bills_issued} bills, "
+            f"charged {summary.charged_yuan:.2f} 元, credited {summary.credited_yuan:.2f} 元, "
+            f"{len(summary.exceptions)} exceptions."
+        )
 
 
 def _count(number: int, noun: str) -> str:
@@ -660,3 +677,8 @@ def _read_temperatures(file: Path) -> dict[date, Decimal]:
         except (KeyError, AttributeError, ValueError, ArithmeticError):
             _fail(f"{file}, line {line}: need a day (YYYY-MM-DD) and a mean_temperature_c number")
     return temperatures
+
+
+# The billing commands live in their own module and register themselves on ``app``; imported last,
+# when everything they use from here exists.
+from api import cli_billing  # noqa: E402, F401

@@ -30,6 +30,8 @@ class Permission(StrEnum):
     MANAGE_HOUSEHOLDS = "manage_households"
     MANAGE_METERS = "manage_meters"
     SUBMIT_READINGS = "submit_readings"
+    MANAGE_TARIFFS = "manage_tariffs"
+    RUN_BILLING = "run_billing"
     MANAGE_TOKENS = "manage_tokens"
     REBUILD_PROJECTIONS = "rebuild_projections"
 
@@ -40,7 +42,9 @@ _READ_AND_MANAGE = frozenset(
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.CLERK: _READ_AND_MANAGE,
+    # Billing clerks run billing and record allocation inputs; tariffs are published by an admin
+    # from the price bureau's approved document.
+    Role.CLERK: _READ_AND_MANAGE | {Permission.RUN_BILLING},
     Role.CUSTOMER_SERVICE: _READ_AND_MANAGE,
     Role.AUDITOR: frozenset({Permission.READ_LEDGER}),
     Role.REGULATOR: frozenset({Permission.READ_LEDGER}),

@@ -111,6 +111,11 @@ class HeatLedger(Application[UUID]):
         """The meter with this serial number, or NotFoundError."""
         return self._load(Meter, ids.meter_id(serial), "meter", serial)
 
+    @property
+    def command_lock(self) -> threading.RLock:
+        """The lock every command of this process runs under (services beside the ledger use it too)."""
+        return self._command_lock
+
     def _load(
         self, kind: type[AggregateType], aggregate_id: UUID, noun: str, key: str, copy: bool = True
     ) -> AggregateType:
@@ -202,6 +207,22 @@ class HeatLedger(Application[UUID]):
         _require_reason(reason)
         household = self.household(account_number)
         household.resume_heating(effective_on, self._context(principal, reason, correlation_id))
+        self.save(household)
+
+    @_one_at_a_time
+    def change_owner(
+        self,
+        principal: Principal,
+        account_number: str,
+        effective_on: date,
+        reason: str,
+        correlation_id: UUID | None = None,
+    ) -> None:
+        """过户: the flat passes to a new holder from ``effective_on``; the season's bills split there."""
+        principal.require(Permission.MANAGE_HOUSEHOLDS)
+        _require_reason(reason)
+        household = self.household(account_number)
+        household.change_owner(effective_on, self._context(principal, reason, correlation_id))
         self.save(household)
 
     # -- meters -------------------------------------------------------------------------------
@@ -475,6 +496,18 @@ class HeatLedger(Application[UUID]):
             return self._load(Meter, ids.meter_id(serial), "meter", serial, copy=False)
         except NotFoundError:
             return None
+
+    def load_or_none(self, kind: type[AggregateType], aggregate_id: UUID) -> AggregateType | None:
+        """The aggregate with this id (the cached object, not a copy), or None. For services that
+        evict what they loaded when they do not save it (see ``evict``)."""
+        try:
+            return self._load(kind, aggregate_id, kind.__name__, str(aggregate_id), copy=False)
+        except NotFoundError:
+            return None
+
+    def evict(self, aggregates: Sequence[Aggregate]) -> None:
+        """Drop aggregates from the cache, so their unsaved changes are forgotten."""
+        self._evict(aggregates)
 
     def _evict(self, aggregates: Sequence[Aggregate]) -> None:
         cache = self.repository.cache

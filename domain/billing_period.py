@@ -172,6 +172,13 @@ class BillingPeriod(Aggregate):
             raise InvalidInputError(
                 "the household has no area to bill", message_key="household_without_area", account_number=account_number
             )
+        if not position_coefficient.is_finite() or position_coefficient <= 0:
+            raise InvalidInputError(
+                "the position coefficient must be positive",
+                message_key="coefficient_out_of_range",
+                position=account_number,
+                value=str(position_coefficient),
+            )
         return cls(
             household_id=household_id,
             account_number=account_number,

@@ -101,6 +101,15 @@ class Household(Aggregate):
         reason: str
         correlation_id: UUID
 
+    class OwnerChanged(Aggregate.Event):
+        """过户: the flat passed to a new account holder from ``effective_on`` (no names are kept:
+        the bills of the season are split at this day)."""
+
+        effective_on: date
+        actor: str
+        reason: str
+        correlation_id: UUID
+
     class MeterAttached(Aggregate.Event):
         meter_id: UUID
         meter_serial: str
@@ -150,6 +159,7 @@ class Household(Aggregate):
         self.suspensions: list[tuple[date, date | None]] = []
         # Keyed by str(meter id): snapshots store state as JSON, whose keys are strings.
         self.meter_serials: dict[str, str] = {}
+        self.owner_changes: list[date] = []
 
     @classmethod
     def register(
@@ -262,6 +272,21 @@ class Household(Aggregate):
                 field="effective_on",
                 value=effective_on.isoformat(),
             )
+
+    def change_owner(self, effective_on: date, context: CommandContext) -> None:
+        """过户: record that the flat passes to a new holder from ``effective_on`` on."""
+        if effective_on < self.registered_on or any(effective_on <= earlier for earlier in self.owner_changes):
+            raise InvalidInputError(
+                "an owner change must follow the registration and every earlier owner change",
+                message_key="owner_change_out_of_order",
+                field="effective_on",
+                value=effective_on.isoformat(),
+            )
+        self._owner_changed(effective_on, **_context_fields(context))
+
+    @event(OwnerChanged)
+    def _owner_changed(self, effective_on: date, actor: str, reason: str, correlation_id: UUID) -> None:
+        self.owner_changes.append(effective_on)
 
     def attach_meter(self, meter_id: UUID, meter_serial: str, attached_at: datetime, context: CommandContext) -> None:
         """Record that a meter now measures this household's heat."""

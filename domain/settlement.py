@@ -64,13 +64,16 @@ class Rounding:
     quantum_yuan: Decimal = CENT
 
     def __post_init__(self) -> None:
-        if self.quantum_yuan not in ALLOWED_QUANTA_YUAN:
+        canonical = next((allowed for allowed in ALLOWED_QUANTA_YUAN if allowed == self.quantum_yuan), None)
+        if canonical is None:
             raise InvalidInputError(
                 "the rounding quantum must be 0.01, 0.1 or 1 元",
                 message_key="rounding_quantum_invalid",
                 field="rounding_quantum_yuan",
                 value=str(self.quantum_yuan),
             )
+        # 1.00 and 1 are the same quantum, but quantize() follows the exponent: keep the canonical one.
+        object.__setattr__(self, "quantum_yuan", canonical)
 
     def apply(self, value: Decimal) -> Decimal:
         """``value`` rounded to the quantum by the mode, written with two decimals."""

@@ -35,6 +35,7 @@ from domain.values import MAXIMUM_CODE_LENGTH, CommandContext, CustomerClass, bo
 CITY_SCOPE = "*"
 # No position coefficient in the trade's studies lies outside this range (domain.md §7: up to 120 %).
 MAXIMUM_POSITION_COEFFICIENT = Decimal(5)
+COEFFICIENT_RESOLUTION = Decimal("0.001")
 
 
 class BilledArea(StrEnum):
@@ -91,9 +92,14 @@ class TariffTerms:
                 unknown=", ".join(unknown),
             )
         for key, value in self.position_coefficients.items():
-            if not value.is_finite() or not Decimal(0) < value <= MAXIMUM_POSITION_COEFFICIENT:
+            # Three decimals, as the trade's tables give them (and as the read models keep them).
+            if (
+                not value.is_finite()
+                or not Decimal(0) < value <= MAXIMUM_POSITION_COEFFICIENT
+                or value != value.quantize(COEFFICIENT_RESOLUTION)
+            ):
                 raise InvalidInputError(
-                    f"position coefficients must lie in (0, {MAXIMUM_POSITION_COEFFICIENT}]",
+                    f"position coefficients must lie in (0, {MAXIMUM_POSITION_COEFFICIENT}] with at most 3 decimals",
                     message_key="coefficient_out_of_range",
                     position=key,
                     value=str(value),

@@ -9,7 +9,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from application.billing import Billing
+from application.billing_runs import BillingRuns
 from application.ledger import HeatLedger
+from infrastructure.billing_runs import BillingRunStore
 from infrastructure.database import create_database_engine, migrate
 from infrastructure.estimation import GapEstimator
 from infrastructure.event_store import event_store_environment
@@ -17,6 +20,7 @@ from infrastructure.intake import ReadingIntake
 from infrastructure.settings import Settings
 from infrastructure.token_store import TokenStore
 from infrastructure.weather import WeatherStore
+from projections.billing_inputs import SqlBillingInputs
 from projections.ledger_projection import LedgerProjection
 from projections.runner import ProjectionRunner
 
@@ -38,6 +42,9 @@ class Container:
     intake: ReadingIntake
     estimator: GapEstimator
     weather: WeatherStore
+    billing: Billing
+    billing_runs: BillingRuns
+    run_store: BillingRunStore
     # Where jobs go: run in this process ("inline", the embedded default) or enqueued on Redis for
     # arq workers (HEATLEDGER_JOB_QUEUE=arq). Set from the settings when the container is built.
     jobs: JobQueue = field(init=False, repr=False)
@@ -83,4 +90,8 @@ def bootstrap(settings: Settings | None = None) -> Container:
     intake = ReadingIntake(ledger, engine)
     weather = WeatherStore(engine)
     estimator = GapEstimator(engine, intake, weather)
-    return Container(settings, ledger, engine, runner, tokens, intake, estimator, weather)
+    billing = Billing(ledger, SqlBillingInputs(engine))
+    run_store = BillingRunStore(engine, ledger.clock)
+    return Container(
+        settings, ledger, engine, runner, tokens, intake, estimator, weather, billing, BillingRuns(billing), run_store
+    )

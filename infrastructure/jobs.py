@@ -20,6 +20,7 @@ from arq.cron import cron
 from application.authorization import Principal, Role
 from application.ingestion import BatchReport
 from domain.day_split import BUSINESS_TIME_ZONE
+from infrastructure.billing_runs import execute_run
 from infrastructure.container import Container, bootstrap
 from infrastructure.intake import Channel
 from infrastructure.settings import JobQueueKind, Settings
@@ -74,6 +75,13 @@ def estimate_gaps(container: Container) -> dict[str, Any]:
     }
 
 
+def run_billing(container: Container, run_id: str) -> dict[str, Any]:
+    """Run a submitted billing run (its request is in ``billing_runs``); returns its status."""
+    record = execute_run(container.run_store, container.billing_runs, UUID(run_id))
+    container.catch_up()
+    return {"run_id": run_id, "status": record.status.value, "summary": record.summary, "error": record.error}
+
+
 # The principal of the nightly estimation: its name is the actor on the estimates it records.
 ESTIMATOR = Principal("estimator", Role.ADMIN)
 
@@ -82,6 +90,7 @@ JOBS: dict[str, Callable[..., Any]] = {
     "estimate_gaps": estimate_gaps,
     "record_reading_batch": record_reading_batch,
     "process_reading_upload": process_reading_upload,
+    "run_billing": run_billing,
 }
 
 

@@ -1,4 +1,5 @@
-"""The ledger projection: households, meters, readings, metered intervals and daily consumption.
+"""The ledger projection: households, meters, readings, metered intervals and daily consumption;
+suspensions and owner changes; tariffs, billing periods, bills and balances.
 
 Each handler applies one event inside the runner's transaction. Handlers are idempotent only
 together with the tracking table: the runner applies every event exactly once.
@@ -8,30 +9,40 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Table, case, delete, insert, or_, select, update
 
+from domain.billing_period import BillingPeriod
 from domain.day_split import split_across_days
 from domain.household import Household
 from domain.meter import Meter
+from domain.tariff import Tariff
 from projections.reading_batch import ReadingBatchWriter
 from projections.tables import (
     LEDGER_TABLES,
+    balances,
+    billing_periods,
+    bills,
     faulty_interval_estimates,
+    household_owner_changes,
+    household_suspensions,
     households,
     meter_intervals,
     meter_readings,
     meter_verifications,
     meters,
     reading_corrections,
+    tariff_versions,
+    tariffs,
 )
 
 Handler = Callable[[Connection, Any], None]
 
 
 class LedgerProjection:
-    """Builds the ledger's read models from Household and Meter events."""
+    """Builds the ledger's read models from Household, Meter, Tariff and BillingPeriod events."""
 
     name = "ledger"
     tables: tuple[Table, ...] = LEDGER_TABLES
@@ -44,6 +55,7 @@ class LedgerProjection:
             Household.HeatingResumed: self._heating_resumed,
             Household.MeterAttached: self._touch_household,
             Household.MeterDetached: self._touch_household,
+            Household.OwnerChanged: self._owner_changed,
             Meter.Commissioned: self._meter_commissioned,
             Meter.AttachedToHousehold: self._meter_attached,
             Meter.DetachedFromHousehold: self._meter_detached,
@@ -53,6 +65,10 @@ class LedgerProjection:
             Meter.VerificationRecorded: self._verification_recorded,
             Meter.ReadingVoided: self._reading_voided,
             Meter.FaultyIntervalEstimated: self._faulty_interval_estimated,
+            Tariff.Opened: self._tariff_opened,
+            Tariff.VersionPublished: self._tariff_version_published,
+            BillingPeriod.Opened: self._billing_period_opened,
+            BillingPeriod.BillIssued: self._bill_issued,
         }
 
     def apply(self, connection: Connection, domain_event: Any) -> None:
@@ -111,11 +127,37 @@ class LedgerProjection:
             connection, event, connected_area_m2=event.connected_area_m2, heated_area_m2=event.heated_area_m2
         )
 
+    # household_suspensions keeps one row per span: ``started_on`` is the first suspended day and
+    # ``ended_on`` the day heating was resumed, i.e. the FIRST day heated again (None while the
+    # household is still suspended); the last suspended day is ``ended_on`` - 1 day. A span resumed
+    # on the day it started suspended no day: its row is dropped, so that a suspension starting
+    # again that day finds its key free.
+
     def _heating_suspended(self, connection: Connection, event: Household.HeatingSuspended) -> None:
         self._update_household(connection, event, heating_suspended=True, suspended_since=event.effective_on)
+        connection.execute(
+            insert(household_suspensions).values(
+                household_id=event.originator_id, started_on=event.effective_on, ended_on=None
+            )
+        )
 
     def _heating_resumed(self, connection: Connection, event: Household.HeatingResumed) -> None:
         self._update_household(connection, event, heating_suspended=False, suspended_since=None)
+        spans = household_suspensions.c
+        open_span = (spans.household_id == event.originator_id, spans.ended_on.is_(None))
+        connection.execute(delete(household_suspensions).where(*open_span, spans.started_on == event.effective_on))
+        connection.execute(update(household_suspensions).where(*open_span).values(ended_on=event.effective_on))
+
+    def _owner_changed(self, connection: Connection, event: Household.OwnerChanged) -> None:
+        self._update_household(connection, event)
+        connection.execute(
+            insert(household_owner_changes).values(
+                household_id=event.originator_id,
+                effective_on=event.effective_on,
+                actor=event.actor,
+                recorded_at=event.timestamp,
+            )
+        )
 
     def _touch_household(self, connection: Connection, event: Any) -> None:
         self._update_household(connection, event)
@@ -277,3 +319,128 @@ class LedgerProjection:
             ],
         )
         self._update_meter(connection, event)
+
+    # -- tariffs and billing ------------------------------------------------------------------
+
+    def _tariff_opened(self, connection: Connection, event: Tariff.Opened) -> None:
+        connection.execute(
+            insert(tariffs).values(
+                tariff_id=event.originator_id, customer_class=event.customer_class, scope=event.scope
+            )
+        )
+
+    def _tariff_version_published(self, connection: Connection, event: Tariff.VersionPublished) -> None:
+        tariff = connection.execute(
+            select(tariffs.c.customer_class, tariffs.c.scope).where(tariffs.c.tariff_id == event.originator_id)
+        ).one()
+        connection.execute(
+            insert(tariff_versions).values(
+                tariff_id=event.originator_id,
+                version=event.number,
+                customer_class=tariff.customer_class,
+                scope=tariff.scope,
+                effective_from=event.effective_from,
+                effective_until=event.effective_until,
+                document_number=event.document_number,
+                approved_on=event.approved_on,
+                terms=json_text(event.terms),
+                published_at=event.timestamp,
+                actor=event.actor,
+                reason=event.reason,
+            )
+        )
+
+    def _billing_period_opened(self, connection: Connection, event: BillingPeriod.Opened) -> None:
+        connection.execute(
+            insert(billing_periods).values(
+                period_id=event.originator_id,
+                household_id=event.household_id,
+                account_number=event.account_number,
+                community=event.community,
+                building=event.building,
+                season_code=event.season_code,
+                first_day=event.first_day,
+                last_day=event.last_day,
+                tariff_scope=event.tariff_scope,
+                tariff_version=event.tariff_version,
+                billed_area_m2=event.billed_area_m2,
+                position_coefficient=event.position_coefficient,
+                opened_at=event.timestamp,
+            )
+        )
+
+    def _bill_issued(self, connection: Connection, event: BillingPeriod.BillIssued) -> None:
+        """Record the bill and charge it to the household's balance (select, then insert or update:
+        portable, and safe inside the runner's transaction)."""
+        period = connection.execute(
+            select(
+                billing_periods.c.household_id,
+                billing_periods.c.account_number,
+                billing_periods.c.community,
+                billing_periods.c.building,
+                billing_periods.c.season_code,
+            ).where(billing_periods.c.period_id == event.originator_id)
+        ).one()
+        connection.execute(
+            insert(bills).values(
+                bill_id=event.bill_id,
+                period_id=event.originator_id,
+                household_id=period.household_id,
+                account_number=period.account_number,
+                community=period.community,
+                building=period.building,
+                season_code=period.season_code,
+                kind=event.kind,
+                label=event.label,
+                number=event.number,
+                issued_on=event.issued_on,
+                first_day=event.first_day,
+                last_day=event.last_day,
+                amount_yuan=event.amount_yuan,
+                basis=event.basis,
+                lines=json_text(event.lines),
+                issued_at=event.timestamp,
+                actor=event.actor,
+                reason=event.reason,
+                correlation_id=event.correlation_id,
+            )
+        )
+        balance = connection.execute(
+            select(balances.c.charged_yuan, balances.c.paid_yuan).where(balances.c.household_id == period.household_id)
+        ).one_or_none()
+        place = {"account_number": period.account_number, "community": period.community, "building": period.building}
+        if balance is None:
+            amount = Decimal(event.amount_yuan)
+            connection.execute(
+                insert(balances).values(
+                    household_id=period.household_id,
+                    charged_yuan=amount,
+                    paid_yuan=Decimal(0),
+                    balance_yuan=amount,
+                    last_bill_at=event.timestamp,
+                    **place,
+                )
+            )
+            return
+        charged = balance.charged_yuan + event.amount_yuan
+        connection.execute(
+            update(balances)
+            .where(balances.c.household_id == period.household_id)
+            .values(
+                charged_yuan=charged,
+                balance_yuan=charged - balance.paid_yuan,
+                last_bill_at=event.timestamp,
+                **place,
+            )
+        )
+
+
+def json_text(value: Any) -> str:
+    """Event payload (dicts, lists, strings, Decimals) as JSON text, Decimals written as strings."""
+    return json.dumps(value, default=_decimal_as_text, ensure_ascii=False, sort_keys=True)
+
+
+def _decimal_as_text(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} has no JSON form in the read models")

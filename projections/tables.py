@@ -23,6 +23,8 @@ ENERGY_SCALE = 9  # 1 J
 VOLUME_SCALE = 9
 AREA_SCALE = 2
 INSTANT_SCALE = 3  # temperatures, flow rates, power, hours, percentages
+MONEY_SCALE = 2  # 1 fen
+COEFFICIENT_SCALE = 3  # position coefficients
 
 metadata = MetaData()
 
@@ -181,6 +183,126 @@ faulty_interval_estimates = Table(
     Column("household_id", Uuid, nullable=True, index=True),
 )
 
+# Suspensions of heating (报停), one row per span. ``ended_on`` is the day heating was resumed,
+# i.e. the FIRST day heated again (None while still suspended); the last suspended day is the day
+# before it. A span resumed on the day it started suspended nothing and is not kept.
+household_suspensions = Table(
+    "household_suspensions",
+    metadata,
+    Column("household_id", Uuid, primary_key=True),
+    Column("started_on", Date, primary_key=True),
+    Column("ended_on", Date, nullable=True),
+)
+
+# Owner changes (过户): the day a new holder took over the flat.
+household_owner_changes = Table(
+    "household_owner_changes",
+    metadata,
+    Column("household_id", Uuid, primary_key=True),
+    Column("effective_on", Date, primary_key=True),
+    Column("actor", String(128), nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+)
+
+tariffs = Table(
+    "tariffs",
+    metadata,
+    Column("tariff_id", Uuid, primary_key=True),
+    Column("customer_class", String(32), nullable=False),
+    Column("scope", String(128), nullable=False),
+)
+
+# Published tariff versions; ``terms`` is the version's terms as JSON (Decimals written as strings,
+# as ``TariffTerms.to_record`` gives them; ``TariffTerms.from_record`` reads it back).
+tariff_versions = Table(
+    "tariff_versions",
+    metadata,
+    Column("tariff_id", Uuid, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("customer_class", String(32), nullable=False),
+    Column("scope", String(128), nullable=False),
+    Column("effective_from", Date, nullable=False),
+    Column("effective_until", Date, nullable=True),
+    Column("document_number", String(64), nullable=False),
+    Column("approved_on", Date, nullable=False),
+    Column("terms", Text, nullable=False),
+    Column("published_at", UtcDateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+billing_periods = Table(
+    "billing_periods",
+    metadata,
+    Column("period_id", Uuid, primary_key=True),
+    Column("household_id", Uuid, nullable=False, index=True),
+    Column("account_number", String(64), nullable=False),
+    Column("community", String(128), nullable=False),
+    Column("building", String(64), nullable=False),
+    Column("season_code", String(16), nullable=False),
+    Column("first_day", Date, nullable=False),
+    Column("last_day", Date, nullable=False),
+    Column("tariff_scope", String(128), nullable=False),
+    Column("tariff_version", Integer, nullable=False),
+    Column("billed_area_m2", ScaledDecimal(AREA_SCALE), nullable=False),
+    Column("position_coefficient", ScaledDecimal(COEFFICIENT_SCALE), nullable=False),
+    Column("opened_at", UtcDateTime, nullable=False),
+)
+
+# Issued bills; ``lines`` is the bill's lines as JSON (amounts written as strings, or null).
+bills = Table(
+    "bills",
+    metadata,
+    Column("bill_id", Uuid, primary_key=True),
+    Column("period_id", Uuid, nullable=False),
+    Column("household_id", Uuid, nullable=False),
+    Column("account_number", String(64), nullable=False),
+    Column("community", String(128), nullable=False),
+    Column("building", String(64), nullable=False),
+    Column("season_code", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("label", String(32), nullable=False),
+    Column("number", String(128), nullable=False, unique=True),
+    Column("issued_on", Date, nullable=False),
+    Column("first_day", Date, nullable=False),
+    Column("last_day", Date, nullable=False),
+    Column("amount_yuan", ScaledDecimal(MONEY_SCALE), nullable=False),
+    Column("basis", String(32), nullable=False),
+    Column("lines", Text, nullable=False),
+    Column("issued_at", UtcDateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("correlation_id", Uuid, nullable=False),
+    Index("ix_bills_household_season", "household_id", "season_code"),
+    Index("ix_bills_community_season_kind", "community", "season_code", "kind"),
+)
+
+# What each household was charged and has paid, over all seasons (payments come later: paid is 0).
+balances = Table(
+    "balances",
+    metadata,
+    Column("household_id", Uuid, primary_key=True),
+    Column("account_number", String(64), nullable=False),
+    Column("community", String(128), nullable=False),
+    Column("building", String(64), nullable=False),
+    Column("charged_yuan", ScaledDecimal(MONEY_SCALE), nullable=False),
+    Column("paid_yuan", ScaledDecimal(MONEY_SCALE), nullable=False, server_default="0"),
+    Column("balance_yuan", ScaledDecimal(MONEY_SCALE), nullable=False),
+    Column("last_bill_at", UtcDateTime, nullable=False),
+)
+
+# The tables the ledger projection fills from Tariff and BillingPeriod events and from suspensions
+# and owner changes (a scenario without billing leaves them empty).
+BILLING_TABLES = (
+    household_suspensions,
+    household_owner_changes,
+    tariffs,
+    tariff_versions,
+    billing_periods,
+    bills,
+    balances,
+)
+
 # Tables the ledger projection owns: emptied on rebuild (the tracking row is reset separately).
 LEDGER_TABLES = (
     faulty_interval_estimates,
@@ -191,4 +313,5 @@ LEDGER_TABLES = (
     reading_corrections,
     meters,
     households,
+    *BILLING_TABLES,
 )

@@ -24,11 +24,12 @@ from tests.strategies import (
 R, M = Permission.READ_LEDGER, Permission.MANAGE_HOUSEHOLDS
 METERS, SUBMIT = Permission.MANAGE_METERS, Permission.SUBMIT_READINGS
 TOKENS, REBUILD = Permission.MANAGE_TOKENS, Permission.REBUILD_PROJECTIONS
+TARIFFS, BILLING = Permission.MANAGE_TARIFFS, Permission.RUN_BILLING
 
 # The whole table, written out: a role gaining or losing a permission must show up here.
 EXPECTED = {
-    Role.ADMIN: {R, M, METERS, SUBMIT, TOKENS, REBUILD},
-    Role.CLERK: {R, M, METERS, SUBMIT},
+    Role.ADMIN: {R, M, METERS, SUBMIT, TOKENS, REBUILD, TARIFFS, BILLING},
+    Role.CLERK: {R, M, METERS, SUBMIT, BILLING},
     Role.CUSTOMER_SERVICE: {R, M, METERS, SUBMIT},
     Role.AUDITOR: {R},
     Role.REGULATOR: {R},

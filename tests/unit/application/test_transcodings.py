@@ -14,9 +14,16 @@ from application.authorization import SYSTEM
 from application.ledger import METER_SNAPSHOT_INTERVAL, HeatLedger
 from application.transcodings import DATACLASSES
 from domain import ids
+from domain.allocation import AllocationMethod, FlatInput, Radiator
+from domain.billing import MeterEvidence, MonthInputs, SegmentInputs, SettlementInputs
+from domain.billing_period import BillingPeriod
+from domain.building_allocation import BuildingAllocation
 from domain.household import Household
 from domain.meter import READING_WINDOW_SIZE, Meter
 from domain.readings import Attachment, MeteredInterval, RememberedReading
+from domain.season import Season
+from domain.settlement import SettlementPolicy, TwoPartPrice
+from domain.tariff import Tariff, TariffTerms
 from domain.values import (
     AccuracyClass,
     Address,
@@ -95,6 +102,7 @@ def every_event_type() -> tuple[Household, Meter]:
     household.correct_area(Areas(D("92.00"), D("88.50")), date(2025, 12, 1), context(reason="survey"))
     household.suspend_heating(date(2025, 12, 2), context())
     household.resume_heating(date(2026, 1, 3), context())
+    household.change_owner(date(2026, 1, 16), context(reason="过户"))
     household.attach_meter(meter.id, meter.serial, COMMISSIONED_AT, both)
     meter.attach_to(household.id, COMMISSIONED_AT, both)
     warm = {"flow_temperature_c": "70.50", "return_temperature_c": "30.25", "volume_m3": "100.000"}
@@ -134,6 +142,62 @@ def test_every_event_type_round_trips_through_the_sqlite_store(ledger: HeatLedge
     assert [type(event) for event in read] == [type(event) for event in written]
     for before, after in zip(written, read, strict=True):
         assert after == before, type(before).__qualname__
+
+
+def billing_aggregates() -> list[Any]:
+    """A tariff, a billing period that issued every kind of bill, and a building allocation."""
+    season = Season.default_starting(2025)
+    price = TwoPartPrice(D("21.6"), D(30), D("43.9"), SettlementPolicy.CAPPED, cap_percent=D(115))
+    tariff = Tariff.open(CustomerClass.RESIDENTIAL, "*", context())
+    tariff.publish(TariffTerms(price), date(2025, 10, 1), None, "许发改价格〔2025〕7号", date(2025, 9, 20), context())
+    household = new_household()
+    period = BillingPeriod.open(
+        household.id,
+        "WZ-0001",
+        "碧桂园",
+        "1",
+        season,
+        tariff.id,
+        "*",
+        tariff.versions[0],
+        D("90.00"),
+        D("0.687"),
+        context(),
+    )
+    period.invoice_prepayment(False, date(2025, 11, 1), context())
+    december = MonthInputs("2025-12", date(2025, 12, 1), date(2025, 12, 31), D("6.2"), D("12.2"), D("6.0"), D("0.05"))
+    period.issue_statement(december, date(2026, 1, 2), context())
+    evidence = MeterEvidence(D("30.2"), D("0.4"), 149, 2, 0, ("M-1",), "M-1 first", "M-1 last")
+    segments = (SegmentInputs(season.first_day, season.last_day, 0, evidence),)
+    period.settle(SettlementInputs(segments, None, period.prepaid_yuan), date(2026, 4, 2), context())
+    allocation = BuildingAllocation.start("碧桂园", "9", season.code)
+    flats = [
+        FlatInput("C-1", D(90), open_hours=D(2000), room_temperature_c=D("20.5")),
+        FlatInput("C-2", D(90), open_hours=D(1000), radiators=(Radiator(D(120), D("1.1"), D("0.95")),)),
+    ]
+    allocation.record(AllocationMethod.ON_OFF_TIME_AREA, D("226.5"), "B-9", flats, None, context())
+    return [tariff, period, allocation]
+
+
+def test_every_billing_event_type_round_trips_through_the_sqlite_store(ledger: HeatLedger, store_path: Path) -> None:
+    aggregates = billing_aggregates()
+    for aggregate in aggregates:
+        assert {type(event) for event in aggregate.pending_events} == event_types(type(aggregate)) | {
+            type(aggregate.pending_events[0])
+        }
+    written = {aggregate.id: list(aggregate.pending_events) for aggregate in aggregates}
+    ledger.save(*aggregates)
+    reader = fresh(store_path)
+    try:
+        for aggregate_id, events in written.items():
+            assert list(reader.events.get(aggregate_id)) == events
+            replayed = reader.repository.get(aggregate_id)
+            live = next(aggregate for aggregate in aggregates if aggregate.id == aggregate_id)
+            assert {key: value for key, value in vars(replayed).items() if not key.startswith("_")} == {
+                key: value for key, value in vars(live).items() if not key.startswith("_")
+            }
+    finally:
+        reader.close()
 
 
 def test_decimals_keep_their_written_digits_and_types_come_back_as_they_went(

@@ -1,0 +1,184 @@
+"""Billing use cases: tariffs, building allocations, billing periods and billing runs.
+
+A service beside the ``HeatLedger`` application: it loads and saves through the ledger, so tariffs,
+periods and bills share the ledger's event store, notification log and projections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+from application.authorization import Permission, Principal
+from application.billing_inputs import BillingInputs, HouseholdFacts
+from application.ledger import HeatLedger
+from domain import ids
+from domain.allocation import Allocation, AllocationMethod, FlatInput
+from domain.billing_period import BillingPeriod
+from domain.building_allocation import BuildingAllocation
+from domain.errors import InvalidInputError, NotFoundError
+from domain.season import Season
+from domain.tariff import CITY_SCOPE, BilledArea, Tariff, TariffTerms, TariffVersion
+from domain.values import CommandContext, CustomerClass
+
+
+@dataclass(frozen=True)
+class TariffInForce:
+    """The tariff and version that govern a household's season."""
+
+    tariff: Tariff
+    version: TariffVersion
+
+
+class Billing:
+    """Tariffs, allocations and billing periods, with the caller's permission checked first."""
+
+    def __init__(self, ledger: HeatLedger, inputs: BillingInputs) -> None:
+        self.ledger = ledger
+        self.inputs = inputs
+
+    # -- tariffs ----------------------------------------------------------------------------
+
+    def publish_tariff(
+        self,
+        principal: Principal,
+        customer_class: CustomerClass,
+        scope: str,
+        terms: TariffTerms,
+        effective_from: date,
+        effective_until: date | None,
+        document_number: str,
+        approved_on: date,
+        reason: str = "tariff approved by the price bureau",
+        correlation_id: UUID | None = None,
+    ) -> TariffVersion:
+        """Publish a tariff version for a class in a scope (a community, or ``*`` for the city)."""
+        principal.require(Permission.MANAGE_TARIFFS)
+        context = CommandContext(principal.name, reason.strip() or "tariff", correlation_id or uuid4())
+        with self.ledger.command_lock:
+            tariff = self.ledger.load_or_none(Tariff, ids.tariff_id(CustomerClass(customer_class).value, scope))
+            try:
+                tariff = tariff or Tariff.open(customer_class, scope, context)
+                number = tariff.publish(terms, effective_from, effective_until, document_number, approved_on, context)
+                self.ledger.save(tariff)
+            except BaseException:
+                self.ledger.evict([tariff] if tariff is not None else [])
+                raise
+        return tariff.version_numbered(number)
+
+    def tariff(self, customer_class: CustomerClass, scope: str) -> Tariff:
+        """The tariff of a class in a scope, or NotFoundError."""
+        with self.ledger.command_lock:
+            tariff = self.ledger.load_or_none(Tariff, ids.tariff_id(CustomerClass(customer_class).value, scope))
+        if tariff is None:
+            raise NotFoundError(
+                f"no tariff for {customer_class} in {scope}", kind="tariff", key=f"{customer_class}:{scope}"
+            )
+        return tariff
+
+    def tariff_in_force(self, customer_class: str, community: str, day: date) -> TariffInForce | None:
+        """The community's own tariff in force on ``day``, else the city's; None when neither is."""
+        for scope in (community, CITY_SCOPE):
+            with self.ledger.command_lock:
+                tariff = self.ledger.load_or_none(Tariff, ids.tariff_id(customer_class, scope))
+            version = tariff.in_force_on(day) if tariff is not None else None
+            if tariff is not None and version is not None:
+                return TariffInForce(tariff, version)
+        return None
+
+    # -- allocations ------------------------------------------------------------------------
+
+    def record_allocation(
+        self,
+        principal: Principal,
+        community: str,
+        building: str,
+        season: Season,
+        method: AllocationMethod,
+        flats: Sequence[FlatInput],
+        outdoor_temperature_c: Decimal | None,
+        building_energy_gj: Decimal | None = None,
+        reason: str = "allocation inputs",
+        correlation_id: UUID | None = None,
+    ) -> tuple[int, Allocation]:
+        """Share a building meter's season heat among its flats; returns the revision and shares.
+
+        The building total is the building meter's heat over the season unless one is given (a
+        manual figure, e.g. from the substation's log, stated in the reason)."""
+        principal.require(Permission.RUN_BILLING)
+        total, meter = self._building_total(community, building, season, building_energy_gj)
+        context = CommandContext(principal.name, reason.strip() or "allocation", correlation_id or uuid4())
+        aggregate_id = ids.building_allocation_id(community, building, season.code)
+        with self.ledger.command_lock:
+            record = self.ledger.load_or_none(BuildingAllocation, aggregate_id)
+            try:
+                record = record or BuildingAllocation.start(community, building, season.code)
+                allocation = record.record(method, total, meter, flats, outdoor_temperature_c, context)
+                self.ledger.save(record)
+            except BaseException:
+                self.ledger.evict([record] if record is not None else [])
+                raise
+        return record.revision, allocation
+
+    def _building_total(
+        self, community: str, building: str, season: Season, given_gj: Decimal | None
+    ) -> tuple[Decimal, str]:
+        if given_gj is not None:
+            return given_gj, "given"
+        measured = self.inputs.building_energy_gj(community, building, season.first_day, season.last_day)
+        if measured is None:
+            raise InvalidInputError(
+                "the building has no building meter with heat in the season: give the building total",
+                message_key="building_total_missing",
+                community=community,
+                building=building,
+            )
+        return measured, "building meter"
+
+    def allocation(self, community: str, building: str, season: Season) -> BuildingAllocation | None:
+        """The building's allocation for the season, if one was recorded."""
+        with self.ledger.command_lock:
+            return self.ledger.load_or_none(
+                BuildingAllocation, ids.building_allocation_id(community, building, season.code)
+            )
+
+    # -- billing periods --------------------------------------------------------------------
+
+    def period(self, account_number: str, season: Season) -> BillingPeriod:
+        """A household's billing period of a season, or NotFoundError."""
+        with self.ledger.command_lock:
+            period = self.ledger.load_or_none(BillingPeriod, ids.billing_period_id(account_number, season.code))
+        if period is None:
+            raise NotFoundError(
+                f"no billing period {season.code} for {account_number}",
+                kind="billing_period",
+                key=f"{account_number}:{season.code}",
+            )
+        return period
+
+    def open_period(
+        self, household: HouseholdFacts, season: Season, tariff: TariffInForce, context: CommandContext
+    ) -> BillingPeriod:
+        """A new billing period of the household under the tariff in force (not yet saved)."""
+        terms = tariff.version.terms
+        area = (
+            household.connected_area_m2
+            if BilledArea(terms.billed_area) is BilledArea.CONNECTED
+            else household.heated_area_m2
+        )
+        return BillingPeriod.open(
+            household.household_id,
+            household.account_number,
+            household.community,
+            household.building,
+            season,
+            tariff.tariff.id,
+            tariff.tariff.scope,
+            tariff.version,
+            area,
+            terms.coefficient_for(household.vertical_position, household.horizontal_position),
+            context,
+        )

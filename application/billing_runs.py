@@ -1,0 +1,426 @@
+"""Billing runs: the prepayment, a month's statements or the settlement, over a community or the
+whole city, in chunks with progress.
+
+A run is idempotent: each billing period issues each bill once, so running again issues only
+what is missing. Before anything is booked the run checks what would stop it as a whole (a season
+without a tariff lists the households). Problems of single households (a season its readings do
+not cover) are exceptions in the summary; the others are billed.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.persistence import IntegrityError
+
+from application.authorization import Permission, Principal
+from application.billing import Billing, TariffInForce
+from application.billing_inputs import HouseholdFacts, HouseholdSeasonRecord, SuspensionSpan
+from domain import ids
+from domain.billing import BillKind, MonthInputs, SegmentInputs, SettlementInputs
+from domain.billing_period import BillingPeriod, IssuedBill
+from domain.building_allocation import BuildingAllocation
+from domain.day_split import business_day
+from domain.errors import ConflictError, InvalidInputError, LedgerError
+from domain.season import Season
+from domain.values import CommandContext
+
+# Households saved per atomic save: big enough to amortise the save, small enough to retry.
+CHUNK_SIZE = 250
+MAXIMUM_SAVE_ATTEMPTS = 3
+# A city has 100,000–300,000 households (domain.md §10); a run refuses more than this.
+MAXIMUM_HOUSEHOLDS_PER_RUN = 1_000_000
+# How many households a refusal names; the count says how many there are in all.
+LISTED_HOUSEHOLDS = 50
+ZERO = Decimal(0)
+
+# (households done, households in all)
+RunProgress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What to bill: the kind, the season, the month (statements), the community (None: the city)."""
+
+    kind: BillKind
+    season: Season
+    month: str | None = None
+    community: str | None = None
+
+
+@dataclass(frozen=True)
+class RunException:
+    """A household the run could not bill, and why (a message key and its parameters)."""
+
+    account_number: str
+    message_key: str
+    message: str
+    params: dict[str, Any]
+
+
+@dataclass
+class RunSummary:
+    """What a run did: households seen, bills issued and skipped, totals, exceptions."""
+
+    run_id: UUID
+    kind: BillKind
+    season_code: str
+    month: str | None
+    community: str | None
+    households: int = 0
+    bills_issued: int = 0
+    already_issued: int = 0
+    charged_yuan: Decimal = ZERO  # the sum of positive amounts (invoices, supplements)
+    credited_yuan: Decimal = ZERO  # the sum of negative amounts (refunds and credits), as a negative
+    by_basis: Counter[str] = field(default_factory=Counter)
+    exceptions: list[RunException] = field(default_factory=list)
+
+    def count(self, bill: IssuedBill) -> None:
+        self.bills_issued += 1
+        self.by_basis[bill.basis] += 1
+        if bill.amount_yuan >= 0:
+            self.charged_yuan += bill.amount_yuan
+        else:
+            self.credited_yuan += bill.amount_yuan
+
+
+class BillingRuns:
+    """Runs billing over many households, a chunk per atomic save."""
+
+    def __init__(self, billing: Billing) -> None:
+        self.billing = billing
+        self.ledger = billing.ledger
+        self.inputs = billing.inputs
+
+    def run(
+        self,
+        principal: Principal,
+        request: RunRequest,
+        progress: RunProgress | None = None,
+        run_id: UUID | None = None,
+        reason: str = "billing run",
+    ) -> RunSummary:
+        """Run billing; returns the summary. Raises before booking anything when the run as a
+        whole cannot proceed (no households, a month outside the season, missing tariffs)."""
+        principal.require(Permission.RUN_BILLING)
+        today = business_day(self.ledger.clock())
+        month = _checked_month(request, today)
+        households = self.inputs.households(request.community, MAXIMUM_HOUSEHOLDS_PER_RUN)
+        if not households:
+            raise InvalidInputError(
+                "there are no households to bill in this scope",
+                message_key="no_households_in_scope",
+                community=request.community or "*",
+            )
+        tariffs = self._tariffs(households, request.season)
+        summary = RunSummary(run_id or uuid4(), request.kind, request.season.code, request.month, request.community)
+        context = CommandContext(principal.name, reason, summary.run_id)
+        job = _RunJob(self, request, month, today, tariffs, context, summary)
+        job.prepare(households)
+        for start in range(0, len(households), CHUNK_SIZE):
+            job.bill_chunk(households[start : start + CHUNK_SIZE])
+            if progress is not None:
+                progress(min(start + CHUNK_SIZE, len(households)), len(households))
+        return summary
+
+    def _tariffs(self, households: Sequence[HouseholdFacts], season: Season) -> dict[str, TariffInForce]:
+        """The tariff in force on the season's first day for every household, or an error naming
+        the households without one (nothing is booked)."""
+        found: dict[tuple[str, str], TariffInForce | None] = {}
+        result: dict[str, TariffInForce] = {}
+        missing: list[str] = []
+        for household in households:
+            key = (household.customer_class, household.community)
+            if key not in found:
+                found[key] = self.billing.tariff_in_force(
+                    household.customer_class, household.community, season.first_day
+                )
+            tariff = found[key]
+            if tariff is None:
+                missing.append(household.account_number)
+            else:
+                result[household.account_number] = tariff
+        if missing:
+            raise InvalidInputError(
+                f"{len(missing)} households have no tariff in force on {season.first_day}",
+                message_key="season_without_tariff",
+                season=season.code,
+                count=len(missing),
+                households=", ".join(missing[:LISTED_HOUSEHOLDS]) + (" …" if len(missing) > LISTED_HOUSEHOLDS else ""),
+            )
+        return result
+
+
+def _checked_month(request: RunRequest, today: date) -> MonthInputs | None:
+    """The statement month's days inside the season (a skeleton: the figures come per household)."""
+    season = request.season
+    if request.kind is BillKind.SETTLEMENT and today <= season.last_day:
+        raise InvalidInputError(
+            "a season is settled after its last day", message_key="season_not_ended", season=season.code
+        )
+    if request.kind is not BillKind.STATEMENT:
+        return None
+    first_day, last_day = _month_days(request.month, season)
+    if today <= last_day:
+        raise InvalidInputError(
+            "a month's statement is issued after the month has ended",
+            message_key="month_not_ended",
+            month=request.month,
+        )
+    assert request.month is not None
+    return MonthInputs(request.month, first_day, last_day, None, None, None, None)
+
+
+def _month_days(month: str | None, season: Season) -> tuple[date, date]:
+    """The days of ``YYYY-MM`` that lie inside the season, or InvalidInputError."""
+    try:
+        year_text, month_text = (month or "").split("-")
+        year, number = int(year_text), int(month_text)
+        first = date(year, number, 1)
+    except ValueError:
+        raise InvalidInputError(
+            "a statement month looks like 2025-12", message_key="month_invalid", month=month or ""
+        ) from None
+    last = date(year, number, calendar.monthrange(year, number)[1])
+    first_day, last_day = max(first, season.first_day), min(last, season.last_day)
+    if first_day > last_day:
+        raise InvalidInputError("the month lies outside the season", message_key="month_outside_season", month=month)
+    return first_day, last_day
+
+
+@dataclass
+class _RunJob:
+    """One run's state while it goes through the chunks."""
+
+    runs: BillingRuns
+    request: RunRequest
+    month: MonthInputs | None
+    today: date
+    tariffs: dict[str, TariffInForce]
+    context: CommandContext
+    summary: RunSummary
+    building_gj_per_m2: dict[tuple[str, str], Decimal | None] = field(default_factory=dict)
+    allocations: dict[tuple[str, str], BuildingAllocation | None] = field(default_factory=dict)
+
+    def prepare(self, households: Sequence[HouseholdFacts]) -> None:
+        """Whole-scope figures the chunks need: each building's heat per m² for statements."""
+        self.summary.households = len(households)
+        if self.month is not None:
+            self.building_gj_per_m2 = _building_averages(self, households)
+
+    def bill_chunk(self, households: Sequence[HouseholdFacts]) -> None:
+        """Bill a chunk in one atomic save, retried from fresh state when another writer interferes."""
+        ledger = self.runs.ledger
+        for attempt in range(1, MAXIMUM_SAVE_ATTEMPTS + 1):
+            with ledger.command_lock:
+                periods: list[BillingPeriod] = []
+                outcome = _ChunkOutcome()
+                try:
+                    self._bill_each(households, periods, outcome)
+                    if outcome.changed:
+                        ledger.save(*outcome.changed)
+                except IntegrityError:
+                    ledger.evict(periods)
+                    if attempt == MAXIMUM_SAVE_ATTEMPTS:
+                        raise ConflictError(
+                            "the billing periods kept changing while the run saved them; run it again",
+                            message_key="run_contended",
+                        ) from None
+                    continue
+                except BaseException:
+                    ledger.evict(periods)
+                    raise
+            outcome.add_to(self.summary)
+            return
+
+    def _bill_each(
+        self, households: Sequence[HouseholdFacts], periods: list[BillingPeriod], outcome: _ChunkOutcome
+    ) -> None:
+        household_ids = [household.household_id for household in households]
+        records = self.runs.inputs.season_records(household_ids, self.request.season)
+        readers = _ChunkReaders(self, household_ids)
+        for household in households:
+            period = self._period(household)
+            periods.append(period)
+            try:
+                bills = self._issue(period, household, records.get(household.household_id), readers)
+            except LedgerError as error:
+                outcome.exceptions.append(
+                    RunException(household.account_number, error.message_key, error.message, error.params)
+                )
+                outcome.unchanged(period)
+                continue
+            outcome.record(period, bills)
+
+    def _period(self, household: HouseholdFacts) -> BillingPeriod:
+        season = self.request.season
+        period_id = ids.billing_period_id(household.account_number, season.code)
+        existing = self.runs.ledger.load_or_none(BillingPeriod, period_id)
+        if existing is not None:
+            return existing
+        return self.runs.billing.open_period(household, season, self.tariffs[household.account_number], self.context)
+
+    def _issue(
+        self,
+        period: BillingPeriod,
+        household: HouseholdFacts,
+        record: HouseholdSeasonRecord | None,
+        readers: _ChunkReaders,
+    ) -> list[IssuedBill] | None:
+        """Issue the run's bill(s) for one period; None when they were issued already."""
+        record = record or HouseholdSeasonRecord((), ())
+        kind = self.request.kind
+        if kind is BillKind.PREPAYMENT:
+            suspended = _suspended_on(record.suspensions, period.season.first_day)
+            bill = period.invoice_prepayment(suspended, self.today, self.context)
+            return [bill] if bill is not None else None
+        if kind is BillKind.STATEMENT:
+            bill = period.issue_statement(readers.month_inputs(household, period), self.today, self.context)
+            return [bill] if bill is not None else None
+        if period.is_settled:
+            return None
+        inputs = readers.settlement_inputs(household, period, record)
+        return period.settle(inputs, self.today, self.context)
+
+    def allocation(self, community: str, building: str) -> BuildingAllocation | None:
+        key = (community, building)
+        if key not in self.allocations:
+            self.allocations[key] = self.runs.billing.allocation(community, building, self.request.season)
+        return self.allocations[key]
+
+
+@dataclass
+class _ChunkOutcome:
+    """What a chunk did, added to the summary only once its save succeeded."""
+
+    changed: list[BillingPeriod] = field(default_factory=list)
+    issued: list[IssuedBill] = field(default_factory=list)
+    already_issued: int = 0
+    exceptions: list[RunException] = field(default_factory=list)
+    untouched: list[BillingPeriod] = field(default_factory=list)
+
+    def record(self, period: BillingPeriod, bills: list[IssuedBill] | None) -> None:
+        if bills is None:
+            self.already_issued += 1
+            if period.pending_events:
+                self.changed.append(period)
+            return
+        self.changed.append(period)
+        self.issued.extend(bills)
+
+    def unchanged(self, period: BillingPeriod) -> None:
+        # A period opened for a household that then failed is still worth keeping: it records
+        # the tariff the season runs under. One that existed has no new events.
+        if period.pending_events:
+            self.changed.append(period)
+
+    def add_to(self, summary: RunSummary) -> None:
+        for bill in self.issued:
+            summary.count(bill)
+        summary.already_issued += self.already_issued
+        summary.exceptions.extend(self.exceptions)
+
+
+class _ChunkReaders:
+    """Bulk reads for one chunk, made lazily: statements read monthly heat, settlements evidence."""
+
+    def __init__(self, job: _RunJob, household_ids: list[UUID]) -> None:
+        self.job = job
+        self.household_ids = household_ids
+        self._monthly: dict[UUID, Any] | None = None
+        self._evidence: dict[UUID, Any] | None = None
+
+    def month_inputs(self, household: HouseholdFacts, period: BillingPeriod) -> MonthInputs:
+        month = self.job.month
+        assert month is not None, "statements have a month"
+        if self._monthly is None:
+            self._monthly = self.job.runs.inputs.monthly_energy(self.household_ids, self.job.request.season)
+        energy = self._monthly.get(household.household_id)
+        if energy is None:
+            return month
+        by_month: dict[str, Decimal] = energy.by_month
+        this_month = by_month.get(month.month, ZERO)
+        to_date = sum((value for key, value in by_month.items() if key <= month.month), ZERO)
+        previous_key = _previous_month(month.month)
+        previous = by_month.get(previous_key) if previous_key >= period.season.first_day.strftime("%Y-%m") else None
+        average = self.job.building_gj_per_m2.get((household.community, household.building))
+        return MonthInputs(month.month, month.first_day, month.last_day, this_month, to_date, previous, average)
+
+    def settlement_inputs(
+        self, household: HouseholdFacts, period: BillingPeriod, record: HouseholdSeasonRecord
+    ) -> SettlementInputs:
+        season = period.season
+        spans = _segments(season, record.owner_changes)
+        if len(spans) == 1:
+            if self._evidence is None:
+                self._evidence = self.job.runs.inputs.meter_evidence(
+                    self.household_ids, season.first_day, season.last_day
+                )
+            evidence = [self._evidence.get(household.household_id)]
+        else:
+            evidence = [
+                self.job.runs.inputs.meter_evidence([household.household_id], first, last).get(household.household_id)
+                for first, last in spans
+            ]
+        segments = tuple(
+            SegmentInputs(first, last, _suspended_days(record.suspensions, first, last), found)
+            for (first, last), found in zip(spans, evidence, strict=True)
+        )
+        allocation = None
+        if all(segment.meter is None for segment in segments):
+            building = self.job.allocation(household.community, household.building)
+            allocation = building.heat_of(household.account_number) if building is not None else None
+        return SettlementInputs(segments, allocation, period.prepaid_yuan)
+
+
+def _building_averages(job: _RunJob, households: Sequence[HouseholdFacts]) -> dict[tuple[str, str], Decimal | None]:
+    """Each building's metered heat per m² in the statement month, over its metered households."""
+    month = job.month
+    assert month is not None
+    energy: dict[tuple[str, str], Decimal] = {}
+    area: dict[tuple[str, str], Decimal] = {}
+    for start in range(0, len(households), CHUNK_SIZE):
+        chunk = households[start : start + CHUNK_SIZE]
+        monthly = job.runs.inputs.monthly_energy([h.household_id for h in chunk], job.request.season)
+        for household in chunk:
+            found = monthly.get(household.household_id)
+            if found is None or month.month not in found.by_month:
+                continue
+            key = (household.community, household.building)
+            energy[key] = energy.get(key, ZERO) + found.by_month[month.month]
+            area[key] = area.get(key, ZERO) + household.connected_area_m2
+    return {key: energy[key] / area[key] for key in energy if area[key] > 0}
+
+
+def _previous_month(month: str) -> str:
+    year, number = (int(part) for part in month.split("-"))
+    return f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}"
+
+
+def _segments(season: Season, owner_changes: Sequence[date]) -> list[tuple[date, date]]:
+    """The season's days split at each owner change inside it (a change on the first day splits nothing)."""
+    starts = [season.first_day, *sorted(day for day in owner_changes if season.first_day < day <= season.last_day)]
+    ends = [start - timedelta(days=1) for start in starts[1:]] + [season.last_day]
+    return list(zip(starts, ends, strict=True))
+
+
+def _suspended_on(spans: Sequence[SuspensionSpan], day: date) -> bool:
+    return any(span.first_day <= day and (span.last_day is None or day <= span.last_day) for span in spans)
+
+
+def _suspended_days(spans: Sequence[SuspensionSpan], first: date, last: date) -> int:
+    """How many of the days first…last (inclusive) heating was suspended."""
+    days = 0
+    for span in spans:
+        start = max(span.first_day, first)
+        end = min(span.last_day or last, last)
+        if start <= end:
+            days += (end - start).days + 1
+    return days

@@ -1,0 +1,383 @@
+"""``BillingInputs`` read from the ledger's read models in bulk.
+
+Every method takes a list of households and reads each table it needs once per chunk of at most
+``CHUNK_SIZE`` ids, so a city's billing run makes a handful of queries per chunk however many
+meters and days there are. Sums of energy are taken in SQL on the ScaledDecimal columns (whole
+numbers of 10⁻⁹ GJ), so they stay exact on SQLite as well as PostgreSQL.
+
+The heat of a household (``meter_evidence``, ``monthly_energy``) is what its own household meters
+put into ``daily_consumption``: the share of each metered interval that fell on each business day
+(Asia/Shanghai). ``measured`` and ``estimated`` rows count; the energy of ``faulty`` rows is never
+billed: the documented estimate in ``faulty_interval_estimates`` counts for those days instead.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    case,
+    distinct,
+    exists,
+    extract,
+    func,
+    literal,
+    or_,
+    select,
+    union,
+    union_all,
+)
+
+from application.billing_inputs import (
+    BillingInputs,
+    HouseholdFacts,
+    HouseholdSeasonRecord,
+    MonthEnergy,
+    SuspensionSpan,
+)
+from domain.billing import MeterEvidence
+from domain.day_split import BUSINESS_TIME_ZONE
+from domain.readings import IntervalQuality
+from domain.season import Season
+from domain.values import MeterKind
+from projections.tables import (
+    ENERGY_SCALE,
+    daily_consumption,
+    faulty_interval_estimates,
+    household_owner_changes,
+    household_suspensions,
+    households,
+    meter_intervals,
+    meter_readings,
+    meters,
+)
+
+# The most ids one IN list carries (well below SQLite's and PostgreSQL's parameter limits).
+CHUNK_SIZE = 500
+ZERO_ENERGY_GJ = Decimal(0).scaleb(-ENERGY_SCALE)
+ONE_DAY = timedelta(days=1)
+
+_MEASURED = IntervalQuality.MEASURED.value
+_ESTIMATED = IntervalQuality.ESTIMATED.value
+_FAULTY = IntervalQuality.FAULTY.value
+# The quality given to the rows of faulty_interval_estimates in the evidence below.
+_FAULTY_ESTIMATE = "faulty_estimate"
+_HOUSEHOLD = MeterKind.HOUSEHOLD.value
+_BUILDING = MeterKind.BUILDING.value
+
+
+class SqlBillingInputs(BillingInputs):
+    """Bulk reads for billing runs from the read models on ``engine``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- households ---------------------------------------------------------------------------
+
+    def households(self, community: str | None, limit: int) -> list[HouseholdFacts]:
+        """The households of a community (None: the whole city), ordered by account number.
+
+        ``has_meter``: a household meter serves it now, or one served it once (a detached meter
+        keeps its history in daily_consumption).
+        """
+        attached = exists().where(meters.c.household_id == households.c.household_id)
+        metered_once = exists().where(
+            daily_consumption.c.household_id == households.c.household_id,
+            daily_consumption.c.meter_kind == _HOUSEHOLD,
+        )
+        statement = select(
+            households.c.household_id,
+            households.c.account_number,
+            households.c.community,
+            households.c.building,
+            households.c.customer_class,
+            households.c.connected_area_m2,
+            households.c.heated_area_m2,
+            households.c.vertical_position,
+            households.c.horizontal_position,
+            households.c.suspended_since,
+            or_(attached, metered_once).label("has_meter"),
+        )
+        if community is not None:
+            statement = statement.where(households.c.community == community)
+        statement = statement.order_by(households.c.account_number).limit(max(limit, 0))
+        with self.engine.connect() as connection:
+            rows = connection.execute(statement).mappings().all()
+        return [HouseholdFacts(**{**row, "has_meter": bool(row["has_meter"])}) for row in rows]
+
+    def season_records(self, household_ids: Sequence[UUID], season: Season) -> dict[UUID, HouseholdSeasonRecord]:
+        """Suspensions overlapping the season and owner changes inside it, for every household asked
+        about (households with neither get an empty record)."""
+        suspensions: dict[UUID, list[SuspensionSpan]] = defaultdict(list)
+        owner_changes: dict[UUID, list[date]] = defaultdict(list)
+        spans = household_suspensions.c
+        changes = household_owner_changes.c
+        with self.engine.connect() as connection:
+            for chunk in _chunks(household_ids):
+                # ended_on is the first day heated again: the span overlaps the season when it
+                # started by the season's last day and was not resumed by its first day.
+                span_rows = connection.execute(
+                    select(spans.household_id, spans.started_on, spans.ended_on)
+                    .where(
+                        spans.household_id.in_(chunk),
+                        spans.started_on <= season.last_day,
+                        or_(spans.ended_on.is_(None), spans.ended_on > season.first_day),
+                    )
+                    .order_by(spans.household_id, spans.started_on)
+                )
+                for row in span_rows:
+                    last_day = None if row.ended_on is None else row.ended_on - ONE_DAY
+                    suspensions[row.household_id].append(SuspensionSpan(row.started_on, last_day))
+                change_rows = connection.execute(
+                    select(changes.household_id, changes.effective_on)
+                    .where(
+                        changes.household_id.in_(chunk),
+                        changes.effective_on.between(season.first_day, season.last_day),
+                    )
+                    .order_by(changes.household_id, changes.effective_on)
+                )
+                for household_id, effective_on in change_rows:
+                    owner_changes[household_id].append(effective_on)
+        return {
+            household_id: HouseholdSeasonRecord(
+                tuple(suspensions.get(household_id, ())), tuple(owner_changes.get(household_id, ()))
+            )
+            for household_id in dict.fromkeys(household_ids)
+        }
+
+    # -- heat ---------------------------------------------------------------------------------
+
+    def meter_evidence(
+        self, household_ids: Sequence[UUID], first_day: date, last_day: date
+    ) -> dict[UUID, MeterEvidence]:
+        """The heat of each household's own meters over the days (both inclusive), by quality.
+
+        A day is *measured* when a measured row covers part of it, *estimated* when only estimated
+        rows or faulty-interval estimates do, and *without data* otherwise (also a day covered only
+        by faulty rows without an estimate). A household whose meters left any row in the days,
+        even only faulty ones, is in the result (its meter was there but broken); households
+        without any row are absent. ``meter_serials`` names the meters that left rows.
+        """
+        total_days = (last_day - first_day).days + 1
+        window_start = _local_midnight(first_day)
+        window_end = _local_midnight(last_day + ONE_DAY)
+        result: dict[UUID, MeterEvidence] = {}
+        with self.engine.connect() as connection:
+            for chunk in _chunks(household_ids):
+                evidence = _evidence(chunk, first_day, last_day, include_faulty=True).subquery("evidence")
+                measured = evidence.c.quality == _MEASURED
+                estimated = evidence.c.quality.in_((_ESTIMATED, _FAULTY_ESTIMATE))
+                totals = connection.execute(
+                    select(
+                        evidence.c.household_id,
+                        func.sum(case((measured, evidence.c.energy_gj))).label("measured_gj"),
+                        func.sum(case((estimated, evidence.c.energy_gj))).label("estimated_gj"),
+                        func.count(distinct(case((measured, evidence.c.day)))).label("days_measured"),
+                        func.count(distinct(case((evidence.c.quality != _FAULTY, evidence.c.day)))).label(
+                            "days_usable"
+                        ),
+                    ).group_by(evidence.c.household_id)
+                ).all()
+                if not totals:
+                    continue
+                serials: dict[UUID, list[str]] = defaultdict(list)
+                serial_rows = connection.execute(
+                    select(evidence.c.household_id, meters.c.serial)
+                    .join(meters, meters.c.meter_id == evidence.c.meter_id)
+                    .distinct()
+                    .order_by(evidence.c.household_id, meters.c.serial)
+                )
+                for household_id, serial in serial_rows:
+                    serials[household_id].append(serial)
+                first_readings, last_readings = self._end_readings(
+                    connection, chunk, first_day, last_day, window_start, window_end
+                )
+                for row in totals:
+                    days_measured = int(row.days_measured)
+                    days_usable = int(row.days_usable)
+                    result[row.household_id] = MeterEvidence(
+                        measured_gj=_energy(row.measured_gj),
+                        estimated_gj=_energy(row.estimated_gj),
+                        days_measured=days_measured,
+                        days_estimated=days_usable - days_measured,
+                        days_without_data=total_days - days_usable,
+                        meter_serials=tuple(serials.get(row.household_id, ())),
+                        first_reading=first_readings.get(row.household_id, ""),
+                        last_reading=last_readings.get(row.household_id, ""),
+                    )
+        return result
+
+    def _end_readings(
+        self,
+        connection: Connection,
+        chunk: Sequence[UUID],
+        first_day: date,
+        last_day: date,
+        window_start: datetime,
+        window_end: datetime,
+    ) -> tuple[dict[UUID, str], dict[UUID, str]]:
+        """Per household, the earliest reading at or after ``window_start`` and the latest at or
+        before ``window_end`` among the readings that bound the household's own intervals in the
+        days (so a meter moved to another flat gives this one only the readings of its time here)."""
+        dc = daily_consumption.c
+        intervals = (
+            select(dc.household_id, dc.meter_id, dc.interval_start_at, meter_intervals.c.end_at)
+            .join(
+                meter_intervals,
+                and_(meter_intervals.c.meter_id == dc.meter_id, meter_intervals.c.start_at == dc.interval_start_at),
+            )
+            .where(dc.household_id.in_(chunk), dc.meter_kind == _HOUSEHOLD, dc.day.between(first_day, last_day))
+            .distinct()
+            .cte("household_intervals")
+        )
+        bounds = union(
+            select(intervals.c.household_id, intervals.c.meter_id, intervals.c.interval_start_at.label("at")),
+            select(intervals.c.household_id, intervals.c.meter_id, intervals.c.end_at.label("at")),
+        ).subquery("bounds")
+        ranked = (
+            select(
+                bounds.c.household_id,
+                meters.c.serial,
+                meter_readings.c.measured_at,
+                meter_readings.c.energy_gj,
+                func.row_number()
+                .over(
+                    partition_by=bounds.c.household_id,
+                    order_by=(meter_readings.c.measured_at.asc(), meters.c.serial.asc()),
+                )
+                .label("from_first"),
+                func.row_number()
+                .over(
+                    partition_by=bounds.c.household_id,
+                    order_by=(meter_readings.c.measured_at.desc(), meters.c.serial.asc()),
+                )
+                .label("from_last"),
+            )
+            .select_from(bounds)
+            .join(
+                meter_readings,
+                and_(meter_readings.c.meter_id == bounds.c.meter_id, meter_readings.c.measured_at == bounds.c.at),
+            )
+            .join(meters, meters.c.meter_id == bounds.c.meter_id)
+            .where(meter_readings.c.measured_at.between(window_start, window_end))
+            .subquery("ranked")
+        )
+        rows = connection.execute(
+            select(ranked).where(or_(ranked.c.from_first == 1, ranked.c.from_last == 1))
+        ).mappings()
+        first: dict[UUID, str] = {}
+        last: dict[UUID, str] = {}
+        for row in rows:
+            text = _reading_text(row["serial"], row["measured_at"], row["energy_gj"])
+            if row["from_first"] == 1:
+                first[row["household_id"]] = text
+            if row["from_last"] == 1:
+                last[row["household_id"]] = text
+        return first, last
+
+    def monthly_energy(self, household_ids: Sequence[UUID], season: Season) -> dict[UUID, MonthEnergy]:
+        """Each household's metered heat (measured, estimated and faulty-interval estimates) per
+        calendar month of the season's business days; households without any such heat are absent."""
+        by_household: dict[UUID, dict[str, Decimal]] = defaultdict(dict)
+        with self.engine.connect() as connection:
+            for chunk in _chunks(household_ids):
+                evidence = _evidence(chunk, season.first_day, season.last_day, include_faulty=False).subquery(
+                    "evidence"
+                )
+                # extract() compiles to EXTRACT on PostgreSQL and to STRFTIME on SQLite.
+                year = extract("year", evidence.c.day).label("year")
+                month = extract("month", evidence.c.day).label("month")
+                rows = connection.execute(
+                    select(evidence.c.household_id, year, month, func.sum(evidence.c.energy_gj).label("energy_gj"))
+                    .group_by(evidence.c.household_id, year, month)
+                    .order_by(evidence.c.household_id, year, month)
+                )
+                for row in rows:
+                    by_household[row.household_id][f"{int(row.year):04d}-{int(row.month):02d}"] = _energy(row.energy_gj)
+        return {household_id: MonthEnergy(months) for household_id, months in by_household.items()}
+
+    def building_energy_gj(self, community: str, building: str, first_day: date, last_day: date) -> Decimal | None:
+        """The heat the building meters of a building measured over the days: measured and estimated
+        rows, and the recorded estimates of faulty intervals instead of their energy. None when the
+        building has no building meter."""
+        building_meters = select(meters.c.meter_id).where(
+            meters.c.kind == _BUILDING, meters.c.community == community, meters.c.building == building
+        )
+        dc = daily_consumption.c
+        fie = faulty_interval_estimates.c
+        heat = union_all(
+            select(dc.energy_gj.label("energy_gj")).where(
+                dc.meter_kind == _BUILDING,
+                dc.community == community,
+                dc.building == building,
+                dc.quality.in_((_MEASURED, _ESTIMATED)),
+                dc.day.between(first_day, last_day),
+            ),
+            select(fie.estimated_energy_gj.label("energy_gj")).where(
+                fie.meter_id.in_(building_meters), fie.day.between(first_day, last_day)
+            ),
+        ).subquery("heat")
+        with self.engine.connect() as connection:
+            if connection.execute(building_meters.limit(1)).first() is None:
+                return None
+            total = connection.execute(select(func.sum(heat.c.energy_gj))).scalar_one()
+        return _energy(total)
+
+
+def _evidence(chunk: Sequence[UUID], first_day: date, last_day: date, include_faulty: bool) -> Any:
+    """(household_id, meter_id, day, quality, energy_gj) of the households' own meters in the days:
+    daily_consumption rows (faulty ones only when asked for: their energy must not be summed) and
+    faulty-interval estimates, the latter with quality ``faulty_estimate``."""
+    dc = daily_consumption.c
+    fie = faulty_interval_estimates.c
+    qualities = (_MEASURED, _ESTIMATED, _FAULTY) if include_faulty else (_MEASURED, _ESTIMATED)
+    conditions: list[ColumnElement[bool]] = [
+        dc.household_id.in_(chunk),
+        dc.meter_kind == _HOUSEHOLD,
+        dc.day.between(first_day, last_day),
+        dc.quality.in_(qualities),
+    ]
+    return union_all(
+        select(
+            dc.household_id.label("household_id"),
+            dc.meter_id.label("meter_id"),
+            dc.day.label("day"),
+            dc.quality.label("quality"),
+            dc.energy_gj.label("energy_gj"),
+        ).where(*conditions),
+        select(
+            fie.household_id,
+            fie.meter_id,
+            fie.day,
+            literal(_FAULTY_ESTIMATE).label("quality"),
+            fie.estimated_energy_gj,
+        ).where(fie.household_id.in_(chunk), fie.day.between(first_day, last_day)),
+    )
+
+
+def _chunks(ids: Sequence[UUID]) -> Iterator[list[UUID]]:
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), CHUNK_SIZE):
+        yield unique[start : start + CHUNK_SIZE]
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), BUSINESS_TIME_ZONE)
+
+
+def _energy(value: Decimal | None) -> Decimal:
+    return ZERO_ENERGY_GJ if value is None else value
+
+
+def _reading_text(serial: str, measured_at: datetime, energy_gj: Decimal) -> str:
+    """``M-1 2025-11-01T00:00:00+08:00 1234.567890000 GJ``: the meter, the local time, the register."""
+    return f"{serial} {measured_at.astimezone(BUSINESS_TIME_ZONE).isoformat()} {energy_gj:f} GJ"

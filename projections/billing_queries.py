@@ -1,0 +1,266 @@
+"""Reads of the billing read models: bills, balances, tariffs and season totals.
+
+Like ``projections.queries``: SQLAlchemy Core selects that give frozen dataclass records of plain
+values; sums of the ScaledDecimal money columns are taken in SQL and stay exact on both backends.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, NamedTuple
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, Engine, func, select
+
+from projections.queries import MAXIMUM_PAGE_SIZE, Page
+from projections.tables import MONEY_SCALE, balances, bills, tariff_versions
+
+# Zero with the scale the tables store, so that empty sums look like filled ones.
+ZERO_YUAN = Decimal(0).scaleb(-MONEY_SCALE)
+
+
+@dataclass(frozen=True)
+class BillLineRecord:
+    """One step of a bill: the formula's code, the amount it gives (None for a stated fact) and
+    the figures put in (as text)."""
+
+    code: str
+    amount_yuan: Decimal | None
+    figures: dict[str, str]
+
+
+@dataclass(frozen=True)
+class BillRecord:
+    """An issued bill, with the household and season it belongs to and its lines."""
+
+    bill_id: UUID
+    period_id: UUID
+    household_id: UUID
+    account_number: str
+    community: str
+    building: str
+    season_code: str
+    kind: str
+    label: str
+    number: str
+    issued_on: date
+    first_day: date
+    last_day: date
+    amount_yuan: Decimal
+    basis: str
+    lines: list[BillLineRecord]
+    issued_at: datetime
+    actor: str
+    reason: str
+    correlation_id: UUID
+
+
+@dataclass(frozen=True)
+class BalanceRecord:
+    """What a household was charged and has paid over all seasons; ``balance_yuan`` is still owed
+    (negative: owed to the household)."""
+
+    household_id: UUID
+    account_number: str
+    community: str
+    building: str
+    charged_yuan: Decimal
+    paid_yuan: Decimal
+    balance_yuan: Decimal
+    last_bill_at: datetime
+
+
+@dataclass(frozen=True)
+class CommunityBalanceRecord:
+    """The balances of a community's households summed."""
+
+    community: str
+    households: int
+    charged_yuan: Decimal
+    paid_yuan: Decimal
+    balance_yuan: Decimal
+
+
+@dataclass(frozen=True)
+class TariffVersionRecord:
+    """A published tariff version. ``terms`` is the payload of ``TariffTerms.to_record`` with its
+    Decimals as strings: ``TariffTerms.from_record(record.terms)`` reads it back."""
+
+    tariff_id: UUID
+    customer_class: str
+    scope: str
+    version: int
+    effective_from: date
+    effective_until: date | None
+    document_number: str
+    approved_on: date
+    terms: dict[str, Any]
+    published_at: datetime
+    actor: str
+    reason: str
+
+
+class KindTotal(NamedTuple):
+    """How many bills of one kind a season has and what they add up to."""
+
+    bills: int
+    amount_yuan: Decimal
+
+
+class BillingQueries:
+    """Bills, balances and tariffs from the read models on ``engine``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- bills --------------------------------------------------------------------------------
+
+    def bills_of_household(
+        self, household_id: UUID, season_code: str | None = None, limit: int = 50, offset: int = 0
+    ) -> Page[BillRecord]:
+        """A household's bills, optionally of one season, the latest issued first."""
+        conditions: list[ColumnElement[bool]] = [bills.c.household_id == household_id]
+        if season_code is not None:
+            conditions.append(bills.c.season_code == season_code)
+        page = (
+            select(bills)
+            .where(*conditions)
+            .order_by(
+                bills.c.season_code.desc(), bills.c.issued_on.desc(), bills.c.issued_at.desc(), bills.c.number.desc()
+            )
+            .limit(_bounded(limit))
+            .offset(offset)
+        )
+        total = select(func.count()).select_from(bills).where(*conditions)
+        with self.engine.connect() as connection:
+            items = [_bill_record(row) for row in connection.execute(page).mappings()]
+            count = int(connection.execute(total).scalar_one())
+        return Page(items, count, has_more=offset + len(items) < count)
+
+    def bill(self, bill_id: UUID) -> BillRecord | None:
+        """The bill with this id, or None."""
+        with self.engine.connect() as connection:
+            row = connection.execute(select(bills).where(bills.c.bill_id == bill_id)).mappings().first()
+        return _bill_record(row) if row else None
+
+    # -- balances -----------------------------------------------------------------------------
+
+    def balance(self, household_id: UUID) -> BalanceRecord | None:
+        """A household's balance, or None before its first bill."""
+        with self.engine.connect() as connection:
+            row = connection.execute(select(balances).where(balances.c.household_id == household_id)).mappings().first()
+        return BalanceRecord(**row) if row else None
+
+    def community_balances(self, season_code: str | None = None) -> list[CommunityBalanceRecord]:
+        """Per community, by name: its households with a bill, and what they were charged, have paid
+        and still owe. With a season, only that season's bills count (payments are not recorded yet,
+        so nothing is paid)."""
+        if season_code is None:
+            statement = (
+                select(
+                    balances.c.community,
+                    func.count().label("households"),
+                    func.sum(balances.c.charged_yuan).label("charged_yuan"),
+                    func.sum(balances.c.paid_yuan).label("paid_yuan"),
+                    func.sum(balances.c.balance_yuan).label("balance_yuan"),
+                )
+                .group_by(balances.c.community)
+                .order_by(balances.c.community)
+            )
+            with self.engine.connect() as connection:
+                return [
+                    CommunityBalanceRecord(
+                        row.community,
+                        int(row.households),
+                        _yuan(row.charged_yuan),
+                        _yuan(row.paid_yuan),
+                        _yuan(row.balance_yuan),
+                    )
+                    for row in connection.execute(statement)
+                ]
+        statement = (
+            select(
+                bills.c.community,
+                func.count(bills.c.household_id.distinct()).label("households"),
+                func.sum(bills.c.amount_yuan).label("charged_yuan"),
+            )
+            .where(bills.c.season_code == season_code)
+            .group_by(bills.c.community)
+            .order_by(bills.c.community)
+        )
+        with self.engine.connect() as connection:
+            return [
+                CommunityBalanceRecord(
+                    row.community, int(row.households), _yuan(row.charged_yuan), ZERO_YUAN, _yuan(row.charged_yuan)
+                )
+                for row in connection.execute(statement)
+            ]
+
+    def season_totals(self, season_code: str, community: str | None = None) -> dict[str, KindTotal]:
+        """Per bill kind, how many bills a season has (in one community, or the city) and their sum."""
+        conditions: list[ColumnElement[bool]] = [bills.c.season_code == season_code]
+        if community is not None:
+            conditions.append(bills.c.community == community)
+        statement = (
+            select(bills.c.kind, func.count().label("bills"), func.sum(bills.c.amount_yuan).label("amount_yuan"))
+            .where(*conditions)
+            .group_by(bills.c.kind)
+            .order_by(bills.c.kind)
+        )
+        with self.engine.connect() as connection:
+            return {
+                row.kind: KindTotal(int(row.bills), _yuan(row.amount_yuan)) for row in connection.execute(statement)
+            }
+
+    # -- tariffs ------------------------------------------------------------------------------
+
+    def tariffs(self, limit: int = MAXIMUM_PAGE_SIZE) -> list[TariffVersionRecord]:
+        """Every published version, by customer class, scope and version number."""
+        columns = tariff_versions.c
+        statement = (
+            select(tariff_versions)
+            .order_by(columns.customer_class, columns.scope, columns.version)
+            .limit(_bounded(limit))
+        )
+        with self.engine.connect() as connection:
+            return [_tariff_version_record(row) for row in connection.execute(statement).mappings()]
+
+    def tariff_versions(self, customer_class: str, scope: str) -> list[TariffVersionRecord]:
+        """The versions of one tariff (a customer class in a scope), oldest first."""
+        columns = tariff_versions.c
+        statement = (
+            select(tariff_versions)
+            .where(columns.customer_class == customer_class, columns.scope == scope)
+            .order_by(columns.version)
+            .limit(MAXIMUM_PAGE_SIZE)
+        )
+        with self.engine.connect() as connection:
+            return [_tariff_version_record(row) for row in connection.execute(statement).mappings()]
+
+
+def _bounded(limit: int) -> int:
+    assert limit > 0, "a page holds at least one record"
+    return min(limit, MAXIMUM_PAGE_SIZE)
+
+
+def _yuan(value: Decimal | None) -> Decimal:
+    return ZERO_YUAN if value is None else value
+
+
+def _bill_record(row: Any) -> BillRecord:
+    lines = [
+        BillLineRecord(
+            code=str(line["code"]),
+            amount_yuan=None if line.get("amount_yuan") is None else Decimal(str(line["amount_yuan"])),
+            figures={str(key): str(value) for key, value in (line.get("figures") or {}).items()},
+        )
+        for line in json.loads(row["lines"])
+    ]
+    return BillRecord(**{**row, "lines": lines})
+
+
+def _tariff_version_record(row: Any) -> TariffVersionRecord:
+    return TariffVersionRecord(**{**row, "terms": json.loads(row["terms"])})
