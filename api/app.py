@@ -12,6 +12,8 @@ from fastapi import FastAPI
 
 from api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from api.routers import (
+    billing,
+    bills,
     consumption,
     estimates,
     health,
@@ -22,6 +24,7 @@ from api.routers import (
     monitoring,
     nbiot,
     readings,
+    tariffs,
     tokens,
     uploads,
 )
@@ -69,6 +72,9 @@ ROUTERS = (
     consumption.router,
     estimates.router,
     monitoring.router,
+    tariffs.router,
+    billing.router,
+    bills.router,
     tokens.router,
     health.router,
 )

@@ -640,3 +640,186 @@ def _text(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(_text(item) for item in value)
     return str(value)
+
+
+# -- billing: tariffs, allocations, billing periods and runs ------------------------------------
+# (domain/tariff.py, settlement.py, billing.py, billing_period.py, allocation.py,
+# building_allocation.py, application/billing*.py, infrastructure/billing_runs.py)
+
+TITLES.update(
+    {
+        "billing_input": Template("无法按现有数据计费", "Cannot be billed from the data"),
+        "billing_run_failed": Template("计费批次未完成", "Billing run failed"),
+    }
+)
+
+LABELS.update(
+    {
+        "manage_tariffs": Template("发布热价", "publish tariffs"),
+        "run_billing": Template("执行计费", "run billing"),
+        "tariff": Template("热价", "tariff"),
+        "tariff_version": Template("热价版本", "tariff version"),
+        "billing_run": Template("计费批次", "billing run"),
+        "billing_period": Template("计费期", "billing period"),
+        "bill": Template("账单", "bill"),
+        "scope": Template("适用范围", "scope"),
+        "area_price_yuan_per_m2": Template("面积热价", "area price"),
+        "base_share_percent": Template("基本热费比例", "base share"),
+        "energy_price_yuan_per_gj": Template("计量热价", "energy price"),
+        "cap_percent": Template("封顶比例", "cap"),
+        "suspension_share_percent": Template("报停收费比例", "suspension share"),
+        "minimum_charge_yuan": Template("最低收费", "minimum charge"),
+        "rounding_quantum_yuan": Template("取整单位", "rounding unit"),
+        "broken_meter_share_percent": Template("热表故障天数比例", "broken-meter share"),
+        "effective_from": Template("生效日期", "first day in force"),
+        "effective_until": Template("失效日期", "last day in force"),
+        "document_number": Template("批准文号", "document number"),
+        "approved_on": Template("批准日期", "approval date"),
+        "season": Template("采暖季", "season"),
+        "method": Template("分摊方法", "allocation method"),
+        "area_m2": Template("面积", "area"),
+        "open_hours": Template("阀门开启时间", "valve open time"),
+        "room_temperature_c": Template("室内温度", "room temperature"),
+        "outdoor_temperature_c": Template("室外平均温度", "mean outdoor temperature"),
+        "radiators": Template("散热器", "radiators"),
+        "reading_units": Template("热分配计读数", "allocator reading"),
+        "rating_factor_kq": Template("散热器额定功率系数 K_Q", "rating factor K_Q"),
+        "contact_factor_kc": Template("接触系数 K_C", "contact factor K_C"),
+        "building_energy_gj": Template("楼栋总热量", "building heat"),
+    }
+)
+
+CATALOG.update(
+    {
+        # tariffs
+        "coefficient_table_incomplete": Template(
+            "位置系数表必须正好包含九个位置（缺少：{missing}；不认识：{unknown}）。",
+            "The coefficient table must name exactly the nine positions (missing: {missing}; unknown: {unknown}).",
+        ),
+        "coefficient_out_of_range": Template(
+            "位置 {position} 的系数 {value} 无效：须大于 0 且不超过 5。",
+            "The coefficient {value} of position {position} is not valid: it must lie above 0 and at most 5.",
+        ),
+        "rounding_quantum_invalid": Template(
+            "取整单位只能是 0.01、0.1 或 1 元，收到的是 {value}。",
+            "The rounding unit must be 0.01, 0.1 or 1 元; it was {value}.",
+        ),
+        "tariff_version_ends_before_start": Template(
+            "热价版本的失效日期不能早于生效日期。", "A tariff version cannot end before it starts."
+        ),
+        "tariff_version_overlaps": Template(
+            "新版本与已发布的第 {version} 版（{effective_from} 起）重叠：须晚于其生效日期，且晚于其失效日期（如有）。",
+            "The new version overlaps version {version} (in force from {effective_from}): it must start after "
+            "that version starts, and after it ends when it has an end.",
+        ),
+        "not_found.tariff": Template("没有 {key} 的热价。", "There is no tariff {key}."),
+        "not_found.tariff_version": Template("热价没有第 {key} 版。", "The tariff has no version {key}."),
+        # allocations of a building meter's heat
+        "allocation_without_flats": Template(
+            "分摊至少需要一户。", "A building's heat cannot be allocated without at least one flat."
+        ),
+        "allocation_too_many_flats": Template(
+            "一栋楼最多分摊到 {limit} 户，这次有 {value} 户。",
+            "A building allocates among at most {limit} flats; this one lists {value}.",
+        ),
+        "allocation_duplicate_flat": Template(
+            "户 {account_number} 被列了不止一次。", "Flat {account_number} is listed more than once."
+        ),
+        "allocation_energy_negative": Template(
+            "楼栋总热量不能为负数，收到的是 {value} GJ。", "The building heat must not be negative; it was {value} GJ."
+        ),
+        "allocation_input_invalid": Template(
+            "{field_label}的数值 {value} 不符合要求。", "The {field_label} value {value} is not acceptable."
+        ),
+        "allocation_input_missing": Template(
+            "户 {account_number} 缺少{field_label}，所选分摊方法需要这一项。",
+            "Flat {account_number} has no {field_label}, which the chosen allocation method needs.",
+        ),
+        "allocation_method_unknown": Template(
+            "不认识分摊方法 {value}。", "The allocation method {value} is not known."
+        ),
+        "outdoor_temperature_missing": Template(
+            "温度面积法需要采暖季的室外平均温度。",
+            "The temperature-area method needs the season's mean outdoor temperature.",
+        ),
+        "room_temperature_out_of_range": Template(
+            "户 {account_number} 的室内温度 {value} °C 不可信：须在 {minimum} 至 {maximum} °C 之间。",
+            "The room temperature {value} °C of flat {account_number} is not plausible: "
+            "it must lie between {minimum} and {maximum} °C.",
+        ),
+        "building_total_missing": Template(
+            "{community} {building} 号楼在该采暖季没有楼栋热表的热量，请给出楼栋总热量。",
+            "Building {building} of {community} has no building-meter heat in the season; give the building total.",
+        ),
+        "not_found.allocation": Template("{key} 没有热量分摊记录。", "There is no allocation {key}."),
+        # billing periods and bills
+        "household_without_area": Template(
+            "户 {account_number} 没有可计费的面积。", "Household {account_number} has no area to bill."
+        ),
+        "tariff_version_not_in_force": Template(
+            "热价第 {version} 版在 {day} 不生效。", "Tariff version {version} is not in force on {day}."
+        ),
+        "period_settled": Template(
+            "户 {account_number} 的本采暖季已经结算。", "The season of household {account_number} is settled already."
+        ),
+        "month_invalid": Template(
+            "月份的格式为 2025-12，收到的是 {month}。", "A statement month looks like 2025-12; it was {month}."
+        ),
+        "month_outside_season": Template("{month} 不在该采暖季之内。", "The month {month} lies outside the season."),
+        "month_not_ended": Template(
+            "{month} 尚未结束，月度账单在月末之后出具。",
+            "The month {month} has not ended; its statement is issued after it.",
+        ),
+        "season_not_ended": Template(
+            "{season} 采暖季尚未结束，结算须在采暖季最后一天之后进行。",
+            "The season {season} has not ended; it is settled after its last day.",
+        ),
+        "season_not_covered": Template(
+            "户 {account_number} 在采暖季中有 {days} 天既没有读数也没有估算值，无法结算。",
+            "Household {account_number} has {days} days in the season with neither a reading nor an estimate; "
+            "it cannot be settled.",
+        ),
+        "segments_do_not_cover_season": Template(
+            "过户分段必须首尾相接并覆盖整个采暖季。",
+            "The owner segments must follow each other and cover the whole season.",
+        ),
+        "owner_change_out_of_order": Template(
+            "过户日期 {value} 须晚于开户日期和此前每一次过户。",
+            "The owner change on {value} must follow the registration and every earlier owner change.",
+        ),
+        "not_found.billing_period": Template("没有计费期 {key}。", "There is no billing period {key}."),
+        "not_found.bill": Template("没有编号为 {key} 的账单。", "There is no bill {key}."),
+        # billing runs
+        "no_households_in_scope": Template(
+            "范围 {community} 内没有可计费的热用户。", "There are no households to bill in {community}."
+        ),
+        "season_without_tariff": Template(
+            "{season} 采暖季首日有 {count} 户没有生效的热价：{households}。",
+            "{count} household(s) have no tariff in force on the first day of the season {season}: {households}.",
+        ),
+        "run_contended": Template(
+            "计费期在保存时一直被其他请求修改，请重新执行该批次。",
+            "The billing periods kept changing while the run saved them; run it again.",
+        ),
+        "run_failed": Template(
+            "计费批次意外中止，错误已记录在案；已出具的账单仍然有效，重新执行只会出具缺少的账单。",
+            "The billing run stopped unexpectedly and the error was logged; bills issued so far stay issued, "
+            "and running it again issues only the missing ones.",
+        ),
+        "not_found.billing_run": Template("没有编号为 {key} 的计费批次。", "There is no billing run {key}."),
+        "statement_month_missing": Template(
+            "月度账单批次须填写月份，例如 2025-12。", "A statement run needs its month, such as 2025-12."
+        ),
+        "month_only_for_statements": Template(
+            "只有月度账单批次才填写月份（收到 {month}）。", "Only a statement run has a month (it was {month})."
+        ),
+        "allocation_flat_not_in_building": Template(
+            "{account_number} 不是 {community} {building} 号楼的热用户，不能参与分摊。",
+            "{account_number} is not a household of building {building} in {community} and cannot share its heat.",
+        ),
+        "allocation_flat_metered": Template(
+            "{account_number} 有自己的户用热表，按表计费，不参与楼栋分摊。",
+            "{account_number} has its own heat meter and is billed by it, not by the building's allocation.",
+        ),
+    }
+)

@@ -16,13 +16,16 @@ from application.authorization import Permission, Principal
 from application.billing_inputs import BillingInputs, HouseholdFacts
 from application.ledger import HeatLedger
 from domain import ids
-from domain.allocation import Allocation, AllocationMethod, FlatInput
+from domain.allocation import Allocation, AllocationMethod, FlatInput, allocate
 from domain.billing_period import BillingPeriod
 from domain.building_allocation import BuildingAllocation
 from domain.errors import InvalidInputError, NotFoundError
 from domain.season import Season
 from domain.tariff import CITY_SCOPE, BilledArea, Tariff, TariffTerms, TariffVersion
 from domain.values import CommandContext, CustomerClass
+
+# No community holds more households than this (a city has 100,000–300,000 in all).
+MAXIMUM_HOUSEHOLDS_PER_COMMUNITY = 100_000
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,8 @@ class Billing:
         The building total is the building meter's heat over the season unless one is given (a
         manual figure, e.g. from the substation's log, stated in the reason)."""
         principal.require(Permission.RUN_BILLING)
+        allocate(method, Decimal(0), flats, outdoor_temperature_c)  # the flats' inputs first: clearer errors
+        self._require_unmetered_flats_of(community, building, flats)
         total, meter = self._building_total(community, building, season, building_energy_gj)
         context = CommandContext(principal.name, reason.strip() or "allocation", correlation_id or uuid4())
         aggregate_id = ids.building_allocation_id(community, building, season.code)
@@ -122,6 +127,31 @@ class Billing:
                 self.ledger.evict([record] if record is not None else [])
                 raise
         return record.revision, allocation
+
+    def _require_unmetered_flats_of(self, community: str, building: str, flats: Sequence[FlatInput]) -> None:
+        """Every flat must be a household of the building without a meter of its own: heat shared
+        to an unknown account would be billed to nobody, and a metered flat is billed by its meter."""
+        households = {
+            household.account_number: household
+            for household in self.inputs.households(community, MAXIMUM_HOUSEHOLDS_PER_COMMUNITY)
+            if household.building == building
+        }
+        for flat in flats:
+            household = households.get(flat.account_number)
+            if household is None:
+                raise InvalidInputError(
+                    f"{flat.account_number} is not a household of building {building} in {community}",
+                    message_key="allocation_flat_not_in_building",
+                    account_number=flat.account_number,
+                    community=community,
+                    building=building,
+                )
+            if household.has_meter:
+                raise InvalidInputError(
+                    f"{flat.account_number} has its own heat meter and is billed by it",
+                    message_key="allocation_flat_metered",
+                    account_number=flat.account_number,
+                )
 
     def _building_total(
         self, community: str, building: str, season: Season, given_gj: Decimal | None

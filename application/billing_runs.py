@@ -111,7 +111,7 @@ class BillingRuns:
         whole cannot proceed (no households, a month outside the season, missing tariffs)."""
         principal.require(Permission.RUN_BILLING)
         today = business_day(self.ledger.clock())
-        month = _checked_month(request, today)
+        month = check_request(request, today)
         households = self.inputs.households(request.community, MAXIMUM_HOUSEHOLDS_PER_RUN)
         if not households:
             raise InvalidInputError(
@@ -158,23 +158,34 @@ class BillingRuns:
         return result
 
 
-def _checked_month(request: RunRequest, today: date) -> MonthInputs | None:
-    """The statement month's days inside the season (a skeleton: the figures come per household)."""
+def check_request(request: RunRequest, today: date) -> MonthInputs | None:
+    """Refuse a run that cannot proceed on ``today`` (a settlement before the season's end, a
+    statement month missing, invalid, outside the season or not over); for a statement, the
+    month's days inside the season (a skeleton: the figures come per household)."""
     season = request.season
     if request.kind is BillKind.SETTLEMENT and today <= season.last_day:
         raise InvalidInputError(
-            "a season is settled after its last day", message_key="season_not_ended", season=season.code
+            "a season is settled after its last day", message_key="season_not_ended", field="season", season=season.code
         )
     if request.kind is not BillKind.STATEMENT:
+        if request.month is not None:
+            raise InvalidInputError(
+                "only a statement run has a month",
+                message_key="month_only_for_statements",
+                field="month",
+                month=request.month,
+            )
         return None
+    if request.month is None:
+        raise InvalidInputError("a statement run needs its month", message_key="statement_month_missing", field="month")
     first_day, last_day = _month_days(request.month, season)
     if today <= last_day:
         raise InvalidInputError(
             "a month's statement is issued after the month has ended",
             message_key="month_not_ended",
+            field="month",
             month=request.month,
         )
-    assert request.month is not None
     return MonthInputs(request.month, first_day, last_day, None, None, None, None)
 
 
@@ -186,12 +197,14 @@ def _month_days(month: str | None, season: Season) -> tuple[date, date]:
         first = date(year, number, 1)
     except ValueError:
         raise InvalidInputError(
-            "a statement month looks like 2025-12", message_key="month_invalid", month=month or ""
+            "a statement month looks like 2025-12", message_key="month_invalid", field="month", month=month or ""
         ) from None
     last = date(year, number, calendar.monthrange(year, number)[1])
     first_day, last_day = max(first, season.first_day), min(last, season.last_day)
     if first_day > last_day:
-        raise InvalidInputError("the month lies outside the season", message_key="month_outside_season", month=month)
+        raise InvalidInputError(
+            "the month lies outside the season", message_key="month_outside_season", field="month", month=month
+        )
     return first_day, last_day
 
 

@@ -85,6 +85,8 @@ class AllocatedHeat:
     weight_total: Decimal
     energy_gj: Decimal
     revision: int
+    flat_inputs: str = ""  # the flat's own inputs, e.g. "open_hours 2000, area_m2 90"
+    outdoor_temperature_c: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,15 @@ class ComputedBill:
     amount_yuan: Decimal
     basis: str
     lines: tuple[BillLine, ...]
+
+
+def readable_gj(energy_gj: Decimal) -> str:
+    """An energy figure as a bill shows it: to 0.001 GJ (1 MJ) when that is exact, else every digit
+    the ledger holds (never an exponent: 0E-9 reads 0.000)."""
+    milli = energy_gj.quantize(Decimal("0.001"))
+    if milli == energy_gj:
+        return str(milli)
+    return format(energy_gj.normalize(), "f")
 
 
 class BillingInputError(InvalidInputError):
@@ -328,8 +339,8 @@ def _evidence_line(meter: MeterEvidence) -> BillLine:
         "energy_metered",
         None,
         {
-            "measured_gj": str(meter.measured_gj),
-            "estimated_gj": str(meter.estimated_gj),
+            "measured_gj": readable_gj(meter.measured_gj),
+            "estimated_gj": readable_gj(meter.estimated_gj),
             "days_measured": str(meter.days_measured),
             "days_estimated": str(meter.days_estimated),
             "days_without_data": str(meter.days_without_data),
@@ -346,11 +357,13 @@ def _allocation_line(allocation: AllocatedHeat, energy_gj: Decimal) -> BillLine:
         None,
         {
             "method": allocation.method,
-            "building_energy_gj": str(allocation.building_energy_gj),
+            "building_energy_gj": readable_gj(allocation.building_energy_gj),
             "weight": str(allocation.weight),
             "weight_total": str(allocation.weight_total),
-            "energy_gj": str(energy_gj),
+            "energy_gj": readable_gj(energy_gj),
             "revision": str(allocation.revision),
+            "flat_inputs": allocation.flat_inputs,
+            "outdoor_temperature_c": str(allocation.outdoor_temperature_c or ""),
         },
     )
 
@@ -398,7 +411,8 @@ def monthly_statement(period: PeriodFacts, month: MonthInputs) -> ComputedBill:
 
 def _month_energy_line(period: PeriodFacts, month: MonthInputs) -> BillLine:
     assert month.month_energy_gj is not None and month.season_energy_gj is not None
-    per_m2 = (month.month_energy_gj / period.billed_area_m2).quantize(Decimal("0.0001"))
+    exact_per_m2 = month.month_energy_gj / period.billed_area_m2
+    per_m2 = exact_per_m2.quantize(Decimal("0.0001"))
     previous = month.previous_month_energy_gj
     change = (
         ((month.month_energy_gj - previous) * HUNDRED / previous).quantize(Decimal("0.1"))
@@ -407,7 +421,7 @@ def _month_energy_line(period: PeriodFacts, month: MonthInputs) -> BillLine:
     )
     building = month.building_gj_per_m2
     against_building = (
-        ((per_m2 - building) * HUNDRED / building).quantize(Decimal("0.1"))
+        ((exact_per_m2 - building) * HUNDRED / building).quantize(Decimal("0.1"))
         if building is not None and building > 0
         else None
     )

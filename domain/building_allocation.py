@@ -147,6 +147,7 @@ class BuildingAllocation(Aggregate):
         """The household's allocated heat in the latest revision, or None when it has no share."""
         if self.latest is None:
             return None
+        inputs = {flat.account_number: flat for flat in self.flats}
         for share in self.latest.shares:
             if share.account_number == account_number:
                 return AllocatedHeat(
@@ -156,5 +157,20 @@ class BuildingAllocation(Aggregate):
                     self.latest.weight_total,
                     share.energy_gj,
                     self.revision,
+                    _describe_inputs(self.latest.method, inputs[account_number]),
+                    self.latest.outdoor_temperature_c,
                 )
         return None
+
+
+def _describe_inputs(method: AllocationMethod, flat: FlatInput) -> str:
+    """The flat's inputs the method weighs, as a bill shows them."""
+    if method is AllocationMethod.ON_OFF_TIME_AREA:
+        return f"open_hours {flat.open_hours}, area_m2 {flat.area_m2}"
+    if method is AllocationMethod.TEMPERATURE_AREA:
+        return f"room_temperature_c {flat.room_temperature_c}, area_m2 {flat.area_m2}"
+    radiators = "; ".join(
+        f"r {radiator.reading_units} × K_Q {radiator.rating_factor_kq} × K_C {radiator.contact_factor_kc}"
+        for radiator in flat.radiators
+    )
+    return f"radiators: {radiators}"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 from eventsourcing.persistence import Transcoding
-from freezegun.api import FakeDatetime
+from freezegun.api import FakeDate, FakeDatetime
 from hypothesis import HealthCheck, settings
 
 from application.transcodings import add_transcoding
@@ -35,7 +35,22 @@ class FakeDatetimeAsISO(Transcoding):
         return datetime.fromisoformat(data)
 
 
+class FakeDateAsISO(Transcoding):
+    """freezegun's FakeDate, stored like a date: billing issues bills on the ledger's business day,
+    which under a frozen clock is a FakeDate."""
+
+    type = FakeDate
+    name = "date_iso"  # the ledger's own name for dates: decoding gives a real date
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
 add_transcoding(FakeDatetimeAsISO())
+add_transcoding(FakeDateAsISO())
 
 
 def sqlite_settings(folder: Path) -> Settings:

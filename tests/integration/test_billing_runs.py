@@ -223,3 +223,22 @@ def test_a_bill_is_the_same_computed_live_or_replayed(billed: Container) -> None
         rebuilt = stored_event.mutate(rebuilt)
     assert isinstance(rebuilt, BillingPeriod)
     assert rebuilt.bills == live.bills and rebuilt.facts == live.facts
+
+
+def test_an_allocation_refuses_flats_outside_the_building_and_flats_with_their_own_meter(billed: Container) -> None:
+    # A-1 has meter M-1 in building 1; X-9 is no household at all.
+    commission_meter(billed.ledger, "B-1", kind=MeterKind.BUILDING, community="碧桂园", building="1")
+    for flat, key in (("X-9", "allocation_flat_not_in_building"), ("A-1", "allocation_flat_metered")):
+        with pytest.raises(InvalidInputError) as refused:
+            billed.billing.record_allocation(
+                CLERK,
+                "碧桂园",
+                "1",
+                SEASON,
+                AllocationMethod.ON_OFF_TIME_AREA,
+                [FlatInput(flat, D(90), D(10))],
+                None,
+                D(5),
+            )
+        assert (refused.value.message_key, refused.value.params["account_number"]) == (key, flat)
+    assert billed.billing.allocation("碧桂园", "1", SEASON) is None  # nothing recorded

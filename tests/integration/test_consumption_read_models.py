@@ -50,11 +50,16 @@ def network(container: Container) -> LedgerQueries:
     readings = [
         ("M-1", hours_after(SEASON_START, 12), "10.000", "1.0"),
         ("M-1", hours_after(SEASON_START, 20), "10.800", "1.8"),
-        ("M-2", hours_after(SEASON_START, 2), "5.000", None), ("M-2", hours_after(SEASON_START, 6), "5.600", None),
-        ("M-3", hours_after(SEASON_START, 16), "1.000", None), ("M-3", hours_after(SEASON_START, 40), "2.200", None),
-        ("M-4", hours_after(SEASON_START, 10), "3.000", None), ("M-4", hours_after(SEASON_START, 34), "3.900", None),
-        ("M-5", NOV_30_NOON, "1.000", None), ("M-5", hours_after(NOV_30_NOON, 8), "1.800", None),
-        ("B-1", SEASON_START, "100.000", None), ("B-1", hours_after(SEASON_START, 24), "101.500", None),
+        ("M-2", hours_after(SEASON_START, 2), "5.000", None),
+        ("M-2", hours_after(SEASON_START, 6), "5.600", None),
+        ("M-3", hours_after(SEASON_START, 16), "1.000", None),
+        ("M-3", hours_after(SEASON_START, 40), "2.200", None),
+        ("M-4", hours_after(SEASON_START, 10), "3.000", None),
+        ("M-4", hours_after(SEASON_START, 34), "3.900", None),
+        ("M-5", NOV_30_NOON, "1.000", None),
+        ("M-5", hours_after(NOV_30_NOON, 8), "1.800", None),
+        ("B-1", SEASON_START, "100.000", None),
+        ("B-1", hours_after(SEASON_START, 24), "101.500", None),
     ]
     items = [item(serial, moment, energy, volume_m3=volume) for serial, moment, energy, volume in readings]
     assert ledger.record_readings(SYSTEM, items).accepted == len(readings)
@@ -64,17 +69,20 @@ def network(container: Container) -> LedgerQueries:
 def test_a_households_consumption_per_day(network: LedgerQueries) -> None:
     # M-1 also moved 0.8 m³ (1.0 → 1.8): 0.4 m³ a day, like its energy.
     assert network.household_consumption(ids.household_id("WZ-1"), *SEASON, DAY) == [
-        period(NOV_1, "0.4", "0.4"), period(NOV_2, "0.4", "0.4"),
+        period(NOV_1, "0.4", "0.4"),
+        period(NOV_2, "0.4", "0.4"),
     ]
     assert network.household_consumption(ids.household_id("WZ-4"), *SEASON, DAY) == [
-        period(NOV_1, "0.225"), period(NOV_2, "0.675"),
+        period(NOV_1, "0.225"),
+        period(NOV_2, "0.675"),
     ]
 
 
 def test_a_households_consumption_per_month_follows_the_local_calendar(network: LedgerQueries) -> None:
     # M-5: 20:00 on 30 Nov to 04:00 on 1 Dec local, although both readings are on 30 Nov in UTC.
     assert network.household_consumption(ids.household_id("WZ-5"), *SEASON, MONTH) == [
-        period(NOV_1, "0.4"), period(DEC_1, "0.4"),
+        period(NOV_1, "0.4"),
+        period(DEC_1, "0.4"),
     ]
 
 
@@ -88,18 +96,23 @@ def test_a_households_total_counts_only_the_days_asked_for(network: LedgerQuerie
 def test_a_buildings_household_meters_per_day(network: LedgerQueries) -> None:
     # 碧桂园 / 1: 1 Nov 0.4 (M-1) + 0.6 (M-2) = 1.0; 2 Nov 0.4 (M-1).
     assert network.place_consumption("碧桂园", "1", HOUSEHOLD, *SEASON, DAY) == [
-        period(NOV_1, "1.0", "0.4"), period(NOV_2, "0.4", "0.4"),
+        period(NOV_1, "1.0", "0.4"),
+        period(NOV_2, "0.4", "0.4"),
     ]
 
 
 def test_a_community_per_day_and_per_month(network: LedgerQueries) -> None:
     # 碧桂园: 1 Nov 0.4 + 0.6 = 1.0; 2 Nov 0.4 + 1.2 = 1.6; 30 Nov 0.4; 1 Dec 0.4 (M-5).
     assert network.place_consumption("碧桂园", None, HOUSEHOLD, *SEASON, DAY) == [
-        period(NOV_1, "1.0", "0.4"), period(NOV_2, "1.6", "0.4"), period(NOV_30, "0.4"), period(DEC_1, "0.4"),
+        period(NOV_1, "1.0", "0.4"),
+        period(NOV_2, "1.6", "0.4"),
+        period(NOV_30, "0.4"),
+        period(DEC_1, "0.4"),
     ]
     # November 1.0 + 1.6 + 0.4 = 3.0; December 0.4.
     assert network.place_consumption("碧桂园", None, HOUSEHOLD, *SEASON, MONTH) == [
-        period(NOV_1, "3.0", "0.8"), period(DEC_1, "0.4"),
+        period(NOV_1, "3.0", "0.8"),
+        period(DEC_1, "0.4"),
     ]
     assert network.place_consumption("阅水秦韵", None, HOUSEHOLD, *SEASON, MONTH) == [period(NOV_1, "0.9")]
 
@@ -119,7 +132,8 @@ def test_a_meter_removed_from_its_household_adds_nothing_to_the_building(
     container.ledger.detach_meter(SYSTEM, "M-2", hours_after(SEASON_START, 6), "meter removed")
     container.ledger.record_readings(SYSTEM, [item("M-2", hours_after(SEASON_START, 7), "5.900")])
     assert network.place_consumption("碧桂园", "1", HOUSEHOLD, *SEASON, DAY) == [
-        period(NOV_1, "1.0", "0.4"), period(NOV_2, "0.4", "0.4"),
+        period(NOV_1, "1.0", "0.4"),
+        period(NOV_2, "0.4", "0.4"),
     ]
     assert network.household_total(ids.household_id("WZ-2"), *SEASON) == ConsumptionTotal(D("0.6"), D(0))
 
@@ -133,8 +147,12 @@ def test_the_largest_values_the_domain_accepts_fit_the_read_models(container: Co
     # as 64-bit integers; a value that did not fit would stop the projection for good.
     commission_meter(container.ledger, "S-1", kind=MeterKind.SUBSTATION_PRIMARY, community="碧桂园", building="站1")
     largest = {
-        "volume_m3": "999999999.999999999", "operating_hours": "999999999.999", "flow_temperature_c": "249.999",
-        "return_temperature_c": "-50", "flow_rate_m3_h": "-999999999.999", "power_kw": "999999999.999",
+        "volume_m3": "999999999.999999999",
+        "operating_hours": "999999999.999",
+        "flow_temperature_c": "249.999",
+        "return_temperature_c": "-50",
+        "flow_rate_m3_h": "-999999999.999",
+        "power_kw": "999999999.999",
     }
     first = item("S-1", SEASON_START, "999999000.000000001", volume_m3="999999000", operating_hours="999999000")
     last = item("S-1", hours_after(SEASON_START, 10), "999999999.999999999", **largest)
@@ -142,14 +160,24 @@ def test_the_largest_values_the_domain_accepts_fit_the_read_models(container: Co
     assert container.runner.position() == container.runner.max_notification_id()
     columns = meter_readings.c
     query = select(
-        columns.energy_gj, columns.volume_m3, columns.operating_hours, columns.flow_temperature_c,
-        columns.return_temperature_c, columns.flow_rate_m3_h, columns.power_kw,
+        columns.energy_gj,
+        columns.volume_m3,
+        columns.operating_hours,
+        columns.flow_temperature_c,
+        columns.return_temperature_c,
+        columns.flow_rate_m3_h,
+        columns.power_kw,
     ).order_by(columns.measured_at.desc())
     with container.engine.connect() as connection:
         newest = tuple(connection.execute(query).first() or ())
     assert newest == (
-        D("999999999.999999999"), D("999999999.999999999"), D("999999999.999"), D("249.999"), D("-50"),
-        D("-999999999.999"), D("999999999.999"),
+        D("999999999.999999999"),
+        D("999999999.999999999"),
+        D("999999999.999"),
+        D("249.999"),
+        D("-50"),
+        D("-999999999.999"),
+        D("999999999.999"),
     )
     # 999999999.999999999 − 999999000.000000001 = 999.999999998 GJ in 10 h (a substation may do 5000).
     queries = LedgerQueries(container.engine)

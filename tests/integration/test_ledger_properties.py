@@ -66,8 +66,13 @@ def daily_rows_from_events(events: list[Any]) -> list[DailyRow]:
                 del intervals[event.replaced_interval_start]
             intervals |= {interval.start: interval for interval in event.intervals}
     rows = [
-        (interval.start, share.day, share.energy_gj, share.volume_m3 if interval.volume_m3 is not None else None,
-         interval.household_id)
+        (
+            interval.start,
+            share.day,
+            share.energy_gj,
+            share.volume_m3 if interval.volume_m3 is not None else None,
+            interval.household_id,
+        )
         for interval in intervals.values()
         for share in split_across_days(
             interval.start, interval.end, interval.energy_gj, interval.volume_m3 or Decimal(0)
@@ -125,7 +130,8 @@ def test_daily_consumption_sums_to_the_register_difference(container: Container,
         unwrapped = meter.window[-1].energy_unwrapped_gj - meter.window[0].energy_unwrapped_gj
         assert unwrapped == plan.energy_difference_gj
         assert consumption(container, "meter_id", ids.meter_id(played.serial)) == (
-            plan.energy_difference_gj, plan.volume_difference_m3,
+            plan.energy_difference_gj,
+            plan.volume_difference_m3,
         )
         first, second = ids.household_id(played.first_account), ids.household_id(played.second_account)
         cumulative = [reading.cumulative_gj for reading in plan.readings]

@@ -41,8 +41,13 @@ def test_an_invalid_registration_saves_nothing() -> None:
     ledger = memory_ledger()
     with pytest.raises(InvalidInputError):
         ledger.register_household(
-            CLERK, "WZ-0001", Address("碧桂园", "1", "1", 3, "301"), Areas(D(80), D(90)), CustomerClass.RESIDENTIAL,
-            Position(VerticalPosition.MIDDLE, HorizontalPosition.MIDDLE), date(2025, 10, 1),
+            CLERK,
+            "WZ-0001",
+            Address("碧桂园", "1", "1", 3, "301"),
+            Areas(D(80), D(90)),
+            CustomerClass.RESIDENTIAL,
+            Position(VerticalPosition.MIDDLE, HorizontalPosition.MIDDLE),
+            date(2025, 10, 1),
         )
     assert last_notification_id(ledger) == 0
 

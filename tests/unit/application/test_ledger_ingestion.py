@@ -55,16 +55,25 @@ def test_each_item_gets_its_own_outcome() -> None:
         ],
     )
     assert statuses(report) == [
-        (ACCEPTED, None), (DUPLICATE, None), (REJECTED, "register_backwards"), (REJECTED, "unknown_meter"),
+        (ACCEPTED, None),
+        (DUPLICATE, None),
+        (REJECTED, "register_backwards"),
+        (REJECTED, "unknown_meter"),
     ]
     assert (report.accepted, report.duplicates, report.rejected) == (1, 1, 2)
     assert [(outcome.index, outcome.meter_serial) for outcome in report.outcomes] == [
-        (0, "M-1"), (1, "M-1"), (2, "M-1"), (3, "M-404"),
+        (0, "M-1"),
+        (1, "M-1"),
+        (2, "M-1"),
+        (3, "M-404"),
     ]
     backwards = report.outcomes[2]
     assert backwards.measured_at == hours_after(T, 48)
     assert backwards.params == {
-        "reason": "register_backwards", "register": "energy", "previous": "10.5", "current": "10.4",
+        "reason": "register_backwards",
+        "register": "energy",
+        "previous": "10.5",
+        "current": "10.4",
     }
     assert backwards.message == "the energy register went backwards from 10.5 to 10.4"
 

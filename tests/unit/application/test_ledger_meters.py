@@ -33,15 +33,24 @@ def test_a_commissioned_meter_can_be_loaded_by_its_serial() -> None:
     meter = ledger.meter("M-1")
     assert meter.id == meter_id == ids.meter_id("M-1")
     assert (meter.permanent_flow_m3_h, meter.kind, meter.flow_sensor_side) == (
-        D("2.5"), MeterKind.HOUSEHOLD, FlowSensorSide.RETURN,
+        D("2.5"),
+        MeterKind.HOUSEHOLD,
+        FlowSensorSide.RETURN,
     )
 
 
 def test_a_declared_permanent_flow_rate_is_kept() -> None:
     ledger = memory_ledger()
     ledger.commission_meter(
-        FITTER, "M-1", "Kamstrup", "Multical 603", AccuracyClass.CLASS_2, FlowSensorSide.RETURN, MeterKind.HOUSEHOLD,
-        COMMISSIONED_AT, permanent_flow_m3_h=D("1.5"),
+        FITTER,
+        "M-1",
+        "Kamstrup",
+        "Multical 603",
+        AccuracyClass.CLASS_2,
+        FlowSensorSide.RETURN,
+        MeterKind.HOUSEHOLD,
+        COMMISSIONED_AT,
+        permanent_flow_m3_h=D("1.5"),
     )
     assert ledger.meter("M-1").permanent_flow_m3_h == D("1.5")
 

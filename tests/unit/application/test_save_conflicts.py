@@ -182,5 +182,8 @@ def test_a_batch_waiting_to_save_loses_nothing_to_a_concurrent_batch_on_the_same
     b.join(timeout=10)
     assert statuses(reports["a"]) == statuses(reports["b"]) == [(ACCEPTED, None)]
     assert sorted(stored_readings(first)) == [
-        (T, 10), (hours_after(T, 10), Decimal("10.5")), (hours_after(T, 20), 11), (hours_after(T, 30), Decimal("11.5")),
+        (T, 10),
+        (hours_after(T, 10), Decimal("10.5")),
+        (hours_after(T, 20), 11),
+        (hours_after(T, 30), Decimal("11.5")),
     ]

@@ -31,6 +31,7 @@ from domain.billing import (
     SettlementInputs,
     monthly_statement,
     prepayment_invoice,
+    readable_gj,
     settlement_bills,
 )
 from domain.season import Season
@@ -201,7 +202,11 @@ def test_a_metered_settlement_is_due_under_the_policy_less_the_prepayment(
 def test_the_metered_bill_shows_the_meters_readings() -> None:
     bill = settle_one("30")
     figures = line(bill, "energy_metered").figures
-    assert (figures["measured_gj"], figures["days_measured"], figures["meters"]) == ("30", "151", "HM-0001")
+    assert (figures["measured_gj"], figures["days_measured"], figures["meters"]) == (
+        "30.000",
+        "151",
+        "HM-0001",
+    )  # shown to 1 MJ
     assert figures["first_reading"].startswith("HM-0001 at 2025-11-01")
 
 
@@ -308,16 +313,20 @@ def test_a_household_without_meter_or_allocation_is_billed_by_area() -> None:
 
 def test_an_allocated_household_is_billed_on_its_share_of_the_building_heat() -> None:
     # 25 GJ: 648.00 + 25 × 43.9 = 648.00 + 1097.50 = 1745.50; 1745.50 − 2160.00 = −414.50.
-    allocation = AllocatedHeat("area", D("1000.000"), D(100), D(4000), D("25.000"), 2)
+    allocation = AllocatedHeat(
+        "on_off_time_area", D("1000.000"), D(100), D(4000), D("25.000"), 2, "open_hours 1, area_m2 100"
+    )
     (bill,) = settlement_bills(facts(), SettlementInputs((segment(),), allocation, AREA_FEE))
     assert (bill.basis, bill.amount_yuan) == (EnergyBasis.ALLOCATED.value, D("-414.50"))
     assert line(bill, "energy_allocated").figures == {
-        "method": "area",
+        "method": "on_off_time_area",
         "building_energy_gj": "1000.000",
         "weight": "100",
         "weight_total": "4000",
         "energy_gj": "25.000",
         "revision": "2",
+        "flat_inputs": "open_hours 1, area_m2 100",
+        "outdoor_temperature_c": "",
     }
     assert "position_coefficient" in codes(bill)
 
@@ -576,3 +585,11 @@ def test_splitting_the_season_keeps_the_area_fee_and_the_heat(
     assert amount(whole, "area_fee_share") == prepayment_invoice(period, False).amount_yuan
     energy_parts = sum((amount(bill, "energy_part") or D(0) for bill in split), D(0))
     assert abs(energy_parts - (amount(whole, "energy_part") or D(0))) <= D("0.005") * (len(split) + 1)
+
+
+@pytest.mark.parametrize(
+    ("energy_gj", "shown"),
+    [("18.000000000", "18.000"), ("0E-9", "0.000"), ("12.5", "12.500"), ("3.123456789", "3.123456789")],
+)
+def test_energy_figures_read_to_a_megajoule_unless_finer_digits_matter(energy_gj: str, shown: str) -> None:
+    assert readable_gj(D(energy_gj)) == shown

@@ -154,7 +154,10 @@ def test_an_area_correction_records_the_new_areas_and_who_and_why() -> None:
     assert isinstance(corrected, Household.AreaCorrected)
     assert household.areas == Areas(D("92.10"), D("88.00"))
     assert (corrected.effective_on, corrected.actor, corrected.reason, corrected.correlation_id) == (
-        date(2025, 12, 1), "cs-zhao", "survey", correlation,
+        date(2025, 12, 1),
+        "cs-zhao",
+        "survey",
+        correlation,
     )
 
 
@@ -194,7 +197,10 @@ def test_suspend_and_resume_events_carry_actor_reason_and_correlation() -> None:
     assert isinstance(suspended, Household.HeatingSuspended)
     assert isinstance(resumed, Household.HeatingResumed)
     assert (suspended.effective_on, suspended.actor, suspended.reason, suspended.correlation_id) == (
-        date(2025, 11, 10), "cs-zhao", "away for the winter", suspend_id,
+        date(2025, 11, 10),
+        "cs-zhao",
+        "away for the winter",
+        suspend_id,
     )
     assert (resumed.effective_on, resumed.reason, resumed.correlation_id) == (date(2026, 1, 5), "back home", resume_id)
 
@@ -248,7 +254,11 @@ def test_attaching_a_meter_records_its_serial_and_who_did_it() -> None:
     assert isinstance(attached, Household.MeterAttached)
     assert household.meter_serials == {str(meter_id): "M-1"}
     assert (attached.meter_id, attached.attached_at, attached.actor, attached.reason, attached.correlation_id) == (
-        meter_id, COMMISSIONED_AT, "fitter-ma", "installation", correlation,
+        meter_id,
+        COMMISSIONED_AT,
+        "fitter-ma",
+        "installation",
+        correlation,
     )
 
 
@@ -276,7 +286,9 @@ def test_detaching_a_meter_names_its_serial_and_forgets_it() -> None:
     detached = events_of(household)[-1]
     assert isinstance(detached, Household.MeterDetached)
     assert (detached.meter_serial, detached.detached_at, detached.reason) == (
-        "M-1", hours_after(COMMISSIONED_AT, 5), "meter replaced",
+        "M-1",
+        hours_after(COMMISSIONED_AT, 5),
+        "meter replaced",
     )
     assert (detached.actor, detached.correlation_id) == ("clerk-li", correlation)
     assert household.meter_serials == {}

@@ -40,7 +40,9 @@ def test_commissioning_records_the_meter_and_who_did_it() -> None:
     assert meter.id == ids.meter_id("M-1")
     assert meter.serial == "M-1"
     assert (meter.accuracy_class, meter.flow_sensor_side, meter.kind) == (
-        AccuracyClass.CLASS_2, FlowSensorSide.RETURN, MeterKind.HOUSEHOLD,
+        AccuracyClass.CLASS_2,
+        FlowSensorSide.RETURN,
+        MeterKind.HOUSEHOLD,
     )
     assert (commissioned.accuracy_class, commissioned.flow_sensor_side) == ("2", "return")
     assert commissioned.kind == "household"
@@ -93,7 +95,11 @@ def test_attaching_records_the_household_and_who_did_it() -> None:
     attached = list(meter.collect_events())[-1]
     assert isinstance(attached, Meter.AttachedToHousehold)
     assert (attached.household_id, attached.attached_at, attached.actor, attached.reason, attached.correlation_id) == (
-        HOUSEHOLD_A, COMMISSIONED_AT, "fitter-ma", "installation", correlation,
+        HOUSEHOLD_A,
+        COMMISSIONED_AT,
+        "fitter-ma",
+        "installation",
+        correlation,
     )
     assert meter.household_id == HOUSEHOLD_A
     assert meter.attachments == [Attachment(HOUSEHOLD_A, COMMISSIONED_AT)]

@@ -38,7 +38,9 @@ def test_an_interval_that_matches_physics_is_plausible() -> None:
     interval = interval_after(meter, 10, "10.166485", **warm(volume_m3="101"))
     assert (interval.energy_gj, interval.volume_m3) == (D("0.166485"), D(1))
     assert (interval.expected_energy_gj, interval.deviation_percent, interval.permissible_error_percent) == (
-        D("0.166485"), D("0.00"), D("3.80"),
+        D("0.166485"),
+        D("0.00"),
+        D("3.80"),
     )
     assert interval.plausible is True
 

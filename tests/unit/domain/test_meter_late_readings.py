@@ -103,8 +103,12 @@ def test_a_late_reading_that_would_need_a_second_wrap_is_inconsistent_with_the_n
     # Building meter, width 1000: 10 at 0 h, 20 at 100 h. 995 at 50 h is 985 GJ after 10, and 995 → 20 would be
     # another wrap (25 GJ): 995 + 25 = 1020 ≠ the next reading's unwrapped 20.
     meter = meter_with(
-        (0, "10"), (100, "20"),
-        kind=MeterKind.BUILDING, community="碧桂园", building="3", energy_register_width_gj=D(1000),
+        (0, "10"),
+        (100, "20"),
+        kind=MeterKind.BUILDING,
+        community="碧桂园",
+        building="3",
+        energy_register_width_gj=D(1000),
     )
     assert reason_of_rejection(meter, "995", 50) == "inconsistent_with_next"
 

@@ -66,6 +66,7 @@ def test_a_late_reading_replaces_an_interval_written_in_the_same_batch() -> None
         rows = projection_rows(engine)
     # Intervals 0 h → 24 h (1 GJ) and 24 h → 48 h (1 GJ); the 0 h → 48 h interval is gone.
     assert [(row[1], row[3]) for row in rows["meter_intervals"]] == [
-        (SEASON_START, 1), (hours_after(SEASON_START, 24), 1),
+        (SEASON_START, 1),
+        (hours_after(SEASON_START, 24), 1),
     ]
     assert sum(row[3] for row in rows["daily_consumption"]) == 2

@@ -57,7 +57,12 @@ def test_a_registered_household_has_its_row(projected: Projected) -> None:
     register_household(ledger, "WZ-0001", connected_area_m2="88.25")
     row = one(runner, households)
     assert (row.household_id, row.account_number, row.community, row.building, row.floor, row.flat) == (
-        ids.household_id("WZ-0001"), "WZ-0001", "碧桂园", "1", 3, "301",
+        ids.household_id("WZ-0001"),
+        "WZ-0001",
+        "碧桂园",
+        "1",
+        3,
+        "301",
     )
     assert (row.connected_area_m2, row.heated_area_m2, row.registered_on) == (D("88.25"), D("88.25"), date(2025, 10, 1))
     assert (row.customer_class, row.vertical_position, row.horizontal_position) == ("residential", "middle", "middle")
@@ -145,7 +150,10 @@ def test_an_interval_across_local_midnight_is_split_into_two_days(projected: Pro
     ledger.record_readings(SYSTEM, items)
     interval = one(runner, meter_intervals)
     assert (interval.start_at, interval.end_at, interval.energy_gj, interval.volume_m3) == (
-        hours_after(T, 12), hours_after(T, 20), D(1), D("0.8"),
+        hours_after(T, 12),
+        hours_after(T, 20),
+        D(1),
+        D("0.8"),
     )
     assert (interval.household_id, interval.plausible) == (ids.household_id("WZ-0001"), None)
     days = rows(runner, daily_consumption)
@@ -171,7 +179,9 @@ def test_the_plausibility_of_an_interval_is_projected(projected: Projected) -> N
     ledger.record_readings(SYSTEM, items)
     interval = one(runner, meter_intervals)
     assert (interval.expected_energy_gj, interval.deviation_percent, interval.permissible_error_percent) == (
-        D("0.166485"), D("10.00"), D("3.80"),
+        D("0.166485"),
+        D("10.00"),
+        D("3.80"),
     )
     assert interval.plausible is False
 
@@ -203,7 +213,11 @@ def test_a_building_meter_books_its_heat_on_its_own_building(projected: Projecte
     ledger.record_readings(SYSTEM, [item("B-7", T, "100"), item("B-7", hours_after(T, 4), "103")])
     day = one(runner, daily_consumption)
     assert (day.household_id, day.meter_kind, day.community, day.building, day.energy_gj) == (
-        None, "building", "阅水秦韵", "7", D(3),
+        None,
+        "building",
+        "阅水秦韵",
+        "7",
+        D(3),
     )
 
 

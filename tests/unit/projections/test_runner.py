@@ -180,8 +180,20 @@ def test_rebuild_empties_the_tables_and_replays_from_the_first_event(ledger: Hea
 
 def _household_row(account_number: str) -> dict[str, Any]:
     return {
-        "household_id": uuid4(), "account_number": account_number, "community": "c", "building": "b",
-        "entrance": "1", "floor": 1, "flat": "101", "connected_area_m2": 1, "heated_area_m2": 1,
-        "customer_class": "residential", "vertical_position": "middle", "horizontal_position": "middle",
-        "registered_on": date(2025, 1, 1), "heating_suspended": False, "suspended_since": None, "version": 1,
+        "household_id": uuid4(),
+        "account_number": account_number,
+        "community": "c",
+        "building": "b",
+        "entrance": "1",
+        "floor": 1,
+        "flat": "101",
+        "connected_area_m2": 1,
+        "heated_area_m2": 1,
+        "customer_class": "residential",
+        "vertical_position": "middle",
+        "horizontal_position": "middle",
+        "registered_on": date(2025, 1, 1),
+        "heating_suspended": False,
+        "suspended_since": None,
+        "version": 1,
     }

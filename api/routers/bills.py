@@ -1,0 +1,154 @@
+"""Bills and balances: a household's bills, one bill with its lines, the bill read out in words,
+a household's balance and the balances per community."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Path, Query, Response
+
+from api.auth import Reader
+from api.bill_explanations import explain_bill
+from api.dependencies import PreferredLanguage, Queries
+from api.problems import problem_responses
+from api.routers import resource_router
+from api.routers.households import AccountNumberPath, require_household
+from api.routers.monitoring import say_language
+from api.routers.tariffs import BillingReads
+from api.schemas.billing import (
+    BalanceOutput,
+    BillDetail,
+    BillExplanationOutput,
+    BillPage,
+    BillSummary,
+    CommunityBalanceOutput,
+    CommunityBalances,
+)
+from domain.errors import NotFoundError
+from projections.billing_queries import BillingQueries, BillRecord
+
+router = resource_router("", "bills")
+
+MAXIMUM_BILL_PAGE = 500
+MAXIMUM_OFFSET = 10_000_000
+
+BillIdPath = Annotated[UUID, Path(description="The bill's id")]
+SeasonQuery = Annotated[
+    str | None, Query(pattern=r"^\d{4}-\d{4}$", description="Only this season", examples=["2025-2026"])
+]
+
+
+def require_bill(queries: BillingQueries, bill_id: UUID) -> BillRecord:
+    """The bill's record, or a 404 problem."""
+    record = queries.bill(bill_id)
+    if record is None:
+        raise NotFoundError(f"no bill {bill_id}", kind="bill", key=str(bill_id))
+    return record
+
+
+@router.get(
+    "/households/{account_number}/bills",
+    operation_id="list_household_bills",
+    response_model=BillPage,
+    tags=["households"],
+    responses=problem_responses(401, 403, 404, 422),
+)
+def list_household_bills(
+    account_number: AccountNumberPath,
+    reader: Reader,
+    queries: Queries,
+    billing: BillingReads,
+    season: SeasonQuery = None,
+    limit: Annotated[int, Query(ge=1, le=MAXIMUM_BILL_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAXIMUM_OFFSET)] = 0,
+) -> BillPage:
+    """A household's bills (prepayment, statements, settlement), optionally of one season; the
+    latest season and the latest issued first. Read one with its lines at `GET /bills/{bill_id}`."""
+    household = require_household(queries, account_number)
+    page = billing.bills_of_household(household.household_id, season, limit, offset)
+    return BillPage(
+        items=[BillSummary.from_record(record) for record in page.items], total=page.total, limit=limit, offset=offset
+    )
+
+
+@router.get(
+    "/bills/{bill_id}",
+    operation_id="get_bill",
+    response_model=BillDetail,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_bill(bill_id: BillIdPath, reader: Reader, billing: BillingReads) -> BillDetail:
+    """A bill with every line: the tariff version, the heat and where it came from, the
+    coefficients, each formula with its figures and the rounding."""
+    return BillDetail.from_record(require_bill(billing, bill_id))
+
+
+@router.get(
+    "/bills/{bill_id}/explain",
+    operation_id="explain_bill",
+    response_model=BillExplanationOutput,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def explain_bill_endpoint(
+    bill_id: BillIdPath, reader: Reader, billing: BillingReads, language: PreferredLanguage, response: Response
+) -> BillExplanationOutput:
+    """A bill read out: a heading (number, kind, season, days, amount) and each line as a sentence
+    with its figures, in Chinese, or in English when `Accept-Language` prefers `en`, e.g.
+    "面积热费 = 100.00 m² × 21.6 元/m² × (151 供热天 + 0 报停天 × 20 %) / 151 天 = 2160.00 元（四舍五入到 0.01 元）".
+    """
+    record = require_bill(billing, bill_id)
+    explanation = explain_bill(
+        record.number,
+        record.kind,
+        record.season_code,
+        record.first_day,
+        record.last_day,
+        record.amount_yuan,
+        record.lines,
+        language,
+    )
+    say_language(response, language)
+    return BillExplanationOutput.from_explanation(record, explanation, language.value)
+
+
+@router.get(
+    "/households/{account_number}/balance",
+    operation_id="get_household_balance",
+    response_model=BalanceOutput,
+    tags=["households"],
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_household_balance(
+    account_number: AccountNumberPath, reader: Reader, queries: Queries, billing: BillingReads
+) -> BalanceOutput:
+    """What the household was charged over all seasons (bills; a refund counts negative), has paid
+    and still owes; zero before its first bill."""
+    household = require_household(queries, account_number)
+    record = billing.balance(household.household_id)
+    if record is None:
+        return BalanceOutput.model_validate(
+            {
+                "account_number": household.account_number,
+                "community": household.community,
+                "building": household.building,
+                "charged_yuan": 0,
+                "paid_yuan": 0,
+                "balance_yuan": 0,
+                "last_bill_at": None,
+            }
+        )
+    return BalanceOutput.from_record(record)
+
+
+@router.get(
+    "/balances",
+    operation_id="list_community_balances",
+    response_model=CommunityBalances,
+    responses=problem_responses(401, 403, 422),
+)
+def list_community_balances(reader: Reader, billing: BillingReads, season: SeasonQuery = None) -> CommunityBalances:
+    """Per community: its households with a bill, and what they were charged, have paid and still
+    owe; with `season`, that season's bills only."""
+    items = [CommunityBalanceOutput.from_record(record) for record in billing.community_balances(season)]
+    return CommunityBalances(season=season, items=items)
