@@ -14,9 +14,25 @@ from arq.worker import Worker
 from sqlalchemy import func, select
 
 from application.authorization import SYSTEM, Role
+from application.billing_runs import RunRequest
 from application.ingestion import ReadingItem
+from domain.billing import BillKind
 from domain.readings import ReadingValues
-from domain.values import AccuracyClass, FlowSensorSide, MeterKind, ReadingSource
+from domain.season import Season
+from domain.settlement import SettlementPolicy, TwoPartPrice
+from domain.tariff import TariffTerms
+from domain.values import (
+    AccuracyClass,
+    Address,
+    Areas,
+    CustomerClass,
+    FlowSensorSide,
+    HorizontalPosition,
+    MeterKind,
+    Position,
+    ReadingSource,
+    VerticalPosition,
+)
 from infrastructure.container import Container, bootstrap
 from infrastructure.jobs import InProcessJobs, open_redis, worker_options
 from infrastructure.settings import Settings
@@ -139,3 +155,50 @@ def test_without_a_job_the_read_models_wait(quiet_container: Container) -> None:
     assert _recorded_readings(quiet_container) == 0
     assert InProcessJobs(quiet_container).enqueue("catch_up_projections") > 0
     assert _recorded_readings(quiet_container) == 2
+
+
+def test_arq_worker_runs_a_billing_run_and_records_its_summary(
+    quiet_container: Container, redis_settings: Settings
+) -> None:
+    # A household in building 1 and a city tariff; the prepayment run is queued and a worker runs it.
+    container = quiet_container
+    container.ledger.register_household(
+        SYSTEM,
+        "WZ-0001",
+        Address("碧桂园", "1", "1", 3, "301"),
+        Areas(Decimal("90.00"), Decimal("90.00")),
+        CustomerClass.RESIDENTIAL,
+        Position(VerticalPosition.MIDDLE, HorizontalPosition.MIDDLE),
+        START.date(),
+    )
+    price = TwoPartPrice(Decimal("21.6"), Decimal(30), Decimal("43.9"), SettlementPolicy.REFUND_ONLY)
+    container.billing.publish_tariff(
+        SYSTEM, CustomerClass.RESIDENTIAL, "*", TariffTerms(price), START.date(), None, "DOC-1", START.date()
+    )
+    container.catch_up()
+    request = RunRequest(BillKind.PREPAYMENT, Season.default_starting(2025))
+    run_id = container.run_store.submit(SYSTEM, request, "prepayment")
+
+    async def scenario() -> dict[str, object]:
+        redis = await open_redis(redis_settings)
+        await redis.flushdb()
+        job = await redis.enqueue_job("run_billing", run_id=str(run_id))
+        assert job is not None
+        options = worker_options(redis_settings) | {"cron_jobs": []}
+        worker = Worker(
+            **options, burst=True, handle_signals=False, ctx={"container": container, "owns_container": False}
+        )
+        await worker.main()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            await worker.close()
+        result = await job.result(timeout=5)
+        await redis.aclose()
+        return result
+
+    result = asyncio.run(scenario())
+    record = container.run_store.get(run_id)
+    assert result["status"] == record.status.value == "done"
+    assert record.summary is not None and record.summary["bills_issued"] == 1
+    assert record.summary["charged_yuan"] == "1944.00"  # 90 m² × 21.6 元/m²
+    assert (record.households_done, record.households_total) == (1, 1)

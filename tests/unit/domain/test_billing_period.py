@@ -3,12 +3,14 @@ after a replay (domain.md §6). Prices as in test_billing: a 100 m² flat at 21.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, Mapper, UUIDAsHex
+from hypothesis import given
+from hypothesis import strategies as st
 
 from application.transcodings import register_ledger_transcodings
 from domain import ids
@@ -304,3 +306,40 @@ def test_replaying_the_events_gives_the_same_bills(rebuild: Any) -> None:
 def test_a_period_without_a_positive_position_coefficient_is_refused_when_opened(coefficient: Decimal) -> None:
     with pytest.raises(InvalidInputError):
         open_period(position_coefficient=coefficient)
+
+
+@given(
+    energy=st.decimals(min_value=0, max_value=200, places=3),
+    estimated=st.decimals(min_value=0, max_value=5, places=3),
+    split_day=st.integers(min_value=0, max_value=150),
+    suspended=st.booleans(),
+    policy=st.sampled_from(list(SettlementPolicy)),
+)
+def test_a_bill_is_the_same_computed_live_or_replayed_from_the_store(
+    energy: Decimal, estimated: Decimal, split_day: int, suspended: bool, policy: SettlementPolicy
+) -> None:
+    price = TwoPartPrice(D("21.6"), D(30), D("43.9"), policy, cap_percent=D(115), suspension_share_percent=D(20))
+    tariff = Tariff.open(CustomerClass.RESIDENTIAL, COMMUNITY, context())
+    version = tariff.version_numbered(
+        tariff.publish(TariffTerms(price), SEASON.first_day, None, "宁价〔2025〕1号", date(2025, 10, 1), context())
+    )
+    period = open_period(tariff_id=tariff.id, version=version)
+    period.invoice_prepayment(suspended, SEASON.first_day, context())
+    evidence = MeterEvidence(energy, estimated, SEASON.days - 1, 1, 0, ("HM-0001",))
+    if split_day == 0:
+        segments = (SegmentInputs(SEASON.first_day, SEASON.last_day, 0, evidence),)
+    else:  # an owner change after split_day days, each part with its own share of the heat
+        change = SEASON.first_day + timedelta(days=split_day)
+        first = MeterEvidence(energy / 2, D(0), split_day, 0, 0, ("HM-0001",))
+        segments = (
+            SegmentInputs(SEASON.first_day, change - timedelta(days=1), 0, first),
+            SegmentInputs(change, SEASON.last_day, 0, evidence),
+        )
+    live = period.settle(SettlementInputs(segments, None, period.prepaid_yuan), AFTER_SEASON, context())
+    copy = stored_and_replayed(period.collect_events())
+    assert copy.issued() == period.issued() and copy.issued(BillKind.SETTLEMENT) == live
+    # Money is conserved: what the settlement bills plus the prepayment is what is due.
+    due = sum(
+        (D(line.figures["due_yuan"]) for bill in live for line in bill.lines if line.code == "settlement_amount"), D(0)
+    )
+    assert sum((bill.amount_yuan for bill in live), D(0)) + period.prepaid_yuan == due
