@@ -21,6 +21,8 @@ class Role(StrEnum):
     AUDITOR = "auditor"
     REGULATOR = "regulator"
     DEVICE = "device"
+    # An online payment provider's notifications, authenticated by their signature.
+    PAYMENT_GATEWAY = "payment_gateway"
 
 
 class Permission(StrEnum):
@@ -32,6 +34,9 @@ class Permission(StrEnum):
     SUBMIT_READINGS = "submit_readings"
     MANAGE_TARIFFS = "manage_tariffs"
     RUN_BILLING = "run_billing"
+    RECEIVE_PAYMENTS = "receive_payments"
+    NOTIFY_PAYMENTS = "notify_payments"
+    APPROVE_REFUNDS = "approve_refunds"
     MANAGE_TOKENS = "manage_tokens"
     REBUILD_PROJECTIONS = "rebuild_projections"
 
@@ -44,12 +49,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     # Billing clerks run billing and record allocation inputs; tariffs are published by an admin
     # from the price bureau's approved document.
-    Role.CLERK: _READ_AND_MANAGE | {Permission.RUN_BILLING},
+    # Clerks take payments at the counter; a refund is approved by a second clerk or an admin.
+    Role.CLERK: _READ_AND_MANAGE | {Permission.RUN_BILLING, Permission.RECEIVE_PAYMENTS, Permission.APPROVE_REFUNDS},
     Role.CUSTOMER_SERVICE: _READ_AND_MANAGE,
     Role.AUDITOR: frozenset({Permission.READ_LEDGER}),
     Role.REGULATOR: frozenset({Permission.READ_LEDGER}),
     # Devices and concentrators push readings and nothing else.
     Role.DEVICE: frozenset({Permission.SUBMIT_READINGS}),
+    Role.PAYMENT_GATEWAY: frozenset({Permission.NOTIFY_PAYMENTS}),
 }
 
 

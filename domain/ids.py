@@ -36,3 +36,14 @@ def bill_id(account_number: str, season_code: str, kind: str, label: str) -> UUI
 def building_allocation_id(community: str, building: str, season_code: str) -> UUID:
     """The id of a building's heat allocation for a season."""
     return uuid5(LEDGER_NAMESPACE, f"allocation:{community}:{building}:{season_code}")
+
+
+def payment_id(source: str, reference: str) -> UUID:
+    """The id of a payment: its source (``counter`` or an online provider) and its reference (the
+    receipt number or the merchant order number), so it can never be recorded twice."""
+    return uuid5(LEDGER_NAMESPACE, f"payment:{source}:{reference}")
+
+
+def refund_id(account_number: str, request_number: str) -> UUID:
+    """The id of a refund payout request of a household."""
+    return uuid5(LEDGER_NAMESPACE, f"refund:{account_number}:{request_number}")

@@ -25,15 +25,17 @@ R, M = Permission.READ_LEDGER, Permission.MANAGE_HOUSEHOLDS
 METERS, SUBMIT = Permission.MANAGE_METERS, Permission.SUBMIT_READINGS
 TOKENS, REBUILD = Permission.MANAGE_TOKENS, Permission.REBUILD_PROJECTIONS
 TARIFFS, BILLING = Permission.MANAGE_TARIFFS, Permission.RUN_BILLING
+PAY, APPROVE, NOTIFY = Permission.RECEIVE_PAYMENTS, Permission.APPROVE_REFUNDS, Permission.NOTIFY_PAYMENTS
 
 # The whole table, written out: a role gaining or losing a permission must show up here.
 EXPECTED = {
-    Role.ADMIN: {R, M, METERS, SUBMIT, TOKENS, REBUILD, TARIFFS, BILLING},
-    Role.CLERK: {R, M, METERS, SUBMIT, BILLING},
+    Role.ADMIN: {R, M, METERS, SUBMIT, TOKENS, REBUILD, TARIFFS, BILLING, PAY, APPROVE, NOTIFY},
+    Role.CLERK: {R, M, METERS, SUBMIT, BILLING, PAY, APPROVE},
     Role.CUSTOMER_SERVICE: {R, M, METERS, SUBMIT},
     Role.AUDITOR: {R},
     Role.REGULATOR: {R},
     Role.DEVICE: {SUBMIT},
+    Role.PAYMENT_GATEWAY: {NOTIFY},
 }
 
 
@@ -109,6 +111,7 @@ ALLOWED = {
     Role.AUDITOR: set(),
     Role.REGULATOR: set(),
     Role.DEVICE: {"submit"},
+    Role.PAYMENT_GATEWAY: set(),
 }
 
 
