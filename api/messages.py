@@ -823,3 +823,119 @@ CATALOG.update(
         ),
     }
 )
+
+
+# -- payments: money checks, counter and online payments, reversals, refund payouts -------------
+# (domain/money.py, payment.py, payment_allocation.py, application/payments.py,
+# infrastructure/online_payments.py, api/routers/online_payments.py)
+
+LABELS.update(
+    {
+        "payment_gateway": Template("支付渠道", "payment provider"),
+        "receive_payments": Template("收款", "receive payments"),
+        "notify_payments": Template("通知付款", "notify payments"),
+        "approve_refunds": Template("审批退款", "approve refunds"),
+        "amount_yuan": Template("金额", "amount"),
+        "currency": Template("币种", "currency"),
+        "provider": Template("支付渠道", "payment provider"),
+        "receipt_number": Template("收据号", "receipt number"),
+        "request_number": Template("申请号", "request number"),
+        "bank_reference": Template("银行流水号", "bank reference"),
+        "reference": Template("单号", "reference"),
+        "merchant_order_number": Template("商户订单号", "merchant order number"),
+        "transaction_id": Template("支付交易号", "transaction id"),
+        "paid_at": Template("支付时间", "payment time"),
+        "reversed_on": Template("冲正日期", "reversal date"),
+        "payment": Template("付款", "payment"),
+        "refund": Template("退款", "refund"),
+        "payment_order": Template("支付订单", "payment order"),
+    }
+)
+
+CATALOG.update(
+    {
+        # amounts of money (domain/money.py)
+        "currency_unsupported": Template(
+            "只收人民币（CNY），收到的币种是 {value}。", "Payments are taken in CNY only; the currency was {value}."
+        ),
+        "amount_not_positive": Template(
+            "{field_label}必须大于 0，收到的是 {value}。", "The {field_label} must be positive; it was {value}."
+        ),
+        "amount_too_precise": Template(
+            "{field_label}最多两位小数（到分），收到的是 {value}。",
+            "The {field_label} has at most two decimals (分); it was {value}.",
+        ),
+        "amount_too_large": Template(
+            "金额 {value} 元超过单笔上限 {limit} 元。",
+            "The amount {value} 元 exceeds the limit of {limit} 元 for one payment.",
+        ),
+        # payments and reversals
+        "payment_channel_mismatch": Template(
+            "现金、刷卡和银行转账在柜台收取，线上支付须经支付渠道的通知入账（方式 {channel}，来源 {source}）。",
+            "Cash, card and bank transfers are taken at the counter, online payments through a provider's "
+            "notification (channel {channel}, source {source}).",
+        ),
+        "payment_reference_reused": Template(
+            "单号 {reference} 已用于另一户或另一金额（{amount_yuan} 元）的付款。",
+            "The reference {reference} was recorded already for another household or amount ({amount_yuan} 元).",
+        ),
+        "payment_already_reversed": Template(
+            "付款 {reference} 已经冲正。", "The payment {reference} is reversed already."
+        ),
+        "reversal_before_payment": Template(
+            "冲正日期不能早于收款日期。", "A payment cannot be reversed before it was received."
+        ),
+        "not_found.payment": Template("没有编号为 {key} 的付款。", "There is no payment {key}."),
+        # refund payouts
+        "refund_exceeds_credit": Template(
+            "退款 {amount_yuan} 元超过该户可退的余额 {credit_yuan} 元。",
+            "The refund of {amount_yuan} 元 exceeds the household's credit of {credit_yuan} 元.",
+        ),
+        "refund_request_exists": Template("退款申请 {key} 已经存在。", "A refund request {key} exists already."),
+        "refund_status_conflict": Template(
+            "该退款当前状态为 {status}，不能执行此操作。", "The refund is {status}; this cannot be done now."
+        ),
+        "second_person_required": Template(
+            "退款须由申请人 {requested_by} 以外的另一人审批。",
+            "A refund is approved by a second person, not by {requested_by} who asked for it.",
+        ),
+        "not_found.refund": Template("没有编号为 {key} 的退款。", "There is no refund {key}."),
+        # online payments: orders and notifications
+        "payment_provider_unknown": Template("没有支付渠道 {value}。", "There is no payment provider {value}."),
+        "not_found.payment_provider": Template("没有支付渠道 {key}。", "There is no payment provider {key}."),
+        "not_found.payment_order": Template("没有订单号为 {key} 的支付订单。", "There is no payment order {key}."),
+        "payment_notification_unreadable": Template(
+            "支付通知不是 JSON 对象，无法读取。", "The payment notification is not a JSON object."
+        ),
+        "payment_notification_field_invalid": Template(
+            "支付通知的{field_label}缺失或无效。", "The notification's {field_label} is missing or not valid."
+        ),
+        "payment_order_provider_mismatch": Template(
+            "订单 {order_number} 应经 {provider} 支付，不接受其他支付渠道的通知。",
+            "The order {order_number} is paid through {provider}; another provider cannot notify it.",
+        ),
+        "payment_amount_mismatch": Template(
+            "通知金额 {amount_yuan} 元与订单 {order_number} 的金额 {expected_yuan} 元不符：未入账，订单已标记待查。",
+            "The notification says {amount_yuan} 元 but the order {order_number} is for {expected_yuan} 元: "
+            "nothing was booked and the order is flagged.",
+        ),
+        "payment_order_flagged": Template(
+            "订单 {order_number} 已标记待查，通知未入账，请人工核对。",
+            "The order {order_number} is flagged: the notification was not booked; a person must look at it.",
+        ),
+        # the notification endpoint's 401 problems (params.reason)
+        "payments.invalid_signature": Template(
+            "支付通知缺少签名，或签名不是用该渠道的商户密钥生成的（此地址不接受访问令牌）。",
+            "The notification is not signed, or not with the provider's merchant key "
+            "(this address takes no bearer token).",
+        ),
+        "payments.invalid_timestamp": Template(
+            "支付通知没有可读的签名时间（X-Pay-Timestamp：Unix 时间，秒）。",
+            "The notification carries no readable time of signing (X-Pay-Timestamp: unix seconds).",
+        ),
+        "payments.stale_timestamp": Template(
+            "支付通知的签名时间与服务器时间相差超过 300 秒。",
+            "The notification was signed more than 300 seconds away from the server's clock.",
+        ),
+    }
+)

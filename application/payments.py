@@ -48,6 +48,10 @@ class CreditReader(Protocol):
         """Credit the household has (payments and settlement refunds not yet used), in 元."""
         ...
 
+    def pending_refunds_yuan(self, household_id: UUID, excluding: UUID | None = None) -> Decimal:
+        """Refunds requested or approved and not yet paid out: credit already spoken for."""
+        ...
+
 
 class Payments:
     """Payments and refunds, with the caller's permission checked first."""
@@ -230,7 +234,7 @@ class Payments:
         with self.ledger.command_lock:
             refund = self._refund(refund_id)
             try:
-                self._require_credit(refund.household_id, refund.amount_yuan)
+                self._require_credit(refund.household_id, refund.amount_yuan, excluding=refund.id)
                 refund.approve(CommandContext(principal.name, reason.strip() or "approved", correlation_id or uuid4()))
                 self.ledger.save(refund)
             except BaseException:
@@ -281,12 +285,16 @@ class Payments:
             raise NotFoundError(f"no refund {refund_id}", kind="refund", key=str(refund_id))
         return refund
 
-    def _require_credit(self, household_id: UUID, amount_yuan: Decimal) -> None:
-        available = self.credits.unallocated_credit_yuan(household_id)
+    def _require_credit(self, household_id: UUID, amount_yuan: Decimal, excluding: UUID | None = None) -> None:
+        """The household's credit, less the refunds already asked for, must cover ``amount_yuan``."""
+        available = self.credits.unallocated_credit_yuan(household_id) - self.credits.pending_refunds_yuan(
+            household_id, excluding
+        )
         if amount_yuan > available:
             raise InvalidInputError(
                 "the household has less credit than the refund asks for",
                 message_key="refund_exceeds_credit",
+                field="amount_yuan",
                 credit_yuan=str(available),
                 amount_yuan=str(amount_yuan),
             )

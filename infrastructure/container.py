@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from application.billing import Billing
 from application.billing_runs import BillingRuns
 from application.ledger import HeatLedger
+from application.payments import Payments
 from infrastructure.billing_runs import BillingRunStore
 from infrastructure.database import create_database_engine, migrate
 from infrastructure.estimation import GapEstimator
@@ -22,6 +23,7 @@ from infrastructure.token_store import TokenStore
 from infrastructure.weather import WeatherStore
 from projections.billing_inputs import SqlBillingInputs
 from projections.ledger_projection import LedgerProjection
+from projections.payment_queries import PaymentQueries
 from projections.runner import ProjectionRunner
 
 if TYPE_CHECKING:
@@ -45,6 +47,7 @@ class Container:
     billing: Billing
     billing_runs: BillingRuns
     run_store: BillingRunStore
+    payments: Payments
     # Where jobs go: run in this process ("inline", the embedded default) or enqueued on Redis for
     # arq workers (HEATLEDGER_JOB_QUEUE=arq). Set from the settings when the container is built.
     jobs: JobQueue = field(init=False, repr=False)
@@ -92,6 +95,18 @@ def bootstrap(settings: Settings | None = None) -> Container:
     estimator = GapEstimator(engine, intake, weather)
     billing = Billing(ledger, SqlBillingInputs(engine))
     run_store = BillingRunStore(engine, ledger.clock)
+    payments = Payments(ledger, PaymentQueries(engine))
     return Container(
-        settings, ledger, engine, runner, tokens, intake, estimator, weather, billing, BillingRuns(billing), run_store
+        settings,
+        ledger,
+        engine,
+        runner,
+        tokens,
+        intake,
+        estimator,
+        weather,
+        billing,
+        BillingRuns(billing),
+        run_store,
+        payments,
     )

@@ -70,7 +70,7 @@ class BalanceRecord:
     charged_yuan: Decimal
     paid_yuan: Decimal
     balance_yuan: Decimal
-    last_bill_at: datetime
+    last_bill_at: datetime | None  # None when the household has paid but was never billed
 
 
 @dataclass(frozen=True)

@@ -1,30 +1,37 @@
 """The ledger projection: households, meters, readings, metered intervals and daily consumption;
-suspensions and owner changes; tariffs, billing periods, bills and balances.
+suspensions and owner changes; tariffs, billing periods, bills and balances; payments, refund
+payouts and the allocation of every household's credits to its charges.
 
-Each handler applies one event inside the runner's transaction. Handlers are idempotent only
+The handlers of households and meters are here; those of tariffs and bills are in
+``billing_handlers``, of payments and refunds in ``payment_handlers``, and the allocation rows in
+``allocation_rows``. Each handler applies one event inside the runner's transaction. Handlers are idempotent only
 together with the tracking table: the runner applies every event exactly once.
+
+Allocation is not kept up event by event: every money event (a bill that charges or credits, a
+payment received or reversed, a refund paid out) marks its household, and at the end of the batch
+each marked household's allocation is computed once from its rows by
+``domain.payment_allocation.allocate``. A billing run of 10,000 bills therefore costs one
+allocation per household per batch, and the result never depends on how events were batched.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import Connection, Table, case, delete, insert, or_, select, update
 
-from domain.billing_period import BillingPeriod
 from domain.day_split import split_across_days
 from domain.household import Household
 from domain.meter import Meter
-from domain.tariff import Tariff
+from projections.allocation_rows import reallocate
+from projections.billing_handlers import BILLING_HANDLERS
+from projections.payment_handlers import PAYMENT_HANDLERS
 from projections.reading_batch import ReadingBatchWriter
 from projections.tables import (
     LEDGER_TABLES,
-    balances,
-    billing_periods,
-    bills,
     faulty_interval_estimates,
     household_owner_changes,
     household_suspensions,
@@ -34,11 +41,11 @@ from projections.tables import (
     meter_verifications,
     meters,
     reading_corrections,
-    tariff_versions,
-    tariffs,
 )
 
-Handler = Callable[[Connection, Any], None]
+# A handler applies one event; a handler of a money event returns the household whose allocation
+# must be recomputed at the end of the batch (others return None).
+Handler = Callable[[Connection, Any], UUID | None]
 
 
 class LedgerProjection:
@@ -48,28 +55,28 @@ class LedgerProjection:
     tables: tuple[Table, ...] = LEDGER_TABLES
 
     def __init__(self) -> None:
-        self._handlers: dict[type[Any], Handler] = {
-            Household.Registered: self._household_registered,
-            Household.AreaCorrected: self._area_corrected,
-            Household.HeatingSuspended: self._heating_suspended,
-            Household.HeatingResumed: self._heating_resumed,
-            Household.MeterAttached: self._touch_household,
-            Household.MeterDetached: self._touch_household,
-            Household.OwnerChanged: self._owner_changed,
-            Meter.Commissioned: self._meter_commissioned,
-            Meter.AttachedToHousehold: self._meter_attached,
-            Meter.DetachedFromHousehold: self._meter_detached,
-            Meter.FaultReported: self._fault_reported,
-            Meter.FaultCleared: self._fault_cleared,
-            Meter.Decommissioned: self._decommissioned,
-            Meter.VerificationRecorded: self._verification_recorded,
-            Meter.ReadingVoided: self._reading_voided,
-            Meter.FaultyIntervalEstimated: self._faulty_interval_estimated,
-            Tariff.Opened: self._tariff_opened,
-            Tariff.VersionPublished: self._tariff_version_published,
-            BillingPeriod.Opened: self._billing_period_opened,
-            BillingPeriod.BillIssued: self._bill_issued,
-        }
+        self._handlers: dict[type[Any], Handler] = (
+            BILLING_HANDLERS
+            | PAYMENT_HANDLERS
+            | {
+                Household.Registered: self._household_registered,
+                Household.AreaCorrected: self._area_corrected,
+                Household.HeatingSuspended: self._heating_suspended,
+                Household.HeatingResumed: self._heating_resumed,
+                Household.MeterAttached: self._touch_household,
+                Household.MeterDetached: self._touch_household,
+                Household.OwnerChanged: self._owner_changed,
+                Meter.Commissioned: self._meter_commissioned,
+                Meter.AttachedToHousehold: self._meter_attached,
+                Meter.DetachedFromHousehold: self._meter_detached,
+                Meter.FaultReported: self._fault_reported,
+                Meter.FaultCleared: self._fault_cleared,
+                Meter.Decommissioned: self._decommissioned,
+                Meter.VerificationRecorded: self._verification_recorded,
+                Meter.ReadingVoided: self._reading_voided,
+                Meter.FaultyIntervalEstimated: self._faulty_interval_estimated,
+            }
+        )
 
     def apply(self, connection: Connection, domain_event: Any) -> None:
         """Apply one event; events this projection does not know (snapshots, later kinds) are skipped."""
@@ -80,6 +87,7 @@ class LedgerProjection:
         first flushes them and then drops the writer's cached meters and households."""
         readings = ReadingBatchWriter(connection)
         readings.preload(domain_events)
+        households_to_reallocate: set[UUID] = set()  # whose money changed in this batch
         for domain_event in domain_events:
             if isinstance(domain_event, Meter.ReadingRecorded):
                 readings.add(domain_event)
@@ -87,9 +95,12 @@ class LedgerProjection:
             handler = self._handlers.get(type(domain_event))
             if handler is not None:
                 readings.flush()
-                handler(connection, domain_event)
+                household_id = handler(connection, domain_event)
+                if household_id is not None:
+                    households_to_reallocate.add(household_id)
                 readings.forget_lookups()
         readings.flush()
+        reallocate(connection, households_to_reallocate)
 
     # -- households ---------------------------------------------------------------------------
 
@@ -319,128 +330,3 @@ class LedgerProjection:
             ],
         )
         self._update_meter(connection, event)
-
-    # -- tariffs and billing ------------------------------------------------------------------
-
-    def _tariff_opened(self, connection: Connection, event: Tariff.Opened) -> None:
-        connection.execute(
-            insert(tariffs).values(
-                tariff_id=event.originator_id, customer_class=event.customer_class, scope=event.scope
-            )
-        )
-
-    def _tariff_version_published(self, connection: Connection, event: Tariff.VersionPublished) -> None:
-        tariff = connection.execute(
-            select(tariffs.c.customer_class, tariffs.c.scope).where(tariffs.c.tariff_id == event.originator_id)
-        ).one()
-        connection.execute(
-            insert(tariff_versions).values(
-                tariff_id=event.originator_id,
-                version=event.number,
-                customer_class=tariff.customer_class,
-                scope=tariff.scope,
-                effective_from=event.effective_from,
-                effective_until=event.effective_until,
-                document_number=event.document_number,
-                approved_on=event.approved_on,
-                terms=json_text(event.terms),
-                published_at=event.timestamp,
-                actor=event.actor,
-                reason=event.reason,
-            )
-        )
-
-    def _billing_period_opened(self, connection: Connection, event: BillingPeriod.Opened) -> None:
-        connection.execute(
-            insert(billing_periods).values(
-                period_id=event.originator_id,
-                household_id=event.household_id,
-                account_number=event.account_number,
-                community=event.community,
-                building=event.building,
-                season_code=event.season_code,
-                first_day=event.first_day,
-                last_day=event.last_day,
-                tariff_scope=event.tariff_scope,
-                tariff_version=event.tariff_version,
-                billed_area_m2=event.billed_area_m2,
-                position_coefficient=event.position_coefficient,
-                opened_at=event.timestamp,
-            )
-        )
-
-    def _bill_issued(self, connection: Connection, event: BillingPeriod.BillIssued) -> None:
-        """Record the bill and charge it to the household's balance (select, then insert or update:
-        portable, and safe inside the runner's transaction)."""
-        period = connection.execute(
-            select(
-                billing_periods.c.household_id,
-                billing_periods.c.account_number,
-                billing_periods.c.community,
-                billing_periods.c.building,
-                billing_periods.c.season_code,
-            ).where(billing_periods.c.period_id == event.originator_id)
-        ).one()
-        connection.execute(
-            insert(bills).values(
-                bill_id=event.bill_id,
-                period_id=event.originator_id,
-                household_id=period.household_id,
-                account_number=period.account_number,
-                community=period.community,
-                building=period.building,
-                season_code=period.season_code,
-                kind=event.kind,
-                label=event.label,
-                number=event.number,
-                issued_on=event.issued_on,
-                first_day=event.first_day,
-                last_day=event.last_day,
-                amount_yuan=event.amount_yuan,
-                basis=event.basis,
-                lines=json_text(event.lines),
-                issued_at=event.timestamp,
-                actor=event.actor,
-                reason=event.reason,
-                correlation_id=event.correlation_id,
-            )
-        )
-        balance = connection.execute(
-            select(balances.c.charged_yuan, balances.c.paid_yuan).where(balances.c.household_id == period.household_id)
-        ).one_or_none()
-        place = {"account_number": period.account_number, "community": period.community, "building": period.building}
-        if balance is None:
-            amount = Decimal(event.amount_yuan)
-            connection.execute(
-                insert(balances).values(
-                    household_id=period.household_id,
-                    charged_yuan=amount,
-                    paid_yuan=Decimal(0),
-                    balance_yuan=amount,
-                    last_bill_at=event.timestamp,
-                    **place,
-                )
-            )
-            return
-        charged = balance.charged_yuan + event.amount_yuan
-        connection.execute(
-            update(balances)
-            .where(balances.c.household_id == period.household_id)
-            .values(
-                charged_yuan=charged,
-                balance_yuan=charged - balance.paid_yuan,
-                last_bill_at=event.timestamp,
-                **place,
-            )
-        )
-
-
-def json_text(value: Any) -> str:
-    """Event payload (dicts, lists, strings, Decimals) as JSON text, Decimals written as strings."""
-    return json.dumps(value, default=_decimal_as_text, ensure_ascii=False, sort_keys=True)
-
-
-def _decimal_as_text(value: Any) -> str:
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} has no JSON form in the read models")

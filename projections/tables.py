@@ -277,7 +277,8 @@ bills = Table(
     Index("ix_bills_community_season_kind", "community", "season_code", "kind"),
 )
 
-# What each household was charged and has paid, over all seasons (payments come later: paid is 0).
+# What each household was charged (bills, refunds paid out to it) and has paid (payments net of
+# reversals), over all seasons. ``last_bill_at`` is None for a household that paid before its first bill.
 balances = Table(
     "balances",
     metadata,
@@ -288,7 +289,91 @@ balances = Table(
     Column("charged_yuan", ScaledDecimal(MONEY_SCALE), nullable=False),
     Column("paid_yuan", ScaledDecimal(MONEY_SCALE), nullable=False, server_default="0"),
     Column("balance_yuan", ScaledDecimal(MONEY_SCALE), nullable=False),
-    Column("last_bill_at", UtcDateTime, nullable=False),
+    Column("last_bill_at", UtcDateTime, nullable=True),
+)
+
+# Payments received, one row each; a reversal marks the row (who, when, why-kind), never deletes it.
+# ``actor`` is the clerk at the counter or the online provider's service account.
+payments = Table(
+    "payments",
+    metadata,
+    Column("payment_id", Uuid, primary_key=True),
+    Column("household_id", Uuid, nullable=False, index=True),
+    Column("account_number", String(64), nullable=False),
+    Column("community", String(128), nullable=False),
+    Column("building", String(64), nullable=False),
+    Column("amount_yuan", ScaledDecimal(MONEY_SCALE), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("reference", String(64), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("received_on", Date, nullable=False),
+    Column("named_bill_id", Uuid, nullable=True),
+    Column("actor", String(128), nullable=False),
+    Column("reversed_on", Date, nullable=True),
+    Column("reversal_kind", String(16), nullable=True),
+    Column("reversed_by", String(128), nullable=True),
+    Index("ix_payments_journal", "received_on", "channel", "actor"),
+)
+
+# Refund payouts and where each stands: requested, approved, rejected or paid.
+refund_payouts = Table(
+    "refund_payouts",
+    metadata,
+    Column("refund_id", Uuid, primary_key=True),
+    Column("household_id", Uuid, nullable=False, index=True),
+    Column("account_number", String(64), nullable=False),
+    Column("request_number", String(64), nullable=False),
+    Column("amount_yuan", ScaledDecimal(MONEY_SCALE), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("requested_on", Date, nullable=False),
+    Column("requested_by", String(128), nullable=False),
+    Column("approved_by", String(128), nullable=True),
+    Column("paid_on", Date, nullable=True),
+    Column("reference", String(64), nullable=True),
+)
+
+# Which credit settles which charge, by how much: recomputed from the household's whole history
+# (domain.payment_allocation) after each batch that changed its money. ``sequence`` is the order in
+# which the allocation was made. A credit is a payment or a settlement's credit note (a negative
+# bill); a charge is a bill or a refund paid out.
+payment_allocations = Table(
+    "payment_allocations",
+    metadata,
+    Column("household_id", Uuid, primary_key=True),
+    Column("sequence", Integer, primary_key=True),
+    Column("credit_id", Uuid, nullable=False),
+    Column("credit_kind", String(32), nullable=False),
+    Column("charge_id", Uuid, nullable=False, index=True),
+    Column("charge_kind", String(32), nullable=False),
+    Column("amount_yuan", ScaledDecimal(MONEY_SCALE), nullable=False),
+)
+
+# The charges not yet settled in full (what arrears aging reads): ``kind`` is the bill's kind or
+# ``refund_payout``; ``season_code`` is None for a refund payout.
+open_charges = Table(
+    "open_charges",
+    metadata,
+    Column("charge_id", Uuid, primary_key=True),
+    Column("household_id", Uuid, nullable=False, index=True),
+    Column("community", String(128), nullable=False),
+    Column("building", String(64), nullable=False),
+    Column("season_code", String(16), nullable=True),
+    Column("kind", String(16), nullable=False),
+    Column("issued_on", Date, nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("amount_yuan", ScaledDecimal(MONEY_SCALE), nullable=False),
+    Column("open_yuan", ScaledDecimal(MONEY_SCALE), nullable=False),
+    Index("ix_open_charges_place_due", "community", "building", "due_on"),
+)
+
+# Credit a household has that no charge has used yet (carried to the next season); a household
+# without credit has no row.
+household_credits = Table(
+    "household_credits",
+    metadata,
+    Column("household_id", Uuid, primary_key=True),
+    Column("unallocated_yuan", ScaledDecimal(MONEY_SCALE), nullable=False),
 )
 
 # The tables the ledger projection fills from Tariff and BillingPeriod events and from suspensions
@@ -303,6 +388,16 @@ BILLING_TABLES = (
     balances,
 )
 
+# The tables the ledger projection fills from Payment and RefundPayout events and from the
+# allocation of every household's credits to its charges.
+PAYMENT_TABLES = (
+    payments,
+    refund_payouts,
+    payment_allocations,
+    open_charges,
+    household_credits,
+)
+
 # Tables the ledger projection owns: emptied on rebuild (the tracking row is reset separately).
 LEDGER_TABLES = (
     faulty_interval_estimates,
@@ -314,4 +409,5 @@ LEDGER_TABLES = (
     meters,
     households,
     *BILLING_TABLES,
+    *PAYMENT_TABLES,
 )

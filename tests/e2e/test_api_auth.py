@@ -51,7 +51,9 @@ def test_every_endpoint_but_health_requires_a_token(client: TestClient) -> None:
         for method, operation in operations.items():
             secured = any("BearerToken" in requirement for requirement in operation.get("security", []))
             # The NB-IoT webhook is signed per channel (HMAC) instead: tests/e2e/test_api_nbiot.py.
-            assert secured == (path not in {"/health", "/ingest/nbiot/{channel}"}), f"{method.upper()} {path}"
+            assert secured == (path not in {"/health", "/ingest/nbiot/{channel}", "/payments/notify/{provider}"}), (
+                f"{method.upper()} {path}"
+            )
 
 
 def test_a_device_may_submit_readings_but_not_register_or_read(api: LedgerApi, tokens: Tokens) -> None:

@@ -1,0 +1,36 @@
+"""The ``heatledger payments`` commands: what an operator configures at an online payment provider.
+
+Registered on the main ``heatledger`` app by ``api.cli``; it uses that module's plumbing (the
+settings, one-line failures).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from api.cli import _fail, _out, _settings, app
+from infrastructure.online_payments import ADAPTERS, merchant_key
+
+payments_app = typer.Typer(help="Online payments: the providers' merchant keys.", no_args_is_help=True)
+app.add_typer(payments_app, name="payments")
+
+
+@payments_app.command("merchant-key")
+def payments_merchant_key(
+    provider: Annotated[str, typer.Argument(help="The provider, as in its notification URL (e.g. hmac-json).")],
+) -> None:
+    """Print a provider's merchant key, to configure at the provider (docs/payments.md).
+
+    The key is derived from HEATLEDGER_SECRET_KEY and the provider's name; nothing is stored, and
+    rotating the secret key changes it.
+    """
+    if provider not in ADAPTERS:
+        _fail(f"no payment provider {provider}; the providers are: {', '.join(sorted(ADAPTERS))}")
+    console = _out()
+    console.print(f"The merchant key of {provider}:", markup=False)
+    console.print(merchant_key(_settings().secret_key, provider), soft_wrap=True, markup=False)
+    console.print(
+        f"The provider notifies POST /payments/notify/{provider}, signing as docs/payments.md explains.", markup=False
+    )

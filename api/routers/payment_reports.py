@@ -1,0 +1,171 @@
+"""Reads of payments: a household's payments, allocations, open charges and balance on a day;
+arrears aging, collection rates and the payment journal for the cash-up."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import Depends, Query
+
+from api.auth import Reader
+from api.dependencies import BusinessToday, ContainerDependency, Queries
+from api.problems import problem_responses
+from api.routers import resource_router
+from api.routers.households import AccountNumberPath, require_household
+from api.schemas.common import KEY_MAX_LENGTH, NAME_MAX_LENGTH
+from api.schemas.payments import (
+    AgingOutput,
+    AgingReport,
+    AgingTotalsOutput,
+    AllocationOutput,
+    BalanceAsOfOutput,
+    CollectionRateOutput,
+    CollectionRates,
+    HouseholdAccountOutput,
+    Journal,
+    JournalOutput,
+    OpenChargeOutput,
+    PaymentOutput,
+    PaymentPage,
+)
+from domain.payment import PaymentChannel
+from projections.payment_queries import PaymentQueries
+from projections.queries import MAXIMUM_PAGE_SIZE
+
+router = resource_router("", "payments")
+
+MAXIMUM_OFFSET = 1_000_000
+CommunityQuery = Annotated[str | None, Query(max_length=NAME_MAX_LENGTH, description="One community; default: all")]
+
+
+def get_payment_queries(container: ContainerDependency) -> PaymentQueries:
+    """Reads of the payment read models."""
+    return PaymentQueries(container.engine)
+
+
+PaymentReads = Annotated[PaymentQueries, Depends(get_payment_queries)]
+
+
+@router.get(
+    "/households/{account_number}/payments",
+    operation_id="list_household_payments",
+    response_model=PaymentPage,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def list_household_payments(
+    account_number: AccountNumberPath,
+    reader: Reader,
+    queries: Queries,
+    payments: PaymentReads,
+    limit: Annotated[int, Query(ge=1, le=MAXIMUM_PAGE_SIZE)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAXIMUM_OFFSET)] = 0,
+) -> PaymentPage:
+    """The household's payments, newest first, with their reversals."""
+    household = require_household(queries, account_number)
+    page = payments.payments_of_household(household.household_id, limit, offset)
+    items = [PaymentOutput.model_validate(record) for record in page.items]
+    return PaymentPage(items=items, total=page.total, limit=limit, offset=offset)
+
+
+@router.get(
+    "/households/{account_number}/account",
+    operation_id="get_household_account",
+    response_model=HouseholdAccountOutput,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_household_account(
+    account_number: AccountNumberPath, reader: Reader, queries: Queries, payments: PaymentReads
+) -> HouseholdAccountOutput:
+    """Every allocation of the household's payments and credit notes to its charges (a payment
+    settles the bill its payer named, then the oldest open charges), what is still open, and the
+    credit carried to the next charges."""
+    household = require_household(queries, account_number)
+    return HouseholdAccountOutput(
+        account_number=account_number,
+        allocations=[
+            AllocationOutput.model_validate(line) for line in payments.allocations_of_household(household.household_id)
+        ],
+        open_charges=[
+            OpenChargeOutput.model_validate(charge)
+            for charge in payments.open_charges_of_household(household.household_id)
+        ],
+        credit_yuan=payments.unallocated_credit_yuan(household.household_id),
+    )
+
+
+@router.get(
+    "/households/{account_number}/balance/{day}",
+    operation_id="get_household_balance_on",
+    response_model=BalanceAsOfOutput,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_household_balance_on(
+    account_number: AccountNumberPath, day: date, reader: Reader, queries: Queries, payments: PaymentReads
+) -> BalanceAsOfOutput:
+    """The household's balance at the end of a business day: what was charged, paid, reversed and
+    refunded by then."""
+    household = require_household(queries, account_number)
+    return BalanceAsOfOutput.model_validate(payments.balance_as_of(household.household_id, day))
+
+
+@router.get(
+    "/arrears/aging",
+    operation_id="get_arrears_aging",
+    response_model=AgingReport,
+    responses=problem_responses(401, 403, 422),
+)
+def get_arrears_aging(
+    reader: Reader,
+    payments: PaymentReads,
+    today: BusinessToday,
+    community: CommunityQuery = None,
+    as_of: Annotated[date | None, Query(description="The day the ages are counted to; default today")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAXIMUM_PAGE_SIZE)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAXIMUM_OFFSET)] = 0,
+) -> AgingReport:
+    """Open charges by days past due: not yet due, 0–30, 31–90, 91–180, 181–365, over 365."""
+    day = as_of or today
+    return AgingReport(
+        as_of=day,
+        community=community,
+        totals=AgingTotalsOutput.model_validate(payments.aging_totals(day, community)),
+        items=[AgingOutput.model_validate(record) for record in payments.aging(day, community, limit, offset)],
+    )
+
+
+@router.get(
+    "/collection-rates",
+    operation_id="get_collection_rates",
+    response_model=CollectionRates,
+    responses=problem_responses(401, 403, 422),
+)
+def get_collection_rates(
+    reader: Reader,
+    payments: PaymentReads,
+    season: Annotated[str, Query(pattern=r"^\d{4}-\d{4}$", description="e.g. 2025-2026")],
+    community: CommunityQuery = None,
+) -> CollectionRates:
+    """Per community and building: what the season's bills charged, what is collected, the rate."""
+    records = payments.collection_rates(season, community)
+    return CollectionRates(season=season, items=[CollectionRateOutput.model_validate(record) for record in records])
+
+
+@router.get(
+    "/payments/journal",
+    operation_id="get_payment_journal",
+    response_model=Journal,
+    responses=problem_responses(401, 403, 422),
+)
+def get_payment_journal(
+    reader: Reader,
+    payments: PaymentReads,
+    today: BusinessToday,
+    day: Annotated[date | None, Query(description="The business day; default today")] = None,
+    channel: Annotated[PaymentChannel | None, Query(description="One channel")] = None,
+    clerk: Annotated[str | None, Query(max_length=KEY_MAX_LENGTH * 2, description="One clerk (actor)")] = None,
+) -> Journal:
+    """The day's payments per channel and clerk, with reversals: the clerk's cash-up."""
+    chosen = day or today
+    records = payments.journal(chosen, channel.value if channel else None, clerk)
+    return Journal(day=chosen, items=[JournalOutput.model_validate(record) for record in records])
