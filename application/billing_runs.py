@@ -260,15 +260,19 @@ class _RunJob:
         records = self.runs.inputs.season_records(household_ids, self.request.season)
         readers = _ChunkReaders(self, household_ids)
         for household in households:
-            period = self._period(household)
-            periods.append(period)
+            period: BillingPeriod | None = None
             try:
+                period = self._period(household)
+                periods.append(period)
                 bills = self._issue(period, household, records.get(household.household_id), readers)
             except LedgerError as error:
+                # One household's problem (a period it cannot open, a season its readings do not
+                # cover) is an exception of the run; the others are billed.
                 outcome.exceptions.append(
                     RunException(household.account_number, error.message_key, error.message, error.params)
                 )
-                outcome.unchanged(period)
+                if period is not None:
+                    outcome.unchanged(period)
                 continue
             outcome.record(period, bills)
 
@@ -317,7 +321,6 @@ class _ChunkOutcome:
     issued: list[IssuedBill] = field(default_factory=list)
     already_issued: int = 0
     exceptions: list[RunException] = field(default_factory=list)
-    untouched: list[BillingPeriod] = field(default_factory=list)
 
     def record(self, period: BillingPeriod, bills: list[IssuedBill] | None) -> None:
         if bills is None:
