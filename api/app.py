@@ -13,6 +13,7 @@ from fastapi import FastAPI, routing
 
 from api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from api.routers import (
+    arrears,
     billing,
     bills,
     consumption,
@@ -82,6 +83,7 @@ ROUTERS = (
     online_payments.router,
     payments.router,
     payment_reports.router,
+    arrears.router,
     tokens.router,
     health.router,
 )

@@ -895,9 +895,10 @@ CATALOG.update(
         "refund_status_conflict": Template(
             "该退款当前状态为 {status}，不能执行此操作。", "The refund is {status}; this cannot be done now."
         ),
+        # a refund payout or an arrears flag: approved by someone other than who asked for it
         "second_person_required": Template(
-            "退款须由申请人 {requested_by} 以外的另一人审批。",
-            "A refund is approved by a second person, not by {requested_by} who asked for it.",
+            "须由申请人 {requested_by} 以外的另一人审批。",
+            "This is approved by a second person, not by {requested_by} who asked for it.",
         ),
         "not_found.refund": Template("没有编号为 {key} 的退款。", "There is no refund {key}."),
         # online payments: orders and notifications
@@ -937,5 +938,66 @@ CATALOG.update(
             "支付通知的签名时间与服务器时间相差超过 300 秒。",
             "The notification was signed more than 300 seconds away from the server's clock.",
         ),
+    }
+)
+
+
+# -- arrears: the arrears policy, flags and what protects a household from one -------------------
+# (domain/arrears.py, domain/household.py, application/arrears.py, api/routers/arrears.py)
+
+LABELS.update(
+    {
+        "manage_arrears": Template("欠费限流标记", "manage arrears flags"),
+        "arrears_flag": Template("欠费标记", "arrears flag"),
+        "minimum_amount_yuan": Template("最低欠费金额", "minimum amount"),
+        "minimum_days_past_due": Template("最少逾期天数", "minimum days past due"),
+        "window_start": Template("允许期开始日", "window start"),
+        "window_end": Template("允许期结束日", "window end"),
+    }
+)
+
+CATALOG.update(
+    {
+        "arrears_window_day_invalid": Template(
+            "{field_label}应写作“月-日”，例如 11-15，而不是 {value}。",
+            "The {field_label} is a month-day such as 11-15, not {value}.",
+        ),
+        "arrears_days_out_of_range": Template(
+            "{field_label} {value} 须在 1 到 {limit} 天之间。",
+            "The {field_label} {value} must lie between 1 and {limit} days.",
+        ),
+        "arrears_window_outside_season": Template(
+            "{field_label} {value} 不在供暖期（11 月 1 日至 3 月 31 日）内。",
+            "The {field_label} {value} lies outside the heating season (1 Nov to 31 Mar).",
+        ),
+        "arrears_window_reversed": Template(
+            "允许期的开始日 {start} 晚于结束日 {end}。",
+            "The window starts on {start}, after its end on {end}.",
+        ),
+        "arrears_not_eligible": Template(
+            "{account_number} 不符合欠费标记条件：{reasons}。",
+            "{account_number} may not be flagged for arrears: {reasons}.",
+        ),
+        "arrears_flag_status_conflict": Template(
+            "该欠费标记当前状态为 {status}，不能执行此操作。", "The arrears flag is {status}; this cannot be done now."
+        ),
+        "arrears_flag_protected": Template(
+            "{account_number} 现为困难户或有未结的争议，不能批准欠费标记，请撤销该标记。",
+            "{account_number} is now marked vulnerable or has a dispute open: withdraw the flag instead.",
+        ),
+        "not_found.arrears_flag": Template("没有编号为 {key} 的欠费标记。", "There is no arrears flag {key}."),
+        "already_vulnerable": Template(
+            "{account_number} 已标记为困难户。", "{account_number} is marked vulnerable already."
+        ),
+        "not_vulnerable": Template("{account_number} 未标记为困难户。", "{account_number} is not marked vulnerable."),
+        "no_open_dispute": Template("{account_number} 没有未结的争议。", "{account_number} has no open dispute."),
+        # why a flag run did not flag a household (the reasons in its summary)
+        "arrears_nothing_past_due": Template("没有逾期未付的费用", "nothing is past due"),
+        "arrears_below_minimum_amount": Template("逾期金额低于标准", "the amount past due is below the minimum"),
+        "arrears_not_long_enough_past_due": Template("逾期天数不足", "not past due for long enough"),
+        "arrears_open_dispute": Template("有未结的争议", "a dispute is open"),
+        "arrears_vulnerable": Template("已标记为困难户", "marked vulnerable"),
+        "arrears_outside_window": Template("不在本供暖期允许标记的日期内", "outside the season's window for flags"),
+        "arrears_already_flagged": Template("本供暖期已有欠费标记", "flagged already this season"),
     }
 )

@@ -37,6 +37,8 @@ class Permission(StrEnum):
     RECEIVE_PAYMENTS = "receive_payments"
     NOTIFY_PAYMENTS = "notify_payments"
     APPROVE_REFUNDS = "approve_refunds"
+    # Flag households in arrears for valve restriction and approve flags (a second person approves).
+    MANAGE_ARREARS = "manage_arrears"
     MANAGE_TOKENS = "manage_tokens"
     REBUILD_PROJECTIONS = "rebuild_projections"
 
@@ -50,7 +52,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # Billing clerks run billing and record allocation inputs; tariffs are published by an admin
     # from the price bureau's approved document.
     # Clerks take payments at the counter; a refund is approved by a second clerk or an admin.
-    Role.CLERK: _READ_AND_MANAGE | {Permission.RUN_BILLING, Permission.RECEIVE_PAYMENTS, Permission.APPROVE_REFUNDS},
+    # Arrears flags are raised by a clerk and approved by another clerk or an admin.
+    Role.CLERK: _READ_AND_MANAGE
+    | {Permission.RUN_BILLING, Permission.RECEIVE_PAYMENTS, Permission.APPROVE_REFUNDS, Permission.MANAGE_ARREARS},
     Role.CUSTOMER_SERVICE: _READ_AND_MANAGE,
     Role.AUDITOR: frozenset({Permission.READ_LEDGER}),
     Role.REGULATOR: frozenset({Permission.READ_LEDGER}),

@@ -126,6 +126,30 @@ class Household(Aggregate):
         reason: str
         correlation_id: UUID
 
+    class MarkedVulnerable(Aggregate.Event):
+        """The household is protected from arrears restriction (elderly, ill, hardship)."""
+
+        actor: str
+        reason: str
+        correlation_id: UUID
+
+    class VulnerabilityCleared(Aggregate.Event):
+        actor: str
+        reason: str
+        correlation_id: UUID
+
+    class DisputeOpened(Aggregate.Event):
+        """The household disputes what it is charged: no arrears flag while a dispute is open."""
+
+        actor: str
+        reason: str
+        correlation_id: UUID
+
+    class DisputeClosed(Aggregate.Event):
+        actor: str
+        reason: str
+        correlation_id: UUID
+
     @staticmethod
     def create_id(account_number: str) -> UUID:
         return ids.household_id(account_number)
@@ -160,6 +184,8 @@ class Household(Aggregate):
         # Keyed by str(meter id): snapshots store state as JSON, whose keys are strings.
         self.meter_serials: dict[str, str] = {}
         self.owner_changes: list[date] = []
+        self.vulnerable = False
+        self.open_disputes = 0
 
     @classmethod
     def register(
@@ -320,3 +346,53 @@ class Household(Aggregate):
         self, meter_id: UUID, meter_serial: str, detached_at: datetime, actor: str, reason: str, correlation_id: UUID
     ) -> None:
         del self.meter_serials[str(meter_id)]
+
+    def mark_vulnerable(self, context: CommandContext) -> None:
+        """Protect the household from arrears restriction, with why."""
+        if self.vulnerable:
+            raise ConflictError(
+                "the household is marked vulnerable already",
+                message_key="already_vulnerable",
+                account_number=self.account_number,
+            )
+        self._marked_vulnerable(**_context_fields(context))
+
+    @event(MarkedVulnerable)
+    def _marked_vulnerable(self, actor: str, reason: str, correlation_id: UUID) -> None:
+        self.vulnerable = True
+
+    def clear_vulnerability(self, context: CommandContext) -> None:
+        """The household is no longer protected as vulnerable."""
+        if not self.vulnerable:
+            raise ConflictError(
+                "the household is not marked vulnerable",
+                message_key="not_vulnerable",
+                account_number=self.account_number,
+            )
+        self._vulnerability_cleared(**_context_fields(context))
+
+    @event(VulnerabilityCleared)
+    def _vulnerability_cleared(self, actor: str, reason: str, correlation_id: UUID) -> None:
+        self.vulnerable = False
+
+    def open_dispute(self, context: CommandContext) -> None:
+        """The household disputes a charge (the reason says which and why)."""
+        self._dispute_opened(**_context_fields(context))
+
+    @event(DisputeOpened)
+    def _dispute_opened(self, actor: str, reason: str, correlation_id: UUID) -> None:
+        self.open_disputes += 1
+
+    def close_dispute(self, context: CommandContext) -> None:
+        """A dispute is settled (the reason says how)."""
+        if self.open_disputes == 0:
+            raise ConflictError(
+                "the household has no open dispute",
+                message_key="no_open_dispute",
+                account_number=self.account_number,
+            )
+        self._dispute_closed(**_context_fields(context))
+
+    @event(DisputeClosed)
+    def _dispute_closed(self, actor: str, reason: str, correlation_id: UUID) -> None:
+        self.open_disputes -= 1

@@ -47,3 +47,8 @@ def payment_id(source: str, reference: str) -> UUID:
 def refund_id(account_number: str, request_number: str) -> UUID:
     """The id of a refund payout request of a household."""
     return uuid5(LEDGER_NAMESPACE, f"refund:{account_number}:{request_number}")
+
+
+def arrears_flag_id(account_number: str, season_code: str) -> UUID:
+    """The id of a household's arrears flag for a season: one flag per household and season."""
+    return uuid5(LEDGER_NAMESPACE, f"arrears-flag:{account_number}:{season_code}")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from application.arrears import Arrears
 from application.billing import Billing
 from application.billing_runs import BillingRuns
 from application.ledger import HeatLedger
@@ -21,6 +22,7 @@ from infrastructure.intake import ReadingIntake
 from infrastructure.settings import Settings
 from infrastructure.token_store import TokenStore
 from infrastructure.weather import WeatherStore
+from projections.arrears_queries import ArrearsQueries
 from projections.billing_inputs import SqlBillingInputs
 from projections.ledger_projection import LedgerProjection
 from projections.payment_queries import PaymentQueries
@@ -48,6 +50,7 @@ class Container:
     billing_runs: BillingRuns
     run_store: BillingRunStore
     payments: Payments
+    arrears: Arrears
     # Where jobs go: run in this process ("inline", the embedded default) or enqueued on Redis for
     # arq workers (HEATLEDGER_JOB_QUEUE=arq). Set from the settings when the container is built.
     jobs: JobQueue = field(init=False, repr=False)
@@ -96,6 +99,7 @@ def bootstrap(settings: Settings | None = None) -> Container:
     billing = Billing(ledger, SqlBillingInputs(engine))
     run_store = BillingRunStore(engine, ledger.clock)
     payments = Payments(ledger, PaymentQueries(engine))
+    arrears = Arrears(ledger, ArrearsQueries(engine))
     return Container(
         settings,
         ledger,
@@ -109,4 +113,5 @@ def bootstrap(settings: Settings | None = None) -> Container:
         BillingRuns(billing),
         run_store,
         payments,
+        arrears,
     )

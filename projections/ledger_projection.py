@@ -3,7 +3,8 @@ suspensions and owner changes; tariffs, billing periods, bills and balances; pay
 payouts and the allocation of every household's credits to its charges.
 
 The handlers of households and meters are here; those of tariffs and bills are in
-``billing_handlers``, of payments and refunds in ``payment_handlers``, and the allocation rows in
+``billing_handlers``, of payments and refunds in ``payment_handlers``, of arrears flags and
+household protections in ``arrears_handlers``, and the allocation rows in
 ``allocation_rows``. Each handler applies one event inside the runner's transaction. Handlers are idempotent only
 together with the tracking table: the runner applies every event exactly once.
 
@@ -27,6 +28,7 @@ from domain.day_split import split_across_days
 from domain.household import Household
 from domain.meter import Meter
 from projections.allocation_rows import reallocate
+from projections.arrears_handlers import ARREARS_HANDLERS
 from projections.billing_handlers import BILLING_HANDLERS
 from projections.payment_handlers import PAYMENT_HANDLERS
 from projections.reading_batch import ReadingBatchWriter
@@ -58,6 +60,7 @@ class LedgerProjection:
         self._handlers: dict[type[Any], Handler] = (
             BILLING_HANDLERS
             | PAYMENT_HANDLERS
+            | ARREARS_HANDLERS
             | {
                 Household.Registered: self._household_registered,
                 Household.AreaCorrected: self._area_corrected,

@@ -398,6 +398,44 @@ PAYMENT_TABLES = (
     household_credits,
 )
 
+# Arrears flags for valve restriction: raised, approved by a second person, or withdrawn.
+arrears_flags = Table(
+    "arrears_flags",
+    metadata,
+    Column("flag_id", Uuid, primary_key=True),
+    Column("household_id", Uuid, nullable=False, index=True),
+    Column("account_number", String(64), nullable=False),
+    Column("community", String(128), nullable=False),
+    Column("building", String(64), nullable=False),
+    Column("season_code", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("amount_yuan", ScaledDecimal(MONEY_SCALE), nullable=False),
+    Column("days_past_due", Integer, nullable=False),
+    Column("raised_by", String(128), nullable=False),
+    Column("approved_by", String(128), nullable=True),
+    Column("withdrawn_by", String(128), nullable=True),
+    Column("withdrawal_kind", String(32), nullable=True),
+    Column("raised_at", UtcDateTime, nullable=False),
+    Column("decided_at", UtcDateTime, nullable=True),
+    Index("ix_arrears_flags_status_place", "status", "community", "building"),
+)
+
+# What protects a household from an arrears flag: marked vulnerable, or disputes open. A household
+# that was never marked nor disputed has no row.
+household_protections = Table(
+    "household_protections",
+    metadata,
+    Column("household_id", Uuid, primary_key=True),
+    Column("vulnerable", Boolean, nullable=False),
+    Column("open_disputes", Integer, nullable=False),
+)
+
+# The tables the ledger projection fills from ArrearsFlag events and the protections of households.
+ARREARS_TABLES = (
+    arrears_flags,
+    household_protections,
+)
+
 # Tables the ledger projection owns: emptied on rebuild (the tracking row is reset separately).
 LEDGER_TABLES = (
     faulty_interval_estimates,
@@ -410,4 +448,5 @@ LEDGER_TABLES = (
     households,
     *BILLING_TABLES,
     *PAYMENT_TABLES,
+    *ARREARS_TABLES,
 )

@@ -15,6 +15,7 @@ from application.ledger import METER_SNAPSHOT_INTERVAL, HeatLedger
 from application.transcodings import DATACLASSES
 from domain import ids
 from domain.allocation import AllocationMethod, FlatInput, Radiator
+from domain.arrears import ArrearsFacts, ArrearsFlag, ArrearsPolicy, FlagSubject, WithdrawalKind
 from domain.billing import MeterEvidence, MonthInputs, SegmentInputs, SettlementInputs
 from domain.billing_period import BillingPeriod
 from domain.building_allocation import BuildingAllocation
@@ -117,6 +118,10 @@ def every_event_type() -> tuple[Household, Meter]:
     meter.void_reading(hours_after(T, 24), context(reason="read from the wrong flat"))
     meter.detach(hours_after(T, 72), context(reason="meter replaced"))
     household.detach_meter(meter.id, hours_after(T, 72), context(reason="meter replaced"))
+    household.mark_vulnerable(context(reason="lives alone, 82"))
+    household.clear_vulnerability(context(reason="moved to her son's"))
+    household.open_dispute(context(reason="disputes the settlement"))
+    household.close_dispute(context(reason="settlement explained"))
     meter.record_verification(
         date(2026, 1, 10), "JJG225-2026-0042", [TestPoint(D("0.25"), D(20), D("1.10"))], context()
     )
@@ -145,7 +150,8 @@ def test_every_event_type_round_trips_through_the_sqlite_store(ledger: HeatLedge
 
 
 def billing_aggregates() -> list[Any]:
-    """A tariff, a billing period that issued every kind of bill, and a building allocation."""
+    """A tariff, a billing period that issued every kind of bill, a building allocation, and an
+    arrears flag approved and then withdrawn."""
     season = Season.default_starting(2025)
     price = TwoPartPrice(D("21.6"), D(30), D("43.9"), SettlementPolicy.CAPPED, cap_percent=D(115))
     tariff = Tariff.open(CustomerClass.RESIDENTIAL, "*", context())
@@ -176,7 +182,13 @@ def billing_aggregates() -> list[Any]:
         FlatInput("C-2", D(90), open_hours=D(1000), radiators=(Radiator(D(120), D("1.1"), D("0.95")),)),
     ]
     allocation.record(AllocationMethod.ON_OFF_TIME_AREA, D("226.5"), "B-9", flats, None, context())
-    return [tariff, period, allocation]
+    policy = ArrearsPolicy.of(D("1000.00"), 30, "11-15", "03-15")
+    facts = ArrearsFacts(D("1944.00"), date(2025, 11, 1), vulnerable=False, open_disputes=0)
+    subject = FlagSubject(household.id, "WZ-0001", "碧桂园", "1", D("1944.00"), 70)
+    flag = ArrearsFlag.raise_flag(subject, policy, facts, date(2026, 1, 10), context("clerk-li"))
+    flag.approve(date(2026, 1, 11), context("clerk-wang"))
+    flag.withdraw(WithdrawalKind.PAID, date(2026, 1, 12), context("clerk-wang", "paid"))
+    return [tariff, period, allocation, flag]
 
 
 def test_every_billing_event_type_round_trips_through_the_sqlite_store(ledger: HeatLedger, store_path: Path) -> None:

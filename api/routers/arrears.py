@@ -1,0 +1,183 @@
+"""The arrears policy: flag runs, the second person's approval, withdrawals, and what protects a
+household from a flag (marked vulnerable, a dispute open).
+
+A flag is a proposal to restrict a household's valve; it becomes an action only when a second
+person approves it. The valve command itself is not here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID, uuid4
+
+from fastapi import Query
+
+from api.auth import Caller, Reader
+from api.dependencies import BusinessToday, ContainerDependency
+from api.problems import problem_responses
+from api.routers import resource_router
+from api.routers.households import AccountNumberPath
+from api.schemas.arrears import (
+    ArrearsFlagList,
+    ArrearsFlagOutput,
+    CandidateOutput,
+    FlagDecision,
+    FlagReceipt,
+    FlagRun,
+    FlagRunOutput,
+    FlagWithdrawal,
+    ProtectionChange,
+)
+from api.schemas.common import NAME_MAX_LENGTH, CommandReceipt
+from domain.arrears import ArrearsPolicy, FlagStatus
+from projections.arrears_queries import ArrearsQueries
+from projections.queries import MAXIMUM_PAGE_SIZE
+
+router = resource_router("", "arrears")
+
+
+@router.post(
+    "/arrears/flags/run",
+    operation_id="run_arrears_flags",
+    response_model=FlagRunOutput,
+    responses=problem_responses(401, 403, 422),
+)
+def run_arrears_flags(
+    run: FlagRun, caller: Caller, container: ContainerDependency, today: BusinessToday
+) -> FlagRunOutput:
+    """Flag every household the policy finds eligible today and not yet flagged this season: what
+    it owes past due reaches the amount, its oldest open charge is past due for the days, no
+    dispute is open, it is not marked vulnerable, and today lies inside the window. The summary
+    gives, for every household with charges past due, the flag raised or why it was not."""
+    policy = ArrearsPolicy.of(run.minimum_amount_yuan, run.minimum_days_past_due, run.window_start, run.window_end)
+    summary = container.arrears.flag_candidates(
+        caller, policy, today, run.community, run.reason or "arrears policy run"
+    )
+    return FlagRunOutput(
+        season_code=summary.season_code,
+        today=summary.today,
+        community=summary.community,
+        flagged=summary.flagged,
+        skipped=summary.skipped,
+        outcomes=[CandidateOutput.model_validate(outcome) for outcome in summary.outcomes],
+    )
+
+
+@router.get(
+    "/arrears/flags",
+    operation_id="list_arrears_flags",
+    response_model=ArrearsFlagList,
+    responses=problem_responses(401, 403, 422),
+)
+def list_arrears_flags(
+    reader: Reader,
+    container: ContainerDependency,
+    status: FlagStatus | None = None,
+    community: Annotated[str | None, Query(max_length=NAME_MAX_LENGTH)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAXIMUM_PAGE_SIZE)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> ArrearsFlagList:
+    """Arrears flags, of one status (raised, approved, withdrawn) and community if given."""
+    records = ArrearsQueries(container.engine).flags(status.value if status else None, community, limit, offset)
+    return ArrearsFlagList(items=[ArrearsFlagOutput.model_validate(record) for record in records])
+
+
+@router.post(
+    "/arrears/flags/{flag_id}/approval",
+    operation_id="approve_arrears_flag",
+    response_model=FlagReceipt,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def approve_arrears_flag(
+    flag_id: UUID, decision: FlagDecision, caller: Caller, container: ContainerDependency
+) -> FlagReceipt:
+    """Approve a flag: by a second person, never the one who raised it (403). A household now
+    marked vulnerable or in dispute is a 409: withdraw its flag instead."""
+    container.arrears.approve(caller, flag_id, decision.reason or "approved")
+    return _receipt(container, flag_id)
+
+
+@router.post(
+    "/arrears/flags/{flag_id}/withdrawal",
+    operation_id="withdraw_arrears_flag",
+    response_model=FlagReceipt,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def withdraw_arrears_flag(
+    flag_id: UUID, withdrawal: FlagWithdrawal, caller: Caller, container: ContainerDependency
+) -> FlagReceipt:
+    """Take a flag back (paid, a dispute opened, found vulnerable, a mistake), with why. Twice is a 409."""
+    container.arrears.withdraw(caller, flag_id, withdrawal.kind, withdrawal.reason)
+    return _receipt(container, flag_id)
+
+
+def _receipt(container: ContainerDependency, flag_id: UUID) -> FlagReceipt:
+    flag = container.arrears.flag(flag_id)
+    return FlagReceipt(flag_id=flag.id, status=flag.status, account_number=flag.account_number)
+
+
+_PROTECTION_RESPONSES = problem_responses(401, 403, 404, 409, 422)
+
+
+@router.post(
+    "/households/{account_number}/vulnerability",
+    status_code=201,
+    response_model=CommandReceipt,
+    operation_id="mark_household_vulnerable",
+    responses=_PROTECTION_RESPONSES,
+)
+def mark_household_vulnerable(
+    account_number: AccountNumberPath, change: ProtectionChange, caller: Caller, container: ContainerDependency
+) -> CommandReceipt:
+    """Protect a household from arrears flags (elderly, ill, hardship), with why. Twice is a 409."""
+    correlation_id = uuid4()
+    container.arrears.mark_vulnerable(caller, account_number, change.reason, correlation_id)
+    return CommandReceipt(correlation_id=correlation_id)
+
+
+@router.post(
+    "/households/{account_number}/vulnerability/clearance",
+    status_code=201,
+    response_model=CommandReceipt,
+    operation_id="clear_household_vulnerability",
+    responses=_PROTECTION_RESPONSES,
+)
+def clear_household_vulnerability(
+    account_number: AccountNumberPath, change: ProtectionChange, caller: Caller, container: ContainerDependency
+) -> CommandReceipt:
+    """The household is no longer protected as vulnerable, with why."""
+    correlation_id = uuid4()
+    container.arrears.clear_vulnerability(caller, account_number, change.reason, correlation_id)
+    return CommandReceipt(correlation_id=correlation_id)
+
+
+@router.post(
+    "/households/{account_number}/disputes",
+    status_code=201,
+    response_model=CommandReceipt,
+    operation_id="open_household_dispute",
+    responses=_PROTECTION_RESPONSES,
+)
+def open_household_dispute(
+    account_number: AccountNumberPath, change: ProtectionChange, caller: Caller, container: ContainerDependency
+) -> CommandReceipt:
+    """The household disputes a charge: no arrears flag while a dispute is open."""
+    correlation_id = uuid4()
+    container.arrears.open_dispute(caller, account_number, change.reason, correlation_id)
+    return CommandReceipt(correlation_id=correlation_id)
+
+
+@router.post(
+    "/households/{account_number}/disputes/close",
+    status_code=201,
+    response_model=CommandReceipt,
+    operation_id="close_household_dispute",
+    responses=_PROTECTION_RESPONSES,
+)
+def close_household_dispute(
+    account_number: AccountNumberPath, change: ProtectionChange, caller: Caller, container: ContainerDependency
+) -> CommandReceipt:
+    """A dispute of the household is settled (the reason says how); none open is a 409."""
+    correlation_id = uuid4()
+    container.arrears.close_dispute(caller, account_number, change.reason, correlation_id)
+    return CommandReceipt(correlation_id=correlation_id)

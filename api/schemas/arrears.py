@@ -1,0 +1,120 @@
+"""Request and response models of the arrears policy: flag runs, flags, household protections."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas.billing import MoneyText
+from api.schemas.common import NAME_MAX_LENGTH, OptionalReason, Reason, RequestModel
+from domain.arrears import FlagStatus, WithdrawalKind
+
+MonthDayText = Annotated[str, Field(min_length=3, max_length=5, pattern=r"^\d{1,2}-\d{1,2}$", examples=["11-15"])]
+
+
+class FlagRun(RequestModel):
+    """The policy to flag households by: what they owe past due, for how long, and the window of
+    the season (month-days, e.g. 11-15 to 03-15) in which flags may be raised."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "minimum_amount_yuan": "1000.00",
+                    "minimum_days_past_due": 30,
+                    "window_start": "11-15",
+                    "window_end": "03-15",
+                }
+            ]
+        },
+    )
+
+    minimum_amount_yuan: Annotated[Decimal, Field(max_digits=16, decimal_places=6)]
+    minimum_days_past_due: Annotated[int, Field(ge=0, le=100_000)]
+    window_start: MonthDayText
+    window_end: MonthDayText
+    community: Annotated[str | None, Field(default=None, max_length=NAME_MAX_LENGTH)] = None
+    reason: OptionalReason = None
+
+
+class CandidateOutput(BaseModel):
+    """What the run decided for one household with charges past due."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    account_number: str
+    amount_yuan: MoneyText
+    days_past_due: int
+    flagged: bool
+    flag_id: UUID | None
+    reasons: list[str]
+
+
+class FlagRunOutput(BaseModel):
+    """A flag run's summary: flags raised now, and why the other households were not flagged."""
+
+    season_code: str
+    today: date
+    community: str | None
+    flagged: int
+    skipped: int
+    outcomes: list[CandidateOutput]
+
+
+class FlagDecision(RequestModel):
+    """A second person's approval."""
+
+    reason: OptionalReason = None
+
+
+class FlagWithdrawal(RequestModel):
+    """Taking a flag back, with why."""
+
+    kind: WithdrawalKind
+    reason: Reason
+
+
+class ArrearsFlagOutput(BaseModel):
+    """An arrears flag."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    flag_id: UUID
+    account_number: str
+    community: str
+    building: str
+    season_code: str
+    status: FlagStatus
+    amount_yuan: MoneyText
+    days_past_due: int
+    raised_by: str
+    approved_by: str | None
+    withdrawn_by: str | None
+    withdrawal_kind: str | None
+    raised_at: datetime
+    decided_at: datetime | None
+
+
+class ArrearsFlagList(BaseModel):
+    """Arrears flags by community, building and account."""
+
+    items: list[ArrearsFlagOutput]
+
+
+class ProtectionChange(RequestModel):
+    """Why a household is (no longer) protected or a dispute opened or closed."""
+
+    reason: Reason
+
+
+class FlagReceipt(BaseModel):
+    """An arrears flag as recorded after a decision."""
+
+    flag_id: UUID
+    status: FlagStatus
+    account_number: str

@@ -1,0 +1,281 @@
+"""Arrears use cases: flagging households for valve restriction, the second person's approval,
+withdrawals, and what protects a household from a flag (marked vulnerable, a dispute open).
+
+``flag_candidates`` reads what each household owes past due from the read models, checks the
+protections on the Household aggregate itself (the event store, never a lagging read model) and
+raises one flag per eligible household and season. A flag is only a proposal: it becomes an action
+when a second person approves it. The valve command that acts on an approved flag is not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Protocol
+from uuid import UUID, uuid4
+
+from eventsourcing.persistence import IntegrityError
+
+from application.authorization import Permission, Principal
+from application.ledger import HeatLedger
+from domain import ids
+from domain.arrears import (
+    ArrearsFacts,
+    ArrearsFlag,
+    ArrearsPolicy,
+    FlagSubject,
+    WithdrawalKind,
+    flag_reasons,
+)
+from domain.day_split import business_day
+from domain.errors import ConflictError, InvalidInputError, NotFoundError
+from domain.household import Household
+from domain.season import current_or_last_season
+from domain.values import CommandContext
+
+# Why a household with arrears was not flagged by this run beyond the policy's rules.
+ALREADY_FLAGGED = "arrears_already_flagged"
+
+
+class PastDue(Protocol):
+    """One household's open charges due on or before a day."""
+
+    @property
+    def household_id(self) -> UUID: ...
+    @property
+    def account_number(self) -> str: ...
+    @property
+    def community(self) -> str: ...
+    @property
+    def building(self) -> str: ...
+    @property
+    def past_due_yuan(self) -> Decimal: ...
+    @property
+    def oldest_due_on(self) -> date: ...
+
+
+class PastDueReader(Protocol):
+    """What the flag run reads: each household's charges past due (``ArrearsQueries``)."""
+
+    def past_due(self, as_of: date, community: str | None = None) -> Sequence[PastDue]:
+        """Households with charges open and due on or before ``as_of``."""
+        ...
+
+
+@dataclass(frozen=True)
+class CandidateOutcome:
+    """What the run decided for one household with charges past due: ``flagged`` (a flag was
+    raised now) or the reasons it was not."""
+
+    account_number: str
+    amount_yuan: Decimal
+    days_past_due: int
+    flagged: bool
+    flag_id: UUID | None
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FlagRunSummary:
+    """A flag run: the season, the day, how many households were looked at and flagged."""
+
+    season_code: str
+    today: date
+    community: str | None
+    outcomes: tuple[CandidateOutcome, ...]
+
+    @property
+    def flagged(self) -> int:
+        return sum(outcome.flagged for outcome in self.outcomes)
+
+    @property
+    def skipped(self) -> int:
+        return len(self.outcomes) - self.flagged
+
+
+class Arrears:
+    """Arrears flags and household protections, with the caller's permission checked first."""
+
+    def __init__(self, ledger: HeatLedger, reader: PastDueReader) -> None:
+        self.ledger = ledger
+        self.reader = reader
+
+    # -- flags ----------------------------------------------------------------------------------
+
+    def flag_candidates(
+        self,
+        principal: Principal,
+        policy: ArrearsPolicy,
+        today: date | None = None,
+        community: str | None = None,
+        reason: str = "arrears policy run",
+    ) -> FlagRunSummary:
+        """Raise a flag for every household the policy finds eligible and not flagged this season."""
+        principal.require(Permission.MANAGE_ARREARS)
+        day = today or business_day(self.ledger.clock())
+        season_code = current_or_last_season(day).code
+        context = CommandContext(principal.name, reason.strip() or "arrears policy run", uuid4())
+        outcomes = [
+            self._consider(record, policy, day, season_code, context) for record in self.reader.past_due(day, community)
+        ]
+        return FlagRunSummary(season_code, day, community, tuple(outcomes))
+
+    def _consider(
+        self, record: PastDue, policy: ArrearsPolicy, today: date, season_code: str, context: CommandContext
+    ) -> CandidateOutcome:
+        household = self.ledger.household(record.account_number)
+        facts = ArrearsFacts(record.past_due_yuan, record.oldest_due_on, household.vulnerable, household.open_disputes)
+        days = facts.days_past_due(today)
+
+        def skipped(*reasons: str) -> CandidateOutcome:
+            return CandidateOutcome(record.account_number, record.past_due_yuan, days, False, None, reasons)
+
+        reasons: list[str] = [reason.value for reason in flag_reasons(policy, facts, today)]
+        flag_id = ids.arrears_flag_id(record.account_number, season_code)
+        with self.ledger.command_lock:
+            if self.ledger.load_or_none(ArrearsFlag, flag_id) is not None:
+                return skipped(ALREADY_FLAGGED, *reasons)
+        if reasons:
+            return skipped(*reasons)
+        subject = FlagSubject(
+            household.id, record.account_number, record.community, record.building, record.past_due_yuan, days
+        )
+        flag = ArrearsFlag.raise_flag(subject, policy, facts, today, context)
+        try:
+            with self.ledger.command_lock:
+                self.ledger.save(flag)
+        except IntegrityError:  # another run flagged it meanwhile
+            return skipped(ALREADY_FLAGGED)
+        return CandidateOutcome(record.account_number, record.past_due_yuan, days, True, flag.id, ())
+
+    def approve(self, principal: Principal, flag_id: UUID, reason: str, correlation_id: UUID | None = None) -> None:
+        """The second person's approval (never the one who raised it). Refused while the household
+        is marked vulnerable or has a dispute open: such a flag is withdrawn instead."""
+        principal.require(Permission.MANAGE_ARREARS)
+        context = CommandContext(principal.name, reason.strip() or "approved", correlation_id or uuid4())
+        today = business_day(self.ledger.clock())
+
+        def approve(flag: ArrearsFlag) -> None:
+            household = self.ledger.household(flag.account_number)
+            if household.vulnerable or household.open_disputes:
+                raise ConflictError(
+                    "the household is now protected (vulnerable or in dispute): withdraw the flag",
+                    message_key="arrears_flag_protected",
+                    account_number=flag.account_number,
+                )
+            flag.approve(today, context)
+
+        self._change(flag_id, approve)
+
+    def withdraw(
+        self,
+        principal: Principal,
+        flag_id: UUID,
+        kind: WithdrawalKind,
+        reason: str,
+        correlation_id: UUID | None = None,
+    ) -> None:
+        """Take a flag back (paid, a dispute opened, found vulnerable, a mistake), with why."""
+        principal.require(Permission.MANAGE_ARREARS)
+        _require_reason(reason)
+        context = CommandContext(principal.name, reason.strip(), correlation_id or uuid4())
+        today = business_day(self.ledger.clock())
+        self._change(flag_id, lambda flag: flag.withdraw(kind, today, context))
+
+    def flag(self, flag_id: UUID) -> ArrearsFlag:
+        """The arrears flag with this id, or NotFoundError."""
+        with self.ledger.command_lock:
+            return self._flag(flag_id)
+
+    def _flag(self, flag_id: UUID) -> ArrearsFlag:
+        flag = self.ledger.load_or_none(ArrearsFlag, flag_id)
+        if flag is None:
+            raise NotFoundError(f"no arrears flag {flag_id}", kind="arrears_flag", key=str(flag_id))
+        return flag
+
+    def _change(self, flag_id: UUID, change: Callable[[ArrearsFlag], None]) -> None:
+        with self.ledger.command_lock:
+            flag = self._flag(flag_id)
+            try:
+                change(flag)
+                self.ledger.save(flag)
+            except BaseException:
+                self.ledger.evict([flag])
+                raise
+
+    # -- protections ----------------------------------------------------------------------------
+
+    def mark_vulnerable(
+        self, principal: Principal, account_number: str, reason: str, correlation_id: UUID | None = None
+    ) -> None:
+        """Protect a household from arrears flags (elderly, ill, hardship), with why."""
+        self._protect(
+            principal,
+            account_number,
+            reason,
+            correlation_id,
+            lambda household, context: household.mark_vulnerable(context),
+        )
+
+    def clear_vulnerability(
+        self, principal: Principal, account_number: str, reason: str, correlation_id: UUID | None = None
+    ) -> None:
+        """The household is no longer protected as vulnerable."""
+        self._protect(
+            principal,
+            account_number,
+            reason,
+            correlation_id,
+            lambda household, context: household.clear_vulnerability(context),
+        )
+
+    def open_dispute(
+        self, principal: Principal, account_number: str, reason: str, correlation_id: UUID | None = None
+    ) -> None:
+        """The household disputes a charge: no flag while the dispute is open."""
+        self._protect(
+            principal,
+            account_number,
+            reason,
+            correlation_id,
+            lambda household, context: household.open_dispute(context),
+        )
+
+    def close_dispute(
+        self, principal: Principal, account_number: str, reason: str, correlation_id: UUID | None = None
+    ) -> None:
+        """A dispute of the household is settled (the reason says how)."""
+        self._protect(
+            principal,
+            account_number,
+            reason,
+            correlation_id,
+            lambda household, context: household.close_dispute(context),
+        )
+
+    def _protect(
+        self,
+        principal: Principal,
+        account_number: str,
+        reason: str,
+        correlation_id: UUID | None,
+        change: Callable[[Household, CommandContext], None],
+    ) -> None:
+        principal.require(Permission.MANAGE_HOUSEHOLDS)
+        _require_reason(reason)
+        context = CommandContext(principal.name, reason.strip(), correlation_id or uuid4())
+        with self.ledger.command_lock:
+            household = self.ledger.household(account_number)  # a copy: nothing to evict on failure
+            change(household, context)
+            self.ledger.save(household)
+
+    @staticmethod
+    def flag_id(account_number: str, season_code: str) -> UUID:
+        return ids.arrears_flag_id(account_number, season_code)
+
+
+def _require_reason(reason: str) -> None:
+    if not reason.strip():
+        raise InvalidInputError("a reason is required for this change", message_key="reason_required", field="reason")

@@ -1,0 +1,348 @@
+"""The arrears policy: which households may be flagged for valve restriction, and the flags.
+
+A household is flaggable when, on ``today``, what it owes past due reaches the policy's amount,
+its oldest open charge is past due for at least the policy's days, it has no open dispute, it is
+not marked vulnerable, and ``today`` lies inside the policy's window of the season (e.g. 15 Nov to
+15 Mar: no restriction in the first cold days of the season or at its very end). ``flag_reasons``
+gives the rules a household fails, so a clerk sees why it was not flagged.
+
+An ``ArrearsFlag`` is raised by one person and becomes an action only when a second person
+approves it (never the one who raised it). It can be withdrawn (the household paid, opened a
+dispute, or it was a mistake). Acting on an approved flag (the valve command) is not part of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain import ids
+from domain.errors import ConflictError, InvalidInputError, PermissionDeniedError
+from domain.money import payment_amount
+from domain.season import current_or_last_season
+from domain.values import CommandContext
+
+# The months of the default season (1 Nov to 31 Mar), in season order.
+SEASON_MONTHS = (11, 12, 1, 2, 3)
+# A policy asking for more days past due than this is a typing error.
+MAXIMUM_DAYS_PAST_DUE = 3650
+
+
+class IneligibilityReason(StrEnum):
+    """Why a household may not be flagged (also the message keys of the reasons)."""
+
+    NOTHING_PAST_DUE = "arrears_nothing_past_due"
+    BELOW_MINIMUM_AMOUNT = "arrears_below_minimum_amount"
+    NOT_LONG_ENOUGH_PAST_DUE = "arrears_not_long_enough_past_due"
+    OPEN_DISPUTE = "arrears_open_dispute"
+    VULNERABLE = "arrears_vulnerable"
+    OUTSIDE_WINDOW = "arrears_outside_window"
+
+
+@dataclass(frozen=True, order=True)
+class MonthDay:
+    """A day of the year without the year: ``11-15`` is 15 November."""
+
+    month: int
+    day: int
+
+    @classmethod
+    def parse(cls, text: str, field: str) -> MonthDay:
+        """``MM-DD`` into a month-day; a day that no year has (02-30) is refused."""
+        month, _, day = text.strip().partition("-")
+        try:
+            parsed = cls(int(month), int(day))
+            date(2000, parsed.month, parsed.day)  # a leap year: every real month-day exists in it
+        except ValueError:
+            raise InvalidInputError(
+                "a window day looks like 11-15 (month-day)",
+                message_key="arrears_window_day_invalid",
+                field=field,
+                value=text,
+            ) from None
+        return parsed
+
+    def text(self) -> str:
+        return f"{self.month:02d}-{self.day:02d}"
+
+    def season_rank(self) -> tuple[int, int]:
+        """Where the day falls in the season's order (November first)."""
+        return (SEASON_MONTHS.index(self.month), self.day)
+
+    def in_season_of(self, today: date) -> date:
+        """This month-day in the season ``today`` belongs to (29 Feb falls back to 28 Feb)."""
+        season = current_or_last_season(today)
+        year = season.first_day.year if self.month >= SEASON_MONTHS[0] else season.last_day.year
+        day = self.day
+        if (self.month, day) == (2, 29) and not _is_leap(year):
+            day = 28
+        return date(year, self.month, day)
+
+
+def _is_leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+@dataclass(frozen=True)
+class ArrearsPolicy:
+    """The figures that decide whether a household is flagged. Use ``ArrearsPolicy.of`` to check them."""
+
+    minimum_amount_yuan: Decimal
+    minimum_days_past_due: int
+    window_start: MonthDay
+    window_end: MonthDay
+
+    @classmethod
+    def of(
+        cls, minimum_amount_yuan: Decimal, minimum_days_past_due: int, window_start: str, window_end: str
+    ) -> ArrearsPolicy:
+        """A policy checked: a positive amount to the 分, a day count from 1, and a window of
+        month-days inside the season (1 Nov – 31 Mar) whose start is not after its end."""
+        amount = payment_amount(minimum_amount_yuan, field="minimum_amount_yuan")
+        if not 1 <= minimum_days_past_due <= MAXIMUM_DAYS_PAST_DUE:
+            raise InvalidInputError(
+                f"the days past due must lie between 1 and {MAXIMUM_DAYS_PAST_DUE}",
+                message_key="arrears_days_out_of_range",
+                field="minimum_days_past_due",
+                value=str(minimum_days_past_due),
+                limit=str(MAXIMUM_DAYS_PAST_DUE),
+            )
+        start = MonthDay.parse(window_start, "window_start")
+        end = MonthDay.parse(window_end, "window_end")
+        for name, day in (("window_start", start), ("window_end", end)):
+            if day.month not in SEASON_MONTHS:
+                raise InvalidInputError(
+                    "the window must lie inside the heating season (1 Nov to 31 Mar)",
+                    message_key="arrears_window_outside_season",
+                    field=name,
+                    value=day.text(),
+                )
+        if start.season_rank() > end.season_rank():
+            raise InvalidInputError(
+                "the window's start lies after its end in the season",
+                message_key="arrears_window_reversed",
+                field="window_end",
+                start=start.text(),
+                end=end.text(),
+            )
+        return cls(amount, minimum_days_past_due, start, end)
+
+    def window_contains(self, today: date) -> bool:
+        """Whether ``today`` lies inside the window (both ends included) of its season."""
+        return self.window_start.in_season_of(today) <= today <= self.window_end.in_season_of(today)
+
+
+@dataclass(frozen=True)
+class ArrearsFacts:
+    """What the policy looks at for one household on a day.
+
+    ``past_due_yuan``: its open charges due on or before the day; ``oldest_due_on``: the due day of
+    the oldest of them (None when nothing is past due)."""
+
+    past_due_yuan: Decimal
+    oldest_due_on: date | None
+    vulnerable: bool
+    open_disputes: int
+
+    def days_past_due(self, today: date) -> int:
+        return 0 if self.oldest_due_on is None else (today - self.oldest_due_on).days
+
+
+def flag_reasons(policy: ArrearsPolicy, facts: ArrearsFacts, today: date) -> list[IneligibilityReason]:
+    """Every rule the household fails on ``today`` (empty: it may be flagged)."""
+    reasons: list[IneligibilityReason] = []
+    if facts.oldest_due_on is None or facts.past_due_yuan <= 0:
+        reasons.append(IneligibilityReason.NOTHING_PAST_DUE)
+    else:
+        if facts.past_due_yuan < policy.minimum_amount_yuan:
+            reasons.append(IneligibilityReason.BELOW_MINIMUM_AMOUNT)
+        if facts.days_past_due(today) < policy.minimum_days_past_due:
+            reasons.append(IneligibilityReason.NOT_LONG_ENOUGH_PAST_DUE)
+    if facts.open_disputes > 0:
+        reasons.append(IneligibilityReason.OPEN_DISPUTE)
+    if facts.vulnerable:
+        reasons.append(IneligibilityReason.VULNERABLE)
+    if not policy.window_contains(today):
+        reasons.append(IneligibilityReason.OUTSIDE_WINDOW)
+    return reasons
+
+
+def eligible(policy: ArrearsPolicy, facts: ArrearsFacts, today: date) -> bool:
+    """Whether the household may be flagged on ``today``."""
+    return not flag_reasons(policy, facts, today)
+
+
+class FlagStatus(StrEnum):
+    """Where an arrears flag stands."""
+
+    RAISED = "raised"
+    APPROVED = "approved"
+    WITHDRAWN = "withdrawn"
+
+
+class WithdrawalKind(StrEnum):
+    """Why a flag was withdrawn."""
+
+    PAID = "paid"
+    DISPUTE_OPENED = "dispute_opened"
+    VULNERABLE = "vulnerable"
+    MISTAKE = "mistake"
+
+
+@dataclass(frozen=True)
+class FlagSubject:
+    """The household a flag is raised for and what it owes."""
+
+    household_id: UUID
+    account_number: str
+    community: str
+    building: str
+    amount_yuan: Decimal
+    days_past_due: int
+
+
+def _context_fields(context: CommandContext) -> dict[str, Any]:
+    return {"actor": context.actor, "reason": context.reason, "correlation_id": context.correlation_id}
+
+
+class ArrearsFlag(Aggregate):
+    """A household flagged for valve restriction in a season: raised, then approved by a second
+    person or withdrawn."""
+
+    class Raised(Aggregate.Created):
+        household_id: UUID
+        account_number: str
+        community: str
+        building: str
+        season_code: str
+        amount_yuan: Decimal
+        days_past_due: int
+        minimum_amount_yuan: Decimal
+        minimum_days_past_due: int
+        window_start: str
+        window_end: str
+        raised_on: date
+        actor: str
+        reason: str
+        correlation_id: UUID
+
+    class Approved(Aggregate.Event):
+        approved_on: date
+        actor: str
+        reason: str
+        correlation_id: UUID
+
+    class Withdrawn(Aggregate.Event):
+        kind: str
+        withdrawn_on: date
+        actor: str
+        reason: str
+        correlation_id: UUID
+
+    @staticmethod
+    def create_id(account_number: str, season_code: str) -> UUID:
+        return ids.arrears_flag_id(account_number, season_code)
+
+    @event(Raised)
+    def __init__(
+        self,
+        household_id: UUID,
+        account_number: str,
+        community: str,
+        building: str,
+        season_code: str,
+        amount_yuan: Decimal,
+        days_past_due: int,
+        minimum_amount_yuan: Decimal,
+        minimum_days_past_due: int,
+        window_start: str,
+        window_end: str,
+        raised_on: date,
+        actor: str,
+        reason: str,
+        correlation_id: UUID,
+    ) -> None:
+        self.household_id = household_id
+        self.account_number = account_number
+        self.season_code = season_code
+        self.amount_yuan = amount_yuan
+        self.days_past_due = days_past_due
+        self.raised_on = raised_on
+        self.raised_by = actor
+        self.status = FlagStatus.RAISED
+        self.approved_by: str | None = None
+        self.withdrawal_kind: str | None = None
+
+    @classmethod
+    def raise_flag(
+        cls, subject: FlagSubject, policy: ArrearsPolicy, facts: ArrearsFacts, today: date, context: CommandContext
+    ) -> ArrearsFlag:
+        """Flag a household the policy finds eligible today; InvalidInputError names the rules it fails."""
+        reasons = flag_reasons(policy, facts, today)
+        if reasons:
+            raise InvalidInputError(
+                "the household is not eligible for an arrears flag",
+                message_key="arrears_not_eligible",
+                account_number=subject.account_number,
+                reasons=", ".join(reasons),
+            )
+        return cls(
+            household_id=subject.household_id,
+            account_number=subject.account_number,
+            community=subject.community,
+            building=subject.building,
+            season_code=current_or_last_season(today).code,
+            amount_yuan=facts.past_due_yuan,
+            days_past_due=facts.days_past_due(today),
+            minimum_amount_yuan=policy.minimum_amount_yuan,
+            minimum_days_past_due=policy.minimum_days_past_due,
+            window_start=policy.window_start.text(),
+            window_end=policy.window_end.text(),
+            raised_on=today,
+            **_context_fields(context),
+        )
+
+    def approve(self, today: date, context: CommandContext) -> None:
+        """A second person approves: never the one who raised the flag."""
+        self._require(FlagStatus.RAISED)
+        if context.actor == self.raised_by:
+            raise PermissionDeniedError(
+                "an arrears flag is approved by a second person, not by the one who raised it",
+                message_key="second_person_required",
+                requested_by=self.raised_by,
+            )
+        self._approved(today, **_context_fields(context))
+
+    @event(Approved)
+    def _approved(self, approved_on: date, actor: str, reason: str, correlation_id: UUID) -> None:
+        self.status = FlagStatus.APPROVED
+        self.approved_by = actor
+
+    def withdraw(self, kind: WithdrawalKind, today: date, context: CommandContext) -> None:
+        """Take the flag back (paid, a dispute opened, found vulnerable, a mistake), with why."""
+        if self.status is FlagStatus.WITHDRAWN:
+            raise ConflictError(
+                "the arrears flag is withdrawn already",
+                message_key="arrears_flag_status_conflict",
+                status=self.status.value,
+            )
+        self._withdrawn(WithdrawalKind(kind).value, today, **_context_fields(context))
+
+    @event(Withdrawn)
+    def _withdrawn(self, kind: str, withdrawn_on: date, actor: str, reason: str, correlation_id: UUID) -> None:
+        self.status = FlagStatus.WITHDRAWN
+        self.withdrawal_kind = kind
+
+    def _require(self, status: FlagStatus) -> None:
+        if self.status is not status:
+            raise ConflictError(
+                f"the arrears flag is {self.status.value}, not {status.value}",
+                message_key="arrears_flag_status_conflict",
+                status=self.status.value,
+            )

@@ -1,0 +1,201 @@
+"""The arrears policy on each backend: bills and payments give what each household owes past due,
+the flag run raises flags for the right households only (and says why not for the others), a second
+clerk approves, the read models hold the flags and protections, and a rebuild equals the live rows.
+
+The scenario (prepayments of season 2025-2026 issued 25 Oct, due 1 Nov 2025; the run on
+10 Jan 2026, 70 days later; policy: 1000.00 元, 30 days, 15 Nov – 15 Mar):
+
+| household | building | prepayment | paid          | protection        | outcome                     |
+|-----------|----------|------------|---------------|-------------------|-----------------------------|
+| WZ-1      | 1        | 1944.00    | —             | —                 | flagged (1944.00, 70 days)  |
+| WZ-2      | 1        | 1296.00    | 1000.00       | —                 | below the amount (296.00)   |
+| WZ-3      | 2        | 1944.00    | —             | a dispute open    | open dispute                |
+| WZ-4      | 2        | 1944.00    | —             | marked vulnerable | vulnerable                  |
+| WZ-5      | 2        | 1944.00    | 1944.00       | —                 | nothing past due: not listed|
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select
+
+from application.authorization import Principal, Role
+from domain import ids
+from domain.arrears import ArrearsPolicy, FlagStatus, WithdrawalKind
+from domain.errors import ConflictError, PermissionDeniedError
+from infrastructure.container import Container
+from projections.arrears_queries import ArrearsQueries
+from projections.ledger_projection import LedgerProjection
+from projections.runner import ProjectionRunner
+from projections.tables import ARREARS_TABLES, household_protections, metadata
+from tests.integration.test_payment_read_models import at, pay, prepaid_period
+from tests.strategies import register_household
+
+D = Decimal
+TODAY = date(2026, 1, 10)
+POLICY = ArrearsPolicy.of(D("1000.00"), 30, "11-15", "03-15")
+CLERK_LI = Principal("clerk-li", Role.CLERK)
+CLERK_WANG = Principal("clerk-wang", Role.CLERK)
+SERVICE = Principal("service-chen", Role.CUSTOMER_SERVICE)
+
+
+@pytest.fixture
+def owing(container: Container) -> Container:
+    """The scenario of the module docstring."""
+    ledger = container.ledger
+    for account, building, area in (
+        ("WZ-1", "1", "90.00"),
+        ("WZ-2", "1", "60.00"),
+        ("WZ-3", "2", "90.00"),
+        ("WZ-4", "2", "90.00"),
+        ("WZ-5", "2", "90.00"),
+    ):
+        register_household(ledger, account, building=building, connected_area_m2=area)
+        ledger.save(prepaid_period(container, account, building=building, area=area))
+    pay(container, "WZ-2", "1000.00", at(date(2025, 11, 5)), "R-0001")
+    pay(container, "WZ-5", "1944.00", at(date(2025, 11, 5)), "R-0002")
+    container.arrears.open_dispute(SERVICE, "WZ-3", "disputes the heated area")
+    container.arrears.mark_vulnerable(SERVICE, "WZ-4", "lives alone, 82")
+    container.catch_up()
+    return container
+
+
+def test_past_due_amounts_come_from_the_open_charges(owing: Container) -> None:
+    records = ArrearsQueries(owing.engine).past_due(TODAY)
+    assert [(r.account_number, r.past_due_yuan, r.oldest_due_on) for r in records] == [
+        ("WZ-1", D("1944.00"), date(2025, 11, 1)),
+        ("WZ-2", D("296.00"), date(2025, 11, 1)),
+        ("WZ-3", D("1944.00"), date(2025, 11, 1)),
+        ("WZ-4", D("1944.00"), date(2025, 11, 1)),
+    ]
+    assert ArrearsQueries(owing.engine).past_due(date(2025, 10, 31)) == []  # not yet due
+
+
+def test_the_run_flags_the_right_households_only(owing: Container) -> None:
+    summary = owing.arrears.flag_candidates(CLERK_LI, POLICY, TODAY)
+    assert summary.season_code == "2025-2026"
+    assert [(o.account_number, o.flagged, o.reasons) for o in summary.outcomes] == [
+        ("WZ-1", True, ()),
+        ("WZ-2", False, ("arrears_below_minimum_amount",)),
+        ("WZ-3", False, ("arrears_open_dispute",)),
+        ("WZ-4", False, ("arrears_vulnerable",)),
+    ]
+    assert (summary.flagged, summary.skipped) == (1, 3)
+    flagged = summary.outcomes[0]
+    assert (flagged.flag_id, flagged.amount_yuan, flagged.days_past_due) == (
+        ids.arrears_flag_id("WZ-1", "2025-2026"),
+        D("1944.00"),
+        70,
+    )
+
+    again = owing.arrears.flag_candidates(CLERK_WANG, POLICY, TODAY)
+    assert again.flagged == 0
+    assert again.outcomes[0].reasons == ("arrears_already_flagged",)
+
+
+def test_a_run_outside_the_window_flags_nobody(owing: Container) -> None:
+    summary = owing.arrears.flag_candidates(CLERK_LI, POLICY, date(2026, 3, 20))
+    assert summary.flagged == 0
+    assert all("arrears_outside_window" in outcome.reasons for outcome in summary.outcomes)
+
+
+def test_a_second_clerk_approves_and_the_read_model_follows(owing: Container) -> None:
+    flag_id = owing.arrears.flag_candidates(CLERK_LI, POLICY, TODAY).outcomes[0].flag_id
+    assert flag_id is not None
+    with pytest.raises(PermissionDeniedError) as same_clerk:
+        owing.arrears.approve(CLERK_LI, flag_id, "approved")
+    assert same_clerk.value.message_key == "second_person_required"
+    with pytest.raises(PermissionDeniedError):
+        owing.arrears.approve(SERVICE, flag_id, "approved")  # customer service may not manage arrears
+    owing.arrears.approve(CLERK_WANG, flag_id, "checked the account")
+    owing.catch_up()
+
+    [row] = ArrearsQueries(owing.engine).flags(status=FlagStatus.APPROVED.value)
+    assert (row.account_number, row.building, row.season_code, row.amount_yuan, row.days_past_due) == (
+        "WZ-1",
+        "1",
+        "2025-2026",
+        D("1944.00"),
+        70,
+    )
+    assert (row.raised_by, row.approved_by, row.withdrawn_by) == ("clerk-li", "clerk-wang", None)
+    assert row.decided_at is not None and row.decided_at >= row.raised_at
+    assert ArrearsQueries(owing.engine).flags(status=FlagStatus.RAISED.value) == []
+
+
+def test_a_household_protected_since_the_run_cannot_be_approved(owing: Container) -> None:
+    flag_id = owing.arrears.flag_candidates(CLERK_LI, POLICY, TODAY).outcomes[0].flag_id
+    assert flag_id is not None
+    owing.arrears.open_dispute(SERVICE, "WZ-1", "disputes the prepayment")
+    with pytest.raises(ConflictError) as protected:
+        owing.arrears.approve(CLERK_WANG, flag_id, "approved")
+    assert protected.value.message_key == "arrears_flag_protected"
+    owing.arrears.withdraw(CLERK_WANG, flag_id, WithdrawalKind.DISPUTE_OPENED, "disputes the prepayment")
+    assert owing.arrears.flag(flag_id).status is FlagStatus.WITHDRAWN
+
+
+def protection_rows(container: Container) -> list[tuple[str, bool, int]]:
+    accounts = {ids.household_id(f"WZ-{n}"): f"WZ-{n}" for n in range(1, 6)}
+    with container.engine.connect() as connection:
+        rows = connection.execute(select(household_protections)).all()
+    return sorted((accounts[row.household_id], row.vulnerable, row.open_disputes) for row in rows)
+
+
+def test_protections_are_in_the_read_model(owing: Container) -> None:
+    assert protection_rows(owing) == [("WZ-3", False, 1), ("WZ-4", True, 0)]
+    owing.arrears.close_dispute(SERVICE, "WZ-3", "area surveyed")
+    owing.arrears.clear_vulnerability(SERVICE, "WZ-4", "moved to her son's")
+    owing.catch_up()
+    assert protection_rows(owing) == [("WZ-3", False, 0), ("WZ-4", False, 0)]
+
+
+# -- rebuilds and the migration -------------------------------------------------------------------
+
+
+def arrears_rows(container: Container) -> dict[str, list[tuple[Any, ...]]]:
+    with container.engine.connect() as connection:
+        return {
+            table.name: sorted((tuple(row) for row in connection.execute(select(table))), key=repr)
+            for table in ARREARS_TABLES
+        }
+
+
+@pytest.mark.parametrize("batch_size", [None, 1], ids=["default-batches", "one-event-batches"])
+def test_rebuilding_gives_the_same_arrears_rows(owing: Container, batch_size: int | None) -> None:
+    owing.arrears.clear_vulnerability(SERVICE, "WZ-4", "moved to her son's")
+    summary = owing.arrears.flag_candidates(CLERK_LI, POLICY, TODAY)
+    assert [o.account_number for o in summary.outcomes if o.flagged] == ["WZ-1", "WZ-4"]
+    wz_1, wz_4 = (o.flag_id for o in summary.outcomes if o.flagged)
+    assert wz_1 is not None and wz_4 is not None
+    owing.arrears.approve(CLERK_WANG, wz_1, "approved")
+    owing.arrears.withdraw(CLERK_WANG, wz_4, WithdrawalKind.PAID, "paid at the counter")
+    owing.catch_up()
+    live = arrears_rows(owing)
+    assert all(live.values()), "rows to compare in every table"
+
+    runner = owing.runner
+    if batch_size is not None:
+        runner = ProjectionRunner(owing.ledger, owing.engine, LedgerProjection(), batch_size=batch_size)
+    assert runner.rebuild() == owing.runner.max_notification_id()
+    assert arrears_rows(owing) == live
+
+
+def test_the_migration_creates_the_arrears_tables_as_declared(container: Container) -> None:
+    names = {table.name for table in ARREARS_TABLES}
+    with container.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+
+    def concerns_arrears(difference: Any) -> bool:
+        flat = difference if isinstance(difference, tuple) else difference[0]
+        return any(
+            getattr(part, "name", part) in names or getattr(getattr(part, "table", None), "name", None) in names
+            for part in flat
+        )
+
+    assert [difference for difference in differences if concerns_arrears(difference)] == []
