@@ -19,7 +19,7 @@ from uuid import UUID, uuid4
 from eventsourcing.persistence import IntegrityError
 
 from application.authorization import Permission, Principal
-from application.ledger import HeatLedger
+from application.ledger import HeatLedger, require_reason
 from domain import ids
 from domain.arrears import (
     ArrearsFacts,
@@ -30,7 +30,7 @@ from domain.arrears import (
     flag_reasons,
 )
 from domain.day_split import business_day
-from domain.errors import ConflictError, InvalidInputError, NotFoundError
+from domain.errors import ConflictError, NotFoundError
 from domain.household import Household
 from domain.season import current_or_last_season
 from domain.values import CommandContext
@@ -179,7 +179,7 @@ class Arrears:
     ) -> None:
         """Take a flag back (paid, a dispute opened, found vulnerable, a mistake), with why."""
         principal.require(Permission.MANAGE_ARREARS)
-        _require_reason(reason)
+        require_reason(reason)
         context = CommandContext(principal.name, reason.strip(), correlation_id or uuid4())
         today = business_day(self.ledger.clock())
         self._change(flag_id, lambda flag: flag.withdraw(kind, today, context))
@@ -264,7 +264,7 @@ class Arrears:
         change: Callable[[Household, CommandContext], None],
     ) -> None:
         principal.require(Permission.MANAGE_HOUSEHOLDS)
-        _require_reason(reason)
+        require_reason(reason)
         context = CommandContext(principal.name, reason.strip(), correlation_id or uuid4())
         with self.ledger.command_lock:
             household = self.ledger.household(account_number)  # a copy: nothing to evict on failure
@@ -274,8 +274,3 @@ class Arrears:
     @staticmethod
     def flag_id(account_number: str, season_code: str) -> UUID:
         return ids.arrears_flag_id(account_number, season_code)
-
-
-def _require_reason(reason: str) -> None:
-    if not reason.strip():
-        raise InvalidInputError("a reason is required for this change", message_key="reason_required", field="reason")

@@ -172,7 +172,7 @@ class HeatLedger(Application[UUID]):
     ) -> None:
         """Record a corrected connected and heated area, with who and why."""
         principal.require(Permission.MANAGE_HOUSEHOLDS)
-        _require_reason(reason)
+        require_reason(reason)
         household = self.household(account_number)
         household.correct_area(areas, effective_on, self._context(principal, reason, correlation_id))
         self.save(household)
@@ -188,7 +188,7 @@ class HeatLedger(Application[UUID]):
     ) -> None:
         """报停: the household stops taking heat from ``effective_on``."""
         principal.require(Permission.MANAGE_HOUSEHOLDS)
-        _require_reason(reason)
+        require_reason(reason)
         household = self.household(account_number)
         household.suspend_heating(effective_on, self._context(principal, reason, correlation_id))
         self.save(household)
@@ -204,7 +204,7 @@ class HeatLedger(Application[UUID]):
     ) -> None:
         """The household takes heat again from ``effective_on``."""
         principal.require(Permission.MANAGE_HOUSEHOLDS)
-        _require_reason(reason)
+        require_reason(reason)
         household = self.household(account_number)
         household.resume_heating(effective_on, self._context(principal, reason, correlation_id))
         self.save(household)
@@ -220,7 +220,7 @@ class HeatLedger(Application[UUID]):
     ) -> None:
         """过户: the flat passes to a new holder from ``effective_on``; the season's bills split there."""
         principal.require(Permission.MANAGE_HOUSEHOLDS)
-        _require_reason(reason)
+        require_reason(reason)
         household = self.household(account_number)
         household.change_owner(effective_on, self._context(principal, reason, correlation_id))
         self.save(household)
@@ -298,7 +298,7 @@ class HeatLedger(Application[UUID]):
     ) -> None:
         """Detach a meter from its household; both aggregates are saved together."""
         principal.require(Permission.MANAGE_METERS)
-        _require_reason(reason)
+        require_reason(reason)
         meter = self.meter(serial)
         context = self._context(principal, reason, correlation_id)
         household_id = meter.detach(detached_at, context)
@@ -324,7 +324,7 @@ class HeatLedger(Application[UUID]):
         reading, both at the swap moment, are saved with the detachment and the attachment in one
         atomic save, so the household's consumption continues without a gap or a double count."""
         principal.require(Permission.MANAGE_METERS)
-        _require_reason(reason)
+        require_reason(reason)
         replaced_at = final_reading.measured_at
         if initial_reading.measured_at != replaced_at:
             raise InvalidInputError(
@@ -366,7 +366,7 @@ class HeatLedger(Application[UUID]):
     ) -> None:
         """Take a detached meter out of service; later readings of it are rejected."""
         principal.require(Permission.MANAGE_METERS)
-        _require_reason(reason)
+        require_reason(reason)
         meter = self.meter(serial)
         meter.decommission(decommissioned_at, self._context(principal, reason, correlation_id))
         self.save(meter)
@@ -420,7 +420,7 @@ class HeatLedger(Application[UUID]):
     ) -> None:
         """Withdraw a reading with a reason: a compensating event, never an edit."""
         principal.require(Permission.MANAGE_METERS)
-        _require_reason(reason)
+        require_reason(reason)
         meter = self.meter(serial)
         meter.void_reading(measured_at, self._context(principal, reason, correlation_id))
         self.save(meter)
@@ -438,7 +438,7 @@ class HeatLedger(Application[UUID]):
         """Replace a reading by corrected values: the original is withdrawn and the correction
         recorded in one atomic save; if the correction breaks a reading rule, nothing changes."""
         principal.require(Permission.MANAGE_METERS)
-        _require_reason(reason)
+        require_reason(reason)
         meter = self.meter(serial)
         context = self._context(principal, reason, correlation_id)
         meter.void_reading(measured_at, context)
@@ -534,6 +534,7 @@ class _MeterLookup:
         return [meter for meter in self._meters.values() if meter is not None]
 
 
-def _require_reason(reason: str) -> None:
+def require_reason(reason: str) -> None:
+    """InvalidInputError unless ``reason`` says something: every correction carries why."""
     if not reason.strip():
         raise InvalidInputError("a reason is required for this change", message_key="reason_required", field="reason")

@@ -18,7 +18,7 @@ from uuid import UUID, uuid4
 from eventsourcing.persistence import IntegrityError
 
 from application.authorization import Permission, Principal
-from application.ledger import HeatLedger
+from application.ledger import HeatLedger, require_reason
 from domain import ids
 from domain.day_split import business_day
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
@@ -186,7 +186,7 @@ class Payments:
     ) -> None:
         """Take a payment back (a bounced transfer, a chargeback, a mistake), with who and why."""
         principal.require(Permission.RECEIVE_PAYMENTS)
-        _require_reason(reason)
+        require_reason(reason)
         context = CommandContext(principal.name, reason.strip(), correlation_id or uuid4())
         with self.ledger.command_lock:
             payment = self.payment(payment_id)
@@ -210,7 +210,7 @@ class Payments:
     ) -> UUID:
         """Ask to pay part of the household's credit out; refused beyond the credit it has."""
         principal.require(Permission.RECEIVE_PAYMENTS)
-        _require_reason(reason)
+        require_reason(reason)
         household = self.ledger.household(account_number)
         self._require_credit(household.id, amount_yuan)
         context = CommandContext(principal.name, reason.strip(), correlation_id or uuid4())
@@ -244,7 +244,7 @@ class Payments:
     def reject_refund(self, principal: Principal, refund_id: UUID, reason: str) -> None:
         """Turn a refund request down, with why."""
         principal.require(Permission.APPROVE_REFUNDS)
-        _require_reason(reason)
+        require_reason(reason)
         self._change_refund(refund_id, lambda refund, context: refund.reject(context), principal, reason)
 
     def pay_out_refund(
@@ -302,8 +302,3 @@ class Payments:
     @staticmethod
     def refund_id(account_number: str, request_number: str) -> UUID:
         return ids.refund_id(account_number, request_number)
-
-
-def _require_reason(reason: str) -> None:
-    if not reason.strip():
-        raise InvalidInputError("a reason is required for this change", message_key="reason_required", field="reason")
