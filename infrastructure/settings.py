@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Self
@@ -57,6 +58,29 @@ class Settings(BaseSettings):
     # "arq": they are enqueued on Redis (redis_url) for `heatledger worker`.
     job_queue: JobQueueKind = JobQueueKind.INLINE
 
+    # -- dunning and notifications (docs/payments.md, "Dunning") --
+    # Reminder stages: a reminder goes out when the oldest open charge is this many days past due.
+    dunning_stages_days: list[int] = Field(default_factory=lambda: [15, 45, 90])
+    # No reminder for less than this past due (元).
+    dunning_minimum_amount_yuan: Decimal = Decimal("50.00")
+    # The utility's messaging gateway (SMS, WeChat) takes reminders as signed JSON POSTs here;
+    # unset: messages to webhook contacts wait in the outbox, marked undeliverable until it is set.
+    notification_webhook_url: str | None = None
+    # The HMAC-SHA256 key of the webhook's X-HeatLedger-Signature; empty: derived from secret_key.
+    notification_webhook_secret: str = ""
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_sender: str = "heatledger@localhost"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    # A message is retried after 1, 2, 4, ... times this, at most notification_backoff_max_seconds
+    # apart, and dead-lettered after notification_max_attempts failed attempts.
+    notification_max_attempts: int = Field(default=6, ge=1, le=50)
+    notification_backoff_seconds: int = Field(default=60, ge=1)
+    notification_backoff_max_seconds: int = Field(default=6 * 3600, ge=1)
+    notification_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:
         if self.environment is Environment.PRODUCTION:
@@ -64,6 +88,10 @@ class Settings(BaseSettings):
                 raise ValueError("production needs HEATLEDGER_SECRET_KEY: 32 or more characters, not the default")
             if self.backend is Backend.SQLITE:
                 raise ValueError("production runs on PostgreSQL: set HEATLEDGER_BACKEND=postgres")
+            if self.notification_webhook_url and not self.notification_webhook_url.startswith("https://"):
+                raise ValueError(
+                    "production sends reminders (personal data) over https only: HEATLEDGER_NOTIFICATION_WEBHOOK_URL"
+                )
         return self
 
     @property
