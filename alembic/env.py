@@ -12,6 +12,7 @@ from alembic import context
 from infrastructure.billing_runs import metadata as billing_run_metadata
 from infrastructure.intake import metadata as intake_metadata
 from infrastructure.nbiot import metadata as nbiot_metadata
+from infrastructure.notifications.tables import metadata as notification_metadata
 from infrastructure.online_payments import metadata as online_payment_metadata
 from infrastructure.token_store import metadata as token_metadata
 from infrastructure.uploads import metadata as upload_metadata
@@ -33,6 +34,7 @@ def _run(connection: object) -> None:
             weather_metadata,
             billing_run_metadata,
             online_payment_metadata,
+            notification_metadata,
         ],
         render_as_batch=True,
     )

@@ -17,6 +17,7 @@ from api.routers import (
     billing,
     bills,
     consumption,
+    dunning,
     estimates,
     health,
     households,
@@ -62,6 +63,7 @@ OPENAPI_TAGS = [
         "description": "What did not get in and which meters need a visit: quarantine, rejected readings, "
         "silent, implausible and faulty meters",
     },
+    {"name": "dunning", "description": "Payment reminders: runs, the notification outbox, household contacts"},
     {"name": "tokens", "description": "API tokens (administrators)"},
     {"name": "health", "description": "Liveness probe"},
 ]
@@ -84,6 +86,7 @@ ROUTERS = (
     payments.router,
     payment_reports.router,
     arrears.router,
+    dunning.router,
     tokens.router,
     health.router,
 )

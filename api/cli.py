@@ -681,4 +681,4 @@ def _read_temperatures(file: Path) -> dict[date, Decimal]:
 
 # The billing commands live in their own module and register themselves on ``app``; imported last,
 # when everything they use from here exists.
-from api import cli_billing, cli_payments  # noqa: E402, F401
+from api import cli_billing, cli_dunning, cli_payments  # noqa: E402, F401

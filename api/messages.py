@@ -924,6 +924,24 @@ CATALOG.update(
             "订单 {order_number} 已标记待查，通知未入账，请人工核对。",
             "The order {order_number} is flagged: the notification was not booked; a person must look at it.",
         ),
+        # a clerk's resolution of a flagged order
+        "payment_order_not_flagged": Template(
+            "订单 {order_number} 当前状态为 {status}，未标记待查，无需处理。",
+            "The order {order_number} is {status}, not flagged: there is nothing to resolve.",
+        ),
+        "payment_order_resolved": Template(
+            "订单 {order_number} 已由 {resolved_by} 处理（{resolution}），不能再次处理。",
+            "The order {order_number} was resolved already ({resolution}) by {resolved_by}.",
+        ),
+        "payment_order_received_unknown": Template(
+            "订单 {order_number} 未记录渠道通知的实收金额，不能按实收入账，只能拒收。",
+            "The order {order_number} does not keep the amount the provider reported: it can only be rejected.",
+        ),
+        "payment_order_transaction_booked": Template(
+            "渠道交易 {transaction_id} 已按订单 {order_number} 的金额入账，不能再按实收金额入账。",
+            "The provider's transaction {transaction_id} is booked already at the order {order_number}'s amount; "
+            "it cannot be booked again at the amount received.",
+        ),
         # the notification endpoint's 401 problems (params.reason)
         "payments.invalid_signature": Template(
             "支付通知缺少签名，或签名不是用该渠道的商户密钥生成的（此地址不接受访问令牌）。",
@@ -981,6 +999,10 @@ CATALOG.update(
         "arrears_flag_status_conflict": Template(
             "该欠费标记当前状态为 {status}，不能执行此操作。", "The arrears flag is {status}; this cannot be done now."
         ),
+        "arrears_flag_other_season": Template(
+            "该欠费标记属于 {season_code} 供暖期，只能在该供暖期内重新标记。",
+            "The arrears flag belongs to the season {season_code}; it is raised again only in that season.",
+        ),
         "arrears_flag_protected": Template(
             "{account_number} 现为困难户或有未结的争议，不能批准欠费标记，请撤销该标记。",
             "{account_number} is now marked vulnerable or has a dispute open: withdraw the flag instead.",
@@ -999,5 +1021,52 @@ CATALOG.update(
         "arrears_vulnerable": Template("已标记为困难户", "marked vulnerable"),
         "arrears_outside_window": Template("不在本供暖期允许标记的日期内", "outside the season's window for flags"),
         "arrears_already_flagged": Template("本供暖期已有欠费标记", "flagged already this season"),
+    }
+)
+
+
+# -- dunning: reminders, the notification outbox and household contacts --------------------------
+# (domain/dunning.py, infrastructure/notifications/, api/routers/dunning.py)
+
+LABELS.update(
+    {
+        "send_reminders": Template("发送催缴提醒", "send reminders"),
+        "stages_days": Template("提醒阶段（逾期天数）", "reminder stages (days past due)"),
+        "notification": Template("消息", "message"),
+        "contact": Template("联系方式", "contact"),
+    }
+)
+
+CATALOG.update(
+    {
+        "dunning_stage_count": Template(
+            "催缴政策须有 1 至 {limit} 个提醒阶段。",
+            "A dunning policy has 1 to {limit} reminder stages.",
+        ),
+        "dunning_stage_out_of_range": Template(
+            "提醒阶段 {value} 天须在 1 到 {limit} 天之间。",
+            "The reminder stage of {value} days must lie between 1 and {limit} days.",
+        ),
+        "dunning_stages_not_ascending": Template(
+            "提醒阶段 {value} 须严格递增。",
+            "The reminder stages {value} must be strictly ascending.",
+        ),
+        "dunning_below_minimum_amount": Template("欠费低于催缴金额", "less past due than the policy's amount"),
+        "dunning_not_due_yet": Template("尚未到第一个提醒阶段", "not yet at the first reminder stage"),
+        "dunning_open_dispute": Template("有未结的争议", "a dispute is open"),
+        "dunning_no_contact": Template("没有联系方式", "no contact on record"),
+        "dunning_already_sent": Template("本阶段提醒已发送", "this reminder was sent already"),
+        "contact_address_invalid": Template(
+            "该地址不适用于{channel}渠道：电子邮件地址形如 name@example.cn，"
+            "推送网关的收件人编号为 3 至 64 个字母、数字或“+_.-”。",
+            "The address does not suit the {channel} channel: an e-mail address looks like name@example.cn, "
+            "a gateway recipient id has 3 to 64 letters, digits or '+_.-'.",
+        ),
+        "notification_not_dead": Template(
+            "消息 {message_id} 当前状态为 {status}，只有投递失败的消息才能重新排队。",
+            "The message {message_id} is {status}; only a dead message can be requeued.",
+        ),
+        "not_found.notification": Template("没有编号为 {key} 的消息。", "No message has the id {key}."),
+        "not_found.contact": Template("热用户 {key} 没有登记联系方式。", "Household {key} has no contact on record."),
     }
 )

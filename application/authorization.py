@@ -39,6 +39,8 @@ class Permission(StrEnum):
     APPROVE_REFUNDS = "approve_refunds"
     # Flag households in arrears for valve restriction and approve flags (a second person approves).
     MANAGE_ARREARS = "manage_arrears"
+    # Run dunning (reminders into the outbox), deliver and requeue messages.
+    SEND_REMINDERS = "send_reminders"
     MANAGE_TOKENS = "manage_tokens"
     REBUILD_PROJECTIONS = "rebuild_projections"
 
@@ -54,7 +56,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # Clerks take payments at the counter; a refund is approved by a second clerk or an admin.
     # Arrears flags are raised by a clerk and approved by another clerk or an admin.
     Role.CLERK: _READ_AND_MANAGE
-    | {Permission.RUN_BILLING, Permission.RECEIVE_PAYMENTS, Permission.APPROVE_REFUNDS, Permission.MANAGE_ARREARS},
+    | {
+        Permission.RUN_BILLING,
+        Permission.RECEIVE_PAYMENTS,
+        Permission.APPROVE_REFUNDS,
+        Permission.MANAGE_ARREARS,
+        Permission.SEND_REMINDERS,
+    },
     Role.CUSTOMER_SERVICE: _READ_AND_MANAGE,
     Role.AUDITOR: frozenset({Permission.READ_LEDGER}),
     Role.REGULATOR: frozenset({Permission.READ_LEDGER}),

@@ -12,13 +12,17 @@ from sqlalchemy import Engine
 from application.arrears import Arrears
 from application.billing import Billing
 from application.billing_runs import BillingRuns
+from application.dunning import Dunning
 from application.ledger import HeatLedger
 from application.payments import Payments
+from application.reminder_messages import ReminderSender
 from infrastructure.billing_runs import BillingRunStore
 from infrastructure.database import create_database_engine, migrate
 from infrastructure.estimation import GapEstimator
 from infrastructure.event_store import event_store_environment
 from infrastructure.intake import ReadingIntake
+from infrastructure.notifications.contacts import SqlContactBook
+from infrastructure.notifications.outbox import SqlOutbox
 from infrastructure.settings import Settings
 from infrastructure.token_store import TokenStore
 from infrastructure.weather import WeatherStore
@@ -51,6 +55,9 @@ class Container:
     run_store: BillingRunStore
     payments: Payments
     arrears: Arrears
+    contacts: SqlContactBook
+    outbox: SqlOutbox
+    dunning: Dunning
     # Where jobs go: run in this process ("inline", the embedded default) or enqueued on Redis for
     # arq workers (HEATLEDGER_JOB_QUEUE=arq). Set from the settings when the container is built.
     jobs: JobQueue = field(init=False, repr=False)
@@ -99,7 +106,12 @@ def bootstrap(settings: Settings | None = None) -> Container:
     billing = Billing(ledger, SqlBillingInputs(engine))
     run_store = BillingRunStore(engine, ledger.clock)
     payments = Payments(ledger, PaymentQueries(engine))
-    arrears = Arrears(ledger, ArrearsQueries(engine))
+    arrears_queries = ArrearsQueries(engine)
+    arrears = Arrears(ledger, arrears_queries)
+    contacts = SqlContactBook(engine, ledger.clock)
+    outbox = SqlOutbox(engine, ledger.clock)
+    sender = ReminderSender(settings.utility_name, settings.utility_service_phone)
+    dunning = Dunning(ledger, arrears_queries, contacts, outbox, sender)
     return Container(
         settings,
         ledger,
@@ -114,4 +126,7 @@ def bootstrap(settings: Settings | None = None) -> Container:
         run_store,
         payments,
         arrears,
+        contacts,
+        outbox,
+        dunning,
     )

@@ -20,9 +20,11 @@ from arq.cron import cron
 from application.authorization import Principal, Role
 from application.ingestion import BatchReport
 from domain.day_split import BUSINESS_TIME_ZONE
+from domain.dunning import DunningPolicy
 from infrastructure.billing_runs import execute_run
 from infrastructure.container import Container, bootstrap
 from infrastructure.intake import Channel
+from infrastructure.notifications.dispatcher import dispatcher_from_settings
 from infrastructure.settings import JobQueueKind, Settings
 from infrastructure.uploads import process_reading_upload, reading_item_from_payload
 
@@ -82,8 +84,26 @@ def run_billing(container: Container, run_id: str) -> dict[str, Any]:
     return {"run_id": run_id, "status": record.status.value, "summary": record.summary, "error": record.error}
 
 
+def deliver_notifications(container: Container, limit: int = 500) -> dict[str, int]:
+    """Send what the notification outbox has due (new messages and retries whose time has come)."""
+    report = dispatcher_from_settings(container.outbox, container.settings, container.ledger.clock).deliver_due(limit)
+    return {"delivered": report.delivered, "retried": report.retried, "dead": report.dead}
+
+
+def run_dunning(container: Container, community: str | None = None) -> dict[str, Any]:
+    """The daily dunning run under the settings' policy, then a delivery pass."""
+    settings = container.settings
+    policy = DunningPolicy.of(settings.dunning_stages_days, settings.dunning_minimum_amount_yuan)
+    summary = container.dunning.remind(DUNNING, policy, community=community, reason="daily dunning run")
+    delivery = deliver_notifications(container)
+    return {"today": summary.today.isoformat(), "queued": summary.queued, "skipped": summary.skipped, **delivery}
+
+
 # The principal of the nightly estimation: its name is the actor on the estimates it records.
 ESTIMATOR = Principal("estimator", Role.ADMIN)
+# The principal of the scheduled dunning run: the actor on the reminders it writes.
+DUNNING = Principal("dunning", Role.ADMIN)
+DELIVER_NOTIFICATIONS = "deliver_notifications"
 
 JOBS: dict[str, Callable[..., Any]] = {
     "catch_up_projections": catch_up_projections,
@@ -91,6 +111,8 @@ JOBS: dict[str, Callable[..., Any]] = {
     "record_reading_batch": record_reading_batch,
     "process_reading_upload": process_reading_upload,
     "run_billing": run_billing,
+    DELIVER_NOTIFICATIONS: deliver_notifications,
+    "run_dunning": run_dunning,
 }
 
 
@@ -194,15 +216,22 @@ async def _stop_worker(ctx: dict[str, Any]) -> None:
 
 
 def worker_options(settings: Settings, catch_up_every_seconds: int = 5) -> dict[str, Any]:
-    """Keyword arguments for ``arq.worker.Worker``: every job, a periodic projection catch-up, and
-    the gap estimation at 02:00 in Ningxia (after the concentrators' nightly uploads)."""
+    """Keyword arguments for ``arq.worker.Worker``: every job, a periodic projection catch-up, the
+    gap estimation at 02:00 in Ningxia (after the concentrators' nightly uploads), a delivery pass
+    of the notification outbox every minute and, when the settings name its hour, the daily dunning."""
     catch_up = _as_arq_job("catch_up_projections")
+    cron_jobs = [
+        cron(catch_up, second=set(range(0, 60, catch_up_every_seconds)), unique=True),
+        cron(_as_arq_job("estimate_gaps"), hour={2}, minute={0}, second={0}, unique=True),
+        cron(_as_arq_job(DELIVER_NOTIFICATIONS), second={30}, unique=True),
+    ]
+    if settings.dunning_daily_hour is not None:
+        cron_jobs.append(
+            cron(_as_arq_job("run_dunning"), hour={settings.dunning_daily_hour}, minute={0}, second={0}, unique=True)
+        )
     return {
         "functions": [_as_arq_job(name) for name in JOBS],
-        "cron_jobs": [
-            cron(catch_up, second=set(range(0, 60, catch_up_every_seconds)), unique=True),
-            cron(_as_arq_job("estimate_gaps"), hour={2}, minute={0}, second={0}, unique=True),
-        ],
+        "cron_jobs": cron_jobs,
         "timezone": BUSINESS_TIME_ZONE,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "on_startup": _start_worker,

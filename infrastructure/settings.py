@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     dunning_stages_days: list[int] = Field(default_factory=lambda: [15, 45, 90])
     # No reminder for less than this past due (元).
     dunning_minimum_amount_yuan: Decimal = Decimal("50.00")
+    # The hour (Beijing time) at which `heatledger worker` runs dunning daily; unset: reminders are
+    # written only when a clerk starts a run (POST /dunning/runs, `heatledger dunning run`).
+    dunning_daily_hour: int | None = Field(default=None, ge=0, le=23)
+    # Who signs reminders (the 【】 signature Chinese SMS gateways require) and the number to call.
+    utility_name: str = Field(default="热力公司", min_length=1, max_length=40)
+    utility_service_phone: str = Field(default="", max_length=40)
     # The utility's messaging gateway (SMS, WeChat) takes reminders as signed JSON POSTs here;
     # unset: messages to webhook contacts wait in the outbox, marked undeliverable until it is set.
     notification_webhook_url: str | None = None

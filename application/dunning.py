@@ -1,0 +1,160 @@
+"""Dunning runs: payment reminders for households in arrears, written to the notification outbox.
+
+A run reads what each household owes past due (the same read model as the arrears policy), checks
+the household's open disputes on the aggregate itself, and writes the reminder stage it is due,
+rendered in its contact's language, to the outbox. The outbox keeps one message per reminder name
+(household, charge, stage), so repeating a run, or two runs at once, never sends one twice.
+Delivery is not here: the delivery job sends what the outbox holds, with retries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+from application.arrears import PastDue, PastDueReader
+from application.authorization import Permission, Principal
+from application.ledger import HeatLedger
+from application.notifications import Contact, ContactBook, MessageKind, Outbox, OutgoingMessage
+from application.reminder_messages import ReminderContent, ReminderSender, render_reminder
+from domain.day_split import business_day
+from domain.dunning import DunningFacts, DunningPolicy, ReminderSkip, reminder_due, reminder_key
+from domain.values import CommandContext
+
+
+@dataclass(frozen=True)
+class ReminderOutcome:
+    """What the run decided for one household with charges past due: the message written to the
+    outbox (its id and stage), or why none was."""
+
+    account_number: str
+    amount_yuan: Decimal
+    days_past_due: int
+    stage_days: int | None
+    message_id: UUID | None
+    skip: str | None
+
+    @property
+    def queued(self) -> bool:
+        return self.message_id is not None
+
+
+@dataclass(frozen=True)
+class DunningRunSummary:
+    """A dunning run: the day, the community (None: the city) and every household's outcome."""
+
+    today: date
+    community: str | None
+    outcomes: tuple[ReminderOutcome, ...]
+
+    @property
+    def queued(self) -> int:
+        return sum(outcome.queued for outcome in self.outcomes)
+
+    @property
+    def skipped(self) -> int:
+        return len(self.outcomes) - self.queued
+
+
+class Dunning:
+    """Reminder runs, with the caller's permission checked first."""
+
+    def __init__(
+        self,
+        ledger: HeatLedger,
+        reader: PastDueReader,
+        contacts: ContactBook,
+        outbox: Outbox,
+        sender: ReminderSender,
+    ) -> None:
+        self.ledger = ledger
+        self.reader = reader
+        self.contacts = contacts
+        self.outbox = outbox
+        self.sender = sender
+
+    def remind(
+        self,
+        principal: Principal,
+        policy: DunningPolicy,
+        today: date | None = None,
+        community: str | None = None,
+        reason: str = "dunning run",
+    ) -> DunningRunSummary:
+        """Write the reminder each household in arrears is due today to the outbox."""
+        principal.require(Permission.SEND_REMINDERS)
+        day = today or business_day(self.ledger.clock())
+        context = CommandContext(principal.name, reason.strip() or "dunning run", uuid4())
+        records = self.reader.past_due(day, community)
+        contacts = self.contacts.contacts([record.account_number for record in records])
+        outcomes = tuple(
+            self._consider(record, contacts.get(record.account_number), policy, day, context) for record in records
+        )
+        return DunningRunSummary(day, community, outcomes)
+
+    def _consider(
+        self,
+        record: PastDue,
+        contact: Contact | None,
+        policy: DunningPolicy,
+        today: date,
+        context: CommandContext,
+    ) -> ReminderOutcome:
+        household = self.ledger.household(record.account_number)
+        facts = DunningFacts(record.past_due_yuan, record.oldest_due_on, household.open_disputes)
+        days = facts.days_past_due(today)
+        decision = reminder_due(policy, facts, today)
+
+        def outcome(stage: int | None, message_id: UUID | None, skip: ReminderSkip | None) -> ReminderOutcome:
+            return ReminderOutcome(
+                record.account_number, record.past_due_yuan, days, stage, message_id, skip.value if skip else None
+            )
+
+        if decision.stage_days is None:
+            return outcome(None, None, decision.skip)
+        if contact is None:
+            return outcome(decision.stage_days, None, ReminderSkip.NO_CONTACT)
+        message = self._message(record, contact, policy, decision.stage_days, days, today, context)
+        message_id = self.outbox.enqueue(message)
+        if message_id is None:
+            return outcome(decision.stage_days, None, ReminderSkip.ALREADY_SENT)
+        return outcome(decision.stage_days, message_id, None)
+
+    def _message(
+        self,
+        record: PastDue,
+        contact: Contact,
+        policy: DunningPolicy,
+        stage_days: int,
+        days_past_due: int,
+        today: date,
+        context: CommandContext,
+    ) -> OutgoingMessage:
+        content = ReminderContent(
+            account_number=record.account_number,
+            community=record.community,
+            amount_yuan=record.past_due_yuan,
+            oldest_due_on=record.oldest_due_on,
+            days_past_due=days_past_due,
+            today=today,
+            stage_number=policy.stage_number(stage_days),
+            final=policy.is_final(stage_days),
+        )
+        subject, body = render_reminder(content, contact.language, self.sender)
+        return OutgoingMessage(
+            dedup_key=reminder_key(record.account_number, record.oldest_due_on, stage_days),
+            kind=MessageKind.REMINDER,
+            account_number=record.account_number,
+            channel=contact.channel,
+            address=contact.address,
+            language=contact.language,
+            subject=subject,
+            body=body,
+            amount_yuan=record.past_due_yuan,
+            stage_days=stage_days,
+            created_by=context.actor,
+            reason=context.reason,
+            correlation_id=context.correlation_id,
+        )
