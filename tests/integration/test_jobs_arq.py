@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -202,3 +203,62 @@ def test_arq_worker_runs_a_billing_run_and_records_its_summary(
     assert record.summary is not None and record.summary["bills_issued"] == 1
     assert record.summary["charged_yuan"] == "1944.00"  # 90 m² × 21.6 元/m²
     assert (record.households_done, record.households_total) == (1, 1)
+
+
+def test_arq_worker_runs_dunning_and_delivers_to_the_gateway(
+    quiet_container: Container, redis_settings: Settings
+) -> None:
+    # WZ-0001's prepayment of 2025-2026 was due 1 Nov 2025 and never paid: by today (real time) it
+    # is past every stage; the worker's run writes the final reminder and delivers it to a receiver.
+    from application.notifications import Contact, ContactChannel, MessageLanguage
+    from tests.integration.test_payment_read_models import prepaid_period
+    from tests.receivers import webhook_receiver
+    from tests.strategies import register_household
+
+    container = quiet_container
+    register_household(container.ledger, "WZ-0001")
+    container.ledger.save(prepaid_period(container, "WZ-0001"))
+    container.catch_up()
+    container.contacts.set_contact(
+        Contact("WZ-0001", ContactChannel.WEBHOOK, "13800138000", MessageLanguage.ZH), "service-chen"
+    )
+
+    with webhook_receiver() as receiver:
+        settings = redis_settings.model_copy(update={"notification_webhook_url": receiver.url})
+        container.settings = settings
+
+        async def scenario() -> dict[str, object]:
+            redis = await open_redis(settings)
+            await redis.flushdb()
+            job = await redis.enqueue_job("run_dunning")
+            assert job is not None
+            options = worker_options(settings) | {"cron_jobs": []}
+            worker = Worker(
+                **options, burst=True, handle_signals=False, ctx={"container": container, "owns_container": False}
+            )
+            await worker.main()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                await worker.close()
+            result = await job.result(timeout=5)
+            await redis.aclose()
+            return result
+
+        result = asyncio.run(scenario())
+        assert (result["queued"], result["delivered"], result["retried"], result["dead"]) == (1, 1, 0, 0)
+        [request] = receiver.received
+    [message] = container.outbox.messages()
+    assert (message.status, message.stage_days, message.created_by) == ("delivered", 90, "dunning")
+    assert message.subject.endswith("供热费最后催缴通知")
+    assert json.loads(request.body)["message_id"] == str(message.message_id)
+
+
+def test_the_worker_delivers_every_minute_and_runs_dunning_at_the_hour_set(redis_settings: Settings) -> None:
+    def cron_names(settings: Settings) -> list[str]:
+        return [job.name for job in worker_options(settings)["cron_jobs"]]
+
+    assert "cron:deliver_notifications" in cron_names(redis_settings)
+    assert "cron:run_dunning" not in cron_names(redis_settings)
+    daily = redis_settings.model_copy(update={"dunning_daily_hour": 9})
+    [dunning] = [job for job in worker_options(daily)["cron_jobs"] if job.name == "cron:run_dunning"]
+    assert (dunning.hour, dunning.minute) == ({9}, {0})
