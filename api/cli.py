@@ -41,8 +41,10 @@ from infrastructure.container import Container, bootstrap
 from infrastructure.csv_readings import CsvHeaderError, ParsedReadings, RowError, parse_readings_csv
 from infrastructure.demo.billing import bill_demo_season
 from infrastructure.demo.community import DEFAULT_BUILDINGS, DEFAULT_SEED, business_today, generate_community
+from infrastructure.demo.contacts import record_demo_contacts
 from infrastructure.demo.loader import LoadReport, is_loaded, load_community
 from infrastructure.demo.model import DemoCommunity
+from infrastructure.demo.payments import pay_demo_bills
 from infrastructure.demo.summary import summarise_community
 from infrastructure.intake import Channel, ReadingIntake
 from infrastructure.modbus import ConfigError, DeviceStatus, ModbusPoller, PollerConfig, PollReport, load_config
@@ -268,6 +270,8 @@ def _load_demo(container: Container, console: Console, community: DemoCommunity)
             business_today(),
             advance,
         )
+        paid = pay_demo_bills(container, community, business_today(), advance)
+        contacts = record_demo_contacts(container.contacts, community, operator().name, advance)
     _print_demo_summary(console, container, community, report)
     for summary in summaries:
         console.print(
@@ -275,6 +279,15 @@ def _load_demo(container: Container, console: Console, community: DemoCommunity)
             f"charged {summary.charged_yuan:.2f} 元, credited {summary.credited_yuan:.2f} 元, "
             f"{len(summary.exceptions)} exceptions."
         )
+    channels = ", ".join(f"{channel} {count}" for channel, count in sorted(paid.by_channel.items()))
+    console.print(
+        f"Payments: {paid.households_paid} of {paid.households} households paid ({paid.paid_in_part} in part), "
+        f"{paid.amount_yuan:.2f} 元 ({channels or 'none'}); {paid.booked} booked now, {paid.booked_before} before."
+    )
+    console.print(
+        f"Contacts: {contacts.webhook} SMS (webhook), {contacts.email} e-mail, {contacts.without_contact} households "
+        f"without; {contacts.recorded} recorded now."
+    )
 
 
 def _count(number: int, noun: str) -> str:

@@ -3,15 +3,17 @@ withdrawals, and what protects a household from a flag (marked vulnerable, a dis
 
 ``flag_candidates`` reads what each household owes past due from the read models, checks the
 protections on the Household aggregate itself (the event store, never a lagging read model) and
-raises one flag per eligible household and season. A flag is only a proposal: it becomes an action
-when a second person approves it. The valve command that acts on an approved flag is not here.
+raises one flag per eligible household and season; a flag withdrawn earlier in the season is raised
+again (a new event on the same flag) when the household is eligible once more. A flag is only a
+proposal: it becomes an action when a second person approves it. The valve command that acts on an
+approved flag is not here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 from uuid import UUID, uuid4
@@ -25,6 +27,7 @@ from domain.arrears import (
     ArrearsFacts,
     ArrearsFlag,
     ArrearsPolicy,
+    FlagStatus,
     FlagSubject,
     WithdrawalKind,
     flag_reasons,
@@ -67,7 +70,8 @@ class PastDueReader(Protocol):
 @dataclass(frozen=True)
 class CandidateOutcome:
     """What the run decided for one household with charges past due: ``flagged`` (a flag was
-    raised now) or the reasons it was not."""
+    raised now; ``raised_again`` when it is a flag withdrawn earlier this season) or the reasons
+    it was not."""
 
     account_number: str
     amount_yuan: Decimal
@@ -75,6 +79,50 @@ class CandidateOutcome:
     flagged: bool
     flag_id: UUID | None
     reasons: tuple[str, ...]
+    raised_again: bool = False
+
+
+@dataclass(frozen=True)
+class FlagHistoryEntry:
+    """One event of a flag, as a clerk reads it: ``action`` is ``raised``, ``raised_again``,
+    ``approved`` or ``withdrawn``; ``on`` the business day; ``recorded_at`` when the ledger learned
+    it. Raises carry the amount and days past due; withdrawals their kind."""
+
+    action: str
+    on: date
+    actor: str
+    reason: str
+    recorded_at: datetime
+    amount_yuan: Decimal | None = None
+    days_past_due: int | None = None
+    withdrawal_kind: str | None = None
+
+
+def _history_entry(domain_event: object) -> FlagHistoryEntry:
+    if isinstance(domain_event, ArrearsFlag.Raised | ArrearsFlag.RaisedAgain):
+        action = "raised" if isinstance(domain_event, ArrearsFlag.Raised) else "raised_again"
+        return FlagHistoryEntry(
+            action,
+            domain_event.raised_on,
+            domain_event.actor,
+            domain_event.reason,
+            domain_event.timestamp,
+            domain_event.amount_yuan,
+            domain_event.days_past_due,
+        )
+    if isinstance(domain_event, ArrearsFlag.Approved):
+        return FlagHistoryEntry(
+            "approved", domain_event.approved_on, domain_event.actor, domain_event.reason, domain_event.timestamp
+        )
+    assert isinstance(domain_event, ArrearsFlag.Withdrawn), f"not an arrears flag event: {domain_event!r}"
+    return FlagHistoryEntry(
+        "withdrawn",
+        domain_event.withdrawn_on,
+        domain_event.actor,
+        domain_event.reason,
+        domain_event.timestamp,
+        withdrawal_kind=domain_event.kind,
+    )
 
 
 @dataclass(frozen=True)
@@ -112,7 +160,8 @@ class Arrears:
         community: str | None = None,
         reason: str = "arrears policy run",
     ) -> FlagRunSummary:
-        """Raise a flag for every household the policy finds eligible and not flagged this season."""
+        """Raise a flag for every household the policy finds eligible and not flagged this season
+        (a flag withdrawn this season is raised again; a raised or approved one is left as it is)."""
         principal.require(Permission.MANAGE_ARREARS)
         day = today or business_day(self.ledger.clock())
         season_code = current_or_last_season(day).code
@@ -135,20 +184,45 @@ class Arrears:
         reasons: list[str] = [reason.value for reason in flag_reasons(policy, facts, today)]
         flag_id = ids.arrears_flag_id(record.account_number, season_code)
         with self.ledger.command_lock:
-            if self.ledger.load_or_none(ArrearsFlag, flag_id) is not None:
-                return skipped(ALREADY_FLAGGED, *reasons)
+            existing = self.ledger.load_or_none(ArrearsFlag, flag_id)
+            standing = existing is not None and existing.status is not FlagStatus.WITHDRAWN
+        if standing:
+            return skipped(ALREADY_FLAGGED, *reasons)
         if reasons:
             return skipped(*reasons)
         subject = FlagSubject(
             household.id, record.account_number, record.community, record.building, record.past_due_yuan, days
         )
-        flag = ArrearsFlag.raise_flag(subject, policy, facts, today, context)
-        try:
-            with self.ledger.command_lock:
-                self.ledger.save(flag)
-        except IntegrityError:  # another run flagged it meanwhile
+        if not self._raise(existing, subject, policy, facts, today, context):
             return skipped(ALREADY_FLAGGED)
-        return CandidateOutcome(record.account_number, record.past_due_yuan, days, True, flag.id, ())
+        return CandidateOutcome(
+            record.account_number, record.past_due_yuan, days, True, flag_id, (), raised_again=existing is not None
+        )
+
+    def _raise(
+        self,
+        withdrawn: ArrearsFlag | None,
+        subject: FlagSubject,
+        policy: ArrearsPolicy,
+        facts: ArrearsFacts,
+        today: date,
+        context: CommandContext,
+    ) -> bool:
+        """Raise a new flag, or raise the ``withdrawn`` one again; False when another run did meanwhile."""
+        try:
+            if withdrawn is None:
+                flag = ArrearsFlag.raise_flag(subject, policy, facts, today, context)
+                with self.ledger.command_lock:
+                    self.ledger.save(flag)
+            else:
+                self._change(withdrawn.id, lambda flag: flag.raise_again(policy, facts, today, context))
+        except IntegrityError:  # saved by another run first
+            return False
+        except ConflictError as conflict:  # raised again by another run first
+            if conflict.message_key != "arrears_flag_status_conflict":
+                raise
+            return False
+        return True
 
     def approve(self, principal: Principal, flag_id: UUID, reason: str, correlation_id: UUID | None = None) -> None:
         """The second person's approval (never the one who raised it). Refused while the household
@@ -188,6 +262,14 @@ class Arrears:
         """The arrears flag with this id, or NotFoundError."""
         with self.ledger.command_lock:
             return self._flag(flag_id)
+
+    def history(self, flag_id: UUID) -> list[FlagHistoryEntry]:
+        """Every event of the flag in order (raised, approved, withdrawn, raised again…), read from
+        the event store; NotFoundError when there is no such flag."""
+        domain_events = list(self.ledger.events.get(flag_id))
+        if not domain_events or not isinstance(domain_events[0], ArrearsFlag.Raised):
+            raise NotFoundError(f"no arrears flag {flag_id}", kind="arrears_flag", key=str(flag_id))
+        return [_history_entry(domain_event) for domain_event in domain_events]
 
     def _flag(self, flag_id: UUID) -> ArrearsFlag:
         flag = self.ledger.load_or_none(ArrearsFlag, flag_id)

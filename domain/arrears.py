@@ -8,7 +8,10 @@ gives the rules a household fails, so a clerk sees why it was not flagged.
 
 An ``ArrearsFlag`` is raised by one person and becomes an action only when a second person
 approves it (never the one who raised it). It can be withdrawn (the household paid, opened a
-dispute, or it was a mistake). Acting on an approved flag (the valve command) is not part of it.
+dispute, or it was a mistake), and a withdrawn flag is raised again, as a new event on the same
+flag, when the household falls into arrears once more in the same season: the second person is
+then anyone but the one who raised it again. Acting on an approved flag (the valve command) is not
+part of it.
 """
 
 from __future__ import annotations
@@ -207,13 +210,25 @@ class FlagSubject:
     days_past_due: int
 
 
+def _require_eligible(account_number: str, policy: ArrearsPolicy, facts: ArrearsFacts, today: date) -> None:
+    """InvalidInputError naming every rule the household fails on ``today``."""
+    reasons = flag_reasons(policy, facts, today)
+    if reasons:
+        raise InvalidInputError(
+            "the household is not eligible for an arrears flag",
+            message_key="arrears_not_eligible",
+            account_number=account_number,
+            reasons=", ".join(reasons),
+        )
+
+
 def _context_fields(context: CommandContext) -> dict[str, Any]:
     return {"actor": context.actor, "reason": context.reason, "correlation_id": context.correlation_id}
 
 
 class ArrearsFlag(Aggregate):
     """A household flagged for valve restriction in a season: raised, then approved by a second
-    person or withdrawn."""
+    person or withdrawn; a withdrawn flag may be raised again in its season (``times_raised``)."""
 
     class Raised(Aggregate.Created):
         household_id: UUID
@@ -221,6 +236,20 @@ class ArrearsFlag(Aggregate):
         community: str
         building: str
         season_code: str
+        amount_yuan: Decimal
+        days_past_due: int
+        minimum_amount_yuan: Decimal
+        minimum_days_past_due: int
+        window_start: str
+        window_end: str
+        raised_on: date
+        actor: str
+        reason: str
+        correlation_id: UUID
+
+    class RaisedAgain(Aggregate.Event):
+        """A withdrawn flag raised again in its season, with the facts and policy of this run."""
+
         amount_yuan: Decimal
         days_past_due: int
         minimum_amount_yuan: Decimal
@@ -278,20 +307,14 @@ class ArrearsFlag(Aggregate):
         self.status = FlagStatus.RAISED
         self.approved_by: str | None = None
         self.withdrawal_kind: str | None = None
+        self.times_raised = 1
 
     @classmethod
     def raise_flag(
         cls, subject: FlagSubject, policy: ArrearsPolicy, facts: ArrearsFacts, today: date, context: CommandContext
     ) -> ArrearsFlag:
         """Flag a household the policy finds eligible today; InvalidInputError names the rules it fails."""
-        reasons = flag_reasons(policy, facts, today)
-        if reasons:
-            raise InvalidInputError(
-                "the household is not eligible for an arrears flag",
-                message_key="arrears_not_eligible",
-                account_number=subject.account_number,
-                reasons=", ".join(reasons),
-            )
+        _require_eligible(subject.account_number, policy, facts, today)
         return cls(
             household_id=subject.household_id,
             account_number=subject.account_number,
@@ -307,6 +330,55 @@ class ArrearsFlag(Aggregate):
             raised_on=today,
             **_context_fields(context),
         )
+
+    def raise_again(self, policy: ArrearsPolicy, facts: ArrearsFacts, today: date, context: CommandContext) -> None:
+        """Raise a withdrawn flag again: the household is in arrears once more in the flag's season.
+
+        Only a withdrawn flag (ConflictError otherwise), only in its own season, only when the
+        policy finds the household eligible today (InvalidInputError names the rules it fails).
+        The approval is cleared; the new raiser is the one who may not approve it."""
+        self._require(FlagStatus.WITHDRAWN)
+        season_code = current_or_last_season(today).code
+        if season_code != self.season_code:
+            raise ConflictError(
+                f"the arrears flag is of the season {self.season_code}, not {season_code}",
+                message_key="arrears_flag_other_season",
+                season_code=self.season_code,
+            )
+        _require_eligible(self.account_number, policy, facts, today)
+        self._raised_again(
+            amount_yuan=facts.past_due_yuan,
+            days_past_due=facts.days_past_due(today),
+            minimum_amount_yuan=policy.minimum_amount_yuan,
+            minimum_days_past_due=policy.minimum_days_past_due,
+            window_start=policy.window_start.text(),
+            window_end=policy.window_end.text(),
+            raised_on=today,
+            **_context_fields(context),
+        )
+
+    @event(RaisedAgain)
+    def _raised_again(
+        self,
+        amount_yuan: Decimal,
+        days_past_due: int,
+        minimum_amount_yuan: Decimal,
+        minimum_days_past_due: int,
+        window_start: str,
+        window_end: str,
+        raised_on: date,
+        actor: str,
+        reason: str,
+        correlation_id: UUID,
+    ) -> None:
+        self.amount_yuan = amount_yuan
+        self.days_past_due = days_past_due
+        self.raised_on = raised_on
+        self.raised_by = actor
+        self.status = FlagStatus.RAISED
+        self.approved_by = None
+        self.withdrawal_kind = None
+        self.times_raised += 1
 
     def approve(self, today: date, context: CommandContext) -> None:
         """A second person approves: never the one who raised the flag."""

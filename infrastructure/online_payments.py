@@ -24,6 +24,12 @@ Idempotency: the payment's id is the uuid5 of the provider and the merchant orde
 redelivered (or replayed) notification finds the payment there, books nothing new and gets the
 same acknowledgement. Refused notifications go to the NB-IoT channel's ``security_events`` table,
 under the channel ``payment:<provider>``: one security log for every signed channel.
+
+A notification whose amount differs from its order's flags the order, keeping what the provider
+reported (``received_amount_yuan``, ``received_transaction_id``). A clerk resolves a flagged order
+once (``resolve``): ``accept_received`` books the received amount as a payment whose reference is
+the provider's transaction id (its id the uuid5 of provider and transaction id), or ``reject``
+books nothing (the money goes back to the payer through the provider).
 """
 
 from __future__ import annotations
@@ -46,8 +52,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from application.authorization import Permission, Principal, Role
-from application.ledger import HeatLedger
+from application.ledger import HeatLedger, require_reason
 from application.payments import PaymentOutcome, Payments
+from domain import ids
 from domain.day_split import business_day
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
 from domain.money import CURRENCY, payment_amount
@@ -60,6 +67,7 @@ from infrastructure.nbiot import (
     within_replay_window,
 )
 from infrastructure.text import printable
+from projections.queries import MAXIMUM_PAGE_SIZE
 from projections.types import ScaledDecimal, UtcDateTime
 
 ORDER_PREFIX = "HL"
@@ -77,6 +85,8 @@ MAXIMUM_TRANSACTION_ID_LENGTH = 64
 # The longest merchant order number read from a notification (ours are 22; any other is unknown).
 MAXIMUM_REFERENCE_LENGTH = 64
 MAXIMUM_FLAGGED_REASON_LENGTH = 200
+# The clerk's reason for a resolution (the API's bound on every reason).
+MAXIMUM_RESOLUTION_REASON_LENGTH = 500
 # An amount as a notification may write it: plain decimal digits, no exponent (``"12.34"``).
 AMOUNT_PATTERN = re.compile(r"[+-]?[0-9]{1,15}(\.[0-9]{1,15})?")
 # The actor of a provider's payments, and the channel of its refusals in the security log.
@@ -103,7 +113,17 @@ payment_orders = Table(
     Column("paid_at", UtcDateTime, nullable=True),
     Column("flagged_at", UtcDateTime, nullable=True),
     Column("flagged_reason", String(MAXIMUM_FLAGGED_REASON_LENGTH), nullable=True),
+    # What the provider reported when it contradicted the order (kept from the first such notification).
+    Column("received_amount_yuan", ScaledDecimal(2), nullable=True),
+    Column("received_transaction_id", String(MAXIMUM_TRANSACTION_ID_LENGTH), nullable=True),
+    # A clerk's resolution of the flag: once, with who, when and why; the payment it booked.
+    Column("resolved_at", UtcDateTime, nullable=True),
+    Column("resolved_by", String(128), nullable=True),
+    Column("resolution", String(16), nullable=True),
+    Column("resolution_reason", String(MAXIMUM_RESOLUTION_REASON_LENGTH), nullable=True),
+    Column("resolution_payment_id", Uuid, nullable=True),
     Index("ix_payment_orders_account", "account_number", "created_at"),
+    Index("ix_payment_orders_status", "status", "created_at"),
 )
 
 
@@ -113,6 +133,16 @@ class OrderStatus(StrEnum):
     OPEN = "open"  # created, no notification booked yet
     PAID = "paid"  # a notification of its amount was booked: ``payment_id``
     FLAGGED = "flagged"  # a notification contradicted it: ``flagged_reason``; a person must look
+    RESOLVED = "resolved"  # a clerk resolved the flag: ``resolution`` (and ``resolution_payment_id``)
+
+
+class Resolution(StrEnum):
+    """What a clerk decided about a flagged order."""
+
+    # Book what the provider reported as received, under the provider's transaction id.
+    ACCEPT_RECEIVED = "accept_received"
+    # Book nothing: the money goes back to the payer through the provider.
+    REJECT = "reject"
 
 
 class Refusal(StrEnum):
@@ -346,11 +376,25 @@ class Order:
     paid_at: datetime | None
     flagged_at: datetime | None
     flagged_reason: str | None
+    received_amount_yuan: Decimal | None = None
+    received_transaction_id: str | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    resolution: Resolution | None = None
+    resolution_reason: str | None = None
+    resolution_payment_id: UUID | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> Order:
         values = {str(name): value for name, value in row.items()}
-        return cls(**{**values, "status": OrderStatus(values["status"])})
+        resolution = values.get("resolution")
+        return cls(
+            **{
+                **values,
+                "status": OrderStatus(values["status"]),
+                "resolution": Resolution(resolution) if resolution is not None else None,
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -425,6 +469,13 @@ class OnlinePayments:
                 "paid_at": None,
                 "flagged_at": None,
                 "flagged_reason": None,
+                "received_amount_yuan": None,
+                "received_transaction_id": None,
+                "resolved_at": None,
+                "resolved_by": None,
+                "resolution": None,
+                "resolution_reason": None,
+                "resolution_payment_id": None,
             }
             try:
                 with self.engine.begin() as connection:
@@ -442,6 +493,145 @@ class OnlinePayments:
             raise NotFoundError(f"no payment order {order_number}", kind="payment_order", key=order_number)
         return order
 
+    def orders(
+        self,
+        status: OrderStatus | None = None,
+        account_number: str | None = None,
+        limit: int = MAXIMUM_PAGE_SIZE,
+        offset: int = 0,
+    ) -> list[Order]:
+        """Orders (of one status and household, if given), oldest first."""
+        columns = payment_orders.c
+        statement = select(payment_orders).order_by(columns.created_at, columns.order_number)
+        if status is not None:
+            statement = statement.where(columns.status == OrderStatus(status).value)
+        if account_number is not None:
+            statement = statement.where(columns.account_number == account_number)
+        statement = statement.limit(min(limit, MAXIMUM_PAGE_SIZE)).offset(offset)
+        with self.engine.connect() as connection:
+            return [Order.from_row(row) for row in connection.execute(statement).mappings()]
+
+    # -- resolving a flagged order ----------------------------------------------------------------
+
+    def resolve(self, principal: Principal, order_number: str, decision: Resolution, reason: str) -> Order:
+        """A clerk resolves a flagged order, once, with why; the order as resolved.
+
+        ``accept_received`` books a payment of what the provider reported as received, through
+        ``Payments.receive_online`` with the provider's transaction id as its reference and the
+        clerk as its actor; ``reject`` books nothing (the money goes back to the payer through the
+        provider). NotFoundError for an unknown order; ConflictError when the order is not flagged,
+        is resolved already, or the received notification cannot be booked.
+
+        The resolution is claimed first (one conditional update: of concurrent resolutions one
+        wins, the others are a 409), then the payment is booked; if booking fails the claim is
+        undone, so an order never stands accepted without its payment."""
+        principal.require(Permission.RECEIVE_PAYMENTS)
+        require_reason(reason)
+        checked_reason = _resolution_reason(reason)
+        checked = Resolution(decision)
+        order = self.order(order_number)
+        _require_flagged(order)
+        payment_id = self._payment_id_of_acceptance(order) if checked is Resolution.ACCEPT_RECEIVED else None
+        now = self.clock()
+        if not self._claim(order, checked, principal.name, checked_reason, now, payment_id):
+            _require_flagged(self.order(order_number))  # resolved meanwhile: the 409 names by whom
+            raise AssertionError("a flagged order's claim failed")  # pragma: no cover
+        if payment_id is not None:
+            try:
+                outcome = self._book_received(principal, order, checked_reason)
+            except BaseException:
+                self._release(order.order_number, principal.name, now)
+                raise
+            assert outcome.payment_id == payment_id, "the booked payment is the one the order names"
+        return self.order(order_number)
+
+    @staticmethod
+    def _payment_id_of_acceptance(order: Order) -> UUID:
+        if order.received_amount_yuan is None or order.received_transaction_id is None:
+            raise ConflictError(
+                f"the order {order.order_number} does not keep what the provider reported: reject it",
+                message_key="payment_order_received_unknown",
+                order_number=order.order_number,
+            )
+        if order.payment_id is not None and order.transaction_id == order.received_transaction_id:
+            raise ConflictError(
+                f"the provider's transaction {order.transaction_id} is booked already with the order's amount",
+                message_key="payment_order_transaction_booked",
+                order_number=order.order_number,
+                transaction_id=order.transaction_id,
+            )
+        return ids.payment_id(order.provider, order.received_transaction_id)
+
+    def _claim(
+        self,
+        order: Order,
+        decision: Resolution,
+        clerk: str,
+        reason: str,
+        now: datetime,
+        payment_id: UUID | None,
+    ) -> bool:
+        """Mark the order resolved if it is still flagged; whether this call did."""
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                update(payment_orders)
+                .where(
+                    payment_orders.c.order_number == order.order_number,
+                    payment_orders.c.status == OrderStatus.FLAGGED.value,
+                )
+                .values(
+                    status=OrderStatus.RESOLVED.value,
+                    resolved_at=now,
+                    resolved_by=clerk,
+                    resolution=decision.value,
+                    resolution_reason=reason,
+                    resolution_payment_id=payment_id,
+                )
+            )
+        return result.rowcount == 1
+
+    def _release(self, order_number: str, clerk: str, claimed_at: datetime) -> None:
+        """Undo this call's claim: the order is flagged again, as before."""
+        columns = payment_orders.c
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(payment_orders)
+                .where(
+                    columns.order_number == order_number,
+                    columns.status == OrderStatus.RESOLVED.value,
+                    columns.resolved_by == clerk,
+                    columns.resolved_at == claimed_at,
+                )
+                .values(
+                    status=OrderStatus.FLAGGED.value,
+                    resolved_at=None,
+                    resolved_by=None,
+                    resolution=None,
+                    resolution_reason=None,
+                    resolution_payment_id=None,
+                )
+            )
+
+    def _book_received(self, clerk: Principal, order: Order, reason: str) -> PaymentOutcome:
+        """The received amount as a payment of the order's household, the clerk its actor.
+
+        The clerk's own permission (RECEIVE_PAYMENTS) was checked; the booking is the online
+        channel's (``receive_online`` asks for the gateway's permission), so it is made on the
+        channel's behalf under the clerk's name."""
+        assert order.received_amount_yuan is not None and order.received_transaction_id is not None
+        return self.payments.receive_online(
+            Principal(clerk.name, Role.PAYMENT_GATEWAY),
+            order.provider,
+            order.received_transaction_id,
+            order.account_number,
+            order.received_amount_yuan,
+            order.named_bill_id,
+            reason=(
+                f"flagged order {order.order_number} accepted at the amount received, "
+                f"transaction {order.received_transaction_id}: {reason}"
+            ),
+        )
+
     # -- notifications --------------------------------------------------------------------------
 
     def handle_notification(
@@ -454,7 +644,8 @@ class OnlinePayments:
         window; InvalidInputError (422) for a body that is not a notification or an amount or
         currency the ledger does not take; ConflictError (409) for an order of another provider
         (logged), an amount other than the order's (the order is flagged, logged) or a flagged
-        order. A redelivery of a booked notification is answered as the first delivery was.
+        order, or a resolved order notified with anything but what was booked for it. A redelivery
+        of a booked notification (also of one a clerk accepted) is answered as the first delivery was.
         """
         adapter = self.adapters.get(provider)
         if adapter is None:
@@ -474,8 +665,15 @@ class OnlinePayments:
                 order_number=order.order_number,
                 provider=order.provider,
             )
-        if amount != order.amount_yuan:
-            self._flag(order, amount, provider, remote_address)
+        if order.status is OrderStatus.RESOLVED:
+            accepted = _accepted_redelivery(order, notification, amount)
+            if accepted is not None:
+                answer = adapter.answer(accepted)
+                return NotificationOutcome(
+                    answer.status_code, answer.body, answer.content_type, False, accepted.payment_id
+                )
+        elif amount != order.amount_yuan:
+            self._flag(order, notification, amount, provider, remote_address)
         if order.status is OrderStatus.FLAGGED and order.payment_id is None:
             raise ConflictError(
                 f"the order {order.order_number} is flagged: {order.flagged_reason}",
@@ -520,18 +718,27 @@ class OnlinePayments:
             self._log(provider, remote_address, reason)
             raise NotificationRefused(reason)
 
-    def _flag(self, order: Order, amount: Decimal, provider: str, remote_address: str | None) -> NoReturn:
-        """Flag the order (a person must look at it) and log the notification; a 409."""
+    def _flag(
+        self, order: Order, notification: Notification, amount: Decimal, provider: str, remote_address: str | None
+    ) -> NoReturn:
+        """Flag the order (a person must look at it), keeping what the provider reported, and log
+        the notification; a 409. An order flagged already keeps the first contradicting
+        notification (what the clerk sees and may accept); later ones are only logged."""
         reason = f"amount_mismatch: notified {amount} 元, ordered {order.amount_yuan} 元"
         now = self.clock()
         with self.engine.begin() as connection:
             connection.execute(
                 update(payment_orders)
-                .where(payment_orders.c.order_number == order.order_number)
+                .where(
+                    payment_orders.c.order_number == order.order_number,
+                    payment_orders.c.status.in_((OrderStatus.OPEN.value, OrderStatus.PAID.value)),
+                )
                 .values(
                     status=OrderStatus.FLAGGED.value,
                     flagged_at=now,
                     flagged_reason=reason[:MAXIMUM_FLAGGED_REASON_LENGTH],
+                    received_amount_yuan=amount,
+                    received_transaction_id=notification.transaction_id,
                 )
             )
             _record_security_event(connection, now, provider, remote_address, Refusal.AMOUNT_MISMATCH)
@@ -571,6 +778,61 @@ class OnlinePayments:
             .first()
         )
         return Order.from_row(row) if row else None
+
+
+def _require_flagged(order: Order) -> None:
+    """ConflictError unless the order is flagged and not yet resolved."""
+    if order.status is OrderStatus.RESOLVED:
+        raise ConflictError(
+            f"the order {order.order_number} is resolved already ({order.resolution}) by {order.resolved_by}",
+            message_key="payment_order_resolved",
+            order_number=order.order_number,
+            resolution=str(order.resolution),
+            resolved_by=str(order.resolved_by),
+        )
+    if order.status is not OrderStatus.FLAGGED:
+        raise ConflictError(
+            f"the order {order.order_number} is {order.status.value}, not flagged: there is nothing to resolve",
+            message_key="payment_order_not_flagged",
+            order_number=order.order_number,
+            status=order.status.value,
+        )
+
+
+def _resolution_reason(reason: str) -> str:
+    text = reason.strip()
+    if len(text) > MAXIMUM_RESOLUTION_REASON_LENGTH:
+        raise InvalidInputError(
+            f"a reason has at most {MAXIMUM_RESOLUTION_REASON_LENGTH} characters",
+            message_key="text_length",
+            field="reason",
+            minimum=1,
+            maximum=MAXIMUM_RESOLUTION_REASON_LENGTH,
+        )
+    return text
+
+
+def _accepted_redelivery(order: Order, notification: Notification, amount: Decimal) -> PaymentOutcome | None:
+    """A notification of a resolved order: the one a clerk accepted, delivered again, is its booked
+    payment (acknowledged, nothing new); the order's original payment delivered again is None (it
+    is answered as before); anything else is a 409, and changes nothing."""
+    accepted = (
+        order.resolution is Resolution.ACCEPT_RECEIVED
+        and notification.transaction_id == order.received_transaction_id
+        and amount == order.received_amount_yuan
+    )
+    if accepted:
+        assert order.resolution_payment_id is not None, "an accepted order names its payment"
+        return PaymentOutcome(order.resolution_payment_id, recorded=False)
+    if order.payment_id is not None and amount == order.amount_yuan:
+        return None
+    raise ConflictError(
+        f"the order {order.order_number} is resolved ({order.resolution}): a person decided it already",
+        message_key="payment_order_resolved",
+        order_number=order.order_number,
+        resolution=str(order.resolution),
+        resolved_by=str(order.resolved_by),
+    )
 
 
 def new_order_number(now: datetime) -> str:

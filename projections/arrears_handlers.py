@@ -32,6 +32,28 @@ def flag_raised(connection: Connection, event: ArrearsFlag.Raised) -> None:
             withdrawal_kind=None,
             raised_at=event.timestamp,
             decided_at=None,
+            times_raised=1,
+        )
+    )
+
+
+def flag_raised_again(connection: Connection, event: ArrearsFlag.RaisedAgain) -> None:
+    """The row shows the flag as it stands now: raised by the new raiser, with this run's figures;
+    the earlier approval and withdrawal are in the flag's history (its events)."""
+    connection.execute(
+        update(arrears_flags)
+        .where(arrears_flags.c.flag_id == event.originator_id)
+        .values(
+            status=FlagStatus.RAISED.value,
+            amount_yuan=event.amount_yuan,
+            days_past_due=event.days_past_due,
+            raised_by=event.actor,
+            approved_by=None,
+            withdrawn_by=None,
+            withdrawal_kind=None,
+            raised_at=event.timestamp,
+            decided_at=None,
+            times_raised=arrears_flags.c.times_raised + 1,
         )
     )
 
@@ -91,6 +113,7 @@ def dispute_closed(connection: Connection, event: Household.DisputeClosed) -> No
 
 ARREARS_HANDLERS: dict[type[Any], Callable[[Connection, Any], UUID | None]] = {
     ArrearsFlag.Raised: flag_raised,
+    ArrearsFlag.RaisedAgain: flag_raised_again,
     ArrearsFlag.Approved: flag_approved,
     ArrearsFlag.Withdrawn: flag_withdrawn,
     Household.MarkedVulnerable: marked_vulnerable,

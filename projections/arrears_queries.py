@@ -29,7 +29,8 @@ class PastDueRecord:
 
 @dataclass(frozen=True)
 class ArrearsFlagRecord:
-    """An arrears flag as the read model holds it."""
+    """An arrears flag as it stands: ``raised_by`` and ``raised_at`` are of its latest raise
+    (``times_raised`` counts them), the approval and withdrawal of the current round only."""
 
     flag_id: UUID
     household_id: UUID
@@ -46,6 +47,7 @@ class ArrearsFlagRecord:
     withdrawal_kind: str | None
     raised_at: datetime
     decided_at: datetime | None
+    times_raised: int
 
 
 class ArrearsQueries:

@@ -417,6 +417,8 @@ arrears_flags = Table(
     Column("withdrawal_kind", String(32), nullable=True),
     Column("raised_at", UtcDateTime, nullable=False),
     Column("decided_at", UtcDateTime, nullable=True),
+    # 1 when first raised; each raise of the withdrawn flag later in its season adds one.
+    Column("times_raised", Integer, nullable=False),
     Index("ix_arrears_flags_status_place", "status", "community", "building"),
 )
 

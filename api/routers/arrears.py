@@ -18,10 +18,12 @@ from api.problems import problem_responses
 from api.routers import resource_router
 from api.routers.households import AccountNumberPath
 from api.schemas.arrears import (
+    ArrearsFlagDetail,
     ArrearsFlagList,
     ArrearsFlagOutput,
     CandidateOutput,
     FlagDecision,
+    FlagHistoryOutput,
     FlagReceipt,
     FlagRun,
     FlagRunOutput,
@@ -47,8 +49,10 @@ def run_arrears_flags(
 ) -> FlagRunOutput:
     """Flag every household the policy finds eligible today and not yet flagged this season: what
     it owes past due reaches the amount, its oldest open charge is past due for the days, no
-    dispute is open, it is not marked vulnerable, and today lies inside the window. The summary
-    gives, for every household with charges past due, the flag raised or why it was not."""
+    dispute is open, it is not marked vulnerable, and today lies inside the window. A flag
+    withdrawn earlier this season is raised again (`raised_again`); a raised or approved one is
+    left as it is (`arrears_already_flagged`). The summary gives, for every household with
+    charges past due, the flag raised or why it was not."""
     policy = ArrearsPolicy.of(run.minimum_amount_yuan, run.minimum_days_past_due, run.window_start, run.window_end)
     summary = container.arrears.flag_candidates(
         caller, policy, today, run.community, run.reason or "arrears policy run"
@@ -80,6 +84,32 @@ def list_arrears_flags(
     """Arrears flags, of one status (raised, approved, withdrawn) and community if given."""
     records = ArrearsQueries(container.engine).flags(status.value if status else None, community, limit, offset)
     return ArrearsFlagList(items=[ArrearsFlagOutput.model_validate(record) for record in records])
+
+
+@router.get(
+    "/arrears/flags/{flag_id}",
+    operation_id="get_arrears_flag",
+    response_model=ArrearsFlagDetail,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_arrears_flag(flag_id: UUID, _reader: Reader, container: ContainerDependency) -> ArrearsFlagDetail:
+    """An arrears flag as the ledger holds it, with every raise, approval and withdrawal in order."""
+    flag = container.arrears.flag(flag_id)
+    history = container.arrears.history(flag_id)
+    return ArrearsFlagDetail(
+        flag_id=flag.id,
+        account_number=flag.account_number,
+        season_code=flag.season_code,
+        status=flag.status,
+        amount_yuan=flag.amount_yuan,
+        days_past_due=flag.days_past_due,
+        raised_on=flag.raised_on,
+        raised_by=flag.raised_by,
+        approved_by=flag.approved_by,
+        withdrawal_kind=flag.withdrawal_kind,
+        times_raised=flag.times_raised,
+        history=[FlagHistoryOutput.model_validate(entry) for entry in history],
+    )
 
 
 @router.post(

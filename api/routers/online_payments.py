@@ -11,12 +11,10 @@ the acknowledgement the provider's adapter writes (for ``hmac-json``: ``{"code":
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any
-from uuid import UUID
 
-from fastapi import Path, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path, Query, Request, Response
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Caller, Reader
@@ -24,27 +22,23 @@ from api.dependencies import ContainerDependency
 from api.messages import render
 from api.problems import Problem, problem_response, problem_responses, request_language
 from api.routers import resource_router
-from api.schemas.billing import MoneyText
-from api.schemas.common import KEY_MAX_LENGTH, RequestModel
-from domain.money import CURRENCY
+from api.schemas.common import KEY_MAX_LENGTH
+from api.schemas.payment_orders import OrderRequest, OrderResolutionRequest, PaymentOrderList, PaymentOrderOutput
 from infrastructure.container import Container
 from infrastructure.online_payments import (
-    ADAPTERS,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     NotificationOutcome,
     NotificationRefused,
     OnlinePayments,
-    Order,
     OrderStatus,
 )
+from projections.queries import MAXIMUM_PAGE_SIZE
 
 router = resource_router("/payments", "payments")
 
 # The scheme named in the 401 challenge: a signature over the body, not a bearer token.
 CHALLENGE = f'Pay-HMAC-SHA256 realm="heatledger", headers="{TIMESTAMP_HEADER} {SIGNATURE_HEADER}"'
-# Wide enough that a figure with too many decimals reaches the ledger, which names the rule broken.
-AmountInput = Annotated[Decimal, Field(max_digits=16, decimal_places=6, examples=["1944.00"])]
 OrderNumberPath = Annotated[
     str,
     Path(
@@ -54,70 +48,6 @@ OrderNumberPath = Annotated[
 ProviderPath = Annotated[
     str, Path(max_length=KEY_MAX_LENGTH, description="The provider's name", examples=["hmac-json"])
 ]
-
-
-class OrderRequest(RequestModel):
-    """A household's payment to be made through an online provider."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"account_number": "WZ-0001", "amount_yuan": "1944.00", "currency": "CNY", "provider": "hmac-json"}
-            ]
-        },
-    )
-
-    account_number: str = Field(min_length=1, max_length=KEY_MAX_LENGTH)
-    amount_yuan: AmountInput = Field(description="元, positive, at most two decimals")
-    currency: str = Field(default=CURRENCY, max_length=8, description="Only CNY is taken")
-    provider: str = Field(
-        min_length=1,
-        max_length=KEY_MAX_LENGTH,
-        description=f"The provider the payer uses: {', '.join(sorted(ADAPTERS))}",
-    )
-    bill_id: UUID | None = Field(default=None, description="The bill the payer names; settled first")
-
-
-class PaymentOrderOutput(BaseModel):
-    """A payment order and where it stands."""
-
-    order_number: str = Field(description="The merchant order number to give the provider: unique, ours")
-    provider: str
-    account_number: str
-    household_id: UUID
-    amount_yuan: MoneyText
-    currency: str = CURRENCY
-    bill_id: UUID | None
-    status: OrderStatus = Field(description="open, paid (payment_id) or flagged (flagged_reason: a person must look)")
-    payment_id: UUID | None
-    transaction_id: str | None = Field(description="The provider's transaction id, once paid")
-    paid_at: datetime | None = Field(description="When the provider says it was paid")
-    flagged_at: datetime | None
-    flagged_reason: str | None
-    created_at: datetime
-    created_by: str
-    notify_path: str = Field(description="Where the provider sends its notification")
-
-    @classmethod
-    def of(cls, order: Order) -> PaymentOrderOutput:
-        return cls(
-            order_number=order.order_number,
-            provider=order.provider,
-            account_number=order.account_number,
-            household_id=order.household_id,
-            amount_yuan=order.amount_yuan,
-            bill_id=order.named_bill_id,
-            status=order.status,
-            payment_id=order.payment_id,
-            transaction_id=order.transaction_id,
-            paid_at=order.paid_at,
-            flagged_at=order.flagged_at,
-            flagged_reason=order.flagged_reason,
-            created_at=order.created_at,
-            created_by=order.created_by,
-            notify_path=f"/payments/notify/{order.provider}",
-        )
 
 
 class NeutralNotification(BaseModel):
@@ -166,8 +96,48 @@ def create_payment_order(
 def get_payment_order(
     order_number: OrderNumberPath, _caller: Reader, container: ContainerDependency
 ) -> PaymentOrderOutput:
-    """A payment order: open, paid (with its payment) or flagged (with why)."""
+    """A payment order: open, paid (with its payment), flagged (with why) or resolved (by whom, how)."""
     return PaymentOrderOutput.of(online_payments(container).order(order_number))
+
+
+@router.get(
+    "/orders",
+    operation_id="list_payment_orders",
+    response_model=PaymentOrderList,
+    responses=problem_responses(401, 403, 422),
+)
+def list_payment_orders(
+    _caller: Reader,
+    container: ContainerDependency,
+    status: OrderStatus | None = None,
+    account_number: Annotated[str | None, Query(min_length=1, max_length=KEY_MAX_LENGTH)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAXIMUM_PAGE_SIZE)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> PaymentOrderList:
+    """Payment orders, oldest first, of one status and household if given: `status=flagged` lists
+    the orders waiting for a clerk's resolution."""
+    orders = online_payments(container).orders(status, account_number, limit, offset)
+    return PaymentOrderList(items=[PaymentOrderOutput.of(order) for order in orders])
+
+
+@router.post(
+    "/orders/{order_number}/resolution",
+    operation_id="resolve_payment_order",
+    response_model=PaymentOrderOutput,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def resolve_payment_order(
+    order_number: OrderNumberPath, resolution: OrderResolutionRequest, caller: Caller, container: ContainerDependency
+) -> PaymentOrderOutput:
+    """Resolve a flagged order, once, with why (clerks and admins: `receive_payments`).
+
+    `accept_received` books a payment of the amount the provider reported as received, with the
+    provider's transaction id as its reference and the clerk as its actor; `reject` books nothing
+    (the clerk has the money returned to the payer through the provider). An order that is not
+    flagged, or is resolved already, is a 409; of concurrent resolutions one wins.
+    """
+    order = online_payments(container).resolve(caller, order_number, resolution.decision, resolution.reason)
+    return PaymentOrderOutput.of(order)
 
 
 _NOTIFY_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -53,6 +53,9 @@ class CandidateOutput(BaseModel):
     flagged: bool
     flag_id: UUID | None
     reasons: list[str]
+    raised_again: bool = Field(
+        default=False, description="The flag raised is one withdrawn earlier this season, raised again"
+    )
 
 
 class FlagRunOutput(BaseModel):
@@ -80,7 +83,8 @@ class FlagWithdrawal(RequestModel):
 
 
 class ArrearsFlagOutput(BaseModel):
-    """An arrears flag."""
+    """An arrears flag as it stands: who raised it last (and when), the approval or withdrawal of
+    that raise; ``times_raised`` counts its raises this season (the history is on the flag's page)."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -92,12 +96,45 @@ class ArrearsFlagOutput(BaseModel):
     status: FlagStatus
     amount_yuan: MoneyText
     days_past_due: int
-    raised_by: str
+    raised_by: str = Field(description="Who raised it last: the second person approving is anyone else")
     approved_by: str | None
     withdrawn_by: str | None
     withdrawal_kind: str | None
-    raised_at: datetime
+    raised_at: datetime = Field(description="When it was last raised")
     decided_at: datetime | None
+    times_raised: int = Field(description="1, and one more each time it was raised again after a withdrawal")
+
+
+class FlagHistoryOutput(BaseModel):
+    """One event of a flag: raised, raised_again, approved or withdrawn, by whom, why and when."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    action: str = Field(examples=["raised_again"])
+    on: date = Field(description="The business day")
+    actor: str
+    reason: str
+    recorded_at: datetime = Field(description="When the ledger recorded it")
+    amount_yuan: MoneyText | None = Field(default=None, description="Past due when raised")
+    days_past_due: int | None = Field(default=None, description="Days past due when raised")
+    withdrawal_kind: str | None = None
+
+
+class ArrearsFlagDetail(BaseModel):
+    """An arrears flag read from the ledger itself, with its whole history."""
+
+    flag_id: UUID
+    account_number: str
+    season_code: str
+    status: FlagStatus
+    amount_yuan: MoneyText
+    days_past_due: int
+    raised_on: date = Field(description="The business day of the latest raise")
+    raised_by: str = Field(description="Who raised it last: the second person approving is anyone else")
+    approved_by: str | None
+    withdrawal_kind: str | None
+    times_raised: int
+    history: list[FlagHistoryOutput]
 
 
 class ArrearsFlagList(BaseModel):

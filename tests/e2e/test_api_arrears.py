@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from freezegun import freeze_time
@@ -80,6 +81,43 @@ def test_a_flag_is_raised_and_approved_by_a_second_person(invoiced: LedgerApi) -
             f"/arrears/flags/{flag_id}/withdrawal", json={"kind": "paid", "reason": "paid"}, headers=api.clerk()
         )
         assert_problem(again, 409, "conflict")
+
+
+def test_a_withdrawn_flag_is_raised_again_and_shows_its_history(invoiced: LedgerApi) -> None:
+    api = invoiced
+    admin = api.tokens.headers(Role.ADMIN)
+    with freeze_time(RUN_DAY, real_asyncio=True):
+        flag_id = run_flags(api).json()["outcomes"][0]["flag_id"]
+        withdrawal = {"kind": "paid", "reason": "promised to pay by Friday"}
+        assert api.client.post(f"/arrears/flags/{flag_id}/withdrawal", json=withdrawal, headers=api.clerk()).is_success
+
+        rerun = api.client.post("/arrears/flags/run", json={**POLICY, "reason": "not paid"}, headers=admin).json()
+        [outcome] = rerun["outcomes"]
+        assert (outcome["flag_id"], outcome["flagged"], outcome["raised_again"]) == (flag_id, True, True)
+
+        [listed] = api.get("/arrears/flags", query={"status": "raised"}).json()["items"]
+        assert (listed["raised_by"], listed["withdrawn_by"], listed["times_raised"]) == ("e2e-admin", None, 2)
+        flag = api.get(f"/arrears/flags/{flag_id}", Role.AUDITOR).json()
+        assert (flag["status"], flag["raised_by"], flag["times_raised"], flag["raised_on"]) == (
+            "raised",
+            "e2e-admin",
+            2,
+            "2026-01-20",
+        )
+        assert [(entry["action"], entry["actor"]) for entry in flag["history"]] == [
+            ("raised", "e2e-clerk"),
+            ("withdrawn", "e2e-clerk"),
+            ("raised_again", "e2e-admin"),
+        ]
+        assert flag["history"][2]["reason"] == "not paid" and flag["history"][2]["amount_yuan"] == "2127.60"
+
+        # The new raiser may not approve; the clerk who raised it first may.
+        assert_problem(
+            api.client.post(f"/arrears/flags/{flag_id}/approval", json={}, headers=admin), 403, "permission_denied"
+        )
+        approved = api.client.post(f"/arrears/flags/{flag_id}/approval", json={}, headers=api.clerk())
+        assert approved.json()["status"] == "approved"
+        assert_problem(api.get(f"/arrears/flags/{uuid4()}"), 404, "not_found")
 
 
 def test_a_policy_with_a_reversed_window_is_a_422(invoiced: LedgerApi) -> None:

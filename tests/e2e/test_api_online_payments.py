@@ -1,6 +1,6 @@
 """Online payments over HTTP: a clerk creates a payment order, the provider notifies it signed;
 the payment is booked once, redeliveries are acknowledged the same, refused notifications are
-logged and book nothing."""
+logged and book nothing; a clerk lists flagged orders and resolves one (accept or reject), once."""
 
 from __future__ import annotations
 
@@ -246,6 +246,76 @@ def test_an_amount_other_than_the_order_s_is_a_409_the_order_flagged_nothing_boo
     assert booked(container) == []
 
 
+def resolve(api: LedgerApi, order_number: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+    return api.client.post(f"/payments/orders/{order_number}/resolution", json=body, headers=headers or api.clerk())
+
+
+@pytest.fixture
+def flagged_order(client: TestClient, container: Container, order_number: str) -> str:
+    """The order of 1944.00 notified with 1.00: flagged, nothing booked."""
+    assert notify(client, container, notification(order_number, "1.00")).status_code == 409
+    return order_number
+
+
+def test_a_clerk_lists_flagged_orders_and_accepts_the_amount_received(
+    api: LedgerApi, client: TestClient, container: Container, flagged_order: str
+) -> None:
+    listed = api.get("/payments/orders", Role.AUDITOR, query={"status": "flagged"}).json()["items"]
+    assert [(item["order_number"], item["received_amount_yuan"]) for item in listed] == [(flagged_order, "1.00")]
+    assert listed[0]["received_transaction_id"] == "4200001234202512101234567890"
+    assert api.get("/payments/orders", query={"status": "paid"}).json()["items"] == []
+    assert_problem(api.get("/payments/orders", query={"status": "lost"}), 422, "validation_failed")
+
+    assert_problem(resolve(api, flagged_order, {"decision": "reject"}), 422, "validation_failed")  # no reason
+    assert_problem(resolve(api, flagged_order, {"decision": "keep", "reason": "x"}), 422, "validation_failed")
+    auditor = api.tokens.headers(Role.AUDITOR)
+    assert_problem(
+        resolve(api, flagged_order, {"decision": "reject", "reason": "x"}, auditor), 403, "permission_denied"
+    )
+    assert booked(container) == []
+
+    response = resolve(api, flagged_order, {"decision": "accept_received", "reason": "the payer confirms 1.00"})
+
+    assert response.status_code == 200, response.text
+    order = response.json()
+    assert (order["status"], order["resolution"], order["resolved_by"], order["resolution_reason"]) == (
+        "resolved",
+        "accept_received",
+        "e2e-clerk",
+        "the payer confirms 1.00",
+    )
+    transaction = "4200001234202512101234567890"
+    assert order["resolution_payment_id"] == str(ids.payment_id(PROVIDER, transaction))
+    assert booked(container) == [(ACCOUNT, "1.00", PROVIDER, transaction)]
+    assert api.get("/payments/orders", query={"status": "flagged"}).json()["items"] == []
+    # The provider's redelivery is acknowledged now; a second resolution is a 409.
+    assert notify(client, container, notification(flagged_order, "1.00")).status_code == 200
+    again = resolve(api, flagged_order, {"decision": "reject", "reason": "second thoughts"}, api.clerk("en"))
+    assert "resolved already" in assert_problem(again, 409, "conflict")["detail"]
+    assert booked(container) == [(ACCOUNT, "1.00", PROVIDER, transaction)]
+
+
+def test_a_clerk_rejects_a_flagged_order_booking_nothing(
+    api: LedgerApi, container: Container, flagged_order: str
+) -> None:
+    response = resolve(api, flagged_order, {"decision": "reject", "reason": "refunded through the provider"})
+    assert response.status_code == 200, response.text
+    assert (response.json()["status"], response.json()["resolution"], response.json()["resolution_payment_id"]) == (
+        "resolved",
+        "reject",
+        None,
+    )
+    assert booked(container) == []
+
+
+def test_only_a_flagged_order_is_resolved(api: LedgerApi, order_number: str) -> None:
+    body = {"decision": "reject", "reason": "looks odd"}
+    problem = assert_problem(resolve(api, order_number, body, api.clerk("zh")), 409, "conflict")
+    assert problem["params"] == {"order_number": order_number, "status": "open"}
+    assert "未标记待查" in problem["detail"]
+    assert_problem(resolve(api, "HL20251210AAAAAAAAAAAA", body), 404, "not_found")
+
+
 @pytest.mark.parametrize(
     ("amount", "currency", "message_key"),
     [
@@ -306,6 +376,10 @@ def test_the_notification_endpoint_is_documented_without_a_bearer_token(client: 
     }
     assert schema["paths"]["/payments/orders"]["post"]["operationId"] == "create_payment_order"
     assert schema["paths"]["/payments/orders/{order_number}"]["get"]["operationId"] == "get_payment_order"
+    assert schema["paths"]["/payments/orders"]["get"]["operationId"] == "list_payment_orders"
+    resolution = schema["paths"]["/payments/orders/{order_number}/resolution"]["post"]
+    assert resolution["operationId"] == "resolve_payment_order"
+    assert set(resolution["responses"]) >= {"200", "401", "403", "404", "409", "422"}
 
 
 def test_the_cli_prints_the_merchant_key(tmp_path: Any) -> None:

@@ -1,6 +1,7 @@
 """The arrears policy on each backend: bills and payments give what each household owes past due,
 the flag run raises flags for the right households only (and says why not for the others), a second
-clerk approves, the read models hold the flags and protections, and a rebuild equals the live rows.
+clerk approves, a withdrawn flag is raised again by a later run, the read models hold the flags and
+protections, and a rebuild equals the live rows.
 
 The scenario (prepayments of season 2025-2026 issued 25 Oct, due 1 Nov 2025; the run on
 10 Jan 2026, 70 days later; policy: 1000.00 元, 30 days, 15 Nov – 15 Mar):
@@ -28,7 +29,7 @@ from sqlalchemy import select
 from application.authorization import Principal, Role
 from domain import ids
 from domain.arrears import ArrearsPolicy, FlagStatus, WithdrawalKind
-from domain.errors import ConflictError, PermissionDeniedError
+from domain.errors import ConflictError, NotFoundError, PermissionDeniedError
 from infrastructure.container import Container
 from projections.arrears_queries import ArrearsQueries
 from projections.ledger_projection import LedgerProjection
@@ -140,6 +141,69 @@ def test_a_household_protected_since_the_run_cannot_be_approved(owing: Container
     assert owing.arrears.flag(flag_id).status is FlagStatus.WITHDRAWN
 
 
+def test_a_withdrawn_flag_is_raised_again_by_a_later_run(owing: Container) -> None:
+    flag_id = owing.arrears.flag_candidates(CLERK_LI, POLICY, TODAY).outcomes[0].flag_id
+    assert flag_id is not None
+    owing.arrears.approve(CLERK_WANG, flag_id, "checked the account")
+    owing.arrears.withdraw(CLERK_WANG, flag_id, WithdrawalKind.PAID, "promised to pay by Friday")
+    later = date(2026, 1, 20)
+
+    summary = owing.arrears.flag_candidates(CLERK_WANG, POLICY, later, reason="still not paid")
+
+    [wz_1] = [outcome for outcome in summary.outcomes if outcome.account_number == "WZ-1"]
+    assert (wz_1.flagged, wz_1.flag_id, wz_1.raised_again, wz_1.days_past_due, wz_1.reasons) == (
+        True,
+        flag_id,
+        True,
+        80,
+        (),
+    )
+    # Raised (or approved) again, it is left as it is by the next run.
+    assert owing.arrears.flag_candidates(CLERK_LI, POLICY, later).outcomes[0].reasons == ("arrears_already_flagged",)
+    owing.catch_up()
+    [row] = ArrearsQueries(owing.engine).flags(status=FlagStatus.RAISED.value)
+    assert (row.flag_id, row.raised_by, row.approved_by, row.withdrawn_by, row.withdrawal_kind) == (
+        flag_id,
+        "clerk-wang",
+        None,
+        None,
+        None,
+    )
+    assert (row.times_raised, row.days_past_due, row.decided_at) == (2, 80, None)
+
+    # The second person is anyone but the new raiser, the first raiser included.
+    with pytest.raises(PermissionDeniedError):
+        owing.arrears.approve(CLERK_WANG, flag_id, "approved")
+    owing.arrears.approve(CLERK_LI, flag_id, "approved")
+    history = owing.arrears.history(flag_id)
+    assert [(entry.action, entry.actor) for entry in history] == [
+        ("raised", "clerk-li"),
+        ("approved", "clerk-wang"),
+        ("withdrawn", "clerk-wang"),
+        ("raised_again", "clerk-wang"),
+        ("approved", "clerk-li"),
+    ]
+    assert (history[3].on, history[3].amount_yuan, history[3].days_past_due, history[3].reason) == (
+        later,
+        D("1944.00"),
+        80,
+        "still not paid",
+    )
+    assert history[2].withdrawal_kind == "paid"
+    with pytest.raises(NotFoundError):
+        owing.arrears.history(ids.household_id("WZ-1"))
+
+
+def test_a_withdrawn_flag_of_a_household_still_protected_is_not_raised_again(owing: Container) -> None:
+    flag_id = owing.arrears.flag_candidates(CLERK_LI, POLICY, TODAY).outcomes[0].flag_id
+    assert flag_id is not None
+    owing.arrears.open_dispute(SERVICE, "WZ-1", "disputes the prepayment")
+    owing.arrears.withdraw(CLERK_WANG, flag_id, WithdrawalKind.DISPUTE_OPENED, "disputes the prepayment")
+    [wz_1, *_] = owing.arrears.flag_candidates(CLERK_WANG, POLICY, TODAY).outcomes
+    assert (wz_1.account_number, wz_1.flagged, wz_1.reasons) == ("WZ-1", False, ("arrears_open_dispute",))
+    assert owing.arrears.flag(flag_id).status is FlagStatus.WITHDRAWN
+
+
 def protection_rows(container: Container) -> list[tuple[str, bool, int]]:
     accounts = {ids.household_id(f"WZ-{n}"): f"WZ-{n}" for n in range(1, 6)}
     with container.engine.connect() as connection:
@@ -175,6 +239,9 @@ def test_rebuilding_gives_the_same_arrears_rows(owing: Container, batch_size: in
     assert wz_1 is not None and wz_4 is not None
     owing.arrears.approve(CLERK_WANG, wz_1, "approved")
     owing.arrears.withdraw(CLERK_WANG, wz_4, WithdrawalKind.PAID, "paid at the counter")
+    # The payment bounced: WZ-4 is raised again; WZ-1, approved, is left as it is.
+    rerun = owing.arrears.flag_candidates(CLERK_WANG, POLICY, date(2026, 1, 20))
+    assert [(o.account_number, o.raised_again) for o in rerun.outcomes if o.flagged] == [("WZ-4", True)]
     owing.catch_up()
     live = arrears_rows(owing)
     assert all(live.values()), "rows to compare in every table"

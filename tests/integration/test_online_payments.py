@@ -1,10 +1,13 @@
 """The online payment channel through its service, on SQLite and PostgreSQL: payment orders, signed
-notifications booked once, and refused notifications logged in the security log, booking nothing."""
+notifications booked once, refused notifications logged in the security log, booking nothing, and
+a clerk's resolution of a flagged order (accepted at the amount received, or rejected), once."""
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -32,11 +35,13 @@ from infrastructure.online_payments import (
     Order,
     OrderStatus,
     Refusal,
+    Resolution,
     merchant_key,
     metadata,
     payment_orders,
     sign,
 )
+from projections.tables import payments as payments_table
 from tests.strategies import register_household
 
 D = Decimal
@@ -524,3 +529,167 @@ def test_a_provider_name_is_part_of_a_url() -> None:
         with pytest.raises(ValueError):
             HmacJsonAdapter(name)
     assert HmacJsonAdapter("wechat_v3-gw").name == "wechat_v3-gw"
+
+
+# -- resolving a flagged order ----------------------------------------------------------------------
+
+RECEIVED_TRANSACTION = "4200001234202512101234567890"
+
+
+@pytest.fixture
+def flagged(online: OnlinePayments, container: Container, order: Order) -> Order:
+    """The order of 1944.00 notified with 1.00: flagged, nothing booked."""
+    with pytest.raises(ConflictError):
+        notify(online, container, body_of(order.order_number, "1.00"))
+    return online.order(order.order_number)
+
+
+def test_a_flagged_order_keeps_what_the_provider_reported(
+    online: OnlinePayments, container: Container, flagged: Order
+) -> None:
+    assert (flagged.received_amount_yuan, flagged.received_transaction_id) == (D("1.00"), RECEIVED_TRANSACTION)
+    # A further contradicting notification is refused and logged, but the order keeps the first.
+    with pytest.raises(ConflictError):
+        notify(online, container, body_of(flagged.order_number, "2.00", transaction_id="T-2"))
+    assert online.order(flagged.order_number) == flagged
+    assert [reason for _, reason, _ in refusals(container)] == ["amount_mismatch", "amount_mismatch"]
+    assert [order.order_number for order in online.orders(OrderStatus.FLAGGED)] == [flagged.order_number]
+    assert online.orders(OrderStatus.PAID) == [] and len(online.orders()) == 1
+
+
+def test_accepting_books_the_received_amount_once_by_the_clerk_with_why(
+    online: OnlinePayments, container: Container, flagged: Order
+) -> None:
+    resolved = online.resolve(CLERK, flagged.order_number, Resolution.ACCEPT_RECEIVED, "payer confirms 1.00 paid")
+
+    payment = container.ledger.load_or_none(Payment, ids.payment_id(PROVIDER, RECEIVED_TRANSACTION))
+    assert payment is not None
+    assert (payment.amount_yuan, payment.channel, payment.source, payment.reference, payment.account_number) == (
+        D("1.00"),
+        PaymentChannel.ONLINE,
+        PROVIDER,
+        RECEIVED_TRANSACTION,
+        ACCOUNT,
+    )
+    [received] = list(container.ledger.events.get(payment.id))
+    assert isinstance(received, Payment.Received)
+    assert received.actor == "clerk-wang"
+    assert received.reason.endswith(f"transaction {RECEIVED_TRANSACTION}: payer confirms 1.00 paid")
+    assert (resolved.status, resolved.resolution, resolved.resolved_by, resolved.resolved_at) == (
+        OrderStatus.RESOLVED,
+        Resolution.ACCEPT_RECEIVED,
+        "clerk-wang",
+        NOW,
+    )
+    assert (resolved.resolution_reason, resolved.resolution_payment_id) == ("payer confirms 1.00 paid", payment.id)
+    assert online.orders(OrderStatus.FLAGGED) == []
+
+    recorded = events(container)
+    with pytest.raises(ConflictError) as twice:
+        online.resolve(CLERK, flagged.order_number, Resolution.REJECT, "second thoughts")
+    assert twice.value.message_key == "payment_order_resolved"
+    # The provider redelivering the accepted notification is acknowledged; nothing new is booked.
+    again = notify(online, container, body_of(flagged.order_number, "1.00"))
+    assert (again.status_code, again.recorded, again.payment_id) == (200, False, payment.id)
+    with pytest.raises(ConflictError) as other:
+        notify(online, container, body_of(flagged.order_number))
+    assert other.value.message_key == "payment_order_resolved"
+    assert events(container) == recorded
+    assert online.order(flagged.order_number) == resolved
+
+
+def test_rejecting_books_nothing_and_records_who_and_why(
+    online: OnlinePayments, container: Container, flagged: Order
+) -> None:
+    before = events(container)
+    resolved = online.resolve(CLERK, flagged.order_number, Resolution.REJECT, "refunded through the provider")
+    assert (resolved.status, resolved.resolution, resolved.resolved_by, resolved.resolution_payment_id) == (
+        OrderStatus.RESOLVED,
+        Resolution.REJECT,
+        "clerk-wang",
+        None,
+    )
+    assert resolved.resolution_reason == "refunded through the provider"
+    with pytest.raises(ConflictError) as redelivered:
+        notify(online, container, body_of(flagged.order_number, "1.00"))
+    assert redelivered.value.message_key == "payment_order_resolved"
+    assert events(container) == before
+    assert container.ledger.load_or_none(Payment, ids.payment_id(PROVIDER, RECEIVED_TRANSACTION)) is None
+
+
+def test_only_a_flagged_order_is_resolved_by_a_role_that_takes_payments_with_a_reason(
+    online: OnlinePayments, container: Container, order: Order, flagged: Order
+) -> None:
+    fresh = online.create_order(CLERK, ACCOUNT, D("10.00"), PROVIDER)
+    with pytest.raises(ConflictError) as open_order:
+        online.resolve(CLERK, fresh.order_number, Resolution.REJECT, "looks odd")
+    assert (open_order.value.message_key, open_order.value.params["status"]) == ("payment_order_not_flagged", "open")
+    notify(online, container, body_of(fresh.order_number, "10.00"))
+    with pytest.raises(ConflictError) as paid_order:
+        online.resolve(CLERK, fresh.order_number, Resolution.ACCEPT_RECEIVED, "looks odd")
+    assert paid_order.value.params["status"] == "paid"
+    with pytest.raises(NotFoundError):
+        online.resolve(CLERK, "HL20251210AAAAAAAAAAAA", Resolution.REJECT, "looks odd")
+    with pytest.raises(InvalidInputError) as no_reason:
+        online.resolve(CLERK, flagged.order_number, Resolution.REJECT, "  ")
+    assert no_reason.value.message_key == "reason_required"
+    for role in (Role.AUDITOR, Role.CUSTOMER_SERVICE, Role.PAYMENT_GATEWAY):
+        with pytest.raises(PermissionDeniedError):
+            online.resolve(Principal("someone", role), flagged.order_number, Resolution.REJECT, "refund")
+    assert online.order(flagged.order_number).status is OrderStatus.FLAGGED
+
+
+def test_concurrent_resolutions_book_at_most_once(online: OnlinePayments, container: Container, flagged: Order) -> None:
+    decisions = [Resolution.ACCEPT_RECEIVED, Resolution.ACCEPT_RECEIVED, Resolution.REJECT, Resolution.ACCEPT_RECEIVED]
+    barrier = threading.Barrier(len(decisions))
+
+    def resolve(index: int) -> str:
+        barrier.wait(timeout=10)
+        clerk = Principal(f"clerk-{index}", Role.CLERK)
+        try:
+            online.resolve(clerk, flagged.order_number, decisions[index], "checked the merchant platform")
+        except ConflictError as conflict:
+            return conflict.message_key or ""
+        return "resolved"
+
+    with ThreadPoolExecutor(len(decisions)) as pool:
+        results = list(pool.map(resolve, range(len(decisions))))
+
+    assert sorted(results) == ["payment_order_resolved"] * 3 + ["resolved"]
+    winner = results.index("resolved")
+    resolved = online.order(flagged.order_number)
+    assert (resolved.resolved_by, resolved.resolution) == (f"clerk-{winner}", decisions[winner])
+    payment = container.ledger.load_or_none(Payment, ids.payment_id(PROVIDER, RECEIVED_TRANSACTION))
+    assert (payment is not None) is (decisions[winner] is Resolution.ACCEPT_RECEIVED)
+    container.catch_up()
+    with container.engine.connect() as connection:
+        count = connection.execute(select(func.count()).select_from(payments_table)).scalar_one()
+    assert count == (1 if payment is not None else 0)
+
+
+def test_a_paid_order_flagged_by_its_own_transaction_cannot_book_it_twice(
+    online: OnlinePayments, container: Container, order: Order
+) -> None:
+    first = notify(online, container, body_of(order.order_number))
+    with pytest.raises(ConflictError):
+        notify(online, container, body_of(order.order_number, "1.00"))  # same transaction, other amount
+    with pytest.raises(ConflictError) as accepted:
+        online.resolve(CLERK, order.order_number, Resolution.ACCEPT_RECEIVED, "take it")
+    assert accepted.value.message_key == "payment_order_transaction_booked"
+    resolved = online.resolve(CLERK, order.order_number, Resolution.REJECT, "a garbled redelivery")
+    assert (resolved.status, resolved.payment_id) == (OrderStatus.RESOLVED, first.payment_id)
+    # The original notification delivered again is still acknowledged, booking nothing.
+    again = notify(online, container, body_of(order.order_number))
+    assert (again.status_code, again.recorded, again.payment_id) == (200, False, first.payment_id)
+
+
+def test_a_failed_booking_leaves_the_order_flagged(
+    online: OnlinePayments, container: Container, flagged: Order, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> PaymentOutcome:
+        raise ConflictError("the reference was used", message_key="payment_reference_reused")
+
+    monkeypatch.setattr(container.payments, "receive_online", refuse)
+    with pytest.raises(ConflictError):
+        online.resolve(CLERK, flagged.order_number, Resolution.ACCEPT_RECEIVED, "take it")
+    assert online.order(flagged.order_number) == flagged

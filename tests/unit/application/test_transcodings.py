@@ -151,7 +151,7 @@ def test_every_event_type_round_trips_through_the_sqlite_store(ledger: HeatLedge
 
 def billing_aggregates() -> list[Any]:
     """A tariff, a billing period that issued every kind of bill, a building allocation, and an
-    arrears flag approved and then withdrawn."""
+    arrears flag approved, withdrawn and raised again."""
     season = Season.default_starting(2025)
     price = TwoPartPrice(D("21.6"), D(30), D("43.9"), SettlementPolicy.CAPPED, cap_percent=D(115))
     tariff = Tariff.open(CustomerClass.RESIDENTIAL, "*", context())
@@ -188,6 +188,7 @@ def billing_aggregates() -> list[Any]:
     flag = ArrearsFlag.raise_flag(subject, policy, facts, date(2026, 1, 10), context("clerk-li"))
     flag.approve(date(2026, 1, 11), context("clerk-wang"))
     flag.withdraw(WithdrawalKind.PAID, date(2026, 1, 12), context("clerk-wang", "paid"))
+    flag.raise_again(policy, facts, date(2026, 1, 20), context("clerk-wang", "the payment bounced"))
     return [tariff, period, allocation, flag]
 
 

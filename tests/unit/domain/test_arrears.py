@@ -196,6 +196,87 @@ def test_a_flag_replays_to_the_same_state() -> None:
     assert vars(replayed) == vars(flag)
 
 
+# -- raised again after a withdrawal ------------------------------------------------------------
+
+# A week later the household owes again (its payment bounced): 2000.00, 77 days past due.
+LATER = date(2026, 1, 17)
+OWING_AGAIN = ArrearsFacts(D("2000.00"), date(2025, 11, 1), vulnerable=False, open_disputes=0)
+
+
+def withdrawn_flag() -> ArrearsFlag:
+    flag = raised_flag()
+    flag.approve(TODAY, context("clerk-wang"))
+    flag.withdraw(WithdrawalKind.PAID, date(2026, 1, 12), context("clerk-wang", "paid at the counter"))
+    return flag
+
+
+def test_a_withdrawn_flag_is_raised_again_with_the_new_facts_and_raiser() -> None:
+    flag = withdrawn_flag()
+    flag.raise_again(POLICY, OWING_AGAIN, LATER, context("clerk-wang", "the payment bounced"))
+    assert (flag.status, flag.raised_by, flag.approved_by, flag.withdrawal_kind) == (
+        FlagStatus.RAISED,
+        "clerk-wang",
+        None,
+        None,
+    )
+    assert (flag.amount_yuan, flag.days_past_due, flag.raised_on, flag.times_raised) == (D("2000.00"), 77, LATER, 2)
+    again = flag.collect_events()[-1]
+    assert isinstance(again, ArrearsFlag.RaisedAgain)
+    assert (again.minimum_amount_yuan, again.minimum_days_past_due, again.window_start, again.window_end) == (
+        D("1000.00"),
+        30,
+        "11-15",
+        "03-15",
+    )
+    assert (again.actor, again.reason, again.raised_on) == ("clerk-wang", "the payment bounced", LATER)
+
+
+@pytest.mark.parametrize("approved", [False, True], ids=["raised", "approved"])
+def test_only_a_withdrawn_flag_is_raised_again(approved: bool) -> None:
+    flag = raised_flag()
+    if approved:
+        flag.approve(TODAY, context("clerk-wang"))
+    with pytest.raises(ConflictError) as raised:
+        flag.raise_again(POLICY, OWING_AGAIN, LATER, context("clerk-wang"))
+    assert raised.value.message_key == "arrears_flag_status_conflict"
+    assert flag.times_raised == 1
+
+
+def test_a_flag_is_raised_again_only_when_eligible_and_in_its_own_season() -> None:
+    flag = withdrawn_flag()
+    protected = ArrearsFacts(D("2000.00"), date(2025, 11, 1), vulnerable=False, open_disputes=1)
+    with pytest.raises(InvalidInputError) as not_eligible:
+        flag.raise_again(POLICY, protected, LATER, context())
+    assert not_eligible.value.params["reasons"] == "arrears_open_dispute"
+    with pytest.raises(ConflictError) as next_season:
+        flag.raise_again(POLICY, OWING_AGAIN, date(2026, 12, 1), context())
+    assert next_season.value.message_key == "arrears_flag_other_season"
+    assert flag.status is FlagStatus.WITHDRAWN
+
+
+def test_the_second_person_is_checked_against_the_new_raiser() -> None:
+    flag = withdrawn_flag()  # raised by clerk-li, approved and withdrawn by clerk-wang
+    flag.raise_again(POLICY, OWING_AGAIN, LATER, context("clerk-wang"))
+    with pytest.raises(PermissionDeniedError) as same_person:
+        flag.approve(LATER, context("clerk-wang"))
+    assert same_person.value.params == {"requested_by": "clerk-wang"}
+    flag.approve(LATER, context("clerk-li"))  # the first raiser is a second person now
+    assert (flag.status, flag.approved_by) == (FlagStatus.APPROVED, "clerk-li")
+
+
+def test_a_flag_raised_again_replays_to_the_same_state() -> None:
+    flag = withdrawn_flag()
+    flag.raise_again(POLICY, OWING_AGAIN, LATER, context("clerk-wang"))
+    flag.withdraw(WithdrawalKind.MISTAKE, LATER, context("clerk-li", "wrong household"))
+    flag.raise_again(POLICY, OWING_AGAIN, date(2026, 1, 20), context("clerk-li"))
+    replayed = None
+    for domain_event in flag.collect_events():
+        replayed = domain_event.mutate(replayed)
+    assert isinstance(replayed, ArrearsFlag)
+    assert vars(replayed) == vars(flag)
+    assert replayed.times_raised == 3
+
+
 # -- the household's protections ------------------------------------------------------------------
 
 
