@@ -39,6 +39,7 @@ from domain.errors import LedgerError, NotFoundError
 from domain.meter import Meter
 from infrastructure.container import Container, bootstrap
 from infrastructure.csv_readings import CsvHeaderError, ParsedReadings, RowError, parse_readings_csv
+from infrastructure.delivery_loop import PeriodicDelivery
 from infrastructure.demo.billing import bill_demo_season
 from infrastructure.demo.community import DEFAULT_BUILDINGS, DEFAULT_SEED, business_today, generate_community
 from infrastructure.demo.contacts import record_demo_contacts
@@ -49,7 +50,7 @@ from infrastructure.demo.summary import summarise_community
 from infrastructure.intake import Channel, ReadingIntake
 from infrastructure.modbus import ConfigError, DeviceStatus, ModbusPoller, PollerConfig, PollReport, load_config
 from infrastructure.nbiot import NbiotChannels
-from infrastructure.settings import Backend, Settings
+from infrastructure.settings import Backend, JobQueueKind, Settings
 from projections.tables import households
 
 BAD_INPUT = 2
@@ -186,7 +187,22 @@ def serve(
 
         from api.app import create_app
 
-        uvicorn.run(create_app(container), host=host, port=port)
+        delivery = _start_periodic_delivery(container)
+        try:
+            uvicorn.run(create_app(container), host=host, port=port)
+        finally:
+            if delivery is not None:
+                delivery.stop()
+
+
+def _start_periodic_delivery(container: Container) -> PeriodicDelivery | None:
+    """On the inline job queue no worker delivers the outbox's retries: this process does, every
+    minute. With arq, `heatledger worker` does."""
+    if JobQueueKind(container.settings.job_queue) is not JobQueueKind.INLINE:
+        return None
+    from infrastructure.jobs import deliver_notifications
+
+    return PeriodicDelivery(lambda: deliver_notifications(container)).start()
 
 
 @app.command()
