@@ -121,6 +121,33 @@ class Payments:
             correlation_id,
         )
 
+    def receive_resolved_online(
+        self,
+        principal: Principal,
+        provider: str,
+        transaction_id: str,
+        account_number: str,
+        amount_yuan: Decimal,
+        named_bill_id: UUID | None,
+        reason: str,
+        correlation_id: UUID | None = None,
+    ) -> PaymentOutcome:
+        """A clerk accepts what a provider reported as received on a flagged order: an online payment
+        whose reference is the provider's transaction id, the clerk its actor (``RECEIVE_PAYMENTS``)."""
+        principal.require(Permission.RECEIVE_PAYMENTS)
+        require_reason(reason)
+        return self._receive(
+            principal,
+            account_number,
+            _Money(amount_yuan, CURRENCY),
+            PaymentChannel.ONLINE,
+            provider,
+            transaction_id,
+            named_bill_id,
+            reason,
+            correlation_id,
+        )
+
     def _receive(
         self,
         principal: Principal,

@@ -613,14 +613,10 @@ class OnlinePayments:
             )
 
     def _book_received(self, clerk: Principal, order: Order, reason: str) -> PaymentOutcome:
-        """The received amount as a payment of the order's household, the clerk its actor.
-
-        The clerk's own permission (RECEIVE_PAYMENTS) was checked; the booking is the online
-        channel's (``receive_online`` asks for the gateway's permission), so it is made on the
-        channel's behalf under the clerk's name."""
+        """The received amount as an online payment of the order's household, the clerk its actor."""
         assert order.received_amount_yuan is not None and order.received_transaction_id is not None
-        return self.payments.receive_online(
-            Principal(clerk.name, Role.PAYMENT_GATEWAY),
+        return self.payments.receive_resolved_online(
+            clerk,
             order.provider,
             order.received_transaction_id,
             order.account_number,
