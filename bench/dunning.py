@@ -67,7 +67,7 @@ from application.notifications import Contact, ContactChannel, MessageLanguage
 from bench.ingest import POSTGRES_HOST, POSTGRES_PORT, _postgres_reachable, _progress, store_settings
 from domain import ids
 from domain.billing_period import BillingPeriod
-from domain.dunning import DunningPolicy
+from domain.dunning import DunningPolicy, ReminderSkip
 from domain.household import Household
 from domain.season import Season
 from domain.settlement import PositionCorrection, SettlementPolicy, TwoPartPrice
@@ -377,8 +377,60 @@ def _spinner(progress: Progress, description: str, work: Callable[[], Any]) -> t
     return seconds, result
 
 
+def time_runs(container: Container, progress: Progress, label: str) -> dict[str, Any]:
+    """(a): the dunning run, then the same run again when every reminder is written already."""
+
+    def remind() -> DunningRunSummary:
+        return container.dunning.remind(CLERK, POLICY, TODAY)
+
+    run_seconds, run = _spinner(progress, f"{label}: (a) dunning run", remind)
+    rerun_seconds, rerun = _spinner(progress, f"{label}: (a) dunning run again", remind)
+    return {
+        "reminders": run.queued,
+        "run_seconds": run_seconds,
+        "rerun_checked": len(rerun.outcomes),
+        "rerun_already_sent": sum(outcome.skip == ReminderSkip.ALREADY_SENT for outcome in rerun.outcomes),
+        "rerun_seconds": rerun_seconds,
+    }
+
+
+def time_delivery(container: Container, url: str, progress: Progress, label: str) -> dict[str, Any]:
+    """(c) the delivery job over every message, then (d) and (d') the bare POSTs of them."""
+    due = sum(container.outbox.counts().values())
+    delivery_seconds, delivery = _spinner(
+        progress, f"{label}: (c) deliver_notifications", lambda: deliver_notifications(container, limit=max(due, 1))
+    )
+    messages = outbox_messages(container)
+    secret = webhook_secret(container.settings)
+    bare_seconds, bare_posts = _spinner(
+        progress, f"{label}: (d) bare signed POSTs", lambda: post_bare(url, secret, messages)
+    )
+    sample = messages[:CLIENT_SAMPLE]
+    own_client_seconds, own_client_posts = _spinner(
+        progress,
+        f"{label}: (d') bare signed POSTs, a client each",
+        lambda: post_bare_new_client_each(url, secret, sample),
+    )
+    return {
+        "delivered": delivery["delivered"],
+        "retried_or_dead": delivery["retried"] + delivery["dead"],
+        "delivery_seconds": delivery_seconds,
+        "bare_posts": bare_posts,
+        "bare_seconds": bare_seconds,
+        "own_client_posts": own_client_posts,
+        "own_client_seconds": own_client_seconds,
+    }
+
+
+def time_raw(container: Container, progress: Progress, label: str) -> dict[str, Any]:
+    """(b): the outbox's rows again, inserted with raw SQL (after delivery, which never sees them)."""
+    rows = raw_rows(container.engine)
+    raw_seconds, _ = _spinner(progress, f"{label}: (b) raw SQL inserts", lambda: insert_raw(container.engine, rows))
+    return {"raw_rows": len(rows), "raw_seconds": raw_seconds}
+
+
 def measure(backend: Backend, households: int, console: Console) -> Figures:
-    """Set up a fresh store of ``backend`` and time (a), (c), (d) and (b) on it."""
+    """Set up a fresh store of ``backend`` with a receiver, and time (a), (c), (d), (d') and (b) on it."""
     label = backend.value
     with (
         tempfile.TemporaryDirectory(prefix="heatledger-bench-") as folder,
@@ -386,59 +438,15 @@ def measure(backend: Backend, households: int, console: Console) -> Figures:
         store_settings(backend, Path(folder), "dunning") as store,
         _progress(console) as progress,
     ):
-        settings = _bench_settings(store, receiver.url)
-        container = bootstrap(settings)
+        container = bootstrap(_bench_settings(store, receiver.url))
         try:
             setup_seconds, _ = timed(lambda: set_up(container, households, progress, label))
-
-            def remind() -> DunningRunSummary:
-                return container.dunning.remind(CLERK, POLICY, TODAY)
-
-            run_seconds, run = _spinner(progress, f"{label}: (a) dunning run", remind)
-            rerun_seconds, rerun = _spinner(progress, f"{label}: (a) dunning run again", remind)
-            delivery_seconds, delivery = _spinner(
-                progress,
-                f"{label}: (c) deliver_notifications",
-                lambda: deliver_notifications(container, limit=max(run.queued, 1)),
-            )
-            messages = outbox_messages(container)
-            bare_seconds, bare_posts = _spinner(
-                progress,
-                f"{label}: (d) bare signed POSTs",
-                lambda: post_bare(receiver.url, webhook_secret(settings), messages),
-            )
-            sample = messages[:CLIENT_SAMPLE]
-            own_client_seconds, own_client_posts = _spinner(
-                progress,
-                f"{label}: (d') bare signed POSTs, a client each",
-                lambda: post_bare_new_client_each(receiver.url, webhook_secret(settings), sample),
-            )
-            rows = raw_rows(container.engine)
-            raw_seconds, _ = _spinner(
-                progress, f"{label}: (b) raw SQL inserts", lambda: insert_raw(container.engine, rows)
-            )
+            runs = time_runs(container, progress, label)
+            delivery = time_delivery(container, receiver.url, progress, label)
+            raw = time_raw(container, progress, label)
         finally:
             container.close()
-    return Figures(
-        backend=backend,
-        households=households,
-        setup_seconds=setup_seconds,
-        reminders=run.queued,
-        run_seconds=run_seconds,
-        rerun_checked=len(rerun.outcomes),
-        rerun_already_sent=sum(outcome.skip == "dunning_already_sent" for outcome in rerun.outcomes),
-        rerun_seconds=rerun_seconds,
-        raw_rows=len(rows),
-        raw_seconds=raw_seconds,
-        delivered=delivery["delivered"],
-        retried_or_dead=delivery["retried"] + delivery["dead"],
-        delivery_seconds=delivery_seconds,
-        bare_posts=bare_posts,
-        bare_seconds=bare_seconds,
-        own_client_posts=own_client_posts,
-        own_client_seconds=own_client_seconds,
-        received=receiver.received,
-    )
+    return Figures(backend, households, setup_seconds, **runs, **raw, **delivery, received=receiver.received)
 
 
 def report(console: Console, figures: Figures) -> None:

@@ -6,7 +6,7 @@ import getpass
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -347,3 +347,35 @@ def test_weather_import_records_degree_days_and_refuses_a_bad_row(
             date(2025, 11, 1): Decimal("13.5"),
             date(2025, 11, 2): Decimal("21.25"),
         }
+
+
+# -- dunning ------------------------------------------------------------------------------------
+
+
+def test_dunning_writes_reminders_once_and_lists_the_outbox(env: dict[str, str], demo_store: Path) -> None:
+    from freezegun import freeze_time
+
+    # The demo's prepayment falls due on its issue day; 20 days on, the unpaid are at the 15-day stage.
+    with opened(demo_store) as container:
+        issued_on = container.ledger.clock().date()
+    later = datetime.combine(issued_on + timedelta(days=20), time(4), UTC)
+    with freeze_time(later):
+        first = run(env, "dunning", "run", "--no-deliver")
+        again = run(env, "dunning", "run", "--no-deliver")
+    assert first.exit_code == 0, first.output
+    written = int(re.search(r"reminders written\s*│\s*(\d+)", first.stdout).group(1))  # type: ignore[union-attr]
+    assert written > 0
+    assert re.search(r"reminders written\s*│\s*0\b", again.stdout)
+    assert "dunning_already_sent" in again.stdout
+    listed = run(env, "notifications", "list", "--status", "pending")
+    assert listed.exit_code == 0, listed.output
+    assert f"pending {written}" in listed.stdout
+
+
+def test_a_bad_dunning_policy_is_refused_with_exit_code_2(env: dict[str, str], demo_store: Path) -> None:
+    reversed_stages = run(env, "dunning", "run", "--stages", "45,15")
+    assert reversed_stages.exit_code == 2
+    assert "strictly ascending" in reversed_stages.output
+    not_numbers = run(env, "dunning", "run", "--stages", "fifteen")
+    assert not_numbers.exit_code == 2
+    assert "15,45,90" in not_numbers.output
