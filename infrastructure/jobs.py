@@ -86,7 +86,11 @@ def run_billing(container: Container, run_id: str) -> dict[str, Any]:
 
 def deliver_notifications(container: Container, limit: int = 500) -> dict[str, int]:
     """Send what the notification outbox has due (new messages and retries whose time has come)."""
-    report = dispatcher_from_settings(container.outbox, container.settings, container.ledger.clock).deliver_due(limit)
+    dispatcher = dispatcher_from_settings(container.outbox, container.settings, container.ledger.clock)
+    try:
+        report = dispatcher.deliver_due(limit)
+    finally:
+        dispatcher.close()
     return {"delivered": report.delivered, "retried": report.retried, "dead": report.dead}
 
 

@@ -32,3 +32,7 @@ class Channel(Protocol):
     def send(self, message: QueuedMessage) -> SendResult:
         """Try to deliver the message once."""
         ...
+
+    def close(self) -> None:
+        """Release what the channel holds open between messages (a connection pool)."""
+        ...

@@ -82,6 +82,11 @@ class Dispatcher:
             )
         return report
 
+    def close(self) -> None:
+        """Close every channel (their connections); call it when the batch is done."""
+        for channel in self.channels.values():
+            channel.close()
+
     def deliver(self, message: QueuedMessage) -> DeliveryOutcome:
         """Try one claimed message once and record the attempt; what became of it."""
         started = time.monotonic()

@@ -54,6 +54,9 @@ class SmtpChannel:
         self.starttls = starttls
         self.timeout_seconds = timeout_seconds
 
+    def close(self) -> None:
+        """Nothing to release: each message opens and closes its own SMTP session."""
+
     def send(self, message: QueuedMessage) -> SendResult:
         """Send the e-mail; the outcome by the server's answer (see the module's docstring)."""
         try:

@@ -286,6 +286,9 @@ class Exploding:
     def send(self, message: QueuedMessage) -> SendResult:
         raise RuntimeError("gateway client bug")
 
+    def close(self) -> None:
+        return None
+
 
 def test_a_channel_that_raises_is_a_retry_and_the_batch_goes_on(
     outbox: SqlOutbox, clock: Clock, receiver: Receiver
