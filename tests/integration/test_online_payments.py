@@ -689,7 +689,7 @@ def test_a_failed_booking_leaves_the_order_flagged(
     def refuse(*args: Any, **kwargs: Any) -> PaymentOutcome:
         raise ConflictError("the reference was used", message_key="payment_reference_reused")
 
-    monkeypatch.setattr(container.payments, "receive_online", refuse)
+    monkeypatch.setattr(container.payments, "receive_resolved_online", refuse)
     with pytest.raises(ConflictError):
         online.resolve(CLERK, flagged.order_number, Resolution.ACCEPT_RECEIVED, "take it")
     assert online.order(flagged.order_number) == flagged
