@@ -82,11 +82,12 @@ def main() -> None:
 # -- plumbing ---------------------------------------------------------------------------------
 
 
-def _out() -> Console:
+def out() -> Console:
+    """The console commands print to (stdout, no automatic highlighting of numbers and paths)."""
     return Console(highlight=False)
 
 
-def _fail(message: str, code: int = BAD_INPUT) -> NoReturn:
+def fail(message: str, code: int = BAD_INPUT) -> NoReturn:
     """Print one line to stderr and leave with ``code``: no traceback for a user's mistake."""
     Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code)
@@ -101,30 +102,30 @@ def operator() -> Principal:
     return Principal(name=f"cli:{user}", role=Role.ADMIN)
 
 
-def _settings() -> Settings:
+def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as error:
         details = "; ".join(str(problem["msg"]) for problem in error.errors())
-        _fail(f"bad HEATLEDGER_* settings: {details}")
+        fail(f"bad HEATLEDGER_* settings: {details}")
 
 
 @contextmanager
 def opened_container() -> Iterator[Container]:
     """The wired ledger for one command, closed afterwards; store and ledger errors become one line."""
-    settings = _settings()
+    settings = load_settings()
     if settings.backend is Backend.POSTGRES:
         _require_postgres(settings)
     try:
         container = bootstrap(settings)
     except (SQLAlchemyError, PersistenceError, OSError) as error:
-        _fail(f"cannot open the {settings.backend.value} store: {_first_line(error)}", STORE_UNAVAILABLE)
+        fail(f"cannot open the {settings.backend.value} store: {_first_line(error)}", STORE_UNAVAILABLE)
     try:
         yield container
     except LedgerError as error:
-        _fail(error.message)
+        fail(error.message)
     except (SQLAlchemyError, PersistenceError) as error:
-        _fail(f"the {settings.backend.value} store failed: {_first_line(error)}", STORE_UNAVAILABLE)
+        fail(f"the {settings.backend.value} store failed: {_first_line(error)}", STORE_UNAVAILABLE)
     finally:
         container.close()
 
@@ -143,7 +144,7 @@ def _require_postgres(settings: Settings) -> None:
             connect_timeout=POSTGRES_CONNECT_TIMEOUT_S,
         ).close()
     except psycopg.Error as error:
-        _fail(f"cannot open the postgres store: {_first_line(error)}", STORE_UNAVAILABLE)
+        fail(f"cannot open the postgres store: {_first_line(error)}", STORE_UNAVAILABLE)
 
 
 def _first_line(error: BaseException) -> str:
@@ -151,7 +152,7 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def _progress(console: Console) -> Progress:
+def progress_bar(console: Console) -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -174,7 +175,7 @@ def serve(
     ] = False,
 ) -> None:
     """Run the HTTP API (and its /docs page), printing a fresh clerk token to call it with."""
-    console = _out()
+    console = out()
     with opened_container() as container:
         if demo:
             _load_demo_if_empty(container, console)
@@ -212,9 +213,9 @@ def worker() -> None:
 
     from infrastructure.jobs import worker_options
 
-    settings = _settings()
+    settings = load_settings()
     if settings.catch_up_after_command:
-        _out().print("Note: HEATLEDGER_CATCH_UP_AFTER_COMMAND is on; in production set it to false.")
+        out().print("Note: HEATLEDGER_CATCH_UP_AFTER_COMMAND is on; in production set it to false.")
     Worker(**worker_options(settings)).run()
 
 
@@ -253,7 +254,7 @@ def demo_command(
     ] = DEFAULT_SEED,
 ) -> None:
     """Load the demo community 碧桂园 into the configured store (skipped when already loaded)."""
-    console = _out()
+    console = out()
     community = generate_community(today=business_today(), buildings=buildings, days=days, seed=seed)
     with opened_container() as container:
         if is_loaded(container.ledger, community):
@@ -269,7 +270,7 @@ def _load_demo(container: Container, console: Console, community: DemoCommunity)
         f"{len(community.households)} households, {_count(community.days, 'day')} of season {community.season.code} "
         f"({community.readings_count} readings)."
     )
-    with _progress(console) as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task("setting up", total=None)
 
         def advance(what: str, done: int, total: int) -> None:
@@ -345,8 +346,8 @@ def token_create(
     try:
         parsed_role = Role(role.strip().lower())
     except ValueError:
-        _fail(f"unknown role {role!r}; choose one of {', '.join(member.value for member in Role)}")
-    console = _out()
+        fail(f"unknown role {role!r}; choose one of {', '.join(member.value for member in Role)}")
+    console = out()
     with opened_container() as container:
         issued = container.tokens.create(name, parsed_role, created_by=operator().name)
     console.print(f"Token for {issued.name} ({issued.role.value}), id {issued.token_id}. It is shown once:")
@@ -360,8 +361,8 @@ def token_create(
 @projections_app.command("rebuild")
 def projections_rebuild() -> None:
     """Empty the read models and rebuild them from every event in the store."""
-    console = _out()
-    with opened_container() as container, _progress(console) as progress:
+    console = out()
+    with opened_container() as container, progress_bar(console) as progress:
         task = progress.add_task("rebuilding", total=container.runner.max_notification_id())
 
         def advance(position: int, target: int) -> None:
@@ -385,11 +386,11 @@ def readings_import(
     Exits 1 when any row was not recorded (unparsable or rejected), 2 when the file is unusable.
     """
     parsed = _parse_file(file)
-    console = _out()
+    console = out()
     _print_row_errors(console, parsed.errors)
     why = (reason or f"CSV import of {file.name}").strip()
     if not why:
-        _fail("the reason must not be blank")
+        fail("the reason must not be blank")
     with opened_container() as container:
         if dry_run:
             outcomes = preview_readings(container.ledger, parsed, operator(), why)
@@ -402,16 +403,16 @@ def readings_import(
 
 def _parse_file(file: Path) -> ParsedReadings:
     if not file.is_file():
-        _fail(f"no such file: {file}")
+        fail(f"no such file: {file}")
     try:
         with file.open(encoding="utf-8-sig", newline="") as lines:
             return parse_readings_csv(lines)
     except CsvHeaderError as error:
-        _fail(f"{file}: {error}")
+        fail(f"{file}: {error}")
     except UnicodeDecodeError:
-        _fail(f"{file} is not UTF-8 text")
+        fail(f"{file} is not UTF-8 text")
     except OSError as error:
-        _fail(f"cannot read {file}: {error.strerror or error}")
+        fail(f"cannot read {file}: {error.strerror or error}")
 
 
 def preview_readings(
@@ -441,7 +442,7 @@ def _import(
     """Record the parsed rows in batches; outcomes are renumbered to the rows' place in ``parsed``."""
     items = parsed.items
     outcomes: list[ItemOutcome] = []
-    with _progress(console) as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task("importing", total=len(items))
         for start in range(0, len(items), MAXIMUM_BATCH_SIZE):
             chunk = items[start : start + MAXIMUM_BATCH_SIZE]
@@ -515,7 +516,7 @@ def channel_create(
     name: Annotated[str, typer.Argument(help="The channel: letters, digits, '.', '_', '-'; part of the push URL.")],
 ) -> None:
     """Issue a channel's signing secret (again, after a revocation: a new key version). Shown once."""
-    console = _out()
+    console = out()
     with opened_container() as container:
         issued = _nbiot_channels(container).create(name, created_by=operator().name)
     console.print(
@@ -533,13 +534,13 @@ def channel_revoke(name: Annotated[str, typer.Argument(help="The channel to revo
     """Revoke a channel: its pushes are refused at once. `channel create` issues a new secret."""
     with opened_container() as container:
         record = _nbiot_channels(container).revoke(name)
-    _out().print(f"Channel {record.name} (key version {record.key_version}) revoked.", markup=False)
+    out().print(f"Channel {record.name} (key version {record.key_version}) revoked.", markup=False)
 
 
 @channel_app.command("list")
 def channel_list() -> None:
     """Every issued key version of every channel, active or revoked."""
-    console = _out()
+    console = out()
     with opened_container() as container:
         records = _nbiot_channels(container).channels()
     if not records:
@@ -587,7 +588,7 @@ def poll(
         for problem in error.problems:
             console.print(f"  {escape(problem)}")
         raise typer.Exit(BAD_INPUT) from None
-    console = _out()
+    console = out()
     seconds = interval or settings.poller.interval_s
     with _quiet_pymodbus(), opened_container() as container:
         poller = ModbusPoller(settings, container.intake, clock=container.ledger.clock)
@@ -620,7 +621,7 @@ def _quiet_pymodbus() -> Iterator[None]:
 
 
 def _poll_round(console: Console, poller: ModbusPoller, settings: PollerConfig) -> PollReport:
-    with _progress(console) as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task("polling", total=len(settings.devices))
 
         def advance(result: object) -> None:
@@ -664,7 +665,7 @@ def _print_poll_report(console: Console, report: PollReport) -> None:
 @app.command()
 def estimate() -> None:
     """Estimate the missing days of household meters silent for a whole day or more (docs/estimation.md)."""
-    console = _out()
+    console = out()
     with opened_container() as container:
         report = container.estimator.run(operator(), container.ledger.clock())
     console.print(
@@ -690,7 +691,7 @@ def weather_import(
     temperatures = _read_temperatures(file)
     with opened_container() as container:
         count = container.weather.record(temperatures, source)
-    _out().print(f"Recorded the mean outdoor temperature of {count} days.")
+    out().print(f"Recorded the mean outdoor temperature of {count} days.")
 
 
 def _read_temperatures(file: Path) -> dict[date, Decimal]:
@@ -698,13 +699,13 @@ def _read_temperatures(file: Path) -> dict[date, Decimal]:
         with file.open(encoding="utf-8", newline="") as handle:
             rows = list(csv.DictReader(handle))
     except (OSError, UnicodeDecodeError) as error:
-        _fail(f"cannot read {file}: {_first_line(error)}")
+        fail(f"cannot read {file}: {_first_line(error)}")
     temperatures: dict[date, Decimal] = {}
     for line, row in enumerate(rows, start=2):
         try:
             temperatures[date.fromisoformat(row["day"].strip())] = Decimal(row["mean_temperature_c"].strip())
         except (KeyError, AttributeError, ValueError, ArithmeticError):
-            _fail(f"{file}, line {line}: need a day (YYYY-MM-DD) and a mean_temperature_c number")
+            fail(f"{file}, line {line}: need a day (YYYY-MM-DD) and a mean_temperature_c number")
     return temperatures
 
 

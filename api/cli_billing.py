@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from api.cli import MAXIMUM_TABLE_ROWS, _fail, _out, _progress, app, opened_container, operator
+from api.cli import MAXIMUM_TABLE_ROWS, app, fail, opened_container, operator, out, progress_bar
 from application.billing_runs import RunRequest, RunSummary
 from domain.billing import BillKind
 from domain.errors import LedgerError
@@ -50,9 +50,9 @@ def tariff_publish(
         approved_on = date.fromisoformat(document["approved_on"])
         number, scope = str(document["document_number"]), str(document.get("scope", "*"))
     except (KeyError, ValueError, InvalidOperation, TypeError) as error:
-        _fail(f"{file}: {error.__class__.__name__}: {error}")
+        fail(f"{file}: {error.__class__.__name__}: {error}")
     except LedgerError as error:
-        _fail(f"{file}: {error.message}")
+        fail(f"{file}: {error.message}")
     with opened_container() as container:
         version = container.billing.publish_tariff(
             operator(),
@@ -65,7 +65,7 @@ def tariff_publish(
             approved_on,
             reason=str(document.get("reason", "tariff approved by the price bureau")),
         )
-    _out().print(
+    out().print(
         f"Published version {version.number} of the {customer_class.value} tariff for {escape(scope)}, "
         f"in force from {version.effective_from} ({escape(version.document_number)})."
     )
@@ -75,9 +75,9 @@ def _read_json(file: Path) -> dict[str, Any]:
     try:
         document = json.loads(file.read_text(encoding="utf-8"), parse_float=Decimal)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        _fail(f"cannot read {file}: {error}")
+        fail(f"cannot read {file}: {error}")
     if not isinstance(document, dict):
-        _fail(f"{file}: expected a JSON object")
+        fail(f"{file}: expected a JSON object")
     return document
 
 
@@ -129,7 +129,7 @@ def tariff_list() -> None:
             escape(version.document_number),
             str(version.approved_on),
         )
-    _out().print(table)
+    out().print(table)
 
 
 # -- billing runs -----------------------------------------------------------------------------
@@ -146,10 +146,10 @@ def billing_run(
     try:
         parsed_season = Season.from_code(season)
     except ValueError as error:
-        _fail(str(error))
-    console = _out()
+        fail(str(error))
+    console = out()
     request = RunRequest(kind, parsed_season, month, community)
-    with opened_container() as container, _progress(console) as progress:
+    with opened_container() as container, progress_bar(console) as progress:
         task = progress.add_task(f"{kind.value} {season}", total=None)
         summary = container.billing_runs.run(
             operator(),
@@ -164,7 +164,7 @@ def billing_run(
 
 def print_summary(summary: RunSummary) -> None:
     """The run's figures, then its exceptions (cut at a bound, with a count)."""
-    console = _out()
+    console = out()
     table = Table(title=f"{summary.kind.value} {summary.season_code} {summary.month or ''}".strip(), show_header=False)
     table.add_row("households", str(summary.households))
     table.add_row("bills issued", str(summary.bills_issued))

@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from api.cli import MAXIMUM_TABLE_ROWS, _fail, _out, app, opened_container, operator
+from api.cli import MAXIMUM_TABLE_ROWS, app, fail, opened_container, operator, out
 from domain.dunning import DunningPolicy
 from domain.errors import LedgerError
 from infrastructure.jobs import deliver_notifications
@@ -45,12 +45,12 @@ def dunning_run(
             amount = Decimal(minimum_yuan) if minimum_yuan else settings.dunning_minimum_amount_yuan
             policy = DunningPolicy.of(stage_days, amount)
         except (ValueError, InvalidOperation) as error:
-            _fail(f"stages look like 15,45,90 and the amount like 50.00: {error}")
+            fail(f"stages look like 15,45,90 and the amount like 50.00: {error}")
         except LedgerError as error:
-            _fail(error.message)
+            fail(error.message)
         summary = container.dunning.remind(operator(), policy, community=community, reason="dunning run (CLI)")
         report = deliver_notifications(container) if deliver else None
-    console = _out()
+    console = out()
     table = Table(title=f"dunning {summary.today} {summary.community or ''}".strip(), show_header=False)
     table.add_row("households in arrears", str(len(summary.outcomes)))
     table.add_row("reminders written", str(summary.queued))
@@ -71,7 +71,7 @@ def notifications_deliver() -> None:
     """Send what the outbox has due now (new messages and retries whose time has come)."""
     with opened_container() as container:
         report = deliver_notifications(container)
-    _out().print(", ".join(f"{name} {count}" for name, count in report.items()))
+    out().print(", ".join(f"{name} {count}" for name, count in report.items()))
 
 
 @notifications_app.command("list")
@@ -94,6 +94,6 @@ def notifications_list(
             str(message.attempts),
             escape(message.last_error or ""),
         )
-    console = _out()
+    console = out()
     console.print(table)
     console.print(", ".join(f"{name} {count}" for name, count in sorted(counts.items())) or "the outbox is empty")

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli import _fail, _out, _settings, app
+from api.cli import app, fail, load_settings, out
 from infrastructure.online_payments import ADAPTERS, merchant_key
 
 payments_app = typer.Typer(help="Online payments: the providers' merchant keys.", no_args_is_help=True)
@@ -27,10 +27,10 @@ def payments_merchant_key(
     rotating the secret key changes it.
     """
     if provider not in ADAPTERS:
-        _fail(f"no payment provider {provider}; the providers are: {', '.join(sorted(ADAPTERS))}")
-    console = _out()
+        fail(f"no payment provider {provider}; the providers are: {', '.join(sorted(ADAPTERS))}")
+    console = out()
     console.print(f"The merchant key of {provider}:", markup=False)
-    console.print(merchant_key(_settings().secret_key, provider), soft_wrap=True, markup=False)
+    console.print(merchant_key(load_settings().secret_key, provider), soft_wrap=True, markup=False)
     console.print(
         f"The provider notifies POST /payments/notify/{provider}, signing as docs/payments.md explains.", markup=False
     )
