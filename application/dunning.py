@@ -89,8 +89,11 @@ class Dunning:
         context = CommandContext(principal.name, reason.strip() or "dunning run", uuid4())
         records = self.reader.past_due(day, community)
         contacts = self.contacts.contacts([record.account_number for record in records])
+        # One look-up for the whole run: a daily run mostly finds its reminders written already.
+        written = self.outbox.written([key for record in records if (key := _key_due(record, policy, day))])
         outcomes = tuple(
-            self._consider(record, contacts.get(record.account_number), policy, day, context) for record in records
+            self._consider(record, contacts.get(record.account_number), policy, day, context, written)
+            for record in records
         )
         return DunningRunSummary(day, community, outcomes)
 
@@ -101,6 +104,7 @@ class Dunning:
         policy: DunningPolicy,
         today: date,
         context: CommandContext,
+        written: set[str],
     ) -> ReminderOutcome:
         household = self.ledger.household(record.account_number)
         facts = DunningFacts(record.past_due_yuan, record.oldest_due_on, household.open_disputes)
@@ -116,9 +120,11 @@ class Dunning:
             return outcome(None, None, decision.skip)
         if contact is None:
             return outcome(decision.stage_days, None, ReminderSkip.NO_CONTACT)
+        if reminder_key(record.account_number, record.oldest_due_on, decision.stage_days) in written:
+            return outcome(decision.stage_days, None, ReminderSkip.ALREADY_SENT)
         message = self._message(record, contact, policy, decision.stage_days, days, today, context)
         message_id = self.outbox.enqueue(message)
-        if message_id is None:
+        if message_id is None:  # written by a run going on at the same time
             return outcome(decision.stage_days, None, ReminderSkip.ALREADY_SENT)
         return outcome(decision.stage_days, message_id, None)
 
@@ -158,3 +164,10 @@ class Dunning:
             reason=context.reason,
             correlation_id=context.correlation_id,
         )
+
+
+def _key_due(record: PastDue, policy: DunningPolicy, today: date) -> str | None:
+    """The name of the reminder the household would get today if nothing protects it."""
+    facts = DunningFacts(record.past_due_yuan, record.oldest_due_on, open_disputes=0)
+    stage = reminder_due(policy, facts, today).stage_days
+    return None if stage is None else reminder_key(record.account_number, record.oldest_due_on, stage)

@@ -87,3 +87,7 @@ class Outbox(Protocol):
     def enqueue(self, message: OutgoingMessage) -> UUID | None:
         """Write the message; its id, or None when a message with its ``dedup_key`` exists."""
         ...
+
+    def written(self, dedup_keys: Sequence[str]) -> set[str]:
+        """Those of ``dedup_keys`` the outbox holds a message for."""
+        ...

@@ -11,7 +11,7 @@ travels with every attempt so a receiver can drop a repeat.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -48,6 +48,8 @@ logger = logging.getLogger("heatledger.notifications")
 MAXIMUM_CLAIM = 1000
 MAXIMUM_PAGE = 1000
 MAXIMUM_DURATION_MS = 24 * 3600 * 1000
+# Keys per IN (...) list when looking up which reminders are written.
+KEY_LOOKUP_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -104,10 +106,6 @@ class SqlOutbox:
         """Write the message, due now; its id, or None when a message with its ``dedup_key``
         exists (whatever became of that one: a reminder is written once, ever)."""
         _check_lengths(message)
-        # A repeated run mostly finds its reminders written: a read is cheaper than a failed insert
-        # (on PostgreSQL a failed insert costs a rollback). The unique key still decides a race.
-        if self._exists(message.dedup_key):
-            return None
         message_id = uuid4()
         now = self.clock()
         try:
@@ -119,6 +117,18 @@ class SqlOutbox:
                 return None
             raise
         return message_id
+
+    def written(self, dedup_keys: Sequence[str]) -> set[str]:
+        """Those of ``dedup_keys`` the outbox holds a message for (looked up in chunks, so a
+        city's run is a few queries rather than a failed insert per reminder written before)."""
+        found: set[str] = set()
+        keys = list(dict.fromkeys(dedup_keys))
+        column = notification_outbox.c.dedup_key
+        with self.engine.connect() as connection:
+            for start in range(0, len(keys), KEY_LOOKUP_CHUNK):
+                chunk = keys[start : start + KEY_LOOKUP_CHUNK]
+                found.update(connection.execute(select(column).where(column.in_(chunk))).scalars())
+        return found
 
     def _exists(self, dedup_key: str) -> bool:
         query = select(notification_outbox.c.message_id).where(notification_outbox.c.dedup_key == dedup_key)

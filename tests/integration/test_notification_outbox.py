@@ -133,6 +133,17 @@ def test_a_dedup_key_is_written_once_ever(outbox: SqlOutbox) -> None:
     assert outbox.message(first).body == "您的供热费 1944.37 元已逾期 30 天。"  # type: ignore[union-attr]
 
 
+def test_the_keys_written_are_found_among_many(outbox: SqlOutbox) -> None:
+    written = [reminder(f"A-{number:04d}").dedup_key for number in range(0, 1200, 7)]
+    for number in range(0, 1200, 7):
+        outbox.enqueue(reminder(f"A-{number:04d}"))
+    asked = [reminder(f"A-{number:04d}").dedup_key for number in range(1200)]  # more than one chunk
+
+    assert outbox.written(asked) == set(written)
+    assert outbox.written([]) == set()
+    assert outbox.written(["reminder:never"]) == set()
+
+
 def test_the_same_reminder_written_concurrently_is_kept_once(outbox: SqlOutbox) -> None:
     with ThreadPoolExecutor(max_workers=6) as pool:
         results = list(pool.map(lambda _: outbox.enqueue(reminder()), range(12)))
