@@ -227,4 +227,6 @@ def forget_household_contact(
     caller.require(Permission.MANAGE_HOUSEHOLDS)
     if not container.contacts.forget(account_number, caller.name):
         raise NotFoundError(f"household {account_number} has no contact", kind="contact", key=account_number)
+    # Who erased it stays on record; what was erased does not.
+    logger.info("the contact of household %s was erased by %s", account_number, caller.name)
     return Response(status_code=204)
