@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
 
 from application.notifications import Contact, ContactChannel, MessageLanguage
 from domain.errors import InvalidInputError
@@ -69,12 +70,20 @@ class SqlContactBook:
             "updated_by": bounded_text(actor, "actor", MAXIMUM_ACTOR_LENGTH),
         }
         # Update, then insert when there was nothing to update: portable across SQLite and
-        # PostgreSQL. Two clerks inserting the same new contact at once: one gets an
-        # IntegrityError (a conflict), never a silently mixed row.
-        with self.engine.begin() as connection:
-            key = household_contacts.c.account_number == checked.account_number
-            if connection.execute(update(household_contacts).where(key).values(**values)).rowcount == 0:
-                connection.execute(insert(household_contacts).values(account_number=checked.account_number, **values))
+        # PostgreSQL. When two clerks insert the same new contact at once, the loser's insert
+        # fails on the key and its second try updates: the last one written stands, as for any PUT.
+        key = household_contacts.c.account_number == checked.account_number
+        for attempt in range(2):
+            try:
+                with self.engine.begin() as connection:
+                    if connection.execute(update(household_contacts).where(key).values(**values)).rowcount == 0:
+                        connection.execute(
+                            insert(household_contacts).values(account_number=checked.account_number, **values)
+                        )
+                return
+            except IntegrityError:
+                if attempt:
+                    raise
 
     def forget(self, account_number: str, actor: str) -> bool:
         """Erase the household's contact (on its request); False when it had none. ``actor`` is

@@ -364,6 +364,18 @@ def test_a_contact_is_set_replaced_and_read(contacts: SqlContactBook, clock: Clo
     assert (row.updated_by, row.updated_at) == ("clerk-li", START + timedelta(seconds=60))
 
 
+def test_a_new_contact_set_by_many_clerks_at_once_is_one_of_theirs(contacts: SqlContactBook) -> None:
+    # Every clerk's first statement finds no row and inserts; the losers' second try updates.
+    offered = [
+        Contact("0101-0205", ContactChannel.WEBHOOK, f"+86138001380{number:02d}", MessageLanguage.ZH)
+        for number in range(12)
+    ]
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        list(pool.map(lambda contact: contacts.set_contact(contact, "clerk-wang"), offered))
+
+    assert contacts.contact("0101-0205") in offered
+
+
 def test_an_address_that_does_not_suit_its_channel_is_not_stored(contacts: SqlContactBook) -> None:
     with pytest.raises(InvalidInputError) as refused:
         contacts.set_contact(Contact("0101-0203", ContactChannel.EMAIL, "+8613800138000", MessageLanguage.ZH), "clerk")
