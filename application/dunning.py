@@ -20,7 +20,7 @@ from application.ledger import HeatLedger
 from application.notifications import Contact, ContactBook, MessageKind, Outbox, OutgoingMessage
 from application.reminder_messages import ReminderContent, ReminderSender, render_reminder
 from domain.day_split import business_day
-from domain.dunning import DunningFacts, DunningPolicy, ReminderSkip, reminder_due, reminder_key
+from domain.dunning import DunningFacts, DunningPolicy, ReminderDecision, ReminderSkip, reminder_due, reminder_key
 from domain.values import CommandContext
 
 
@@ -89,39 +89,46 @@ class Dunning:
         context = CommandContext(principal.name, reason.strip() or "dunning run", uuid4())
         records = self.reader.past_due(day, community)
         contacts = self.contacts.contacts([record.account_number for record in records])
+        due = [(record, _stage_due(record, policy, day)) for record in records]
         # One look-up for the whole run: a daily run mostly finds its reminders written already.
-        written = self.outbox.written([key for record in records if (key := _key_due(record, policy, day))])
+        written = self.outbox.written(
+            [_key(record, decision.stage_days) for record, decision in due if decision.stage_days is not None]
+        )
         outcomes = tuple(
-            self._consider(record, contacts.get(record.account_number), policy, day, context, written)
-            for record in records
+            self._consider(record, decision, contacts.get(record.account_number), policy, day, context, written)
+            for record, decision in due
         )
         return DunningRunSummary(day, community, outcomes)
 
     def _consider(
         self,
         record: PastDue,
+        decision: ReminderDecision,
         contact: Contact | None,
         policy: DunningPolicy,
         today: date,
         context: CommandContext,
         written: set[str],
     ) -> ReminderOutcome:
-        household = self.ledger.household(record.account_number)
-        facts = DunningFacts(record.past_due_yuan, record.oldest_due_on, household.open_disputes)
-        days = facts.days_past_due(today)
-        decision = reminder_due(policy, facts, today)
+        """The cheap rules first: the household aggregate (for its open disputes) is loaded only
+        for a reminder that would be written now, and the policy then decides with them."""
+        days = _facts(record).days_past_due(today)
 
-        def outcome(stage: int | None, message_id: UUID | None, skip: ReminderSkip | None) -> ReminderOutcome:
+        def outcome(stage_days: int | None, message_id: UUID | None, skip: ReminderSkip | None) -> ReminderOutcome:
             return ReminderOutcome(
-                record.account_number, record.past_due_yuan, days, stage, message_id, skip.value if skip else None
+                record.account_number, record.past_due_yuan, days, stage_days, message_id, skip.value if skip else None
             )
 
         if decision.stage_days is None:
             return outcome(None, None, decision.skip)
+        if _key(record, decision.stage_days) in written:
+            return outcome(decision.stage_days, None, ReminderSkip.ALREADY_SENT)
         if contact is None:
             return outcome(decision.stage_days, None, ReminderSkip.NO_CONTACT)
-        if reminder_key(record.account_number, record.oldest_due_on, decision.stage_days) in written:
-            return outcome(decision.stage_days, None, ReminderSkip.ALREADY_SENT)
+        household = self.ledger.household(record.account_number)
+        decision = reminder_due(policy, _facts(record, household.open_disputes), today)
+        if decision.stage_days is None:
+            return outcome(None, None, decision.skip)
         message = self._message(record, contact, policy, decision.stage_days, days, today, context)
         message_id = self.outbox.enqueue(message)
         if message_id is None:  # written by a run going on at the same time
@@ -166,8 +173,14 @@ class Dunning:
         )
 
 
-def _key_due(record: PastDue, policy: DunningPolicy, today: date) -> str | None:
-    """The name of the reminder the household would get today if nothing protects it."""
-    facts = DunningFacts(record.past_due_yuan, record.oldest_due_on, open_disputes=0)
-    stage = reminder_due(policy, facts, today).stage_days
-    return None if stage is None else reminder_key(record.account_number, record.oldest_due_on, stage)
+def _facts(record: PastDue, open_disputes: int = 0) -> DunningFacts:
+    return DunningFacts(record.past_due_yuan, record.oldest_due_on, open_disputes)
+
+
+def _stage_due(record: PastDue, policy: DunningPolicy, today: date) -> ReminderDecision:
+    """The stage the household is due today by its arrears alone (its protections come later)."""
+    return reminder_due(policy, _facts(record), today)
+
+
+def _key(record: PastDue, stage_days: int) -> str:
+    return reminder_key(record.account_number, record.oldest_due_on, stage_days)
