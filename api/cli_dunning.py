@@ -14,9 +14,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from api.cli import MAXIMUM_TABLE_ROWS, app, fail, opened_container, operator, out
-from domain.dunning import DunningPolicy
 from domain.errors import LedgerError
-from infrastructure.jobs import deliver_notifications
+from infrastructure.jobs import deliver_notifications, dunning_policy
 from infrastructure.notifications.outbox import MessageStatus
 
 dunning_app = typer.Typer(help="Dunning: payment reminders for households in arrears.", no_args_is_help=True)
@@ -39,11 +38,10 @@ def dunning_run(
     """Write the reminder each household in arrears is due today to the outbox (once per charge and
     stage, however often it runs), then deliver what is due."""
     with opened_container() as container:
-        settings = container.settings
         try:
-            stage_days = [int(part) for part in stages.split(",")] if stages else settings.dunning_stages_days
-            amount = Decimal(minimum_yuan) if minimum_yuan else settings.dunning_minimum_amount_yuan
-            policy = DunningPolicy.of(stage_days, amount)
+            stage_days = [int(part) for part in stages.split(",")] if stages else None
+            amount = Decimal(minimum_yuan) if minimum_yuan else None
+            policy = dunning_policy(container.settings, stage_days, amount)
         except (ValueError, InvalidOperation) as error:
             fail(f"stages look like 15,45,90 and the amount like 50.00: {error}")
         except LedgerError as error:

@@ -11,6 +11,7 @@ import asyncio
 import json
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
@@ -94,10 +95,19 @@ def deliver_notifications(container: Container, limit: int = 500) -> dict[str, i
     return {"delivered": report.delivered, "retried": report.retried, "dead": report.dead}
 
 
+def dunning_policy(
+    settings: Settings, stages_days: list[int] | None = None, minimum_amount_yuan: Decimal | None = None
+) -> DunningPolicy:
+    """The dunning policy of a run: the figures it names, the settings' for the others (checked)."""
+    return DunningPolicy.of(
+        stages_days if stages_days is not None else settings.dunning_stages_days,
+        minimum_amount_yuan if minimum_amount_yuan is not None else settings.dunning_minimum_amount_yuan,
+    )
+
+
 def run_dunning(container: Container, community: str | None = None) -> dict[str, Any]:
     """The daily dunning run under the settings' policy, then a delivery pass."""
-    settings = container.settings
-    policy = DunningPolicy.of(settings.dunning_stages_days, settings.dunning_minimum_amount_yuan)
+    policy = dunning_policy(container.settings)
     summary = container.dunning.remind(DUNNING, policy, community=community, reason="daily dunning run")
     delivery = deliver_notifications(container)
     return {"today": summary.today.isoformat(), "queued": summary.queued, "skipped": summary.skipped, **delivery}

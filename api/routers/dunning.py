@@ -35,10 +35,9 @@ from api.schemas.dunning import (
 )
 from application.authorization import Permission
 from application.notifications import Contact
-from domain.dunning import DunningPolicy
 from domain.errors import NotFoundError
 from infrastructure.container import Container
-from infrastructure.jobs import DELIVER_NOTIFICATIONS, deliver_notifications
+from infrastructure.jobs import DELIVER_NOTIFICATIONS, deliver_notifications, dunning_policy
 from infrastructure.notifications.outbox import MessageStatus
 from infrastructure.settings import JobQueueKind
 from projections.queries import MAXIMUM_PAGE_SIZE
@@ -64,11 +63,7 @@ def run_dunning(
     """Write the reminder each household in arrears is due today to the outbox: the latest stage
     its oldest open charge has reached, once per charge and stage however often this runs, none
     while a dispute is open or without a contact. Delivery starts after the response."""
-    settings = container.settings
-    policy = DunningPolicy.of(
-        run.stages_days if run.stages_days is not None else settings.dunning_stages_days,
-        run.minimum_amount_yuan if run.minimum_amount_yuan is not None else settings.dunning_minimum_amount_yuan,
-    )
+    policy = dunning_policy(container.settings, run.stages_days, run.minimum_amount_yuan)
     summary = container.dunning.remind(caller, policy, today, run.community, run.reason or "dunning run")
     if summary.queued:
         start_delivery(container, background)
