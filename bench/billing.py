@@ -54,7 +54,7 @@ from application.authorization import SYSTEM, Principal, Role
 from application.billing_runs import CHUNK_SIZE, MAXIMUM_HOUSEHOLDS_PER_RUN, RunRequest, RunSummary
 from application.ingestion import ReadingItem
 from application.transcodings import DateAsISO
-from bench.ingest import POSTGRES_HOST, POSTGRES_PORT, _postgres_reachable, _progress, store_settings
+from bench.ingest import _progress, backends_to_measure, store_settings
 from domain.billing import BillKind
 from domain.day_split import BUSINESS_TIME_ZONE
 from domain.readings import ReadingValues
@@ -503,10 +503,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     arguments = parse_arguments(argv)
     console = Console()
-    backends = [Backend.SQLITE, Backend.POSTGRES] if arguments.backend == "both" else [Backend(arguments.backend)]
-    if Backend.POSTGRES in backends and not _postgres_reachable():
-        console.print(f"PostgreSQL does not answer at {POSTGRES_HOST}:{POSTGRES_PORT}: measuring SQLite only.")
-        backends = [backend for backend in backends if backend is not Backend.POSTGRES]
+    backends = backends_to_measure(arguments.backend, console)
     payloads = bare_payloads(arguments.households)
     for backend in backends:
         report(console, measure(backend, arguments.households, payloads, console))

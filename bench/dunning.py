@@ -64,7 +64,7 @@ from sqlalchemy import Engine, insert, select
 from application.authorization import Principal, Role
 from application.dunning import DunningRunSummary
 from application.notifications import Contact, ContactChannel, MessageLanguage
-from bench.ingest import POSTGRES_HOST, POSTGRES_PORT, _postgres_reachable, _progress, store_settings
+from bench.ingest import _progress, backends_to_measure, store_settings
 from domain import ids
 from domain.billing_period import BillingPeriod
 from domain.dunning import DunningPolicy, ReminderSkip
@@ -518,10 +518,7 @@ def main(argv: list[str] | None = None) -> None:
     """Measure each backend asked for (PostgreSQL only when it answers) and print its table."""
     arguments = parse_arguments(argv)
     console = Console()
-    backends = [Backend.SQLITE, Backend.POSTGRES] if arguments.backend == "both" else [Backend(arguments.backend)]
-    if Backend.POSTGRES in backends and not _postgres_reachable():
-        console.print(f"PostgreSQL does not answer at {POSTGRES_HOST}:{POSTGRES_PORT}: measuring SQLite only.")
-        backends = [backend for backend in backends if backend is not Backend.POSTGRES]
+    backends = backends_to_measure(arguments.backend, console)
     for backend in backends:
         report(console, measure(backend, arguments.households, console))
 

@@ -344,6 +344,15 @@ def _postgres_reachable() -> bool:
         return False
 
 
+def backends_to_measure(choice: str, console: Console) -> list[Backend]:
+    """The backends ``--backend`` names (``both``: SQLite and PostgreSQL), PostgreSQL only when it answers."""
+    backends = [Backend.SQLITE, Backend.POSTGRES] if choice == "both" else [Backend(choice)]
+    if Backend.POSTGRES in backends and not _postgres_reachable():
+        console.print(f"PostgreSQL does not answer at {POSTGRES_HOST}:{POSTGRES_PORT}: measuring SQLite only.")
+        backends = [backend for backend in backends if backend is not Backend.POSTGRES]
+    return backends
+
+
 def _admin_connection() -> Any:
     import psycopg
 
@@ -515,10 +524,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     arguments = parse_arguments(argv)
     console = Console()
-    backends = [Backend.SQLITE, Backend.POSTGRES] if arguments.backend == "both" else [Backend(arguments.backend)]
-    if Backend.POSTGRES in backends and not _postgres_reachable():
-        console.print(f"PostgreSQL does not answer at {POSTGRES_HOST}:{POSTGRES_PORT}: measuring SQLite only.")
-        backends = [backend for backend in backends if backend is not Backend.POSTGRES]
+    backends = backends_to_measure(arguments.backend, console)
     console.print(f"Generating {arguments.meters} × {arguments.days} readings …")
     batches = daily_batches(arguments.meters, arguments.days)
     payloads = bare_payloads(batches)
