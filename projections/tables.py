@@ -183,6 +183,24 @@ faulty_interval_estimates = Table(
     Column("household_id", Uuid, nullable=True, index=True),
 )
 
+# Clerks' decisions about intervals whose heat is far beyond the meter's MPE (domain/implausible_heat.py):
+# the decision in force per interval. It applies while the interval exists with this end (a late
+# reading that splits the interval makes new intervals, undecided).
+implausible_heat_decisions = Table(
+    "implausible_heat_decisions",
+    metadata,
+    Column("meter_id", Uuid, primary_key=True),
+    Column("interval_start_at", UtcDateTime, primary_key=True),
+    Column("interval_end_at", UtcDateTime, nullable=False),
+    Column("decision", String(32), nullable=False),
+    Column("estimated_energy_gj", ScaledDecimal(ENERGY_SCALE), nullable=True),
+    Column("method", String(64), nullable=False),
+    Column("decided_at", UtcDateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("correlation_id", Uuid, nullable=False),
+)
+
 # Suspensions of heating (报停), one row per span. ``ended_on`` is the day heating was resumed,
 # i.e. the FIRST day heated again (None while still suspended); the last suspended day is the day
 # before it. A span resumed on the day it started suspended nothing and is not kept.
@@ -440,6 +458,7 @@ ARREARS_TABLES = (
 
 # Tables the ledger projection owns: emptied on rebuild (the tracking row is reset separately).
 LEDGER_TABLES = (
+    implausible_heat_decisions,
     faulty_interval_estimates,
     daily_consumption,
     meter_intervals,
