@@ -14,6 +14,7 @@ from fastapi import FastAPI, routing
 from api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from api.routers import (
     arrears,
+    bill_notices,
     billing,
     bills,
     consumption,
@@ -87,6 +88,7 @@ ROUTERS = (
     payment_reports.router,
     arrears.router,
     dunning.router,
+    bill_notices.router,
     tokens.router,
     health.router,
 )

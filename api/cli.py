@@ -33,6 +33,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from application.authorization import Principal, Role
+from application.bill_notices import BillSelection
 from application.ingestion import MAXIMUM_BATCH_SIZE, ItemOutcome, ItemStatus, judge_batch
 from application.ledger import HeatLedger
 from domain.errors import LedgerError, NotFoundError
@@ -48,6 +49,7 @@ from infrastructure.demo.model import DemoCommunity
 from infrastructure.demo.payments import pay_demo_bills
 from infrastructure.demo.summary import summarise_community
 from infrastructure.intake import Channel, ReadingIntake
+from infrastructure.jobs import notify_bills
 from infrastructure.modbus import ConfigError, DeviceStatus, ModbusPoller, PollerConfig, PollReport, load_config
 from infrastructure.nbiot import NbiotChannels
 from infrastructure.settings import Backend, JobQueueKind, Settings
@@ -289,6 +291,10 @@ def _load_demo(container: Container, console: Console, community: DemoCommunity)
         )
         paid = pay_demo_bills(container, community, business_today(), advance)
         contacts = record_demo_contacts(container.contacts, community, operator().name, advance)
+        # The bills reach the households with a contact; `serve` or the worker delivers them.
+        notices = notify_bills(
+            container, operator(), BillSelection(community.season.code, community=community.name), "demo", deliver=False
+        )
     _print_demo_summary(console, container, community, report)
     for summary in summaries:
         console.print(
@@ -304,6 +310,10 @@ def _load_demo(container: Container, console: Console, community: DemoCommunity)
     console.print(
         f"Contacts: {contacts.webhook} SMS (webhook), {contacts.email} e-mail, {contacts.without_contact} households "
         f"without; {contacts.recorded} recorded now."
+    )
+    console.print(
+        f"Bill notices: {notices['written']} written to the outbox, {len(notices['skipped'])} bills of households "
+        "without a contact skipped."
     )
 
 

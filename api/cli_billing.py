@@ -18,6 +18,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from api.cli import MAXIMUM_TABLE_ROWS, app, fail, opened_container, operator, out, progress_bar
+from api.cli_dunning import print_notice_report
+from application.bill_notices import BillSelection
 from application.billing_runs import RunRequest, RunSummary
 from domain.billing import BillKind
 from domain.errors import LedgerError
@@ -25,6 +27,7 @@ from domain.season import Season
 from domain.settlement import PositionCorrection, Rounding, RoundingMode, SettlementPolicy, TwoPartPrice
 from domain.tariff import SOURCE_COEFFICIENT_TABLE, BilledArea, BrokenMeterMethod, TariffTerms
 from domain.values import CustomerClass
+from infrastructure.jobs import notify_bills
 
 tariff_app = typer.Typer(help="Tariffs: effective-dated versions of the two-part heat price.", no_args_is_help=True)
 billing_app = typer.Typer(help="Billing runs: prepayment, monthly statements, settlement.", no_args_is_help=True)
@@ -157,7 +160,11 @@ def billing_run(
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
         container.catch_up()
+        # The households hear of their new bills: a notice per bill without one, then delivery.
+        selection = BillSelection(parsed_season.code, kind, month, community)
+        notices = notify_bills(container, operator(), selection, "billing run (CLI)")
     print_summary(summary)
+    print_notice_report(notices)
     if summary.exceptions:
         raise typer.Exit(1)
 

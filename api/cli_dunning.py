@@ -1,5 +1,5 @@
 """The ``heatledger dunning`` and ``heatledger notifications`` commands: run dunning (reminders into
-the outbox), deliver what the outbox has due, and list the outbox.
+the outbox), write the notices of issued bills, deliver what the outbox has due, and list the outbox.
 
 Registered on the main ``heatledger`` app by ``api.cli``; it uses that module's plumbing.
 """
@@ -14,8 +14,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from api.cli import MAXIMUM_TABLE_ROWS, app, fail, opened_container, operator, out
+from application.bill_notices import BillSelection
+from domain.billing import BillKind
 from domain.errors import LedgerError
-from infrastructure.jobs import deliver_notifications, dunning_policy
+from domain.season import Season
+from infrastructure.jobs import deliver_notifications, dunning_policy, notify_bills
 from infrastructure.notifications.outbox import MessageStatus
 
 dunning_app = typer.Typer(help="Dunning: payment reminders for households in arrears.", no_args_is_help=True)
@@ -64,6 +67,47 @@ def dunning_run(
     console.print(table)
 
 
+@notifications_app.command("bills")
+def notifications_bills(
+    season: Annotated[str, typer.Option(help="The season, e.g. 2025-2026.")],
+    kind: Annotated[BillKind | None, typer.Option(help="prepayment, statement or settlement; default: all.")] = None,
+    month: Annotated[str | None, typer.Option(help="One statement month, e.g. 2025-12.")] = None,
+    community: Annotated[str | None, typer.Option(help="One community; default: the whole city.")] = None,
+    deliver: Annotated[bool, typer.Option(help="Deliver the notices at once.")] = True,
+) -> None:
+    """Write a notice for every issued bill of the season that has none yet (once per bill, however
+    often it runs) to the outbox, then deliver what is due. Households without a contact are listed."""
+    try:
+        Season.from_code(season)
+    except ValueError as error:
+        fail(str(error))
+    selection = BillSelection(season, kind, month, community)
+    with opened_container() as container:
+        container.catch_up()
+        report = notify_bills(container, operator(), selection, "bill notices (CLI)", deliver)
+    print_notice_report(report)
+
+
+def print_notice_report(report: dict[str, object]) -> None:
+    """A notice pass's figures, then the bills skipped with the reason (cut at a bound)."""
+    skipped = report["skipped"]
+    assert isinstance(skipped, list)
+    console = out()
+    table = Table(title=f"bill notices {report['season']}", show_header=False)
+    table.add_row("bills", str(report["bills"]))
+    table.add_row("notices written", str(report["written"]))
+    table.add_row("written before", str(report["already_written"]))
+    table.add_row("skipped: no contact", str(len(skipped)))
+    for name in ("delivered", "retried", "dead"):
+        if name in report:
+            table.add_row(name, str(report[name]))
+    console.print(table)
+    for item in skipped[:MAXIMUM_TABLE_ROWS]:
+        console.print(f"  {escape(item['account_number'])} {escape(item['bill_number'])}: {item['reason']}")
+    if len(skipped) > MAXIMUM_TABLE_ROWS:
+        console.print(f"  … and {len(skipped) - MAXIMUM_TABLE_ROWS} more")
+
+
 @notifications_app.command("deliver")
 def notifications_deliver() -> None:
     """Send what the outbox has due now (new messages and retries whose time has come)."""
@@ -81,10 +125,11 @@ def notifications_list(
     with opened_container() as container:
         messages = container.outbox.messages(status.value if status else None, account, MAXIMUM_TABLE_ROWS, 0)
         counts = container.outbox.counts()
-    table = Table("created", "account", "channel", "stage", "status", "attempts", "last error")
+    table = Table("created", "kind", "account", "channel", "stage", "status", "attempts", "last error")
     for message in messages:
         table.add_row(
             f"{message.created_at:%Y-%m-%d %H:%M}",
+            message.kind,
             escape(message.account_number),
             message.channel,
             str(message.stage_days),

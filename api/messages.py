@@ -1056,6 +1056,7 @@ CATALOG.update(
         "dunning_open_dispute": Template("有未结的争议", "a dispute is open"),
         "dunning_no_contact": Template("没有联系方式", "no contact on record"),
         "dunning_already_sent": Template("本阶段提醒已发送", "this reminder was sent already"),
+        "bill_notice_no_contact": Template("没有联系方式，账单通知未发送", "no contact on record: no bill notice"),
         "contact_address_invalid": Template(
             "该地址不适用于{channel}渠道：电子邮件地址形如 name@example.cn，"
             "推送网关的收件人编号为 3 至 64 个字母、数字或“+_.-”。",

@@ -55,16 +55,22 @@ class ContactBook(Protocol):
 
 
 class MessageKind(StrEnum):
-    """What an outgoing message is."""
+    """What an outgoing message is: a payment reminder, or the notice of an issued bill (named
+    like the bill's kind)."""
 
     REMINDER = "reminder"
+    PREPAYMENT = "prepayment"
+    STATEMENT = "statement"
+    SETTLEMENT = "settlement"
 
 
 @dataclass(frozen=True)
 class OutgoingMessage:
     """A message to write to the outbox. ``dedup_key`` names it: the outbox keeps one message per
-    key, ever, so writing the same reminder again is a no-op. ``stage_days`` and ``amount_yuan``
-    say which reminder stage it is and what was past due when it was written."""
+    key, ever, so writing the same reminder or bill notice again is a no-op. For a reminder,
+    ``stage_days`` and ``amount_yuan`` say which stage it is and what was past due when it was
+    written; for a bill notice, ``amount_yuan`` is what the bill charges (negative: credited) and
+    ``stage_days`` is 0."""
 
     dedup_key: str
     kind: MessageKind

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -18,18 +19,23 @@ from uuid import UUID
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.cron import cron
 
-from application.authorization import Principal, Role
+from application.authorization import Permission, Principal, Role
+from application.bill_notices import BillNoticeSummary, BillSelection
 from application.ingestion import BatchReport
+from domain.billing import BillKind
 from domain.day_split import BUSINESS_TIME_ZONE
 from domain.dunning import DunningPolicy
-from infrastructure.billing_runs import execute_run
+from infrastructure.billing_runs import BillingRunRecord, RunStatus, execute_run
 from infrastructure.container import Container, bootstrap
 from infrastructure.intake import Channel
 from infrastructure.notifications.dispatcher import dispatcher_from_settings
+from infrastructure.notifications.issued_bills import bill_notices_for
 from infrastructure.settings import JobQueueKind, Settings
 from infrastructure.uploads import process_reading_upload, reading_item_from_payload
 
 Result = TypeVar("Result")
+
+logger = logging.getLogger("heatledger.jobs")
 
 
 def report_to_payload(report: BatchReport) -> dict[str, Any]:
@@ -79,10 +85,74 @@ def estimate_gaps(container: Container) -> dict[str, Any]:
 
 
 def run_billing(container: Container, run_id: str) -> dict[str, Any]:
-    """Run a submitted billing run (its request is in ``billing_runs``); returns its status."""
+    """Run a submitted billing run (its request is in ``billing_runs``), then the notices of its
+    bills and a delivery pass; returns its status and what the notice pass did."""
     record = execute_run(container.run_store, container.billing_runs, UUID(run_id))
     container.catch_up()
-    return {"run_id": run_id, "status": record.status.value, "summary": record.summary, "error": record.error}
+    notices = notices_after_run(container, record)
+    return {
+        "run_id": run_id,
+        "status": record.status.value,
+        "summary": record.summary,
+        "error": record.error,
+        "notices": notices,
+    }
+
+
+def notices_after_run(container: Container, record: BillingRunRecord) -> dict[str, Any] | None:
+    """The notice pass over a finished run's bills (as its submitter), then a delivery pass; None
+    when the run did not finish or its submitter may not send notices. The bills are issued
+    whatever happens here: a failure is logged and the next pass (``heatledger notifications
+    bills``) writes what is missing."""
+    if record.status is not RunStatus.DONE:
+        return None
+    principal = Principal(record.actor, Role(record.role))
+    if not principal.may(Permission.SEND_REMINDERS):
+        return None
+    selection = BillSelection(record.season_code, record.kind, record.month, record.community)
+    try:
+        return notify_bills(container, principal, selection, f"bills of billing run {record.run_id}")
+    except Exception:
+        logger.exception("the notices of billing run %s were not written; the next pass writes them", record.run_id)
+        return None
+
+
+def notify_bills(
+    container: Container, principal: Principal, selection: BillSelection, reason: str, deliver: bool = True
+) -> dict[str, Any]:
+    """Write the notices of the selection's bills that have none yet, then (when asked and
+    something was written) deliver what is due; the pass's figures and the delivery's."""
+    summary = bill_notices_for(container).notify(principal, selection, reason)
+    delivery = deliver_notifications(container) if deliver and summary.written else {}
+    return {**bill_notices_payload(summary), **delivery}
+
+
+def bill_notices_payload(summary: BillNoticeSummary) -> dict[str, Any]:
+    """A notice pass as JSON-safe data: counts, and the bills skipped with the reason."""
+    return {
+        "season": summary.selection.season_code,
+        "bills": summary.bills,
+        "written": len(summary.written),
+        "already_written": summary.already_written,
+        "skipped": [
+            {"account_number": outcome.account_number, "bill_number": outcome.bill_number, "reason": outcome.skip}
+            for outcome in summary.skipped
+        ],
+    }
+
+
+def send_bill_notices(
+    container: Container,
+    season: str,
+    kind: str | None = None,
+    month: str | None = None,
+    community: str | None = None,
+    reason: str = "bill notices",
+) -> dict[str, Any]:
+    """The job of a notice pass over a season's bills (of one kind, month, community when given),
+    as the system's notice sender, then a delivery pass."""
+    selection = BillSelection(season, BillKind(kind) if kind else None, month, community)
+    return notify_bills(container, BILL_NOTICES, selection, reason)
 
 
 def deliver_notifications(container: Container, limit: int = 500) -> dict[str, int]:
@@ -117,6 +187,9 @@ def run_dunning(container: Container, community: str | None = None) -> dict[str,
 ESTIMATOR = Principal("estimator", Role.ADMIN)
 # The principal of the scheduled dunning run: the actor on the reminders it writes.
 DUNNING = Principal("dunning", Role.ADMIN)
+# The principal of a scheduled or enqueued notice pass: the actor on the notices it writes.
+BILL_NOTICES = Principal("bill-notices", Role.ADMIN)
+SEND_BILL_NOTICES = "send_bill_notices"
 DELIVER_NOTIFICATIONS = "deliver_notifications"
 
 JOBS: dict[str, Callable[..., Any]] = {
@@ -127,6 +200,7 @@ JOBS: dict[str, Callable[..., Any]] = {
     "run_billing": run_billing,
     DELIVER_NOTIFICATIONS: deliver_notifications,
     "run_dunning": run_dunning,
+    SEND_BILL_NOTICES: send_bill_notices,
 }
 
 
