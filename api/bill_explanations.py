@@ -134,6 +134,31 @@ LINE_TEMPLATES: dict[str, tuple[Sentence, ...]] = {
             "measured data, more than the tariff's {threshold_percent} %, so the bill is {method_label}.",
         ),
     ),
+    "heat_billed_as_measured": (
+        Sentence(
+            "热表 {meter_serial} 在 {interval_start} 至 {interval_end} 记录热量 {recorded_gj} GJ，"
+            "按其流量和供回水温度（k·Δθ·ΔV）应约为 {expected_gj} GJ，偏差 {deviation_percent} %，"
+            "远超允许误差 ±{permissible_error_percent} %；"
+            "经 {decided_by} 核定，按实测计费，理由：{decision_reason}。",
+            "Meter {meter_serial} recorded {recorded_gj} GJ from {interval_start} to {interval_end} where its volume "
+            "and temperatures (k·Δθ·ΔV) give about {expected_gj} GJ, a deviation of {deviation_percent} %, far beyond "
+            "the permissible ±{permissible_error_percent} %; {decided_by} decided it is billed as measured: "
+            "{decision_reason}.",
+        ),
+    ),
+    "heat_replaced_by_estimate": (
+        Sentence(
+            "热表 {meter_serial} 在 {interval_start} 至 {interval_end} 记录热量 {recorded_gj} GJ，"
+            "按其流量和供回水温度（k·Δθ·ΔV）应约为 {expected_gj} GJ，偏差 {deviation_percent} %，"
+            "远超允许误差 ±{permissible_error_percent} %；"
+            "经 {decided_by} 核定，该时段不按实测计费，改按估算热量 {estimated_gj} GJ（{method_label}）计费，"
+            "理由：{decision_reason}。",
+            "Meter {meter_serial} recorded {recorded_gj} GJ from {interval_start} to {interval_end} where its volume "
+            "and temperatures (k·Δθ·ΔV) give about {expected_gj} GJ, a deviation of {deviation_percent} %, far beyond "
+            "the permissible ±{permissible_error_percent} %; {decided_by} decided it is not billed as measured but "
+            "replaced by an estimate of {estimated_gj} GJ ({method_label}): {decision_reason}.",
+        ),
+    ),
     "position_coefficient": (
         Sentence(
             "位置系数 {coefficient}（户间传热修正）：{applies_to_label}。",
@@ -153,6 +178,28 @@ LINE_TEMPLATES: dict[str, tuple[Sentence, ...]] = {
         Sentence(
             "本账单天数对应的面积热费 = {amount} 元。",
             "Area fee for this bill's days = {amount} 元.",
+        ),
+    ),
+    "suspension_charge": (
+        Sentence(
+            "报停天数只收面积热费的报停比例：{suspended_days} 报停天按 {suspension_share_percent} % 计，"
+            "收 {amount} 元，不再参与计量结算。",
+            "Suspended days pay only the suspension share of the area fee: {suspended_days} suspended days at "
+            "{suspension_share_percent} %, {amount} 元, not settled by the meter.",
+        ),
+    ),
+    "heated_area_fee": (
+        Sentence(
+            "供热天数的面积热费 = {area_fee_yuan} 元 − 报停费 {suspension_charge_yuan} 元 = {amount} 元，按计量结算。",
+            "Area fee of the heated days = {area_fee_yuan} 元 − suspension charge {suspension_charge_yuan} 元 "
+            "= {amount} 元, settled by the meter.",
+        ),
+    ),
+    "due_with_suspension": (
+        Sentence(
+            "应缴合计 = 报停费 {suspension_charge_yuan} 元 + 供热天数应缴 {heated_due_yuan} 元 = {amount} 元。",
+            "Due in all = suspension charge {suspension_charge_yuan} 元 + due for the heated days "
+            "{heated_due_yuan} 元 = {amount} 元.",
         ),
     ),
     "base_part": (
@@ -257,6 +304,18 @@ LINE_TEMPLATES: dict[str, tuple[Sentence, ...]] = {
             "{season_days} days) + energy part {energy_part_yuan} 元 = {amount} 元; the season's area fee is "
             "{season_area_fee_yuan} 元.",
         ),
+        Sentence(
+            "其中基本热费已除以位置系数 {base_coefficient}。",
+            "The base part is divided by the position coefficient {base_coefficient}.",
+            needs=("base_coefficient",),
+            nonzero=("base_coefficient_not_one",),
+        ),
+        Sentence(
+            "其中热量热费按热量除以位置系数 {energy_coefficient} 计。",
+            "The energy part prices the heat divided by the position coefficient {energy_coefficient}.",
+            needs=("energy_coefficient",),
+            nonzero=("energy_coefficient_not_one",),
+        ),
     ),
 }
 
@@ -278,6 +337,16 @@ VALUE_LABELS: dict[str, dict[str, Sentence]] = {
         "on_off_time_area": Sentence("通断时间面积法", "on-off time-area method"),
         "temperature_area": Sentence("温度面积法", "temperature-area method"),
         "heat_cost_allocators": Sentence("散热器热分配计法", "heat cost allocators"),
+        # The estimation methods (domain/estimation.py), for intervals replaced by an estimate.
+        "own_history_scaled_by_degree_days": Sentence(
+            "按本表历史用热和度日数估算", "the meter's own history scaled by degree-days"
+        ),
+        "own_history_scaled_by_building": Sentence(
+            "按本表历史用热和本楼用热估算", "the meter's own history scaled by the building's heat"
+        ),
+        "building_per_m2_by_position": Sentence(
+            "按本楼每平方米用热、面积和位置估算", "the building's heat per m² by area and position"
+        ),
     },
     "applies_to": {
         "none": Sentence("本热价不按位置修正费用", "the tariff does not correct the fee for position"),
@@ -392,6 +461,10 @@ def _values(amount_yuan: Decimal | None, figures: Mapping[str, object], language
     for name in ("change_percent", "against_building_percent"):
         if values.get(name):
             values[f"{name}_signed"] = _signed(values[name])
+    for name in ("base_coefficient", "energy_coefficient"):
+        # A coefficient of 1 changes nothing: its sentence is said only when it changes an amount.
+        if values.get(name):
+            values[f"{name}_not_one"] = "0" if _is_one(values[name]) else "1"
     if "measured_gj" in values and "estimated_gj" in values:
         values["energy_gj"] = _energy_text(Decimal(values["measured_gj"]) + Decimal(values["estimated_gj"]))
     if "due_yuan" in values and "prepaid_yuan" in values and amount_yuan is not None:
@@ -453,6 +526,13 @@ def _money(amount: Decimal) -> str:
 
 def _signed(number: str) -> str:
     return number if number.startswith(("-", "+")) else f"+{number}"
+
+
+def _is_one(value: str) -> bool:
+    try:
+        return Decimal(value) == 1
+    except InvalidOperation:
+        return False
 
 
 def _nonzero(value: str | None) -> bool:

@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from domain.apportion import apportion
 from domain.errors import InvalidInputError
+from domain.implausible_heat import ImplausibleInterval, decision_lines, require_decided
 from domain.settlement import CENT, HUNDRED, BillLine, PositionCorrection, SeasonUse, area_fee, settle
 from domain.tariff import BrokenMeterMethod, TariffTerms
 
@@ -111,6 +112,8 @@ class SettlementInputs:
     segments: tuple[SegmentInputs, ...]
     allocation: AllocatedHeat | None
     prepaid_yuan: Decimal
+    # Intervals of the household's meters far beyond the MPE, with the clerk's decisions.
+    implausible: tuple[ImplausibleInterval, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,7 @@ def settlement_bills(period: PeriodFacts, inputs: SettlementInputs) -> list[Comp
     """The season's settlement, one bill per owner segment; each bill's amount is what is due for
     its days less their share of the prepayment (negative: refunded or credited, 多退)."""
     segments = _checked_segments(period, inputs.segments)
+    require_decided(period.account_number, inputs.implausible)
     price = period.terms.price
     season_days = period.season_days
     share = price.suspension_share_percent / HUNDRED
@@ -254,13 +258,15 @@ def _segment_bill(
         lines.append(_segment_line(segment, label))
     basis, energy_gj, evidence_lines = _energy_basis(period, segment, allocated_gj, broken, inputs.allocation)
     lines.extend(evidence_lines)
+    lines.extend(decision_lines(inputs.implausible, segment.first_day, segment.last_day))
     if energy_gj is None:
         due = fee_share
         lines.append(BillLine("area_fee_share", fee_share, {"area_fee_yuan": str(fee_share)}))
         lines.append(BillLine("due_by_area", due, {"area_fee_yuan": str(fee_share)}))
     else:
+        # The segment's own days: its share of the area fee is split at its suspended days.
         use = SeasonUse(
-            period.billed_area_m2, energy_gj, period.season_days, segment.suspended_days, period.position_coefficient
+            period.billed_area_m2, energy_gj, segment.days, segment.suspended_days, period.position_coefficient
         )
         lines.append(_position_line(period))
         settlement = settle(period.terms.price, use, area_fee_yuan=fee_share)
@@ -405,6 +411,9 @@ def monthly_statement(period: PeriodFacts, month: MonthInputs) -> ComputedBill:
             BillKind.STATEMENT, month.month, month.first_day, month.last_day, ZERO, "area", tuple(lines)
         )
     lines.append(_month_energy_line(period, month))
+    if PositionCorrection(period.terms.price.position_correction) is not PositionCorrection.NONE:
+        # The fee to date divides by the coefficient: the statement says so, as the settlement does.
+        lines.append(_position_line(period))
     lines.append(_fee_to_date_line(period, month))
     return ComputedBill(BillKind.STATEMENT, month.month, month.first_day, month.last_day, ZERO, "metered", tuple(lines))
 
@@ -472,5 +481,7 @@ def _fee_to_date_line(period: PeriodFacts, month: MonthInputs) -> BillLine:
             "base_part_yuan": str(base),
             "energy_part_yuan": str(energy),
             "season_area_fee_yuan": str(season_fee),
+            "base_coefficient": str(base_coefficient),
+            "energy_coefficient": str(energy_coefficient),
         },
     )

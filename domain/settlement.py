@@ -197,9 +197,24 @@ def area_fee(price: TwoPartPrice, use: SeasonUse) -> tuple[Decimal, BillLine]:
     return fee, line
 
 
+def split_area_fee(fee_yuan: Decimal, use: SeasonUse, price: TwoPartPrice) -> tuple[Decimal, Decimal]:
+    """The area fee split into what the suspended days pay (their share of it, charged as it is)
+    and the heated days' part (which settles as metered). The suspension charge is the fee's part
+    by day weight, rounded by the tariff; the heated part is the rest, so the two sum to the fee."""
+    weight = area_fee_weight(use, price)
+    if use.suspended_days == 0 or weight == 0:
+        return Decimal(0).quantize(CENT), fee_yuan
+    suspended_weight = Decimal(use.suspended_days) * price.suspension_share_percent / HUNDRED
+    suspension_charge = price.rounding.apply(fee_yuan * suspended_weight / weight)
+    return suspension_charge, fee_yuan - suspension_charge
+
+
 def settle(price: TwoPartPrice, use: SeasonUse, area_fee_yuan: Decimal | None = None) -> Settlement:
     """Settle a season: prepaid area fee against the metered fee, under the tariff's policy.
 
+    Suspended days (报停) pay the suspension share of the area fee and nothing else; the heated
+    days' part of the area fee settles as metered: base part (a share of that part) plus energy
+    part, compared with that part under the policy (docs/tariff-rules.md, "Suspension").
     ``area_fee_yuan`` overrides the area fee (a share of the season's, when an owner change splits
     it); by default it is computed from ``use``."""
     computed_fee, area_line = area_fee(price, use)
@@ -207,6 +222,7 @@ def settle(price: TwoPartPrice, use: SeasonUse, area_fee_yuan: Decimal | None = 
         computed_fee = area_fee_yuan
         area_line = BillLine("area_fee_share", area_fee_yuan, {"area_fee_yuan": str(area_fee_yuan)})
     fee = computed_fee
+    suspension_charge, heated_fee = split_area_fee(fee, use, price)
     correction = PositionCorrection(price.position_correction)
     base_coefficient = (
         use.position_coefficient if correction in (PositionCorrection.BASE, PositionCorrection.BOTH) else Decimal(1)
@@ -215,47 +231,90 @@ def settle(price: TwoPartPrice, use: SeasonUse, area_fee_yuan: Decimal | None = 
         use.position_coefficient if correction in (PositionCorrection.ENERGY, PositionCorrection.BOTH) else Decimal(1)
     )
     rounding = price.rounding
-    base_part = rounding.apply(fee * price.base_share_percent / HUNDRED / base_coefficient)
+    base_part = rounding.apply(heated_fee * price.base_share_percent / HUNDRED / base_coefficient)
     energy_part = rounding.apply(use.energy_gj / energy_coefficient * price.energy_price_yuan_per_gj)
-    metered = max(base_part + energy_part, price.minimum_charge_yuan.quantize(CENT))
-    due = _due(price, fee, metered)
-    lines = (
-        area_line,
+    heated_days = use.season_days - use.suspended_days
+    # A season spent wholly suspended has no metered fee to bring up to the minimum charge.
+    minimum = price.minimum_charge_yuan.quantize(CENT) if heated_days > 0 else Decimal(0).quantize(CENT)
+    metered = max(base_part + energy_part, minimum)
+    due_heated = _due(price, heated_fee, metered)
+    due = suspension_charge + due_heated
+    lines = [area_line, *_suspension_lines(fee, suspension_charge, heated_fee, use, price)]
+    lines.extend(
+        (
+            BillLine(
+                "base_part",
+                base_part,
+                {
+                    "area_fee_yuan": str(heated_fee),
+                    "base_share_percent": str(price.base_share_percent),
+                    "coefficient": str(base_coefficient),
+                },
+            ),
+            BillLine(
+                "energy_part",
+                energy_part,
+                {
+                    "energy_gj": str(use.energy_gj),
+                    "coefficient": str(energy_coefficient),
+                    "energy_price_yuan_per_gj": str(price.energy_price_yuan_per_gj),
+                },
+            ),
+            BillLine(
+                "metered_fee",
+                metered,
+                {
+                    "base_part_yuan": str(base_part),
+                    "energy_part_yuan": str(energy_part),
+                    "minimum_charge_yuan": str(minimum),
+                },
+            ),
+            BillLine(
+                f"due_{SettlementPolicy(price.policy).value}",
+                due_heated,
+                {
+                    "metered_fee_yuan": str(metered),
+                    "area_fee_yuan": str(heated_fee),
+                    "cap_percent": str(price.cap_percent or ""),
+                },
+            ),
+        )
+    )
+    if suspension_charge:
+        lines.append(
+            BillLine(
+                "due_with_suspension",
+                due,
+                {"suspension_charge_yuan": str(suspension_charge), "heated_due_yuan": str(due_heated)},
+            )
+        )
+    lines.append(BillLine("balance", due - fee, {"due_yuan": str(due), "area_fee_yuan": str(fee)}))
+    return Settlement(fee, base_part, energy_part, metered, due, due - fee, tuple(lines))
+
+
+def _suspension_lines(
+    fee: Decimal, suspension_charge: Decimal, heated_fee: Decimal, use: SeasonUse, price: TwoPartPrice
+) -> list[BillLine]:
+    """The lines that split the area fee at suspension: none when no day was suspended."""
+    if use.suspended_days == 0:
+        return []
+    return [
         BillLine(
-            "base_part",
-            base_part,
+            "suspension_charge",
+            suspension_charge,
             {
                 "area_fee_yuan": str(fee),
-                "base_share_percent": str(price.base_share_percent),
-                "coefficient": str(base_coefficient),
+                "suspended_days": str(use.suspended_days),
+                "heated_days": str(use.season_days - use.suspended_days),
+                "suspension_share_percent": str(price.suspension_share_percent),
             },
         ),
         BillLine(
-            "energy_part",
-            energy_part,
-            {
-                "energy_gj": str(use.energy_gj),
-                "coefficient": str(energy_coefficient),
-                "energy_price_yuan_per_gj": str(price.energy_price_yuan_per_gj),
-            },
+            "heated_area_fee",
+            heated_fee,
+            {"area_fee_yuan": str(fee), "suspension_charge_yuan": str(suspension_charge)},
         ),
-        BillLine(
-            "metered_fee",
-            metered,
-            {
-                "base_part_yuan": str(base_part),
-                "energy_part_yuan": str(energy_part),
-                "minimum_charge_yuan": str(price.minimum_charge_yuan),
-            },
-        ),
-        BillLine(
-            f"due_{SettlementPolicy(price.policy).value}",
-            due,
-            {"metered_fee_yuan": str(metered), "area_fee_yuan": str(fee), "cap_percent": str(price.cap_percent or "")},
-        ),
-        BillLine("balance", due - fee, {"due_yuan": str(due), "area_fee_yuan": str(fee)}),
-    )
-    return Settlement(fee, base_part, energy_part, metered, due, due - fee, lines)
+    ]
 
 
 def _due(price: TwoPartPrice, fee: Decimal, metered: Decimal) -> Decimal:

@@ -8,6 +8,7 @@ position correction, so a line code added to the domain without a template fails
 from __future__ import annotations
 
 import string
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -120,6 +121,10 @@ def every_line() -> list[BillLine]:
     # ``settle`` also states the balance against the area fee (settlement bills replace it by
     # the settlement amount against the prepayment): a line the domain can produce all the same.
     lines += settle(terms().price, SeasonUse(D(100), D(30), SEASON.days)).lines
+    # A season partly suspended (报停) splits the area fee into the suspension charge and the rest.
+    lines += settle(
+        replace(terms().price, suspension_share_percent=D(25)), SeasonUse(D(100), D(9), SEASON.days, 40)
+    ).lines
     return lines
 
 
@@ -222,6 +227,15 @@ def test_metered_heat_is_said_to_the_megajoule_whatever_scale_it_was_stored_with
     assert explain_line("energy_metered", None, figures, ZH) == (
         "计量热量：热表 HM-1 实测 18.000 GJ（90 天）+ 估算 0.000 GJ（0 天）= 18.000 GJ。"
     )
+
+
+def test_a_statement_says_which_part_its_position_coefficient_divides() -> None:
+    month = MonthInputs("2025-12", date(2025, 12, 1), date(2025, 12, 31), D("8.2"), D("14.7"), None, None)
+    corrected = replace(facts(terms(correction=PositionCorrection.ENERGY)), position_coefficient=D("1.518"))
+    fee = next(line for line in monthly_statement(corrected, month).lines if line.code == "metered_fee_to_date")
+    said = explain_line(fee.code, fee.amount_yuan, fee.figures, ZH)
+    assert "热量热费按热量除以位置系数 1.518" in said, said
+    assert "基本热费已除以位置系数" not in said  # the base part's coefficient is 1: nothing changed
 
 
 def test_optional_sentences_are_said_only_with_their_figures() -> None:

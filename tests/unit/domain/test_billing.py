@@ -285,8 +285,9 @@ def test_a_suspended_owner_segment_carries_only_the_suspension_share_of_the_area
     inputs = owner_change(meter("0", days=76), meter("18", days=75), suspended=76)
     first, second = settlement_bills(facts(version_terms), replace(inputs, prepaid_yuan=D("1290.28")))
     assert (amount(first, "area_fee_share"), amount(second, "area_fee_share")) == (D("217.43"), D("1072.85"))
-    # The suspended owner: base 217.43 × 0.3 = 65.229 → 65.23, no heat: 65.23 − 217.43 = −152.20.
-    assert first.amount_yuan == D("-152.20")
+    # The suspended owner pays its share of the area fee, 217.43, and nothing else: 217.43 − 217.43.
+    assert first.amount_yuan == D("0.00")
+    assert amount(first, "suspension_charge") == D("217.43")
 
 
 def test_an_allocation_is_shared_between_owners_by_days() -> None:
@@ -465,6 +466,24 @@ def test_the_fee_to_date_is_position_corrected_as_the_tariff_says() -> None:
     fee = line(monthly_statement(facts(version_terms, coefficient="1.518"), december), "metered_fee_to_date")
     assert (fee.figures["base_part_yuan"], fee.figures["energy_part_yuan"]) == ("172.45", "425.12")
     assert fee.amount_yuan == D("597.57")
+    assert (fee.figures["base_coefficient"], fee.figures["energy_coefficient"]) == ("1.518", "1.518")
+
+
+@pytest.mark.parametrize(
+    ("correction", "says_position"),
+    [(PositionCorrection.NONE, False), (PositionCorrection.ENERGY, True), (PositionCorrection.BASE, True)],
+)
+def test_a_statement_says_the_position_coefficient_whenever_it_changes_the_fee(
+    correction: PositionCorrection, says_position: bool
+) -> None:
+    december = month("2025-12", date(2025, 12, 1), date(2025, 12, 31), "8.2", "14.7")
+    bill = monthly_statement(facts(terms(position_correction=correction), coefficient="1.518"), december)
+    codes = [item.code for item in bill.lines]
+    assert ("position_coefficient" in codes) is says_position
+    if says_position:
+        assert line(bill, "position_coefficient").figures == {"coefficient": "1.518", "applies_to": correction.value}
+        # It is said before the fee it changes.
+        assert codes.index("position_coefficient") < codes.index("metered_fee_to_date")
 
 
 def test_a_month_after_a_month_without_heat_shows_no_change_percentage() -> None:

@@ -59,8 +59,60 @@ def test_suspended_days_pay_the_suspension_share_of_the_area_fee() -> None:
     # 90 heated days + 30 suspended at 20 %: 100 × 21.6 × (90 + 30 × 0.2) / 120 = 1728.00.
     settlement = settle(price(SettlementPolicy.BOTH_WAYS, suspension_share_percent=D(20)), use("20", suspended_days=30))
     assert settlement.area_fee_yuan == D("1728.00")
-    # Base 30 % of 1728.00 = 518.40; energy 20 × 43.9 = 878.00.
-    assert (settlement.base_part_yuan, settlement.energy_part_yuan) == (D("518.40"), D("878.00"))
+    # The suspended days pay 2160 × 30 × 0.2 / 120 = 108.00 and nothing else; the heated days'
+    # part 1728.00 − 108.00 = 1620.00 (= 2160 × 90 / 120) settles as metered: base 30 % of it
+    # = 486.00, energy 20 × 43.9 = 878.00, metered 1364.00; due 108.00 + 1364.00 = 1472.00.
+    assert (settlement.base_part_yuan, settlement.energy_part_yuan) == (D("486.00"), D("878.00"))
+    assert (settlement.due_yuan, settlement.balance_yuan) == (D("1472.00"), D("-256.00"))
+    by_code = {line.code: line.amount_yuan for line in settlement.lines}
+    assert (by_code["suspension_charge"], by_code["heated_area_fee"]) == (D("108.00"), D("1620.00"))
+
+
+@pytest.mark.parametrize("policy", list(SettlementPolicy))
+@pytest.mark.parametrize(("share", "due"), [(D(25), D("450.00")), (D(30), D("540.00")), (D(0), D("0.00"))])
+def test_a_flat_suspended_all_season_pays_exactly_the_suspension_share(
+    policy: SettlementPolicy, share: Decimal, due: Decimal
+) -> None:
+    # Area fee 100 m² × 18 元/m² = 1800.00; suspended all 120 days: 25 % → 450.00, 30 % → 540.00.
+    # No base part is taken from it and no policy refunds any of it.
+    extra = {"cap_percent": D(115)} if policy is SettlementPolicy.CAPPED else {}
+    terms = price(policy, area_price_yuan_per_m2=D(18), suspension_share_percent=share, **extra)
+    settlement = settle(terms, use("0", suspended_days=120))
+    assert (settlement.area_fee_yuan, settlement.due_yuan, settlement.balance_yuan) == (due, due, D("0.00"))
+    assert (settlement.base_part_yuan, settlement.metered_fee_yuan) == (D("0.00"), D("0.00"))
+
+
+def test_a_minimum_charge_does_not_apply_to_a_season_spent_suspended() -> None:
+    terms = price(SettlementPolicy.BOTH_WAYS, suspension_share_percent=D(25), minimum_charge_yuan=D(300))
+    settlement = settle(terms, use("0", suspended_days=120))
+    assert settlement.due_yuan == D("540.00")  # 2160.00 × 25 %
+
+
+@given(
+    suspended_days=st.integers(min_value=0, max_value=120),
+    share=st.decimals(min_value=0, max_value=100, places=1),
+    energy=st.decimals(min_value=0, max_value=80, places=3),
+    policy=st.sampled_from(list(SettlementPolicy)),
+)
+def test_suspended_days_are_charged_their_share_whatever_the_heat(
+    suspended_days: int, share: Decimal, energy: Decimal, policy: SettlementPolicy
+) -> None:
+    extra = {"cap_percent": D(115)} if policy is SettlementPolicy.CAPPED else {}
+    terms = price(policy, suspension_share_percent=share, **extra)
+    settlement = settle(terms, use(str(energy), suspended_days=suspended_days))
+    lines = {line.code: line.amount_yuan for line in settlement.lines}
+    suspension = lines.get("suspension_charge", D("0.00"))
+    heated = lines.get("heated_area_fee", settlement.area_fee_yuan)
+    assert suspension + heated == settlement.area_fee_yuan  # the split loses no fen
+    # The suspension charge is the share of the full area fee for those days (to the fen).
+    exact = D(100) * D("21.6") * suspended_days * share / D(100) / D(120)
+    assert abs(suspension - exact) <= D("0.01")
+    assert settlement.due_yuan >= suspension
+    if suspended_days == 120:
+        assert settlement.due_yuan == suspension or policy in (
+            SettlementPolicy.BOTH_WAYS,
+            SettlementPolicy.METERED_ONLY,
+        )
 
 
 @pytest.mark.parametrize(
