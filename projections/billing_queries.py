@@ -16,6 +16,7 @@ from uuid import UUID
 from sqlalchemy import ColumnElement, Engine, func, select
 
 from projections.queries import MAXIMUM_PAGE_SIZE, Page
+from projections.season_charges import season_charges_settled
 from projections.tables import MONEY_SCALE, balances, bills, tariff_versions
 
 # Zero with the scale the tables store, so that empty sums look like filled ones.
@@ -75,13 +76,22 @@ class BalanceRecord:
 
 @dataclass(frozen=True)
 class CommunityBalanceRecord:
-    """The balances of a community's households summed."""
+    """The balances of a community's households summed.
+
+    Over all seasons: what they were charged (bills net of credit notes, refunds paid out), have
+    paid (payments net of reversals) and still owe (charged − paid; credit held counts negative).
+    Of one season: what the season's bills charged (the prepayments and supplements), how much of
+    it payments settled (``paid_yuan``) and credit notes settled (``from_credit_notes_yuan``), and
+    what is still open of it (``balance_yuan``): charged = paid + from credit notes + balance, as
+    the households' accounts allocate them. ``from_credit_notes_yuan`` is None over all seasons,
+    where credit notes are netted in ``charged_yuan``."""
 
     community: str
     households: int
     charged_yuan: Decimal
     paid_yuan: Decimal
     balance_yuan: Decimal
+    from_credit_notes_yuan: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -155,49 +165,41 @@ class BillingQueries:
         return BalanceRecord(**row) if row else None
 
     def community_balances(self, season_code: str | None = None) -> list[CommunityBalanceRecord]:
-        """Per community, by name: its households with a bill, and what they were charged, have paid
-        and still owe. With a season, only that season's bills count (payments are not recorded yet,
-        so nothing is paid)."""
-        if season_code is None:
-            statement = (
-                select(
-                    balances.c.community,
-                    func.count().label("households"),
-                    func.sum(balances.c.charged_yuan).label("charged_yuan"),
-                    func.sum(balances.c.paid_yuan).label("paid_yuan"),
-                    func.sum(balances.c.balance_yuan).label("balance_yuan"),
-                )
-                .group_by(balances.c.community)
-                .order_by(balances.c.community)
-            )
-            with self.engine.connect() as connection:
-                return [
-                    CommunityBalanceRecord(
-                        row.community,
-                        int(row.households),
-                        _yuan(row.charged_yuan),
-                        _yuan(row.paid_yuan),
-                        _yuan(row.balance_yuan),
-                    )
-                    for row in connection.execute(statement)
-                ]
+        """Per community, by name: its households with an account and what they were charged, have
+        paid and still owe; with a season, its households with a bill of it, what those bills
+        charged, what payments and credit notes have settled of it and what is still open
+        (``CommunityBalanceRecord`` says which figure is which)."""
+        if season_code is not None:
+            return self._season_balances(season_code)
         statement = (
             select(
-                bills.c.community,
-                func.count(bills.c.household_id.distinct()).label("households"),
-                func.sum(bills.c.amount_yuan).label("charged_yuan"),
+                balances.c.community,
+                func.count().label("households"),
+                func.sum(balances.c.charged_yuan).label("charged_yuan"),
+                func.sum(balances.c.paid_yuan).label("paid_yuan"),
+                func.sum(balances.c.balance_yuan).label("balance_yuan"),
             )
-            .where(bills.c.season_code == season_code)
-            .group_by(bills.c.community)
-            .order_by(bills.c.community)
+            .group_by(balances.c.community)
+            .order_by(balances.c.community)
         )
         with self.engine.connect() as connection:
             return [
                 CommunityBalanceRecord(
-                    row.community, int(row.households), _yuan(row.charged_yuan), ZERO_YUAN, _yuan(row.charged_yuan)
+                    row.community,
+                    int(row.households),
+                    _yuan(row.charged_yuan),
+                    _yuan(row.paid_yuan),
+                    _yuan(row.balance_yuan),
                 )
                 for row in connection.execute(statement)
             ]
+
+    def _season_balances(self, season_code: str) -> list[CommunityBalanceRecord]:
+        """A season's figures come from its bills and their allocations (a household's account),
+        never from ``balances``, which keeps no season."""
+        statement = season_charges_settled([bills.c.season_code == season_code], [bills.c.community])
+        with self.engine.connect() as connection:
+            return [_season_balance(row) for row in connection.execute(statement)]
 
     def season_totals(self, season_code: str, community: str | None = None) -> dict[str, KindTotal]:
         """Per bill kind, how many bills a season has (in one community, or the city) and their sum."""
@@ -248,6 +250,17 @@ def _bounded(limit: int) -> int:
 
 def _yuan(value: Decimal | None) -> Decimal:
     return ZERO_YUAN if value is None else value
+
+
+def _season_balance(row: Any) -> CommunityBalanceRecord:
+    charged, paid, from_credit_notes = (
+        _yuan(row.charged_yuan),
+        _yuan(row.paid_yuan),
+        _yuan(row.from_credit_notes_yuan),
+    )
+    balance = charged - paid - from_credit_notes
+    assert balance >= 0, "nothing is allocated beyond a charge"
+    return CommunityBalanceRecord(row.community, int(row.households), charged, paid, balance, from_credit_notes)
 
 
 def _bill_record(row: Any) -> BillRecord:

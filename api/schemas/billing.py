@@ -645,12 +645,21 @@ class BalanceOutput(BaseModel):
 
 
 class CommunityBalanceOutput(BaseModel):
-    """A community's households with a bill, and what they were charged, have paid and owe."""
+    """A community's households and what they were charged, have paid and owe.
+
+    Over all seasons: bills net of credit notes and refunds paid out; payments net of reversals;
+    balance = charged − paid (negative: owed to the households). Of one season: what its bills
+    charged, what payments and credit notes have settled of it, and what is still open of it;
+    charged = paid + from credit notes + balance, as the households' accounts allocate them."""
 
     community: str
-    households: int
+    households: int = Field(description="Households with an account; of a season, with a bill of it")
     charged_yuan: MoneyText
     paid_yuan: MoneyText
+    from_credit_notes_yuan: MoneyText | None = Field(
+        description="Of a season: the part of its charges settled by settlement credit notes; "
+        "null over all seasons (credit notes are netted in charged_yuan)"
+    )
     balance_yuan: MoneyText
 
     @classmethod
@@ -660,12 +669,13 @@ class CommunityBalanceOutput(BaseModel):
             households=record.households,
             charged_yuan=record.charged_yuan,
             paid_yuan=record.paid_yuan,
+            from_credit_notes_yuan=record.from_credit_notes_yuan,
             balance_yuan=record.balance_yuan,
         )
 
 
 class CommunityBalances(BaseModel):
-    """Balances per community, by name; with a season, that season's bills only."""
+    """Balances per community, by name; with a season, that season's charges only."""
 
     season: str | None
     items: list[CommunityBalanceOutput]

@@ -209,10 +209,13 @@ def test_a_season_is_prepaid_settled_explained_and_balanced(api: LedgerApi, afte
 
     balance = api.get("/households/WZ-0001/balance").json()
     assert Decimal(balance["balance_yuan"]) == AREA_FEE + SETTLEMENT == DUE
+    # Of the season: the prepayment charged; the settlement's credit note settles 163.54 of it.
     communities = api.get("/balances", season=SEASON).json()["items"]
-    assert [(item["community"], item["households"], item["charged_yuan"]) for item in communities] == [
-        ("碧桂园", 1, str(DUE))
-    ]
+    assert [
+        (item["community"], item["households"], item["charged_yuan"], item["from_credit_notes_yuan"])
+        for item in communities
+    ] == [("碧桂园", 1, str(AREA_FEE), str(-SETTLEMENT))]
+    assert communities[0]["balance_yuan"] == str(DUE)
 
 
 def test_a_season_without_a_tariff_fails_its_run_naming_the_households(api: LedgerApi, after_season: Clock) -> None:

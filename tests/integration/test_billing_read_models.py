@@ -29,6 +29,7 @@ from domain import ids
 from domain.billing import MeterEvidence, SegmentInputs, SettlementInputs
 from domain.billing_period import BillingPeriod
 from domain.day_split import BUSINESS_TIME_ZONE
+from domain.payment import COUNTER, Payment, PaymentChannel
 from domain.season import Season
 from domain.settlement import PositionCorrection, SettlementPolicy, TwoPartPrice
 from domain.tariff import CITY_SCOPE, Tariff, TariffTerms
@@ -36,6 +37,7 @@ from domain.values import CustomerClass, MeterKind, ReadingSource
 from infrastructure.container import Container
 from projections.billing_inputs import SqlBillingInputs
 from projections.billing_queries import BillingQueries, CommunityBalanceRecord, KindTotal
+from projections.payment_queries import PaymentQueries
 from projections.tables import (
     BILLING_TABLES,
     household_owner_changes,
@@ -197,15 +199,73 @@ def test_balances_add_up_every_bill_exactly(billed: Container) -> None:
 
     everything = charged + D("1296.00")
     assert queries.community_balances() == [CommunityBalanceRecord(COMMUNITY, 2, everything, D(0), everything)]
-    this_season = D("1944.00") + issued(billed, "WZ-1")[1].amount_yuan + D("1296.00")
+    # Of the season: its charges (1944.00 + 1296.00); WZ-1's credit note (−482.80) settles part
+    # of its prepayment, and the rest is open.
+    credit_note = -issued(billed, "WZ-1")[1].amount_yuan
     assert queries.community_balances(SEASON.code) == [
-        CommunityBalanceRecord(COMMUNITY, 2, this_season, D(0), this_season)
+        CommunityBalanceRecord(COMMUNITY, 2, D("3240.00"), D(0), D("3240.00") - credit_note, credit_note)
     ]
     assert queries.season_totals(SEASON.code) == {
         "prepayment": KindTotal(2, D("3240.00")),
         "settlement": KindTotal(1, issued(billed, "WZ-1")[1].amount_yuan),
     }
     assert queries.season_totals(SEASON.code, "阅水秦韵") == {}
+
+
+def pay_at_the_counter(container: Container, account_number: str, amount: str, day: date, receipt: str) -> None:
+    received_at = datetime.combine(day, time(10), BUSINESS_TIME_ZONE)
+    payment = Payment.receive(
+        ids.household_id(account_number),
+        account_number,
+        D(amount),
+        PaymentChannel.CASH,
+        COUNTER,
+        receipt,
+        received_at,
+        day,
+        None,
+        context(),
+    )
+    container.ledger.save(payment)
+    container.catch_up()
+
+
+def season_account(container: Container, account_number: str, season: Season) -> tuple[Decimal, ...]:
+    """What the household's account (its allocations and open charges) says of one season's bills:
+    charged, settled by payments, settled by credit notes, still open."""
+    household_id = ids.household_id(account_number)
+    season_bills = BillingQueries(container.engine).bills_of_household(household_id, season.code).items
+    charges = {bill.bill_id: bill.amount_yuan for bill in season_bills if bill.amount_yuan > 0}
+    payments = PaymentQueries(container.engine)
+    allocations = [line for line in payments.allocations_of_household(household_id) if line.charge_id in charges]
+    paid = sum((line.amount_yuan for line in allocations if line.credit_kind == "payment"), D(0))
+    from_notes = sum((line.amount_yuan for line in allocations if line.credit_kind == "settlement_credit"), D(0))
+    open_charges = payments.open_charges_of_household(household_id)
+    still_open = sum((charge.open_yuan for charge in open_charges if charge.charge_id in charges), D(0))
+    return sum(charges.values(), D(0)), paid, from_notes, still_open
+
+
+def test_a_seasons_balances_count_what_payments_settled(billed: Container) -> None:
+    # 5 Nov: WZ-1 pays 500.00 of its 1944.00 prepayment, WZ-2 1000.00 of its 1296.00. WZ-1's
+    # settlement of 10 Apr (20 GJ: 583.20 + 878.00 − 1944.00 = −482.80) is a credit note that
+    # settles 482.80 more of the prepayment: 961.20 stays open. WZ-2 owes 296.00.
+    nov_5 = date(2025, 11, 5)
+    pay_at_the_counter(billed, "WZ-1", "500.00", nov_5, "R-1")
+    pay_at_the_counter(billed, "WZ-2", "1000.00", nov_5, "R-2")
+    assert season_account(billed, "WZ-1", SEASON) == (D("1944.00"), D("500.00"), D("482.80"), D("961.20"))
+    assert season_account(billed, "WZ-2", SEASON) == (D("1296.00"), D("1000.00"), D("0.00"), D("296.00"))
+    queries = BillingQueries(billed.engine)
+    assert queries.community_balances(SEASON.code) == [
+        CommunityBalanceRecord(COMMUNITY, 2, D("3240.00"), D("1500.00"), D("1257.20"), D("482.80"))
+    ]
+    # Next season only WZ-1 is billed, and nothing is left to settle its prepayment.
+    assert queries.community_balances(NEXT_SEASON.code) == [
+        CommunityBalanceRecord(COMMUNITY, 1, D("1944.00"), D("0.00"), D("1944.00"), D("0.00"))
+    ]
+    # Over all seasons: 1944.00 − 482.80 + 1944.00 + 1296.00 charged, 1500.00 paid.
+    assert queries.community_balances() == [
+        CommunityBalanceRecord(COMMUNITY, 2, D("4701.20"), D("1500.00"), D("3201.20"))
+    ]
 
 
 def test_issuing_nothing_new_changes_no_row(billed: Container) -> None:
