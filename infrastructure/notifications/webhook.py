@@ -6,7 +6,9 @@ Each message is one POST of a JSON body (UTF-8, Chinese as is, the amount as tex
      "language": "zh", "subject": "…", "body": "…", "amount_yuan": "123.45", "stage_days": 30,
      "created_at": "2025-12-10T02:00:00+00:00"}
 
-with the headers ``X-HeatLedger-Message-Id`` (the same id on every retry: a receiver drops a
+(``kind``: ``reminder``, or the bill kind of a bill notice: ``prepayment``, ``statement``,
+``settlement``, whose ``amount_yuan`` is what the bill charges, negative when credited, and whose
+``stage_days`` is 0), with the headers ``X-HeatLedger-Message-Id`` (the same id on every retry: a receiver drops a
 message it has already accepted), ``X-HeatLedger-Timestamp`` (unix seconds) and
 ``X-HeatLedger-Signature``: hex HMAC-SHA256, under the webhook secret as UTF-8 text, of
 ``"<timestamp>." + body`` (see ``sign``). A receiver recomputes it over the raw body it got,
