@@ -82,6 +82,23 @@ LINE_TEMPLATES: dict[str, tuple[Sentence, ...]] = {
             "settlement: {policy_label}; billed area ({billed_area_label}) {billed_area_m2} m².",
         ),
     ),
+    "season_days": (
+        Sentence(
+            "{season} 采暖季 {season_first_day} 至 {season_last_day}，共 {season_days} 天。",
+            "Season {season}: {season_first_day} to {season_last_day}, {season_days} days.",
+        ),
+        Sentence(
+            "供暖期依据：{decree_number}。",
+            "Set by decree {decree_number}.",
+            needs=("decree_number",),
+        ),
+        Sentence(
+            "本户只计 {first_day} 至 {last_day} 共 {period_days} 天（入网或销户不在采暖季首末）。",
+            "This household is billed for {first_day} to {last_day} only, {period_days} days (registered "
+            "or deregistered within the season).",
+            needs=("partial",),
+        ),
+    ),
     "owner_segment": (
         Sentence(
             "过户分段 {segment}：{first_day} 至 {last_day}，本账单只结算这些天。",

@@ -56,9 +56,22 @@ class PeriodFacts:
     terms: TariffTerms
     billed_area_m2: Decimal
     position_coefficient: Decimal
+    # The season's days in force; the period's own days (first_day…last_day) are fewer when the
+    # household was registered after the season began or deregistered before it ended.
+    season_first_day: date | None = None
+    season_last_day: date | None = None
+    season_decree: str = ""
 
     @property
     def season_days(self) -> int:
+        """D: the days of the season in force, over which the area fee is spread."""
+        first = self.season_first_day or self.first_day
+        last = self.season_last_day or self.last_day
+        return (last - first).days + 1
+
+    @property
+    def days(self) -> int:
+        """The period's own days: the household's part of the season."""
         return (self.last_day - self.first_day).days + 1
 
 
@@ -150,10 +163,12 @@ class BillingInputError(InvalidInputError):
 def prepayment_invoice(period: PeriodFacts, suspended_at_start: bool) -> ComputedBill:
     """The area fee for the season, invoiced at its start. A household suspended (报停) when the
     season starts is invoiced the suspension share for every day; the settlement puts it right."""
-    days = period.season_days
-    use = SeasonUse(period.billed_area_m2, ZERO, days, days if suspended_at_start else 0)
+    days = period.days
+    use = SeasonUse(
+        period.billed_area_m2, ZERO, period.season_days, days if suspended_at_start else 0, billed_days=days
+    )
     fee, line = area_fee(period.terms.price, use)
-    lines = (_tariff_line(period), line)
+    lines = (_tariff_line(period), _season_line(period), line)
     return ComputedBill(BillKind.PREPAYMENT, "season", period.first_day, period.last_day, fee, "area", lines)
 
 
@@ -172,7 +187,8 @@ def settlement_bills(period: PeriodFacts, inputs: SettlementInputs) -> list[Comp
     weights = [
         Decimal(segment.days - segment.suspended_days) + Decimal(segment.suspended_days) * share for segment in segments
     ]
-    total_fee, _ = area_fee(price, SeasonUse(period.billed_area_m2, ZERO, season_days, _suspended(segments)))
+    period_use = SeasonUse(period.billed_area_m2, ZERO, season_days, _suspended(segments), billed_days=period.days)
+    total_fee, _ = area_fee(price, period_use)
     fee_shares = apportion(total_fee, weights, CENT)
     prepaid_shares = apportion(inputs.prepaid_yuan.quantize(CENT), weights, CENT)
     energies = _allocated_energy_by_segment(inputs.allocation, segments)
@@ -226,7 +242,7 @@ def _broken_meter_line(period: PeriodFacts, segments: tuple[SegmentInputs, ...])
     if not evidence:
         return None
     unmeasured = sum(item.days_estimated + item.days_without_data for item in evidence)
-    share = Decimal(unmeasured) * HUNDRED / Decimal(period.season_days)
+    share = Decimal(unmeasured) * HUNDRED / Decimal(period.days)
     threshold = period.terms.broken_meter_share_percent
     if share <= threshold:
         return None
@@ -235,7 +251,7 @@ def _broken_meter_line(period: PeriodFacts, segments: tuple[SegmentInputs, ...])
         None,
         {
             "unmeasured_days": str(unmeasured),
-            "season_days": str(period.season_days),
+            "season_days": str(period.days),
             "share_percent": str(share.quantize(Decimal("0.1"))),
             "threshold_percent": str(threshold),
             "method": BrokenMeterMethod(period.terms.broken_meter_method).value,
@@ -253,7 +269,7 @@ def _segment_bill(
     broken: BillLine | None,
     inputs: SettlementInputs,
 ) -> ComputedBill:
-    lines = [_tariff_line(period)]
+    lines = [_tariff_line(period), _season_line(period)]
     if len(inputs.segments) > 1:
         lines.append(_segment_line(segment, label))
     basis, energy_gj, evidence_lines = _energy_basis(period, segment, allocated_gj, broken, inputs.allocation)
@@ -309,6 +325,25 @@ def _require_coverage(period: PeriodFacts, meter: MeterEvidence) -> None:
             account_number=period.account_number,
             days=meter.days_without_data,
         )
+
+
+def _season_line(period: PeriodFacts) -> BillLine:
+    """The season's days in force (and the decree that set them) and the household's part of them."""
+    return BillLine(
+        "season_days",
+        None,
+        {
+            "season": period.season_code,
+            "season_first_day": (period.season_first_day or period.first_day).isoformat(),
+            "season_last_day": (period.season_last_day or period.last_day).isoformat(),
+            "season_days": str(period.season_days),
+            "decree_number": period.season_decree,
+            "first_day": period.first_day.isoformat(),
+            "last_day": period.last_day.isoformat(),
+            "period_days": str(period.days),
+            "partial": "1" if period.days != period.season_days else "",
+        },
+    )
 
 
 def _tariff_line(period: PeriodFacts) -> BillLine:
@@ -404,7 +439,7 @@ class MonthInputs:
 def monthly_statement(period: PeriodFacts, month: MonthInputs) -> ComputedBill:
     """The month's consumption information: heat this month and so far, the metered fee to date,
     the change against last month and against the building's average per m². Charges nothing."""
-    lines = [_tariff_line(period)]
+    lines = [_tariff_line(period), _season_line(period)]
     if month.month_energy_gj is None or month.season_energy_gj is None:
         lines.append(BillLine("no_meter", None, {}))
         return ComputedBill(

@@ -8,7 +8,7 @@ A bill is never edited; a revised settlement is a new bill carrying who and why.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -66,6 +66,9 @@ class BillingPeriod(Aggregate):
     """A household's billing for one heating season."""
 
     class Opened(Aggregate.Created):
+        # Version 2 adds the season's days in force beside the period's own days (which are
+        # fewer for a household registered or deregistered within the season) and the decree.
+        class_version = 2
         household_id: UUID
         account_number: str
         community: str
@@ -81,6 +84,28 @@ class BillingPeriod(Aggregate):
         terms: dict[str, Any]
         billed_area_m2: Decimal
         position_coefficient: Decimal
+        actor: str
+        reason: str
+        correlation_id: UUID
+        season_first_day: date
+        season_last_day: date
+        season_decree: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Version 1 periods were opened on the whole default season.
+            state["season_first_day"] = state["first_day"]
+            state["season_last_day"] = state["last_day"]
+            state["season_decree"] = ""
+
+    class SeasonDaysChanged(Aggregate.Event):
+        """The season's days in force changed (a decree extended it) before the period settled."""
+
+        season_first_day: date
+        season_last_day: date
+        season_decree: str
+        first_day: date
+        last_day: date
         actor: str
         reason: str
         correlation_id: UUID
@@ -125,6 +150,9 @@ class BillingPeriod(Aggregate):
         actor: str,
         reason: str,
         correlation_id: UUID,
+        season_first_day: date,
+        season_last_day: date,
+        season_decree: str,
     ) -> None:
         self.household_id = household_id
         self.community = community
@@ -142,6 +170,9 @@ class BillingPeriod(Aggregate):
             TariffTerms.from_record(terms),
             billed_area_m2,
             position_coefficient,
+            season_first_day,
+            season_last_day,
+            season_decree,
         )
         self.bills: dict[str, IssuedBill] = {}
 
@@ -159,8 +190,13 @@ class BillingPeriod(Aggregate):
         billed_area_m2: Decimal,
         position_coefficient: Decimal,
         context: CommandContext,
+        days: tuple[date, date] | None = None,
     ) -> BillingPeriod:
-        """Open a household's season under the tariff version in force on its first day."""
+        """Open a household's season under the tariff version in force on its first day.
+
+        ``days`` are the household's first and last billed day when it was registered after the
+        season began or deregistered before it ended (None: the whole season)."""
+        first_day, last_day = _checked_days(season, days)
         if not version.covers(season.first_day):
             raise InvalidInputError(
                 "the tariff version is not in force on the season's first day",
@@ -185,8 +221,8 @@ class BillingPeriod(Aggregate):
             community=community,
             building=building,
             season_code=season.code,
-            first_day=season.first_day,
-            last_day=season.last_day,
+            first_day=first_day,
+            last_day=last_day,
             tariff_id=tariff_id,
             tariff_scope=tariff_scope,
             tariff_version=version.number,
@@ -196,6 +232,9 @@ class BillingPeriod(Aggregate):
             billed_area_m2=billed_area_m2,
             position_coefficient=position_coefficient,
             **_context_fields(context),
+            season_first_day=season.first_day,
+            season_last_day=season.last_day,
+            season_decree=season.decree_number,
         )
 
     # -- what has been issued ----------------------------------------------------------------
@@ -206,7 +245,15 @@ class BillingPeriod(Aggregate):
 
     @property
     def season(self) -> Season:
-        return Season(self.facts.first_day, self.facts.last_day)
+        """The season's days in force when the period last learned them."""
+        first = self.facts.season_first_day or self.facts.first_day
+        last = self.facts.season_last_day or self.facts.last_day
+        return Season(first, last, self.facts.season_decree)
+
+    @property
+    def days(self) -> tuple[date, date]:
+        """The period's own first and last day."""
+        return self.facts.first_day, self.facts.last_day
 
     def has_issued(self, kind: BillKind, label: str) -> bool:
         return f"{kind.value}:{label}" in self.bills
@@ -225,6 +272,39 @@ class BillingPeriod(Aggregate):
         return sum((bill.amount_yuan for bill in self.issued(BillKind.PREPAYMENT)), ZERO)
 
     # -- commands ----------------------------------------------------------------------------
+
+    def follow_season(self, season: Season, days: tuple[date, date] | None, context: CommandContext) -> bool:
+        """Take the season's days in force (a decree extended it); True when they changed. Bills
+        issued before stay as they were; a settled period keeps the days it was settled on."""
+        first_day, last_day = _checked_days(season, days)
+        unchanged = (self.season, self.days) == (season, (first_day, last_day))
+        if unchanged or self.is_settled:
+            return False
+        self._season_days_changed(
+            season.first_day, season.last_day, season.decree_number, first_day, last_day, **_context_fields(context)
+        )
+        return True
+
+    @event(SeasonDaysChanged)
+    def _season_days_changed(
+        self,
+        season_first_day: date,
+        season_last_day: date,
+        season_decree: str,
+        first_day: date,
+        last_day: date,
+        actor: str,
+        reason: str,
+        correlation_id: UUID,
+    ) -> None:
+        self.facts = replace(
+            self.facts,
+            season_first_day=season_first_day,
+            season_last_day=season_last_day,
+            season_decree=season_decree,
+            first_day=first_day,
+            last_day=last_day,
+        )
 
     def invoice_prepayment(
         self, suspended_at_start: bool, issued_on: date, context: CommandContext
@@ -311,3 +391,19 @@ class BillingPeriod(Aggregate):
             tuple(BillLine.from_record(line) for line in lines),
         )
         self.bills[f"{kind}:{label}"] = issued
+
+
+def _checked_days(season: Season, days: tuple[date, date] | None) -> tuple[date, date]:
+    """The period's own days: the season's, or the household's part of them (inside the season)."""
+    if days is None:
+        return season.first_day, season.last_day
+    first_day, last_day = days
+    if not season.first_day <= first_day <= last_day <= season.last_day:
+        raise InvalidInputError(
+            "the household's days lie outside the season",
+            message_key="period_outside_season",
+            season=season.code,
+            first_day=first_day.isoformat(),
+            last_day=last_day.isoformat(),
+        )
+    return first_day, last_day

@@ -1,4 +1,10 @@
-"""Heating seasons. Ningxia heats from 1 November to 31 March (151 days, 152 in a leap year)."""
+"""Heating seasons: the days a city (or one community) heats, set by the local government's decree.
+
+Ningxia heats from 1 November to 31 March (151 days, 152 in a leap year): the default for a season
+no decree was recorded for. Xuchang heats 120 days, many northern cities 15 November – 15 March,
+Harbin 20 October – 20 April; a cold spell extends a season by decree. The records live in the
+``HeatingSeason`` aggregate; ``Season`` is the value a bill is computed with.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,12 @@ from datetime import date
 
 @dataclass(frozen=True)
 class Season:
-    """A heating season: its first and last heated day (both inclusive)."""
+    """A heating season: its first and last heated day (both inclusive) and the decree that set
+    them (empty for the default season, which no decree was recorded for)."""
 
     first_day: date
     last_day: date
+    decree_number: str = ""
 
     @property
     def code(self) -> str:
@@ -32,11 +40,17 @@ class Season:
 
     @classmethod
     def from_code(cls, code: str) -> Season:
-        """Parse ``2025-2026`` into the default season starting in 2025."""
-        first, _, second = code.partition("-")
-        if not (first.isdigit() and second.isdigit() and int(second) == int(first) + 1):
-            raise ValueError(f"a season code looks like 2025-2026, not {code!r}")
-        return cls.default_starting(int(first))
+        """Parse ``2025-2026`` into the default season starting in 2025 (the days in force come
+        from the season's records: ``HeatingSeason``)."""
+        return cls.default_starting(season_start_year(code))
+
+
+def season_start_year(code: str) -> int:
+    """The first year of a season code ``2025-2026``, or ValueError."""
+    first, _, second = code.partition("-")
+    if not (len(first) == 4 and first.isdigit() and second.isdigit() and int(second) == int(first) + 1):
+        raise ValueError(f"a season code looks like 2025-2026, not {code!r}")
+    return int(first)
 
 
 def current_or_last_season(today: date) -> Season:

@@ -147,12 +147,23 @@ class SeasonUse:
     season_days: int
     suspended_days: int = 0
     position_coefficient: Decimal = Decimal(1)
+    # The household's days of the season (registered late, deregistered early); None: all of them.
+    billed_days: int | None = None
 
     def __post_init__(self) -> None:
         if self.area_m2 <= 0 or self.energy_gj < 0 or self.position_coefficient <= 0:
             raise InvalidInputError("area, heat and position coefficient must be positive", message_key="use_invalid")
-        if not 0 <= self.suspended_days <= self.season_days or self.season_days <= 0:
+        if self.season_days <= 0 or not 0 <= self.suspended_days <= self.days <= self.season_days:
             raise InvalidInputError("suspended days must lie within the season", message_key="use_invalid")
+
+    @property
+    def days(self) -> int:
+        """The days billed: the season's, or the household's part of it."""
+        return self.season_days if self.billed_days is None else self.billed_days
+
+    @property
+    def heated_days(self) -> int:
+        return self.days - self.suspended_days
 
 
 @dataclass(frozen=True)
@@ -172,8 +183,7 @@ class Settlement:
 
 def area_fee_weight(use: SeasonUse, price: TwoPartPrice) -> Decimal:
     """Heated days count whole, suspended days at the suspension share (the area fee's day weight)."""
-    heated_days = use.season_days - use.suspended_days
-    return Decimal(heated_days) + Decimal(use.suspended_days) * price.suspension_share_percent / HUNDRED
+    return Decimal(use.heated_days) + Decimal(use.suspended_days) * price.suspension_share_percent / HUNDRED
 
 
 def area_fee(price: TwoPartPrice, use: SeasonUse) -> tuple[Decimal, BillLine]:
@@ -187,7 +197,7 @@ def area_fee(price: TwoPartPrice, use: SeasonUse) -> tuple[Decimal, BillLine]:
         {
             "area_m2": str(use.area_m2),
             "area_price_yuan_per_m2": str(price.area_price_yuan_per_m2),
-            "heated_days": str(use.season_days - use.suspended_days),
+            "heated_days": str(use.heated_days),
             "suspended_days": str(use.suspended_days),
             "suspension_share_percent": str(price.suspension_share_percent),
             "season_days": str(use.season_days),
@@ -233,9 +243,8 @@ def settle(price: TwoPartPrice, use: SeasonUse, area_fee_yuan: Decimal | None = 
     rounding = price.rounding
     base_part = rounding.apply(heated_fee * price.base_share_percent / HUNDRED / base_coefficient)
     energy_part = rounding.apply(use.energy_gj / energy_coefficient * price.energy_price_yuan_per_gj)
-    heated_days = use.season_days - use.suspended_days
     # A season spent wholly suspended has no metered fee to bring up to the minimum charge.
-    minimum = price.minimum_charge_yuan.quantize(CENT) if heated_days > 0 else Decimal(0).quantize(CENT)
+    minimum = price.minimum_charge_yuan.quantize(CENT) if use.heated_days > 0 else Decimal(0).quantize(CENT)
     metered = max(base_part + energy_part, minimum)
     due_heated = _due(price, heated_fee, metered)
     due = suspension_charge + due_heated
@@ -305,7 +314,7 @@ def _suspension_lines(
             {
                 "area_fee_yuan": str(fee),
                 "suspended_days": str(use.suspended_days),
-                "heated_days": str(use.season_days - use.suspended_days),
+                "heated_days": str(use.heated_days),
                 "suspension_share_percent": str(price.suspension_share_percent),
             },
         ),

@@ -279,7 +279,8 @@ def test_a_bill_is_explained_line_by_line() -> None:
 
     assert explanation.heading.startswith("Bill N-1: prepayment invoice, season 2025-2026")
     assert explanation.sentences[0].startswith("Tariff: the city-wide tariff, version 1 (document 吴价发〔2025〕12号")
-    assert explanation.sentences[1].endswith("= 2160.00 元 (rounded half up to 0.01 元)")
+    assert explanation.sentences[1] == "Season 2025-2026: 2025-11-01 to 2026-03-31, 151 days."
+    assert explanation.sentences[2].endswith("= 2160.00 元 (rounded half up to 0.01 元)")
 
 
 # -- what cannot be said -------------------------------------------------------------------------

@@ -133,7 +133,7 @@ def test_the_prepayment_is_the_area_fee_for_the_season() -> None:
     bill = prepayment_invoice(facts(), suspended_at_start=False)
     assert (bill.kind, bill.label, bill.basis, bill.amount_yuan) == (BillKind.PREPAYMENT, "season", "area", AREA_FEE)
     assert (bill.first_day, bill.last_day) == (date(2025, 11, 1), date(2026, 3, 31))
-    assert codes(bill) == ["tariff", "area_fee"]
+    assert codes(bill) == ["tariff", "season_days", "area_fee"]
     assert line(bill, "area_fee").figures["heated_days"] == "151"
     tariff = line(bill, "tariff").figures
     assert (tariff["version"], tariff["document_number"], tariff["policy"]) == ("1", "宁价〔2025〕1号", "both_ways")
@@ -157,6 +157,7 @@ def test_the_prepayment_of_an_odd_area_is_rounded_half_up_to_the_fen() -> None:
 
 METERED_CODES = [
     "tariff",
+    "season_days",
     "energy_metered",
     "position_coefficient",
     "area_fee_share",
@@ -308,7 +309,15 @@ def test_a_household_without_meter_or_allocation_is_billed_by_area() -> None:
     inputs = SettlementInputs((segment(),), None, AREA_FEE)
     (bill,) = settlement_bills(facts(), inputs)
     assert (bill.basis, bill.amount_yuan) == (EnergyBasis.AREA_NO_METER.value, D("0.00"))
-    assert codes(bill) == ["tariff", "no_meter", "area_fee_share", "due_by_area", "prepaid", "settlement_amount"]
+    assert codes(bill) == [
+        "tariff",
+        "season_days",
+        "no_meter",
+        "area_fee_share",
+        "due_by_area",
+        "prepaid",
+        "settlement_amount",
+    ]
     assert amount(bill, "due_by_area") == AREA_FEE
 
 
@@ -351,7 +360,7 @@ def test_a_meter_unmeasured_beyond_the_tariffs_share_is_billed_by_area() -> None
         "threshold_percent": "10",
         "method": "area",
     }
-    assert codes(bill)[1:3] == ["energy_metered", "meter_broken"]
+    assert codes(bill)[2:4] == ["energy_metered", "meter_broken"]
     assert amount(bill, "due_by_area") == AREA_FEE
 
 
@@ -417,7 +426,7 @@ def test_the_first_months_statement_shows_the_heat_and_the_metered_fee_so_far() 
     november = month("2025-11", date(2025, 11, 1), date(2025, 11, 30), "6.5", "6.5", building_gj_per_m2=D("0.06"))
     bill = monthly_statement(facts(), november)
     assert (bill.kind, bill.label, bill.amount_yuan, bill.basis) == (BillKind.STATEMENT, "2025-11", D(0), "metered")
-    assert codes(bill) == ["tariff", "month_energy", "metered_fee_to_date"]
+    assert codes(bill) == ["tariff", "season_days", "month_energy", "metered_fee_to_date"]
     energy = line(bill, "month_energy").figures
     # 6.5 GJ / 100 m² = 0.0650 GJ/m²; against the building (0.0650 − 0.06) × 100 / 0.06 = 8.33… → 8.3 %.
     assert (energy["month_energy_gj"], energy["gj_per_m2"], energy["against_building_percent"]) == (
@@ -496,7 +505,7 @@ def test_a_month_after_a_month_without_heat_shows_no_change_percentage() -> None
 
 def test_a_statement_without_a_meter_says_so_and_charges_nothing() -> None:
     bill = monthly_statement(facts(), month("2025-11", date(2025, 11, 1), date(2025, 11, 30), None, None))
-    assert (bill.basis, bill.amount_yuan, codes(bill)) == ("area", D(0), ["tariff", "no_meter"])
+    assert (bill.basis, bill.amount_yuan, codes(bill)) == ("area", D(0), ["tariff", "season_days", "no_meter"])
 
 
 # -- properties --------------------------------------------------------------------------------

@@ -343,3 +343,77 @@ def test_a_bill_is_the_same_computed_live_or_replayed_from_the_store(
         (D(line.figures["due_yuan"]) for bill in live for line in bill.lines if line.code == "settlement_amount"), D(0)
     )
     assert sum((bill.amount_yuan for bill in live), D(0)) + period.prepaid_yuan == due
+
+
+# -- the household's days of the season, and the season's days in force ---------------------------
+
+
+def test_a_household_registered_within_the_season_prepays_only_its_days() -> None:
+    # Registered 1 January 2026: 31 + 28 + 31 = 90 of the season's 151 days.
+    # 100 m² × 21.6 × 90 / 151 = 1287.417… → 1287.42.
+    period = open_period(days=(date(2026, 1, 1), SEASON.last_day))
+    bill = period.invoice_prepayment(False, date(2026, 1, 2), context())
+    assert bill is not None
+    assert (bill.first_day, bill.amount_yuan) == (date(2026, 1, 1), D("1287.42"))
+    season = next(line for line in bill.lines if line.code == "season_days")
+    assert (season.figures["season_days"], season.figures["period_days"], season.figures["partial"]) == (
+        "151",
+        "90",
+        "1",
+    )
+
+
+def test_a_partial_period_settles_its_own_days_against_its_prepayment() -> None:
+    # 90 days, 12 GJ, both ways: area fee 1287.42; base 30 % = 386.226 → 386.23; energy 12 × 43.9
+    # = 526.80; due 913.03; against 1287.42 prepaid: −374.39.
+    period = open_period(days=(date(2026, 1, 1), SEASON.last_day))
+    period.invoice_prepayment(False, date(2026, 1, 2), context())
+    evidence = MeterEvidence(D(12), D(0), 90, 0, 0, ("HM-0001",))
+    inputs = SettlementInputs((SegmentInputs(date(2026, 1, 1), SEASON.last_day, 0, evidence),), None, D("1287.42"))
+    (bill,) = period.settle(inputs, AFTER_SEASON, context())
+    assert bill.amount_yuan == D("-374.39")
+
+
+def test_days_outside_the_season_are_refused() -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        open_period(days=(date(2026, 3, 1), date(2026, 4, 30)))
+    assert refused.value.message_key == "period_outside_season"
+
+
+def test_an_extended_season_spreads_the_area_fee_over_the_days_in_force() -> None:
+    # Extended by decree to 15 April: 166 days. The settlement's area fee stays 2160.00 (the
+    # season's fee), and suspension weights now count against 166 days.
+    period = open_period()
+    period.invoice_prepayment(False, date(2025, 11, 2), context())
+    extended = Season(SEASON.first_day, date(2026, 4, 15), "宁政办发〔2026〕9号")
+    assert period.follow_season(extended, None, context()) is True
+    assert period.follow_season(extended, None, context()) is False  # once
+    assert (period.season, period.days) == (extended, (extended.first_day, extended.last_day))
+    evidence = MeterEvidence(D(30), D(0), 166, 0, 0, ("HM-0001",))
+    segment = SegmentInputs(extended.first_day, extended.last_day, 0, evidence)
+    (bill,) = period.settle(SettlementInputs((segment,), None, D("2160.00")), date(2026, 4, 16), context())
+    lines = {line.code: line for line in bill.lines}
+    assert lines["area_fee_share"].amount_yuan == D("2160.00")
+    assert lines["season_days"].figures["decree_number"] == "宁政办发〔2026〕9号"
+    # Base 648.00 + energy 30 × 43.9 = 1317.00 = 1965.00; −195.00.
+    assert bill.amount_yuan == D("-195.00")
+
+
+def test_a_settled_period_keeps_the_days_it_was_settled_on() -> None:
+    period = open_period()
+    period.settle(whole_season("30", D("2160.00")), AFTER_SEASON, context())
+    extended = Season(SEASON.first_day, date(2026, 4, 15), "宁政办发〔2026〕9号")
+    assert period.follow_season(extended, None, context()) is False
+    assert period.season == SEASON
+
+
+def test_a_period_opened_before_seasons_had_records_reads_as_the_whole_default_season() -> None:
+    state = {"first_day": SEASON.first_day, "last_day": SEASON.last_day}
+    BillingPeriod.Opened.upcast_v1_v2(state)
+    assert state == {
+        "first_day": SEASON.first_day,
+        "last_day": SEASON.last_day,
+        "season_first_day": SEASON.first_day,
+        "season_last_day": SEASON.last_day,
+        "season_decree": "",
+    }
