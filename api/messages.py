@@ -1071,3 +1071,45 @@ CATALOG.update(
         "not_found.contact": Template("热用户 {key} 没有登记联系方式。", "Household {key} has no contact on record."),
     }
 )
+
+# Heat far beyond a meter's permissible error (domain/implausible_heat.py): run exceptions and the
+# clerk's decision.
+CATALOG.update(
+    {
+        "implausible_heat": Template(
+            "户 {account_number} 的热表 {meter_serial} 在 {interval_start} 至 {interval_end} "
+            "记录热量 {recorded_gj} GJ，按流量和供回水温度应约为 {expected_gj} GJ，偏差 {deviation_percent} %，"
+            "超过允许误差 ±{permissible_error_percent} % 的 {factor} 倍："
+            "须由收费员决定按实测计费、改按估算或待检定后，方可结算。",
+            "Meter {meter_serial} of household {account_number} recorded {recorded_gj} GJ from {interval_start} to "
+            "{interval_end} where its volume and temperatures give about {expected_gj} GJ: {deviation_percent} %, "
+            "more than {factor} times the permissible ±{permissible_error_percent} %. A clerk decides (bill as "
+            "measured, replace by an estimate, or hold pending a verification) before it is settled.",
+        ),
+        "held_pending_verification": Template(
+            "户 {account_number} 的热表 {meter_serial} 在 {interval_start} 至 {interval_end} 的 {recorded_gj} GJ"
+            "（应约为 {expected_gj} GJ）待检定后结算（{decided_by}：{decision_reason}）。",
+            "Household {account_number} is held pending a verification of meter {meter_serial}: {recorded_gj} GJ "
+            "from {interval_start} to {interval_end} where about {expected_gj} GJ was expected ({decided_by}: "
+            "{decision_reason}).",
+        ),
+        "interval_not_far_beyond": Template(
+            "热表 {meter_serial} 在 {interval_start} 开始的时段偏差 {deviation_percent} %，未超过允许误差 "
+            "±{permissible_error_percent} % 的 {factor} 倍（或相差不足 0.1 GJ）：按实测计费，无需决定。",
+            "The interval of meter {meter_serial} from {interval_start} deviates by {deviation_percent} %, not more "
+            "than {factor} times the permissible ±{permissible_error_percent} % (or by less than 0.1 GJ): it is "
+            "billed as measured and needs no decision.",
+        ),
+        "estimate_only_for_estimate": Template(
+            "只有“改按估算”的决定带估算热量。", "Only a decision to estimate carries an estimate."
+        ),
+        "interval_not_estimable": Template(
+            "热表 {meter_serial} 的该时段无法估算（{why}）：请选择按实测计费或待检定。",
+            "The interval of meter {meter_serial} cannot be estimated ({why}): bill it as measured or hold it.",
+        ),
+        "not_found.interval": Template(
+            "没有经过 k·Δθ·ΔV 校核、以此时刻开始的计量时段：{key}。",
+            "No interval checked by k·Δθ·ΔV starts at that time: {key}.",
+        ),
+    }
+)

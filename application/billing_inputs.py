@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 from uuid import UUID
 
 from domain.billing import MeterEvidence
+from domain.implausible_heat import ImplausibleInterval, IntervalEvidence
 from domain.season import Season
 
 
@@ -85,4 +86,15 @@ class BillingInputs(Protocol):
 
     def building_energy_gj(self, community: str, building: str, first_day: date, last_day: date) -> Decimal | None:
         """The heat the building meter measured over the days, or None when the building has none."""
+        ...
+
+    def implausible_intervals(
+        self, household_ids: Sequence[UUID], first_day: date, last_day: date
+    ) -> dict[UUID, tuple[ImplausibleInterval, ...]]:
+        """Per household, the intervals of its own meters on the days whose heat is far beyond the
+        meter's permissible error, each with the clerk's decision in force (None: undecided)."""
+        ...
+
+    def interval_evidence(self, meter_serial: str, interval_start: datetime) -> IntervalEvidence | None:
+        """The k·Δθ·ΔV evidence of a meter's interval; None when there is no such checked interval."""
         ...

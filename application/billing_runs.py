@@ -29,6 +29,7 @@ from domain.billing_period import BillingPeriod, IssuedBill
 from domain.building_allocation import BuildingAllocation
 from domain.day_split import business_day
 from domain.errors import ConflictError, InvalidInputError, LedgerError
+from domain.implausible_heat import ImplausibleHeatError, ImplausibleInterval
 from domain.season import Season
 from domain.values import CommandContext
 
@@ -268,9 +269,7 @@ class _RunJob:
             except LedgerError as error:
                 # One household's problem (a period it cannot open, a season its readings do not
                 # cover) is an exception of the run; the others are billed.
-                outcome.exceptions.append(
-                    RunException(household.account_number, error.message_key, error.message, error.params)
-                )
+                outcome.exceptions.extend(run_exceptions(household.account_number, error))
                 if period is not None:
                     outcome.unchanged(period)
                 continue
@@ -352,6 +351,7 @@ class _ChunkReaders:
         self.household_ids = household_ids
         self._monthly: dict[UUID, Any] | None = None
         self._evidence: dict[UUID, Any] | None = None
+        self._implausible: dict[UUID, Any] | None = None
 
     def month_inputs(self, household: HouseholdFacts, period: BillingPeriod) -> MonthInputs:
         month = self.job.month
@@ -393,7 +393,16 @@ class _ChunkReaders:
         if all(segment.meter is None for segment in segments):
             building = self.job.allocation(household.community, household.building)
             allocation = building.heat_of(household.account_number) if building is not None else None
-        return SettlementInputs(segments, allocation, period.prepaid_yuan)
+        return SettlementInputs(segments, allocation, period.prepaid_yuan, self._implausible_of(household, season))
+
+    def _implausible_of(self, household: HouseholdFacts, season: Season) -> tuple[ImplausibleInterval, ...]:
+        """The household's intervals far beyond the MPE in the season, read once per chunk."""
+        if self._implausible is None:
+            self._implausible = self.job.runs.inputs.implausible_intervals(
+                self.household_ids, season.first_day, season.last_day
+            )
+        found: tuple[ImplausibleInterval, ...] = self._implausible.get(household.household_id, ())
+        return found
 
 
 def _building_averages(job: _RunJob, households: Sequence[HouseholdFacts]) -> dict[tuple[str, str], Decimal | None]:
@@ -440,3 +449,11 @@ def _suspended_days(spans: Sequence[SuspensionSpan], first: date, last: date) ->
         if start <= end:
             days += (end - start).days + 1
     return days
+
+
+def run_exceptions(account_number: str, error: LedgerError) -> list[RunException]:
+    """The run's exceptions for one household's error: one per interval of heat awaiting a
+    decision (each with its own evidence), else one."""
+    if isinstance(error, ImplausibleHeatError):
+        return [RunException(account_number, key, error.message, params) for key, params in error.exceptions]
+    return [RunException(account_number, error.message_key, error.message, error.params)]

@@ -72,10 +72,10 @@ class IntervalEvidence:
             "meter_serial": self.meter_serial,
             "interval_start": self.start.astimezone(BUSINESS_TIME_ZONE).isoformat(),
             "interval_end": self.end.astimezone(BUSINESS_TIME_ZONE).isoformat(),
-            "recorded_gj": str(self.recorded_gj),
-            "expected_gj": str(self.expected_gj),
-            "deviation_percent": str(self.deviation_percent),
-            "permissible_error_percent": str(self.permissible_error_percent),
+            "recorded_gj": readable_gj(self.recorded_gj),
+            "expected_gj": readable_gj(self.expected_gj),
+            "deviation_percent": _percent_text(self.deviation_percent),
+            "permissible_error_percent": _percent_text(self.permissible_error_percent),
         }
 
 
@@ -96,6 +96,19 @@ class ImplausibleInterval:
 
     evidence: IntervalEvidence
     decision: DecisionTaken | None = None
+
+
+def readable_gj(energy_gj: Decimal) -> str:
+    """An energy figure to 0.001 GJ (1 MJ) when that is exact, else every digit the ledger holds
+    (as ``domain.billing.readable_gj``, which imports this module)."""
+    milli = energy_gj.quantize(Decimal("0.001"))
+    return str(milli) if milli == energy_gj else format(energy_gj.normalize(), "f")
+
+
+def _percent_text(percent: Decimal) -> str:
+    """A percentage as the check computed it: to 0.01 (the read model keeps three places)."""
+    hundredth = percent.quantize(Decimal("0.01"))
+    return str(hundredth) if hundredth == percent else format(percent.normalize(), "f")
 
 
 def is_far_beyond(
@@ -158,7 +171,8 @@ def decision_lines(intervals: tuple[ImplausibleInterval, ...], first_day: date, 
         if taken.decision is HeatDecision.BILL_AS_MEASURED:
             lines.append(BillLine("heat_billed_as_measured", None, figures))
         else:
-            figures.update(estimated_gj=str(taken.estimated_gj), method=taken.method)
+            estimated_gj = readable_gj(taken.estimated_gj if taken.estimated_gj is not None else Decimal(0))
+            figures.update(estimated_gj=estimated_gj, method=taken.method)
             lines.append(BillLine("heat_replaced_by_estimate", None, figures))
     return lines
 

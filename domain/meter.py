@@ -11,7 +11,7 @@ import bisect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -23,6 +23,7 @@ from domain import ids
 from domain.day_split import MAXIMUM_INTERVAL_DAYS
 from domain.errors import ConflictError, InvalidInputError, NotFoundError, ReadingRejectedError
 from domain.heat_physics import DEFAULT_PERMANENT_FLOW_M3_H, check_interval
+from domain.implausible_heat import HeatDecision, IntervalEvidence, check_decision
 from domain.readings import Attachment, IntervalQuality, MeteredInterval, ReadingValues, RememberedReading
 from domain.values import (
     MAXIMUM_CODE_LENGTH,
@@ -993,3 +994,94 @@ class Meter(Aggregate):
             self.verified_since = self.window[1].measured_at
             del self.window[0]
         self.readings_count += 1
+
+    # -- decisions about implausible heat (domain/implausible_heat.py) ----------------------------
+
+    class ImplausibleHeatDecided(Aggregate.Event):
+        """A clerk's decision about an interval whose heat fails the k·Δθ·ΔV check far beyond the
+        MPE: bill it as measured, replace it by an estimate, or hold it pending a verification.
+        The evidence is the interval's check as the ledger held it when the clerk decided."""
+
+        interval_start: datetime
+        interval_end: datetime
+        decision: str
+        recorded_energy_gj: Decimal
+        expected_energy_gj: Decimal
+        deviation_percent: Decimal
+        permissible_error_percent: Decimal
+        estimated_energy_gj: Decimal | None
+        method: str
+        actor: str
+        reason: str
+        correlation_id: UUID
+
+    def decide_implausible_heat(
+        self,
+        evidence: IntervalEvidence,
+        decision: HeatDecision,
+        estimated_energy_gj: Decimal | None,
+        method: str,
+        context: CommandContext,
+    ) -> bool:
+        """Record a decision about one of this meter's intervals far beyond the MPE (the evidence
+        comes from the read model: the meter no longer remembers a season's intervals). Returns
+        False, recording nothing, when the same decision is already in force for the interval."""
+        assert evidence.meter_serial == self.serial, "the evidence is of this meter's interval"
+        check_decision(evidence, decision, estimated_energy_gj, context.reason)
+        decision = HeatDecision(decision)
+        method = method if decision is HeatDecision.ESTIMATE else ""
+        if self._heat_decisions().get(_interval_key(evidence.start)) == _decision_text(
+            decision, evidence.end, estimated_energy_gj
+        ):
+            return False
+        self._implausible_heat_decided(
+            evidence.start,
+            evidence.end,
+            decision.value,
+            evidence.recorded_gj,
+            evidence.expected_gj,
+            evidence.deviation_percent,
+            evidence.permissible_error_percent,
+            estimated_energy_gj,
+            method,
+            context.actor,
+            context.reason,
+            context.correlation_id,
+        )
+        return True
+
+    def _heat_decisions(self) -> dict[str, str]:
+        # A snapshot taken before decisions existed has no such attribute.
+        decisions: dict[str, str] = self.__dict__.setdefault("heat_decisions", {})
+        return decisions
+
+    @event(ImplausibleHeatDecided)
+    def _implausible_heat_decided(
+        self,
+        interval_start: datetime,
+        interval_end: datetime,
+        decision: str,
+        recorded_energy_gj: Decimal,
+        expected_energy_gj: Decimal,
+        deviation_percent: Decimal,
+        permissible_error_percent: Decimal,
+        estimated_energy_gj: Decimal | None,
+        method: str,
+        actor: str,
+        reason: str,
+        correlation_id: UUID,
+    ) -> None:
+        self._heat_decisions()[_interval_key(interval_start)] = _decision_text(
+            HeatDecision(decision), interval_end, estimated_energy_gj
+        )
+
+
+def _decision_text(decision: HeatDecision, interval_end: datetime, estimated_energy_gj: Decimal | None) -> str:
+    """What makes two decisions about an interval the same: the decision, the interval's end (a
+    split interval is another interval) and the estimate."""
+    estimate = "" if estimated_energy_gj is None else str(estimated_energy_gj.normalize())
+    return f"{decision.value} {_interval_key(interval_end)} {estimate}"
+
+
+def _interval_key(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()

@@ -13,6 +13,7 @@ from application.arrears import Arrears
 from application.billing import Billing
 from application.billing_runs import BillingRuns
 from application.dunning import Dunning
+from application.heat_decisions import HeatDecisions
 from application.ledger import HeatLedger
 from application.payments import Payments
 from application.reminder_messages import ReminderSender
@@ -70,6 +71,11 @@ class Container:
     def catch_up(self) -> int:
         """Apply new events to the read models."""
         return self.runner.catch_up()
+
+    @property
+    def heat_decisions(self) -> HeatDecisions:
+        """Clerks' decisions about heat far beyond a meter's permissible error (stateless, cheap)."""
+        return HeatDecisions(self.ledger, self.billing.inputs, self.estimator)
 
     def close(self) -> None:
         self.ledger.close()

@@ -76,6 +76,22 @@ class _SilentMeter:
     position: Position
 
 
+def _interval_meter_of(row: Any) -> _SilentMeter:
+    """A meter's facts as the estimation methods need them, from an interval's row."""
+    position = Position(VerticalPosition(row.vertical_position), HorizontalPosition(row.horizontal_position))
+    return _SilentMeter(
+        row.meter_id,
+        row.serial,
+        row.start_at,
+        Decimal(0),
+        row.community,
+        row.building,
+        row.household_id,
+        row.heated_area_m2,
+        position,
+    )
+
+
 def midnight_starting(day: date) -> datetime:
     """The first moment of a business day, as an aware datetime."""
     return datetime.combine(day, time(0), BUSINESS_TIME_ZONE)
@@ -115,20 +131,33 @@ class GapEstimator:
         """Estimate every faulty interval of a household meter that has no estimate yet, by the same
         methods, in proportion to the part of each day the interval covers."""
         for meter, start, end in self._faulty_intervals():
-            days = _days_covered(start, end)
-            if len(days) > MAXIMUM_ESTIMATED_DAYS:
-                report.skipped.append((meter.serial, f"faulty for more than {MAXIMUM_ESTIMATED_DAYS} days"))
+            estimated = self._interval_estimate(meter, start, end)
+            if isinstance(estimated, str):
+                report.skipped.append((meter.serial, estimated))
                 continue
-            estimates = self._day_estimates(meter, [day for day, _ in days])
-            if not estimates:
-                report.skipped.append((meter.serial, "no history and no building figures to estimate from"))
-                continue
-            shares = dict(days)
-            energy = sum((estimate.energy_gj * shares[estimate.day] for estimate in estimates), Decimal(0))
-            recorded = self.intake.ledger.estimate_faulty_interval(
-                principal, meter.serial, start, energy.quantize(Decimal("0.001")), estimates[0].method.value
-            )
+            energy, method = estimated
+            recorded = self.intake.ledger.estimate_faulty_interval(principal, meter.serial, start, energy, method)
             report.faulty_intervals_estimated += int(recorded)
+
+    def estimate_interval(self, meter_serial: str, start: datetime, end: datetime) -> tuple[Decimal, str] | str:
+        """The heat of a household meter's interval estimated as a faulty interval's is (an interval
+        whose measured heat a clerk replaces): the GJ to 0.001 and the method, or why it cannot be."""
+        meter = self._interval_meter(meter_serial, start)
+        if meter is None:
+            return "not an interval of a household meter serving a household"
+        return self._interval_estimate(meter, start, end)
+
+    def _interval_estimate(self, meter: _SilentMeter, start: datetime, end: datetime) -> tuple[Decimal, str] | str:
+        """Each day's estimate weighted by the share of the day the interval covers, summed."""
+        days = _days_covered(start, end)
+        if len(days) > MAXIMUM_ESTIMATED_DAYS:
+            return f"faulty for more than {MAXIMUM_ESTIMATED_DAYS} days"
+        estimates = self._day_estimates(meter, [day for day, _ in days])
+        if not estimates:
+            return "no history and no building figures to estimate from"
+        shares = dict(days)
+        energy = sum((estimate.energy_gj * shares[estimate.day] for estimate in estimates), Decimal(0))
+        return energy.quantize(Decimal("0.001")), estimates[0].method.value
 
     def _estimate(self, meter: _SilentMeter, today: date) -> list[ReadingItem] | str:
         first_day = business_day(meter.last_measured_at)
@@ -181,13 +210,21 @@ class GapEstimator:
 
     # -- reading the read models --------------------------------------------------------------
 
-    def _faulty_intervals(self) -> list[tuple[_SilentMeter, datetime, datetime]]:
-        """Faulty intervals of household meters that have no estimate yet, with their meter's facts."""
-        estimated = select(faulty_interval_estimates.c.meter_id).where(
-            faulty_interval_estimates.c.meter_id == meter_intervals.c.meter_id,
-            faulty_interval_estimates.c.interval_start_at == meter_intervals.c.start_at,
+    def _interval_meter(self, meter_serial: str, start: datetime) -> _SilentMeter | None:
+        """The facts of the household meter whose interval starts at ``start``, with the household
+        the interval is charged to."""
+        statement = self._intervals_with_households().where(
+            meters.c.serial == meter_serial,
+            meter_intervals.c.start_at == start,
+            meters.c.kind == MeterKind.HOUSEHOLD.value,
         )
-        statement = (
+        with self.engine.connect() as connection:
+            row = connection.execute(statement).one_or_none()
+        return None if row is None else _interval_meter_of(row)
+
+    @staticmethod
+    def _intervals_with_households() -> Any:
+        return (
             select(
                 meter_intervals.c.meter_id,
                 meters.c.serial,
@@ -202,6 +239,16 @@ class GapEstimator:
             )
             .join(meters, meters.c.meter_id == meter_intervals.c.meter_id)
             .join(households, households.c.household_id == meter_intervals.c.household_id)
+        )
+
+    def _faulty_intervals(self) -> list[tuple[_SilentMeter, datetime, datetime]]:
+        """Faulty intervals of household meters that have no estimate yet, with their meter's facts."""
+        estimated = select(faulty_interval_estimates.c.meter_id).where(
+            faulty_interval_estimates.c.meter_id == meter_intervals.c.meter_id,
+            faulty_interval_estimates.c.interval_start_at == meter_intervals.c.start_at,
+        )
+        statement = (
+            self._intervals_with_households()
             .where(
                 meter_intervals.c.quality == FAULTY,
                 meters.c.kind == MeterKind.HOUSEHOLD.value,
@@ -210,24 +257,7 @@ class GapEstimator:
             .order_by(meters.c.serial, meter_intervals.c.start_at)
         )
         with self.engine.connect() as connection:
-            return [
-                (
-                    _SilentMeter(
-                        row.meter_id,
-                        row.serial,
-                        row.start_at,
-                        Decimal(0),
-                        row.community,
-                        row.building,
-                        row.household_id,
-                        row.heated_area_m2,
-                        Position(VerticalPosition(row.vertical_position), HorizontalPosition(row.horizontal_position)),
-                    ),
-                    row.start_at,
-                    row.end_at,
-                )
-                for row in connection.execute(statement)
-            ]
+            return [(_interval_meter_of(row), row.start_at, row.end_at) for row in connection.execute(statement)]
 
     def _silent_meters(self, silent_since: datetime) -> list[_SilentMeter]:
         statement = (

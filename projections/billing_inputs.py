@@ -46,9 +46,11 @@ from application.billing_inputs import (
 )
 from domain.billing import MeterEvidence
 from domain.day_split import BUSINESS_TIME_ZONE
+from domain.implausible_heat import ImplausibleInterval, IntervalEvidence
 from domain.readings import IntervalQuality
 from domain.season import Season
 from domain.values import MeterKind
+from projections import implausible_heat_queries
 from projections.tables import (
     ENERGY_SCALE,
     daily_consumption,
@@ -332,6 +334,18 @@ class SqlBillingInputs(BillingInputs):
             total = connection.execute(select(func.sum(heat.c.energy_gj))).scalar_one()
         return _energy(total)
 
+
+    # -- heat far beyond the permissible error (projections/implausible_heat_queries.py) ----------
+
+    def implausible_intervals(
+        self, household_ids: Sequence[UUID], first_day: date, last_day: date
+    ) -> dict[UUID, tuple[ImplausibleInterval, ...]]:
+        """Per household, its meters' intervals on the days far beyond the MPE, with the decision."""
+        return implausible_heat_queries.implausible_intervals(self.engine, household_ids, first_day, last_day)
+
+    def interval_evidence(self, meter_serial: str, interval_start: datetime) -> IntervalEvidence | None:
+        """The k·Δθ·ΔV evidence of a meter's interval, if it was checked."""
+        return implausible_heat_queries.interval_evidence(self.engine, meter_serial, interval_start)
 
 def _evidence(chunk: Sequence[UUID], first_day: date, last_day: date, include_faulty: bool) -> Any:
     """(household_id, meter_id, day, quality, energy_gj) of the households' own meters in the days:

@@ -30,6 +30,7 @@ from domain.meter import Meter
 from projections.allocation_rows import reallocate
 from projections.arrears_handlers import ARREARS_HANDLERS
 from projections.billing_handlers import BILLING_HANDLERS
+from projections.heat_decision_handlers import HEAT_DECISION_HANDLERS
 from projections.payment_handlers import PAYMENT_HANDLERS
 from projections.reading_batch import ReadingBatchWriter
 from projections.tables import (
@@ -61,6 +62,7 @@ class LedgerProjection:
             BILLING_HANDLERS
             | PAYMENT_HANDLERS
             | ARREARS_HANDLERS
+            | HEAT_DECISION_HANDLERS
             | {
                 Household.Registered: self._household_registered,
                 Household.AreaCorrected: self._area_corrected,
