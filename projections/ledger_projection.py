@@ -31,6 +31,7 @@ from projections.allocation_rows import reallocate
 from projections.arrears_handlers import ARREARS_HANDLERS
 from projections.billing_handlers import BILLING_HANDLERS
 from projections.heat_decision_handlers import HEAT_DECISION_HANDLERS
+from projections.interval_recharge import recharge_intervals
 from projections.payment_handlers import PAYMENT_HANDLERS
 from projections.reading_batch import ReadingBatchWriter
 from projections.tables import (
@@ -71,6 +72,7 @@ class LedgerProjection:
                 Household.MeterAttached: self._touch_household,
                 Household.MeterDetached: self._touch_household,
                 Household.OwnerChanged: self._owner_changed,
+                Household.Deregistered: self._household_deregistered,
                 Meter.Commissioned: self._meter_commissioned,
                 Meter.AttachedToHousehold: self._meter_attached,
                 Meter.DetachedFromHousehold: self._meter_detached,
@@ -80,6 +82,7 @@ class LedgerProjection:
                 Meter.VerificationRecorded: self._verification_recorded,
                 Meter.ReadingVoided: self._reading_voided,
                 Meter.FaultyIntervalEstimated: self._faulty_interval_estimated,
+                Meter.IntervalsRecharged: self._intervals_recharged,
             }
         )
 
@@ -127,6 +130,7 @@ class LedgerProjection:
                 registered_on=event.registered_on,
                 heating_suspended=False,
                 suspended_since=None,
+                deregistered_on=None,
                 version=event.originator_version,
             )
         )
@@ -174,6 +178,9 @@ class LedgerProjection:
                 recorded_at=event.timestamp,
             )
         )
+
+    def _household_deregistered(self, connection: Connection, event: Household.Deregistered) -> None:
+        self._update_household(connection, event, deregistered_on=event.effective_on)
 
     def _touch_household(self, connection: Connection, event: Any) -> None:
         self._update_household(connection, event)
@@ -305,6 +312,11 @@ class LedgerProjection:
             last_measured_at=newest.measured_at if newest else None,
             last_energy_gj=newest.energy_gj if newest else None,
         )
+
+    def _intervals_recharged(self, connection: Connection, event: Meter.IntervalsRecharged) -> None:
+        """Late paperwork: charge the meter's intervals after the change again (interval_recharge)."""
+        recharge_intervals(connection, event.originator_id, event.since, event.attachments)
+        self._update_meter(connection, event)
 
     def _faulty_interval_estimated(self, connection: Connection, event: Meter.FaultyIntervalEstimated) -> None:
         """Share the estimate across the interval's days, replacing an earlier estimate of it."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from uuid import UUID
 
 import pytest
 
 from domain.errors import ConflictError, InvalidInputError, NotFoundError, ReadingRejectedError
 from domain.meter import READING_WINDOW_SIZE, Meter, RecordingOutcome
-from domain.readings import ReadingValues
+from domain.readings import Attachment, ReadingValues, household_charged
 from domain.values import AccuracyClass, ReadingSource
 from domain.verification import TestPoint, judge_points
 from tests.strategies import COMMISSIONED_AT, SEASON_START, context, hours_after, new_meter, record, values
@@ -236,3 +237,73 @@ def test_splitting_or_withdrawing_a_faulty_interval_drops_its_estimate() -> None
     meter.estimate_faulty_interval(hours_after(T, 12), D("0.2"), "x", context())
     meter.void_reading(hours_after(T, 24), context())
     assert all(reading.faulty_estimate_gj is None for reading in meter.window)
+
+
+# -- late paperwork: attachment changes that take effect before recorded readings ----------------
+
+
+def recharges(meter: Meter) -> list[Meter.IntervalsRecharged]:
+    return [event for event in meter.pending_events if isinstance(event, Meter.IntervalsRecharged)]
+
+
+def test_an_attachment_dated_before_recorded_readings_re_charges_the_intervals_after_it() -> None:
+    meter = new_meter()
+    record(meter, values(T, "10.0"))
+    record(meter, values(hours_after(T, 24), "10.5"))
+    meter.attach_to(HOUSEHOLD, hours_after(T, -1), context(reason="installation form typed in late"))
+
+    (event,) = recharges(meter)
+    assert (event.since, event.attachments, event.reason) == (
+        hours_after(T, -1),
+        [Attachment(HOUSEHOLD, hours_after(T, -1))],
+        "installation form typed in late",
+    )
+    attached, last = meter.pending_events[-2:]
+    assert isinstance(attached, Meter.AttachedToHousehold) and last is event  # right after the attachment
+
+
+def test_a_detachment_dated_before_recorded_readings_re_charges_the_intervals_after_it() -> None:
+    meter = new_meter()
+    meter.attach_to(HOUSEHOLD, COMMISSIONED_AT, context())
+    record(meter, values(T, "10.0"))
+    record(meter, values(hours_after(T, 24), "10.5"))
+    meter.detach(hours_after(T, 12), context(reason="moved out"))
+
+    (event,) = recharges(meter)
+    assert (event.since, event.attachments) == (
+        hours_after(T, 12),
+        [Attachment(HOUSEHOLD, COMMISSIONED_AT, hours_after(T, 12))],
+    )
+
+
+def test_attachment_changes_at_or_after_the_newest_reading_re_charge_nothing() -> None:
+    meter = new_meter()
+    record(meter, values(T, "10.0"))
+    meter.attach_to(HOUSEHOLD, T, context())  # an interval ending at the change keeps its charge
+    meter.detach(hours_after(T, 1), context(reason="moved out"))
+    assert recharges(meter) == []
+
+
+OTHER_HOUSEHOLD = Meter.create_id("another unused")
+
+
+@pytest.mark.parametrize(
+    ("start_hour", "end_hour", "charged"),
+    [
+        (0, 24, HOUSEHOLD),  # began while attached to the first household
+        (18, 30, HOUSEHOLD),  # began there, ended after the move: charged where it began
+        (24, 30, None),  # began at the detachment: the meter served no one then
+        (30, 40, OTHER_HOUSEHOLD),  # began unattached, ended within the next attachment
+        (30, 36, None),  # ended at the next attachment: nothing of it was metered there
+        (36, 48, OTHER_HOUSEHOLD),
+    ],
+)
+def test_an_interval_is_charged_where_it_began_or_else_where_it_ended(
+    start_hour: int, end_hour: int, charged: UUID | None
+) -> None:
+    # Attached to HOUSEHOLD until 24 h, to OTHER_HOUSEHOLD from 36 h.
+    attachments = [
+        Attachment(HOUSEHOLD, COMMISSIONED_AT, hours_after(T, 24)),
+        Attachment(OTHER_HOUSEHOLD, hours_after(T, 36)),
+    ]
+    assert household_charged(attachments, hours_after(T, start_hour), hours_after(T, end_hour)) == charged
