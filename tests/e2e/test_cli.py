@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 
 from api import cli
 from application.authorization import Role
 from infrastructure.container import Container, bootstrap
-from projections.tables import LEDGER_TABLES, meter_readings
+from projections.tables import LEDGER_TABLES, bills, meter_readings
 from tests.conftest import sqlite_settings
 
 DEMO_METER = "60110601"  # building 1, entrance 1, flat 601
@@ -358,6 +358,7 @@ def test_dunning_writes_reminders_once_and_lists_the_outbox(env: dict[str, str],
     # The demo's prepayment falls due on its issue day; 20 days on, the unpaid are at the 15-day stage.
     with opened(demo_store) as container:
         issued_on = container.ledger.clock().date()
+        pending_before = container.outbox.counts()["pending"]  # the demo's bill notices
     later = datetime.combine(issued_on + timedelta(days=20), time(4), UTC)
     with freeze_time(later):
         first = run(env, "dunning", "run", "--no-deliver")
@@ -369,7 +370,50 @@ def test_dunning_writes_reminders_once_and_lists_the_outbox(env: dict[str, str],
     assert "dunning_already_sent" in again.stdout
     listed = run(env, "notifications", "list", "--status", "pending")
     assert listed.exit_code == 0, listed.output
-    assert f"pending {written}" in listed.stdout
+    assert f"pending {pending_before + written}" in listed.stdout
+
+
+# -- bill notices -------------------------------------------------------------------------------
+
+
+def demo_season(data_dir: Path) -> str:
+    with opened(data_dir) as container, container.engine.connect() as connection:
+        return str(connection.execute(select(bills.c.season_code)).scalars().first())
+
+
+def figure(output: str, name: str) -> int:
+    found = re.search(rf"{re.escape(name)}\s*│\s*(\d+)", output)
+    assert found is not None, output
+    return int(found.group(1))
+
+
+def test_the_demo_writes_its_bill_notices_and_a_pass_or_a_rerun_writes_none_again(
+    env: dict[str, str], demo_store: Path
+) -> None:
+    with opened(demo_store) as container:
+        written = [message for message in container.outbox.messages(limit=1000) if message.kind != "reminder"]
+        with container.engine.connect() as connection:
+            issued = connection.execute(select(func.count()).select_from(bills)).scalar_one()
+    assert written and {message.kind for message in written} <= {"prepayment", "statement"}
+    season = demo_season(demo_store)
+    again = run(env, "notifications", "bills", "--season", season, "--no-deliver")
+    assert again.exit_code == 0, again.output
+    assert (figure(again.stdout, "bills"), figure(again.stdout, "notices written")) == (issued, 0)
+    assert figure(again.stdout, "written before") == len(written)
+    skipped = figure(again.stdout, "skipped: no contact")
+    assert skipped == issued - len(written) > 0
+    assert "bill_notice_no_contact" in again.stdout
+    rerun = run(env, "billing", "run", "prepayment", "--season", season)
+    assert rerun.exit_code == 0, rerun.output
+    assert figure(rerun.stdout, "notices written") == 0
+    with opened(demo_store) as container:
+        assert len(container.outbox.messages(limit=1000)) == len(written)
+
+
+def test_a_bill_notice_pass_refuses_a_bad_season(env: dict[str, str], demo_store: Path) -> None:
+    refused = run(env, "notifications", "bills", "--season", "2025-2027")
+    assert refused.exit_code == 2
+    assert "2025-2026" in refused.output
 
 
 def test_a_bad_dunning_policy_is_refused_with_exit_code_2(env: dict[str, str], demo_store: Path) -> None:
