@@ -336,6 +336,24 @@ CATALOG: dict[str, Template] = {
         "生效日期 {value} 早于上一次报停或恢复供热的日期。",
         "The effective date {value} lies before the last suspension or resumption.",
     ),
+    "already_deregistered": Template(
+        "户 {account_number} 已于 {deregistered_on} 销户。",
+        "Household {account_number} is deregistered already (from {deregistered_on}).",
+    ),
+    "household_deregistered": Template(
+        "户 {account_number} 已于 {deregistered_on} 销户，不能再办理供热变更。",
+        "Household {account_number} left the network on {deregistered_on}; its supply cannot change any more.",
+    ),
+    "deregistration_before_registration": Template(
+        "销户日期 {value} 过早：须晚于开户日期 {registered_on} 和此前每一次过户，且不早于最近一次报停或复供，"
+        "最早可填 {earliest}。",
+        "The deregistration on {value} is too early: it must follow the registration on {registered_on} and "
+        "every owner change, and not precede the last suspension or resumption; the earliest is {earliest}.",
+    ),
+    "deregistration_too_far_ahead": Template(
+        "销户日期 {value} 晚于今天一年以上，最晚可填 {latest}。",
+        "The deregistration date {value} lies more than a year after today; the latest is {latest}.",
+    ),
     "reason_required": Template("此项变更必须填写原因。", "A reason is required for this change."),
     # meters
     "meter_already_attached_here": Template(
@@ -1110,6 +1128,59 @@ CATALOG.update(
         "not_found.interval": Template(
             "没有经过 k·Δθ·ΔV 校核、以此时刻开始的计量时段：{key}。",
             "No interval checked by k·Δθ·ΔV starts at that time: {key}.",
+        ),
+    }
+)
+
+
+# -- seasons and the household's days of a season (domain/heating_season.py, application/seasons.py,
+# application/billing_runs.py)
+
+LABELS.update(
+    {
+        "season_record": Template("采暖季记录", "season record"),
+        "decree_number": Template("政府文件号", "decree number"),
+        "first_day": Template("首日", "first day"),
+        "last_day": Template("末日", "last day"),
+    }
+)
+
+CATALOG.update(
+    {
+        "season_already_declared": Template(
+            "{scope} 的 {season} 采暖季已有记录：延长请按文件登记延长。",
+            "Season {season} is declared for {scope} already: record an extension by decree instead.",
+        ),
+        "season_shortened": Template(
+            "采暖季只能按文件延长，不能缩短（现为 {first_day} 至 {last_day}）：账单可能已按这些天开出。",
+            "A season is extended by decree, never shortened (it runs {first_day} to {last_day}): bills may stand "
+            "on those days.",
+        ),
+        "season_extension_unchanged": Template(
+            "这次延长没有改变 {season} 采暖季的任何一天。", "The extension changes no day of season {season}."
+        ),
+        "season_days_invalid": Template(
+            "{season} 采暖季应从 {season} 的第一年某日到第二年某日，最多 {limit} 天（收到 {first_day} 至 {last_day}）。",
+            "Season {season} runs from a day of its first year to a day of its second, at most {limit} days "
+            "({first_day} to {last_day} given).",
+        ),
+        "season_decree_required": Template("请填写政府文件号。", "The decree's number is required."),
+        "not_found.season": Template("没有登记这个采暖季：{key}。", "No such season was declared: {key}."),
+        "period_outside_season": Template(
+            "本户的计费天数 {first_day} 至 {last_day} 不在 {season} 采暖季之内。",
+            "The household's days {first_day} to {last_day} lie outside season {season}.",
+        ),
+        "registered_after_season": Template(
+            "本户 {registered_on} 才入网，晚于 {season} 采暖季：不计费。",
+            "Registered on {registered_on}, after season {season}: not billed for it.",
+        ),
+        "deregistered_before_season": Template(
+            "本户已于 {deregistered_on} 销户，早于 {season} 采暖季：不计费。",
+            "Deregistered from {deregistered_on}, before season {season}: not billed for it.",
+        ),
+        "month_outside_period": Template(
+            "本户 {account_number} 在 {month} 没有供热（入网前或销户后）。",
+            "Household {account_number} was not supplied in {month} (before registration or after deregistration).",
         ),
     }
 )

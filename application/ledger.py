@@ -23,6 +23,7 @@ from application.authorization import Permission, Principal
 from application.ingestion import MAXIMUM_BATCH_SIZE, BatchReport, ReadingItem, judge_batch
 from application.transcodings import register_ledger_transcodings
 from domain import ids
+from domain.day_split import business_day
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
 from domain.household import Household
 from domain.meter import Meter
@@ -223,6 +224,24 @@ class HeatLedger(Application[UUID]):
         require_reason(reason)
         household = self.household(account_number)
         household.change_owner(effective_on, self._context(principal, reason, correlation_id))
+        self.save(household)
+
+    @_one_at_a_time
+    def deregister_household(
+        self,
+        principal: Principal,
+        account_number: str,
+        effective_on: date,
+        reason: str,
+        correlation_id: UUID | None = None,
+    ) -> None:
+        """销户/拆网: the household leaves the network; ``effective_on`` is its first day neither
+        supplied nor billed, at most a year after today's business day (Asia/Shanghai)."""
+        principal.require(Permission.MANAGE_HOUSEHOLDS)
+        require_reason(reason)
+        household = self.household(account_number)
+        context = self._context(principal, reason, correlation_id)
+        household.deregister(effective_on, context, today=business_day(self.clock()))
         self.save(household)
 
     # -- meters -------------------------------------------------------------------------------

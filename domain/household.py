@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -27,6 +27,11 @@ from domain.values import (
 AREA_RESOLUTION_M2 = Decimal("0.01")
 # No flat or shop is larger than this; a bigger figure is a typing error, not a customer.
 MAXIMUM_AREA_M2 = Decimal(100000)
+# 销户 is arranged for the coming months, not years ahead: a later date is a typing error.
+MAXIMUM_DEREGISTRATION_LEAD_DAYS = 366
+# The last day of year 9998: a deregistration date after it (9999-12-31 and the like) is refused,
+# so that the day after the last billed one always exists.
+LATEST_DEREGISTRATION_DAY = date(9998, 12, 31)
 
 
 def validate_areas(connected_area_m2: Decimal, heated_area_m2: Decimal) -> Areas:
@@ -52,6 +57,13 @@ def validate_areas(connected_area_m2: Decimal, heated_area_m2: Decimal) -> Areas
             value=str(heated_area_m2),
         )
     return Areas(connected_area_m2, heated_area_m2)
+
+
+def latest_deregistration_day(today: date) -> date:
+    """The latest deregistration date taken on the business day ``today``: a year ahead, never in
+    year 9999 (counted without building a date past 9999-12-31, which Python cannot hold)."""
+    days_left = (LATEST_DEREGISTRATION_DAY - today).days
+    return today + timedelta(days=min(MAXIMUM_DEREGISTRATION_LEAD_DAYS, days_left))
 
 
 def _context_fields(context: CommandContext) -> dict[str, Any]:
@@ -104,6 +116,15 @@ class Household(Aggregate):
     class OwnerChanged(Aggregate.Event):
         """过户: the flat passed to a new account holder from ``effective_on`` (no names are kept:
         the bills of the season are split at this day)."""
+
+        effective_on: date
+        actor: str
+        reason: str
+        correlation_id: UUID
+
+    class Deregistered(Aggregate.Event):
+        """销户/拆网: the household left the network. ``effective_on`` is the first day it is
+        neither supplied nor billed; its last billed day is the day before."""
 
         effective_on: date
         actor: str
@@ -186,6 +207,7 @@ class Household(Aggregate):
         self.owner_changes: list[date] = []
         self.vulnerable = False
         self.open_disputes = 0
+        self.deregistered_on: date | None = None
 
     @classmethod
     def register(
@@ -232,8 +254,29 @@ class Household(Aggregate):
     def is_suspended(self) -> bool:
         return self.suspended_since is not None
 
+    @property
+    def is_deregistered(self) -> bool:
+        return self.deregistered_on is not None
+
+    def _require_supplied(self, effective_on: date | None = None) -> None:
+        """ConflictError once the household has left the network (from ``effective_on`` on, when
+        the change has a date: a change dated before the deregistration still describes a
+        supplied flat)."""
+        if self.deregistered_on is None:
+            return
+        if effective_on is not None and effective_on < self.deregistered_on:
+            return
+        raise ConflictError(
+            "the household is deregistered",
+            message_key="household_deregistered",
+            account_number=self.account_number,
+            deregistered_on=self.deregistered_on.isoformat(),
+        )
+
     def correct_area(self, areas: Areas, effective_on: date, context: CommandContext) -> None:
-        """Record a corrected area (a survey, a mistake in the master data) from a date on."""
+        """Record a corrected area (a survey, a mistake in the master data) from a date on;
+        after a deregistration only for days before it."""
+        self._require_supplied(effective_on)
         checked = validate_areas(areas.connected_area_m2, areas.heated_area_m2)
         if checked == self.areas:
             raise ConflictError(
@@ -259,6 +302,7 @@ class Household(Aggregate):
 
     def suspend_heating(self, effective_on: date, context: CommandContext) -> None:
         """报停: the household stops taking heat from a date on."""
+        self._require_supplied()
         if self.is_suspended:
             raise ConflictError(
                 "heating is already suspended", message_key="already_suspended", account_number=self.account_number
@@ -273,6 +317,7 @@ class Household(Aggregate):
 
     def resume_heating(self, effective_on: date, context: CommandContext) -> None:
         """The household takes heat again from a date on."""
+        self._require_supplied()
         if self.suspended_since is None:
             raise ConflictError(
                 "heating is not suspended", message_key="not_suspended", account_number=self.account_number
@@ -301,6 +346,7 @@ class Household(Aggregate):
 
     def change_owner(self, effective_on: date, context: CommandContext) -> None:
         """过户: record that the flat passes to a new holder from ``effective_on`` on."""
+        self._require_supplied()
         if effective_on < self.registered_on or any(effective_on <= earlier for earlier in self.owner_changes):
             raise InvalidInputError(
                 "an owner change must follow the registration and every earlier owner change",
@@ -314,8 +360,59 @@ class Household(Aggregate):
     def _owner_changed(self, effective_on: date, actor: str, reason: str, correlation_id: UUID) -> None:
         self.owner_changes.append(effective_on)
 
+    def deregister(self, effective_on: date, context: CommandContext, *, today: date) -> None:
+        """销户/拆网: the household leaves the network; ``effective_on`` is the first day it is
+        neither supplied nor billed (the last billed day is the day before).
+
+        ``effective_on`` follows the registration and every owner change, does not precede the
+        last suspension or resumption, and lies at most a year after ``today`` (the business day).
+        Meters may still be detached afterwards; nothing that changes the supply is taken.
+        """
+        if self.deregistered_on is not None:
+            raise ConflictError(
+                "the household is deregistered already",
+                message_key="already_deregistered",
+                account_number=self.account_number,
+                deregistered_on=self.deregistered_on.isoformat(),
+            )
+        self._require_deregistration_in_order(effective_on)
+        latest = latest_deregistration_day(today)
+        if effective_on > latest:
+            raise InvalidInputError(
+                "the deregistration date lies more than a year after today",
+                message_key="deregistration_too_far_ahead",
+                field="effective_on",
+                value=effective_on.isoformat(),
+                latest=latest.isoformat(),
+            )
+        self._deregistered(effective_on, **_context_fields(context))
+
+    def _require_deregistration_in_order(self, effective_on: date) -> None:
+        """InvalidInputError unless the household is supplied at least one day and every earlier
+        change of the account (owner change, suspension, resumption) lies before the date."""
+        earliest = max(
+            [self.registered_on + timedelta(days=1)]
+            + [change + timedelta(days=1) for change in self.owner_changes]
+            + [end if end is not None else start for start, end in self.suspensions[-1:]]
+        )
+        if effective_on < earliest:
+            raise InvalidInputError(
+                "a deregistration must follow the registration and every owner change, and not "
+                "precede the last suspension or resumption",
+                message_key="deregistration_before_registration",
+                field="effective_on",
+                value=effective_on.isoformat(),
+                registered_on=self.registered_on.isoformat(),
+                earliest=earliest.isoformat(),
+            )
+
+    @event(Deregistered)
+    def _deregistered(self, effective_on: date, actor: str, reason: str, correlation_id: UUID) -> None:
+        self.deregistered_on = effective_on
+
     def attach_meter(self, meter_id: UUID, meter_serial: str, attached_at: datetime, context: CommandContext) -> None:
-        """Record that a meter now measures this household's heat."""
+        """Record that a meter now measures this household's heat (not after a deregistration)."""
+        self._require_supplied()
         if str(meter_id) in self.meter_serials:
             raise ConflictError(
                 "the meter is already attached to this household",
