@@ -14,7 +14,7 @@ import pytest
 from arq.worker import Worker
 from sqlalchemy import func, select
 
-from application.authorization import SYSTEM, Role
+from application.authorization import SYSTEM, Principal, Role
 from application.billing_runs import RunRequest
 from application.ingestion import ReadingItem
 from domain.billing import BillKind
@@ -262,3 +262,68 @@ def test_the_worker_delivers_every_minute_and_runs_dunning_at_the_hour_set(redis
     daily = redis_settings.model_copy(update={"dunning_daily_hour": 9})
     [dunning] = [job for job in worker_options(daily)["cron_jobs"] if job.name == "cron:run_dunning"]
     assert (dunning.hour, dunning.minute) == ({9}, {0})
+
+
+def test_arq_worker_s_billing_run_brings_each_bill_to_its_household(
+    quiet_container: Container, redis_settings: Settings
+) -> None:
+    # The worker runs the prepayment of WZ-0001 (90 m² × 21.6 = 1944.00 元), writes its notice and
+    # delivers it to the gateway in the same job; a second job for the same run writes nothing.
+    from application.notifications import Contact, ContactChannel, MessageLanguage
+    from tests.receivers import webhook_receiver
+    from tests.strategies import register_household
+
+    container = quiet_container
+    register_household(container.ledger, "WZ-0001")
+    price = TwoPartPrice(Decimal("21.6"), Decimal(30), Decimal("43.9"), SettlementPolicy.REFUND_ONLY)
+    container.billing.publish_tariff(
+        SYSTEM, CustomerClass.RESIDENTIAL, "*", TariffTerms(price), START.date(), None, "DOC-1", START.date()
+    )
+    container.contacts.set_contact(
+        Contact("WZ-0001", ContactChannel.WEBHOOK, "13800138000", MessageLanguage.ZH), "service-chen"
+    )
+    container.catch_up()
+    clerk = Principal("clerk-li", Role.CLERK)
+    run_id = container.run_store.submit(clerk, RunRequest(BillKind.PREPAYMENT, Season.default_starting(2025)), "x")
+
+    with webhook_receiver() as receiver:
+        settings = redis_settings.model_copy(update={"notification_webhook_url": receiver.url})
+        container.settings = settings
+
+        async def scenario() -> list[dict[str, object]]:
+            redis = await open_redis(settings)
+            await redis.flushdb()
+            jobs = [await redis.enqueue_job("run_billing", run_id=str(run_id), _job_id=f"r{n}") for n in range(2)]
+            options = worker_options(settings) | {"cron_jobs": [], "max_jobs": 1}
+            worker = Worker(
+                **options, burst=True, handle_signals=False, ctx={"container": container, "owns_container": False}
+            )
+            await worker.main()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                await worker.close()
+            results = [await job.result(timeout=5) for job in jobs if job is not None]
+            await redis.aclose()
+            return results
+
+        first, again = asyncio.run(scenario())
+        [request] = receiver.received
+    assert first["notices"] == {
+        "season": "2025-2026",
+        "bills": 1,
+        "written": 1,
+        "already_written": 0,
+        "skipped": [],
+        "delivered": 1,
+        "retried": 0,
+        "dead": 0,
+    }
+    assert again["notices"]["written"] == 0 and again["notices"]["already_written"] == 1
+    [message] = container.outbox.messages()
+    assert (message.kind, message.status, message.created_by, message.amount_yuan) == (
+        "prepayment",
+        "delivered",
+        "clerk-li",
+        Decimal("1944.00"),
+    )
+    assert json.loads(request.body)["message_id"] == str(message.message_id)
