@@ -3,7 +3,7 @@ household's intervals awaiting one (domain/implausible_heat.py, docs/tariff-rule
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import uuid4
 
 from fastapi import Query, Response
@@ -15,7 +15,6 @@ from api.routers import resource_router
 from api.routers.billing import season_of
 from api.routers.households import AccountNumberPath
 from api.routers.meters import SerialPath
-from api.schemas.common import SeasonCode
 from api.schemas.heat_decisions import (
     HeatDecisionOutput,
     HeatDecisionRequest,
@@ -25,14 +24,18 @@ from api.schemas.heat_decisions import (
 
 router = resource_router("", "billing")
 
+DECISION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The same decision was in force already: nothing was recorded"},
+    **problem_responses(401, 403, 404, 409, 422),
+}
+
 
 @router.post(
     "/meters/{serial}/heat-decisions",
     status_code=201,
     operation_id="decide_implausible_heat",
     response_model=HeatDecisionOutput,
-    responses={200: {"description": "The same decision was in force already: nothing was recorded"}}
-    | problem_responses(401, 403, 404, 409, 422),
+    responses=DECISION_RESPONSES,
 )
 def decide_implausible_heat(
     serial: SerialPath,
@@ -61,13 +64,13 @@ def decide_implausible_heat(
 
 @router.get(
     "/households/{account_number}/implausible-intervals",
-    operation_id="list_implausible_intervals",
+    operation_id="list_household_implausible_intervals",
     response_model=ImplausibleIntervalList,
     responses=problem_responses(401, 403, 404, 422),
 )
-def list_implausible_intervals(
+def list_household_implausible_intervals(
     account_number: AccountNumberPath,
-    season: Annotated[SeasonCode, Query(description="A heating season, e.g. 2025-2026")],
+    season: Annotated[str, Query(pattern=r"^\d{4}-\d{4}$", description="A heating season", examples=["2025-2026"])],
     reader: Reader,
     ledger: Ledger,
     container: ContainerDependency,
