@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, routing
 
-from api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
+from api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers, problem_responses
 from api.routers import (
     arrears,
     bill_notices,
@@ -32,6 +32,7 @@ from api.routers import (
     payment_reports,
     payments,
     readings,
+    seasons,
     tariffs,
     tokens,
     uploads,
@@ -65,6 +66,7 @@ OPENAPI_TAGS = [
         "description": "What did not get in and which meters need a visit: quarantine, rejected readings, "
         "silent, implausible and faulty meters",
     },
+    {"name": "seasons", "description": "Heating seasons: the days each scope heats by decree, and extensions"},
     {"name": "dunning", "description": "Payment reminders: runs, the notification outbox, household contacts"},
     {"name": "tokens", "description": "API tokens (administrators)"},
     {"name": "health", "description": "Liveness probe"},
@@ -82,6 +84,7 @@ ROUTERS = (
     estimates.router,
     monitoring.router,
     tariffs.router,
+    seasons.router,
     billing.router,
     bills.router,
     heat_decisions.router,
@@ -154,6 +157,7 @@ def _document_problems_as_problem_json(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         schema = build_schema()  # cached by FastAPI until the routes change; the rewrite is idempotent
         for operation in (op for path in schema["paths"].values() for op in path.values()):
+            _document_body_refusals(operation)
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
                 if status[0] in "45" and "application/json" in content:
@@ -161,3 +165,21 @@ def _document_problems_as_problem_json(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_body_refusals(operation: dict[str, Any]) -> None:
+    """An operation that reads a JSON body also answers 415 (another Content-Type) and 422 (a
+    body that is not UTF-8 JSON): ``api.routers.require_json_body`` refuses them for every route."""
+    content = operation.get("requestBody", {}).get("content", {})
+    if "application/json" not in content:
+        return
+    responses = operation.setdefault("responses", {})
+    for status in (415, 422):
+        documented = problem_responses(status)[status]
+        responses.setdefault(
+            str(status),
+            {"description": documented["description"], "content": {"application/json": {"schema": _PROBLEM_REFERENCE}}},
+        )
+
+
+_PROBLEM_REFERENCE = {"$ref": "#/components/schemas/Problem"}

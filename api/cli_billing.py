@@ -181,7 +181,10 @@ def print_summary(summary: RunSummary) -> None:
     for basis, count in sorted(summary.by_basis.items()):
         table.add_row(f"basis {basis}", str(count))
     table.add_row("exceptions", str(len(summary.exceptions)))
+    table.add_row("skipped (not supplied in the season)", str(len(summary.skipped)))
     console.print(table)
+    for skipped in summary.skipped[:MAXIMUM_TABLE_ROWS]:
+        console.print(f"  skipped {escape(skipped.account_number)}: {escape(skipped.message)}")
     for exception in summary.exceptions[:MAXIMUM_TABLE_ROWS]:
         console.print(f"  {escape(exception.account_number)}: {escape(exception.message)}")
     if len(summary.exceptions) > MAXIMUM_TABLE_ROWS:

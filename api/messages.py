@@ -92,6 +92,7 @@ TITLES: dict[str, Template] = {
     "unauthenticated": Template("需要有效的访问令牌", "Authentication required"),
     "content_too_large": Template("请求内容过大", "Content too large"),
     "internal_error": Template("系统内部错误", "Internal error"),
+    "unsupported_media_type": Template("不支持的内容类型", "Unsupported media type"),
     "http_error": Template("请求无法处理", "Request cannot be processed"),
     "ledger_error": Template("账本错误", "Ledger error"),
 }
@@ -180,8 +181,9 @@ CATALOG: dict[str, Template] = {
     ),
     "unknown_meter": Template("没有表号为 {meter_serial} 的热表。", "No meter has the serial number {meter_serial}."),
     "outside_window": Template(
-        "读数早于该表保留用于核对的最近 100 条读数，无法核对，未予记录。",
-        "The reading is older than the last 100 readings the meter keeps to check it against; it is not recorded.",
+        "读数早于该表保留的最近 100 条读数，且库中其前后读数无法用于核对（需重建查询数据），未予记录。",
+        "The reading is older than the last 100 readings the meter keeps and the stored readings around it "
+        "cannot be checked (the read models need a rebuild); it is not recorded.",
     ),
     "implausible_increase": Template(
         "热量读数增加了 {increase_gj} GJ，超出此类热表在这段时间内可能计量的热量。",
@@ -601,7 +603,66 @@ CATALOG: dict[str, Template] = {
     "validation.greater_than_equal": Template("不能小于 {ge}。", "This must be at least {ge}."),
     "validation.less_than": Template("必须小于 {lt}。", "This must be less than {lt}."),
     "validation.less_than_equal": Template("不能大于 {le}。", "This must be at most {le}."),
-    "validation.string_pattern_mismatch": Template("格式不对。", "This does not have the expected form."),
+    "validation.string_pattern_mismatch": Template(
+        "格式不对，应符合 {pattern}。", "This does not have the expected form ({pattern})."
+    ),
+    # pydantic validation types the API can produce, so that none is left in English under zh
+    "validation.decimal_max_digits": Template("最多 {max_digits} 位数字。", "At most {max_digits} digits are allowed."),
+    "validation.decimal_whole_digits": Template(
+        "小数点前最多 {whole_digits} 位数字。", "At most {whole_digits} digits before the point are allowed."
+    ),
+    "validation.float_parsing": Template('必须是数字，例如 "12.345"。', 'This must be a number, such as "12.345".'),
+    "validation.float_type": Template("必须是数字。", "This must be a number."),
+    "validation.int_parsing_size": Template("整数超出范围。", "This whole number is too large."),
+    "validation.multiple_of": Template("必须是 {multiple_of} 的整数倍。", "This must be a multiple of {multiple_of}."),
+    "validation.string_unicode": Template("必须是 UTF-8 文字。", "This must be UTF-8 text."),
+    "validation.string_not_ascii": Template("只能包含 ASCII 字符。", "Only ASCII characters are allowed."),
+    "validation.json_type": Template("必须是 JSON 文本。", "This must be JSON text."),
+    "validation.iso_date": Template(
+        "必须是 ISO 日期，例如 2025-11-01（不接受数字或时间戳）。",
+        "This must be an ISO date such as 2025-11-01 (not a number or a timestamp).",
+    ),
+    "validation.date_past": Template("必须是过去的日期。", "This must be a date in the past."),
+    "validation.date_future": Template("必须是将来的日期。", "This must be a date in the future."),
+    "validation.datetime_object_invalid": Template("不是有效的时间。", "This is not a valid time."),
+    "validation.datetime_past": Template("必须是过去的时间。", "This must be a time in the past."),
+    "validation.datetime_future": Template("必须是将来的时间。", "This must be a time in the future."),
+    "validation.timezone_naive": Template("时间不能带时区。", "The time must not carry a time zone."),
+    "validation.timezone_offset": Template("时区偏移不对。", "The time zone offset is not the expected one."),
+    "validation.time_type": Template("必须是时刻，例如 08:00:00。", "This must be a time of day such as 08:00:00."),
+    "validation.time_parsing": Template("必须是时刻，例如 08:00:00。", "This must be a time of day such as 08:00:00."),
+    "validation.time_delta_type": Template("必须是时长。", "This must be a duration."),
+    "validation.time_delta_parsing": Template("必须是时长。", "This must be a duration."),
+    "validation.uuid_version": Template("UUID 版本不对。", "This UUID has the wrong version."),
+    "validation.season_code": Template(
+        "采暖季代码是相邻两年，例如 2025-2026，收到的是 {value}。",
+        "A season code is a year and the next, such as 2025-2026, not {value}.",
+    ),
+    "validation.account_number": Template(
+        "户号只能包含字母、数字、汉字、“-”、“_”和“.”，并以字母、数字或汉字开头，收到的是 {value}。",
+        "An account number has only letters, digits, CJK characters, '-', '_' and '.', "
+        "and starts with a letter, digit or CJK character; got {value}.",
+    ),
+    "validation.body_not_utf8": Template(
+        "请求内容不是 UTF-8 编码（第 {position} 个字节）。", "The request body is not UTF-8 (byte {position})."
+    ),
+    "account_number_invalid": Template(
+        "户号只能包含字母、数字、汉字、“-”、“_”和“.”，并以字母、数字或汉字开头，收到的是 {value}。",
+        "An account number has only letters, digits, CJK characters, '-', '_' and '.', "
+        "and starts with a letter, digit or CJK character; got {value}.",
+    ),
+    "suspension_before_registration": Template(
+        "报停或复供日期 {value} 早于开户日期 {registered_on}。",
+        "The date {value} lies before the household's registration on {registered_on}.",
+    ),
+    "suspension_too_far_ahead": Template(
+        "日期 {value} 晚于今天一年以上，最晚可填 {latest}。",
+        "The date {value} lies more than a year after today; the latest is {latest}.",
+    ),
+    "unsupported_media_type": Template(
+        "不支持的内容类型 {media_type}，请以 application/json 发送。",
+        "The content type {media_type} is not supported; send application/json.",
+    ),
 }
 
 
@@ -1128,6 +1189,59 @@ CATALOG.update(
         "not_found.interval": Template(
             "没有经过 k·Δθ·ΔV 校核、以此时刻开始的计量时段：{key}。",
             "No interval checked by k·Δθ·ΔV starts at that time: {key}.",
+        ),
+    }
+)
+
+
+# -- seasons and the household's days of a season (domain/heating_season.py, application/seasons.py,
+# application/billing_runs.py)
+
+LABELS.update(
+    {
+        "season_record": Template("采暖季记录", "season record"),
+        "decree_number": Template("政府文件号", "decree number"),
+        "first_day": Template("首日", "first day"),
+        "last_day": Template("末日", "last day"),
+    }
+)
+
+CATALOG.update(
+    {
+        "season_already_declared": Template(
+            "{scope} 的 {season} 采暖季已有记录：延长请按文件登记延长。",
+            "Season {season} is declared for {scope} already: record an extension by decree instead.",
+        ),
+        "season_shortened": Template(
+            "采暖季只能按文件延长，不能缩短（现为 {first_day} 至 {last_day}）：账单可能已按这些天开出。",
+            "A season is extended by decree, never shortened (it runs {first_day} to {last_day}): bills may stand "
+            "on those days.",
+        ),
+        "season_extension_unchanged": Template(
+            "这次延长没有改变 {season} 采暖季的任何一天。", "The extension changes no day of season {season}."
+        ),
+        "season_days_invalid": Template(
+            "{season} 采暖季应从 {season} 的第一年某日到第二年某日，最多 {limit} 天（收到 {first_day} 至 {last_day}）。",
+            "Season {season} runs from a day of its first year to a day of its second, at most {limit} days "
+            "({first_day} to {last_day} given).",
+        ),
+        "season_decree_required": Template("请填写政府文件号。", "The decree's number is required."),
+        "not_found.season": Template("没有登记这个采暖季：{key}。", "No such season was declared: {key}."),
+        "period_outside_season": Template(
+            "本户的计费天数 {first_day} 至 {last_day} 不在 {season} 采暖季之内。",
+            "The household's days {first_day} to {last_day} lie outside season {season}.",
+        ),
+        "registered_after_season": Template(
+            "本户 {registered_on} 才入网，晚于 {season} 采暖季：不计费。",
+            "Registered on {registered_on}, after season {season}: not billed for it.",
+        ),
+        "deregistered_before_season": Template(
+            "本户已于 {deregistered_on} 销户，早于 {season} 采暖季：不计费。",
+            "Deregistered from {deregistered_on}, before season {season}: not billed for it.",
+        ),
+        "month_outside_period": Template(
+            "本户 {account_number} 在 {month} 没有供热（入网前或销户后）。",
+            "Household {account_number} was not supplied in {month} (before registration or after deregistration).",
         ),
     }
 )

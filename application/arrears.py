@@ -35,7 +35,7 @@ from domain.arrears import (
 from domain.day_split import business_day
 from domain.errors import ConflictError, NotFoundError
 from domain.household import Household
-from domain.season import current_or_last_season
+from domain.season import Season, current_or_last_season
 from domain.values import CommandContext
 
 # Why a household with arrears was not flagged by this run beyond the policy's rules.
@@ -146,7 +146,12 @@ class FlagRunSummary:
 class Arrears:
     """Arrears flags and household protections, with the caller's permission checked first."""
 
-    def __init__(self, ledger: HeatLedger, reader: PastDueReader) -> None:
+    def __init__(
+        self, ledger: HeatLedger, reader: PastDueReader, season_in_force: Callable[[str, str], Season] | None = None
+    ) -> None:
+        # (season code, community) → the season's days in force there; None: the policy's window alone.
+        self.season_in_force = season_in_force
+        self._seasons: dict[tuple[str, str], Season] = {}
         self.ledger = ledger
         self.reader = reader
 
@@ -165,6 +170,7 @@ class Arrears:
         principal.require(Permission.MANAGE_ARREARS)
         day = today or business_day(self.ledger.clock())
         season_code = current_or_last_season(day).code
+        self._seasons = {}  # looked up afresh each run: a decree may have extended a season since
         context = CommandContext(principal.name, reason.strip() or "arrears policy run", uuid4())
         outcomes = [
             self._consider(record, policy, day, season_code, context) for record in self.reader.past_due(day, community)
@@ -175,7 +181,10 @@ class Arrears:
         self, record: PastDue, policy: ArrearsPolicy, today: date, season_code: str, context: CommandContext
     ) -> CandidateOutcome:
         household = self.ledger.household(record.account_number)
-        facts = ArrearsFacts(record.past_due_yuan, record.oldest_due_on, household.vulnerable, household.open_disputes)
+        season = self._season_of(season_code, record.community)
+        facts = ArrearsFacts(
+            record.past_due_yuan, record.oldest_due_on, household.vulnerable, household.open_disputes, season
+        )
         days = facts.days_past_due(today)
 
         def skipped(*reasons: str) -> CandidateOutcome:
@@ -198,6 +207,15 @@ class Arrears:
         return CandidateOutcome(
             record.account_number, record.past_due_yuan, days, True, flag_id, (), raised_again=existing is not None
         )
+
+    def _season_of(self, season_code: str, community: str) -> Season | None:
+        """The season in force in the community (looked up once per community and code)."""
+        if self.season_in_force is None:
+            return None
+        key = (season_code, community)
+        if key not in self._seasons:
+            self._seasons[key] = self.season_in_force(season_code, community)
+        return self._seasons[key]
 
     def _raise(
         self,

@@ -190,9 +190,15 @@ class Billing:
         return period
 
     def open_period(
-        self, household: HouseholdFacts, season: Season, tariff: TariffInForce, context: CommandContext
+        self,
+        household: HouseholdFacts,
+        season: Season,
+        tariff: TariffInForce,
+        context: CommandContext,
+        days: tuple[date, date] | None = None,
     ) -> BillingPeriod:
-        """A new billing period of the household under the tariff in force (not yet saved)."""
+        """A new billing period of the household under the tariff in force (not yet saved), over
+        ``days`` of the season (None: all of them)."""
         terms = tariff.version.terms
         area = (
             household.connected_area_m2
@@ -211,4 +217,5 @@ class Billing:
             area,
             terms.coefficient_for(household.vertical_position, household.horizontal_position),
             context,
+            days,
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import calendar
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -44,6 +44,13 @@ ZERO = Decimal(0)
 
 # (households done, households in all)
 RunProgress = Callable[[int, int], None]
+# (season code, community) → the season's days in force there
+SeasonInForce = Callable[[str, str], Season]
+
+
+def default_season(code: str, community: str) -> Season:
+    """The default season (1 November – 31 March) where no season records are wired."""
+    return Season.from_code(code)
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,9 @@ class RunSummary:
     credited_yuan: Decimal = ZERO  # the sum of negative amounts (refunds and credits), as a negative
     by_basis: Counter[str] = field(default_factory=Counter)
     exceptions: list[RunException] = field(default_factory=list)
+    # Households the season does not bill at all (registered after it, deregistered before it):
+    # not a failure of the run.
+    skipped: list[RunException] = field(default_factory=list)
 
     def count(self, bill: IssuedBill) -> None:
         self.bills_issued += 1
@@ -95,10 +105,11 @@ class RunSummary:
 class BillingRuns:
     """Runs billing over many households, a chunk per atomic save."""
 
-    def __init__(self, billing: Billing) -> None:
+    def __init__(self, billing: Billing, season_in_force: SeasonInForce = default_season) -> None:
         self.billing = billing
         self.ledger = billing.ledger
         self.inputs = billing.inputs
+        self.season_in_force = season_in_force
 
     def run(
         self,
@@ -112,7 +123,6 @@ class BillingRuns:
         whole cannot proceed (no households, a month outside the season, missing tariffs)."""
         principal.require(Permission.RUN_BILLING)
         today = business_day(self.ledger.clock())
-        month = check_request(request, today)
         households = self.inputs.households(request.community, MAXIMUM_HOUSEHOLDS_PER_RUN)
         if not households:
             raise InvalidInputError(
@@ -120,16 +130,52 @@ class BillingRuns:
                 message_key="no_households_in_scope",
                 community=request.community or "*",
             )
-        tariffs = self._tariffs(households, request.season)
         summary = RunSummary(run_id or uuid4(), request.kind, request.season.code, request.month, request.community)
+        summary.households = len(households)
         context = CommandContext(principal.name, reason, summary.run_id)
-        job = _RunJob(self, request, month, today, tariffs, context, summary)
-        job.prepare(households)
-        for start in range(0, len(households), CHUNK_SIZE):
-            job.bill_chunk(households[start : start + CHUNK_SIZE])
-            if progress is not None:
-                progress(min(start + CHUNK_SIZE, len(households)), len(households))
+        # Every group's checks come before anything is booked: a run proceeds whole or not at all.
+        jobs = [
+            self._job(group, members, today, context, summary) for group, members in self._groups(request, households)
+        ]
+        done = 0
+        for job, members in jobs:
+            job.prepare(members)
+            for start in range(0, len(members), CHUNK_SIZE):
+                chunk = members[start : start + CHUNK_SIZE]
+                job.bill_chunk(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, len(households))
         return summary
+
+    def _groups(
+        self, request: RunRequest, households: Sequence[HouseholdFacts]
+    ) -> list[tuple[RunRequest, list[HouseholdFacts]]]:
+        """The households by the season in force in their community (one group unless communities
+        heat on different days), each with the run's request on that season."""
+        seasons: dict[str, Season] = {}
+        groups: dict[Season, list[HouseholdFacts]] = {}
+        for household in households:
+            if household.community not in seasons:
+                seasons[household.community] = self.season_in_force(request.season.code, household.community)
+            groups.setdefault(seasons[household.community], []).append(household)
+        return [(replace(request, season=season), members) for season, members in groups.items()]
+
+    def _job(
+        self,
+        request: RunRequest,
+        members: list[HouseholdFacts],
+        today: date,
+        context: CommandContext,
+        summary: RunSummary,
+    ) -> tuple[_RunJob, list[HouseholdFacts]]:
+        """A group's job, checked (the season's days, the month, the tariffs), with the households
+        the season cannot bill (registered after it, deregistered before it) listed as skipped."""
+        month = check_request(request, today)
+        billable, skipped = outside_supply(members, request.season)
+        summary.skipped.extend(skipped)
+        tariffs = self._tariffs(billable, request.season)
+        return _RunJob(self, request, month, today, tariffs, context, summary), billable
 
     def _tariffs(self, households: Sequence[HouseholdFacts], season: Season) -> dict[str, TariffInForce]:
         """The tariff in force on the season's first day for every household, or an error naming
@@ -225,7 +271,6 @@ class _RunJob:
 
     def prepare(self, households: Sequence[HouseholdFacts]) -> None:
         """Whole-scope figures the chunks need: each building's heat per m² for statements."""
-        self.summary.households = len(households)
         if self.month is not None:
             self.building_gj_per_m2 = _building_averages(self, households)
 
@@ -277,11 +322,14 @@ class _RunJob:
 
     def _period(self, household: HouseholdFacts) -> BillingPeriod:
         season = self.request.season
+        days = supply_days(household, season)
         period_id = ids.billing_period_id(household.account_number, season.code)
         existing = self.runs.ledger.load_or_none(BillingPeriod, period_id)
         if existing is not None:
+            existing.follow_season(season, days, self.context)  # a decree extended it since
             return existing
-        return self.runs.billing.open_period(household, season, self.tariffs[household.account_number], self.context)
+        tariff = self.tariffs[household.account_number]
+        return self.runs.billing.open_period(household, season, tariff, self.context, days)
 
     def _issue(
         self,
@@ -293,12 +341,23 @@ class _RunJob:
         """Issue the run's bill(s) for one period; None when they were issued already."""
         record = record or HouseholdSeasonRecord((), ())
         kind = self.request.kind
+        first_day, last_day = period.days
         if kind is BillKind.PREPAYMENT:
-            suspended = _suspended_on(record.suspensions, period.season.first_day)
+            suspended = _suspended_on(record.suspensions, first_day)
             bill = period.invoice_prepayment(suspended, self.today, self.context)
             return [bill] if bill is not None else None
         if kind is BillKind.STATEMENT:
-            bill = period.issue_statement(readers.month_inputs(household, period), self.today, self.context)
+            month = readers.month_inputs(household, period)
+            # The month's days the household was supplied (registered or deregistered within it).
+            month = replace(month, first_day=max(month.first_day, first_day), last_day=min(month.last_day, last_day))
+            if month.first_day > month.last_day:
+                raise InvalidInputError(
+                    "the household was not supplied in this month",
+                    message_key="month_outside_period",
+                    month=month.month,
+                    account_number=household.account_number,
+                )
+            bill = period.issue_statement(month, self.today, self.context)
             return [bill] if bill is not None else None
         if period.is_settled:
             return None
@@ -373,8 +432,9 @@ class _ChunkReaders:
         self, household: HouseholdFacts, period: BillingPeriod, record: HouseholdSeasonRecord
     ) -> SettlementInputs:
         season = period.season
-        spans = _segments(season, record.owner_changes)
-        if len(spans) == 1:
+        first_day, last_day = period.days
+        spans = _segments(Season(first_day, last_day), record.owner_changes)
+        if len(spans) == 1 and (first_day, last_day) == (season.first_day, season.last_day):
             if self._evidence is None:
                 self._evidence = self.job.runs.inputs.meter_evidence(
                     self.household_ids, season.first_day, season.last_day
@@ -457,3 +517,35 @@ def run_exceptions(account_number: str, error: LedgerError) -> list[RunException
     if isinstance(error, ImplausibleHeatError):
         return [RunException(account_number, key, error.message, params) for key, params in error.exceptions]
     return [RunException(account_number, error.message_key, error.message, error.params)]
+
+
+def supply_days(household: HouseholdFacts, season: Season) -> tuple[date, date]:
+    """The household's days of the season: from its registration (if later than the season's first
+    day) to the day before its deregistration (if earlier than the season's last)."""
+    first_day = max(season.first_day, household.registered_on)
+    last_day = season.last_day
+    if household.deregistered_on is not None:
+        last_day = min(last_day, household.deregistered_on - timedelta(days=1))
+    return first_day, last_day
+
+
+def outside_supply(
+    households: Sequence[HouseholdFacts], season: Season
+) -> tuple[list[HouseholdFacts], list[RunException]]:
+    """The households the season bills, and those it does not, skipped with the reason."""
+    billable: list[HouseholdFacts] = []
+    skipped: list[RunException] = []
+    for household in households:
+        first_day, last_day = supply_days(household, season)
+        if first_day <= last_day:
+            billable.append(household)
+            continue
+        if household.registered_on > season.last_day:
+            key, message = "registered_after_season", "the household was registered after the season"
+            params = {"registered_on": household.registered_on.isoformat(), "season": season.code}
+        else:
+            key, message = "deregistered_before_season", "the household was deregistered before the season"
+            assert household.deregistered_on is not None
+            params = {"deregistered_on": household.deregistered_on.isoformat(), "season": season.code}
+        skipped.append(RunException(household.account_number, key, message, params))
+    return billable, skipped

@@ -28,7 +28,7 @@ from eventsourcing.domain import Aggregate, event
 from domain import ids
 from domain.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from domain.money import payment_amount
-from domain.season import current_or_last_season
+from domain.season import Season, current_or_last_season
 from domain.values import CommandContext
 
 # The months of the default season (1 Nov to 31 Mar), in season order.
@@ -152,6 +152,9 @@ class ArrearsFacts:
     oldest_due_on: date | None
     vulnerable: bool
     open_disputes: int
+    # The days of the season in force in the household's community (a decree may shorten the
+    # window's reach or extend it); None: the policy's window alone decides.
+    season: Season | None = None
 
     def days_past_due(self, today: date) -> int:
         return 0 if self.oldest_due_on is None else (today - self.oldest_due_on).days
@@ -171,7 +174,7 @@ def flag_reasons(policy: ArrearsPolicy, facts: ArrearsFacts, today: date) -> lis
         reasons.append(IneligibilityReason.OPEN_DISPUTE)
     if facts.vulnerable:
         reasons.append(IneligibilityReason.VULNERABLE)
-    if not policy.window_contains(today):
+    if not policy.window_contains(today) or (facts.season is not None and not facts.season.contains(today)):
         reasons.append(IneligibilityReason.OUTSIDE_WINDOW)
     return reasons
 

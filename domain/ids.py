@@ -52,3 +52,8 @@ def refund_id(account_number: str, request_number: str) -> UUID:
 def arrears_flag_id(account_number: str, season_code: str) -> UUID:
     """The id of a household's arrears flag for a season: one flag per household and season."""
     return uuid5(LEDGER_NAMESPACE, f"arrears-flag:{account_number}:{season_code}")
+
+
+def heating_season_id(scope: str, season_code: str) -> UUID:
+    """The id of the season record of a scope (a community, or the city) for a season code."""
+    return uuid5(LEDGER_NAMESPACE, f"heating-season:{scope}:{season_code}")

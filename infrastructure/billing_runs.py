@@ -22,7 +22,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import Column, Engine, Index, Integer, MetaData, String, Table, Text, Uuid, insert, select, update
 
 from application.authorization import Permission, Principal, Role
-from application.billing_runs import BillingRuns, RunRequest, RunSummary
+from application.billing_runs import BillingRuns, RunException, RunRequest, RunSummary
 from domain.billing import BillKind
 from domain.errors import LedgerError, NotFoundError
 from domain.season import Season
@@ -112,15 +112,17 @@ def summary_to_payload(summary: RunSummary) -> dict[str, Any]:
         "charged_yuan": str(summary.charged_yuan.quantize(Decimal("0.01"))),
         "credited_yuan": str(summary.credited_yuan.quantize(Decimal("0.01"))),
         "by_basis": dict(sorted(summary.by_basis.items())),
-        "exceptions": [
-            {
-                "account_number": exception.account_number,
-                "message_key": exception.message_key,
-                "message": exception.message,
-                "params": {key: str(value) for key, value in exception.params.items()},
-            }
-            for exception in summary.exceptions
-        ],
+        "exceptions": [_exception_payload(exception) for exception in summary.exceptions],
+        "skipped": [_exception_payload(exception) for exception in summary.skipped],
+    }
+
+
+def _exception_payload(exception: RunException) -> dict[str, Any]:
+    return {
+        "account_number": exception.account_number,
+        "message_key": exception.message_key,
+        "message": exception.message,
+        "params": {key: str(value) for key, value in exception.params.items()},
     }
 
 

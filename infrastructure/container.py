@@ -17,6 +17,7 @@ from application.heat_decisions import HeatDecisions
 from application.ledger import HeatLedger
 from application.payments import Payments
 from application.reminder_messages import ReminderSender
+from application.seasons import Seasons
 from infrastructure.billing_runs import BillingRunStore
 from infrastructure.database import create_database_engine, migrate
 from infrastructure.estimation import GapEstimator
@@ -32,6 +33,7 @@ from projections.billing_inputs import SqlBillingInputs
 from projections.ledger_projection import LedgerProjection
 from projections.payment_queries import PaymentQueries
 from projections.runner import ProjectionRunner
+from projections.stored_readings import SqlStoredReadings
 
 if TYPE_CHECKING:
     from infrastructure.jobs import JobQueue
@@ -59,6 +61,7 @@ class Container:
     contacts: SqlContactBook
     outbox: SqlOutbox
     dunning: Dunning
+    seasons: Seasons
     # Where jobs go: run in this process ("inline", the embedded default) or enqueued on Redis for
     # arq workers (HEATLEDGER_JOB_QUEUE=arq). Set from the settings when the container is built.
     jobs: JobQueue = field(init=False, repr=False)
@@ -99,9 +102,9 @@ def _catch_up_after_save(runner: ProjectionRunner) -> Callable[[], None]:
 def bootstrap(settings: Settings | None = None) -> Container:
     """Build the ledger, the read-model engine (migrated), the projection runner and the tokens."""
     settings = settings or Settings()
-    ledger = HeatLedger(env=event_store_environment(settings))
     engine = create_database_engine(settings)
     migrate(engine)
+    ledger = HeatLedger(env=event_store_environment(settings), stored_readings=SqlStoredReadings(engine))
     runner = ProjectionRunner(ledger, engine, LedgerProjection())
     if settings.catch_up_after_command:
         ledger.add_after_save_hook(_catch_up_after_save(runner))
@@ -110,10 +113,11 @@ def bootstrap(settings: Settings | None = None) -> Container:
     weather = WeatherStore(engine)
     estimator = GapEstimator(engine, intake, weather)
     billing = Billing(ledger, SqlBillingInputs(engine))
+    seasons = Seasons(ledger)
     run_store = BillingRunStore(engine, ledger.clock)
     payments = Payments(ledger, PaymentQueries(engine))
     arrears_queries = ArrearsQueries(engine)
-    arrears = Arrears(ledger, arrears_queries)
+    arrears = Arrears(ledger, arrears_queries, seasons.season_in_force)
     contacts = SqlContactBook(engine, ledger.clock)
     outbox = SqlOutbox(engine, ledger.clock)
     sender = ReminderSender(settings.utility_name, settings.utility_service_phone)
@@ -128,11 +132,12 @@ def bootstrap(settings: Settings | None = None) -> Container:
         estimator,
         weather,
         billing,
-        BillingRuns(billing),
+        BillingRuns(billing, seasons.season_in_force),
         run_store,
         payments,
         arrears,
         contacts,
         outbox,
         dunning,
+        seasons,
     )

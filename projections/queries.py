@@ -74,6 +74,7 @@ class HouseholdRecord:
     registered_on: date
     heating_suspended: bool
     suspended_since: date | None
+    deregistered_on: date | None  # 销户: the first day neither supplied nor billed
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,7 @@ _HOUSEHOLD_COLUMNS = (
     households.c.registered_on,
     households.c.heating_suspended,
     households.c.suspended_since,
+    households.c.deregistered_on,
 )
 _METER_COLUMNS = (
     meters.c.meter_id,
@@ -320,6 +322,12 @@ class LedgerQueries:
         )
         with self.engine.connect() as connection:
             return any(connection.execute(statement.limit(1)).first() for statement in (household_at, meter_at))
+
+    def communities(self, limit: int = 10_000) -> list[str]:
+        """The communities households are registered in, by name (a city has hundreds at most)."""
+        statement = select(households.c.community).distinct().order_by(households.c.community).limit(limit)
+        with self.engine.connect() as connection:
+            return list(connection.scalars(statement))
 
     # -- readings -----------------------------------------------------------------------------
 

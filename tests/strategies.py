@@ -145,6 +145,7 @@ def register_household(
     building: str = "1",
     connected_area_m2: str = "90.00",
     principal: Principal = SYSTEM,
+    registered_on: date = date(2025, 10, 1),
 ) -> UUID:
     return ledger.register_household(
         principal,
@@ -153,7 +154,7 @@ def register_household(
         Areas(Decimal(connected_area_m2), Decimal(connected_area_m2)),
         CustomerClass.RESIDENTIAL,
         Position(VerticalPosition.MIDDLE, HorizontalPosition.MIDDLE),
-        date(2025, 10, 1),
+        registered_on,
     )
 
 

@@ -40,6 +40,7 @@ from application.authorization import Permission
 from application.billing_runs import RunRequest, check_request
 from domain.errors import NotFoundError
 from domain.season import Season
+from domain.tariff import CITY_SCOPE
 from infrastructure.billing_runs import RUN_BILLING, BillingRunRecord
 from infrastructure.container import Container
 from infrastructure.settings import JobQueueKind
@@ -106,7 +107,7 @@ def submit_billing_run(
     the season's end, or a statement for a month not yet over, is refused with a 422 here.
     """
     caller.require(Permission.RUN_BILLING)
-    request = _run_request(body, today)
+    request = _run_request(body, today, container)
     run_id = container.run_store.submit(caller, request, body.reason or DEFAULT_RUN_REASON)
     _start_run(container, run_id, background)
     response.headers["Location"] = run_location(run_id)
@@ -165,18 +166,27 @@ def _start_run(container: Container, run_id: UUID, background: BackgroundTasks) 
         raise
 
 
-def _run_request(body: BillingRunRequest, today: date) -> RunRequest:
-    """The run asked for, or a 422 for what would stop it before it reads anything."""
-    request = RunRequest(body.kind, season_of(body.season), body.month, body.community)
+def _run_request(body: BillingRunRequest, today: date, container: Container) -> RunRequest:
+    """The run asked for, or a 422 for what would stop it before it reads anything (checked on
+    the season in force in the community, or the city's; the run checks each community again)."""
+    season = season_in_force(container, body.season, body.community or CITY_SCOPE)
+    request = RunRequest(body.kind, season, body.month, body.community)
     check_request(request, today)
     return request
+
+
+def season_in_force(container: Container, code: str, community: str, location: str = "body") -> Season:
+    """The days of the season a code names, as in force in the community (its own record, the
+    city's, or the default), or a 422 problem on the ``season`` value."""
+    return container.billing_runs.season_in_force(season_of(code, location).code, community)
 
 
 def _run_output(record: BillingRunRecord, language: Language) -> BillingRunOutput:
     summary = None
     if record.summary is not None:
         exceptions = [_exception_output(item, language) for item in record.summary.get("exceptions", [])]
-        summary = summary_from_payload(record.summary, exceptions)
+        skipped = [_exception_output(item, language) for item in record.summary.get("skipped", [])]
+        summary = summary_from_payload(record.summary, exceptions, skipped)
     return BillingRunOutput.from_record(record, summary, _run_problem(record, language))
 
 
@@ -259,7 +269,7 @@ def record_building_allocation(
     caller.require(Permission.RUN_BILLING)
     if not queries.place_exists(community, building):
         raise NotFoundError(f"no building {community}/{building}", kind="building", key=f"{community} {building}")
-    season = season_of(body.season)
+    season = season_in_force(container, body.season, community)
     revision, allocation = container.billing.record_allocation(
         caller,
         community,
@@ -288,7 +298,7 @@ def get_building_allocation(
     community: CommunityPath, building: BuildingPath, season: SeasonPath, reader: Reader, container: ContainerDependency
 ) -> AllocationOutput:
     """The latest revision of a building's allocation for a season."""
-    found_season = season_of(season, "path")
+    found_season = season_in_force(container, season, community, "path")
     record = container.billing.allocation(community, building, found_season)
     if record is None or record.latest is None:
         raise NotFoundError(

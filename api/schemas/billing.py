@@ -18,7 +18,9 @@ from api.bill_explanations import BillExplanation
 from api.schemas.common import (
     KEY_MAX_LENGTH,
     NAME_MAX_LENGTH,
+    AccountNumber,
     EnergyText,
+    IsoDate,
     OptionalReason,
     Reason,
     RequestModel,
@@ -125,10 +127,10 @@ class TariffPublication(RequestModel):
         max_length=9,
         description='The nine positions ("top/west_end" … "bottom/east_end"); the source\'s table when absent',
     )
-    effective_from: date
-    effective_until: date | None = None
+    effective_from: IsoDate
+    effective_until: IsoDate | None = None
     document_number: str = Field(min_length=1, max_length=KEY_MAX_LENGTH, description="The approval's number")
-    approved_on: date
+    approved_on: IsoDate
     reason: OptionalReason = None
 
     def terms(self) -> TariffTerms:
@@ -300,6 +302,10 @@ class RunSummaryOutput(BaseModel):
     credited_yuan: MoneyText = Field(description="Sum of the negative amounts: refunds and credits")
     by_basis: dict[str, int] = Field(description="Bills per basis: area, metered, allocated, …")
     exceptions: list[RunExceptionOutput]
+    skipped: list[RunExceptionOutput] = Field(
+        default_factory=list,
+        description="Households the season does not bill at all (registered after it, deregistered before it)",
+    )
 
 
 class RunProblem(BaseModel):
@@ -366,7 +372,7 @@ class OwnerChange(RequestModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"effective_on": "2026-01-15", "reason": "sale"}]})
 
-    effective_on: date
+    effective_on: IsoDate
     reason: Reason
 
 
@@ -388,7 +394,7 @@ class FlatAllocationInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    account_number: str = Field(min_length=1, max_length=KEY_MAX_LENGTH)
+    account_number: AccountNumber
     area_m2: AllocationFigure
     open_hours: AllocationFigure | None = Field(default=None, description="on_off_time_area: valve open hours")
     room_temperature_c: AllocationFigure | None = Field(default=None, description="temperature_area: mean °C")
@@ -682,7 +688,9 @@ class CommunityBalances(BaseModel):
 
 
 def summary_from_payload(
-    payload: Mapping[str, Any], exceptions: list[RunExceptionOutput] | None = None
+    payload: Mapping[str, Any],
+    exceptions: list[RunExceptionOutput] | None = None,
+    skipped: list[RunExceptionOutput] | None = None,
 ) -> RunSummaryOutput:
     """The summary a finished run stored (``infrastructure.billing_runs.summary_to_payload``)."""
     return RunSummaryOutput(
@@ -693,4 +701,5 @@ def summary_from_payload(
         credited_yuan=Decimal(payload["credited_yuan"]),
         by_basis={str(name): int(count) for name, count in payload.get("by_basis", {}).items()},
         exceptions=exceptions or [],
+        skipped=skipped or [],
     )

@@ -242,3 +242,37 @@ def test_an_allocation_refuses_flats_outside_the_building_and_flats_with_their_o
             )
         assert (refused.value.message_key, refused.value.params["account_number"]) == (key, flat)
     assert billed.billing.allocation("碧桂园", "1", SEASON) is None  # nothing recorded
+
+
+# -- the household's days of the season (issue 10, item 1) ------------------------------------------
+
+
+def test_a_household_registered_after_the_season_is_skipped_with_the_reason(billed: Container) -> None:
+    register_household(billed.ledger, "A-3", registered_on=date(2026, 4, 10))
+    summary = run(billed, BillKind.PREPAYMENT)
+    assert summary.bills_issued == 2 and summary.exceptions == []
+    assert [(item.account_number, item.message_key) for item in summary.skipped] == [("A-3", "registered_after_season")]
+    assert summary.skipped[0].params == {"registered_on": "2026-04-10", "season": "2025-2026"}
+    with billed.engine.connect() as connection:
+        accounts = set(connection.scalars(select(bills.c.account_number)))
+    assert accounts == {"A-1", "A-2"}  # nothing billed before it existed
+    settlement = run(billed, BillKind.SETTLEMENT)
+    assert [item.account_number for item in settlement.skipped] == ["A-3"]
+    assert settlement.exceptions == []
+
+
+def test_a_household_registered_within_the_season_is_billed_from_its_registration(billed: Container) -> None:
+    # Registered 1 January 2026: 31 + 28 + 31 = 90 of 151 days. No meter: billed by area.
+    # Area fee 90 m² × 21.6 × 90 / 151 = 1944 × 90 / 151 = 1158.675… → 1158.68.
+    register_household(billed.ledger, "A-4", registered_on=date(2026, 1, 1))
+    run(billed, BillKind.PREPAYMENT)
+    settlement = run(billed, BillKind.SETTLEMENT)
+    assert settlement.exceptions == [] and settlement.skipped == []
+    with billed.engine.connect() as connection:
+        rows = connection.execute(
+            select(bills.c.kind, bills.c.first_day, bills.c.amount_yuan).where(bills.c.account_number == "A-4")
+        ).all()
+    assert sorted((row.kind, row.first_day, row.amount_yuan) for row in rows) == [
+        ("prepayment", date(2026, 1, 1), D("1158.68")),
+        ("settlement", date(2026, 1, 1), D("0.00")),  # by area: the area fee, all prepaid
+    ]

@@ -4,6 +4,7 @@ protections (marked vulnerable, disputes open)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -23,6 +24,7 @@ from domain.arrears import (
     flag_reasons,
 )
 from domain.errors import ConflictError, InvalidInputError, PermissionDeniedError
+from domain.season import Season
 from tests.strategies import context, new_household
 
 D = Decimal
@@ -316,3 +318,18 @@ def test_protections_replay() -> None:
     for domain_event in household.collect_events():
         replayed = domain_event.mutate(replayed)
     assert (replayed.vulnerable, replayed.open_disputes) == (True, 1)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("today", "eligible_then"),
+    [(date(2025, 11, 20), False), (date(2026, 1, 10), True), (date(2026, 3, 12), False)],
+)
+def test_the_window_reaches_only_the_days_of_the_season_in_force(today: date, eligible_then: bool) -> None:
+    # The policy's window is 15 Nov – 15 Mar; the community heats 25 Nov – 10 Mar by decree, so a day
+    # inside the window but outside the season in force is outside the window.
+    season = Season(date(2025, 11, 25), date(2026, 3, 10), "某政发〔2025〕3号")
+    facts = replace(OWING, season=season)
+    reasons = flag_reasons(POLICY, facts, today)
+    assert (IneligibilityReason.OUTSIDE_WINDOW not in reasons) is eligible_then
+    # Without the season's record, the policy's window alone decides: all three days are inside it.
+    assert IneligibilityReason.OUTSIDE_WINDOW not in flag_reasons(POLICY, OWING, today)
