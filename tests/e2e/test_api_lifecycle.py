@@ -69,13 +69,17 @@ def _consumption(api: LedgerApi, path: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("new_start", [Decimal("0.000"), Decimal("5.000")], ids=["new-from-zero", "new-from-five"])
+@pytest.mark.parametrize("form_typed_in", ["on-time", "days-later"])
 def test_consumption_continues_across_a_swap_without_gap_or_double_count(
-    household: LedgerApi, new_start: Decimal
+    household: LedgerApi, new_start: Decimal, form_typed_in: str
 ) -> None:
+    new_energy = cumulative(new_start, NEW_INCREMENTS)  # initial reading, then 5 to 8 December
+    if form_typed_in == "days-later":  # the concentrator reads the new meter before the swap is recorded
+        household.daily_readings(NEW, NEW_DAYS, new_energy[1:], volume_m3=NEW_VOLUME[1:])
     swap = post(household, f"/households/{ACCOUNT}/meter-replacements", swap_body(OLD_FINAL_ENERGY, new_start))
     assert swap.status_code == 200, swap.text
-    new_energy = cumulative(new_start, NEW_INCREMENTS)  # initial reading, then 5 to 8 December
-    household.daily_readings(NEW, NEW_DAYS, new_energy[1:], volume_m3=NEW_VOLUME[1:])
+    if form_typed_in == "on-time":
+        household.daily_readings(NEW, NEW_DAYS, new_energy[1:], volume_m3=NEW_VOLUME[1:])
 
     consumption = _consumption(household, f"/households/{ACCOUNT}/consumption")
 
@@ -132,6 +136,17 @@ def test_readings_of_the_old_meter_after_the_swap_count_for_nobody(household: Le
     assert household.submit([{**late, "energy_gj": str(OLD_FINAL_ENERGY + Decimal("0.2"))}]).json()["accepted"] == 1
 
     assert _consumption(household, f"/households/{ACCOUNT}/consumption") == before
+
+
+def test_a_swap_typed_in_after_the_old_meter_s_later_reading_counts_it_for_nobody(household: LedgerApi) -> None:
+    late = {"meter_serial": OLD, "measured_at": shanghai_midnight(date(2025, 12, 5)), "source": "mbus"}
+    assert household.submit([{**late, "energy_gj": str(OLD_FINAL_ENERGY + Decimal("0.2"))}]).json()["accepted"] == 1
+
+    post(household, f"/households/{ACCOUNT}/meter-replacements", swap_body(OLD_FINAL_ENERGY, Decimal(0)))
+
+    # Up to the swap at 15:00 on the 4th, the old meter's heat only: its 0.2 GJ after it counts for nobody.
+    consumption = _consumption(household, f"/households/{ACCOUNT}/consumption")
+    assert Decimal(consumption["energy_gj"]) == OLD_FINAL_ENERGY - OLD_ENERGY[0]
 
 
 def test_a_swap_breaking_a_reading_rule_changes_nothing(household: LedgerApi) -> None:
