@@ -35,6 +35,8 @@ class HouseholdFacts:
     horizontal_position: str
     suspended_since: date | None
     has_meter: bool  # a household meter was attached to it at some time
+    registered_on: date  # the first day supplied
+    deregistered_on: date | None  # 销户: the first day neither supplied nor billed (None: still supplied)
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,8 @@ class SqlBillingInputs(BillingInputs):
             households.c.horizontal_position,
             households.c.suspended_since,
             or_(attached, metered_once).label("has_meter"),
+            households.c.registered_on,
+            households.c.deregistered_on,
         )
         if community is not None:
             statement = statement.where(households.c.community == community)

@@ -72,6 +72,7 @@ class LedgerProjection:
                 Household.MeterAttached: self._touch_household,
                 Household.MeterDetached: self._touch_household,
                 Household.OwnerChanged: self._owner_changed,
+                Household.Deregistered: self._household_deregistered,
                 Meter.Commissioned: self._meter_commissioned,
                 Meter.AttachedToHousehold: self._meter_attached,
                 Meter.DetachedFromHousehold: self._meter_detached,
@@ -129,6 +130,7 @@ class LedgerProjection:
                 registered_on=event.registered_on,
                 heating_suspended=False,
                 suspended_since=None,
+                deregistered_on=None,
                 version=event.originator_version,
             )
         )
@@ -176,6 +178,9 @@ class LedgerProjection:
                 recorded_at=event.timestamp,
             )
         )
+
+    def _household_deregistered(self, connection: Connection, event: Household.Deregistered) -> None:
+        self._update_household(connection, event, deregistered_on=event.effective_on)
 
     def _touch_household(self, connection: Connection, event: Any) -> None:
         self._update_household(connection, event)

@@ -54,6 +54,8 @@ households = Table(
     Column("registered_on", Date, nullable=False),
     Column("heating_suspended", Boolean, nullable=False),
     Column("suspended_since", Date, nullable=True),
+    # 销户/拆网: the first day neither supplied nor billed; None while the household is supplied.
+    Column("deregistered_on", Date, nullable=True),
     Column("version", Integer, nullable=False),
     Index("ix_households_place", "community", "building"),
 )
