@@ -18,6 +18,7 @@ from uuid import UUID
 from sqlalchemy import ColumnElement, Engine, and_, case, func, select
 
 from projections.queries import MAXIMUM_PAGE_SIZE, Page
+from projections.season_charges import season_charges_settled
 from projections.tables import (
     MONEY_SCALE,
     bills,
@@ -337,36 +338,9 @@ class PaymentQueries:
         conditions: list[ColumnElement[bool]] = [bills.c.season_code == season_code, bills.c.amount_yuan > ZERO_YUAN]
         if community is not None:
             conditions.append(bills.c.community == community)
-        place = (bills.c.community, bills.c.building)
-        charged = (
-            select(
-                *place,
-                func.count(bills.c.household_id.distinct()).label("households"),
-                func.sum(bills.c.amount_yuan).label("charged_yuan"),
-            )
-            .where(*conditions)
-            .group_by(*place)
-            .order_by(*place)
-            .limit(_bounded(limit))
-        )
-        allocations = payment_allocations.c
-        from_notes = case((allocations.credit_kind == "settlement_credit", allocations.amount_yuan), else_=0)
-        collected = (
-            select(
-                *place,
-                func.sum(allocations.amount_yuan).label("collected_yuan"),
-                func.sum(from_notes).label("from_credit_notes_yuan"),
-            )
-            .join(payment_allocations, allocations.charge_id == bills.c.bill_id)
-            .where(*conditions)
-            .group_by(*place)
-        )
+        statement = season_charges_settled(conditions, [bills.c.community, bills.c.building]).limit(_bounded(limit))
         with self.engine.connect() as connection:
-            settled = {(row.community, row.building): row for row in connection.execute(collected)}
-            return [
-                _collection_rate(season_code, row, settled.get((row.community, row.building)))
-                for row in connection.execute(charged)
-            ]
+            return [_collection_rate(season_code, row) for row in connection.execute(statement)]
 
     # -- the payment journal ------------------------------------------------------------------
 
@@ -457,21 +431,22 @@ def _aging_record(row: Any) -> AgingRecord:
     )
 
 
-def _collection_rate(season_code: str, charged: Any, settled: Any) -> CollectionRateRecord:
-    charged_yuan = _yuan(charged.charged_yuan)
-    collected_yuan = _yuan(settled.collected_yuan if settled else None)
+def _collection_rate(season_code: str, row: Any) -> CollectionRateRecord:
+    charged_yuan = _yuan(row.charged_yuan)
+    from_credit_notes_yuan = _yuan(row.from_credit_notes_yuan)
+    collected_yuan = _yuan(row.paid_yuan) + from_credit_notes_yuan
     assert collected_yuan <= charged_yuan, "nothing is allocated beyond a charge"
     rate = None
     if charged_yuan > 0:
         rate = (collected_yuan * 100 / charged_yuan).quantize(PERCENT, rounding=ROUND_HALF_UP)
     return CollectionRateRecord(
         season_code=season_code,
-        community=charged.community,
-        building=charged.building,
-        households=int(charged.households),
+        community=row.community,
+        building=row.building,
+        households=int(row.households),
         charged_yuan=charged_yuan,
         collected_yuan=collected_yuan,
-        from_credit_notes_yuan=_yuan(settled.from_credit_notes_yuan if settled else None),
+        from_credit_notes_yuan=from_credit_notes_yuan,
         open_yuan=charged_yuan - collected_yuan,
         rate_percent=rate,
     )

@@ -268,6 +268,22 @@ def test_a_seasons_balances_count_what_payments_settled(billed: Container) -> No
     ]
 
 
+def test_a_credit_note_counts_in_the_season_whose_charges_it_settles(billed: Container) -> None:
+    # WZ-1 pays its 1944.00 prepayment on 5 Nov; its settlement's credit note (−482.80, 10 Apr)
+    # finds nothing open and stays credit until next season's prepayment (25 Oct 2026) takes it.
+    pay_at_the_counter(billed, "WZ-1", "1944.00", date(2025, 11, 5), "R-1")
+    assert season_account(billed, "WZ-1", SEASON) == (D("1944.00"), D("1944.00"), D("0.00"), D("0.00"))
+    assert season_account(billed, "WZ-1", NEXT_SEASON) == (D("1944.00"), D("0.00"), D("482.80"), D("1461.20"))
+    queries = BillingQueries(billed.engine)
+    # WZ-2's 1296.00 is open in 2025-2026.
+    assert queries.community_balances(SEASON.code) == [
+        CommunityBalanceRecord(COMMUNITY, 2, D("3240.00"), D("1944.00"), D("1296.00"), D("0.00"))
+    ]
+    assert queries.community_balances(NEXT_SEASON.code) == [
+        CommunityBalanceRecord(COMMUNITY, 1, D("1944.00"), D("0.00"), D("1461.20"), D("482.80"))
+    ]
+
+
 def test_issuing_nothing_new_changes_no_row(billed: Container) -> None:
     before = billing_rows(billed)
     period = billed.ledger.repository.get(ids.billing_period_id("WZ-2", SEASON.code))
