@@ -25,6 +25,7 @@ from api.schemas.billing import (
     CommunityBalanceOutput,
     CommunityBalances,
 )
+from api.schemas.common import SeasonCode
 from domain.errors import NotFoundError
 from projections.billing_queries import BillingQueries, BillRecord
 
@@ -35,7 +36,7 @@ MAXIMUM_OFFSET = 10_000_000
 
 BillIdPath = Annotated[UUID, Path(description="The bill's id")]
 SeasonQuery = Annotated[
-    str | None, Query(pattern=r"^\d{4}-\d{4}$", description="Only this season", examples=["2025-2026"])
+    SeasonCode | None, Query(description="Only this season: a year and the next", examples=["2025-2026"])
 ]
 
 
@@ -148,7 +149,10 @@ def get_household_balance(
     responses=problem_responses(401, 403, 422),
 )
 def list_community_balances(reader: Reader, billing: BillingReads, season: SeasonQuery = None) -> CommunityBalances:
-    """Per community: its households with a bill, and what they were charged, have paid and still
-    owe; with `season`, that season's bills only."""
+    """Per community: its households with an account, and what they were charged, have paid and
+    still owe over all seasons. With `season`: its households with a bill of the season, what those
+    bills charged, what payments and settlement credit notes have settled of it (as each
+    household's account allocates them) and what is still open: charged = paid + from credit
+    notes + balance."""
     items = [CommunityBalanceOutput.from_record(record) for record in billing.community_balances(season)]
     return CommunityBalances(season=season, items=items)
