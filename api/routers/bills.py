@@ -25,7 +25,6 @@ from api.schemas.billing import (
     CommunityBalanceOutput,
     CommunityBalances,
 )
-from api.schemas.common import SeasonCode
 from domain.errors import NotFoundError
 from projections.billing_queries import BillingQueries, BillRecord
 
@@ -36,7 +35,7 @@ MAXIMUM_OFFSET = 10_000_000
 
 BillIdPath = Annotated[UUID, Path(description="The bill's id")]
 SeasonQuery = Annotated[
-    SeasonCode | None, Query(description="Only this season: a year and the next", examples=["2025-2026"])
+    str | None, Query(pattern=r"^\d{4}-\d{4}$", description="Only this season", examples=["2025-2026"])
 ]
 
 
