@@ -11,7 +11,7 @@ from uuid import UUID
 
 from domain.errors import ReadingRejectedError
 from domain.meter import Meter, RecordingOutcome
-from domain.readings import ReadingValues
+from domain.readings import ReadingHistory, ReadingValues
 
 # A bound on one batch, so one request cannot hold the event store for minutes.
 MAXIMUM_BATCH_SIZE = 10000
@@ -78,11 +78,13 @@ def judge_batch(
     batch_id: UUID,
     actor: str,
     reason: str,
+    history_for: Callable[[Meter], ReadingHistory] | None = None,
 ) -> tuple[list[ItemOutcome], list[Meter]]:
     """Apply each item to its meter in order; return the outcomes and the meters that changed.
 
     ``meter_for`` returns the (one, shared) aggregate for a serial or None for an unknown meter,
-    so several readings of one meter in a batch are judged against each other.
+    so several readings of one meter in a batch are judged against each other. ``history_for``
+    gives a meter's readings beyond its window, for late readings older than the window.
     """
     outcomes: list[ItemOutcome] = []
     changed: dict[str, Meter] = {}
@@ -93,7 +95,8 @@ def judge_batch(
             outcomes.append(_rejected(index, item, "unknown_meter", "no meter has this serial number", unknown))
             continue
         try:
-            result = meter.record_reading(item.values, received_at, batch_id, actor, reason)
+            history = history_for(meter) if history_for is not None else None
+            result = meter.record_reading(item.values, received_at, batch_id, actor, reason, history)
         except ReadingRejectedError as error:
             outcomes.append(_rejected(index, item, error.reason, error.message, error.params, error.message_key))
             continue

@@ -21,6 +21,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 
 from application.authorization import Permission, Principal
 from application.ingestion import MAXIMUM_BATCH_SIZE, BatchReport, ReadingItem, judge_batch
+from application.reading_history import MeterHistory, StoredReadings
 from application.transcodings import register_ledger_transcodings
 from domain import ids
 from domain.day_split import business_day
@@ -76,9 +77,17 @@ class HeatLedger(Application[UUID]):
         Meter: METER_SNAPSHOT_INTERVAL
     }
 
-    def __init__(self, env: dict[str, str] | None = None, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        stored_readings: StoredReadings | None = None,
+    ) -> None:
+        """``stored_readings`` is the read model late readings older than a meter's window are
+        judged against; without it they are judged against the meter's stored events (slower)."""
         super().__init__(env)
         self.clock = clock
+        self._stored_readings = stored_readings
         self._after_save: list[Callable[[], None]] = []
         # Batches judge the cached meters themselves, not copies (copying a meter costs more than
         # judging its reading). So commands and loads run one at a time per process: none ever
@@ -372,7 +381,7 @@ class HeatLedger(Application[UUID]):
         self, meter: Meter, values: ReadingValues, batch_id: UUID, principal: Principal, reason: str
     ) -> None:
         # A swap reading that breaks a rule fails the whole swap (nothing is saved).
-        meter.record_reading(values, self.clock(), batch_id, principal.name, reason)
+        meter.record_reading(values, self.clock(), batch_id, principal.name, reason, self._history_of(meter))
 
     @_one_at_a_time
     def decommission_meter(
@@ -461,7 +470,8 @@ class HeatLedger(Application[UUID]):
         meter = self.meter(serial)
         context = self._context(principal, reason, correlation_id)
         meter.void_reading(measured_at, context)
-        meter.record_reading(corrected, self.clock(), context.correlation_id, principal.name, reason)
+        history = self._history_of(meter)
+        meter.record_reading(corrected, self.clock(), context.correlation_id, principal.name, reason, history)
         self.save(meter)
 
     # -- readings -----------------------------------------------------------------------------
@@ -489,9 +499,11 @@ class HeatLedger(Application[UUID]):
         batch = batch_id or uuid4()
         with self._command_lock:
             for attempt in range(1, MAXIMUM_SAVE_ATTEMPTS + 1):
-                lookup = _MeterLookup(self._find_meter)
+                lookup = _MeterLookup(self._find_meter, self._history_of)
                 try:
-                    outcomes, changed = judge_batch(items, lookup, self.clock(), batch, principal.name, reason)
+                    outcomes, changed = judge_batch(
+                        items, lookup, self.clock(), batch, principal.name, reason, lookup.history
+                    )
                     if changed:
                         self.save(*changed)
                 except IntegrityError:
@@ -516,6 +528,15 @@ class HeatLedger(Application[UUID]):
         except NotFoundError:
             return None
 
+    def _history_of(self, meter: Meter) -> MeterHistory:
+        """The readings of ``meter`` beyond its window, for this command (see ``MeterHistory``)."""
+        return MeterHistory(meter, self._stored_readings, self._saved_events)
+
+    def _saved_events(self, aggregate_id: UUID, after_version: int, up_to_version: int) -> list[Any]:
+        if up_to_version <= after_version:
+            return []
+        return list(self.events.get(aggregate_id, gt=after_version, lte=up_to_version))
+
     def load_or_none(self, kind: type[AggregateType], aggregate_id: UUID) -> AggregateType | None:
         """The aggregate with this id (the cached object, not a copy), or None. For services that
         evict what they loaded when they do not save it (see ``evict``)."""
@@ -538,11 +559,20 @@ class HeatLedger(Application[UUID]):
 
 
 class _MeterLookup:
-    """Loads each meter of a batch once, so its readings are judged against each other."""
+    """Loads each meter of a batch once, so its readings are judged against each other, and
+    builds each meter's history beyond its window once, so the store is read once per batch."""
 
-    def __init__(self, find: Callable[[str], Meter | None]) -> None:
+    def __init__(self, find: Callable[[str], Meter | None], history_of: Callable[[Meter], MeterHistory]) -> None:
         self._find = find
+        self._history_of = history_of
         self._meters: dict[str, Meter | None] = {}
+        self._histories: dict[UUID, MeterHistory] = {}
+
+    def history(self, meter: Meter) -> MeterHistory:
+        """The history of a meter of this batch (built on first use)."""
+        if meter.id not in self._histories:
+            self._histories[meter.id] = self._history_of(meter)
+        return self._histories[meter.id]
 
     def __call__(self, serial: str) -> Meter | None:
         if serial not in self._meters:

@@ -28,6 +28,7 @@ from domain.readings import (
     Attachment,
     IntervalQuality,
     MeteredInterval,
+    ReadingHistory,
     ReadingValues,
     RememberedReading,
     household_charged,
@@ -45,8 +46,8 @@ from domain.values import (
 from domain.verification import JudgedPoint, TestPoint, judge_points
 
 # How many recent readings a meter remembers: about three months of daily readings, four days of
-# hourly ones. A reading older than the window cannot be checked against its neighbours and is
-# rejected; a clerk enters it as a correction instead.
+# hourly ones. A reading older than the window is checked against its neighbours from the stored
+# history (``ReadingHistory``) instead.
 READING_WINDOW_SIZE = 100
 # Clocks of devices drift; a reading this far ahead of the ledger's clock is still accepted.
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -71,6 +72,10 @@ INSTANT_DECIMALS = 3
 MAXIMUM_INSTANT_VALUE = Decimal(10) ** 9
 MINIMUM_TEMPERATURE_C = Decimal(-50)
 MAXIMUM_TEMPERATURE_C = Decimal(250)
+
+
+def _measured_at(reading: RememberedReading) -> datetime:
+    return reading.measured_at
 
 
 class RecordingOutcome(StrEnum):
@@ -219,6 +224,22 @@ class Meter(Aggregate):
         batch_id: UUID
         actor: str
         reason: str
+
+        def remembered(self) -> RememberedReading:
+            """What a meter keeps of this reading to judge other readings against it."""
+            return RememberedReading(
+                measured_at=self.measured_at,
+                energy_register_gj=self.energy_gj,
+                energy_unwrapped_gj=self.energy_unwrapped_gj,
+                volume_register_m3=self.volume_m3,
+                volume_unwrapped_m3=self.volume_unwrapped_m3,
+                operating_hours=self.operating_hours,
+                flow_temperature_c=self.flow_temperature_c,
+                return_temperature_c=self.return_temperature_c,
+                fingerprint=self.fingerprint,
+                faulty=self.faulty,
+                estimated=self.source == ReadingSource.ESTIMATE,
+            )
 
     class FaultReported(Aggregate.Event):
         """The meter's error flags (M-Bus 0xFD 0x17) changed to a non-zero value."""
@@ -664,12 +685,20 @@ class Meter(Aggregate):
         return self.window[-1] if self.window else None
 
     def record_reading(
-        self, values: ReadingValues, received_at: datetime, batch_id: UUID, actor: str, reason: str
+        self,
+        values: ReadingValues,
+        received_at: datetime,
+        batch_id: UUID,
+        actor: str,
+        reason: str,
+        history: ReadingHistory | None = None,
     ) -> RecordingOutcome:
         """Judge a reading by the reading rules and record it if it passes.
 
         Returns DUPLICATE for a reading the meter already has; raises ReadingRejectedError with
         the rule's name as ``reason`` for one that breaks a rule. Nothing changes unless accepted.
+        A reading older than every reading the meter remembers is judged against its neighbours
+        from ``history``; without one it is refused (``outside_window``).
         """
         _validate_values(values, received_at)
         self._check_within_register_widths(values)
@@ -679,7 +708,7 @@ class Meter(Aggregate):
             raise _reject("after_decommissioning", "the reading is newer than the meter's decommissioning")
         fingerprint = values.fingerprint()
         estimates = self._estimates_to_true_up(values)
-        with self._window_without(len(estimates)):
+        with self._window_without(len(estimates)), self._window_with_history(values.measured_at, history):
             position = bisect.bisect_left(self.window, values.measured_at, key=lambda reading: reading.measured_at)
             if position < len(self.window) and self.window[position].measured_at == values.measured_at:
                 if self.window[position].fingerprint == fingerprint:
@@ -691,11 +720,6 @@ class Meter(Aggregate):
                 )
             if values.source == ReadingSource.ESTIMATE and position < len(self.window):
                 raise _reject("estimate_not_newest", "an estimate may only extend the meter's history")
-            if position == 0 and self.verified_since is not None:
-                raise _reject(
-                    "outside_window",
-                    "the reading is older than the readings the meter keeps to check it against; it is not recorded",
-                )
             previous = self.window[position - 1] if position > 0 else None
             following = self.window[position] if position < len(self.window) else None
             remembered = self._remember(values, fingerprint, position)
@@ -728,6 +752,38 @@ class Meter(Aggregate):
         if following is None and is_real and values.error_flags != self.error_flags:
             self._report_fault_change(values, batch_id, actor, reason)
         return RecordingOutcome.ACCEPTED
+
+    @contextmanager
+    def _window_with_history(self, measured_at: datetime, history: ReadingHistory | None) -> Iterator[None]:
+        """Judge a reading older than the window against the window joined to the readings the
+        history holds around it (those older than the window: the window knows the rest)."""
+        window = self.window
+        first_kept = self.verified_since
+        if first_kept is None or (window and window[0].measured_at <= measured_at):
+            yield
+            return
+        older = self._older_readings_around(measured_at, history, first_kept)
+        self.window = older + window
+        try:
+            yield
+        finally:
+            self.window = window
+
+    @staticmethod
+    def _older_readings_around(
+        measured_at: datetime, history: ReadingHistory | None, first_kept: datetime
+    ) -> list[RememberedReading]:
+        around = history.readings_around(measured_at) if history is not None else None
+        if around is None:
+            raise _reject(
+                "outside_window",
+                "the reading is older than the readings the meter keeps and its stored neighbours cannot be "
+                "checked; it is not recorded",
+            )
+        older = sorted((reading for reading in around if reading.measured_at < first_kept), key=_measured_at)
+        moments = [reading.measured_at for reading in older]
+        assert len(set(moments)) == len(moments), "the history holds one reading per moment"
+        return older
 
     def _estimates_to_true_up(self, values: ReadingValues) -> list[RememberedReading]:
         """The estimated readings at the end of the window that a real reading replaces."""
@@ -1023,11 +1079,14 @@ class Meter(Aggregate):
         )
         if replaced_interval_start is not None:
             self._set_faulty_estimate(replaced_interval_start, None)  # the interval it estimated is split
-        bisect.insort(self.window, remembered, key=lambda reading: reading.measured_at)
+        self.readings_count += 1
+        if self.verified_since is not None and measured_at < self.verified_since:
+            # Judged against the stored history: the window stays the newest readings without a gap.
+            return
+        bisect.insort(self.window, remembered, key=_measured_at)
         if len(self.window) > READING_WINDOW_SIZE:
             self.verified_since = self.window[1].measured_at
             del self.window[0]
-        self.readings_count += 1
 
     # -- decisions about implausible heat (domain/implausible_heat.py) ----------------------------
 

@@ -4,12 +4,12 @@ the metered intervals between consecutive readings that consumption is built fro
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from domain.values import ReadingSource
@@ -77,6 +77,55 @@ class RememberedReading:
     def __deepcopy__(self, memo: dict[int, Any]) -> RememberedReading:
         # Immutable: the aggregate cache deep-copies meters on every get, so sharing is safe and cheap.
         return self
+
+
+class ReadingHistory(Protocol):
+    """The readings of one meter the ledger holds beyond what the meter remembers.
+
+    A meter keeps only its newest readings (its window); a late reading older than all of them is
+    judged against its neighbours from this history. The application builds it from the read
+    model of the meter's readings, the events not yet projected and the batch's unsaved events.
+    """
+
+    def readings_around(self, measured_at: datetime) -> list[RememberedReading] | None:
+        """The readings around ``measured_at``, oldest first: the one at that moment if there is
+        one (it may come alone: the new reading is then a duplicate or a conflict), else on each
+        side the nearest reading, the nearest with a volume register and the nearest with
+        operating hours. None when the history cannot tell (its readings lack the unwrapped
+        registers a check needs), so the reading is refused rather than judged on a guess."""
+        ...
+
+
+# What a late reading is compared with on each side: the nearest reading (energy), and the nearest
+# that carry a volume register or operating hours (a reading without them hides nothing).
+NEIGHBOUR_KINDS: tuple[Callable[[RememberedReading], bool], ...] = (
+    lambda reading: True,
+    lambda reading: reading.volume_register_m3 is not None,
+    lambda reading: reading.operating_hours is not None,
+)
+
+
+def readings_around(readings: Iterable[RememberedReading], measured_at: datetime) -> list[RememberedReading]:
+    """Of ``readings``, the ones a reading at ``measured_at`` is judged against, oldest first: the
+    one at that moment if any and, on each side, the nearest of each of ``NEIGHBOUR_KINDS``."""
+    chosen: dict[datetime, RememberedReading] = {}
+    nearest_before: list[RememberedReading | None] = [None] * len(NEIGHBOUR_KINDS)
+    nearest_after: list[RememberedReading | None] = [None] * len(NEIGHBOUR_KINDS)
+    for reading in readings:
+        if reading.measured_at == measured_at:
+            chosen[measured_at] = reading
+            continue
+        before = reading.measured_at < measured_at
+        nearest = nearest_before if before else nearest_after
+        for index, has in enumerate(NEIGHBOUR_KINDS):
+            best = nearest[index]
+            closer = best is None or (reading.measured_at > best.measured_at) == before
+            if has(reading) and closer:
+                nearest[index] = reading
+    for neighbour in (*nearest_before, *nearest_after):
+        if neighbour is not None:
+            chosen[neighbour.measured_at] = neighbour
+    return [chosen[moment] for moment in sorted(chosen)]
 
 
 class IntervalQuality(StrEnum):

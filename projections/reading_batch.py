@@ -252,6 +252,9 @@ def _reading_row(event: Meter.ReadingRecorded) -> dict[str, Any]:
         "batch_id": event.batch_id,
         "recorded_at": event.timestamp,
         "actor": event.actor,
+        "energy_unwrapped_gj": event.energy_unwrapped_gj,
+        "volume_unwrapped_m3": event.volume_unwrapped_m3,
+        "fingerprint": event.fingerprint,
     }
 
 

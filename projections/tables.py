@@ -103,6 +103,12 @@ meter_readings = Table(
     Column("batch_id", Uuid, nullable=False),
     Column("recorded_at", UtcDateTime, nullable=False),
     Column("actor", String(128), nullable=False),
+    # What a late reading older than the meter's window is judged against (application/reading_history.py):
+    # the registers unwrapped across rollovers and the values' fingerprint. None on rows projected
+    # before revision 0015 until the read models are rebuilt.
+    Column("energy_unwrapped_gj", ScaledDecimal(ENERGY_SCALE), nullable=True),
+    Column("volume_unwrapped_m3", ScaledDecimal(VOLUME_SCALE), nullable=True),
+    Column("fingerprint", String(32), nullable=True),
 )
 
 meter_intervals = Table(

@@ -1,16 +1,19 @@
-"""Readings that arrive out of order: between two readings, before the first, and outside the window."""
+"""Readings that arrive out of order: between two readings, before the first, and older than the
+window (judged against the stored history)."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
 from domain.day_split import MAXIMUM_INTERVAL_DAYS
 from domain.errors import ReadingRejectedError
 from domain.meter import READING_WINDOW_SIZE, Meter, RecordingOutcome
+from domain.readings import RememberedReading, readings_around
 from domain.values import MeterKind
-from tests.strategies import SEASON_START, hours_after, new_meter, record, values
+from tests.strategies import RECEIVED_LATER, SEASON_START, hours_after, new_meter, record, values
 
 D = Decimal
 T = SEASON_START
@@ -216,3 +219,141 @@ def test_a_reading_more_than_3660_days_before_the_next_one_is_rejected() -> None
     meter = new_meter()
     record(meter, values(hours_after(T, LONGEST_HOURS + 1), "11"), received_at=DECADES_LATER)
     assert decade_rejection(meter, 0) == "interval_too_long"
+
+
+# -- readings older than the window, judged against the stored history ------------------------
+
+
+class PendingHistory:
+    """The meter's own recorded readings as its history: what the store holds once they are
+    projected (a unit test never saves, so every reading the meter recorded is still pending)."""
+
+    def __init__(self, meter: Meter) -> None:
+        self.meter = meter
+
+    def readings_around(self, measured_at: datetime) -> list[RememberedReading] | None:
+        recorded = [
+            event.remembered() for event in self.meter.pending_events if isinstance(event, Meter.ReadingRecorded)
+        ]
+        return readings_around(recorded, measured_at)
+
+
+class HistoryThatCannotTell:
+    def readings_around(self, measured_at: datetime) -> list[RememberedReading] | None:
+        return None
+
+
+def meter_with_a_gap_behind_its_window(missing_hour: int) -> Meter:
+    """Hourly readings 10.000 + 0.1 GJ/h from 0 h to 101 h without ``missing_hour``: 101 readings,
+    the window holds the newest 100."""
+    meter = new_meter()
+    for hour in range(READING_WINDOW_SIZE + 2):
+        if hour != missing_hour:
+            record(meter, values(hours_after(T, hour), D("10") + D("0.1") * hour))
+    return meter
+
+
+def record_with_history(meter: Meter, hours: float, energy_gj: str) -> RecordingOutcome:
+    reading = values(hours_after(T, hours), energy_gj)
+    return meter.record_reading(reading, RECEIVED_LATER, uuid4(), "device-7", "upload", PendingHistory(meter))
+
+
+def rejection_with_history(meter: Meter, hours: float, energy_gj: str) -> str:
+    count = meter.readings_count
+    with pytest.raises(ReadingRejectedError) as raised:
+        record_with_history(meter, hours, energy_gj)
+    assert meter.readings_count == count
+    return raised.value.reason
+
+
+def test_a_reading_older_than_the_window_splits_the_interval_from_the_stored_reading_before_it() -> None:
+    # Readings at 0 h and 2 h … 101 h; the window starts at 2 h, 0 h is stored only.
+    # 10.130 at 1 h: 10.130 − 10.000 = 0.130 after 0 h, 10.200 − 10.130 = 0.070 before 2 h.
+    meter = meter_with_a_gap_behind_its_window(missing_hour=1)
+    window_before = list(meter.window)
+    assert meter.window[0].measured_at == hours_after(T, 2)
+    assert record_with_history(meter, 1, "10.130") is RecordingOutcome.ACCEPTED
+    event = last_event(meter)
+    assert [(i.start, i.end, i.energy_gj) for i in event.intervals] == [
+        (T, hours_after(T, 1), D("0.130")),
+        (hours_after(T, 1), hours_after(T, 2), D("0.070")),
+    ]
+    assert (event.replaced_interval_start, event.replaced_interval_end) == (T, hours_after(T, 2))
+    # The window stays the newest 100 readings; the late one is counted but not remembered.
+    assert meter.window == window_before
+    assert meter.readings_count == READING_WINDOW_SIZE + 2
+
+
+def test_a_reading_between_two_stored_readings_splits_their_interval() -> None:
+    # Readings at 0 h, 2 h, 3 h … 101 h plus 102 h: the window starts at 3 h; 0 h and 2 h are stored only.
+    meter = meter_with_a_gap_behind_its_window(missing_hour=1)
+    record(meter, values(hours_after(T, 102), "20.200"))
+    assert meter.window[0].measured_at == hours_after(T, 3)
+    assert record_with_history(meter, 1, "10.050") is RecordingOutcome.ACCEPTED
+    # 10.050 − 10.000 = 0.050; 10.200 − 10.050 = 0.150.
+    assert [(i.start, i.energy_gj) for i in last_event(meter).intervals] == [
+        (T, D("0.050")),
+        (hours_after(T, 1), D("0.150")),
+    ]
+
+
+def test_a_reading_before_every_stored_reading_opens_the_history_earlier() -> None:
+    # 9.900 at −1 h: 0.100 GJ before the first stored reading (10.000 at 0 h).
+    meter = meter_with_a_gap_behind_its_window(missing_hour=1)
+    assert record_with_history(meter, -1, "9.900") is RecordingOutcome.ACCEPTED
+    assert [(i.start, i.end, i.energy_gj) for i in last_event(meter).intervals] == [(hours_after(T, -1), T, D("0.100"))]
+    assert last_event(meter).replaced_interval_start is None
+
+
+def test_a_stored_reading_sent_again_is_a_duplicate_and_another_value_a_conflict() -> None:
+    meter = meter_with_a_gap_behind_its_window(missing_hour=1)
+    assert record_with_history(meter, 0, "10.000") is RecordingOutcome.DUPLICATE
+    assert rejection_with_history(meter, 0, "10.001") == "conflicting_reading"
+    record_with_history(meter, 1, "10.130")
+    assert record_with_history(meter, 1, "10.1300") is RecordingOutcome.DUPLICATE
+
+
+def test_a_reading_older_than_the_window_must_fit_between_its_stored_neighbours() -> None:
+    meter = meter_with_a_gap_behind_its_window(missing_hour=1)
+    assert rejection_with_history(meter, 1, "10.201") == "inconsistent_with_next"
+    assert rejection_with_history(meter, 1, "9.999") == "register_backwards"
+    # 9.000 at −1 h would put 1.000 GJ in the hour before 0 h: more than a flat's meter can (0.5 GJ/h).
+    assert rejection_with_history(meter, -1, "9.000") == "implausible_increase"
+
+
+def test_a_reading_older_than_the_window_is_refused_when_the_history_cannot_tell() -> None:
+    meter = meter_with_a_gap_behind_its_window(missing_hour=1)
+    with pytest.raises(ReadingRejectedError) as raised:
+        meter.record_reading(
+            values(hours_after(T, 1), "10.130"), RECEIVED_LATER, uuid4(), "device-7", "upload", HistoryThatCannotTell()
+        )
+    assert raised.value.reason == "outside_window"
+
+
+def test_readings_around_picks_the_nearest_with_volume_and_hours_on_each_side() -> None:
+    def remembered(hours: int, volume: str | None = None, operating_hours: str | None = None) -> RememberedReading:
+        return RememberedReading(
+            hours_after(T, hours),
+            D(hours),
+            D(hours),
+            None if volume is None else D(volume),
+            None if volume is None else D(volume),
+            None if operating_hours is None else D(operating_hours),
+            None,
+            None,
+            f"fingerprint-{hours}",
+        )
+
+    readings = [
+        remembered(1, volume="1", operating_hours="1"),
+        remembered(2, volume="2"),
+        remembered(3),
+        remembered(5),
+        remembered(6),
+        remembered(7, operating_hours="7"),
+        remembered(8, volume="8"),
+        remembered(9, volume="9", operating_hours="9"),
+    ]
+    # Before 5 h: 3 h (nearest), 2 h (volume), 1 h (hours); after: 6 h, 7 h (hours), 8 h (volume); 5 h itself.
+    chosen = readings_around(reversed(readings), hours_after(T, 5))
+    assert [reading.measured_at for reading in chosen] == [hours_after(T, hour) for hour in (1, 2, 3, 5, 6, 7, 8)]
