@@ -116,8 +116,9 @@ def every_event_type() -> tuple[Household, Meter]:
     record(meter, values(hours_after(T, 60), "0.600", faulty=True))  # a broken probe: not billable
     meter.estimate_faulty_interval(hours_after(T, 48), D("0.150"), "own_history_scaled_by_building", context())
     meter.void_reading(hours_after(T, 24), context(reason="read from the wrong flat"))
-    meter.detach(hours_after(T, 72), context(reason="meter replaced"))
-    household.detach_meter(meter.id, hours_after(T, 72), context(reason="meter replaced"))
+    # Detached at 54 h, recorded after the reading at 60 h: the intervals after it are re-charged.
+    meter.detach(hours_after(T, 54), context(reason="meter replaced; the form typed in late"))
+    household.detach_meter(meter.id, hours_after(T, 54), context(reason="meter replaced; the form typed in late"))
     household.mark_vulnerable(context(reason="lives alone, 82"))
     household.clear_vulnerability(context(reason="moved to her son's"))
     household.open_dispute(context(reason="disputes the settlement"))
