@@ -154,6 +154,22 @@ def test_the_same_swap_on_time_and_late_gives_the_same_read_models_of_the_househ
     assert household_days(container, "WZ-2") == household_days(container, "WZ-1")
 
 
+def test_a_swap_typed_in_a_week_late_takes_the_new_meter_s_hourly_backlog(container: Container) -> None:
+    household_with_meter(container.ledger, "WZ-1", "OLD-1")
+    commission_meter(container.ledger, "NEW-1")
+    read(container, ("OLD-1", 0, "100.000"), ("OLD-1", 24, "100.400"))
+    # 168 hourly readings of the new meter, 0.100 GJ an hour from 37 h: more than the meter's window
+    # of 100, so the swap's initial reading at 36 h is judged against the stored history.
+    read(container, *(("NEW-1", 37 + hour, str(D("0.100") * (hour + 1))) for hour in range(168)))
+
+    swap_at_36(container)
+
+    # OLD-1 0 → 36 h (0.650) and NEW-1 36 → 204 h (168 × 0.100 = 16.800, from the initial 0.000).
+    found = evidence(container, "WZ-1")
+    assert found is not None and found.measured_gj == D("0.650") + D("16.800")
+    assert sum(household_days(container, "WZ-1").values()) == D("17.450")
+
+
 # -- attachments changed with an effective time in the past -------------------------------------
 
 
