@@ -41,7 +41,7 @@ from domain.meter import Meter
 from infrastructure.container import Container, bootstrap
 from infrastructure.csv_readings import CsvHeaderError, ParsedReadings, RowError, parse_readings_csv
 from infrastructure.delivery_loop import PeriodicDelivery
-from infrastructure.demo.billing import bill_demo_season
+from infrastructure.demo.billing import bill_demo_season, declare_demo_season
 from infrastructure.demo.community import DEFAULT_BUILDINGS, DEFAULT_SEED, business_today, generate_community
 from infrastructure.demo.contacts import record_demo_contacts
 from infrastructure.demo.loader import LoadReport, is_loaded, load_community
@@ -280,6 +280,7 @@ def _load_demo(container: Container, console: Console, community: DemoCommunity)
 
         report = load_community(container.ledger, community, operator(), advance)
         container.catch_up()
+        declare_demo_season(container.seasons, operator(), community.season)
         summaries = bill_demo_season(
             container.billing,
             container.billing_runs,
@@ -721,4 +722,4 @@ def _read_temperatures(file: Path) -> dict[date, Decimal]:
 
 # The billing commands live in their own module and register themselves on ``app``; imported last,
 # when everything they use from here exists.
-from api import cli_billing, cli_dunning, cli_payments  # noqa: E402, F401
+from api import cli_billing, cli_dunning, cli_payments, cli_seasons  # noqa: E402, F401

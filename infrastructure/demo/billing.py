@@ -12,9 +12,15 @@ from datetime import date, timedelta
 from application.authorization import Principal
 from application.billing import Billing
 from application.billing_runs import BillingRuns, RunRequest, RunSummary
+from application.seasons import Seasons
 from domain.billing import BillKind
+from domain.errors import NotFoundError
 from domain.season import Season
+from domain.tariff import CITY_SCOPE
 from infrastructure.demo.tariff import publish_demo_tariff
+
+# The demo city's decree on the season (marked as a demo, like the tariff's document).
+DEMO_SEASON_DECREE = "DEMO 宁政办发〔示例〕88号"
 
 # (what is being billed, households done, households in all)
 BillingProgress = Callable[[str, int, int], None]
@@ -55,3 +61,15 @@ def bill_demo_season(
         report = (lambda done, total, label=label: progress(label, done, total)) if progress else None
         summaries.append(runs.run(operator, request, progress=report, reason="demo billing"))
     return summaries
+
+
+def declare_demo_season(seasons: Seasons, operator: Principal, season: Season) -> bool:
+    """Declare the demo season for the city (1 Nov – 31 Mar, as Ningxia heats); False when it was."""
+    try:
+        seasons.record(CITY_SCOPE, season.code)
+        return False
+    except NotFoundError:
+        seasons.declare(
+            operator, CITY_SCOPE, season.code, season.first_day, season.last_day, DEMO_SEASON_DECREE, "demo season"
+        )
+        return True

@@ -423,3 +423,45 @@ def test_a_bad_dunning_policy_is_refused_with_exit_code_2(env: dict[str, str], d
     not_numbers = run(env, "dunning", "run", "--stages", "fifteen")
     assert not_numbers.exit_code == 2
     assert "15,45,90" in not_numbers.output
+
+
+# -- seasons -----------------------------------------------------------------------------------
+
+
+def test_a_season_is_declared_extended_and_listed(env: dict[str, str], data_dir: Path) -> None:
+    declared = run(
+        env,
+        "season",
+        "declare",
+        "--season",
+        "2025-2026",
+        "--first-day",
+        "2025-11-15",
+        "--last-day",
+        "2026-03-15",
+        "--decree",
+        "哈政办发〔2025〕31号",
+    )
+    assert declared.exit_code == 0, declared.output
+    assert "2025-11-15 – 2026-03-15 (121 days)" in declared.output
+    extended = run(
+        env, "season", "extend", "--season", "2025-2026", "--first-day", "2025-11-15", "--last-day", "2026-03-25",
+        "--decree", "哈政办发〔2026〕4号", "--reason", "寒潮",
+    )  # fmt: skip
+    assert extended.exit_code == 0, extended.output
+    listed = run(env, "season", "list", "--season", "2025-2026")
+    assert "(131 days)" in listed.output and "哈政办发〔2026〕4号" in listed.output and "寒潮" in listed.output
+    with opened(data_dir) as container:
+        assert container.seasons.season_in_force("2025-2026", "碧桂园").days == 131
+
+
+def test_a_shortened_season_or_a_bad_day_is_refused_in_one_line(env: dict[str, str]) -> None:
+    declare = ("season", "declare", "--season", "2025-2026", "--first-day", "2025-11-15", "--decree", "D")
+    assert run(env, *declare, "--last-day", "2026-03-15").exit_code == 0
+    shorter = run(
+        env, "season", "extend", "--season", "2025-2026", "--first-day", "2025-11-20", "--last-day", "2026-03-15",
+        "--decree", "D2",
+    )  # fmt: skip
+    assert shorter.exit_code == 2 and "never shortened" in shorter.output
+    bad_day = run(env, *declare, "--last-day", "2026-02-30")
+    assert bad_day.exit_code != 0 and "--last-day must be a day" in bad_day.output

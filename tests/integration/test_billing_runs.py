@@ -276,3 +276,69 @@ def test_a_household_registered_within_the_season_is_billed_from_its_registratio
         ("prepayment", date(2026, 1, 1), D("1158.68")),
         ("settlement", date(2026, 1, 1), D("0.00")),  # by area: the area fee, all prepaid
     ]
+
+
+def test_a_household_deregistered_within_the_season_is_billed_to_the_day_before(billed: Container) -> None:
+    # Deregistered from 1 February 2026: billed 1 Nov – 31 Jan, 30 + 31 + 31 = 92 of 151 days.
+    # Prepayment 1944 × 92 / 151 = 1184.423… → 1184.42. A-1 used 92 × 0.2 = 18.4 GJ: base 30 % of
+    # 1184.42 = 355.326 → 355.33, energy 18.4 × 43.9 = 807.76, metered 1163.09; 1163.09 − 1184.42 = −21.33.
+    billed.ledger.deregister_household(SYSTEM, "A-1", date(2026, 2, 1), "拆网")
+    prepayment = run(billed, BillKind.PREPAYMENT)
+    (invoice,) = billed.billing.period("A-1", SEASON).issued(BillKind.PREPAYMENT)
+    assert (invoice.first_day, invoice.last_day, invoice.amount_yuan) == (
+        SEASON.first_day,
+        date(2026, 1, 31),
+        D("1184.42"),
+    )
+    assert prepayment.charged_yuan == D("1184.42") + D("1944.00")
+    february = run(billed, BillKind.STATEMENT, "2026-02")
+    assert [(item.account_number, item.message_key) for item in february.exceptions] == [
+        ("A-1", "month_outside_period")
+    ]
+    settlement = run(billed, BillKind.SETTLEMENT)
+    (bill,) = billed.billing.period("A-1", SEASON).issued(BillKind.SETTLEMENT)
+    assert (bill.last_day, bill.amount_yuan) == (date(2026, 1, 31), D("-21.33"))
+    assert settlement.exceptions == []
+
+
+def test_an_extension_by_decree_is_settled_on_the_days_in_force(container: Container) -> None:
+    # The city declares 1 Nov – 31 Mar, the prepayment is invoiced (1944.00), then a cold spell's
+    # decree extends the season to 10 April: 161 days. A-1 used 161 × 0.2 = 32.2 GJ: base 583.20,
+    # energy 32.2 × 43.9 = 1413.58, metered 1996.78; 1996.78 − 1944.00 = 52.78 to pay.
+    container.ledger.clock = lambda: AFTER_SEASON
+    household_with_meter(container.ledger, "A-1", "M-1")
+    read_daily(container, "M-1", D("0.2"), days=162)
+    publish(container)
+    container.seasons.declare(
+        SYSTEM, "*", SEASON.code, SEASON.first_day, SEASON.last_day, "宁政办发〔2025〕88号", "the city's decree"
+    )
+    run(container, BillKind.PREPAYMENT)
+    container.seasons.extend(
+        SYSTEM, "*", SEASON.code, SEASON.first_day, date(2026, 4, 10), "宁政办发〔2026〕5号", "cold spell"
+    )
+    settlement = run(container, BillKind.SETTLEMENT)
+    assert settlement.exceptions == []
+    period = container.billing.period("A-1", SEASON)
+    (bill,) = period.issued(BillKind.SETTLEMENT)
+    assert (bill.last_day, bill.amount_yuan) == (date(2026, 4, 10), D("52.78"))
+    season_line = next(line for line in bill.lines if line.code == "season_days")
+    assert (season_line.figures["season_days"], season_line.figures["decree_number"]) == ("161", "宁政办发〔2026〕5号")
+    (invoice,) = period.issued(BillKind.PREPAYMENT)
+    assert invoice.last_day == SEASON.last_day  # issued before the extension: it stays as it was
+
+
+def test_a_city_run_bills_each_community_on_its_own_season(billed: Container) -> None:
+    # 阅水秦韵 heats 15 Nov – 15 Mar by its own decree (121 days); the others keep the default.
+    register_household(billed.ledger, "B-1", community="阅水秦韵")
+    billed.seasons.declare(
+        SYSTEM, "阅水秦韵", SEASON.code, date(2025, 11, 15), date(2026, 3, 15), "阅政〔2025〕2号", "its own decree"
+    )
+    prepayment = run(billed, BillKind.PREPAYMENT)
+    assert prepayment.bills_issued == 3 and prepayment.exceptions == []
+    own = billed.billing.period("B-1", SEASON)
+    assert (own.season.first_day, own.season.last_day, own.season.days) == (date(2025, 11, 15), date(2026, 3, 15), 121)
+    assert billed.billing.period("A-1", SEASON).season == SEASON
+    november = run(billed, BillKind.STATEMENT, "2025-11")
+    (statement,) = billed.billing.period("B-1", SEASON).issued(BillKind.STATEMENT)
+    assert (statement.first_day, statement.last_day) == (date(2025, 11, 15), date(2025, 11, 30))
+    assert november.bills_issued == 3

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from application.authorization import SYSTEM
 from domain.billing import BillKind
 from infrastructure.container import Container
-from infrastructure.demo.billing import bill_demo_season, ended_months
+from infrastructure.demo.billing import DEMO_SEASON_DECREE, bill_demo_season, declare_demo_season, ended_months
 from infrastructure.demo.community import generate_community
 from infrastructure.demo.loader import load_community
 from infrastructure.demo.tariff import DEMO_TERMS
@@ -33,6 +33,8 @@ def test_a_whole_demo_season_is_billed_and_money_is_conserved(sqlite_container: 
     container.ledger.clock = lambda: datetime(2026, 4, 20, 2, tzinfo=UTC)
     load_community(container.ledger, community, SYSTEM)
     container.catch_up()
+    assert declare_demo_season(container.seasons, SYSTEM, community.season) is True
+    assert declare_demo_season(container.seasons, SYSTEM, community.season) is False  # once
 
     summaries = bill_demo_season(
         container.billing, container.billing_runs, SYSTEM, community.season, community.name, AFTER_SEASON
@@ -58,6 +60,12 @@ def test_a_whole_demo_season_is_billed_and_money_is_conserved(sqlite_container: 
         assert prepayment.amount_yuan == (flat.areas.connected_area_m2 * area_price * Decimal("0.2")).quantize(
             Decimal("0.01")
         )
+        settled = container.billing.period(flat.account_number, community.season).issued(BillKind.SETTLEMENT)
+        if flat.suspended_on <= community.season.first_day:  # the demo never resumes a suspended flat
+            # Suspended all season: the suspension share is all it pays, nothing is refunded (报停 once).
+            assert [bill.amount_yuan for bill in settled] == [Decimal("0.00")]
+        season_line = next(line for line in settled[0].lines if line.code == "season_days")
+        assert season_line.figures["decree_number"] == DEMO_SEASON_DECREE
 
     with container.engine.connect() as connection:
         billed_total = connection.execute(select(func.sum(bills.c.amount_yuan))).scalar_one()
