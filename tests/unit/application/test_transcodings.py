@@ -19,6 +19,7 @@ from domain.arrears import ArrearsFacts, ArrearsFlag, ArrearsPolicy, FlagSubject
 from domain.billing import MeterEvidence, MonthInputs, SegmentInputs, SettlementInputs
 from domain.billing_period import BillingPeriod
 from domain.building_allocation import BuildingAllocation
+from domain.heating_season import HeatingSeason
 from domain.household import Household
 from domain.meter import READING_WINDOW_SIZE, Meter
 from domain.readings import Attachment, MeteredInterval, RememberedReading
@@ -123,6 +124,7 @@ def every_event_type() -> tuple[Household, Meter]:
     household.clear_vulnerability(context(reason="moved to her son's"))
     household.open_dispute(context(reason="disputes the settlement"))
     household.close_dispute(context(reason="settlement explained"))
+    household.deregister(date(2026, 3, 1), context(reason="拆网"), today=date(2026, 2, 1))
     meter.record_verification(
         date(2026, 1, 10), "JJG225-2026-0042", [TestPoint(D("0.25"), D(20), D("1.10"))], context()
     )
@@ -172,11 +174,14 @@ def billing_aggregates() -> list[Any]:
         context(),
     )
     period.invoice_prepayment(False, date(2025, 11, 1), context())
+    extended = Season(season.first_day, date(2026, 4, 10), "宁政办发〔2026〕5号")
+    period.follow_season(extended, None, context(reason="cold spell"))
+    season = extended
     december = MonthInputs("2025-12", date(2025, 12, 1), date(2025, 12, 31), D("6.2"), D("12.2"), D("6.0"), D("0.05"))
     period.issue_statement(december, date(2026, 1, 2), context())
     evidence = MeterEvidence(D("30.2"), D("0.4"), 149, 2, 0, ("M-1",), "M-1 first", "M-1 last")
     segments = (SegmentInputs(season.first_day, season.last_day, 0, evidence),)
-    period.settle(SettlementInputs(segments, None, period.prepaid_yuan), date(2026, 4, 2), context())
+    period.settle(SettlementInputs(segments, None, period.prepaid_yuan), date(2026, 4, 12), context())
     allocation = BuildingAllocation.start("碧桂园", "9", season.code)
     flats = [
         FlatInput("C-1", D(90), open_hours=D(2000), room_temperature_c=D("20.5")),
@@ -190,7 +195,11 @@ def billing_aggregates() -> list[Any]:
     flag.approve(date(2026, 1, 11), context("clerk-wang"))
     flag.withdraw(WithdrawalKind.PAID, date(2026, 1, 12), context("clerk-wang", "paid"))
     flag.raise_again(policy, facts, date(2026, 1, 20), context("clerk-wang", "the payment bounced"))
-    return [tariff, period, allocation, flag]
+    heating_season = HeatingSeason.declare(
+        "*", season.code, date(2025, 11, 1), date(2026, 3, 31), "宁政办发〔2025〕88号", context()
+    )
+    heating_season.extend(date(2025, 11, 1), date(2026, 4, 10), "宁政办发〔2026〕5号", context(reason="cold spell"))
+    return [tariff, period, allocation, flag, heating_season]
 
 
 def test_every_billing_event_type_round_trips_through_the_sqlite_store(ledger: HeatLedger, store_path: Path) -> None:
