@@ -17,6 +17,7 @@ from api.schemas.households import (
     AreaCorrection,
     AttachedMeter,
     HeatingChange,
+    HouseholdDeregistration,
     HouseholdDetail,
     HouseholdPage,
     HouseholdRegistered,
@@ -183,6 +184,30 @@ def resume_household_heating(
     that is not suspended is a 409."""
     correlation_id = uuid4()
     ledger.resume_heating(caller, account_number, change.effective_on, change.reason, correlation_id)
+    return CommandReceipt(correlation_id=correlation_id)
+
+
+@router.post(
+    "/{account_number}/deregistration",
+    operation_id="deregister_household",
+    response_model=CommandReceipt,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def deregister_household(
+    account_number: AccountNumberPath, deregistration: HouseholdDeregistration, caller: Caller, ledger: Ledger
+) -> CommandReceipt:
+    """Deregister the household (销户/拆网) from `effective_on`, its first day neither supplied nor
+    billed, with a reason.
+
+    `effective_on` follows the registration and every owner change, does not precede the last
+    suspension or resumption, and lies at most a year after today (422). A second deregistration
+    is a 409, and so is any later change of the supply (suspension, resumption, owner change, a
+    meter attached or swapped); reading the household and detaching its meters still work.
+    """
+    correlation_id = uuid4()
+    ledger.deregister_household(
+        caller, account_number, deregistration.effective_on, deregistration.reason, correlation_id
+    )
     return CommandReceipt(correlation_id=correlation_id)
 
 

@@ -127,6 +127,20 @@ class HeatingChange(RequestModel):
     reason: Reason
 
 
+class HouseholdDeregistration(RequestModel):
+    """销户/拆网: the household leaves the network from a date on."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"effective_on": "2026-04-01", "reason": "flat demolished (拆网)"}]}
+    )
+
+    effective_on: date = Field(
+        description="The first day the household is neither supplied nor billed (the last billed day is the "
+        "day before): after the registration and every owner change, at most a year after today (Asia/Shanghai)"
+    )
+    reason: Reason
+
+
 class MeterAttachment(RequestModel):
     """A household meter now measuring this household's heat."""
 
@@ -224,6 +238,9 @@ class HouseholdSummary(BaseModel):
     registered_on: date
     heating_suspended: bool
     suspended_since: date | None
+    deregistered_on: date | None = Field(
+        description="销户: the first day the household is neither supplied nor billed; null while it is supplied"
+    )
 
     @classmethod
     def fields_of(cls, record: HouseholdRecord) -> dict[str, object]:
@@ -246,6 +263,7 @@ class HouseholdSummary(BaseModel):
             "registered_on": record.registered_on,
             "heating_suspended": record.heating_suspended,
             "suspended_since": record.suspended_since,
+            "deregistered_on": record.deregistered_on,
         }
 
     @classmethod
