@@ -21,6 +21,7 @@ from domain.billing_period import BillingPeriod
 from domain.building_allocation import BuildingAllocation
 from domain.heating_season import HeatingSeason
 from domain.household import Household
+from domain.implausible_heat import HeatDecision, IntervalEvidence
 from domain.meter import READING_WINDOW_SIZE, Meter
 from domain.readings import Attachment, MeteredInterval, RememberedReading
 from domain.season import Season
@@ -117,6 +118,12 @@ def every_event_type() -> tuple[Household, Meter]:
     record(meter, values(hours_after(T, 60), "0.600", faulty=True))  # a broken probe: not billable
     meter.estimate_faulty_interval(hours_after(T, 48), D("0.150"), "own_history_scaled_by_building", context())
     meter.void_reading(hours_after(T, 24), context(reason="read from the wrong flat"))
+    evidence = IntervalEvidence(
+        meter.serial, hours_after(T, 60), hours_after(T, 72), D("38"), D("0.99181"), D("3731.38"), D("4.10")
+    )
+    meter.decide_implausible_heat(
+        evidence, HeatDecision.ESTIMATE, D("1.000"), "own_history", context(reason="38 GJ in a day is a fault")
+    )
     # Detached at 54 h, recorded after the reading at 60 h: the intervals after it are re-charged.
     meter.detach(hours_after(T, 54), context(reason="meter replaced; the form typed in late"))
     household.detach_meter(meter.id, hours_after(T, 54), context(reason="meter replaced; the form typed in late"))
