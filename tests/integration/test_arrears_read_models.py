@@ -26,7 +26,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select
 
-from application.authorization import Principal, Role
+from application.authorization import SYSTEM, Principal, Role
 from domain import ids
 from domain.arrears import ArrearsPolicy, FlagStatus, WithdrawalKind
 from domain.errors import ConflictError, NotFoundError, PermissionDeniedError
@@ -36,7 +36,7 @@ from projections.ledger_projection import LedgerProjection
 from projections.runner import ProjectionRunner
 from projections.tables import ARREARS_TABLES, household_protections, metadata
 from tests.integration.test_payment_read_models import at, pay, prepaid_period
-from tests.strategies import register_household
+from tests.strategies import COMMUNITY, register_household
 
 D = Decimal
 TODAY = date(2026, 1, 10)
@@ -104,6 +104,18 @@ def test_a_run_outside_the_window_flags_nobody(owing: Container) -> None:
     summary = owing.arrears.flag_candidates(CLERK_LI, POLICY, date(2026, 3, 20))
     assert summary.flagged == 0
     assert all("arrears_outside_window" in outcome.reasons for outcome in summary.outcomes)
+
+
+def test_a_day_outside_the_communitys_season_in_force_is_outside_the_window(owing: Container) -> None:
+    # The policy's window reaches 15 March; this community's decree ends the season on 5 March.
+    owing.seasons.declare(
+        SYSTEM, COMMUNITY, "2025-2026", date(2025, 11, 1), date(2026, 3, 5), "某政〔2025〕9号", "decree"
+    )
+    late = owing.arrears.flag_candidates(CLERK_LI, POLICY, date(2026, 3, 10))
+    assert late.flagged == 0
+    assert all("arrears_outside_window" in outcome.reasons for outcome in late.outcomes)
+    inside = owing.arrears.flag_candidates(CLERK_LI, POLICY, date(2026, 3, 4))
+    assert [outcome.account_number for outcome in inside.outcomes if outcome.flagged] == ["WZ-1"]
 
 
 def test_a_second_clerk_approves_and_the_read_model_follows(owing: Container) -> None:
