@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from infrastructure.postgres_event_store import LOCK_TIMEOUT_MS, STATEMENT_TIMEOUT_MS, LedgerPostgresFactory
 from infrastructure.settings import Backend, Settings
+
+# The library takes a factory class as well as a module here (module:qualname).
+POSTGRES_PERSISTENCE = f"{LedgerPostgresFactory.__module__}:{LedgerPostgresFactory.__qualname__}"
 
 
 def event_store_environment(settings: Settings) -> dict[str, str]:
@@ -10,6 +14,7 @@ def event_store_environment(settings: Settings) -> dict[str, str]:
 
     The cache does not fast-forward: a stale cached meter makes its save fail on the version
     check, and the ledger then evicts it and retries, so no read is spent per aggregate per get.
+    Every backend waits for the database only so long (docs/operations.md, "Database timeouts").
     """
     environment = {
         "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size),
@@ -20,16 +25,20 @@ def event_store_environment(settings: Settings) -> dict[str, str]:
         environment |= {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(settings.sqlite_path),
-            "SQLITE_LOCK_TIMEOUT": "30",
+            "SQLITE_LOCK_TIMEOUT": str(settings.sqlite_busy_timeout_seconds),
         }
     else:
         environment |= {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            # The library's factory and recorder, inserting without psycopg's pipeline mode,
+            # which can hang on a large save (infrastructure/postgres_event_store.py).
+            "PERSISTENCE_MODULE": POSTGRES_PERSISTENCE,
             "POSTGRES_DBNAME": settings.postgres_dbname,
             "POSTGRES_HOST": settings.postgres_host,
             "POSTGRES_PORT": str(settings.postgres_port),
             "POSTGRES_USER": settings.postgres_user,
             "POSTGRES_PASSWORD": settings.postgres_password,
             "POSTGRES_SCHEMA": settings.postgres_schema,
+            STATEMENT_TIMEOUT_MS: str(settings.statement_timeout_ms),
+            LOCK_TIMEOUT_MS: str(settings.lock_timeout_ms),
         }
     return environment

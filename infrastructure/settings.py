@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     # production sets this false and runs `heatledger worker` instead.
     catch_up_after_command: bool = True
     aggregate_cache_size: int = 20000
+    # -- timeouts: nothing waits on the database forever (docs/operations.md, "Database timeouts") --
+    # PostgreSQL cancels any one statement of the event store or the read models after this long.
+    database_statement_timeout_seconds: float = Field(default=60.0, ge=0.1, le=3600)
+    # PostgreSQL gives up waiting for a lock (another writer's hold on the events table) after this.
+    database_lock_timeout_seconds: float = Field(default=10.0, ge=0.1, le=600)
+    # SQLite waits this long for another connection's write lock before "database is locked"
+    # (whole seconds: the eventsourcing library's SQLITE_LOCK_TIMEOUT takes an integer).
+    sqlite_busy_timeout_seconds: int = Field(default=30, ge=1, le=600)
     # "inline": jobs (queued reading uploads) run in the serving process, in a background thread;
     # "arq": they are enqueued on Redis (redis_url) for `heatledger worker`.
     job_queue: JobQueueKind = JobQueueKind.INLINE
@@ -99,6 +107,14 @@ class Settings(BaseSettings):
                     "production sends reminders (personal data) over https only: HEATLEDGER_NOTIFICATION_WEBHOOK_URL"
                 )
         return self
+
+    @property
+    def statement_timeout_ms(self) -> int:
+        return round(self.database_statement_timeout_seconds * 1000)
+
+    @property
+    def lock_timeout_ms(self) -> int:
+        return round(self.database_lock_timeout_seconds * 1000)
 
     @property
     def sqlite_path(self) -> Path:
