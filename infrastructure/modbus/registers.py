@@ -8,8 +8,9 @@ of a register map names its ``word_order``: ``big`` (most significant word first
 Integers become decimals exactly (``Decimal(raw) * scale``; the configuration only allows
 scales whose result fits the field's resolution, so nothing is rounded). A float32 holds about
 7 significant digits: it becomes the shortest decimal that reads back as the same float32 (what
-the device's firmware meant, ``12.345`` rather than ``12.345000267028809``), is multiplied by the
-scale and is then quantised, half to even, to the field's resolution.
+the device's firmware meant, ``12.345`` rather than ``12.345000267028809``; ``infrastructure/float32.py``,
+shared with M-Bus), is multiplied by the scale and is then quantised, half to even, to the
+field's resolution.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 
 from domain.meter import INSTANT_DECIMALS, REGISTER_DECIMALS
+from infrastructure.float32 import float32_decimal
 
 
 class DataType(StrEnum):
@@ -80,7 +82,6 @@ _STRUCT_FORMATS = {
     DataType.INT32: ">i",
     DataType.FLOAT32: ">f",
 }
-FLOAT32_SIGNIFICANT_DIGITS = 9  # enough to tell every float32 from its neighbours
 # Far above anything the ledger takes (registers and instants stay below 10⁹): a decoded value
 # this large is garbage, and refusing it keeps the decimal arithmetic exact.
 MAXIMUM_MAGNITUDE = Decimal(10) ** 15
@@ -104,19 +105,6 @@ def decode_registers(
     return value
 
 
-def shortest_float32_text(value: float) -> str:
-    """The shortest decimal text that reads back as the same float32 (``12.345``, not ``12.345000267…``)."""
-    target = struct.pack(">f", value)
-    for digits in range(1, FLOAT32_SIGNIFICANT_DIGITS + 1):
-        text = f"{value:.{digits}g}"
-        try:
-            if struct.pack(">f", float(text)) == target:
-                return text
-        except OverflowError:  # rounded past the largest float32
-            continue
-    return repr(value)
-
-
 def scaled_decimal(raw: int | float, scale: Decimal, field: TargetField, decimals: int | None = None) -> Decimal:
     """``raw × scale`` as an exact decimal at the field's resolution (or ``decimals``, if fewer).
 
@@ -127,7 +115,7 @@ def scaled_decimal(raw: int | float, scale: Decimal, field: TargetField, decimal
     if isinstance(raw, float):
         if raw != raw or raw in (float("inf"), float("-inf")):
             raise DecodeError(f"the float32 register holds {raw}, not a number")
-        value = Decimal(shortest_float32_text(raw)) * scale
+        value = float32_decimal(raw) * scale
     else:
         value = Decimal(raw) * scale
     if abs(value) >= MAXIMUM_MAGNITUDE:
