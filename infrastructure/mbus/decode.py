@@ -10,18 +10,22 @@ fields. Its ``value`` multiplies by the unit's power of ten in binary floating p
   ``Decimal(repr(value))`` quantised to the VIF's exponent gives wherever the float is exact,
   and stays exact beyond 15 digits;
 - reads 32-bit real data fields itself as the shortest decimal that reads back as the same
-  float32 (``21.536703``, not ``21.53670310974121``);
+  float32 (``21.536703``, not ``21.53670310974121``; ``infrastructure/float32.py``);
 - interprets the VIF itself for the quantities a heat ledger reads, with exact unit factors
   (1 Wh = 0.0000036 GJ, 1 J = 10⁻⁹ GJ, MWh and GJ through the 0xFB extension, W and J/h to kW,
   m³/min and m³/s to m³/h, seconds … days to hours);
 - decodes date records (types G, F and I) itself, honouring the "invalid" and "summer time"
   bits that ``pymeterbus`` ignores, and reads type I (6 bytes) that it misreads as type F;
-- turns every exception ``pymeterbus`` raises (an unknown VIF raises ``KeyError``, a cut record
-  ``IndexError``, …) into a per-frame rejection or an unreadable record, never a crash.
+- skips, with the reason, a record whose VIF EN 13757-3 gives no meaning (0x7B or 0x7D sent
+  without the extension bit: a pointer to an extension table with no code in it, on which
+  ``pymeterbus`` raises ``KeyError``), so that the frame's other records still count;
+- turns every exception ``pymeterbus`` raises (a cut record ``IndexError``, …) into a per-frame
+  rejection or an unreadable record, never a crash.
 """
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +36,7 @@ from enum import StrEnum
 import meterbus
 from meterbus.telegram_variable_data_record import TelegramVariableDataRecord
 
+from infrastructure.float32 import float32_decimal
 from infrastructure.mbus.frame import FrameRejected, LongFrame
 
 
@@ -123,6 +128,14 @@ VIFE_ERROR_CODES = range(0x00, 0x20)
 VIF_FIRST_EXTENSION = 0xFB
 VIF_SECOND_EXTENSION = 0xFD
 VIFE_ERROR_FLAGS = 0x17
+EXTENSION_BIT = 0x80
+# EN 13757-3 (primary VIF table): 1111 1011 and 1111 1101 select the first and second extension
+# tables, whose code is the VIFE that follows. Sent without the extension bit (0x7B, 0x7D, as
+# sen_pollutherm's record 2 does) no VIFE follows: the record has no quantity the standard defines.
+EXTENSION_TABLES_WITHOUT_CODE = {
+    VIF_FIRST_EXTENSION & ~EXTENSION_BIT: "first",
+    VIF_SECOND_EXTENSION & ~EXTENSION_BIT: "second",
+}
 
 
 @dataclass(frozen=True)
@@ -178,12 +191,23 @@ class UnreadableRecord:
 
 
 @dataclass(frozen=True)
+class SkippedRecord:
+    """A whole, well-formed record whose VIF the standard gives no meaning: left out of
+    ``records`` with the reason, so that it costs the frame nothing else."""
+
+    index: int
+    vib: tuple[int, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
 class DecodedFrame:
-    """A frame's header, its records, and those that could not be read."""
+    """A frame's header, its records, those skipped as undefined and those that could not be read."""
 
     frame: LongFrame
     records: tuple[DataRecord, ...]
     unreadable: tuple[UnreadableRecord, ...]
+    skipped: tuple[SkippedRecord, ...] = ()
 
     @property
     def more_records_follow(self) -> bool:
@@ -205,13 +229,36 @@ def decode_frame(frame: LongFrame) -> DecodedFrame:
         ) from None
     decoded: list[DataRecord] = []
     unreadable: list[UnreadableRecord] = []
+    skipped: list[SkippedRecord] = []
     for index, record in enumerate(records):
         vib = tuple(record.vib.parts)
         try:
-            decoded.append(_decode_record(index, record))
-        except Exception as error:  # an unknown VIF raises KeyError, a cut record IndexError, …
+            undefined = undefined_vif(vib)
+            if undefined is None:
+                decoded.append(_decode_record(index, record))
+            else:
+                _check_data_field(record)  # a cut record is damage, whatever its VIF
+                skipped.append(SkippedRecord(index, vib, undefined))
+        except Exception as error:  # pymeterbus: KeyError for a VIF it cannot name, IndexError, …
             unreadable.append(UnreadableRecord(index, vib, _describe(error)))
-    return DecodedFrame(frame, tuple(decoded), tuple(unreadable))
+    return DecodedFrame(frame, tuple(decoded), tuple(unreadable), tuple(skipped))
+
+
+def undefined_vif(vib: Sequence[int]) -> str | None:
+    """Why EN 13757-3 gives a record with this VIB no meaning, or None when it defines one.
+
+    Only a VIF the standard leaves without a code is undefined here: a defined VIF the ledger
+    does not read (mass, a reserved code of an extension table, manufacturer data) is a record
+    with no quantity, not an undefined one.
+    """
+    if not vib or vib[0] not in EXTENSION_TABLES_WITHOUT_CODE:
+        return None
+    table = EXTENSION_TABLES_WITHOUT_CODE[vib[0]]
+    marker = vib[0] | EXTENSION_BIT
+    return (
+        f"VIF {vib[0]:02X} selects the {table} extension table ({marker:02X}) without the extension bit, "
+        "so no VIFE gives its code: EN 13757-3 defines no quantity for it"
+    )
 
 
 def _describe(error: Exception) -> str:
@@ -229,11 +276,8 @@ def _decode_record(index: int, record: TelegramVariableDataRecord) -> DataRecord
     base = (index, function, storage_number, tariff or 0, subunit or 0, vib)
     if function in (Function.MANUFACTURER_SPECIFIC, Function.MORE_RECORDS_FOLLOW):
         return DataRecord(*base, Encoding.NONE, None, None)
-    length, pymeterbus_encoding = record.dib.length_encoding
-    encoding = _ENCODINGS[pymeterbus_encoding]
+    encoding = _check_data_field(record)
     data = list(record.dataField.parts)
-    if encoding is not Encoding.VARIABLE and len(data) != length:
-        raise ValueError(f"the data field has {len(data)} of its {length} bytes")
     meaning = meaning_of(vib)
     if meaning.quantity is None or encoding in (Encoding.NONE, Encoding.VARIABLE):
         return DataRecord(*base, encoding, meaning.quantity, None)
@@ -258,6 +302,16 @@ def _decode_record(index: int, record: TelegramVariableDataRecord) -> DataRecord
     return DataRecord(*base, encoding, meaning.quantity, value)
 
 
+def _check_data_field(record: TelegramVariableDataRecord) -> Encoding:
+    """The data field's encoding; ValueError when the frame ended before the field did."""
+    length, pymeterbus_encoding = record.dib.length_encoding
+    encoding = _ENCODINGS[pymeterbus_encoding]
+    received = len(record.dataField.parts)
+    if encoding is not Encoding.VARIABLE and received != length:
+        raise ValueError(f"the data field has {received} of its {length} bytes")
+    return encoding
+
+
 def _number(record: TelegramVariableDataRecord, encoding: Encoding, data: Sequence[int]) -> Decimal | None:
     """The data field's number, exactly; None when BCD digits hold an error code (A–E)."""
     if encoding is Encoding.INTEGER:
@@ -267,7 +321,8 @@ def _number(record: TelegramVariableDataRecord, encoding: Encoding, data: Sequen
             return None
         return Decimal(int(record.dataField.decodeBCD))  # pymeterbus: F in the top digit is a minus sign
     if encoding is Encoding.REAL:
-        return float32_decimal(bytes(data))
+        (real,) = struct.unpack("<f", bytes(data))
+        return float32_decimal(real) if math.isfinite(real) else None  # NaN, ±∞: not a value
     return None
 
 
@@ -281,18 +336,6 @@ def _valid_bcd(data: Sequence[int]) -> bool:
         if high > 9 and not (position == len(data) - 1 and high == 0xF):
             return False
     return True
-
-
-def float32_decimal(data: bytes) -> Decimal | None:
-    """The shortest decimal that reads back as the same little-endian float32; None if not finite."""
-    (value,) = struct.unpack("<f", data)
-    if value != value or value in (float("inf"), float("-inf")):
-        return None
-    for digits in range(1, 10):
-        text = f"{value:.{digits}g}"
-        if struct.unpack("<f", struct.pack("<f", float(text)))[0] == value:
-            return Decimal(text)
-    return Decimal(repr(value))  # pragma: no cover - nine significant digits always read back
 
 
 def meaning_of(vib: Sequence[int]) -> Meaning:

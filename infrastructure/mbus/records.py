@@ -3,6 +3,8 @@
 - The meter's serial in the ledger is its M-Bus identification number as 8 digits ("06855817").
 - Medium 0x04 (heat, volume measured in the return) → the flow sensor sits in the return pipe;
   0x0C (heat, volume measured in the flow) → in the flow pipe; any other medium is refused.
+- A record whose VIF the standard does not define is skipped (kept in ``skipped``); a damaged
+  record refuses the frame.
 - Only instantaneous values of tariff 0 and subunit 0 are read. Storage number 0 is the current
   reading; a stored block (storage number > 0) with energy and a date is a reading of that date
   (a billing-date value), at local midnight of a date, or at the time a date-time gives.
@@ -31,7 +33,7 @@ from domain.meter import (
 )
 from domain.readings import ReadingValues
 from domain.values import FlowSensorSide, ReadingSource
-from infrastructure.mbus.decode import DataRecord, DecodedFrame, Function, Quantity
+from infrastructure.mbus.decode import DataRecord, DecodedFrame, Function, Quantity, SkippedRecord
 from infrastructure.mbus.frame import FrameRejected
 
 MEDIUM_SIDES = {0x04: FlowSensorSide.RETURN, 0x0C: FlowSensorSide.FLOW}
@@ -60,12 +62,14 @@ class MappedReading:
 
 @dataclass(frozen=True)
 class FrameReadings:
-    """The meter a frame names and the readings it yields, the current reading first."""
+    """The meter a frame names, the readings it yields (the current reading first) and the
+    records left out because the standard defines no quantity for them."""
 
     identification: str
     manufacturer: str
     side: FlowSensorSide
     readings: tuple[MappedReading, ...]
+    skipped: tuple[SkippedRecord, ...] = ()
 
     @property
     def meter_serial(self) -> str:
@@ -80,8 +84,9 @@ def serial_of(identification: str) -> str:
 def readings_of(
     decoded: DecodedFrame, received_at: datetime, time_zone: ZoneInfo = BUSINESS_TIME_ZONE
 ) -> FrameReadings:
-    """The readings of a decoded frame; FrameRejected when it has unreadable records, a medium
-    other than heat, or no readable current energy register."""
+    """The readings of a decoded frame; FrameRejected when it has unreadable (damaged) records,
+    a medium other than heat, or no readable current energy register. Records skipped as
+    undefined by the standard cost nothing: they are passed on with the readings."""
     header = decoded.frame.header
     if decoded.unreadable:
         first = decoded.unreadable[0]
@@ -123,7 +128,7 @@ def readings_of(
             seen.add(moment)
     newest = sorted(stored, key=lambda reading: reading.values.measured_at)[-MAXIMUM_STORED_READINGS:]
     stored = [reading for reading in stored if reading in newest]
-    return FrameReadings(header.identification, header.manufacturer, side, (current, *stored))
+    return FrameReadings(header.identification, header.manufacturer, side, (current, *stored), decoded.skipped)
 
 
 def _hex(data: Iterable[int]) -> str:

@@ -5,10 +5,13 @@ kept in quarantine (reason ``undecodable``), so one bad frame never costs the ot
 meters the ledger does not know are quarantined (reason ``unknown_meter``) with their
 identification and manufacturer. The readings of all the other frames go to the ledger in ONE
 ``ReadingIntake.submit`` (channel ``mbus``): judged in order, the accepted ones saved together.
+A record whose VIF the standard does not define is skipped, named in the frame's outcome and
+logged; the frame's other records still count.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,10 +24,12 @@ from application.ingestion import ItemOutcome, ReadingItem
 from domain.errors import NotFoundError
 from domain.values import FlowSensorSide
 from infrastructure.intake import MAXIMUM_PAYLOAD_CHARACTERS, Channel, ReadingIntake
-from infrastructure.mbus.decode import decode_frame
+from infrastructure.mbus.decode import SkippedRecord, decode_frame
 from infrastructure.mbus.frame import FixedHeader, FrameRejected, bytes_from_hex, check_long_frame
 from infrastructure.mbus.records import FrameReadings, readings_of, serial_of
 from infrastructure.text import printable
+
+logger = logging.getLogger("heatledger.mbus")
 
 DEFAULT_REASON = "M-Bus upload"
 # Quarantine reasons: a frame that cannot be read at all, and one naming no known meter.
@@ -68,6 +73,7 @@ class FrameOutcome:
     meter_serial: str | None = None
     quarantine_id: UUID | None = None
     readings: tuple[FrameReadingOutcome, ...] = ()
+    skipped_records: tuple[SkippedRecord, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,7 @@ class MbusIngestion:
             checked = check_long_frame(data)
             pending.payload = checked.hex
             pending.readings = readings_of(decode_frame(checked), received_at)
+            _log_skipped(index, pending.readings)
         except (ArithmeticError, ValueError) as error:  # a value no decimal can hold: the frame is garbage
             pending.rejection = FrameRejected(
                 UNDECODABLE, f"the frame's values cannot be read ({type(error).__name__})", error=type(error).__name__
@@ -194,6 +201,7 @@ class MbusIngestion:
                 manufacturer,
                 serial,
                 quarantine_id,
+                skipped_records=frame.readings.skipped if frame.readings is not None else (),
             )
         assert frame.readings is not None
         readings = tuple(
@@ -212,6 +220,19 @@ class MbusIngestion:
             manufacturer,
             serial,
             readings=readings,
+            skipped_records=frame.readings.skipped,
+        )
+
+
+def _log_skipped(index: int, readings: FrameReadings) -> None:
+    for skipped in readings.skipped:
+        logger.info(
+            "M-Bus frame %d of meter %s: record %d (VIF %s) skipped: %s",
+            index,
+            readings.identification,
+            skipped.index,
+            " ".join(f"{byte:02X}" for byte in skipped.vib),
+            skipped.reason,
         )
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import meterbus
 import pytest
 
-from infrastructure.mbus.decode import DataRecord, Encoding, Function, Quantity, decode_frame, float32_decimal
+from infrastructure.mbus.decode import DataRecord, Encoding, Function, Quantity, decode_frame, undefined_vif
 from infrastructure.mbus.frame import FrameRejected, check_long_frame
 from tests.unit.infrastructure.mbus.encoder import (
     BCD8,
@@ -117,8 +117,27 @@ def test_bcd_and_wide_integers_are_exact() -> None:
 def test_reals_keep_the_digits_the_meter_meant() -> None:
     record = one(real([0x5B], 21.536703))
     assert (record.encoding, record.value) == (Encoding.REAL, Decimal("21.536703"))
-    assert float32_decimal(bytes.fromhex("0000C07F")) is None  # NaN
-    assert float32_decimal(bytes.fromhex("0000807F")) is None  # infinity
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ("FFFF7F7F", Decimal("3.4028235e38")),  # the largest float32: its shortest text overflowed struct
+        ("FFFF7FFF", Decimal("-3.4028235e38")),
+        ("01000000", Decimal("1e-45")),  # the smallest subnormal
+        ("00000080", Decimal(0)),  # negative zero reads as 0
+    ],
+)
+def test_reals_at_the_float32_extremes_are_read(data: str, expected: Decimal) -> None:
+    record = one(Record(data_information(0x05), bytes([0x5B]), bytes.fromhex(data)))
+    assert (record.quantity, record.value, record.invalid) == (Quantity.FLOW_TEMPERATURE, expected, False)
+    assert str(record.value) != "-0"
+
+
+@pytest.mark.parametrize("data", ["0000C07F", "0000807F", "000080FF"])  # NaN, +∞, −∞
+def test_reals_that_are_no_number_are_invalid_values(data: str) -> None:
+    record = one(Record(data_information(0x05), bytes([0x5B]), bytes.fromhex(data)))
+    assert (record.quantity, record.value, record.invalid) == (Quantity.FLOW_TEMPERATURE, None, True)
 
 
 def test_bcd_with_hex_digits_is_an_invalid_value() -> None:
@@ -175,14 +194,37 @@ def test_an_impossible_date_is_invalid() -> None:
     assert (record.quantity, record.value, record.invalid) == (Quantity.DATE, None, True)
 
 
-def test_an_unknown_vif_makes_its_record_unreadable_not_the_decoder_crash() -> None:
-    """pymeterbus raises KeyError on VIF 0x7B (as in sen_pollutherm): the record is unreadable."""
-    frame = Frame(records=[numeric([0x06], 1), Record(data_information(BCD8), bytes([0x7B]), bytes(4))]).encode()
+@pytest.mark.parametrize("vif", [0x7B, 0x7D])
+def test_an_extension_table_without_its_code_is_skipped_and_the_rest_is_read(vif: int) -> None:
+    """0x7B/0x7D are 0xFB/0xFD without the extension bit: no VIFE names the quantity, so the
+    standard defines none (pymeterbus raises KeyError on them; sen_pollutherm sends 0x7B)."""
+    undefined = Record(data_information(BCD8), bytes([vif]), bytes.fromhex("02030000"))
+    frame = Frame(records=[numeric([0x06], 1), undefined, numeric([0x14], 7)]).encode()
     decoded = decode_frame(check_long_frame(frame))
-    (energy,) = decoded.records
-    assert energy.quantity is Quantity.ENERGY
+    energy, volume = decoded.records
+    assert (energy.index, energy.quantity, energy.value) == (0, Quantity.ENERGY, Decimal("0.0036"))
+    assert (volume.index, volume.quantity, volume.value) == (2, Quantity.VOLUME, Decimal("0.07"))
+    assert decoded.unreadable == ()
+    (skipped,) = decoded.skipped
+    assert (skipped.index, skipped.vib) == (1, (vif,))
+    assert f"VIF {vif:02X} selects the" in skipped.reason and f"({vif | 0x80:02X})" in skipped.reason
+
+
+def test_an_undefined_record_cut_short_is_damage_not_skipped() -> None:
+    body = Frame(records=[numeric([0x06], 1)]).body() + bytes([0x0C, 0x7B, 0x02, 0x03])
+    decoded = decode_frame(check_long_frame(long_frame(body)))
+    assert decoded.skipped == ()
     (unreadable,) = decoded.unreadable
-    assert (unreadable.index, unreadable.vib, unreadable.error) == (1, (0x7B,), "unknown VIF code 0x7B")
+    assert (unreadable.index, unreadable.vib) == (1, (0x7B,))
+    assert unreadable.error.startswith("ValueError: the data field has") and unreadable.error.endswith("of its 4 bytes")
+
+
+@pytest.mark.parametrize(
+    "vib",
+    [(0xFB, 0x08), (0xFB, 0x7F), (0xFD, 0x17), (0xFD, 0x10), (0x7C, 0x01), (0x7E,), (0x7F,), (0x6F,), (0x7A,)],
+)
+def test_vifs_the_standard_defines_are_not_undefined(vib: tuple[int, ...]) -> None:
+    assert undefined_vif(vib) is None
 
 
 def test_a_record_cut_short_is_unreadable() -> None:

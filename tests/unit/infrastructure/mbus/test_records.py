@@ -24,6 +24,7 @@ from tests.unit.infrastructure.mbus.encoder import (
     date_record,
     date_time,
     energy_vib,
+    long_frame,
     numeric,
     real,
 )
@@ -223,11 +224,24 @@ def test_a_frame_without_energy_is_refused() -> None:
     assert rejected(numeric(KWH, 5, storage=1), date_record(date(2025, 1, 1), storage=1)).reason == "no_energy"
 
 
-def test_an_unreadable_record_refuses_the_frame() -> None:
-    caught = rejected(numeric(KWH, 1), Record(data_information(BCD8), bytes([0x7B]), bytes(4)))
-    assert caught.reason == "unknown_vif"
-    assert caught.message_key == "mbus.unknown_vif.record"
-    assert caught.params == {"record": 1, "vif": "7B", "error": "unknown VIF code 0x7B"}
+def test_a_record_the_standard_does_not_define_is_skipped_not_the_frame() -> None:
+    """As in sen_pollutherm: VIF 0x7B (0xFB without its code) between readable records."""
+    undefined = Record(data_information(BCD8), bytes([0x7B]), bytes.fromhex("02030000"))
+    readings = mapped(numeric(KWH, 8640, BCD8), undefined, numeric([0x14], 799892, BCD8))
+    (current,) = readings.readings
+    assert (current.values.energy_gj, current.values.volume_m3) == (Decimal("31.104"), Decimal("7998.92"))
+    (skipped,) = readings.skipped
+    assert (skipped.index, skipped.vib) == (1, (0x7B,))
+    assert "defines no quantity" in skipped.reason
+
+
+def test_a_damaged_record_refuses_the_frame() -> None:
+    body = Frame(records=[numeric(KWH, 1)]).body() + bytes([0x04, 0x13, 0x01, 0x02])  # 2 of 4 data bytes
+    with pytest.raises(FrameRejected) as caught:
+        readings_of(decode_frame(check_long_frame(long_frame(body))), RECEIVED_AT)
+    assert (caught.value.reason, caught.value.message_key) == ("undecodable", "mbus.undecodable.record")
+    assert (caught.value.params["record"], caught.value.params["vif"]) == (1, "13")
+    assert str(caught.value.params["error"]).endswith("of its 4 bytes")
 
 
 def test_reading_times_are_aware_utc() -> None:

@@ -3,6 +3,7 @@ an outcome per frame; random bytes and text never make it fail (hypothesis)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -241,8 +242,14 @@ def test_an_undecodable_record_structure_is_a_rejection(container: Container) ->
     assert (frame.status, frame.reason, frame.identification) == (FrameStatus.REJECTED, "undecodable", SERIAL)
 
 
-def test_an_unknown_vif_is_a_clear_rejection(container: Container) -> None:
+def test_a_record_the_standard_does_not_define_is_skipped_and_named(
+    container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
     frame = heat_frame(1000, 9, SERIAL, Record(data_information(0x0C), bytes([0x7B]), bytes(4)))
-    (outcome,) = MbusIngestion(container.intake).ingest(DEVICE, [frame]).frames
-    assert (outcome.status, outcome.reason, outcome.params["vif"]) == (FrameStatus.REJECTED, "unknown_vif", "7B")
-    assert container.intake.quarantined()[0][0].reason == "undecodable"
+    with caplog.at_level(logging.INFO, logger="heatledger.mbus"):
+        (outcome,) = MbusIngestion(container.intake).ingest(DEVICE, [frame]).frames
+    assert (outcome.status, outcome.reason) == (FrameStatus.ACCEPTED, None)
+    (skipped,) = outcome.skipped_records
+    assert (skipped.index, skipped.vib) == (3, (0x7B,))
+    assert container.intake.quarantined()[1] == 0
+    assert "M-Bus frame 0 of meter 12345678: record 3 (VIF 7B) skipped: VIF 7B selects the first" in caplog.text

@@ -3,14 +3,16 @@ the reference decoder (libmbus) reads from it (NAME.norm.xml), record by record.
 
 The reference's values are compared as ``Decimal`` at the reference's own resolution (6 decimals
 of its unit; energy converted to GJ exactly, power to kW, times to hours). Differences that are
-decisions of ours are named where they are allowed (docs/mbus.md, "Test vectors").
+decisions of ours are named where they are allowed (docs/mbus.md, "Test vectors"). Every vector
+whose reference reads a current energy, volume or temperatures must give those values to the
+ledger: only records the standard does not define may be skipped, never a whole frame for them.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ import pytest
 from domain.values import FlowSensorSide
 from infrastructure.mbus.decode import DataRecord, DecodedFrame, Encoding, Function, Quantity, decode_frame
 from infrastructure.mbus.frame import FrameRejected, bytes_from_hex, check_long_frame
-from infrastructure.mbus.records import readings_of
+from infrastructure.mbus.records import MEDIUM_SIDES, readings_of
 from tests.services import unavailable
 
 REPOSITORY = Path(__file__).resolve().parents[4]
@@ -56,9 +58,11 @@ REFERENCE_DECIMALS = Decimal("0.000001")
 NOT_USED = {
     "SEN_Pollustat": "unknown_medium",  # medium 0D: heat/cooling meter
     "itron_cf_51": "unknown_medium",  # medium 0D: heat/cooling meter
-    "sen_pollutherm": "unknown_vif",  # VIF 7B: pymeterbus raises KeyError; libmbus reads nothing either
     "amt_calec_mb": "no_energy",  # no energy register in the frame
 }
+# Records skipped because EN 13757-3 defines no quantity for their VIF: {index: VIB}. libmbus
+# reads nothing from them either; the frame's other records are read.
+SKIPPED = {"sen_pollutherm": {2: (0x7B,)}}  # 0xFB without the extension bit: no VIFE, no code
 FLOW_SIDE = {"itron_cf_55", "svm_f22_telegram1"}
 FAULTY = {"svm_f22_telegram1"}  # 243 °C flow and return: a sensor fault
 # Readings per frame beyond the current one: billing-date values (stored blocks with a date).
@@ -129,9 +133,9 @@ def compare(name: str) -> list[str]:
     if header.version != int(_text(slave, "Version")) or header.access_number != int(_text(slave, "AccessNumber")):
         problems.append(f"version/access {header}")
     ours = {record.index: record for record in frame.records}
-    unreadable = {record.index for record in frame.unreadable}
+    unreadable = {record.index for record in (*frame.unreadable, *frame.skipped)}
     references = root.findall("DataRecord")
-    assert len(references) == len(frame.records) + len(frame.unreadable), name
+    assert len(references) == len(frame.records) + len(frame.unreadable) + len(frame.skipped), name
     for index, element in enumerate(references):
         if not _text(element, "Function"):  # the reference could not read it either
             if index not in unreadable:
@@ -214,6 +218,109 @@ def test_each_vector_becomes_a_reading_or_a_named_rejection(name: str) -> None:
     assert len(readings.readings) == 1 + STORED_READINGS.get(name, 0)
     assert all(stored.storage_number > 0 and not stored.values.faulty for stored in readings.readings[1:])
     assert readings.meter_serial == f"{int(reference(name).findtext('SlaveInformation/Id') or 0):08d}"
+
+
+# The values a heat ledger bills on, with the decimals the ledger keeps and how it gets there:
+# registers cut (never rounded up past what was counted), temperatures rounded half to even.
+HEAT_VALUES = {
+    Quantity.ENERGY: ("energy_gj", 9, ROUND_DOWN),
+    Quantity.VOLUME: ("volume_m3", 9, ROUND_DOWN),
+    Quantity.FLOW_TEMPERATURE: ("flow_temperature_c", 3, ROUND_HALF_EVEN),
+    Quantity.RETURN_TEMPERATURE: ("return_temperature_c", 3, ROUND_HALF_EVEN),
+}
+
+
+def reference_heat_values(name: str) -> dict[Quantity, tuple[Decimal, Encoding]]:
+    """The reference's current energy, volume and temperatures, in the ledger's units: of each
+    quantity the first instantaneous value of storage 0, tariff 0 and subunit 0 whose meaning no
+    VIFE changes (what the ledger reads), with our record's encoding."""
+    ours = {record.index: record for record in decoded(name).records}
+    values: dict[Quantity, tuple[Decimal, Encoding]] = {}
+    for index, element in enumerate(reference(name).findall("DataRecord")):
+        key = (_text(element, "Quantity"), _unit(element))
+        if key not in QUANTITIES or _text(element, "Function") != "Instantaneous value":
+            continue
+        if any(int(_text(element, tag) or 0) for tag in ("StorageNumber", "Tariff", "Device")):
+            continue
+        quantity, factor = QUANTITIES[key]
+        record = ours.get(index)
+        if quantity not in HEAT_VALUES or quantity in values or record is None or _vife_changes_meaning(record):
+            continue
+        values[quantity] = (Decimal(_text(element, "Value")) * factor, record.encoding)
+    return values
+
+
+def _as_the_ledger_keeps(value: Decimal, quantity: Quantity) -> Decimal:
+    _, decimals, rounding = HEAT_VALUES[quantity]
+    return value.quantize(Decimal(1).scaleb(-decimals), rounding=rounding)
+
+
+def _agrees(ours: object, expected: Decimal, encoding: Encoding, quantity: Quantity) -> bool:
+    """Exactly what the ledger keeps of the reference's value; for a 32-bit real, within its 7
+    significant digits (or the ledger's resolution, if coarser)."""
+    if not isinstance(ours, Decimal):
+        return False
+    if encoding is not Encoding.REAL:
+        return ours == _as_the_ledger_keeps(expected, quantity)
+    resolution = Decimal(1).scaleb(-HEAT_VALUES[quantity][1])
+    return abs(ours - expected) <= max(resolution, Decimal(1).scaleb(expected.adjusted() - 6))
+
+
+HEAT_VECTORS = [name for name in NAMES if Quantity.ENERGY in reference_heat_values(name)] if NAMES else []
+
+
+@pytest.mark.parametrize("name", HEAT_VECTORS or ["(no vectors)"])
+def test_each_vector_with_reference_heat_values_gives_them_to_the_ledger(name: str) -> None:
+    """A frame whose reference reads a current energy (and volume, temperatures) becomes a reading
+    with those values; only a frame that is no heat meter's (medium 0D) is refused, for that."""
+    require_vectors()
+    expected = reference_heat_values(name)
+    frame = decoded(name)
+    if frame.frame.header.medium not in MEDIUM_SIDES:
+        with pytest.raises(FrameRejected) as rejection:
+            readings_of(frame, RECEIVED_AT)
+        assert rejection.value.reason == "unknown_medium"
+        return
+    values = readings_of(frame, RECEIVED_AT).readings[0].values
+    disagreements = {
+        quantity: (getattr(values, HEAT_VALUES[quantity][0]), value)
+        for quantity, (value, encoding) in expected.items()
+        if not _agrees(getattr(values, HEAT_VALUES[quantity][0]), value, encoding, quantity)
+    }
+    assert disagreements == {}
+
+
+@pytest.mark.parametrize("name", NAMES or ["(no vectors)"])
+def test_only_records_the_standard_does_not_define_are_skipped(name: str) -> None:
+    require_vectors()
+    frame = decoded(name)
+    assert {record.index: record.vib for record in frame.skipped} == SKIPPED.get(name, {})
+    assert frame.unreadable == ()
+
+
+def test_the_sensus_pollutherm_frame_gives_the_reference_reading() -> None:
+    """The frame once refused whole for its record 2 (VIF 7B): 864 × 10⁴ Wh = 31.104 GJ,
+    7998.92 m³, 75.5 and 59.4 °C, 5458 × 10 W = 54.58 kW; no date-time, so timed on receipt."""
+    require_vectors()
+    readings = readings_of(decoded("sen_pollutherm"), RECEIVED_AT)
+    (current,) = readings.readings
+    assert (readings.meter_serial, readings.manufacturer, readings.side) == ("21050076", "SPX", FlowSensorSide.RETURN)
+    assert (current.values.energy_gj, current.values.volume_m3) == (Decimal("31.104"), Decimal("7998.92"))
+    assert (current.values.flow_temperature_c, current.values.return_temperature_c) == (
+        Decimal("75.5"),
+        Decimal("59.4"),
+    )
+    assert current.values.power_kw == Decimal("54.58")
+    assert (current.values.measured_at, current.values.faulty) == (RECEIVED_AT, False)
+    (skipped,) = readings.skipped
+    assert (skipped.index, skipped.vib) == (2, (0x7B,))
+
+
+def test_heat_vectors_are_found() -> None:
+    """All but amt_calec_mb (power, flow and temperatures only) read a current energy."""
+    require_vectors()
+    assert len(HEAT_VECTORS) == len(NAMES) - 1
+    assert "sen_pollutherm" in HEAT_VECTORS
 
 
 def test_the_vectors_are_all_there() -> None:
