@@ -15,7 +15,7 @@ from http import HTTPStatus
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request, routing
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -177,11 +177,30 @@ def handle_http_error(request: Request, error: Exception) -> JSONResponse:
         404: ("route_not_found", {"path": path}),
         405: ("method_not_allowed", {"path": path, "method": method}),
         413: ("content_too_large", {"limit": MAXIMUM_REQUEST_BYTES}),
+        415: ("unsupported_media_type", {"media_type": request.headers.get("content-type", "")}),
     }
     code, params = known.get(error.status_code, ("http_error", {}))
     fallback = str(error.detail) if error.detail else HTTPStatus(error.status_code).phrase
     detail = render([code], params, language, fallback)
-    return problem_response(request, error.status_code, code, detail, params, headers=error.headers)
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request.app, path))
+    return problem_response(request, error.status_code, code, detail, params, headers=headers)
+
+
+def allowed_methods(app: Any, path: str) -> list[str]:
+    """Every method some route of ``app`` answers at ``path``, sorted.
+
+    Starlette's 405 names the methods of the first route whose path matched, so
+    ``OPTIONS /households`` listed POST without GET when they are two routes.
+    """
+    methods: set[str] = set()
+    for route in routing.iter_route_contexts(app.routes):
+        route_methods = getattr(route, "methods", None)
+        path_regex = getattr(route, "path_regex", None)
+        if route_methods and path_regex is not None and path_regex.match(path):
+            methods |= route_methods
+    return sorted(methods)
 
 
 def handle_unauthenticated(request: Request, error: Exception) -> JSONResponse:
@@ -275,7 +294,9 @@ _DESCRIPTIONS = {
     403: "The caller's role may not do this (`permission_denied`)",
     404: "A household, meter or token in the path does not exist (`not_found`)",
     409: "Contradicts what the ledger holds (`conflict`, `concurrent_change`)",
-    422: "Invalid input: wrong types or shapes (`validation_failed`) or broken rules (`invalid_input`)",
+    415: "The body is not JSON: another Content-Type such as text/plain (`unsupported_media_type`)",
+    422: "Invalid input: wrong types or shapes (`validation_failed`, including a body that is not UTF-8 JSON) "
+    "or broken rules (`invalid_input`)",
 }
 
 

@@ -22,6 +22,7 @@ from domain.values import (
     Position,
     VerticalPosition,
     bounded_text,
+    valid_account_number,
 )
 
 AREA_RESOLUTION_M2 = Decimal("0.01")
@@ -221,7 +222,7 @@ class Household(Aggregate):
         context: CommandContext,
     ) -> Household:
         """Open a household account. Validates every value before any event exists."""
-        account = bounded_text(account_number, "account_number", MAXIMUM_CODE_LENGTH)
+        account = valid_account_number(bounded_text(account_number, "account_number", MAXIMUM_CODE_LENGTH))
         community = bounded_text(address.community, "community", MAXIMUM_NAME_LENGTH)
         building = bounded_text(address.building, "building", MAXIMUM_CODE_LENGTH)
         entrance = bounded_text(address.entrance, "entrance", MAXIMUM_CODE_LENGTH, required=False)
@@ -332,6 +333,14 @@ class Household(Aggregate):
         self.suspended_since = None
 
     def _require_after_last_suspension_change(self, effective_on: date) -> None:
+        if effective_on < self.registered_on:
+            raise InvalidInputError(
+                "heating cannot be suspended or resumed before the household was registered",
+                message_key="suspension_before_registration",
+                field="effective_on",
+                value=effective_on.isoformat(),
+                registered_on=self.registered_on.isoformat(),
+            )
         if not self.suspensions:
             return
         start, end = self.suspensions[-1]

@@ -6,6 +6,7 @@ Event payloads carry the enumerations as their plain string values (the event st
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -91,6 +92,26 @@ def bounded_text(value: str, field: str, maximum: int, required: bool = True) ->
             maximum=maximum,
         )
     return text
+
+
+# An account number (户号) is a key that travels in URL paths, file names and SMS: ASCII letters
+# and digits, CJK ideographs (U+3400–U+4DBF, U+4E00–U+9FFF), "-", "_" and "."; it starts with a
+# letter, digit or ideograph, so it is never "." or "..". No "/", spaces, control characters or emoji.
+ACCOUNT_NUMBER_PATTERN = r"^[0-9A-Za-z\u3400-\u4DBF\u4E00-\u9FFF][0-9A-Za-z\u3400-\u4DBF\u4E00-\u9FFF._-]*$"
+_ACCOUNT_NUMBER = re.compile(ACCOUNT_NUMBER_PATTERN)
+
+
+def valid_account_number(value: str) -> str:
+    """``value`` if it is an account number the ledger takes (``ACCOUNT_NUMBER_PATTERN``, 1 to 64
+    characters); InvalidInputError ``account_number_invalid`` otherwise."""
+    if len(value) > MAXIMUM_CODE_LENGTH or not _ACCOUNT_NUMBER.fullmatch(value):
+        raise InvalidInputError(
+            "an account number has 1 to 64 letters, digits, CJK characters, '-', '_' or '.'",
+            message_key="account_number_invalid",
+            field="account_number",
+            value=value,
+        )
+    return value
 
 
 @dataclass(frozen=True)

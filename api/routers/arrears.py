@@ -87,7 +87,7 @@ def list_arrears_flags(
 
 
 @router.get(
-    "/arrears/flags/{flag_id}",
+    "/arrears/flags/{flag_id:uuid}",
     operation_id="get_arrears_flag",
     response_model=ArrearsFlagDetail,
     responses=problem_responses(401, 403, 404, 422),
@@ -113,7 +113,7 @@ def get_arrears_flag(flag_id: UUID, _reader: Reader, container: ContainerDepende
 
 
 @router.post(
-    "/arrears/flags/{flag_id}/approval",
+    "/arrears/flags/{flag_id:uuid}/approval",
     operation_id="approve_arrears_flag",
     response_model=FlagReceipt,
     responses=problem_responses(401, 403, 404, 409, 422),
@@ -128,7 +128,7 @@ def approve_arrears_flag(
 
 
 @router.post(
-    "/arrears/flags/{flag_id}/withdrawal",
+    "/arrears/flags/{flag_id:uuid}/withdrawal",
     operation_id="withdraw_arrears_flag",
     response_model=FlagReceipt,
     responses=problem_responses(401, 403, 404, 409, 422),

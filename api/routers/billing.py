@@ -222,7 +222,7 @@ def _run_problem(record: BillingRunRecord, language: Language) -> RunProblem | N
     operation_id="change_household_owner",
     response_model=CommandReceipt,
     tags=["households"],
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 def change_household_owner(
     account_number: AccountNumberPath, change: OwnerChange, caller: Caller, ledger: Ledger

@@ -25,6 +25,7 @@ from api.schemas.billing import (
     CommunityBalanceOutput,
     CommunityBalances,
 )
+from api.schemas.common import SeasonCode
 from domain.errors import NotFoundError
 from projections.billing_queries import BillingQueries, BillRecord
 
@@ -35,7 +36,7 @@ MAXIMUM_OFFSET = 10_000_000
 
 BillIdPath = Annotated[UUID, Path(description="The bill's id")]
 SeasonQuery = Annotated[
-    str | None, Query(pattern=r"^\d{4}-\d{4}$", description="Only this season", examples=["2025-2026"])
+    SeasonCode | None, Query(description="Only this season: a year and the next", examples=["2025-2026"])
 ]
 
 

@@ -18,7 +18,7 @@ from api.problems import RequestRuleError, problem_responses
 from api.routers import resource_router
 from api.routers.households import AccountNumberPath, require_household
 from api.routers.meters import SerialPath, require_meter
-from api.schemas.common import KEY_MAX_LENGTH, NAME_MAX_LENGTH
+from api.schemas.common import KEY_MAX_LENGTH, NAME_MAX_LENGTH, IsoDate
 from api.schemas.consumption import (
     HouseholdConsumption,
     MeterConsumption,
@@ -55,10 +55,10 @@ def consumption_range(
     today: BusinessToday,
     granularity: Annotated[Granularity, Query(description="`day` or `month`")] = Granularity.DAY,
     from_day: Annotated[
-        date | None, Query(alias="from", description="First business day; default: the season's first day")
+        IsoDate | None, Query(alias="from", description="First business day; default: the season's first day")
     ] = None,
     to_day: Annotated[
-        date | None, Query(alias="to", description="Last business day; default: today or the season's end")
+        IsoDate | None, Query(alias="to", description="Last business day; default: today or the season's end")
     ] = None,
 ) -> DayRange:
     """The range asked for, completed from the current season to date; 422 if reversed or too long."""

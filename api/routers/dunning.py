@@ -103,7 +103,7 @@ def list_notifications(
 
 
 @router.get(
-    "/notifications/{message_id}",
+    "/notifications/{message_id:uuid}",
     operation_id="get_notification",
     response_model=NotificationDetail,
     responses=problem_responses(401, 403, 404, 422),
@@ -115,7 +115,7 @@ def get_notification(message_id: UUID, caller: Caller, container: ContainerDepen
 
 
 @router.post(
-    "/notifications/{message_id}/requeue",
+    "/notifications/{message_id:uuid}/requeue",
     operation_id="requeue_notification",
     response_model=NotificationDetail,
     responses=problem_responses(401, 403, 404, 409, 422),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import UUID, uuid4
@@ -10,7 +11,7 @@ from fastapi import Path, Query, Response
 
 from api.auth import Caller, Reader
 from api.dependencies import BusinessToday, Ledger, Queries
-from api.problems import problem_responses
+from api.problems import RequestRuleError, problem_responses
 from api.routers import resource_router
 from api.schemas.common import KEY_MAX_LENGTH, NAME_MAX_LENGTH, CommandReceipt
 from api.schemas.households import (
@@ -35,6 +36,9 @@ router = resource_router("/households", "households")
 AccountNumberPath = Annotated[str, Path(max_length=KEY_MAX_LENGTH, description="The household's account number (户号)")]
 MAXIMUM_HOUSEHOLD_PAGE = 500
 MAXIMUM_OFFSET = 10_000_000
+# 报停 is notified for this season or the next, not years ahead: a later date is a typing error
+# (9999-12-31 was once accepted and suspended the flat for good).
+MAXIMUM_SUSPENSION_LEAD_DAYS = 366
 
 
 def household_location(account_number: str) -> str:
@@ -48,6 +52,20 @@ def require_household(queries: LedgerQueries, account_number: str) -> HouseholdR
     if record is None:
         raise NotFoundError(f"no household {account_number}", kind="household", key=account_number)
     return record
+
+
+def require_within_notice(effective_on: date, today: date) -> None:
+    """A 422 problem when a suspension or resumption date lies more than a year after today."""
+    latest = today + timedelta(days=MAXIMUM_SUSPENSION_LEAD_DAYS)
+    if effective_on > latest:
+        raise RequestRuleError(
+            "suspension_too_far_ahead",
+            f"the date {effective_on} lies more than a year after today; the latest is {latest}",
+            location="body",
+            field="effective_on",
+            value=effective_on.isoformat(),
+            latest=latest.isoformat(),
+        )
 
 
 def reason_argument(reason: str | None) -> dict[str, Any]:
@@ -163,9 +181,13 @@ def correct_household_area(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def suspend_household_heating(
-    account_number: AccountNumberPath, change: HeatingChange, caller: Caller, ledger: Ledger
+    account_number: AccountNumberPath, change: HeatingChange, caller: Caller, ledger: Ledger, today: BusinessToday
 ) -> CommandReceipt:
-    """Suspend heating (报停) from `effective_on`. Suspending a suspended household is a 409."""
+    """Suspend heating (报停) from `effective_on`. Suspending a suspended household is a 409.
+
+    `effective_on` lies on or after the registration, and at most a year after today (422).
+    """
+    require_within_notice(change.effective_on, today)
     correlation_id = uuid4()
     ledger.suspend_heating(caller, account_number, change.effective_on, change.reason, correlation_id)
     return CommandReceipt(correlation_id=correlation_id)
@@ -178,10 +200,11 @@ def suspend_household_heating(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def resume_household_heating(
-    account_number: AccountNumberPath, change: HeatingChange, caller: Caller, ledger: Ledger
+    account_number: AccountNumberPath, change: HeatingChange, caller: Caller, ledger: Ledger, today: BusinessToday
 ) -> CommandReceipt:
-    """Resume heating from `effective_on`, not before the suspension began. Resuming a household
-    that is not suspended is a 409."""
+    """Resume heating from `effective_on`, not before the suspension began and at most a year
+    after today (422). Resuming a household that is not suspended is a 409."""
+    require_within_notice(change.effective_on, today)
     correlation_id = uuid4()
     ledger.resume_heating(caller, account_number, change.effective_on, change.reason, correlation_id)
     return CommandReceipt(correlation_id=correlation_id)

@@ -3,7 +3,6 @@ arrears aging, collection rates and the payment journal for the cash-up."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Query
@@ -13,7 +12,7 @@ from api.dependencies import BusinessToday, ContainerDependency, Queries
 from api.problems import problem_responses
 from api.routers import resource_router
 from api.routers.households import AccountNumberPath, require_household
-from api.schemas.common import KEY_MAX_LENGTH, NAME_MAX_LENGTH
+from api.schemas.common import KEY_MAX_LENGTH, NAME_MAX_LENGTH, IsoDate, SeasonCode
 from api.schemas.payments import (
     AgingOutput,
     AgingReport,
@@ -101,7 +100,7 @@ def get_household_account(
     responses=problem_responses(401, 403, 404, 422),
 )
 def get_household_balance_on(
-    account_number: AccountNumberPath, day: date, reader: Reader, queries: Queries, payments: PaymentReads
+    account_number: AccountNumberPath, day: IsoDate, reader: Reader, queries: Queries, payments: PaymentReads
 ) -> BalanceAsOfOutput:
     """The household's balance at the end of a business day: what was charged, paid, reversed and
     refunded by then."""
@@ -120,7 +119,7 @@ def get_arrears_aging(
     payments: PaymentReads,
     today: BusinessToday,
     community: CommunityQuery = None,
-    as_of: Annotated[date | None, Query(description="The day the ages are counted to; default today")] = None,
+    as_of: Annotated[IsoDate | None, Query(description="The day the ages are counted to; default today")] = None,
     limit: Annotated[int, Query(ge=1, le=MAXIMUM_PAGE_SIZE)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAXIMUM_OFFSET)] = 0,
 ) -> AgingReport:
@@ -143,7 +142,7 @@ def get_arrears_aging(
 def get_collection_rates(
     reader: Reader,
     payments: PaymentReads,
-    season: Annotated[str, Query(pattern=r"^\d{4}-\d{4}$", description="e.g. 2025-2026")],
+    season: Annotated[SeasonCode, Query(description="A year and the next, e.g. 2025-2026")],
     community: CommunityQuery = None,
 ) -> CollectionRates:
     """Per community and building: what the season's bills charged, what is collected, the rate."""
@@ -161,7 +160,7 @@ def get_payment_journal(
     reader: Reader,
     payments: PaymentReads,
     today: BusinessToday,
-    day: Annotated[date | None, Query(description="The business day; default today")] = None,
+    day: Annotated[IsoDate | None, Query(description="The business day; default today")] = None,
     channel: Annotated[PaymentChannel | None, Query(description="One channel")] = None,
     clerk: Annotated[str | None, Query(max_length=KEY_MAX_LENGTH * 2, description="One clerk (actor)")] = None,
 ) -> Journal:

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    Strict,
+    StringConstraints,
+)
+from pydantic_core import PydanticCustomError
+
+from domain.errors import InvalidInputError
+from domain.values import ACCOUNT_NUMBER_PATTERN, MAXIMUM_CODE_LENGTH, valid_account_number
 
 # Bounds on free text; the read models store names in columns of these widths.
 REASON_MAX_LENGTH = 500
@@ -49,8 +64,74 @@ def _in_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+def _iso_datetime_text(value: Any) -> Any:
+    if isinstance(value, str | datetime):
+        return value
+    raise PydanticCustomError("datetime_type", "Input should be an ISO 8601 time such as 2025-11-01T08:00:00+08:00")
+
+
+# A moment is ISO 8601 text too: pydantic alone read the number 0 as 1970-01-01T00:00:00Z.
+IsoDatetime = Annotated[datetime, BeforeValidator(_iso_datetime_text)]
+# A whole number sent as a JSON number: not "5", 5.0 or true, which pydantic alone would take.
+WholeNumber = Annotated[int, Strict()]
+
+
 # A time that must carry its zone; the ledger stores it in UTC.
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime_text), AfterValidator(_in_utc)]
+
+# A business date is written as an ISO 8601 calendar date and nothing else: pydantic alone would
+# also read 0 or "86400" as a Unix time (1970-01-01, 1970-01-02), so `as_of=0` was a date.
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_date_text(value: Any) -> Any:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value  # already a date: a default, or a caller in Python
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        return value
+    raise PydanticCustomError("iso_date", "Input should be an ISO 8601 date such as 2025-11-01")
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
+
+
+# A season code is the year it starts and the next: 2025-2026. The pattern cannot say "the next".
+SEASON_CODE_PATTERN = r"^[0-9]{4}-[0-9]{4}$"
+
+
+def _consecutive_years(code: str) -> str:
+    first, _, second = code.partition("-")
+    if int(second) != int(first) + 1:
+        raise PydanticCustomError(
+            "season_code", "A season code is a year and the next, such as 2025-2026", {"value": code}
+        )
+    return code
+
+
+SeasonCode = Annotated[str, StringConstraints(pattern=SEASON_CODE_PATTERN), AfterValidator(_consecutive_years)]
+
+
+def _account_number_text(value: str) -> str:
+    try:
+        return valid_account_number(value)
+    except InvalidInputError:
+        raise PydanticCustomError(
+            "account_number", "Input should be letters, digits, CJK characters, '-', '_' or '.'", {"value": value}
+        ) from None
+
+
+AccountNumber = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAXIMUM_CODE_LENGTH,
+        json_schema_extra={"pattern": ACCOUNT_NUMBER_PATTERN},
+        description="The household's account number (户号): ASCII letters and digits, CJK characters, "
+        "`-`, `_` and `.`, starting with a letter, digit or CJK character",
+        examples=["WZ-0001"],
+    ),
+    AfterValidator(_account_number_text),
+]
 
 Reason = Annotated[str, Field(min_length=1, max_length=REASON_MAX_LENGTH, description="Why: recorded on the event")]
 OptionalReason = Annotated[

@@ -12,13 +12,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.schemas.common import (
     KEY_MAX_LENGTH,
     NAME_MAX_LENGTH,
+    AccountNumber,
     AreaText,
     EnergyText,
+    IsoDate,
     OptionalReason,
     Reason,
     RequestModel,
     UtcDatetime,
     VolumeText,
+    WholeNumber,
 )
 from domain.season import Season
 from domain.values import Address, Areas, CustomerClass, HorizontalPosition, Position, VerticalPosition
@@ -27,7 +30,6 @@ from projections.queries import ConsumptionTotal, HouseholdRecord, MeterRecord
 # Energy per heated m² is rounded half up to this unit (1 kJ/m²).
 ENERGY_PER_AREA_QUANTUM = Decimal("0.000001")
 
-AccountNumber = Annotated[str, Field(min_length=1, max_length=KEY_MAX_LENGTH, examples=["WZ-0001"])]
 AreaInput = Annotated[Decimal, Field(description="m², positive, at most two decimals", examples=["90.00"])]
 
 
@@ -39,7 +41,7 @@ class AddressModel(BaseModel):
     community: str = Field(min_length=1, max_length=NAME_MAX_LENGTH, examples=["碧桂园"])
     building: str = Field(min_length=1, max_length=KEY_MAX_LENGTH, examples=["1"])
     entrance: str = Field(default="", max_length=KEY_MAX_LENGTH, examples=["2"])
-    floor: int = Field(examples=[6])
+    floor: WholeNumber = Field(examples=[6])
     flat: str = Field(min_length=1, max_length=KEY_MAX_LENGTH, examples=["601"])
 
     def to_domain(self) -> Address:
@@ -81,7 +83,7 @@ class HouseholdRegistration(RequestModel):
     heated_area_m2: AreaInput
     customer_class: CustomerClass
     position: PositionModel
-    registered_on: date
+    registered_on: IsoDate
     reason: OptionalReason = None
 
     def areas(self) -> Areas:
@@ -109,7 +111,7 @@ class AreaCorrection(RequestModel):
 
     connected_area_m2: AreaInput
     heated_area_m2: AreaInput
-    effective_on: date
+    effective_on: IsoDate
     reason: Reason
 
     def areas(self) -> Areas:
@@ -123,7 +125,9 @@ class HeatingChange(RequestModel):
         json_schema_extra={"examples": [{"effective_on": "2025-12-01", "reason": "flat empty this winter"}]}
     )
 
-    effective_on: date
+    effective_on: IsoDate = Field(
+        description="On or after the registration, at most a year after today (Asia/Shanghai)"
+    )
     reason: Reason
 
 
@@ -134,7 +138,7 @@ class HouseholdDeregistration(RequestModel):
         json_schema_extra={"examples": [{"effective_on": "2026-04-01", "reason": "flat demolished (拆网)"}]}
     )
 
-    effective_on: date = Field(
+    effective_on: IsoDate = Field(
         description="The first day the household is neither supplied nor billed (the last billed day is the "
         "day before): after the registration and every owner change, at most a year after today (Asia/Shanghai)"
     )

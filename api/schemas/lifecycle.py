@@ -21,6 +21,7 @@ from api.schemas.common import (
     NAME_MAX_LENGTH,
     EnergyText,
     InstantText,
+    IsoDate,
     OptionalReason,
     PercentText,
     Reason,
@@ -185,7 +186,7 @@ class MeterVerificationInput(RequestModel):
         }
     )
 
-    verified_on: date
+    verified_on: IsoDate
     certificate: str = Field(default="", max_length=NAME_MAX_LENGTH, description="The certificate's number")
     points: list[TestPointInput] = Field(max_length=MAXIMUM_TEST_POINTS, description="1 to 50 test points")
     reason: OptionalReason = None

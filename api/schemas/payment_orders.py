@@ -11,7 +11,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.billing import MoneyText
-from api.schemas.common import KEY_MAX_LENGTH, Reason, RequestModel
+from api.schemas.common import KEY_MAX_LENGTH, AccountNumber, Reason, RequestModel
 from domain.money import CURRENCY
 from infrastructure.online_payments import ADAPTERS, Order, OrderStatus, Resolution
 
@@ -31,7 +31,7 @@ class OrderRequest(RequestModel):
         },
     )
 
-    account_number: str = Field(min_length=1, max_length=KEY_MAX_LENGTH)
+    account_number: AccountNumber
     amount_yuan: AmountInput = Field(description="元, positive, at most two decimals")
     currency: str = Field(default=CURRENCY, max_length=8, description="Only CNY is taken")
     provider: str = Field(
@@ -71,7 +71,6 @@ class PaymentOrderOutput(BaseModel):
     order_number: str = Field(description="The merchant order number to give the provider: unique, ours")
     provider: str
     account_number: str
-    household_id: UUID
     amount_yuan: MoneyText
     currency: str = CURRENCY
     bill_id: UUID | None
@@ -103,7 +102,6 @@ class PaymentOrderOutput(BaseModel):
             order_number=order.order_number,
             provider=order.provider,
             account_number=order.account_number,
-            household_id=order.household_id,
             amount_yuan=order.amount_yuan,
             bill_id=order.named_bill_id,
             status=order.status,

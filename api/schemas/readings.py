@@ -18,10 +18,12 @@ from api.schemas.common import (
     KEY_MAX_LENGTH,
     EnergyText,
     InstantText,
+    IsoDatetime,
     OptionalReason,
     PercentText,
     RequestModel,
     VolumeText,
+    WholeNumber,
 )
 from application.ingestion import MAXIMUM_BATCH_SIZE, ItemOutcome, ReadingItem
 from domain.readings import ReadingValues
@@ -44,7 +46,7 @@ class ReadingInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     meter_serial: str = Field(min_length=1, max_length=KEY_MAX_LENGTH)
-    measured_at: datetime = Field(
+    measured_at: IsoDatetime = Field(
         description="When the meter took it, with time zone (a reading without one is rejected)"
     )
     energy_gj: Register
@@ -54,7 +56,7 @@ class ReadingInput(BaseModel):
     return_temperature_c: Instant | None = None
     flow_rate_m3_h: Instant | None = None
     power_kw: Instant | None = None
-    error_flags: int = Field(
+    error_flags: WholeNumber = Field(
         default=0, ge=0, le=MAXIMUM_ERROR_FLAGS, description="The meter's error bits (M-Bus 0xFD 0x17)"
     )
     source: ReadingSource
