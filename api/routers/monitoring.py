@@ -15,7 +15,7 @@ from api.dependencies import Intake, LedgerNow, Monitoring, PreferredLanguage
 from api.messages import Language, render
 from api.problems import RequestRuleError, problem_responses
 from api.routers import resource_router
-from api.schemas.common import KEY_MAX_LENGTH, NAME_MAX_LENGTH
+from api.schemas.common import KEY_MAX_LENGTH, NAME_MAX_LENGTH, IsoDate
 from api.schemas.monitoring import (
     FaultyMeterOutput,
     FaultyMeterPage,
@@ -182,9 +182,9 @@ def list_implausible_intervals(
     reader: Reader,
     monitoring: Monitoring,
     from_day: Annotated[
-        date | None, Query(alias="from", description="First business day (Asia/Shanghai) the intervals touch")
+        IsoDate | None, Query(alias="from", description="First business day (Asia/Shanghai) the intervals touch")
     ] = None,
-    to_day: Annotated[date | None, Query(alias="to", description="Last business day the intervals touch")] = None,
+    to_day: Annotated[IsoDate | None, Query(alias="to", description="Last business day the intervals touch")] = None,
     community: Community = None,
     limit: Limit = 50,
     offset: Offset = 0,
