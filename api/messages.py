@@ -366,6 +366,12 @@ CATALOG: dict[str, Template] = {
         "{field_label}（{field}）必须带时区（例如 +08:00）。", "The {field_label} ({field}) must carry a time zone."
     ),
     "permanent_flow_not_positive": Template("常用流量必须大于 0。", "The permanent flow rate must be positive."),
+    "rated_limit_invalid": Template(
+        "额定参数 {field} 不成立（最大流量不小于常用流量，最低温度低于最高温度，"
+        "均在 0…200 °C，最小温差为 1、3、5 或 10 K）。",
+        "The rated limit {field} is not possible (q_s at least q_p, θ_min below θ_max, both within 0…200 °C, "
+        "Δθ_min 1, 3, 5 or 10 K).",
+    ),
     "register_width_not_positive": Template("{field_label}必须大于 0。", "The {field_label} must be positive."),
     "meter_place_missing": Template(
         "楼栋表或换热站表必须填写小区和楼号。", "A building or substation meter needs its community and building."

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import wraps
@@ -273,10 +274,12 @@ class HeatLedger(Application[UUID]):
         volume_register_width_m3: Decimal | None = None,
         reason: str = "commissioning",
         correlation_id: UUID | None = None,
+        rated: RatedLimitsDeclared | None = None,
     ) -> UUID:
-        """Put a meter into service; ConflictError if the serial is taken."""
+        """Put a meter into service; ConflictError if the serial is taken. ``rated`` holds the
+        meter model's limits beside q_p (each not given takes its kind's default)."""
         principal.require(Permission.MANAGE_METERS)
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = dict(vars(rated)) if rated is not None else {}
         if permanent_flow_m3_h is not None:
             extra["permanent_flow_m3_h"] = permanent_flow_m3_h
         meter = Meter.commission(
@@ -581,6 +584,16 @@ class _MeterLookup:
 
     def loaded(self) -> list[Meter]:
         return [meter for meter in self._meters.values() if meter is not None]
+
+
+@dataclass(frozen=True)
+class RatedLimitsDeclared:
+    """The rated limits a clerk reads off a meter at commissioning, beside q_p (None: the default)."""
+
+    maximum_flow_m3_h: Decimal | None = None
+    minimum_temperature_c: Decimal | None = None
+    maximum_temperature_c: Decimal | None = None
+    minimum_temperature_difference_k: Decimal | None = None
 
 
 def require_reason(reason: str) -> None:

@@ -24,6 +24,14 @@ from domain.day_split import MAXIMUM_INTERVAL_DAYS
 from domain.errors import ConflictError, InvalidInputError, NotFoundError, ReadingRejectedError
 from domain.heat_physics import DEFAULT_PERMANENT_FLOW_M3_H, check_interval
 from domain.implausible_heat import HeatDecision, IntervalEvidence, check_decision
+from domain.rated_limits import (
+    InstantValues,
+    IntervalFigures,
+    RatedLimits,
+    interval_breaches,
+    joined,
+    reading_breaches,
+)
 from domain.readings import (
     Attachment,
     IntervalQuality,
@@ -173,6 +181,8 @@ class Meter(Aggregate):
     """A heat meter (natural key: its serial number) and the readings it reported."""
 
     class Commissioned(Aggregate.Created):
+        # Version 2 adds the rest of the meter model's rated limits beside q_p (domain/rated_limits.py).
+        class_version = 2
         serial: str
         maker: str
         model: str
@@ -188,6 +198,19 @@ class Meter(Aggregate):
         actor: str
         reason: str
         correlation_id: UUID
+        maximum_flow_m3_h: Decimal | None
+        minimum_temperature_c: Decimal
+        maximum_temperature_c: Decimal
+        minimum_temperature_difference_k: Decimal
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Meters commissioned before rated limits existed get the defaults of their kind.
+            limits = RatedLimits.declared(MeterKind(state["kind"]), state["permanent_flow_m3_h"])
+            state["maximum_flow_m3_h"] = limits.maximum_flow_m3_h
+            state["minimum_temperature_c"] = limits.minimum_temperature_c
+            state["maximum_temperature_c"] = limits.maximum_temperature_c
+            state["minimum_temperature_difference_k"] = limits.minimum_temperature_difference_k
 
     class AttachedToHousehold(Aggregate.Event):
         household_id: UUID
@@ -204,6 +227,8 @@ class Meter(Aggregate):
         correlation_id: UUID
 
     class ReadingRecorded(Aggregate.Event):
+        # Version 2 adds the rated limits the reading's instant values break (domain/rated_limits.py).
+        class_version = 2
         measured_at: datetime
         energy_gj: Decimal
         volume_m3: Decimal | None
@@ -224,6 +249,11 @@ class Meter(Aggregate):
         batch_id: UUID
         actor: str
         reason: str
+        limit_breaches: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["limit_breaches"] = ""  # recorded before rated limits were checked
 
         def remembered(self) -> RememberedReading:
             """What a meter keeps of this reading to judge other readings against it."""
@@ -320,6 +350,10 @@ class Meter(Aggregate):
         actor: str,
         reason: str,
         correlation_id: UUID,
+        maximum_flow_m3_h: Decimal | None,
+        minimum_temperature_c: Decimal,
+        maximum_temperature_c: Decimal,
+        minimum_temperature_difference_k: Decimal,
     ) -> None:
         self.serial = serial
         self.maker = maker
@@ -329,6 +363,10 @@ class Meter(Aggregate):
         self._flow_sensor_side = flow_sensor_side
         self._kind = kind
         self.permanent_flow_m3_h = permanent_flow_m3_h
+        self.maximum_flow_m3_h = maximum_flow_m3_h
+        self.minimum_temperature_c = minimum_temperature_c
+        self.maximum_temperature_c = maximum_temperature_c
+        self.minimum_temperature_difference_k = minimum_temperature_difference_k
         self.energy_register_width_gj = energy_register_width_gj
         self.volume_register_width_m3 = volume_register_width_m3
         self.community = community
@@ -360,8 +398,15 @@ class Meter(Aggregate):
         permanent_flow_m3_h: Decimal = DEFAULT_PERMANENT_FLOW_M3_H,
         energy_register_width_gj: Decimal | None = None,
         volume_register_width_m3: Decimal | None = None,
+        maximum_flow_m3_h: Decimal | None = None,
+        minimum_temperature_c: Decimal | None = None,
+        maximum_temperature_c: Decimal | None = None,
+        minimum_temperature_difference_k: Decimal | None = None,
     ) -> Meter:
-        """Put a meter into service. Building and substation meters name where they sit."""
+        """Put a meter into service. Building and substation meters name where they sit.
+
+        The rated limits (q_p, q_s, θ_min, θ_max, Δθ_min) not given take the defaults of the
+        meter's kind (``RatedLimits.declared``); readings beyond them are flagged."""
         serial = bounded_text(serial, "serial", MAXIMUM_CODE_LENGTH)
         maker = bounded_text(maker, "maker", MAXIMUM_NAME_LENGTH, required=False)
         model = bounded_text(model, "model", MAXIMUM_NAME_LENGTH, required=False)
@@ -377,6 +422,14 @@ class Meter(Aggregate):
                 message_key="permanent_flow_not_positive",
                 field="permanent_flow_m3_h",
             )
+        limits = RatedLimits.declared(
+            kind,
+            permanent_flow_m3_h,
+            maximum_flow_m3_h,
+            minimum_temperature_c,
+            maximum_temperature_c,
+            minimum_temperature_difference_k,
+        )
         for name, width in (
             ("energy_register_width_gj", energy_register_width_gj),
             ("volume_register_width_m3", volume_register_width_m3),
@@ -407,6 +460,24 @@ class Meter(Aggregate):
             actor=context.actor,
             reason=context.reason,
             correlation_id=context.correlation_id,
+            maximum_flow_m3_h=limits.maximum_flow_m3_h,
+            minimum_temperature_c=limits.minimum_temperature_c,
+            maximum_temperature_c=limits.maximum_temperature_c,
+            minimum_temperature_difference_k=limits.minimum_temperature_difference_k,
+        )
+
+    @property
+    def rated_limits(self) -> RatedLimits:
+        """What the meter model is specified for (a snapshot older than rated limits: the defaults)."""
+        state = self.__dict__
+        if "minimum_temperature_c" not in state:
+            return RatedLimits.declared(self.kind, self.permanent_flow_m3_h)
+        return RatedLimits(
+            self.permanent_flow_m3_h,
+            state["maximum_flow_m3_h"],
+            state["minimum_temperature_c"],
+            state["maximum_temperature_c"],
+            state["minimum_temperature_difference_k"],
         )
 
     @property
@@ -746,6 +817,7 @@ class Meter(Aggregate):
             batch_id=batch_id,
             actor=actor,
             reason=reason,
+            limit_breaches=self._reading_breaches(values),
         )
         # An estimate knows nothing of the meter's faults: only real readings change the fault state.
         is_real = values.source != ReadingSource.ESTIMATE
@@ -984,7 +1056,33 @@ class Meter(Aggregate):
             intervals.append(self._interval(current, following))
         return intervals
 
+    def _reading_breaches(self, values: ReadingValues) -> str:
+        """The rated limits a real, sound reading's instant values break ("" for none)."""
+        if values.faulty or values.source == ReadingSource.ESTIMATE:
+            return ""  # a sensor fault is a fault already; an estimate shows no instants
+        instant = InstantValues(
+            values.flow_temperature_c, values.return_temperature_c, values.flow_rate_m3_h, values.power_kw
+        )
+        return joined(reading_breaches(instant, self.rated_limits, self.flow_sensor_side, self.accuracy_class))
+
     def _interval(self, start: RememberedReading, end: RememberedReading) -> MeteredInterval:
+        """The metered interval between two readings, with its k·Δθ·ΔV plausibility check and
+        the rated limits it breaks."""
+        interval = self._checked_interval(start, end)
+        if interval.quality != IntervalQuality.MEASURED:
+            return interval
+        hours = Decimal((end.measured_at - start.measured_at).total_seconds()) / 3600
+        figures = IntervalFigures(
+            interval.energy_gj,
+            interval.volume_m3,
+            hours,
+            InstantValues(start.flow_temperature_c, start.return_temperature_c),
+            InstantValues(end.flow_temperature_c, end.return_temperature_c),
+        )
+        breaches = joined(interval_breaches(figures, self.rated_limits))
+        return replace(interval, limit_breaches=breaches) if breaches else interval
+
+    def _checked_interval(self, start: RememberedReading, end: RememberedReading) -> MeteredInterval:
         """The metered interval between two readings, with its k·Δθ·ΔV plausibility check."""
         energy = end.energy_unwrapped_gj - start.energy_unwrapped_gj
         volume = None
@@ -1063,6 +1161,7 @@ class Meter(Aggregate):
         batch_id: UUID,
         actor: str,
         reason: str,
+        limit_breaches: str,
     ) -> None:
         remembered = RememberedReading(
             measured_at=measured_at,

@@ -154,6 +154,8 @@ class MeteredInterval:
     deviation_percent: Decimal | None = None
     permissible_error_percent: Decimal | None = None
     quality: str = "measured"
+    # The rated limits the interval breaks (domain/rated_limits.py), names joined by commas.
+    limit_breaches: str = ""
 
     @property
     def billable(self) -> bool:

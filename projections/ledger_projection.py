@@ -205,6 +205,11 @@ class LedgerProjection:
                 last_measured_at=None,
                 last_energy_gj=None,
                 version=event.originator_version,
+                permanent_flow_m3_h=event.permanent_flow_m3_h,
+                maximum_flow_m3_h=event.maximum_flow_m3_h,
+                minimum_temperature_c=event.minimum_temperature_c,
+                maximum_temperature_c=event.maximum_temperature_c,
+                minimum_temperature_difference_k=event.minimum_temperature_difference_k,
             )
         )
 

@@ -28,11 +28,15 @@ from sqlalchemy import (
     Table,
     and_,
     case,
+    cast,
     false,
     func,
+    literal,
+    null,
     or_,
     select,
     true,
+    union_all,
 )
 
 from domain.values import MeterKind, ReadingSource
@@ -128,6 +132,45 @@ class FaultyMeterRecord:
     fault_since: datetime | None
     last_measured_at: datetime | None
     last_reading_faulty: bool
+
+
+@dataclass(frozen=True)
+class LimitBreachRecord:
+    """A reading or an interval beyond its meter model's rated limits, with the rules it breaks
+    (``domain.rated_limits.LimitRule``), the values that break them and the meter's limits.
+
+    A reading shows its instant values (``start_at`` = ``end_at``, its moment); an interval its
+    energy and volume increase and mean flow, and the household billed for it."""
+
+    serial: str
+    community: str
+    building: str
+    household_account_number: str | None
+    scope: str  # "reading" or "interval"
+    start_at: datetime
+    end_at: datetime
+    rules: list[str]
+    flow_temperature_c: Decimal | None
+    return_temperature_c: Decimal | None
+    flow_rate_m3_h: Decimal | None
+    power_kw: Decimal | None
+    energy_gj: Decimal | None
+    volume_m3: Decimal | None
+    mean_flow_m3_h: Decimal | None
+    permanent_flow_m3_h: Decimal | None
+    maximum_flow_m3_h: Decimal | None
+    minimum_temperature_c: Decimal | None
+    maximum_temperature_c: Decimal | None
+    minimum_temperature_difference_k: Decimal | None
+
+
+_METER_LIMITS = (
+    meters.c.permanent_flow_m3_h,
+    meters.c.maximum_flow_m3_h,
+    meters.c.minimum_temperature_c,
+    meters.c.maximum_temperature_c,
+    meters.c.minimum_temperature_difference_k,
+)
 
 
 _METER_PLACE = (
@@ -295,6 +338,23 @@ class MonitoringQueries:
         total = select(func.count()).select_from(source).where(*conditions)
         return self._page(statement, total, limit, offset, _faulty_meter)
 
+    def limit_breaches(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        community: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Page[LimitBreachRecord]:
+        """Readings and intervals beyond their meter's rated limits, within ``[start, end)``; the
+        latest first. A reading's household is the one its meter serves now; an interval's the
+        one billed for it."""
+        breaches = union_all(_reading_breaches(start, end, community), _interval_breaches(start, end, community))
+        listed = breaches.subquery("limit_breaches")
+        statement = select(listed).order_by(listed.c.end_at.desc(), listed.c.serial, listed.c.scope)
+        total = select(func.count()).select_from(listed)
+        return self._page(statement, total, limit, offset, _limit_breach)
+
     # -- helpers --------------------------------------------------------------------------------
 
     def _page(
@@ -358,6 +418,88 @@ def _silent_meter(row: Any, now: datetime) -> SilentMeterRecord:
 def _implausible_interval(row: Any) -> ImplausibleIntervalRecord:
     record = ImplausibleIntervalRecord(**row)
     assert abs(record.deviation_percent) > record.permissible_error_percent, "an implausible interval deviates"
+    return record
+
+
+def _nothing(type_: Any) -> ColumnElement[Any]:
+    return cast(null(), type_)
+
+
+def _reading_breaches(start: datetime | None, end: datetime | None, community: str | None) -> Select[Any]:
+    readings = meter_readings.c
+    conditions = [readings.limit_breaches.is_not(None), *_community_condition(community)]
+    if start is not None:
+        conditions.append(readings.measured_at >= start)
+    if end is not None:
+        conditions.append(readings.measured_at < end)
+    source = meter_readings.join(meters, readings.meter_id == meters.c.meter_id).outerjoin(
+        households, meters.c.household_id == households.c.household_id
+    )
+    return (
+        select(
+            meters.c.serial,
+            meters.c.community,
+            meters.c.building,
+            households.c.account_number.label("household_account_number"),
+            literal("reading").label("scope"),
+            readings.measured_at.label("start_at"),
+            readings.measured_at.label("end_at"),
+            readings.limit_breaches.label("rules"),
+            readings.flow_temperature_c,
+            readings.return_temperature_c,
+            readings.flow_rate_m3_h,
+            readings.power_kw,
+            _nothing(readings.energy_gj.type).label("energy_gj"),
+            _nothing(readings.volume_m3.type).label("volume_m3"),
+            *_METER_LIMITS,
+        )
+        .select_from(source)
+        .where(*conditions)
+    )
+
+
+def _interval_breaches(start: datetime | None, end: datetime | None, community: str | None) -> Select[Any]:
+    intervals = meter_intervals.c
+    conditions = [intervals.limit_breaches.is_not(None), *_community_condition(community)]
+    if start is not None:
+        conditions.append(intervals.end_at > start)
+    if end is not None:
+        conditions.append(intervals.start_at < end)
+    source = meter_intervals.join(meters, intervals.meter_id == meters.c.meter_id).outerjoin(
+        households, intervals.household_id == households.c.household_id
+    )
+    instant = meter_readings.c.flow_temperature_c.type
+    return (
+        select(
+            meters.c.serial,
+            meters.c.community,
+            meters.c.building,
+            households.c.account_number.label("household_account_number"),
+            literal("interval").label("scope"),
+            intervals.start_at,
+            intervals.end_at,
+            intervals.limit_breaches.label("rules"),
+            _nothing(instant).label("flow_temperature_c"),
+            _nothing(instant).label("return_temperature_c"),
+            _nothing(instant).label("flow_rate_m3_h"),
+            _nothing(instant).label("power_kw"),
+            intervals.energy_gj,
+            intervals.volume_m3,
+            *_METER_LIMITS,
+        )
+        .select_from(source)
+        .where(*conditions)
+    )
+
+
+def _limit_breach(row: Any) -> LimitBreachRecord:
+    values = dict(row)
+    values["rules"] = values["rules"].split(",")
+    hours = Decimal((values["end_at"] - values["start_at"]).total_seconds()) / 3600
+    volume = values["volume_m3"]
+    mean_flow = (volume / hours).quantize(Decimal("0.001")) if volume is not None and hours > 0 else None
+    record = LimitBreachRecord(**values, mean_flow_m3_h=mean_flow)
+    assert record.rules and all(record.rules), "a listed breach names the rules it breaks"
     return record
 
 

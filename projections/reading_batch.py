@@ -255,6 +255,7 @@ def _reading_row(event: Meter.ReadingRecorded) -> dict[str, Any]:
         "energy_unwrapped_gj": event.energy_unwrapped_gj,
         "volume_unwrapped_m3": event.volume_unwrapped_m3,
         "fingerprint": event.fingerprint,
+        "limit_breaches": event.limit_breaches or None,
     }
 
 
@@ -271,4 +272,5 @@ def _interval_row(meter_id: UUID, interval: MeteredInterval) -> dict[str, Any]:
         "permissible_error_percent": interval.permissible_error_percent,
         "plausible": interval.plausible,
         "quality": interval.quality,
+        "limit_breaches": interval.limit_breaches or None,
     }

@@ -83,6 +83,13 @@ meters = Table(
     Column("last_verified_on", Date, nullable=True),
     Column("last_verification_passed", Boolean, nullable=True),
     Column("version", Integer, nullable=False),
+    # The meter model's rated limits (domain/rated_limits.py): q_p, q_s (None: flow unchecked),
+    # θ_min, θ_max, Δθ_min. None on meters projected before revision 0017 until a rebuild.
+    Column("permanent_flow_m3_h", ScaledDecimal(INSTANT_SCALE), nullable=True),
+    Column("maximum_flow_m3_h", ScaledDecimal(INSTANT_SCALE), nullable=True),
+    Column("minimum_temperature_c", ScaledDecimal(INSTANT_SCALE), nullable=True),
+    Column("maximum_temperature_c", ScaledDecimal(INSTANT_SCALE), nullable=True),
+    Column("minimum_temperature_difference_k", ScaledDecimal(INSTANT_SCALE), nullable=True),
 )
 
 meter_readings = Table(
@@ -109,6 +116,8 @@ meter_readings = Table(
     Column("energy_unwrapped_gj", ScaledDecimal(ENERGY_SCALE), nullable=True),
     Column("volume_unwrapped_m3", ScaledDecimal(VOLUME_SCALE), nullable=True),
     Column("fingerprint", String(32), nullable=True),
+    # The rated limits the reading's instant values break, rule names joined by commas; None for none.
+    Column("limit_breaches", String(200), nullable=True),
 )
 
 meter_intervals = Table(
@@ -125,6 +134,8 @@ meter_intervals = Table(
     Column("permissible_error_percent", ScaledDecimal(INSTANT_SCALE), nullable=True),
     Column("plausible", Boolean, nullable=True),
     Column("quality", String(16), nullable=False, server_default="measured"),
+    # The rated limits the interval breaks, rule names joined by commas; None for none.
+    Column("limit_breaches", String(200), nullable=True),
 )
 
 daily_consumption = Table(

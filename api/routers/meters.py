@@ -19,6 +19,7 @@ from api.routers.households import reason_argument
 from api.schemas.common import KEY_MAX_LENGTH, CommandReceipt
 from api.schemas.meters import MeterCommissioned, MeterCommissioning, MeterDetachment, MeterDetail
 from api.schemas.readings import ReadingOutput, ReadingPage
+from application.ledger import RatedLimitsDeclared
 from domain.errors import NotFoundError
 from projections.queries import MAXIMUM_PAGE_SIZE, LedgerQueries, MeterRecord
 
@@ -91,6 +92,12 @@ def commission_meter(
         energy_register_width_gj=commissioning.energy_register_width_gj,
         volume_register_width_m3=commissioning.volume_register_width_m3,
         correlation_id=correlation_id,
+        rated=RatedLimitsDeclared(
+            commissioning.maximum_flow_m3_h,
+            commissioning.minimum_temperature_c,
+            commissioning.maximum_temperature_c,
+            commissioning.minimum_temperature_difference_k,
+        ),
         **reason_argument(commissioning.reason),
     )
     serial = commissioning.serial.strip()

@@ -21,6 +21,8 @@ from api.schemas.monitoring import (
     FaultyMeterPage,
     ImplausibleIntervalOutput,
     ImplausibleIntervalPage,
+    LimitBreachOutput,
+    LimitBreachPage,
     QuarantinedFrameOutput,
     QuarantinePage,
     RejectedReadingOutput,
@@ -200,6 +202,37 @@ def list_implausible_intervals(
     page = monitoring.implausible_intervals(start, end, community, limit, offset)
     items = [ImplausibleIntervalOutput.from_record(record) for record in page.items]
     return ImplausibleIntervalPage(items=items, total=page.total, limit=limit, offset=offset)
+
+
+@router.get(
+    "/limit-breaches",
+    operation_id="list_limit_breaches",
+    response_model=LimitBreachPage,
+    responses=problem_responses(401, 403, 422),
+)
+def list_limit_breaches(
+    reader: Reader,
+    monitoring: Monitoring,
+    from_day: Annotated[
+        IsoDate | None,
+        Query(alias="from", description="First business day (Asia/Shanghai) of the readings and intervals"),
+    ] = None,
+    to_day: Annotated[IsoDate | None, Query(alias="to", description="Last business day")] = None,
+    community: Community = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> LimitBreachPage:
+    """Readings and intervals beyond their meter model's rated limits (q_p, q_s, θ_min…θ_max,
+    Δθ_min, declared at commissioning), each with the rules it breaks; the latest first.
+
+    They are recorded (and billed as measured) like any reading: the list is what a clerk checks,
+    a meter that keeps appearing is a candidate for a visit or a verification. The range keeps
+    readings on, and intervals overlapping, the business days `from`…`to` (both inclusive).
+    """
+    start, end = _business_range(from_day, to_day)
+    page = monitoring.limit_breaches(start, end, community, limit, offset)
+    items = [LimitBreachOutput.from_record(record) for record in page.items]
+    return LimitBreachPage(items=items, total=page.total, limit=limit, offset=offset)
 
 
 @router.get(

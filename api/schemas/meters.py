@@ -33,6 +33,10 @@ class MeterCommissioning(RequestModel):
                     "kind": "household",
                     "commissioned_at": "2025-10-15T09:00:00+08:00",
                     "permanent_flow_m3_h": "1.5",
+                    "maximum_flow_m3_h": "3.0",
+                    "minimum_temperature_c": "2",
+                    "maximum_temperature_c": "90",
+                    "minimum_temperature_difference_k": "3",
                     "energy_register_width_gj": "1000000",
                 },
                 {
@@ -59,7 +63,22 @@ class MeterCommissioning(RequestModel):
     commissioned_at: UtcDatetime
     community: str = Field(default="", max_length=NAME_MAX_LENGTH, description="Building and substation meters only")
     building: str = Field(default="", max_length=KEY_MAX_LENGTH, description="Building and substation meters only")
-    permanent_flow_m3_h: Decimal | None = Field(default=None, description="q_p; 2.5 m³/h when absent")
+    permanent_flow_m3_h: Decimal | None = Field(
+        default=None, description="q_p as marked on the meter; 2.5 m³/h (a flat's DN20 meter; DN15: 1.5) when absent"
+    )
+    maximum_flow_m3_h: Decimal | None = Field(
+        default=None,
+        description="q_s as marked; 2 × q_p when absent for a household meter, unchecked for others when absent",
+    )
+    minimum_temperature_c: Decimal | None = Field(default=None, description="θ_min as marked; 2 °C when absent")
+    maximum_temperature_c: Decimal | None = Field(
+        default=None,
+        description="θ_max as marked; when absent 90 °C for a household meter, 130 °C for a building meter, "
+        "180 °C for a substation's primary",
+    )
+    minimum_temperature_difference_k: Decimal | None = Field(
+        default=None, description="Δθ_min as marked: 1, 3, 5 or 10 K; 3 K when absent"
+    )
     energy_register_width_gj: Decimal | None = Field(default=None, description="Where the energy register rolls over")
     volume_register_width_m3: Decimal | None = Field(default=None, description="Where the volume register rolls over")
     reason: OptionalReason = None

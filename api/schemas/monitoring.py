@@ -9,11 +9,12 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.common import EnergyText, PercentText, VolumeText
+from api.schemas.common import EnergyText, InstantText, PercentText, VolumeText
 from infrastructure.intake import QuarantinedFrame
 from projections.monitoring_queries import (
     FaultyMeterRecord,
     ImplausibleIntervalRecord,
+    LimitBreachRecord,
     RejectedReadingRecord,
     SilentMeterRecord,
     UnknownMeterRecord,
@@ -421,6 +422,90 @@ class FaultyMeterPage(BaseModel):
     )
 
     items: list[FaultyMeterOutput]
+    total: int
+    limit: int
+    offset: int
+
+
+# -- readings and intervals beyond their meter's rated limits ----------------------------------------
+
+
+class LimitBreachOutput(BaseModel):
+    """A reading or an interval beyond its meter model's rated limits, with the rules it breaks."""
+
+    serial: str
+    community: str | None
+    building: str | None
+    household_account_number: str | None = Field(
+        description="For an interval the household charged; for a reading the one the meter serves now"
+    )
+    scope: str = Field(description="`reading` (instant values at one moment) or `interval` (between two readings)")
+    start_at: datetime
+    end_at: datetime = Field(description="For a reading, its moment (as `start_at`)")
+    rules: list[str] = Field(
+        description="temperature_out_of_range, flow_above_maximum (q_s), flow_above_permanent (q_p all along plus "
+        "an hour a day at q_s), return_above_flow, temperature_difference_below_minimum (Δθ_min), "
+        "power_inconsistent (power vs q·k·Δθ beyond the MPE)"
+    )
+    flow_temperature_c: InstantText | None
+    return_temperature_c: InstantText | None
+    flow_rate_m3_h: InstantText | None
+    power_kw: InstantText | None
+    energy_gj: EnergyText | None = Field(description="An interval's energy increase")
+    volume_m3: VolumeText | None = Field(description="An interval's volume increase")
+    mean_flow_m3_h: InstantText | None = Field(description="An interval's volume ÷ hours")
+    permanent_flow_m3_h: InstantText | None = Field(description="The meter's q_p")
+    maximum_flow_m3_h: InstantText | None = Field(description="The meter's q_s (null: not checked)")
+    minimum_temperature_c: InstantText | None
+    maximum_temperature_c: InstantText | None
+    minimum_temperature_difference_k: InstantText | None
+
+    @classmethod
+    def from_record(cls, record: LimitBreachRecord) -> LimitBreachOutput:
+        fields = vars(record) | {"community": record.community or None, "building": record.building or None}
+        return cls(**fields)
+
+
+class LimitBreachPage(BaseModel):
+    """Readings and intervals beyond their meter's rated limits, the latest first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "serial": "KM-100234",
+                            "community": "碧桂园",
+                            "building": "1",
+                            "household_account_number": "WZ-0001",
+                            "scope": "interval",
+                            "start_at": "2025-11-30T16:00:00Z",
+                            "end_at": "2025-12-01T16:00:00Z",
+                            "rules": ["flow_above_maximum"],
+                            "flow_temperature_c": None,
+                            "return_temperature_c": None,
+                            "flow_rate_m3_h": None,
+                            "power_kw": None,
+                            "energy_gj": "2.000000",
+                            "volume_m3": "480.000000",
+                            "mean_flow_m3_h": "20.000",
+                            "permanent_flow_m3_h": "2.500",
+                            "maximum_flow_m3_h": "5.000",
+                            "minimum_temperature_c": "2.000",
+                            "maximum_temperature_c": "90.000",
+                            "minimum_temperature_difference_k": "3.000",
+                        }
+                    ],
+                    "total": 1,
+                    "limit": 50,
+                    "offset": 0,
+                }
+            ]
+        }
+    )
+
+    items: list[LimitBreachOutput]
     total: int
     limit: int
     offset: int

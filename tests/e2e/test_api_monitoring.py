@@ -28,6 +28,7 @@ LISTINGS = (
     "/monitoring/silent-meters",
     "/monitoring/implausible-intervals",
     "/monitoring/faulty-meters",
+    "/monitoring/limit-breaches",
 )
 FLOW_C, RETURN_C = Decimal(70), Decimal(30)
 
