@@ -18,15 +18,12 @@ a. the dunning run: ``Dunning.remind`` under the policy 15/45/90 days, 50 元, o
    the outbox, one transaction per message. Then the same run again, when every reminder has been
    written already (each insert clashes on the dedup key): households checked/s;
 c. delivery: ``deliver_notifications`` with a limit of every message: claim one, POST it signed
-   (a new ``httpx2.Client`` per message, as ``WebhookChannel`` does), record the attempt;
-   messages delivered/s;
+   with the webhook channel's one ``httpx2.Client`` (kept for the whole delivery pass), record the
+   attempt; messages delivered/s;
 d. bare POSTs, the baseline of (c): the same messages encoded, signed and POSTed straight to the
    same receiver with one ``httpx2.Client``, no outbox; POSTs/s. The receiver speaks HTTP/1.0, so
-   both open a connection per message;
-d'. bare POSTs with a client each, on the first 500 messages: as (d), but a new ``httpx2.Client``
-   per message, as ``WebhookChannel.send`` makes one. A client builds an SSL context (it loads the
-   CA bundle) even for ``http://``, so (c) / (d') is what the outbox bookkeeping costs alone, and
-   (d') / (d) what a client per message costs;
+   both open a connection per message, and (c) / (d) is what claiming, recording each attempt and
+   the outbox bookkeeping cost;
 b. raw SQL, the baseline of (a): the same number of outbox rows (the run's rows, with fresh ids
    and keys) inserted with SQLAlchemy Core ``insert(notification_outbox)``, executemany, one
    transaction per 250 rows, on the same engine; rows/s. It runs last, so delivery never sees
@@ -105,8 +102,6 @@ COMMUNITY_SIZE = 1_000
 BUILDING_SIZE = 48
 SETUP_CHUNK = 500  # households (each with its period) per save
 RAW_CHUNK = 250  # outbox rows per transaction of the raw-SQL baseline
-# Messages of the (d') baseline: its rate is steady, and each new client costs tens of milliseconds.
-CLIENT_SAMPLE = 500
 WEBHOOK_SECRET = "bench-webhook-secret"
 CLERK = Principal("bench-clerk", Role.CLERK)
 TERMS = TariffTerms(
@@ -298,16 +293,6 @@ def post_bare(url: str, secret: str, messages: list[QueuedMessage]) -> int:
         return sum(_post_signed(client, url, secret, message) for message in messages)
 
 
-def post_bare_new_client_each(url: str, secret: str, messages: list[QueuedMessage]) -> int:
-    """POST each message signed with a client of its own, as ``WebhookChannel.send`` does; how
-    many the receiver took."""
-    accepted = 0
-    for message in messages:
-        with _client() as client:
-            accepted += _post_signed(client, url, secret, message)
-    return accepted
-
-
 # -- running and reporting --------------------------------------------------------------------
 
 
@@ -330,8 +315,6 @@ class Figures:
     delivery_seconds: float
     bare_posts: int
     bare_seconds: float
-    own_client_posts: int
-    own_client_seconds: float
     received: int
 
     @property
@@ -353,10 +336,6 @@ class Figures:
     @property
     def bare_rate(self) -> float:
         return self.bare_posts / self.bare_seconds
-
-    @property
-    def own_client_rate(self) -> float:
-        return self.own_client_posts / self.own_client_seconds
 
 
 def _bench_settings(settings: Settings, webhook_url: str) -> Settings:
@@ -395,7 +374,7 @@ def time_runs(container: Container, progress: Progress, label: str) -> dict[str,
 
 
 def time_delivery(container: Container, url: str, progress: Progress, label: str) -> dict[str, Any]:
-    """(c) the delivery job over every message, then (d) and (d') the bare POSTs of them."""
+    """(c) the delivery job over every message, then (d) the bare POSTs of them."""
     due = sum(container.outbox.counts().values())
     delivery_seconds, delivery = _spinner(
         progress, f"{label}: (c) deliver_notifications", lambda: deliver_notifications(container, limit=max(due, 1))
@@ -405,20 +384,12 @@ def time_delivery(container: Container, url: str, progress: Progress, label: str
     bare_seconds, bare_posts = _spinner(
         progress, f"{label}: (d) bare signed POSTs", lambda: post_bare(url, secret, messages)
     )
-    sample = messages[:CLIENT_SAMPLE]
-    own_client_seconds, own_client_posts = _spinner(
-        progress,
-        f"{label}: (d') bare signed POSTs, a client each",
-        lambda: post_bare_new_client_each(url, secret, sample),
-    )
     return {
         "delivered": delivery["delivered"],
         "retried_or_dead": delivery["retried"] + delivery["dead"],
         "delivery_seconds": delivery_seconds,
         "bare_posts": bare_posts,
         "bare_seconds": bare_seconds,
-        "own_client_posts": own_client_posts,
-        "own_client_seconds": own_client_seconds,
     }
 
 
@@ -430,7 +401,7 @@ def time_raw(container: Container, progress: Progress, label: str) -> dict[str, 
 
 
 def measure(backend: Backend, households: int, console: Console) -> Figures:
-    """Set up a fresh store of ``backend`` with a receiver, and time (a), (c), (d), (d') and (b) on it."""
+    """Set up a fresh store of ``backend`` with a receiver, and time (a), (c), (d) and (b) on it."""
     label = backend.value
     with (
         tempfile.TemporaryDirectory(prefix="heatledger-bench-") as folder,
@@ -485,14 +456,7 @@ def report(console: Console, figures: Figures) -> None:
         f"{figures.bare_seconds:.2f}",
         f"{figures.bare_rate:,.0f} POSTs/s",
     )
-    table.add_row("(c) ÷ (d) rate", "", "", f"{figures.delivery_rate / figures.bare_rate:.3f}")
-    table.add_row(
-        "(d') POST, client each",
-        f"{figures.own_client_posts:,} POSTs",
-        f"{figures.own_client_seconds:.2f}",
-        f"{figures.own_client_rate:,.0f} POSTs/s",
-    )
-    table.add_row("(c) ÷ (d') rate", "", "", f"{figures.delivery_rate / figures.own_client_rate:.3f}", end_section=True)
+    table.add_row("(c) ÷ (d) rate", "", "", f"{figures.delivery_rate / figures.bare_rate:.3f}", end_section=True)
     table.add_row("set-up (untimed)", f"{figures.households:,} households", f"{figures.setup_seconds:.1f}", "")
     console.print(table)
     console.print(
