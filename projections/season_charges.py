@@ -15,48 +15,64 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy import ColumnElement, Label, Select, case, func, literal_column, select, type_coerce, union_all
 
 from projections.allocation_rows import PAYMENT_CREDIT, SETTLEMENT_CREDIT
-from projections.tables import bills, payment_allocations
+from projections.tables import MONEY_SCALE, bills, payment_allocations
+from projections.types import ScaledDecimal
 
 NO_YUAN = Decimal(0)
+MONEY = ScaledDecimal(MONEY_SCALE)
 
 
 def season_charges_settled(
     conditions: Sequence[ColumnElement[bool]], place: Sequence[ColumnElement[Any]]
 ) -> Select[Any]:
-    """Per ``place`` (e.g. community, building), over the bills that meet ``conditions`` (at least
-    their season): ``households`` with such a bill, ``charged_yuan`` (the bills that charge money;
-    a credit note charges nothing), and how much of it payments (``paid_yuan``) and credit notes
-    (``from_credit_notes_yuan``) have settled. Sums over nothing are NULL."""
+    """Per ``place`` (columns of ``bills``, e.g. community and building), over the bills that meet
+    ``conditions`` (at least their season): ``households`` with such a bill, ``charged_yuan`` (the
+    bills that charge money; a credit note charges nothing), and how much of it payments
+    (``paid_yuan``) and credit notes (``from_credit_notes_yuan``) have settled. Sums over nothing
+    are NULL.
+
+    The bills and the allocation lines settling them are two plain selects put one after the other
+    (UNION ALL) and summed once: each is a scan or a join on a key, and a bill with several
+    allocation lines is still charged once."""
     allocations = payment_allocations.c
+    place_names = [column.name for column in place]
+    charged = case((bills.c.amount_yuan > NO_YUAN, bills.c.amount_yuan), else_=0)
+    charges = select(
+        *place, bills.c.household_id, charged.label("charged_yuan"), _no_money("paid_yuan"), _no_money("noted_yuan")
+    ).where(*conditions)
 
-    def settled_by(kind: str) -> ColumnElement[Any]:
-        return func.sum(case((allocations.credit_kind == kind, allocations.amount_yuan), else_=0))
+    def settled_by(kind: str, name: str) -> Label[Any]:
+        return type_coerce(case((allocations.credit_kind == kind, allocations.amount_yuan), else_=0), MONEY).label(name)
 
-    settled = (
+    settlements = (
         select(
-            allocations.charge_id,
-            settled_by(PAYMENT_CREDIT).label("paid_yuan"),
-            settled_by(SETTLEMENT_CREDIT).label("from_credit_notes_yuan"),
+            *place,
+            bills.c.household_id,
+            _no_money("charged_yuan"),
+            settled_by(PAYMENT_CREDIT, "paid_yuan"),
+            settled_by(SETTLEMENT_CREDIT, "noted_yuan"),
         )
         .join(bills, bills.c.bill_id == allocations.charge_id)
         .where(*conditions)
-        .group_by(allocations.charge_id)
-        .subquery("settled")
     )
-    charge = case((bills.c.amount_yuan > NO_YUAN, bills.c.amount_yuan), else_=0)
+    lines = union_all(charges, settlements).subquery("season_lines")
+    grouping = [lines.c[name] for name in place_names]
     return (
         select(
-            *place,
-            func.count(bills.c.household_id.distinct()).label("households"),
-            func.sum(charge).label("charged_yuan"),
-            func.sum(settled.c.paid_yuan).label("paid_yuan"),
-            func.sum(settled.c.from_credit_notes_yuan).label("from_credit_notes_yuan"),
+            *grouping,
+            func.count(lines.c.household_id.distinct()).label("households"),
+            func.sum(lines.c.charged_yuan).label("charged_yuan"),
+            func.sum(lines.c.paid_yuan).label("paid_yuan"),
+            func.sum(lines.c.noted_yuan).label("from_credit_notes_yuan"),
         )
-        .select_from(bills.outerjoin(settled, settled.c.charge_id == bills.c.bill_id))
-        .where(*conditions)
-        .group_by(*place)
-        .order_by(*place)
+        .group_by(*grouping)
+        .order_by(*grouping)
     )
+
+
+def _no_money(name: str) -> Label[Any]:
+    """Zero 元 as a column of the union (typed, so that its sums read back as 元)."""
+    return type_coerce(literal_column("0"), MONEY).label(name)
