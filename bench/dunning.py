@@ -61,7 +61,7 @@ from sqlalchemy import Engine, insert, select
 from application.authorization import Principal, Role
 from application.dunning import DunningRunSummary
 from application.notifications import Contact, ContactChannel, MessageLanguage
-from bench.ingest import _progress, backends_to_measure, store_settings
+from bench.ingest import _progress, backends_to_measure, bench_console, store_settings
 from domain import ids
 from domain.billing_period import BillingPeriod
 from domain.dunning import DunningPolicy, ReminderSkip
@@ -481,7 +481,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Measure each backend asked for (PostgreSQL only when it answers) and print its table."""
     arguments = parse_arguments(argv)
-    console = Console()
+    console = bench_console()
     backends = backends_to_measure(arguments.backend, console)
     for backend in backends:
         report(console, measure(backend, arguments.households, console))
