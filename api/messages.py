@@ -1142,6 +1142,10 @@ CATALOG.update(
         "dunning_no_contact": Template("没有联系方式", "no contact on record"),
         "dunning_already_sent": Template("本阶段提醒已发送", "this reminder was sent already"),
         "bill_notice_no_contact": Template("没有联系方式，账单通知未发送", "no contact on record: no bill notice"),
+        "bill_notice_bill_not_found": Template(
+            "读取账单时未找到该账单（读模型正在重建），下次发送时补发",
+            "the bill was not found (read models rebuilding): the next pass writes it",
+        ),
         "contact_address_invalid": Template(
             "该地址不适用于{channel}渠道：电子邮件地址形如 name@example.cn，"
             "推送网关的收件人编号为 3 至 64 个字母、数字或“+_.-”。",
@@ -1227,7 +1231,8 @@ CATALOG.update(
             "这次延长没有改变 {season} 采暖季的任何一天。", "The extension changes no day of season {season}."
         ),
         "season_days_invalid": Template(
-            "{season} 采暖季应从 {season} 的第一年某日到第二年某日，最多 {limit} 天（收到 {first_day} 至 {last_day}）。",
+            "{season} 采暖季应从 {season} 的第一年某日到第二年某日，最多 {limit} 天"
+            "（收到 {first_day} 至 {last_day}）。",
             "Season {season} runs from a day of its first year to a day of its second, at most {limit} days "
             "({first_day} to {last_day} given).",
         ),
@@ -1248,6 +1253,21 @@ CATALOG.update(
         "month_outside_period": Template(
             "本户 {account_number} 在 {month} 没有供热（入网前或销户后）。",
             "Household {account_number} was not supplied in {month} (before registration or after deregistration).",
+        ),
+    }
+)
+
+
+# -- the database: a call that waited too long (infrastructure/database.py, docs/operations.md) --
+
+TITLES.update({"database_busy": Template("数据库繁忙", "Database busy")})
+
+CATALOG.update(
+    {
+        "database_busy": Template(
+            "数据库繁忙，本次操作已取消，未写入任何内容。请在 {retry_after_seconds} 秒后重试。",
+            "The database is busy: the operation was cancelled and nothing was written. "
+            "Try again in {retry_after_seconds} s.",
         ),
     }
 )
