@@ -14,7 +14,9 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+import sqlalchemy.exc
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import OperationalError as StoreOperationalError
 from fastapi import FastAPI, HTTPException, Request, routing
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -24,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.messages import Language, describe_error, message_keys, negotiate_language, render, title
 from domain.errors import ConflictError, InvalidInputError, LedgerError, NotFoundError, PermissionDeniedError
+from infrastructure.database import is_database_timeout
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://heatledger.example/problems/"
@@ -32,6 +35,8 @@ MAXIMUM_REQUEST_BYTES = 16 * 1024 * 1024
 # Paths that take larger bodies: a queued upload of 100,000 readings with every value is ~20 MB.
 LARGER_REQUEST_LIMITS = {"/readings/uploads": 64 * 1024 * 1024}
 AUTHENTICATION_REALM = "heatledger"
+# A refusal because the database was busy asks the client to wait this long before trying again.
+DATABASE_BUSY_RETRY_AFTER_SECONDS = 30
 
 logger = logging.getLogger("heatledger.api")
 
@@ -223,6 +228,19 @@ def handle_concurrent_change(request: Request, error: Exception) -> JSONResponse
     return problem_response(request, 409, "concurrent_change", detail)
 
 
+def handle_database_error(request: Request, error: Exception) -> JSONResponse:
+    """The database gave up waiting (statement or lock timeout, busy SQLite, no free connection):
+    503 with Retry-After, since the transaction rolled back and nothing was written. Any other
+    database error is unexpected (500)."""
+    if not is_database_timeout(error):
+        return handle_unexpected_error(request, error)
+    logger.warning("database timeout on %s %s: %s", request.method, request.url.path, error)
+    params = {"retry_after_seconds": DATABASE_BUSY_RETRY_AFTER_SECONDS}
+    detail = render(["database_busy"], params, request_language(request), "The database is busy; try again later.")
+    headers = {"Retry-After": str(DATABASE_BUSY_RETRY_AFTER_SECONDS)}
+    return problem_response(request, 503, "database_busy", detail, params, headers=headers)
+
+
 def handle_unexpected_error(request: Request, error: Exception) -> JSONResponse:
     """Anything else: logged in full here, reported as a bare 500 without internals."""
     logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
@@ -285,6 +303,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
     app.add_exception_handler(UnauthenticatedError, handle_unauthenticated)
     app.add_exception_handler(IntegrityError, handle_concurrent_change)
+    for database_error in (StoreOperationalError, sqlalchemy.exc.OperationalError, sqlalchemy.exc.TimeoutError):
+        app.add_exception_handler(database_error, handle_database_error)
     app.add_exception_handler(Exception, handle_unexpected_error)
     app.add_middleware(RequestSizeLimit, maximum_bytes=MAXIMUM_REQUEST_BYTES, by_path=LARGER_REQUEST_LIMITS)
 
@@ -297,6 +317,7 @@ _DESCRIPTIONS = {
     415: "The body is not JSON: another Content-Type such as text/plain (`unsupported_media_type`)",
     422: "Invalid input: wrong types or shapes (`validation_failed`, including a body that is not UTF-8 JSON) "
     "or broken rules (`invalid_input`)",
+    503: "The database was busy and the call timed out; nothing was written, retry after Retry-After (`database_busy`)",
 }
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -49,6 +48,7 @@ from infrastructure.settings import Settings
 from tests.conftest import postgres_settings
 from tests.integration.large_save_process import LargeSaves, environment
 from tests.services import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, fresh_postgres_database
+from tests.watchdog import in_thread_with_watchdog
 
 pytestmark = pytest.mark.postgres
 
@@ -162,28 +162,6 @@ def register(ledger: HeatLedger, account: str) -> None:
     )
 
 
-def in_thread_with_watchdog(work: Callable[[], None], seconds: float, on_overrun: Callable[[], None]) -> Any:
-    """Run ``work`` in a thread; its exception (or None). Past ``seconds``, call ``on_overrun``
-    (which must unblock it), wait for it, and fail."""
-    outcome: list[BaseException | None] = []
-
-    def run() -> None:
-        try:
-            work()
-            outcome.append(None)
-        except BaseException as error:
-            outcome.append(error)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        on_overrun()
-        thread.join(WATCHDOG_SECONDS)
-        pytest.fail(f"the call was still waiting after {seconds} s")
-    return outcome[0]
-
-
 def count_events(database: str) -> int:
     with psycopg.connect(connection_string(database)) as connection:
         row = connection.execute("SELECT count(*) FROM heatledger_events").fetchone()
@@ -285,12 +263,8 @@ def test_the_largest_batch_the_api_accepts_is_saved_whole(database: str) -> None
         ]
         assert len(items) == MAXIMUM_BATCH_SIZE
         before = count_events(database)
-        reports: list[Any] = []
-        error = in_thread_with_watchdog(
-            lambda: reports.append(ledger.record_readings(SYSTEM, items)), WATCHDOG_SECONDS, lambda: None
-        )
-        assert error is None, error
-        assert reports[0].accepted == MAXIMUM_BATCH_SIZE
+        report = in_thread_with_watchdog(lambda: ledger.record_readings(SYSTEM, items), WATCHDOG_SECONDS, lambda: None)
+        assert report.accepted == MAXIMUM_BATCH_SIZE, report
         assert count_events(database) == before + MAXIMUM_BATCH_SIZE
     finally:
         ledger.close()
