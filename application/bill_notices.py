@@ -12,7 +12,7 @@ Delivery is not here: the delivery job sends what the outbox holds, with retries
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -39,6 +39,7 @@ class BillNoticeSkip(StrEnum):
     """Why an issued bill gets no notice now (also message keys)."""
 
     NO_CONTACT = "bill_notice_no_contact"
+    BILL_NOT_FOUND = "bill_notice_bill_not_found"  # the read model lost it under the pass (a rebuild)
 
 
 def notice_key(bill_id: UUID) -> str:
@@ -121,8 +122,8 @@ class IssuedBillReader(Protocol):
         """Up to ``limit`` bills of the selection, by bill number, after ``after_number``."""
         ...
 
-    def bill(self, bill_id: UUID) -> NoticeBill | None:
-        """The bill with its lines, or None."""
+    def bills(self, bill_ids: Sequence[UUID]) -> Mapping[UUID, NoticeBill]:
+        """These bills with their lines, by id (a bill the read model does not hold is left out)."""
         ...
 
 
@@ -187,48 +188,51 @@ class BillNotices:
     def _page(
         self, page: Sequence[IssuedBill], context: CommandContext
     ) -> tuple[list[NoticeOutcome], list[NoticeOutcome], int]:
-        """One page: a look-up of the notices written and one of the contacts, then a notice per
-        bill still without one."""
+        """One page: a look-up of the notices written, one of the contacts and one of the bills
+        to write, then the notices of the bills still without one, written together."""
         present = self.outbox.written([notice_key(bill.bill_id) for bill in page])
         missing = [bill for bill in page if notice_key(bill.bill_id) not in present]
         contacts = self.contacts.contacts([bill.account_number for bill in missing])
-        written: list[NoticeOutcome] = []
+        reachable = [bill.bill_id for bill in missing if bill.account_number in contacts]
+        bills = self.reader.bills(reachable) if reachable else {}
         skipped: list[NoticeOutcome] = []
-        already = len(page) - len(missing)
-        for bill in missing:
-            contact = contacts.get(bill.account_number)
+        to_write: list[tuple[IssuedBill, OutgoingMessage]] = []
+        for issued in missing:
+            contact = contacts.get(issued.account_number)
+            bill = bills.get(issued.bill_id)
             if contact is None:
-                skipped.append(_outcome(bill, None, BillNoticeSkip.NO_CONTACT))
-                continue
-            message_id = self._write(bill, contact, context)
-            if message_id is None:  # written by a pass going on at the same time, or the bill is gone
-                already += 1
+                skipped.append(_outcome(issued, None, BillNoticeSkip.NO_CONTACT))
+            elif bill is None:  # a read model rebuilt under the pass: the next pass writes it
+                skipped.append(_outcome(issued, None, BillNoticeSkip.BILL_NOT_FOUND))
             else:
-                written.append(_outcome(bill, message_id, None))
+                to_write.append((issued, self._message(bill, contact, context)))
+        message_ids = self.outbox.enqueue_all([message for _, message in to_write])
+        written = [
+            _outcome(issued, message_id, None)
+            for (issued, _), message_id in zip(to_write, message_ids, strict=True)
+            if message_id is not None
+        ]
+        # A notice another pass wrote meanwhile was written once, by that pass.
+        already = len(page) - len(missing) + len(to_write) - len(written)
         return written, skipped, already
 
-    def _write(self, issued: IssuedBill, contact: Contact, context: CommandContext) -> UUID | None:
-        bill = self.reader.bill(issued.bill_id)
-        if bill is None:  # a read model rebuilt under the pass: the next pass writes it
-            return None
+    def _message(self, bill: NoticeBill, contact: Contact, context: CommandContext) -> OutgoingMessage:
         content = notice_content(bill)
         subject, body = render_bill_notice(content, contact.language, self.sender)
-        return self.outbox.enqueue(
-            OutgoingMessage(
-                dedup_key=notice_key(bill.bill_id),
-                kind=MessageKind(content.kind.value),
-                account_number=bill.account_number,
-                channel=contact.channel,
-                address=contact.address,
-                language=contact.language,
-                subject=subject,
-                body=body,
-                amount_yuan=bill.amount_yuan,
-                stage_days=0,
-                created_by=context.actor,
-                reason=context.reason,
-                correlation_id=context.correlation_id,
-            )
+        return OutgoingMessage(
+            dedup_key=notice_key(bill.bill_id),
+            kind=MessageKind(content.kind.value),
+            account_number=bill.account_number,
+            channel=contact.channel,
+            address=contact.address,
+            language=contact.language,
+            subject=subject,
+            body=body,
+            amount_yuan=bill.amount_yuan,
+            stage_days=0,
+            created_by=context.actor,
+            reason=context.reason,
+            correlation_id=context.correlation_id,
         )
 
 

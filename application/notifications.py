@@ -94,6 +94,11 @@ class Outbox(Protocol):
         """Write the message; its id, or None when a message with its ``dedup_key`` exists."""
         ...
 
+    def enqueue_all(self, messages: Sequence[OutgoingMessage]) -> list[UUID | None]:
+        """Write the messages (distinct keys) together; for each its id, or None when a message
+        with its ``dedup_key`` exists."""
+        ...
+
     def written(self, dedup_keys: Sequence[str]) -> set[str]:
         """Those of ``dedup_keys`` the outbox holds a message for."""
         ...

@@ -50,6 +50,8 @@ MAXIMUM_PAGE = 1000
 MAXIMUM_DURATION_MS = 24 * 3600 * 1000
 # Keys per IN (...) list when looking up which reminders are written.
 KEY_LOOKUP_CHUNK = 500
+# Messages written in one transaction by ``enqueue_all``.
+MAXIMUM_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,36 @@ class SqlOutbox:
                 return None
             raise
         return message_id
+
+    def enqueue_all(self, messages: Sequence[OutgoingMessage]) -> list[UUID | None]:
+        """Write the messages, due now, in one transaction (a notice pass writes a page of bills'
+        notices at once: a transaction per message would cost a commit each); for each its id,
+        or None when a message with its ``dedup_key`` exists. When another writer inserts one of
+        the keys meanwhile, the batch is rolled back and written one message at a time."""
+        assert len(messages) <= MAXIMUM_BATCH, f"at most {MAXIMUM_BATCH} messages at once"
+        keys = [message.dedup_key for message in messages]
+        assert len(set(keys)) == len(keys), "one message per key in a batch"
+        for message in messages:
+            _check_lengths(message)
+        present = self.written(keys)
+        message_ids = [None if message.dedup_key in present else uuid4() for message in messages]
+        now = self.clock()
+        rows = [
+            _new_row(message_id, message, now)
+            for message_id, message in zip(message_ids, messages, strict=True)
+            if message_id is not None
+        ]
+        if not rows:
+            return message_ids
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(insert(notification_outbox), rows)
+        except IntegrityError:
+            return [
+                self.enqueue(message) if message_id is not None else None
+                for message_id, message in zip(message_ids, messages, strict=True)
+            ]
+        return message_ids
 
     def written(self, dedup_keys: Sequence[str]) -> set[str]:
         """Those of ``dedup_keys`` the outbox holds a message for (looked up in chunks, so a

@@ -408,3 +408,30 @@ def test_many_contacts_are_looked_up_in_chunks(contacts: SqlContactBook) -> None
 def test_the_delivery_log_is_empty_for_a_fresh_store(container: Container) -> None:
     with container.engine.connect() as connection:
         assert connection.execute(select(notification_deliveries)).all() == []
+
+
+def test_a_batch_is_written_once_per_key_with_the_ones_already_there_left_alone(outbox: SqlOutbox) -> None:
+    first = outbox.enqueue(reminder("A-2"))
+    assert first is not None
+    batch = [reminder("A-1"), reminder("A-2", body="changed"), reminder("A-3", amount_yuan=Decimal("-35.02"))]
+    ids = outbox.enqueue_all(batch)
+    assert ids[1] is None and None not in (ids[0], ids[2])
+    held = {message.account_number: message for message in outbox.messages()}
+    assert sorted(held) == ["A-1", "A-2", "A-3"]
+    assert (held["A-1"].message_id, held["A-3"].message_id) == (ids[0], ids[2])
+    assert held["A-2"].message_id == first and held["A-2"].body != "changed"
+    assert held["A-3"].amount_yuan == Decimal("-35.02")  # a credit keeps its sign
+    assert outbox.enqueue_all(batch) == [None, None, None]
+    assert outbox.enqueue_all([]) == []
+
+
+def test_a_batch_that_meets_a_key_written_meanwhile_writes_the_others(
+    outbox: SqlOutbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another pass writes A-2 between this batch's look-up and its insert: the batch's insert
+    # fails on the key, and the batch is written one message at a time.
+    looked_up = outbox.written
+    monkeypatch.setattr(outbox, "written", lambda keys: (looked_up(keys), outbox.enqueue(reminder("A-2")))[0])
+    ids = outbox.enqueue_all([reminder("A-1"), reminder("A-2"), reminder("A-3")])
+    assert ids[1] is None and None not in (ids[0], ids[2])
+    assert sorted(message.account_number for message in outbox.messages()) == ["A-1", "A-2", "A-3"]

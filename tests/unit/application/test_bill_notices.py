@@ -114,8 +114,8 @@ class FakeBills:
         ordered = sorted(self.by_id.values(), key=lambda bill: bill.number)
         return [bill for bill in ordered if after_number is None or bill.number > after_number][:limit]
 
-    def bill(self, bill_id: UUID) -> Bill | None:
-        return self.by_id.get(bill_id)
+    def bills(self, bill_ids: Sequence[UUID]) -> dict[UUID, Bill]:
+        return {bill_id: self.by_id[bill_id] for bill_id in bill_ids if bill_id in self.by_id}
 
 
 class FakeContacts:
@@ -138,6 +138,9 @@ class FakeOutbox:
 
     def written(self, dedup_keys: Sequence[str]) -> set[str]:
         return {key for key in dedup_keys if key in self.messages}
+
+    def enqueue_all(self, messages: Sequence[OutgoingMessage]) -> list[UUID | None]:
+        return [self.enqueue(message) for message in messages]
 
 
 def contact(account: str, language: MessageLanguage = MessageLanguage.ZH) -> Contact:
