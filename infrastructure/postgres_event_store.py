@@ -100,7 +100,9 @@ class LedgerPostgresFactory(PostgresFactory):
         # libpq's "options" sets both for the whole session when a connection opens, before any
         # statement, so every read and write of the event store has them. Nothing is open yet:
         # the library opens its pool on first use.
-        self.datastore.pool.kwargs["options"] = session_timeout_options(statement_timeout_ms, lock_timeout_ms)
+        connection_arguments = self.datastore.pool.kwargs
+        assert isinstance(connection_arguments, dict), "the library passes its connection arguments as a dict"
+        connection_arguments["options"] = session_timeout_options(statement_timeout_ms, lock_timeout_ms)
 
 
 def session_timeout_options(statement_timeout_ms: int, lock_timeout_ms: int) -> str:
