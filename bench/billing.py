@@ -753,13 +753,15 @@ def report_summary(console: Console, all_figures: list[Figures], city_households
             f"≈ {figures.city_minutes(city_households):.0f} min",
         )
     console.print(table)
-    console.print(
-        "prepayment, settlement: bills/s of `heatledger billing run` in a fresh process (its seconds); "
-        "*the settlement run alone in a warm process, no catch-up (flattering: not what a user waits for); "
-        "(a) settlement inputs alone, households/s; (c) bare eventsourcing save, bills/s; "
-        "÷ (c): settlement as run ÷ bare rate; "
-        f"**{city_households:,} households' settlement as run, extrapolated linearly (start-up once)."
+    legend = (
+        "prepayment, settlement: bills/s of `heatledger billing run` in a fresh process (its seconds)",
+        "* warm settlement: the run alone in a warm process, no catch-up (flattering: not what a user waits for)",
+        "(a) settlement inputs alone, households/s; (c) bare eventsourcing save, bills/s",
+        "÷ (c): the settlement as run ÷ the bare rate",
+        f"** city: {city_households:,} households' settlement as run, extrapolated linearly (start-up once)",
     )
+    for line in legend:
+        console.print(line)
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
