@@ -501,10 +501,11 @@ def run_in_fresh_process(
         finished = subprocess.run(command, env=cli_environment(settings), cwd=scratch, stdout=log, stderr=log)
         wall_seconds = time.perf_counter() - started
     progress.update(task, total=1, completed=1)
-    if finished.returncode not in (0, 1) or not result_path.exists():  # 1: households with exceptions
+    figures = json.loads(result_path.read_text(encoding="utf-8")) if result_path.exists() else {}
+    # Exit code 1 with a summary: households with exceptions (the run went through); else a failure.
+    if finished.returncode not in (0, 1) or not figures.get("summary") or figures.get("store_opened_at") is None:
         tail = log_path.read_text(encoding="utf-8")[-3000:]
         raise RuntimeError(f"`heatledger billing run {kind.value}` failed ({finished.returncode}):\n{tail}")
-    figures = json.loads(result_path.read_text(encoding="utf-8"))
     return ProcessRun(
         kind,
         wall_seconds,
