@@ -259,7 +259,7 @@ def test_an_owner_change_splits_the_settlement_in_two(api: LedgerApi, after_seas
     # first 257.85 + 535.58 = 793.43 − 859.49; second 380.43 + 790.20 = 1170.63 − 1268.11.
     assert (first["amount_yuan"], second["amount_yuan"]) == ("-66.06", "-97.48")
     assert Decimal(first["amount_yuan"]) + Decimal(second["amount_yuan"]) == SETTLEMENT
-    segment = explain(api, second["bill_id"])["lines"][1]
+    segment = explain(api, second["bill_id"])["lines"][2]  # after the tariff and the season
     assert segment["code"] == "owner_segment"
     assert "2026-01-01 至 2026-03-31" in segment["sentence"]
 
