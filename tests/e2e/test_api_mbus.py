@@ -278,7 +278,7 @@ def test_the_request_itself_must_be_well_formed(api: LedgerApi) -> None:
     response = api.client.post(
         "/readings/mbus", content=b"68", headers={**api.tokens.headers(Role.DEVICE), "Content-Type": "text/plain"}
     )
-    assert_problem(response, 415, "http_error")
+    assert_problem(response, 415, "unsupported_media_type")
     assert_problem(post_raw(api, b"\x00" * 300_001), 422, "invalid_input")
     assert receipt(post(api, []))["received"] == 0
 
