@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,11 +24,18 @@ from eventsourcing.persistence import OperationalError
 from sqlalchemy import text
 
 from application.authorization import SYSTEM
+from application.billing_runs import CHUNK_SIZE
 from application.ingestion import MAXIMUM_BATCH_SIZE, ReadingItem
 from application.ledger import HeatLedger
+from domain import ids
+from domain.billing import MeterEvidence, MonthInputs, SegmentInputs, SettlementInputs
+from domain.billing_period import BillingPeriod
 from domain.household import Household
 from domain.meter import Meter
 from domain.readings import ReadingValues
+from domain.season import Season
+from domain.settlement import SettlementPolicy, TwoPartPrice
+from domain.tariff import Tariff, TariffTerms
 from domain.values import (
     AccuracyClass,
     Address,
@@ -51,6 +58,7 @@ from tests.services import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, fresh_po
 from tests.watchdog import in_thread_with_watchdog
 
 pytestmark = pytest.mark.postgres
+CONTEXT = CommandContext("billing-run", "season settlement", uuid.uuid4())
 
 # The save the issue saw hang: 5,000 new aggregates of about 1.4 KB each in one save().
 LARGE_SAVE_AGGREGATES = 5000
@@ -266,5 +274,50 @@ def test_the_largest_batch_the_api_accepts_is_saved_whole(database: str) -> None
         report = in_thread_with_watchdog(lambda: ledger.record_readings(SYSTEM, items), WATCHDOG_SECONDS, lambda: None)
         assert report.accepted == MAXIMUM_BATCH_SIZE, report
         assert count_events(database) == before + MAXIMUM_BATCH_SIZE
+    finally:
+        ledger.close()
+
+
+# -- the largest billing chunk ------------------------------------------------------------------
+
+
+def season_of_bills(account_number: str) -> BillingPeriod:
+    """A billing period that issued the prepayment, five statements and the settlement: the most a
+    billing run adds to one household's period in one chunk."""
+    season = Season.default_starting(2025)
+    price = TwoPartPrice(Decimal("21.6"), Decimal(30), Decimal("43.9"), SettlementPolicy.BOTH_WAYS)
+    tariff = Tariff.open(CustomerClass.RESIDENTIAL, "*", CONTEXT)
+    tariff.publish(TariffTerms(price), date(2025, 10, 1), None, "许发改价格〔2025〕7号", date(2025, 9, 20), CONTEXT)
+    period = BillingPeriod.open(
+        ids.household_id(account_number), account_number, "碧桂园", "1", season, tariff.id, "*",
+        tariff.versions[0], Decimal("90.00"), Decimal("0.687"), CONTEXT,
+    )  # fmt: skip
+    period.invoice_prepayment(False, date(2025, 11, 1), CONTEXT)
+    for month, first, last in (
+        ("2025-11", date(2025, 11, 1), date(2025, 11, 30)),
+        ("2025-12", date(2025, 12, 1), date(2025, 12, 31)),
+        ("2026-01", date(2026, 1, 1), date(2026, 1, 31)),
+        ("2026-02", date(2026, 2, 1), date(2026, 2, 28)),
+        ("2026-03", date(2026, 3, 1), date(2026, 3, 31)),
+    ):
+        inputs = MonthInputs(month, first, last, Decimal("6.2"), Decimal("12.2"), Decimal("6.0"), Decimal("0.05"))
+        period.issue_statement(inputs, last + timedelta(days=1), CONTEXT)
+    evidence = MeterEvidence(Decimal("30.2"), Decimal("0.4"), 149, 2, 0, ("M-1",), "M-1 first", "M-1 last")
+    segments = (SegmentInputs(season.first_day, season.last_day, 0, evidence),)
+    period.settle(SettlementInputs(segments, None, period.prepaid_yuan), date(2026, 4, 2), CONTEXT)
+    return period
+
+
+def test_the_largest_billing_chunk_is_saved_whole(database: str) -> None:
+    """A billing run saves CHUNK_SIZE (250) households' periods in one save: 250 × 8 events here."""
+    settings: Settings = postgres_settings(database).model_copy(update={"catch_up_after_command": False})
+    ledger = HeatLedger(env=event_store_environment(settings))
+    try:
+        periods = [season_of_bills(f"WZ-{number:04d}") for number in range(CHUNK_SIZE)]
+        events = sum(len(period.pending_events) for period in periods)
+        assert events == CHUNK_SIZE * 8
+        before = count_events(database)
+        in_thread_with_watchdog(lambda: ledger.save(*periods), WATCHDOG_SECONDS, lambda: None)
+        assert count_events(database) == before + events
     finally:
         ledger.close()
