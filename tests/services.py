@@ -20,7 +20,19 @@ POSTGRES_PORT = int(os.environ.get("HEATLEDGER_TEST_POSTGRES_PORT", "5432"))
 POSTGRES_USER = os.environ.get("HEATLEDGER_TEST_POSTGRES_USER", "postgres")
 # The maintenance database used to create and drop one throw-away database per test.
 POSTGRES_ADMIN_DB = os.environ.get("HEATLEDGER_TEST_POSTGRES_ADMIN_DB", "test")
-REDIS_URL = os.environ.get("HEATLEDGER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _test_redis_url() -> str:
+    """Redis database 15 for the tests, one database lower per parallel worker (pytest-xdist sets
+    PYTEST_XDIST_WORKER to gw0, gw1, …), so two workers never flush each other's queues."""
+    configured = os.environ.get("HEATLEDGER_TEST_REDIS_URL")
+    if configured:
+        return configured
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    return f"redis://127.0.0.1:6379/{15 - int(worker or 0) % 8}"
+
+
+REDIS_URL = _test_redis_url()
 
 
 def services_required() -> bool:
