@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, Engine, select
 
 from application.bill_notices import BillNotices, BillSelection
 from application.reminder_messages import ReminderSender
+from projections.billing_queries import BillLineRecord
 from projections.tables import bills
 
 if TYPE_CHECKING:
@@ -40,15 +41,6 @@ class IssuedBillRow:
 
 
 @dataclass(frozen=True)
-class BillLineRow:
-    """One line of a bill: its code, amount and figures (as text)."""
-
-    code: str
-    amount_yuan: Decimal | None
-    figures: dict[str, str]
-
-
-@dataclass(frozen=True)
 class NoticeBillRow:
     """An issued bill with the lines its notice summarises."""
 
@@ -64,7 +56,7 @@ class NoticeBillRow:
     last_day: date
     amount_yuan: Decimal
     basis: str
-    lines: tuple[BillLineRow, ...]
+    lines: tuple[BillLineRecord, ...]
 
 
 class SqlIssuedBills:
@@ -112,7 +104,7 @@ def _conditions(selection: BillSelection) -> list[ColumnElement[bool]]:
 def _notice_bill(row: Any) -> NoticeBillRow:
     """A bill row with its lines (JSON as ``BillLine.to_record`` wrote it) read back."""
     lines = tuple(
-        BillLineRow(
+        BillLineRecord(
             code=str(line["code"]),
             amount_yuan=None if line.get("amount_yuan") is None else Decimal(str(line["amount_yuan"])),
             figures={str(key): str(value) for key, value in (line.get("figures") or {}).items()},
