@@ -65,6 +65,11 @@ class MonthEnergy:
 class BillingInputs(Protocol):
     """Bulk reads for billing runs. Every method reads committed read-model rows only."""
 
+    def position(self) -> int:
+        """The notification position up to which the read models have applied the ledger's
+        events (0 before any): what the reads below know. Bills record it for their replay."""
+        ...
+
     def households(self, community: str | None, limit: int) -> list[HouseholdFacts]:
         """The households of a community (None: the whole city), ordered by account number."""
         ...

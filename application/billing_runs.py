@@ -267,22 +267,35 @@ class _RunJob:
     context: CommandContext
     summary: RunSummary
     building_gj_per_m2: dict[tuple[str, str], Decimal | None] = field(default_factory=dict)
+    buildings: dict[tuple[str, str], list[HouseholdFacts]] = field(default_factory=dict)
     allocations: dict[tuple[str, str], BuildingAllocation | None] = field(default_factory=dict)
 
     def prepare(self, households: Sequence[HouseholdFacts]) -> None:
-        """Whole-scope figures the chunks need: each building's heat per m² for statements."""
-        if self.month is not None:
-            self.building_gj_per_m2 = _building_averages(self, households)
+        """Remember the scope's households by building: a statement compares a flat with its
+        building's average, read with the chunk's other inputs."""
+        self.buildings = {}
+        for household in households:
+            self.buildings.setdefault((household.community, household.building), []).append(household)
 
     def bill_chunk(self, households: Sequence[HouseholdFacts]) -> None:
-        """Bill a chunk in one atomic save, retried from fresh state when another writer interferes."""
+        """Bill a chunk in one atomic save, retried from fresh state when another writer interferes.
+
+        Every input of a chunk is read at one position of the notification log, recorded on its
+        bills: when the read models moved on while the chunk read them (a worker caught up
+        meanwhile), the chunk is read again, so a bill names exactly what it was computed from."""
         ledger = self.runs.ledger
         for attempt in range(1, MAXIMUM_SAVE_ATTEMPTS + 1):
             with ledger.command_lock:
                 periods: list[BillingPeriod] = []
                 outcome = _ChunkOutcome()
                 try:
-                    self._bill_each(households, periods, outcome)
+                    position = self.runs.inputs.position()
+                    if self.month is not None:
+                        self.building_gj_per_m2 = _building_averages(self, self._buildings_of(households))
+                    self._bill_each(households, periods, outcome, position)
+                    if self.runs.inputs.position() != position and attempt < MAXIMUM_SAVE_ATTEMPTS:
+                        ledger.evict(periods)
+                        continue
                     if outcome.changed:
                         ledger.save(*outcome.changed)
                 except IntegrityError:
@@ -299,8 +312,17 @@ class _RunJob:
             outcome.add_to(self.summary)
             return
 
+    def _buildings_of(self, households: Sequence[HouseholdFacts]) -> list[HouseholdFacts]:
+        """Every household of the scope in the buildings of ``households``."""
+        places = dict.fromkeys((household.community, household.building) for household in households)
+        return [member for place in places for member in self.buildings.get(place, ())]
+
     def _bill_each(
-        self, households: Sequence[HouseholdFacts], periods: list[BillingPeriod], outcome: _ChunkOutcome
+        self,
+        households: Sequence[HouseholdFacts],
+        periods: list[BillingPeriod],
+        outcome: _ChunkOutcome,
+        position: int,
     ) -> None:
         household_ids = [household.household_id for household in households]
         records = self.runs.inputs.season_records(household_ids, self.request.season)
@@ -310,7 +332,7 @@ class _RunJob:
             try:
                 period = self._period(household)
                 periods.append(period)
-                bills = self._issue(period, household, records.get(household.household_id), readers)
+                bills = self._issue(period, household, records.get(household.household_id), readers, position)
             except LedgerError as error:
                 # One household's problem (a period it cannot open, a season its readings do not
                 # cover) is an exception of the run; the others are billed.
@@ -337,6 +359,7 @@ class _RunJob:
         household: HouseholdFacts,
         record: HouseholdSeasonRecord | None,
         readers: _ChunkReaders,
+        position: int,
     ) -> list[IssuedBill] | None:
         """Issue the run's bill(s) for one period; None when they were issued already."""
         record = record or HouseholdSeasonRecord((), ())
@@ -344,7 +367,7 @@ class _RunJob:
         first_day, last_day = period.days
         if kind is BillKind.PREPAYMENT:
             suspended = _suspended_on(record.suspensions, first_day)
-            bill = period.invoice_prepayment(suspended, self.today, self.context)
+            bill = period.invoice_prepayment(suspended, self.today, self.context, position)
             return [bill] if bill is not None else None
         if kind is BillKind.STATEMENT:
             month = readers.month_inputs(household, period)
@@ -357,12 +380,12 @@ class _RunJob:
                     month=month.month,
                     account_number=household.account_number,
                 )
-            bill = period.issue_statement(month, self.today, self.context)
+            bill = period.issue_statement(month, self.today, self.context, position)
             return [bill] if bill is not None else None
         if period.is_settled:
             return None
         inputs = readers.settlement_inputs(household, period, record)
-        return period.settle(inputs, self.today, self.context)
+        return period.settle(inputs, self.today, self.context, position)
 
     def allocation(self, community: str, building: str) -> BuildingAllocation | None:
         key = (community, building)

@@ -50,6 +50,11 @@ class IssuedBill:
     amount_yuan: Decimal
     basis: str
     lines: tuple[BillLine, ...]
+    # The position of the ledger's notification log up to which the read models had applied the
+    # events this bill's inputs were read from (0: not recorded, bills issued before it was).
+    # With the period's own events before the bill, it names exactly what the bill was computed
+    # from, so the bill can be replayed years later (infrastructure/bill_replay.py).
+    inputs_position: int = 0
 
 
 def _context_fields(context: CommandContext) -> dict[str, Any]:
@@ -111,6 +116,8 @@ class BillingPeriod(Aggregate):
         correlation_id: UUID
 
     class BillIssued(Aggregate.Event):
+        # Version 2 records the notification position the bill's inputs were read at.
+        class_version = 2
         bill_id: UUID
         kind: str
         label: str
@@ -124,6 +131,13 @@ class BillingPeriod(Aggregate):
         actor: str
         reason: str
         correlation_id: UUID
+        inputs_position: int
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Bills issued before positions were recorded: unknown (a replay takes the events
+            # recorded before the bill instead).
+            state["inputs_position"] = 0
 
     @staticmethod
     def create_id(account_number: str, season_code: str) -> UUID:
@@ -307,18 +321,21 @@ class BillingPeriod(Aggregate):
         )
 
     def invoice_prepayment(
-        self, suspended_at_start: bool, issued_on: date, context: CommandContext
+        self, suspended_at_start: bool, issued_on: date, context: CommandContext, inputs_position: int = 0
     ) -> IssuedBill | None:
-        """Invoice the area fee; None when it was invoiced already."""
+        """Invoice the area fee; None when it was invoiced already. ``inputs_position``: the
+        notification position the inputs were read at (recorded on the bill for its replay)."""
         if self.has_issued(BillKind.PREPAYMENT, "season"):
             return None
         if self.is_settled:
             raise ConflictError(
                 "the season is settled already", message_key="period_settled", account_number=self.account_number
             )
-        return self._issue(prepayment_invoice(self.facts, suspended_at_start), issued_on, context)
+        return self._issue(prepayment_invoice(self.facts, suspended_at_start), issued_on, context, inputs_position)
 
-    def issue_statement(self, month: MonthInputs, issued_on: date, context: CommandContext) -> IssuedBill | None:
+    def issue_statement(
+        self, month: MonthInputs, issued_on: date, context: CommandContext, inputs_position: int = 0
+    ) -> IssuedBill | None:
         """Issue a month's statement once its days have ended; None when it was issued already."""
         if self.has_issued(BillKind.STATEMENT, month.month):
             return None
@@ -332,9 +349,11 @@ class BillingPeriod(Aggregate):
                 message_key="month_not_ended",
                 month=month.month,
             )
-        return self._issue(monthly_statement(self.facts, month), issued_on, context)
+        return self._issue(monthly_statement(self.facts, month), issued_on, context, inputs_position)
 
-    def settle(self, inputs: SettlementInputs, issued_on: date, context: CommandContext) -> list[IssuedBill]:
+    def settle(
+        self, inputs: SettlementInputs, issued_on: date, context: CommandContext, inputs_position: int = 0
+    ) -> list[IssuedBill]:
         """Settle the season once it has ended; an empty list when it was settled already."""
         if self.is_settled:
             return []
@@ -342,9 +361,11 @@ class BillingPeriod(Aggregate):
             raise InvalidInputError(
                 "a season is settled after its last day", message_key="season_not_ended", season=self.facts.season_code
             )
-        return [self._issue(bill, issued_on, context) for bill in settlement_bills(self.facts, inputs)]
+        bills = settlement_bills(self.facts, inputs)
+        return [self._issue(bill, issued_on, context, inputs_position) for bill in bills]
 
-    def _issue(self, bill: ComputedBill, issued_on: date, context: CommandContext) -> IssuedBill:
+    def _issue(self, bill: ComputedBill, issued_on: date, context: CommandContext, inputs_position: int) -> IssuedBill:
+        assert inputs_position >= 0, "a notification position is never negative"
         number = bill_number(self.facts.season_code, self.account_number, bill.kind, bill.label)
         self._bill_issued(
             ids.bill_id(self.account_number, self.facts.season_code, bill.kind.value, bill.label),
@@ -358,6 +379,7 @@ class BillingPeriod(Aggregate):
             bill.basis,
             [line.to_record() for line in bill.lines],
             **_context_fields(context),
+            inputs_position=inputs_position,
         )
         return self.bills[f"{bill.kind.value}:{bill.label}"]
 
@@ -377,6 +399,7 @@ class BillingPeriod(Aggregate):
         actor: str,
         reason: str,
         correlation_id: UUID,
+        inputs_position: int,
     ) -> None:
         issued = IssuedBill(
             bill_id,
@@ -389,6 +412,7 @@ class BillingPeriod(Aggregate):
             amount_yuan,
             basis,
             tuple(BillLine.from_record(line) for line in lines),
+            inputs_position,
         )
         self.bills[f"{kind}:{label}"] = issued
 

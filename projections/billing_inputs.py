@@ -51,6 +51,7 @@ from domain.readings import IntervalQuality
 from domain.season import Season
 from domain.values import MeterKind
 from projections import implausible_heat_queries
+from projections.ledger_projection import LedgerProjection
 from projections.tables import (
     ENERGY_SCALE,
     daily_consumption,
@@ -61,6 +62,7 @@ from projections.tables import (
     meter_intervals,
     meter_readings,
     meters,
+    projection_tracking,
 )
 
 # The most ids one IN list carries (well below SQLite's and PostgreSQL's parameter limits).
@@ -82,6 +84,15 @@ class SqlBillingInputs(BillingInputs):
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    def position(self) -> int:
+        """The notification position the ledger's read models have applied up to (0: none)."""
+        tracking = projection_tracking.c
+        with self.engine.connect() as connection:
+            found = connection.execute(
+                select(func.max(tracking.notification_id)).where(tracking.projection_name == LedgerProjection.name)
+            ).scalar()
+        return int(found or 0)
 
     # -- households ---------------------------------------------------------------------------
 

@@ -214,17 +214,6 @@ def test_a_building_without_household_meters_is_billed_by_its_allocation(contain
     assert bill.amount_yuan == D("7212.10") - D("1944.00")
 
 
-def test_a_bill_is_the_same_computed_live_or_replayed(billed: Container) -> None:
-    run(billed, BillKind.PREPAYMENT)
-    run(billed, BillKind.SETTLEMENT)
-    live = billed.billing.period("A-1", SEASON)
-    rebuilt = None
-    for stored_event in billed.ledger.events.get(live.id):
-        rebuilt = stored_event.mutate(rebuilt)
-    assert isinstance(rebuilt, BillingPeriod)
-    assert rebuilt.bills == live.bills and rebuilt.facts == live.facts
-
-
 def test_an_allocation_refuses_flats_outside_the_building_and_flats_with_their_own_meter(billed: Container) -> None:
     # A-1 has meter M-1 in building 1; X-9 is no household at all.
     commission_meter(billed.ledger, "B-1", kind=MeterKind.BUILDING, community="碧桂园", building="1")
