@@ -99,12 +99,16 @@ def _catch_up_after_save(runner: ProjectionRunner) -> Callable[[], None]:
     return catch_up
 
 
-def bootstrap(settings: Settings | None = None) -> Container:
-    """Build the ledger, the read-model engine (migrated), the projection runner and the tokens."""
+def bootstrap(settings: Settings | None = None, *, event_chain: bool = True) -> Container:
+    """Build the ledger, the read-model engine (migrated), the projection runner and the tokens.
+
+    ``event_chain=False`` saves events without the tamper-evident hash chain: the ingestion
+    benchmark's baseline only (bench/ingest.py), never a store anyone keeps."""
     settings = settings or Settings()
     engine = create_database_engine(settings)
     migrate(engine)
-    ledger = HeatLedger(env=event_store_environment(settings), stored_readings=SqlStoredReadings(engine))
+    environment = event_store_environment(settings, event_chain=event_chain)
+    ledger = HeatLedger(env=environment, stored_readings=SqlStoredReadings(engine))
     runner = ProjectionRunner(ledger, engine, LedgerProjection())
     if settings.catch_up_after_command:
         ledger.add_after_save_hook(_catch_up_after_save(runner))

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
-from infrastructure.postgres_event_store import LOCK_TIMEOUT_MS, STATEMENT_TIMEOUT_MS, LedgerPostgresFactory
+from infrastructure.postgres_event_store import (
+    LOCK_TIMEOUT_MS,
+    STATEMENT_TIMEOUT_MS,
+    LedgerPostgresFactory,
+    UnchainedPostgresFactory,
+)
 from infrastructure.settings import Backend, Settings
-
-# The library takes a factory class as well as a module here (module:qualname).
-POSTGRES_PERSISTENCE = f"{LedgerPostgresFactory.__module__}:{LedgerPostgresFactory.__qualname__}"
+from infrastructure.sqlite_event_store import LedgerSQLiteFactory
 
 
-def event_store_environment(settings: Settings) -> dict[str, str]:
+def _topic(factory: type) -> str:
+    # The library takes a factory class as well as a module here (module:qualname).
+    return f"{factory.__module__}:{factory.__qualname__}"
+
+
+POSTGRES_PERSISTENCE = _topic(LedgerPostgresFactory)
+SQLITE_PERSISTENCE = _topic(LedgerSQLiteFactory)
+
+
+def event_store_environment(settings: Settings, *, event_chain: bool = True) -> dict[str, str]:
     """Persistence settings for ``HeatLedger``: SQLite file or PostgreSQL, plus the aggregate cache.
 
     The cache does not fast-forward: a stale cached meter makes its save fail on the version
     check, and the ledger then evicts it and retries, so no read is spent per aggregate per get.
     Every backend waits for the database only so long (docs/operations.md, "Database timeouts").
+    Every event is hashed into the tamper-evident chain (docs/audit.md); ``event_chain=False`` is
+    for the benchmark's baseline only: events saved so are reported by ``heatledger audit verify``.
     """
     environment = {
         "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size),
@@ -23,7 +37,7 @@ def event_store_environment(settings: Settings) -> dict[str, str]:
     if settings.backend is Backend.SQLITE:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         environment |= {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "PERSISTENCE_MODULE": SQLITE_PERSISTENCE if event_chain else "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(settings.sqlite_path),
             "SQLITE_LOCK_TIMEOUT": str(settings.sqlite_busy_timeout_seconds),
         }
@@ -31,7 +45,7 @@ def event_store_environment(settings: Settings) -> dict[str, str]:
         environment |= {
             # The library's factory and recorder, inserting without psycopg's pipeline mode,
             # which can hang on a large save (infrastructure/postgres_event_store.py).
-            "PERSISTENCE_MODULE": POSTGRES_PERSISTENCE,
+            "PERSISTENCE_MODULE": POSTGRES_PERSISTENCE if event_chain else _topic(UnchainedPostgresFactory),
             "POSTGRES_DBNAME": settings.postgres_dbname,
             "POSTGRES_HOST": settings.postgres_host,
             "POSTGRES_PORT": str(settings.postgres_port),

@@ -1,4 +1,4 @@
-"""The event store on PostgreSQL: the eventsourcing library's factory and recorder, with two changes.
+"""The event store on PostgreSQL: the eventsourcing library's factory and recorder, with three changes.
 
 1. Events are inserted without psycopg's pipeline mode. psycopg 3.3.9 (the newest release) can
    hang forever in ``Pipeline.sync()`` when one save is larger than the socket takes at once
@@ -11,20 +11,30 @@
    docs/operations.md, "Large saves on PostgreSQL", has the measurements.
 2. Every connection has a statement timeout and a lock timeout, set when it connects, and a save
    that times out is tried once more, not ten times as the library does.
+3. The same server function hashes every event into the tamper-evident chain and inserts its
+   chain records in the events' transaction (``ChainedPostgresApplicationRecorder``; the hashes
+   are defined in infrastructure/audit_chain.py, the design in docs/audit.md, "Tamper evidence").
 
 ``event_store_environment`` names ``LedgerPostgresFactory`` as ``PERSISTENCE_MODULE``; its
 timeouts come from ``POSTGRES_STATEMENT_TIMEOUT_MS`` and ``POSTGRES_LOCK_TIMEOUT_MS``.
+``UnchainedPostgresFactory`` (no chain) is the benchmark's baseline only.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import InterfaceError, Notification, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
 from eventsourcing.utils import Environment, EnvType, retry
 from psycopg.sql import SQL, Composed, Identifier
+
+from infrastructure.audit_chain import GENESIS_HASH, ChainRecord, Checkpoint, chain_records
+
+logger = logging.getLogger(__name__)
 
 STATEMENT_TIMEOUT_MS = "POSTGRES_STATEMENT_TIMEOUT_MS"
 LOCK_TIMEOUT_MS = "POSTGRES_LOCK_TIMEOUT_MS"
@@ -32,16 +42,21 @@ LOCK_TIMEOUT_MS = "POSTGRES_LOCK_TIMEOUT_MS"
 # more, so a passing stall is absorbed, and then refused, so a caller never waits ten timeouts.
 SAVE_ATTEMPTS = 2
 SAVE_RETRY_WAIT_SECONDS = 0.2
+# Existing events are sealed this many at a time (one transaction for all of them).
+SEAL_PAGE_SIZE = 5000
 
 
 class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
     """The library's application recorder, inserting with one statement (see the module doc)."""
 
+    # The insert function is named after the events table and this (the chained recorder's differs).
+    insert_function_suffix = "insert"
+
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
         # One function per events table: the library's own function names no table, so two
         # applications in one schema would replace each other's.
-        self.pg_function_name_insert_events = f"{events_table_name}_insert"
+        self.pg_function_name_insert_events = f"{events_table_name}_{self.insert_function_suffix}"
         self.sql_invoke_pg_function_insert_events = SQL("SELECT * FROM {schema}.{function}((%s))").format(
             schema=Identifier(self.datastore.schema), function=Identifier(self.pg_function_name_insert_events)
         )
@@ -88,10 +103,241 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
         return notification_ids
 
 
-class LedgerPostgresFactory(PostgresFactory):
-    """The library's PostgreSQL factory with the ledger's recorder and per-connection timeouts."""
+class ChainedPostgresApplicationRecorder(LedgerPostgresApplicationRecorder):
+    """The ledger's recorder, writing a chain record with every event in the same statement.
 
-    application_recorder_class = LedgerPostgresApplicationRecorder
+    The insert function locks the events table (as the unchained one does), reads the chain's head,
+    inserts the events, hashes each in notification order (``sha256`` is built into PostgreSQL 11
+    and later) and inserts their chain records, all in the one statement and transaction the
+    events go in: a save is stored with its chain records or not at all. The head is read under
+    the lock every writer already takes to keep commit order equal to notification order, so the
+    chain adds no lock and no hot row: each save appends rows, it updates none. Nothing is sent
+    back and forth while the lock is held. infrastructure/audit_chain.py defines the hashes.
+    """
+
+    insert_function_suffix = "insert_chained"
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events") -> None:
+        self.chain_table_name = f"{events_table_name}_chain"
+        self.checkpoint_table_name = f"{events_table_name}_checkpoints"
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.check_identifier_length(self.checkpoint_table_name)
+        # The chain's tables before the function that writes them (the last statement so far).
+        self.sql_create_statements[-1:-1] = self._create_chain_tables()
+
+    def _table(self, name: str) -> Composed:
+        return SQL("{schema}.{table}").format(schema=Identifier(self.datastore.schema), table=Identifier(name))
+
+    def _create_chain_tables(self) -> list[Composed]:
+        return [
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {chain} ("
+                "notification_id bigint PRIMARY KEY, "
+                "originator_id text NOT NULL, "
+                "originator_version bigint NOT NULL, "
+                "record_hash bytea NOT NULL, "
+                "previous_hash bytea NOT NULL)"
+            ).format(chain=self._table(self.chain_table_name)),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {checkpoints} ("
+                "position bigint PRIMARY KEY, "
+                "record_hash bytea NOT NULL, "
+                "recorded_at timestamptz NOT NULL)"
+            ).format(checkpoints=self._table(self.checkpoint_table_name)),
+        ]
+
+    def _create_insert_function(self) -> Composed:
+        # The canonical bytes of audit_chain.record_hash: int8send and int4send are big-endian, a
+        # uuid's text is its canonical lower-case form. Arrays collect the chain records so they
+        # are inserted with one statement after the loop.
+        return SQL(
+            "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event_type}[]) "
+            "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
+            "DECLARE "
+            "chain_head bytea; last_id bigint := 0; inserted record; "
+            "originator_bytes bytea; topic_bytes bytea; "
+            "chain_ids bigint[] := '{{}}'; chain_originators text[] := '{{}}'; chain_versions bigint[] := '{{}}'; "
+            "chain_hashes bytea[] := '{{}}'; chain_previous bytea[] := '{{}}'; "
+            "BEGIN "
+            "LOCK TABLE {table} IN EXCLUSIVE MODE; "
+            "NOTIFY {channel}; "
+            "SELECT record_hash INTO chain_head FROM {chain} ORDER BY notification_id DESC LIMIT 1; "
+            "chain_head := coalesce(chain_head, decode(repeat('00', 32), 'hex')); "
+            "FOR inserted IN INSERT INTO {table} (originator_id, originator_version, topic, state) "
+            "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
+            "RETURNING notification_id, originator_id::text AS originator_text, originator_version, topic, state "
+            "LOOP "
+            "IF inserted.notification_id <= last_id THEN "
+            "RAISE EXCEPTION 'notification ids out of order: % after %', inserted.notification_id, last_id; "
+            "END IF; "
+            "last_id := inserted.notification_id; "
+            "originator_bytes := convert_to(inserted.originator_text, 'UTF8'); "
+            "topic_bytes := convert_to(inserted.topic, 'UTF8'); "
+            "chain_previous := chain_previous || chain_head; "
+            "chain_head := sha256(chain_head || int8send(inserted.notification_id) "
+            "|| int8send(inserted.originator_version) "
+            "|| int4send(octet_length(originator_bytes)) || originator_bytes "
+            "|| int4send(octet_length(topic_bytes)) || topic_bytes "
+            "|| int4send(octet_length(inserted.state)) || inserted.state); "
+            "chain_ids := chain_ids || inserted.notification_id; "
+            "chain_originators := chain_originators || inserted.originator_text; "
+            "chain_versions := chain_versions || inserted.originator_version; "
+            "chain_hashes := chain_hashes || chain_head; "
+            "RETURN NEXT inserted.notification_id; "
+            "END LOOP; "
+            "INSERT INTO {chain} (notification_id, originator_id, originator_version, record_hash, previous_hash) "
+            "SELECT * FROM unnest(chain_ids, chain_originators, chain_versions, chain_hashes, chain_previous); "
+            "END; $BODY$"
+        ).format(
+            schema=Identifier(self.datastore.schema),
+            function=Identifier(self.pg_function_name_insert_events),
+            event_type=Identifier(self.stored_event_type_name),
+            table=self._table(self.events_table_name),
+            chain=self._table(self.chain_table_name),
+            channel=Identifier(self.channel_name),
+        )
+
+    def create_table(self) -> None:
+        """The library's tables and function, the chain's, and the seal of a store written before
+        the chain."""
+        super().create_table()
+        self._seal_unchained_store()
+
+    # -- sealing a store written before the chain ---------------------------------------------
+
+    def _seal_unchained_store(self) -> None:
+        """Chain every stored event when none is chained yet and no checkpoint was ever taken; a
+        chain that merely lags (or a store with checkpoints and no chain) is left as it is, for
+        ``heatledger audit verify`` to report: it is never repaired silently."""
+        with self.datastore.transaction(commit=True) as cursor:
+            # The writers' own lock: no save slips in between the reads and the seal.
+            cursor.execute(
+                SQL("LOCK TABLE {table} IN EXCLUSIVE MODE").format(table=self._table(self.events_table_name))
+            )
+            sealed = self._seal(cursor)
+        if sealed:
+            logger.warning("sealed the event store: %d events written before the hash chain are now chained", sealed)
+
+    def _seal(self, cursor: Any) -> int:
+        event_head = self._scalar(cursor, "SELECT max(notification_id) FROM {table}", self.events_table_name)
+        chain_head = self._scalar(cursor, "SELECT max(notification_id) FROM {table}", self.chain_table_name)
+        checkpoints = self._scalar(cursor, "SELECT count(*) FROM {table}", self.checkpoint_table_name)
+        if not event_head or (chain_head or 0) >= event_head:
+            return 0
+        if chain_head or checkpoints:
+            logger.error(
+                "the hash chain ends at %s but the events at %s: not repaired; run `heatledger audit verify`",
+                chain_head,
+                event_head,
+            )
+            return 0
+        started, sealed, previous_hash, after = time.monotonic(), 0, GENESIS_HASH, 0
+        select_page = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {table} "
+            "WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+        ).format(table=self._table(self.events_table_name))
+        for _ in range(event_head // SEAL_PAGE_SIZE + 2):
+            cursor.execute(select_page, (after, SEAL_PAGE_SIZE))
+            page = [_notification(row) for row in cursor.fetchall()]
+            if not page:
+                break
+            records = chain_records(previous_hash, page)
+            self._insert_chain_records(cursor, records)
+            previous_hash, after, sealed = records[-1].record_hash, page[-1].id, sealed + len(page)
+        logger.info("sealing %d events took %.1f s", sealed, time.monotonic() - started)
+        return sealed
+
+    def _insert_chain_records(self, cursor: Any, records: Sequence[ChainRecord]) -> None:
+        # One statement of arrays, not executemany (which pipelines: see the module doc).
+        cursor.execute(
+            SQL(
+                "INSERT INTO {chain} (notification_id, originator_id, originator_version, record_hash, previous_hash) "
+                "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::bytea[], %s::bytea[])"
+            ).format(chain=self._table(self.chain_table_name)),
+            (
+                [record.notification_id for record in records],
+                [record.originator_id for record in records],
+                [record.originator_version for record in records],
+                [record.record_hash for record in records],
+                [record.previous_hash for record in records],
+            ),
+        )
+
+    def _scalar(self, cursor: Any, statement: str, table: str) -> Any:
+        cursor.execute(SQL(statement).format(table=self._table(table)))
+        row = cursor.fetchone()
+        return next(iter(row.values())) if row else None
+
+    # -- reading the chain --------------------------------------------------------------------
+
+    def max_chain_position(self) -> int:
+        """The notification id of the last chain record (0: none)."""
+        with self.datastore.get_connection() as connection, connection.cursor() as cursor:
+            return int(self._scalar(cursor, "SELECT max(notification_id) FROM {table}", self.chain_table_name) or 0)
+
+    def select_chain(self, after: int, stop: int, limit: int) -> list[ChainRecord]:
+        """Chain records with ``after`` < notification id ≤ ``stop``, ascending, at most ``limit``."""
+        statement = SQL(
+            "SELECT notification_id, originator_id, originator_version, record_hash, previous_hash FROM {chain} "
+            "WHERE notification_id > %s AND notification_id <= %s ORDER BY notification_id LIMIT %s"
+        ).format(chain=self._table(self.chain_table_name))
+        with self.datastore.get_connection() as connection, connection.cursor() as cursor:
+            cursor.execute(statement, (after, stop, limit), prepare=True)
+            return [
+                ChainRecord(
+                    row["notification_id"],
+                    row["originator_id"],
+                    row["originator_version"],
+                    bytes(row["record_hash"]),
+                    bytes(row["previous_hash"]),
+                )
+                for row in cursor.fetchall()
+            ]
+
+    def chain_positions_of(self, originator_id: str, originator_version: int) -> list[int]:
+        """Where the chain records this aggregate version (a scan: only asked about a problem)."""
+        statement = SQL(
+            "SELECT notification_id FROM {chain} WHERE originator_id = %s AND originator_version = %s "
+            "ORDER BY notification_id"
+        ).format(chain=self._table(self.chain_table_name))
+        with self.datastore.get_connection() as connection, connection.cursor() as cursor:
+            cursor.execute(statement, (originator_id, originator_version))
+            return [int(row["notification_id"]) for row in cursor.fetchall()]
+
+    def select_checkpoints(self) -> list[Checkpoint]:
+        statement = SQL("SELECT position, record_hash, recorded_at FROM {checkpoints} ORDER BY position").format(
+            checkpoints=self._table(self.checkpoint_table_name)
+        )
+        with self.datastore.get_connection() as connection, connection.cursor() as cursor:
+            cursor.execute(statement)
+            return [
+                Checkpoint(row["position"], bytes(row["record_hash"]), row["recorded_at"]) for row in cursor.fetchall()
+            ]
+
+    def insert_checkpoint(self, checkpoint: Checkpoint) -> bool:
+        statement = SQL(
+            "INSERT INTO {checkpoints} (position, record_hash, recorded_at) VALUES (%s, %s, %s) "
+            "ON CONFLICT (position) DO NOTHING"
+        ).format(checkpoints=self._table(self.checkpoint_table_name))
+        with self.datastore.get_connection() as connection, connection.cursor() as cursor:
+            cursor.execute(statement, (checkpoint.position, checkpoint.record_hash, checkpoint.recorded_at))
+            return bool(cursor.rowcount)
+
+
+def _notification(row: Any) -> Notification:
+    return Notification(
+        id=row["notification_id"],
+        originator_id=row["originator_id"],
+        originator_version=row["originator_version"],
+        topic=row["topic"],
+        state=bytes(row["state"]),
+    )
+
+
+class LedgerPostgresFactory(PostgresFactory):
+    """The library's PostgreSQL factory with the ledger's chained recorder and per-connection timeouts."""
+
+    application_recorder_class: type[LedgerPostgresApplicationRecorder] = ChainedPostgresApplicationRecorder
 
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)
@@ -116,3 +362,10 @@ def _milliseconds(value: str | None, key: str) -> int:
         msg = f"{key} must be a positive whole number of milliseconds, not {value!r}"
         raise OSError(msg)
     return int(value)
+
+
+class UnchainedPostgresFactory(LedgerPostgresFactory):
+    """The ledger's factory with the recorder that writes no chain: the benchmark's baseline
+    (bench/ingest.py), never a store's."""
+
+    application_recorder_class = LedgerPostgresApplicationRecorder

@@ -1,0 +1,584 @@
+"""Tamper evidence: a hash chain over the stored events, its checkpoints, and its verification.
+
+Every stored event has a chain record, written by the event store's recorder in the same
+transaction as the event (infrastructure/sqlite_event_store.py, postgres_event_store.py)::
+
+    record_hash = SHA-256( previous_hash                     32 bytes (the genesis: 32 zero bytes)
+                         ‖ notification_id                   8 bytes, big-endian signed
+                         ‖ originator_version                8 bytes, big-endian signed
+                         ‖ len(originator_id) ‖ originator_id  4-byte big-endian length, UTF-8
+                         ‖ len(topic) ‖ topic                  4-byte big-endian length, UTF-8
+                         ‖ len(state) ‖ state )                4-byte big-endian length, the stored bytes
+
+where ``previous_hash`` is the record hash of the event before it in notification-id order and
+``originator_id`` is the UUID's canonical text (``8-4-4-4-12`` lower-case hex). PostgreSQL computes
+the same bytes in its insert function; this module computes them in Python (SQLite, verification).
+
+Verification walks the events and the chain records together in notification order and names
+every record that does not fit (the first one first); checkpoints (position, hash, time), stored
+and exported to be kept elsewhere, catch a chain rewritten wholesale and a deleted tail.
+docs/audit.md, "Tamper evidence", explains what is and is not detected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import Notification
+
+GENESIS_HASH = bytes(32)
+HASH_BYTES = 32
+# Events and chain records are read this many at a time while verifying.
+VERIFY_PAGE_SIZE = 2000
+# The problems a verification lists; it counts every one, but a store edited wholesale would
+# otherwise list millions. The first is always listed.
+MAXIMUM_PROBLEMS_LISTED = 100
+# A bound on the pages one walk reads: far more than any store holds (2,000 × 10⁷ events).
+MAXIMUM_PAGES = 10_000_000
+
+_NUMBERS = struct.Struct(">qqi")
+_LENGTH = struct.Struct(">i")
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def canonical_originator_id(originator_id: UUID | str) -> str:
+    """The aggregate id as the chain hashes it: a UUID's canonical text, or the text id itself."""
+    return str(originator_id)
+
+
+def record_hash(
+    previous_hash: bytes, notification_id: int, originator_id: str, originator_version: int, topic: str, state: bytes
+) -> bytes:
+    """The chain hash of one stored event following ``previous_hash`` (see the module doc)."""
+    assert len(previous_hash) == HASH_BYTES, "a chain hash is 32 bytes"
+    originator = originator_id.encode("utf-8")
+    topic_bytes = topic.encode("utf-8")
+    digest = hashlib.sha256(previous_hash)
+    digest.update(_NUMBERS.pack(notification_id, originator_version, len(originator)))
+    digest.update(originator)
+    digest.update(_LENGTH.pack(len(topic_bytes)))
+    digest.update(topic_bytes)
+    digest.update(_LENGTH.pack(len(state)))
+    digest.update(state)
+    return digest.digest()
+
+
+def notification_hash(previous_hash: bytes, notification: Notification) -> bytes:
+    """``record_hash`` of a notification as the library reads it back."""
+    return record_hash(
+        previous_hash,
+        notification.id,
+        canonical_originator_id(notification.originator_id),
+        notification.originator_version,
+        notification.topic,
+        notification.state,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ChainRecord:
+    """One row of the chain table: which event it covers and the hashes that link it."""
+
+    notification_id: int
+    originator_id: str
+    originator_version: int
+    record_hash: bytes
+    previous_hash: bytes
+
+
+def chain_records(previous_hash: bytes, notifications: Iterable[Notification]) -> list[ChainRecord]:
+    """The chain records of ``notifications`` (ascending ids) following ``previous_hash``."""
+    records: list[ChainRecord] = []
+    last_id = None
+    for notification in notifications:
+        assert last_id is None or notification.id > last_id, "the chain follows notification order"
+        last_id = notification.id
+        hashed = notification_hash(previous_hash, notification)
+        records.append(
+            ChainRecord(
+                notification.id,
+                canonical_originator_id(notification.originator_id),
+                notification.originator_version,
+                hashed,
+                previous_hash,
+            )
+        )
+        previous_hash = hashed
+    return records
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """The chain's hash at a position, when it was taken, and where it comes from ("stored" or a
+    file's name): kept elsewhere, it proves later that the history up to it is unchanged."""
+
+    position: int
+    record_hash: bytes
+    recorded_at: datetime
+    source: str = "stored"
+
+    def as_json(self) -> str:
+        """One line of a checkpoints file (JSON Lines)."""
+        return json.dumps(
+            {
+                "position": self.position,
+                "record_hash": self.record_hash.hex(),
+                "recorded_at": self.recorded_at.isoformat(),
+            }
+        )
+
+
+class CheckpointFileError(ValueError):
+    """A checkpoints file that cannot be read or holds a line that is not a checkpoint."""
+
+
+def read_checkpoint_file(path: Path) -> list[Checkpoint]:
+    """The checkpoints of a JSON Lines file as ``write_checkpoint_file`` writes them."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise CheckpointFileError(f"cannot read {path}: {error}") from error
+    checkpoints = []
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            checkpoints.append(_parse_checkpoint(line, f"{path}, line {number}", path.name))
+    return checkpoints
+
+
+def _parse_checkpoint(line: str, where: str, source: str) -> Checkpoint:
+    try:
+        data = json.loads(line)
+        position, hashed, recorded_at = data["position"], bytes.fromhex(data["record_hash"]), data["recorded_at"]
+        checkpoint = Checkpoint(position, hashed, datetime.fromisoformat(recorded_at), source)
+    except (ValueError, KeyError, TypeError) as error:
+        raise CheckpointFileError(f"{where}: not a checkpoint ({error})") from error
+    if not isinstance(position, int) or position < 1 or len(hashed) != HASH_BYTES:
+        raise CheckpointFileError(f"{where}: a checkpoint needs a position ≥ 1 and a 32-byte hash")
+    return checkpoint
+
+
+def write_checkpoint_file(path: Path, checkpoints: Iterable[Checkpoint]) -> int:
+    """Write ``checkpoints`` to ``path`` as JSON Lines (replacing it); how many were written."""
+    lines = [checkpoint.as_json() for checkpoint in checkpoints]
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return len(lines)
+
+
+class ChainedRecorder(Protocol):
+    """What verification needs of the event store's application recorder."""
+
+    chain_table_name: str
+    checkpoint_table_name: str
+
+    def max_notification_id(self) -> int | None: ...
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]: ...
+
+    def max_chain_position(self) -> int:
+        """The notification id of the last chain record (0 when the chain is empty)."""
+
+    def select_chain(self, after: int, stop: int, limit: int) -> list[ChainRecord]:
+        """Chain records with ``after`` < notification id ≤ ``stop``, ascending, at most ``limit``."""
+
+    def chain_positions_of(self, originator_id: str, originator_version: int) -> list[int]:
+        """Where the chain records this aggregate version (normally one position, or none)."""
+
+    def select_checkpoints(self) -> list[Checkpoint]:
+        """Every stored checkpoint, by position."""
+
+    def insert_checkpoint(self, checkpoint: Checkpoint) -> bool:
+        """Store ``checkpoint``; False when one is already stored at its position (kept as it is)."""
+
+
+def is_chained(recorder: Any) -> bool:
+    """Whether ``recorder`` writes and reads the hash chain (the benchmark's baseline does not)."""
+    return all(hasattr(recorder, name) for name in ("select_chain", "max_chain_position", "select_checkpoints"))
+
+
+# -- verification -------------------------------------------------------------------------------
+
+
+class ProblemKind(StrEnum):
+    """What is wrong at a position of the chain."""
+
+    ALTERED = "altered"  # the event's topic or state is not what was recorded
+    DELETED = "deleted"  # a recorded event is gone (its chain record or its successor says so)
+    INSERTED = "inserted"  # an event the ledger never recorded (no chain record, or not the one recorded)
+    REORDERED = "reordered"  # the event recorded at another position stands here
+    CHAIN_ALTERED = "chain-altered"  # the chain record itself was changed; the event matches
+    REWRITTEN = "rewritten"  # the events up to a checkpoint no longer hash to it
+    TRUNCATED = "truncated"  # a checkpoint lies beyond the last event: the tail was deleted
+
+
+@dataclass(frozen=True, slots=True)
+class ChainProblem:
+    """One record that does not fit the chain, named by its position and aggregate version."""
+
+    kind: ProblemKind
+    notification_id: int
+    originator_id: str | None
+    originator_version: int | None
+    detail: str
+
+    def describe(self) -> str:
+        """One line: position, what is there, what is wrong."""
+        which = f"{self.originator_id} v{self.originator_version}" if self.originator_id else "no event"
+        return f"position {self.notification_id} ({which}): {self.kind.value}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    """What a walk over the chain found."""
+
+    events_checked: int
+    chain_records_checked: int
+    last_position: int  # of the last event walked (0: none)
+    head_hash: bytes  # the chain hash recomputed from the events up to last_position
+    checkpoints_checked: int
+    checkpoints_matched: int
+    problems: tuple[ChainProblem, ...]  # in position order, at most MAXIMUM_PROBLEMS_LISTED
+    problems_found: int
+
+    @property
+    def intact(self) -> bool:
+        return self.problems_found == 0
+
+    @property
+    def first_problem(self) -> ChainProblem | None:
+        return self.problems[0] if self.problems else None
+
+
+class ChainBrokenError(Exception):
+    """The chain does not verify; ``result`` says where and how."""
+
+    def __init__(self, result: VerificationResult) -> None:
+        first = result.first_problem
+        super().__init__(f"the event chain is broken: {first.describe() if first else 'see the result'}")
+        self.result = result
+
+
+@dataclass
+class _Walk:
+    """The state of one walk in notification order (see ``verify_chain``)."""
+
+    recorder: ChainedRecorder
+    checkpoints: list[Checkpoint]  # ascending position, consumed from the front
+    # The stored hash of the last chain record seen: what the next record must follow.
+    last_link: bytes = GENESIS_HASH
+    last_link_position: int = 0
+    # The hash the last record's event gives with its own previous hash (None: no event there).
+    last_event_hash: bytes | None = None
+    # The chain recomputed from the events alone (chain records ignored): checkpoints match it.
+    running_hash: bytes = GENESIS_HASH
+    last_position: int = 0
+    events_checked: int = 0
+    chain_records_checked: int = 0
+    checkpoints_checked: int = 0
+    checkpoints_matched: int = 0
+    problems: list[ChainProblem] = field(default_factory=list)
+    problems_found: int = 0
+    last_problem_position: int | None = None
+    last_matched_checkpoint: int = 0
+
+    def step(self, position: int, event: Notification | None, record: ChainRecord | None) -> None:
+        self._checkpoints_without_event(position)
+        if record is not None:
+            self.chain_records_checked += 1
+            self._check_record(position, event, record)
+            self.last_link, self.last_link_position = record.record_hash, position
+        elif event is not None:
+            self._check_unrecorded(position, event)
+        if event is not None:
+            self.events_checked += 1
+            self.running_hash = notification_hash(self.running_hash, event)
+            self.last_position = position
+        self._checkpoints_at(position, event)
+
+    def finish(self) -> VerificationResult:
+        for checkpoint in self.checkpoints:
+            self.checkpoints_checked += 1
+            self._report(
+                ProblemKind.TRUNCATED,
+                checkpoint.position,
+                None,
+                f"the {_checkpoint_name(checkpoint)} vouches for position {checkpoint.position}, but the store "
+                f"ends at {self.last_position}: events after it were deleted (or the checkpoint is not this store's)",
+            )
+        return VerificationResult(
+            self.events_checked,
+            self.chain_records_checked,
+            self.last_position,
+            self.running_hash,
+            self.checkpoints_checked,
+            self.checkpoints_matched,
+            tuple(self.problems),
+            self.problems_found,
+        )
+
+    # -- one position -----------------------------------------------------------------------
+
+    def _check_record(self, position: int, event: Notification | None, record: ChainRecord) -> None:
+        if event is None:
+            self.last_event_hash = None
+            self._report(
+                ProblemKind.DELETED,
+                position,
+                record,
+                "the chain records this event here, but the store no longer holds it",
+            )
+            return
+        event_hash = record_hash(
+            record.previous_hash,
+            position,
+            canonical_originator_id(event.originator_id),
+            event.originator_version,
+            event.topic,
+            event.state,
+        )
+        matches = event_hash == record.record_hash
+        linked = record.previous_hash == self.last_link
+        if not linked:
+            self._check_link(position, event, record, matches)
+        if not matches:
+            self._check_content(position, event, record)
+        self.last_event_hash = event_hash
+
+    def _check_link(self, position: int, event: Notification, record: ChainRecord, matches: bool) -> None:
+        """The record does not follow the stored hash of the record before it."""
+        before = self.last_link_position
+        if record.previous_hash == self.last_event_hash and self._last_problem_is(ProblemKind.ALTERED, before):
+            # It follows what the event before it hashes to: that event is intact, and it was its
+            # chain record's hash that was changed. Say so there rather than here.
+            self._reclassify_last(
+                ProblemKind.CHAIN_ALTERED,
+                "the chain record's hash was changed: the event matches the hash its successor follows",
+            )
+        elif matches:
+            self._report(
+                ProblemKind.DELETED,
+                position,
+                _identity(event),
+                f"its chain record follows a record that is no longer in the store: what stood between "
+                f"position {before} and {position} was deleted, event and chain record",
+            )
+        else:
+            self._report(
+                ProblemKind.CHAIN_ALTERED,
+                position,
+                _identity(event),
+                f"its chain record neither follows the record at {before} nor matches the event",
+            )
+
+    def _check_content(self, position: int, event: Notification, record: ChainRecord) -> None:
+        """The event does not hash to its chain record."""
+        if self.last_problem_position == position:
+            return  # the broken link said it already
+        identity = _identity(event)
+        if (identity.originator_id, identity.originator_version) == (record.originator_id, record.originator_version):
+            self._report(ProblemKind.ALTERED, position, identity, "its topic or state is not what was recorded")
+            return
+        elsewhere = [found for found in self.recorder.chain_positions_of(*_key(identity)) if found != position]
+        recorded_here = f"the chain records {record.originator_id} v{record.originator_version} here"
+        if elsewhere:
+            self._report(
+                ProblemKind.REORDERED,
+                position,
+                identity,
+                f"this event was recorded at position {elsewhere[0]}; {recorded_here}",
+            )
+        else:
+            self._report(
+                ProblemKind.INSERTED, position, identity, f"the ledger never recorded this event; {recorded_here}"
+            )
+
+    def _check_unrecorded(self, position: int, event: Notification) -> None:
+        """An event without a chain record: written around the ledger's recorder."""
+        self.last_event_hash = None
+        identity = _identity(event)
+        elsewhere = self.recorder.chain_positions_of(*_key(identity))
+        if elsewhere:
+            detail = f"this event was recorded at position {elsewhere[0]}, and position {position} has no chain record"
+            self._report(ProblemKind.REORDERED, position, identity, detail)
+        else:
+            self._report(
+                ProblemKind.INSERTED, position, identity, "no chain record: the ledger never recorded this event"
+            )
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    def _checkpoints_without_event(self, position: int) -> None:
+        while self.checkpoints and self.checkpoints[0].position < position:
+            checkpoint = self.checkpoints.pop(0)
+            self.checkpoints_checked += 1
+            self._report(
+                ProblemKind.DELETED,
+                checkpoint.position,
+                None,
+                f"the {_checkpoint_name(checkpoint)} vouches for an event here; there is none",
+            )
+
+    def _checkpoints_at(self, position: int, event: Notification | None) -> None:
+        while self.checkpoints and self.checkpoints[0].position == position:
+            checkpoint = self.checkpoints.pop(0)
+            self.checkpoints_checked += 1
+            if event is None:
+                self._report(
+                    ProblemKind.DELETED,
+                    position,
+                    None,
+                    f"the {_checkpoint_name(checkpoint)} vouches for an event here; there is none",
+                )
+            elif checkpoint.record_hash == self.running_hash:
+                self.checkpoints_matched += 1
+                self.last_matched_checkpoint = position
+            else:
+                self._report(
+                    ProblemKind.REWRITTEN,
+                    position,
+                    _identity(event),
+                    f"the events up to here do not hash to the {_checkpoint_name(checkpoint)}: an event after "
+                    f"position {self.last_matched_checkpoint} (the last checkpoint that matches) and up to here "
+                    "was changed, and the chain rewritten to hide it",
+                )
+
+    # -- reporting --------------------------------------------------------------------------
+
+    def _report(self, kind: ProblemKind, position: int, identity: ChainRecord | _Identity | None, detail: str) -> None:
+        self.problems_found += 1
+        self.last_problem_position = position
+        if len(self.problems) < MAXIMUM_PROBLEMS_LISTED:
+            originator_id = identity.originator_id if identity else None
+            version = identity.originator_version if identity else None
+            self.problems.append(ChainProblem(kind, position, originator_id, version, detail))
+
+    def _last_problem_is(self, kind: ProblemKind, position: int) -> bool:
+        last = self.problems[-1] if self.problems else None
+        return last is not None and last.kind is kind and last.notification_id == position
+
+    def _reclassify_last(self, kind: ProblemKind, detail: str) -> None:
+        if self.problems and self.problems[-1].notification_id == self.last_problem_position:
+            self.problems[-1] = replace(self.problems[-1], kind=kind, detail=detail)
+
+
+@dataclass(frozen=True, slots=True)
+class _Identity:
+    originator_id: str
+    originator_version: int
+
+
+def _identity(event: Notification) -> _Identity:
+    return _Identity(canonical_originator_id(event.originator_id), event.originator_version)
+
+
+def _key(identity: _Identity) -> tuple[str, int]:
+    return identity.originator_id, identity.originator_version
+
+
+def _checkpoint_name(checkpoint: Checkpoint) -> str:
+    where = "stored checkpoint" if checkpoint.source == "stored" else f"checkpoint from {checkpoint.source}"
+    return f"{where} of {checkpoint.recorded_at:%Y-%m-%d %H:%M:%S %Z}".rstrip()
+
+
+def verify_chain(
+    recorder: ChainedRecorder,
+    checkpoints: Iterable[Checkpoint] = (),
+    progress: ProgressCallback | None = None,
+    page_size: int = VERIFY_PAGE_SIZE,
+) -> VerificationResult:
+    """Walk every event and chain record in notification order, recompute every hash, compare with
+    ``checkpoints``; the problems found, the first first.
+
+    The walk stops at the highest position stored when it starts: a save committed meanwhile holds
+    higher positions only (writers take positions in commit order), so it is left for next time.
+    """
+    stop = max(int(recorder.max_notification_id() or 0), recorder.max_chain_position())
+    walk = _Walk(recorder, sorted(checkpoints, key=lambda checkpoint: checkpoint.position))
+    for position, event, record in _merged(recorder, stop, page_size):
+        walk.step(position, event, record)
+        if progress is not None:
+            progress(position, stop)
+    if progress is not None:
+        progress(stop, stop)
+    return walk.finish()
+
+
+def latest_checkpoint(recorder: ChainedRecorder) -> Checkpoint | None:
+    checkpoints = recorder.select_checkpoints()
+    return checkpoints[-1] if checkpoints else None
+
+
+def take_checkpoint(
+    recorder: ChainedRecorder, now: datetime, progress: ProgressCallback | None = None
+) -> tuple[Checkpoint, bool]:
+    """Verify the whole chain against the stored checkpoints and store a checkpoint of its head;
+    the checkpoint and whether it is new (False: no event since the last one). A broken chain is
+    never vouched for: ``ChainBrokenError``."""
+    result = verify_chain(recorder, recorder.select_checkpoints(), progress)
+    if not result.intact:
+        raise ChainBrokenError(result)
+    if result.last_position == 0:
+        raise ValueError("the store holds no events yet: there is nothing to vouch for")
+    checkpoint = Checkpoint(result.last_position, result.head_hash, now)
+    return checkpoint, recorder.insert_checkpoint(checkpoint)
+
+
+# -- reading two ordered streams as one ---------------------------------------------------------
+
+
+def _events(recorder: ChainedRecorder, stop: int, page_size: int) -> Iterator[Notification]:
+    after = 0
+    for _ in range(MAXIMUM_PAGES):
+        page = recorder.select_notifications(start=after, limit=page_size, stop=stop, inclusive_of_start=False)
+        yield from page
+        if len(page) < page_size:
+            return
+        after = page[-1].id
+    raise RuntimeError(f"the walk read {MAXIMUM_PAGES} pages of events without reaching {stop}")
+
+
+def _records(recorder: ChainedRecorder, stop: int, page_size: int) -> Iterator[ChainRecord]:
+    after = 0
+    for _ in range(MAXIMUM_PAGES):
+        page = recorder.select_chain(after, stop, page_size)
+        yield from page
+        if len(page) < page_size:
+            return
+        after = page[-1].notification_id
+    raise RuntimeError(f"the walk read {MAXIMUM_PAGES} pages of chain records without reaching {stop}")
+
+
+def _merged(
+    recorder: ChainedRecorder, stop: int, page_size: int
+) -> Iterator[tuple[int, Notification | None, ChainRecord | None]]:
+    """Every position holding an event, a chain record or both, ascending."""
+    events, records = _events(recorder, stop, page_size), _records(recorder, stop, page_size)
+    event, record = next(events, None), next(records, None)
+    while event is not None or record is not None:
+        event_position = event.id if event is not None else None
+        record_position = record.notification_id if record is not None else None
+        position = min(found for found in (event_position, record_position) if found is not None)
+        here_event = event if event_position == position else None
+        here_record = record if record_position == position else None
+        yield position, here_event, here_record
+        if here_event is not None:
+            event = next(events, None)
+        if here_record is not None:
+            record = next(records, None)

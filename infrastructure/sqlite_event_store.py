@@ -1,0 +1,227 @@
+"""The event store on SQLite: the eventsourcing library's factory and recorder, with the hash chain.
+
+The recorder inserts the events as the library does (one INSERT each, for their rowids, which are
+the notification ids), then reads the chain's head and inserts the events' chain records with one
+``executemany``, all in the library's one transaction: a save is stored with its chain records or
+not at all. SQLite lets one writer in at a time, and the head is read after the first INSERT took
+the write lock, so two saves never link to the same head. infrastructure/audit_chain.py defines
+the hashes; docs/audit.md, "Tamper evidence", the design.
+
+``event_store_environment`` names ``LedgerSQLiteFactory`` as ``PERSISTENCE_MODULE``;
+the library's own module (no chain) is the benchmark's baseline only.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore, SQLiteFactory
+
+from infrastructure.audit_chain import GENESIS_HASH, ChainRecord, Checkpoint, chain_records
+
+logger = logging.getLogger(__name__)
+
+# Existing events are sealed this many at a time (one transaction for all of them).
+SEAL_PAGE_SIZE = 5000
+
+
+class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+    """The library's SQLite application recorder, writing a chain record with every event."""
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events") -> None:
+        # Named before the library builds its CREATE statements, which this class extends.
+        self.chain_table_name = f"{events_table_name}_chain"
+        self.checkpoint_table_name = f"{events_table_name}_checkpoints"
+        super().__init__(datastore, events_table_name)
+        self._insert_chain_statement = f"INSERT INTO {self.chain_table_name} VALUES (?,?,?,?,?)"
+        self._select_head_statement = (
+            f"SELECT record_hash FROM {self.chain_table_name} ORDER BY notification_id DESC LIMIT 1"
+        )
+
+    def construct_create_table_statements(self) -> list[str]:
+        statements = super().construct_create_table_statements()
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {self.chain_table_name} ("
+            "notification_id INTEGER PRIMARY KEY, "
+            "originator_id TEXT NOT NULL, "
+            "originator_version INTEGER NOT NULL, "
+            "record_hash BLOB NOT NULL, "
+            "previous_hash BLOB NOT NULL)"
+        )
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {self.checkpoint_table_name} ("
+            "position INTEGER PRIMARY KEY, "
+            "record_hash BLOB NOT NULL, "
+            "recorded_at TEXT NOT NULL)"
+        )
+        return statements
+
+    def create_table(self) -> None:
+        """The library's tables, the chain's two, and the seal of a store written before the chain."""
+        super().create_table()
+        self._seal_unchained_store()
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
+        notification_ids = super()._insert_events(c, stored_events, **kwargs)
+        assert notification_ids is not None and len(notification_ids) == len(stored_events), "an id for every event"
+        if stored_events:
+            # After the INSERTs: this transaction holds SQLite's write lock, so the head is final.
+            c.execute(self._select_head_statement)
+            head = c.fetchone()
+            previous_hash = bytes(head[0]) if head else GENESIS_HASH
+            notifications = (
+                _notification(notification_id, event)
+                for notification_id, event in zip(notification_ids, stored_events, strict=True)
+            )
+            records = chain_records(previous_hash, notifications)
+            c.executemany(self._insert_chain_statement, [_row(record) for record in records])
+        return notification_ids
+
+    # -- sealing a store written before the chain ---------------------------------------------
+
+    def _seal_unchained_store(self) -> None:
+        """Chain every stored event when none is chained yet and no checkpoint was ever taken;
+        a chain that merely lags (or a store with checkpoints and no chain) is left as it is,
+        for ``heatledger audit verify`` to report: it is never repaired silently."""
+        connection = self.datastore.get_connection(commit=True)
+        with connection as conn:
+            cursor = conn.cursor()
+            # IMMEDIATE takes the write lock now: no save slips in between the reads and the seal.
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                sealed = self._seal(cursor)
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+        if sealed:
+            logger.warning("sealed the event store: %d events written before the hash chain are now chained", sealed)
+
+    def _seal(self, cursor: Any) -> int:
+        event_head = _scalar(cursor, f"SELECT MAX(rowid) FROM {self.events_table_name}")
+        chain_head = _scalar(cursor, f"SELECT MAX(notification_id) FROM {self.chain_table_name}")
+        checkpoints = _scalar(cursor, f"SELECT COUNT(*) FROM {self.checkpoint_table_name}")
+        if not event_head or (chain_head or 0) >= event_head:
+            return 0
+        if chain_head or checkpoints:
+            logger.error(
+                "the hash chain ends at %s but the events at %s: not repaired; run `heatledger audit verify`",
+                chain_head,
+                event_head,
+            )
+            return 0
+        started, sealed, previous_hash, after = time.monotonic(), 0, GENESIS_HASH, 0
+        for _ in range(event_head // SEAL_PAGE_SIZE + 2):
+            cursor.execute(
+                f"SELECT rowid, * FROM {self.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (after, SEAL_PAGE_SIZE),
+            )
+            page = [self._row_notification(row) for row in cursor.fetchall()]
+            if not page:
+                break
+            records = chain_records(previous_hash, page)
+            cursor.executemany(self._insert_chain_statement, [_row(record) for record in records])
+            previous_hash, after, sealed = records[-1].record_hash, page[-1].id, sealed + len(page)
+        logger.info("sealing %d events took %.1f s", sealed, time.monotonic() - started)
+        return sealed
+
+    def _row_notification(self, row: Any) -> Notification:
+        return Notification(
+            id=row["rowid"],
+            originator_id=self.convert_originator_id(row["originator_id"]),
+            originator_version=row["originator_version"],
+            topic=row["topic"],
+            state=bytes(row["state"]),
+        )
+
+    # -- reading the chain --------------------------------------------------------------------
+
+    def max_chain_position(self) -> int:
+        """The notification id of the last chain record (0: none)."""
+        with self.datastore.transaction(commit=False) as c:
+            return int(_scalar(c, f"SELECT MAX(notification_id) FROM {self.chain_table_name}") or 0)
+
+    def select_chain(self, after: int, stop: int, limit: int) -> list[ChainRecord]:
+        """Chain records with ``after`` < notification id ≤ ``stop``, ascending, at most ``limit``."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT * FROM {self.chain_table_name} WHERE notification_id > ? AND notification_id <= ? "
+                "ORDER BY notification_id LIMIT ?",
+                (after, stop, limit),
+            )
+            return [_record(row) for row in c.fetchall()]
+
+    def chain_positions_of(self, originator_id: str, originator_version: int) -> list[int]:
+        """Where the chain records this aggregate version (a scan: only asked about a problem)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT notification_id FROM {self.chain_table_name} "
+                "WHERE originator_id = ? AND originator_version = ? ORDER BY notification_id",
+                (originator_id, originator_version),
+            )
+            return [int(row[0]) for row in c.fetchall()]
+
+    def select_checkpoints(self) -> list[Checkpoint]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT * FROM {self.checkpoint_table_name} ORDER BY position")
+            return [
+                Checkpoint(row["position"], bytes(row["record_hash"]), datetime.fromisoformat(row["recorded_at"]))
+                for row in c.fetchall()
+            ]
+
+    def insert_checkpoint(self, checkpoint: Checkpoint) -> bool:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                f"INSERT OR IGNORE INTO {self.checkpoint_table_name} VALUES (?,?,?)",
+                (checkpoint.position, checkpoint.record_hash, checkpoint.recorded_at.isoformat()),
+            )
+            return bool(_scalar(c, "SELECT changes()"))
+
+
+def _notification(notification_id: int, event: StoredEvent) -> Notification:
+    return Notification(
+        id=notification_id,
+        originator_id=event.originator_id,
+        originator_version=event.originator_version,
+        topic=event.topic,
+        state=event.state,
+    )
+
+
+def _row(record: ChainRecord) -> tuple[int, str, int, bytes, bytes]:
+    return (
+        record.notification_id,
+        record.originator_id,
+        record.originator_version,
+        record.record_hash,
+        record.previous_hash,
+    )
+
+
+def _record(row: Any) -> ChainRecord:
+    return ChainRecord(
+        row["notification_id"],
+        row["originator_id"],
+        row["originator_version"],
+        bytes(row["record_hash"]),
+        bytes(row["previous_hash"]),
+    )
+
+
+def _scalar(cursor: Any, statement: str) -> Any:
+    cursor.execute(statement)
+    row = cursor.fetchone()
+    return row[0] if row else None
+
+
+class LedgerSQLiteFactory(SQLiteFactory):
+    """The library's SQLite factory with the chained application recorder."""
+
+    application_recorder_class = ChainedSQLiteApplicationRecorder
