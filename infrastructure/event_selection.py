@@ -63,10 +63,13 @@ def _select_sqlite(recorder: SQLiteApplicationRecorder, ids: Sequence[UUID], sto
     with recorder.datastore.transaction(commit=False) as cursor:
         cursor.execute(statement, parameters)
         rows = cursor.fetchall()
+    # A scope has few aggregates and many events: each id's text is parsed once.
+    originator_ids = {originator_id.hex: originator_id for originator_id in ids}
     return [
         Notification(
             id=row["rowid"],
-            originator_id=recorder.convert_originator_id(row["originator_id"]),
+            originator_id=originator_ids.get(row["originator_id"])
+            or recorder.convert_originator_id(row["originator_id"]),
             originator_version=row["originator_version"],
             topic=row["topic"],
             state=row["state"],
