@@ -41,7 +41,7 @@ from application.authorization import SYSTEM
 from application.billing_runs import RunRequest
 from application.ingestion import ReadingItem
 from domain.billing import BillKind
-from domain.readings import ReadingSource, ReadingValues
+from domain.readings import ReadingValues
 from domain.season import Season
 from domain.settlement import PositionCorrection, SettlementPolicy, TwoPartPrice
 from domain.tariff import TariffTerms
@@ -54,6 +54,7 @@ from domain.values import (
     HorizontalPosition,
     MeterKind,
     Position,
+    ReadingSource,
     VerticalPosition,
 )
 from infrastructure.bill_replay import BillReplays
