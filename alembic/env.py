@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import create_engine
 
 from alembic import context
+from infrastructure.access_log import metadata as access_log_metadata
 from infrastructure.billing_runs import metadata as billing_run_metadata
 from infrastructure.intake import metadata as intake_metadata
 from infrastructure.nbiot import metadata as nbiot_metadata
@@ -35,6 +36,7 @@ def _run(connection: object) -> None:
             billing_run_metadata,
             online_payment_metadata,
             notification_metadata,
+            access_log_metadata,
         ],
         render_as_batch=True,
     )
