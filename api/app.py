@@ -12,11 +12,12 @@ from typing import Any
 from fastapi import FastAPI, routing
 
 from api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers, problem_responses
+from api.read_only import SAFE_METHODS, ReadOnlyRoleGuard
 from api.routers import (
     arrears,
     bill_notices,
-    billing,
     bill_replays,
+    billing,
     bills,
     consumption,
     dunning,
@@ -47,6 +48,7 @@ The ledger of households, heat meters and readings of a district-heating company
 
 * **Authentication**: `Authorization: Bearer <token>` on every endpoint except `/health` and
   these pages. Tokens carry a role (admin, clerk, customer_service, auditor, regulator, device).
+  Auditors and regulators only read: any other method answers them 403 before anything is done.
 * **Errors** are RFC 9457 problems (`application/problem+json`) with a stable `code`; messages
   are in Chinese, or in English when `Accept-Language` prefers `en`.
 * **Numbers**: energy (GJ), volume (m³), areas (m²) and temperatures (°C) are exact decimals,
@@ -88,9 +90,9 @@ ROUTERS = (
     seasons.router,
     billing.router,
     bills.router,
+    bill_replays.router,
     heat_decisions.router,
     online_payments.router,
-    bill_replays.router,
     payments.router,
     payment_reports.router,
     arrears.router,
@@ -111,6 +113,8 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     install_problem_handlers(app)
+    # Added last, so it runs first: a read-only role's write is refused before anything else.
+    app.add_middleware(ReadOnlyRoleGuard)
     for router in ROUTERS:
         app.include_router(router)
     _document_problems_as_problem_json(app)
@@ -158,8 +162,9 @@ def _document_problems_as_problem_json(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         schema = build_schema()  # cached by FastAPI until the routes change; the rewrite is idempotent
-        for operation in (op for path in schema["paths"].values() for op in path.values()):
+        for method, operation in (item for path in schema["paths"].values() for item in path.items()):
             _document_body_refusals(operation)
+            _document_read_only_refusal(method, operation)
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
                 if status[0] in "45" and "application/json" in content:
@@ -182,6 +187,21 @@ def _document_body_refusals(operation: dict[str, Any]) -> None:
             str(status),
             {"description": documented["description"], "content": {"application/json": {"schema": _PROBLEM_REFERENCE}}},
         )
+
+
+def _document_read_only_refusal(method: str, operation: dict[str, Any]) -> None:
+    """An operation that is not a safe read answers 403 to a read-only role's bearer token, even
+    one authenticated otherwise (a signed webhook): ``api.read_only.ReadOnlyRoleGuard``."""
+    if method.upper() in SAFE_METHODS:
+        return
+    operation.setdefault("responses", {}).setdefault(
+        "403",
+        {
+            "description": "A bearer token of a read-only role (auditor, regulator): nothing is done "
+            "(`permission_denied`)",
+            "content": {"application/json": {"schema": _PROBLEM_REFERENCE}},
+        },
+    )
 
 
 _PROBLEM_REFERENCE = {"$ref": "#/components/schemas/Problem"}

@@ -473,6 +473,12 @@ CATALOG: dict[str, Template] = {
     "permission_denied": Template(
         "角色“{role_label}”无权{permission_label}。", "The role {role_label} may not {permission_label}."
     ),
+    # a read-only role (auditor, regulator) sent anything but a read (api/read_only.py)
+    "read_only_role": Template(
+        "角色“{role_label}”只能查看账本，不能修改任何记录（{method} 请求已拒绝，未做任何更改）。",
+        "The role {role_label} may only read the ledger, not change it: the {method} request was refused "
+        "and nothing was changed.",
+    ),
     # queued reading uploads (api/routers/uploads.py, infrastructure/uploads.py)
     "not_found.upload": Template("没有编号为 {key} 的上传任务。", "No upload has the id {key}."),
     "upload_id_reused": Template(

@@ -72,6 +72,17 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 
+# Permissions that only let a caller read. A role holding nothing else is read-only: it writes
+# nothing, through any door (a permission added for reading, say of personal data, goes here).
+READING_PERMISSIONS = frozenset({Permission.READ_LEDGER})
+
+
+def is_read_only(role: Role) -> bool:
+    """Whether ``role`` may only read (auditors, regulators), derived from its permissions:
+    granting a role any other permission takes it out of the read-only roles."""
+    return ROLE_PERMISSIONS[role] <= READING_PERMISSIONS
+
+
 @dataclass(frozen=True)
 class Principal:
     """An authenticated caller: its name is the actor recorded on every event it causes."""
@@ -81,6 +92,11 @@ class Principal:
 
     def may(self, permission: Permission) -> bool:
         return permission in ROLE_PERMISSIONS[self.role]
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the caller may only read: the API refuses every other request of theirs (403)."""
+        return is_read_only(self.role)
 
     def require(self, permission: Permission) -> None:
         """Raise PermissionDeniedError unless the caller's role grants ``permission``."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from application.authorization import Role
+from application.authorization import Role, is_read_only
 from infrastructure.notifications.webhook import sign
 from infrastructure.settings import Settings
 from tests.e2e.conftest import LedgerApi, assert_problem
@@ -134,7 +134,9 @@ def test_only_clerks_and_administrators_send_bill_notices(
 ) -> None:
     api, _ = invoiced
     denied = assert_problem(send_notices(api, role, season="2025-2026"), 403, "permission_denied")
-    assert denied["params"]["permission"] == "send_reminders"
+    # A read-only role is refused at the door, for the method (api/read_only.py).
+    refused = {"method": "POST"} if is_read_only(role) else {"permission": "send_reminders"}
+    assert denied["params"] == {"role": role.value, **refused}
     assert send_notices(api, Role.ADMIN, season="2025-2026").status_code == 200
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from application.authorization import Role
+from application.authorization import Role, is_read_only
 from tests.e2e.conftest import LedgerApi, assert_problem, cumulative, days_from, shanghai_midnight
 
 ACCOUNT = "WZ-0001"
@@ -448,7 +448,9 @@ WRITES = [
 def test_only_roles_that_manage_meters_change_their_lifecycle(household: LedgerApi, role: Role) -> None:
     for path, body in WRITES:
         problem = assert_problem(post(household, path, body, role=role), 403, "permission_denied")
-        assert problem["params"] == {"role": role.value, "permission": "manage_meters"}
+        # A read-only role is refused at the door, for the method (api/read_only.py).
+        refused = {"method": "POST"} if is_read_only(role) else {"permission": "manage_meters"}
+        assert problem["params"] == {"role": role.value, **refused}
 
     assert household.get(f"/meters/{OLD}").json()["household_account_number"] == ACCOUNT
     assert household.get(f"/meters/{OLD}").json()["last_verified_on"] is None

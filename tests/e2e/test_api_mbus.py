@@ -188,7 +188,7 @@ def test_a_device_may_post_an_auditor_may_not(api: LedgerApi, container: Contain
     assert receipt(post(api, [text(heat_frame(12400, 10))], role=Role.CLERK))["accepted"] == 1
 
     problem = assert_problem(post(api, [text(heat_frame(12500, 11))], role=Role.AUDITOR), 403, "permission_denied")
-    assert problem["params"] == {"role": "auditor", "permission": "submit_readings"}
+    assert problem["params"] == {"role": "auditor", "method": "POST"}  # refused at the door: api/read_only.py
     assert_problem(post_raw(api, b"\x00\x01", role=Role.AUDITOR), 403, "permission_denied")
     assert container.intake.quarantined()[1] == 0
     assert_problem(api.client.post("/readings/mbus", json={"frames": []}), 401, "unauthenticated")

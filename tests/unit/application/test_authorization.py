@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from application.authorization import ROLE_PERMISSIONS, SYSTEM, Permission, Principal, Role
+from application.authorization import ROLE_PERMISSIONS, SYSTEM, Permission, Principal, Role, is_read_only
 from application.ledger import HeatLedger
 from domain.errors import PermissionDeniedError
 from domain.values import Areas
@@ -56,6 +56,20 @@ def test_require_names_the_role_and_the_missing_permission() -> None:
 
 def test_require_passes_silently_when_granted() -> None:
     Principal("meter-gw-1", Role.DEVICE).require(Permission.SUBMIT_READINGS)
+
+
+def test_the_read_only_roles_are_the_auditors_and_regulators() -> None:
+    assert {role for role in Role if is_read_only(role)} == {Role.AUDITOR, Role.REGULATOR}
+    assert Principal("auditor-sun", Role.AUDITOR).read_only
+    assert not Principal("meter-gw-1", Role.DEVICE).read_only
+
+
+def test_a_role_is_read_only_by_its_permissions_not_by_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(ROLE_PERMISSIONS, Role.AUDITOR, frozenset({R, M}))
+    monkeypatch.setitem(ROLE_PERMISSIONS, Role.CUSTOMER_SERVICE, frozenset({R}))
+
+    assert not is_read_only(Role.AUDITOR)
+    assert is_read_only(Role.CUSTOMER_SERVICE)
 
 
 def test_the_system_principal_is_an_admin() -> None:
