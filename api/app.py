@@ -24,6 +24,7 @@ from api.routers import (
     estimates,
     health,
     heat_decisions,
+    history,
     households,
     lifecycle,
     mbus,
@@ -71,6 +72,10 @@ OPENAPI_TAGS = [
     },
     {"name": "seasons", "description": "Heating seasons: the days each scope heats by decree, and extensions"},
     {"name": "dunning", "description": "Payment reminders: runs, the notification outbox, household contacts"},
+    {
+        "name": "history",
+        "description": "Every event of a household, meter, bill, tariff or payment: when, who, why, in words",
+    },
     {"name": "tokens", "description": "API tokens (administrators)"},
     {"name": "health", "description": "Liveness probe"},
 ]
@@ -98,6 +103,7 @@ ROUTERS = (
     arrears.router,
     dunning.router,
     bill_notices.router,
+    history.router,
     tokens.router,
     health.router,
 )

@@ -502,6 +502,10 @@ CATALOG: dict[str, Template] = {
         "按{granularity_label}查询最多 {limit} 天，所选范围有 {days} 天。",
         "A query by {granularity_label} covers at most {limit} days; this range has {days}.",
     ),
+    "known_at_needs_community": Template(
+        "按 known_at 查询时必须指定小区（community）：答案由该小区各户的事件重新计算。",
+        "known_at needs a community: the answer is folded from the events of its households.",
+    ),
     "cursor_invalid": Template(
         "翻页游标无法识别，请从第一页重新开始。", "The page cursor is not valid; start again from the first page."
     ),
@@ -606,6 +610,9 @@ CATALOG: dict[str, Template] = {
     ),
     "validation.timezone_aware": Template(
         "时间必须带时区（例如 +08:00）。", "The time must carry a time zone (such as +08:00)."
+    ),
+    "validation.datetime_out_of_range": Template(
+        "时间必须在公元 1 年到 9999 年之间（按 UTC）。", "The time must lie between the years 1 and 9999 in UTC."
     ),
     "validation.uuid_parsing": Template("必须是 UUID。", "This must be a UUID."),
     "validation.uuid_type": Template("必须是 UUID。", "This must be a UUID."),
@@ -1274,6 +1281,22 @@ CATALOG.update(
             "数据库繁忙，本次操作已取消，未写入任何内容。请在 {retry_after_seconds} 秒后重试。",
             "The database is busy: the operation was cancelled and nothing was written. "
             "Try again in {retry_after_seconds} s.",
+        ),
+    }
+)
+
+
+# -- histories (api/routers/history.py) -------------------------------------------------------
+
+CATALOG.update(
+    {
+        "event_type_unknown": Template(
+            "这类记录没有 {value} 类型的事件；可选：{known}。",
+            "This record's history has no event type {value}; the types are: {known}.",
+        ),
+        "recorded_range_reversed": Template(
+            "recorded_from（{recorded_from}）晚于 recorded_to（{recorded_to}）。",
+            "recorded_from ({recorded_from}) lies after recorded_to ({recorded_to}).",
         ),
     }
 )
