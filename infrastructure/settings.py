@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Tokens are stored as HMAC-SHA256 under this key; rotating it invalidates every token.
     secret_key: str = DEVELOPMENT_SECRET
+    # The Ed25519 private key that signs audit bundles (`heatledger audit keygen` creates it); unset:
+    # data_dir/audit-signing-key.pem, which production refuses to sign with (docs/audit.md, "Bundles").
+    audit_signing_key_file: Path | None = None
     # The embedded default applies new events to the read models right after each command;
     # production sets this false and runs `heatledger worker` instead.
     catch_up_after_command: bool = True
