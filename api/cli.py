@@ -4,7 +4,8 @@ import readings from CSV.
 Settings come from the ``HEATLEDGER_*`` environment. Commands that change the ledger act as the
 local operator ``cli:<login name>`` with the admin role, so every event records who ran them.
 Exit codes: 0 done; 1 done but some rows were not recorded, or the store cannot be reached;
-2 bad input (a missing file, a bad CSV header, an unknown role, a value the ledger refuses).
+2 bad input (a missing file, a bad CSV header, an unknown role, a value the ledger refuses);
+3 the events' hash chain is broken (`audit verify`, `audit checkpoint`, `projections rebuild`).
 """
 
 from __future__ import annotations
@@ -370,10 +371,24 @@ def token_create(
 
 
 @projections_app.command("rebuild")
-def projections_rebuild() -> None:
-    """Empty the read models and rebuild them from every event in the store."""
+def projections_rebuild(
+    ignore_broken_chain: Annotated[
+        bool,
+        typer.Option("--ignore-broken-chain", help="Rebuild even when the events' hash chain is broken (warns)."),
+    ] = False,
+) -> None:
+    """Verify the events' hash chain, then empty the read models and rebuild them from every event
+    in the store. A broken chain stops the rebuild (exit 3) unless --ignore-broken-chain."""
+    from api.cli_audit import guard_rebuild  # that module registers itself on this one
+
     console = out()
-    with opened_container() as container, progress_bar(console) as progress:
+    with opened_container() as container:
+        guard_rebuild(container, console, ignore_broken_chain)
+        _rebuild(container, console)
+
+
+def _rebuild(container: Container, console: Console) -> None:
+    with progress_bar(console) as progress:
         task = progress.add_task("rebuilding", total=container.runner.max_notification_id())
 
         def advance(position: int, target: int) -> None:
@@ -722,4 +737,4 @@ def _read_temperatures(file: Path) -> dict[date, Decimal]:
 
 # The billing commands live in their own module and register themselves on ``app``; imported last,
 # when everything they use from here exists.
-from api import cli_billing, cli_dunning, cli_payments, cli_seasons  # noqa: E402, F401
+from api import cli_audit, cli_billing, cli_dunning, cli_payments, cli_seasons  # noqa: E402, F401

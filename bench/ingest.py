@@ -12,11 +12,17 @@ Run ``python -m bench.ingest`` (or ``python bench/ingest.py``) with ``--meters``
    settings (``catch_up_after_command`` on), so each save is followed by the catch-up of its
    events, timed together: what a clerk or a concentrator waits for on the embedded default;
 4. bare: a minimal ``Aggregate`` with one event carrying the same fields, got from the repository,
-   changed and saved by a bare ``Application`` in the same batch sizes, on its own fresh store.
+   changed and saved by a bare ``Application`` in the same batch sizes, on its own fresh store
+   (the library's recorder: no hash chain);
+5. the hash chain's cost: 1 without the tamper-evident hash chain (``bootstrap(event_chain=False)``,
+   which exists for this baseline only) and 1 with it, each on a fresh store, alternately,
+   ``--rounds`` times (3 by default); the fastest of each is kept, the least disturbed by whatever
+   else runs on the machine, so the ratio compares like with like.
 
-It prints readings/s of each and the ratios ours / bare, with and without the catch-up (the target
-is 0.5 or more without it). ``--profile`` runs 1 and 2 under cProfile and prints their top
-functions; the profiler slows only those sides, so no ratio is printed then. PostgreSQL is used when
+It prints readings/s of each, the ratios ours / bare, with and without the catch-up (the target
+is 0.5 or more without it), and ours with the chain / without it (the target is 0.8 or more).
+``--profile`` runs 1 and 2 under cProfile and prints their top functions; the profiler slows only
+those sides, so no ratio is printed then. PostgreSQL is used when
 it answers at 127.0.0.1:5432 (trust auth, user postgres); a throw-away database is created per
 store and dropped afterwards. Figures only: nothing is asserted.
 """
@@ -165,10 +171,13 @@ def _set_up_ledger(ledger: HeatLedger, meters: int) -> None:
         ledger.save(*aggregates)
 
 
-def run_ours(settings: Settings, batches: list[list[ReadingItem]], tick: Callable[[], None]) -> float:
+def run_ours(
+    settings: Settings, batches: list[list[ReadingItem]], tick: Callable[[], None], event_chain: bool = True
+) -> float:
     """Seconds to record every batch through ``HeatLedger.record_readings`` of the container the
-    settings build (with the catch-up after every save when they ask for it)."""
-    container = bootstrap(settings)
+    settings build (with the catch-up after every save when they ask for it; without the hash
+    chain when ``event_chain`` is off)."""
+    container = bootstrap(settings, event_chain=event_chain)
     try:
         _set_up_ledger(container.ledger, len(batches[0]))
         started = time.perf_counter()
@@ -406,6 +415,9 @@ class Figures:
     catch_up_seconds: float
     notifications: int
     profiled: bool
+    # 5: seconds of each round with and without the hash chain (none when profiled).
+    chained_samples: tuple[float, ...]
+    unchained_samples: tuple[float, ...]
 
     @property
     def ours_rate(self) -> float:
@@ -426,6 +438,19 @@ class Figures:
     @property
     def with_catch_up_ratio(self) -> float:
         return self.with_catch_up_rate / self.bare_rate
+
+    @property
+    def chained_seconds(self) -> float:
+        return min(self.chained_samples)
+
+    @property
+    def unchained_seconds(self) -> float:
+        return min(self.unchained_samples)
+
+    @property
+    def chain_ratio(self) -> float:
+        """Readings/s with the hash chain / without it (the fastest round of each, no catch-up)."""
+        return self.unchained_seconds / self.chained_seconds
 
 
 def bench_console() -> Console:
@@ -463,10 +488,12 @@ def measure(
     payloads: list[list[tuple[UUID, dict[str, Any]]]],
     console: Console,
     profile_prefix: Path | None = None,
+    rounds: int = 3,
 ) -> Figures:
-    """Time ours without and with the catch-up after every save, the catch-up apart and bare, each
-    on a fresh store of ``backend``; profile ours without it and the catch-up into
-    ``<prefix>-ingest.prof`` and ``<prefix>-catch-up.prof`` when a prefix is given."""
+    """Time ours without and with the catch-up after every save, the catch-up apart, bare, and ours
+    with and without the hash chain ``rounds`` times, each on a fresh store of ``backend``; profile
+    ours without the catch-up and the catch-up into ``<prefix>-ingest.prof`` and
+    ``<prefix>-catch-up.prof`` when a prefix is given (and skip the chain's rounds)."""
     readings = sum(len(batch) for batch in batches)
     ingest_profile = profile_prefix.with_name(profile_prefix.name + "-ingest.prof") if profile_prefix else None
     catch_up_profile = profile_prefix.with_name(profile_prefix.name + "-catch-up.prof") if profile_prefix else None
@@ -489,8 +516,29 @@ def measure(
             with_catch_up = run_ours(settings, batches, lambda: progress.advance(task))
         with store_settings(backend, scratch, "bare") as store:
             task = progress.add_task(f"{label}: bare eventsourcing", total=len(payloads))
-            bare = run_bare(event_store_environment(store), payloads, lambda: progress.advance(task))
-    return Figures(backend, readings, ours, with_catch_up, bare, catch_up, notifications, profile_prefix is not None)
+            environment = event_store_environment(store, event_chain=False)
+            bare = run_bare(environment, payloads, lambda: progress.advance(task))
+        profiled = profile_prefix is not None
+        chained, unchained = ([], []) if profiled else _chain_rounds(backend, batches, scratch, progress, rounds)
+    samples = (tuple(chained), tuple(unchained))
+    return Figures(backend, readings, ours, with_catch_up, bare, catch_up, notifications, profiled, *samples)
+
+
+def _chain_rounds(
+    backend: Backend, batches: list[list[ReadingItem]], scratch: Path, progress: Progress, rounds: int
+) -> tuple[list[float], list[float]]:
+    """Seconds of ``record_readings`` (no catch-up) with and without the hash chain, ``rounds`` times
+    each, alternately, each on a fresh store."""
+    chained: list[float] = []
+    unchained: list[float] = []
+    task = progress.add_task(f"{backend.value}: with and without the hash chain", total=2 * rounds * len(batches))
+    for number in range(rounds):
+        for event_chain, samples in ((False, unchained), (True, chained)):
+            label = f"round{number}-{'chained' if event_chain else 'unchained'}"
+            with store_settings(backend, scratch, label) as store:
+                settings = _catch_up_after_save(store, on=False)
+                samples.append(run_ours(settings, batches, lambda: progress.advance(task), event_chain=event_chain))
+    return chained, unchained
 
 
 def report(console: Console, figures: list[Figures], meters: int, days: int) -> None:
@@ -517,6 +565,15 @@ def report(console: Console, figures: list[Figures], meters: int, days: int) -> 
         table.add_row(
             name, "bare eventsourcing", str(figure.readings), f"{figure.bare_seconds:.2f}", f"{figure.bare_rate:,.0f}"
         )
+        for chain, samples in (("hash chain", figure.chained_samples), ("no hash chain", figure.unchained_samples)):
+            if samples:
+                table.add_row(
+                    name,
+                    f"record_readings, no catch-up, {chain}, fastest of {len(samples)}",
+                    str(figure.readings),
+                    f"{min(samples):.2f}",
+                    f"{figure.readings / min(samples):,.0f}",
+                )
         table.add_row(
             name,
             f"catch-up apart, events{profiled}",
@@ -535,6 +592,7 @@ def report(console: Console, figures: list[Figures], meters: int, days: int) -> 
     console.print(table)
     for figure in figures:
         console.print(_ratio_line(figure))
+        console.print(_chain_ratio_line(figure))
 
 
 def _ratio_line(figure: Figures) -> str:
@@ -546,6 +604,22 @@ def _ratio_line(figure: Figures) -> str:
     return (
         f"{name}: ours / bare = {figure.ratio:.2f} without the catch-up ({verdict} the 0.5 target), "
         f"{figure.with_catch_up_ratio:.2f} with the catch-up after every save"
+    )
+
+
+def _chain_ratio_line(figure: Figures) -> str:
+    """Ours with the hash chain / without it, with every round's seconds; none when profiled."""
+    name = figure.backend.value
+    if figure.profiled:
+        return f"{name}: no ratio with / without the hash chain: the rounds are skipped under cProfile"
+    verdict = "meets" if figure.chain_ratio >= 0.8 else "is below"
+    rounds = ", ".join(
+        f"{chained:.2f}/{unchained:.2f}"
+        for chained, unchained in zip(figure.chained_samples, figure.unchained_samples, strict=True)
+    )
+    return (
+        f"{name}: ours with the hash chain / without it = {figure.chain_ratio:.2f} without the catch-up, "
+        f"fastest rounds ({verdict} the 0.8 target); seconds with/without per round: {rounds}"
     )
 
 
@@ -567,9 +641,14 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="profile our ingestion and the catch-up (cProfile), print the top functions and no ratio",
     )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds with and without the hash chain (the fastest of each counts)"
+    )
     arguments = parser.parse_args(argv)
     if not 1 <= arguments.meters <= 10_000 or not 2 <= arguments.days <= 1_000:
         parser.error("--meters must lie in 1…10,000 and --days in 2…1,000")
+    if not 1 <= arguments.rounds <= 20:
+        parser.error("--rounds must lie in 1…20")
     return arguments
 
 
@@ -583,7 +662,7 @@ def main(argv: list[str] | None = None) -> None:
     figures = []
     for backend in backends:
         prefix = Path(tempfile.gettempdir()) / f"heatledger-{backend.value}" if arguments.profile else None
-        figures.append(measure(backend, batches, payloads, console, prefix))
+        figures.append(measure(backend, batches, payloads, console, prefix, arguments.rounds))
         if prefix is not None:
             for phase in ("ingest", "catch-up"):
                 path = prefix.with_name(f"{prefix.name}-{phase}.prof")
