@@ -18,6 +18,7 @@ from application.ledger import HeatLedger
 from application.payments import Payments
 from application.reminder_messages import ReminderSender
 from application.seasons import Seasons
+from infrastructure.as_known import AsKnownReads
 from infrastructure.billing_runs import BillingRunStore
 from infrastructure.database import create_database_engine, migrate
 from infrastructure.estimation import GapEstimator
@@ -79,6 +80,11 @@ class Container:
     def heat_decisions(self) -> HeatDecisions:
         """Clerks' decisions about heat far beyond a meter's permissible error (stateless, cheap)."""
         return HeatDecisions(self.ledger, self.billing.inputs, self.estimator)
+
+    @property
+    def as_known(self) -> AsKnownReads:
+        """Reads as the ledger knew them at a moment, over point-in-time views (stateless, cheap)."""
+        return AsKnownReads(self.ledger, self.engine)
 
     def close(self) -> None:
         self.ledger.close()

@@ -163,8 +163,14 @@ def view_at(
 def position_known_at(source: HeatLedger, scope: Collection[UUID], known_at: datetime) -> int:
     """The notification id of the last event of ``scope`` the ledger had recorded at ``known_at``
     (0 when none): an event is known from its own timestamp, the moment the ledger recorded it."""
+    return position_known_among(source, scoped_notifications(source.recorder, scope), known_at)
+
+
+def position_known_among(source: HeatLedger, notifications: Iterable[Notification], known_at: datetime) -> int:
+    """``position_known_at`` over notifications already selected (a caller that feeds the same
+    selection to a view selects once)."""
     position = 0
-    for notification in scoped_notifications(source.recorder, scope):
+    for notification in notifications:
         event: Any = source.mapper.to_domain_event(notification)
         if event.timestamp <= known_at:
             position = max(position, notification.id)

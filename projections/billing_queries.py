@@ -129,12 +129,20 @@ class BillingQueries:
     # -- bills --------------------------------------------------------------------------------
 
     def bills_of_household(
-        self, household_id: UUID, season_code: str | None = None, limit: int = 50, offset: int = 0
+        self,
+        household_id: UUID,
+        season_code: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        issued_on_or_before: date | None = None,
     ) -> Page[BillRecord]:
-        """A household's bills, optionally of one season, the latest issued first."""
+        """A household's bills, optionally of one season and issued on or before a business day,
+        the latest issued first."""
         conditions: list[ColumnElement[bool]] = [bills.c.household_id == household_id]
         if season_code is not None:
             conditions.append(bills.c.season_code == season_code)
+        if issued_on_or_before is not None:
+            conditions.append(bills.c.issued_on <= issued_on_or_before)
         page = (
             select(bills)
             .where(*conditions)

@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Path, Query, Response
+from fastapi import Query, Response
 
+from api.as_known import BillIdPath, BillReads, HouseholdReads, known_responses
 from api.auth import Reader
 from api.bill_explanations import explain_bill
-from api.dependencies import PreferredLanguage, Queries
+from api.dependencies import PreferredLanguage
 from api.problems import problem_responses
 from api.routers import resource_router
 from api.routers.households import AccountNumberPath, require_household
@@ -25,7 +26,7 @@ from api.schemas.billing import (
     CommunityBalanceOutput,
     CommunityBalances,
 )
-from api.schemas.common import SeasonCode
+from api.schemas.common import IsoDate, SeasonCode
 from domain.errors import NotFoundError
 from projections.billing_queries import BillingQueries, BillRecord
 
@@ -34,7 +35,6 @@ router = resource_router("", "bills")
 MAXIMUM_BILL_PAGE = 500
 MAXIMUM_OFFSET = 10_000_000
 
-BillIdPath = Annotated[UUID, Path(description="The bill's id")]
 SeasonQuery = Annotated[
     SeasonCode | None, Query(description="Only this season: a year and the next", examples=["2025-2026"])
 ]
@@ -53,21 +53,23 @@ def require_bill(queries: BillingQueries, bill_id: UUID) -> BillRecord:
     operation_id="list_household_bills",
     response_model=BillPage,
     tags=["households"],
-    responses=problem_responses(401, 403, 404, 422),
+    responses=known_responses(401, 403, 404, 422),
 )
 def list_household_bills(
     account_number: AccountNumberPath,
     reader: Reader,
-    queries: Queries,
-    billing: BillingReads,
+    reads: HouseholdReads,
     season: SeasonQuery = None,
+    as_of: Annotated[IsoDate | None, Query(description="Only bills issued on or before this business day")] = None,
     limit: Annotated[int, Query(ge=1, le=MAXIMUM_BILL_PAGE)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAXIMUM_OFFSET)] = 0,
 ) -> BillPage:
-    """A household's bills (prepayment, statements, settlement), optionally of one season; the
-    latest season and the latest issued first. Read one with its lines at `GET /bills/{bill_id}`."""
-    household = require_household(queries, account_number)
-    page = billing.bills_of_household(household.household_id, season, limit, offset)
+    """A household's bills (prepayment, statements, settlement), optionally of one season and
+    issued on or before `as_of`; the latest season and the latest issued first. Read one with its
+    lines at `GET /bills/{bill_id}`. With `known_at`: the bills the ledger had issued by then (404
+    before the household was registered)."""
+    household = require_household(reads.queries, account_number)
+    page = reads.billing.bills_of_household(household.household_id, season, limit, offset, as_of)
     return BillPage(
         items=[BillSummary.from_record(record) for record in page.items], total=page.total, limit=limit, offset=offset
     )
@@ -77,12 +79,13 @@ def list_household_bills(
     "/bills/{bill_id}",
     operation_id="get_bill",
     response_model=BillDetail,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=known_responses(401, 403, 404, 422),
 )
-def get_bill(bill_id: BillIdPath, reader: Reader, billing: BillingReads) -> BillDetail:
+def get_bill(bill_id: BillIdPath, reader: Reader, reads: BillReads) -> BillDetail:
     """A bill with every line: the tariff version, the heat and where it came from, the
-    coefficients, each formula with its figures and the rounding."""
-    return BillDetail.from_record(require_bill(billing, bill_id))
+    coefficients, each formula with its figures and the rounding. With `known_at`: a 404 if the
+    bill was not yet issued then."""
+    return BillDetail.from_record(require_bill(reads.billing, bill_id))
 
 
 @router.get(
@@ -118,15 +121,13 @@ def explain_bill_endpoint(
     operation_id="get_household_balance",
     response_model=BalanceOutput,
     tags=["households"],
-    responses=problem_responses(401, 403, 404, 422),
+    responses=known_responses(401, 403, 404, 422),
 )
-def get_household_balance(
-    account_number: AccountNumberPath, reader: Reader, queries: Queries, billing: BillingReads
-) -> BalanceOutput:
+def get_household_balance(account_number: AccountNumberPath, reader: Reader, reads: HouseholdReads) -> BalanceOutput:
     """What the household was charged over all seasons (bills; a refund counts negative), has paid
-    and still owes; zero before its first bill."""
-    household = require_household(queries, account_number)
-    record = billing.balance(household.household_id)
+    and still owes; zero before its first bill. With `known_at`: as the ledger knew it then."""
+    household = require_household(reads.queries, account_number)
+    record = reads.billing.balance(household.household_id)
     if record is None:
         return BalanceOutput.model_validate(
             {

@@ -12,8 +12,9 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query
 
+from api.as_known import HouseholdReads, KnownAtQuery, known_responses
 from api.auth import Reader
-from api.dependencies import BusinessToday, Queries
+from api.dependencies import BusinessToday, ContainerDependency, Queries
 from api.problems import RequestRuleError, problem_responses
 from api.routers import resource_router
 from api.routers.households import AccountNumberPath, require_household
@@ -51,17 +52,40 @@ class DayRange:
     last_day: date
 
 
+GranularityQuery = Annotated[Granularity, Query(description="`day` or `month`")]
+FromQuery = Annotated[
+    IsoDate | None, Query(alias="from", description="First business day; default: the season's first day")
+]
+ToQuery = Annotated[
+    IsoDate | None, Query(alias="to", description="Last business day; default: today or the season's end")
+]
+
+
 def consumption_range(
     today: BusinessToday,
-    granularity: Annotated[Granularity, Query(description="`day` or `month`")] = Granularity.DAY,
-    from_day: Annotated[
-        IsoDate | None, Query(alias="from", description="First business day; default: the season's first day")
-    ] = None,
-    to_day: Annotated[
-        IsoDate | None, Query(alias="to", description="Last business day; default: today or the season's end")
-    ] = None,
+    granularity: GranularityQuery = Granularity.DAY,
+    from_day: FromQuery = None,
+    to_day: ToQuery = None,
 ) -> DayRange:
     """The range asked for, completed from the current season to date; 422 if reversed or too long."""
+    return day_range_of(today, granularity, from_day, to_day)
+
+
+def household_consumption_range(
+    container: ContainerDependency,
+    today: BusinessToday,
+    known_at: KnownAtQuery = None,
+    granularity: GranularityQuery = Granularity.DAY,
+    from_day: FromQuery = None,
+    to_day: ToQuery = None,
+) -> DayRange:
+    """``consumption_range`` where, with `known_at`, "today" is the day of `known_at`."""
+    return day_range_of(container.as_known.today(known_at, today), granularity, from_day, to_day)
+
+
+def day_range_of(today: date, granularity: Granularity, from_day: date | None, to_day: date | None) -> DayRange:
+    """The range from ``from_day`` to ``to_day``, completed from the season of ``today`` to date;
+    422 if reversed or too long."""
     season = current_or_last_season(today)
     first_day = from_day if from_day is not None else season.first_day
     last_day = to_day if to_day is not None else min(season.last_day, today)
@@ -88,24 +112,27 @@ def consumption_range(
 
 
 ConsumptionRange = Annotated[DayRange, Depends(consumption_range)]
+HouseholdConsumptionRange = Annotated[DayRange, Depends(household_consumption_range)]
 
 
 @router.get(
     "/households/{account_number}/consumption",
     operation_id="get_household_consumption",
     response_model=HouseholdConsumption,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=known_responses(401, 403, 404, 422),
 )
 def get_household_consumption(
-    account_number: AccountNumberPath, reader: Reader, queries: Queries, day_range: ConsumptionRange
+    account_number: AccountNumberPath, reader: Reader, day_range: HouseholdConsumptionRange, reads: HouseholdReads
 ) -> HouseholdConsumption:
     """A household's metered energy and volume per business day or month, and their sums.
 
     Days without a metered interval are left out (unknown is not zero). At most 400 days by
-    day and 3,660 by month.
+    day and 3,660 by month. With `known_at`: from the readings, corrections, voids, estimates
+    and meter changes the ledger had recorded by then; the default range is the season to date
+    of that moment's day.
     """
-    household = require_household(queries, account_number)
-    found = queries.household_consumption(
+    household = require_household(reads.queries, account_number)
+    found = reads.queries.household_consumption(
         household.household_id, day_range.first_day, day_range.last_day, day_range.granularity
     )
     periods = household_periods(found, day_range.granularity, day_range.first_day, day_range.last_day)

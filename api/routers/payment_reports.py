@@ -7,8 +7,9 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 
+from api.as_known import CommunityReads, HouseholdReads, KnownCommunityQuery, known_responses
 from api.auth import Reader
-from api.dependencies import BusinessToday, ContainerDependency, Queries
+from api.dependencies import BusinessToday, ContainerDependency
 from api.problems import problem_responses
 from api.routers import resource_router
 from api.routers.households import AccountNumberPath, require_household
@@ -50,19 +51,19 @@ PaymentReads = Annotated[PaymentQueries, Depends(get_payment_queries)]
     "/households/{account_number}/payments",
     operation_id="list_household_payments",
     response_model=PaymentPage,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=known_responses(401, 403, 404, 422),
 )
 def list_household_payments(
     account_number: AccountNumberPath,
     reader: Reader,
-    queries: Queries,
-    payments: PaymentReads,
+    reads: HouseholdReads,
     limit: Annotated[int, Query(ge=1, le=MAXIMUM_PAGE_SIZE)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAXIMUM_OFFSET)] = 0,
 ) -> PaymentPage:
-    """The household's payments, newest first, with their reversals."""
-    household = require_household(queries, account_number)
-    page = payments.payments_of_household(household.household_id, limit, offset)
+    """The household's payments, newest first, with their reversals. With `known_at`: those the
+    ledger had recorded by then, with the reversals recorded by then."""
+    household = require_household(reads.queries, account_number)
+    page = reads.payments.payments_of_household(household.household_id, limit, offset)
     items = [PaymentOutput.model_validate(record) for record in page.items]
     return PaymentPage(items=items, total=page.total, limit=limit, offset=offset)
 
@@ -71,15 +72,16 @@ def list_household_payments(
     "/households/{account_number}/account",
     operation_id="get_household_account",
     response_model=HouseholdAccountOutput,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=known_responses(401, 403, 404, 422),
 )
 def get_household_account(
-    account_number: AccountNumberPath, reader: Reader, queries: Queries, payments: PaymentReads
+    account_number: AccountNumberPath, reader: Reader, reads: HouseholdReads
 ) -> HouseholdAccountOutput:
     """Every allocation of the household's payments and credit notes to its charges (a payment
     settles the bill its payer named, then the oldest open charges), what is still open, and the
-    credit carried to the next charges."""
-    household = require_household(queries, account_number)
+    credit carried to the next charges. With `known_at`: as the ledger knew it then."""
+    household = require_household(reads.queries, account_number)
+    payments = reads.payments
     return HouseholdAccountOutput(
         account_number=account_number,
         allocations=[
@@ -97,34 +99,41 @@ def get_household_account(
     "/households/{account_number}/balance/{day}",
     operation_id="get_household_balance_on",
     response_model=BalanceAsOfOutput,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=known_responses(401, 403, 404, 422),
 )
 def get_household_balance_on(
-    account_number: AccountNumberPath, day: IsoDate, reader: Reader, queries: Queries, payments: PaymentReads
+    account_number: AccountNumberPath, day: IsoDate, reader: Reader, reads: HouseholdReads
 ) -> BalanceAsOfOutput:
     """The household's balance at the end of a business day: what was charged, paid, reversed and
-    refunded by then."""
-    household = require_household(queries, account_number)
-    return BalanceAsOfOutput.model_validate(payments.balance_as_of(household.household_id, day))
+    refunded by then. With `known_at`: as the ledger knew it then ("the balance on 31 January, as
+    known on 15 February": a correction recorded later does not change it)."""
+    household = require_household(reads.queries, account_number)
+    return BalanceAsOfOutput.model_validate(reads.payments.balance_as_of(household.household_id, day))
 
 
 @router.get(
     "/arrears/aging",
     operation_id="get_arrears_aging",
     response_model=AgingReport,
-    responses=problem_responses(401, 403, 422),
+    responses=known_responses(401, 403, 422),
 )
 def get_arrears_aging(
     reader: Reader,
-    payments: PaymentReads,
+    reads: CommunityReads,
     today: BusinessToday,
-    community: CommunityQuery = None,
-    as_of: Annotated[IsoDate | None, Query(description="The day the ages are counted to; default today")] = None,
+    community: KnownCommunityQuery = None,
+    as_of: Annotated[
+        IsoDate | None, Query(description="The day the ages are counted to; default today (the day of known_at)")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAXIMUM_PAGE_SIZE)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAXIMUM_OFFSET)] = 0,
 ) -> AgingReport:
-    """Open charges by days past due: not yet due, 0–30, 31–90, 91–180, 181–365, over 365."""
-    day = as_of or today
+    """Open charges by days past due: not yet due, 0–30, 31–90, 91–180, 181–365, over 365.
+
+    With `known_at` (and `community`, else 422): as the ledger knew them then, folded from the
+    events of the community's households."""
+    day = as_of or reads.today(today)
+    payments = reads.payments
     return AgingReport(
         as_of=day,
         community=community,
