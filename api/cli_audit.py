@@ -18,7 +18,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from api.cli import BAD_INPUT, MAXIMUM_TABLE_ROWS, STORE_UNAVAILABLE, app, fail, opened_container, out, progress_bar
+from api.cli import (
+    BAD_INPUT,
+    MAXIMUM_TABLE_ROWS,
+    STORE_UNAVAILABLE,
+    _count,
+    app,
+    fail,
+    opened_container,
+    out,
+    progress_bar,
+)
 from infrastructure.audit_chain import (
     ChainBrokenError,
     ChainedRecorder,
@@ -112,7 +122,7 @@ def print_verification(console: Console, result: VerificationResult, stored: int
         return
     first = result.first_problem
     assert first is not None, "a broken chain has a first problem"
-    console.print(f"[bold red]The hash chain is broken[/]: {result.problems_found} problems; {checked}.")
+    console.print(f"[bold red]The hash chain is broken[/]: {_count(result.problems_found, 'problem')}; {checked}.")
     console.print(f"[bold]First:[/] {escape(first.describe())}")
     table = Table(title=f"Problems, in position order ({len(result.problems)} listed)")
     for column in ("position", "aggregate", "version", "what", "detail"):
@@ -175,7 +185,7 @@ def audit_checkpoints(
             written = write_checkpoint_file(export, checkpoints)
         except OSError as error:
             fail(f"cannot write {export}: {error.strerror or error}", BAD_INPUT)
-        console.print(f"Wrote {written} checkpoints to {export}.", markup=False)
+        console.print(f"Wrote {_count(written, 'checkpoint')} to {export}.", markup=False)
         return
     if not checkpoints:
         console.print("No checkpoints yet: heatledger audit checkpoint", markup=False)
@@ -202,7 +212,8 @@ def guard_rebuild(container: Container, console: Console, ignore_broken_chain: b
         return
     first = result.first_problem
     assert first is not None, "a broken chain has a first problem"
-    summary = f"the events' hash chain is broken ({result.problems_found} problems; the first: {first.describe()})"
+    problems = _count(result.problems_found, "problem")
+    summary = f"the events' hash chain is broken ({problems}; the first: {first.describe()})"
     if ignore_broken_chain:
         warning = Console(stderr=True, highlight=False, soft_wrap=True)
         warning.print(f"[bold yellow]warning:[/] {escape(summary)}; rebuilding anyway, as --ignore-broken-chain asks")
@@ -212,3 +223,8 @@ def guard_rebuild(container: Container, console: Console, ignore_broken_chain: b
         "Run `heatledger audit verify` to see every problem; --ignore-broken-chain rebuilds anyway.",
         CHAIN_BROKEN,
     )
+
+
+# The bundle commands (keygen, export, replay) register themselves on ``audit_app``: imported here,
+# where the sub-app exists whichever of api.cli and this module is imported first.
+from api import cli_audit_bundles  # noqa: E402, F401
