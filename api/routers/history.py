@@ -31,8 +31,7 @@ from api.routers.households import AccountNumberPath
 from api.routers.meters import SerialPath
 from api.routers.monitoring import say_language
 from api.routers.tariffs import BillingReads, ScopePath
-from api.schemas.common import UtcDatetime
-from api.schemas.history import HistoryEvent
+from api.schemas.history import HistoryEvent, QueryMoment
 from api.schemas.history import HistoryPage as HistoryPageOutput
 from application.history import (
     DEFAULT_PAGE_SIZE,
@@ -102,11 +101,11 @@ class HistoryRequest:
             int, Query(ge=1, le=MAXIMUM_PAGE_SIZE, description=f"Events per page, at most {MAXIMUM_PAGE_SIZE}")
         ] = DEFAULT_PAGE_SIZE,
         recorded_from: Annotated[
-            UtcDatetime | None,
+            QueryMoment | None,
             Query(description="Only events the ledger recorded at or after this moment (with its zone)"),
         ] = None,
         recorded_to: Annotated[
-            UtcDatetime | None,
+            QueryMoment | None,
             Query(description="Only events the ledger recorded before this moment (with its zone)"),
         ] = None,
         event_type: Annotated[

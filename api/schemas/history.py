@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
+from pydantic_core import PydanticCustomError
 
 from application.history import HistoryEntry, plain
+
+# A moment in a query is ISO 8601 text with a date and a time: pydantic alone reads "0.5" as a
+# Unix time (1970-01-01T00:00:00.5Z).
+_ISO_MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}.*")
+
+
+def _iso_moment_text(value: Any) -> Any:
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_MOMENT.fullmatch(value)):
+        return value
+    raise PydanticCustomError("datetime_type", "Input should be an ISO 8601 time such as 2025-11-01T08:00:00+08:00")
+
+
+def _in_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+# A moment with its zone, given as ISO 8601 text in a query, held in UTC.
+QueryMoment = Annotated[AwareDatetime, BeforeValidator(_iso_moment_text), AfterValidator(_in_utc)]
 
 
 class HistoryEvent(BaseModel):

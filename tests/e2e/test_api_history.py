@@ -261,5 +261,12 @@ def test_histories_answer_problems_for_missing_tokens_roles_records_and_bad_para
     for code, params in refusals.items():
         problem = assert_problem(api.client.get(path, params=params, headers=api.clerk("en")), 422, "invalid_input")
         assert problem["errors"][0]["code"] == code
-    for params in ({"limit": 0}, {"limit": 501}, {"format": "xml"}, {"recorded_from": "2026-01-01T00:00:00"}):
+    wrong = (
+        {"limit": 0},
+        {"limit": 501},
+        {"format": "xml"},
+        {"recorded_from": "2026-01-01T00:00:00"},
+        {"recorded_to": "0.5"},
+    )
+    for params in wrong:
         assert_problem(api.client.get(path, params=params, headers=api.clerk()), 422, "validation_failed")
