@@ -37,6 +37,7 @@ import binascii
 import hashlib
 import json
 import os
+import re
 import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import suppress
@@ -88,6 +89,8 @@ PROGRESS_EVERY_LINES = 1_000
 Progress = Callable[[str, int, int], None]
 
 _REGISTERED_TOPIC = get_topic(Household.Registered)
+# What tells a bundle's first line from any other file's (before the signature says it is intact).
+_FORMAT_MARK = re.compile(rb'"format"\s*:\s*"' + FORMAT.encode() + rb'"')
 
 
 class BundleError(Exception):
@@ -264,6 +267,8 @@ def export_bundle(
     notifications = scoped_notifications(source.recorder, scope_of(source, engine, account_number, today))
     assert len(notifications) <= MAXIMUM_BUNDLE_EVENTS, "a bundle holds at most a scope selection"
     tariffs = _tariffs_used(issued)
+    scope = "building" if with_statement else "household"
+    accounts = _accounts(source, notifications)
     header = {
         "kind": "header",
         "format": FORMAT,
@@ -271,8 +276,8 @@ def export_bundle(
         "account": account_number,
         "exported_at": exported_at.isoformat(),
         "ledger": dict(ledger),
-        "scope": "building" if with_statement else "household",
-        "accounts": _accounts(source, notifications),
+        "scope": scope,
+        "accounts": accounts,
         "event_count": len(notifications),
         "last_notification_id": notifications[-1].id if notifications else 0,
         "bills": [_bill_summary(row) for row in issued],
@@ -282,8 +287,8 @@ def export_bundle(
     return ExportedBundle(
         path,
         account_number,
-        header["scope"],
-        tuple(header["accounts"]),
+        scope,
+        tuple(accounts),
         len(notifications),
         len(issued),
         tariffs,
@@ -335,10 +340,8 @@ def _tariffs_used(issued: Sequence[Mapping[str, Any]]) -> tuple[TariffUsed, ...]
 
 def _accounts(source: HeatLedger, notifications: Sequence[Notification]) -> list[str]:
     """The account numbers of the households registered in ``notifications``."""
-    found = {
-        source.mapper.to_domain_event(n).account_number for n in notifications if n.topic == _REGISTERED_TOPIC
-    }
-    return sorted(found)
+    registered: list[Any] = [source.mapper.to_domain_event(n) for n in notifications if n.topic == _REGISTERED_TOPIC]
+    return sorted({event.account_number for event in registered})
 
 
 def _event_record(notification: Notification) -> dict[str, Any]:
@@ -428,6 +431,8 @@ def verify_bundle(path: Path, trusted_key: Ed25519PublicKey, progress: Progress 
         if last is not None:
             digest.update(last)
         last, count, read_bytes = line, count + 1, read_bytes + len(line)
+        if count == 1 and not _FORMAT_MARK.search(line):
+            raise BundleError(f"{path} is not a {FORMAT}: its first line is no bundle header")
         if progress is not None and count % PROGRESS_EVERY_LINES == 0:
             progress("checking the signature (bytes)", read_bytes, size_bytes)
     if last is None:
@@ -465,7 +470,9 @@ def _signature_of(line: bytes) -> dict[str, Any]:
     try:
         record = json.loads(line)
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise BundleSignatureError("the bundle's last line is not its signature: unsigned, truncated or appended to") from None
+        raise BundleSignatureError(
+            "the bundle's last line is not its signature: unsigned, truncated or appended to"
+        ) from None
     if not isinstance(record, dict) or record.get("kind") != "signature":
         raise BundleSignatureError("the bundle's last line is not its signature: unsigned, truncated or appended to")
     for name in ("algorithm", "digest_sha256", "public_key", "value"):
@@ -493,7 +500,9 @@ def _check_signature(signature: Mapping[str, Any], digest_hex: str, trusted_key:
         value = base64.b64decode(signature["value"], validate=True)
         trusted_key.verify(value, signed_message(digest_hex))
     except (binascii.Error, InvalidSignature):
-        raise BundleSignatureError(f"the bundle's signature does not verify under the trusted key {trusted_id}") from None
+        raise BundleSignatureError(
+            f"the bundle's signature does not verify under the trusted key {trusted_id}"
+        ) from None
 
 
 # -- the bundle as a ledger -------------------------------------------------------------------
@@ -517,7 +526,7 @@ class BundleLedger(HeatLedger):
             f"INSERT INTO {recorder.events_table_name} (rowid, originator_id, originator_version, topic, state) "
             "VALUES (?, ?, ?, ?, ?)"
         )
-        rows = [(n.id, n.originator_id.hex, n.originator_version, n.topic, n.state) for n in notifications]
+        rows = [(n.id, UUID(str(n.originator_id)).hex, n.originator_version, n.topic, n.state) for n in notifications]
         with recorder.datastore.transaction(commit=True) as cursor:
             cursor.executemany(statement, rows)
 

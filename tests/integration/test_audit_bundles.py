@@ -312,8 +312,21 @@ def test_a_key_is_never_replaced_and_one_others_may_read_is_refused_in_productio
         load_signing_key(tmp_path / "missing.pem", owner_only=False)
 
 
-def test_an_unknown_household_is_not_exported(billed: Container, signing_key: Ed25519PrivateKey, tmp_path: Path) -> None:
+def test_an_unknown_household_is_not_exported(
+    billed: Container, signing_key: Ed25519PrivateKey, tmp_path: Path
+) -> None:
     path = tmp_path / "nobody.jsonl"
     with pytest.raises(NotFoundError):
         export(billed, signing_key, path, account="NOBODY")
     assert not path.exists() and list(tmp_path.glob("*.partial")) == []
+
+
+def test_a_file_that_is_not_a_bundle_is_bad_input_not_a_forgery(tmp_path: Path) -> None:
+    key = Ed25519PrivateKey.generate().public_key()
+    missing, empty, other = tmp_path / "missing.jsonl", tmp_path / "empty.jsonl", tmp_path / "readings.csv"
+    empty.write_bytes(b"")
+    other.write_text("meter_serial,measured_at,energy_gj\nM-1,2025-11-01T00:00:00+08:00,100\n", encoding="utf-8")
+    for path, reason in ((missing, "cannot read"), (empty, "empty"), (other, "not a heatledger-audit-bundle")):
+        with pytest.raises(BundleError, match=reason) as refused:
+            replay_bundle(path, key)
+        assert not isinstance(refused.value, BundleSignatureError)
