@@ -27,7 +27,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import InterfaceError, Notification, OperationalError, StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
 from eventsourcing.utils import Environment, EnvType, retry
 from psycopg.sql import SQL, Composed, Identifier
@@ -238,12 +238,12 @@ class ChainedPostgresApplicationRecorder(LedgerPostgresApplicationRecorder):
         ).format(table=self._table(self.events_table_name))
         for _ in range(event_head // SEAL_PAGE_SIZE + 2):
             cursor.execute(select_page, (after, SEAL_PAGE_SIZE))
-            page = [_notification(row) for row in cursor.fetchall()]
+            page = [_fields(row) for row in cursor.fetchall()]
             if not page:
                 break
             records = chain_records(previous_hash, page)
             self._insert_chain_records(cursor, records)
-            previous_hash, after, sealed = records[-1].record_hash, page[-1].id, sealed + len(page)
+            previous_hash, after, sealed = records[-1].record_hash, page[-1][0], sealed + len(page)
         logger.info("sealing %d events took %.1f s", sealed, time.monotonic() - started)
         return sealed
 
@@ -324,14 +324,8 @@ class ChainedPostgresApplicationRecorder(LedgerPostgresApplicationRecorder):
             return bool(cursor.rowcount)
 
 
-def _notification(row: Any) -> Notification:
-    return Notification(
-        id=row["notification_id"],
-        originator_id=row["originator_id"],
-        originator_version=row["originator_version"],
-        topic=row["topic"],
-        state=bytes(row["state"]),
-    )
+def _fields(row: Any) -> tuple[int, Any, int, str, bytes]:
+    return row["notification_id"], row["originator_id"], row["originator_version"], row["topic"], bytes(row["state"])
 
 
 class LedgerPostgresFactory(PostgresFactory):

@@ -18,8 +18,9 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
-from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore, SQLiteFactory
 
 from infrastructure.audit_chain import GENESIS_HASH, ChainRecord, Checkpoint, chain_records
@@ -76,12 +77,11 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             c.execute(self._select_head_statement)
             head = c.fetchone()
             previous_hash = bytes(head[0]) if head else GENESIS_HASH
-            notifications = (
-                _notification(notification_id, event)
+            events = (
+                (notification_id, event.originator_id, event.originator_version, event.topic, event.state)
                 for notification_id, event in zip(notification_ids, stored_events, strict=True)
             )
-            records = chain_records(previous_hash, notifications)
-            c.executemany(self._insert_chain_statement, [_row(record) for record in records])
+            c.executemany(self._insert_chain_statement, chain_records(previous_hash, events))
         return notification_ids
 
     # -- sealing a store written before the chain ---------------------------------------------
@@ -123,23 +123,18 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                 f"SELECT rowid, * FROM {self.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?",
                 (after, SEAL_PAGE_SIZE),
             )
-            page = [self._row_notification(row) for row in cursor.fetchall()]
+            page = [self._row_fields(row) for row in cursor.fetchall()]
             if not page:
                 break
             records = chain_records(previous_hash, page)
-            cursor.executemany(self._insert_chain_statement, [_row(record) for record in records])
-            previous_hash, after, sealed = records[-1].record_hash, page[-1].id, sealed + len(page)
+            cursor.executemany(self._insert_chain_statement, records)
+            previous_hash, after, sealed = records[-1].record_hash, page[-1][0], sealed + len(page)
         logger.info("sealing %d events took %.1f s", sealed, time.monotonic() - started)
         return sealed
 
-    def _row_notification(self, row: Any) -> Notification:
-        return Notification(
-            id=row["rowid"],
-            originator_id=self.convert_originator_id(row["originator_id"]),
-            originator_version=row["originator_version"],
-            topic=row["topic"],
-            state=bytes(row["state"]),
-        )
+    def _row_fields(self, row: Any) -> tuple[int, UUID | str, int, str, bytes]:
+        originator_id = self.convert_originator_id(row["originator_id"])
+        return row["rowid"], originator_id, row["originator_version"], row["topic"], bytes(row["state"])
 
     # -- reading the chain --------------------------------------------------------------------
 
@@ -183,26 +178,6 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                 (checkpoint.position, checkpoint.record_hash, checkpoint.recorded_at.isoformat()),
             )
             return bool(_scalar(c, "SELECT changes()"))
-
-
-def _notification(notification_id: int, event: StoredEvent) -> Notification:
-    return Notification(
-        id=notification_id,
-        originator_id=event.originator_id,
-        originator_version=event.originator_version,
-        topic=event.topic,
-        state=event.state,
-    )
-
-
-def _row(record: ChainRecord) -> tuple[int, str, int, bytes, bytes]:
-    return (
-        record.notification_id,
-        record.originator_id,
-        record.originator_version,
-        record.record_hash,
-        record.previous_hash,
-    )
 
 
 def _record(row: Any) -> ChainRecord:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -15,6 +17,7 @@ from eventsourcing.persistence import IntegrityError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from application.ledger import HeatLedger
 from domain.errors import ConflictError
 from infrastructure.audit_chain import (
     GENESIS_HASH,
@@ -27,11 +30,14 @@ from infrastructure.audit_chain import (
     verify_chain,
 )
 from infrastructure.container import Container, bootstrap
+from infrastructure.event_store import event_store_environment
 from infrastructure.settings import Settings
 from tests.strategies import household_with_meter, new_household, register_household
 from tests.tamper import RawStore
 
 NOW = datetime(2026, 1, 15, 8, 0, tzinfo=UTC)
+WRITERS = 4
+SAVES_PER_WRITER = 10
 # Account numbers of the property's households: unique across its examples, which share one store.
 ACCOUNT_NUMBERS = itertools.count(1)
 
@@ -314,6 +320,29 @@ def test_for_any_saves_the_chain_covers_exactly_the_stored_events(
     ]
     assert chained == stored
     assert verify_chain(recorder, page_size=4).intact
+
+
+def test_concurrent_writers_never_fork_the_chain(container: Container, recorder: ChainedRecorder) -> None:
+    """Writers in separate ledgers (their own connections) save at once: each save links to the
+    head the one before it committed, so no two records share a predecessor."""
+    writers = [HeatLedger(env=event_store_environment(container.settings)) for _ in range(WRITERS)]
+    barrier = threading.Barrier(WRITERS)
+
+    def write(number: int) -> None:
+        barrier.wait()
+        for save in range(SAVES_PER_WRITER):
+            writers[number].save(new_household(f"C-{number}-{save}"), new_household(f"D-{number}-{save}"))
+
+    try:
+        with ThreadPoolExecutor(WRITERS) as pool:
+            list(pool.map(write, range(WRITERS)))
+    finally:
+        for writer in writers:
+            writer.close()
+    records = recorder.select_chain(0, recorder.max_chain_position(), 10_000)
+    assert len(records) == 2 * WRITERS * SAVES_PER_WRITER
+    assert len({record.previous_hash for record in records}) == len(records)
+    assert verify_chain(recorder).intact
 
 
 # -- stores written before the chain ----------------------------------------------------------
