@@ -241,16 +241,21 @@ def _trusted_key(given: Path | None) -> Ed25519PublicKey:
 
 def _replay_table(replayed: BundleReplay) -> Table:
     table = Table(title=f"Bills of {escape(replayed.account_number)} replayed from the bundle")
+    # Amounts stay on one line; a long bill number folds; the differences (shown only when a bill
+    # differs) wrap in what width is left.
+    shown = replayed.checks[:MAXIMUM_TABLE_ROWS]
+    with_differences = any(check.differences for check in shown)
     table.add_column("bill", overflow="fold")
-    table.add_column("kind")
-    table.add_column("issued 元", justify="right")
-    table.add_column("replayed 元", justify="right")
-    table.add_column("match", justify="center")
-    table.add_column("differences")
-    for check in replayed.checks[:MAXIMUM_TABLE_ROWS]:
-        table.add_row(*_row(check))
+    table.add_column("kind", overflow="fold")
+    table.add_column("issued 元", justify="right", no_wrap=True)
+    table.add_column("replayed 元", justify="right", no_wrap=True)
+    table.add_column("match", justify="center", no_wrap=True)
+    if with_differences:
+        table.add_column("differences", overflow="fold")
+    for check in shown:
+        table.add_row(*_row(check)[: 6 if with_differences else 5])
     if len(replayed.checks) > MAXIMUM_TABLE_ROWS:
-        table.add_row(f"… {len(replayed.checks) - MAXIMUM_TABLE_ROWS} more", "", "", "", "", "")
+        table.add_row(f"… {len(replayed.checks) - MAXIMUM_TABLE_ROWS} more")
     return table
 
 
