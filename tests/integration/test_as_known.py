@@ -8,25 +8,46 @@ same frozen time, except where a test dates a fact in the world before the momen
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from itertools import count
+from typing import Any
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 from freezegun import freeze_time
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.pool import StaticPool
 
 from application.authorization import SYSTEM
 from application.billing_runs import RunRequest
+from application.ledger import HeatLedger
 from domain import ids
 from domain.billing import BillKind
-from domain.payment import PaymentChannel, ReversalKind
+from domain.payment import COUNTER, PaymentChannel, ReversalKind
+from domain.values import CustomerClass
 from infrastructure.as_known import KnownReads
 from infrastructure.container import Container
+from projections.ledger_projection import LedgerProjection
 from projections.payment_queries import PaymentQueries
 from projections.queries import Granularity
-from tests.integration.test_billing_runs import SEASON, SHANGHAI, midnight, publish
-from tests.strategies import household_with_meter, item
+from projections.runner import ProjectionRunner
+from projections.tables import metadata
+from tests.integration.test_billing_runs import SEASON, SHANGHAI, TERMS, midnight, publish
+from tests.strategies import (
+    COMMISSIONED_AT,
+    commission_meter,
+    household_with_meter,
+    item,
+    memory_ledger,
+    register_household,
+    values,
+)
 
 D = Decimal
 A_1 = ids.household_id("A-1")
@@ -149,3 +170,319 @@ def test_before_the_household_was_registered_nothing_is_known_of_it(told_in_febr
         assert before.queries.household("A-1") is None
         assert before.billing.balance(A_1) is None
         assert before.position == 0
+
+
+# -- property: what was known at T is what a ledger told only that much answers today -----------
+
+# Examples per backend: each plays a season of three meters, three billing runs and the drawn
+# corrections into the shared store, then folds the events known at T twice (a view, a ledger).
+EXAMPLES = 10
+# Meters are read every third day (and on the season's last midnight): 52 readings each.
+READING_DAYS = [*range(0, SEASON.days, 3), SEASON.days]
+DAILY_GJ = {"first": D("0.2"), "second": D("0.1")}
+SPARE_START_GJ = D(5)
+SET_UP_AT = shanghai("2025-10-05T10:00")
+PREPAYMENT_AT = shanghai("2025-10-20T10:00")
+STATEMENT_AT = shanghai("2026-01-05T10:00")
+SETTLEMENT_AT = shanghai("2026-04-05T10:00")
+LAST_AT = shanghai("2026-04-25T10:00")
+FIRST_DAY, LAST_DAY = date(2025, 10, 1), date(2026, 4, 30)
+
+
+@dataclass(frozen=True)
+class Names:
+    """The accounts, meters and community of one example (the examples share a store)."""
+
+    tag: str
+
+    @property
+    def community(self) -> str:
+        return f"C-{self.tag}"
+
+    @property
+    def accounts(self) -> dict[str, str]:
+        return {"first": f"A-{self.tag}", "second": f"B-{self.tag}"}
+
+    @property
+    def meters(self) -> dict[str, str]:
+        return {"first": f"MA-{self.tag}", "second": f"MB-{self.tag}", "spare": f"MS-{self.tag}"}
+
+
+@dataclass(frozen=True)
+class Command:
+    """One thing the ledger is told, the moment it records it, and its particulars."""
+
+    at: datetime
+    kind: str
+    particulars: tuple[Any, ...] = ()
+
+
+def reading_day(index: int) -> date:
+    return SEASON.first_day + timedelta(days=index)
+
+
+def register_gj(household: str, index: int, swap_index: int | None) -> tuple[str, Decimal]:
+    """Which meter of ``household`` reads day ``index`` and its register then (the first
+    household's meter is swapped for the spare at noon of ``swap_index``)."""
+    if household == "first" and swap_index is not None and index > swap_index:
+        return "spare", SPARE_START_GJ + DAILY_GJ["first"] * (index - swap_index) - DAILY_GJ["first"] / 2
+    return household, D(100) + DAILY_GJ[household] * index
+
+
+def swap_moment(swap_index: int) -> datetime:
+    return midnight(reading_day(swap_index)) + timedelta(hours=12)
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> tuple[list[Command], datetime, date]:
+    """The commands of a season in recording order, a moment T and a world day to ask about."""
+    swap_index = draw(st.none() | st.sampled_from(READING_DAYS[3:-3]))
+    faulty = set(draw(st.lists(st.sampled_from(READING_DAYS[2:-2]), max_size=2)))
+    commands = [
+        Command(SET_UP_AT, "set_up"),
+        Command(PREPAYMENT_AT, "prepayment"),
+        Command(SETTLEMENT_AT, "settlement"),
+    ]
+    if draw(st.booleans()):
+        commands.append(Command(STATEMENT_AT, "statement"))
+    recorded = _reading_chunks(draw, commands, swap_index, faulty)
+    if swap_index is not None:
+        at = swap_moment(swap_index) + timedelta(minutes=draw(st.integers(0, 600)))
+        commands.append(Command(at, "swap", (swap_index,)))
+    _corrections(draw, commands, recorded, swap_index, faulty)
+    _payments(draw, commands)
+    commands.sort(key=lambda command: command.at)  # stable: a chunk keeps its estimator run after it
+    moments = [command.at for command in commands]
+    known_at = draw(
+        st.sampled_from(moments)
+        | st.datetimes(min_value=datetime(2025, 10, 1), max_value=datetime(2026, 4, 30), timezones=st.just(UTC))
+    )
+    day = draw(st.dates(min_value=FIRST_DAY, max_value=LAST_DAY))
+    return commands, known_at, day
+
+
+def _reading_chunks(
+    draw: st.DrawFn, commands: list[Command], swap_index: int | None, faulty: set[int]
+) -> dict[tuple[str, int], datetime]:
+    """The readings cut into chunks, each recorded within the business day of its last reading
+    (and the estimator run after some); returns when each household's reading of a day was
+    recorded."""
+    recorded: dict[tuple[str, int], datetime] = {}
+    remaining = list(READING_DAYS)
+    while remaining:
+        size = draw(st.integers(3, 20))
+        chunk, remaining = remaining[:size], remaining[size:]
+        at = midnight(reading_day(chunk[-1])) + timedelta(minutes=draw(st.integers(60, 20 * 60)))
+        commands.append(Command(at, "read", (tuple(chunk), swap_index, tuple(sorted(faulty)))))
+        if draw(st.booleans()):
+            commands.append(Command(at, "estimate"))
+        recorded |= {(household, index): at for household in DAILY_GJ for index in chunk}
+    return recorded
+
+
+def _corrections(
+    draw: st.DrawFn,
+    commands: list[Command],
+    recorded: dict[tuple[str, int], datetime],
+    swap_index: int | None,
+    faulty: set[int],
+) -> None:
+    """Corrections and voids of readings already recorded (never of the swapped meters' last and
+    first, of a faulty reading, or twice the same reading)."""
+    candidates = [
+        (household, index)
+        for household in DAILY_GJ
+        for index in READING_DAYS[1:-1]
+        if index not in faulty and not (household == "first" and swap_index is not None and index >= swap_index)
+    ]
+    touched = draw(st.lists(st.sampled_from(candidates), max_size=4, unique=True))
+    for household, index in touched:
+        at = recorded[(household, index)] + timedelta(minutes=draw(st.integers(1, 40 * 24 * 60)))
+        if draw(st.booleans()):
+            commands.append(Command(at, "void", (household, index)))
+        else:
+            delta = draw(st.sampled_from([D("-0.05"), D("0.03"), D("0.05")]))
+            commands.append(Command(at, "correct", (household, index, delta)))
+
+
+def _payments(draw: st.DrawFn, commands: list[Command]) -> None:
+    """Counter payments after the prepayment, some reversed later."""
+    for number in range(draw(st.integers(0, 4))):
+        at = PREPAYMENT_AT + timedelta(minutes=draw(st.integers(1, 180 * 24 * 60)))
+        household = draw(st.sampled_from(list(DAILY_GJ)))
+        commands.append(Command(at, "pay", (household, D(draw(st.integers(1, 3000))), f"R-{number}")))
+        if draw(st.booleans()):
+            later = at + timedelta(minutes=draw(st.integers(1, 30 * 24 * 60)))
+            commands.append(Command(later, "reverse", (household, f"R-{number}")))
+
+
+def play(container: Container, commands: list[Command], names: Names) -> None:
+    for command in commands:
+        with recorded_at(container, command.at):
+            PLAYS[command.kind](container, names, *command.particulars)
+
+
+def _set_up(container: Container, names: Names) -> None:
+    ledger = container.ledger
+    for household, account in names.accounts.items():
+        register_household(ledger, account, names.community, "1")
+        commission_meter(ledger, names.meters[household])
+        ledger.attach_meter(SYSTEM, account, names.meters[household], COMMISSIONED_AT)
+    commission_meter(ledger, names.meters["spare"])
+    container.billing.publish_tariff(
+        SYSTEM,
+        CustomerClass.RESIDENTIAL,
+        names.community,
+        TERMS,
+        date(2025, 10, 1),
+        None,
+        "价〔2025〕7号",
+        date(2025, 9, 20),
+    )
+
+
+def _run(kind: BillKind, month: str | None = None) -> Callable[[Container, Names], None]:
+    def run_bills(container: Container, names: Names) -> None:
+        container.billing_runs.run(SYSTEM, RunRequest(kind, SEASON, month, names.community))
+
+    return run_bills
+
+
+def _read(
+    container: Container, names: Names, chunk: tuple[int, ...], swap_index: int | None, faulty: tuple[int, ...]
+) -> None:
+    items = []
+    for index in chunk:
+        for household in DAILY_GJ:
+            meter, register = register_gj(household, index, swap_index)
+            bad = household == "second" and index in faulty
+            items.append(item(names.meters[meter], midnight(reading_day(index)), register, faulty=bad))
+    report = container.ledger.record_readings(SYSTEM, items)
+    assert report.accepted == len(items), report.outcomes
+
+
+def _estimate(container: Container, names: Names) -> None:
+    container.estimator.run(SYSTEM, datetime.now(UTC))
+
+
+def _swap(container: Container, names: Names, swap_index: int) -> None:
+    at = swap_moment(swap_index)
+    final = values(at, D(100) + DAILY_GJ["first"] * swap_index + DAILY_GJ["first"] / 2)
+    container.ledger.replace_meter(
+        SYSTEM,
+        names.accounts["first"],
+        names.meters["first"],
+        names.meters["spare"],
+        final,
+        values(at, SPARE_START_GJ),
+        "swap",
+    )
+
+
+def _void(container: Container, names: Names, household: str, index: int) -> None:
+    container.ledger.void_reading(SYSTEM, names.meters[household], midnight(reading_day(index)), "misread")
+
+
+def _correct(container: Container, names: Names, household: str, index: int, delta: Decimal) -> None:
+    meter, register = register_gj(household, index, None)
+    at = midnight(reading_day(index))
+    container.ledger.correct_reading(SYSTEM, names.meters[meter], at, values(at, register + delta), "misread")
+
+
+def _pay(container: Container, names: Names, household: str, amount_yuan: Decimal, receipt: str) -> None:
+    container.payments.receive_at_counter(
+        SYSTEM, names.accounts[household], amount_yuan, PaymentChannel.CASH, f"{receipt}-{names.tag}"
+    )
+
+
+def _reverse(container: Container, names: Names, household: str, receipt: str) -> None:
+    payment_id = ids.payment_id(COUNTER, f"{receipt}-{names.tag}")
+    container.payments.reverse(SYSTEM, payment_id, ReversalKind.ERROR, "keyed twice")
+
+
+PLAYS: dict[str, Callable[..., None]] = {
+    "set_up": _set_up,
+    "prepayment": _run(BillKind.PREPAYMENT),
+    "statement": _run(BillKind.STATEMENT, "2025-12"),
+    "settlement": _run(BillKind.SETTLEMENT),
+    "read": _read,
+    "estimate": _estimate,
+    "swap": _swap,
+    "void": _void,
+    "correct": _correct,
+    "pay": _pay,
+    "reverse": _reverse,
+}
+
+
+def told_until(container: Container, after: int, moment: datetime) -> tuple[HeatLedger, Engine]:
+    """A fresh ledger (in memory, with its own read models) told only the events recorded by
+    ``moment`` (their own timestamps), of those stored after notification ``after`` (this
+    example's), in the order they were stored, its read models caught up."""
+    source = container.ledger
+    known = []
+    while True:
+        page = source.recorder.select_notifications(start=after + 1, limit=1000)
+        if not page:
+            break
+        known += [n for n in page if source.mapper.to_domain_event(n).timestamp <= moment]
+        after = page[-1].id
+    ledger = memory_ledger()
+    ledger.recorder.insert_events([StoredEvent(n.originator_id, n.originator_version, n.topic, n.state) for n in known])
+    engine = create_engine("sqlite://", poolclass=StaticPool)
+    metadata.create_all(engine)
+    ProjectionRunner(ledger, engine, LedgerProjection()).catch_up()
+    return ledger, engine
+
+
+def household_answers(reads: KnownReads, account_number: str, day: date) -> dict[str, Any]:
+    """What the household endpoints answer from these read models."""
+    household_id = ids.household_id(account_number)
+    return {
+        "household": reads.queries.household(account_number),
+        "balance": reads.billing.balance(household_id),
+        "balance on the day": reads.payments.balance_as_of(household_id, day),
+        "allocations": reads.payments.allocations_of_household(household_id),
+        "open charges": reads.payments.open_charges_of_household(household_id),
+        "credit": reads.payments.unallocated_credit_yuan(household_id),
+        "payments": reads.payments.payments_of_household(household_id, limit=100),
+        "consumption": reads.queries.household_consumption(household_id, FIRST_DAY, LAST_DAY, Granularity.DAY),
+        "bills": reads.billing.bills_of_household(household_id, limit=100),
+        "bills by the day": reads.billing.bills_of_household(household_id, limit=100, issued_on_or_before=day),
+    }
+
+
+def aging_answers(reads: KnownReads, community: str, day: date) -> dict[str, Any]:
+    return {"totals": reads.payments.aging_totals(day, community), "items": reads.payments.aging(day, community)}
+
+
+@pytest.fixture
+def tags() -> Iterator[str]:
+    return (f"{number:04d}" for number in count())
+
+
+def test_what_was_known_at_a_moment_is_what_a_ledger_told_only_that_much_answers(
+    container: Container, tags: Iterator[str]
+) -> None:
+    @settings(max_examples=EXAMPLES)
+    @given(history=histories())
+    def known_at_t_equals_a_ledger_told_until_t(history: tuple[list[Command], datetime, date]) -> None:
+        commands, known_at, day = history
+        names = Names(next(tags))
+        start = int(container.ledger.recorder.max_notification_id() or 0)
+        play(container, commands, names)
+        container.catch_up()
+
+        ledger, engine = told_until(container, start, known_at)
+        try:
+            told = KnownReads(engine)
+            for account in names.accounts.values():
+                with container.as_known.household(account, known_at) as known:
+                    assert household_answers(known, account, day) == household_answers(told, account, day)
+            with container.as_known.community(names.community, known_at) as known:
+                assert aging_answers(known, names.community, day) == aging_answers(told, names.community, day)
+        finally:
+            ledger.close()
+            engine.dispose()
+
+    known_at_t_equals_a_ledger_told_until_t()
