@@ -20,13 +20,14 @@ from fastapi import Depends, Path, Query, Request, Response
 from pydantic import StringConstraints
 from sqlalchemy import select
 
+from api.as_known import BillIdPath
 from api.auth import Reader
 from api.dependencies import ContainerDependency, PreferredLanguage
 from api.history_text import CSV_MEDIA_TYPE, csv_row, history_csv, summarize
 from api.messages import Language
 from api.problems import RequestRuleError, problem_responses
 from api.routers import resource_router
-from api.routers.bills import BillIdPath, require_bill
+from api.routers.bills import require_bill
 from api.routers.households import AccountNumberPath
 from api.routers.meters import SerialPath
 from api.routers.monitoring import say_language
