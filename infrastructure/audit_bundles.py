@@ -90,6 +90,7 @@ Progress = Callable[[str, int, int], None]
 
 _REGISTERED_TOPIC = get_topic(Household.Registered)
 # What tells a bundle's first line from any other file's (before the signature says it is intact).
+_SIGNATURE_FIELDS = frozenset({"kind", "algorithm", "digest_sha256", "key_id", "public_key", "value"})
 _FORMAT_MARK = re.compile(rb'"format"\s*:\s*"' + FORMAT.encode() + rb'"')
 
 
@@ -195,8 +196,7 @@ def public_key_text(key: Ed25519PublicKey) -> str:
 
 def key_id(key: Ed25519PublicKey) -> str:
     """A short name of a public key: ``ed25519:`` and the first 16 hex digits of its SHA-256."""
-    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return "ed25519:" + hashlib.sha256(raw).hexdigest()[:16]
+    return "ed25519:" + hashlib.sha256(_raw(key)).hexdigest()[:16]
 
 
 def signed_message(digest_hex: str) -> bytes:
@@ -466,43 +466,74 @@ def _lines(path: Path) -> Iterator[bytes]:
         raise BundleError(f"{path} has more than {MAXIMUM_BUNDLE_EVENTS} events: not a bundle this ledger wrote")
 
 
-def _signature_of(line: bytes) -> dict[str, Any]:
+def _signature_of(line: bytes) -> dict[str, str]:
+    """The signature line's fields, exactly those the format names, each a string."""
     try:
         record = json.loads(line)
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise BundleSignatureError(
-            "the bundle's last line is not its signature: unsigned, truncated or appended to"
-        ) from None
+        record = None
     if not isinstance(record, dict) or record.get("kind") != "signature":
         raise BundleSignatureError("the bundle's last line is not its signature: unsigned, truncated or appended to")
-    for name in ("algorithm", "digest_sha256", "public_key", "value"):
-        if not isinstance(record.get(name), str):
-            raise BundleSignatureError(f"the bundle's signature has no {name}")
+    if set(record) != _SIGNATURE_FIELDS or not all(isinstance(value, str) for value in record.values()):
+        raise BundleSignatureError(
+            f"the bundle's signature line must hold exactly {', '.join(sorted(_SIGNATURE_FIELDS))}"
+        )
     if record["algorithm"] != SIGNATURE_ALGORITHM:
         raise BundleSignatureError(f"the bundle is signed with {record['algorithm']}, not {SIGNATURE_ALGORITHM}")
+    # The line is not covered by the signature it carries, so it must be byte for byte the line
+    # the fields give (compact JSON, this field order, one newline): nothing in it can change.
+    if _line(_signature_fields(record)) != line:
+        raise BundleSignatureError("the bundle's signature line is not written as Heat Ledger writes it")
     return record
 
 
-def _check_signature(signature: Mapping[str, Any], digest_hex: str, trusted_key: Ed25519PublicKey) -> None:
+def _signature_fields(record: Mapping[str, str]) -> dict[str, str]:
+    return {name: record[name] for name in ("kind", "algorithm", "digest_sha256", "key_id", "public_key", "value")}
+
+
+def _check_signature(signature: Mapping[str, str], digest_hex: str, trusted_key: Ed25519PublicKey) -> None:
     if signature["digest_sha256"] != digest_hex:
         raise BundleSignatureError(
             "the bundle was changed after it was signed: its content's SHA-256 is "
             f"{digest_hex}, the signed one {signature['digest_sha256']}"
         )
     trusted_id = key_id(trusted_key)
+    embedded = _canonical_base64(signature["public_key"], "public key")
+    if embedded != _raw(trusted_key):
+        raise BundleSignatureError(
+            f"the bundle is signed by key {_embedded_key_id(embedded)}, not by the trusted key {trusted_id}"
+        )
+    if signature["key_id"] != trusted_id:
+        raise BundleSignatureError(f"the bundle's signature names key {signature['key_id']!r}, not {trusted_id}")
     try:
-        embedded_id = key_id(parse_public_key(signature["public_key"].encode("ascii"), "the bundle's key"))
-    except (SigningKeyError, UnicodeEncodeError):
-        raise BundleSignatureError("the bundle's signature names no readable public key") from None
-    if embedded_id != trusted_id:
-        raise BundleSignatureError(f"the bundle is signed by key {embedded_id}, not by the trusted key {trusted_id}")
-    try:
-        value = base64.b64decode(signature["value"], validate=True)
-        trusted_key.verify(value, signed_message(digest_hex))
-    except (binascii.Error, InvalidSignature):
+        trusted_key.verify(_canonical_base64(signature["value"], "signature"), signed_message(digest_hex))
+    except InvalidSignature:
         raise BundleSignatureError(
             f"the bundle's signature does not verify under the trusted key {trusted_id}"
         ) from None
+
+
+def _canonical_base64(text: str, what: str) -> bytes:
+    """Base64 as this module writes it, and only so: a decoder that ignores stray bits would let a
+    changed character of the signature line pass unnoticed."""
+    try:
+        decoded = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        decoded = None
+    if decoded is None or base64.b64encode(decoded).decode("ascii") != text:
+        raise BundleSignatureError(f"the bundle's {what} is not base64 as Heat Ledger writes it")
+    return decoded
+
+
+def _raw(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def _embedded_key_id(raw: bytes) -> str:
+    try:
+        return key_id(Ed25519PublicKey.from_public_bytes(raw))
+    except ValueError:
+        return "(not an Ed25519 key)"
 
 
 # -- the bundle as a ledger -------------------------------------------------------------------

@@ -198,4 +198,4 @@ def resign(path: Path, content: list[bytes], key: Ed25519PrivateKey) -> None:
         "public_key": public_key_text(public),
         "value": base64.b64encode(key.sign(SIGNED_PREFIX + digest.encode())).decode(),
     }
-    path.write_bytes(b"".join(content) + json.dumps(signature).encode() + b"\n")
+    path.write_bytes(b"".join(content) + json.dumps(signature, separators=(",", ":")).encode() + b"\n")

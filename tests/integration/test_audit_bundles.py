@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domain.billing import BillKind
 from domain.errors import NotFoundError
@@ -87,7 +89,7 @@ def resign(path: Path, lines: list[bytes], key: Ed25519PrivateKey) -> None:
         "public_key": audit_bundles.public_key_text(public),
         "value": base64.b64encode(key.sign(b"heatledger-audit-bundle/1 sha256:" + digest.encode())).decode(),
     }
-    path.write_bytes(content + json.dumps(signature).encode() + b"\n")
+    path.write_bytes(content + json.dumps(signature, separators=(",", ":")).encode() + b"\n")
 
 
 def issue_every_kind(container: Container) -> None:
@@ -242,9 +244,34 @@ def test_a_signature_by_another_key_under_the_trusted_key_s_name_is_refused(
     resign(bundle, lines[:-1], Ed25519PrivateKey.generate())
     signature = json.loads(lines_of(bundle)[-1])
     signature["public_key"] = audit_bundles.public_key_text(signing_key.public_key())
-    bundle.write_bytes(b"".join(lines[:-1]) + json.dumps(signature).encode() + b"\n")
+    signature["key_id"] = audit_bundles.key_id(signing_key.public_key())
+    bundle.write_bytes(b"".join(lines[:-1]) + json.dumps(signature, separators=(",", ":")).encode() + b"\n")
     with pytest.raises(BundleSignatureError, match="does not verify"):
         replay_bundle(bundle, signing_key.public_key())
+
+
+def test_any_byte_changed_anywhere_in_a_bundle_is_refused(
+    bundle: Path, signing_key: Ed25519PrivateKey, tmp_path: Path
+) -> None:
+    """Header, events and the signature line itself: no change of one byte goes unnoticed."""
+    content = bundle.read_bytes()
+    signature_starts = content.rindex(b"\n", 0, len(content) - 1) + 1
+    changed_path = tmp_path / "changed.jsonl"
+
+    @given(
+        st.one_of(st.integers(0, len(content) - 1), st.integers(signature_starts, len(content) - 1)),
+        st.integers(1, 255),
+    )
+    @settings(max_examples=300)
+    def refused(position: int, flip: int) -> None:
+        changed = bytearray(content)
+        changed[position] ^= flip
+        changed_path.write_bytes(bytes(changed))
+        with pytest.raises(BundleError):
+            verify_bundle(changed_path, signing_key.public_key())
+
+    refused()
+    assert verify_bundle(bundle, signing_key.public_key()).line_count == content.count(b"\n")
 
 
 @pytest.mark.parametrize("cut", ["signature", "appended", "event"])
