@@ -209,6 +209,8 @@ class ChainedPostgresApplicationRecorder(LedgerPostgresApplicationRecorder):
         """Chain every stored event when none is chained yet and no checkpoint was ever taken; a
         chain that merely lags (or a store with checkpoints and no chain) is left as it is, for
         ``heatledger audit verify`` to report: it is never repaired silently."""
+        if self._chain_keeps_up():
+            return  # every start asks, but only a store that may need a seal waits for the lock
         with self.datastore.transaction(commit=True) as cursor:
             # The writers' own lock: no save slips in between the reads and the seal.
             cursor.execute(
@@ -217,6 +219,12 @@ class ChainedPostgresApplicationRecorder(LedgerPostgresApplicationRecorder):
             sealed = self._seal(cursor)
         if sealed:
             logger.warning("sealed the event store: %d events written before the hash chain are now chained", sealed)
+
+    def _chain_keeps_up(self) -> bool:
+        """The check every start makes without any lock: the events' head read first, then the
+        chain's, so a save committed in between can only make the chain look further ahead."""
+        event_head = self.max_notification_id() or 0
+        return event_head == 0 or self.max_chain_position() >= event_head
 
     def _seal(self, cursor: Any) -> int:
         event_head = self._scalar(cursor, "SELECT max(notification_id) FROM {table}", self.events_table_name)

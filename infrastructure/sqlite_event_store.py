@@ -90,6 +90,8 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         """Chain every stored event when none is chained yet and no checkpoint was ever taken;
         a chain that merely lags (or a store with checkpoints and no chain) is left as it is,
         for ``heatledger audit verify`` to report: it is never repaired silently."""
+        if self._chain_keeps_up():
+            return
         connection = self.datastore.get_connection(commit=True)
         with connection as conn:
             cursor = conn.cursor()
@@ -103,6 +105,12 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             conn.commit()
         if sealed:
             logger.warning("sealed the event store: %d events written before the hash chain are now chained", sealed)
+
+    def _chain_keeps_up(self) -> bool:
+        """The check every start makes without any lock: the events' head read first, then the
+        chain's, so a save committed in between can only make the chain look further ahead."""
+        event_head = self.max_notification_id() or 0
+        return event_head == 0 or self.max_chain_position() >= event_head
 
     def _seal(self, cursor: Any) -> int:
         event_head = _scalar(cursor, f"SELECT MAX(rowid) FROM {self.events_table_name}")
