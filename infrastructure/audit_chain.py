@@ -552,11 +552,6 @@ def verify_chain(
     return walk.finish()
 
 
-def latest_checkpoint(recorder: ChainedRecorder) -> Checkpoint | None:
-    checkpoints = recorder.select_checkpoints()
-    return checkpoints[-1] if checkpoints else None
-
-
 def take_checkpoint(
     recorder: ChainedRecorder, now: datetime, progress: ProgressCallback | None = None
 ) -> tuple[Checkpoint, bool]:
