@@ -597,11 +597,13 @@ def open_bundle(path: Path, trusted_key: Ed25519PublicKey, progress: Progress | 
         ledger = BundleLedger(lambda: _exported_at(header))
         header.update(_load_events(verified, ledger, progress))
         runner = ProjectionRunner(ledger, engine, LedgerProjection(), batch_size=PROJECTION_BATCH_SIZE)
-        total = int(header["event_count"])
         try:
-            runner.catch_up(lambda done, _: progress("projecting", done, total) if progress else None)
-        except Exception as error:  # a topic or payload this version of the ledger cannot read
-            raise BundleError(f"the bundle's events cannot be read by this Heat Ledger: {error}") from error
+            # The runner reports positions in the log (notification ids, with the scope's gaps).
+            runner.catch_up(
+                lambda position, last: progress("projecting (log position)", position, last) if progress else None
+            )
+        except Exception as error:  # a topic this ledger does not know, or not a history it can project
+            raise BundleError(f"the bundle's events cannot be projected by this Heat Ledger: {error}") from error
         return OpenedBundle(header, verified, ledger, engine)
     except BaseException:
         if ledger is not None:
@@ -744,11 +746,19 @@ def replay_bundle(path: Path, trusted_key: Ed25519PublicKey, progress: Progress 
         found = _issued_bills(bundle.engine, account)
         checks: list[BillCheck] = []
         for done, row in enumerate(found, start=1):
-            checks.append(_check(replays.replay(row["bill_id"])))
+            checks.append(_replayed(replays, row))
             if progress is not None:
                 progress("replaying bills", done, len(found))
         checks.extend(_missing(bundle.header, found))
         return BundleReplay(account, bundle.verified.key_id, int(bundle.header["event_count"]), tuple(checks))
+
+
+def _replayed(replays: BillReplays, row: Mapping[str, Any]) -> BillCheck:
+    """The bill replayed, or why the bundle's events cannot replay it (a check that fails)."""
+    try:
+        return _check(replays.replay(row["bill_id"]))
+    except Exception as error:  # events signed as they are, but not a history the ledger can replay
+        return BillCheck(row["number"], row["kind"], row["amount_yuan"], None, False, (f"cannot be replayed: {error}",))
 
 
 def _check(outcome: ReplayOutcome) -> BillCheck:

@@ -318,6 +318,27 @@ def test_a_bundle_of_another_format_or_with_a_bad_event_is_refused_clearly(
     resign(bundle, [lines[0], lines[2], lines[1], *lines[3:-1]], signing_key)
     with pytest.raises(BundleError, match="out of recording order"):
         replay_bundle(bundle, signing_key.public_key())
+    unknown_topic = lines[1].replace(b"domain.household:Household.Registered", b"domain.elsewhere:Gone")
+    resign(bundle, [lines[0], unknown_topic, *lines[2:-1]], signing_key)
+    with pytest.raises(BundleError, match="cannot be projected by this Heat Ledger"):
+        replay_bundle(bundle, signing_key.public_key())
+
+
+def test_a_bill_the_bundle_s_events_cannot_issue_is_reported_with_the_run_s_reason(
+    bundle: Path, signing_key: Ed25519PrivateKey
+) -> None:
+    """Events signed as they are, but without the tariff: the replayed run refuses, and says why."""
+    lines = lines_of(bundle)
+    kept = [line for line in lines[1:-1] if b'"topic":"domain.tariff:' not in line]
+    header = json.loads(lines[0])
+    header["event_count"] = len(kept)
+    resign(bundle, [json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode() + b"\n", *kept], signing_key)
+    replayed = replay_bundle(bundle, signing_key.public_key())
+    (check,) = replayed.checks
+    assert not replayed.all_match and check.replayed_amount_yuan is None
+    assert check.issued_amount_yuan == D("1944.00")
+    (reason,) = check.differences
+    assert reason.startswith("not replayed:") and "tariff" in reason, reason
 
 
 # -- keys and households ------------------------------------------------------------------------
