@@ -124,6 +124,9 @@ def audit_export(
         fail(f"{file} exists: give --overwrite to replace it")
     console = out()
     with opened_container() as container, progress_reporter(console) as progress:
+        # The scope is found through the read models (bills, payments, the building's households):
+        # they must hold every event stored so far (production's workers may lag behind).
+        container.catch_up()
         now = container.ledger.clock()
         try:
             exported = export_bundle(
