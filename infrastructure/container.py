@@ -84,7 +84,7 @@ class Container:
     @property
     def as_known(self) -> AsKnownReads:
         """Reads as the ledger knew them at a moment, over point-in-time views (stateless, cheap)."""
-        return AsKnownReads(self.ledger, self.engine)
+        return AsKnownReads(self.ledger, self.engine, self.runner.position)
 
     def close(self) -> None:
         self.ledger.close()
