@@ -347,7 +347,6 @@ class SqlBillingInputs(BillingInputs):
             total = connection.execute(select(func.sum(heat.c.energy_gj))).scalar_one()
         return _energy(total)
 
-
     # -- heat far beyond the permissible error (projections/implausible_heat_queries.py) ----------
 
     def implausible_intervals(
@@ -359,6 +358,7 @@ class SqlBillingInputs(BillingInputs):
     def interval_evidence(self, meter_serial: str, interval_start: datetime) -> IntervalEvidence | None:
         """The k·Δθ·ΔV evidence of a meter's interval, if it was checked."""
         return implausible_heat_queries.interval_evidence(self.engine, meter_serial, interval_start)
+
 
 def _evidence(chunk: Sequence[UUID], first_day: date, last_day: date, include_faulty: bool) -> Any:
     """(household_id, meter_id, day, quality, energy_gj) of the households' own meters in the days:

@@ -18,7 +18,6 @@ from application.authorization import SYSTEM, Principal, Role
 from application.billing_runs import RunRequest
 from domain.allocation import AllocationMethod, FlatInput
 from domain.billing import BillKind
-from domain.billing_period import BillingPeriod
 from domain.errors import InvalidInputError, PermissionDeniedError
 from domain.season import Season
 from domain.settlement import PositionCorrection, SettlementPolicy, TwoPartPrice
