@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from uuid import UUID
 
-from eventsourcing.persistence import Notification
 from sqlalchemy import Engine, select
 
 from application.ledger import HeatLedger
@@ -35,9 +34,6 @@ from projections.tables import households
 
 # A community's aging as known folds every household of it: a bound on how many one view holds.
 MAXIMUM_COMMUNITY_HOUSEHOLDS = 20_000
-# Open charges rest on bills and money, never on readings: a community's view leaves the meters'
-# events out (a season of hourly readings is about 4,400 events per household).
-NOT_FOR_AGING_TOPICS = ("domain.meter:",)
 
 
 def wall_clock() -> datetime:
@@ -122,21 +118,21 @@ class AsKnownReads:
     @contextmanager
     def community(self, community: str, known_at: datetime) -> Iterator[KnownReads]:
         """Read models holding what the ledger had recorded at ``known_at`` of every household of
-        the community, without the meters' readings (for the arrears aging)."""
+        the community, without their meters (for the arrears aging: open charges rest on bills
+        and money, never on readings, and a season of hourly readings is about 4,400 events per
+        household)."""
         moment = self.moment(known_at)
         day = self._scope_day(moment)
         scope: set[UUID] = set()
         for account_number in self._accounts_of(community):
-            scope |= household_scope(self.ledger, self.engine, account_number, day)
-        with self._view(scope, moment, NOT_FOR_AGING_TOPICS) as reads:
+            scope |= household_scope(self.ledger, self.engine, account_number, day, meters=False)
+        with self._view(scope, moment) as reads:
             yield reads
 
     # -- views -------------------------------------------------------------------------------
 
     @contextmanager
-    def _view(
-        self, scope: Collection[UUID], moment: datetime, left_out_topics: tuple[str, ...] = ()
-    ) -> Iterator[KnownReads]:
+    def _view(self, scope: Collection[UUID], moment: datetime) -> Iterator[KnownReads]:
         """A view of ``scope`` as known at ``moment``, closed on leaving: the scope's events are
         selected once, to find the position and to feed the view. When nothing of the scope was
         recorded after the moment and the live read models have applied that much, they hold
@@ -147,7 +143,7 @@ class AsKnownReads:
             yield KnownReads(self.engine, moment, position)
             return
         with empty_view(scope, lambda: moment) as view:
-            view.advance(_known(notifications, position, left_out_topics))
+            view.advance([notification for notification in notifications if notification.id <= position])
             view.position = position
             yield KnownReads(view.engine, moment, position)
 
@@ -167,11 +163,3 @@ class AsKnownReads:
             )
         assert len(accounts) <= MAXIMUM_COMMUNITY_HOUSEHOLDS, "a community larger than any a view folds"
         return accounts
-
-
-def _known(notifications: list[Notification], position: int, left_out_topics: tuple[str, ...]) -> list[Notification]:
-    return [
-        notification
-        for notification in notifications
-        if notification.id <= position and not notification.topic.startswith(left_out_topics)
-    ]

@@ -196,18 +196,22 @@ def recorded_at(source: HeatLedger, notification: Notification) -> datetime:
 # -- scopes -------------------------------------------------------------------------------------
 
 
-def household_scope(source: HeatLedger, engine: Engine, account_number: str, today: date) -> frozenset[UUID]:
+def household_scope(
+    source: HeatLedger, engine: Engine, account_number: str, today: date, meters: bool = True
+) -> frozenset[UUID]:
     """Every aggregate whose events a household's balance, account, consumption, arrears and bills
     rest on: the household, every meter ever attached to it, its billing periods, payments,
     refunds and arrears flags, the tariffs of its community and the city, the season records and
-    its building's allocations. Ids that were never used select nothing."""
+    its building's allocations. Ids that were never used select nothing. Without ``meters``, the
+    meters are left out (what money alone rests on: balances, accounts, open charges)."""
     household_id = ids.household_id(account_number)
     found: set[UUID] = {household_id}
     facts = _household_facts(source, household_id)
     if facts is None:
         return frozenset(found)
     community, building, registered_on, meter_ids = facts
-    found |= meter_ids
+    if meters:
+        found |= meter_ids
     for code in _season_codes(registered_on, today):
         found.add(ids.billing_period_id(account_number, code))
         found.add(ids.arrears_flag_id(account_number, code))
