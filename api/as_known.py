@@ -99,11 +99,25 @@ def say_known(response: Response, reads: KnownReads) -> None:
 def household_reads(
     account_number: AccountNumberPath, container: ContainerDependency, response: Response, known_at: KnownAtQuery = None
 ) -> Iterator[KnownReads]:
-    """The read models a household's answer comes from: live, or as known at `known_at`."""
+    """The read models a household's bills and money are read from: live, or as known at
+    `known_at` (without its meters' readings, which they do not rest on)."""
     if known_at is None:
         yield container.as_known.live()
         return
-    with container.as_known.household(account_number, known_at) as reads:
+    with container.as_known.household(account_number, known_at, meters=False) as reads:
+        say_known(response, reads)
+        yield reads
+
+
+def household_consumption_reads(
+    account_number: AccountNumberPath, container: ContainerDependency, response: Response, known_at: KnownAtQuery = None
+) -> Iterator[KnownReads]:
+    """The read models a household's consumption is read from: live, or as known at `known_at`
+    (with its meters)."""
+    if known_at is None:
+        yield container.as_known.live()
+        return
+    with container.as_known.household(account_number, known_at, meters=True) as reads:
         say_known(response, reads)
         yield reads
 
@@ -143,5 +157,6 @@ def community_reads(
 
 
 HouseholdReads = Annotated[KnownReads, Depends(household_reads)]
+HouseholdConsumptionReads = Annotated[KnownReads, Depends(household_consumption_reads)]
 BillReads = Annotated[KnownReads, Depends(bill_reads)]
 CommunityReads = Annotated[KnownReads, Depends(community_reads)]

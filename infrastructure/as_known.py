@@ -97,11 +97,14 @@ class AsKnownReads:
         return live_today if known_at is None else business_day(self.moment(known_at))
 
     @contextmanager
-    def household(self, account_number: str, known_at: datetime) -> Iterator[KnownReads]:
+    def household(self, account_number: str, known_at: datetime, meters: bool = True) -> Iterator[KnownReads]:
         """Read models holding what the ledger had recorded at ``known_at`` of the household's
-        aggregates (those its balance, account, payments, consumption and bills rest on)."""
+        aggregates (those its balance, account, payments, consumption and bills rest on).
+        Without ``meters``, its meters are left out: enough for everything but its consumption,
+        and far cheaper for a meter read every hour (about 4,400 readings a season)."""
         moment = self.moment(known_at)
-        scope = household_scope(self.ledger, self.engine, account_number, self._scope_day(moment))
+        day = self._scope_day(moment)
+        scope = household_scope(self.ledger, self.engine, account_number, day, meters=meters)
         with self._view(scope, moment) as reads:
             yield reads
 
@@ -112,7 +115,7 @@ class AsKnownReads:
         record = BillingQueries(self.engine).bill(bill_id)
         if record is None:
             raise NotFoundError(f"no bill {bill_id}", kind="bill", key=str(bill_id))
-        with self.household(record.account_number, known_at) as reads:
+        with self.household(record.account_number, known_at, meters=False) as reads:
             yield reads
 
     @contextmanager

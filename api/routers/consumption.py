@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query
 
-from api.as_known import HouseholdReads, KnownAtQuery, known_responses
+from api.as_known import HouseholdConsumptionReads, KnownAtQuery, known_responses
 from api.auth import Reader
 from api.dependencies import BusinessToday, ContainerDependency, Queries
 from api.problems import RequestRuleError, problem_responses
@@ -122,7 +122,10 @@ HouseholdConsumptionRange = Annotated[DayRange, Depends(household_consumption_ra
     responses=known_responses(401, 403, 404, 422),
 )
 def get_household_consumption(
-    account_number: AccountNumberPath, reader: Reader, day_range: HouseholdConsumptionRange, reads: HouseholdReads
+    account_number: AccountNumberPath,
+    reader: Reader,
+    day_range: HouseholdConsumptionRange,
+    reads: HouseholdConsumptionReads,
 ) -> HouseholdConsumption:
     """A household's metered energy and volume per business day or month, and their sums.
 
