@@ -70,6 +70,17 @@ class BillExplanation:
 # -- the templates, one per line code that domain.billing and domain.settlement produce ------------
 
 LINE_TEMPLATES: dict[str, tuple[Sentence, ...]] = {
+    "adjustment_source": (
+        Sentence(
+            "调整账单 {adjusted_bill}，依据：{source_label} {reference}；按本期热价第 {tariff_version} 版"
+            "（批准文号 {document_number}）重新计算。",
+            "Adjusts bill {adjusted_bill}, on {source_label} {reference}; re-rated at this period's tariff "
+            "version {tariff_version} (document {document_number}).",
+        ),
+    ),
+    "adjustment_amount": (
+        Sentence("调整金额 {amount} 元（{direction_label}）。", "Adjustment {amount} 元 ({direction_label})."),
+    ),
     "tariff": (
         Sentence(
             "执行热价：{scope_label}热价第 {version} 版（批准文号 {document_number}，"
@@ -338,6 +349,14 @@ LINE_TEMPLATES: dict[str, tuple[Sentence, ...]] = {
 
 # Figures whose value is itself a word to translate: ``policy`` → ``policy_label`` and so on.
 VALUE_LABELS: dict[str, dict[str, Sentence]] = {
+    "source": {
+        "dispute": Sentence("投诉处理结果", "the resolution of dispute"),
+        "tariff_correction": Sentence("热价更正", "the tariff correction"),
+    },
+    "direction": {
+        "credit": Sentence("贷项，退还或抵减", "credit: refunded or set against the next charges"),
+        "debit": Sentence("借项，补缴", "debit: to be paid"),
+    },
     "policy": {
         "refund_only": Sentence("多退少不补", "refund only (多退少不补)"),
         "both_ways": Sentence("多退少补", "both ways (多退少补)"),
@@ -381,6 +400,7 @@ KIND_LABELS: dict[str, Sentence] = {
     "prepayment": Sentence("预交面积热费通知", "prepayment invoice"),
     "statement": Sentence("月度用热信息（不收费）", "monthly statement (charges nothing)"),
     "settlement": Sentence("结算单", "season settlement"),
+    "adjustment": Sentence("调整单（贷项或借项通知）", "adjustment note (credit or debit)"),
 }
 HEADING = Sentence(
     "账单 {number}：{season} 采暖季{kind_label}，{first_day} 至 {last_day}，共 {days} 天，金额 {amount} 元。",

@@ -868,6 +868,22 @@ CATALOG.update(
             "{month} 尚未结束，月度账单在月末之后出具。",
             "The month {month} has not ended; its statement is issued after it.",
         ),
+        "adjustment_not_a_run": Template(
+            "调整单（贷项或借项通知）由投诉处理或热价更正出具，不能通过计费批次出具。",
+            "Credit and debit notes are booked from a dispute or a tariff correction, not by a billing run.",
+        ),
+        "adjustment_reference_missing": Template("调整单须注明依据。", "A note must name its source."),
+        "adjustment_amount_invalid": Template(
+            "调整金额以元计，最多两位小数，收到的是 {amount_yuan}。",
+            "A note's amount is in 元 with at most 2 decimals; it was {amount_yuan}.",
+        ),
+        "adjustment_amount_zero": Template("金额为 0.00 元的调整单不记账。", "A note of 0.00 元 books nothing."),
+        "adjustment_too_long": Template("调整单最多 {limit} 行。", "A note carries at most {limit} lines."),
+        "adjustment_not_replayable": Template(
+            "调整单依据投诉处理或热价更正的决定出具，不能重算；请查看其依据和被调整账单的重算。",
+            "A note is booked from a dispute's or a tariff correction's decision and is not recomputed; "
+            "see its source and the recomputation of the bill it adjusts.",
+        ),
         "season_not_ended": Template(
             "{season} 采暖季尚未结束，结算须在采暖季最后一天之后进行。",
             "The season {season} has not ended; it is settled after its last day.",

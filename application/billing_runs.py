@@ -210,6 +210,12 @@ def check_request(request: RunRequest, today: date) -> MonthInputs | None:
     statement month missing, invalid, outside the season or not over); for a statement, the
     month's days inside the season (a skeleton: the figures come per household)."""
     season = request.season
+    if request.kind is BillKind.ADJUSTMENT:
+        raise InvalidInputError(
+            "credit and debit notes are booked from a dispute or a tariff correction, not by a run",
+            message_key="adjustment_not_a_run",
+            field="kind",
+        )
     if request.kind is BillKind.SETTLEMENT and today <= season.last_day:
         raise InvalidInputError(
             "a season is settled after its last day", message_key="season_not_ended", field="season", season=season.code

@@ -29,6 +29,9 @@ class BillKind(StrEnum):
     PREPAYMENT = "prepayment"  # the area fee, invoiced at the season's start
     STATEMENT = "statement"  # a month's consumption information; charges nothing
     SETTLEMENT = "settlement"  # the season's metered fee against the prepayment
+    # A credit (negative) or debit (positive) note against the period, booked from a resolved
+    # dispute or a tariff corrected after the season (domain/adjustments.py); never from a run.
+    ADJUSTMENT = "adjustment"
 
 
 class EnergyBasis(StrEnum):

@@ -17,6 +17,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain import ids
+from domain.adjustments import AdjustmentNote, adjustment_bill
 from domain.billing import (
     BillKind,
     ComputedBill,
@@ -63,7 +64,9 @@ def _context_fields(context: CommandContext) -> dict[str, Any]:
 
 def bill_number(season_code: str, account_number: str, kind: BillKind, label: str) -> str:
     """A bill's printed number: season, kind letter, account and label (``2025-2026-S-0101-1``)."""
-    letter = {BillKind.PREPAYMENT: "P", BillKind.STATEMENT: "M", BillKind.SETTLEMENT: "S"}[kind]
+    letter = {BillKind.PREPAYMENT: "P", BillKind.STATEMENT: "M", BillKind.SETTLEMENT: "S", BillKind.ADJUSTMENT: "A"}[
+        kind
+    ]
     return f"{season_code}-{letter}-{account_number}-{label}"
 
 
@@ -363,6 +366,13 @@ class BillingPeriod(Aggregate):
             )
         bills = settlement_bills(self.facts, inputs)
         return [self._issue(bill, issued_on, context, inputs_position) for bill in bills]
+
+    def book_adjustment(self, note: AdjustmentNote, issued_on: date, context: CommandContext) -> IssuedBill | None:
+        """Book a credit or debit note against this period (a resolved dispute, a corrected tariff);
+        None when this note was booked already (its source makes its label)."""
+        if self.has_issued(BillKind.ADJUSTMENT, note.label):
+            return None
+        return self._issue(adjustment_bill(self.facts, note), issued_on, context, 0)
 
     def _issue(self, bill: ComputedBill, issued_on: date, context: CommandContext, inputs_position: int) -> IssuedBill:
         assert inputs_position >= 0, "a notification position is never negative"

@@ -34,7 +34,7 @@ from application.billing_runs import RunRequest
 from application.ledger import HeatLedger
 from domain.billing import BillKind
 from domain.billing_period import BillingPeriod
-from domain.errors import NotFoundError
+from domain.errors import InvalidInputError, NotFoundError
 from domain.season import Season
 from domain.settlement import BillLine
 from infrastructure.event_selection import scoped_notifications
@@ -262,6 +262,12 @@ class BillReplays:
         events = [(n, self.ledger.mapper.to_domain_event(n)) for n in notifications]
         for notification, event in events:
             if isinstance(event, BillingPeriod.BillIssued) and event.bill_id == bill_id:
+                if event.kind == BillKind.ADJUSTMENT.value:
+                    raise InvalidInputError(
+                        "a credit or debit note is booked from its source's decision, not recomputed",
+                        message_key="adjustment_not_replayable",
+                        bill_id=str(bill_id),
+                    )
                 return self._issued_from(record.period_id, record.community, events, notification, event)
         raise NotFoundError(f"no bill {bill_id}", kind="bill", key=str(bill_id))
 

@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, Engine, select
 
 from application.bill_notices import BillNotices, BillSelection
 from application.reminder_messages import ReminderSender
+from domain.billing import BillKind
 from projections.billing_queries import BillLineRecord
 from projections.tables import bills
 
@@ -91,7 +92,11 @@ class SqlIssuedBills:
 
 
 def _conditions(selection: BillSelection) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [bills.c.season_code == selection.season_code]
+    # Credit and debit notes reach the household with their dispute's or correction's own letter.
+    conditions: list[ColumnElement[bool]] = [
+        bills.c.season_code == selection.season_code,
+        bills.c.kind != BillKind.ADJUSTMENT.value,
+    ]
     if selection.kind is not None:
         conditions.append(bills.c.kind == selection.kind.value)
     if selection.month is not None:
