@@ -34,7 +34,7 @@ from domain.day_split import business_day
 from infrastructure.as_known import KnownReads
 from infrastructure.container import Container, bootstrap
 from infrastructure.event_selection import scoped_notifications
-from infrastructure.point_in_time import empty_view, household_scope, position_known_among
+from infrastructure.point_in_time import empty_view, household_scope, position_known_among, recorded_at
 from projections.queries import Granularity
 
 ACCOUNT = "BGY-1"
@@ -138,8 +138,7 @@ def _halfway(container: Container) -> datetime:
     scope = household_scope(container.ledger, container.engine, ACCOUNT, date.today())
     notifications = scoped_notifications(container.ledger.recorder, scope)
     middle = notifications[len(notifications) // 2]
-    moment: datetime = container.ledger.mapper.to_domain_event(middle).timestamp
-    return moment
+    return recorded_at(container.ledger, middle)
 
 
 def report(

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Query, Response
+from fastapi import Path, Query, Response
 
-from api.as_known import BillIdPath, BillReads, HouseholdReads, known_responses
+from api.as_known import BillReads, HouseholdReads, known_responses
 from api.auth import Reader
 from api.bill_explanations import explain_bill
 from api.dependencies import PreferredLanguage
@@ -35,6 +35,7 @@ router = resource_router("", "bills")
 MAXIMUM_BILL_PAGE = 500
 MAXIMUM_OFFSET = 10_000_000
 
+BillIdPath = Annotated[UUID, Path(description="The bill's id")]
 SeasonQuery = Annotated[
     SeasonCode | None, Query(description="Only this season: a year and the next", examples=["2025-2026"])
 ]

@@ -79,7 +79,7 @@ def known(api: LedgerApi, path: str, known_at: str | None = FEBRUARY_15, role: R
 
 def january_energy(api: LedgerApi, known_at: str | None) -> Decimal:
     query = {"from": "2026-01-01", "to": "2026-01-31", "granularity": "month"}
-    return Decimal(known(api, f"/households/{ACCOUNT}/consumption", known_at, **query).json()["energy_gj"])
+    return Decimal(known(api, f"/households/{ACCOUNT}/consumption", known_at, Role.CLERK, **query).json()["energy_gj"])
 
 
 def test_an_answer_as_known_says_its_moment_and_position(told_in_february: LedgerApi) -> None:
@@ -99,7 +99,10 @@ def test_the_balance_as_known_on_15_february_ignores_the_reversal_of_20_february
     now = known(api, f"/households/{ACCOUNT}/balance", None).json()
     assert Decimal(now["balance_yuan"]) == PREPAYMENT_YUAN  # the bounced payment is owed again
     on_the_day = known(api, f"/households/{ACCOUNT}/balance/2026-02-28").json()
-    assert (Decimal(on_the_day["reversed_yuan"]), Decimal(on_the_day["balance_yuan"])) == (0, PREPAYMENT_YUAN - 1000)
+    assert (Decimal(on_the_day["reversed_yuan"]), Decimal(on_the_day["balance_yuan"])) == (
+        Decimal(0),
+        PREPAYMENT_YUAN - 1000,
+    )
     assert Decimal(known(api, f"/households/{ACCOUNT}/balance/2026-02-28", None).json()["reversed_yuan"]) == 1000
 
 

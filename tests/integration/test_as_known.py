@@ -17,7 +17,7 @@ from itertools import count
 from typing import Any
 
 import pytest
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Notification, StoredEvent
 from freezegun import freeze_time
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -425,7 +425,7 @@ def told_until(container: Container, after: int, moment: datetime) -> tuple[Heat
         page = source.recorder.select_notifications(start=after + 1, limit=1000)
         if not page:
             break
-        known += [n for n in page if source.mapper.to_domain_event(n).timestamp <= moment]
+        known += [n for n in page if timestamp_of(source, n) <= moment]
         after = page[-1].id
     ledger = memory_ledger()
     ledger.recorder.insert_events([StoredEvent(n.originator_id, n.originator_version, n.topic, n.state) for n in known])
@@ -433,6 +433,13 @@ def told_until(container: Container, after: int, moment: datetime) -> tuple[Heat
     metadata.create_all(engine)
     ProjectionRunner(ledger, engine, LedgerProjection()).catch_up()
     return ledger, engine
+
+
+def timestamp_of(ledger: HeatLedger, notification: Notification) -> datetime:
+    """The stored event's timestamp, decoded (independently of ``point_in_time.recorded_at``)."""
+    event: Any = ledger.mapper.to_domain_event(notification)
+    moment: datetime = event.timestamp
+    return moment
 
 
 def household_answers(reads: KnownReads, account_number: str, day: date) -> dict[str, Any]:

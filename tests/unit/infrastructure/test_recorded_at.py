@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from freezegun import freeze_time
@@ -29,7 +30,8 @@ def test_the_moment_an_event_was_recorded_is_its_timestamp(environment: dict[str
 
     moments = [recorded_at(ledger, notification) for notification in notifications]
 
-    assert moments == [ledger.mapper.to_domain_event(notification).timestamp for notification in notifications]
+    decoded: list[Any] = [ledger.mapper.to_domain_event(notification) for notification in notifications]
+    assert moments == [event.timestamp for event in decoded]
     assert moments[-1] == datetime(2025, 11, 2, 1, 30, 0, 123456, tzinfo=UTC)
     assert all(moment.tzinfo is not None for moment in moments)
     # The plain store's states are read at their front, the compressed store's decoded.
