@@ -1,7 +1,8 @@
 """The `known_at` parameter: read models as the ledger knew them at a moment, for the routes that
 take it.
 
-A route names the read models it answers from by a dependency (``HouseholdReads``, ``BillReads``,
+A route names the read models it answers from by a dependency (``HouseholdReads`` for a
+household's bills and money, ``HouseholdConsumptionReads`` with its meters, ``BillReads``,
 ``CommunityReads``). Without `known_at` the dependency gives the live read models; with it, the
 read models of a point-in-time view holding only the events recorded by then (see
 ``infrastructure.as_known``), closed once the response is written. The route's own query code is
