@@ -44,7 +44,7 @@ def test_every_kind_of_bill_replays_to_the_fen(billed: Container) -> None:
     run(billed, BillKind.STATEMENT, "2025-12")
     run(billed, BillKind.SETTLEMENT)
     for account in ("A-1", "A-2"):
-        for kind in BillKind:
+        for kind in (BillKind.PREPAYMENT, BillKind.STATEMENT, BillKind.SETTLEMENT):
             issued = bill_of(billed, account, kind)
             outcome = replays(billed).replay(issued.bill_id)
             assert outcome.replayed.refusal is None
