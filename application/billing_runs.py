@@ -22,9 +22,9 @@ from eventsourcing.persistence import IntegrityError
 
 from application.authorization import Permission, Principal
 from application.billing import Billing, TariffInForce
-from application.billing_inputs import HouseholdFacts, HouseholdSeasonRecord, SuspensionSpan
+from application.billing_inputs import BillingInputs, HouseholdFacts, HouseholdSeasonRecord, SuspensionSpan
 from domain import ids
-from domain.billing import BillKind, MonthInputs, SegmentInputs, SettlementInputs
+from domain.billing import BillKind, MeterEvidence, MonthInputs, SegmentInputs, SettlementInputs
 from domain.billing_period import BillingPeriod, IssuedBill
 from domain.building_allocation import BuildingAllocation
 from domain.day_split import business_day
@@ -438,8 +438,7 @@ class _ChunkReaders:
         self.job = job
         self.household_ids = household_ids
         self._monthly: dict[UUID, Any] | None = None
-        self._evidence: dict[UUID, Any] | None = None
-        self._implausible: dict[UUID, Any] | None = None
+        self._settlement_readers: dict[Season, SettlementInputReader] = {}
 
     def month_inputs(self, household: HouseholdFacts, period: BillingPeriod) -> MonthInputs:
         month = self.job.month
@@ -461,17 +460,60 @@ class _ChunkReaders:
         self, household: HouseholdFacts, period: BillingPeriod, record: HouseholdSeasonRecord
     ) -> SettlementInputs:
         season = period.season
-        first_day, last_day = period.days
+        reader = self._settlement_readers.get(season)
+        if reader is None:
+            reader = SettlementInputReader(self.job.runs.inputs, self.household_ids, season, self.job.allocation)
+            self._settlement_readers[season] = reader
+        return reader.settlement_inputs(household, period.days, record, period.prepaid_yuan)
+
+
+# (community, building) → the building's allocation of the season's heat, if one was recorded
+AllocationOf = Callable[[str, str], BuildingAllocation | None]
+
+
+class SettlementInputReader:
+    """What the settlements of a chunk of households read, in bulk and lazily: the billing run and
+    the regulator's scenarios (application/scenarios.py) build every ``SettlementInputs`` here, so
+    a scenario computes exactly what a run would.
+
+    ``bulk_days`` are the days most of the chunk is settled over (the season's, or a scenario's
+    season to date): a household settled over exactly those days in one segment takes its meter
+    evidence from one read for the whole chunk; any other (owner changes, registered or
+    deregistered within the season) reads its own segments."""
+
+    def __init__(
+        self,
+        inputs: BillingInputs,
+        household_ids: list[UUID],
+        season: Season,
+        allocation_of: AllocationOf,
+        bulk_days: tuple[date, date] | None = None,
+    ) -> None:
+        self.inputs = inputs
+        self.household_ids = household_ids
+        self.season = season
+        self.allocation_of = allocation_of
+        self.bulk_days = bulk_days or (season.first_day, season.last_day)
+        self._evidence: dict[UUID, MeterEvidence] | None = None
+        self._implausible: dict[UUID, tuple[ImplausibleInterval, ...]] | None = None
+
+    def settlement_inputs(
+        self,
+        household: HouseholdFacts,
+        days: tuple[date, date],
+        record: HouseholdSeasonRecord,
+        prepaid_yuan: Decimal,
+    ) -> SettlementInputs:
+        """The inputs of one household's settlement over ``days`` (its period's first and last day)."""
+        first_day, last_day = days
         spans = _segments(Season(first_day, last_day), record.owner_changes)
-        if len(spans) == 1 and (first_day, last_day) == (season.first_day, season.last_day):
+        if len(spans) == 1 and (first_day, last_day) == self.bulk_days:
             if self._evidence is None:
-                self._evidence = self.job.runs.inputs.meter_evidence(
-                    self.household_ids, season.first_day, season.last_day
-                )
+                self._evidence = self.inputs.meter_evidence(self.household_ids, *self.bulk_days)
             evidence = [self._evidence.get(household.household_id)]
         else:
             evidence = [
-                self.job.runs.inputs.meter_evidence([household.household_id], first, last).get(household.household_id)
+                self.inputs.meter_evidence([household.household_id], first, last).get(household.household_id)
                 for first, last in spans
             ]
         segments = tuple(
@@ -480,18 +522,17 @@ class _ChunkReaders:
         )
         allocation = None
         if all(segment.meter is None for segment in segments):
-            building = self.job.allocation(household.community, household.building)
+            building = self.allocation_of(household.community, household.building)
             allocation = building.heat_of(household.account_number) if building is not None else None
-        return SettlementInputs(segments, allocation, period.prepaid_yuan, self._implausible_of(household, season))
+        return SettlementInputs(segments, allocation, prepaid_yuan, self._implausible_of(household))
 
-    def _implausible_of(self, household: HouseholdFacts, season: Season) -> tuple[ImplausibleInterval, ...]:
+    def _implausible_of(self, household: HouseholdFacts) -> tuple[ImplausibleInterval, ...]:
         """The household's intervals far beyond the MPE in the season, read once per chunk."""
         if self._implausible is None:
-            self._implausible = self.job.runs.inputs.implausible_intervals(
-                self.household_ids, season.first_day, season.last_day
+            self._implausible = self.inputs.implausible_intervals(
+                self.household_ids, self.season.first_day, self.season.last_day
             )
-        found: tuple[ImplausibleInterval, ...] = self._implausible.get(household.household_id, ())
-        return found
+        return self._implausible.get(household.household_id, ())
 
 
 def _building_averages(job: _RunJob, households: Sequence[HouseholdFacts]) -> dict[tuple[str, str], Decimal | None]:
