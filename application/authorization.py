@@ -41,6 +41,8 @@ class Permission(StrEnum):
     MANAGE_ARREARS = "manage_arrears"
     # Run dunning (reminders into the outbox), deliver and requeue messages.
     SEND_REMINDERS = "send_reminders"
+    # Open disputes, record their investigation and resolve them (customer service, clerks).
+    MANAGE_DISPUTES = "manage_disputes"
     MANAGE_TOKENS = "manage_tokens"
     REBUILD_PROJECTIONS = "rebuild_projections"
 
@@ -62,8 +64,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.APPROVE_REFUNDS,
         Permission.MANAGE_ARREARS,
         Permission.SEND_REMINDERS,
+        Permission.MANAGE_DISPUTES,
     },
-    Role.CUSTOMER_SERVICE: _READ_AND_MANAGE,
+    # Customer service takes and settles disputes; a note above the approval threshold is approved
+    # by a second person holding approve_refunds (a clerk or an admin).
+    Role.CUSTOMER_SERVICE: _READ_AND_MANAGE | {Permission.MANAGE_DISPUTES},
     Role.AUDITOR: frozenset({Permission.READ_LEDGER}),
     Role.REGULATOR: frozenset({Permission.READ_LEDGER}),
     # Devices and concentrators push readings and nothing else.

@@ -27,12 +27,28 @@ TOKENS, REBUILD = Permission.MANAGE_TOKENS, Permission.REBUILD_PROJECTIONS
 TARIFFS, BILLING = Permission.MANAGE_TARIFFS, Permission.RUN_BILLING
 PAY, APPROVE, NOTIFY = Permission.RECEIVE_PAYMENTS, Permission.APPROVE_REFUNDS, Permission.NOTIFY_PAYMENTS
 ARREARS, REMIND = Permission.MANAGE_ARREARS, Permission.SEND_REMINDERS
+DISPUTES = Permission.MANAGE_DISPUTES
 
 # The whole table, written out: a role gaining or losing a permission must show up here.
 EXPECTED = {
-    Role.ADMIN: {R, M, METERS, SUBMIT, TOKENS, REBUILD, TARIFFS, BILLING, PAY, APPROVE, NOTIFY, ARREARS, REMIND},
-    Role.CLERK: {R, M, METERS, SUBMIT, BILLING, PAY, APPROVE, ARREARS, REMIND},
-    Role.CUSTOMER_SERVICE: {R, M, METERS, SUBMIT},
+    Role.ADMIN: {
+        R,
+        M,
+        METERS,
+        SUBMIT,
+        TOKENS,
+        REBUILD,
+        TARIFFS,
+        BILLING,
+        PAY,
+        APPROVE,
+        NOTIFY,
+        ARREARS,
+        REMIND,
+        DISPUTES,
+    },
+    Role.CLERK: {R, M, METERS, SUBMIT, BILLING, PAY, APPROVE, ARREARS, REMIND, DISPUTES},
+    Role.CUSTOMER_SERVICE: {R, M, METERS, SUBMIT, DISPUTES},
     Role.AUDITOR: {R},
     Role.REGULATOR: {R},
     Role.DEVICE: {SUBMIT},
