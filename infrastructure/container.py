@@ -17,6 +17,7 @@ from application.heat_decisions import HeatDecisions
 from application.ledger import HeatLedger
 from application.payments import Payments
 from application.reminder_messages import ReminderSender
+from application.scenarios import Scenarios
 from application.seasons import Seasons
 from infrastructure.as_known import AsKnownReads
 from infrastructure.billing_runs import BillingRunStore
@@ -26,6 +27,7 @@ from infrastructure.event_store import event_store_environment
 from infrastructure.intake import ReadingIntake
 from infrastructure.notifications.contacts import SqlContactBook
 from infrastructure.notifications.outbox import SqlOutbox
+from infrastructure.scenarios import ScenarioStore
 from infrastructure.settings import Settings
 from infrastructure.token_store import TokenStore
 from infrastructure.weather import WeatherStore
@@ -34,6 +36,7 @@ from projections.billing_inputs import SqlBillingInputs
 from projections.ledger_projection import LedgerProjection
 from projections.payment_queries import PaymentQueries
 from projections.runner import ProjectionRunner
+from projections.scenario_inputs import SqlScenarioInputs
 from projections.stored_readings import SqlStoredReadings
 
 if TYPE_CHECKING:
@@ -80,6 +83,16 @@ class Container:
     def heat_decisions(self) -> HeatDecisions:
         """Clerks' decisions about heat far beyond a meter's permissible error (stateless, cheap)."""
         return HeatDecisions(self.ledger, self.billing.inputs, self.estimator)
+
+    @property
+    def scenarios(self) -> Scenarios:
+        """Regulator scenarios over the read models (stateless, cheap; books nothing)."""
+        return Scenarios(self.billing, SqlScenarioInputs(self.engine), self.seasons.season_in_force)
+
+    @property
+    def scenario_store(self) -> ScenarioStore:
+        """The scenarios' own tables: requests, progress, results, totals."""
+        return ScenarioStore(self.engine, self.ledger.clock)
 
     @property
     def as_known(self) -> AsKnownReads:

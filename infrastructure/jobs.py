@@ -30,6 +30,7 @@ from infrastructure.container import Container, bootstrap
 from infrastructure.intake import Channel
 from infrastructure.notifications.dispatcher import dispatcher_from_settings
 from infrastructure.notifications.issued_bills import bill_notices_for
+from infrastructure.scenarios import RUN_SCENARIO, execute_scenario
 from infrastructure.settings import JobQueueKind, Settings
 from infrastructure.uploads import process_reading_upload, reading_item_from_payload
 
@@ -97,6 +98,12 @@ def run_billing(container: Container, run_id: str) -> dict[str, Any]:
         "error": record.error,
         "notices": notices,
     }
+
+
+def run_scenario(container: Container, scenario_id: str) -> dict[str, Any]:
+    """Compute a submitted regulator scenario (its request is in ``scenario_runs``); books nothing."""
+    record = execute_scenario(container.scenario_store, container.scenarios, UUID(scenario_id))
+    return {"scenario_id": scenario_id, "status": record.status.value, "error": record.error}
 
 
 def notices_after_run(container: Container, record: BillingRunRecord) -> dict[str, Any] | None:
@@ -198,6 +205,7 @@ JOBS: dict[str, Callable[..., Any]] = {
     "record_reading_batch": record_reading_batch,
     "process_reading_upload": process_reading_upload,
     "run_billing": run_billing,
+    RUN_SCENARIO: run_scenario,
     DELIVER_NOTIFICATIONS: deliver_notifications,
     "run_dunning": run_dunning,
     SEND_BILL_NOTICES: send_bill_notices,
