@@ -45,6 +45,9 @@ class Permission(StrEnum):
     MANAGE_DISPUTES = "manage_disputes"
     MANAGE_TOKENS = "manage_tokens"
     REBUILD_PROJECTIONS = "rebuild_projections"
+    # Run regulator scenarios: a season recomputed under other tariffs; books nothing (no bill, no
+    # billing period), writes only the scenario's own results (application/scenarios.py).
+    RUN_SCENARIOS = "run_scenarios"
 
 
 _READ_AND_MANAGE = frozenset(
@@ -70,7 +73,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # by a second person holding approve_refunds (a clerk or an admin).
     Role.CUSTOMER_SERVICE: _READ_AND_MANAGE | {Permission.MANAGE_DISPUTES},
     Role.AUDITOR: frozenset({Permission.READ_LEDGER}),
-    Role.REGULATOR: frozenset({Permission.READ_LEDGER}),
+    # The price bureau (物价局) reads, and recomputes seasons under other tariffs (scenarios).
+    Role.REGULATOR: frozenset({Permission.READ_LEDGER, Permission.RUN_SCENARIOS}),
     # Devices and concentrators push readings and nothing else.
     Role.DEVICE: frozenset({Permission.SUBMIT_READINGS}),
     Role.PAYMENT_GATEWAY: frozenset({Permission.NOTIFY_PAYMENTS}),
@@ -80,12 +84,18 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 # Permissions that only let a caller read. A role holding nothing else is read-only: it writes
 # nothing, through any door (a permission added for reading, say of personal data, goes here).
 READING_PERMISSIONS = frozenset({Permission.READ_LEDGER})
+# Permissions whose commands book nothing: they change no household, meter, bill, payment or
+# tariff, and write only their own analysis records (a scenario's results). A read-only role may
+# hold them; the API lets it send exactly the commands whose routes declare one it holds
+# (api/read_only.py), and refuses it every other.
+ANALYSIS_PERMISSIONS = frozenset({Permission.RUN_SCENARIOS})
 
 
 def is_read_only(role: Role) -> bool:
-    """Whether ``role`` may only read (auditors, regulators), derived from its permissions:
-    granting a role any other permission takes it out of the read-only roles."""
-    return ROLE_PERMISSIONS[role] <= READING_PERMISSIONS
+    """Whether ``role`` changes nothing in the ledger (auditors, regulators), derived from its
+    permissions: it holds reading and analysis permissions only. Granting a role any other
+    permission takes it out of the read-only roles."""
+    return ROLE_PERMISSIONS[role] <= READING_PERMISSIONS | ANALYSIS_PERMISSIONS
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ TOKENS, REBUILD = Permission.MANAGE_TOKENS, Permission.REBUILD_PROJECTIONS
 TARIFFS, BILLING = Permission.MANAGE_TARIFFS, Permission.RUN_BILLING
 PAY, APPROVE, NOTIFY = Permission.RECEIVE_PAYMENTS, Permission.APPROVE_REFUNDS, Permission.NOTIFY_PAYMENTS
 ARREARS, REMIND = Permission.MANAGE_ARREARS, Permission.SEND_REMINDERS
+SCENARIOS = Permission.RUN_SCENARIOS
 DISPUTES = Permission.MANAGE_DISPUTES
 
 # The whole table, written out: a role gaining or losing a permission must show up here.
@@ -46,11 +47,12 @@ EXPECTED = {
         ARREARS,
         REMIND,
         DISPUTES,
+        SCENARIOS,
     },
     Role.CLERK: {R, M, METERS, SUBMIT, BILLING, PAY, APPROVE, ARREARS, REMIND, DISPUTES},
     Role.CUSTOMER_SERVICE: {R, M, METERS, SUBMIT, DISPUTES},
     Role.AUDITOR: {R},
-    Role.REGULATOR: {R},
+    Role.REGULATOR: {R, SCENARIOS},
     Role.DEVICE: {SUBMIT},
     Role.PAYMENT_GATEWAY: {NOTIFY},
 }
@@ -83,9 +85,12 @@ def test_the_read_only_roles_are_the_auditors_and_regulators() -> None:
 def test_a_role_is_read_only_by_its_permissions_not_by_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(ROLE_PERMISSIONS, Role.AUDITOR, frozenset({R, M}))
     monkeypatch.setitem(ROLE_PERMISSIONS, Role.CUSTOMER_SERVICE, frozenset({R}))
+    monkeypatch.setitem(ROLE_PERMISSIONS, Role.CLERK, frozenset({R, SCENARIOS}))
 
     assert not is_read_only(Role.AUDITOR)
     assert is_read_only(Role.CUSTOMER_SERVICE)
+    # Running scenarios books nothing: a role that reads and runs them still changes nothing.
+    assert is_read_only(Role.CLERK)
 
 
 def test_the_system_principal_is_an_admin() -> None:
