@@ -35,6 +35,7 @@ from api.routers import (
     payment_reports,
     payments,
     readings,
+    scenarios,
     seasons,
     tariffs,
     tokens,
@@ -71,7 +72,17 @@ OPENAPI_TAGS = [
         "silent, implausible and faulty meters",
     },
     {"name": "seasons", "description": "Heating seasons: the days each scope heats by decree, and extensions"},
+    {
+        "name": "scenarios",
+        "description": "Regulator scenarios (物价局测算): a season recomputed under other tariffs, side by side with "
+        "what it cost; books nothing",
+    },
     {"name": "dunning", "description": "Payment reminders: runs, the notification outbox, household contacts"},
+    {
+        "name": "disputes",
+        "description": "Customer service (客服): disputes of bills, readings and payments, their investigation and "
+        "resolution by credit or debit notes",
+    },
     {
         "name": "history",
         "description": "Every event of a household, meter, bill, tariff or payment: when, who, why, in words",
@@ -94,6 +105,7 @@ ROUTERS = (
     tariffs.router,
     seasons.router,
     billing.router,
+    scenarios.router,
     bills.router,
     bill_replays.router,
     heat_decisions.router,

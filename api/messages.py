@@ -1302,6 +1302,83 @@ CATALOG.update(
 )
 
 
+# -- regulator scenarios (application/scenarios.py, domain/scenario.py, api/routers/scenarios.py) --
+
+TITLES.update({"scenario_failed": Template("测算未完成", "Scenario failed")})
+
+LABELS.update(
+    {
+        "run_scenarios": Template("执行热价测算", "run tariff scenarios"),
+        "scenario": Template("测算", "scenario"),
+        "as_of": Template("测算截止日", "last day counted"),
+        "variants": Template("测算方案", "variants"),
+        "policy": Template("结算方式", "settlement policy"),
+        "position_correction": Template("位置修正", "position correction"),
+        "rounding_mode": Template("取整方式", "rounding mode"),
+    }
+)
+
+CATALOG.update(
+    {
+        "scenario_variant_label": Template(
+            "每个测算方案须有 1 至 64 个字符的名称。", "A variant needs a label of 1 to 64 characters."
+        ),
+        "scenario_variant_field_unknown": Template(
+            "测算方案只能设定热价字段，不认识“{field}”；可选：{known}。",
+            "A variant sets only price fields, not {field}; the fields are: {known}.",
+        ),
+        "scenario_variant_incomplete": Template(
+            "方案“{variant}”不以现行热价为基础，须给出面积热价、基本热费比例、计量热价和结算方式（缺少{field_label}）。",
+            "The variant {variant} does not start from the actual tariff: it must name the area price, base share, "
+            "energy price and policy (missing: {field_label}).",
+        ),
+        "scenario_variant_value": Template(
+            "测算方案中{field_label}的值“{value}”无效。", "The variant's {field_label} cannot be {value}."
+        ),
+        "scenario_variant_count": Template(
+            "一次测算比较 1 至 {limit} 个方案。", "A scenario compares 1 to {limit} variants."
+        ),
+        "scenario_variant_labels_repeat": Template(
+            "各测算方案的名称不能重复。", "Every variant needs a label of its own."
+        ),
+        "scenario_title": Template("测算标题最多 200 个字符。", "A scenario's title has at most 200 characters."),
+        "scenario_building_without_community": Template(
+            "指定楼号时须同时指定小区。", "A building is named together with its community."
+        ),
+        "scenario_season_not_begun": Template(
+            "{season} 采暖季尚未开始，无可测算的内容。",
+            "Season {season} has not begun: there is nothing to compute yet.",
+        ),
+        "scenario_as_of_past_season": Template(
+            "{season} 采暖季已结束，按整个采暖季测算，不能指定测算截止日。",
+            "Season {season} is over and is computed whole: as_of names the last day counted of the current season.",
+        ),
+        "scenario_as_of_invalid": Template(
+            "测算截止日 {as_of} 须在 {season} 采暖季之内且已经过去。",
+            "The last day counted, {as_of}, must lie in season {season} and be over.",
+        ),
+        "not_supplied_in_days_counted": Template(
+            "该户在测算的日期（{first_day} 至 {last_day}）内未供热。",
+            "The household was not supplied on the days counted ({first_day} to {last_day}).",
+        ),
+        "scenario_tariff_version_missing": Template(
+            "计费期所用热价（{scope} 第 {version} 版）不在查询数据中，请先重建查询数据。",
+            "The period's tariff version ({scope}, version {version}) is not in the read models: rebuild them.",
+        ),
+        "scenario_no_bills": Template("结算至少有一张账单。", "A settlement has at least one bill."),
+        "scenario_not_done": Template(
+            "测算尚未完成（状态：{status}），完成后才能导出。",
+            "The scenario is not computed yet (status: {status}): export it once it is done.",
+        ),
+        "scenario_failed": Template(
+            "测算意外中止，错误已记录在案；未记任何账。请重新提交。",
+            "The scenario stopped unexpectedly and the error was logged; nothing was booked. Submit it again.",
+        ),
+        "not_found.scenario": Template("没有编号为 {key} 的测算。", "There is no scenario {key}."),
+    }
+)
+
+
 # -- histories (api/routers/history.py) -------------------------------------------------------
 
 CATALOG.update(
