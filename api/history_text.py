@@ -80,9 +80,10 @@ SUMMARIES: dict[str, Summary] = {
     ),
     "Household.VulnerabilityCleared": Summary("取消困难户标记", "No longer marked vulnerable"),
     "Household.DisputeOpened": Summary(
-        "登记争议：争议期间不作欠费标记", "Dispute opened: no arrears flag while it is open"
+        "登记争议：争议金额在结案前不催缴、不计入欠费标记",
+        "Dispute opened: its amount is held from reminders and arrears flags until it closes",
     ),
-    "Household.DisputeClosed": Summary("争议结案", "Dispute closed"),
+    "Household.DisputeClosed": Summary("争议结案：争议金额恢复计入欠费", "Dispute closed: its amount counts again"),
     # -- meters
     "Meter.Commissioned": Summary(
         "热表投入使用：{maker} {model}，{accuracy_class} 级，{kind}，{commissioned_at}",

@@ -1118,15 +1118,20 @@ CATALOG.update(
             "The arrears flag belongs to the season {season_code}; it is raised again only in that season.",
         ),
         "arrears_flag_protected": Template(
-            "{account_number} 现为困难户或有未结的争议，不能批准欠费标记，请撤销该标记。",
-            "{account_number} is now marked vulnerable or has a dispute open: withdraw the flag instead.",
+            "{account_number} 现为困难户，或其未结争议扣除后的逾期金额已低于标记标准，不能批准欠费标记，请撤销该标记。",
+            "{account_number} is now marked vulnerable, or what it owes past due beyond its open disputes is "
+            "below the flag's amount: withdraw the flag instead.",
         ),
         "not_found.arrears_flag": Template("没有编号为 {key} 的欠费标记。", "There is no arrears flag {key}."),
         "already_vulnerable": Template(
             "{account_number} 已标记为困难户。", "{account_number} is marked vulnerable already."
         ),
         "not_vulnerable": Template("{account_number} 未标记为困难户。", "{account_number} is not marked vulnerable."),
-        "no_open_dispute": Template("{account_number} 没有未结的争议。", "{account_number} has no open dispute."),
+        "no_open_dispute": Template(
+            "{account_number} 没有未结的旧式争议标记（无金额）；争议按其处理结果或撤回结案。",
+            "{account_number} has no old dispute flag (without an amount) open; a dispute closes by its "
+            "resolution or withdrawal.",
+        ),
         # why a flag run did not flag a household (the reasons in its summary)
         "arrears_nothing_past_due": Template("没有逾期未付的费用", "nothing is past due"),
         "arrears_below_minimum_amount": Template("逾期金额低于标准", "the amount past due is below the minimum"),
@@ -1390,6 +1395,126 @@ CATALOG.update(
         "recorded_range_reversed": Template(
             "recorded_from（{recorded_from}）晚于 recorded_to（{recorded_to}）。",
             "recorded_from ({recorded_from}) lies after recorded_to ({recorded_to}).",
+        ),
+    }
+)
+
+
+# -- disputes (domain/dispute.py, application/disputes.py, api/routers/disputes.py) --------------
+
+LABELS.update(
+    {
+        "manage_disputes": Template("处理争议", "manage disputes"),
+        "dispute": Template("争议", "dispute"),
+        "description": Template("争议描述", "description"),
+        "disputed_amount_yuan": Template("争议金额", "disputed amount"),
+        "reference": Template("工单号", "reference"),
+        "findings": Template("上门查看结果", "findings"),
+        "visited_by": Template("上门人员", "visited by"),
+        "message": Template("告知内容", "message"),
+        "payment_reference": Template("缴费凭证号", "payment reference"),
+        "bill_id": Template("账单编号", "bill id"),
+        "measured_at": Template("抄表时间", "reading time"),
+    }
+)
+
+CATALOG.update(
+    {
+        "dispute_reference_invalid": Template(
+            "工单号须为 1 至 {limit} 个字母、数字、“-”或“_”，以字母或数字开头（收到 {value}）。",
+            "A dispute reference has 1 to {limit} letters, digits, '-' or '_', starting with a letter or digit "
+            "({value} given).",
+        ),
+        "dispute_reference_taken": Template(
+            "工单号 {reference} 已用于本户的另一项争议。",
+            "The reference {reference} names another dispute of this household.",
+        ),
+        "disputed_amount_out_of_range": Template(
+            "争议金额 {value} 元须在 0 到 {limit} 元之间。",
+            "The disputed amount {value} 元 must lie between 0 and {limit} 元.",
+        ),
+        "disputed_amount_required": Template(
+            "请填写争议金额：只有供热不达标的争议金额可以为 0。",
+            "Give the disputed amount: only a poor-heating dispute disputes 0 元.",
+        ),
+        "dispute_subject_incomplete": Template(
+            "请说明争议对象：账单填账单编号，读数填表号和抄表时间，缴费填缴费编号或凭证号（缺 {field_label}）。",
+            "Name what is disputed: a bill by its id, a reading by its meter and time, a payment by its id or "
+            "receipt number ({field_label} missing).",
+        ),
+        "dispute_bill_other_household": Template(
+            "账单 {bill_number} 不是 {account_number} 的账单。",
+            "The bill {bill_number} is not household {account_number}'s.",
+        ),
+        "dispute_payment_other_household": Template(
+            "该笔缴费不是 {account_number} 的。", "The payment is not household {account_number}'s."
+        ),
+        "dispute_meter_other_household": Template(
+            "热表 {meter_serial} 从未计量过 {account_number}。",
+            "The meter {meter_serial} never measured household {account_number}.",
+        ),
+        "dispute_open_already": Template("争议 {dispute_id} 已登记。", "The dispute {dispute_id} is open already."),
+        "dispute_not_open_here": Template(
+            "{account_number} 没有未结的争议 {dispute_id}。",
+            "Household {account_number} has no open dispute {dispute_id}.",
+        ),
+        "dispute_state_conflict": Template(
+            "争议 {reference} 当前状态为 {state}，不能执行此操作（已结案，或处理结果正待审批）。",
+            "The dispute {reference} is {state}: this cannot be done now (it is closed, or its resolution "
+            "awaits approval).",
+        ),
+        "dispute_too_many_steps": Template(
+            "一项争议最多记录 {limit} 个步骤。", "A dispute takes at most {limit} steps."
+        ),
+        "dispute_verification_unlinked": Template(
+            "热表 {meter_serial} 的检定结果须对应该表已记录的检定及其检定点。",
+            "A verification result of meter {meter_serial} names the meter's recorded verification and its points.",
+        ),
+        "dispute_recompute_refused": Template(
+            "按现有数据无法重算账单 {bill_number}：{refusal}",
+            "The bill {bill_number} cannot be recomputed from what is known now: {refusal}",
+        ),
+        "dispute_recompute_unreliable": Template(
+            "账单 {bill_number} 不能按其开具时的数据复现，其重算不能作为调整依据（请联系系统管理员）。",
+            "The bill {bill_number} does not replay from its own inputs: its recompute cannot justify a note "
+            "(tell the administrators).",
+        ),
+        "dispute_recompute_required": Template(
+            "请先附上账单重算结果，再认定争议 {reference} 成立。",
+            "Attach a recompute of the bill before upholding the dispute {reference}.",
+        ),
+        "dispute_amount_only_in_part": Template(
+            "只有“部分成立”才填写金额：全部成立按重算差额记账，驳回不记账。",
+            "Give an amount only in part: upheld in full books the recompute's difference, a rejection books nothing.",
+        ),
+        "dispute_part_amount_required": Template(
+            "“部分成立”须填写调整金额。", "Upheld in part needs the note's amount."
+        ),
+        "dispute_part_exceeds_difference": Template(
+            "部分成立的金额 {amount_yuan} 元须与尚未记账的重算差额 {difference_yuan} 元同号且不大于它。",
+            "In part, {amount_yuan} 元 must have the sign of the difference not yet booked ({difference_yuan} 元) "
+            "and be no larger.",
+        ),
+        "dispute_needs_second_person": Template(
+            "超过审批金额的调整单须由另一人审批后记账。",
+            "A note above the approval threshold is booked once a second person approves it.",
+        ),
+        "dispute_difference_booked_meanwhile": Template(
+            "同一账单的另一争议已记账部分差额（拟记 {proposed_yuan} 元，尚余 {left_yuan} 元），请重新提出处理意见。",
+            "Another dispute booked part of this difference meanwhile ({proposed_yuan} 元 proposed, "
+            "{left_yuan} 元 left): propose the resolution again.",
+        ),
+        "dispute_period_missing": Template(
+            "找不到重算账单所属的 {season_code} 采暖季计费期，调整单无法记账。",
+            "The recomputed bill's billing period of season {season_code} is missing: the note cannot be booked.",
+        ),
+        "not_found.dispute": Template("没有编号为 {key} 的争议。", "There is no dispute {key}."),
+        "not_found.verification": Template("没有这次检定记录：{key}。", "No such verification was recorded: {key}."),
+        "not_found.reading_correction": Template(
+            "没有该读数被这次更正撤下的记录：{key}。", "No reading there was withdrawn by that correction: {key}."
+        ),
+        "not_found.estimate_replacement": Template(
+            "该时刻没有被替换的估算读数：{key}。", "No estimated reading was replaced at that time: {key}."
         ),
     }
 )

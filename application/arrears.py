@@ -1,8 +1,9 @@
 """Arrears use cases: flagging households for valve restriction, the second person's approval,
-withdrawals, and what protects a household from a flag (marked vulnerable, a dispute open).
+withdrawals, and what protects a household from a flag (marked vulnerable; what it disputes).
 
 ``flag_candidates`` reads what each household owes past due from the read models, checks the
-protections on the Household aggregate itself (the event store, never a lagging read model) and
+protections on the Household aggregate itself (the event store, never a lagging read model: it is
+vulnerable, its open disputes hold their disputed amount, ``domain.dispute_hold``) and
 raises one flag per eligible household and season; a flag withdrawn earlier in the season is raised
 again (a new event on the same flag) when the household is eligible once more. A flag is only a
 proposal: it becomes an action when a second person approves it. The valve command that acts on an
@@ -33,6 +34,7 @@ from domain.arrears import (
     flag_reasons,
 )
 from domain.day_split import business_day
+from domain.dispute_hold import DisputeHold
 from domain.errors import ConflictError, NotFoundError
 from domain.household import Household
 from domain.season import Season, current_or_last_season
@@ -183,7 +185,12 @@ class Arrears:
         household = self.ledger.household(record.account_number)
         season = self._season_of(season_code, record.community)
         facts = ArrearsFacts(
-            record.past_due_yuan, record.oldest_due_on, household.vulnerable, household.open_disputes, season
+            record.past_due_yuan,
+            record.oldest_due_on,
+            household.vulnerable,
+            household.open_disputes,
+            season,
+            household.disputed_yuan,
         )
         days = facts.days_past_due(today)
 
@@ -244,14 +251,15 @@ class Arrears:
 
     def approve(self, principal: Principal, flag_id: UUID, reason: str, correlation_id: UUID | None = None) -> None:
         """The second person's approval (never the one who raised it). Refused while the household
-        is marked vulnerable or has a dispute open: such a flag is withdrawn instead."""
+        is marked vulnerable, or when its open disputes now hold so much that what it owes past due
+        beyond them is below the flag's amount: such a flag is withdrawn instead."""
         principal.require(Permission.MANAGE_ARREARS)
         context = CommandContext(principal.name, reason.strip() or "approved", correlation_id or uuid4())
         today = business_day(self.ledger.clock())
 
         def approve(flag: ArrearsFlag) -> None:
             household = self.ledger.household(flag.account_number)
-            if household.vulnerable or household.open_disputes:
+            if household.vulnerable or self._held_below_minimum(flag, household, today):
                 raise ConflictError(
                     "the household is now protected (vulnerable or in dispute): withdraw the flag",
                     message_key="arrears_flag_protected",
@@ -260,6 +268,21 @@ class Arrears:
             flag.approve(today, context)
 
         self._change(flag_id, approve)
+
+    def _held_below_minimum(self, flag: ArrearsFlag, household: Household, today: date) -> bool:
+        """Whether the household's open disputes leave less past due than the flag's minimum."""
+        if household.open_disputes == 0:
+            return False
+        past_due = next(
+            (
+                record.past_due_yuan
+                for record in self.reader.past_due(today, flag.community)
+                if record.account_number == flag.account_number
+            ),
+            Decimal(0),
+        )
+        hold = DisputeHold(household.open_disputes, household.disputed_yuan)
+        return hold.undisputed_yuan(past_due) < flag.minimum_amount_yuan
 
     def withdraw(
         self,
@@ -331,28 +354,18 @@ class Arrears:
             lambda household, context: household.clear_vulnerability(context),
         )
 
-    def open_dispute(
-        self, principal: Principal, account_number: str, reason: str, correlation_id: UUID | None = None
-    ) -> None:
-        """The household disputes a charge: no flag while the dispute is open."""
-        self._protect(
-            principal,
-            account_number,
-            reason,
-            correlation_id,
-            lambda household, context: household.open_dispute(context),
-        )
-
     def close_dispute(
         self, principal: Principal, account_number: str, reason: str, correlation_id: UUID | None = None
     ) -> None:
-        """A dispute of the household is settled (the reason says how)."""
+        """Close an old dispute flag (one without an amount, recorded before disputes had amounts;
+        it holds everything past due until closed). A dispute with an amount closes by its
+        resolution, rejection or withdrawal (``application.disputes``)."""
         self._protect(
             principal,
             account_number,
             reason,
             correlation_id,
-            lambda household, context: household.close_dispute(context),
+            lambda household, context: household.close_dispute(None, context),
         )
 
     def _protect(

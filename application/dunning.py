@@ -1,8 +1,9 @@
 """Dunning runs: payment reminders for households in arrears, written to the notification outbox.
 
 A run reads what each household owes past due (the same read model as the arrears policy), checks
-the household's open disputes on the aggregate itself, and writes the reminder stage it is due,
-rendered in its contact's language, to the outbox. The outbox keeps one message per reminder name
+the household's open disputes on the aggregate itself (they hold their disputed amount only: the
+reminder asks for what is past due beyond it), and writes the reminder stage it is due, rendered
+in its contact's language, to the outbox. The outbox keeps one message per reminder name
 (household, charge, stage), so repeating a run, or two runs at once, never sends one twice.
 Delivery is not here: the delivery job sends what the outbox holds, with retries.
 """
@@ -126,10 +127,11 @@ class Dunning:
         if contact is None:
             return outcome(decision.stage_days, None, ReminderSkip.NO_CONTACT)
         household = self.ledger.household(record.account_number)
-        decision = reminder_due(policy, _facts(record, household.open_disputes), today)
+        facts = _facts(record, household.open_disputes, household.disputed_yuan)
+        decision = reminder_due(policy, facts, today)
         if decision.stage_days is None:
             return outcome(None, None, decision.skip)
-        message = self._message(record, contact, policy, decision.stage_days, days, today, context)
+        message = self._message(record, contact, policy, decision.stage_days, days, today, context, facts)
         message_id = self.outbox.enqueue(message)
         if message_id is None:  # written by a run going on at the same time
             return outcome(decision.stage_days, None, ReminderSkip.ALREADY_SENT)
@@ -144,11 +146,14 @@ class Dunning:
         days_past_due: int,
         today: date,
         context: CommandContext,
+        facts: DunningFacts,
     ) -> OutgoingMessage:
+        # The reminder asks for what is past due beyond what the household disputes.
+        amount = facts.undisputed_past_due_yuan
         content = ReminderContent(
             account_number=record.account_number,
             community=record.community,
-            amount_yuan=record.past_due_yuan,
+            amount_yuan=amount,
             oldest_due_on=record.oldest_due_on,
             days_past_due=days_past_due,
             today=today,
@@ -165,7 +170,7 @@ class Dunning:
             language=contact.language,
             subject=subject,
             body=body,
-            amount_yuan=record.past_due_yuan,
+            amount_yuan=amount,
             stage_days=stage_days,
             created_by=context.actor,
             reason=context.reason,
@@ -173,8 +178,8 @@ class Dunning:
         )
 
 
-def _facts(record: PastDue, open_disputes: int = 0) -> DunningFacts:
-    return DunningFacts(record.past_due_yuan, record.oldest_due_on, open_disputes)
+def _facts(record: PastDue, open_disputes: int = 0, disputed_yuan: Decimal | None = Decimal(0)) -> DunningFacts:
+    return DunningFacts(record.past_due_yuan, record.oldest_due_on, open_disputes, disputed_yuan)
 
 
 def _stage_due(record: PastDue, policy: DunningPolicy, today: date) -> ReminderDecision:

@@ -1,10 +1,12 @@
 """The arrears policy: which households may be flagged for valve restriction, and the flags.
 
-A household is flaggable when, on ``today``, what it owes past due reaches the policy's amount,
-its oldest open charge is past due for at least the policy's days, it has no open dispute, it is
-not marked vulnerable, and ``today`` lies inside the policy's window of the season (e.g. 15 Nov to
-15 Mar: no restriction in the first cold days of the season or at its very end). ``flag_reasons``
-gives the rules a household fails, so a clerk sees why it was not flagged.
+A household is flaggable when, on ``today``, what it owes past due beyond what its open disputes
+hold reaches the policy's amount (hold only what is disputed: ``domain.dispute_hold``), its oldest
+open charge is past due for at least the policy's days, it is not marked vulnerable, and ``today``
+lies inside the policy's window of the season (e.g. 15 Nov to 15 Mar: no restriction in the first
+cold days of the season or at its very end). ``flag_reasons`` gives the rules a household fails, so
+a clerk sees why it was not flagged; ``arrears_open_dispute`` when the disputes are what keeps the
+undisputed amount below the policy's.
 
 An ``ArrearsFlag`` is raised by one person and becomes an action only when a second person
 approves it (never the one who raised it). It can be withdrawn (the household paid, opened a
@@ -26,6 +28,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain import ids
+from domain.dispute_hold import DisputeHold
 from domain.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from domain.money import payment_amount
 from domain.season import Season, current_or_last_season
@@ -146,7 +149,8 @@ class ArrearsFacts:
     """What the policy looks at for one household on a day.
 
     ``past_due_yuan``: its open charges due on or before the day; ``oldest_due_on``: the due day of
-    the oldest of them (None when nothing is past due)."""
+    the oldest of them (None when nothing is past due); ``disputed_yuan``: what its open disputes
+    dispute in all, None when one has no amount (an old dispute flag: it holds everything)."""
 
     past_due_yuan: Decimal
     oldest_due_on: date | None
@@ -155,13 +159,27 @@ class ArrearsFacts:
     # The days of the season in force in the household's community (a decree may shorten the
     # window's reach or extend it); None: the policy's window alone decides.
     season: Season | None = None
+    disputed_yuan: Decimal | None = None
 
     def days_past_due(self, today: date) -> int:
         return 0 if self.oldest_due_on is None else (today - self.oldest_due_on).days
 
+    @property
+    def held_yuan(self) -> Decimal:
+        """What the open disputes hold of the past-due amount (never more than either)."""
+        return DisputeHold(self.open_disputes, self.disputed_yuan).held_yuan(self.past_due_yuan)
+
+    @property
+    def undisputed_past_due_yuan(self) -> Decimal:
+        """What is past due beyond what the disputes hold: what the policy counts."""
+        return DisputeHold(self.open_disputes, self.disputed_yuan).undisputed_yuan(self.past_due_yuan)
+
 
 def flag_reasons(policy: ArrearsPolicy, facts: ArrearsFacts, today: date) -> list[IneligibilityReason]:
-    """Every rule the household fails on ``today`` (empty: it may be flagged)."""
+    """Every rule the household fails on ``today`` (empty: it may be flagged). The amount rule
+    counts what is past due beyond what open disputes hold: ``BELOW_MINIMUM_AMOUNT`` when the whole
+    past-due amount is below the policy's, ``OPEN_DISPUTE`` when the disputes hold enough of it to
+    leave less than the policy's amount undisputed."""
     reasons: list[IneligibilityReason] = []
     if facts.oldest_due_on is None or facts.past_due_yuan <= 0:
         reasons.append(IneligibilityReason.NOTHING_PAST_DUE)
@@ -170,8 +188,8 @@ def flag_reasons(policy: ArrearsPolicy, facts: ArrearsFacts, today: date) -> lis
             reasons.append(IneligibilityReason.BELOW_MINIMUM_AMOUNT)
         if facts.days_past_due(today) < policy.minimum_days_past_due:
             reasons.append(IneligibilityReason.NOT_LONG_ENOUGH_PAST_DUE)
-    if facts.open_disputes > 0:
-        reasons.append(IneligibilityReason.OPEN_DISPUTE)
+        if facts.held_yuan > 0 and facts.undisputed_past_due_yuan < policy.minimum_amount_yuan:
+            reasons.append(IneligibilityReason.OPEN_DISPUTE)
     if facts.vulnerable:
         reasons.append(IneligibilityReason.VULNERABLE)
     if not policy.window_contains(today) or (facts.season is not None and not facts.season.contains(today)):
@@ -302,8 +320,10 @@ class ArrearsFlag(Aggregate):
     ) -> None:
         self.household_id = household_id
         self.account_number = account_number
+        self.community = community
         self.season_code = season_code
         self.amount_yuan = amount_yuan
+        self.minimum_amount_yuan = minimum_amount_yuan
         self.days_past_due = days_past_due
         self.raised_on = raised_on
         self.raised_by = actor
@@ -324,7 +344,7 @@ class ArrearsFlag(Aggregate):
             community=subject.community,
             building=subject.building,
             season_code=current_or_last_season(today).code,
-            amount_yuan=facts.past_due_yuan,
+            amount_yuan=facts.undisputed_past_due_yuan,
             days_past_due=facts.days_past_due(today),
             minimum_amount_yuan=policy.minimum_amount_yuan,
             minimum_days_past_due=policy.minimum_days_past_due,
@@ -350,7 +370,7 @@ class ArrearsFlag(Aggregate):
             )
         _require_eligible(self.account_number, policy, facts, today)
         self._raised_again(
-            amount_yuan=facts.past_due_yuan,
+            amount_yuan=facts.undisputed_past_due_yuan,
             days_past_due=facts.days_past_due(today),
             minimum_amount_yuan=policy.minimum_amount_yuan,
             minimum_days_past_due=policy.minimum_days_past_due,
@@ -375,6 +395,7 @@ class ArrearsFlag(Aggregate):
         correlation_id: UUID,
     ) -> None:
         self.amount_yuan = amount_yuan
+        self.minimum_amount_yuan = minimum_amount_yuan
         self.days_past_due = days_past_due
         self.raised_on = raised_on
         self.raised_by = actor

@@ -7,8 +7,11 @@ stage its oldest charge has reached: a run missed for a month sends the 45-day r
 the stage, so it is sent once, however often the run is repeated; when that charge is paid and a
 younger one becomes the oldest, its stages start again.
 
-A household with a dispute open gets no reminder (customer service is talking to it). A household
-marked vulnerable does: a reminder informs, it restricts nothing (that is the arrears policy's).
+Hold only what is disputed: a household's open disputes hold their disputed amount (never more
+than is past due, ``domain.dispute_hold``); a reminder is due when what is past due beyond it
+reaches the policy's amount, and it asks for that undisputed amount. The age is still that of the
+oldest open charge. A household marked vulnerable gets reminders: a reminder informs, it restricts
+nothing (that is the arrears policy's).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from decimal import Decimal
 from enum import StrEnum
 from itertools import pairwise
 
+from domain.dispute_hold import DisputeHold
 from domain.errors import InvalidInputError
 from domain.money import payment_amount
 
@@ -91,14 +95,32 @@ class DunningPolicy:
 
 @dataclass(frozen=True)
 class DunningFacts:
-    """What the policy looks at for one household on a day."""
+    """What the policy looks at for one household on a day.
+
+    ``disputed_yuan``: what its open disputes dispute in all; None when one has no amount (an old
+    dispute flag, which holds everything past due)."""
 
     past_due_yuan: Decimal
     oldest_due_on: date
     open_disputes: int
+    disputed_yuan: Decimal | None = None
 
     def days_past_due(self, today: date) -> int:
         return max((today - self.oldest_due_on).days, 0)
+
+    @property
+    def hold(self) -> DisputeHold:
+        return DisputeHold(self.open_disputes, self.disputed_yuan)
+
+    @property
+    def held_yuan(self) -> Decimal:
+        """What the open disputes hold of the past-due amount."""
+        return self.hold.held_yuan(self.past_due_yuan)
+
+    @property
+    def undisputed_past_due_yuan(self) -> Decimal:
+        """What is past due beyond what the disputes hold: what a reminder asks for."""
+        return self.hold.undisputed_yuan(self.past_due_yuan)
 
 
 @dataclass(frozen=True)
@@ -110,11 +132,12 @@ class ReminderDecision:
 
 
 def reminder_due(policy: DunningPolicy, facts: DunningFacts, today: date) -> ReminderDecision:
-    """The reminder stage a household is due today, or the first rule that stops it."""
-    if facts.open_disputes > 0:
-        return ReminderDecision(None, ReminderSkip.OPEN_DISPUTE)
-    if facts.past_due_yuan < policy.minimum_amount_yuan:
-        return ReminderDecision(None, ReminderSkip.BELOW_MINIMUM_AMOUNT)
+    """The reminder stage a household is due today, or the first rule that stops it. What is past
+    due beyond the disputed amount must reach the policy's amount; when the disputes are what keeps
+    it below, the skip says so (``OPEN_DISPUTE``)."""
+    if facts.undisputed_past_due_yuan < policy.minimum_amount_yuan:
+        skip = ReminderSkip.OPEN_DISPUTE if facts.held_yuan > 0 else ReminderSkip.BELOW_MINIMUM_AMOUNT
+        return ReminderDecision(None, skip)
     stage = policy.stage_reached(facts.days_past_due(today))
     if stage is None:
         return ReminderDecision(None, ReminderSkip.NOT_DUE_YET)

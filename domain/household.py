@@ -161,16 +161,39 @@ class Household(Aggregate):
         correlation_id: UUID
 
     class DisputeOpened(Aggregate.Event):
-        """The household disputes what it is charged: no arrears flag while a dispute is open."""
+        """A dispute of the household opened (``domain.dispute.Dispute``, saved with it): its
+        disputed amount is held back from dunning and arrears flags while it is open.
 
+        Version 2 names the dispute and its amount. Version 1 events (the old dispute flag, before
+        disputes had amounts) come back with neither: such a dispute holds everything past due, as
+        it did when it was recorded, until it is closed (``domain.dispute_hold``)."""
+
+        class_version = 2
         actor: str
         reason: str
         correlation_id: UUID
+        dispute_id: UUID | None
+        disputed_amount_yuan: Decimal | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["dispute_id"] = None
+            state["disputed_amount_yuan"] = None
 
     class DisputeClosed(Aggregate.Event):
+        """A dispute of the household closed (resolved, rejected or withdrawn). Version 2 names the
+        dispute; version 1 events (and closing an old flag) have none and close a dispute without
+        an amount."""
+
+        class_version = 2
         actor: str
         reason: str
         correlation_id: UUID
+        dispute_id: UUID | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["dispute_id"] = None
 
     @staticmethod
     def create_id(account_number: str) -> UUID:
@@ -207,7 +230,11 @@ class Household(Aggregate):
         self.meter_serials: dict[str, str] = {}
         self.owner_changes: list[date] = []
         self.vulnerable = False
+        # Every open dispute; those with an amount by dispute id (str: state is JSON in snapshots),
+        # and how many without one (old dispute flags, which hold everything past due).
         self.open_disputes = 0
+        self.disputed_amounts: dict[str, Decimal] = {}
+        self.open_disputes_without_amount = 0
         self.deregistered_on: date | None = None
 
     @classmethod
@@ -481,24 +508,59 @@ class Household(Aggregate):
     def _vulnerability_cleared(self, actor: str, reason: str, correlation_id: UUID) -> None:
         self.vulnerable = False
 
-    def open_dispute(self, context: CommandContext) -> None:
-        """The household disputes a charge (the reason says which and why)."""
-        self._dispute_opened(**_context_fields(context))
+    @property
+    def disputed_yuan(self) -> Decimal | None:
+        """What the open disputes dispute in all; None while one without an amount is open (it
+        holds everything past due)."""
+        if self.open_disputes_without_amount:
+            return None
+        return sum(self.disputed_amounts.values(), Decimal("0.00"))
+
+    def open_dispute(self, dispute_id: UUID, disputed_amount_yuan: Decimal, context: CommandContext) -> None:
+        """Hold a dispute's amount (元, ≥ 0) while it is open; saved with the dispute's opening."""
+        if str(dispute_id) in self.disputed_amounts:
+            raise ConflictError(
+                "the dispute is open already", message_key="dispute_open_already", dispute_id=str(dispute_id)
+            )
+        assert disputed_amount_yuan.is_finite() and disputed_amount_yuan >= 0, "a disputed amount is checked first"
+        self._dispute_opened(
+            **_context_fields(context), dispute_id=dispute_id, disputed_amount_yuan=disputed_amount_yuan
+        )
 
     @event(DisputeOpened)
-    def _dispute_opened(self, actor: str, reason: str, correlation_id: UUID) -> None:
+    def _dispute_opened(
+        self,
+        actor: str,
+        reason: str,
+        correlation_id: UUID,
+        dispute_id: UUID | None,
+        disputed_amount_yuan: Decimal | None,
+    ) -> None:
         self.open_disputes += 1
+        if dispute_id is None or disputed_amount_yuan is None:
+            self.open_disputes_without_amount += 1
+        else:
+            self.disputed_amounts[str(dispute_id)] = disputed_amount_yuan
 
-    def close_dispute(self, context: CommandContext) -> None:
-        """A dispute is settled (the reason says how)."""
-        if self.open_disputes == 0:
+    def close_dispute(self, dispute_id: UUID | None, context: CommandContext) -> None:
+        """Release a dispute's hold (it was resolved, rejected or withdrawn; the reason says how).
+        ``dispute_id`` None closes an old dispute flag without an amount."""
+        open_here = (
+            self.open_disputes_without_amount > 0 if dispute_id is None else str(dispute_id) in self.disputed_amounts
+        )
+        if not open_here:
             raise ConflictError(
-                "the household has no open dispute",
-                message_key="no_open_dispute",
+                "the household has no such open dispute",
+                message_key="no_open_dispute" if dispute_id is None else "dispute_not_open_here",
                 account_number=self.account_number,
+                dispute_id=str(dispute_id or ""),
             )
-        self._dispute_closed(**_context_fields(context))
+        self._dispute_closed(**_context_fields(context), dispute_id=dispute_id)
 
     @event(DisputeClosed)
-    def _dispute_closed(self, actor: str, reason: str, correlation_id: UUID) -> None:
+    def _dispute_closed(self, actor: str, reason: str, correlation_id: UUID, dispute_id: UUID | None) -> None:
         self.open_disputes -= 1
+        if dispute_id is None or str(dispute_id) not in self.disputed_amounts:
+            self.open_disputes_without_amount -= 1
+        else:
+            del self.disputed_amounts[str(dispute_id)]

@@ -57,3 +57,9 @@ def arrears_flag_id(account_number: str, season_code: str) -> UUID:
 def heating_season_id(scope: str, season_code: str) -> UUID:
     """The id of the season record of a scope (a community, or the city) for a season code."""
     return uuid5(LEDGER_NAMESPACE, f"heating-season:{scope}:{season_code}")
+
+
+def dispute_id(account_number: str, reference: str) -> UUID:
+    """The id of a household's dispute: its account and the dispute's reference (工单号), so a
+    retried opening finds the same dispute."""
+    return uuid5(LEDGER_NAMESPACE, f"dispute:{account_number}:{reference}")

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from application.arrears import Arrears
 from application.billing import Billing
 from application.billing_runs import BillingRuns
+from application.disputes import Disputes
 from application.dunning import Dunning
 from application.heat_decisions import HeatDecisions
 from application.ledger import HeatLedger
@@ -22,6 +23,7 @@ from application.seasons import Seasons
 from infrastructure.as_known import AsKnownReads
 from infrastructure.billing_runs import BillingRunStore
 from infrastructure.database import create_database_engine, migrate
+from infrastructure.dispute_recomputes import DisputeRecomputes
 from infrastructure.estimation import GapEstimator
 from infrastructure.event_store import event_store_environment
 from infrastructure.intake import ReadingIntake
@@ -33,6 +35,7 @@ from infrastructure.token_store import TokenStore
 from infrastructure.weather import WeatherStore
 from projections.arrears_queries import ArrearsQueries
 from projections.billing_inputs import SqlBillingInputs
+from projections.dispute_queries import SqlDisputeLookups
 from projections.ledger_projection import LedgerProjection
 from projections.payment_queries import PaymentQueries
 from projections.runner import ProjectionRunner
@@ -93,6 +96,13 @@ class Container:
     def scenario_store(self) -> ScenarioStore:
         """The scenarios' own tables: requests, progress, results, totals."""
         return ScenarioStore(self.engine, self.ledger.clock)
+
+    @property
+    def disputes(self) -> Disputes:
+        """Households' disputes: opening, investigation, resolution (stateless, cheap)."""
+        recomputes = DisputeRecomputes(self.ledger, self.engine)
+        threshold = self.settings.dispute_second_approval_yuan
+        return Disputes(self.ledger, SqlDisputeLookups(self.engine), recomputes, threshold)
 
     @property
     def as_known(self) -> AsKnownReads:

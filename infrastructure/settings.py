@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     notification_backoff_max_seconds: int = Field(default=6 * 3600, ge=1)
     notification_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
+    # -- disputes (docs/disputes.md) --
+    # A credit or debit note of a resolved dispute above this (元, in magnitude) is booked only when a
+    # second person approves it.
+    dispute_second_approval_yuan: Decimal = Field(default=Decimal("500.00"), ge=0, le=Decimal(1_000_000))
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:
         if self.environment is Environment.PRODUCTION:

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from domain.arrears import ArrearsFlag, FlagStatus
 from domain.household import Household
-from projections.tables import arrears_flags, household_protections, households
+from projections.tables import arrears_flags, household_disputed_amounts, household_protections, households
 
 
 def flag_raised(connection: Connection, event: ArrearsFlag.Raised) -> None:
@@ -104,11 +104,24 @@ def vulnerability_cleared(connection: Connection, event: Household.Vulnerability
 
 
 def dispute_opened(connection: Connection, event: Household.DisputeOpened) -> None:
+    """Count the dispute; hold its amount (an old flag without an amount has no amount row)."""
     _change_protection(connection, event, open_disputes=lambda count: count + 1)
+    if event.dispute_id is not None and event.disputed_amount_yuan is not None:
+        connection.execute(
+            insert(household_disputed_amounts).values(
+                dispute_id=event.dispute_id,
+                household_id=event.originator_id,
+                disputed_yuan=event.disputed_amount_yuan,
+            )
+        )
 
 
 def dispute_closed(connection: Connection, event: Household.DisputeClosed) -> None:
     _change_protection(connection, event, open_disputes=lambda count: count - 1)
+    if event.dispute_id is not None:
+        connection.execute(
+            delete(household_disputed_amounts).where(household_disputed_amounts.c.dispute_id == event.dispute_id)
+        )
 
 
 ARREARS_HANDLERS: dict[type[Any], Callable[[Connection, Any], UUID | None]] = {

@@ -30,6 +30,7 @@ from domain.meter import Meter
 from projections.allocation_rows import reallocate
 from projections.arrears_handlers import ARREARS_HANDLERS
 from projections.billing_handlers import BILLING_HANDLERS
+from projections.dispute_handlers import DISPUTE_HANDLERS
 from projections.heat_decision_handlers import HEAT_DECISION_HANDLERS
 from projections.interval_recharge import recharge_intervals
 from projections.payment_handlers import PAYMENT_HANDLERS
@@ -64,6 +65,7 @@ class LedgerProjection:
             | PAYMENT_HANDLERS
             | ARREARS_HANDLERS
             | HEAT_DECISION_HANDLERS
+            | DISPUTE_HANDLERS
             | {
                 Household.Registered: self._household_registered,
                 Household.AreaCorrected: self._area_corrected,

@@ -475,6 +475,93 @@ ARREARS_TABLES = (
     household_protections,
 )
 
+# -- disputes (domain/dispute.py, projections/dispute_handlers.py) ---------------------------------
+
+# The amount each open dispute holds on its household, from the Household's DisputeOpened and
+# DisputeClosed events (so a view of the household's events alone knows it). An old dispute flag
+# without an amount has no row: household_protections.open_disputes counts it, and it holds
+# everything past due.
+household_disputed_amounts = Table(
+    "household_disputed_amounts",
+    metadata,
+    Column("dispute_id", Uuid, primary_key=True),
+    Column("household_id", Uuid, nullable=False, index=True),
+    Column("disputed_yuan", ScaledDecimal(MONEY_SCALE), nullable=False),
+)
+
+# Every dispute as it stands, from the Dispute's events. ``closed_on``/``days_open`` are set when it
+# is resolved, rejected or withdrawn (an open dispute's age is counted to the day asked).
+disputes = Table(
+    "disputes",
+    metadata,
+    Column("dispute_id", Uuid, primary_key=True),
+    Column("reference", String(32), nullable=False),
+    Column("household_id", Uuid, nullable=False, index=True),
+    Column("account_number", String(64), nullable=False),
+    Column("community", String(128), nullable=False),
+    Column("building", String(64), nullable=False),
+    Column("subject_kind", String(16), nullable=False),
+    Column("season_code", String(16), nullable=False),
+    Column("bill_id", Uuid, nullable=True),
+    Column("bill_number", String(128), nullable=False),
+    Column("meter_serial", String(64), nullable=False),
+    Column("measured_at", UtcDateTime, nullable=True),
+    Column("payment_id", Uuid, nullable=True),
+    Column("payment_reference", String(64), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("disputed_amount_yuan", ScaledDecimal(MONEY_SCALE), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("opened_by", String(128), nullable=False),
+    Column("opened_on", Date, nullable=False),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("first_response_at", UtcDateTime, nullable=True),
+    Column("last_step_at", UtcDateTime, nullable=False),
+    Column("steps", Integer, nullable=False),
+    Column("recompute_bill_id", Uuid, nullable=True),
+    Column("recompute_bill_number", String(128), nullable=True),
+    Column("recompute_difference_yuan", ScaledDecimal(MONEY_SCALE), nullable=True),
+    Column("proposed_outcome", String(16), nullable=True),
+    Column("proposed_amount_yuan", ScaledDecimal(MONEY_SCALE), nullable=True),
+    Column("proposed_by", String(128), nullable=True),
+    Column("proposed_at", UtcDateTime, nullable=True),
+    Column("note_amount_yuan", ScaledDecimal(MONEY_SCALE), nullable=True),
+    Column("note_bill_id", Uuid, nullable=True),
+    Column("note_number", String(128), nullable=True),
+    Column("approved_by", String(128), nullable=True),
+    Column("closed_by", String(128), nullable=True),
+    Column("closed_at", UtcDateTime, nullable=True),
+    Column("closed_on", Date, nullable=True),
+    Column("days_open", Integer, nullable=True),
+    Column("closing_reason", Text, nullable=True),
+    Column("version", Integer, nullable=False),
+    Index("ix_disputes_state_category", "state", "category"),
+    Index("ix_disputes_community_state", "community", "state"),
+    Index("ix_disputes_opened_on", "opened_on"),
+)
+
+# Every event of every dispute, in order: its steps, each with when it was recorded, who and why,
+# and its details as JSON.
+dispute_steps = Table(
+    "dispute_steps",
+    metadata,
+    Column("dispute_id", Uuid, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("correlation_id", Uuid, nullable=False),
+    Column("details", Text, nullable=False),
+)
+
+DISPUTE_TABLES = (
+    household_disputed_amounts,
+    disputes,
+    dispute_steps,
+)
+
 # Tables the ledger projection owns: emptied on rebuild (the tracking row is reset separately).
 LEDGER_TABLES = (
     implausible_heat_decisions,
@@ -489,4 +576,5 @@ LEDGER_TABLES = (
     *BILLING_TABLES,
     *PAYMENT_TABLES,
     *ARREARS_TABLES,
+    *DISPUTE_TABLES,
 )

@@ -1,5 +1,5 @@
 """The arrears policy: flag runs, the second person's approval, withdrawals, and what protects a
-household from a flag (marked vulnerable, a dispute open).
+household from a flag (marked vulnerable; open disputes hold what they dispute: api/routers/disputes.py).
 
 A flag is a proposal to restrict a household's valve; it becomes an action only when a second
 person approves it. The valve command itself is not here.
@@ -48,8 +48,8 @@ def run_arrears_flags(
     run: FlagRun, caller: Caller, container: ContainerDependency, today: BusinessToday
 ) -> FlagRunOutput:
     """Flag every household the policy finds eligible today and not yet flagged this season: what
-    it owes past due reaches the amount, its oldest open charge is past due for the days, no
-    dispute is open, it is not marked vulnerable, and today lies inside the window. A flag
+    it owes past due beyond what its open disputes hold reaches the amount, its oldest open charge
+    is past due for the days, it is not marked vulnerable, and today lies inside the window. A flag
     withdrawn earlier this season is raised again (`raised_again`); a raised or approved one is
     left as it is (`arrears_already_flagged`). The summary gives, for every household with
     charges past due, the flag raised or why it was not."""
@@ -122,7 +122,8 @@ def approve_arrears_flag(
     flag_id: UUID, decision: FlagDecision, caller: Caller, container: ContainerDependency
 ) -> FlagReceipt:
     """Approve a flag: by a second person, never the one who raised it (403). A household now
-    marked vulnerable or in dispute is a 409: withdraw its flag instead."""
+    marked vulnerable, or whose open disputes now leave less than the flag's amount undisputed, is
+    a 409: withdraw its flag instead."""
     container.arrears.approve(caller, flag_id, decision.reason or "approved")
     return _receipt(container, flag_id)
 
@@ -182,22 +183,6 @@ def clear_household_vulnerability(
 
 
 @router.post(
-    "/households/{account_number}/disputes",
-    status_code=201,
-    response_model=CommandReceipt,
-    operation_id="open_household_dispute",
-    responses=_PROTECTION_RESPONSES,
-)
-def open_household_dispute(
-    account_number: AccountNumberPath, change: ProtectionChange, caller: Caller, container: ContainerDependency
-) -> CommandReceipt:
-    """The household disputes a charge: no arrears flag while a dispute is open."""
-    correlation_id = uuid4()
-    container.arrears.open_dispute(caller, account_number, change.reason, correlation_id)
-    return CommandReceipt(correlation_id=correlation_id)
-
-
-@router.post(
     "/households/{account_number}/disputes/close",
     status_code=201,
     response_model=CommandReceipt,
@@ -207,7 +192,9 @@ def open_household_dispute(
 def close_household_dispute(
     account_number: AccountNumberPath, change: ProtectionChange, caller: Caller, container: ContainerDependency
 ) -> CommandReceipt:
-    """A dispute of the household is settled (the reason says how); none open is a 409."""
+    """Close an old dispute flag: one recorded before disputes had amounts, which holds everything
+    past due until closed (the reason says how it was settled); none open is a 409. Disputes are
+    opened with `POST /disputes` and closed by their resolution or withdrawal."""
     correlation_id = uuid4()
     container.arrears.close_dispute(caller, account_number, change.reason, correlation_id)
     return CommandReceipt(correlation_id=correlation_id)

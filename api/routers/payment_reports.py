@@ -3,6 +3,7 @@ arrears aging, collection rates and the payment journal for the cash-up."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Depends, Query
@@ -30,6 +31,7 @@ from api.schemas.payments import (
     PaymentPage,
 )
 from domain.payment import PaymentChannel
+from projections.dispute_queries import DisputeQueries
 from projections.payment_queries import PaymentQueries
 from projections.queries import MAXIMUM_PAGE_SIZE
 
@@ -78,20 +80,24 @@ def get_household_account(
     account_number: AccountNumberPath, reader: Reader, reads: HouseholdReads
 ) -> HouseholdAccountOutput:
     """Every allocation of the household's payments and credit notes to its charges (a payment
-    settles the bill its payer named, then the oldest open charges), what is still open, and the
-    credit carried to the next charges. With `known_at`: as the ledger knew it then."""
+    settles the bill its payer named, then the oldest open charges), what is still open, the
+    credit carried to the next charges, and how much of what is open its open disputes hold
+    (`disputed_yuan`) and what is not disputed (`undisputed_yuan`). With `known_at`: as the ledger
+    knew it then."""
     household = require_household(reads.queries, account_number)
     payments = reads.payments
+    open_charges = payments.open_charges_of_household(household.household_id)
+    open_yuan = sum((charge.open_yuan for charge in open_charges), Decimal("0.00"))
+    held_yuan = DisputeQueries(reads.engine).hold_of(household.household_id).held_yuan(open_yuan)
     return HouseholdAccountOutput(
         account_number=account_number,
         allocations=[
             AllocationOutput.model_validate(line) for line in payments.allocations_of_household(household.household_id)
         ],
-        open_charges=[
-            OpenChargeOutput.model_validate(charge)
-            for charge in payments.open_charges_of_household(household.household_id)
-        ],
+        open_charges=[OpenChargeOutput.model_validate(charge) for charge in open_charges],
         credit_yuan=payments.unallocated_credit_yuan(household.household_id),
+        disputed_yuan=held_yuan,
+        undisputed_yuan=open_yuan - held_yuan,
     )
 
 

@@ -151,6 +151,14 @@ class HouseholdAccountOutput(BaseModel):
     allocations: list[AllocationOutput]
     open_charges: list[OpenChargeOutput]
     credit_yuan: MoneyText = Field(description="Credit not yet used: settles the next charges")
+    disputed_yuan: MoneyText = Field(
+        default=Decimal(0),
+        description="What the open disputes hold of the open charges: their disputed amounts, no more than is "
+        "open (an old dispute flag without an amount holds all)",
+    )
+    undisputed_yuan: MoneyText = Field(
+        default=Decimal(0), description="The open charges beyond what is disputed: what dunning and flags count"
+    )
 
 
 class BalanceAsOfOutput(BaseModel):

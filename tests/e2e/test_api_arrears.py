@@ -134,12 +134,25 @@ def test_customer_service_may_not_run_flags_but_manages_protections(invoiced: Le
     reason = {"reason": "lives alone, 82"}
     assert api.client.post("/households/WZ-0001/vulnerability", json=reason, headers=service).status_code == 201
     assert_problem(api.client.post("/households/WZ-0001/vulnerability", json=reason, headers=service), 409, "conflict")
-    assert api.client.post("/households/WZ-0001/disputes", json=reason, headers=service).status_code == 201
+    [bill] = api.client.get("/households/WZ-0001/bills", headers=service).json()["items"]
+    dispute = {
+        "account_number": "WZ-0001",
+        "subject": {"kind": "bill", "bill_id": bill["bill_id"]},
+        "category": "area_wrong",
+        "description": "the heated area is smaller",
+        "disputed_amount_yuan": "2127.60",
+        "channel": "counter",
+    }
+    opened = api.client.post("/disputes", json=dispute, headers=service)
+    assert opened.status_code == 201, opened.text
     with freeze_time(RUN_DAY, real_asyncio=True):
         [outcome] = run_flags(api).json()["outcomes"]
     assert outcome["reasons"] == ["arrears_open_dispute", "arrears_vulnerable"]
-    assert api.client.post("/households/WZ-0001/disputes/close", json=reason, headers=service).status_code == 201
+    withdrawal = {"reason": "the household agrees with the area"}
+    dispute_path = f"/disputes/{opened.json()['dispute_id']}"
+    assert api.client.post(f"{dispute_path}/withdrawal", json=withdrawal, headers=service).status_code == 200
+    # Only an old dispute flag (without an amount) is closed here; none is open.
     assert_problem(api.client.post("/households/WZ-0001/disputes/close", json=reason, headers=service), 409, "conflict")
     cleared = api.client.post("/households/WZ-0001/vulnerability/clearance", json=reason, headers=service)
     assert cleared.status_code == 201
-    assert_problem(api.client.post("/households/WZ-9999/disputes", json=reason, headers=service), 404, "not_found")
+    assert_problem(api.client.get("/households/WZ-9999/disputes", headers=service), 404, "not_found")

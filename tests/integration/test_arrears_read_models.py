@@ -10,7 +10,7 @@ The scenario (prepayments of season 2025-2026 issued 25 Oct, due 1 Nov 2025; the
 |-----------|----------|------------|---------------|-------------------|-----------------------------|
 | WZ-1      | 1        | 1944.00    | —             | —                 | flagged (1944.00, 70 days)  |
 | WZ-2      | 1        | 1296.00    | 1000.00       | —                 | below the amount (296.00)   |
-| WZ-3      | 2        | 1944.00    | —             | a dispute open    | open dispute                |
+| WZ-3      | 2        | 1944.00    | —             | disputes all of it| open dispute                |
 | WZ-4      | 2        | 1944.00    | —             | marked vulnerable | vulnerable                  |
 | WZ-5      | 2        | 1944.00    | 1944.00       | —                 | nothing past due: not listed|
 """
@@ -24,19 +24,23 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from eventsourcing.persistence import StoredEvent
 from sqlalchemy import select
 
 from application.authorization import SYSTEM, Principal, Role
 from domain import ids
 from domain.arrears import ArrearsPolicy, FlagStatus, WithdrawalKind
+from domain.dispute_hold import DisputeHold
 from domain.errors import ConflictError, NotFoundError, PermissionDeniedError
 from infrastructure.container import Container
 from projections.arrears_queries import ArrearsQueries
+from projections.dispute_queries import DisputeQueries
 from projections.ledger_projection import LedgerProjection
 from projections.runner import ProjectionRunner
 from projections.tables import ARREARS_TABLES, household_protections, metadata
-from tests.integration.test_payment_read_models import at, pay, prepaid_period
-from tests.strategies import COMMUNITY, register_household
+from tests.integration.test_disputes import open_bill_dispute
+from tests.integration.test_payment_read_models import at, bill_id, pay, prepaid_period
+from tests.strategies import COMMUNITY, context, register_household
 
 D = Decimal
 TODAY = date(2026, 1, 10)
@@ -61,7 +65,7 @@ def owing(container: Container) -> Container:
         ledger.save(prepaid_period(container, account, building=building, area=area))
     pay(container, "WZ-2", "1000.00", at(date(2025, 11, 5)), "R-0001")
     pay(container, "WZ-5", "1944.00", at(date(2025, 11, 5)), "R-0002")
-    container.arrears.open_dispute(SERVICE, "WZ-3", "disputes the heated area")
+    open_bill_dispute(container, "WZ-3", bill_id("WZ-3"), "1944.00", "KF-3")
     container.arrears.mark_vulnerable(SERVICE, "WZ-4", "lives alone, 82")
     container.catch_up()
     return container
@@ -145,7 +149,9 @@ def test_a_second_clerk_approves_and_the_read_model_follows(owing: Container) ->
 def test_a_household_protected_since_the_run_cannot_be_approved(owing: Container) -> None:
     flag_id = owing.arrears.flag_candidates(CLERK_LI, POLICY, TODAY).outcomes[0].flag_id
     assert flag_id is not None
-    owing.arrears.open_dispute(SERVICE, "WZ-1", "disputes the prepayment")
+    # Disputing 100.00 leaves 1844.00 undisputed: the flag may still be approved then; 1000.00
+    # leaves 944.00, below the flag's 1000.00.
+    open_bill_dispute(owing, "WZ-1", bill_id("WZ-1"), "1000.00", "KF-1")
     with pytest.raises(ConflictError) as protected:
         owing.arrears.approve(CLERK_WANG, flag_id, "approved")
     assert protected.value.message_key == "arrears_flag_protected"
@@ -209,7 +215,7 @@ def test_a_withdrawn_flag_is_raised_again_by_a_later_run(owing: Container) -> No
 def test_a_withdrawn_flag_of_a_household_still_protected_is_not_raised_again(owing: Container) -> None:
     flag_id = owing.arrears.flag_candidates(CLERK_LI, POLICY, TODAY).outcomes[0].flag_id
     assert flag_id is not None
-    owing.arrears.open_dispute(SERVICE, "WZ-1", "disputes the prepayment")
+    open_bill_dispute(owing, "WZ-1", bill_id("WZ-1"), "1000.00", "KF-1")
     owing.arrears.withdraw(CLERK_WANG, flag_id, WithdrawalKind.DISPUTE_OPENED, "disputes the prepayment")
     [wz_1, *_] = owing.arrears.flag_candidates(CLERK_WANG, POLICY, TODAY).outcomes
     assert (wz_1.account_number, wz_1.flagged, wz_1.reasons) == ("WZ-1", False, ("arrears_open_dispute",))
@@ -225,7 +231,7 @@ def protection_rows(container: Container) -> list[tuple[str, bool, int]]:
 
 def test_protections_are_in_the_read_model(owing: Container) -> None:
     assert protection_rows(owing) == [("WZ-3", False, 1), ("WZ-4", True, 0)]
-    owing.arrears.close_dispute(SERVICE, "WZ-3", "area surveyed")
+    owing.disputes.withdraw(SERVICE, ids.dispute_id("WZ-3", "KF-3"), "area surveyed, the household agrees")
     owing.arrears.clear_vulnerability(SERVICE, "WZ-4", "moved to her son's")
     owing.catch_up()
     assert protection_rows(owing) == [("WZ-3", False, 0), ("WZ-4", False, 0)]
@@ -278,3 +284,54 @@ def test_the_migration_creates_the_arrears_tables_as_declared(container: Contain
         )
 
     assert [difference for difference in differences if concerns_arrears(difference)] == []
+
+
+def test_a_dispute_holds_only_what_it_disputes(owing: Container) -> None:
+    """WZ-1 disputes 500.00 of its 1944.00: it is flagged for the 1444.00 beyond it. WZ-4's
+    neighbour WZ-3 disputes all of it; a dispute of 944.00 or more would leave less than the
+    policy's 1000.00."""
+    open_bill_dispute(owing, "WZ-1", bill_id("WZ-1"), "500.00", "KF-1")
+    summary = owing.arrears.flag_candidates(CLERK_LI, POLICY, TODAY)
+    [wz_1] = [outcome for outcome in summary.outcomes if outcome.account_number == "WZ-1"]
+    assert (wz_1.flagged, wz_1.amount_yuan, wz_1.reasons) == (True, D("1944.00"), ())
+    assert owing.arrears.flag(ids.arrears_flag_id("WZ-1", "2025-2026")).amount_yuan == D("1444.00")
+    # A smaller dispute after the run does not stop the approval: 1744.00 stays undisputed.
+    open_bill_dispute(owing, "WZ-1", bill_id("WZ-1"), "200.00", "KF-2")
+    assert wz_1.flag_id is not None
+    owing.arrears.approve(CLERK_WANG, wz_1.flag_id, "checked the account")
+    assert owing.arrears.flag(wz_1.flag_id).status is FlagStatus.APPROVED
+
+
+def test_an_old_dispute_flag_without_an_amount_holds_everything(owing: Container) -> None:
+    """A Household.DisputeOpened of class version 1 (recorded before disputes had amounts) comes
+    back without an amount: it holds everything past due until it is closed, as it did."""
+    legacy_flag(owing, "WZ-1")
+    household = owing.ledger.household("WZ-1")
+    assert (household.open_disputes, household.disputed_yuan) == (1, None)
+    [wz_1, *_] = owing.arrears.flag_candidates(CLERK_LI, POLICY, TODAY).outcomes
+    assert (wz_1.account_number, wz_1.flagged, wz_1.reasons) == ("WZ-1", False, ("arrears_open_dispute",))
+    owing.catch_up()
+    assert DisputeQueries(owing.engine).hold_of(ids.household_id("WZ-1")) == DisputeHold(1, None)
+    owing.arrears.close_dispute(SERVICE, "WZ-1", "settled on the phone")
+    assert owing.ledger.household("WZ-1").open_disputes == 0
+    [wz_1, *_] = owing.arrears.flag_candidates(CLERK_LI, POLICY, TODAY).outcomes
+    assert wz_1.flagged
+    with pytest.raises(ConflictError) as none_left:
+        owing.arrears.close_dispute(SERVICE, "WZ-1", "again")
+    assert none_left.value.message_key == "no_open_dispute"
+
+
+def legacy_flag(container: Container, account_number: str) -> None:
+    """Store a dispute flag as the ledger stored it before disputes had amounts (class version 1)."""
+    household = container.ledger.household(account_number)
+    household.open_dispute(ids.dispute_id(account_number, "OLD"), D("1.00"), context())
+    [event] = household.collect_events()
+    mapper = container.ledger.mapper
+    stored = mapper.to_stored_event(event)
+    state = mapper.transcoder.decode(stored.state)
+    assert state.pop("class_version") == 2
+    del state["dispute_id"], state["disputed_amount_yuan"]
+    old = StoredEvent(stored.originator_id, stored.originator_version, stored.topic, mapper.transcoder.encode(state))
+    container.ledger.recorder.insert_events([old])
+    container.ledger.evict([household])
+    container.catch_up()

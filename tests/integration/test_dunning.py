@@ -7,7 +7,7 @@ The scenario (prepayments of season 2025-2026 due 1 Nov 2025; policy 15/45/90 da
 |-----------|---------|----------------|----------------|--------------------------------|
 | DN-1      | 1944.00 | webhook, zh    | —              | stage 45, Chinese              |
 | DN-2      | 26.00   | webhook, zh    | —              | below the amount               |
-| DN-3      | 1944.00 | webhook, zh    | dispute open   | open dispute                   |
+| DN-3      | 1944.00 | webhook, zh    | disputes all   | open dispute                   |
 | DN-4      | 1944.00 | —              | —              | no contact (stage 45)          |
 | DN-5      | 1944.00 | email, en      | —              | stage 45, English              |
 | DN-6      | 1944.00 | webhook, zh    | vulnerable     | stage 45 (a reminder informs)  |
@@ -26,7 +26,8 @@ from application.notifications import Contact, ContactChannel, MessageLanguage
 from domain.dunning import DunningPolicy
 from domain.errors import PermissionDeniedError
 from infrastructure.container import Container
-from tests.integration.test_payment_read_models import at, pay, prepaid_period
+from tests.integration.test_disputes import open_bill_dispute
+from tests.integration.test_payment_read_models import at, bill_id, pay, prepaid_period
 from tests.strategies import register_household
 
 D = Decimal
@@ -54,7 +55,7 @@ def owing(container: Container) -> Container:
         ledger.save(prepaid_period(container, account))
     pay(container, "DN-2", "1918.00", at(date(2025, 11, 5)), "R-0001")
     pay(container, "DN-7", "1944.00", at(date(2025, 11, 5)), "R-0002")
-    container.arrears.open_dispute(SERVICE, "DN-3", "disputes the heated area")
+    open_bill_dispute(container, "DN-3", bill_id("DN-3"), "1944.00")
     container.arrears.mark_vulnerable(SERVICE, "DN-6", "lives alone, 82")
     for account, (channel, address, language) in CONTACTS.items():
         container.contacts.set_contact(Contact(account, channel, address, language), "service-chen")
@@ -136,3 +137,19 @@ def test_customer_service_may_not_run_dunning(owing: Container) -> None:
 def test_a_community_run_reminds_only_its_households(owing: Container) -> None:
     summary = owing.dunning.remind(CLERK, POLICY, TODAY, community="另一个小区")
     assert summary.outcomes == ()
+
+
+def test_a_dispute_holds_only_what_it_disputes(owing: Container) -> None:
+    """DN-1 disputes 1000.00 of its 1944.00: the reminder asks for the 944.00 beyond it. DN-5
+    disputes 1900.00: the 44.00 left is below the policy's 50.00, and the dispute is why."""
+    open_bill_dispute(owing, "DN-1", bill_id("DN-1"), "1000.00")
+    open_bill_dispute(owing, "DN-5", bill_id("DN-5"), "1900.00")
+    assert [
+        (account, stage, skip) for account, stage, skip in outcomes(owing, TODAY) if account in ("DN-1", "DN-5")
+    ] == [
+        ("DN-1", 45, None),
+        ("DN-5", None, "dunning_open_dispute"),
+    ]
+    [message] = owing.outbox.messages(account_number="DN-1")
+    assert message.amount_yuan == D("944.00")
+    assert "944.00 元" in message.body and "1,944.00" not in message.body

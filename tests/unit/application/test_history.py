@@ -346,6 +346,6 @@ def test_a_row_of_an_event_without_world_time_has_neither_time() -> None:
         date(2025, 10, 1),
         context(),
     )
-    household.open_dispute(context(reason="the settlement is too high"))
+    household.open_dispute(uuid4(), Decimal("300.00"), context(reason="the settlement is too high"))
     entry = history_entry(household.collect_events()[-1], show_personal=True)
     assert (entry.event_type, entry.happened_at, entry.effective_on) == ("DisputeOpened", None, None)

@@ -129,8 +129,9 @@ def every_event_type() -> tuple[Household, Meter]:
     household.detach_meter(meter.id, hours_after(T, 54), context(reason="meter replaced; the form typed in late"))
     household.mark_vulnerable(context(reason="lives alone, 82"))
     household.clear_vulnerability(context(reason="moved to her son's"))
-    household.open_dispute(context(reason="disputes the settlement"))
-    household.close_dispute(context(reason="settlement explained"))
+    dispute_id = ids.dispute_id(household.account_number, "D-1")
+    household.open_dispute(dispute_id, D("120.50"), context(reason="disputes the settlement"))
+    household.close_dispute(dispute_id, context(reason="settlement explained"))
     household.deregister(date(2026, 3, 1), context(reason="拆网"), today=date(2026, 2, 1))
     meter.record_verification(
         date(2026, 1, 10), "JJG225-2026-0042", [TestPoint(D("0.25"), D(20), D("1.10"))], context()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from uuid import uuid4
 
 import pytest
 
@@ -297,27 +298,35 @@ def test_a_household_is_marked_vulnerable_and_cleared() -> None:
     assert not_marked.value.message_key == "not_vulnerable"
 
 
-def test_disputes_are_counted_open_and_closed() -> None:
+def test_disputes_are_counted_open_and_closed_with_their_amounts() -> None:
     household = new_household()
-    household.open_dispute(context("service-chen", "disputes the settlement of 2025-2026"))
-    household.open_dispute(context("service-chen", "disputes the area"))
-    assert household.open_disputes == 2
-    household.close_dispute(context("service-chen", "area surveyed, unchanged"))
-    household.close_dispute(context("service-chen", "settlement explained"))
-    assert household.open_disputes == 0
+    settlement, area = uuid4(), uuid4()
+    household.open_dispute(settlement, D("300.00"), context("service-chen", "disputes the settlement of 2025-2026"))
+    household.open_dispute(area, D("120.50"), context("service-chen", "disputes the area"))
+    assert (household.open_disputes, household.disputed_yuan) == (2, D("420.50"))
+    with pytest.raises(ConflictError) as twice:
+        household.open_dispute(area, D("120.50"), context())
+    assert twice.value.message_key == "dispute_open_already"
+    household.close_dispute(area, context("service-chen", "area surveyed, unchanged"))
+    assert (household.open_disputes, household.disputed_yuan) == (1, D("300.00"))
+    household.close_dispute(settlement, context("service-chen", "settlement explained"))
+    assert (household.open_disputes, household.disputed_yuan) == (0, D("0.00"))
     with pytest.raises(ConflictError) as none_open:
-        household.close_dispute(context())
-    assert none_open.value.message_key == "no_open_dispute"
+        household.close_dispute(settlement, context())
+    assert none_open.value.message_key == "dispute_not_open_here"
+    with pytest.raises(ConflictError) as no_old_flag:
+        household.close_dispute(None, context())
+    assert no_old_flag.value.message_key == "no_open_dispute"
 
 
 def test_protections_replay() -> None:
     household = new_household()
     household.mark_vulnerable(context())
-    household.open_dispute(context())
+    household.open_dispute(uuid4(), D("80.00"), context())
     replayed = None
     for domain_event in household.collect_events():
         replayed = domain_event.mutate(replayed)
-    assert (replayed.vulnerable, replayed.open_disputes) == (True, 1)  # type: ignore[union-attr]
+    assert (replayed.vulnerable, replayed.open_disputes, replayed.disputed_yuan) == (True, 1, D("80.00"))  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
