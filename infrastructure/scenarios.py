@@ -499,9 +499,20 @@ def _record(row: Any) -> ScenarioRecord:
     )
 
 
-def execute_scenario(store: ScenarioStore, scenarios: Scenarios, scenario_id: UUID) -> ScenarioRecord:
+def execute_scenario(
+    store: ScenarioStore,
+    scenarios: Scenarios,
+    scenario_id: UUID,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ScenarioRecord:
     """Compute a submitted scenario to its end, writing its rows, progress, totals and summary, or
-    its error."""
+    its error; ``on_progress`` hears of each chunk too (the CLI's progress bar)."""
+
+    def progressed(done: int, total: int) -> None:
+        store.progressed(scenario_id, done, total)
+        if on_progress is not None:
+            on_progress(done, total)
+
     record = store.get(scenario_id)
     if record.status is ScenarioStatus.DONE:
         return record  # a redelivered job: the scenario is computed
@@ -512,7 +523,7 @@ def execute_scenario(store: ScenarioStore, scenarios: Scenarios, scenario_id: UU
             principal,
             record.request,
             sink=lambda outcomes: store.write_outcomes(scenario_id, outcomes),
-            progress=lambda done, total: store.progressed(scenario_id, done, total),
+            progress=progressed,
             scenario_id=scenario_id,
         )
     except LedgerError as error:
