@@ -6,11 +6,21 @@ and gives back as a plain str; events carry values and aggregates turn them back
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
-from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    DecimalAsStr,
+    JSONTranscoder,
+    Transcoding,
+    TranscodingNotRegisteredError,
+    UUIDAsHex,
+)
 
 from domain.readings import Attachment, MeteredInterval, RememberedReading
 from domain.values import (
@@ -50,6 +60,69 @@ class DataclassAsDict(Transcoding):
 
     def decode(self, data: dict[str, Any]) -> Any:
         return self.type(**data)
+
+
+class LedgerTranscoder(JSONTranscoder):
+    """The library's JSON transcoder, decoding faster: the same stored bytes, the same objects.
+
+    Encoding is the library's own. Decoding calls, for each ``{"_type_", "_data_"}`` object, the
+    registered transcoding's decoding directly: for the library's Decimal, datetime and UUID
+    transcodings and ours of dates and dataclasses, the constructor their ``decode`` calls, one
+    function call instead of three. A UUID's text is parsed once (a meter's readings repeat their
+    batch's and household's ids). A reading event holds about ten such objects, so this is most
+    of what decoding an event costs.
+    """
+
+    # Texts of UUIDs remembered at most (then forgotten all at once): a bound on the memory.
+    MAXIMUM_REMEMBERED_UUIDS = 100_000
+
+    def __init__(self) -> None:
+        self._decoders: dict[str, Callable[[Any], Any]] = {}
+        self._uuids: dict[str, UUID] = {}
+        super().__init__()  # binds the decoder to ``_decode_obj`` below
+
+    def register(self, transcoding: Transcoding) -> None:
+        super().register(transcoding)
+        self._decoders[transcoding.name] = self._decoder_of(transcoding)
+
+    def _decoder_of(self, transcoding: Transcoding) -> Callable[[Any], Any]:
+        """What ``transcoding.decode`` does, as one call (exact types only: a subclass may differ)."""
+        kind = type(transcoding)
+        if kind is DecimalAsStr:
+            return Decimal
+        if kind is DatetimeAsISO:
+            return datetime.fromisoformat
+        if kind is DateAsISO:
+            return date.fromisoformat
+        if kind is UUIDAsHex:
+            return self._uuid
+        if kind is DataclassAsDict:
+            dataclass_type = transcoding.type
+            return lambda data: dataclass_type(**data)
+        return transcoding.decode
+
+    def _uuid(self, text: str) -> UUID:
+        found = self._uuids.get(text)
+        if found is None:
+            if len(self._uuids) >= self.MAXIMUM_REMEMBERED_UUIDS:
+                self._uuids.clear()
+            found = self._uuids[text] = UUID(text)
+        return found
+
+    def _decode_obj(self, d: dict[str, Any]) -> Any:
+        # As the library's: only an object of exactly the two keys "_type_" and "_data_" is a
+        # transcoded value; an unknown type name is an error.
+        if len(d) != 2 or "_type_" not in d or "_data_" not in d:
+            return d
+        name = d["_type_"]
+        try:
+            decode = self._decoders[name]
+        except KeyError:
+            raise TranscodingNotRegisteredError(
+                f"Data serialized with name '{name}' is not deserializable. "
+                "Please register a custom transcoding for this type."
+            ) from None
+        return decode(d["_data_"])
 
 
 DATACLASSES: tuple[type[Any], ...] = (

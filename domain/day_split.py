@@ -47,7 +47,7 @@ def _day_boundaries(start: datetime, end: datetime) -> list[tuple[date, timedelt
     for _ in range(MAXIMUM_INTERVAL_DAYS + 1):
         if cursor >= local_end:
             break
-        next_midnight = datetime.combine(cursor.date() + timedelta(days=1), time(0), BUSINESS_TIME_ZONE)
+        next_midnight = _next_midnight(cursor)
         piece_end = min(next_midnight, local_end)
         pieces.append((cursor.date(), piece_end - cursor))
         cursor = piece_end
@@ -62,6 +62,21 @@ def split_across_days(
     """Share an interval's energy and volume across its business days in proportion to time."""
     if end <= start:
         raise ValueError("an interval must end after it starts")
+    local_start = start.astimezone(BUSINESS_TIME_ZONE)
+    if end.astimezone(BUSINESS_TIME_ZONE) <= _next_midnight(local_start):
+        # Inside one business day (an hourly or daily reading's interval, mostly): the one day
+        # takes it all, which is what sharing by one weight gives (in value: the same quantity).
+        return [DayShare(day=local_start.date(), energy_gj=energy_gj, volume_m3=volume_m3)]
+    return _split_by_time(start, end, energy_gj, volume_m3)
+
+
+def _next_midnight(local: datetime) -> datetime:
+    """The business day's midnight after ``local`` (a datetime in the business time zone)."""
+    return datetime.combine(local.date() + timedelta(days=1), time(0), BUSINESS_TIME_ZONE)
+
+
+def _split_by_time(start: datetime, end: datetime, energy_gj: Decimal, volume_m3: Decimal) -> list[DayShare]:
+    """The general case: each day's share in proportion to the time spent in it."""
     pieces = _day_boundaries(start, end)
     weights = [Decimal(piece.total_seconds()) for _, piece in pieces]
     energies = apportion(energy_gj, weights, min(quantum_of(energy_gj), ENERGY_QUANTUM_GJ))

@@ -5,6 +5,10 @@ reading, read meter, insert interval, read household, insert days, update meter)
 projection five times slower than ingestion, so readings are buffered here and written per table
 with one executemany. Lookups of meters and households are cached for the run and cleared
 whenever another kind of event may have changed them.
+
+Rows are tuples in their table's column order, written by ``RowsInserter`` (one pass per column to
+convert the values, no per-row machinery of SQLAlchemy): the same statements and values, at a
+fraction of the cost (a season of hourly readings is about 13,000 rows).
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from domain.day_split import split_across_days
 from domain.meter import Meter
 from domain.readings import MeteredInterval
+from projections.bulk_insert import ConvertedValues, RowsInserter
 from projections.tables import (
     daily_consumption,
     faulty_interval_estimates,
@@ -32,6 +37,63 @@ from projections.tables import (
 from projections.types import ScaledDecimal, UtcDateTime
 
 IntervalKey = tuple[UUID, datetime]
+Row = tuple[Any, ...]
+
+READING_COLUMNS = (
+    "meter_id",
+    "measured_at",
+    "energy_gj",
+    "volume_m3",
+    "operating_hours",
+    "flow_temperature_c",
+    "return_temperature_c",
+    "flow_rate_m3_h",
+    "power_kw",
+    "error_flags",
+    "source",
+    "faulty",
+    "batch_id",
+    "recorded_at",
+    "actor",
+    "energy_unwrapped_gj",
+    "volume_unwrapped_m3",
+    "fingerprint",
+    "limit_breaches",
+)
+INTERVAL_COLUMNS = (
+    "meter_id",
+    "start_at",
+    "end_at",
+    "energy_gj",
+    "volume_m3",
+    "household_id",
+    "expected_energy_gj",
+    "deviation_percent",
+    "permissible_error_percent",
+    "plausible",
+    "quality",
+    "limit_breaches",
+)
+DAY_COLUMNS = (
+    "meter_id",
+    "interval_start_at",
+    "day",
+    "energy_gj",
+    "volume_m3",
+    "household_id",
+    "meter_kind",
+    "quality",
+    "community",
+    "building",
+)
+# The row builders below write these orders: a column added to a table must be added here too.
+assert tuple(meter_readings.c.keys()) == READING_COLUMNS, "meter_readings columns"
+assert tuple(meter_intervals.c.keys()) == INTERVAL_COLUMNS, "meter_intervals columns"
+assert tuple(daily_consumption.c.keys()) == DAY_COLUMNS, "daily_consumption columns"
+
+_READINGS = RowsInserter(meter_readings)
+_INTERVALS = RowsInserter(meter_intervals)
+_DAYS = RowsInserter(daily_consumption)
 
 
 @dataclass
@@ -54,9 +116,9 @@ class ReadingBatchWriter:
         self.connection = connection
         self._meters: dict[UUID, _MeterState] = {}
         self._places: dict[UUID, tuple[str, str] | None] = {}
-        self._readings: list[dict[str, Any]] = []
-        self._intervals: dict[IntervalKey, dict[str, Any]] = {}
-        self._days: dict[IntervalKey, list[dict[str, Any]]] = {}
+        self._readings: list[Row] = []
+        self._intervals: dict[IntervalKey, Row] = {}
+        self._days: dict[IntervalKey, list[Row]] = {}
         self._stale_intervals: set[IntervalKey] = set()
 
     # -- lookups ------------------------------------------------------------------------------
@@ -154,19 +216,20 @@ class ReadingBatchWriter:
         if place is not None:
             community, building = place
         shares = split_across_days(interval.start, interval.end, interval.energy_gj, interval.volume_m3 or Decimal(0))
+        has_volume = interval.volume_m3 is not None
         self._days[key] = [
-            {
-                "meter_id": meter_id,
-                "interval_start_at": interval.start,
-                "day": share.day,
-                "energy_gj": share.energy_gj,
-                "volume_m3": share.volume_m3 if interval.volume_m3 is not None else None,
-                "household_id": interval.household_id,
-                "meter_kind": meter.kind,
-                "quality": interval.quality,
-                "community": community,
-                "building": building,
-            }
+            (
+                meter_id,
+                interval.start,
+                share.day,
+                share.energy_gj,
+                share.volume_m3 if has_volume else None,
+                interval.household_id,
+                meter.kind,
+                interval.quality,
+                community,
+                building,
+            )
             for share in shares
         ]
 
@@ -196,11 +259,10 @@ class ReadingBatchWriter:
                     faulty_interval_estimates.c.interval_start_at == start,
                 )
             )
-        if self._readings:
-            self.connection.execute(insert(meter_readings), self._readings)
-        if self._intervals:
-            self.connection.execute(insert(meter_intervals), list(self._intervals.values()))
-            self.connection.execute(insert(daily_consumption), [row for rows in self._days.values() for row in rows])
+        converted = ConvertedValues()  # the same times and quantities recur across the three tables
+        _READINGS.insert(self.connection, self._readings, converted)
+        _INTERVALS.insert(self.connection, list(self._intervals.values()), converted)
+        _DAYS.insert(self.connection, [row for rows in self._days.values() for row in rows], converted)
         self._write_meters()
         self._readings, self._intervals, self._days, self._stale_intervals = [], {}, {}, set()
 
@@ -235,42 +297,44 @@ class ReadingBatchWriter:
             state.new_readings, state.version = 0, None
 
 
-def _reading_row(event: Meter.ReadingRecorded) -> dict[str, Any]:
-    return {
-        "meter_id": event.originator_id,
-        "measured_at": event.measured_at,
-        "energy_gj": event.energy_gj,
-        "volume_m3": event.volume_m3,
-        "operating_hours": event.operating_hours,
-        "flow_temperature_c": event.flow_temperature_c,
-        "return_temperature_c": event.return_temperature_c,
-        "flow_rate_m3_h": event.flow_rate_m3_h,
-        "power_kw": event.power_kw,
-        "error_flags": event.error_flags,
-        "source": event.source,
-        "faulty": event.faulty,
-        "batch_id": event.batch_id,
-        "recorded_at": event.timestamp,
-        "actor": event.actor,
-        "energy_unwrapped_gj": event.energy_unwrapped_gj,
-        "volume_unwrapped_m3": event.volume_unwrapped_m3,
-        "fingerprint": event.fingerprint,
-        "limit_breaches": event.limit_breaches or None,
-    }
+def _reading_row(event: Meter.ReadingRecorded) -> Row:
+    """A meter_readings row (READING_COLUMNS' order)."""
+    return (
+        event.originator_id,
+        event.measured_at,
+        event.energy_gj,
+        event.volume_m3,
+        event.operating_hours,
+        event.flow_temperature_c,
+        event.return_temperature_c,
+        event.flow_rate_m3_h,
+        event.power_kw,
+        event.error_flags,
+        event.source,
+        event.faulty,
+        event.batch_id,
+        event.timestamp,
+        event.actor,
+        event.energy_unwrapped_gj,
+        event.volume_unwrapped_m3,
+        event.fingerprint,
+        event.limit_breaches or None,
+    )
 
 
-def _interval_row(meter_id: UUID, interval: MeteredInterval) -> dict[str, Any]:
-    return {
-        "meter_id": meter_id,
-        "start_at": interval.start,
-        "end_at": interval.end,
-        "energy_gj": interval.energy_gj,
-        "volume_m3": interval.volume_m3,
-        "household_id": interval.household_id,
-        "expected_energy_gj": interval.expected_energy_gj,
-        "deviation_percent": interval.deviation_percent,
-        "permissible_error_percent": interval.permissible_error_percent,
-        "plausible": interval.plausible,
-        "quality": interval.quality,
-        "limit_breaches": interval.limit_breaches or None,
-    }
+def _interval_row(meter_id: UUID, interval: MeteredInterval) -> Row:
+    """A meter_intervals row (INTERVAL_COLUMNS' order)."""
+    return (
+        meter_id,
+        interval.start,
+        interval.end,
+        interval.energy_gj,
+        interval.volume_m3,
+        interval.household_id,
+        interval.expected_energy_gj,
+        interval.deviation_percent,
+        interval.permissible_error_percent,
+        interval.plausible,
+        interval.quality,
+        interval.limit_breaches or None,
+    )

@@ -9,16 +9,24 @@ from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.domain import DomainEvent
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    DecimalAsStr,
+    JSONTranscoder,
+    TranscodingNotRegisteredError,
+    UUIDAsHex,
+)
 
 from application.authorization import SYSTEM
 from application.ledger import METER_SNAPSHOT_INTERVAL, HeatLedger
-from application.transcodings import DATACLASSES
+from application.transcodings import DATACLASSES, LedgerTranscoder, register_ledger_transcodings
 from domain import ids
 from domain.allocation import AllocationMethod, FlatInput, Radiator
 from domain.arrears import ArrearsFacts, ArrearsFlag, ArrearsPolicy, FlagSubject, WithdrawalKind
 from domain.billing import MeterEvidence, MonthInputs, SegmentInputs, SettlementInputs
 from domain.billing_period import BillingPeriod
 from domain.building_allocation import BuildingAllocation
+from domain.day_split import BUSINESS_TIME_ZONE
 from domain.heating_season import HeatingSeason
 from domain.household import Household
 from domain.implausible_heat import HeatDecision, IntervalEvidence
@@ -336,3 +344,62 @@ def test_a_meter_snapshot_round_trips(ledger: HeatLedger, store_path: Path) -> N
         D("14.9"),
         D("1014.9"),
     )
+
+
+# -- the ledger's transcoder decodes as the library's does --------------------------------------
+
+
+def library_transcoder() -> JSONTranscoder:
+    """The library's own JSON transcoder with the ledger's transcodings (what LedgerTranscoder replaces)."""
+    transcoder = JSONTranscoder()
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
+        transcoder.register(transcoding)
+    register_ledger_transcodings(transcoder)
+    return transcoder
+
+
+def typed(value: Any) -> Any:
+    """A value with the type of every part spelled out (1 and 1.0, a list and a tuple differ)."""
+    if isinstance(value, dict):
+        return {key: typed(part) for key, part in value.items()}
+    if isinstance(value, list | tuple):
+        return (type(value).__name__, [typed(part) for part in value])
+    if hasattr(value, "__dataclass_fields__"):
+        return (type(value).__name__, {name: typed(getattr(value, name)) for name in value.__dataclass_fields__})
+    return (type(value).__name__, str(value))
+
+
+def test_the_ledger_decodes_with_its_own_transcoder(ledger: HeatLedger) -> None:
+    assert isinstance(ledger.mapper.transcoder, LedgerTranscoder)
+
+
+def test_every_registered_value_decodes_as_the_library_decodes_it(ledger: HeatLedger) -> None:
+    payload = {
+        "dataclasses": list(DATACLASS_SAMPLES.values()),
+        "decimal": D("-0.000100"),
+        "uuid": uuid4(),
+        "same_uuid_again": [ids.household_id("A"), ids.household_id("A")],
+        "datetime": T.astimezone(BUSINESS_TIME_ZONE),
+        "date": date(2026, 2, 28),
+        "plain": {"_type_": "not a transcoding", "_data_": 1, "third": True},
+        "nested": [[{"a": None}], 1, 1.5, "text"],
+    }
+    encoded = ledger.mapper.transcoder.encode(payload)
+    assert encoded == library_transcoder().encode(payload)
+    assert typed(ledger.mapper.transcoder.decode(encoded)) == typed(library_transcoder().decode(encoded))
+
+
+def test_an_unknown_transcoding_name_is_refused_as_by_the_library(ledger: HeatLedger) -> None:
+    with pytest.raises(TranscodingNotRegisteredError, match="not deserializable"):
+        ledger.mapper.transcoder.decode(b'{"value":{"_type_":"no_such","_data_":1}}')
+
+
+def test_another_transcoder_named_in_the_environment_is_used(store_path: Path) -> None:
+    environment = sqlite_environment(store_path, cache=False) | {
+        "TRANSCODER_TOPIC": "eventsourcing.persistence:JSONTranscoder"
+    }
+    other = HeatLedger(env=environment)
+    try:
+        assert type(other.mapper.transcoder) is JSONTranscoder
+    finally:
+        other.close()

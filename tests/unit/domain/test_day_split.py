@@ -15,6 +15,7 @@ from domain.day_split import (
     BUSINESS_TIME_ZONE,
     MAXIMUM_INTERVAL_DAYS,
     DayShare,
+    _split_by_time,
     business_day,
     split_across_days,
 )
@@ -139,3 +140,26 @@ def test_days_sum_exactly_are_proportional_to_time_and_only_touched_days_appear(
         assert seconds > 0
         assert abs(Fraction(share.energy_gj) - Fraction(energy) * seconds / total_seconds) < Fraction(energy_quantum)
         assert abs(Fraction(share.volume_m3) - Fraction(volume) * seconds / total_seconds) < Fraction(D("0.000001"))
+
+
+@given(
+    start_second=st.integers(0, 366 * 24 * 3600),
+    length_seconds=st.integers(1, 3 * 24 * 3600),
+    energy_units=st.integers(-(10**12), 10**12),
+    energy_places=st.integers(-2, 9),
+    volume_units=st.integers(0, 10**9),
+    volume_places=st.integers(0, 9),
+)
+def test_the_shortcut_for_an_interval_inside_one_day_equals_sharing_by_time(
+    start_second: int, length_seconds: int, energy_units: int, energy_places: int, volume_units: int, volume_places: int
+) -> None:
+    # split_across_days skips the apportioning when the interval lies in one business day: its
+    # answer must be the general computation's, for every interval, quantity and unit.
+    start = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(seconds=start_second)
+    end = start + timedelta(seconds=length_seconds)
+    energy, volume = D(energy_units).scaleb(-energy_places), D(volume_units).scaleb(-volume_places)
+    assert split_across_days(start, end, energy, volume) == _split_by_time(start, end, energy, volume)
+    local = start.astimezone(BUSINESS_TIME_ZONE)
+    assert split_across_days(local, local + timedelta(seconds=length_seconds), energy) == _split_by_time(
+        start, end, energy, D(0)
+    )

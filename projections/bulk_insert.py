@@ -1,0 +1,145 @@
+"""Inserting many rows into one table with one statement, the values converted column by column.
+
+``connection.execute(insert(table), rows)`` converts every value of every row through SQLAlchemy's
+per-row machinery (a dict of bind parameters per row, each value looked up and processed one by
+one). For the thousands of rows a batch of readings writes, that machinery cost as much as the
+projection's own work. ``RowsInserter`` gives the driver the same statement and the same values:
+the INSERT is compiled once per kind of database, each column's bind processor (the one
+SQLAlchemy itself applies: the column type's, for its dialect) is looked up once and mapped over
+the column's values, and the rows go to the driver's ``executemany`` through
+``exec_driver_sql``, in the caller's transaction.
+
+Dates, UTC datetimes and scaled decimals are converted once per distinct value: their conversion
+depends on the value alone (equal values give the same parameter), and a batch of readings
+repeats them (an interval's start is the previous reading's time and appears in three tables; a
+day in each of its intervals' rows). A ``ConvertedValues`` shared by the inserts of one batch
+remembers them across columns and tables.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Date, Dialect, Table, insert
+from sqlalchemy.types import TypeEngine
+
+from projections.types import ScaledDecimal, UtcDateTime
+
+Process = Callable[[Any], Any]
+
+
+class ConvertedValues:
+    """Values already converted for the driver, by kind of conversion: share one between the
+    inserts of one batch (one connection), and drop it after."""
+
+    def __init__(self) -> None:
+        self._by_kind: dict[Hashable, dict[Any, Any]] = {}
+
+    def convert(self, kind: Hashable, process: Process, values: Sequence[Any]) -> Iterable[Any]:
+        """``values`` through ``process``, each distinct value converted once (here or before)."""
+        known = self._by_kind.setdefault(kind, {})
+        fresh = dict.fromkeys(values).keys() - known.keys()
+        known.update(zip(fresh, map(process, fresh), strict=True))
+        return map(known.__getitem__, values)
+
+
+def _conversion_kind(column_type: TypeEngine[Any], dialect: Dialect) -> Hashable | None:
+    """What identifies a conversion that depends on the value alone (None: any other)."""
+    if isinstance(column_type, ScaledDecimal):
+        return (dialect.name, "scaled decimal", column_type.scale)
+    if isinstance(column_type, UtcDateTime):
+        return (dialect.name, "utc datetime")
+    if type(column_type) is Date:
+        return (dialect.name, "date")
+    return None
+
+
+@dataclass(frozen=True)
+class _Conversion:
+    """How one parameter's values are converted for the driver."""
+
+    index: int  # the parameter's position in the statement's order
+    process: Process  # the column type's bind processor
+    kind: Hashable | None  # not None: converted once per distinct value
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """The INSERT of every column as the driver takes it, and how a row becomes its parameters."""
+
+    sql: str
+    order: tuple[int, ...]  # the row's value index of each parameter, in the statement's order
+    keys: tuple[str, ...] | None  # parameter names for a named paramstyle (None: positional)
+    conversions: tuple[_Conversion, ...]
+
+
+class RowsInserter:
+    """Inserts rows into ``table``: each row a sequence of values in the table's column order."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.column_names = tuple(column.key for column in table.columns)
+        self._prepared: dict[tuple[str, str, str], _Prepared] = {}
+        self._lock = threading.Lock()
+
+    def insert(
+        self, connection: Connection, rows: Sequence[Sequence[Any]], converted: ConvertedValues | None = None
+    ) -> None:
+        """Insert ``rows`` (one executemany) inside the connection's transaction."""
+        if not rows:
+            return
+        prepared = self._prepared_for(connection.dialect)
+        width = len(self.column_names)
+        assert all(len(row) == width for row in rows), f"a row of {self.table.name} has {width} values"
+        columns: list[Any] = list(zip(*rows, strict=True))
+        if prepared.order != tuple(range(width)):
+            columns = [columns[index] for index in prepared.order]
+        converted = converted if converted is not None else ConvertedValues()
+        for conversion in prepared.conversions:
+            values = columns[conversion.index]
+            if conversion.kind is None:
+                columns[conversion.index] = map(conversion.process, values)
+            else:
+                columns[conversion.index] = converted.convert(conversion.kind, conversion.process, values)
+        parameters: list[Any] = list(zip(*columns, strict=True))
+        if prepared.keys is not None:
+            keys = prepared.keys
+            parameters = [dict(zip(keys, values, strict=True)) for values in parameters]
+        connection.exec_driver_sql(prepared.sql, parameters)
+
+    def _prepared_for(self, dialect: Dialect) -> _Prepared:
+        # The statement depends on the kind of database and its driver's paramstyle only (an
+        # INSERT of plain columns, no defaults: every row names every column).
+        key = (dialect.name, str(dialect.driver), str(dialect.paramstyle))
+        found = self._prepared.get(key)
+        if found is None:
+            with self._lock:
+                found = self._prepared[key] = self._prepare(dialect)
+        return found
+
+    def _prepare(self, dialect: Dialect) -> _Prepared:
+        compiled = insert(self.table).compile(dialect=dialect, column_keys=list(self.column_names))
+        assert not compiled.literal_execute_params and not compiled.post_compile_params, "a plain INSERT"
+        if compiled.positional:
+            names = tuple(compiled.positiontup or ())
+            keys = None
+        else:
+            names = tuple(compiled.binds)
+            keys = tuple(compiled.escaped_bind_names.get(name, name) for name in names)
+        assert sorted(names) == sorted(self.column_names), f"every column of {self.table.name} is a parameter"
+        by_name = {column.key: column for column in self.table.columns}
+        conversions = []
+        for index, name in enumerate(names):
+            column_type = by_name[name].type
+            process = column_type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                conversions.append(_Conversion(index, process, _conversion_kind(column_type, dialect)))
+        return _Prepared(
+            sql=str(compiled),
+            order=tuple(self.column_names.index(name) for name in names),
+            keys=keys,
+            conversions=tuple(conversions),
+        )
