@@ -577,7 +577,7 @@ class Disputes:
     def _load_or_none(self, kind: type[AggregateType], aggregate_id: UUID) -> AggregateType | None:
         """A copy of the aggregate (a failed command leaves the cache as it was), or None."""
         try:
-            aggregate = self.ledger.repository.get(aggregate_id)
+            aggregate: Aggregate = self.ledger.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         if not isinstance(aggregate, kind):

@@ -84,8 +84,7 @@ def require_dispute(reads: DisputeQueries, dispute_id: UUID) -> DisputeRecord:
     status_code=201,
     operation_id="open_dispute",
     response_model=DisputeOpenedOutput,
-    responses={200: {"description": "Opened already with this reference (a retry)"}}
-    | problem_responses(401, 403, 404, 409, 422),
+    responses={**problem_responses(401, 403, 404, 409, 422), 200: {"description": "Opened already (a retry)"}},
 )
 def open_dispute(
     dispute: DisputeInput, caller: Caller, container: ContainerDependency, response: Response
