@@ -107,8 +107,8 @@ class TariffVariant:
             rounding = Rounding(
                 values.pop("rounding_mode", rounding.mode), values.pop("rounding_quantum_yuan", rounding.quantum_yuan)
             )
-        if SettlementPolicy(values.get("policy", start.policy)) is not SettlementPolicy.CAPPED:
-            values.setdefault("cap_percent", start.cap_percent if self.from_actual else None)
+        if "policy" in values and SettlementPolicy(values["policy"]) is not SettlementPolicy.CAPPED:
+            values["cap_percent"] = None  # a variant that leaves the capped policy drops its cap
         return replace(start, **values, rounding=rounding)
 
     def terms_on(self, actual: TariffTerms) -> TariffTerms:
@@ -348,8 +348,15 @@ class Distribution:
 
     def add(self, change_yuan: Decimal, actual_due_yuan: Decimal) -> None:
         self.by_yuan[band_of(change_yuan, YUAN_BAND_EDGES)] += 1
-        percent = change_percent(change_yuan, actual_due_yuan)
-        self.by_percent[NO_PERCENT_BAND if percent is None else band_of(percent, PERCENT_BAND_EDGES)] += 1
+        # No change is 0 %, whatever was due; a change from nothing due has no percentage (n/a); any
+        # other is banded by its exact percentage (0.001 % is not 0 %, though it shows as 0.00).
+        if change_yuan == 0:
+            band = "0"
+        elif actual_due_yuan == 0:
+            band = NO_PERCENT_BAND
+        else:
+            band = band_of(change_yuan * HUNDRED / actual_due_yuan, PERCENT_BAND_EDGES)
+        self.by_percent[band] += 1
 
 
 def totals_record(totals: Totals) -> dict[str, Any]:
