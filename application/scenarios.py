@@ -36,7 +36,7 @@ from application.billing_runs import (
     run_exceptions,
     supply_days,
 )
-from domain.billing import ComputedBill, PeriodFacts, settlement_bills
+from domain.billing import ComputedBill, PeriodFacts, SettlementInputs, settlement_bills
 from domain.building_allocation import BuildingAllocation
 from domain.day_split import business_day
 from domain.errors import InvalidInputError, LedgerError
@@ -212,6 +212,11 @@ class HouseholdOutcome:
     # gives the very same bills (None: nothing issued).
     matches_issued: bool | None
     columns: tuple[HouseholdColumn, ...]
+    # What the columns were computed from: the period as read (None: no period), its facts and the
+    # settlement inputs (a tariff correction's preview settles the household again from them).
+    period: PeriodRecord | None = None
+    facts: PeriodFacts | None = None
+    inputs: SettlementInputs | None = None
 
 
 @dataclass
@@ -273,16 +278,22 @@ class Scenarios:
         sink: Callable[[Sequence[HouseholdOutcome]], None] | None = None,
         progress: ScenarioProgress | None = None,
         scenario_id: UUID | None = None,
+        opened_under: tuple[str, int] | None = None,
     ) -> ScenarioSummary:
         """Compute the scenario: each household's outcomes go to ``sink`` a chunk at a time, the
         totals come back. Raises before computing anything when the scenario as a whole cannot
-        be computed (no household in scope, a season not begun, a day counted outside it)."""
+        be computed (no household in scope, a season not begun, a day counted outside it).
+
+        ``opened_under`` (a tariff scope and version number): only the households whose period of
+        the season was opened under that version are computed, the others are skipped (a tariff
+        correction's preview, application/tariff_corrections.py)."""
         principal.require(Permission.RUN_SCENARIOS)
         today = business_day(self.billing.ledger.clock())
         households = self._households(request.scope)
         summary = ScenarioSummary(scenario_id or uuid4(), households=len(households))
         jobs = [
-            self._job(request, season, members, today, summary) for season, members in self._groups(request, households)
+            replace(self._job(request, season, members, today, summary), opened_under=opened_under)
+            for season, members in self._groups(request, households)
         ]
         done = 0
         for job in jobs:
@@ -395,6 +406,7 @@ class _ScenarioJob:
     tariffs: dict[tuple[str, str], TariffInForce | None] = field(default_factory=dict)
     versions: dict[tuple[str, str, int], TariffVersion | None] = field(default_factory=dict)
     allocations: dict[tuple[str, str], BuildingAllocation | None] = field(default_factory=dict)
+    opened_under: tuple[str, int] | None = None  # (tariff scope, version): only periods opened under it
 
     def compute(self, households: Sequence[HouseholdFacts]) -> list[HouseholdOutcome]:
         """The outcomes of a chunk, its inputs read in bulk; a household that cannot be settled is
@@ -408,6 +420,9 @@ class _ScenarioJob:
         )
         outcomes = []
         for household in households:
+            if not self._opened_under(periods.get(household.household_id)):
+                self.summary.skipped.append(_not_under(household, self.opened_under))
+                continue
             try:
                 outcomes.append(self._outcome(household, records.get(household.household_id), periods, reader))
             except LedgerError as error:
@@ -440,7 +455,12 @@ class _ScenarioJob:
             figures = _figures_of(settlement_bills(variant_facts, inputs))
             change = figures.due_yuan - actual.due_yuan
             columns.append(HouseholdColumn(index, figures, change, change_percent(change, actual.due_yuan)))
-        return HouseholdOutcome(household, facts.billed_area_m2, source, matches, tuple(columns))
+        return HouseholdOutcome(household, facts.billed_area_m2, source, matches, tuple(columns), period, facts, inputs)
+
+    def _opened_under(self, period: PeriodRecord | None) -> bool:
+        if self.opened_under is None:
+            return True
+        return period is not None and (period.tariff_scope, period.tariff_version) == self.opened_under
 
     def _facts(self, household: HouseholdFacts, period: PeriodRecord | None) -> PeriodFacts:
         """The facts a settlement of the household's period would take: the period's own (its
@@ -510,6 +530,16 @@ class _ScenarioJob:
         if key not in self.allocations:
             self.allocations[key] = self.scenarios.billing.allocation(community, building, self.season)
         return self.allocations[key]
+
+
+def _not_under(household: HouseholdFacts, opened_under: tuple[str, int] | None) -> RunException:
+    scope, version = opened_under or ("", 0)
+    return RunException(
+        household.account_number,
+        "not_under_corrected_version",
+        "the household's period of the season was not opened under the tariff version",
+        {"scope": scope, "version": str(version)},
+    )
 
 
 def _settled_days(bill: IssuedBillRecord) -> tuple[Season, date, date]:
