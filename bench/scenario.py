@@ -86,10 +86,13 @@ class Figures:
 
 def measure(backend: Backend, households: int, variants: int, console: Console) -> Figures:
     label = backend.value
-    with tempfile.TemporaryDirectory(prefix="heatledger-bench-scenario-") as folder, _progress(console) as progress:
-        with store_settings(backend, Path(folder), "scenario") as store:
-            setup_seconds = build_city(store, households, progress, label)
-            return _timed(store, backend, households, variants, setup_seconds, progress)
+    with (
+        tempfile.TemporaryDirectory(prefix="heatledger-bench-scenario-") as folder,
+        _progress(console) as progress,
+        store_settings(backend, Path(folder), "scenario") as store,
+    ):
+        setup_seconds = build_city(store, households, progress, label)
+        return _timed(store, backend, households, variants, setup_seconds, progress)
 
 
 def _timed(
@@ -165,7 +168,8 @@ def report(console: Console, figures: Figures, city: int) -> None:
     console.print(
         f"{figures.backend.value}: {figures.computed:,} households computed, {figures.settlement_bills:,} settlement "
         f"bills issued, {figures.issued_differ} issued settlements recomputed differently (0 expected), "
-        f"{figures.exceptions} exceptions; job ÷ settlement run = {figures.job_seconds / figures.settlement_seconds:.2f}"
+        f"{figures.exceptions} exceptions; "
+        f"job ÷ settlement run = {figures.job_seconds / figures.settlement_seconds:.2f}"
     )
 
 
