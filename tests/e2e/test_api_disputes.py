@@ -11,7 +11,7 @@ Its last reading (1 Apr 00:00, 130.2 GJ) is corrected to 130.1 GJ: the settlemen
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -65,6 +65,8 @@ def step(api: LedgerApi, dispute_id: str, role: Role = Role.CUSTOMER_SERVICE, **
 def test_a_dispute_from_opening_to_the_approved_credit_note(api: LedgerApi, after_season: Clock) -> None:  # noqa: F811
     settlement = settled(api)
     correction = correct_last_reading(api)
+    before_dispute = datetime.now(UTC).isoformat()
+    after_season.tick(60)
 
     opened = api.client.post("/disputes", json=dispute_body(), headers=service(api))
     assert opened.status_code == 201, opened.text
@@ -94,6 +96,10 @@ def test_a_dispute_from_opening_to_the_approved_credit_note(api: LedgerApi, afte
         Decimal("4.39"),
         open_yuan - Decimal("4.39"),
     )
+
+    # As the ledger knew the account before the dispute: nothing disputed.
+    known = api.get("/households/WZ-0001/account", known_at=before_dispute).json()
+    assert (known["disputed_yuan"], Decimal(known["undisputed_yuan"])) == ("0.00", open_yuan)
 
     # A note above 1.00 元 waits for a second person.
     api.client.app.state.container.settings.dispute_second_approval_yuan = Decimal("1.00")  # type: ignore[attr-defined]

@@ -11,14 +11,19 @@ its settlement recomputed gives 0.1 × 43.9 = 4.39 元 more back (-39.41 instead
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from uuid import UUID
+from typing import Any
+from uuid import UUID, uuid4
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
-from application.authorization import Principal, Role
+from application.authorization import SYSTEM, Principal, Role
 from application.disputes import Disputes, SubjectRequest
 from domain import ids
 from domain.billing import BillKind
@@ -28,7 +33,9 @@ from domain.dispute import (
     DisputeCategory,
     DisputeChannel,
     DisputeClaim,
+    RecomputeSnapshot,
     SubjectKind,
+    dispute_notes_booked_yuan,
 )
 from domain.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from domain.household import Household
@@ -38,10 +45,10 @@ from infrastructure.dispute_recomputes import DisputeRecomputes
 from projections.billing_queries import BillingQueries
 from projections.dispute_queries import DisputeFilter, DisputeQueries, SqlDisputeLookups
 from projections.payment_queries import PaymentQueries
-from projections.tables import DISPUTE_TABLES
+from projections.tables import DISPUTE_TABLES, metadata
 from tests.integration import test_billing_runs
 from tests.integration.test_billing_runs import SEASON, midnight, run
-from tests.strategies import values
+from tests.strategies import item, values
 
 D = Decimal
 SERVICE = Principal("service-chen", Role.CUSTOMER_SERVICE)
@@ -385,3 +392,119 @@ def test_rebuilt_dispute_read_models_equal_the_live_ones(settled: Container) -> 
     assert len(live["disputes"]) == 2 and len(live["household_disputed_amounts"]) == 1
     settled.runner.rebuild()
     assert rows() == live
+
+
+# -- properties ------------------------------------------------------------------------------------
+
+RESOLUTIONS = st.sampled_from(["upheld", "partly", "rejected", "withdrawn"])
+PLANS = st.lists(
+    st.tuples(st.sampled_from(["A-1", "A-2"]), RESOLUTIONS, st.integers(min_value=1, max_value=100)),
+    min_size=1,
+    max_size=4,
+)
+
+
+@pytest.fixture
+def both_corrected(settled: Container) -> Container:
+    """Besides A-1's credit of 4.39, A-2's last reading (115.1 GJ) was read 1 GJ too low: its
+    settlement recomputed charges 43.90 元 more (a debit)."""
+    corrected = values(LAST_READING_AT, "116.1")
+    settled.ledger.correct_reading(CLERK, "M-2", LAST_READING_AT, corrected, "read off the display")
+    settled.catch_up()
+    return settled
+
+
+@settings(max_examples=8)
+@given(plans=PLANS)
+def test_money_is_conserved_the_balance_moves_by_exactly_the_notes_booked(
+    both_corrected: Container, plans: list[tuple[str, str, int]]
+) -> None:
+    container = both_corrected
+    recomputes = DisputeRecomputes(container.ledger, container.engine)
+    cache: dict[UUID, RecomputeSnapshot] = {}
+
+    def recompute(bill_id: UUID) -> RecomputeSnapshot:
+        # Only dispute events and notes are recorded between examples: neither moves a bill.
+        if bill_id not in cache:
+            cache[bill_id] = recomputes(bill_id)
+        return cache[bill_id]
+
+    disputes = Disputes(container.ledger, SqlDisputeLookups(container.engine), recompute, D("20.00"))
+    for account, resolution, percent in plans:
+        settlement = issued(container, account, BillKind.SETTLEMENT)
+        before = balance(container, account)
+        dispute_id = open_bill_dispute(container, account, settlement, "50.00", f"P-{uuid4().hex[:12]}")
+        snapshot = disputes.attach_recompute(SERVICE, dispute_id, settlement)
+        period = container.billing.period(account, SEASON)
+        left = snapshot.difference_yuan - dispute_notes_booked_yuan(period, snapshot.bill_number, "")
+        booked = resolve(disputes, dispute_id, resolution, (left * percent / 100).quantize(D("0.01")))
+        container.catch_up()
+        assert balance(container, account) - before == booked
+        assert container.ledger.household(account).open_disputes == 0
+        period = container.billing.period(account, SEASON)
+        noted = dispute_notes_booked_yuan(period, snapshot.bill_number, "")
+        # Never more than the recompute's difference, and of its sign.
+        assert abs(noted) <= abs(snapshot.difference_yuan) and noted * snapshot.difference_yuan >= 0
+    total_notes = sum(
+        (
+            bill.amount_yuan
+            for a in ("A-1", "A-2")
+            for bill in container.billing.period(a, SEASON).issued(BillKind.ADJUSTMENT)
+        ),
+        D(0),
+    )
+    assert balance(container, "A-1") + balance(container, "A-2") == D("1908.98") + D("1246.09") + total_notes
+
+
+def resolve(disputes: Disputes, dispute_id: UUID, resolution: str, part_yuan: Decimal) -> Decimal:
+    """Resolve as planned (a second person approves a proposal); the amount booked."""
+    if resolution == "withdrawn":
+        disputes.withdraw(SERVICE, dispute_id, "withdrawn")
+        return D(0)
+    if resolution == "partly" and part_yuan == 0:
+        resolution = "rejected"  # nothing left to uphold in part
+    amount = part_yuan if resolution == "partly" else None
+    report = disputes.resolve(SERVICE, dispute_id, resolution, "decided", amount)
+    if report.awaiting_approval:
+        report = disputes.approve(CLERK, dispute_id, "checked")
+    return report.note_amount_yuan if report.note_bill_id is not None else D(0)
+
+
+def test_the_migration_creates_the_dispute_tables_as_declared(container: Container) -> None:
+    names = {table.name for table in DISPUTE_TABLES}
+    with container.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+
+    def concerns_disputes(difference: Any) -> bool:
+        flat = difference if isinstance(difference, tuple) else difference[0]
+        return any(
+            getattr(part, "name", part) in names or getattr(getattr(part, "table", None), "name", None) in names
+            for part in flat
+        )
+
+    assert [difference for difference in differences if concerns_disputes(difference)] == []
+
+
+def test_an_estimate_replaced_by_a_real_reading_is_linked(container: Container) -> None:
+    from tests.integration.test_estimation import COLD_DAYS, REFERENCE_DAYS, build_building
+    from tests.integration.test_estimation import midnight as day_start
+
+    build_building(container)
+    container.estimator.run(SYSTEM, day_start(REFERENCE_DAYS + COLD_DAYS) + timedelta(hours=1))
+    estimated_at = day_start(17)
+    claim = DisputeClaim(DisputeCategory.READING_WRONG, "estimated while away", D("12.00"), DisputeChannel.PHONE)
+    subject = SubjectRequest(SubjectKind.READING, meter_serial="M-1", measured_at=estimated_at)
+    dispute_id = container.disputes.open(SERVICE, "WZ-1", subject, claim).dispute_id
+    with pytest.raises(NotFoundError):  # not replaced yet
+        container.disputes.link_estimate_replacement(SERVICE, dispute_id, "M-1", estimated_at)
+    batch = UUID("00000000-0000-4000-8000-000000000019")
+    container.ledger.record_readings(SYSTEM, [item("M-1", day_start(19), "108.400")], batch_id=batch)
+    container.catch_up()
+
+    replaced_by = container.disputes.link_estimate_replacement(SERVICE, dispute_id, "M-1", estimated_at)
+
+    assert replaced_by == batch
+    [step] = [s for s in DisputeQueries(container.engine).steps(dispute_id) if s.kind == "estimate_replaced"]
+    assert step.details["replacement_correlation_id"] == str(batch)
+    with pytest.raises(NotFoundError):  # another command did not replace it
+        container.disputes.link_estimate_replacement(SERVICE, dispute_id, "M-1", estimated_at, UUID(int=5))
