@@ -154,6 +154,12 @@ SUMMARIES: dict[str, Summary] = {
         "Version {number} published: {effective_from} to {effective_until}, document {document_number} "
         "approved on {approved_on}",
     ),
+    "Tariff.VersionCorrected": Summary(
+        "热价第 {number} 版经批准文号 {document_number}（{approved_on} 批准）更正价格，已发布的版本不变，"
+        "按更正单 {correction_id} 对所涉计费期开具调整单",
+        "Version {number} corrected by document {document_number} (approved on {approved_on}); the version "
+        "stays as published, correction {correction_id} books notes against the periods billed under it",
+    ),
     # -- payments
     "Payment.Received": Summary(
         "收款 {amount_yuan} 元（{channel}，单据号 {reference}），{received_on} 入账",

@@ -150,6 +150,7 @@ WORLD_TIMES: dict[str, WorldTime] = {
     "BillingPeriod.BillIssued": WorldTime(on="issued_on"),
     "Tariff.Opened": WorldTime(),
     "Tariff.VersionPublished": WorldTime(on="effective_from"),
+    "Tariff.VersionCorrected": WorldTime(on="approved_on"),
     "Payment.Received": WorldTime(at="received_at", on="received_on"),
     "Payment.Reversed": WorldTime(on="reversed_on"),
 }

@@ -3,7 +3,10 @@ in one scope (a community, or the whole city).
 
 A version is never edited: a new one supersedes it from its own first day. Versions of one tariff
 never overlap: a new version starts after every earlier one started, and after the last one ends
-when that one has an end date.
+when that one has an end date. A price the price bureau revises after the season is a
+``TariffCorrection`` (domain/tariff_correction.py): the version stays as published, the tariff
+records that it was corrected (``VersionCorrected``, with the document and the correction), and
+the periods billed under it take credit and debit notes.
 """
 
 from __future__ import annotations
@@ -168,6 +171,20 @@ class TariffVersion:
         return self.effective_from <= day and (self.effective_until is None or day <= self.effective_until)
 
 
+@dataclass(frozen=True)
+class VersionCorrection:
+    """A correction of a version after its seasons, as the tariff records it: which version, the
+    bureau's document and approval day, the price fields corrected (as text), the seasons reached
+    and the correction that books the notes."""
+
+    version: int
+    correction_id: UUID
+    document_number: str
+    approved_on: date
+    overrides: Mapping[str, Any]
+    seasons: tuple[str, ...]
+
+
 def _context_fields(context: CommandContext) -> dict[str, Any]:
     return {"actor": context.actor, "reason": context.reason, "correlation_id": context.correlation_id}
 
@@ -193,6 +210,20 @@ class Tariff(Aggregate):
         reason: str
         correlation_id: UUID
 
+    class VersionCorrected(Aggregate.Event):
+        """A version's prices were revised after its seasons by the bureau's document; the version
+        itself stays as published, the correction books notes against the periods billed under it."""
+
+        number: int
+        correction_id: UUID
+        document_number: str
+        approved_on: date
+        overrides: dict[str, Any]
+        seasons: list[str]
+        actor: str
+        reason: str
+        correlation_id: UUID
+
     @staticmethod
     def create_id(customer_class: str, scope: str) -> UUID:
         return ids.tariff_id(customer_class, scope)
@@ -202,6 +233,7 @@ class Tariff(Aggregate):
         self.customer_class = CustomerClass(customer_class)
         self.scope = scope
         self.versions: list[TariffVersion] = []
+        self.corrections: list[VersionCorrection] = []
 
     @classmethod
     def open(cls, customer_class: CustomerClass, scope: str, context: CommandContext) -> Tariff:
@@ -277,6 +309,53 @@ class Tariff(Aggregate):
             number, effective_from, effective_until, TariffTerms.from_record(terms), document_number, approved_on
         )
         self.versions.append(version)
+
+    def record_correction(
+        self,
+        number: int,
+        correction_id: UUID,
+        document_number: str,
+        approved_on: date,
+        overrides: Mapping[str, Any],
+        seasons: tuple[str, ...],
+        context: CommandContext,
+    ) -> bool:
+        """Record that version ``number`` was corrected (its history shows it); False when this
+        correction was recorded already. The version's terms stay as published."""
+        version = self.version_numbered(number)
+        if any(correction.correction_id == correction_id for correction in self.corrections):
+            return False
+        self._version_corrected(
+            version.number,
+            correction_id,
+            bounded_text(document_number, "document_number", MAXIMUM_CODE_LENGTH),
+            approved_on,
+            dict(overrides),
+            list(seasons),
+            **_context_fields(context),
+        )
+        return True
+
+    @event(VersionCorrected)
+    def _version_corrected(
+        self,
+        number: int,
+        correction_id: UUID,
+        document_number: str,
+        approved_on: date,
+        overrides: dict[str, Any],
+        seasons: list[str],
+        actor: str,
+        reason: str,
+        correlation_id: UUID,
+    ) -> None:
+        self.corrections.append(
+            VersionCorrection(number, correction_id, document_number, approved_on, dict(overrides), tuple(seasons))
+        )
+
+    def corrections_of(self, number: int) -> list[VersionCorrection]:
+        """The corrections recorded of version ``number``, in order."""
+        return [correction for correction in self.corrections if correction.version == number]
 
     def in_force_on(self, day: date) -> TariffVersion | None:
         """The version in force on ``day``: the latest one started by then, unless it has ended."""

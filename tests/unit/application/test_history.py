@@ -84,7 +84,7 @@ def test_every_event_class_says_when_it_happened_in_the_world_by_fields_it_has()
 def test_the_aggregates_have_the_event_classes_the_histories_list() -> None:
     # The library's Event and Created bases are no events of their own.
     assert sorted(event_classes(Payment)) == ["Received", "Reversed"]
-    assert sorted(event_classes(Tariff)) == ["Opened", "VersionPublished"]
+    assert sorted(event_classes(Tariff)) == ["Opened", "VersionCorrected", "VersionPublished"]
     assert "Event" not in event_classes(Household) and "Created" not in event_classes(Household)
     assert unknown_event_types(HistoryKind.METER, {"ReadingRecorded", "Registered"}) == ["Registered"]
 
