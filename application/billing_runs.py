@@ -496,6 +496,24 @@ class SettlementInputReader:
         self.bulk_days = bulk_days or (season.first_day, season.last_day)
         self._evidence: dict[UUID, MeterEvidence] | None = None
         self._implausible: dict[UUID, tuple[ImplausibleInterval, ...]] | None = None
+        # (household, first day, last day) → its meter evidence over those days, read ahead.
+        self._read_ahead: dict[tuple[UUID, date, date], MeterEvidence | None] = {}
+
+    def read_ahead(self, households: Sequence[tuple[HouseholdFacts, tuple[date, date], HouseholdSeasonRecord]]) -> None:
+        """Read the meter evidence of the households settled over other days than ``bulk_days``
+        (owner changes, a part of the season) ahead, in one read per distinct span of days
+        instead of one per segment: the same reads, of more households at a time."""
+        wanted: dict[tuple[date, date], list[UUID]] = {}
+        for household, (first_day, last_day), record in households:
+            spans = _segments(Season(first_day, last_day), record.owner_changes)
+            if len(spans) == 1 and (first_day, last_day) == self.bulk_days:
+                continue
+            for span in spans:
+                wanted.setdefault(span, []).append(household.household_id)
+        for (first, last), household_ids in wanted.items():
+            found = self.inputs.meter_evidence(household_ids, first, last)
+            for household_id in household_ids:
+                self._read_ahead[(household_id, first, last)] = found.get(household_id)
 
     def settlement_inputs(
         self,
@@ -512,10 +530,7 @@ class SettlementInputReader:
                 self._evidence = self.inputs.meter_evidence(self.household_ids, *self.bulk_days)
             evidence = [self._evidence.get(household.household_id)]
         else:
-            evidence = [
-                self.inputs.meter_evidence([household.household_id], first, last).get(household.household_id)
-                for first, last in spans
-            ]
+            evidence = [self._evidence_over(household.household_id, first, last) for first, last in spans]
         segments = tuple(
             SegmentInputs(first, last, _suspended_days(record.suspensions, first, last), found)
             for (first, last), found in zip(spans, evidence, strict=True)
@@ -525,6 +540,12 @@ class SettlementInputReader:
             building = self.allocation_of(household.community, household.building)
             allocation = building.heat_of(household.account_number) if building is not None else None
         return SettlementInputs(segments, allocation, prepaid_yuan, self._implausible_of(household))
+
+    def _evidence_over(self, household_id: UUID, first: date, last: date) -> MeterEvidence | None:
+        key = (household_id, first, last)
+        if key in self._read_ahead:
+            return self._read_ahead[key]
+        return self.inputs.meter_evidence([household_id], first, last).get(household_id)
 
     def _implausible_of(self, household: HouseholdFacts) -> tuple[ImplausibleInterval, ...]:
         """The household's intervals far beyond the MPE in the season, read once per chunk."""

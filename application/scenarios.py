@@ -418,13 +418,27 @@ class _ScenarioJob:
         reader = SettlementInputReader(
             scenarios.inputs, ids, self.season, self.allocation, (self.season.first_day, self.last_day)
         )
-        outcomes = []
+        planned: list[tuple[HouseholdFacts, PeriodFacts, HouseholdSeasonRecord]] = []
         for household in households:
             if not self._opened_under(periods.get(household.household_id)):
                 self.summary.skipped.append(_not_under(household, self.opened_under))
                 continue
             try:
-                outcomes.append(self._outcome(household, records.get(household.household_id), periods, reader))
+                facts = self._facts(household, periods.get(household.household_id))
+            except LedgerError as error:
+                self.summary.exceptions.extend(run_exceptions(household.account_number, error))
+                continue
+            record = records.get(household.household_id) or HouseholdSeasonRecord((), ())
+            planned.append((household, facts, record))
+        # Households settled over other days than the chunk's (owner changes, part of the season)
+        # have their segments' evidence read together, a read per distinct span of days.
+        reader.read_ahead(
+            [(household, (facts.first_day, facts.last_day), record) for household, facts, record in planned]
+        )
+        outcomes = []
+        for household, facts, record in planned:
+            try:
+                outcomes.append(self._outcome(household, facts, record, periods.get(household.household_id), reader))
             except LedgerError as error:
                 self.summary.exceptions.extend(run_exceptions(household.account_number, error))
         return outcomes
@@ -432,16 +446,13 @@ class _ScenarioJob:
     def _outcome(
         self,
         household: HouseholdFacts,
-        record: HouseholdSeasonRecord | None,
-        periods: dict[UUID, PeriodRecord],
+        facts: PeriodFacts,
+        record: HouseholdSeasonRecord,
+        period: PeriodRecord | None,
         reader: SettlementInputReader,
     ) -> HouseholdOutcome:
-        period = periods.get(household.household_id)
-        facts = self._facts(household, period)
         prepaid = period.prepaid_yuan if period is not None else ZERO
-        inputs = reader.settlement_inputs(
-            household, (facts.first_day, facts.last_day), record or HouseholdSeasonRecord((), ()), prepaid
-        )
+        inputs = reader.settlement_inputs(household, (facts.first_day, facts.last_day), record, prepaid)
         recomputed = settlement_bills(facts, inputs)
         issued = period.settlement if period is not None else ()
         if issued:
