@@ -16,6 +16,7 @@ from infrastructure.nbiot import metadata as nbiot_metadata
 from infrastructure.notifications.tables import metadata as notification_metadata
 from infrastructure.online_payments import metadata as online_payment_metadata
 from infrastructure.scenarios import metadata as scenario_metadata
+from infrastructure.tariff_corrections import metadata as tariff_correction_metadata
 from infrastructure.token_store import metadata as token_metadata
 from infrastructure.uploads import metadata as upload_metadata
 from infrastructure.weather import metadata as weather_metadata
@@ -39,6 +40,7 @@ def _run(connection: object) -> None:
             notification_metadata,
             access_log_metadata,
             scenario_metadata,
+            tariff_correction_metadata,
         ],
         render_as_batch=True,
     )

@@ -32,6 +32,12 @@ from infrastructure.notifications.dispatcher import dispatcher_from_settings
 from infrastructure.notifications.issued_bills import bill_notices_for
 from infrastructure.scenarios import RUN_SCENARIO, execute_scenario
 from infrastructure.settings import JobQueueKind, Settings
+from infrastructure.tariff_corrections import (
+    PREVIEW_TARIFF_CORRECTION,
+    RUN_TARIFF_CORRECTION,
+    preview_tariff_correction,
+    run_tariff_correction,
+)
 from infrastructure.uploads import process_reading_upload, reading_item_from_payload
 
 Result = TypeVar("Result")
@@ -206,6 +212,8 @@ JOBS: dict[str, Callable[..., Any]] = {
     "process_reading_upload": process_reading_upload,
     "run_billing": run_billing,
     RUN_SCENARIO: run_scenario,
+    PREVIEW_TARIFF_CORRECTION: preview_tariff_correction,
+    RUN_TARIFF_CORRECTION: run_tariff_correction,
     DELIVER_NOTIFICATIONS: deliver_notifications,
     "run_dunning": run_dunning,
     SEND_BILL_NOTICES: send_bill_notices,
