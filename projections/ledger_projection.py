@@ -35,7 +35,6 @@ from projections.heat_decision_handlers import HEAT_DECISION_HANDLERS
 from projections.interval_recharge import recharge_intervals
 from projections.payment_handlers import PAYMENT_HANDLERS
 from projections.reading_batch import ReadingBatchWriter
-from projections.tariff_corrections import TARIFF_CORRECTION_HANDLERS, TARIFF_CORRECTION_TABLES
 from projections.tables import (
     LEDGER_TABLES,
     faulty_interval_estimates,
@@ -48,6 +47,7 @@ from projections.tables import (
     meters,
     reading_corrections,
 )
+from projections.tariff_corrections import TARIFF_CORRECTION_HANDLERS, TARIFF_CORRECTION_TABLES
 
 # A handler applies one event; a handler of a money event returns the household whose allocation
 # must be recomputed at the end of the batch (others return None).
