@@ -38,6 +38,7 @@ from projections.types import ScaledDecimal, UtcDateTime
 
 IntervalKey = tuple[UUID, datetime]
 Row = tuple[Any, ...]
+_NOT_LOADED: Any = object()  # a household not looked up yet (None: looked up, not found)
 
 READING_COLUMNS = (
     "meter_id",
@@ -117,8 +118,8 @@ class ReadingBatchWriter:
         self._meters: dict[UUID, _MeterState] = {}
         self._places: dict[UUID, tuple[str, str] | None] = {}
         self._readings: list[Row] = []
-        self._intervals: dict[IntervalKey, Row] = {}
-        self._days: dict[IntervalKey, list[Row]] = {}
+        # Each interval's row and the rows of its days, by meter and start.
+        self._intervals: dict[IntervalKey, tuple[Row, list[Row]]] = {}
         self._stale_intervals: set[IntervalKey] = set()
 
     # -- lookups ------------------------------------------------------------------------------
@@ -165,14 +166,18 @@ class ReadingBatchWriter:
             self._places[household_id] = found.get(household_id)
 
     def _meter(self, meter_id: UUID) -> _MeterState:
-        if meter_id not in self._meters:
+        found = self._meters.get(meter_id)
+        if found is None:
             self._load_meters({meter_id})
-        return self._meters[meter_id]
+            found = self._meters[meter_id]
+        return found
 
     def _place(self, household_id: UUID) -> tuple[str, str] | None:
-        if household_id not in self._places:
+        found: tuple[str, str] | None = self._places.get(household_id, _NOT_LOADED)
+        if found is _NOT_LOADED:
             self._load_places({household_id})
-        return self._places[household_id]
+            found = self._places[household_id]
+        return found
 
     # -- buffering ----------------------------------------------------------------------------
 
@@ -204,20 +209,17 @@ class ReadingBatchWriter:
     def _remove_interval(self, key: IntervalKey) -> None:
         if key in self._intervals:
             del self._intervals[key]
-            del self._days[key]
         else:
             self._stale_intervals.add(key)
 
     def _add_interval(self, meter_id: UUID, interval: MeteredInterval, meter: _MeterState) -> None:
-        key = (meter_id, interval.start)
-        self._intervals[key] = _interval_row(meter_id, interval)
         community, building = meter.community, meter.building
         place = self._place(interval.household_id) if interval.household_id is not None else None
         if place is not None:
             community, building = place
         shares = split_across_days(interval.start, interval.end, interval.energy_gj, interval.volume_m3 or Decimal(0))
         has_volume = interval.volume_m3 is not None
-        self._days[key] = [
+        days = [
             (
                 meter_id,
                 interval.start,
@@ -232,6 +234,7 @@ class ReadingBatchWriter:
             )
             for share in shares
         ]
+        self._intervals[(meter_id, interval.start)] = (_interval_row(meter_id, interval), days)
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -261,10 +264,10 @@ class ReadingBatchWriter:
             )
         converted = ConvertedValues()  # the same times and quantities recur across the three tables
         _READINGS.insert(self.connection, self._readings, converted)
-        _INTERVALS.insert(self.connection, list(self._intervals.values()), converted)
-        _DAYS.insert(self.connection, [row for rows in self._days.values() for row in rows], converted)
+        _INTERVALS.insert(self.connection, [interval for interval, _ in self._intervals.values()], converted)
+        _DAYS.insert(self.connection, [day for _, days in self._intervals.values() for day in days], converted)
         self._write_meters()
-        self._readings, self._intervals, self._days, self._stale_intervals = [], {}, {}, set()
+        self._readings, self._intervals, self._stale_intervals = [], {}, set()
 
     def _write_meters(self) -> None:
         changed = [(meter_id, state) for meter_id, state in self._meters.items() if state.new_readings]

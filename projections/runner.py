@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from projections.collector import collector_paused
 from projections.tables import projection_tracking
 
 DEFAULT_BATCH_SIZE = 500
@@ -98,8 +99,10 @@ class ProjectionRunner:
                 )
                 if not notifications:
                     return 0
-                domain_events = [self.source.mapper.to_domain_event(notification) for notification in notifications]
-                self.projection.apply_batch(connection, domain_events)
+                with collector_paused():
+                    domain_events = [self.source.mapper.to_domain_event(notification) for notification in notifications]
+                    self.projection.apply_batch(connection, domain_events)
+                    del domain_events
                 self._advance(connection, start, notifications[-1].id)
                 return len(notifications)
         except (IntegrityError, OperationalError) as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -52,7 +53,29 @@ class UtcDateTime(TypeDecorator[datetime]):
         utc = value.astimezone(UTC)
         return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
 
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        """On SQLite, one call that writes the text SQLAlchemy's SQLite DateTime writes for
+        ``process_bind_param``'s naive UTC datetime (a third of the cost: projecting a season of
+        hourly readings converts about 9,000 datetimes). It is used only where it gives the same
+        text as the two steps for sample datetimes; elsewhere, and on PostgreSQL, the two steps."""
+        two_steps = super().bind_processor(dialect)
+        if dialect.name != "sqlite" or two_steps is None:
+            return two_steps
+        samples = (datetime(1, 1, 1, tzinfo=UTC), datetime(2025, 10, 15, 16, 0, 0, 123, tzinfo=UTC))
+        if any(_sqlite_text(sample) != two_steps(sample) for sample in samples):
+            return two_steps
+        return _sqlite_text
+
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _sqlite_text(value: datetime | None) -> str | None:
+    """An aware datetime as SQLite keeps it: UTC, "YYYY-MM-DD HH:MM:SS.ffffff"."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("datetimes stored by the ledger must be timezone-aware")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")

@@ -5,7 +5,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Column, Engine, Integer, MetaData, Table, create_engine, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import StatementError
 
 from projections.types import ScaledDecimal, UtcDateTime
@@ -66,3 +69,38 @@ def test_a_naive_datetime_is_refused(engine: Engine) -> None:
 
 def test_nulls_stay_null(engine: Engine) -> None:
     assert stored(engine, energy_gj=None) is None
+
+
+@given(
+    moment=st.datetimes(
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-9, minutes=-30))])
+    )
+)
+def test_a_datetime_is_written_to_sqlite_as_the_two_step_conversion_writes_it(moment: datetime) -> None:
+    # UtcDateTime's one-call SQLite processor must give the text of process_bind_param followed by
+    # SQLite's own DateTime processor, for every aware datetime whose UTC time exists.
+    dialect = sqlite.dialect()
+    fast = UtcDateTime().bind_processor(dialect)
+    two_steps = super(UtcDateTime, UtcDateTime()).bind_processor(dialect)
+    assert fast is not None and two_steps is not None and fast is not two_steps
+    try:
+        expected = two_steps(moment)
+    except OverflowError:  # no UTC time before year 1 or after 9999
+        with pytest.raises(OverflowError):
+            fast(moment)
+        return
+    assert fast(moment) == expected
+
+
+def test_the_one_call_sqlite_processor_refuses_a_naive_datetime_and_keeps_null() -> None:
+    fast = UtcDateTime().bind_processor(sqlite.dialect())
+    assert fast is not None and fast(None) is None
+    with pytest.raises(ValueError, match="timezone-aware"):
+        fast(datetime(2025, 11, 1))
+
+
+def test_postgresql_gets_the_aware_utc_datetime() -> None:
+    process = UtcDateTime().bind_processor(postgresql.psycopg.dialect())
+    shanghai = datetime(2025, 11, 2, 0, 30, tzinfo=timezone(timedelta(hours=8)))
+    converted = process(shanghai) if process is not None else shanghai
+    assert converted == shanghai and converted.tzinfo == UTC
