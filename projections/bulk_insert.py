@@ -93,8 +93,8 @@ class RowsInserter:
             return
         prepared = self._prepared_for(connection.dialect)
         width = len(self.column_names)
-        assert all(len(row) == width for row in rows), f"a row of {self.table.name} has {width} values"
-        columns: list[Any] = list(zip(*rows, strict=True))
+        assert len(rows[0]) == width, f"a row of {self.table.name} has {width} values"
+        columns: list[Any] = list(zip(*rows, strict=True))  # strict: every row as long as the first
         if prepared.order != tuple(range(width)):
             columns = [columns[index] for index in prepared.order]
         converted = converted if converted is not None else ConvertedValues()
