@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import itertools
 import re
+import sqlite3
+import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -135,10 +137,33 @@ class PointInTimeView:
 def empty_view(scope: Collection[UUID], clock: Callable[[], datetime]) -> PointInTimeView:
     """A view that has received nothing yet, with its clock at ``clock``."""
     ledger = PointInTimeLedger(clock)
-    engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
-    metadata.create_all(engine)
+    database = _read_model_database()
+    engine = create_engine("sqlite://", creator=lambda: database, poolclass=StaticPool)
     runner = ProjectionRunner(ledger, engine, LedgerProjection(), batch_size=VIEW_BATCH_SIZE)
     return PointInTimeView(ledger, engine, runner, frozenset(scope))
+
+
+# Creating every read-model table takes about 9 ms; copying an empty database that has them,
+# 0.05 ms. The copy is made from a database built once per process, again whenever a module
+# imported since declared more tables.
+_empty_database_lock = threading.Lock()
+_empty_database: tuple[tuple[str, ...], sqlite3.Connection] | None = None
+
+
+def _read_model_database() -> sqlite3.Connection:
+    """A new in-memory database with every read-model table and nothing in them."""
+    global _empty_database
+    tables = tuple(metadata.tables)
+    with _empty_database_lock:
+        if _empty_database is None or _empty_database[0] != tables:
+            if _empty_database is not None:
+                _empty_database[1].close()
+            template = sqlite3.connect(":memory:", check_same_thread=False)
+            metadata.create_all(create_engine("sqlite://", creator=lambda: template, poolclass=StaticPool))
+            _empty_database = (tables, template)
+        database = sqlite3.connect(":memory:", check_same_thread=False)
+        _empty_database[1].backup(database)
+    return database
 
 
 def view_at(
