@@ -499,6 +499,16 @@ class SettlementInputReader:
         # (household, first day, last day) → its meter evidence over those days, read ahead.
         self._read_ahead: dict[tuple[UUID, date, date], MeterEvidence | None] = {}
 
+    def read_chunk(self) -> None:
+        """Make the chunk-wide reads now rather than on the first household that needs them (a
+        scenario reads the next chunk while it computes this one)."""
+        if self._evidence is None:
+            self._evidence = self.inputs.meter_evidence(self.household_ids, *self.bulk_days)
+        if self._implausible is None:
+            self._implausible = self.inputs.implausible_intervals(
+                self.household_ids, self.season.first_day, self.season.last_day
+            )
+
     def read_ahead(self, households: Sequence[tuple[HouseholdFacts, tuple[date, date], HouseholdSeasonRecord]]) -> None:
         """Read the meter evidence of the households settled over other days than ``bulk_days``
         (owner changes, a part of the season) ahead, in one read per distinct span of days

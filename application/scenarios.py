@@ -17,12 +17,13 @@ counted (``as_of``, by default the day before today), its area fee and base part
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, TypeVar
 from uuid import UUID, uuid4
 
 from application.authorization import Permission, Principal
@@ -52,7 +53,7 @@ from domain.scenario import (
 )
 from domain.season import Season, season_start_year
 from domain.settlement import BillLine
-from domain.tariff import TariffVersion
+from domain.tariff import TariffTerms, TariffVersion
 from domain.values import CommandContext, CustomerClass
 
 # Households computed per chunk: one bulk read of each input per chunk (projections read 500 ids
@@ -66,6 +67,8 @@ _NEVER_SAVED = CommandContext("scenario", "scenario: computed, never saved", UUI
 
 # (households done, households in all)
 ScenarioProgress = Callable[[int, int], None]
+Key = TypeVar("Key")
+Value = TypeVar("Value")
 
 
 class ActualSource(StrEnum):
@@ -250,13 +253,21 @@ class ScenarioSummary:
         for column in outcome.columns:
             index = column.variant
             for totals in (
-                self.totals.setdefault(index, Totals()),
-                self.by_community.setdefault((index, household.community), Totals()),
-                self.by_building.setdefault((index, household.community, household.building), Totals()),
-                self.by_class.setdefault((index, household.customer_class), Totals()),
+                _entry(self.totals, index, Totals),
+                _entry(self.by_community, (index, household.community), Totals),
+                _entry(self.by_building, (index, household.community, household.building), Totals),
+                _entry(self.by_class, (index, household.customer_class), Totals),
             ):
                 totals.add(outcome.area_m2, column.figures, actual_due)
-            self.distributions.setdefault(index, Distribution()).add(column.change_yuan, actual_due)
+            _entry(self.distributions, index, Distribution).add(column.change_yuan, actual_due)
+
+
+def _entry(found: dict[Key, Value], key: Key, make: Callable[[], Value]) -> Value:
+    """``found[key]``, made first when missing (setdefault would make one on every call)."""
+    value = found.get(key)
+    if value is None:
+        value = found[key] = make()
+    return value
 
 
 # -- the service ---------------------------------------------------------------------------------
@@ -295,17 +306,17 @@ class Scenarios:
             replace(self._job(request, season, members, today, summary), opened_under=opened_under)
             for season, members in self._groups(request, households)
         ]
-        done = 0
+        total, done = sum(len(job.members) for job in jobs), 0
         for job in jobs:
-            for start in range(0, len(job.members), CHUNK_SIZE):
-                outcomes = job.compute(job.members[start : start + CHUNK_SIZE])
+            for chunk, reads in job.chunks():
+                outcomes = job.compute(chunk, reads)
                 for outcome in outcomes:
                     summary.add(outcome)
                 if sink is not None:
                     sink(outcomes)
-                done += min(CHUNK_SIZE, len(job.members) - start)
+                done += len(chunk)
                 if progress is not None:
-                    progress(done, sum(len(each.members) for each in jobs))
+                    progress(done, total)
         return summary
 
     def _households(self, scope: ScenarioScope) -> list[HouseholdFacts]:
@@ -393,6 +404,15 @@ def _not_supplied(household: HouseholdFacts, counted: Season) -> RunException:
     )
 
 
+@dataclass(frozen=True)
+class _ChunkReads:
+    """What a chunk reads in bulk before its households are computed."""
+
+    records: dict[UUID, HouseholdSeasonRecord]
+    periods: dict[UUID, PeriodRecord]
+    reader: SettlementInputReader
+
+
 @dataclass
 class _ScenarioJob:
     """One season group's computation, a chunk at a time."""
@@ -406,18 +426,39 @@ class _ScenarioJob:
     tariffs: dict[tuple[str, str], TariffInForce | None] = field(default_factory=dict)
     versions: dict[tuple[str, str, int], TariffVersion | None] = field(default_factory=dict)
     allocations: dict[tuple[str, str], BuildingAllocation | None] = field(default_factory=dict)
+    variant_terms: dict[tuple[str, str, int, int], TariffTerms] = field(default_factory=dict)
     opened_under: tuple[str, int] | None = None  # (tariff scope, version): only periods opened under it
 
-    def compute(self, households: Sequence[HouseholdFacts]) -> list[HouseholdOutcome]:
-        """The outcomes of a chunk, its inputs read in bulk; a household that cannot be settled is
-        an exception of the scenario (as of a billing run), the others are computed."""
+    def chunks(self) -> Iterator[tuple[list[HouseholdFacts], _ChunkReads]]:
+        """The members a chunk at a time, each with its bulk reads. The next chunk's are read in a
+        second thread while this one is computed: the database works while Python computes (the
+        reads wait on the server, not on the interpreter), and a chunk is never read twice."""
+        chunks = [self.members[start : start + CHUNK_SIZE] for start in range(0, len(self.members), CHUNK_SIZE)]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scenario-reads") as reader:
+            pending = reader.submit(self.read, chunks[0]) if chunks else None
+            for index, chunk in enumerate(chunks):
+                assert pending is not None
+                reads = pending.result()
+                pending = reader.submit(self.read, chunks[index + 1]) if index + 1 < len(chunks) else None
+                yield chunk, reads
+
+    def read(self, households: Sequence[HouseholdFacts]) -> _ChunkReads:
+        """A chunk's bulk reads: suspensions and owner changes, periods and issued bills, and the
+        settlement reader with its chunk-wide reads (meter evidence, implausible intervals) made."""
         ids = [household.household_id for household in households]
         scenarios = self.scenarios
-        records = scenarios.inputs.season_records(ids, self.season)
-        periods = scenarios.periods.periods(ids, self.season.code)
         reader = SettlementInputReader(
             scenarios.inputs, ids, self.season, self.allocation, (self.season.first_day, self.last_day)
         )
+        reader.read_chunk()
+        return _ChunkReads(
+            scenarios.inputs.season_records(ids, self.season), scenarios.periods.periods(ids, self.season.code), reader
+        )
+
+    def compute(self, households: Sequence[HouseholdFacts], reads: _ChunkReads) -> list[HouseholdOutcome]:
+        """The outcomes of a chunk from its reads; a household that cannot be settled is an
+        exception of the scenario (as of a billing run), the others are computed."""
+        records, periods, reader = reads.records, reads.periods, reads.reader
         planned: list[tuple[HouseholdFacts, PeriodFacts, HouseholdSeasonRecord]] = []
         for household in households:
             if not self._opened_under(periods.get(household.household_id)):
@@ -462,11 +503,22 @@ class _ScenarioJob:
             actual, source, matches = _figures_of(recomputed), ActualSource.COMPUTED, None
         columns = [HouseholdColumn(0, actual, ZERO, change_percent(ZERO, actual.due_yuan))]
         for index, variant in enumerate(self.request.variants, start=1):
-            variant_facts = replace(facts, terms=variant.terms_on(facts.terms))
+            variant_facts = replace(facts, terms=self._variant_terms(household, facts, index, variant))
             figures = _figures_of(settlement_bills(variant_facts, inputs))
             change = figures.due_yuan - actual.due_yuan
             columns.append(HouseholdColumn(index, figures, change, change_percent(change, actual.due_yuan)))
         return HouseholdOutcome(household, facts.billed_area_m2, source, matches, tuple(columns), period, facts, inputs)
+
+    def _variant_terms(
+        self, household: HouseholdFacts, facts: PeriodFacts, index: int, variant: TariffVariant
+    ) -> TariffTerms:
+        """The variant's terms on the household's tariff version, made once per version: every
+        household of a version has the same terms (a class's tariff in a scope, numbered)."""
+        key = (household.customer_class, facts.tariff_scope, facts.tariff_version, index)
+        terms = self.variant_terms.get(key)
+        if terms is None:
+            terms = self.variant_terms[key] = variant.terms_on(facts.terms)
+        return terms
 
     def _opened_under(self, period: PeriodRecord | None) -> bool:
         if self.opened_under is None:
