@@ -122,19 +122,22 @@ class HouseholdPlan:
 
 def plan_household(proposal: CorrectionProposal, outcome: HouseholdOutcome) -> HouseholdPlan:
     """The notes of a household the scenario computed: per settlement bill, the settlement under
-    the corrected terms less the settlement under the period's own, from the same inputs."""
+    the corrected terms less the settlement under the period's own (as earlier corrections of the
+    version left them), from the same inputs."""
     household = outcome.household
     period, facts, inputs = outcome.period, outcome.facts, outcome.inputs
     if period is None or facts is None or inputs is None or not period.settlement:
         return HouseholdPlan(held_out=_not_settled(household.account_number, facts.season_code if facts else ""))
+    season_code = facts.season_code
     corrected_facts = replace(
         facts,
-        terms=proposal.corrected_terms(facts.terms),
+        terms=proposal.corrected_terms(facts.terms, season_code),
         document_number=proposal.document_number,
         approved_on=proposal.approved_on,
     )
+    before_facts = replace(facts, terms=proposal.terms_before(facts.terms, season_code))
     try:
-        original = settlement_bills(facts, inputs)
+        original = settlement_bills(before_facts, inputs)
         corrected = settlement_bills(corrected_facts, inputs)
     except LedgerError as error:
         return HouseholdPlan(held_out=run_exceptions(household.account_number, error)[0])
@@ -346,7 +349,7 @@ class TariffCorrections:
         done_before = 0
         for season_code in proposal.seasons:
             request = ScenarioRequest(
-                season_code, (proposal.variant,), _scope(proposal), None, _title(proposal, season_code)
+                season_code, (proposal.variant_for(season_code),), _scope(proposal), None, _title(proposal, season_code)
             )
             scenario_id = recorder.submit(principal, request)
             result.scenario_ids.append(scenario_id)
@@ -452,11 +455,12 @@ class TariffCorrections:
         with self.ledger.command_lock:
             correction = self._existing(correction_id)
             context = self._context(principal, _run_reason(correction), correlation_id)
-            if not correction.start_run(digest, context):
-                return False
             proposal = correction.proposal
             tariff = self._load(Tariff, correction.tariff_id)
             assert tariff is not None, "a correction's tariff exists"
+            recorded = [item.correction_id for item in tariff.corrections_of(proposal.tariff_version)]
+            if not correction.start_run(digest, recorded, context):
+                return False
             tariff.record_correction(
                 proposal.tariff_version,
                 correction.id,

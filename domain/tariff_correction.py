@@ -28,7 +28,7 @@ A proposal not approved yet (or refused) can be proposed again with other figure
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -120,7 +120,12 @@ class PreviewTotals:
 @dataclass(frozen=True)
 class CorrectionProposal:
     """What is proposed: the version, the corrected price fields (as a scenario variant's overrides:
-    text, None to remove a cap), the bureau's document and approval day, the seasons reached."""
+    text, None to remove a cap), the bureau's document and approval day, the seasons reached.
+
+    A version corrected before (a correction that ran) is corrected again from where the earlier
+    corrections left it: ``base_overrides`` are, per season, the price fields the earlier
+    corrections of that season set (in order), and ``prior_corrections`` their ids; both are
+    filled when the proposal is checked (``check_proposal``), from the tariff's record."""
 
     customer_class: str
     scope: str
@@ -129,15 +134,31 @@ class CorrectionProposal:
     document_number: str
     approved_on: date
     seasons: tuple[str, ...]
+    base_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    prior_corrections: tuple[str, ...] = ()
 
     @property
     def variant(self) -> TariffVariant:
-        """The correction as a scenario's variant: the version's price with the corrected fields."""
+        """This correction's own fields as a scenario's variant (on the version's price)."""
         return TariffVariant(VARIANT_LABEL, dict(self.overrides), from_actual=True)
 
-    def corrected_terms(self, terms: TariffTerms) -> TariffTerms:
-        """A period's terms with the corrected prices."""
-        return self.variant.terms_on(terms)
+    def variant_for(self, season_code: str) -> TariffVariant:
+        """The season's price after this correction, as a scenario's variant on the version's price:
+        the earlier corrections' fields of the season, then this one's."""
+        return TariffVariant(VARIANT_LABEL, {**self.base_overrides.get(season_code, {}), **self.overrides})
+
+    def terms_before(self, terms: TariffTerms, season_code: str) -> TariffTerms:
+        """A period's terms as the earlier corrections of its season left them (as published when none)."""
+        base = self.base_overrides.get(season_code)
+        return TariffVariant(VARIANT_LABEL, dict(base)).terms_on(terms) if base else terms
+
+    def corrected_terms(self, terms: TariffTerms, season_code: str) -> TariffTerms:
+        """A period's terms after this correction."""
+        return self.variant_for(season_code).terms_on(terms)
+
+    def same_request(self, other: CorrectionProposal) -> bool:
+        """Whether ``other`` asks for the same correction (what the proposer typed, not what was derived)."""
+        return (self.overrides, self.approved_on, self.seasons) == (other.overrides, other.approved_on, other.seasons)
 
 
 def _context_fields(context: CommandContext) -> dict[str, Any]:
@@ -156,6 +177,8 @@ class TariffCorrection(Aggregate):
         document_number: str
         approved_on: date
         seasons: list[str]
+        base_overrides: dict[str, dict[str, Any]]
+        prior_corrections: list[str]
         actor: str
         reason: str
         correlation_id: UUID
@@ -166,6 +189,8 @@ class TariffCorrection(Aggregate):
         overrides: dict[str, Any]
         approved_on: date
         seasons: list[str]
+        base_overrides: dict[str, dict[str, Any]]
+        prior_corrections: list[str]
         actor: str
         reason: str
         correlation_id: UUID
@@ -230,6 +255,8 @@ class TariffCorrection(Aggregate):
         document_number: str,
         approved_on: date,
         seasons: list[str],
+        base_overrides: dict[str, dict[str, Any]],
+        prior_corrections: list[str],
         actor: str,
         reason: str,
         correlation_id: UUID,
@@ -247,13 +274,23 @@ class TariffCorrection(Aggregate):
         document_number: str,
         approved_on: date,
         seasons: list[str],
+        base_overrides: dict[str, dict[str, Any]],
+        prior_corrections: list[str],
         actor: str,
         reason: str,
         correlation_id: UUID,
     ) -> None:
         self.tariff_id = tariff_id
         self.proposal = CorrectionProposal(
-            customer_class, scope, tariff_version, dict(overrides), document_number, approved_on, tuple(seasons)
+            customer_class,
+            scope,
+            tariff_version,
+            dict(overrides),
+            document_number,
+            approved_on,
+            tuple(seasons),
+            {season: dict(values) for season, values in base_overrides.items()},
+            tuple(prior_corrections),
         )
         self.state = CorrectionState.PROPOSED
         self.proposed_by = actor
@@ -284,26 +321,32 @@ class TariffCorrection(Aggregate):
             document_number=checked.document_number,
             approved_on=checked.approved_on,
             seasons=list(checked.seasons),
+            base_overrides={season: dict(values) for season, values in checked.base_overrides.items()},
+            prior_corrections=list(checked.prior_corrections),
             **_context_fields(_checked_context(context)),
         )
 
     def propose_again(self, tariff: Tariff, proposal: CorrectionProposal, today: date, context: CommandContext) -> bool:
         """The same proposal again (a retry): False, nothing changes. Other figures for the same
         version and document: proposed again (True), unless it was approved or run already."""
-        checked = check_proposal(tariff, proposal, today)
-        if checked == self.proposal and self.state is not CorrectionState.REFUSED:
-            return False
         if self.state not in OPEN_STATES | {CorrectionState.REFUSED}:
+            if _typed_request(proposal).same_request(_typed_request(self.proposal)):
+                return False
             raise ConflictError(
                 "this document's correction of the version was approved already: it cannot be proposed again",
                 message_key="tariff_correction_exists",
                 document_number=self.proposal.document_number,
                 state=self.state.value,
             )
+        checked = check_proposal(tariff, proposal, today, exclude=self.id)
+        if checked == self.proposal and self.state is not CorrectionState.REFUSED:
+            return False
         self._reproposed(
             dict(checked.overrides),
             checked.approved_on,
             list(checked.seasons),
+            {season: dict(values) for season, values in checked.base_overrides.items()},
+            list(checked.prior_corrections),
             **_context_fields(_checked_context(context)),
         )
         return True
@@ -314,6 +357,8 @@ class TariffCorrection(Aggregate):
         overrides: dict[str, Any],
         approved_on: date,
         seasons: list[str],
+        base_overrides: dict[str, dict[str, Any]],
+        prior_corrections: list[str],
         actor: str,
         reason: str,
         correlation_id: UUID,
@@ -326,6 +371,8 @@ class TariffCorrection(Aggregate):
             self.proposal.document_number,
             approved_on,
             tuple(seasons),
+            {season: dict(values) for season, values in base_overrides.items()},
+            tuple(prior_corrections),
         )
         self.state = CorrectionState.PROPOSED
         self.proposed_by = actor
@@ -423,14 +470,23 @@ class TariffCorrection(Aggregate):
 
     # -- the run -------------------------------------------------------------------------------
 
-    def start_run(self, digest: str, context: CommandContext) -> bool:
+    def start_run(self, digest: str, recorded: Sequence[UUID], context: CommandContext) -> bool:
         """Start booking the approved preview's notes, whose digest must be the approved one; True
-        when it starts now, False when it runs already or has completed (a run resumed)."""
+        when it starts now, False when it runs already or has completed (a run resumed).
+
+        ``recorded``: the corrections of the version the tariff records now. They must be the ones
+        this correction was computed on: another that ran since would be booked twice."""
         if self.state in (CorrectionState.RUNNING, CorrectionState.COMPLETED):
             self._require_approved_notes(digest)
             return False
         self._require(frozenset({CorrectionState.APPROVED}), "run")
         self._require_approved_notes(digest)
+        if tuple(str(item) for item in recorded) != self.proposal.prior_corrections:
+            raise ConflictError(
+                "another correction of this version ran since this one was proposed: propose it again",
+                message_key="tariff_correction_overtaken",
+                version=self.proposal.tariff_version,
+            )
         self._run_started(**_context_fields(context))
         return True
 
@@ -448,9 +504,9 @@ class TariffCorrection(Aggregate):
 
     def record_notes(self, amounts_yuan: Sequence[Decimal], context: CommandContext) -> None:
         """Count the notes a chunk booked (in the same save as the billing periods that booked them)."""
-        self._require(frozenset({CorrectionState.RUNNING}), "book")
         if not amounts_yuan:
-            return
+            return  # a chunk booked before (a run resumed, or run again once completed)
+        self._require(frozenset({CorrectionState.RUNNING}), "book")
         assert all(amount != 0 and amount == amount.quantize(CENT) for amount in amounts_yuan), "notes are in fen"
         debit = sum((amount for amount in amounts_yuan if amount > 0), ZERO)
         credit = sum((amount for amount in amounts_yuan if amount < 0), ZERO)
@@ -520,10 +576,14 @@ class TariffCorrection(Aggregate):
             )
 
 
-def check_proposal(tariff: Tariff, proposal: CorrectionProposal, today: date) -> CorrectionProposal:
-    """The proposal as it will be recorded (document trimmed, seasons in order), or an error: the
-    version must exist, the corrected fields must be price fields that change its price, the
-    bureau's approval day must be over, each season must be over and lie (partly) in the version's days."""
+def check_proposal(
+    tariff: Tariff, proposal: CorrectionProposal, today: date, exclude: UUID | None = None
+) -> CorrectionProposal:
+    """The proposal as it will be recorded (document trimmed, seasons in order, the earlier
+    corrections of the version it builds on), or an error: the version must exist, the corrected
+    fields must be price fields that change its price in every season, the bureau's approval day
+    must be over, each season must be over and lie (partly) in the version's days. ``exclude``: the
+    correction being proposed again (not an earlier one of its own)."""
     version = tariff.version_numbered(proposal.tariff_version)
     document = bounded_text(proposal.document_number, "document_number", MAXIMUM_CODE_LENGTH)
     if proposal.approved_on > today:
@@ -533,23 +593,45 @@ def check_proposal(tariff: Tariff, proposal: CorrectionProposal, today: date) ->
             field="approved_on",
             approved_on=proposal.approved_on.isoformat(),
         )
-    corrected = proposal.corrected_terms(version.terms)  # a field of the wrong kind, an invalid price: refused here
-    if corrected == version.terms:
-        raise InvalidInputError(
-            "the correction leaves the version's price as it is",
-            message_key="tariff_correction_changes_nothing",
-            field="overrides",
-            version=version.number,
-        )
+    overrides = dict(proposal.variant.to_record()["overrides"])  # a field of the wrong kind: refused here
     seasons = _checked_seasons(proposal.seasons, version, today)
-    return CorrectionProposal(
+    earlier = [
+        correction for correction in tariff.corrections_of(version.number) if correction.correction_id != exclude
+    ]
+    base: dict[str, dict[str, Any]] = {}
+    for correction in earlier:
+        for season in set(correction.seasons) & set(seasons):
+            base.setdefault(season, {}).update(correction.overrides)
+    checked = CorrectionProposal(
         CustomerClass(tariff.customer_class).value,
         tariff.scope,
         version.number,
-        dict(proposal.variant.to_record()["overrides"]),
+        overrides,
         document,
         proposal.approved_on,
         seasons,
+        base,
+        tuple(str(correction.correction_id) for correction in earlier),
+    )
+    for season in seasons:
+        # An invalid corrected price (a capped policy without a cap, say) is refused here too.
+        if checked.corrected_terms(version.terms, season) == checked.terms_before(version.terms, season):
+            raise InvalidInputError(
+                "the correction leaves the version's price as it is",
+                message_key="tariff_correction_changes_nothing",
+                field="overrides",
+                version=version.number,
+                season=season,
+            )
+    return checked
+
+
+def _typed_request(proposal: CorrectionProposal) -> CorrectionProposal:
+    """The proposal with its fields as text, as recorded (to compare a retry with the record)."""
+    return replace(
+        proposal,
+        overrides=dict(proposal.variant.to_record()["overrides"]),
+        seasons=tuple(sorted(set(proposal.seasons))),
     )
 
 

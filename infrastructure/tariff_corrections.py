@@ -539,6 +539,23 @@ def require_runnable(correction: TariffCorrection) -> None:
         )
 
 
+def submit_preview(container: Container, principal: Principal, correction_id: UUID, reason: str) -> UUID:
+    """Start a new preview of a correction and queue its job (not run yet); returns the job's id."""
+    number = tariff_corrections_of(container).request_preview(principal, correction_id, reason)
+    return correction_store_of(container).submit(principal, correction_id, JobKind.PREVIEW, number, reason)
+
+
+def submit_run(container: Container, principal: Principal, correction_id: UUID, reason: str) -> UUID:
+    """Queue the run of an approved correction (not run yet); returns the job's id. A correction
+    running or completed runs again to book what is missing (nothing, once it completed)."""
+    principal.require(Permission.MANAGE_TARIFFS)
+    correction = tariff_corrections_of(container).correction(correction_id)
+    require_runnable(correction)
+    return correction_store_of(container).submit(
+        principal, correction_id, JobKind.RUN, correction.approved_preview, reason
+    )
+
+
 def preview_tariff_correction(container: Container, job_id: str) -> dict[str, Any]:
     """The job of a preview (its row in ``tariff_correction_jobs`` says which)."""
     record = execute_preview(

@@ -71,7 +71,7 @@ def previewed(actor: str = "admin-zhao", totals: PreviewTotals | None = None) ->
 def running() -> TariffCorrection:
     correction = previewed()
     correction.approve(context("admin-qian", "checked the preview"))
-    assert correction.start_run(DIGEST, context("admin-zhao"))
+    assert correction.start_run(DIGEST, [], context("admin-zhao"))
     return correction
 
 
@@ -197,7 +197,7 @@ def test_no_run_before_approval(state: str) -> None:
     if state == "refused":
         correction.refuse(context("admin-qian", "no"))
     with pytest.raises(ConflictError) as refused:
-        correction.start_run(DIGEST, context())
+        correction.start_run(DIGEST, [], context())
     assert refused.value.message_key == "tariff_correction_state"
 
 
@@ -205,14 +205,14 @@ def test_a_run_books_only_the_approved_notes() -> None:
     correction = previewed()
     correction.approve(context("admin-qian"))
     with pytest.raises(ConflictError) as refused:
-        correction.start_run(OTHER_DIGEST, context())
+        correction.start_run(OTHER_DIGEST, [], context())
     assert refused.value.message_key == "tariff_correction_preview_changed"
     assert correction.state is CorrectionState.APPROVED
 
 
 def test_a_run_completes_once_every_previewed_note_is_booked_and_is_idempotent() -> None:
     correction = running()
-    assert not correction.start_run(DIGEST, context())  # resumed: nothing new
+    assert not correction.start_run(DIGEST, [], context())  # resumed: nothing new
     correction.record_notes([D("-10.00")], context())
     with pytest.raises(ConflictError) as refused:
         correction.complete(context())
@@ -222,7 +222,7 @@ def test_a_run_completes_once_every_previewed_note_is_booked_and_is_idempotent()
     assert correction.complete(context())
     assert correction.state is CorrectionState.COMPLETED
     assert not correction.complete(context())
-    assert not correction.start_run(DIGEST, context())
+    assert not correction.start_run(DIGEST, [], context())
     with pytest.raises(ConflictError):
         correction.refuse(context("admin-qian", "too late"))
 
@@ -280,3 +280,50 @@ def test_the_tariff_records_the_correction_once_and_keeps_its_version() -> None:
     assert (recorded.correction_id, recorded.document_number) == (correction_id, DOCUMENT)
     with pytest.raises(NotFoundError):
         tariff.record_correction(2, uuid4(), DOCUMENT, date(2026, 5, 20), {}, (), context())
+
+
+# -- a version corrected twice -----------------------------------------------------------------------
+
+
+def corrected_once() -> tuple[Tariff, TariffCorrection]:
+    """A tariff whose version 1 was corrected (energy 40.5 元/GJ) for 2025-2026 by a correction that ran."""
+    tariff = tariff_with_version()
+    first = proposed()
+    tariff.record_correction(
+        1, first.id, DOCUMENT, date(2026, 5, 20), first.proposal.overrides, first.proposal.seasons, context()
+    )
+    return tariff, first
+
+
+def test_a_second_correction_builds_on_the_first_that_ran() -> None:
+    tariff, first = corrected_once()
+    second = TariffCorrection.propose(
+        tariff,
+        proposal(overrides={"energy_price_yuan_per_gj": D("41")}, document_number="许发改价格〔2026〕20号"),
+        TODAY,
+        context(),
+    )
+    assert second.proposal.base_overrides == {"2025-2026": {"energy_price_yuan_per_gj": "40.5"}}
+    assert second.proposal.prior_corrections == (str(first.id),)
+    terms = tariff.version_numbered(1).terms
+    assert second.proposal.terms_before(terms, "2025-2026").price.energy_price_yuan_per_gj == D("40.5")
+    assert second.proposal.corrected_terms(terms, "2025-2026").price.energy_price_yuan_per_gj == D("41")
+    with pytest.raises(InvalidInputError) as refused:
+        TariffCorrection.propose(tariff, proposal(document_number="许发改价格〔2026〕21号"), TODAY, context())
+    assert refused.value.message_key == "tariff_correction_changes_nothing"  # 40.5 already
+
+
+def test_a_correction_overtaken_by_another_that_ran_does_not_run() -> None:
+    correction = previewed()
+    correction.approve(context("admin-qian"))
+    with pytest.raises(ConflictError) as refused:
+        correction.start_run(DIGEST, [uuid4()], context())
+    assert refused.value.message_key == "tariff_correction_overtaken"
+    assert correction.state is CorrectionState.APPROVED
+
+
+def test_a_completed_correction_proposed_again_unchanged_is_a_retry() -> None:
+    correction = running()
+    correction.record_notes([D("-10.00"), D("-20.00")], context())
+    correction.complete(context())
+    assert not correction.propose_again(tariff_with_version(), proposal(), TODAY, context())
