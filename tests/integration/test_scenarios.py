@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 
 from application.authorization import SYSTEM, Principal, Role
@@ -22,7 +24,7 @@ from domain.settlement import PositionCorrection, SettlementPolicy, TwoPartPrice
 from domain.tariff import CITY_SCOPE, TariffTerms
 from domain.values import CustomerClass
 from infrastructure.container import Container
-from infrastructure.scenarios import ScenarioStatus, TotalsLevel, execute_scenario
+from infrastructure.scenarios import ScenarioStatus, TotalsLevel, execute_scenario, metadata
 from projections.tables import billing_periods, bills
 from tests.integration.test_billing_runs import AFTER_SEASON, SEASON, billed, midnight, publish, read_daily, run
 from tests.strategies import commission_meter, register_household
@@ -245,3 +247,17 @@ def _ledger_state(container: Container) -> tuple[int, int, int]:
         period_count = connection.execute(select(func.count()).select_from(billing_periods)).scalar_one()
     return container.runner.max_notification_id(), bill_count, period_count
 
+
+def test_the_migration_creates_the_scenario_tables_as_declared(container: Container) -> None:
+    with container.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    names = set(metadata.tables)
+
+    def concerns_scenarios(difference: object) -> bool:
+        flat = difference if isinstance(difference, tuple) else difference[0]  # type: ignore[index]
+        return any(
+            getattr(part, "name", part) in names or getattr(getattr(part, "table", None), "name", None) in names
+            for part in flat
+        )
+
+    assert [difference for difference in differences if concerns_scenarios(difference)] == []
