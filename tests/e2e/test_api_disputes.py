@@ -198,6 +198,9 @@ def test_problems_and_permissions(api: LedgerApi, after_season: Clock) -> None: 
     unknown = dispute_body(account_number="WZ-9999")
     assert_problem(api.client.post("/disputes", json=unknown, headers=service(api)), 404, "not_found")
     assert_problem(api.get("/disputes/00000000-0000-4000-8000-000000000000"), 404, "not_found")
+    # The bare dispute flag of old is no longer opened: disputes carry what they dispute.
+    bare = api.client.post("/households/WZ-0001/disputes", json={"reason": "too high"}, headers=service(api))
+    assert_problem(bare, 405, "method_not_allowed")
 
     dispute_id = api.client.post("/disputes", json=dispute_body(), headers=service(api)).json()["dispute_id"]
     assert step(api, dispute_id, kind="teleport").status_code == 422
