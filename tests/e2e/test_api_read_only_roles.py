@@ -204,18 +204,18 @@ def test_every_operation_but_a_safe_read_refuses_the_read_only_roles_and_writes_
 
 def test_only_commands_that_book_nothing_declare_a_permission_a_read_only_role_holds(seeded: Seeded) -> None:
     declared = {
-        operation.operation_id: operation.declared.get(PERMISSION_EXTENSION)
+        operation.operation_id: Permission(operation.declared[PERMISSION_EXTENSION])
         for operation in operations(seeded)
-        if operation.method not in SAFE_METHODS
+        if operation.method not in SAFE_METHODS and PERMISSION_EXTENSION in operation.declared
     }
     open_doors = {
         operation_id
         for operation_id, permission in declared.items()
         for role in READ_ONLY_ROLES
-        if permission is not None and Permission(permission) in ROLE_PERMISSIONS[role]
+        if permission in ROLE_PERMISSIONS[role]
     }
     assert open_doors == {"submit_scenario"}
-    assert {Permission(declared[operation_id]) for operation_id in open_doors} <= ANALYSIS_PERMISSIONS
+    assert {declared[operation_id] for operation_id in open_doors} <= ANALYSIS_PERMISSIONS
 
 
 def holds_declared_analysis_permission(operation: Operation, role: Role) -> bool:
