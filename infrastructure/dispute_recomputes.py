@@ -53,8 +53,6 @@ class DisputeRecomputes:
             account_number=record.account_number,
             issued_amount_yuan=outcome.issued_amount_yuan,
             recomputed_amount_yuan=outcome.recomputed.amount_yuan,
-            changes=tuple(
-                LineChange(change.index, change.issued, change.recomputed) for change in outcome.differences
-            ),
+            changes=tuple(LineChange(change.index, change.issued, change.recomputed) for change in outcome.differences),
             cause_correlation_ids=correlation_ids,
         )
