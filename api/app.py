@@ -38,6 +38,7 @@ from api.routers import (
     readings,
     scenarios,
     seasons,
+    tariff_corrections,
     tariffs,
     tokens,
     uploads,
@@ -78,6 +79,11 @@ OPENAPI_TAGS = [
         "description": "Regulator scenarios (物价局测算): a season recomputed under other tariffs, side by side with "
         "what it cost; books nothing",
     },
+    {
+        "name": "tariff-corrections",
+        "description": "A price the price bureau revised after the season: previewed, approved by a second person, "
+        "booked as credit and debit notes against the original billing periods",
+    },
     {"name": "dunning", "description": "Payment reminders: runs, the notification outbox, household contacts"},
     {
         "name": "disputes",
@@ -107,6 +113,7 @@ ROUTERS = (
     seasons.router,
     billing.router,
     scenarios.router,
+    tariff_corrections.router,
     bills.router,
     bill_replays.router,
     heat_decisions.router,

@@ -1518,3 +1518,92 @@ CATALOG.update(
         ),
     }
 )
+
+
+# -- tariff corrections (domain/tariff_correction.py, application/tariff_corrections.py) --------
+
+TITLES.update({"tariff_correction_failed": Template("热价更正未完成", "Tariff correction stopped")})
+
+LABELS.update(
+    {
+        "tariff_correction": Template("热价更正", "tariff correction"),
+        "tariff_correction_job": Template("热价更正作业", "tariff correction job"),
+        "seasons": Template("所涉采暖季", "seasons"),
+        "overrides": Template("更正的价格", "corrected prices"),
+    }
+)
+
+CATALOG.update(
+    {
+        "tariff_correction_changes_nothing": Template(
+            "更正后第 {version} 版热价在 {season} 采暖季与原价相同，无需更正。",
+            "The correction leaves version {version}'s price in season {season} as it is: nothing to correct.",
+        ),
+        "tariff_correction_season_count": Template(
+            "一次热价更正涉及 1 至 {limit} 个采暖季。", "A tariff correction reaches back 1 to {limit} seasons."
+        ),
+        "tariff_correction_season_not_over": Template(
+            "{season} 采暖季尚未结束：热价更正只针对已结束的采暖季。",
+            "Season {season} is not over: a tariff correction reaches back to seasons that are over.",
+        ),
+        "tariff_correction_season_outside_version": Template(
+            "第 {version} 版热价未在 {season} 采暖季执行。", "Version {version} was not in force in season {season}."
+        ),
+        "tariff_correction_approved_later": Template(
+            "批准日期 {approved_on} 尚未到来。", "The approval day {approved_on} lies in the future."
+        ),
+        "tariff_correction_exists": Template(
+            "批准文号 {document_number} 对该版本的更正已审批（状态：{state}），不能重新提出。",
+            "The correction of this version by document {document_number} is approved already (state: {state}): "
+            "it cannot be proposed again.",
+        ),
+        "tariff_correction_state": Template(
+            "热价更正当前状态为 {state}，不能执行此操作（{action}）。",
+            "A tariff correction that is {state} cannot {action}.",
+        ),
+        "tariff_correction_preview_stale": Template(
+            "第 {preview} 次试算已被第 {latest} 次试算或对更正的决定取代（状态：{state}）。",
+            "Preview {preview} was overtaken by preview {latest} or by a decision on the correction (state: {state}).",
+        ),
+        "tariff_correction_digest": Template("试算摘要须为 sha256。", "A preview's digest is a sha256."),
+        "tariff_correction_preview_changed": Template(
+            "待记账的调整单与第 {preview} 次试算审批的不一致，请重新试算并审批。",
+            "The notes to book are not those approved with preview {preview}: preview and approve the correction "
+            "again.",
+        ),
+        "tariff_correction_overtaken": Template(
+            "本更正提出后，第 {version} 版热价的另一项更正已执行，请重新提出本更正。",
+            "Another correction of version {version} ran since this one was proposed: propose it again.",
+        ),
+        "tariff_correction_incomplete": Template(
+            "已记账 {booked} 张调整单，试算为 {previewed} 张：请再次执行更正。",
+            "{booked} notes are booked of the {previewed} previewed: run the correction again.",
+        ),
+        "tariff_correction_segment": Template(
+            "结算单的分段号须为 1 至 999（收到 {segment}）。",
+            "A settlement's segment is numbered 1 to 999 ({segment}).",
+        ),
+        "tariff_correction_failed": Template(
+            "热价更正作业意外中止，错误已记录在案；已记账的调整单保留，再次执行只补记未记的部分。",
+            "The tariff correction job stopped unexpectedly and the error was logged; the notes booked stay, and "
+            "running it again books only what is missing.",
+        ),
+        "correction_period_not_settled": Template(
+            "该户 {season} 采暖季尚未结算：热价更正只调整已开出的结算单。",
+            "The household's season {season} is not settled: a correction adjusts issued settlements only.",
+        ),
+        "correction_period_missing": Template(
+            "找不到该户 {season} 采暖季的计费期。", "The household's billing period of season {season} is missing."
+        ),
+        "not_under_corrected_version": Template(
+            "该户本采暖季的计费期不是按 {scope} 第 {version} 版热价开立的。",
+            "The household's period of the season was not opened under version {version} of the tariff for {scope}.",
+        ),
+        "not_found.tariff_correction": Template(
+            "没有编号为 {key} 的热价更正。", "There is no tariff correction {key}."
+        ),
+        "not_found.tariff_correction_job": Template(
+            "没有编号为 {key} 的热价更正作业。", "There is no tariff correction job {key}."
+        ),
+    }
+)
