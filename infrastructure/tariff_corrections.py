@@ -450,8 +450,16 @@ class RunTally:
 # -- the jobs ----------------------------------------------------------------------------------
 
 
+# (done, total): a caller's own view of a job's progress (the CLI's bar), beside the job's row.
+Progress = Callable[[int, int], None]
+
+
 def execute_preview(
-    store: TariffCorrectionStore, corrections: TariffCorrections, scenario_store: ScenarioStore, job_id: UUID
+    store: TariffCorrectionStore,
+    corrections: TariffCorrections,
+    scenario_store: ScenarioStore,
+    job_id: UUID,
+    progress: Progress | None = None,
 ) -> CorrectionJobRecord:
     """Compute a requested preview: its scenarios, its notes, its figures on the correction."""
     record = store.get(job_id)
@@ -470,7 +478,7 @@ def execute_preview(
             number,
             scenario_store,
             lambda notes: store.write_notes(correction, number, notes),
-            lambda done, total: store.progressed(job_id, done, total),
+            _reporter(store, job_id, progress),
         )
         corrections.record_preview(principal, record.correction_id, result, store.digest(record.correction_id, number))
         return preview_payload(result)
@@ -478,7 +486,9 @@ def execute_preview(
     return _run_job(store, job_id, guarded)
 
 
-def execute_run(store: TariffCorrectionStore, corrections: TariffCorrections, job_id: UUID) -> CorrectionJobRecord:
+def execute_run(
+    store: TariffCorrectionStore, corrections: TariffCorrections, job_id: UUID, progress: Progress | None = None
+) -> CorrectionJobRecord:
     """Book an approved correction's notes, a chunk per save, then complete it."""
     record = store.get(job_id)
     if record.status is JobStatus.DONE:
@@ -492,16 +502,27 @@ def execute_run(store: TariffCorrectionStore, corrections: TariffCorrections, jo
         number = correction.approved_preview
         corrections.start_run(principal, correction_id, store.digest(correction_id, number), job_id)
         total = store.count_notes(correction_id, number)
+        report = _reporter(store, job_id, progress)
+        report(0, total)
         tally = RunTally()
         for chunk in store.note_chunks(correction_id, number):
             tally.add(corrections.book_chunk(principal, correction_id, chunk, job_id))
-            store.progressed(job_id, tally.booked + tally.already_booked + len(tally.exceptions), total)
+            report(tally.booked + tally.already_booked + len(tally.exceptions), total)
         if not tally.exceptions:
             corrections.complete(principal, correction_id, job_id)
             tally.completed = True
         return tally.payload()
 
     return _run_job(store, job_id, guarded)
+
+
+def _reporter(store: TariffCorrectionStore, job_id: UUID, progress: Progress | None) -> Progress:
+    def report(done: int, total: int) -> None:
+        store.progressed(job_id, done, total)
+        if progress is not None:
+            progress(done, total)
+
+    return report
 
 
 def _run_job(store: TariffCorrectionStore, job_id: UUID, work: Callable[[], dict[str, Any]]) -> CorrectionJobRecord:
