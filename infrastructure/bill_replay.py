@@ -53,8 +53,16 @@ DIRECTLY_LOADED_TOPICS = (
     "domain.heating_season:",
     "domain.building_allocation:",
 )
-# Events that cannot move a bill's figures: money received and paid out, and arrears flags.
-NEVER_MOVE_A_BILL_TOPICS = ("domain.payment:", "domain.arrears:")
+# Events that cannot move a bill's figures: money received and paid out, arrears flags, and the
+# household's protections (an open dispute, vulnerability).
+NEVER_MOVE_A_BILL_TOPICS = (
+    "domain.payment:",
+    "domain.arrears:",
+    "domain.household:Household.DisputeOpened",
+    "domain.household:Household.DisputeClosed",
+    "domain.household:Household.MarkedVulnerable",
+    "domain.household:Household.VulnerabilityCleared",
+)
 # At most this many recomputations explain a difference; beyond it, consecutive commands of the
 # same kinds of events are explained together.
 MAXIMUM_CAUSE_STEPS = 60
