@@ -578,7 +578,9 @@ def submit_run(container: Container, principal: Principal, correction_id: UUID, 
 
 
 def preview_tariff_correction(container: Container, job_id: str) -> dict[str, Any]:
-    """The job of a preview (its row in ``tariff_correction_jobs`` says which)."""
+    """The job of a preview (its row in ``tariff_correction_jobs`` says which). The read models
+    are caught up first: the preview reads the periods and bills they hold."""
+    container.catch_up()
     record = execute_preview(
         correction_store_of(container), tariff_corrections_of(container), container.scenario_store, UUID(job_id)
     )

@@ -9,7 +9,9 @@ both ways; A-1 uses 30.2 GJ, A-2 15.1 GJ, 90 m² each.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import warnings
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -18,6 +20,7 @@ from uuid import UUID
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from arq.worker import Worker
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -30,8 +33,10 @@ from domain.dunning import DunningPolicy
 from domain.errors import ConflictError, NotFoundError, PermissionDeniedError
 from domain.tariff_correction import CorrectionProposal, CorrectionState
 from domain.values import CustomerClass
-from infrastructure.container import Container
+from infrastructure.container import Container, bootstrap
+from infrastructure.jobs import open_redis, worker_options
 from infrastructure.scenarios import TotalsLevel
+from infrastructure.settings import Settings
 from infrastructure.tariff_corrections import (
     PREVIEW_TARIFF_CORRECTION,
     RUN_TARIFF_CORRECTION,
@@ -49,12 +54,14 @@ from projections.tables import bills
 from projections.tables import metadata as projection_metadata
 from projections.tariff_corrections import TariffCorrectionQueries, tariff_corrections
 from tests.integration import test_billing_runs
-from tests.integration.test_billing_runs import SEASON, TERMS, midnight, read_daily, run
-from tests.strategies import commission_meter, item, register_household
+from tests.integration.test_billing_runs import AFTER_SEASON, SEASON, TERMS, midnight, publish, read_daily, run
+from tests.integration.test_jobs_arq import redis_settings
+from tests.strategies import commission_meter, household_with_meter, item, register_household
 
 D = Decimal
 CENT = D("0.01")
 billed = test_billing_runs.billed
+__all__ = ["redis_settings"]  # the fixture, imported for the test on an arq worker
 PROPOSER = Principal("admin-zhao", Role.ADMIN)
 APPROVER = Principal("admin-qian", Role.ADMIN)
 DOCUMENT = "许发改价格〔2026〕12号"
@@ -398,3 +405,49 @@ def test_the_migration_creates_the_tables_as_declared(billed: Container) -> None
         )
 
     assert [difference for difference in differences if concerns_corrections(difference)] == []
+
+
+# -- on an arq worker ------------------------------------------------------------------------------
+
+
+def test_an_arq_worker_previews_and_runs_a_correction(redis_settings: Settings) -> None:
+    # As in production: the read models catch up only when a job does.
+    container = bootstrap(redis_settings)
+    try:
+        container.ledger.clock = lambda: AFTER_SEASON
+        household_with_meter(container.ledger, "A-1", "M-1")
+        read_daily(container, "M-1", D("0.2"))
+        publish(container)
+        container.catch_up()
+        settled(container)
+        correction_id = propose(container)
+        preview_id = submit_preview(container, PROPOSER, correction_id, "preview")
+        assert _on_a_worker(container, redis_settings, PREVIEW_TARIFF_CORRECTION, preview_id)["status"] == "done"
+        corrections(container).approve(APPROVER, correction_id, "checked")
+        run_id = submit_run(container, PROPOSER, correction_id, "run")
+        result = _on_a_worker(container, redis_settings, RUN_TARIFF_CORRECTION, run_id)
+        assert result["status"] == "done" and result["summary"]["notes_booked"] == 1
+        assert balance(container, "A-1") == D("1944.00") - D("35.02") - D("117.78")
+    finally:
+        container.close()
+
+
+def _on_a_worker(container: Container, settings: Settings, name: str, job_id: UUID) -> dict[str, Any]:
+    async def scenario() -> dict[str, Any]:
+        redis = await open_redis(settings)
+        await redis.flushdb()
+        job = await redis.enqueue_job(name, job_id=str(job_id))
+        assert job is not None
+        options = worker_options(settings) | {"cron_jobs": []}
+        worker = Worker(
+            **options, burst=True, handle_signals=False, ctx={"container": container, "owns_container": False}
+        )
+        await worker.main()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            await worker.close()
+        result: dict[str, Any] = await job.result(timeout=5)
+        await redis.aclose()
+        return result
+
+    return asyncio.run(scenario())
