@@ -72,8 +72,10 @@ def correction_location(correction_id: UUID) -> str:
     status_code=201,
     operation_id="propose_tariff_correction",
     response_model=TariffCorrectionOutput,
-    responses={200: {"description": "Proposed before in the same terms, or proposed again"}}
-    | problem_responses(401, 403, 404, 409, 422),
+    responses={
+        **problem_responses(401, 403, 404, 409, 422),
+        200: {"description": "Proposed before in the same terms, or proposed again"},
+    },
 )
 def propose_tariff_correction(
     body: TariffCorrectionProposal, caller: Caller, container: ContainerDependency, response: Response

@@ -45,7 +45,13 @@ def second_admin(container: Container) -> dict[str, str]:
     return {"Authorization": f"Bearer {container.tokens.create('e2e-admin-2', Role.ADMIN).secret}"}
 
 
-def post(api: LedgerApi, path: str, body: dict[str, Any] | None = None, role: Role = Role.ADMIN, **headers: str) -> Any:
+def post(
+    api: LedgerApi,
+    path: str,
+    body: dict[str, Any] | None = None,
+    role: Role = Role.ADMIN,
+    headers: dict[str, str] | None = None,
+) -> Any:
     return api.client.post(path, json=body, headers=headers or api.tokens.headers(role))
 
 
@@ -93,7 +99,9 @@ def test_a_correction_is_proposed_previewed_approved_by_another_and_booked_once(
     assert own["params"]["requested_by"] == "e2e-admin"
     early = assert_problem(post(api, f"{location}/run"), 409, "conflict")
     assert early["params"]["state"] == "previewed"
-    approved = post(api, f"{location}/approval", {"reason": "checked against the document"}, **second_admin(container))
+    approved = post(
+        api, f"{location}/approval", {"reason": "checked against the document"}, headers=second_admin(container)
+    )
     assert approved.status_code == 200, approved.text
     assert (approved.json()["state"], approved.json()["approved_by"]) == ("approved", "e2e-admin-2")
 
