@@ -164,7 +164,9 @@ class TariffCorrectionOutput(BaseModel):
     preview: PreviewTotalsOutput | None
     approved_by: str | None
     refused_by: str | None
-    builds_on: list[UUID] = Field(description="Earlier corrections of the version this one starts from")
+    builds_on: list[UUID] | None = Field(
+        description="Earlier corrections of the version this one starts from (given by GET one; null in lists)"
+    )
     booked: BookedOutput
 
     @classmethod
@@ -219,7 +221,7 @@ class TariffCorrectionOutput(BaseModel):
             preview=PreviewTotalsOutput.from_totals(row.preview_totals) if row.preview_totals else None,
             approved_by=row.approved_by,
             refused_by=row.refused_by,
-            builds_on=[],
+            builds_on=None,
             booked=BookedOutput(
                 notes=row.notes_booked,
                 debit_yuan=row.debit_yuan,
