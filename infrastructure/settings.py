@@ -7,8 +7,16 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.dispute import DisputeCategory
+from domain.dispute_service_levels import (
+    MAXIMUM_FIRST_RESPONSE_HOURS,
+    MAXIMUM_RESOLUTION_DAYS,
+    ServiceTarget,
+    ServiceTargets,
+)
 
 DEVELOPMENT_SECRET = "development-only-secret-change-me"
 
@@ -31,6 +39,13 @@ class JobQueueKind(StrEnum):
 
     INLINE = "inline"
     ARQ = "arq"
+
+
+class DisputeTargetSetting(BaseModel):
+    """A category's own service-level targets; one left out is the general target."""
+
+    first_response_hours: int | None = Field(default=None, ge=1, le=MAXIMUM_FIRST_RESPONSE_HOURS)
+    resolution_days: int | None = Field(default=None, ge=1, le=MAXIMUM_RESOLUTION_DAYS)
 
 
 class Settings(BaseSettings):
@@ -102,6 +117,15 @@ class Settings(BaseSettings):
     # A credit or debit note of a resolved dispute above this (元, in magnitude) is booked only when a
     # second person approves it.
     dispute_second_approval_yuan: Decimal = Field(default=Decimal("500.00"), ge=0, le=Decimal(1_000_000))
+    # Service levels (docs/disputes.md, "Service levels"): hours from the opening to the first
+    # response, days of 24 hours to the resolution; a category may have its own, as JSON, e.g.
+    # HEATLEDGER_DISPUTE_TARGETS_BY_CATEGORY='{"poor_heating": {"first_response_hours": 4, "resolution_days": 3}}'.
+    dispute_first_response_target_hours: int = Field(default=24, ge=1, le=MAXIMUM_FIRST_RESPONSE_HOURS)
+    dispute_resolution_target_days: int = Field(default=15, ge=1, le=MAXIMUM_RESOLUTION_DAYS)
+    dispute_targets_by_category: dict[DisputeCategory, DisputeTargetSetting] = Field(default_factory=dict)
+    # Where a household reads its resolution letter online (the utility's WeChat or web portal), with
+    # "{dispute_id}" standing for the dispute; given in SMS/WeChat messages, which carry no PDF.
+    dispute_letter_url: str = Field(default="", max_length=200)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:
@@ -115,6 +139,18 @@ class Settings(BaseSettings):
                     "production sends reminders (personal data) over https only: HEATLEDGER_NOTIFICATION_WEBHOOK_URL"
                 )
         return self
+
+    def dispute_service_targets(self) -> ServiceTargets:
+        """The disputes' service-level targets: the general ones and each category's own."""
+        general = ServiceTarget(self.dispute_first_response_target_hours, self.dispute_resolution_target_days)
+        own = {
+            category: ServiceTarget(
+                target.first_response_hours or general.first_response_hours,
+                target.resolution_days or general.resolution_days,
+            )
+            for category, target in self.dispute_targets_by_category.items()
+        }
+        return ServiceTargets(general, own)
 
     @property
     def statement_timeout_ms(self) -> int:
