@@ -20,6 +20,7 @@ from api.routers import (
     billing,
     bills,
     consumption,
+    dispute_service_levels,
     disputes,
     dunning,
     estimates,
@@ -122,6 +123,7 @@ ROUTERS = (
     payment_reports.router,
     arrears.router,
     dunning.router,
+    dispute_service_levels.router,  # before disputes: /disputes/overdue is no dispute id
     disputes.router,
     bill_notices.router,
     history.router,

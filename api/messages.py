@@ -1607,3 +1607,43 @@ CATALOG.update(
         ),
     }
 )
+
+
+# -- dispute service levels and resolution letters (domain/dispute_service_levels.py,
+# application/dispute_letters.py, api/routers/dispute_service_levels.py, dispute_letters.py) ----
+
+LABELS.update(
+    {
+        "first_response_hours": Template("首次响应时限（小时）", "first-response target (hours)"),
+        "resolution_days": Template("办结时限（天）", "resolution target (days)"),
+    }
+)
+
+CATALOG.update(
+    {
+        "dispute_report_period_reversed": Template(
+            "统计期结束日 {last_day} 早于开始日 {first_day}。",
+            "The period ends ({last_day}) before it starts ({first_day}).",
+        ),
+        "dispute_report_period_too_long": Template(
+            "一次统计最多覆盖 {limit} 天。", "A report covers at most {limit} days."
+        ),
+        "dispute_target_out_of_range": Template(
+            "{field_label} {value} 超出允许范围。", "The {field_label} {value} is out of range."
+        ),
+        "dispute_letter_not_resolved": Template(
+            "争议 {reference} 当前状态为 {state}：只有已办结（成立、部分成立或驳回）的争议才有处理结果通知书。",
+            "The dispute {reference} is {state}: only a dispute resolved (upheld, in part) or rejected has a "
+            "resolution letter.",
+        ),
+        "dispute_letter_no_contact": Template(
+            "{account_number} 没有登记联系方式，处理结果通知书未发送（可打印后交给用户）。",
+            "Household {account_number} has no contact on record: the resolution letter was not sent (print it "
+            "and hand it over).",
+        ),
+        "dispute_letter_already_written": Template(
+            "争议 {reference} 的处理结果通知书已发送过。",
+            "The resolution letter of dispute {reference} was sent already.",
+        ),
+    }
+)
