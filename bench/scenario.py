@@ -19,7 +19,8 @@ Timed, in this order, in one process, the clock standing after the season:
    city with ``--variants`` variants (energy price +10 %, base share 40 %, …): households in
    bulk, each chunk's inputs, every settlement under the actual tariff (the check against the
    issued bill) and each variant, the result rows written per chunk, the totals and summary;
-3. beside it: the computation alone (``Scenarios.run`` without storing), and the CSV export.
+3. beside it: the computation alone (``Scenarios.run`` without storing), the CSV and the XLSX
+   exports.
 
 It prints a table per backend with seconds, households per second and the time extrapolated
 linearly to ``--city`` households, and checks that the actual-tariff recomputation matched every
@@ -46,7 +47,7 @@ from bench.ingest import _progress, backends_to_measure, bench_console, store_se
 from domain.billing import BillKind
 from domain.scenario import TariffVariant
 from infrastructure.container import bootstrap
-from infrastructure.scenario_export import csv_lines
+from infrastructure.scenario_export import csv_lines, xlsx_bytes
 from infrastructure.scenarios import ScenarioStatus, execute_scenario
 from infrastructure.settings import Backend, Settings
 
@@ -73,6 +74,7 @@ class Figures:
     job_seconds: float
     compute_seconds: float
     export_seconds: float
+    xlsx_seconds: float
     computed: int
     issued_differ: int
     exceptions: int
@@ -124,6 +126,9 @@ def _timed(
         started = time.perf_counter()
         exported = sum(len(line) for line in csv_lines(store_of, record))
         export_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        exported += len(xlsx_bytes(store_of, record))
+        xlsx_seconds = time.perf_counter() - started
         assert exported > 0
         summary = record.summary
         return Figures(
@@ -138,6 +143,7 @@ def _timed(
             job_seconds,
             compute_seconds,
             export_seconds,
+            xlsx_seconds,
             summary["computed"],
             summary["issued_differ"],
             len(summary["exceptions"]),
@@ -160,6 +166,7 @@ def report(console: Console, figures: Figures, city: int) -> None:
     row("scenario job: compute, store rows, totals, summary", figures.job_seconds)
     row("  the computation alone (no rows stored)", figures.compute_seconds)
     row("  CSV export of its rows", figures.export_seconds)
+    row("  XLSX export (households, totals, bands)", figures.xlsx_seconds)
     row("billing run: settlement alone, warm (beside it)", figures.settlement_seconds)
     row("billing run: prepayment alone, warm", figures.prepayment_seconds)
     row("read-model catch-up of both runs", figures.catch_up_seconds)
