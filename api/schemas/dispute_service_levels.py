@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import BaseModel, Field, PlainSerializer
@@ -114,7 +114,7 @@ class ServiceLevelFiguresOutput(BaseModel):
     resolution: ResolutionFigures
 
     @classmethod
-    def fields_of(cls, figures: ServiceLevelFigures) -> dict[str, object]:
+    def fields_of(cls, figures: ServiceLevelFigures) -> dict[str, Any]:
         return {
             "opened": figures.opened,
             "resolved": figures.resolved,
