@@ -36,12 +36,14 @@ from projections.runner import ProjectionRunner
 from projections.tables import (
     ARREARS_TABLES,
     BILLING_TABLES,
+    DISPUTE_TABLES,
     LEDGER_TABLES,
     PAYMENT_TABLES,
     implausible_heat_decisions,
     meters,
     reading_corrections,
 )
+from projections.tariff_corrections import TARIFF_CORRECTION_TABLES
 from tests.strategies import SEASON_START, commission_meter, hours_after, household_with_meter, item
 
 D = Decimal
@@ -166,9 +168,17 @@ def test_the_live_read_models_hold_the_lifecycle(played: Container) -> None:
 )
 def test_a_rebuilt_projection_equals_the_live_one(played: Container, batch_size: int | None) -> None:
     live = table_rows(played.engine)
-    # The billing, payment and arrears tables, and the clerks' decisions about implausible heat,
-    # are compared by their own read-model tests; this scenario bills nothing and decides nothing.
-    elsewhere = (*BILLING_TABLES, *PAYMENT_TABLES, *ARREARS_TABLES, implausible_heat_decisions)
+    # The billing, payment, arrears, dispute and tariff-correction tables, and the clerks' decisions
+    # about implausible heat, are compared by their own read-model tests; this scenario bills
+    # nothing, disputes nothing and decides nothing.
+    elsewhere = (
+        *BILLING_TABLES,
+        *PAYMENT_TABLES,
+        *ARREARS_TABLES,
+        *DISPUTE_TABLES,
+        *TARIFF_CORRECTION_TABLES,
+        implausible_heat_decisions,
+    )
     assert all(live[table.name] for table in LEDGER_TABLES if table not in elsewhere), "rows to compare"
 
     runner = played.runner

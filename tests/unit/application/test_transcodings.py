@@ -175,6 +175,8 @@ def billing_aggregates() -> list[Any]:
     price = TwoPartPrice(D("21.6"), D(30), D("43.9"), SettlementPolicy.CAPPED, cap_percent=D(115))
     tariff = Tariff.open(CustomerClass.RESIDENTIAL, "*", context())
     tariff.publish(TariffTerms(price), date(2025, 10, 1), None, "许发改价格〔2025〕7号", date(2025, 9, 20), context())
+    revised = {"energy_price_yuan_per_gj": "40.0"}
+    tariff.record_correction(1, uuid4(), "许发改价格〔2026〕3号", date(2026, 5, 1), revised, ("2025-2026",), context())
     household = new_household()
     period = BillingPeriod.open(
         household.id,
