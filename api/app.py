@@ -20,6 +20,7 @@ from api.routers import (
     billing,
     bills,
     consumption,
+    dispute_letters,
     dispute_service_levels,
     disputes,
     dunning,
@@ -125,6 +126,7 @@ ROUTERS = (
     dunning.router,
     dispute_service_levels.router,  # before disputes: /disputes/overdue is no dispute id
     disputes.router,
+    dispute_letters.router,
     bill_notices.router,
     history.router,
     tokens.router,

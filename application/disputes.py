@@ -15,10 +15,14 @@ record); linking one already recorded does not.
 What the use cases read besides the event store (bills, payments, recorded verifications,
 withdrawn readings) comes through ``DisputeLookups``; the recompute of a bill through a
 ``Recompute`` function (``infrastructure.bill_replay``), so this layer imports neither.
+
+Once a closing is saved, a ``ClosingHook`` hears of it (the resolution letter,
+``application.dispute_letters``); a failure there is logged and never undoes the saved command.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -114,6 +118,14 @@ class DisputeLookups(Protocol):
 # A bill recomputed from everything known now, kept as a snapshot (infrastructure.bill_replay).
 Recompute = Callable[[UUID], RecomputeSnapshot]
 
+logger = logging.getLogger("heatledger.disputes")
+
+
+class ClosingHook(Protocol):
+    """Hears of a dispute closed (resolved, rejected, withdrawn) once the closing is saved."""
+
+    def dispute_closed(self, dispute: Dispute, context: CommandContext) -> object: ...
+
 
 @dataclass(frozen=True)
 class SubjectRequest:
@@ -156,13 +168,19 @@ class Disputes:
     """Disputes of households, with the caller's permission checked first."""
 
     def __init__(
-        self, ledger: HeatLedger, lookups: DisputeLookups, recompute: Recompute, approval_threshold_yuan: Decimal
+        self,
+        ledger: HeatLedger,
+        lookups: DisputeLookups,
+        recompute: Recompute,
+        approval_threshold_yuan: Decimal,
+        closing_hook: ClosingHook | None = None,
     ) -> None:
         assert approval_threshold_yuan >= 0, "the approval threshold is an amount"
         self.ledger = ledger
         self.lookups = lookups
         self.recompute = recompute
         self.approval_threshold_yuan = approval_threshold_yuan
+        self.closing_hook = closing_hook
 
     # -- opening --------------------------------------------------------------------------------
 
@@ -544,7 +562,18 @@ class Disputes:
             assert period is not None, "a note is booked in a period"
             changed.append(period)
         self.ledger.save(*changed)
+        self._after_closing(dispute, context)
         return _report(dispute, awaiting_approval=False)
+
+    def _after_closing(self, dispute: Dispute, context: CommandContext) -> None:
+        """Tell the hook (the resolution letter). The closing is saved already: a failure here is
+        logged, not raised, and the letter is sent again by hand (``POST /disputes/{id}/letter``)."""
+        if self.closing_hook is None:
+            return
+        try:
+            self.closing_hook.dispute_closed(dispute, context)
+        except Exception:
+            logger.exception("dispute %s is closed, but its closing hook failed", dispute.reference)
 
     def _period(self, dispute: Dispute) -> BillingPeriod | None:
         """The recomputed bill's billing period (None without a recompute)."""

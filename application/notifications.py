@@ -62,6 +62,17 @@ class MessageKind(StrEnum):
     PREPAYMENT = "prepayment"
     STATEMENT = "statement"
     SETTLEMENT = "settlement"
+    DISPUTE_LETTER = "dispute_letter"  # the resolution letter of a dispute (docs/disputes.md)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message (an e-mail attachment: a resolution letter's PDF). Messages to
+    the webhook carry none: an SMS or WeChat gateway takes text, so their body points to the file."""
+
+    filename: str
+    content_type: str
+    content: bytes
 
 
 @dataclass(frozen=True)
@@ -70,7 +81,7 @@ class OutgoingMessage:
     key, ever, so writing the same reminder or bill notice again is a no-op. For a reminder,
     ``stage_days`` and ``amount_yuan`` say which stage it is and what was past due when it was
     written; for a bill notice, ``amount_yuan`` is what the bill charges (negative: credited) and
-    ``stage_days`` is 0."""
+    ``stage_days`` is 0. ``attachments`` go with an e-mail (written with the message, in order)."""
 
     dedup_key: str
     kind: MessageKind
@@ -85,6 +96,7 @@ class OutgoingMessage:
     created_by: str
     reason: str
     correlation_id: UUID
+    attachments: tuple[Attachment, ...] = ()
 
 
 class Outbox(Protocol):

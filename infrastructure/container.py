@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from application.arrears import Arrears
 from application.billing import Billing
 from application.billing_runs import BillingRuns
+from application.dispute_letters import DisputeLetters
 from application.disputes import Disputes
 from application.dunning import Dunning
 from application.heat_decisions import HeatDecisions
@@ -99,10 +100,22 @@ class Container:
 
     @property
     def disputes(self) -> Disputes:
-        """Households' disputes: opening, investigation, resolution (stateless, cheap)."""
+        """Households' disputes: opening, investigation, resolution; a resolution or rejection
+        writes its letter to the outbox (stateless, cheap)."""
         recomputes = DisputeRecomputes(self.ledger, self.engine)
         threshold = self.settings.dispute_second_approval_yuan
-        return Disputes(self.ledger, SqlDisputeLookups(self.engine), recomputes, threshold)
+        return Disputes(self.ledger, SqlDisputeLookups(self.engine), recomputes, threshold, self.dispute_letters)
+
+    @property
+    def dispute_letters(self) -> DisputeLetters:
+        """Resolution letters of disputes as PDF, and their outbox messages (stateless, cheap)."""
+        # reportlab takes about 0.1 s to import: only a process that makes a letter pays for it.
+        from infrastructure.dispute_letter_pdf import ReportLabLetters
+
+        sender = ReminderSender(self.settings.utility_name, self.settings.utility_service_phone)
+        return DisputeLetters(
+            self.ledger, self.contacts, self.outbox, ReportLabLetters(), sender, self.settings.dispute_letter_url
+        )
 
     @property
     def as_known(self) -> AsKnownReads:

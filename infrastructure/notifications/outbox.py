@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,20 +22,23 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, func, insert, or
 from sqlalchemy.exc import IntegrityError
 
 from application.ledger import require_reason
-from application.notifications import ContactChannel, MessageKind, MessageLanguage, OutgoingMessage
+from application.notifications import Attachment, ContactChannel, MessageKind, MessageLanguage, OutgoingMessage
 from domain.errors import ConflictError, NotFoundError
 from domain.values import bounded_text
 from infrastructure.notifications.tables import (
     MAXIMUM_ACCOUNT_NUMBER_LENGTH,
     MAXIMUM_ACTOR_LENGTH,
     MAXIMUM_ADDRESS_LENGTH,
+    MAXIMUM_CONTENT_TYPE_LENGTH,
     MAXIMUM_DEDUP_KEY_LENGTH,
     MAXIMUM_DETAIL_LENGTH,
     MAXIMUM_ERROR_LENGTH,
+    MAXIMUM_FILENAME_LENGTH,
     MAXIMUM_REASON_LENGTH,
     MAXIMUM_SUBJECT_LENGTH,
     DeliveryOutcome,
     MessageStatus,
+    notification_attachments,
     notification_deliveries,
     notification_outbox,
 )
@@ -52,6 +55,9 @@ MAXIMUM_DURATION_MS = 24 * 3600 * 1000
 KEY_LOOKUP_CHUNK = 500
 # Messages written in one transaction by ``enqueue_all``.
 MAXIMUM_BATCH = 1000
+# Files per message, and the bytes of one (a letter's PDF is a few kB; mail servers refuse ~25 MB).
+MAXIMUM_ATTACHMENTS = 5
+MAXIMUM_ATTACHMENT_BYTES = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,8 @@ class QueuedMessage:
     claimed_until: datetime | None
     delivered_at: datetime | None
     last_error: str | None
+    # Read for the dispatcher (``claim_due``) and for one message (``message``), not for lists.
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,7 @@ class SqlOutbox:
         try:
             with self.engine.begin() as connection:
                 connection.execute(insert(notification_outbox).values(_new_row(message_id, message, now)))
+                _add_attachments(connection, [(message_id, message)])
         except IntegrityError:
             # Only the dedup key can clash (the id is fresh); the existing message stands.
             if self._exists(message.dedup_key):
@@ -140,9 +149,15 @@ class SqlOutbox:
         ]
         if not rows:
             return message_ids
+        written = [
+            (message_id, message)
+            for message_id, message in zip(message_ids, messages, strict=True)
+            if message_id is not None
+        ]
         try:
             with self.engine.begin() as connection:
                 connection.execute(insert(notification_outbox), rows)
+                _add_attachments(connection, written)
         except IntegrityError:
             return [
                 self.enqueue(message) if message_id is not None else None
@@ -195,6 +210,7 @@ class SqlOutbox:
                 if connection.execute(claim).rowcount == 1:
                     claimed.append(message_id)
             messages = _read_messages(connection, notification_outbox.c.message_id.in_(claimed)) if claimed else []
+            messages = _with_attachments(connection, messages)
         assert all(message.status is MessageStatus.SENDING for message in messages), "claimed what was read"
         return sorted(messages, key=lambda message: (message.next_attempt_at, message.message_id))
 
@@ -263,7 +279,9 @@ class SqlOutbox:
     def message(self, message_id: UUID) -> QueuedMessage | None:
         """The message, or None when there is none with this id."""
         with self.engine.connect() as connection:
-            found = _read_messages(connection, notification_outbox.c.message_id == message_id)
+            found = _with_attachments(
+                connection, _read_messages(connection, notification_outbox.c.message_id == message_id)
+            )
         return found[0] if found else None
 
     def deliveries(self, message_id: UUID) -> list[DeliveryRecord]:
@@ -359,6 +377,11 @@ def _check_lengths(message: OutgoingMessage) -> None:
     bounded_text(message.created_by, "created_by", MAXIMUM_ACTOR_LENGTH)
     bounded_text(message.reason, "reason", MAXIMUM_REASON_LENGTH)
     assert message.stage_days >= 0, "a reminder stage counts days past due"
+    assert len(message.attachments) <= MAXIMUM_ATTACHMENTS, f"at most {MAXIMUM_ATTACHMENTS} files a message"
+    for attachment in message.attachments:
+        bounded_text(attachment.filename, "filename", MAXIMUM_FILENAME_LENGTH)
+        bounded_text(attachment.content_type, "content_type", MAXIMUM_CONTENT_TYPE_LENGTH)
+        assert 0 < len(attachment.content) <= MAXIMUM_ATTACHMENT_BYTES, "an attachment of 1 byte to 5 MB"
 
 
 def _new_row(message_id: UUID, message: OutgoingMessage, now: datetime) -> dict[str, Any]:
@@ -382,6 +405,42 @@ def _new_row(message_id: UUID, message: OutgoingMessage, now: datetime) -> dict[
         "attempts": 0,
         "next_attempt_at": now,
     }
+
+
+def _add_attachments(connection: Connection, written: Sequence[tuple[UUID, OutgoingMessage]]) -> None:
+    """The files of the messages just written, in the same transaction (none: no statement)."""
+    rows = [
+        {
+            "message_id": message_id,
+            "position": position,
+            "filename": attachment.filename,
+            "content_type": attachment.content_type,
+            "size_bytes": len(attachment.content),
+            "content": attachment.content,
+        }
+        for message_id, message in written
+        for position, attachment in enumerate(message.attachments)
+    ]
+    if rows:
+        connection.execute(insert(notification_attachments), rows)
+
+
+def _with_attachments(connection: Connection, messages: list[QueuedMessage]) -> list[QueuedMessage]:
+    """The messages with their files read back (one query; most messages have none)."""
+    if not messages:
+        return messages
+    table = notification_attachments.c
+    query = (
+        select(table.message_id, table.filename, table.content_type, table.size_bytes, table.content)
+        .where(table.message_id.in_([message.message_id for message in messages]))
+        .order_by(table.message_id, table.position)
+    )
+    files: dict[UUID, list[Attachment]] = {}
+    for row in connection.execute(query):
+        content = bytes(row.content)
+        assert len(content) == row.size_bytes, f"an attachment of {row.message_id} came back whole"
+        files.setdefault(row.message_id, []).append(Attachment(row.filename, row.content_type, content))
+    return [replace(message, attachments=tuple(files.get(message.message_id, ()))) for message in messages]
 
 
 def _add_delivery(

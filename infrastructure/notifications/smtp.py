@@ -2,7 +2,9 @@
 
 Each message is one plain-text e-mail in UTF-8 (the subject encoded per RFC 2047, so Chinese
 arrives intact), its Message-ID made from the outbox's message id so a repeat after a crash is
-recognisable. The server's answer decides: accepted, delivered; a 5xx (an unknown mailbox, a
+recognisable. A message with attachments (a dispute's resolution letter as PDF) becomes a
+multipart/mixed e-mail: the text first, then each file under its name (RFC 2231 for a Chinese one).
+The server's answer decides: accepted, delivered; a 5xx (an unknown mailbox, a
 refused sender) is permanent, so the message is dead at once; a 4xx (greylisting, a full queue),
 a timeout or no connection is retried later.
 """
@@ -21,7 +23,8 @@ MESSAGE_ID_DOMAIN = "heatledger"
 
 
 def email_of(message: QueuedMessage, sender: str) -> EmailMessage:
-    """The e-mail for a message: From the sender, To its address, UTF-8 subject and body."""
+    """The e-mail for a message: From the sender, To its address, UTF-8 subject and body, and its
+    attachments."""
     email = EmailMessage()
     email["From"] = sender
     email["To"] = message.address
@@ -30,6 +33,11 @@ def email_of(message: QueuedMessage, sender: str) -> EmailMessage:
     email["Message-ID"] = f"<{message.message_id}@{MESSAGE_ID_DOMAIN}>"
     email["Content-Language"] = "zh-CN" if message.language.value == "zh" else "en"
     email.set_content(message.body, charset="utf-8")
+    for attachment in message.attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        email.add_attachment(
+            attachment.content, maintype=maintype, subtype=subtype or "octet-stream", filename=attachment.filename
+        )
     return email
 
 

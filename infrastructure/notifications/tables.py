@@ -4,7 +4,8 @@ Contact details are personal data a household may ask to have erased, so they li
 table (``household_contacts``) that can forget a row. A message in ``notification_outbox`` keeps
 the address it was written for, so a delivery never depends on a contact that changed since.
 Every attempt to deliver a message (and every requeue by a person) is a ``notification_deliveries``
-row: the history of a message is never edited, only added to.
+row: the history of a message is never edited, only added to. Files that go with a message (an
+e-mail's attachments) are ``notification_attachments`` rows, written with the message.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -95,6 +97,22 @@ notification_deliveries = Table(
     Column("detail", String(MAXIMUM_DETAIL_LENGTH), nullable=False),
     Column("duration_ms", Integer, nullable=False),
     Index("ix_notification_deliveries_message_id", "message_id"),
+)
+
+
+# Files sent with a message (a resolution letter's PDF with its e-mail), written with it in one
+# transaction and never changed; ``position`` keeps their order.
+MAXIMUM_FILENAME_LENGTH = 200
+MAXIMUM_CONTENT_TYPE_LENGTH = 100
+notification_attachments = Table(
+    "notification_attachments",
+    metadata,
+    Column("message_id", Uuid, primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("filename", String(MAXIMUM_FILENAME_LENGTH), nullable=False),
+    Column("content_type", String(MAXIMUM_CONTENT_TYPE_LENGTH), nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("content", LargeBinary, nullable=False),
 )
 
 

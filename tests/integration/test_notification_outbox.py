@@ -93,7 +93,7 @@ def test_the_migration_creates_the_tables_as_declared(container: Container) -> N
             for part in flat
         )
 
-    assert names == {"household_contacts", "notification_outbox", "notification_deliveries"}
+    assert names == {"household_contacts", "notification_outbox", "notification_deliveries", "notification_attachments"}
     assert [difference for difference in differences if concerns_ours(difference)] == []
 
 
