@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from typing import TypeVar
 
 from domain.dispute import DisputeCategory, DisputeState
 from domain.errors import InvalidInputError
@@ -45,6 +46,7 @@ _MICROSECONDS_PER_DAY = Decimal(86_400_000_000)
 RESOLVED_STATES = frozenset({DisputeState.RESOLVED_UPHELD, DisputeState.RESOLVED_PARTLY, DisputeState.REJECTED})
 # Microseconds into a figure's unit (hours, days).
 _Unit = Callable[[Decimal | None], Decimal | None]
+Key = TypeVar("Key", str, tuple[str, str])
 
 
 class ServiceClock(StrEnum):
@@ -61,6 +63,11 @@ class Judgement(StrEnum):
     MISSED = "missed"
     PENDING = "pending"  # still running, inside its target
     NOT_COUNTED = "not_counted"  # withdrawn before its target passed
+
+
+# The enums as tuples: iterating an Enum class costs a generator each time, in the report's loop.
+_CLOCKS = tuple(ServiceClock)
+_JUDGEMENTS = tuple(Judgement)
 
 
 @dataclass(frozen=True)
@@ -232,6 +239,25 @@ class ServiceLevelFigures:
     resolution: ClockFigures  # times in days
 
 
+@dataclass(frozen=True)
+class _Judged:
+    """One dispute's clocks, judged once and added to each group it belongs to."""
+
+    resolved: bool
+    withdrawn: bool
+    clocks: dict[ServiceClock, tuple[int | None, Judgement]]
+
+    @classmethod
+    def of(cls, times: DisputeTimes, targets: ServiceTargets, now: datetime) -> _Judged:
+        target = targets.of(times.category)
+        clocks: dict[ServiceClock, tuple[int | None, Judgement]] = {}
+        for clock in _CLOCKS:
+            elapsed = times.elapsed(clock)
+            judgement = times.judge(clock, target.of(clock), now)
+            clocks[clock] = (None if elapsed is None else _microseconds(elapsed), judgement)
+        return cls(times.resolved, times.withdrawn, clocks)
+
+
 @dataclass
 class _Tally:
     """What a group's figures are made of, gathered dispute by dispute."""
@@ -239,21 +265,19 @@ class _Tally:
     opened: int = 0
     resolved: int = 0
     withdrawn: int = 0
-    elapsed: dict[ServiceClock, list[int]] = field(default_factory=lambda: {clock: [] for clock in ServiceClock})
+    elapsed: dict[ServiceClock, list[int]] = field(default_factory=lambda: {clock: [] for clock in _CLOCKS})
     judged: dict[ServiceClock, dict[Judgement, int]] = field(
-        default_factory=lambda: {clock: dict.fromkeys(Judgement, 0) for clock in ServiceClock}
+        default_factory=lambda: {clock: dict.fromkeys(_JUDGEMENTS, 0) for clock in _CLOCKS}
     )
 
-    def add(self, times: DisputeTimes, targets: ServiceTargets, now: datetime) -> None:
+    def add(self, judged: _Judged) -> None:
         self.opened += 1
-        self.resolved += times.resolved
-        self.withdrawn += times.withdrawn
-        target = targets.of(times.category)
-        for clock in ServiceClock:
-            elapsed = times.elapsed(clock)
+        self.resolved += judged.resolved
+        self.withdrawn += judged.withdrawn
+        for clock, (elapsed, judgement) in judged.clocks.items():
             if elapsed is not None:
-                self.elapsed[clock].append(_microseconds(elapsed))
-            self.judged[clock][times.judge(clock, target.of(clock), now)] += 1
+                self.elapsed[clock].append(elapsed)
+            self.judged[clock][judgement] += 1
 
     def figures(self) -> ServiceLevelFigures:
         return ServiceLevelFigures(
@@ -276,6 +300,14 @@ class _Tally:
             missed=judged[Judgement.MISSED],
             pending=judged[Judgement.PENDING],
         )
+
+
+def _tally(tallies: dict[Key, _Tally], key: Key) -> _Tally:
+    """The group's tally, made on its first dispute (not on every one, as ``setdefault`` would)."""
+    found = tallies.get(key)
+    if found is None:
+        found = tallies[key] = _Tally()
+    return found
 
 
 @dataclass(frozen=True)
@@ -321,13 +353,15 @@ def service_levels(
     for times in disputes:
         if not first_day <= times.opened_on <= last_day:
             continue
+        judged = _Judged.of(times, targets, now)
+        month = times.month
         for tally in (
-            cells.setdefault((times.month, times.category), _Tally()),
-            months.setdefault(times.month, _Tally()),
-            categories.setdefault(times.category, _Tally()),
+            _tally(cells, (month, times.category)),
+            _tally(months, month),
+            _tally(categories, times.category),
             total,
         ):
-            tally.add(times, targets, now)
+            tally.add(judged)
     return ServiceLevelReport(
         first_day,
         last_day,
