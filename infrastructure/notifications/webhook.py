@@ -8,7 +8,9 @@ Each message is one POST of a JSON body (UTF-8, Chinese as is, the amount as tex
 
 (``kind``: ``reminder``, or the bill kind of a bill notice: ``prepayment``, ``statement``,
 ``settlement``, whose ``amount_yuan`` is what the bill charges, negative when credited, and whose
-``stage_days`` is 0), with the headers ``X-HeatLedger-Message-Id`` (the same id on every retry: a receiver drops a
+``stage_days`` is 0; or ``dispute_letter``, a dispute's resolution with the note's amount, whose
+body points to the letter: a webhook message carries no attachment), with the headers
+``X-HeatLedger-Message-Id`` (the same id on every retry: a receiver drops a
 message it has already accepted), ``X-HeatLedger-Timestamp`` (unix seconds) and
 ``X-HeatLedger-Signature``: hex HMAC-SHA256, under the webhook secret as UTF-8 text, of
 ``"<timestamp>." + body`` (see ``sign``). A receiver recomputes it over the raw body it got,
