@@ -23,7 +23,7 @@ from api.schemas.billing import (
     RunProgress,
     SeasonCode,
 )
-from api.schemas.common import NAME_MAX_LENGTH, EnergyText, RequestModel
+from api.schemas.common import NAME_MAX_LENGTH, EnergyText, IsoDate, RequestModel
 from application.scenarios import MAXIMUM_TITLE_LENGTH, ScenarioRequest, ScenarioScope
 from domain.scenario import MAXIMUM_LABEL_LENGTH, MAXIMUM_VARIANTS, TariffVariant
 from domain.settlement import PositionCorrection, RoundingMode, SettlementPolicy
@@ -86,7 +86,7 @@ class ScenarioSubmission(RequestModel):
     community: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
     building: str | None = Field(default=None, min_length=1, max_length=64, description="Within `community`")
     customer_class: CustomerClass | None = None
-    as_of: date | None = Field(
+    as_of: IsoDate | None = Field(
         default=None, description="The current season: the last day counted (default: yesterday)"
     )
     variants: list[VariantInput] = Field(min_length=1, max_length=MAXIMUM_VARIANTS)

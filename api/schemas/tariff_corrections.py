@@ -23,7 +23,7 @@ from api.schemas.billing import (
     RunProgress,
     SeasonCode,
 )
-from api.schemas.common import NAME_MAX_LENGTH, RequestModel
+from api.schemas.common import NAME_MAX_LENGTH, IsoDate, RequestModel, WholeNumber
 from domain.settlement import PositionCorrection, RoundingMode, SettlementPolicy
 from domain.tariff_correction import (
     MAXIMUM_REASON_LENGTH,
@@ -69,9 +69,9 @@ class TariffCorrectionProposal(RequestModel):
 
     customer_class: CustomerClass = CustomerClass.RESIDENTIAL
     scope: str = Field(min_length=1, max_length=NAME_MAX_LENGTH, description='A community, or "*" for the city')
-    version: int = Field(ge=1, description="The version corrected")
+    version: WholeNumber = Field(ge=1, description="The version corrected")
     document_number: str = Field(min_length=1, max_length=MAXIMUM_CODE_LENGTH, description="The bureau's document")
-    approved_on: date = Field(description="The day the bureau approved the document")
+    approved_on: IsoDate = Field(description="The day the bureau approved the document")
     seasons: list[SeasonCode] = Field(min_length=1, max_length=MAXIMUM_SEASONS)
     reason: str = Reason
     area_price_yuan_per_m2: PriceInput | None = None
