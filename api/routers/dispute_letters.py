@@ -36,7 +36,7 @@ class LetterSent(BaseModel):
 
 
 @router.get(
-    "/disputes/{dispute_id}/letter",
+    "/disputes/{dispute_id:uuid}/letter",
     operation_id="get_dispute_letter",
     response_class=Response,
     responses={
@@ -71,7 +71,7 @@ def get_dispute_letter(
 
 
 @router.post(
-    "/disputes/{dispute_id}/letter",
+    "/disputes/{dispute_id:uuid}/letter",
     operation_id="send_dispute_letter",
     response_model=LetterSent,
     responses=problem_responses(401, 403, 404, 409, 422),

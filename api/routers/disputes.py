@@ -153,7 +153,7 @@ def list_disputes(
 
 
 @router.get(
-    "/disputes/{dispute_id}",
+    "/disputes/{dispute_id:uuid}",
     operation_id="get_dispute",
     response_model=DisputeDetail,
     responses=problem_responses(401, 403, 404, 422),
@@ -166,7 +166,7 @@ def get_dispute(dispute_id: UUID, _reader: Reader, reads: DisputeReads, today: B
 
 
 @router.post(
-    "/disputes/{dispute_id}/steps",
+    "/disputes/{dispute_id:uuid}/steps",
     status_code=201,
     operation_id="record_dispute_step",
     response_model=StepReceipt,
@@ -248,7 +248,7 @@ def _record(step: Any, dispute_id: UUID, caller: Any, container: Any, correlatio
 
 
 @router.post(
-    "/disputes/{dispute_id}/resolution",
+    "/disputes/{dispute_id:uuid}/resolution",
     operation_id="resolve_dispute",
     response_model=ResolutionOutput,
     responses=problem_responses(401, 403, 404, 409, 422),
@@ -270,7 +270,7 @@ def resolve_dispute(
 
 
 @router.post(
-    "/disputes/{dispute_id}/resolution/approval",
+    "/disputes/{dispute_id:uuid}/resolution/approval",
     operation_id="decide_dispute_resolution",
     response_model=ResolutionOutput,
     responses=problem_responses(401, 403, 404, 409, 422),
@@ -291,7 +291,7 @@ def decide_dispute_resolution(
 
 
 @router.post(
-    "/disputes/{dispute_id}/withdrawal",
+    "/disputes/{dispute_id:uuid}/withdrawal",
     operation_id="withdraw_dispute",
     response_model=ResolutionOutput,
     responses=problem_responses(401, 403, 404, 409, 422),

@@ -77,5 +77,5 @@ def test_problems(api: LedgerApi, after_season: Clock) -> None:  # noqa: F811
     assert still_open["detail"].startswith("The dispute KF-0416-01 is open: only a dispute resolved")
     assert letter(api, opened, language="zh").json()["detail"].startswith("争议 KF-0416-01 当前状态为 open")
     assert_problem(letter(api, "00000000-0000-4000-8000-000000000000"), 404, "not_found")
-    assert_problem(letter(api, "not-a-dispute"), 422, "validation_failed")
+    assert_problem(letter(api, "not-a-dispute"), 404, "route_not_found")  # an id is a UUID
     assert api.client.get(f"/disputes/{opened}/letter").status_code == 401
