@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -507,25 +509,16 @@ def execute_scenario(
 ) -> ScenarioRecord:
     """Compute a submitted scenario to its end, writing its rows, progress, totals and summary, or
     its error; ``on_progress`` hears of each chunk too (the CLI's progress bar)."""
-
-    def progressed(done: int, total: int) -> None:
-        store.progressed(scenario_id, done, total)
-        if on_progress is not None:
-            on_progress(done, total)
-
     record = store.get(scenario_id)
     if record.status is ScenarioStatus.DONE:
         return record  # a redelivered job: the scenario is computed
     principal = Principal(record.actor, Role(record.role))
     store.started(scenario_id)
     try:
-        summary = scenarios.run(
-            principal,
-            record.request,
-            sink=lambda outcomes: store.write_outcomes(scenario_id, outcomes),
-            progress=progressed,
-            scenario_id=scenario_id,
-        )
+        with _RowWriter(store, scenario_id, on_progress) as writer:
+            summary = scenarios.run(
+                principal, record.request, sink=writer.rows, progress=writer.progress, scenario_id=scenario_id
+            )
     except LedgerError as error:
         store.failed(scenario_id, error)
         return store.get(scenario_id)
@@ -535,3 +528,42 @@ def execute_scenario(
         raise
     store.finished(scenario_id, summary, record.variant_labels)
     return store.get(scenario_id)
+
+
+# Chunks of rows waiting for the writer at most: a bound on the memory rows wait in.
+MAXIMUM_PENDING_WRITES = 2
+
+
+class _RowWriter:
+    """Writes a scenario's rows and progress in a thread of their own, in order, while the next
+    chunks are computed (the inserts wait on the database, not on the interpreter). Leaving it
+    waits for every write; a write that failed raises there, or at the next chunk."""
+
+    def __init__(self, store: ScenarioStore, scenario_id: UUID, on_progress: Callable[[int, int], None] | None):
+        self.store, self.scenario_id, self.on_progress = store, scenario_id, on_progress
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scenario-writes")
+        self.pending: deque[Future[None]] = deque()
+
+    def __enter__(self) -> _RowWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            while self.pending:
+                self.pending.popleft().result()
+        finally:
+            self.executor.shutdown(wait=True)
+
+    def rows(self, outcomes: Sequence[HouseholdOutcome]) -> None:
+        self._submit(self.store.write_outcomes, self.scenario_id, outcomes)
+
+    def progress(self, done: int, total: int) -> None:
+        # After the chunk's rows (one writer, in order): the progress never runs ahead of them.
+        self._submit(self.store.progressed, self.scenario_id, done, total)
+        if self.on_progress is not None:
+            self.on_progress(done, total)
+
+    def _submit(self, write: Callable[..., None], *arguments: Any) -> None:
+        self.pending.append(self.executor.submit(write, *arguments))
+        while len(self.pending) > 2 * MAXIMUM_PENDING_WRITES:
+            self.pending.popleft().result()
