@@ -26,12 +26,12 @@ from application.billing_runs import BillingRuns, RunException, RunRequest, RunS
 from domain.billing import BillKind
 from domain.errors import LedgerError, NotFoundError
 from domain.season import Season
+from infrastructure.job_failures import failure_columns
 from projections.types import UtcDateTime
 
 logger = logging.getLogger("heatledger.billing")
 
 RUN_BILLING = "run_billing"
-MAXIMUM_ERROR_CHARACTERS = 2000
 
 metadata = MetaData()
 
@@ -192,15 +192,11 @@ class BillingRunStore:
         )
 
     def failed(self, run_id: UUID, error: BaseException) -> None:
-        key = error.message_key if isinstance(error, LedgerError) else "run_failed"
-        params = {k: str(v) for k, v in error.params.items()} if isinstance(error, LedgerError) else {}
         self._update(
             run_id,
             status=RunStatus.FAILED.value,
-            error_key=key,
-            error_params=json.dumps(params, ensure_ascii=False),
-            error=str(error)[:MAXIMUM_ERROR_CHARACTERS],
             finished_at=self.clock(),
+            **failure_columns(error, "run_failed"),
         )
 
 

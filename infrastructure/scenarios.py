@@ -55,13 +55,13 @@ from domain.scenario import (
     totals_record,
 )
 from domain.values import CustomerClass
+from infrastructure.job_failures import failure_columns
 from projections.tables import AREA_SCALE, ENERGY_SCALE, MONEY_SCALE
 from projections.types import ScaledDecimal, UtcDateTime
 
 logger = logging.getLogger("heatledger.scenarios")
 
 RUN_SCENARIO = "run_scenario"
-MAXIMUM_ERROR_CHARACTERS = 2000
 MAXIMUM_PAGE = 1000
 PERCENT_SCALE = 2
 
@@ -315,15 +315,11 @@ class ScenarioStore:
             )
 
     def failed(self, scenario_id: UUID, error: BaseException) -> None:
-        key = error.message_key if isinstance(error, LedgerError) else "scenario_failed"
-        params = {k: str(v) for k, v in error.params.items()} if isinstance(error, LedgerError) else {}
         self._update(
             scenario_id,
             status=ScenarioStatus.FAILED.value,
-            error_key=key,
-            error_params=json.dumps(params, ensure_ascii=False),
-            error=str(error)[:MAXIMUM_ERROR_CHARACTERS],
             finished_at=self.clock(),
+            **failure_columns(error, "scenario_failed"),
         )
 
     # -- reading results --------------------------------------------------------------------

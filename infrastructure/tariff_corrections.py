@@ -55,6 +55,7 @@ from application.tariff_corrections import (
 from domain.errors import ConflictError, LedgerError, NotFoundError
 from domain.settlement import BillLine
 from domain.tariff_correction import CorrectionState, TariffCorrection
+from infrastructure.job_failures import failure_columns
 from infrastructure.scenarios import ScenarioStore
 from projections.tables import MONEY_SCALE, bills
 from projections.types import ScaledDecimal, UtcDateTime
@@ -66,7 +67,6 @@ logger = logging.getLogger("heatledger.tariff_corrections")
 
 PREVIEW_TARIFF_CORRECTION = "preview_tariff_correction"
 RUN_TARIFF_CORRECTION = "run_tariff_correction"
-MAXIMUM_ERROR_CHARACTERS = 2000
 MAXIMUM_PAGE = 1000
 # Rows read back per query when a preview's notes are digested or booked.
 READ_BATCH = 1000
@@ -237,15 +237,11 @@ class TariffCorrectionStore:
         )
 
     def failed(self, job_id: UUID, error: BaseException) -> None:
-        key = error.message_key if isinstance(error, LedgerError) else "tariff_correction_failed"
-        params = {k: str(v) for k, v in error.params.items()} if isinstance(error, LedgerError) else {}
         self._update(
             job_id,
             status=JobStatus.FAILED.value,
-            error_key=key,
-            error_params=json.dumps(params, ensure_ascii=False),
-            error=str(error)[:MAXIMUM_ERROR_CHARACTERS],
             finished_at=self.clock(),
+            **failure_columns(error, "tariff_correction_failed"),
         )
 
     # -- previewed notes -------------------------------------------------------------------------
