@@ -107,11 +107,11 @@ def submit_billing_run(
     the season's end, or a statement for a month not yet over, is refused with a 422 here.
     """
     caller.require(Permission.RUN_BILLING)
-    request = _run_request(body, today, container)
+    request = run_request(body, today, container)
     run_id = container.run_store.submit(caller, request, body.reason or DEFAULT_RUN_REASON)
-    _start_run(container, run_id, background)
+    start_run(container, run_id, background)
     response.headers["Location"] = run_location(run_id)
-    return _run_output(container.run_store.get(run_id), language)
+    return run_output(container.run_store.get(run_id), language)
 
 
 @router.get(
@@ -127,7 +127,7 @@ def list_billing_runs(
     limit: Annotated[int, Query(ge=1, le=MAXIMUM_RECENT_RUNS, description="Runs shown, newest first")] = 20,
 ) -> BillingRunList:
     """The latest billing runs, newest first."""
-    return BillingRunList(items=[_run_output(record, language) for record in container.run_store.recent(limit)])
+    return BillingRunList(items=[run_output(record, language) for record in container.run_store.recent(limit)])
 
 
 @router.get(
@@ -143,7 +143,7 @@ def get_billing_run(
     total), the `summary` when done (bills issued, already issued, totals, exceptions with their
     reasons in the caller's language) and the `error` when it failed, written like a problem."""
     say_language(response, language)
-    return _run_output(container.run_store.get(run_id), language)
+    return run_output(container.run_store.get(run_id), language)
 
 
 def run_billing_in_background(container: Container, run_id: UUID) -> None:
@@ -155,7 +155,9 @@ def run_billing_in_background(container: Container, run_id: UUID) -> None:
         logger.exception("the billing run %s stopped; GET /billing/runs/%s says why", run_id, run_id)
 
 
-def _start_run(container: Container, run_id: UUID, background: BackgroundTasks) -> None:
+def start_run(container: Container, run_id: UUID, background: BackgroundTasks) -> None:
+    """Start a submitted run: inline after the answer is sent, or enqueued on the job queue (a
+    failed enqueue fails the run). The API and the web pages start runs the same way."""
     if JobQueueKind(container.settings.job_queue) is JobQueueKind.INLINE:
         background.add_task(run_billing_in_background, container, run_id)
         return
@@ -166,7 +168,7 @@ def _start_run(container: Container, run_id: UUID, background: BackgroundTasks) 
         raise
 
 
-def _run_request(body: BillingRunRequest, today: date, container: Container) -> RunRequest:
+def run_request(body: BillingRunRequest, today: date, container: Container) -> RunRequest:
     """The run asked for, or a 422 for what would stop it before it reads anything (checked on
     the season in force in the community, or the city's; the run checks each community again)."""
     season = season_in_force(container, body.season, body.community or CITY_SCOPE)
@@ -181,7 +183,8 @@ def season_in_force(container: Container, code: str, community: str, location: s
     return container.billing_runs.season_in_force(season_of(code, location).code, community)
 
 
-def _run_output(record: BillingRunRecord, language: Language) -> BillingRunOutput:
+def run_output(record: BillingRunRecord, language: Language) -> BillingRunOutput:
+    """A run as the API answers it, its exceptions and error in ``language`` (the pages show the same)."""
     summary = None
     if record.summary is not None:
         exceptions = [_exception_output(item, language) for item in record.summary.get("exceptions", [])]
