@@ -13,21 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
+# The languages are api.i18n's; re-exported here, where the API's modules have always found them.
+from api.i18n import DEFAULT_LANGUAGE as DEFAULT_LANGUAGE
+from api.i18n import Language as Language
 from domain.day_split import BUSINESS_TIME_ZONE
 from domain.errors import LedgerError, ReadingRejectedError
 
-
-class Language(StrEnum):
-    """The languages the API speaks."""
-
-    ZH = "zh"
-    EN = "en"
-
-
-DEFAULT_LANGUAGE = Language.ZH
 # A bound on how much of an Accept-Language header is read.
 MAXIMUM_LANGUAGE_RANGES = 20
 
