@@ -45,6 +45,7 @@ from api.routers import (
     tokens,
     uploads,
 )
+from api.web.api_docs import install_api_docs
 from infrastructure.container import Container
 
 API_VERSION = "1.0.0"
@@ -141,6 +142,8 @@ def create_app(container: Container) -> FastAPI:
         version=API_VERSION,
         description=DESCRIPTION,
         openapi_tags=OPENAPI_TAGS,
+        docs_url=None,  # /docs and /redoc are served on vendored assets by install_api_docs
+        redoc_url=None,
     )
     app.state.container = container
     install_problem_handlers(app)
@@ -148,6 +151,7 @@ def create_app(container: Container) -> FastAPI:
     app.add_middleware(ReadOnlyRoleGuard)
     for router in ROUTERS:
         app.include_router(router)
+    install_api_docs(app)
     _document_problems_as_problem_json(app)
     _build_routes_now(app)
     return app
