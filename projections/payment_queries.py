@@ -177,6 +177,24 @@ class JournalRecord:
     net_yuan: Decimal
 
 
+@dataclass(frozen=True)
+class RefundRecord:
+    """A refund payout and where it stands: ``requested`` (awaiting a second person), ``approved``
+    (awaiting the payout), ``rejected`` or ``paid`` (on ``paid_on``, under the bank's ``reference``)."""
+
+    refund_id: UUID
+    household_id: UUID
+    account_number: str
+    request_number: str
+    amount_yuan: Decimal
+    status: str
+    requested_on: date
+    requested_by: str
+    approved_by: str | None
+    paid_on: date | None
+    reference: str | None
+
+
 class PaymentQueries:
     """Payments, allocations, balances, aging, collection rates and the journal from the read
     models on ``engine``. Also the refund check's ``CreditReader``."""
@@ -223,6 +241,25 @@ class PaymentQueries:
             count = int(connection.execute(total).scalar_one())
         return Page(items, count, has_more=offset + len(items) < count)
 
+    def payments_of_day(
+        self, day: date, channel: str | None = None, actor: str | None = None, limit: int = 50, offset: int = 0
+    ) -> Page[PaymentRecord]:
+        """The payments received on ``day`` (of one channel and clerk, if given), in the order they
+        were received: the lines behind the journal's totals."""
+        conditions = _journal_conditions(day, channel, actor)
+        page = (
+            select(payments)
+            .where(*conditions)
+            .order_by(payments.c.received_at, payments.c.payment_id)
+            .limit(_bounded(limit))
+            .offset(_offset(offset))
+        )
+        total = select(func.count()).select_from(payments).where(*conditions)
+        with self.engine.connect() as connection:
+            items = [PaymentRecord(**row) for row in connection.execute(page).mappings()]
+            count = int(connection.execute(total).scalar_one())
+        return Page(items, count, has_more=offset + len(items) < count)
+
     def payment(self, payment_id: UUID) -> PaymentRecord | None:
         """The payment with this id, or None."""
         with self.engine.connect() as connection:
@@ -231,6 +268,17 @@ class PaymentQueries:
 
     def allocations_of_household(self, household_id: UUID, limit: int = MAXIMUM_PAGE_SIZE) -> list[AllocationRecord]:
         """Which credit settles which charge, in the order the allocation made them."""
+        return self._allocations(payment_allocations.c.household_id == household_id, limit)
+
+    def allocations_of_credit(self, household_id: UUID, credit_id: UUID) -> list[AllocationRecord]:
+        """What one credit of the household (a payment, a credit note) settles now, in the order the
+        allocation made them (a reversal or a late bill re-allocates: this is today's answer)."""
+        allocations = payment_allocations.c
+        return self._allocations(
+            and_(allocations.household_id == household_id, allocations.credit_id == credit_id), MAXIMUM_PAGE_SIZE
+        )
+
+    def _allocations(self, condition: ColumnElement[bool], limit: int) -> list[AllocationRecord]:
         allocations = payment_allocations.c
         charged_bill = bills.alias("charged_bill")
         credit_note = bills.alias("credit_note")
@@ -248,7 +296,7 @@ class PaymentQueries:
             .outerjoin(charged_bill, charged_bill.c.bill_id == allocations.charge_id)
             .outerjoin(payments, payments.c.payment_id == allocations.credit_id)
             .outerjoin(credit_note, credit_note.c.bill_id == allocations.credit_id)
-            .where(allocations.household_id == household_id)
+            .where(condition)
             .order_by(allocations.sequence)
             .limit(_bounded(limit))
         )
@@ -349,11 +397,7 @@ class PaymentQueries:
     ) -> list[JournalRecord]:
         """Per channel and clerk (by name), the payments received on ``day``: how many, their total,
         and how many of them have been reversed since, for how much."""
-        conditions: list[ColumnElement[bool]] = [payments.c.received_on == day]
-        if channel is not None:
-            conditions.append(payments.c.channel == channel)
-        if actor is not None:
-            conditions.append(payments.c.actor == actor)
+        conditions = _journal_conditions(day, channel, actor)
         is_reversed = payments.c.reversed_on.is_not(None)
         statement = (
             select(
@@ -383,6 +427,47 @@ class PaymentQueries:
                 )
                 for row in connection.execute(statement)
             ]
+
+    # -- refund payouts -----------------------------------------------------------------------
+
+    def refunds(
+        self, status: str | None = None, account_number: str | None = None, limit: int = 50, offset: int = 0
+    ) -> Page[RefundRecord]:
+        """Refund payouts (of one status and household, if given), the oldest request first:
+        ``status="requested"`` lists those awaiting a second person."""
+        conditions: list[ColumnElement[bool]] = []
+        if status is not None:
+            conditions.append(refund_payouts.c.status == status)
+        if account_number is not None:
+            conditions.append(refund_payouts.c.account_number == account_number)
+        page = (
+            select(refund_payouts)
+            .where(*conditions)
+            .order_by(refund_payouts.c.requested_on, refund_payouts.c.account_number, refund_payouts.c.request_number)
+            .limit(_bounded(limit))
+            .offset(_offset(offset))
+        )
+        total = select(func.count()).select_from(refund_payouts).where(*conditions)
+        with self.engine.connect() as connection:
+            items = [RefundRecord(**row) for row in connection.execute(page).mappings()]
+            count = int(connection.execute(total).scalar_one())
+        return Page(items, count, has_more=offset + len(items) < count)
+
+    def refund(self, refund_id: UUID) -> RefundRecord | None:
+        """The refund payout with this id, or None."""
+        statement = select(refund_payouts).where(refund_payouts.c.refund_id == refund_id)
+        with self.engine.connect() as connection:
+            row = connection.execute(statement).mappings().first()
+        return RefundRecord(**row) if row else None
+
+
+def _journal_conditions(day: date, channel: str | None, actor: str | None) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [payments.c.received_on == day]
+    if channel is not None:
+        conditions.append(payments.c.channel == channel)
+    if actor is not None:
+        conditions.append(payments.c.actor == actor)
+    return conditions
 
 
 def _aging_conditions(as_of: date, community: str | None) -> list[ColumnElement[bool]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import Depends, Query
 
@@ -23,22 +24,31 @@ from api.schemas.payments import (
     BalanceAsOfOutput,
     CollectionRateOutput,
     CollectionRates,
+    DayPaymentPage,
     HouseholdAccountOutput,
     Journal,
     JournalOutput,
     OpenChargeOutput,
+    PaymentDetail,
     PaymentOutput,
     PaymentPage,
+    RefundOutput,
+    RefundPage,
 )
-from domain.payment import PaymentChannel
+from domain.errors import NotFoundError
+from domain.payment import PaymentChannel, RefundStatus
 from projections.dispute_queries import DisputeQueries
-from projections.payment_queries import PaymentQueries
+from projections.payment_queries import PaymentQueries, PaymentRecord, RefundRecord
 from projections.queries import MAXIMUM_PAGE_SIZE
 
 router = resource_router("", "payments")
 
 MAXIMUM_OFFSET = 1_000_000
 CommunityQuery = Annotated[str | None, Query(max_length=NAME_MAX_LENGTH, description="One community; default: all")]
+PageLimit = Annotated[int, Query(ge=1, le=MAXIMUM_PAGE_SIZE, description="Entries per page")]
+PageOffset = Annotated[int, Query(ge=0, le=MAXIMUM_OFFSET, description="Entries to skip")]
+ChannelQuery = Annotated[PaymentChannel | None, Query(description="One channel")]
+ClerkQuery = Annotated[str | None, Query(max_length=KEY_MAX_LENGTH * 2, description="One clerk (actor)")]
 
 
 def get_payment_queries(container: ContainerDependency) -> PaymentQueries:
@@ -176,10 +186,107 @@ def get_payment_journal(
     payments: PaymentReads,
     today: BusinessToday,
     day: Annotated[IsoDate | None, Query(description="The business day; default today")] = None,
-    channel: Annotated[PaymentChannel | None, Query(description="One channel")] = None,
-    clerk: Annotated[str | None, Query(max_length=KEY_MAX_LENGTH * 2, description="One clerk (actor)")] = None,
+    channel: ChannelQuery = None,
+    clerk: ClerkQuery = None,
 ) -> Journal:
     """The day's payments per channel and clerk, with reversals: the clerk's cash-up."""
     chosen = day or today
     records = payments.journal(chosen, channel.value if channel else None, clerk)
     return Journal(day=chosen, items=[JournalOutput.model_validate(record) for record in records])
+
+
+@router.get(
+    "/payments",
+    operation_id="list_payments_of_day",
+    response_model=DayPaymentPage,
+    responses=problem_responses(401, 403, 422),
+)
+def list_payments_of_day(
+    reader: Reader,
+    payments: PaymentReads,
+    today: BusinessToday,
+    day: Annotated[IsoDate | None, Query(description="The business day; default today")] = None,
+    channel: ChannelQuery = None,
+    clerk: ClerkQuery = None,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
+) -> DayPaymentPage:
+    """The payments received on a day (of one channel and clerk, if given) in the order received,
+    with their reversals: the lines behind the journal's totals."""
+    chosen = day or today
+    page = payments.payments_of_day(chosen, channel.value if channel else None, clerk, limit, offset)
+    items = [PaymentOutput.model_validate(record) for record in page.items]
+    return DayPaymentPage(day=chosen, items=items, total=page.total, limit=limit, offset=offset)
+
+
+@router.get(
+    "/payments/{payment_id:uuid}",
+    operation_id="get_payment",
+    response_model=PaymentDetail,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_payment(payment_id: UUID, reader: Reader, payments: PaymentReads) -> PaymentDetail:
+    """A payment (a receipt's facts), with the charges it settles now and what is left as credit."""
+    return payment_detail(payments, require_payment(payments, payment_id))
+
+
+@router.get(
+    "/refunds",
+    operation_id="list_refunds",
+    response_model=RefundPage,
+    responses=problem_responses(401, 403, 422),
+)
+def list_refunds(
+    reader: Reader,
+    payments: PaymentReads,
+    status: Annotated[RefundStatus | None, Query(description="One status: requested awaits a second person")] = None,
+    account_number: Annotated[str | None, Query(min_length=1, max_length=KEY_MAX_LENGTH)] = None,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
+) -> RefundPage:
+    """Refund payouts (of one status and household, if given), the oldest request first."""
+    page = payments.refunds(status.value if status else None, account_number, limit, offset)
+    items = [RefundOutput.model_validate(record) for record in page.items]
+    return RefundPage(items=items, total=page.total, limit=limit, offset=offset)
+
+
+@router.get(
+    "/refunds/{refund_id:uuid}",
+    operation_id="get_refund",
+    response_model=RefundOutput,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_refund(refund_id: UUID, reader: Reader, payments: PaymentReads) -> RefundOutput:
+    """A refund payout: who asked, who approved, where it stands."""
+    return RefundOutput.model_validate(require_refund(payments, refund_id))
+
+
+def require_payment(payments: PaymentQueries, payment_id: UUID) -> PaymentRecord:
+    """The payment's record, or a 404 problem."""
+    record = payments.payment(payment_id)
+    if record is None:
+        raise NotFoundError(f"no payment {payment_id}", kind="payment", key=str(payment_id))
+    return record
+
+
+def require_refund(payments: PaymentQueries, refund_id: UUID) -> RefundRecord:
+    """The refund payout's record, or a 404 problem."""
+    record = payments.refund(refund_id)
+    if record is None:
+        raise NotFoundError(f"no refund {refund_id}", kind="refund", key=str(refund_id))
+    return record
+
+
+def payment_detail(payments: PaymentQueries, record: PaymentRecord) -> PaymentDetail:
+    """A payment with the charges it settles now; the rest of it is credit (none once reversed:
+    a reversed payment settles nothing)."""
+    allocations = payments.allocations_of_credit(record.household_id, record.payment_id)
+    allocated_yuan = sum((line.amount_yuan for line in allocations), Decimal("0.00"))
+    credit_yuan = Decimal("0.00") if record.reversed_on is not None else record.amount_yuan - allocated_yuan
+    return PaymentDetail.model_validate(
+        {
+            **PaymentOutput.model_validate(record).model_dump(),
+            "allocations": [AllocationOutput.model_validate(line) for line in allocations],
+            "credit_yuan": credit_yuan,
+        }
+    )

@@ -115,6 +115,16 @@ class PaymentPage(BaseModel):
     offset: int
 
 
+class DayPaymentPage(BaseModel):
+    """A page of the payments received on a day, in the order received: the journal's lines."""
+
+    day: date
+    items: list[PaymentOutput]
+    total: int
+    limit: int
+    offset: int
+
+
 class AllocationOutput(BaseModel):
     """Part of a credit (a payment or a settlement's credit note) settling part of a charge."""
 
@@ -128,6 +138,42 @@ class AllocationOutput(BaseModel):
     charge_kind: str
     bill_number: str | None
     amount_yuan: MoneyText
+
+
+class PaymentDetail(PaymentOutput):
+    """A payment, with what it settles now (a receipt's allocation lines)."""
+
+    allocations: list[AllocationOutput] = Field(
+        description="The charges this payment settles, in the order allocated; empty once reversed, "
+        "and a later reversal or bill may move them"
+    )
+    credit_yuan: MoneyText = Field(description="Of the payment, what no charge has taken (yet): credit")
+
+
+class RefundOutput(BaseModel):
+    """A refund payout and where it stands."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    refund_id: UUID
+    account_number: str
+    request_number: str
+    amount_yuan: MoneyText
+    status: str = Field(description="requested (awaiting a second person), approved, rejected or paid")
+    requested_on: date
+    requested_by: str
+    approved_by: str | None
+    paid_on: date | None
+    reference: str | None = Field(description="The bank transfer's reference, once paid out")
+
+
+class RefundPage(BaseModel):
+    """A page of refund payouts, the oldest request first."""
+
+    items: list[RefundOutput]
+    total: int
+    limit: int
+    offset: int
 
 
 class OpenChargeOutput(BaseModel):
