@@ -21,9 +21,11 @@ from api.routers.households import AccountNumberPath, require_household
 from api.routers.meters import SerialPath, require_meter
 from api.schemas.common import KEY_MAX_LENGTH, NAME_MAX_LENGTH, IsoDate
 from api.schemas.consumption import (
+    HouseholdComparison,
     HouseholdConsumption,
     MeterConsumption,
     PlaceConsumption,
+    compared_periods,
     household_periods,
     place_periods,
     place_totals,
@@ -32,6 +34,7 @@ from api.schemas.consumption import (
 from domain.errors import NotFoundError
 from domain.season import current_or_last_season
 from domain.values import MeterKind
+from projections.household_search import building_heat_per_area
 from projections.queries import ZERO_ENERGY_GJ, Granularity, LedgerQueries
 
 router = resource_router("", "consumption")
@@ -147,6 +150,50 @@ def get_household_consumption(
         periods=periods,
         energy_gj=sum((period.energy_gj for period in periods), ZERO_ENERGY_GJ),
         volume_m3=total_volume(period.volume_m3 for period in periods),
+    )
+
+
+@router.get(
+    "/households/{account_number}/consumption/comparison",
+    operation_id="compare_household_consumption",
+    response_model=HouseholdComparison,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def compare_household_consumption(
+    account_number: AccountNumberPath, reader: Reader, queries: Queries, day_range: ConsumptionRange
+) -> HouseholdComparison:
+    """A household's heat per m² of connected area beside its building's average per day or
+    month: the heat of the building's metered households over their connected area, as the
+    monthly statement compares them. A household counts in a period when its meters gave heat
+    for it; flats without heat add no area. Periods in which none was metered are left out."""
+    household = require_household(queries, account_number)
+    own = queries.household_consumption(
+        household.household_id, day_range.first_day, day_range.last_day, day_range.granularity
+    )
+    building = building_heat_per_area(
+        queries.engine,
+        household.community,
+        household.building,
+        day_range.first_day,
+        day_range.last_day,
+        day_range.granularity,
+    )
+    return HouseholdComparison(
+        account_number=household.account_number,
+        community=household.community,
+        building=household.building,
+        connected_area_m2=household.connected_area_m2,
+        granularity=day_range.granularity,
+        from_day=day_range.first_day,
+        to_day=day_range.last_day,
+        periods=compared_periods(
+            own,
+            household.connected_area_m2,
+            building,
+            day_range.granularity,
+            day_range.first_day,
+            day_range.last_day,
+        ),
     )
 
 

@@ -10,7 +10,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.common import EnergyText, PercentText, VolumeText
+from api.schemas.common import AreaText, EnergyText, PercentText, VolumeText
+from projections.household_search import AreaPeriod
 from projections.queries import ZERO_ENERGY_GJ, ZERO_VOLUME_M3, Granularity, PeriodConsumption
 
 PERCENT_QUANTUM = Decimal("0.01")
@@ -243,3 +244,98 @@ def place_totals(periods: list[PlaceConsumptionPeriod]) -> PlaceTotals:
         difference_energy_gj=difference,
         difference_percent=percent,
     )
+
+
+class ComparedPeriod(BaseModel):
+    """One day or month of a household beside its building, per m² of connected area."""
+
+    period: str
+    first_day: date
+    last_day: date
+    energy_gj: EnergyText | None = Field(description="The household's metered heat; null when it had none")
+    energy_per_connected_area_gj_per_m2: EnergyText | None = Field(
+        description="The household's heat ÷ its connected area, rounded half up to 0.000001; null without heat"
+    )
+    building_energy_per_connected_area_gj_per_m2: EnergyText = Field(
+        description="The heat of the building's metered households ÷ their connected area, rounded half up "
+        "to 0.000001 (the monthly statement's building average)"
+    )
+    building_metered_households: int = Field(description="How many of the building's households were metered")
+
+
+class HouseholdComparison(BaseModel):
+    """A household's heat per m² beside its building's average, per day or month. Periods in which
+    no household of the building was metered are left out."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "account_number": "WZ-0001",
+                    "community": "碧桂园",
+                    "building": "1",
+                    "connected_area_m2": "98.50",
+                    "granularity": "month",
+                    "from_day": "2025-11-01",
+                    "to_day": "2025-12-10",
+                    "periods": [
+                        {
+                            "period": "2025-11",
+                            "first_day": "2025-11-01",
+                            "last_day": "2025-11-30",
+                            "energy_gj": "5.120000",
+                            "energy_per_connected_area_gj_per_m2": "0.051980",
+                            "building_energy_per_connected_area_gj_per_m2": "0.047310",
+                            "building_metered_households": 24,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    account_number: str
+    community: str
+    building: str
+    connected_area_m2: AreaText
+    granularity: Granularity
+    from_day: date
+    to_day: date
+    periods: list[ComparedPeriod]
+
+
+PER_AREA_QUANTUM = Decimal("0.000001")
+
+
+def per_area(energy_gj: Decimal, area_m2: Decimal) -> Decimal:
+    """Heat per m², rounded half up to 1 kJ/m²."""
+    assert area_m2 > 0, "a metered flat has a positive area"
+    return (energy_gj / area_m2).quantize(PER_AREA_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def compared_periods(
+    household: list[PeriodConsumption],
+    area_m2: Decimal,
+    building: list[AreaPeriod],
+    granularity: Granularity,
+    from_day: date,
+    to_day: date,
+) -> list[ComparedPeriod]:
+    """The building's periods, each with the household's own heat beside it (if it had any)."""
+    own = {period.first_day: period.energy_gj for period in household}
+    output = []
+    for period in building:
+        label, first, last = period_bounds(period.first_day, granularity, from_day, to_day)
+        energy = own.get(period.first_day)
+        output.append(
+            ComparedPeriod(
+                period=label,
+                first_day=first,
+                last_day=last,
+                energy_gj=energy,
+                energy_per_connected_area_gj_per_m2=per_area(energy, area_m2) if energy is not None else None,
+                building_energy_per_connected_area_gj_per_m2=per_area(period.energy_gj, period.area_m2),
+                building_metered_households=period.households,
+            )
+        )
+    return output

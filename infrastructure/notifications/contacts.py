@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, Select, delete, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
@@ -57,6 +57,15 @@ class SqlContactBook:
     def contact(self, account_number: str) -> Contact | None:
         """The household's contact, or None when it has none."""
         return self.contacts([account_number]).get(account_number)
+
+    def accounts_reached_at(self, fragment: str) -> Select[Any]:
+        """A select of the account numbers whose contact address contains ``fragment`` (a phone
+        number or its last digits, as a customer says it: spaces and dashes are left out), for the
+        household search to join; it reads nothing by itself."""
+        digits = re.sub(r"[\s\-]", "", fragment)
+        assert digits, "the caller asks for a fragment of at least one character"
+        address = household_contacts.c.address
+        return select(household_contacts.c.account_number).where(address.icontains(digits, autoescape=True))
 
     def set_contact(self, contact: Contact, actor: str) -> None:
         """Record where the household's messages go (replacing what was there); the address is
