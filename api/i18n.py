@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import string
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -134,6 +134,50 @@ def translate(key: str, language: Language, **params: Any) -> str:
     except (IndexError, ValueError):
         _warn_once(f"message {key!r} cannot be filled: {template!r}")
         return template
+
+
+@dataclass(frozen=True)
+class Message:
+    """A catalogue message named in code by its key; its texts live in the .po files.
+
+    ``text`` raises KeyError when the catalogue lacks the key, so that a caller with a fallback of
+    its own (a problem's English message, a bill line's "code: amount") can use it.
+    """
+
+    key: str
+
+    def text(self, language: Language) -> str:
+        found = text(self.key, language)
+        if found is None:
+            raise KeyError(self.key)
+        return found
+
+    @property
+    def zh(self) -> str:
+        return text(self.key, Language.ZH) or ""
+
+    @property
+    def en(self) -> str:
+        return text(self.key, Language.EN) or ""
+
+
+class Section(Mapping[str, Message]):
+    """The catalogue's messages whose keys start with ``prefix``, by the rest of their key (read-only)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def __getitem__(self, name: str) -> Message:
+        if not has_message(self.prefix + name):
+            raise KeyError(name)
+        return Message(self.prefix + name)
+
+    def __iter__(self) -> Iterator[str]:
+        keys = set().union(*(catalogue(language).messages.keys() for language in Language))
+        return (key.removeprefix(self.prefix) for key in sorted(keys) if key.startswith(self.prefix))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 class _KeepMissing(dict[str, Any]):

@@ -11,8 +11,7 @@ or a key with no template, falls back to the error's own English message.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -26,42 +25,10 @@ from domain.errors import LedgerError, ReadingRejectedError
 
 # A bound on how much of an Accept-Language header is read.
 MAXIMUM_LANGUAGE_RANGES = 20
-
-
-@dataclass(frozen=True)
-class Template:
-    """One message in both languages; ``{name}`` placeholders take the error's params."""
-
-    zh: str
-    en: str
-
-    def text(self, language: Language) -> str:
-        return self.zh if language is Language.ZH else self.en
-
-
-class CatalogueSection(Mapping[str, Template]):
-    """The catalogue's messages under one key prefix (``title.``), by the rest of their key, read-only."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-
-    def __getitem__(self, name: str) -> Template:
-        chinese, english = (i18n.text(self.prefix + name, language) for language in (Language.ZH, Language.EN))
-        if chinese is None or english is None:
-            raise KeyError(name)
-        return Template(chinese, english)
-
-    def __iter__(self) -> Iterator[str]:
-        keys = i18n.catalogue(Language.ZH).messages.keys() | i18n.catalogue(Language.EN).messages.keys()
-        return (key.removeprefix(self.prefix) for key in sorted(keys) if key.startswith(self.prefix))
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-
-TITLES = CatalogueSection("title.")
-LABELS = CatalogueSection("label.")
-CATALOG = CatalogueSection("error.")
+# The catalogue's titles, labels and details by code, name and key (read-only views of api.po).
+TITLES = i18n.Section("title.")
+LABELS = i18n.Section("label.")
+CATALOG = i18n.Section("error.")
 # Params whose value is itself a name to translate: ``field`` → ``field_label`` and so on.
 _LABELLED_PARAMS = ("field", "register", "role", "permission", "kind", "granularity")
 

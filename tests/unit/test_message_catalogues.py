@@ -18,10 +18,12 @@ from api.i18n import Language
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_DIRECTORY = ROOT / "api" / "web" / "templates"
 CODE_DIRECTORIES = ("api", "application", "infrastructure", "projections")
-# A literal key handed to the translating call: _("web.login.title"  or  translate('title.not_found'
-KEY = r"""\(\s*(?P<quote>["'])(?P<key>[A-Za-z0-9_][A-Za-z0-9_.\-]*)(?P=quote)"""
+# A whole literal key handed to the translating call: _("web.login.title")  or  translate('title.x', …
+# (a key put together at run time, _("web.role." ~ role), is not checked here: its parts are data).
+KEY = r"""\(\s*(?P<quote>["'])(?P<key>[A-Za-z0-9_][A-Za-z0-9_.\-]*)(?P=quote)\s*[,)]"""
 TEMPLATE_KEY_USE = re.compile(r"(?<![\w.])(?:_|translate)" + KEY)
-CODE_KEY_USE = re.compile(r"(?:(?<![\w.])_|(?<!\w)translate)" + KEY)
+# In Python also a catalogue message named by its key: Message("explanation.heading"), Sentence(…).
+CODE_KEY_USE = re.compile(r"(?:(?<![\w.])(?:_|Message|Sentence)|(?<!\w)translate)" + KEY)
 
 
 @pytest.fixture(scope="module")
@@ -99,10 +101,19 @@ def test_every_key_used_in_code_is_in_a_catalogue(catalogues: dict[Language, i18
 
 def test_the_scan_finds_keys_as_they_are_written() -> None:
     """The patterns above must see the calls they guard, and not other calls that end in ``_(``."""
-    template = """{{ _("web.nav.households") }} {{ _('web.login.title', name=user.username) }} {{ gettext_("no") }}"""
-    code = """translate("title.not_found", language)\ni18n.translate('label.address', language)\nself._("x.y")"""
+    template = (
+        """{{ _("web.nav.households") }} {{ _('web.login.title', name=user.username) }} {{ gettext_("no") }}"""
+        """ {{ _("web.role." ~ user.role) }}"""
+    )
+    code = """translate("title.not_found", language)\ni18n.translate('label.address', language)\nself._("x.y")
+HEADING = Message("explanation.heading")\nSentence("explanation.line.tariff", needs=("x",))"""
     assert [match["key"] for match in TEMPLATE_KEY_USE.finditer(template)] == ["web.nav.households", "web.login.title"]
-    assert [match["key"] for match in CODE_KEY_USE.finditer(code)] == ["title.not_found", "label.address"]
+    assert [match["key"] for match in CODE_KEY_USE.finditer(code)] == [
+        "title.not_found",
+        "label.address",
+        "explanation.heading",
+        "explanation.line.tariff",
+    ]
 
 
 def _keys_used(files: list[Path], pattern: re.Pattern[str]) -> dict[str, list[str]]:
