@@ -16,10 +16,12 @@ from infrastructure.nbiot import metadata as nbiot_metadata
 from infrastructure.notifications.tables import metadata as notification_metadata
 from infrastructure.online_payments import metadata as online_payment_metadata
 from infrastructure.scenarios import metadata as scenario_metadata
+from infrastructure.staff_accounts import metadata as staff_account_metadata
 from infrastructure.tariff_corrections import metadata as tariff_correction_metadata
 from infrastructure.token_store import metadata as token_metadata
 from infrastructure.uploads import metadata as upload_metadata
 from infrastructure.weather import metadata as weather_metadata
+from infrastructure.web_sessions import metadata as web_session_metadata
 from projections.tables import metadata as projection_metadata
 
 config = context.config
@@ -41,6 +43,8 @@ def _run(connection: object) -> None:
             access_log_metadata,
             scenario_metadata,
             tariff_correction_metadata,
+            staff_account_metadata,
+            web_session_metadata,
         ],
         render_as_batch=True,
     )

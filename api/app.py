@@ -45,6 +45,7 @@ from api.routers import (
     tokens,
     uploads,
 )
+from api.web import install_web
 from api.web.api_docs import install_api_docs
 from infrastructure.container import Container
 
@@ -152,6 +153,7 @@ def create_app(container: Container) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     install_api_docs(app)
+    install_web(app)  # the web UI's pages under /ui, /static, and HTML errors for /ui (issue 13)
     _document_problems_as_problem_json(app)
     _build_routes_now(app)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -21,6 +22,8 @@ from application.payments import Payments
 from application.reminder_messages import ReminderSender
 from application.scenarios import Scenarios
 from application.seasons import Seasons
+from application.staff_accounts import LoginPolicy, StaffAccounts
+from domain.staff_account import LockoutPolicy
 from infrastructure.as_known import AsKnownReads
 from infrastructure.billing_runs import BillingRunStore
 from infrastructure.database import create_database_engine, migrate
@@ -30,10 +33,13 @@ from infrastructure.event_store import event_store_environment
 from infrastructure.intake import ReadingIntake
 from infrastructure.notifications.contacts import SqlContactBook
 from infrastructure.notifications.outbox import SqlOutbox
+from infrastructure.passwords import Argon2Passwords
 from infrastructure.scenarios import ScenarioStore
 from infrastructure.settings import Settings
+from infrastructure.staff_accounts import SqlLoginAttempts, SqlStaffDirectory
 from infrastructure.token_store import TokenStore
 from infrastructure.weather import WeatherStore
+from infrastructure.web_sessions import WebSessionStore
 from projections.arrears_queries import ArrearsQueries
 from projections.billing_inputs import SqlBillingInputs
 from projections.dispute_queries import SqlDisputeLookups
@@ -73,11 +79,16 @@ class Container:
     # Where jobs go: run in this process ("inline", the embedded default) or enqueued on Redis for
     # arq workers (HEATLEDGER_JOB_QUEUE=arq). Set from the settings when the container is built.
     jobs: JobQueue = field(init=False, repr=False)
+    # The web UI's sessions and the staff accounts that log in to it (issue 13), from the settings.
+    web_sessions: WebSessionStore = field(init=False, repr=False)
+    staff_accounts: StaffAccounts = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         from infrastructure.jobs import job_queue_for  # the jobs module builds on this one
 
         self.jobs = job_queue_for(self)
+        self.web_sessions = web_session_store(self.settings, self.engine, self.ledger.clock)
+        self.staff_accounts = staff_accounts_of(self.settings, self.ledger, self.engine, self.web_sessions)
 
     def catch_up(self) -> int:
         """Apply new events to the read models."""
@@ -125,6 +136,30 @@ class Container:
     def close(self) -> None:
         self.ledger.close()
         self.engine.dispose()
+
+
+def web_session_store(settings: Settings, engine: Engine, clock: Callable[[], datetime]) -> WebSessionStore:
+    """The web sessions, with the idle timeout and lifetime of the settings."""
+    idle, lifetime = (
+        timedelta(minutes=settings.session_idle_timeout_minutes),
+        timedelta(hours=settings.session_lifetime_hours),
+    )
+    return WebSessionStore(engine, settings.secret_key, clock, idle, lifetime)
+
+
+def staff_accounts_of(
+    settings: Settings, ledger: HeatLedger, engine: Engine, sessions: WebSessionStore
+) -> StaffAccounts:
+    """Staff accounts over the ledger, argon2 passwords and the login attempts table."""
+    lockout = LockoutPolicy(
+        settings.login_max_failures,
+        timedelta(minutes=settings.login_failure_window_minutes),
+        timedelta(minutes=settings.login_lockout_minutes),
+    )
+    policy = LoginPolicy(lockout, settings.login_address_max_failures)
+    return StaffAccounts(
+        ledger, SqlStaffDirectory(engine), SqlLoginAttempts(engine), Argon2Passwords(), sessions, policy
+    )
 
 
 def _catch_up_after_save(runner: ProjectionRunner) -> Callable[[], None]:

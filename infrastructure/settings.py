@@ -127,6 +127,20 @@ class Settings(BaseSettings):
     # "{dispute_id}" standing for the dispute; given in SMS/WeChat messages, which carry no PDF.
     dispute_letter_url: str = Field(default="", max_length=200)
 
+    # -- the web UI's logins and sessions (docs/ui.md, docs/operations.md "Web UI") --
+    # A session ends after this long without a request, and after session_lifetime_hours in any case.
+    session_idle_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_lifetime_hours: int = Field(default=12, ge=1, le=7 * 24)
+    # The session cookie's Secure flag (sent over HTTPS only); unset: on everywhere but development.
+    session_cookie_secure: bool | None = None
+    # login_max_failures failed logins of one username within login_failure_window_minutes lock it
+    # for login_lockout_minutes (an administrator may unlock it sooner); login_address_max_failures
+    # failed logins from one client address within the window refuse that address's logins.
+    login_max_failures: int = Field(default=5, ge=1, le=100)
+    login_failure_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    login_address_max_failures: int = Field(default=20, ge=1, le=10_000)
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:
         if self.environment is Environment.PRODUCTION:
@@ -134,6 +148,10 @@ class Settings(BaseSettings):
                 raise ValueError("production needs HEATLEDGER_SECRET_KEY: 32 or more characters, not the default")
             if self.backend is Backend.SQLITE:
                 raise ValueError("production runs on PostgreSQL: set HEATLEDGER_BACKEND=postgres")
+            if self.session_cookie_secure is False:
+                raise ValueError(
+                    "production sends the session cookie over HTTPS only: HEATLEDGER_SESSION_COOKIE_SECURE"
+                )
             if self.notification_webhook_url and not self.notification_webhook_url.startswith("https://"):
                 raise ValueError(
                     "production sends reminders (personal data) over https only: HEATLEDGER_NOTIFICATION_WEBHOOK_URL"
@@ -151,6 +169,13 @@ class Settings(BaseSettings):
             for category, target in self.dispute_targets_by_category.items()
         }
         return ServiceTargets(general, own)
+
+    @property
+    def session_cookie_is_secure(self) -> bool:
+        """Whether the session cookie carries Secure: as set, or everywhere but development."""
+        if self.session_cookie_secure is not None:
+            return self.session_cookie_secure
+        return self.environment is not Environment.DEVELOPMENT
 
     @property
     def statement_timeout_ms(self) -> int:

@@ -1,0 +1,15 @@
+"""Every router of the web UI's pages; ``api.web.install_web`` includes them in this order.
+
+An area's helper adds its router here (one line); routes are ``include_in_schema=False``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.web.pages import account, dashboard
+
+PAGE_ROUTERS: tuple[APIRouter, ...] = (
+    account.router,
+    dashboard.router,
+)
