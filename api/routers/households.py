@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -14,13 +13,14 @@ from api.auth import Caller, Reader
 from api.dependencies import BusinessToday, ContainerDependency, Ledger, Queries
 from api.problems import RequestRuleError, problem_responses
 from api.routers import resource_router
-from api.schemas.common import KEY_MAX_LENGTH, NAME_MAX_LENGTH, CommandReceipt
+from api.schemas.common import KEY_MAX_LENGTH, CommandReceipt
 from api.schemas.households import (
     AreaCorrection,
     AttachedMeter,
     HeatingChange,
     HouseholdDeregistration,
     HouseholdDetail,
+    HouseholdFilter,
     HouseholdPage,
     HouseholdRegistered,
     HouseholdRegistration,
@@ -32,7 +32,7 @@ from application.authorization import Permission, Principal
 from domain.errors import NotFoundError
 from domain.season import current_or_last_season
 from infrastructure.container import Container
-from projections.household_search import MAXIMUM_SEARCH_TEXT_LENGTH, HouseholdSearch, search_households, search_terms
+from projections.household_search import HouseholdSearch, search_households, search_terms
 from projections.queries import HouseholdRecord, LedgerQueries, Page
 
 router = resource_router("/households", "households")
@@ -43,13 +43,6 @@ MAXIMUM_OFFSET = 10_000_000
 # 报停 is notified for this season or the next, not years ahead: a later date is a typing error
 # (9999-12-31 was once accepted and suspended the flat for good).
 MAXIMUM_SUSPENSION_LEAD_DAYS = 366
-# The read model keeps floors in a 32-bit column: any floor it holds can be asked for.
-FLOOR_BOUND = 2**31
-SEARCH_DESCRIPTION = (
-    "Words a clerk types: each narrows the list. A word with 号楼, 单元, 层 or 室 names that part of "
-    "the address (`3号楼2单元5层501室`); a bare word matches part of the account number or of the "
-    "community, or a whole building or flat number"
-)
 
 
 def household_location(account_number: str) -> str:
@@ -79,33 +72,21 @@ def require_within_notice(effective_on: date, today: date) -> None:
         )
 
 
-@dataclass(frozen=True)
-class HouseholdCriteria:
-    """What a clerk looks for, as the API and the households page take it."""
-
-    community: str | None = None
-    building: str | None = None
-    entrance: str | None = None
-    floor: int | None = None
-    text: str = ""
-    phone: str | None = None
-
-
 def find_households(
-    container: Container, reader: Principal, criteria: HouseholdCriteria, limit: int, offset: int
+    container: Container, reader: Principal, filters: HouseholdFilter, limit: int, offset: int
 ) -> Page[HouseholdRecord]:
-    """The households matching ``criteria``. A phone is looked up in the contact book, which
+    """The households matching ``filters``. A phone is looked up in the contact book, which
     holds personal data: only a reader who manages households may search by it (403)."""
     reached = None
-    if criteria.phone is not None:
+    if filters.phone is not None:
         reader.require(Permission.MANAGE_HOUSEHOLDS)
-        reached = container.contacts.accounts_reached_at(criteria.phone)
+        reached = container.contacts.accounts_reached_at(filters.phone)
     search = HouseholdSearch(
-        terms=search_terms(criteria.text),
-        community=criteria.community,
-        building=criteria.building,
-        entrance=criteria.entrance,
-        floor=criteria.floor,
+        terms=search_terms(filters.search or ""),
+        community=filters.community,
+        building=filters.building,
+        entrance=filters.entrance,
+        floor=filters.floor,
         account_numbers=reached,
     )
     return search_households(container.engine, search, limit, offset)
@@ -155,20 +136,7 @@ def register_household(
 def list_households(
     reader: Reader,
     container: ContainerDependency,
-    community: Annotated[str | None, Query(max_length=NAME_MAX_LENGTH, description="Only this community")] = None,
-    building: Annotated[str | None, Query(max_length=KEY_MAX_LENGTH, description="Only this building")] = None,
-    entrance: Annotated[str | None, Query(max_length=KEY_MAX_LENGTH, description="Only this entrance (单元)")] = None,
-    floor: Annotated[int | None, Query(ge=-FLOOR_BOUND, le=FLOOR_BOUND - 1, description="Only this floor")] = None,
-    search: Annotated[str | None, Query(max_length=MAXIMUM_SEARCH_TEXT_LENGTH, description=SEARCH_DESCRIPTION)] = None,
-    phone: Annotated[
-        str | None,
-        Query(
-            min_length=4,
-            max_length=KEY_MAX_LENGTH,
-            description="Households whose contact address contains this (a mobile number or its last four "
-            "digits); contacts are personal data: needs `manage_households` (403 otherwise)",
-        ),
-    ] = None,
+    filters: Annotated[HouseholdFilter, Query()],
     limit: Annotated[int, Query(ge=1, le=MAXIMUM_HOUSEHOLD_PAGE)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAXIMUM_OFFSET)] = 0,
 ) -> HouseholdPage:
@@ -177,8 +145,7 @@ def list_households(
 
     `total` counts every household matching the filters.
     """
-    criteria = HouseholdCriteria(community, building, entrance, floor, search or "", phone)
-    page = find_households(container, reader, criteria, limit, offset)
+    page = find_households(container, reader, filters, limit, offset)
     items = [HouseholdSummary.from_record(record) for record in page.items]
     return HouseholdPage(items=items, total=page.total, limit=limit, offset=offset)
 

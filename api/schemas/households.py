@@ -25,6 +25,7 @@ from api.schemas.common import (
 )
 from domain.season import Season
 from domain.values import Address, Areas, CustomerClass, HorizontalPosition, Position, VerticalPosition
+from projections.household_search import MAXIMUM_SEARCH_TEXT_LENGTH
 from projections.queries import ConsumptionTotal, HouseholdRecord, MeterRecord
 
 # Energy per heated m² is rounded half up to this unit (1 kJ/m²).
@@ -317,6 +318,32 @@ class HouseholdDetail(HouseholdSummary):
 
     meters: list[AttachedMeter]
     season: SeasonConsumption
+
+
+# The read model keeps floors in a 32-bit column: any floor it holds can be asked for.
+FLOOR_BOUND = 2**31
+SEARCH_DESCRIPTION = (
+    "Words a clerk types: each narrows the list. A word with 号楼, 单元, 层 or 室 names that part of "
+    "the address (`3号楼2单元5层501室`); a bare word matches part of the account number or of the "
+    "community, or a whole building or flat number"
+)
+
+
+class HouseholdFilter(BaseModel):
+    """Which households to list (query parameters; the households page's search form too)."""
+
+    community: str | None = Field(None, max_length=NAME_MAX_LENGTH, description="Only this community")
+    building: str | None = Field(None, max_length=KEY_MAX_LENGTH, description="Only this building")
+    entrance: str | None = Field(None, max_length=KEY_MAX_LENGTH, description="Only this entrance (单元)")
+    floor: int | None = Field(None, ge=-FLOOR_BOUND, le=FLOOR_BOUND - 1, description="Only this floor")
+    search: str | None = Field(None, max_length=MAXIMUM_SEARCH_TEXT_LENGTH, description=SEARCH_DESCRIPTION)
+    phone: str | None = Field(
+        None,
+        min_length=4,
+        max_length=KEY_MAX_LENGTH,
+        description="Households whose contact address contains this (a mobile number or its last four "
+        "digits); contacts are personal data: needs `manage_households` (403 otherwise)",
+    )
 
 
 class HouseholdPage(BaseModel):
