@@ -1,9 +1,11 @@
 """One message catalogue: texts in Chinese by default and in English on request, and Babel's formats.
 
 Texts live in gettext catalogues, ``api/locale/<locale>/LC_MESSAGES/<area>.po``, one file per area so
-that areas never edit the same file. A message id is a stable dotted key (``web.login.title``), the
-message string its text, with ``{name}`` placeholders for params. Every file of a language is read
-with Babel at first use and merged into one mapping, kept for the life of the process.
+that areas never edit the same file, and ``application/locale/…`` for the words the application
+writes to households (reminders, bill notices, letters: the application imports nothing of the API).
+A message id is a stable dotted key (``web.login.title``), the message string its text, with
+``{name}`` placeholders for params. Every file of a language is read with Babel
+(application.message_catalogue) at first use and merged into one mapping, kept for the process.
 
 Numbers, money, dates and times are formatted by Babel in the language's locale; times are shown in
 the utility's time zone (Asia/Shanghai), as a clerk in Ningxia reads a clock.
@@ -12,8 +14,7 @@ the utility's time zone (Asia/Shanghai), as a clerk in Ningxia reads a clock.
 from __future__ import annotations
 
 import logging
-import string
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -25,8 +26,11 @@ from typing import Any
 from babel import Locale
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
-from babel.messages.pofile import read_po
 
+from application import message_catalogue
+from application.message_catalogue import APPLICATION_LOCALE_DIRECTORY, fill, warn_once
+from application.message_catalogue import Catalogue as Catalogue
+from application.message_catalogue import placeholders as placeholders
 from domain.day_split import BUSINESS_TIME_ZONE
 
 LOGGER = logging.getLogger(__name__)
@@ -42,7 +46,9 @@ class Language(StrEnum):
 DEFAULT_LANGUAGE = Language.ZH
 LOCALE_DIRECTORY = Path(__file__).parent / "locale"
 # The gettext locale directory of each language (``api/locale/<name>/LC_MESSAGES``).
-LOCALE_NAMES: Mapping[Language, str] = {Language.ZH: "zh_CN", Language.EN: "en"}
+LOCALE_NAMES: Mapping[Language, str] = {
+    language: message_catalogue.LOCALE_NAMES[language.value] for language in Language
+}
 BABEL_LOCALES: Mapping[Language, Locale] = {language: Locale.parse(name) for language, name in LOCALE_NAMES.items()}
 MONEY_UNIT = "元"
 ENERGY_UNIT = "GJ"
@@ -53,41 +59,18 @@ MAXIMUM_DECIMALS = 12
 
 
 # -- catalogues ------------------------------------------------------------------------------------
+# The API's catalogues and the application's (reminders, bill notices, letters), merged: one catalogue.
+LOCALE_DIRECTORIES: tuple[Path, ...] = (LOCALE_DIRECTORY, APPLICATION_LOCALE_DIRECTORY)
 
 
-@dataclass(frozen=True)
-class Catalogue:
-    """Every message of one language, merged from its .po files; ``sources`` names each key's file."""
-
-    language: Language
-    messages: Mapping[str, str]
-    sources: Mapping[str, str]
-    duplicates: tuple[str, ...]
+def catalogue_files(language: Language, directories: Iterable[Path] = LOCALE_DIRECTORIES) -> list[Path]:
+    """The .po files of ``language``, directory by directory, in name order."""
+    return message_catalogue.catalogue_files(language.value, directories)
 
 
-def catalogue_files(language: Language, directory: Path = LOCALE_DIRECTORY) -> list[Path]:
-    """The .po files of ``language``, in name order."""
-    return sorted((directory / LOCALE_NAMES[language] / "LC_MESSAGES").glob("*.po"))
-
-
-def read_catalogue(language: Language, directory: Path = LOCALE_DIRECTORY) -> Catalogue:
+def read_catalogue(language: Language, directories: Iterable[Path] = LOCALE_DIRECTORIES) -> Catalogue:
     """Read and merge every .po file of ``language``; a key defined twice keeps its first text."""
-    messages: dict[str, str] = {}
-    sources: dict[str, str] = {}
-    duplicates: list[str] = []
-    for path in catalogue_files(language, directory):
-        with path.open("rb") as file:
-            po = read_po(file, locale=BABEL_LOCALES[language])
-        for message in po:
-            key = str(message.id)
-            if not key:  # the header
-                continue
-            if key in messages:
-                duplicates.append(f"{key} ({sources[key]}, {path.name})")
-                continue
-            messages[key] = str(message.string or "")
-            sources[key] = path.name
-    return Catalogue(language, messages, sources, tuple(duplicates))
+    return message_catalogue.read_catalogue(language.value, directories)
 
 
 @cache
@@ -125,15 +108,9 @@ def translate(key: str, language: Language, **params: Any) -> str:
     """
     template = text(key, language) or text(key, DEFAULT_LANGUAGE)
     if template is None:
-        _warn_once(f"unknown message key {key!r}")
+        warn_once(f"unknown message key {key!r}")
         return key
-    if not params and "{" not in template:
-        return template
-    try:
-        return string.Formatter().vformat(template, (), _KeepMissing(key, params))
-    except (IndexError, ValueError):
-        _warn_once(f"message {key!r} cannot be filled: {template!r}")
-        return template
+    return fill(key, template, params)
 
 
 @dataclass(frozen=True)
@@ -178,32 +155,6 @@ class Section(Mapping[str, Message]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
-
-
-class _KeepMissing(dict[str, Any]):
-    """Params for str.format that leave a missing ``{name}`` in the text instead of raising."""
-
-    def __init__(self, key: str, params: Mapping[str, Any]) -> None:
-        super().__init__(params)
-        self.key = key
-
-    def __missing__(self, name: str) -> str:
-        _warn_once(f"message {self.key!r} has no param {name!r}")
-        return "{" + name + "}"
-
-
-def placeholders(template: str) -> set[str]:
-    """The names of the ``{name}`` placeholders of a template (``{{`` escapes are not placeholders)."""
-    return {field.split(".")[0].split("[")[0] for _, field, _, _ in string.Formatter().parse(template) if field}
-
-
-_WARNED: set[str] = set()
-
-
-def _warn_once(warning: str) -> None:
-    if warning not in _WARNED:
-        _WARNED.add(warning)
-        LOGGER.warning(warning)
 
 
 # -- formats ---------------------------------------------------------------------------------------

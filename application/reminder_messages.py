@@ -3,15 +3,18 @@
 A reminder says what is owed, since when, and how to pay; it tells a household that has paid in
 the meantime to disregard it and where to ask about the bill. The last stage of the policy is a
 final notice. A Chinese text message starts with the sender's signature in 【】, as Chinese SMS
-gateways require. Personal data is kept to the account number and the community.
+gateways require. Personal data is kept to the account number and the community. The words are
+in the message catalogue (application/locale/*/LC_MESSAGES/reminders.po).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from application.message_catalogue import translate
 from application.notifications import MessageLanguage
 
 
@@ -44,55 +47,59 @@ def yuan_text(amount_yuan: Decimal) -> str:
 
 def render_reminder(content: ReminderContent, language: MessageLanguage, sender: ReminderSender) -> tuple[str, str]:
     """The subject and body of a reminder in ``language``."""
-    if language is MessageLanguage.EN:
-        return _english(content, sender)
-    return _chinese(content, sender)
-
-
-def _chinese_day(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
-
-
-def _chinese(content: ReminderContent, sender: ReminderSender) -> tuple[str, str]:
+    language = MessageLanguage(language)
     if content.final:
-        title = "供热费最后催缴通知"
+        title = translate("reminder.title.final", language)
     elif content.stage_number == 1:
-        title = "供热费缴费提醒"
+        title = translate("reminder.title.first", language)
     else:
-        title = "供热费催缴通知"
+        title = translate("reminder.title.overdue", language)
     parts = [
-        f"【{sender.name}】尊敬的用户（户号 {content.account_number}，{content.community}）：",
-        f"截至{_chinese_day(content.today)}，您尚有供热费 {yuan_text(content.amount_yuan)} 元未缴，",
-        f"最早一笔已于{_chinese_day(content.oldest_due_on)}到期，逾期 {content.days_past_due} 天。",
-        "请尽快到营业厅或通过线上渠道缴费。",
+        greeting(content.account_number, content.community, language),
+        translate(
+            "reminder.owed",
+            language,
+            today=day_text(content.today, language),
+            amount=yuan_text(content.amount_yuan),
+            oldest_due_on=day_text(content.oldest_due_on, language),
+            days_past_due=content.days_past_due,
+        ),
+        translate("reminder.how_to_pay", language),
     ]
     if content.final:
-        parts.append("这是最后一次催缴通知，逾期仍未缴费的，我公司将依照供热合同及有关规定处理。")
-    parts.append("如已缴费，请忽略本提醒")
-    parts.append(f"；如对账单有疑问，请致电 {sender.service_phone}。" if sender.service_phone else "。")
-    return f"【{sender.name}】{title}", "".join(parts)
-
-
-def _english(content: ReminderContent, sender: ReminderSender) -> tuple[str, str]:
-    if content.final:
-        title = "Final notice: heating charges overdue"
-    elif content.stage_number == 1:
-        title = "Reminder: heating charges due"
+        parts.append(translate("reminder.final_warning", language))
+    if sender.service_phone:
+        parts.append(translate("reminder.disregard_or_call", language, service_phone=sender.service_phone))
     else:
-        title = "Heating charges overdue"
-    sentences = [
-        f"Dear customer (account {content.account_number}, {content.community}),",
-        f"as of {content.today.isoformat()}, {yuan_text(content.amount_yuan)} yuan of heating charges are unpaid;",
-        f"the oldest fell due on {content.oldest_due_on.isoformat()} and is {content.days_past_due} days overdue.",
-        "Please pay at a service counter or online.",
-    ]
-    if content.final:
-        sentences.append(
-            "This is the final notice: if the charges stay unpaid, we will proceed as the heating contract"
-            " and the regulations provide."
-        )
-    ending = "If you have paid already, please disregard this message"
-    ending += f"; for questions about your bill, call {sender.service_phone}." if sender.service_phone else "."
-    sentences.append(ending)
-    sentences.append(f"-- {sender.name}")
-    return f"[{sender.name}] {title}", " ".join(sentences)
+        parts.append(translate("reminder.disregard", language))
+    return message_subject(title, language, sender), message_body(parts, language, sender)
+
+
+# -- what every message to a household shares (reminders, bill notices, dispute letters) ----------
+
+# Sentences follow each other without a space in Chinese, with one in English.
+SENTENCE_SEPARATORS = {MessageLanguage.ZH: "", MessageLanguage.EN: " "}
+
+
+def message_subject(title: str, language: MessageLanguage, sender: ReminderSender) -> str:
+    """A message's subject: the title, signed with the sender's name."""
+    return translate("message.subject", language, sender=sender.name, title=title)
+
+
+def message_body(parts: Iterable[str], language: MessageLanguage, sender: ReminderSender) -> str:
+    """The sentences of a message joined as the language writes them, signed with the sender's name
+    (first, in 【】, in Chinese, as Chinese SMS gateways require; at the end in English)."""
+    text = SENTENCE_SEPARATORS[language].join(parts)
+    return translate("message.body", language, sender=sender.name, text=text)
+
+
+def greeting(account_number: str, community: str, language: MessageLanguage) -> str:
+    """The greeting of a message to a household: the account number and the community only."""
+    return translate("message.greeting", language, account_number=account_number, community=community)
+
+
+def day_text(day: date, language: MessageLanguage) -> str:
+    """A day as a letter writes it: ``2025年12月1日`` in Chinese, ``2025-12-01`` in English."""
+    if language is MessageLanguage.EN:
+        return day.isoformat()
+    return f"{day.year}年{day.month}月{day.day}日"

@@ -32,7 +32,10 @@ def catalogues() -> dict[Language, i18n.Catalogue]:
 
 
 def test_every_language_has_the_same_catalogue_files() -> None:
-    names = {language: sorted(path.name for path in i18n.catalogue_files(language)) for language in Language}
+    names = {
+        language: sorted(f"{path.parents[3].name}/{path.name}" for path in i18n.catalogue_files(language))
+        for language in Language
+    }
     assert names[Language.ZH], "no catalogue found under api/locale/zh_CN/LC_MESSAGES"
     assert names[Language.EN] == names[Language.ZH]
 

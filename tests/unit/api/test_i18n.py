@@ -30,17 +30,19 @@ def fake_catalogues(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _write_po(tmp_path, "zh_CN", "b.po", {"plain": "普通"})
     _write_po(tmp_path, "en", "a.po", {"greeting": "Hello, {name}"})
     _write_po(tmp_path, "en", "b.po", {"plain": "plain"})
-    loaded = {language: i18n.read_catalogue(language, tmp_path) for language in Language}
+    loaded = {language: i18n.read_catalogue(language, [tmp_path]) for language in Language}
     monkeypatch.setattr(i18n, "catalogue", loaded.__getitem__)
 
 
 def test_files_of_a_language_are_merged_and_a_second_definition_is_reported(tmp_path: Path) -> None:
-    _write_po(tmp_path, "zh_CN", "a.po", {"key": "甲"})
-    _write_po(tmp_path, "zh_CN", "b.po", {"key": "乙", "other": "丙"})
-    loaded = i18n.read_catalogue(Language.ZH, tmp_path)
-    assert loaded.messages == {"key": "甲", "other": "丙"}
-    assert loaded.sources == {"key": "a.po", "other": "b.po"}
-    assert loaded.duplicates == ("key (a.po, b.po)",)
+    api, application = tmp_path / "api" / "locale", tmp_path / "application" / "locale"
+    _write_po(api, "zh_CN", "a.po", {"key": "甲"})
+    _write_po(api, "zh_CN", "b.po", {"other": "丙"})
+    _write_po(application, "zh_CN", "a.po", {"key": "乙", "third": "丁"})
+    loaded = i18n.read_catalogue(Language.ZH, [api, application])
+    assert loaded.messages == {"key": "甲", "other": "丙", "third": "丁"}
+    assert loaded.sources == {"key": "api/a.po", "other": "api/b.po", "third": "application/a.po"}
+    assert loaded.duplicates == ("key (api/a.po, application/a.po)",)
 
 
 @pytest.mark.usefixtures("fake_catalogues")
@@ -67,7 +69,7 @@ def test_placeholders_ignore_escaped_braces() -> None:
 def test_the_shipped_catalogues_load_once_and_have_both_languages() -> None:
     i18n.load_catalogues()
     assert i18n.catalogue(Language.ZH) is i18n.catalogue(Language.ZH)
-    assert {path.name for path in i18n.catalogue_files(Language.EN)} >= {"web.po"}
+    assert {path.name for path in i18n.catalogue_files(Language.EN)} >= {"web.po", "api.po"}
 
 
 @pytest.mark.parametrize("language", list(Language))
