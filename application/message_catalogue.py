@@ -113,15 +113,18 @@ def application_catalogue(language_code: str) -> Catalogue:
     return read_catalogue(language_code, [APPLICATION_LOCALE_DIRECTORY])
 
 
+def find(key: str, language: MessageLanguage) -> str | None:
+    """The raw text of an application message (placeholders unfilled), or None if it has none."""
+    return application_catalogue(language.value).messages.get(key) or None
+
+
 def translate(key: str, language: MessageLanguage, **params: Any) -> str:
     """An application text in ``language``, filled from ``params``; Chinese, then the key, if missing.
 
     tests/unit/test_message_catalogues.py fails on a missing key before it ships.
     """
-    template = application_catalogue(language.value).messages.get(key) or application_catalogue(
-        DEFAULT_LANGUAGE_CODE
-    ).messages.get(key)
-    if not template:
+    template = find(key, language) or find(key, MessageLanguage(DEFAULT_LANGUAGE_CODE))
+    if template is None:
         warn_once(f"unknown message key {key!r}")
         return key
     return fill(key, template, params)
