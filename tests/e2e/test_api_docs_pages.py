@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from infrastructure.container import Container
+
+STATIC_FOLDER = Path(__file__).resolve().parents[2] / "api" / "web" / "static"
 
 # Any absolute URL, and anything that would load from one: src/href naming a scheme or a
 # protocol-relative host ("//cdn.example/x.js").
@@ -56,8 +59,34 @@ def test_a_documentation_page_names_only_the_apps_own_files(
     html = response.text
     assert ABSOLUTE_URL.findall(html) == [], f"{page} names another host"
     assert _references(html) == assets
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    if page == "/docs":
+        assert '"validatorUrl": null' in html  # no badge fetched from the online validator
     if page == "/redoc":
         assert '<redoc spec-url="/openapi.json">' in html
+
+
+@pytest.mark.parametrize(
+    ("path", "media_type", "marker"),
+    [
+        ("/static/vendor/swagger-ui/swagger-ui-bundle.js", "javascript", b"SwaggerUIBundle"),
+        ("/static/vendor/swagger-ui/swagger-ui.css", "text/css", b".swagger-ui"),
+        ("/static/vendor/swagger-ui/favicon-32x32.png", "image/png", b"\x89PNG"),
+        ("/static/vendor/redoc/redoc.standalone.js", "javascript", b"Redoc"),
+        ("/static/vendor/htmx.min.js", "javascript", b"htmx"),
+        ("/static/vendor/echarts.min.js", "javascript", b"echarts"),
+    ],
+)
+def test_the_vendored_files_are_served_as_they_are_on_disk(
+    docs_client: TestClient, path: str, media_type: str, marker: bytes
+) -> None:
+    response = docs_client.get(path)
+
+    assert response.status_code == 200, path
+    assert media_type in response.headers["content-type"]
+    assert marker in response.content
+    assert response.content == (STATIC_FOLDER / path.removeprefix("/static/")).read_bytes()
+    assert response.headers["cache-control"] == "public, max-age=604800"  # a week: releases never change
 
 
 def test_the_documentation_pages_stay_out_of_the_openapi_document(docs_client: TestClient) -> None:
