@@ -16,7 +16,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from api.i18n import Language, format_datetime
+from api.i18n import Language
+from api.messages import describe_error
 from api.web.rendering import render, translate
 from api.web.session import LOGIN_PATH, SESSION_COOKIE, CsrfChecked, WebUser, current_session, request_language
 from application.staff_accounts import AuthenticatedStaff, LoginOutcome, LoginRefusedError
@@ -65,8 +66,8 @@ def _secure(request: Request) -> bool:
 
 
 def staff_error_message(error: LedgerError, language: Language) -> str:
-    """A staff account's refusal (a password rule, a taken username) in the page's language."""
-    return translate(f"web.staff.error.{error.message_key}", language, **error.params)
+    """A refusal of the staff account use cases (a password rule, a login) in the page's language."""
+    return describe_error(error, language)
 
 
 # -- logging in ---------------------------------------------------------------------------------------
@@ -124,11 +125,7 @@ def _signed_in(request: Request, staff: AuthenticatedStaff, next_path: str) -> R
 
 
 def _refusal_message(request: Request, refusal: LoginRefusedError) -> str:
-    language = request_language(request)
-    params = {}
-    if refusal.retry_at is not None:
-        params["retry_at"] = format_datetime(refusal.retry_at, language, "short")
-    return translate(f"web.login.error.{refusal.outcome.value}", language, **params)
+    return staff_error_message(refusal, request_language(request))
 
 
 # -- logging out ----------------------------------------------------------------------------------------
