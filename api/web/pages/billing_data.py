@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
@@ -41,6 +42,7 @@ from domain.billing import BillKind
 from domain.day_split import business_day
 from domain.errors import LedgerError, NotFoundError
 from domain.season import Season, current_or_last_season
+from domain.settlement import ALLOWED_QUANTA_YUAN
 from domain.tariff import CITY_SCOPE
 from domain.values import CustomerClass
 from infrastructure.access_log import SqlAccessLog
@@ -268,6 +270,9 @@ def publication_defaults(container: Container, customer_class: str = "", scope: 
 def _terms_as_form(version: TariffVersionOutput) -> dict[str, str]:
     terms = version.terms.model_dump(mode="json", exclude={"position_coefficients"})
     values = {name: "" if value is None else str(value) for name, value in terms.items()}
+    quantum = Decimal(values["rounding_quantum_yuan"])
+    # The form offers the quanta as the domain writes them (0.01, 0.1, 1), not as shown (1.00).
+    values["rounding_quantum_yuan"] = next((str(allowed) for allowed in ALLOWED_QUANTA_YUAN if allowed == quantum), "")
     return {**values, "customer_class": version.customer_class, "scope": version.scope}
 
 

@@ -1,0 +1,76 @@
+"""What the billing pages (tariffs, seasons, billing runs) share: the container, a posted form's
+fields, the page asked for, a refused form's status, and the names a page shows for the codes the
+ledger stores (a scope ``*`` is the city, ``top/west_end`` a position, ``area_no_meter`` a basis)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request
+from pydantic import ValidationError
+
+from api import i18n
+from api.i18n import Language
+from api.problems import status_of
+from api.web.rendering import translate
+from domain.errors import LedgerError
+from domain.tariff import CITY_SCOPE
+from infrastructure.container import Container
+
+# A page number beyond this is not a person paging.
+MAXIMUM_PAGE = 100_000
+
+
+def get_container(request: Request) -> Container:
+    """The container the app was built with."""
+    container: Container = request.app.state.container
+    return container
+
+
+WebContainer = Annotated[Container, Depends(get_container)]
+PageNumber = Annotated[int, Query(ge=1, le=MAXIMUM_PAGE, description="The page of a table, from 1")]
+
+
+async def posted_fields(request: Request) -> dict[str, str]:
+    """A posted form's text fields (the CSRF check has read the form already: Starlette keeps it)."""
+    form = await request.form()
+    return {name: value for name, value in form.items() if isinstance(value, str) and name != "csrf_token"}
+
+
+FormFields = Annotated[dict[str, str], Depends(posted_fields)]
+
+
+def refusal_status(error: ValidationError | LedgerError) -> int:
+    """The status a refused form is shown with: 422 for what the schema refuses, else the
+    ledger's (422 a rule, 409 a conflict), as the API answers."""
+    return 422 if isinstance(error, ValidationError) else status_of(error)
+
+
+def code_name(prefix: str, language: Language) -> Callable[[str], str]:
+    """The name of a code under ``prefix`` (``web.billing.basis.``) in ``language``; a code the
+    catalogue does not name yet shows as itself rather than as a message key."""
+
+    def name(code: str) -> str:
+        key = prefix + code
+        return translate(key, language) if i18n.has_message(key) else code
+
+    return name
+
+
+def names(language: Language) -> dict[str, Any]:
+    """The naming helpers every billing template gets."""
+
+    def scope_name(scope: str) -> str:
+        return translate("web.billing.scope.city", language) if scope == CITY_SCOPE else scope
+
+    def position_name(position: str) -> str:
+        vertical, _, horizontal = position.partition("/")
+        vertical_name = code_name("web.billing.vertical.", language)(vertical)
+        return f"{vertical_name} / {code_name('web.billing.horizontal.', language)(horizontal)}"
+
+    return {
+        "scope_name": scope_name,
+        "position_name": position_name,
+        "basis_name": code_name("web.billing.basis.", language),
+    }
