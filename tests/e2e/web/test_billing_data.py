@@ -19,11 +19,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from api import i18n
 from api.messages import Language
 from api.web.pages import billing_data as data
 from application.authorization import SYSTEM, Principal, Role
+from domain.billing import BillKind, EnergyBasis
 from domain.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
-from domain.values import CustomerClass
+from domain.settlement import PositionCorrection, RoundingMode, SettlementPolicy
+from domain.tariff import BilledArea, BrokenMeterMethod
+from domain.values import CustomerClass, HorizontalPosition, VerticalPosition
+from infrastructure.billing_runs import RunStatus
 from infrastructure.container import Container
 from tests.e2e.conftest import LedgerApi
 
@@ -293,3 +298,34 @@ def test_pages_show_every_item_once_in_order(count: int, page_size: int) -> None
     assert data.page_of(items, first.pages + 5, page_size).page == first.pages
     assert data.page_of(items, -3, page_size).page == 1
     assert first.has_previous is False and first.has_next is (count > page_size)
+
+
+# -- names ----------------------------------------------------------------------------------------
+
+
+def test_every_code_the_billing_pages_show_has_a_name_in_both_languages() -> None:
+    """The templates name codes by key (``web.billing.policy.`` + the policy); the catalogue test
+    sees literal keys only, so the codes' keys are checked here, member by member."""
+    codes = {
+        "class": CustomerClass,
+        "policy": SettlementPolicy,
+        "position_correction": PositionCorrection,
+        "rounding": RoundingMode,
+        "billed_area": BilledArea,
+        "broken_meter_method": BrokenMeterMethod,
+        "kind": BillKind,
+        "status": RunStatus,
+        "basis": [*EnergyBasis, "area"],
+        "vertical": VerticalPosition,
+        "horizontal": HorizontalPosition,
+        "season_source": ["community", "city", "default"],
+        "decree_kind": ["declared", "extended"],
+    }
+    missing = [
+        f"web.billing.{prefix}.{code!s}"
+        for prefix, members in codes.items()
+        for code in members
+        for language in Language
+        if i18n.text(f"web.billing.{prefix}.{code!s}", language) is None
+    ]
+    assert missing == []
