@@ -18,8 +18,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
+from api.messages import Language, render
 from api.schemas.disputes import ApprovalInput, DisputeInput, ResolutionInput, StepInput, WithdrawalInput
 from api.schemas.scenarios import ScenarioSubmission
 from domain.scenario import MAXIMUM_VARIANTS
@@ -54,6 +55,18 @@ VARIANT_FIELDS = (
 )
 SCENARIO_FIELDS = ("season", "title", "community", "building", "customer_class", "as_of")
 _STEP = TypeAdapter(StepInput)
+# The tags of the step union: pydantic puts the step's kind in an error's location.
+_STEP_KINDS = frozenset(
+    {
+        "verification_requested",
+        "verification_result",
+        "site_visit",
+        "reading_corrected",
+        "estimate_replaced",
+        "recompute",
+        "household_note",
+    }
+)
 
 Form = Mapping[str, str]
 
@@ -139,3 +152,27 @@ def _variant(form: Form, index: int) -> dict[str, Any] | None:
         return None
     prices: dict[str, Any] = given(form, VARIANT_FIELDS, prefix=prefix)
     return {"label": label, "from_actual": bool(form.get(prefix + "from_actual")), **prices}
+
+
+def form_field(location: tuple[Any, ...]) -> str:
+    """The form field a schema error is about: ``subject.bill_id`` is ``subject_bill_id``,
+    ``variants[0].label`` is ``variant1_label``, a step's ``(kind, name)`` is ``name``; "" for the
+    form as a whole."""
+    parts = [part for part in location if part not in _STEP_KINDS]
+    if len(parts) >= 3 and parts[0] == "variants" and isinstance(parts[1], int):
+        return f"variant{parts[1] + 1}_{parts[2]}"
+    if len(parts) >= 2 and parts[0] == "subject":
+        return f"subject_{parts[1]}"
+    names = [str(part) for part in parts if isinstance(part, str)]
+    return names[-1] if names else ""
+
+
+def field_errors(error: ValidationError, language: Language) -> dict[str, str]:
+    """What is wrong with each field, in ``language`` (the API's validation messages), the first
+    error of a field only."""
+    found: dict[str, str] = {}
+    for item in error.errors():
+        params = dict(item.get("ctx") or {})
+        message = render([f"validation.{item['type']}"], params, language, str(item.get("msg", "")))
+        found.setdefault(form_field(tuple(item.get("loc", ()))), message)
+    return found

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from api.routers.households import require_household
 from domain.dispute import CLOSED_STATES, DisputeState
 from domain.dispute_service_levels import (
     DisputeTimes,
@@ -31,7 +32,8 @@ from infrastructure.container import Container
 from projections.billing_queries import BillingQueries, BillRecord
 from projections.dispute_queries import DisputeFilter, DisputeQueries, DisputeRecord, DisputeStepRecord
 from projections.dispute_service_levels import DisputeServiceLevelQueries, OverdueDispute, OverdueFilter
-from projections.queries import LedgerQueries
+from projections.payment_queries import PaymentQueries, PaymentRecord
+from projections.queries import HouseholdRecord, LedgerQueries
 
 PAGE_SIZE = 50
 # The bills a recompute may be attached to are the household's; a household has a handful a season.
@@ -286,3 +288,32 @@ def dispute_view(container: Container, dispute_id: UUID, today: date, now: datet
     meters = LedgerQueries(container.engine).meters_of_household(record.household_id)
     serials = sorted({meter.serial for meter in meters} | ({record.meter_serial} if record.meter_serial else set()))
     return DisputeView(dispute_row(record, targets, today, now), steps, bills.items, serials)
+
+
+# -- the opening form ---------------------------------------------------------------------------
+
+# The payments offered to dispute: the latest few (an older one is named by its receipt number).
+MAXIMUM_PAYMENTS_OFFERED = 50
+
+
+@dataclass(frozen=True)
+class OpeningChoices:
+    """What the opening form offers for one household: its bills, meters and latest payments."""
+
+    household: HouseholdRecord
+    bills: list[BillRecord]
+    meter_serials: list[str]
+    payments: list[PaymentRecord]
+
+
+def opening_choices(container: Container, account_number: str) -> OpeningChoices:
+    """The household's bills, meters and payments to pick the disputed one from; NotFoundError
+    (shown on the form) for an unknown account."""
+    queries = LedgerQueries(container.engine)
+    household = require_household(queries, account_number)
+    bills = BillingQueries(container.engine).bills_of_household(household.household_id, limit=MAXIMUM_BILLS_OFFERED)
+    meters = queries.meters_of_household(household.household_id)
+    payments = PaymentQueries(container.engine).payments_of_household(
+        household.household_id, limit=MAXIMUM_PAYMENTS_OFFERED
+    )
+    return OpeningChoices(household, bills.items, sorted({meter.serial for meter in meters}), payments.items)

@@ -17,18 +17,27 @@ from fastapi import BackgroundTasks, Response
 from pydantic import ValidationError
 from starlette.requests import Request
 
+from api import i18n
 from api.messages import Language
 from api.routers.history import HistoryFormat
 from api.schemas.history import HistoryPage
 from api.schemas.scenarios import ScenarioOutput
-from api.web.pages import audit_data, disputes_data, scenarios_data
+from api.web.pages import audit_data, casework_forms, disputes, disputes_data, scenarios, scenarios_data
 from api.web.pages.casework_forms import dispute_input, scenario_submission
 from application.authorization import Principal, Role
+from application.dispute_letters import LetterSkip
+from application.history import event_classes
+from domain.billing import BillKind
 from domain.day_split import business_day
+from domain.dispute import Dispute, DisputeCategory, DisputeChannel, DisputeState, SubjectKind
 from domain.dispute_service_levels import ServiceClock
 from domain.errors import NotFoundError, PermissionDeniedError
+from domain.scenario import PRICE_FIELDS
+from domain.settlement import SettlementPolicy
+from domain.values import CustomerClass
 from infrastructure.container import Container
-from infrastructure.scenarios import TotalsLevel
+from infrastructure.scenarios import ScenarioStatus, TotalsLevel
+from projections.dispute_handlers import step_kind
 from projections.dispute_queries import DisputeFilter
 from projections.dispute_service_levels import OverdueFilter
 from tests.e2e.conftest import LedgerApi
@@ -302,3 +311,46 @@ def test_a_balance_as_known_before_a_payment_differs_from_the_live_one(api: Ledg
     assert Decimal(on_the_api["balance_yuan"]) == known.known.balance.balance_yuan
     with pytest.raises(NotFoundError):
         audit_data.known_balance(container, AUDITOR, "NOBODY", before_payment, day)
+
+
+# -- the catalogue has every key the pages make from a value ----------------------------------------
+
+
+def test_every_label_the_casework_pages_make_from_a_value_is_in_both_languages() -> None:
+    """The templates name some messages by a value (``"web.disputes.state." ~ state``): the
+    catalogue test sees only literal keys, so this one lists each value's key."""
+    keys = [f"web.disputes.state.{state.value}" for state in DisputeState]
+    keys += [f"web.disputes.category.{category.value}" for category in DisputeCategory]
+    keys += [f"web.disputes.channel.{channel.value}" for channel in DisputeChannel]
+    keys += [f"web.disputes.subject.{kind.value}" for kind in SubjectKind]
+    keys += [f"web.disputes.bill_kind.{kind.value}" for kind in BillKind]
+    keys += [f"web.disputes.step.{step_kind(object.__new__(event))}" for event in event_classes(Dispute).values()]
+    keys += [f"web.disputes.field.{name}" for fields in disputes_data.STEP_FIELDS.values() for name, _ in fields]
+    keys += [f"web.disputes.{name}.{value}" for name, value in _coded_step_values()]
+    keys += [f"web.disputes.clock.{clock.value}" for clock in ServiceClock]
+    keys += [f"web.disputes.overdue.{clock.value}" for clock in ServiceClock]
+    keys += [f"web.disputes.overdue.hint.{clock.value}" for clock in ServiceClock]
+    keys += [f"web.disputes.letter.skip.{skip.value}" for skip in LetterSkip]
+    keys += [f"web.disputes.done.{done}" for done in disputes._DONE]
+    keys += [f"web.disputes.step_form.{kind}" for kind in casework_forms._STEP_KINDS]
+    keys += [f"web.scenarios.status.{status.value}" for status in ScenarioStatus]
+    keys += [f"web.scenarios.class.{customer_class.value}" for customer_class in CustomerClass]
+    keys += [f"web.scenarios.policy.{policy.value}" for policy in SettlementPolicy]
+    keys += [f"web.scenarios.level.{level.value}" for level in scenarios.GROUP_LEVELS]
+    keys += [f"web.scenarios.field.{name}" for name in PRICE_FIELDS]
+    keys += [f"web.audit.kind.{kind.value}" for kind in audit_data.RecordKind]
+    keys += [f"web.audit.known.field.{name}" for name in ("account", "known_at", "day")]
+    missing = {language.value: [key for key in keys if i18n.text(key, language) is None] for language in i18n.Language}
+    assert missing == {"zh": [], "en": []}
+
+
+def _coded_step_values() -> list[tuple[str, str]]:
+    """The step details shown as a code (a category, a channel, an outcome) with each value."""
+    values = {
+        "category": [category.value for category in DisputeCategory],
+        "channel": [channel.value for channel in DisputeChannel],
+        "outcome": ["upheld", "partly", "rejected"],
+    }
+    coded = {name for fields in disputes_data.STEP_FIELDS.values() for name, kind in fields if kind == "code"}
+    assert coded == set(values), "every coded detail has its values listed here"
+    return [(name, value) for name in sorted(coded) for value in values[name]]
