@@ -51,19 +51,23 @@ def read_catalogue(language_code: str, directories: Iterable[Path]) -> Catalogue
     sources: dict[str, str] = {}
     duplicates: list[str] = []
     for path in catalogue_files(language_code, directories):
-        with path.open("rb") as file:
-            po = read_po(file)
         source = f"{path.parents[3].name}/{path.name}"  # api/locale/zh_CN/LC_MESSAGES/web.po → "api/web.po"
-        for message in po:
-            key = str(message.id)
-            if not key:  # the header
-                continue
+        for key, text in read_po_file(path):
             if key in messages:
                 duplicates.append(f"{key} ({sources[key]}, {source})")
                 continue
-            messages[key] = str(message.string or "")
+            messages[key] = text
             sources[key] = source
     return Catalogue(language_code, messages, sources, tuple(duplicates))
+
+
+@cache
+def read_po_file(path: Path) -> tuple[tuple[str, str], ...]:
+    """The (key, text) pairs of one .po file, parsed by Babel once per process: the application's
+    files are read both for the application and for the API's merged catalogue."""
+    with path.open("rb") as file:
+        po = read_po(file)
+    return tuple((str(message.id), str(message.string or "")) for message in po if message.id)
 
 
 def fill(key: str, template: str, params: Mapping[str, Any]) -> str:
