@@ -186,6 +186,8 @@ def serve(
             f"clerk (serve {datetime.now(UTC):%Y-%m-%d %H:%M})", Role.CLERK, operator().name
         )
         _print_serve_help(console, issued.secret, host, port)
+        if demo:
+            _print_demo_accounts(container, f"http://{host}:{port}/ui/")
         # Imported here: the web stack is not needed by the other commands and slows their start.
         import uvicorn
 
@@ -263,8 +265,23 @@ def demo_command(
         if is_loaded(container.ledger, community):
             console.print(f"The demo community {community.name} is already loaded: nothing to do.")
             _print_demo_summary(console, container, community, None)
-            return
-        _load_demo(container, console, community)
+        else:
+            _load_demo(container, console, community)
+        _print_demo_accounts(container, DEMO_UI_URL)
+
+
+# Where `heatledger serve` (its default host and port) serves the web UI.
+DEMO_UI_URL = "http://127.0.0.1:8000/ui/"
+
+
+def _print_demo_accounts(container: Container, url: str) -> None:
+    """One staff account per role for the web UI, made once and shown again on later starts."""
+    from api.cli_users import print_demo_accounts
+    from infrastructure.demo.accounts import accounts_file, demo_accounts
+
+    data_dir = container.settings.data_dir
+    made = demo_accounts(container.staff_accounts, operator(), data_dir)
+    print_demo_accounts(made, url, str(accounts_file(data_dir)))
 
 
 def _load_demo(container: Container, console: Console, community: DemoCommunity) -> None:
@@ -738,4 +755,4 @@ def _read_temperatures(file: Path) -> dict[date, Decimal]:
 # The billing commands live in their own module and register themselves on ``app``; imported last,
 # when everything they use from here exists.
 import api.cli_tariff_corrections  # noqa: E402, F401
-from api import cli_audit, cli_billing, cli_disputes, cli_dunning, cli_payments, cli_scenarios, cli_seasons  # noqa: E402, F401
+from api import cli_audit, cli_billing, cli_disputes, cli_dunning, cli_payments, cli_scenarios, cli_seasons, cli_users  # noqa: E402, F401
