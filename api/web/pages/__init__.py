@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.web.pages import account, dashboard
+from api.web.pages import account, billing_runs, billing_seasons, billing_tariffs, dashboard
 
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
     account.router,
     dashboard.router,
+    billing_tariffs.router,
+    billing_seasons.router,
+    billing_runs.router,
 )
