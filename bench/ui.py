@@ -1,0 +1,351 @@
+"""UI benchmark: concurrent logged-in sessions over the demo's pages, beside a bare ASGI baseline.
+
+Run ``python -m bench.ui`` (``--sessions`` 20, ``--rounds`` 10, ``--buildings`` 3 and ``--days``
+as ``heatledger demo`` takes them; ``--data-dir`` reuses a store loaded by an earlier run).
+
+Set-up (not timed): ``heatledger demo`` into a fresh SQLite store, one account per role with
+``heatledger user create --password-stdin``, and ``heatledger serve`` on a free loopback port: one
+uvicorn process, as the embedded default is deployed. Each session logs in through the real form
+(GET /ui/login for its CSRF token, POST), as one of the roles in turn (20 sessions: 4 per role), and
+finds its pages the way a person does: the links of its navigation, and on each area's page the first
+link to one of the area's own records (a household, a billing run; ids shown as ``{id}``). The
+pages are fetched once to warm the process up.
+
+Timed: every session, all at once, requests each of its pages ``--rounds`` times in a shuffled
+order, one request at a time (a person waits for the page); the time is from sending the request to
+having read the whole body. Per page: how many, p50, p95, p99 and the slowest, against the target
+p95 < 200 ms. The baseline: a bare ASGI handler (a fixed page of the dashboard's size) under the same
+uvicorn, requested by the same client with the same concurrency in the same run: the floor that the
+client, the loopback and uvicorn cost before the ledger does anything. Figures only; nothing is
+asserted. Every loop is bounded: rounds × pages per session, 30 s per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from rich.console import Console
+from rich.table import Table
+
+from bench.replay import percentile
+
+ROOT = Path(__file__).resolve().parents[1]
+ROLES = ("admin", "clerk", "customer_service", "auditor", "regulator")
+TARGET_P95_MS = 200.0
+REQUEST_TIMEOUT_SECONDS = 30.0
+SERVER_START_SECONDS = 120.0
+NAVIGATION = re.compile(r'<nav class="mainnav".*?</nav>', re.DOTALL)
+LINK = re.compile(r'href="(/ui/[^"?#]*)"')
+ID_SEGMENT = re.compile(r"\d")
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+# The baseline's answer: about the size of a rendered page.
+BARE_BODY = b"<!doctype html><title>baseline</title>" + b"<p>" + b"x" * 12_000 + b"</p>"
+
+
+async def bare_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The baseline: an ASGI handler that answers every request with the same fixed page."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    headers = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(BARE_BODY)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": BARE_BODY})
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    password: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Session:
+    """A logged-in client and the pages its role reaches."""
+
+    client: httpx2.AsyncClient
+    role: str
+    pages: dict[str, str]  # name (a path, ids as {id}) → the path fetched
+
+
+# -- set-up ---------------------------------------------------------------------------------------
+
+
+def heatledger(data_dir: Path, *arguments: str, stdin: str | None = None) -> None:
+    """One ``heatledger`` command against ``data_dir``, failing loudly."""
+    result = subprocess.run(
+        [*_heatledger_command(), *arguments],
+        env=_environment(data_dir),
+        cwd=data_dir.parent,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"heatledger {' '.join(arguments[:2])} failed:\n{result.stdout}\n{result.stderr}")
+
+
+def _heatledger_command() -> list[str]:
+    script = Path(sys.executable).parent / "heatledger"
+    return [str(script)] if script.is_file() else [sys.executable, "-c", "from api.cli import main; main()"]
+
+
+def _environment(data_dir: Path) -> dict[str, str]:
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("HEATLEDGER_")}
+    environment.update(
+        HEATLEDGER_DATA_DIR=str(data_dir),
+        HEATLEDGER_BACKEND="sqlite",
+        HEATLEDGER_ENVIRONMENT="development",
+        # Twenty sessions log in from one address at once: no login here fails, but keep the
+        # address limit out of the way of a rerun against the same store.
+        HEATLEDGER_LOGIN_ADDRESS_MAX_FAILURES="10000",
+        COLUMNS="200",
+    )
+    return environment
+
+
+def prepare_store(data_dir: Path, buildings: int, days: int | None, console: Console) -> dict[str, Account]:
+    """The demo store with one bench account per role (made again on every run: new passwords)."""
+    started = time.perf_counter()
+    demo_options = ["--buildings", str(buildings), *(["--days", str(days)] if days is not None else [])]
+    heatledger(data_dir, "demo", *demo_options)
+    accounts = bench_accounts(data_dir)
+    console.print(f"store ready in {time.perf_counter() - started:.1f} s: {data_dir}")
+    return accounts
+
+
+def bench_accounts(data_dir: Path) -> dict[str, Account]:
+    """One new account per role (a new name each run, so a store may be reused)."""
+    accounts = {}
+    for role in ROLES:
+        suffix = secrets.token_hex(3)
+        account = Account(f"bench-{role.replace('_', '-')}-{suffix}", "Bench-" + secrets.token_urlsafe(12), role)
+        arguments = ("user", "create", account.username, "--role", role, "--password-stdin")
+        heatledger(data_dir, *arguments, stdin=account.password + "\n")
+        accounts[role] = account
+    return accounts
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def served(command: list[str], environment: dict[str, str], cwd: Path, logs: Path, health_path: str) -> Iterator[str]:
+    """A server process on a free loopback port until the block ends; yields its base URL."""
+    port = free_port()
+    log_path = logs / f"server-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [*command, "--host", "127.0.0.1", "--port", str(port)],
+            env=environment,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            _wait_until_answering(base_url + health_path, process, log_path)
+            yield base_url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=15)
+
+
+def _wait_until_answering(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(
+                f"the server exited ({process.returncode}):\n{log_path.read_text(errors='replace')[-3000:]}"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.2)
+    raise SystemExit(f"the server did not answer {url} within {SERVER_START_SECONDS:.0f} s")
+
+
+# -- sessions -------------------------------------------------------------------------------------
+
+
+async def log_in(base_url: str, account: Account) -> Session:
+    """A client logged in through the form, with the pages its role reaches."""
+    client = httpx2.AsyncClient(base_url=base_url, timeout=REQUEST_TIMEOUT_SECONDS)
+    form = await client.get("/ui/login")
+    token = CSRF_FIELD.search(form.text)
+    assert token is not None, "the login form has no CSRF token"
+    answer = await client.post(
+        "/ui/login",
+        data={"username": account.username, "password": account.password, "csrf_token": token[1], "next": "/ui/"},
+    )
+    assert answer.status_code == 303, f"{account.role} could not log in: {answer.status_code}"
+    return Session(client, account.role, await _pages(client))
+
+
+async def _pages(client: httpx2.AsyncClient) -> dict[str, str]:
+    """The navigation's pages, and on each the first link to one of that area's own records."""
+    dashboard = await client.get("/ui/")
+    navigation = NAVIGATION.search(dashboard.text)
+    areas = sorted(set(LINK.findall(navigation[0] if navigation else "")) | {"/ui/"})
+    pages = {area: area for area in areas}
+    for area in areas:
+        if area == "/ui/":
+            continue
+        listing = await client.get(area)
+        records = [link for link in LINK.findall(listing.text) if link.startswith(area.rstrip("/") + "/")]
+        if records and (await client.get(records[0])).status_code == 200:
+            pages[page_name(records[0])] = records[0]
+    return pages
+
+
+def page_name(path: str) -> str:
+    """A path with its record ids (any segment holding a digit) as ``{id}``: one row per kind of page."""
+    return "/".join("{id}" if ID_SEGMENT.search(segment) else segment for segment in path.split("/"))
+
+
+async def browse(session: Session, rounds: int, seed: int) -> dict[str, list[float]]:
+    """Each page of the session ``rounds`` times, shuffled; the milliseconds of each, by page."""
+    order = random.Random(seed)
+    timings: dict[str, list[float]] = defaultdict(list)
+    for _ in range(rounds):
+        names = list(session.pages)
+        order.shuffle(names)
+        for name in names:
+            started = time.perf_counter()
+            response = await session.client.get(session.pages[name])
+            _ = response.content
+            spent_ms = (time.perf_counter() - started) * 1000
+            # A page that did not answer 200 is counted apart: its time says nothing of the page.
+            timings[name if response.status_code == 200 else f"({name}: status {response.status_code})"].append(
+                spent_ms
+            )
+    return timings
+
+
+async def measure_ui(base_url: str, accounts: dict[str, Account], sessions: int, rounds: int) -> dict[str, list[float]]:
+    logged_in = [await log_in(base_url, accounts[ROLES[number % len(ROLES)]]) for number in range(sessions)]
+    try:
+        for session in logged_in:  # warm-up, not timed
+            await browse(session, 1, seed=0)
+        started = time.perf_counter()
+        results = await asyncio.gather(*(browse(session, rounds, seed) for seed, session in enumerate(logged_in, 1)))
+        elapsed = time.perf_counter() - started
+    finally:
+        for session in logged_in:
+            await session.client.aclose()
+    merged: dict[str, list[float]] = defaultdict(list)
+    for result in results:
+        for name, values in result.items():
+            merged[name].extend(values)
+    merged["(all pages)"] = [value for name, values in merged.items() if not name.startswith("(") for value in values]
+    merged["(requests per second)"] = [len(merged["(all pages)"]) / elapsed]
+    return merged
+
+
+async def measure_baseline(base_url: str, sessions: int, requests_per_session: int) -> list[float]:
+    async def one_client() -> list[float]:
+        async with httpx2.AsyncClient(base_url=base_url, timeout=REQUEST_TIMEOUT_SECONDS) as client:
+            await client.get("/")
+            spent = []
+            for _ in range(requests_per_session):
+                started = time.perf_counter()
+                _ = (await client.get("/")).content
+                spent.append((time.perf_counter() - started) * 1000)
+            return spent
+
+    results = await asyncio.gather(*(one_client() for _ in range(sessions)))
+    return [value for values in results for value in values]
+
+
+# -- report ---------------------------------------------------------------------------------------
+
+
+def report(console: Console, timings: dict[str, list[float]], baseline: list[float], sessions: int) -> None:
+    table = Table(title=f"UI pages, {sessions} concurrent sessions (ms)")
+    for column in ("page", "requests", "p50", "p95", "p99", "max", f"p95 < {TARGET_P95_MS:.0f}"):
+        table.add_column(column, justify="left" if column == "page" else "right")
+    rows = {name: values for name, values in timings.items() if not name.startswith("(requests")}
+    for name, values in sorted(rows.items(), key=lambda item: (item[0].startswith("("), item[0])):
+        table.add_row(name, *_figures(values))
+    table.add_row("bare ASGI (baseline)", *_figures(baseline))
+    console.print(table)
+    console.print(f"throughput: {timings['(requests per second)'][0]:.0f} pages/s over {sessions} sessions")
+
+
+def _figures(values: list[float]) -> list[str]:
+    p95 = percentile(values, 0.95)
+    return [
+        str(len(values)),
+        f"{percentile(values, 0.50):.1f}",
+        f"{p95:.1f}",
+        f"{percentile(values, 0.99):.1f}",
+        f"{max(values):.1f}",
+        "yes" if p95 < TARGET_P95_MS else "NO",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--buildings", type=int, default=3)
+    parser.add_argument("--days", type=int, default=None)
+    parser.add_argument("--data-dir", type=Path, default=None, help="A store from an earlier run (not loaded again).")
+    arguments = parser.parse_args()
+    assert 1 <= arguments.sessions <= 200 and 1 <= arguments.rounds <= 1000, "bounded runs only"
+    console = Console()
+    with tempfile.TemporaryDirectory(prefix="bench-ui-") as folder:
+        data_dir = arguments.data_dir or Path(folder) / "store"
+        if arguments.data_dir is not None and (data_dir / "heatledger.sqlite").is_file():
+            console.print(f"reusing the store at {data_dir}")
+            accounts = bench_accounts(data_dir)
+        else:
+            accounts = prepare_store(data_dir, arguments.buildings, arguments.days, console)
+        logs = Path(folder)
+        serve = [*_heatledger_command(), "serve"]
+        with served(serve, _environment(data_dir), data_dir.parent, logs, "/health") as base_url:
+            timings = asyncio.run(measure_ui(base_url, accounts, arguments.sessions, arguments.rounds))
+        bare = [sys.executable, "-m", "uvicorn", "bench.ui:bare_app"]
+        with served(bare, dict(os.environ), ROOT, logs, "/") as base_url:
+            per_session = max(1, len(timings["(all pages)"]) // arguments.sessions)
+            baseline = asyncio.run(measure_baseline(base_url, arguments.sessions, per_session))
+    report(console, timings, baseline, arguments.sessions)
+
+
+if __name__ == "__main__":
+    main()
