@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.web.pages import account, billing_runs, billing_seasons, billing_tariffs, dashboard
+from api.web.pages import account, billing_runs, billing_seasons, billing_tariffs, dashboard, households
 
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
     account.router,
@@ -15,4 +15,5 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     billing_tariffs.router,
     billing_seasons.router,
     billing_runs.router,
+    households.router,
 )
