@@ -199,7 +199,7 @@ class StaffAccounts:
 
     # -- administration ------------------------------------------------------------------------
 
-    def create(self, principal: Principal, username: str, role: Role, password: str, reason: str = "") -> UUID:
+    def create(self, principal: Principal, username: str, role: Role | str, password: str, reason: str = "") -> UUID:
         """Register an account; ConflictError if the username is taken."""
         principal.require(Permission.MANAGE_TOKENS)
         normalised = check_username(username)
@@ -223,7 +223,7 @@ class StaffAccounts:
         self.ledger.save(account)
         self.sessions.revoke_all(account.id, self.clock())
 
-    def change_role(self, principal: Principal, username: str, role: Role, reason: str = "") -> bool:
+    def change_role(self, principal: Principal, username: str, role: Role | str, reason: str = "") -> bool:
         """Give an account another role; its sessions end (they carry the old role)."""
         principal.require(Permission.MANAGE_TOKENS)
         account = self.account(username)
@@ -258,6 +258,11 @@ class StaffAccounts:
         account = self.account(username)
         account.unlock(self.clock(), _context(principal, reason or "unlocked"))
         self.ledger.save(account)
+
+    def revoke_sessions(self, principal: Principal, username: str) -> int:
+        """End every web session of an account now; how many were live."""
+        principal.require(Permission.MANAGE_TOKENS)
+        return self.sessions.revoke_all(self.account(username).id, self.clock())
 
     def list(self, principal: Principal) -> list[StaffAccountView]:
         """Every account, by username, with its state, last login and lock-out."""

@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.web.pages import account, billing_runs, billing_seasons, billing_tariffs, dashboard, households
+from api.web.pages import (
+    account,
+    admin_users,
+    billing_runs,
+    billing_seasons,
+    billing_tariffs,
+    dashboard,
+    households,
+)
 
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
     account.router,
@@ -16,4 +24,5 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     billing_seasons.router,
     billing_runs.router,
     households.router,
+    admin_users.router,
 )
