@@ -109,6 +109,11 @@ class LedgerTranscoder(JSONTranscoder):
             found = self._uuids[text] = UUID(text)
         return found
 
+    def value_decoder(self, name: str) -> Callable[[Any], Any] | None:
+        """The function decoding gives a transcoded value of type ``name`` to (its ``_data_``),
+        for a reader that parses the JSON itself and decodes only the fields it needs."""
+        return self._decoders.get(name)
+
     def _decode_obj(self, d: dict[str, Any]) -> Any:
         # As the library's: only an object of exactly the two keys "_type_" and "_data_" is a
         # transcoded value; an unknown type name is an error.

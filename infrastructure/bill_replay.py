@@ -2,8 +2,10 @@
 everything known now with the causes of each difference.
 
 Both run the same billing run as the one that issued the bill (``BillingRuns``), over a
-``PointInTimeView`` holding the household's events (its building's, for a monthly statement,
-which compares the flat with its building's average):
+``BillingView`` holding the household's events (its building's, for a monthly statement,
+which compares the flat with its building's average), with the read models the run reads folded
+in memory from those events (``projections/billing_fold.py``; a ``PointInTimeView``, which
+projects them into a database, gives the same and is what the tests check the fold against):
 
 - **replay** gives the view what the bill's inputs were read from: the events the read models had
   applied at the bill's recorded ``inputs_position``, and the events of the aggregates the run
@@ -38,7 +40,7 @@ from domain.errors import InvalidInputError, NotFoundError
 from domain.season import Season
 from domain.settlement import BillLine
 from infrastructure.event_selection import scoped_notifications
-from infrastructure.point_in_time import PointInTimeView, building_scope, empty_view, household_scope
+from infrastructure.point_in_time import BillingView, PointInTimeView, building_scope, empty_view, household_scope
 from projections.billing_queries import BillingQueries
 from projections.collector import collector_paused
 
@@ -193,20 +195,31 @@ class _IssuedBill:
     run_first_notification_id: int = 0
 
 
+# A view for a dry run: given the clock (the bill's issue), an empty ledger that billing runs over.
+ViewFactory = Callable[[Callable[[], datetime]], "BillingView | PointInTimeView"]
+
+
+def projected_view(clock: Callable[[], datetime]) -> PointInTimeView:
+    """A view that projects what it receives into read models in a database (the slower, general
+    view: the tests replay with it too, to check the folded one)."""
+    return empty_view(frozenset(), clock)
+
+
 class BillReplays:
     """Replays and recomputations of issued bills (read-only: nothing is stored)."""
 
-    def __init__(self, ledger: HeatLedger, engine: Engine) -> None:
+    def __init__(self, ledger: HeatLedger, engine: Engine, view: ViewFactory = BillingView) -> None:
         self.ledger = ledger
         self.engine = engine
+        self.view = view
 
     def replay(self, bill_id: UUID) -> ReplayOutcome:
         """The bill recomputed from the events known when it was issued, against the issued lines."""
         bill = self._issued(bill_id)
         scope = self._scope(bill)
-        # The view's tens of thousands of objects live until it closes: a collection during the
-        # replay would only scan them (a full one, every third replay or so, took 80 ms of about
-        # 300). What cycles the view leaves are collected when the collector resumes.
+        # The view's thousands of objects live until it closes: a collection during the replay
+        # would only scan them (a full one, every third replay or so, took 80 ms of about 300
+        # with the projected view). What cycles the view leaves are collected when it resumes.
         with collector_paused(), self._view(bill) as view:
             view.advance(self._known_at_issue(bill, scope))
             replayed = self._dry_run(view, bill)
@@ -332,11 +345,11 @@ class BillReplays:
 
     # -- dry runs ----------------------------------------------------------------------------
 
-    def _view(self, bill: _IssuedBill) -> PointInTimeView:
+    def _view(self, bill: _IssuedBill) -> BillingView | PointInTimeView:
         issued_at = bill.issued_at
-        return empty_view(frozenset(), lambda: issued_at)
+        return self.view(lambda: issued_at)
 
-    def _dry_run(self, view: PointInTimeView, bill: _IssuedBill) -> ComputedLines:
+    def _dry_run(self, view: BillingView | PointInTimeView, bill: _IssuedBill) -> ComputedLines:
         """The bill as the issuing run's kind of run computes it over the view now."""
         view.ledger.captured.clear()
         request = RunRequest(
