@@ -13,6 +13,7 @@ from api.web.pages import (
     billing_runs,
     billing_seasons,
     billing_tariffs,
+    counter,
     dashboard,
     households,
 )
@@ -24,5 +25,6 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     billing_seasons.router,
     billing_runs.router,
     households.router,
+    counter.router,
     admin_users.router,
 )

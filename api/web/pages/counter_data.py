@@ -60,7 +60,7 @@ from domain.payment import COUNTER_CHANNELS, PaymentChannel, RefundStatus, Rever
 from infrastructure.container import Container
 from infrastructure.online_payments import OrderStatus
 from projections.payment_queries import PaymentQueries
-from projections.queries import HouseholdRecord, LedgerQueries
+from projections.queries import MAXIMUM_PAGE_SIZE, HouseholdRecord, LedgerQueries
 
 PAGE_SIZE = 50
 # The payments a household's panel at the counter lists (the rest are on the household's page).
@@ -71,6 +71,8 @@ BILLS_NAMED = 50
 REFUND_PAYOUT_KIND = "refund_payout"
 # A suggested receipt number: R, the business day, and random letters no clerk would type twice.
 RECEIPT_NUMBER_RANDOM_BYTES = 5
+# The printed journal lists the day's payments on one sheet, up to the API's largest page.
+PRINTED_LINES = MAXIMUM_PAGE_SIZE
 # Statuses the refund list offers, the one awaiting a second person first.
 REFUND_STATUSES = (RefundStatus.REQUESTED, RefundStatus.APPROVED, RefundStatus.PAID, RefundStatus.REJECTED)
 
@@ -439,15 +441,17 @@ def day_journal(
     channel: PaymentChannel | None,
     clerk: str | None,
     page: int,
+    lines_per_page: int = PAGE_SIZE,
 ) -> DayJournal:
-    """``GET /payments/journal`` and a page of ``GET /payments`` for the same day, channel and clerk."""
+    """``GET /payments/journal`` and a page of ``GET /payments`` for the same day, channel and clerk
+    (``lines_per_page``: up to the API's largest page, PRINTED_LINES, for the printed journal)."""
     require_reader(principal)
     payments = PaymentQueries(container.engine)
     today = business_today(container)
     wanted_clerk = (clerk or "").strip() or None
     journal = reports_api.get_payment_journal(principal, payments, today, day, channel, wanted_clerk)
     lines = reports_api.list_payments_of_day(
-        principal, payments, today, journal.day, channel, wanted_clerk, PAGE_SIZE, offset_of(page)
+        principal, payments, today, journal.day, channel, wanted_clerk, lines_per_page, offset_of(page, lines_per_page)
     )
     by_channel: dict[str, list[JournalOutput]] = {}
     for row in journal.items:
@@ -459,7 +463,7 @@ def day_journal(
         rows=journal.items,
         by_channel={name: totals_of(rows) for name, rows in by_channel.items()},
         totals=totals_of(journal.items),
-        lines=Paged(lines.items, max(1, page), lines.total),
+        lines=Paged(lines.items, max(1, page), lines.total, lines_per_page),
     )
 
 
