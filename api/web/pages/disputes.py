@@ -22,7 +22,8 @@ from starlette.responses import RedirectResponse, Response
 
 from api.routers import dispute_letters
 from api.routers import disputes as dispute_routes
-from api.schemas.common import NAME_MAX_LENGTH
+from api.routers.households import require_household
+from api.schemas.common import KEY_MAX_LENGTH, NAME_MAX_LENGTH
 from api.web.pages import disputes_data
 from api.web.pages.casework_common import (
     FormFields,
@@ -50,6 +51,7 @@ from domain.errors import LedgerError, NotFoundError
 from infrastructure.container import Container
 from projections.dispute_queries import MAXIMUM_AGE_DAYS, DisputeFilter
 from projections.dispute_service_levels import OverdueFilter
+from projections.queries import LedgerQueries
 
 router = APIRouter(prefix="/ui/disputes", include_in_schema=False)
 
@@ -87,14 +89,21 @@ class ListQuery(BaseModel):
     open: bool = False
     category: DisputeCategory | None = None
     community: str | None = Field(default=None, max_length=NAME_MAX_LENGTH)
+    account: str | None = Field(default=None, max_length=KEY_MAX_LENGTH)
     min_days_open: int | None = Field(default=None, ge=0, le=MAXIMUM_AGE_DAYS)
 
-    def selection(self) -> DisputeFilter:
+    def selection(self, container: Container) -> DisputeFilter:
+        """The API's filter; one household's disputes (``GET /households/{a}/disputes``) by its
+        account (a 404 page for an unknown one)."""
+        household_id = None
+        if self.account is not None:
+            household_id = require_household(LedgerQueries(container.engine), self.account).household_id
         return DisputeFilter(
             state=self.state.value if self.state else None,
             open_only=self.open,
             category=self.category.value if self.category else None,
             community=self.community,
+            household_id=household_id,
             minimum_age_days=self.min_days_open,
         )
 
@@ -109,7 +118,7 @@ def dispute_list(request: Request, user: WebUser, container: WebContainer) -> Re
         raise invalid_query(error) from None
     now = _now(container)
     page = page_number(request.query_params.get("page"))
-    found = disputes_data.dispute_list(container, query.selection(), page, business_day(now), now)
+    found = disputes_data.dispute_list(container, query.selection(container), page, business_day(now), now)
     context = {"query": query, "found": found, "filters": query_without_page(request), **_choices()}
     return render(request, "disputes/list.html", context, block_name="results" if is_htmx(request) else None)
 

@@ -150,10 +150,12 @@ def test_the_lists_show_the_disputes_in_chinese_and_english_with_the_overdue_mar
     assert "/ui/disputes/new" not in listed.text  # an auditor opens nothing
     english = auditor.get("/ui/disputes?lang=en&category=reading_wrong")
     assert "Reading wrong" in english.text and "first response overdue" in english.text
+    assert "KF-0416-01" in auditor.get("/ui/disputes?account=WZ-0001&lang=zh").text
+    assert auditor.get("/ui/disputes?account=NOBODY").status_code == 404
     table = auditor.get("/ui/disputes?category=area_wrong", headers={"HX-Request": "true"})
     assert "<html" not in table.text and 'id="results"' in table.text and "KF-0416-01" not in table.text
 
-    overdue = auditor.get("/ui/disputes/overdue?kind=first_response&lang=zh")  # the switch back
+    overdue = auditor.get("/ui/disputes/overdue?kind=first_response")
     assert "KF-0416-01" in overdue.text and "超期工单" in overdue.text
     assert "KF-0416-01" not in auditor.get("/ui/disputes/overdue?kind=resolution").text
     levels = auditor.get("/ui/disputes/service-levels?from=2026-04-01&to=2026-04-30")
