@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from api.web.pages import (
     account,
     admin_users,
+    billing_corrections,
     billing_runs,
     billing_seasons,
     billing_tariffs,
@@ -24,6 +25,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     billing_tariffs.router,
     billing_seasons.router,
     billing_runs.router,
+    billing_corrections.router,
     households.router,
     counter.router,
     admin_users.router,

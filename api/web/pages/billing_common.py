@@ -58,6 +58,21 @@ def code_name(prefix: str, language: Language) -> Callable[[str], str]:
     return name
 
 
+# The message key of each price field a tariff correction may name (its label on the forms).
+FIELD_KEYS = {
+    "area_price_yuan_per_m2": "web.billing.publish.area_price",
+    "base_share_percent": "web.billing.publish.base_share",
+    "energy_price_yuan_per_gj": "web.billing.publish.energy_price",
+    "policy": "web.billing.tariff.policy",
+    "cap_percent": "web.billing.publish.cap_percent",
+    "suspension_share_percent": "web.billing.publish.suspension_share",
+    "position_correction": "web.billing.tariff.position_correction",
+    "minimum_charge_yuan": "web.billing.publish.minimum_charge",
+    "rounding_mode": "web.billing.publish.rounding_mode",
+    "rounding_quantum_yuan": "web.billing.publish.rounding_quantum",
+}
+
+
 def names(language: Language) -> dict[str, Any]:
     """The naming helpers every billing template gets."""
 
@@ -69,7 +84,11 @@ def names(language: Language) -> dict[str, Any]:
         vertical_name = code_name("web.billing.vertical.", language)(vertical)
         return f"{vertical_name} / {code_name('web.billing.horizontal.', language)(horizontal)}"
 
+    def field_name(name: str) -> str:
+        return translate(FIELD_KEYS[name], language) if name in FIELD_KEYS else name
+
     return {
+        "field_name": field_name,
         "scope_name": scope_name,
         "position_name": position_name,
         "basis_name": code_name("web.billing.basis.", language),
