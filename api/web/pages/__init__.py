@@ -10,13 +10,16 @@ from fastapi import APIRouter
 from api.web.pages import (
     account,
     admin_users,
+    audit,
     billing_corrections,
     billing_runs,
     billing_seasons,
     billing_tariffs,
     counter,
     dashboard,
+    disputes,
     households,
+    scenarios,
 )
 
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
@@ -28,5 +31,8 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     billing_corrections.router,
     households.router,
     counter.router,
+    disputes.router,
+    scenarios.router,
+    audit.router,
     admin_users.router,
 )
