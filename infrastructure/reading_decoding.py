@@ -6,15 +6,15 @@ every transcoded value in it (a reading carries about fifteen: its timestamp, ba
 registers and each interval's times, energy and household) and builds the event object. Billing
 reads only the reading's time and register, the interval it replaces and its intervals, so
 ``ReadingDecoder`` has msgspec parse the JSON against the shape of just those fields (skipping
-the others without building them) and decodes each value with the function the ledger's own
-transcoder decodes it with: the same values from the same bytes, at a fifth of the cost.
+the others without building them) and decodes each transcoded value, innermost first, with the
+function the ledger's transcoder registered for its type name, as the mapper's decoding does:
+the same values from the same bytes, at a fifth of the cost.
 
-It does so only when the stored state is the mapper's plain JSON (no cipher, no compression), the
-transcoder decodes these four types as the library and the ledger register them, and the stored
-class version's upcasters change nothing read here; a state of any other shape (an unknown
-field in an interval, a value of another type) fails msgspec's check and goes through the mapper
-too. ``tests/integration/test_reading_decoding.py`` checks that both give the same for every
-reading of a store.
+It does so only when the stored state is the mapper's plain JSON (no cipher, no compression) and
+the stored class version's upcasters change nothing read here; a state of any other shape (an
+unknown field in an interval, a value of another type, a transcoded value with more keys) fails
+msgspec's check and goes through the mapper too. ``tests/integration/test_reading_decoding.py``
+checks that both give the same for every reading of a store.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from typing import Any, Literal
 from uuid import UUID
 
 import msgspec
-from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, Notification, UUIDAsHex
+from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
 
-from application.transcodings import DataclassAsDict, LedgerTranscoder
+from application.transcodings import LedgerTranscoder
 from domain.meter import Meter
 from domain.readings import MeteredInterval
 from projections.billing_fold import RecordedReading
@@ -39,13 +39,6 @@ READING_TOPIC = get_topic(Meter.ReadingRecorded)
 # the same. A new class version turns this path off (the mapper decodes every reading) until it
 # is added here, after reading its upcaster.
 DECODED_CLASS_VERSIONS = {2: frozenset({1, 2})}
-# The transcodings whose values are read, by the name stored in ``_type_``.
-TRANSCODINGS: dict[str, Callable[[Any], bool]] = {
-    "datetime_iso": lambda found: type(found) is DatetimeAsISO,
-    "decimal_str": lambda found: type(found) is DecimalAsStr,
-    "uuid_hex": lambda found: type(found) is UUIDAsHex,
-    "dc_MeteredInterval": lambda found: type(found) is DataclassAsDict and found.type is MeteredInterval,
-}
 _NAMES = {"kind": "_type_", "data": "_data_"}
 
 
@@ -110,15 +103,18 @@ class ReadingDecoder:
         self.mapper = mapper
         transcoder = mapper.transcoder
         plain = mapper.cipher is None and mapper.compressor is None and isinstance(transcoder, LedgerTranscoder)
-        registered = plain and all(
-            name in transcoder.names and is_ours(transcoder.names[name]) for name, is_ours in TRANSCODINGS.items()
-        )
+        # The functions decoding calls for each transcoded value read here, by its stored name.
+        decoders: list[Callable[[Any], Any] | None] = [
+            transcoder.value_decoder(name) if plain else None
+            for name in ("datetime_iso", "decimal_str", "uuid_hex", "dc_MeteredInterval")
+        ]
         versions = DECODED_CLASS_VERSIONS.get(Meter.ReadingRecorded.class_version, frozenset())
-        self.fast_versions: frozenset[int] = versions if registered else frozenset()
-        if self.fast_versions:
-            self._time: Any = transcoder.value_decoder("datetime_iso")
-            self._amount: Any = transcoder.value_decoder("decimal_str")
-            self._id: Any = transcoder.value_decoder("uuid_hex")
+        self.fast_versions: frozenset[int] = versions if None not in decoders else frozenset()
+        self._time: Any
+        self._amount: Any
+        self._id: Any
+        self._metered_interval: Any
+        self._time, self._amount, self._id, self._metered_interval = decoders
 
     def decode(self, notification: Notification) -> RecordedReading:
         """What billing reads of the reading event ``notification``."""
@@ -147,18 +143,21 @@ class ReadingDecoder:
         )
 
     def _interval(self, found: _IntervalFields) -> MeteredInterval:
-        amount = self._amount
-        return MeteredInterval(
-            start=self._time(found.start.data),
-            end=self._time(found.end.data),
-            energy_gj=amount(found.energy_gj.data),
-            volume_m3=None if found.volume_m3 is None else amount(found.volume_m3.data),
-            household_id=None if found.household_id is None else self._id(found.household_id.data),
-            expected_energy_gj=None if found.expected_energy_gj is None else amount(found.expected_energy_gj.data),
-            deviation_percent=None if found.deviation_percent is None else amount(found.deviation_percent.data),
-            permissible_error_percent=(
-                None if found.permissible_error_percent is None else amount(found.permissible_error_percent.data)
-            ),
-            quality=found.quality,
-            limit_breaches=found.limit_breaches,
+        amount, time = self._amount, self._time
+        interval: MeteredInterval = self._metered_interval(
+            dict(  # each field decoded (one not stored: at the dataclass default), as the mapper hands it
+                start=time(found.start.data),
+                end=time(found.end.data),
+                energy_gj=amount(found.energy_gj.data),
+                volume_m3=None if found.volume_m3 is None else amount(found.volume_m3.data),
+                household_id=None if found.household_id is None else self._id(found.household_id.data),
+                expected_energy_gj=None if found.expected_energy_gj is None else amount(found.expected_energy_gj.data),
+                deviation_percent=None if found.deviation_percent is None else amount(found.deviation_percent.data),
+                permissible_error_percent=(
+                    None if found.permissible_error_percent is None else amount(found.permissible_error_percent.data)
+                ),
+                quality=found.quality,
+                limit_breaches=found.limit_breaches,
+            )
         )
+        return interval

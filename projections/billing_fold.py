@@ -18,8 +18,8 @@ together (by meter and start), so here a day row is derived from its interval wh
 
 Events of other kinds change none of these tables (``FOLDED_ELSEWHERE``: their handlers write
 bills, money, disputes and tariff corrections; the arrears handler touches only a household's
-version). ``tests/unit/test_billing_fold_kinds.py`` makes every event class the projection handles
-be either folded here or named there, so a new handler cannot be forgotten; and
+version). ``tests/unit/projections/test_billing_fold_kinds.py`` makes every event class the
+projection handles be either folded here or named there, so a new handler cannot be forgotten; and
 ``tests/integration/test_billing_fold.py`` holds the fold to the read models' answers for random
 histories on SQLite and PostgreSQL.
 """

@@ -132,6 +132,7 @@ class History:
     deregistered: int | None
     moved_at: int | None  # the meter moved to the second flat at this reading, typed in late
     building_meter: bool
+    spare_meter: bool  # a meter attached to the second flat and taken off before it read anything
 
 
 histories = st.builds(
@@ -153,6 +154,7 @@ histories = st.builds(
     deregistered=st.one_of(st.none(), st.integers(min_value=3, max_value=9)),
     moved_at=st.one_of(st.none(), st.integers(min_value=1, max_value=9)),
     building_meter=st.booleans(),
+    spare_meter=st.booleans(),
 )
 
 
@@ -192,6 +194,10 @@ def play(container: Container, history: History, tag: str) -> None:
         ledger.record_readings(
             SYSTEM, [item(f"{tag}-B", moment, D(5000) + 3 * index) for index, moment in enumerate(moments)]
         )
+    if history.spare_meter:
+        commission_meter(ledger, f"{tag}-M2")
+        ledger.attach_meter(SYSTEM, second, f"{tag}-M2", SEASON_START - timedelta(days=2))
+        ledger.detach_meter(SYSTEM, f"{tag}-M2", SEASON_START - timedelta(days=1), "not needed")
     afterwards(container, history, tag, community, moments, registers)
 
 
