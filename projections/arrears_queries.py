@@ -9,8 +9,9 @@ from uuid import UUID
 
 from sqlalchemy import ColumnElement, Engine, func, select
 
-from projections.queries import MAXIMUM_PAGE_SIZE
-from projections.tables import arrears_flags, households, open_charges
+from domain.arrears import FlagStatus
+from projections.queries import MAXIMUM_PAGE_SIZE, Page
+from projections.tables import arrears_flags, household_protections, households, open_charges
 
 ZERO_YUAN = Decimal("0.00")
 
@@ -48,6 +49,18 @@ class ArrearsFlagRecord:
     raised_at: datetime
     decided_at: datetime | None
     times_raised: int
+
+
+@dataclass(frozen=True)
+class VulnerableHouseholdRecord:
+    """A household marked vulnerable (protected from arrears flags), where it is, and how many
+    disputes it has open."""
+
+    household_id: UUID
+    account_number: str
+    community: str
+    building: str
+    open_disputes: int
 
 
 class ArrearsQueries:
@@ -115,6 +128,42 @@ class ArrearsQueries:
         )
         with self.engine.connect() as connection:
             return [ArrearsFlagRecord(**row) for row in connection.execute(statement).mappings()]
+
+    def flag_counts(self, community: str | None = None) -> dict[str, int]:
+        """How many flags there are of each status (of one community if given; zero included)."""
+        columns = arrears_flags.c
+        statement = select(columns.status, func.count()).group_by(columns.status)
+        if community is not None:
+            statement = statement.where(columns.community == community)
+        counted = {status.value: 0 for status in FlagStatus}
+        with self.engine.connect() as connection:
+            counted.update({status: int(count) for status, count in connection.execute(statement)})
+        return counted
+
+    def vulnerable_households(
+        self, community: str | None = None, limit: int = MAXIMUM_PAGE_SIZE, offset: int = 0
+    ) -> Page[VulnerableHouseholdRecord]:
+        """The households marked vulnerable now (of one community if given), by community,
+        building and account."""
+        protections = household_protections.c
+        conditions: list[ColumnElement[bool]] = [protections.vulnerable.is_(True)]
+        if community is not None:
+            conditions.append(households.c.community == community)
+        place = (households.c.community, households.c.building, households.c.account_number)
+        joined = household_protections.join(households, households.c.household_id == protections.household_id)
+        page = (
+            select(households.c.household_id, *place, protections.open_disputes)
+            .select_from(joined)
+            .where(*conditions)
+            .order_by(*place)
+            .limit(min(limit, MAXIMUM_PAGE_SIZE))
+            .offset(offset)
+        )
+        total = select(func.count()).select_from(joined).where(*conditions)
+        with self.engine.connect() as connection:
+            items = [VulnerableHouseholdRecord(**row) for row in connection.execute(page).mappings()]
+            count = int(connection.execute(total).scalar_one())
+        return Page(items, count, has_more=offset + len(items) < count)
 
 
 def _as_date(value: date | str) -> date:

@@ -13,11 +13,12 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Engine, func, select
+from sqlalchemy import ColumnElement, Engine, case, func, or_, select
 
+from domain.billing import BillKind
 from projections.queries import MAXIMUM_PAGE_SIZE, Page
 from projections.season_charges import season_charges_settled
-from projections.tables import MONEY_SCALE, balances, bills, tariff_versions
+from projections.tables import MONEY_SCALE, balances, bills, households, tariff_versions
 
 # Zero with the scale the tables store, so that empty sums look like filled ones.
 ZERO_YUAN = Decimal(0).scaleb(-MONEY_SCALE)
@@ -111,6 +112,17 @@ class TariffVersionRecord:
     published_at: datetime
     actor: str
     reason: str
+
+
+@dataclass(frozen=True)
+class SeasonProgressRecord:
+    """How far a community's season is billed: its households supplied in the season, and how many
+    of them have the season's prepayment (area fee) bill and its settlement bill."""
+
+    community: str
+    households: int
+    prepaid: int
+    settled: int
 
 
 class KindTotal(NamedTuple):
@@ -224,6 +236,39 @@ class BillingQueries:
             return {
                 row.kind: KindTotal(int(row.bills), _yuan(row.amount_yuan)) for row in connection.execute(statement)
             }
+
+    def season_progress(self, season_code: str, first_day: date, last_day: date) -> list[SeasonProgressRecord]:
+        """Per community (by name), its households supplied in the season (registered by its last
+        day, not deregistered by its first) and how many households have a prepayment and a
+        settlement bill of the season. A community with bills but no household supplied (all
+        deregistered) is listed too, with its bills."""
+        supplied = (
+            select(households.c.community, func.count().label("households"))
+            .where(
+                households.c.registered_on <= last_day,
+                or_(households.c.deregistered_on.is_(None), households.c.deregistered_on > first_day),
+            )
+            .group_by(households.c.community)
+        )
+
+        def billed(kind: str) -> Any:
+            household_of_kind = case((bills.c.kind == kind, bills.c.household_id), else_=None)
+            return func.count(household_of_kind.distinct()).label(kind)
+
+        issued = (
+            select(bills.c.community, billed(BillKind.PREPAYMENT.value), billed(BillKind.SETTLEMENT.value))
+            .where(bills.c.season_code == season_code)
+            .group_by(bills.c.community)
+        )
+        with self.engine.connect() as connection:
+            counts = {row.community: int(row.households) for row in connection.execute(supplied)}
+            bill_counts = {
+                row.community: (int(row.prepayment), int(row.settlement)) for row in connection.execute(issued)
+            }
+        return [
+            SeasonProgressRecord(community, counts.get(community, 0), *bill_counts.get(community, (0, 0)))
+            for community in sorted(counts.keys() | bill_counts.keys())
+        ]
 
     # -- tariffs ------------------------------------------------------------------------------
 

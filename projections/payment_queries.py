@@ -341,17 +341,23 @@ class PaymentQueries:
     # -- arrears aging ------------------------------------------------------------------------
 
     def aging(
-        self, as_of: date, community: str | None = None, limit: int = MAXIMUM_PAGE_SIZE, offset: int = 0
+        self,
+        as_of: date,
+        community: str | None = None,
+        limit: int = MAXIMUM_PAGE_SIZE,
+        offset: int = 0,
+        building: str | None = None,
     ) -> list[AgingRecord]:
-        """Per household with charges open (by community, building and account), what is open by
-        days past due on ``as_of`` (days = as_of − due day): not yet due, 0–30, 31–90, 91–180,
-        181–365, over 365. Charges issued after ``as_of`` are left out; the amounts are what is open
-        now, so for a day in the past, payments made since have already reduced them."""
+        """Per household with charges open (by community, building and account; of one community
+        and building if given), what is open by days past due on ``as_of`` (days = as_of − due
+        day): not yet due, 0–30, 31–90, 91–180, 181–365, over 365. Charges issued after ``as_of``
+        are left out; the amounts are what is open now, so for a day in the past, payments made
+        since have already reduced them."""
         place = (households.c.community, households.c.building, households.c.account_number)
         statement = (
             select(open_charges.c.household_id, *place, *_aging_sums(as_of))
             .join(households, households.c.household_id == open_charges.c.household_id)
-            .where(*_aging_conditions(as_of, community))
+            .where(*_aging_conditions(as_of, community, building))
             .group_by(open_charges.c.household_id, *place)
             .order_by(*place)
             .limit(_bounded(limit))
@@ -360,11 +366,11 @@ class PaymentQueries:
         with self.engine.connect() as connection:
             return [_aging_record(row) for row in connection.execute(statement).mappings()]
 
-    def aging_totals(self, as_of: date, community: str | None = None) -> AgingTotals:
-        """The aging of every household (of one community, or of the city) summed."""
+    def aging_totals(self, as_of: date, community: str | None = None, building: str | None = None) -> AgingTotals:
+        """The aging of every household (of one community and building, or of the city) summed."""
         statement = select(
             func.count(open_charges.c.household_id.distinct()).label("households"), *_aging_sums(as_of)
-        ).where(*_aging_conditions(as_of, community))
+        ).where(*_aging_conditions(as_of, community, building))
         with self.engine.connect() as connection:
             row = connection.execute(statement).mappings().one()
         figures = {name: _yuan(row[name]) for name in _AGING_AMOUNTS}
@@ -470,10 +476,12 @@ def _journal_conditions(day: date, channel: str | None, actor: str | None) -> li
     return conditions
 
 
-def _aging_conditions(as_of: date, community: str | None) -> list[ColumnElement[bool]]:
+def _aging_conditions(as_of: date, community: str | None, building: str | None) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [open_charges.c.issued_on <= as_of]
     if community is not None:
         conditions.append(open_charges.c.community == community)
+    if building is not None:
+        conditions.append(open_charges.c.building == building)
     return conditions
 
 

@@ -29,8 +29,11 @@ from api.schemas.arrears import (
     FlagRunOutput,
     FlagWithdrawal,
     ProtectionChange,
+    VulnerableHouseholdOutput,
+    VulnerableHouseholdPage,
 )
 from api.schemas.common import NAME_MAX_LENGTH, CommandReceipt
+from application.authorization import Permission
 from domain.arrears import ArrearsPolicy, FlagStatus
 from projections.arrears_queries import ArrearsQueries
 from projections.queries import MAXIMUM_PAGE_SIZE
@@ -81,9 +84,35 @@ def list_arrears_flags(
     limit: Annotated[int, Query(ge=1, le=MAXIMUM_PAGE_SIZE)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> ArrearsFlagList:
-    """Arrears flags, of one status (raised, approved, withdrawn) and community if given."""
-    records = ArrearsQueries(container.engine).flags(status.value if status else None, community, limit, offset)
-    return ArrearsFlagList(items=[ArrearsFlagOutput.model_validate(record) for record in records])
+    """Arrears flags, of one status (raised, approved, withdrawn) and community if given, with the
+    number of flags of each status (of that community)."""
+    queries = ArrearsQueries(container.engine)
+    records = queries.flags(status.value if status else None, community, limit, offset)
+    return ArrearsFlagList(
+        items=[ArrearsFlagOutput.model_validate(record) for record in records], counts=queries.flag_counts(community)
+    )
+
+
+@router.get(
+    "/arrears/vulnerable-households",
+    operation_id="list_vulnerable_households",
+    response_model=VulnerableHouseholdPage,
+    responses=problem_responses(401, 403, 422),
+)
+def list_vulnerable_households(
+    caller: Caller,
+    container: ContainerDependency,
+    community: Annotated[str | None, Query(max_length=NAME_MAX_LENGTH)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAXIMUM_PAGE_SIZE)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> VulnerableHouseholdPage:
+    """The households marked vulnerable (of one community if given): no flag is raised for them.
+    Why a household is vulnerable (age, illness, hardship) is personal: only the roles that manage
+    households read this list (the reasons are in the household's history)."""
+    caller.require(Permission.MANAGE_HOUSEHOLDS)
+    page = ArrearsQueries(container.engine).vulnerable_households(community, limit, offset)
+    items = [VulnerableHouseholdOutput.model_validate(record) for record in page.items]
+    return VulnerableHouseholdPage(items=items, total=page.total, limit=limit, offset=offset)
 
 
 @router.get(

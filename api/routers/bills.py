@@ -11,9 +11,10 @@ from fastapi import Path, Query, Response
 from api.as_known import BillReads, HouseholdReads, known_responses
 from api.auth import Reader
 from api.bill_explanations import explain_bill
-from api.dependencies import PreferredLanguage
+from api.dependencies import ContainerDependency, PreferredLanguage
 from api.problems import problem_responses
 from api.routers import resource_router
+from api.routers.billing import season_in_force
 from api.routers.households import AccountNumberPath, require_household
 from api.routers.monitoring import say_language
 from api.routers.tariffs import BillingReads
@@ -21,13 +22,16 @@ from api.schemas.billing import (
     BalanceOutput,
     BillDetail,
     BillExplanationOutput,
+    BillingProgress,
     BillPage,
     BillSummary,
     CommunityBalanceOutput,
     CommunityBalances,
+    SeasonProgressOutput,
 )
 from api.schemas.common import IsoDate, SeasonCode
 from domain.errors import NotFoundError
+from domain.tariff import CITY_SCOPE
 from projections.billing_queries import BillingQueries, BillRecord
 
 router = resource_router("", "bills")
@@ -158,3 +162,31 @@ def list_community_balances(reader: Reader, billing: BillingReads, season: Seaso
     notes + balance."""
     items = [CommunityBalanceOutput.from_record(record) for record in billing.community_balances(season)]
     return CommunityBalances(season=season, items=items)
+
+
+@router.get(
+    "/billing/progress",
+    operation_id="get_billing_progress",
+    response_model=BillingProgress,
+    responses=problem_responses(401, 403, 422),
+)
+def get_billing_progress(
+    reader: Reader,
+    billing: BillingReads,
+    container: ContainerDependency,
+    season: Annotated[SeasonCode, Query(description="A year and the next", examples=["2025-2026"])],
+) -> BillingProgress:
+    """How far a season is billed, per community and over the city: the households supplied in the
+    season (the city's season in force: registered by its last day, not deregistered by its
+    first), and how many of them have its prepayment (area fee) bill and its settlement bill."""
+    days = season_in_force(container, season, CITY_SCOPE, location="query")
+    records = billing.season_progress(days.code, days.first_day, days.last_day)
+    return BillingProgress(
+        season=days.code,
+        first_day=days.first_day,
+        last_day=days.last_day,
+        households=sum(record.households for record in records),
+        prepaid=sum(record.prepaid for record in records),
+        settled=sum(record.settled for record in records),
+        items=[SeasonProgressOutput.model_validate(record) for record in records],
+    )

@@ -49,6 +49,9 @@ PageLimit = Annotated[int, Query(ge=1, le=MAXIMUM_PAGE_SIZE, description="Entrie
 PageOffset = Annotated[int, Query(ge=0, le=MAXIMUM_OFFSET, description="Entries to skip")]
 ChannelQuery = Annotated[PaymentChannel | None, Query(description="One channel")]
 ClerkQuery = Annotated[str | None, Query(max_length=KEY_MAX_LENGTH * 2, description="One clerk (actor)")]
+BuildingQuery = Annotated[
+    str | None, Query(min_length=1, max_length=KEY_MAX_LENGTH, description="One building (of the community)")
+]
 
 
 def get_payment_queries(container: ContainerDependency) -> PaymentQueries:
@@ -143,18 +146,22 @@ def get_arrears_aging(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAXIMUM_PAGE_SIZE)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAXIMUM_OFFSET)] = 0,
+    building: BuildingQuery = None,
 ) -> AgingReport:
-    """Open charges by days past due: not yet due, 0–30, 31–90, 91–180, 181–365, over 365.
+    """Open charges by days past due: not yet due, 0–30, 31–90, 91–180, 181–365, over 365; of
+    one community and one building if given (`totals.households` counts the rows to page through).
 
     With `known_at` (and `community`, else 422): as the ledger knew them then, folded from the
     events of the community's households."""
     day = as_of or reads.today(today)
     payments = reads.payments
+    records = payments.aging(day, community, limit, offset, building=building)
     return AgingReport(
         as_of=day,
         community=community,
-        totals=AgingTotalsOutput.model_validate(payments.aging_totals(day, community)),
-        items=[AgingOutput.model_validate(record) for record in payments.aging(day, community, limit, offset)],
+        building=building,
+        totals=AgingTotalsOutput.model_validate(payments.aging_totals(day, community, building)),
+        items=[AgingOutput.model_validate(record) for record in records],
     )
 
 

@@ -138,9 +138,31 @@ class ArrearsFlagDetail(BaseModel):
 
 
 class ArrearsFlagList(BaseModel):
-    """Arrears flags by community, building and account."""
+    """Arrears flags by community, building and account, and how many flags there are of each
+    status (of the community asked for; ``raised`` ones await a second person's approval)."""
 
     items: list[ArrearsFlagOutput]
+    counts: dict[str, int] = Field(default_factory=dict, examples=[{"raised": 3, "approved": 12, "withdrawn": 1}])
+
+
+class VulnerableHouseholdOutput(BaseModel):
+    """A household marked vulnerable: no arrears flag is raised for it while it is."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    account_number: str
+    community: str
+    building: str
+    open_disputes: int
+
+
+class VulnerableHouseholdPage(BaseModel):
+    """A page of the households marked vulnerable, by community, building and account."""
+
+    items: list[VulnerableHouseholdOutput]
+    total: int
+    limit: int
+    offset: int
 
 
 class ProtectionChange(RequestModel):

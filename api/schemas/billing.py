@@ -687,6 +687,31 @@ class CommunityBalances(BaseModel):
     items: list[CommunityBalanceOutput]
 
 
+class SeasonProgressOutput(BaseModel):
+    """How far one community's season is billed."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    community: str
+    households: int = Field(
+        description="Households supplied in the season: registered by its last day, not deregistered by its first"
+    )
+    prepaid: int = Field(description="Households with the season's prepayment (area fee) bill")
+    settled: int = Field(description="Households with the season's settlement bill")
+
+
+class BillingProgress(BaseModel):
+    """A season's billing progress per community, by name, and over the city."""
+
+    season: str
+    first_day: date
+    last_day: date
+    households: int
+    prepaid: int
+    settled: int
+    items: list[SeasonProgressOutput]
+
+
 def summary_from_payload(
     payload: Mapping[str, Any],
     exceptions: list[RunExceptionOutput] | None = None,

@@ -257,6 +257,7 @@ class AgingReport(BaseModel):
 
     as_of: date
     community: str | None
+    building: str | None = None
     totals: AgingTotalsOutput
     items: list[AgingOutput]
 

@@ -49,9 +49,12 @@ CHANNEL = "concentrator-7"
 UNKNOWN = UUID("6f1c2b8e-8d5e-5b8a-9a57-3f0d2b1c9e10")
 # Operations with no bearer token: authenticated by a signature over the body instead.
 SIGNED_OPERATIONS = frozenset({"receive_nbiot_push", "receive_payment_notification"})
-# Reads of personal data (a household's contact, the messages sent to it): only roles that manage
-# households see them (api/routers/dunning.py), so auditors and regulators are refused by design.
-PERSONAL_DATA_READS = frozenset({"list_notifications", "get_notification", "get_household_contact"})
+# Reads of personal data (a household's contact, the messages sent to it, the households marked
+# vulnerable for their age, illness or hardship): only roles that manage households see them
+# (api/routers/dunning.py, arrears.py), so auditors and regulators are refused by design.
+PERSONAL_DATA_READS = frozenset(
+    {"list_notifications", "get_notification", "get_household_contact", "list_vulnerable_households"}
+)
 # The one table a read may write to: the log of who read a household's personal data (issue 11:
 # "an auditor's read of a household's personal data is itself logged"). A table named here must
 # hold only such a log; nothing else a read touches may change.
