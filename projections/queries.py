@@ -103,6 +103,26 @@ class MeterRecord:
     last_verification_passed: bool | None = None
 
 
+class MeterState(StrEnum):
+    """Where a meter stands in its life: in service (attached or not), in service and serving no
+    household (a household meter waiting to be fitted), or taken out of service for good."""
+
+    IN_SERVICE = "in_service"
+    UNATTACHED = "unattached"
+    DECOMMISSIONED = "decommissioned"
+
+
+@dataclass(frozen=True)
+class MeterSearch:
+    """Which meters to list: a part of the serial number, the place, the kind and the state."""
+
+    serial: str = ""
+    community: str | None = None
+    building: str | None = None
+    kind: str | None = None
+    state: MeterState | None = None
+
+
 @dataclass(frozen=True)
 class VerificationPointRecord:
     """One test point of a verification, with the MPE there and whether the error was within it."""
@@ -306,6 +326,17 @@ class LedgerQueries:
         row = self._first(_meters_select().where(meters.c.serial == serial))
         return MeterRecord(**row) if row else None
 
+    def meters(self, search: MeterSearch, limit: int = 50, offset: int = 0) -> Page[MeterRecord]:
+        """Meters by serial number whose serial contains ``search.serial`` (any case), optionally of
+        one community, building, kind and state."""
+        conditions = _meter_conditions(search)
+        page = _meters_select().where(*conditions).order_by(meters.c.serial).limit(_bounded(limit)).offset(offset)
+        total = select(func.count()).select_from(meters).where(*conditions)
+        with self.engine.connect() as connection:
+            items = [MeterRecord(**row) for row in connection.execute(page).mappings()]
+            count = int(connection.execute(total).scalar_one())
+        return Page(items, count, has_more=offset + len(items) < count)
+
     def meters_of_household(self, household_id: UUID) -> list[MeterRecord]:
         """The meters attached to a household now, by serial number."""
         statement = _meters_select().where(meters.c.household_id == household_id).order_by(meters.c.serial)
@@ -488,6 +519,22 @@ def _meters_select() -> Select[Any]:
     return select(*_METER_COLUMNS).select_from(
         meters.outerjoin(households, meters.c.household_id == households.c.household_id)
     )
+
+
+def _meter_conditions(search: MeterSearch) -> list[ColumnElement[bool]]:
+    """The WHERE conditions of a meter search (on the meters table alone, so the count needs no join)."""
+    conditions = _place_conditions(meters.c.community, meters.c.building, search.community, search.building)
+    if search.serial:
+        conditions.append(meters.c.serial.icontains(search.serial, autoescape=True))
+    if search.kind is not None:
+        conditions.append(meters.c.kind == search.kind)
+    if search.state is MeterState.IN_SERVICE:
+        conditions.append(meters.c.decommissioned_at.is_(None))
+    elif search.state is MeterState.UNATTACHED:
+        conditions += [meters.c.decommissioned_at.is_(None), meters.c.household_id.is_(None)]
+    elif search.state is MeterState.DECOMMISSIONED:
+        conditions.append(meters.c.decommissioned_at.is_not(None))
+    return conditions
 
 
 def _place_conditions(

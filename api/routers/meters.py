@@ -1,4 +1,4 @@
-"""Meters: commission, read, detach, and page through a meter's readings."""
+"""Meters: commission, find, read, detach, and page through a meter's readings."""
 
 from __future__ import annotations
 
@@ -17,7 +17,14 @@ from api.problems import RequestRuleError, problem_responses
 from api.routers import resource_router
 from api.routers.households import reason_argument
 from api.schemas.common import KEY_MAX_LENGTH, CommandReceipt
-from api.schemas.meters import MeterCommissioned, MeterCommissioning, MeterDetachment, MeterDetail
+from api.schemas.meters import (
+    MeterCommissioned,
+    MeterCommissioning,
+    MeterDetachment,
+    MeterDetail,
+    MeterFilter,
+    MeterPage,
+)
 from api.schemas.readings import ReadingOutput, ReadingPage
 from application.ledger import RatedLimitsDeclared
 from domain.errors import NotFoundError
@@ -28,6 +35,7 @@ router = resource_router("/meters", "meters")
 SerialPath = Annotated[str, Path(max_length=KEY_MAX_LENGTH, description="The meter's serial number (表号)")]
 MAXIMUM_OFFSET = 10_000_000
 MAXIMUM_CURSOR_LENGTH = 200
+MAXIMUM_METER_PAGE = 500
 
 
 def meter_location(serial: str) -> str:
@@ -103,6 +111,21 @@ def commission_meter(
     serial = commissioning.serial.strip()
     response.headers["Location"] = meter_location(serial)
     return MeterCommissioned(serial=serial, correlation_id=correlation_id)
+
+
+@router.get("", operation_id="list_meters", response_model=MeterPage, responses=problem_responses(401, 403, 422))
+def list_meters(
+    reader: Reader,
+    queries: Queries,
+    filters: Annotated[MeterFilter, Query()],
+    limit: Annotated[int, Query(ge=1, le=MAXIMUM_METER_PAGE, description="Meters per page, at most 500")] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAXIMUM_OFFSET, description="Meters to skip")] = 0,
+) -> MeterPage:
+    """Meters by serial number, found by a part of the serial, optionally of one community and
+    building, one kind and one state, a page at a time. `total` counts every meter matching."""
+    page = queries.meters(filters.to_search(), limit, offset)
+    items = [MeterDetail.from_record(record) for record in page.items]
+    return MeterPage(items=items, total=page.total, limit=limit, offset=offset)
 
 
 @router.get(

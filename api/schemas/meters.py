@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.schemas.common import KEY_MAX_LENGTH, NAME_MAX_LENGTH, OptionalReason, Reason, RequestModel, UtcDatetime
 from api.schemas.households import LastReading, last_reading_of
 from domain.values import AccuracyClass, FlowSensorSide, MeterKind
-from projections.queries import MeterRecord
+from projections.queries import MeterRecord, MeterSearch, MeterState
 
 
 class MeterCommissioning(RequestModel):
@@ -178,3 +178,38 @@ class MeterDetail(BaseModel):
             last_verified_on=record.last_verified_on,
             last_verification_passed=record.last_verification_passed,
         )
+
+
+class MeterFilter(BaseModel):
+    """Which meters to list (query parameters; the meters page's search form too)."""
+
+    search: str | None = Field(
+        None, max_length=KEY_MAX_LENGTH, description="A part of the serial number (表号), in any case"
+    )
+    community: str | None = Field(None, max_length=NAME_MAX_LENGTH, description="Only meters in this community")
+    building: str | None = Field(None, max_length=KEY_MAX_LENGTH, description="Only meters in this building")
+    kind: MeterKind | None = Field(None, description="Only meters of this kind")
+    state: MeterState | None = Field(
+        None,
+        description="`in_service` (not decommissioned), `unattached` (in service and serving no household: "
+        "a household meter waiting to be fitted) or `decommissioned`",
+    )
+
+    def to_search(self) -> MeterSearch:
+        """The read model's search (blank text searches nothing out)."""
+        return MeterSearch(
+            serial=(self.search or "").strip(),
+            community=self.community,
+            building=self.building,
+            kind=self.kind.value if self.kind is not None else None,
+            state=self.state,
+        )
+
+
+class MeterPage(BaseModel):
+    """One page of meters by serial number, and how many match in all."""
+
+    items: list[MeterDetail]
+    total: int
+    limit: int
+    offset: int
