@@ -67,14 +67,13 @@ def _select_sqlite(recorder: SQLiteApplicationRecorder, ids: Sequence[UUID], sto
     originator_ids = {originator_id.hex: originator_id for originator_id in ids}
     return [
         Notification(
-            id=row["rowid"],
-            originator_id=originator_ids.get(row["originator_id"])
-            or recorder.convert_originator_id(row["originator_id"]),
-            originator_version=row["originator_version"],
-            topic=row["topic"],
-            state=row["state"],
+            id=rowid,
+            originator_id=originator_ids.get(originator_id) or recorder.convert_originator_id(originator_id),
+            originator_version=originator_version,
+            topic=topic,
+            state=state,
         )
-        for row in rows
+        for rowid, originator_id, originator_version, topic, state in rows
     ]
 
 

@@ -163,11 +163,13 @@ class BillingView:
         assert all(earlier.id < later.id for earlier, later in itertools.pairwise(fresh)), "in recording order"
         self.ledger.receive([n for n in fresh if n.topic != READING_TOPIC])
         mapper = self.ledger.mapper
-        for notification in fresh:
-            if notification.topic == READING_TOPIC:
-                self.fold.record_reading(self.decoder.decode(notification))
+        # Runs of readings are decoded and folded together (thousands in a row, mostly).
+        for is_reading, run in itertools.groupby(fresh, key=lambda notification: notification.topic == READING_TOPIC):
+            if is_reading:
+                self.fold.record_readings(self.decoder.decode_all(list(run)))
             else:
-                self.fold.apply(mapper.to_domain_event(notification))
+                for notification in run:
+                    self.fold.apply(mapper.to_domain_event(notification))
         self.position = max(self.position, fresh[-1].id)
         self.received += len(fresh)
 

@@ -26,11 +26,11 @@ histories on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from domain.day_split import DayShare, split_across_days
@@ -67,8 +67,34 @@ _FAULTY = IntervalQuality.FAULTY.value
 Place = tuple[str, str]  # (community, building)
 
 
-@dataclass(frozen=True)
-class RecordedReading:
+class IntervalFacts(NamedTuple):
+    """A ``MeteredInterval``'s fields, as a tuple: a replay holds thousands, and a frozen
+    dataclass of ten fields costs several times as much to make. ``metered()`` gives the domain's
+    object back, for its rules."""
+
+    start: datetime
+    end: datetime
+    energy_gj: Decimal
+    volume_m3: Decimal | None
+    household_id: UUID | None
+    expected_energy_gj: Decimal | None
+    deviation_percent: Decimal | None
+    permissible_error_percent: Decimal | None
+    quality: str
+    limit_breaches: str
+
+    @classmethod
+    def of(cls, interval: MeteredInterval) -> IntervalFacts:
+        return cls(*(getattr(interval, name) for name in cls._fields))
+
+    def metered(self) -> MeteredInterval:
+        return MeteredInterval(*self)
+
+
+assert IntervalFacts._fields == tuple(field.name for field in fields(MeteredInterval)), "MeteredInterval's fields"
+
+
+class RecordedReading(NamedTuple):
     """What the billing reads of a ``Meter.ReadingRecorded``: the reading's register and the
     intervals it closes (``infrastructure/reading_decoding.py`` decodes it from the stored state)."""
 
@@ -76,7 +102,7 @@ class RecordedReading:
     measured_at: datetime
     energy_gj: Decimal
     replaced_interval_start: datetime | None
-    intervals: tuple[MeteredInterval, ...]
+    intervals: tuple[IntervalFacts, ...]
 
     @classmethod
     def of(cls, event: Meter.ReadingRecorded) -> RecordedReading:
@@ -85,7 +111,7 @@ class RecordedReading:
             event.measured_at,
             event.energy_gj,
             event.replaced_interval_start,
-            tuple(event.intervals),
+            tuple(IntervalFacts.of(interval) for interval in event.intervals),
         )
 
 
@@ -122,14 +148,17 @@ class MeterRow:
     intervals: dict[datetime, IntervalRow] = field(default_factory=dict)  # by start
     estimates: dict[datetime, EstimateRow] = field(default_factory=dict)  # by the interval's start
     decisions: dict[datetime, DecisionRow] = field(default_factory=dict)  # by the interval's start
+    # The place of the household its last interval was added for (None: none yet, or forgotten
+    # because a household or the meter may have moved since).
+    last_place: tuple[UUID | None, Place] | None = field(default=None, repr=False)
 
 
-@dataclass
+@dataclass(slots=True)
 class IntervalRow:
     """A ``meter_intervals`` row with its ``daily_consumption`` rows (its shares across days)."""
 
     meter_id: UUID
-    metered: MeteredInterval
+    facts: IntervalFacts
     household_id: UUID | None
     quality: str
     meter_kind: str
@@ -138,18 +167,28 @@ class IntervalRow:
 
     @property
     def start(self) -> datetime:
-        return self.metered.start
+        return self.facts.start
 
     @property
     def end(self) -> datetime:
-        return self.metered.end
+        return self.facts.end
 
     @property
     def days(self) -> list[DayShare]:
         """The interval's day rows' days and energy, shared as the projection shares them."""
         if self._days is None:
-            self._days = split_across_days(self.metered.start, self.metered.end, self.metered.energy_gj)
+            facts = self.facts
+            self._days = split_across_days(facts.start, facts.end, facts.energy_gj)
         return self._days
+
+    @property
+    def plausible(self) -> bool | None:
+        """The ``plausible`` column: ``MeteredInterval.plausible``. An interval without the
+        check's figures was not checked (None, its first answer): no object is made for it."""
+        facts = self.facts
+        if facts.deviation_percent is None or facts.permissible_error_percent is None:
+            return None
+        return facts.metered().plausible
 
 
 @dataclass
@@ -214,6 +253,8 @@ class BillingFold:
         """Apply one decoded event, as the ledger projection would (others change nothing here)."""
         handler = self._handlers.get(type(event))
         if handler is not None:
+            for meter in self.meters.values():  # a household registered, a meter moved: look again
+                meter.last_place = None
             handler(event)
 
     # -- households ---------------------------------------------------------------------------
@@ -287,17 +328,27 @@ class BillingFold:
 
     def record_reading(self, reading: RecordedReading) -> None:
         """A ``Meter.ReadingRecorded``: the reading, the interval it replaces out, its intervals in."""
-        meter = self.meters[reading.meter_id]
-        meter.readings[reading.measured_at] = reading.energy_gj
-        if reading.replaced_interval_start is not None:
-            _remove_interval(meter, reading.replaced_interval_start)
-        for interval in reading.intervals:
-            self._add_interval(meter, interval)
+        self.record_readings([reading])
 
-    def _add_interval(self, meter: MeterRow, interval: MeteredInterval) -> None:
+    def record_readings(self, readings: Iterable[RecordedReading]) -> None:
+        """``record_reading`` of each, in order (a season of a meter's readings, mostly)."""
+        meter: MeterRow | None = None
+        for reading in readings:
+            if meter is None or reading.meter_id is not meter.meter_id:  # the same meter's, mostly
+                meter = self.meters[reading.meter_id]
+            meter.readings[reading.measured_at] = reading.energy_gj
+            if reading.replaced_interval_start is not None:
+                _remove_interval(meter, reading.replaced_interval_start)
+            for interval in reading.intervals:
+                self._add_interval(meter, interval)
+
+    def _add_interval(self, meter: MeterRow, interval: IntervalFacts) -> None:
         household_id = interval.household_id
+        place = meter.last_place
+        if place is None or place[0] is not household_id:  # the same household's, mostly
+            place = meter.last_place = (household_id, self._place(meter, household_id))
         meter.intervals[interval.start] = IntervalRow(
-            meter.meter_id, interval, household_id, interval.quality, meter.kind, self._place(meter, household_id)
+            meter.meter_id, interval, household_id, interval.quality, meter.kind, place[1]
         )
 
     def _reading_voided(self, event: Meter.ReadingVoided) -> None:
@@ -306,7 +357,7 @@ class BillingFold:
         for start in event.removed_interval_starts:
             _remove_interval(meter, start)
         if event.merged_interval is not None:
-            self._add_interval(meter, event.merged_interval)
+            self._add_interval(meter, IntervalFacts.of(event.merged_interval))
 
     def _faulty_interval_estimated(self, event: Meter.FaultyIntervalEstimated) -> None:
         meter = self.meters[event.originator_id]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, Inexact, localcontext
 from typing import Any
@@ -32,7 +33,7 @@ from domain.implausible_heat import DecisionTaken, HeatDecision, ImplausibleInte
 from domain.readings import IntervalQuality
 from domain.season import Season
 from domain.values import MeterKind
-from projections.billing_fold import BillingFold, IntervalRow
+from projections.billing_fold import BillingFold, IntervalRow, MeterRow
 from projections.billing_inputs import ZERO_ENERGY_GJ, _local_midnight, _reading_text
 from projections.tables import households, implausible_heat_decisions, meter_intervals, meter_readings
 
@@ -151,34 +152,25 @@ class FoldedBillingInputs(BillingInputs):
         """``SqlBillingInputs.meter_evidence``: the totals by quality, the days by quality, the
         meters' serials and the first and last readings bounding the household's intervals."""
         wanted = set(household_ids)
-        measured: dict[UUID, list[Decimal]] = defaultdict(list)
-        estimated: dict[UUID, list[Decimal]] = defaultdict(list)
-        days_measured: dict[UUID, set[date]] = defaultdict(set)
-        days_usable: dict[UUID, set[date]] = defaultdict(set)
-        serials: dict[UUID, set[str]] = defaultdict(set)
-        for household_id, meter_id, day, quality, energy_gj in self._evidence(wanted, first_day, last_day, True):
-            serials[household_id].add(self.fold.meters[meter_id].serial)
-            if quality == _MEASURED:
-                measured[household_id].append(energy_gj)
-                days_measured[household_id].add(day)
-            elif quality != _FAULTY:
-                estimated[household_id].append(energy_gj)
-            if quality != _FAULTY:
-                days_usable[household_id].add(day)
+        tallies: dict[UUID, _Tally] = defaultdict(_Tally)
+        for household_id, meter, interval in self._household_intervals(wanted):
+            tally = tallies[household_id]
+            on_days = False
+            for share in interval.days:
+                if first_day <= share.day <= last_day:
+                    on_days = True
+                    if interval.quality in _EVIDENCE_QUALITIES:
+                        tally.add(meter.serial, share.day, interval.quality, share.energy_gj)
+            if on_days:  # its ends may be the readings the heat starts from and ends at
+                tally.ends.setdefault(meter.meter_id, []).extend((interval.start, interval.end))
+        for household_id, meter_id, day, quality, energy_gj in self._estimates(wanted, first_day, last_day):
+            tallies[household_id].add(self.fold.meters[meter_id].serial, day, quality, energy_gj)
         total_days = (last_day - first_day).days + 1
-        first_readings, last_readings = self._end_readings(wanted, first_day, last_day)
+        window = (_local_midnight(first_day), _local_midnight(last_day + ONE_DAY))
         return {
-            household_id: MeterEvidence(
-                measured_gj=_energy(_exact_sum(iter(measured.get(household_id, ())))),
-                estimated_gj=_energy(_exact_sum(iter(estimated.get(household_id, ())))),
-                days_measured=len(days_measured[household_id]),
-                days_estimated=len(days_usable[household_id]) - len(days_measured[household_id]),
-                days_without_data=total_days - len(days_usable[household_id]),
-                meter_serials=tuple(sorted(serials[household_id])),
-                first_reading=first_readings.get(household_id, ""),
-                last_reading=last_readings.get(household_id, ""),
-            )
-            for household_id in sorted(serials, key=lambda found: found.hex)
+            household_id: tally.evidence(total_days, *self._end_readings(tally, *window))
+            for household_id, tally in sorted(tallies.items(), key=lambda item: item[0].hex)
+            if tally.serials  # households without any evidence row are absent
         }
 
     def _evidence(
@@ -187,11 +179,15 @@ class FoldedBillingInputs(BillingInputs):
         """``billing_inputs._evidence``: the households' own meters' day rows in the days (faulty
         ones only when asked for) and the estimates of faulty intervals."""
         qualities = _EVIDENCE_QUALITIES if include_faulty else _BILLABLE_QUALITIES
-        for household_id, interval in self._household_intervals(wanted):
+        for household_id, meter, interval in self._household_intervals(wanted):
             if interval.quality in qualities:
                 for share in interval.days:
                     if first_day <= share.day <= last_day:
-                        yield household_id, interval.meter_id, share.day, interval.quality, share.energy_gj
+                        yield household_id, meter.meter_id, share.day, interval.quality, share.energy_gj
+        yield from self._estimates(wanted, first_day, last_day)
+
+    def _estimates(self, wanted: set[UUID], first_day: date, last_day: date) -> Iterator[EvidenceRow]:
+        """``faulty_interval_estimates`` rows of the households in the days (any meter)."""
         for meter in self.fold.meters.values():
             for estimate in meter.estimates.values():
                 charged = estimate.household_id
@@ -200,9 +196,9 @@ class FoldedBillingInputs(BillingInputs):
                         if first_day <= share.day <= last_day:
                             yield charged, meter.meter_id, share.day, _FAULTY_ESTIMATE, share.energy_gj
 
-    def _household_intervals(self, wanted: set[UUID]) -> Iterator[tuple[UUID, IntervalRow]]:
+    def _household_intervals(self, wanted: set[UUID]) -> Iterator[tuple[UUID, MeterRow, IntervalRow]]:
         """Intervals charged to the households by household meters (``daily_consumption``'s
-        ``household_id in chunk and meter_kind = 'household'``), with their household."""
+        ``household_id in chunk and meter_kind = 'household'``), with their household and meter."""
         for meter in self.fold.meters.values():
             # A meter's intervals mostly name one household (the same object): asked once a run.
             last: UUID | None = None
@@ -212,32 +208,25 @@ class FoldedBillingInputs(BillingInputs):
                 if household_id is not last:
                     last, wanted_last = household_id, household_id is not None and household_id in wanted
                 if wanted_last and interval.meter_kind == _HOUSEHOLD:
-                    yield household_id, interval  # type: ignore[misc]  # wanted: not None
+                    yield household_id, meter, interval  # type: ignore[misc]  # wanted: not None
 
     def _intervals_on_days(
         self, wanted: set[UUID], first_day: date, last_day: date
-    ) -> Iterator[tuple[UUID, IntervalRow]]:
+    ) -> Iterator[tuple[UUID, MeterRow, IntervalRow]]:
         """The households' intervals with a day row in the days (any quality)."""
-        for household_id, interval in self._household_intervals(wanted):
+        for household_id, meter, interval in self._household_intervals(wanted):
             for share in interval.days:
                 if first_day <= share.day <= last_day:
-                    yield household_id, interval
+                    yield household_id, meter, interval
                     break
 
-    def _end_readings(
-        self, wanted: set[UUID], first_day: date, last_day: date
-    ) -> tuple[dict[UUID, str], dict[UUID, str]]:
-        """``SqlBillingInputs._end_readings``: among the readings that bound the households'
+    def _end_readings(self, tally: _Tally, window_start: datetime, window_end: datetime) -> tuple[str, str]:
+        """``SqlBillingInputs._end_readings``: among the readings that bound the household's
         intervals on the days, the earliest at or after the first day's midnight and the latest at
-        or before the midnight after the last day (ties: the lower serial)."""
-        window_start, window_end = _local_midnight(first_day), _local_midnight(last_day + ONE_DAY)
-        bounds: dict[tuple[UUID, UUID], list[datetime]] = {}  # (household, meter) → interval ends
-        for household_id, interval in self._intervals_on_days(wanted, first_day, last_day):
-            ends = bounds.setdefault((household_id, interval.meter_id), [])
-            ends += (interval.start, interval.end)
-        first: dict[UUID, tuple[datetime, str, Decimal]] = {}
-        last: dict[UUID, tuple[datetime, str, Decimal]] = {}
-        for (household_id, meter_id), ends in bounds.items():
+        or before the midnight after the last day (ties: the lower serial); "" for none."""
+        first: tuple[datetime, str, Decimal] | None = None
+        last: tuple[datetime, str, Decimal] | None = None
+        for meter_id, ends in tally.ends.items():
             meter = self.fold.meters[meter_id]
             ends.sort()
             # The first end from each side with a reading (not voided since) inside the window.
@@ -246,13 +235,11 @@ class FoldedBillingInputs(BillingInputs):
             if earliest is None:
                 continue
             latest = next(at for at in reversed(ends) if window_start <= at <= window_end and at in meter.readings)
-            found = first.get(household_id)
-            if found is None or (earliest, meter.serial) < found[:2]:
-                first[household_id] = (earliest, meter.serial, meter.readings[earliest])
-            found = last.get(household_id)
-            if found is None or latest > found[0] or (latest == found[0] and meter.serial < found[1]):
-                last[household_id] = (latest, meter.serial, meter.readings[latest])
-        return _texts(first), _texts(last)
+            if first is None or (earliest, meter.serial) < first[:2]:
+                first = (earliest, meter.serial, meter.readings[earliest])
+            if last is None or latest > last[0] or (latest == last[0] and meter.serial < last[1]):
+                last = (latest, meter.serial, meter.readings[latest])
+        return _text(first), _text(last)
 
     def monthly_energy(self, household_ids: Sequence[UUID], season: Season) -> dict[UUID, MonthEnergy]:
         """``SqlBillingInputs.monthly_energy``: billable heat per calendar month of the season."""
@@ -302,8 +289,8 @@ class FoldedBillingInputs(BillingInputs):
         """``implausible_heat_queries.implausible_intervals``: the households' intervals on the
         days that failed the check, far beyond the MPE, oldest first, with the decision in force."""
         found: dict[UUID, list[tuple[datetime, str, ImplausibleInterval]]] = defaultdict(list)
-        for household_id, interval in self._intervals_on_days(set(household_ids), first_day, last_day):
-            if interval.metered.plausible is not False:
+        for household_id, _, interval in self._intervals_on_days(set(household_ids), first_day, last_day):
+            if interval.plausible is not False:
                 continue
             implausible = self._implausible(interval)
             if implausible.evidence.far_beyond:
@@ -318,25 +305,25 @@ class FoldedBillingInputs(BillingInputs):
         for meter in self.fold.meters.values():
             if meter.serial == meter_serial:
                 interval = meter.intervals.get(interval_start)
-                if interval is not None and interval.metered.plausible is not None:
+                if interval is not None and interval.plausible is not None:
                     return self._implausible(interval).evidence
         return None
 
     def _implausible(self, interval: IntervalRow) -> ImplausibleInterval:
-        metered = interval.metered
+        facts = interval.facts
         columns = meter_intervals.c
         meter = self.fold.meters[interval.meter_id]
         evidence = IntervalEvidence(
             meter_serial=meter.serial,
-            start=as_read(columns.start_at, metered.start),
-            end=as_read(columns.end_at, metered.end),
-            recorded_gj=as_read(columns.energy_gj, metered.energy_gj),
-            expected_gj=as_read(columns.expected_energy_gj, metered.expected_energy_gj),
-            deviation_percent=as_read(columns.deviation_percent, metered.deviation_percent),
-            permissible_error_percent=as_read(columns.permissible_error_percent, metered.permissible_error_percent),
+            start=as_read(columns.start_at, facts.start),
+            end=as_read(columns.end_at, facts.end),
+            recorded_gj=as_read(columns.energy_gj, facts.energy_gj),
+            expected_gj=as_read(columns.expected_energy_gj, facts.expected_energy_gj),
+            deviation_percent=as_read(columns.deviation_percent, facts.deviation_percent),
+            permissible_error_percent=as_read(columns.permissible_error_percent, facts.permissible_error_percent),
         )
-        decision = meter.decisions.get(metered.start)
-        if decision is None or decision.end != metered.end:  # a decision is about the interval with its end
+        decision = meter.decisions.get(facts.start)
+        if decision is None or decision.end != facts.end:  # a decision is about the interval with its end
             return ImplausibleInterval(evidence)
         estimated = as_read(implausible_heat_decisions.c.estimated_energy_gj, decision.estimated_energy_gj)
         taken = DecisionTaken(
@@ -345,12 +332,49 @@ class FoldedBillingInputs(BillingInputs):
         return ImplausibleInterval(evidence, taken)
 
 
-def _texts(readings: dict[UUID, tuple[datetime, str, Decimal]]) -> dict[UUID, str]:
-    """Each household's reading as the bill quotes it, its register as the read model holds it."""
-    return {
-        household_id: _reading_text(serial, at, as_read(meter_readings.c.energy_gj, energy_gj))
-        for household_id, (at, serial, energy_gj) in readings.items()
-    }
+def _text(reading: tuple[datetime, str, Decimal] | None) -> str:
+    """A reading as the bill quotes it, its register as the read model holds it ("" for none)."""
+    if reading is None:
+        return ""
+    at, serial, energy_gj = reading
+    return _reading_text(serial, at, as_read(meter_readings.c.energy_gj, energy_gj))
+
+
+@dataclass
+class _Tally:
+    """One household's evidence rows as ``meter_evidence``'s SQL totals them, and the ends of
+    its intervals on the days by meter."""
+
+    measured_gj: list[Decimal] = field(default_factory=list)
+    estimated_gj: list[Decimal] = field(default_factory=list)
+    days_measured: set[date] = field(default_factory=set)
+    days_usable: set[date] = field(default_factory=set)
+    serials: set[str] = field(default_factory=set)
+    ends: dict[UUID, list[datetime]] = field(default_factory=dict)
+
+    def add(self, serial: str, day: date, quality: str, energy_gj: Decimal) -> None:
+        """One evidence row: measured counts its day as measured, estimated and estimates of
+        faulty intervals as estimated; faulty rows count the meter only."""
+        self.serials.add(serial)
+        if quality == _MEASURED:
+            self.measured_gj.append(energy_gj)
+            self.days_measured.add(day)
+        elif quality != _FAULTY:
+            self.estimated_gj.append(energy_gj)
+        if quality != _FAULTY:
+            self.days_usable.add(day)
+
+    def evidence(self, total_days: int, first_reading: str, last_reading: str) -> MeterEvidence:
+        return MeterEvidence(
+            measured_gj=_energy(_exact_sum(iter(self.measured_gj))),
+            estimated_gj=_energy(_exact_sum(iter(self.estimated_gj))),
+            days_measured=len(self.days_measured),
+            days_estimated=len(self.days_usable) - len(self.days_measured),
+            days_without_data=total_days - len(self.days_usable),
+            meter_serials=tuple(sorted(self.serials)),
+            first_reading=first_reading,
+            last_reading=last_reading,
+        )
 
 
 def _day_before(day: date | None) -> date | None:
