@@ -91,6 +91,8 @@ class Channel(StrEnum):
     UPLOAD = "upload"
     DEMO = "demo"
     ESTIMATE = "estimate"
+    # Room controllers' messages over MQTT that the gateway could not record (issue 14).
+    MQTT = "mqtt"
 
 
 @dataclass(frozen=True)

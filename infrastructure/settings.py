@@ -159,6 +159,32 @@ class Settings(BaseSettings):
         return self
 
     def dispute_service_targets(self) -> ServiceTargets:
+    # -- room controllers over MQTT (issue 14; docs/valves.md, "Transport") --
+    # The broker `heatledger gateway` and `heatledger simulate-devices` connect to. Each gateway
+    # needs its own client id: the broker keeps that id's session (subscriptions and reports not yet
+    # acknowledged) for mqtt_session_expiry_seconds while the gateway is away.
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    mqtt_topic_prefix: str = Field(default="heatledger/v1", min_length=1, max_length=100)
+    mqtt_client_id: str = Field(default="heatledger-gateway-1", min_length=1, max_length=64)
+    mqtt_username: str = ""
+    mqtt_password: str = ""
+    # TLS to the broker; the CA file verifies the broker's certificate (unset: the system's CAs); a
+    # client certificate and key when the broker asks for one. Production refuses a broker that is
+    # not on this machine without TLS.
+    mqtt_tls: bool = False
+    mqtt_ca_file: Path | None = None
+    mqtt_cert_file: Path | None = None
+    mqtt_key_file: Path | None = None
+    mqtt_keepalive_seconds: int = Field(default=30, ge=5, le=3600)
+    mqtt_session_expiry_seconds: int = Field(default=7 * 24 * 3600, ge=0, le=4_294_967_295)
+    # How often the gateway looks for commands to send (and commands past their last retry).
+    gateway_dispatch_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Reports recorded in one save: more is faster per report, and holds the broker's acks longer.
+    gateway_report_batch_size: int = Field(default=500, ge=1, le=5000)
+    # A household is under-heated when its room stays below 18 °C (the national minimum) this long.
+    under_heated_minimum_hours: int = Field(default=24, ge=1, le=24 * 30)
+
         """The disputes' service-level targets: the general ones and each category's own."""
         general = ServiceTarget(self.dispute_first_response_target_hours, self.dispute_resolution_target_days)
         own = {

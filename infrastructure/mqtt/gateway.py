@@ -1,0 +1,332 @@
+"""The gateway: bridges the room controllers' MQTT topics and the ledger (`heatledger gateway`).
+
+Up: reports and acknowledgements arrive on paho's network thread, which only queues them. The
+gateway's own thread takes them in batches, records them in the ledger (reports of a batch in one
+save), and only then acknowledges them to the broker: a gateway that stops between the two gets
+them again from its persistent session, and a report delivered twice is recorded once.
+
+Down: every ``dispatch_interval`` the gateway asks the ledger for the commands due (new, or due
+for a retry), records each attempt, then publishes it with QoS 1. A command is the ledger's
+until the device acknowledges it: while the broker is unreachable nothing is taken, and an
+attempt the broker never confirmed is simply due again later. Commands past their last retry are
+recorded as timed out.
+
+A message the ledger refuses for good (malformed, an unknown device, a rule) is quarantined and
+acknowledged; a failure of the ledger itself (database down) is retried with backoff, and the
+message stays unacknowledged until it is recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.reasoncodes import ReasonCode
+
+from domain.errors import LedgerError
+from infrastructure.mqtt.connection import QOS_AT_LEAST_ONCE, BrokerOptions, new_client, start, stop
+from infrastructure.mqtt.payloads import AckMessage, AckResult, CommandMessage, PayloadError, ReportMessage, encode
+from infrastructure.mqtt.topics import Channel, DeviceTopic, TopicError, TopicScheme
+
+logger = logging.getLogger(__name__)
+
+# The broker confirms a published command within this, or the attempt counts as not delivered.
+PUBLISH_TIMEOUT_SECONDS = 5.0
+# Commands taken from the ledger per dispatch round.
+DISPATCH_LIMIT = 200
+# Waiting after a failure of the ledger: 1, 2, 4, ... up to this many seconds.
+LEDGER_BACKOFF_MAXIMUM_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class OutgoingCommand:
+    """A command the ledger wants sent now: its attempt number counts the sendings."""
+
+    device_id: str
+    command_id: UUID
+    kind: str
+    params: dict[str, Any]
+    attempt: int
+
+
+@dataclass(frozen=True)
+class IncomingReport:
+    device_id: str
+    report: ReportMessage
+
+
+class DeviceLedger(Protocol):
+    """What the gateway needs of the ledger (``infrastructure.mqtt.ledger_port`` adapts the
+    application's RoomControllers to it)."""
+
+    def commands_to_dispatch(self, limit: int) -> Sequence[OutgoingCommand]: ...
+
+    def record_dispatch(self, command: OutgoingCommand, at: datetime) -> None: ...
+
+    def record_acknowledgement(self, device_id: str, ack: AckMessage, at: datetime) -> None: ...
+
+    def record_timeouts(self, now: datetime) -> int: ...
+
+    def record_reports(self, reports: Sequence[IncomingReport]) -> int:
+        """Record reports in one save; returns how many were new (the others were duplicates)."""
+        ...
+
+    def quarantine(self, topic: str, reason: str, detail: str, payload: bytes) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Received:
+    """A message from the network thread, with the connection it came on (its ``mid`` is only
+    meaningful on that connection: after a reconnection the broker sends it again)."""
+
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    connection: int
+
+
+@dataclass
+class GatewayCounts:
+    """What the gateway did since it started (logged, and read by the benchmark)."""
+
+    reports_recorded: int = 0
+    reports_duplicate: int = 0
+    acknowledgements: int = 0
+    refusals: int = 0
+    quarantined: int = 0
+    dispatched: int = 0
+    timed_out: int = 0
+    ledger_failures: int = 0
+
+
+@dataclass
+class GatewayConfig:
+    scheme: TopicScheme = field(default_factory=TopicScheme)
+    dispatch_interval_seconds: float = 1.0
+    report_batch_size: int = 500
+    # How long the gateway waits for more messages to fill a batch once one has come.
+    batch_linger_seconds: float = 0.005
+
+
+class Gateway:
+    """One gateway process: a paho client under its own client id, and the thread that records."""
+
+    def __init__(
+        self,
+        ledger: DeviceLedger,
+        options: BrokerOptions,
+        config: GatewayConfig,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.ledger = ledger
+        self.options = options
+        self.config = config
+        self.clock = clock
+        self.counts = GatewayCounts()
+        # The broker sends at most receive_maximum unacknowledged messages, so this never fills.
+        self._inbox: queue.Queue[_Received] = queue.Queue(maxsize=options.receive_maximum * 2)
+        self._connection = 0  # counts connections: a message's mid is valid on its own only
+        self._connected = threading.Event()
+        self._stopping = threading.Event()
+        self._client = new_client(options, manual_ack=True)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._thread: threading.Thread | None = None
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect (in the background, reconnecting as needed) and start recording."""
+        start(self._client, self.options, persistent=True)
+        self._thread = threading.Thread(target=self.run, name="gateway", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_seconds: float = 10.0) -> None:
+        """Stop recording, then disconnect; unacknowledged messages stay with the broker."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout_seconds)
+        stop(self._client)
+
+    def wait_connected(self, timeout_seconds: float) -> bool:
+        return self._connected.wait(timeout_seconds)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    # -- the network thread: only queue ---------------------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, _userdata: Any, flags: Any, reason: ReasonCode, _props: Any) -> None:
+        if reason.is_failure:
+            logger.warning("the broker refused the gateway %s: %s", self.options.client_id, reason)
+            return
+        self._connection += 1
+        scheme = self.config.scheme
+        client.subscribe(
+            [(scheme.every_device(Channel.REPORTS), QOS_AT_LEAST_ONCE), (scheme.every_device(Channel.ACKS), 1)]
+        )
+        self._connected.set()
+        logger.info("gateway %s connected (session kept: %s)", self.options.client_id, flags.session_present)
+
+    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _p: Any) -> None:
+        self._connected.clear()
+        if not self._stopping.is_set():
+            logger.warning("gateway %s lost the broker (%s); reconnecting", self.options.client_id, reason)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        received = _Received(message.topic, bytes(message.payload), message.mid, message.qos, self._connection)
+        try:
+            self._inbox.put_nowait(received)
+        except queue.Full:  # only QoS 0 floods can fill it: not acknowledged, nothing is lost to us
+            logger.warning("gateway inbox full: dropped a QoS %d message on %s", message.qos, message.topic)
+
+    # -- the gateway's thread: record, acknowledge, dispatch --------------------------------------
+
+    def run(self) -> None:
+        """Record what arrives and send what is due, until ``stop``."""
+        next_dispatch = time.monotonic()
+        backoff = 1.0
+        pending: list[_Received] = []
+        while not self._stopping.is_set():
+            pending = pending or self._take_batch(max(0.0, next_dispatch - time.monotonic()))
+            try:
+                if pending:
+                    self._record(pending)
+                    pending = []
+                if time.monotonic() >= next_dispatch:
+                    self._dispatch_round()
+                    next_dispatch = time.monotonic() + self.config.dispatch_interval_seconds
+                backoff = 1.0
+            except Exception:  # the ledger itself failed: keep the messages, unacknowledged, and retry
+                self.counts.ledger_failures += 1
+                logger.exception("the ledger failed; the gateway retries in %.0f s", backoff)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, LEDGER_BACKOFF_MAXIMUM_SECONDS)
+
+    def _take_batch(self, wait_seconds: float) -> list[_Received]:
+        """Up to a batch of messages: waits for the first, then lingers briefly for more."""
+        try:
+            batch = [self._inbox.get(timeout=max(wait_seconds, 0.001))]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + self.config.batch_linger_seconds
+        while len(batch) < self.config.report_batch_size:
+            remaining = deadline - time.monotonic()
+            try:
+                batch.append(self._inbox.get(timeout=remaining) if remaining > 0 else self._inbox.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _record(self, batch: Sequence[_Received]) -> None:
+        """Record a batch's reports (one save) and acknowledgements, then acknowledge them all."""
+        reports: list[IncomingReport] = []
+        for received in batch:
+            parsed = self._parse(received)
+            if isinstance(parsed, IncomingReport):
+                reports.append(parsed)
+            elif parsed is not None:
+                self._record_ack(received, *parsed)
+        self._record_reports(reports)
+        for received in batch:
+            self._acknowledge(received)
+
+    def _parse(self, received: _Received) -> IncomingReport | tuple[str, AckMessage] | None:
+        try:
+            where = self.config.scheme.parse(received.topic)
+            return self._decode(where, received.payload)
+        except (TopicError, PayloadError) as error:
+            self._quarantine(received, "invalid_payload", str(error))
+            return None
+
+    @staticmethod
+    def _decode(where: DeviceTopic, payload: bytes) -> IncomingReport | tuple[str, AckMessage]:
+        if where.channel is Channel.REPORTS:
+            return IncomingReport(where.device_id, ReportMessage.decode(payload))
+        if where.channel is Channel.ACKS:
+            return where.device_id, AckMessage.decode(payload)
+        raise TopicError(f"the gateway does not take {where.channel.value} from devices")
+
+    def _record_ack(self, received: _Received, device_id: str, ack: AckMessage) -> None:
+        try:
+            self.ledger.record_acknowledgement(device_id, ack, self.clock())
+        except LedgerError as refused:
+            self._quarantine(received, "refused", str(refused))
+            return
+        if ack.result is AckResult.ACCEPTED:
+            self.counts.acknowledgements += 1
+        else:
+            self.counts.refusals += 1
+
+    def _record_reports(self, reports: Sequence[IncomingReport]) -> None:
+        """One save for the batch; when the ledger refuses one of them, each is recorded alone so
+        the others are kept and only the refused one is quarantined."""
+        if not reports:
+            return
+        try:
+            self._count_reports(len(reports), self.ledger.record_reports(reports))
+            return
+        except LedgerError:
+            pass
+        for report in reports:
+            try:
+                self._count_reports(1, self.ledger.record_reports([report]))
+            except LedgerError as refused:
+                payload = encode(report.report)
+                topic = self.config.scheme.reports(report.device_id)
+                self._quarantine(_Received(topic, payload, 0, 0, -1), "refused", str(refused))
+
+    def _count_reports(self, offered: int, recorded: int) -> None:
+        self.counts.reports_recorded += recorded
+        self.counts.reports_duplicate += offered - recorded
+
+    def _quarantine(self, received: _Received, reason: str, detail: str) -> None:
+        self.counts.quarantined += 1
+        logger.warning("gateway quarantined a message on %s: %s", received.topic, detail)
+        self.ledger.quarantine(received.topic, reason, detail, received.payload)
+
+    def _acknowledge(self, received: _Received) -> None:
+        """PUBACK a recorded message, unless it came on an earlier connection: the broker sends
+        that one again, and its old mid may by now name another message."""
+        if received.qos > 0 and received.connection == self._connection:
+            self._client.ack(received.mid, received.qos)
+
+    def _dispatch_round(self) -> None:
+        """Send the commands due, then record those past their last retry as timed out."""
+        if self.connected:
+            for command in self.ledger.commands_to_dispatch(DISPATCH_LIMIT):
+                if not self._dispatch(command):
+                    break  # the broker went away: the rest wait for the next round
+        self.counts.timed_out += self.ledger.record_timeouts(self.clock())
+
+    def _dispatch(self, command: OutgoingCommand) -> bool:
+        """Record the attempt, then publish it; False when the broker did not take it."""
+        issued_at = self.clock()
+        self.ledger.record_dispatch(command, issued_at)
+        message = CommandMessage(
+            command_id=command.command_id,
+            kind=command.kind,
+            params=command.params,
+            issued_at=issued_at,
+            attempt=command.attempt,
+        )
+        topic = self.config.scheme.commands(command.device_id)
+        info = self._client.publish(topic, encode(message), qos=QOS_AT_LEAST_ONCE)
+        try:
+            info.wait_for_publish(PUBLISH_TIMEOUT_SECONDS)
+        except (RuntimeError, ValueError) as error:  # paho: not connected, or the queue refused it
+            logger.warning("command %s to %s not delivered to the broker: %s", command.command_id, topic, error)
+            return False
+        self.counts.dispatched += 1
+        return info.is_published()
