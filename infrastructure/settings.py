@@ -141,24 +141,6 @@ class Settings(BaseSettings):
     login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     login_address_max_failures: int = Field(default=20, ge=1, le=10_000)
 
-    @model_validator(mode="after")
-    def _refuse_unsafe_production(self) -> Self:
-        if self.environment is Environment.PRODUCTION:
-            if self.secret_key == DEVELOPMENT_SECRET or len(self.secret_key) < 32:
-                raise ValueError("production needs HEATLEDGER_SECRET_KEY: 32 or more characters, not the default")
-            if self.backend is Backend.SQLITE:
-                raise ValueError("production runs on PostgreSQL: set HEATLEDGER_BACKEND=postgres")
-            if self.session_cookie_secure is False:
-                raise ValueError(
-                    "production sends the session cookie over HTTPS only: HEATLEDGER_SESSION_COOKIE_SECURE"
-                )
-            if self.notification_webhook_url and not self.notification_webhook_url.startswith("https://"):
-                raise ValueError(
-                    "production sends reminders (personal data) over https only: HEATLEDGER_NOTIFICATION_WEBHOOK_URL"
-                )
-        return self
-
-    def dispute_service_targets(self) -> ServiceTargets:
     # -- room controllers over MQTT (issue 14; docs/valves.md, "Transport") --
     # The broker `heatledger gateway` and `heatledger simulate-devices` connect to. Each gateway
     # needs its own client id: the broker keeps that id's session (subscriptions and reports not yet
@@ -185,6 +167,24 @@ class Settings(BaseSettings):
     # A household is under-heated when its room stays below 18 °C (the national minimum) this long.
     under_heated_minimum_hours: int = Field(default=24, ge=1, le=24 * 30)
 
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Self:
+        if self.environment is Environment.PRODUCTION:
+            if self.secret_key == DEVELOPMENT_SECRET or len(self.secret_key) < 32:
+                raise ValueError("production needs HEATLEDGER_SECRET_KEY: 32 or more characters, not the default")
+            if self.backend is Backend.SQLITE:
+                raise ValueError("production runs on PostgreSQL: set HEATLEDGER_BACKEND=postgres")
+            if self.session_cookie_secure is False:
+                raise ValueError(
+                    "production sends the session cookie over HTTPS only: HEATLEDGER_SESSION_COOKIE_SECURE"
+                )
+            if self.notification_webhook_url and not self.notification_webhook_url.startswith("https://"):
+                raise ValueError(
+                    "production sends reminders (personal data) over https only: HEATLEDGER_NOTIFICATION_WEBHOOK_URL"
+                )
+        return self
+
+    def dispute_service_targets(self) -> ServiceTargets:
         """The disputes' service-level targets: the general ones and each category's own."""
         general = ServiceTarget(self.dispute_first_response_target_hours, self.dispute_resolution_target_days)
         own = {
