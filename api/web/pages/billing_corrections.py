@@ -77,7 +77,7 @@ def propose(request: Request, user: CsrfChecked, container: WebContainer, form: 
     return RedirectResponse(correction_path(proposed.correction_id), status_code=303)
 
 
-@router.get("/{correction_id}")
+@router.get("/{correction_id:uuid}")
 def correction_page(
     request: Request, user: WebUser, container: WebContainer, correction_id: CorrectionIdPath, page: PageNumber = 1
 ) -> Response:
@@ -85,7 +85,7 @@ def correction_page(
     return _page(request, user, container, correction_id, page)
 
 
-@router.get("/{correction_id}/progress")
+@router.get("/{correction_id:uuid}/progress")
 def correction_progress(
     request: Request, user: WebUser, container: WebContainer, correction_id: CorrectionIdPath
 ) -> Response:
@@ -93,7 +93,7 @@ def correction_progress(
     return _page(request, user, container, correction_id, 1, block="correction_body")
 
 
-@router.post("/{correction_id}/preview")
+@router.post("/{correction_id:uuid}/preview")
 def preview(
     request: Request,
     user: CsrfChecked,
@@ -111,7 +111,7 @@ def preview(
     return RedirectResponse(correction_path(correction_id), status_code=303)
 
 
-@router.post("/{correction_id}/approval")
+@router.post("/{correction_id:uuid}/approval")
 def approve(
     request: Request, user: CsrfChecked, container: WebContainer, form: FormFields, correction_id: CorrectionIdPath
 ) -> Response:
@@ -123,7 +123,7 @@ def approve(
     return RedirectResponse(correction_path(correction_id), status_code=303)
 
 
-@router.post("/{correction_id}/refusal")
+@router.post("/{correction_id:uuid}/refusal")
 def refuse(
     request: Request, user: CsrfChecked, container: WebContainer, form: FormFields, correction_id: CorrectionIdPath
 ) -> Response:
@@ -135,7 +135,7 @@ def refuse(
     return RedirectResponse(correction_path(correction_id), status_code=303)
 
 
-@router.post("/{correction_id}/run")
+@router.post("/{correction_id:uuid}/run")
 def run(
     request: Request,
     user: CsrfChecked,
