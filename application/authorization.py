@@ -48,6 +48,9 @@ class Permission(StrEnum):
     # Run regulator scenarios: a season recomputed under other tariffs; books nothing (no bill, no
     # billing period), writes only the scenario's own results (application/scenarios.py).
     RUN_SCENARIOS = "run_scenarios"
+    # Request commands to room controllers and valves and approve them (a second person approves;
+    # issue 14). Devices' reports come in under submit_readings.
+    COMMAND_VALVES = "command_valves"
 
 
 _READ_AND_MANAGE = frozenset(
@@ -68,6 +71,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.MANAGE_ARREARS,
         Permission.SEND_REMINDERS,
         Permission.MANAGE_DISPUTES,
+        Permission.COMMAND_VALVES,
     },
     # Customer service takes and settles disputes; a note above the approval threshold is approved
     # by a second person holding approve_refunds (a clerk or an admin).

@@ -40,6 +40,7 @@ from domain.values import (
     MeterKind,
     Position,
 )
+from domain.valve import RoomController
 from domain.verification import TestPoint
 
 # Saving a batch conflicts when another writer changed one of its meters; retry a few times.
@@ -75,7 +76,9 @@ class HeatLedger(Application[UUID]):
 
     name = "heatledger"
     snapshotting_intervals: ClassVar[dict[type[MutableOrImmutableAggregate[Any]], int]] = {
-        Meter: METER_SNAPSHOT_INTERVAL
+        Meter: METER_SNAPSHOT_INTERVAL,
+        # A controller reports every few minutes all season long (issue 14).
+        RoomController: METER_SNAPSHOT_INTERVAL,
     }
 
     def __init__(

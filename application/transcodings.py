@@ -28,6 +28,8 @@ from domain.values import (
     Areas,
     Position,
 )
+from domain.valve import DeviceReport
+from domain.valve_commands import ValveCommand
 from domain.verification import JudgedPoint
 
 
@@ -134,10 +136,12 @@ DATACLASSES: tuple[type[Any], ...] = (
     Address,
     Areas,
     Attachment,
+    DeviceReport,
     JudgedPoint,
     MeteredInterval,
     Position,
     RememberedReading,
+    ValveCommand,
 )
 
 

@@ -23,7 +23,10 @@ from application.reminder_messages import ReminderSender
 from application.scenarios import Scenarios
 from application.seasons import Seasons
 from application.staff_accounts import LoginPolicy, StaffAccounts
+from application.valve_guardrails import ColdWeatherPolicy, ValveGuardrails
+from application.valves import RoomControllers
 from domain.staff_account import LockoutPolicy
+from domain.valve_commands import CommandKind, RetryPolicy
 from infrastructure.as_known import AsKnownReads
 from infrastructure.billing_runs import BillingRunStore
 from infrastructure.database import create_database_engine, migrate
@@ -48,6 +51,7 @@ from projections.payment_queries import PaymentQueries
 from projections.runner import ProjectionRunner
 from projections.scenario_inputs import SqlScenarioInputs
 from projections.stored_readings import SqlStoredReadings
+from projections.valve_commands import ValveQueries
 
 if TYPE_CHECKING:
     from infrastructure.jobs import JobQueue
@@ -129,6 +133,12 @@ class Container:
         )
 
     @property
+    def room_controllers(self) -> RoomControllers:
+        """Room controllers and their valve commands, with the guardrails of the settings (issue 14;
+        stateless, cheap)."""
+        return room_controllers_of(self.settings, self.ledger, self.engine, self.weather)
+
+    @property
     def as_known(self) -> AsKnownReads:
         """Reads as the ledger knew them at a moment, over point-in-time views (stateless, cheap)."""
         return AsKnownReads(self.ledger, self.engine, self.runner.position)
@@ -160,6 +170,17 @@ def staff_accounts_of(
     return StaffAccounts(
         ledger, SqlStaffDirectory(engine), SqlLoginAttempts(engine), Argon2Passwords(), sessions, policy
     )
+
+
+def room_controllers_of(
+    settings: Settings, ledger: HeatLedger, engine: Engine, weather: WeatherStore
+) -> RoomControllers:
+    """The valve commands' service: retry policy, approval kinds and guardrails from the settings."""
+    cold = ColdWeatherPolicy.of(settings.valve_cold_weather_windows, settings.valve_cold_weather_below_c)
+    guardrails = ValveGuardrails(ledger, cold, weather, settings.valve_commands_per_hour)
+    retry = RetryPolicy(settings.valve_maximum_attempts, settings.valve_acknowledgement_timeout_seconds)
+    approval = frozenset(CommandKind(kind) for kind in settings.valve_approval_kinds)
+    return RoomControllers(ledger, ValveQueries(engine), guardrails, retry, approval)
 
 
 def _catch_up_after_save(runner: ProjectionRunner) -> Callable[[], None]:

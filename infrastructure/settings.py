@@ -127,6 +127,24 @@ class Settings(BaseSettings):
     # "{dispute_id}" standing for the dispute; given in SMS/WeChat messages, which carry no PDF.
     dispute_letter_url: str = Field(default="", max_length=200)
 
+    # -- valve commands (issue 14; docs/valves.md, "Commands" and "Guardrails") --
+    # A command is sent at most valve_maximum_attempts times, each waiting this long for the
+    # device's acknowledgement, then it times out.
+    valve_acknowledgement_timeout_seconds: int = Field(default=60, ge=1, le=86_400)
+    valve_maximum_attempts: int = Field(default=3, ge=1, le=20)
+    # Commands one device may be sent requests for in any hour.
+    valve_commands_per_hour: int = Field(default=6, ge=1, le=100)
+    # Kinds that wait for a second person's approval besides force_close (which always does).
+    valve_approval_kinds: list[str] = Field(default_factory=lambda: ["force_close"])
+    # No forced close inside these month-day windows (MM-DD/MM-DD, may run over the new year) nor
+    # when the latest recorded daily mean outdoor temperature is below valve_cold_weather_below_c.
+    valve_cold_weather_windows: list[str] = Field(default_factory=lambda: ["12-15/02-15"])
+    valve_cold_weather_below_c: Decimal | None = Field(default=Decimal(-10), ge=-60, le=30)
+    # What an approved arrears flag becomes: a gear (the valve throttled to valve_arrears_gear) or,
+    # where the policy allows it, a forced close (which a second person approves like any).
+    valve_arrears_restriction: str = Field(default="gear", pattern="^(gear|close)$")
+    valve_arrears_gear: int = Field(default=1, ge=1, le=100)
+
     # -- the web UI's logins and sessions (docs/ui.md, docs/operations.md "Web UI") --
     # A session ends after this long without a request, and after session_lifetime_hours in any case.
     session_idle_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)

@@ -7,7 +7,7 @@ the estimator reads. A day recorded again takes the newer figure (a weather serv
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import Column, Date, Engine, MetaData, String, Table, delete, insert, select
@@ -62,6 +62,21 @@ class WeatherStore:
             connection.execute(delete(outdoor_temperatures).where(outdoor_temperatures.c.day.in_(list(temperatures_c))))
             connection.execute(insert(outdoor_temperatures), rows)
         return len(rows)
+
+    def latest_mean_temperature_c(self, on_or_before: date) -> Decimal | None:
+        """The mean outdoor temperature of the latest day recorded on or before ``on_or_before``,
+        looking back two days at most (an older figure says nothing of today's cold); None if none.
+        The valve guardrails refuse a forced close below a threshold (issue 14)."""
+        statement = (
+            select(outdoor_temperatures.c.mean_temperature_c)
+            .where(outdoor_temperatures.c.day <= on_or_before)
+            .where(outdoor_temperatures.c.day >= on_or_before - timedelta(days=2))
+            .order_by(outdoor_temperatures.c.day.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as connection:
+            value: Decimal | None = connection.execute(statement).scalar()
+        return value
 
     def degree_days(self, days: Iterable[date]) -> dict[date, Decimal]:
         """Heating degree-days (base 18 °C) of the given days that have a recorded temperature."""

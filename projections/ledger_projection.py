@@ -48,6 +48,7 @@ from projections.tables import (
     reading_corrections,
 )
 from projections.tariff_corrections import TARIFF_CORRECTION_HANDLERS, TARIFF_CORRECTION_TABLES
+from projections.valve_commands import VALVE_HANDLERS, VALVE_TABLES
 
 # A handler applies one event; a handler of a money event returns the household whose allocation
 # must be recomputed at the end of the batch (others return None).
@@ -58,7 +59,7 @@ class LedgerProjection:
     """Builds the ledger's read models from Household, Meter, Tariff and BillingPeriod events."""
 
     name = "ledger"
-    tables: tuple[Table, ...] = (*LEDGER_TABLES, *TARIFF_CORRECTION_TABLES)
+    tables: tuple[Table, ...] = (*LEDGER_TABLES, *TARIFF_CORRECTION_TABLES, *VALVE_TABLES)
 
     def __init__(self) -> None:
         self._handlers: dict[type[Any], Handler] = (
@@ -68,6 +69,7 @@ class LedgerProjection:
             | HEAT_DECISION_HANDLERS
             | DISPUTE_HANDLERS
             | TARIFF_CORRECTION_HANDLERS
+            | VALVE_HANDLERS
             | {
                 Household.Registered: self._household_registered,
                 Household.AreaCorrected: self._area_corrected,
