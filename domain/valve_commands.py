@@ -237,8 +237,10 @@ def _temperature(name: str, value: Any) -> Decimal:
         temperature = Decimal(value)
     except (InvalidOperation, TypeError, ValueError):
         _out_of_range(name, value, MINIMUM_SETTABLE_TEMPERATURE_C, MAXIMUM_SETTABLE_TEMPERATURE_C)
+    if not temperature.is_finite():  # NaN and infinities compare with nothing
+        _out_of_range(name, value, MINIMUM_SETTABLE_TEMPERATURE_C, MAXIMUM_SETTABLE_TEMPERATURE_C)
     in_range = MINIMUM_SETTABLE_TEMPERATURE_C <= temperature <= MAXIMUM_SETTABLE_TEMPERATURE_C
-    if not temperature.is_finite() or not in_range or temperature != temperature.quantize(TEMPERATURE_STEP_C):
+    if not in_range or temperature != temperature.quantize(TEMPERATURE_STEP_C):
         _out_of_range(name, value, MINIMUM_SETTABLE_TEMPERATURE_C, MAXIMUM_SETTABLE_TEMPERATURE_C)
     return temperature.quantize(TEMPERATURE_STEP_C)
 
