@@ -1,7 +1,8 @@
 """UI benchmark: concurrent logged-in sessions over the demo's pages, beside a bare ASGI baseline.
 
 Run ``python -m bench.ui`` (``--sessions`` 20, ``--rounds`` 10, ``--buildings`` 3 and ``--days``
-as ``heatledger demo`` takes them; ``--data-dir`` reuses a store loaded by an earlier run).
+as ``heatledger demo`` takes them; ``--data-dir`` reuses a store loaded by an earlier run;
+``--think-seconds`` 0: how long a person reads a page before the next, on average).
 
 Set-up (not timed): ``heatledger demo`` into a fresh SQLite store, one account per role with
 ``heatledger user create --password-stdin``, and ``heatledger serve`` on a free loopback port: one
@@ -12,8 +13,10 @@ link to one of the area's own records (a household, a billing run; ids shown as 
 pages are fetched once to warm the process up.
 
 Timed: every session, all at once, requests each of its pages ``--rounds`` times in a shuffled
-order, one request at a time (a person waits for the page); the time is from sending the request to
-having read the whole body. Per page: how many, p50, p95, p99 and the slowest, against the target
+order, one request at a time (a person waits for the page), then reads it for ``--think-seconds``
+(between half and one and a half times that, at random; 0, the default, is the worst case: twenty
+clients that never pause keep twenty requests in the server at every moment); the time is from
+sending the request to having read the whole body. Per page: how many, p50, p95, p99 and the slowest, against the target
 p95 < 200 ms. The baseline: a bare ASGI handler (a fixed page of the dashboard's size) under the same
 uvicorn, requested by the same client with the same concurrency in the same run: the floor that the
 client, the loopback and uvicorn cost before the ledger does anything. Figures only; nothing is
@@ -132,6 +135,7 @@ def _environment(data_dir: Path) -> dict[str, str]:
 def prepare_store(data_dir: Path, buildings: int, days: int | None, console: Console) -> dict[str, Account]:
     """The demo store with one bench account per role (made again on every run: new passwords)."""
     started = time.perf_counter()
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
     demo_options = ["--buildings", str(buildings), *(["--days", str(days)] if days is not None else [])]
     heatledger(data_dir, "demo", *demo_options)
     accounts = bench_accounts(data_dir)
@@ -238,7 +242,7 @@ def page_name(path: str) -> str:
     return "/".join("{id}" if ID_SEGMENT.search(segment) else segment for segment in path.split("/"))
 
 
-async def browse(session: Session, rounds: int, seed: int) -> dict[str, list[float]]:
+async def browse(session: Session, rounds: int, seed: int, think_seconds: float = 0.0) -> dict[str, list[float]]:
     """Each page of the session ``rounds`` times, shuffled; the milliseconds of each, by page."""
     order = random.Random(seed)
     timings: dict[str, list[float]] = defaultdict(list)
@@ -254,16 +258,22 @@ async def browse(session: Session, rounds: int, seed: int) -> dict[str, list[flo
             timings[name if response.status_code == 200 else f"({name}: status {response.status_code})"].append(
                 spent_ms
             )
+            if think_seconds:
+                await asyncio.sleep(think_seconds * order.uniform(0.5, 1.5))
     return timings
 
 
-async def measure_ui(base_url: str, accounts: dict[str, Account], sessions: int, rounds: int) -> dict[str, list[float]]:
+async def measure_ui(
+    base_url: str, accounts: dict[str, Account], sessions: int, rounds: int, think_seconds: float
+) -> dict[str, list[float]]:
     logged_in = [await log_in(base_url, accounts[ROLES[number % len(ROLES)]]) for number in range(sessions)]
     try:
         for session in logged_in:  # warm-up, not timed
             await browse(session, 1, seed=0)
         started = time.perf_counter()
-        results = await asyncio.gather(*(browse(session, rounds, seed) for seed, session in enumerate(logged_in, 1)))
+        results = await asyncio.gather(
+            *(browse(session, rounds, seed, think_seconds) for seed, session in enumerate(logged_in, 1))
+        )
         elapsed = time.perf_counter() - started
     finally:
         for session in logged_in:
@@ -277,8 +287,13 @@ async def measure_ui(base_url: str, accounts: dict[str, Account], sessions: int,
     return merged
 
 
-async def measure_baseline(base_url: str, sessions: int, requests_per_session: int) -> list[float]:
-    async def one_client() -> list[float]:
+async def measure_baseline(
+    base_url: str, sessions: int, requests_per_session: int, think_seconds: float
+) -> list[float]:
+    """The bare handler, as the pages were measured: the same clients, requests and pauses."""
+
+    async def one_client(seed: int) -> list[float]:
+        order = random.Random(seed)
         async with httpx2.AsyncClient(base_url=base_url, timeout=REQUEST_TIMEOUT_SECONDS) as client:
             await client.get("/")
             spent = []
@@ -286,9 +301,11 @@ async def measure_baseline(base_url: str, sessions: int, requests_per_session: i
                 started = time.perf_counter()
                 _ = (await client.get("/")).content
                 spent.append((time.perf_counter() - started) * 1000)
+                if think_seconds:
+                    await asyncio.sleep(think_seconds * order.uniform(0.5, 1.5))
             return spent
 
-    results = await asyncio.gather(*(one_client() for _ in range(sessions)))
+    results = await asyncio.gather(*(one_client(seed) for seed in range(1, sessions + 1)))
     return [value for values in results for value in values]
 
 
@@ -325,9 +342,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--buildings", type=int, default=3)
     parser.add_argument("--days", type=int, default=None)
+    parser.add_argument("--think-seconds", type=float, default=0.0)
     parser.add_argument("--data-dir", type=Path, default=None, help="A store from an earlier run (not loaded again).")
     arguments = parser.parse_args()
     assert 1 <= arguments.sessions <= 200 and 1 <= arguments.rounds <= 1000, "bounded runs only"
+    assert 0 <= arguments.think_seconds <= 60, "a think time of at most a minute"
     console = Console()
     with tempfile.TemporaryDirectory(prefix="bench-ui-") as folder:
         data_dir = arguments.data_dir or Path(folder) / "store"
@@ -339,11 +358,13 @@ def main() -> None:
         logs = Path(folder)
         serve = [*_heatledger_command(), "serve"]
         with served(serve, _environment(data_dir), data_dir.parent, logs, "/health") as base_url:
-            timings = asyncio.run(measure_ui(base_url, accounts, arguments.sessions, arguments.rounds))
+            timings = asyncio.run(
+                measure_ui(base_url, accounts, arguments.sessions, arguments.rounds, arguments.think_seconds)
+            )
         bare = [sys.executable, "-m", "uvicorn", "bench.ui:bare_app"]
         with served(bare, dict(os.environ), ROOT, logs, "/") as base_url:
             per_session = max(1, len(timings["(all pages)"]) // arguments.sessions)
-            baseline = asyncio.run(measure_baseline(base_url, arguments.sessions, per_session))
+            baseline = asyncio.run(measure_baseline(base_url, arguments.sessions, per_session, arguments.think_seconds))
     report(console, timings, baseline, arguments.sessions)
 
 
