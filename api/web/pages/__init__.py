@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from api.web.pages import (
     account,
     admin_users,
+    arrears,
     audit,
     billing_corrections,
     billing_runs,
@@ -18,6 +19,7 @@ from api.web.pages import (
     counter,
     dashboard,
     disputes,
+    dunning,
     households,
     scenarios,
 )
@@ -35,4 +37,6 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     scenarios.router,
     audit.router,
     admin_users.router,
+    arrears.router,
+    dunning.router,
 )
