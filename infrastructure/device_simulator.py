@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
@@ -68,7 +67,7 @@ class SimulatedController:
     signal_dbm: int = -75
     sequence: int = 0
     offline_periods: int = 0
-    outcomes: OrderedDict[UUID, tuple[AckResult, str | None]] = field(default_factory=OrderedDict)
+    outcomes: OrderedDict[str, tuple[AckResult, str | None]] = field(default_factory=OrderedDict)
 
     @property
     def valve_state(self) -> ValveState:

@@ -35,6 +35,7 @@ from projections.heat_decision_handlers import HEAT_DECISION_HANDLERS
 from projections.interval_recharge import recharge_intervals
 from projections.payment_handlers import PAYMENT_HANDLERS
 from projections.reading_batch import ReadingBatchWriter
+from projections.room_telemetry import ROOM_TELEMETRY_HANDLERS, ROOM_TELEMETRY_TABLES
 from projections.tables import (
     LEDGER_TABLES,
     faulty_interval_estimates,
@@ -59,7 +60,7 @@ class LedgerProjection:
     """Builds the ledger's read models from Household, Meter, Tariff and BillingPeriod events."""
 
     name = "ledger"
-    tables: tuple[Table, ...] = (*LEDGER_TABLES, *TARIFF_CORRECTION_TABLES, *VALVE_TABLES)
+    tables: tuple[Table, ...] = (*LEDGER_TABLES, *TARIFF_CORRECTION_TABLES, *VALVE_TABLES, *ROOM_TELEMETRY_TABLES)
 
     def __init__(self) -> None:
         self._handlers: dict[type[Any], Handler] = (
@@ -70,6 +71,7 @@ class LedgerProjection:
             | DISPUTE_HANDLERS
             | TARIFF_CORRECTION_HANDLERS
             | VALVE_HANDLERS
+            | ROOM_TELEMETRY_HANDLERS
             | {
                 Household.Registered: self._household_registered,
                 Household.AreaCorrected: self._area_corrected,

@@ -26,7 +26,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
-from uuid import UUID
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
@@ -51,7 +50,7 @@ class OutgoingCommand:
     """A command the ledger wants sent now: its attempt number counts the sendings."""
 
     device_id: str
-    command_id: UUID
+    command_id: str
     kind: str
     params: dict[str, Any]
     attempt: int

@@ -25,6 +25,8 @@ MAXIMUM_CODE_LENGTH = 32
 # A message larger than this is not a controller's; it is refused before it is parsed.
 MAXIMUM_PAYLOAD_BYTES = 8192
 
+# The ledger's command ids (a UUID's text today); a device echoes the id it was given.
+CommandId = Annotated[str, Field(min_length=1, max_length=64, pattern=PRINTABLE)]
 Temperature = Annotated[Decimal, Field(ge=Decimal(-50), le=Decimal(100), decimal_places=3)]
 ModelType = TypeVar("ModelType", bound=BaseModel)
 
@@ -92,7 +94,7 @@ class CommandMessage(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    command_id: UUID
+    command_id: CommandId
     kind: str = Field(min_length=1, max_length=32, description="a command kind, e.g. force_gear (docs/valves.md)")
     params: dict[str, int | Decimal | str] = Field(default_factory=dict, description="the kind's parameters")
     issued_at: AwareDatetime = Field(description="when the ledger sent this attempt (UTC)")
@@ -112,7 +114,7 @@ class AckMessage(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    command_id: UUID
+    command_id: CommandId
     result: AckResult
     code: str | None = Field(
         default=None, min_length=1, max_length=MAXIMUM_CODE_LENGTH, pattern=PRINTABLE, description="why it refused"

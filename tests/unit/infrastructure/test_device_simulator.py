@@ -19,7 +19,7 @@ NOW = datetime(2025, 12, 1, tzinfo=UTC)
 
 
 def command(kind: str, **params: Any) -> CommandMessage:
-    return CommandMessage(command_id=uuid4(), kind=kind, params=params, issued_at=NOW, attempt=1)
+    return CommandMessage(command_id=str(uuid4()), kind=kind, params=params, issued_at=NOW, attempt=1)
 
 
 def test_every_command_of_the_control_panel_is_acted_on() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 from hypothesis import given
@@ -76,7 +76,7 @@ def test_a_prefix_with_wildcards_or_empty_levels_is_refused(prefix: str) -> None
 
 def test_a_command_is_written_with_exact_decimals_and_utc_and_reads_back() -> None:
     command = CommandMessage(
-        command_id=UUID("12345678-1234-5678-1234-567812345678"),
+        command_id="12345678-1234-5678-1234-567812345678",
         kind="set_temperature_limits",
         params={"lower_c": Decimal("16.5"), "upper_c": Decimal("22.0")},
         issued_at=datetime(2025, 12, 1, 8, 0, tzinfo=UTC),
@@ -133,7 +133,7 @@ def test_an_oversized_payload_is_refused_before_parsing() -> None:
 
 
 def test_an_acknowledgement_accepts_or_refuses_with_a_code() -> None:
-    command_id = uuid4()
+    command_id = str(uuid4())
     refused = AckMessage.decode(
         json.dumps({"command_id": str(command_id), "result": "refused", "code": "locked"}).encode()
     )
