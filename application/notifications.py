@@ -38,12 +38,15 @@ class MessageLanguage(StrEnum):
 @dataclass(frozen=True)
 class Contact:
     """Where a household's messages go. ``address``: the recipient id the webhook's gateway knows
-    (a mobile number, an openid) or an e-mail address."""
+    (a mobile number, an openid) or an e-mail address. ``holder_name``: the account holder's name
+    as the household gave it ("" when not given): the ledger keeps no names, so this erasable
+    record is where a clerk finds a household by its holder."""
 
     account_number: str
     channel: ContactChannel
     address: str
     language: MessageLanguage
+    holder_name: str = ""
 
 
 class ContactBook(Protocol):

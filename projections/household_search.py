@@ -5,8 +5,8 @@ Chinese way ("碧桂园 3号楼 2单元 5层 501室", also without spaces). ``se
 into terms: a word with a suffix names its part of the address (号楼/栋/幢 the building, 单元 the
 entrance, 层 the floor, 室 the flat); a bare word matches a part of the account number or of the
 community's name, or a whole building or flat. Every term must match (AND), so each word narrows.
-Households found elsewhere (the contact book, by phone) come in as a select of account numbers,
-so the database joins them however many there are.
+Households found elsewhere (the contact book, by phone or holder's name) come in as selects of account
+numbers, so the database joins them however many there are.
 
 ``building_heat_per_area`` compares a household with its building: per day or month, the heat of
 the building's metered households divided by their connected area, as the monthly statement's
@@ -67,15 +67,15 @@ class SearchTerm:
 
 @dataclass(frozen=True)
 class HouseholdSearch:
-    """What to look for; every criterion given must hold. ``account_numbers``: a select of the
-    account numbers to look among (the contact book's answer), None for any account."""
+    """What to look for; every criterion given must hold. ``account_numbers``: selects of account
+    numbers (the contact book's answers); a household must be in each of them."""
 
     terms: tuple[SearchTerm, ...] = ()
     community: str | None = None
     building: str | None = None
     entrance: str | None = None
     floor: int | None = None
-    account_numbers: Select[Any] | None = None
+    account_numbers: tuple[Select[Any], ...] = ()
 
 
 def search_terms(text: str) -> tuple[SearchTerm, ...]:
@@ -118,8 +118,7 @@ def _conditions(search: HouseholdSearch) -> list[ColumnElement[bool]]:
         "floor": search.floor,
     }
     conditions.extend(columns[name] == value for name, value in exact.items() if value is not None)
-    if search.account_numbers is not None:
-        conditions.append(columns.account_number.in_(search.account_numbers))
+    conditions.extend(columns.account_number.in_(accounts) for accounts in search.account_numbers)
     return conditions
 
 

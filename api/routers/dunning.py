@@ -186,9 +186,8 @@ def set_household_contact(
     language; replaces the one it had."""
     caller.require(Permission.MANAGE_HOUSEHOLDS)
     container.ledger.household(account_number)  # 404 for a household we do not have
-    stored = Contact(account_number, contact.channel, contact.address.strip(), contact.language)
-    container.contacts.set_contact(stored, caller.name)
-    return ContactOutput.model_validate(stored)
+    stored = Contact(account_number, contact.channel, contact.address.strip(), contact.language, contact.holder_name)
+    return ContactOutput.model_validate(container.contacts.set_contact(stored, caller.name))
 
 
 @router.get(

@@ -75,19 +75,23 @@ def require_within_notice(effective_on: date, today: date) -> None:
 def find_households(
     container: Container, reader: Principal, filters: HouseholdFilter, limit: int, offset: int
 ) -> Page[HouseholdRecord]:
-    """The households matching ``filters``. A phone is looked up in the contact book, which
-    holds personal data: only a reader who manages households may search by it (403)."""
-    reached = None
-    if filters.phone is not None:
+    """The households matching ``filters``. A phone or a holder's name is looked up in the
+    contact book, which holds personal data: only a reader who manages households may search by
+    them (403)."""
+    reached = []
+    if filters.phone is not None or filters.holder is not None:
         reader.require(Permission.MANAGE_HOUSEHOLDS)
-        reached = container.contacts.accounts_reached_at(filters.phone)
+    if filters.phone is not None:
+        reached.append(container.contacts.accounts_reached_at(filters.phone))
+    if filters.holder is not None:
+        reached.append(container.contacts.accounts_held_by(filters.holder))
     search = HouseholdSearch(
         terms=search_terms(filters.search or ""),
         community=filters.community,
         building=filters.building,
         entrance=filters.entrance,
         floor=filters.floor,
-        account_numbers=reached,
+        account_numbers=tuple(reached),
     )
     return search_households(container.engine, search, limit, offset)
 

@@ -128,12 +128,22 @@ class ContactInput(RequestModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"channel": "webhook", "address": "13800138000", "language": "zh"}]},
+        json_schema_extra={
+            "examples": [{"channel": "webhook", "address": "13800138000", "language": "zh", "holder_name": "王芳"}]
+        },
     )
 
     channel: ContactChannel
     address: Annotated[str, Field(min_length=3, max_length=254)]
     language: MessageLanguage = MessageLanguage.ZH
+    holder_name: Annotated[
+        str,
+        Field(
+            max_length=128,
+            description="The account holder's name as the household gives it (personal data, erased with the "
+            "contact); the ledger keeps no names, so a clerk finds a household by it here",
+        ),
+    ] = ""
 
 
 class ContactOutput(BaseModel):
@@ -145,3 +155,4 @@ class ContactOutput(BaseModel):
     channel: ContactChannel
     address: str
     language: MessageLanguage
+    holder_name: str = Field(description="The account holder's name; empty when not given")

@@ -344,6 +344,13 @@ class HouseholdFilter(BaseModel):
         description="Households whose contact address contains this (a mobile number or its last four "
         "digits); contacts are personal data: needs `manage_households` (403 otherwise)",
     )
+    holder: str | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        description="Households whose contact names a holder containing this (王芳, or 王); contacts are "
+        "personal data: needs `manage_households` (403 otherwise)",
+    )
 
 
 class HouseholdPage(BaseModel):

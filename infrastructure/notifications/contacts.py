@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, delete, insert, select, update
+from sqlalchemy import Engine, Select, delete, func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
@@ -23,6 +23,7 @@ from infrastructure.notifications.tables import (
     MAXIMUM_ACCOUNT_NUMBER_LENGTH,
     MAXIMUM_ACTOR_LENGTH,
     MAXIMUM_ADDRESS_LENGTH,
+    MAXIMUM_HOLDER_NAME_LENGTH,
     household_contacts,
 )
 
@@ -58,6 +59,14 @@ class SqlContactBook:
         """The household's contact, or None when it has none."""
         return self.contacts([account_number]).get(account_number)
 
+    def accounts_held_by(self, fragment: str) -> Select[Any]:
+        """A select of the account numbers whose holder's name contains ``fragment`` (spaces left
+        out, as 王 芳 and 王芳 are one name), for the household search to join."""
+        name = re.sub(r"\s", "", fragment)
+        assert name, "the caller asks for a fragment of at least one character"
+        holder = func.replace(household_contacts.c.holder_name, " ", "")
+        return select(household_contacts.c.account_number).where(holder.icontains(name, autoescape=True))
+
     def accounts_reached_at(self, fragment: str) -> Select[Any]:
         """A select of the account numbers whose contact address contains ``fragment`` (a phone
         number or its last digits, as a customer says it: spaces and dashes are left out), for the
@@ -67,14 +76,15 @@ class SqlContactBook:
         address = household_contacts.c.address
         return select(household_contacts.c.account_number).where(address.icontains(digits, autoescape=True))
 
-    def set_contact(self, contact: Contact, actor: str) -> None:
-        """Record where the household's messages go (replacing what was there); the address is
-        checked for its channel (InvalidInputError)."""
+    def set_contact(self, contact: Contact, actor: str) -> Contact:
+        """Record where the household's messages go (replacing what was there) and give back the
+        contact as recorded (trimmed); the address is checked for its channel (InvalidInputError)."""
         checked = validated(contact)
         values = {
             "channel": checked.channel.value,
             "address": checked.address,
             "language": checked.language.value,
+            "holder_name": checked.holder_name or None,
             "updated_at": self.clock(),
             "updated_by": bounded_text(actor, "actor", MAXIMUM_ACTOR_LENGTH),
         }
@@ -89,10 +99,11 @@ class SqlContactBook:
                         connection.execute(
                             insert(household_contacts).values(account_number=checked.account_number, **values)
                         )
-                return
+                return checked
             except IntegrityError:
                 if attempt:
                     raise
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
     def forget(self, account_number: str, actor: str) -> bool:
         """Erase the household's contact (on its request); False when it had none. ``actor`` is
@@ -117,7 +128,9 @@ def validated(contact: Contact) -> Contact:
             field="address",
             channel=channel.value,
         )
-    return Contact(account_number, channel, address, MessageLanguage(contact.language))
+    # A name typed with stray or doubled spaces is one name: kept with single spaces.
+    holder_name = bounded_text(" ".join(contact.holder_name.split()), "holder_name", MAXIMUM_HOLDER_NAME_LENGTH, False)
+    return Contact(account_number, channel, address, MessageLanguage(contact.language), holder_name)
 
 
 def _contact(row: Row[Any]) -> Contact:
@@ -125,5 +138,6 @@ def _contact(row: Row[Any]) -> Contact:
         account_number=row.account_number,
         channel=ContactChannel(row.channel),
         address=row.address,
+        holder_name=row.holder_name or "",
         language=MessageLanguage(row.language),
     )

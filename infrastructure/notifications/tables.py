@@ -32,6 +32,7 @@ MAXIMUM_ACCOUNT_NUMBER_LENGTH = 64
 # RFC 5321 limits a forward path to 256 octets including the angle brackets.
 MAXIMUM_ADDRESS_LENGTH = 254
 MAXIMUM_ACTOR_LENGTH = 128
+MAXIMUM_HOLDER_NAME_LENGTH = 128
 MAXIMUM_DEDUP_KEY_LENGTH = 200
 MAXIMUM_SUBJECT_LENGTH = 300
 MAXIMUM_REASON_LENGTH = 500
@@ -49,6 +50,8 @@ household_contacts = Table(
     Column("language", String(8), nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("updated_by", String(MAXIMUM_ACTOR_LENGTH), nullable=False),
+    # The account holder's name as the household gave it (revision 0024); None when not given.
+    Column("holder_name", String(MAXIMUM_HOLDER_NAME_LENGTH), nullable=True),
 )
 
 notification_outbox = Table(

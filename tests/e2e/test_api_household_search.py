@@ -116,6 +116,32 @@ def test_households_are_found_by_their_contacts_phone_for_roles_that_manage_them
     assert_problem(api.get("/households", search="x" * 101), 422, "validation_failed")
 
 
+def test_households_are_found_by_the_holders_name_in_their_contact(registered: LedgerApi) -> None:
+    api = registered
+    for account_number, holder in (("WZ-0101", "王芳"), ("WZ-0102", "王 建国"), ("CHW-0001", "Li Ming")):
+        body = {"channel": "webhook", "address": "13800138000", "holder_name": f"  {holder} "}
+        response = api.client.put(f"/households/{account_number}/contact", json=body, headers=api.clerk())
+        assert response.status_code == 200, response.text
+        assert response.json()["holder_name"] == holder
+    assert api.get("/households/WZ-0101/contact").json()["holder_name"] == "王芳"
+
+    assert _found(api, holder="王") == ["WZ-0101", "WZ-0102"]
+    assert _found(api, holder="王建国") == ["WZ-0102"]  # spaces inside a name do not matter
+    assert _found(api, holder="li ming") == ["CHW-0001"]
+    assert _found(api, holder="王", search="0102") == ["WZ-0102"]
+    assert _found(api, holder="王", phone="9999") == []
+    for role in (Role.REGULATOR, Role.AUDITOR):
+        assert_problem(api.get("/households", role=role, holder="王"), 403, "permission_denied")
+    assert_problem(api.get("/households", holder="x" * 129), 422, "validation_failed")
+
+    # Erasing the contact erases the name: the household is no longer found by it.
+    assert api.client.delete("/households/WZ-0101/contact", headers=api.clerk()).status_code == 204
+    assert _found(api, holder="王芳") == []
+    long_name = {"channel": "webhook", "address": "13800138000", "holder_name": "名" * 129}
+    response = api.client.put("/households/WZ-0102/contact", json=long_name, headers=api.clerk())
+    assert_problem(response, 422, "validation_failed")
+
+
 def test_the_total_counts_every_match_across_pages(registered: LedgerApi) -> None:
     first = registered.get("/households", search="碧桂园", limit=2).json()
     last = registered.get("/households", search="碧桂园", limit=2, offset=2).json()

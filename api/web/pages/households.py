@@ -52,7 +52,7 @@ _FORM_FIELDS = {
     "suspension": ("effective_on", "reason"),
     "resumption": ("effective_on", "reason"),
     "owner_change": ("effective_on", "reason"),
-    "contact": ("channel", "address", "language"),
+    "contact": ("channel", "address", "language", "holder_name"),
 }
 
 

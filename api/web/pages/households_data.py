@@ -51,7 +51,7 @@ PAGE_SIZE = 50
 MAXIMUM_PAGE = 100_000
 # The household page lists its latest disputes; the disputes area lists them all.
 DISPUTES_SHOWN = 20
-SEARCH_FIELDS = ("search", "community", "building", "entrance", "floor", "phone")
+SEARCH_FIELDS = ("search", "community", "building", "entrance", "floor", "phone", "holder")
 
 
 @dataclass(frozen=True)

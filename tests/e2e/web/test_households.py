@@ -104,7 +104,10 @@ def test_the_phone_search_is_offered_and_allowed_only_to_roles_that_manage_house
     assert 'name="phone"' in clerk.get("/ui/households").text
     found = ok(clerk.get("/ui/households", params={"phone": "8000"}))
     assert "WZ-0102" in found and "WZ-0101" not in found
+    assert 'name="holder"' in clerk.get("/ui/households").text
     assert 'name="phone"' not in regulator.get("/ui/households").text
+    assert 'name="holder"' not in regulator.get("/ui/households").text
+    assert regulator.get("/ui/households", params={"holder": "王"}).status_code == 403
     assert regulator.get("/ui/households", params={"phone": "8000"}).status_code == 403
     assert "CHW-0001" in ok(regulator.get("/ui/households", params={"search": "长河湾"}))
 
@@ -282,10 +285,13 @@ def test_an_owner_change_is_recorded_from_its_form(invoiced: LedgerApi, web_logi
 def test_the_contact_is_set_found_by_phone_and_erased(invoiced: LedgerApi, web_login: WebLogin) -> None:
     clerk = web_login(Role.CLERK)
     assert "未登记联系方式" in ok(clerk.get(PAGE))
-    assert post(clerk, "contact", channel="webhook", address="13912345678", language="zh").status_code == 303
+    sent = post(clerk, "contact", channel="webhook", address="13912345678", language="zh", holder_name="王芳")
+    assert sent.status_code == 303
     page = ok(clerk.get(PAGE))
-    assert "短信/微信：13912345678（中文）" in page
+    assert "短信/微信：13912345678（中文）" in page and "户主：王芳" in page
     assert "WZ-0001" in ok(clerk.get("/ui/households", params={"phone": "5678"}))
+    assert "WZ-0001" in ok(clerk.get("/ui/households", params={"holder": "王"}))
+    assert "共 0 户" in ok(clerk.get("/ui/households", params={"holder": "李"}))
     wrong = post(clerk, "contact", channel="email", address="not-an-address", language="zh")
     assert wrong.status_code == 422 and "not-an-address" in wrong.text
     assert post(clerk, "contact/forget").status_code == 303
