@@ -754,5 +754,6 @@ def _read_temperatures(file: Path) -> dict[date, Decimal]:
 
 # The billing commands live in their own module and register themselves on ``app``; imported last,
 # when everything they use from here exists.
+import api.cli_gateway  # noqa: E402  (issue 14: heatledger gateway, simulate-devices)
 import api.cli_tariff_corrections  # noqa: E402, F401
 from api import cli_audit, cli_billing, cli_disputes, cli_dunning, cli_payments, cli_scenarios, cli_seasons, cli_users  # noqa: E402, F401

@@ -4,7 +4,7 @@ intake's quarantine for messages the ledger cannot record."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from application.authorization import Principal, Role
@@ -40,12 +40,23 @@ def device_report(report: ReportMessage) -> DeviceReport:
 class RoomControllersPort:
     """``infrastructure.mqtt.gateway.DeviceLedger`` over the application."""
 
-    def __init__(self, controllers: RoomControllers, intake: ReadingIntake, principal: Principal) -> None:
+    def __init__(
+        self,
+        controllers: RoomControllers,
+        intake: ReadingIntake,
+        principal: Principal,
+        catch_up: Callable[[], object] | None = None,
+    ) -> None:
         self.controllers = controllers
         self.intake = intake
         self.principal = principal
+        # Where no catch-up follows each command (production), the gateway brings the command
+        # read model up to date itself before it asks what is due.
+        self.catch_up = catch_up
 
     def commands_to_dispatch(self, limit: int) -> Sequence[OutgoingCommand]:
+        if self.catch_up is not None:
+            self.catch_up()
         due = self.controllers.commands_to_dispatch(limit, self.principal)
         return [
             OutgoingCommand(command.device_id, command.command_id, command.kind, command.params, command.attempt)
@@ -62,6 +73,8 @@ class RoomControllersPort:
             self.controllers.record_refusal(device_id, ack.command_id, ack.code or "unknown", at, self.principal)
 
     def record_timeouts(self, now: datetime) -> int:
+        if self.catch_up is not None:
+            self.catch_up()
         return len(self.controllers.record_timeouts(now, self.principal))
 
     def record_reports(self, reports: Sequence[IncomingReport]) -> int:
