@@ -17,8 +17,8 @@ interval's household, quality and place: every handler changes an interval and i
 together (by meter and start), so here a day row is derived from its interval when read.
 
 Events of other kinds change none of these tables (``FOLDED_ELSEWHERE``: their handlers write
-bills, money, disputes and tariff corrections; the arrears handler touches only a household's
-version). ``tests/unit/projections/test_billing_fold_kinds.py`` makes every event class the
+bills, money, disputes, tariff corrections and room controllers' tables; the arrears handler
+touches only a household's version). ``tests/unit/projections/test_billing_fold_kinds.py`` makes every event class the
 projection handles be either folded here or named there, so a new handler cannot be forgotten; and
 ``tests/integration/test_billing_fold.py`` holds the fold to the read models' answers for random
 histories on SQLite and PostgreSQL.
@@ -26,7 +26,7 @@ histories on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
@@ -42,7 +42,9 @@ from projections.arrears_handlers import ARREARS_HANDLERS
 from projections.billing_handlers import BILLING_HANDLERS
 from projections.dispute_handlers import DISPUTE_HANDLERS
 from projections.payment_handlers import PAYMENT_HANDLERS
+from projections.room_telemetry import ROOM_TELEMETRY_HANDLERS
 from projections.tariff_corrections import TARIFF_CORRECTION_HANDLERS
+from projections.valve_commands import VALVE_HANDLERS
 
 # Event classes whose handlers write none of the tables a billing run reads (the arrears handler
 # sets a household's version, which no billing read selects).
@@ -53,6 +55,8 @@ FOLDED_ELSEWHERE: frozenset[type[Any]] = frozenset(
         *ARREARS_HANDLERS,
         *DISPUTE_HANDLERS,
         *TARIFF_CORRECTION_HANDLERS,
+        *VALVE_HANDLERS,  # room controllers, their commands and telemetry: tables of their own
+        *ROOM_TELEMETRY_HANDLERS,
         Household.MeterAttached,  # the household's version only
         Household.MeterDetached,
         Meter.FaultReported,  # the meter's flags: not read by billing
@@ -227,35 +231,19 @@ class BillingFold:
         self.meters: dict[UUID, MeterRow] = {}
         self.suspensions: dict[UUID, list[SuspensionRow]] = {}
         self.owner_changes: dict[UUID, list[date]] = {}
-        self._handlers: dict[type[Any], Callable[[Any], None]] = {
-            Household.Registered: self._registered,
-            Household.AreaCorrected: self._area_corrected,
-            Household.HeatingSuspended: self._heating_suspended,
-            Household.HeatingResumed: self._heating_resumed,
-            Household.OwnerChanged: self._owner_changed,
-            Household.Deregistered: self._deregistered,
-            Meter.Commissioned: self._commissioned,
-            Meter.AttachedToHousehold: self._attached,
-            Meter.DetachedFromHousehold: self._detached,
-            Meter.ReadingRecorded: lambda event: self.record_reading(RecordedReading.of(event)),
-            Meter.ReadingVoided: self._reading_voided,
-            Meter.FaultyIntervalEstimated: self._faulty_interval_estimated,
-            Meter.ImplausibleHeatDecided: self._implausible_heat_decided,
-            Meter.IntervalsRecharged: self._intervals_recharged,
-        }
 
     @classmethod
     def folded_kinds(cls) -> frozenset[type[Any]]:
         """The event classes the fold applies (the others change nothing it keeps)."""
-        return frozenset(cls()._handlers)
+        return frozenset(_HANDLERS)
 
     def apply(self, event: Any) -> None:
         """Apply one decoded event, as the ledger projection would (others change nothing here)."""
-        handler = self._handlers.get(type(event))
+        handler = _HANDLERS.get(type(event))
         if handler is not None:
             for meter in self.meters.values():  # a household registered, a meter moved: look again
                 meter.last_place = None
-            handler(event)
+            getattr(self, handler)(event)
 
     # -- households ---------------------------------------------------------------------------
 
@@ -326,6 +314,9 @@ class BillingFold:
 
     # -- readings and intervals ---------------------------------------------------------------
 
+    def _reading_recorded(self, event: Meter.ReadingRecorded) -> None:
+        self.record_reading(RecordedReading.of(event))
+
     def record_reading(self, reading: RecordedReading) -> None:
         """A ``Meter.ReadingRecorded``: the reading, the interval it replaces out, its intervals in."""
         self.record_readings([reading])
@@ -395,6 +386,27 @@ class BillingFold:
             estimate = meter.estimates.get(start)
             if estimate is not None:
                 estimate.household_id = household_id
+
+
+# The handler of each event class the fold applies, by name: a table of bound methods kept by the
+# fold would hold it in a reference cycle, and a replay's thousands of rows would wait for the
+# cyclic collector (a full collection: tens of milliseconds) instead of going when it ends.
+_HANDLERS: dict[type[Any], str] = {
+    Household.Registered: "_registered",
+    Household.AreaCorrected: "_area_corrected",
+    Household.HeatingSuspended: "_heating_suspended",
+    Household.HeatingResumed: "_heating_resumed",
+    Household.OwnerChanged: "_owner_changed",
+    Household.Deregistered: "_deregistered",
+    Meter.Commissioned: "_commissioned",
+    Meter.AttachedToHousehold: "_attached",
+    Meter.DetachedFromHousehold: "_detached",
+    Meter.ReadingRecorded: "_reading_recorded",
+    Meter.ReadingVoided: "_reading_voided",
+    Meter.FaultyIntervalEstimated: "_faulty_interval_estimated",
+    Meter.ImplausibleHeatDecided: "_implausible_heat_decided",
+    Meter.IntervalsRecharged: "_intervals_recharged",
+}
 
 
 def _remove_interval(meter: MeterRow, start: datetime) -> None:
