@@ -61,6 +61,7 @@ LAUNCH_ARGS = [
 ]
 VIEWPORT: ViewportSize = {"width": 1366, "height": 768}
 SCREENSHOT_FOLDER = ROOT / "docs" / "ui"
+CHART_ANIMATION_MS = 1500
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 
 ROLES = ("admin", "clerk", "customer_service", "auditor", "regulator")
@@ -183,9 +184,12 @@ def screenshot(browser_page: Page, tmp_path: Path) -> Callable[..., Path]:
     folder = SCREENSHOT_FOLDER if os.environ.get("HEATLEDGER_SCREENSHOTS") == "1" else tmp_path
 
     def take(name: str, page: Page | None = None) -> Path:
+        shown = page or browser_page
         path = folder / f"{name}.png"
         folder.mkdir(parents=True, exist_ok=True)
-        (page or browser_page).screenshot(path=str(path), full_page=False)
+        if shown.locator(".chart").count():
+            shown.wait_for_timeout(CHART_ANIMATION_MS)  # ECharts draws its series in over a second
+        shown.screenshot(path=str(path), full_page=False)
         assert path.stat().st_size > 1000, f"{path} is empty"
         return path
 
