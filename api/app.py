@@ -39,6 +39,7 @@ from api.routers import (
     payment_reports,
     payments,
     readings,
+    reports,
     scenarios,
     seasons,
     tariff_corrections,
@@ -91,6 +92,11 @@ OPENAPI_TAGS = [
     },
     {"name": "dunning", "description": "Payment reminders: runs, the notification outbox, household contacts"},
     {
+        "name": "reports",
+        "description": "Community analytics (issue 15): unit consumption, saving against area charging, revenue "
+        "both ways, who pays more or less, network heat loss, position fairness, collection; their settings",
+    },
+    {
         "name": "disputes",
         "description": "Customer service (客服): disputes of bills, readings and payments, their investigation and "
         "resolution by credit or debit notes",
@@ -131,6 +137,7 @@ ROUTERS = (
     disputes.router,
     dispute_letters.router,
     bill_notices.router,
+    reports.router,
     history.router,
     tokens.router,
     health.router,

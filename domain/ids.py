@@ -63,3 +63,13 @@ def dispute_id(account_number: str, reference: str) -> UUID:
     """The id of a household's dispute: its account and the dispute's reference (工单号), so a
     retried opening finds the same dispute."""
     return uuid5(LEDGER_NAMESPACE, f"dispute:{account_number}:{reference}")
+
+
+def analytics_baseline_id(season_code: str) -> UUID:
+    """The id of a season's analytics baseline (company average, purchase prices, loss threshold)."""
+    return uuid5(LEDGER_NAMESPACE, f"analytics-baseline:{season_code}")
+
+
+def substation_id(name: str) -> UUID:
+    """The id of a substation (换热站) by its name."""
+    return uuid5(LEDGER_NAMESPACE, f"substation:{name}")

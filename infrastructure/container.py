@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from application.analytics import AnalyticsSettings
+from application.analytics_reports import AnalyticsReports
 from application.arrears import Arrears
 from application.billing import Billing
 from application.billing_runs import BillingRuns
@@ -25,7 +27,9 @@ from application.seasons import Seasons
 from application.staff_accounts import LoginPolicy, StaffAccounts
 from application.valve_guardrails import ColdWeatherPolicy, ValveGuardrails
 from application.valves import RoomControllers
+from domain.season import Season
 from domain.staff_account import LockoutPolicy
+from domain.tariff import CITY_SCOPE
 from domain.valve_commands import CommandKind, RetryPolicy
 from infrastructure.as_known import AsKnownReads
 from infrastructure.billing_runs import BillingRunStore
@@ -45,6 +49,7 @@ from infrastructure.weather import WeatherStore
 from infrastructure.web_sessions import WebSessionStore
 from projections.arrears_queries import ArrearsQueries
 from projections.billing_inputs import SqlBillingInputs
+from projections.analytics_queries import SqlAnalyticsReads
 from projections.dispute_queries import SqlDisputeLookups
 from projections.ledger_projection import LedgerProjection
 from projections.payment_queries import PaymentQueries
@@ -140,6 +145,22 @@ class Container:
 
     @property
     def as_known(self) -> AsKnownReads:
+    @property
+    def analytics_settings(self) -> AnalyticsSettings:
+        """Season baselines and substations for the analytics reports (issue 15; stateless, cheap)."""
+        return AnalyticsSettings(self.ledger)
+
+    @property
+    def analytics_reports(self) -> AnalyticsReports:
+        """The analytics reports over the read models (issue 15; stateless, cheap). A season's days
+        are the city's (its decree, else 1 November – 31 March)."""
+        seasons = self.seasons
+
+        def city_season(code: str) -> Season:
+            return seasons.season_in_force(code, CITY_SCOPE)
+
+        return AnalyticsReports(SqlAnalyticsReads(self.engine), self.analytics_settings.baseline_or_none, city_season)
+
         """Reads as the ledger knew them at a moment, over point-in-time views (stateless, cheap)."""
         return AsKnownReads(self.ledger, self.engine, self.runner.position)
 

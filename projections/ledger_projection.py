@@ -28,6 +28,7 @@ from domain.day_split import split_across_days
 from domain.household import Household
 from domain.meter import Meter
 from projections.allocation_rows import reallocate
+from projections.analytics_handlers import ANALYTICS_HANDLERS
 from projections.arrears_handlers import ARREARS_HANDLERS
 from projections.billing_handlers import BILLING_HANDLERS
 from projections.dispute_handlers import DISPUTE_HANDLERS
@@ -65,6 +66,7 @@ class LedgerProjection:
     def __init__(self) -> None:
         self._handlers: dict[type[Any], Handler] = (
             BILLING_HANDLERS
+            | ANALYTICS_HANDLERS
             | PAYMENT_HANDLERS
             | ARREARS_HANDLERS
             | HEAT_DECISION_HANDLERS

@@ -562,6 +562,36 @@ DISPUTE_TABLES = (
     dispute_steps,
 )
 
+# -- substations (domain/substation.py, projections/analytics_handlers.py; issue 15) -------------
+
+# Every configuration of every substation: from ``effective_on`` until the next one's day, its heat
+# source and its primary-side meter (``meter_id`` is the meter's id by its serial).
+substation_configurations = Table(
+    "substation_configurations",
+    metadata,
+    Column("substation_id", Uuid, primary_key=True),
+    Column("effective_on", Date, primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("heat_source", String(64), nullable=False),
+    Column("meter_serial", String(64), nullable=False),
+    Column("meter_id", Uuid, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+# The places each configuration feeds: a whole community (``building`` empty) or one building.
+substation_feeds = Table(
+    "substation_feeds",
+    metadata,
+    Column("substation_id", Uuid, primary_key=True),
+    Column("effective_on", Date, primary_key=True),
+    Column("community", String(128), primary_key=True),
+    Column("building", String(64), primary_key=True),
+)
+
+SUBSTATION_TABLES = (substation_configurations, substation_feeds)
+
 # Tables the ledger projection owns: emptied on rebuild (the tracking row is reset separately).
 LEDGER_TABLES = (
     implausible_heat_decisions,
@@ -577,4 +607,5 @@ LEDGER_TABLES = (
     *PAYMENT_TABLES,
     *ARREARS_TABLES,
     *DISPUTE_TABLES,
+    *SUBSTATION_TABLES,
 )

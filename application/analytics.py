@@ -1,0 +1,128 @@
+"""Analytics settings (issue 15): each season's baseline and the substations' configurations.
+
+Administrators set a season's company average, purchase prices and loss threshold (the price
+bureau's and the board's figures, like tariffs); clerks who manage meters record what each
+substation feeds (network master data). Every record carries who and why; nothing is edited.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+from application.authorization import Permission, Principal
+from application.ledger import HeatLedger, require_reason
+from domain import ids
+from domain.analytics_baseline import AnalyticsBaseline, BaselineSetting
+from domain.errors import ConflictError, NotFoundError
+from domain.substation import Feed, Substation
+from domain.values import CommandContext
+
+
+class AnalyticsSettings:
+    """Season baselines and substations, with the caller's permission checked first."""
+
+    def __init__(self, ledger: HeatLedger) -> None:
+        self.ledger = ledger
+
+    @staticmethod
+    def _context(principal: Principal, reason: str, correlation_id: UUID | None) -> CommandContext:
+        require_reason(reason)
+        return CommandContext(principal.name, reason.strip(), correlation_id or uuid4())
+
+    def record_setting(
+        self,
+        principal: Principal,
+        season_code: str,
+        setting: BaselineSetting,
+        value: Decimal,
+        effective_on: date,
+        reason: str,
+        heat_source: str = "",
+        correlation_id: UUID | None = None,
+    ) -> AnalyticsBaseline:
+        """Record a season's setting (the season's baseline is opened by its first setting)."""
+        principal.require(Permission.MANAGE_TARIFFS)
+        context = self._context(principal, reason, correlation_id)
+        with self.ledger.command_lock:
+            baseline = self.baseline_or_none(season_code) or AnalyticsBaseline.open(season_code)
+            try:
+                baseline.record(setting, value, effective_on, context, heat_source)
+                self.ledger.save(baseline)
+            except BaseException:
+                self.ledger.evict([baseline])
+                raise
+        return baseline
+
+    def baseline_or_none(self, season_code: str) -> AnalyticsBaseline | None:
+        """A season's baseline, None before its first setting."""
+        with self.ledger.command_lock:
+            return self.ledger.load_or_none(AnalyticsBaseline, ids.analytics_baseline_id(season_code))
+
+    def baseline(self, season_code: str) -> AnalyticsBaseline:
+        """A season's baseline, or NotFoundError."""
+        found = self.baseline_or_none(season_code)
+        if found is None:
+            raise NotFoundError(f"no analytics settings for season {season_code}", kind="baseline", key=season_code)
+        return found
+
+    def register_substation(
+        self,
+        principal: Principal,
+        name: str,
+        effective_on: date,
+        heat_source: str,
+        meter_serial: str,
+        feeds: list[Feed],
+        reason: str,
+        correlation_id: UUID | None = None,
+    ) -> Substation:
+        """A new substation; ConflictError when the name is taken."""
+        principal.require(Permission.MANAGE_METERS)
+        context = self._context(principal, reason, correlation_id)
+        substation = Substation.register(name, effective_on, heat_source, meter_serial, feeds, context)
+        with self.ledger.command_lock:
+            if self.ledger.load_or_none(Substation, substation.id) is not None:
+                raise ConflictError(
+                    f"the substation {name} exists already: reconfigure it",
+                    message_key="substation_exists",
+                    substation=name,
+                )
+            self.ledger.save(substation)
+        return substation
+
+    def reconfigure_substation(
+        self,
+        principal: Principal,
+        name: str,
+        effective_on: date,
+        heat_source: str,
+        meter_serial: str,
+        feeds: list[Feed],
+        reason: str,
+        correlation_id: UUID | None = None,
+    ) -> Substation:
+        """A substation's new configuration from ``effective_on``."""
+        principal.require(Permission.MANAGE_METERS)
+        context = self._context(principal, reason, correlation_id)
+        with self.ledger.command_lock:
+            substation = self.substation(name)
+            try:
+                substation.reconfigure(effective_on, heat_source, meter_serial, feeds, context)
+                self.ledger.save(substation)
+            except BaseException:
+                self.ledger.evict([substation])
+                raise
+        return substation
+
+    def substation(self, name: str) -> Substation:
+        """A substation by name, or NotFoundError."""
+        with self.ledger.command_lock:
+            found = self.ledger.load_or_none(Substation, ids.substation_id(name))
+        if found is None:
+            raise NotFoundError(f"no substation {name}", kind="substation", key=name)
+        return found
+
+
+__all__ = ["AnalyticsSettings", "BaselineSetting", "Feed"]
