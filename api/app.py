@@ -46,6 +46,7 @@ from api.routers import (
     tariffs,
     tokens,
     uploads,
+    valves,
 )
 from api.web import install_web
 from api.web.api_docs import install_api_docs
@@ -105,6 +106,11 @@ OPENAPI_TAGS = [
         "name": "history",
         "description": "Every event of a household, meter, bill, tariff or payment: when, who, why, in words",
     },
+    {
+        "name": "valves",
+        "description": "Room controllers and their valves (issue 14): commands requested, approved by a second "
+        "person, sent, acknowledged, confirmed by the next report; guardrails for the cold and the vulnerable",
+    },
     {"name": "tokens", "description": "API tokens (administrators)"},
     {"name": "health", "description": "Liveness probe"},
 ]
@@ -137,7 +143,7 @@ ROUTERS = (
     disputes.router,
     dispute_letters.router,
     bill_notices.router,
-    reports.router,
+    valves.router,
     history.router,
     tokens.router,
     health.router,

@@ -245,6 +245,7 @@ class RoomController(Aggregate):
         self.household_id = household_id
         self.gears = gears
         self.installed_at = installed_at
+        self.installed_by = actor
         self.commands: dict[str, ValveCommand] = {}  # open ones (not finished), by id
         self.finished: list[ValveCommand] = []  # the latest finished ones, oldest first
         self.next_queue_number = 1
