@@ -8,7 +8,7 @@ days always sum exactly to the register difference.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -65,11 +65,11 @@ def split_across_days(
     """Share an interval's energy and volume across its business days in proportion to time."""
     if end <= start:
         raise ValueError("an interval must end after it starts")
-    local_start = start.astimezone(BUSINESS_TIME_ZONE)
-    if end.astimezone(BUSINESS_TIME_ZONE) <= _next_midnight(local_start):
+    day = start.astimezone(BUSINESS_TIME_ZONE).date()
+    if end <= _utc_midnight_after(day):
         # Inside one business day (an hourly or daily reading's interval, mostly): the one day
         # takes it all, which is what sharing by one weight gives (in value: the same quantity).
-        return [DayShare(day=local_start.date(), energy_gj=energy_gj, volume_m3=volume_m3)]
+        return [DayShare(day, energy_gj, volume_m3)]
     return _split_by_time(start, end, energy_gj, volume_m3)
 
 
@@ -83,6 +83,13 @@ def _midnight_after(day: date) -> datetime:
     # Remembered: a season of hourly readings asks for the same 182 midnights 4,368 times (a
     # third of what splitting an hourly interval costs).
     return datetime.combine(day + timedelta(days=1), time(0), BUSINESS_TIME_ZONE)
+
+
+@lru_cache(maxsize=MIDNIGHTS_REMEMBERED)
+def _utc_midnight_after(day: date) -> datetime:
+    # The same moment in UTC: the ledger's times are UTC, and comparing two times in the same
+    # zone is a plain comparison (across zones, each side's offset is looked up first).
+    return _midnight_after(day).astimezone(UTC)
 
 
 def _split_by_time(start: datetime, end: datetime, energy_gj: Decimal, volume_m3: Decimal) -> list[DayShare]:

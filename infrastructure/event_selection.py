@@ -9,6 +9,7 @@ asks the event store for exactly that, on each backend the ledger runs on.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import fields
 from typing import Any
 from uuid import UUID
 
@@ -20,6 +21,8 @@ from psycopg.sql import SQL, Identifier
 
 # The most ids one IN list carries (well below SQLite's and PostgreSQL's parameter limits).
 IDS_PER_QUERY = 500
+# The library's Notification, built positionally below (a fifth cheaper than by keyword per row).
+assert [field.name for field in fields(Notification)] == ["originator_id", "originator_version", "topic", "state", "id"]
 # A bound on what one selection returns: a household's aggregates hold far fewer events (an hourly
 # meter records about 8,800 readings a year).
 MAXIMUM_EVENTS = 5_000_000
@@ -67,11 +70,11 @@ def _select_sqlite(recorder: SQLiteApplicationRecorder, ids: Sequence[UUID], sto
     originator_ids = {originator_id.hex: originator_id for originator_id in ids}
     return [
         Notification(
-            id=rowid,
-            originator_id=originator_ids.get(originator_id) or recorder.convert_originator_id(originator_id),
-            originator_version=originator_version,
-            topic=topic,
-            state=state,
+            originator_ids.get(originator_id) or recorder.convert_originator_id(originator_id),
+            originator_version,
+            topic,
+            state,
+            rowid,
         )
         for rowid, originator_id, originator_version, topic, state in rows
     ]
