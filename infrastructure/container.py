@@ -25,6 +25,7 @@ from application.reminder_messages import ReminderSender
 from application.scenarios import Scenarios
 from application.seasons import Seasons
 from application.staff_accounts import LoginPolicy, StaffAccounts
+from application.valve_arrears import ArrearsRestrictions, RestrictionPolicy
 from application.valve_guardrails import ColdWeatherPolicy, ValveGuardrails
 from application.valves import RoomControllers
 from domain.season import Season
@@ -142,6 +143,21 @@ class Container:
         """Room controllers and their valve commands, with the guardrails of the settings (issue 14;
         stateless, cheap)."""
         return room_controllers_of(self.settings, self.ledger, self.engine, self.weather)
+
+    @property
+    def arrears_restrictions(self) -> ArrearsRestrictions:
+        """The process manager turning approved arrears flags into valve restrictions and lifting
+        them when paid (issue 14; stateless, cheap)."""
+        policy = RestrictionPolicy(self.settings.valve_arrears_restriction, self.settings.valve_arrears_gear)
+        return ArrearsRestrictions(
+            self.ledger,
+            self.room_controllers,
+            self.arrears.withdraw,
+            ArrearsQueries(self.engine),
+            ArrearsQueries(self.engine),
+            ValveQueries(self.engine),
+            policy,
+        )
 
     @property
     def as_known(self) -> AsKnownReads:

@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 
 from domain.valve import RoomController
-from domain.valve_commands import CommandState
+from domain.valve_commands import CommandPolicy, CommandState
 from projections.tables import metadata
 from projections.types import UtcDateTime
 
@@ -267,6 +267,37 @@ class ValveQueries:
         )
         with self.engine.connect() as connection:
             return [ControllerRow(**row._mapping) for row in connection.execute(statement)]
+
+    def devices_of(self, account_number: str) -> list[str]:
+        """The device ids installed in a household."""
+        return [row.device_id for row in self.controllers_of(account_number)]
+
+    def arrears_restricted_devices(self) -> list[tuple[str, str]]:
+        """(device id, account number) of the controllers whose latest arrears command (restriction
+        or lift, by when it was requested) is a restriction."""
+        arrears = valve_commands.c.policy.in_(
+            [CommandPolicy.ARREARS_RESTRICTION.value, CommandPolicy.ARREARS_LIFT.value]
+        )
+        latest = (
+            select(valve_commands.c.device_id, func.max(valve_commands.c.requested_at).label("requested_at"))
+            .where(arrears)
+            .group_by(valve_commands.c.device_id)
+            .subquery()
+        )
+        statement = (
+            select(valve_commands.c.device_id, valve_commands.c.account_number)
+            .join(
+                latest,
+                and_(
+                    latest.c.device_id == valve_commands.c.device_id,
+                    latest.c.requested_at == valve_commands.c.requested_at,
+                ),
+            )
+            .where(arrears, valve_commands.c.policy == CommandPolicy.ARREARS_RESTRICTION.value)
+            .distinct()
+        )
+        with self.engine.connect() as connection:
+            return [(row.device_id, row.account_number) for row in connection.execute(statement)]
 
     def commands(
         self,

@@ -14,11 +14,12 @@ from typing import Annotated
 from fastapi import Path, Query
 
 from api.auth import Caller, Reader
-from api.dependencies import ContainerDependency
+from api.dependencies import BusinessToday, ContainerDependency
 from api.problems import problem_responses
 from api.routers import resource_router
 from api.routers.households import AccountNumberPath
 from api.schemas.valves import (
+    ArrearsReconciliation,
     CommandApproval,
     CommandList,
     CommandOutput,
@@ -161,6 +162,23 @@ def list_valve_commands(
     states = [value.value for value in state or []]
     rows = ValveQueries(container.engine).commands(states=states, awaiting_approval=awaiting_approval, limit=limit)
     return CommandList(items=[CommandOutput.model_validate(row) for row in rows])
+
+
+@router.post(
+    "/valve-commands/arrears-reconciliation",
+    operation_id="reconcile_arrears_restrictions",
+    response_model=ArrearsReconciliation,
+    responses=problem_responses(401, 403, 422),
+)
+def reconcile_arrears_restrictions(
+    caller: Caller, container: ContainerDependency, today: BusinessToday
+) -> ArrearsReconciliation:
+    """Run the arrears restrictions now (command_valves; the gateway runs them on its loop): an
+    approved flag of a household that paid is withdrawn as paid; every controller of a household
+    with an approved flag gets a restriction command, once; one no longer flagged gets its lift.
+    Running it again changes nothing."""
+    summary = container.arrears_restrictions.reconcile(caller, today)
+    return ArrearsReconciliation.model_validate(summary)
 
 
 def _receipt(container: ContainerDependency, device_id: str, command_id: str) -> CommandReceipt:

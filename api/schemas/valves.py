@@ -151,3 +151,15 @@ class ControllerDetail(ControllerOutput):
     awaiting_approval: list[QueuedCommand]
     last_report: LastReport | None
     last_report_source: str | None
+
+
+class ArrearsReconciliation(BaseModel):
+    """What one run of the arrears restrictions did: flags withdrawn as paid (their accounts),
+    restriction and lift commands requested (device ids), devices left for the next run and why."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    withdrawn_flags: list[str]
+    restricted: list[str]
+    lifted: list[str]
+    deferred: dict[str, str]

@@ -107,3 +107,13 @@ def test_a_guardrail_is_a_409_naming_it(installed: LedgerApi, container: Contain
         container.arrears.mark_vulnerable(Principal("clerk", Role.CLERK), "WZ-0001", "elderly")
         refused = assert_problem(command(api, "force_close", {}, language="en"), 409, "conflict")
         assert "vulnerable" in refused["detail"]
+
+
+def test_the_arrears_reconciliation_runs_on_demand(installed: LedgerApi) -> None:
+    api = installed
+    with freeze_time(MOMENT, real_asyncio=True):
+        path = "/valve-commands/arrears-reconciliation"
+        response = api.client.post(path, headers=api.clerk())
+        assert response.status_code == 200, response.text
+        assert response.json() == {"withdrawn_flags": [], "restricted": [], "lifted": [], "deferred": {}}
+        assert_problem(api.client.post(path, headers=api.tokens.headers(Role.AUDITOR)), 403, "permission_denied")
