@@ -21,6 +21,8 @@ from api.web.pages import (
     disputes,
     dunning,
     households,
+    meters,
+    monitoring,
     scenarios,
 )
 
@@ -32,6 +34,8 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     billing_runs.router,
     billing_corrections.router,
     households.router,
+    meters.router,
+    monitoring.router,
     counter.router,
     disputes.router,
     scenarios.router,
