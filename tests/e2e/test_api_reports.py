@@ -176,6 +176,17 @@ def test_the_shared_substation_loses_531_gj(api: LedgerApi, after_season: None) 
     assert len(station["days"]) == 151
     assert sum(Decimal(day["loss_gj"]) for day in station["days"]) == Decimal(531)
 
+    # Every flat of the case sits bottom/west_end: one position, its coefficient the table's.
+    fairness = api.get(f"/reports/position-fairness/{SEASON}", role=Role.REGULATOR).json()
+    [position] = fairness["positions"]
+    assert (position["position"], position["flats"]) == ("bottom/west_end", 312)
+    assert position["suggested_coefficient"] == position["table_coefficient"] == "1.150"
+    collection = api.get(f"/reports/collection/{SEASON}").json()
+    places = {item["community"]: item for item in collection["communities"]}
+    assert collection["previous_season"] == "2024-2025"
+    assert places["碧桂园"]["season"]["households"] == 252 and places["碧桂园"]["previous_season"] is None
+    assert places["碧桂园"]["season"]["rate_percent"] is not None
+
     csv = api.get(f"/reports/heat-loss/{SEASON}/export", format="csv")
     assert csv.status_code == 200 and "损失率 %" in csv.content.decode("utf-8-sig")
     xlsx = api.get(f"/reports/places/{SEASON}/export", format="xlsx")
