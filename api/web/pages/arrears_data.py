@@ -153,6 +153,7 @@ def aging_chart(totals: AgingTotalsOutput, band_names: Mapping[str, str]) -> dic
                 "type": "bar",
                 "data": [_chart_number(getattr(totals, band)) for band in AGING_BANDS],
                 "itemStyle": {"color": "#9a3412"},
+                "barMaxWidth": 80,
             }
         ],
     }
@@ -252,6 +253,7 @@ def rate_chart(communities: list[CommunityRate], rate_name: str) -> dict[str, An
                 "type": "bar",
                 "data": [_chart_number(item.rate_percent) for item in communities],
                 "itemStyle": {"color": "#166534"},
+                "barMaxWidth": 80,
             }
         ],
     }
