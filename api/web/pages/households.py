@@ -261,7 +261,8 @@ def _act(
     except (ValidationError, LedgerError) as error:
         values = data.filled(fields, _FORM_FIELDS.get(action, ()))
         return _household_page(request, container, principal, account_number, action, values, _refusal(error, request))
-    return RedirectResponse(f"{household_url(account_number)}?done={action}#actions", status_code=303)
+    # To the page's top, where the message saying what was done is shown.
+    return RedirectResponse(f"{household_url(account_number)}?done={action}", status_code=303)
 
 
 def _form(fields: dict[str, str], action: str) -> dict[str, str]:

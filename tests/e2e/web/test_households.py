@@ -217,7 +217,7 @@ def test_an_area_correction_from_the_form_shows_on_the_page_and_in_the_history(
         effective_on="2025-12-01",
         reason="实测",
     )
-    assert done.status_code == 303 and done.headers["location"] == f"{PAGE}?done=area_correction#actions"
+    assert done.status_code == 303 and done.headers["location"] == f"{PAGE}?done=area_correction"
     page = ok(clerk.get(done.headers["location"]))
     assert "面积已更正" in page and "96.00 m²" in page
     history = ok(clerk.get(f"{PAGE}/history"))
