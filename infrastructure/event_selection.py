@@ -70,7 +70,7 @@ def _select_sqlite(recorder: SQLiteApplicationRecorder, ids: Sequence[UUID], sto
     originator_ids = {originator_id.hex: originator_id for originator_id in ids}
     return [
         Notification(
-            originator_ids.get(originator_id) or recorder.convert_originator_id(originator_id),
+            originator_ids[originator_id],  # the text selected by
             originator_version,
             topic,
             state,

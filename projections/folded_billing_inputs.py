@@ -153,8 +153,10 @@ class FoldedBillingInputs(BillingInputs):
         meters' serials and the first and last readings bounding the household's intervals."""
         wanted = set(household_ids)
         tallies: dict[UUID, _Tally] = defaultdict(_Tally)
+        tally, tallied = _Tally(), None
         for household_id, meter, interval in self._household_intervals(wanted):
-            tally = tallies[household_id]
+            if household_id is not tallied:  # the same household's intervals follow each other, mostly
+                tally, tallied = tallies[household_id], household_id
             on_days = False
             for share in interval.days:
                 if first_day <= share.day <= last_day:
@@ -209,16 +211,6 @@ class FoldedBillingInputs(BillingInputs):
                     last, wanted_last = household_id, household_id is not None and household_id in wanted
                 if wanted_last and interval.meter_kind == _HOUSEHOLD:
                     yield household_id, meter, interval  # type: ignore[misc]  # wanted: not None
-
-    def _intervals_on_days(
-        self, wanted: set[UUID], first_day: date, last_day: date
-    ) -> Iterator[tuple[UUID, MeterRow, IntervalRow]]:
-        """The households' intervals with a day row in the days (any quality)."""
-        for household_id, meter, interval in self._household_intervals(wanted):
-            for share in interval.days:
-                if first_day <= share.day <= last_day:
-                    yield household_id, meter, interval
-                    break
 
     def _end_readings(self, tally: _Tally, window_start: datetime, window_end: datetime) -> tuple[str, str]:
         """``SqlBillingInputs._end_readings``: among the readings that bound the household's
@@ -289,8 +281,11 @@ class FoldedBillingInputs(BillingInputs):
         """``implausible_heat_queries.implausible_intervals``: the households' intervals on the
         days that failed the check, far beyond the MPE, oldest first, with the decision in force."""
         found: dict[UUID, list[tuple[datetime, str, ImplausibleInterval]]] = defaultdict(list)
-        for household_id, _, interval in self._intervals_on_days(set(household_ids), first_day, last_day):
-            if interval.plausible is not False:
+        for household_id, _, interval in self._household_intervals(set(household_ids)):
+            # Failed the check first (a cheap test that rules out nearly all), then on the days.
+            if interval.plausible is not False or not any(
+                first_day <= share.day <= last_day for share in interval.days
+            ):
                 continue
             implausible = self._implausible(interval)
             if implausible.evidence.far_beyond:
