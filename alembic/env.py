@@ -12,6 +12,7 @@ from alembic import context
 from infrastructure.access_log import metadata as access_log_metadata
 from infrastructure.billing_runs import metadata as billing_run_metadata
 from infrastructure.intake import metadata as intake_metadata
+from infrastructure.job_leases import metadata as job_lease_metadata
 from infrastructure.nbiot import metadata as nbiot_metadata
 from infrastructure.notifications.tables import metadata as notification_metadata
 from infrastructure.online_payments import metadata as online_payment_metadata
@@ -45,6 +46,7 @@ def _run(connection: object) -> None:
             tariff_correction_metadata,
             staff_account_metadata,
             web_session_metadata,
+            job_lease_metadata,
         ],
         render_as_batch=True,
     )

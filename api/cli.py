@@ -213,15 +213,22 @@ def _start_periodic_delivery(container: Container) -> PeriodicDelivery | None:
 
 @app.command()
 def worker() -> None:
-    """Run the arq worker: queued jobs from Redis and a projection catch-up every 5 seconds."""
-    from arq.worker import Worker
-
+    """Run the arq worker: queued jobs from Redis and a projection catch-up every 5 seconds. It
+    reconnects to a lost Redis, enqueues again what Redis lost, and takes over a dead worker's jobs."""
     from infrastructure.jobs import worker_options
+    from infrastructure.worker import REDIS_UNAVAILABLE_EXIT_STATUS, RedisUnavailableError, run_worker
 
     settings = load_settings()
     if settings.catch_up_after_command:
         out().print("Note: HEATLEDGER_CATCH_UP_AFTER_COMMAND is on; in production set it to false.")
-    Worker(**worker_options(settings)).run()
+    # Each job, chunk, reconnection attempt and recovery on stderr (a supervisor's journal).
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        run_worker(settings, worker_options(settings))
+    except RedisUnavailableError as error:
+        # Redis stayed away longer than HEATLEDGER_WORKER_REDIS_OUTAGE_LIMIT_SECONDS: a supervisor
+        # (systemd's Restart=on-failure) starts the worker again.
+        fail(f"Redis is unavailable: {error}", REDIS_UNAVAILABLE_EXIT_STATUS)
 
 
 def _load_demo_if_empty(container: Container, console: Console) -> None:

@@ -346,7 +346,7 @@ class _RunJob:
                 if period is not None:
                     outcome.unchanged(period)
                 continue
-            outcome.record(period, bills)
+            outcome.record(period, bills, period.issued_under(self.context.correlation_id))
 
     def _period(self, household: HouseholdFacts) -> BillingPeriod:
         season = self.request.season
@@ -409,9 +409,15 @@ class _ChunkOutcome:
     already_issued: int = 0
     exceptions: list[RunException] = field(default_factory=list)
 
-    def record(self, period: BillingPeriod, bills: list[IssuedBill] | None) -> None:
+    def record(self, period: BillingPeriod, bills: list[IssuedBill] | None, this_run: list[IssuedBill]) -> None:
+        """A period's bills: ``bills`` issued now, or None when they were issued before, by
+        another run or by this one (``this_run``: the bills under the run's id, counted as the
+        run's own, so a run resumed after a crash reports all it issued)."""
         if bills is None:
-            self.already_issued += 1
+            if this_run:
+                self.issued.extend(this_run)
+            else:
+                self.already_issued += 1
             if period.pending_events:
                 self.changed.append(period)
             return

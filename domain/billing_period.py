@@ -56,6 +56,9 @@ class IssuedBill:
     # With the period's own events before the bill, it names exactly what the bill was computed
     # from, so the bill can be replayed years later (infrastructure/bill_replay.py).
     inputs_position: int = 0
+    # The command that issued it (a billing run's id): a run resumed after a crash counts the
+    # bills its earlier executions issued as its own.
+    correlation_id: UUID | None = None
 
 
 def _context_fields(context: CommandContext) -> dict[str, Any]:
@@ -279,6 +282,10 @@ class BillingPeriod(Aggregate):
         """The bills issued, in order, optionally of one kind."""
         return [bill for bill in self.bills.values() if kind is None or bill.kind is kind]
 
+    def issued_under(self, correlation_id: UUID) -> list[IssuedBill]:
+        """The bills issued by one command (a billing run, over all its executions), in order."""
+        return [bill for bill in self.bills.values() if bill.correlation_id == correlation_id]
+
     @property
     def is_settled(self) -> bool:
         return bool(self.issued(BillKind.SETTLEMENT))
@@ -423,6 +430,7 @@ class BillingPeriod(Aggregate):
             basis,
             tuple(BillLine.from_record(line) for line in lines),
             inputs_position,
+            correlation_id,
         )
         self.bills[f"{kind}:{label}"] = issued
 

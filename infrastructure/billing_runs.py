@@ -27,6 +27,7 @@ from domain.billing import BillKind
 from domain.errors import LedgerError, NotFoundError
 from domain.season import Season
 from infrastructure.job_failures import failure_columns
+from infrastructure.job_leases import LeaseLostError
 from projections.types import UtcDateTime
 
 logger = logging.getLogger("heatledger.billing")
@@ -223,21 +224,31 @@ def _record(row: Any) -> BillingRunRecord:
     )
 
 
-def execute_run(store: BillingRunStore, runs: BillingRuns, run_id: UUID) -> BillingRunRecord:
-    """Run a submitted billing run to its end, recording progress, summary or error."""
+def execute_run(
+    store: BillingRunStore, runs: BillingRuns, run_id: UUID, checkpoint: Callable[[], None] | None = None
+) -> BillingRunRecord:
+    """Run a submitted billing run to its end, recording progress, summary or error.
+
+    ``checkpoint`` is called before the run reads anything and after each chunk (the job renews
+    its lease there); what it raises stops the run without marking it failed: another worker
+    has it. Run again after a kill, the run continues (bills are issued once per period) and its
+    summary counts every bill issued under its id, in this execution or an earlier one."""
     record = store.get(run_id)
     if record.status is RunStatus.DONE:
         return record  # a redelivered job: the run is over
     principal = Principal(record.actor, Role(record.role))
+    check = checkpoint or (lambda: None)
+    check()
     store.started(run_id)
+
+    def progressed(done: int, total: int) -> None:
+        store.progressed(run_id, done, total)
+        check()
+
     try:
-        summary = runs.run(
-            principal,
-            record.request,
-            progress=lambda done, total: store.progressed(run_id, done, total),
-            run_id=run_id,
-            reason=record.reason,
-        )
+        summary = runs.run(principal, record.request, progress=progressed, run_id=run_id, reason=record.reason)
+    except LeaseLostError:
+        raise  # another worker continues the run: its record is not this execution's to mark
     except LedgerError as error:
         store.failed(run_id, error)
         return store.get(run_id)

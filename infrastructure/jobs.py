@@ -25,9 +25,10 @@ from application.ingestion import BatchReport
 from domain.billing import BillKind
 from domain.day_split import BUSINESS_TIME_ZONE
 from domain.dunning import DunningPolicy
-from infrastructure.billing_runs import BillingRunRecord, RunStatus, execute_run
+from infrastructure.billing_runs import RUN_BILLING, BillingRunRecord, RunStatus, execute_run
 from infrastructure.container import Container, bootstrap
 from infrastructure.intake import Channel
+from infrastructure.job_leases import HeldLease, lease_key, leased, leases_of
 from infrastructure.notifications.dispatcher import dispatcher_from_settings
 from infrastructure.notifications.issued_bills import bill_notices_for
 from infrastructure.scenarios import RUN_SCENARIO, execute_scenario
@@ -91,10 +92,31 @@ def estimate_gaps(container: Container) -> dict[str, Any]:
     }
 
 
+# A job's result when another worker holds (or took over) its record's lease.
+LEFT_TO_ANOTHER_WORKER = "left_to_another_worker"
+
+
+def under_lease(
+    container: Container, job_name: str, record_id: str, work: Callable[[HeldLease], Result]
+) -> Result | None:
+    """Run a job's work under the lease of its record (infrastructure/job_leases.py); None when
+    another worker has it."""
+    leases = leases_of(container.engine, container.settings.job_lease_seconds)
+    return leased(leases, lease_key(job_name, record_id), work)
+
+
 def run_billing(container: Container, run_id: str) -> dict[str, Any]:
     """Run a submitted billing run (its request is in ``billing_runs``), then the notices of its
-    bills and a delivery pass; returns its status and what the notice pass did."""
-    record = execute_run(container.run_store, container.billing_runs, UUID(run_id))
+    bills and a delivery pass; returns its status and what the notice pass did. Each chunk
+    begins under the run's lease: a second worker given the same run leaves it alone."""
+    record = under_lease(
+        container,
+        RUN_BILLING,
+        run_id,
+        lambda lease: execute_run(container.run_store, container.billing_runs, UUID(run_id), lease.checkpoint),
+    )
+    if record is None:
+        return {"run_id": run_id, "status": LEFT_TO_ANOTHER_WORKER}
     container.catch_up()
     notices = notices_after_run(container, record)
     return {
@@ -108,8 +130,29 @@ def run_billing(container: Container, run_id: str) -> dict[str, Any]:
 
 def run_scenario(container: Container, scenario_id: str) -> dict[str, Any]:
     """Compute a submitted regulator scenario (its request is in ``scenario_runs``); books nothing."""
-    record = execute_scenario(container.scenario_store, container.scenarios, UUID(scenario_id))
+    record = under_lease(
+        container,
+        RUN_SCENARIO,
+        scenario_id,
+        lambda _: execute_scenario(container.scenario_store, container.scenarios, UUID(scenario_id)),
+    )
+    if record is None:
+        return {"scenario_id": scenario_id, "status": LEFT_TO_ANOTHER_WORKER}
     return {"scenario_id": scenario_id, "status": record.status.value, "error": record.error}
+
+
+def preview_correction_job(container: Container, job_id: str) -> dict[str, Any]:
+    """A tariff correction's preview, under its record's lease."""
+    result = under_lease(
+        container, PREVIEW_TARIFF_CORRECTION, job_id, lambda _: preview_tariff_correction(container, job_id)
+    )
+    return result if result is not None else {"job_id": job_id, "status": LEFT_TO_ANOTHER_WORKER}
+
+
+def run_correction_job(container: Container, job_id: str) -> dict[str, Any]:
+    """A tariff correction's run (its notes booked), under its record's lease."""
+    result = under_lease(container, RUN_TARIFF_CORRECTION, job_id, lambda _: run_tariff_correction(container, job_id))
+    return result if result is not None else {"job_id": job_id, "status": LEFT_TO_ANOTHER_WORKER}
 
 
 def notices_after_run(container: Container, record: BillingRunRecord) -> dict[str, Any] | None:
@@ -212,8 +255,8 @@ JOBS: dict[str, Callable[..., Any]] = {
     "process_reading_upload": process_reading_upload,
     "run_billing": run_billing,
     RUN_SCENARIO: run_scenario,
-    PREVIEW_TARIFF_CORRECTION: preview_tariff_correction,
-    RUN_TARIFF_CORRECTION: run_tariff_correction,
+    PREVIEW_TARIFF_CORRECTION: preview_correction_job,
+    RUN_TARIFF_CORRECTION: run_correction_job,
     DELIVER_NOTIFICATIONS: deliver_notifications,
     "run_dunning": run_dunning,
     SEND_BILL_NOTICES: send_bill_notices,
@@ -282,7 +325,16 @@ def job_queue_for(container: Container) -> JobQueue:
 
 
 def _serialize(data: Any) -> bytes:
-    return json.dumps(data).encode()
+    return json.dumps(data, default=_json_fallback).encode()
+
+
+def _json_fallback(value: Any) -> Any:
+    """What JSON has no type for in a job's record: an exception as a job's result (arq stores
+    ``JobExecutionFailed('job expired')`` for a job whose data Redis no longer has, and a failed
+    job's exception) as its type and message; anything else is a bug of the job, refused."""
+    if isinstance(value, BaseException):
+        return {"error": type(value).__name__, "message": str(value)}
+    raise TypeError(f"a job's data holds a {type(value).__name__}, which JSON cannot carry")
 
 
 def _deserialize(data: bytes) -> Any:

@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     # production sets this false and runs `heatledger worker` instead.
     catch_up_after_command: bool = True
     aggregate_cache_size: int = 20000
+    # Several processes over one store (`heatledger serve --workers N` with N > 1): each cached
+    # aggregate is brought up to date with the events other processes saved (one read per get),
+    # so no process reads a stale season, tariff or account. One process alone needs no read.
+    aggregate_cache_fastforward: bool = False
     # -- timeouts: nothing waits on the database forever (docs/operations.md, "Database timeouts") --
     # PostgreSQL cancels any one statement of the event store or the read models after this long.
     database_statement_timeout_seconds: float = Field(default=60.0, ge=0.1, le=3600)
@@ -83,6 +87,17 @@ class Settings(BaseSettings):
     # "inline": jobs (queued reading uploads) run in the serving process, in a background thread;
     # "arq": they are enqueued on Redis (redis_url) for `heatledger worker`.
     job_queue: JobQueueKind = JobQueueKind.INLINE
+    # -- jobs that survive Redis loss, worker deaths and restarts (docs/operations.md, "Jobs") --
+    # A running job's lease in the database lasts this long and is renewed every third of it: a
+    # killed worker's job is taken over by another (or the restarted) worker within about this
+    # plus job_recovery_interval_seconds.
+    job_lease_seconds: float = Field(default=15.0, ge=1, le=600)
+    # How often `heatledger worker` compares the job records (queued, running) with Redis and
+    # enqueues again what Redis lost or a dead worker left behind (also once at start).
+    job_recovery_interval_seconds: float = Field(default=5.0, ge=0.5, le=3600)
+    # `heatledger worker` reconnects to a lost Redis with backoff and exits (status 75, for
+    # systemd's Restart=on-failure) only after Redis has been unreachable this long.
+    worker_redis_outage_limit_seconds: float = Field(default=300.0, ge=1, le=86400)
 
     # -- dunning and notifications (docs/payments.md, "Dunning") --
     # Reminder stages: a reminder goes out when the oldest open charge is this many days past due.

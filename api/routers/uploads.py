@@ -33,7 +33,7 @@ from application.authorization import Permission, Principal
 from domain.errors import NotFoundError
 from infrastructure.container import Container
 from infrastructure.settings import JobQueueKind
-from infrastructure.uploads import DEFAULT_REASON, PROCESS_READING_UPLOAD, Upload, UploadStore
+from infrastructure.uploads import DEFAULT_REASON, PROCESS_READING_UPLOAD, Upload, UploadStatus, UploadStore
 
 router = resource_router("/readings/uploads", "readings")
 logger = logging.getLogger("heatledger.api.uploads")
@@ -83,6 +83,8 @@ def submit_reading_upload(
     submission = uploads.submit(upload_id, items, caller.name, caller.role.value, upload.reason or DEFAULT_REASON)
     if submission.start_run:
         _start_run(container, uploads, submission.upload, background)
+    else:
+        _enqueue_again(container, submission.upload)
     response.headers["Location"] = upload_location(upload_id)
     return UploadReceipt.from_upload(submission.upload)
 
@@ -151,6 +153,21 @@ def _start_run(container: Container, uploads: UploadStore, upload: Upload, backg
     except Exception as error:
         uploads.fail(upload.upload_id, error)  # submitting it again retries
         raise
+
+
+def _enqueue_again(container: Container, upload: Upload) -> None:
+    """Sent again while queued or running: make sure the queue holds it (Redis may have lost its
+    data since). The job id names the attempt, so a job still queued or running is not queued
+    twice; an enqueue that fails is logged, and the worker's recovery pass enqueues it later."""
+    unfinished = upload.status in (UploadStatus.QUEUED, UploadStatus.RUNNING)
+    if JobQueueKind(container.settings.job_queue) is JobQueueKind.INLINE or not unfinished:
+        return
+    try:
+        container.jobs.enqueue(PROCESS_READING_UPLOAD, upload_id=str(upload.upload_id), _job_id=upload.job_id)
+    except Exception:
+        logger.exception(
+            "the reading upload %s could not be enqueued again; the worker's recovery will", upload.upload_id
+        )
 
 
 def _visible_upload(uploads: UploadStore, upload_id: UUID, caller: Principal) -> Upload:
