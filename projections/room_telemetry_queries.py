@@ -15,7 +15,8 @@ from projections.room_telemetry import (
     room_temperature_days,
     valve_open_hours_days,
 )
-from projections.tables import households
+from projections.tables import households, meters
+from projections.valve_commands import room_controllers
 
 # The most rows one list returns, and the most days one series covers (a season and more).
 MAXIMUM_LISTED = 500
@@ -162,6 +163,18 @@ class RoomTelemetryQueries:
         )
         with self.engine.connect() as connection:
             return [UnderHeatedHousehold(*row) for row in connection.execute(query)]
+
+    def controllers_of_meters(self, serials: Sequence[str]) -> dict[str, str]:
+        """The room controller of each meter's household, for meters whose household has exactly
+        one (an NB-IoT push names the meter; its room fields belong to that flat's controller)."""
+        query = (
+            select(meters.c.serial, func.min(room_controllers.c.device_id), func.count())
+            .join(room_controllers, room_controllers.c.household_id == meters.c.household_id)
+            .where(meters.c.serial.in_(list(serials)[: MAXIMUM_LISTED * 20]))
+            .group_by(meters.c.serial)
+        )
+        with self.engine.connect() as connection:
+            return {row[0]: row[1] for row in connection.execute(query) if row[2] == 1}
 
 
 __all__ = ["UNDER_HEATED_BELOW_C", "RoomTelemetryQueries"]

@@ -32,7 +32,8 @@ from api.schemas.nbiot import NbiotPush, NbiotReceipt
 from api.schemas.readings import ReadingOutcome
 from application.authorization import Principal
 from application.ingestion import ItemOutcome, ItemStatus
-from domain.errors import ConflictError
+from domain.errors import ConflictError, LedgerError, NotFoundError
+from domain.valve import ReportSource
 from infrastructure.container import Container
 from infrastructure.intake import Channel
 from infrastructure.nbiot import (
@@ -44,6 +45,7 @@ from infrastructure.nbiot import (
     delivery_batch_id,
 )
 from infrastructure.text import printable
+from projections.room_telemetry_queries import RoomTelemetryQueries
 
 router = APIRouter(prefix="/ingest/nbiot", tags=["readings"])
 
@@ -118,7 +120,8 @@ async def receive_nbiot_push(
     `POST /readings/batches`: accepted, duplicate or rejected with a reason such as
     `unknown_meter`. The answer is 200 whatever the items' outcomes. Redelivering the same
     `message_id` is safe: it gets the first answer again and records nothing new. `valve_state`
-    and `room_temperature_c` are accepted but not stored yet; `ignored_fields` says so.
+    and `room_temperature_c` are recorded as a report of the room controller installed in the
+    meter's household (docs/valves.md); without one they are not stored, and `ignored_fields` says so.
     """
     body = await request.body()
     remote = request.client.host if request.client else None
@@ -171,7 +174,7 @@ def _deliver(
         f"NB-IoT push {push.message_id}",
         batch_id,
     )
-    ignored = sorted({name for reading in push.readings for name in reading.ignored_fields()})
+    ignored = sorted(_record_room_reports(container, principal, channel, push))
     receipt = NbiotReceipt(
         message_id=push.message_id,
         batch_id=report.batch_id,
@@ -192,6 +195,30 @@ def _deliver(
         content_language=language.value,
         response=receipt.model_dump_json(),
     )
+
+
+def _record_room_reports(container: Container, principal: Principal, channel: str, push: NbiotPush) -> set[str]:
+    """Record the readings' room fields as reports of their households' room controllers (each
+    under an id of the channel, message and reading, so it is recorded once); returns the room
+    fields that could not be stored."""
+    serials = [reading.device_id for reading in push.readings if reading.room_fields()]
+    if not serials:
+        return set()
+    controllers = RoomTelemetryQueries(container.engine).controllers_of_meters(serials)
+    service = container.room_controllers
+    ignored: set[str] = set()
+    for index, reading in enumerate(push.readings):
+        report = reading.device_report(f"nbiot:{channel}:{push.message_id}:{index}"[:64])
+        device_id = controllers.get(reading.device_id)
+        if report is None:
+            continue
+        try:
+            if device_id is None:
+                raise NotFoundError(f"no room controller for the meter {reading.device_id}")
+            service.record_report(device_id, report, ReportSource.NBIOT, principal)
+        except LedgerError:
+            ignored.update(reading.room_fields())
+    return ignored
 
 
 def _parse(container: Container, principal: Principal, body: bytes) -> NbiotPush:

@@ -19,10 +19,12 @@ from api.schemas.readings import MAXIMUM_ERROR_FLAGS, Instant, ReadingOutcome, R
 from application.ingestion import MAXIMUM_BATCH_SIZE, ReadingItem
 from domain.readings import ReadingValues
 from domain.values import ReadingSource
+from domain.valve import DeviceReport
 from infrastructure.nbiot import MAXIMUM_MESSAGE_ID_LENGTH
 
-# Fields a push may carry that the ledger does not keep yet: the valve-control work will store them.
-NOT_YET_STORED = ("valve_state", "room_temperature_c")
+# A reading's fields that belong to the flat's room controller, not to the meter: stored as a report
+# of the controller installed in the meter's household (issue 14), or answered as ignored without one.
+ROOM_FIELDS = ("valve_state", "room_temperature_c")
 VALVE_STATE_MAX_LENGTH = 32
 
 # Text from devices is stored (and logged when refused): no NUL or other control characters.
@@ -52,10 +54,12 @@ class NbiotReading(BaseModel):
     operating_hours: Instant | None = Field(default=None, description="Operating hours register, h")
     error_flags: int = Field(default=0, ge=0, le=MAXIMUM_ERROR_FLAGS, description="The meter's error bits")
     valve_state: ValveState | None = Field(
-        default=None, description="Valve gear or state (e.g. `open`, `closed`, 3): accepted, not stored yet"
+        default=None,
+        description="Valve state (`open`, `closed`, `partial`) or gear (3): a report of the household's room "
+        "controller",
     )
     room_temperature_c: Instant | None = Field(
-        default=None, description="Room temperature, °C: accepted, not stored yet"
+        default=None, description="Room temperature, °C: a report of the household's room controller"
     )
 
     def to_item(self) -> ReadingItem:
@@ -75,9 +79,23 @@ class NbiotReading(BaseModel):
         )
         return ReadingItem(self.device_id, values)
 
-    def ignored_fields(self) -> list[str]:
-        """The fields this reading carries that the ledger does not keep yet."""
-        return [name for name in NOT_YET_STORED if getattr(self, name) is not None]
+    def room_fields(self) -> list[str]:
+        """The room controller's fields this reading carries."""
+        return [name for name in ROOM_FIELDS if getattr(self, name) is not None]
+
+    def device_report(self, report_id: str) -> DeviceReport | None:
+        """This reading's room fields as a report of the flat's controller (None: it has none)."""
+        if not self.room_fields():
+            return None
+        measured_at = self.timestamp.astimezone(UTC) if self.timestamp.tzinfo else self.timestamp
+        state = self.valve_state
+        return DeviceReport(
+            report_id=report_id,
+            measured_at=measured_at,
+            room_temperature_c=self.room_temperature_c,
+            valve_gear=state if isinstance(state, int) else None,
+            valve_state=state if isinstance(state, str) else None,
+        )
 
 
 class NbiotPush(RequestModel):
@@ -154,6 +172,6 @@ class NbiotReceipt(BaseModel):
     rejected: int
     outcomes: list[ReadingOutcome] = Field(description="In the order sent; `meter_serial` is the reading's device_id")
     ignored_fields: list[str] = Field(
-        description="Fields the push carried that the ledger does not store yet (valve_state, room_temperature_c); "
-        "they are accepted and dropped until valve control keeps them"
+        description="Room fields (valve_state, room_temperature_c) the push carried that were not stored: the "
+        "meter's household has no room controller (or several), or the controller refused the values"
     )

@@ -18,6 +18,7 @@ message stays unacknowledged until it is recorded.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -39,6 +40,9 @@ logger = logging.getLogger(__name__)
 
 # The broker confirms a published command within this, or the attempt counts as not delivered.
 PUBLISH_TIMEOUT_SECONDS = 5.0
+# Messages waiting for the gateway's thread; past this the network thread waits for room.
+INBOX_CAPACITY = 5000
+INBOX_WAIT_SECONDS = 0.5
 # Commands taken from the ledger per dispatch round.
 DISPATCH_LIMIT = 200
 # Waiting after a failure of the ledger: 1, 2, 4, ... up to this many seconds.
@@ -131,8 +135,8 @@ class Gateway:
         self.config = config
         self.clock = clock
         self.counts = GatewayCounts()
-        # The broker sends at most receive_maximum unacknowledged messages, so this never fills.
-        self._inbox: queue.Queue[_Received] = queue.Queue(maxsize=options.receive_maximum * 2)
+        # Bounded: when the ledger falls behind, the network thread waits (see _on_message).
+        self._inbox: queue.Queue[_Received] = queue.Queue(maxsize=INBOX_CAPACITY)
         self._connection = 0  # counts connections: a message's mid is valid on its own only
         self._connected = threading.Event()
         self._stopping = threading.Event()
@@ -184,11 +188,20 @@ class Gateway:
             logger.warning("gateway %s lost the broker (%s); reconnecting", self.options.client_id, reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        """Queue the message for the gateway's thread. A full inbox blocks this network thread:
+        the socket is then not read, and the broker keeps the devices' reports queued for us
+        (backpressure) instead of the gateway dropping one it would never be sent again."""
         received = _Received(message.topic, bytes(message.payload), message.mid, message.qos, self._connection)
-        try:
-            self._inbox.put_nowait(received)
-        except queue.Full:  # only QoS 0 floods can fill it: not acknowledged, nothing is lost to us
-            logger.warning("gateway inbox full: dropped a QoS %d message on %s", message.qos, message.topic)
+        if message.qos == 0:  # not the schema's; kept if there is room, never waited for
+            with contextlib.suppress(queue.Full):
+                self._inbox.put_nowait(received)
+            return
+        while not self._stopping.is_set():
+            try:
+                self._inbox.put(received, timeout=INBOX_WAIT_SECONDS)
+                return
+            except queue.Full:
+                continue
 
     # -- the gateway's thread: record, acknowledge, dispatch --------------------------------------
 
