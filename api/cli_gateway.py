@@ -17,10 +17,11 @@ from typing import Annotated
 import typer
 
 from api.cli import app, fail, load_settings, opened_container, out
+from domain.day_split import business_day
 from infrastructure.device_simulator import DeviceSimulator, SimulationConfig, simulated_devices
 from infrastructure.mqtt.connection import BrokerOptions, UnsafeBrokerError, broker_options
 from infrastructure.mqtt.gateway import Gateway, GatewayConfig
-from infrastructure.mqtt.ledger_port import RoomControllersPort, gateway_principal
+from infrastructure.mqtt.ledger_port import RoomControllersPort, arrears_reconciliation, gateway_principal
 from infrastructure.mqtt.topics import TopicError, TopicScheme
 from infrastructure.settings import Settings
 
@@ -57,8 +58,18 @@ def gateway(client_id: ClientId = None, for_seconds: ForSeconds = None) -> None:
         port = RoomControllersPort(
             container.room_controllers, container.intake, gateway_principal(options.client_id), catch_up
         )
-        config = GatewayConfig(scheme, settings.gateway_dispatch_interval_seconds, settings.gateway_report_batch_size)
-        bridge = Gateway(port, options, config, container.ledger.clock)
+        arrears_interval = settings.gateway_arrears_interval_seconds or None
+        config = GatewayConfig(
+            scheme,
+            settings.gateway_dispatch_interval_seconds,
+            settings.gateway_report_batch_size,
+            arrears_interval_seconds=arrears_interval,
+        )
+        ledger = container.ledger
+        reconcile = arrears_reconciliation(
+            container.arrears_restrictions, lambda: business_day(ledger.clock()), catch_up
+        )
+        bridge = Gateway(port, options, config, ledger.clock, reconcile)
         out().print(f"Gateway {options.client_id} on {options.host}:{options.port}, topics {scheme.prefix}/devices/…")
         bridge.start()
         try:
@@ -69,7 +80,8 @@ def gateway(client_id: ClientId = None, for_seconds: ForSeconds = None) -> None:
         out().print(
             f"Recorded {counts.reports_recorded} reports ({counts.reports_duplicate} duplicates), "
             f"{counts.acknowledgements} acknowledgements, {counts.refusals} refusals; sent {counts.dispatched} "
-            f"commands, {counts.timed_out} timed out; quarantined {counts.quarantined}."
+            f"commands, {counts.timed_out} timed out; quarantined {counts.quarantined}; "
+            f"ran the arrears restrictions {counts.arrears_runs} times ({counts.arrears_failures} failed)."
         )
 
 

@@ -197,6 +197,9 @@ class Settings(BaseSettings):
     gateway_dispatch_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     # Reports recorded in one save: more is faster per report, and holds the broker's acks longer.
     gateway_report_batch_size: int = Field(default=500, ge=1, le=5000)
+    # How often the gateway runs the arrears restrictions (restrict flagged households' valves, lift
+    # the paid ones'); 0: never (POST /valve-commands/arrears-reconciliation still runs them).
+    gateway_arrears_interval_seconds: int = Field(default=300, ge=0, le=86_400)
     # A household is under-heated when its room stays below 18 °C (the national minimum) this long.
     under_heated_minimum_hours: int = Field(default=24, ge=1, le=24 * 30)
 

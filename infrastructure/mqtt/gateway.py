@@ -11,6 +11,11 @@ until the device acknowledges it: while the broker is unreachable nothing is tak
 attempt the broker never confirmed is simply due again later. Commands past their last retry are
 recorded as timed out.
 
+Besides: every ``arrears_interval_seconds`` the gateway runs the arrears restrictions (restrict the
+flagged households' valves, lift the paid ones' by themselves; ``application/valve_arrears.py``),
+so the commands they queue go out on its next dispatch round. A failure there is logged and does
+not hold up reports or commands.
+
 A message the ledger refuses for good (malformed, an unknown device, a rule) is quarantined and
 acknowledged; a failure of the ledger itself (database down) is retried with backoff, and the
 message stays unacknowledged until it is recorded.
@@ -109,6 +114,8 @@ class GatewayCounts:
     dispatched: int = 0
     timed_out: int = 0
     ledger_failures: int = 0
+    arrears_runs: int = 0
+    arrears_failures: int = 0
 
 
 @dataclass
@@ -118,6 +125,9 @@ class GatewayConfig:
     report_batch_size: int = 500
     # How long the gateway waits for more messages to fill a batch once one has come.
     batch_linger_seconds: float = 0.005
+    # How often the arrears restrictions run on the gateway's loop (None: never; the first run
+    # comes right after the start).
+    arrears_interval_seconds: float | None = None
 
 
 class Gateway:
@@ -129,8 +139,11 @@ class Gateway:
         options: BrokerOptions,
         config: GatewayConfig,
         clock: Callable[[], datetime],
+        reconcile_arrears: Callable[[], object] | None = None,
     ) -> None:
         self.ledger = ledger
+        # The arrears restrictions' run (``ArrearsRestrictions.reconcile`` under its process).
+        self.reconcile_arrears = reconcile_arrears
         self.options = options
         self.config = config
         self.clock = clock
@@ -207,7 +220,7 @@ class Gateway:
 
     def run(self) -> None:
         """Record what arrives and send what is due, until ``stop``."""
-        next_dispatch = time.monotonic()
+        next_dispatch = next_arrears = time.monotonic()
         backoff = 1.0
         pending: list[_Received] = []
         while not self._stopping.is_set():
@@ -219,6 +232,8 @@ class Gateway:
                 if time.monotonic() >= next_dispatch:
                     self._dispatch_round()
                     next_dispatch = time.monotonic() + self.config.dispatch_interval_seconds
+                if time.monotonic() >= next_arrears:
+                    next_arrears = self._arrears_round()
                 backoff = 1.0
             except Exception:  # the ledger itself failed: keep the messages, unacknowledged, and retry
                 self.counts.ledger_failures += 1
@@ -313,6 +328,20 @@ class Gateway:
         that one again, and its old mid may by now name another message."""
         if received.qos > 0 and received.connection == self._connection:
             self._client.ack(received.mid, received.qos)
+
+    def _arrears_round(self) -> float:
+        """Run the arrears restrictions when configured; returns when to run them next. A failure
+        is logged and waits for the next run: reports and commands go on meanwhile."""
+        interval = self.config.arrears_interval_seconds
+        if self.reconcile_arrears is None or interval is None:
+            return float("inf")
+        try:
+            self.reconcile_arrears()
+            self.counts.arrears_runs += 1
+        except Exception:
+            self.counts.arrears_failures += 1
+            logger.exception("the arrears restrictions failed; next run in %.0f s", interval)
+        return time.monotonic() + interval
 
     def _dispatch_round(self) -> None:
         """Send the commands due, then record those past their last retry as timed out."""

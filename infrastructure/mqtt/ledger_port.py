@@ -4,15 +4,19 @@ intake's quarantine for messages the ledger cannot record."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from application.authorization import Principal, Role
+from application.valve_arrears import PROCESS, ArrearsRestrictions, ReconciliationSummary
 from application.valves import MAXIMUM_REPORT_BATCH, ReportItem, RoomControllers
 from domain.valve import DeviceReport, ReportSource
 from infrastructure.intake import Channel, ReadingIntake
 from infrastructure.mqtt.gateway import IncomingReport, OutgoingCommand
 from infrastructure.mqtt.payloads import AckMessage, AckResult, ReportMessage
+
+logger = logging.getLogger(__name__)
 
 
 def gateway_principal(client_id: str) -> Principal:
@@ -90,3 +94,29 @@ class RoomControllersPort:
     def quarantine(self, topic: str, reason: str, detail: str, payload: bytes) -> None:
         text = f"{topic} {payload.decode('utf-8', errors='replace')}"
         self.intake.quarantine(Channel.MQTT, self.principal.name, reason, detail, text, identification=topic[-64:])
+
+
+def arrears_reconciliation(
+    restrictions: ArrearsRestrictions,
+    today: Callable[[], date],
+    catch_up: Callable[[], object] | None = None,
+) -> Callable[[], ReconciliationSummary]:
+    """The gateway's periodic run of the arrears restrictions, as their own process (not the
+    gateway's device principal, which may command nothing), on the business day ``today`` gives.
+    Where no catch-up follows each command, the read models it compares are brought up to date
+    first (a payment must be seen for its lift to be queued)."""
+
+    def reconcile() -> ReconciliationSummary:
+        if catch_up is not None:
+            catch_up()
+        summary = restrictions.reconcile(PROCESS, today())
+        if summary.restricted or summary.lifted or summary.withdrawn_flags:
+            logger.info(
+                "arrears restrictions: %d flags withdrawn as paid, %d valves restricted, %d lifted",
+                len(summary.withdrawn_flags),
+                len(summary.restricted),
+                len(summary.lifted),
+            )
+        return summary
+
+    return reconcile
