@@ -17,9 +17,10 @@ interval's household, quality and place: every handler changes an interval and i
 together (by meter and start), so here a day row is derived from its interval when read.
 
 Events of other kinds change none of these tables (``FOLDED_ELSEWHERE``: their handlers write
-bills, money, disputes, tariff corrections and room controllers' tables; the arrears handler
-touches only a household's version). ``tests/unit/projections/test_billing_fold_kinds.py`` makes every event class the
-projection handles be either folded here or named there, so a new handler cannot be forgotten; and
+bills, money, disputes, tariff corrections, room controllers' and substations' tables; the
+arrears handler touches only a household's version).
+``tests/unit/projections/test_billing_fold_kinds.py`` makes every event class the projection
+handles be either folded here or named there, so a new handler cannot be forgotten; and
 ``tests/integration/test_billing_fold.py`` holds the fold to the read models' answers for random
 histories on SQLite and PostgreSQL.
 """
@@ -38,6 +39,7 @@ from domain.household import Household
 from domain.implausible_heat import HeatDecision
 from domain.meter import Meter
 from domain.readings import IntervalQuality, MeteredInterval, household_charged
+from projections.analytics_handlers import ANALYTICS_HANDLERS
 from projections.arrears_handlers import ARREARS_HANDLERS
 from projections.billing_handlers import BILLING_HANDLERS
 from projections.dispute_handlers import DISPUTE_HANDLERS
@@ -57,6 +59,7 @@ FOLDED_ELSEWHERE: frozenset[type[Any]] = frozenset(
         *TARIFF_CORRECTION_HANDLERS,
         *VALVE_HANDLERS,  # room controllers, their commands and telemetry: tables of their own
         *ROOM_TELEMETRY_HANDLERS,
+        *ANALYTICS_HANDLERS,  # substations and the buildings they feed
         Household.MeterAttached,  # the household's version only
         Household.MeterDetached,
         Meter.FaultReported,  # the meter's flags: not read by billing
