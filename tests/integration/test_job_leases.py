@@ -7,14 +7,23 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from arq.worker import JobExecutionFailed
 
 from infrastructure.container import Container
-from infrastructure.job_leases import JobLeases, LeaseHeldError, LeaseLostError
+from infrastructure.job_leases import JobLeases, LeaseHeldError, LeaseLostError, metadata
 from infrastructure.jobs import _deserialize, _serialize
 from infrastructure.worker import MAXIMUM_BACKOFF_SECONDS, RedisOutage, RedisUnavailableError
 
 KEY = "run_billing:0b8f4a1e-0000-4000-8000-000000000001"
+
+
+def test_the_migration_creates_the_table_as_declared(container: Container) -> None:
+    with container.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    ours = [difference for difference in differences if "job_leases" in repr(difference)]
+    assert ours == []
 
 
 class Clock:
