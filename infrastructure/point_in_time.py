@@ -155,8 +155,7 @@ class BillingView:
         self.received = 0
 
     def advance(self, notifications: Iterable[Notification]) -> None:
-        """Receive further events, in the real ledger's order and each after every event received
-        before, and fold them."""
+        """Receive further events, in the real ledger's order, and fold them in that order."""
         fresh = list(notifications)
         if not fresh:
             return
