@@ -48,6 +48,8 @@ from domain.values import (
     ReadingSource,
     VerticalPosition,
 )
+from domain.valve import DeviceReport
+from domain.valve_commands import ValveCommand
 from domain.verification import JudgedPoint, TestPoint
 from tests.strategies import (
     COMMISSIONED_AT,
@@ -284,6 +286,11 @@ DATACLASS_SAMPLES: dict[type[Any], Any] = {
     Position: Position(VerticalPosition.TOP, HorizontalPosition.EAST_END),
     JudgedPoint: JudgedPoint(D("0.25"), D(20), D("1.10"), D("3.15"), True),
     RememberedReading: RememberedReading(T, D("1.50"), D("1001.50"), None, None, D(10), D("70.5"), None, "ab12"),
+    DeviceReport: DeviceReport("r-1", T, D("19.5"), D("41.0"), D("20.0"), 3, "open", D("1203.25"), -85, 97),
+    ValveCommand: ValveCommand(
+        "c-1", "force_gear", {"gear": 2, "temperature_c": D("18.5")}, "arrears", True, "dispatched", T, "clerk-1",
+        "欠费限流", "corr-1", 4, "clerk-2", 1, T, None, None, None, None, None,
+    ),
 }
 
 
