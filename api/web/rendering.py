@@ -63,6 +63,7 @@ NAV_AREAS = (
     NavArea("web.nav.dunning", "/ui/dunning", Permission.READ_LEDGER),
     NavArea("web.nav.disputes", "/ui/disputes", Permission.READ_LEDGER),
     NavArea("web.nav.scenarios", "/ui/scenarios", Permission.READ_LEDGER),
+    NavArea("web.nav.reports", "/ui/reports", Permission.READ_LEDGER),
     NavArea("web.nav.audit", "/ui/audit", Permission.READ_LEDGER),
     NavArea("web.nav.admin_users", "/ui/admin/users", Permission.MANAGE_TOKENS),
 )

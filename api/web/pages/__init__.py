@@ -23,6 +23,7 @@ from api.web.pages import (
     households,
     meters,
     monitoring,
+    reports,
     scenarios,
 )
 
@@ -43,4 +44,5 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     admin_users.router,
     arrears.router,
     dunning.router,
+    reports.router,
 )
