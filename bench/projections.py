@@ -1,0 +1,455 @@
+"""Projection benchmark: the ledger projection's rebuild and catch-up over a season's mix of events,
+in events/s, beside a raw SQL insert of the same rows (issue 17).
+
+Run ``python -m bench.projections`` with ``--households`` (1,000 by default), ``--days`` (daily
+readings, 152 by default: the season's first midnight to its closing one) and
+``--backend sqlite|postgres|both``. For each backend:
+
+set-up (not timed, in this process, no catch-up after each save): the households of
+``bench.billing`` (3 % suspended, 2 % passing to a new holder), one household meter each, a reading
+a day per meter (one batch a day), the city's season and tariff, the prepayment run, counter
+payments from 70 % of the households, then the settlement run: the mix a season leaves in the store
+(mostly readings; bills, payments and the households' own events beside them). The projection is
+caught up after each phase, as a worker would (the billing runs read the read models).
+
+Timed, in this order, each on the same store:
+
+1. as a user runs it: ``heatledger projections rebuild`` in a FRESH process (``bench.billing_cli_process``
+   runs the CLI's own app with timers): interpreter start, imports, opening the store, verifying the
+   hash chain (the command does so before rebuilding), then the rebuild; events/s of the whole
+   command, its parts under it, and the child's CPU seconds (user + system) beside its wall time;
+2. catch-up in a FRESH process: the read models emptied and the tracking reset by this process
+   (not timed), then a new interpreter opens the store and calls ``ProjectionRunner.catch_up``
+   (a worker starting with a projection behind by the whole season);
+3. beside them, kinder: ``ProjectionRunner.rebuild`` in this warm process (modules imported, the
+   store open, the database's pages cached), labelled so;
+4. the baseline: every row the rebuild wrote (read back from the read models), inserted again into
+   the emptied tables by the driver alone: ``executemany`` of one INSERT per table on SQLite,
+   ``COPY … FROM STDIN`` on PostgreSQL, one transaction. The ratio raw seconds / rebuild seconds is
+   the share of the rebuild the rows' writing alone needs.
+
+The machine may be shared: each timed step prints its CPU seconds beside its wall seconds (the
+process's own; on PostgreSQL the server's work is not in it). PostgreSQL is used when it answers at
+127.0.0.1:5432 (trust auth, user postgres), as in ``bench.ingest``. Figures only: nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from sqlalchemy import Engine, delete
+
+from application.authorization import SYSTEM
+from application.billing_runs import RunRequest
+from application.ingestion import ReadingItem
+from bench.billing import (
+    AFTER_SEASON,
+    CLERK,
+    COMMISSIONED_AT,
+    DEVICE,
+    MONTH_FACTORS,
+    OWNER_CHANGED_ON,
+    REGISTERED_ON,
+    SEASON,
+    SEASON_DECREE,
+    SUSPENDED_ON,
+    TERMS,
+    _address_and_position,
+    _area,
+    _midnight,
+    account_of,
+    changes_owner,
+    cli_environment,
+    is_suspended,
+    serial_of,
+)
+from bench.ingest import _progress, backends_to_measure, bench_console, store_settings
+from domain.billing import BillKind
+from domain.payment import PaymentChannel
+from domain.readings import ReadingValues
+from domain.tariff import CITY_SCOPE
+from domain.values import AccuracyClass, Areas, CustomerClass, FlowSensorSide, MeterKind, ReadingSource
+from infrastructure.container import Container, bootstrap
+from infrastructure.settings import Backend, Settings
+from projections.ledger_projection import LedgerProjection
+from projections.tables import projection_tracking
+
+FIRST_DAY = SEASON.first_day
+PAYMENT_YUAN = Decimal("1200.00")
+RESULT_PREFIX = "CATCH-UP RESULT "
+
+
+def pays(number: int) -> bool:
+    return number % 10 < 7  # 70 %
+
+
+# -- the season -------------------------------------------------------------------------------
+
+
+def daily_batches(households: int, days: int) -> list[list[ReadingItem]]:
+    """One batch a day: each meter's register at the day's midnight (nothing drawn while suspended)."""
+    registers = [Decimal(100 + number % 500) for number in range(households)]
+    batches = []
+    for day_index in range(days):
+        day = FIRST_DAY + timedelta(days=day_index)
+        if day_index > 0:
+            factor = MONTH_FACTORS[min((day - FIRST_DAY).days // 30, len(MONTH_FACTORS) - 1)]
+            for number in range(households):
+                if not is_suspended(number):
+                    per_m2_day = Decimal("0.0018") + Decimal(number % 13) / 10_000
+                    registers[number] += (_area(number) * per_m2_day * factor).quantize(Decimal("0.001"))
+        measured_at = _midnight(day)
+        batches.append(
+            [
+                ReadingItem(
+                    serial_of(number), ReadingValues(measured_at, registers[number], source=ReadingSource.NBIOT)
+                )
+                for number in range(households)
+            ]
+        )
+    return batches
+
+
+def set_up(container: Container, households: int, days: int, progress: Progress, label: str) -> None:
+    """The season's events through the application, the projection caught up after each phase."""
+    ledger = container.ledger
+    task = progress.add_task(f"{label}: households, meters", total=households)
+    for number in range(households):
+        account, serial = account_of(number), serial_of(number)
+        address, position = _address_and_position(number)
+        area = _area(number)
+        areas = Areas(area, area - Decimal(number % 5))
+        ledger.register_household(SYSTEM, account, address, areas, CustomerClass.RESIDENTIAL, position, REGISTERED_ON)
+        ledger.commission_meter(
+            SYSTEM,
+            serial,
+            "Bench",
+            "B1",
+            AccuracyClass.CLASS_2,
+            FlowSensorSide.RETURN,
+            MeterKind.HOUSEHOLD,
+            COMMISSIONED_AT,
+        )
+        ledger.attach_meter(SYSTEM, account, serial, COMMISSIONED_AT)
+        if is_suspended(number):
+            ledger.suspend_heating(SYSTEM, account, SUSPENDED_ON, "报停 for the season")
+        progress.advance(task)
+    task = progress.add_task(f"{label}: daily readings", total=days)
+    for batch in daily_batches(households, days):
+        report = ledger.record_readings(DEVICE, batch, "benchmark")
+        if report.accepted != len(batch):
+            reasons = Counter(outcome.reason for outcome in report.outcomes if outcome.reason)
+            raise RuntimeError(f"the benchmark's readings were not all accepted: {dict(reasons)}")
+        progress.advance(task)
+    for number in range(households):
+        if changes_owner(number):
+            ledger.change_owner(SYSTEM, account_of(number), OWNER_CHANGED_ON, "过户 with the sale of the flat")
+    container.seasons.declare(
+        SYSTEM, CITY_SCOPE, SEASON.code, SEASON.first_day, SEASON.last_day, SEASON_DECREE, "the city's season"
+    )
+    container.billing.publish_tariff(
+        SYSTEM,
+        CustomerClass.RESIDENTIAL,
+        "*",
+        TERMS,
+        date(2025, 10, 1),
+        None,
+        "许发改价格〔2025〕7号",
+        date(2025, 9, 20),
+    )
+    _catch_up(container, progress, f"{label}: catch-up of the readings")
+    container.billing_runs.run(CLERK, RunRequest(BillKind.PREPAYMENT, SEASON))
+    _catch_up(container, progress, f"{label}: catch-up of the prepayment")
+    task = progress.add_task(f"{label}: payments", total=households)
+    for number in range(households):
+        if pays(number):
+            container.payments.receive_at_counter(
+                CLERK, account_of(number), PAYMENT_YUAN, PaymentChannel.CASH, f"BENCH-R-{number:07d}"
+            )
+        progress.advance(task)
+    container.billing_runs.run(CLERK, RunRequest(BillKind.SETTLEMENT, SEASON))
+    _catch_up(container, progress, f"{label}: catch-up of the payments and the settlement")
+
+
+def _catch_up(container: Container, progress: Progress, description: str) -> int:
+    task = progress.add_task(description, total=None)
+    return container.runner.catch_up(
+        progress=lambda position, target: progress.update(task, completed=position, total=target)
+    )
+
+
+def build_season(settings: Settings, households: int, days: int, progress: Progress, label: str) -> None:
+    container = bootstrap(settings.model_copy(update={"catch_up_after_command": False}))
+    try:
+        container.ledger.clock = lambda: AFTER_SEASON
+        set_up(container, households, days, progress, label)
+    finally:
+        container.close()
+
+
+# -- the timed steps --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Timed:
+    """One timed step: what it processed, its wall and CPU seconds, and its parts."""
+
+    path: str
+    events: int
+    wall_seconds: float
+    cpu_seconds: float
+    parts: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.wall_seconds
+
+    @property
+    def cpu_rate(self) -> float:
+        return self.events / self.cpu_seconds
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _spawn(command: list[str], settings: Settings, scratch: Path, name: str) -> tuple[float, float]:
+    """Run ``command`` in a new interpreter on the store of ``settings``: its wall and CPU seconds."""
+    log_path = scratch / f"{name}.log"
+    with log_path.open("w", encoding="utf-8") as log:
+        cpu_before, started = _children_cpu_seconds(), time.perf_counter()
+        finished = subprocess.run(command, env=cli_environment(settings), cwd=scratch, stdout=log, stderr=log)
+        wall, cpu = time.perf_counter() - started, _children_cpu_seconds() - cpu_before
+    if finished.returncode != 0:
+        raise RuntimeError(f"{name} failed ({finished.returncode}):\n{log_path.read_text(encoding='utf-8')[-3000:]}")
+    return wall, cpu
+
+
+def rebuild_as_run(settings: Settings, events: int, scratch: Path) -> Timed:
+    """``heatledger projections rebuild`` in a fresh process, with its parts."""
+    result_path = scratch / "rebuild.json"
+    command = [sys.executable, "-m", "bench.billing_cli_process", str(result_path), "projections", "rebuild"]
+    spawned_at = time.time()
+    wall, cpu = _spawn(command, settings, scratch, "rebuild")
+    figures = json.loads(result_path.read_text(encoding="utf-8"))
+    startup = figures["store_opened_at"] - spawned_at
+    rebuild = figures["catch_up_seconds"]  # rebuild = empty the tables, then catch up from zero
+    parts = (
+        ("start-up: interpreter, imports, store opened", startup),
+        ("hash chain verified, tables emptied, the rest", wall - startup - rebuild),
+        ("catch-up from zero (the rebuild proper)", rebuild),
+    )
+    return Timed("`heatledger projections rebuild`, fresh process", events, wall, cpu, parts)
+
+
+def catch_up_as_run(settings: Settings, events: int, scratch: Path) -> Timed:
+    """Empty the read models here, then ``ProjectionRunner.catch_up`` in a fresh process."""
+    container = bootstrap(settings)
+    try:
+        empty_read_models(container.engine)
+    finally:
+        container.close()
+    command = [sys.executable, "-m", "bench.projections", "--child-catch-up"]
+    wall, cpu = _spawn(command, settings, scratch, "catch-up")
+    log = (scratch / "catch-up.log").read_text(encoding="utf-8")
+    result = json.loads(log.split(RESULT_PREFIX, 1)[1].splitlines()[0])
+    assert result["applied"] == events, f"the catch-up applied {result['applied']} of {events} events"
+    parts = (("catch_up() alone, in the child", result["seconds"]),)
+    return Timed("ProjectionRunner.catch_up from zero, fresh process", events, wall, cpu, parts)
+
+
+def child_catch_up() -> None:
+    """In the fresh process: open the store the environment names and catch the projection up."""
+    container = bootstrap(Settings())
+    try:
+        started = time.perf_counter()
+        applied = container.runner.catch_up()
+        seconds = time.perf_counter() - started
+    finally:
+        container.close()
+    print(RESULT_PREFIX + json.dumps({"applied": applied, "seconds": seconds}))
+
+
+def rebuild_warm(container: Container, events: int) -> Timed:
+    cpu_before, started = time.process_time(), time.perf_counter()
+    applied = container.runner.rebuild()
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_before
+    assert applied == events, f"the rebuild applied {applied} of {events} events"
+    return Timed("ProjectionRunner.rebuild, warm process (kinder)", events, wall, cpu)
+
+
+def empty_read_models(engine: Engine) -> None:
+    with engine.begin() as connection:
+        for table in LedgerProjection.tables:
+            connection.execute(delete(table))
+        connection.execute(
+            delete(projection_tracking).where(projection_tracking.c.projection_name == LedgerProjection.name)
+        )
+
+
+def raw_insert(engine: Engine) -> tuple[Timed, Counter[str]]:
+    """Every row of the read models read back, the tables emptied, and the rows inserted again by
+    the driver alone (executemany on SQLite, COPY on PostgreSQL), timed; rows per table."""
+    tables = [table for table in LedgerProjection.tables]
+    counts: Counter[str] = Counter()
+    with engine.connect() as connection:
+        raw = connection.connection.dbapi_connection
+        assert raw is not None
+        cursor = raw.cursor()
+        contents = {}
+        for table in tables:
+            names = [column.name for column in table.columns]
+            quoted = ", ".join(f'"{name}"' for name in names)
+            cursor.execute(f'SELECT {quoted} FROM "{table.name}"')
+            rows = cursor.fetchall()
+            if rows:
+                contents[table.name] = (names, rows)
+                counts[table.name] = len(rows)
+        connection.rollback()
+    with engine.begin() as connection:
+        for table in reversed(tables):
+            connection.execute(delete(table))
+    rows_total = sum(counts.values())
+    with engine.begin() as connection:
+        raw = connection.connection.dbapi_connection
+        assert raw is not None
+        cpu_before, started = time.process_time(), time.perf_counter()
+        cursor = raw.cursor()
+        for table_name, (names, rows) in contents.items():
+            quoted = ", ".join(f'"{name}"' for name in names)
+            if engine.dialect.name == "postgresql":
+                with cursor.copy(f'COPY "{table_name}" ({quoted}) FROM STDIN') as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                marks = ", ".join("?" for _ in names)
+                cursor.executemany(f'INSERT INTO "{table_name}" ({quoted}) VALUES ({marks})', rows)
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_before  # commit included
+    kind = "COPY" if engine.dialect.name == "postgresql" else "executemany"
+    return Timed(f"raw SQL: the same rows by {kind} (baseline)", rows_total, wall, cpu), counts
+
+
+# -- running and reporting --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    backend: Backend
+    events: int
+    rows: Counter[str]
+    steps: tuple[Timed, ...]
+    raw: Timed
+
+    def ratio(self, step: Timed) -> float:
+        """Raw insert seconds / the step's seconds: the share the rows' writing alone needs."""
+        return self.raw.wall_seconds / step.wall_seconds
+
+
+def measure(backend: Backend, households: int, days: int, console: Console) -> Figures:
+    label = backend.value
+    with tempfile.TemporaryDirectory(prefix="heatledger-bench-") as folder, _progress(console) as progress:
+        scratch = Path(folder)
+        with store_settings(backend, scratch, "season") as store:
+            build_season(store, households, days, progress, label)
+            task = progress.add_task(f"{label}: timed rebuilds and catch-up", total=4)
+            container = bootstrap(store.model_copy(update={"catch_up_after_command": False}))
+            events = int(container.ledger.recorder.max_notification_id() or 0)
+            container.close()
+            as_run = rebuild_as_run(store, events, scratch)
+            progress.advance(task)
+            catch_up = catch_up_as_run(store, events, scratch)
+            progress.advance(task)
+            container = bootstrap(store.model_copy(update={"catch_up_after_command": False}))
+            try:
+                warm = rebuild_warm(container, events)
+                progress.advance(task)
+                raw, rows = raw_insert(container.engine)
+                progress.advance(task)
+            finally:
+                container.close()
+    return Figures(backend, events, rows, (as_run, catch_up, warm), raw)
+
+
+def report(console: Console, figures: Figures, households: int, days: int) -> None:
+    name = figures.backend.value
+    rows = sum(figures.rows.values())
+    table = Table(
+        title=f"{name}: {households:,} households, {days} daily readings each: {figures.events:,} events, {rows:,} rows"
+    )
+    for column in ("path", "events", "wall s", "events/s", "CPU s", "events/CPU s", "raw / this"):
+        table.add_column(column, justify="left" if column == "path" else "right")
+    for step in figures.steps:
+        table.add_row(
+            step.path,
+            f"{step.events:,}",
+            f"{step.wall_seconds:.2f}",
+            f"{step.rate:,.0f}",
+            f"{step.cpu_seconds:.2f}",
+            f"{step.cpu_rate:,.0f}",
+            f"{figures.ratio(step):.2f}",
+        )
+        for part, seconds in step.parts:
+            table.add_row(f"  {part}", "", f"{seconds:.2f}", f"{step.events / seconds:,.0f}" if "catch" in part else "")
+    raw = figures.raw
+    table.add_row(
+        raw.path,
+        f"{raw.events:,} rows",
+        f"{raw.wall_seconds:.2f}",
+        f"{raw.rate:,.0f} rows/s",
+        f"{raw.cpu_seconds:.2f}",
+        "",
+        "1.00",
+    )
+    console.print(table)
+    console.print(
+        f"{name}: rows per table: " + ", ".join(f"{table} {count:,}" for table, count in figures.rows.most_common())
+    )
+    first = figures.steps[0]
+    verdict = "meets" if first.rate >= 20_000 else "is below"
+    console.print(
+        f"{name}: `heatledger projections rebuild` as run: {first.rate:,.0f} events/s ({verdict} the 20,000 target), "
+        f"the rebuild proper {first.events / first.parts[-1][1]:,.0f} events/s; "
+        f"raw SQL of the same rows / rebuild as run = {figures.ratio(first):.2f}"
+    )
+
+
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--households", type=int, default=1_000, help="households, one meter each")
+    parser.add_argument("--days", type=int, default=152, help="daily readings per meter, from the season's first day")
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--child-catch-up", action="store_true", help=argparse.SUPPRESS)
+    arguments = parser.parse_args(argv)
+    if not 10 <= arguments.households <= 10_000 or not 2 <= arguments.days <= 152:
+        parser.error("--households must lie in 10…10,000 and --days in 2…152")
+    return arguments
+
+
+def main(argv: list[str] | None = None) -> None:
+    arguments = parse_arguments(argv)
+    if arguments.child_catch_up:
+        child_catch_up()
+        return
+    console = bench_console()
+    for backend in backends_to_measure(arguments.backend, console):
+        figures = measure(backend, arguments.households, arguments.days, console)
+        report(console, figures, arguments.households, arguments.days)
+
+
+if __name__ == "__main__":
+    main()
