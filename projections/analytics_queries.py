@@ -24,7 +24,7 @@ from application.analytics_reports import (
 )
 from domain.billing import BillKind
 from domain.season import Season
-from domain.tariff import CITY_SCOPE, TariffTerms
+from domain.tariff import CITY_SCOPE, SOURCE_COEFFICIENT_TABLE, TariffTerms
 from projections.season_charges import season_charges_settled
 from projections.tables import (
     bills,
@@ -155,7 +155,7 @@ class SqlAnalyticsReads:
         with self.engine.connect() as connection:
             terms = connection.execute(statement).scalar_one_or_none()
         if terms is None:
-            return dict(TariffTerms().position_coefficients)
+            return dict(SOURCE_COEFFICIENT_TABLE)
         return dict(TariffTerms.from_record(json.loads(terms)).position_coefficients)
 
     def collection(self, season_code: str) -> list[CollectionRow]:

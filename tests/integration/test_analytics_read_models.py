@@ -32,7 +32,7 @@ from domain.billing import BillKind
 from domain.season import Season
 from domain.settlement import PositionCorrection, SettlementPolicy, TwoPartPrice
 from domain.substation import Feed
-from domain.tariff import CITY_SCOPE, Tariff, TariffTerms
+from domain.tariff import CITY_SCOPE, SOURCE_COEFFICIENT_TABLE, Tariff, TariffTerms
 from domain.values import Address, Areas, CustomerClass, HorizontalPosition, MeterKind, Position, VerticalPosition
 from infrastructure.container import Container
 from projections.tables import SUBSTATION_TABLES
@@ -267,3 +267,9 @@ def test_the_substation_read_model_rebuilt_equals_the_live_one(container: Contai
         assert rebuilt[table.name] == live[table.name]
     assert rebuilt == live
     assert container.analytics_reports.heat_loss(REGULATOR, SEASON.code, daily=True) == live_report
+
+
+def test_position_fairness_without_a_city_tariff_reads_the_sources_table(container: Container) -> None:
+    """No residential city tariff in force: the coefficients are the source's table (was a TypeError)."""
+    assert container.analytics_reports.reads.position_table(SEASON) == dict(SOURCE_COEFFICIENT_TABLE)
+    assert container.analytics_reports.position_fairness(REGULATOR, SEASON.code).positions == []
