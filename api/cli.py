@@ -176,8 +176,15 @@ def serve(
     demo: Annotated[
         bool, typer.Option("--demo", help="Load the demo community first if the store has no households.")
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=32, help="Worker processes (default: one per core; see docs/operations.md)."),
+    ] = None,
 ) -> None:
     """Run the HTTP API (and its /docs page), printing a fresh clerk token to call it with."""
+    from api.serving import default_workers, prepare_worker_environment, settle_heap
+
+    processes = workers or default_workers()
     console = out()
     with opened_container() as container:
         if demo:
@@ -195,7 +202,15 @@ def serve(
 
         delivery = _start_periodic_delivery(container)
         try:
-            uvicorn.run(create_app(container), host=host, port=port)
+            if processes == 1:
+                served = create_app(container)
+                settle_heap()
+                uvicorn.run(served, host=host, port=port)
+            else:
+                # Each worker builds its own container from the settings (api/serving.py).
+                prepare_worker_environment(processes)
+                factory = "api.serving:app_from_environment"
+                uvicorn.run(factory, factory=True, workers=processes, host=host, port=port)
         finally:
             if delivery is not None:
                 delivery.stop()

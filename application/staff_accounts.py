@@ -340,9 +340,15 @@ class StaffAccounts:
 
     def _locked_until(self, username: str, account: StaffAccount | None, now: datetime) -> datetime | None:
         """When the lock-out of ``username`` ends (None: not locked), counted from its last reset."""
+        return self._locked_until_after(username, account, now, self.attempts.last_success(username))
+
+    def _locked_until_after(
+        self, username: str, account: StaffAccount | None, now: datetime, last_success: datetime | None
+    ) -> datetime | None:
+        """``_locked_until`` with the name's last successful login already read."""
         lockout = self.policy.lockout
         since = now - lockout.window - lockout.duration
-        resets = [self.attempts.last_success(username), account.unlocked_at if account else None]
+        resets = [last_success, account.unlocked_at if account else None]
         since = max([since, *(reset for reset in resets if reset is not None)])
         failures = self.attempts.failures_of_username(username, since, MAXIMUM_FAILURES_READ)
         return locked_until(failures, lockout, now)
@@ -361,14 +367,16 @@ class StaffAccounts:
         return LoginRefusedError(outcome, retry_at)
 
     def _view(self, account: StaffAccount, now: datetime) -> StaffAccountView:
+        # Read once: the list shows it and the lock-out counts from it (a query less per account).
+        last_login_at = self.attempts.last_success(account.username)
         return StaffAccountView(
             account_id=account.id,
             username=account.username,
             role=Role(account.role),
             disabled=account.disabled,
             created_at=account.created_on,
-            last_login_at=self.attempts.last_success(account.username),
-            locked_until=self._locked_until(account.username, account, now),
+            last_login_at=last_login_at,
+            locked_until=self._locked_until_after(account.username, account, now, last_login_at),
         )
 
 

@@ -24,15 +24,17 @@ SQLITE_PERSISTENCE = _topic(LedgerSQLiteFactory)
 def event_store_environment(settings: Settings, *, event_chain: bool = True) -> dict[str, str]:
     """Persistence settings for ``HeatLedger``: SQLite file or PostgreSQL, plus the aggregate cache.
 
-    The cache does not fast-forward: a stale cached meter makes its save fail on the version
-    check, and the ledger then evicts it and retries, so no read is spent per aggregate per get.
+    One process alone: the cache does not fast-forward: a stale cached meter makes its save fail on
+    the version check, and the ledger then evicts it and retries, so no read is spent per aggregate
+    per get. Several server processes over one store (``aggregate_cache_fastforward``): it does, or
+    one process would read a season or tariff that another changed as it was when first cached.
     Every backend waits for the database only so long (docs/operations.md, "Database timeouts").
     Every event is hashed into the tamper-evident chain (docs/audit.md); ``event_chain=False`` is
     for the benchmark's baseline only: events saved so are reported by ``heatledger audit verify``.
     """
     environment = {
         "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size),
-        "AGGREGATE_CACHE_FASTFORWARD": "n",
+        "AGGREGATE_CACHE_FASTFORWARD": "y" if settings.aggregate_cache_fastforward else "n",
     }
     if settings.backend is Backend.SQLITE:
         settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -297,12 +298,13 @@ def test_serve_prints_a_clerk_token_and_runs_the_app(
 
     served: dict[str, Any] = {}
 
-    def fake_run(app: Any, host: str, port: int) -> None:
-        served.update(app=app, host=host, port=port)
+    def fake_run(app: Any, host: str, port: int, **options: Any) -> None:
+        served.update(app=app, host=host, port=port, options=options)
 
     monkeypatch.setattr(uvicorn, "run", fake_run)
-    result = run(env, "serve", "--demo", "--port", "8123")
+    result = run(env, "serve", "--demo", "--port", "8123", "--workers", "1")
     assert result.exit_code == 0, result.output
+    assert served["options"] == {} and not isinstance(served["app"], str)  # the app itself, in this process
     assert "already holds 48 households" in result.stdout
     assert (served["host"], served["port"]) == ("127.0.0.1", 8123)
     assert "http://127.0.0.1:8123/docs" in result.stdout
@@ -310,6 +312,29 @@ def test_serve_prints_a_clerk_token_and_runs_the_app(
     with opened(demo_store) as container:
         principal = container.tokens.authenticate(secret)
     assert principal is not None and principal.role is Role.CLERK
+
+
+def test_serve_with_workers_starts_processes_that_fast_forward_their_caches(
+    env: dict[str, str], demo_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("api.app")
+    import uvicorn
+
+    served: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(app=app, **options))
+    # Registered so that the variable the command sets for its workers is undone after the test.
+    monkeypatch.setenv("HEATLEDGER_AGGREGATE_CACHE_FASTFORWARD", "false")
+    result = run(env, "serve", "--port", "8124", "--workers", "2")
+    assert result.exit_code == 0, result.output
+    assert served == {
+        "app": "api.serving:app_from_environment",
+        "factory": True,
+        "workers": 2,
+        "host": "127.0.0.1",
+        "port": 8124,
+    }
+    assert os.environ["HEATLEDGER_AGGREGATE_CACHE_FASTFORWARD"] == "true"
+    assert run(env, "serve", "--workers", "0").exit_code == 2  # a usage error: at least one process
 
 
 # -- estimates --------------------------------------------------------------------------------
