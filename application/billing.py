@@ -7,9 +7,10 @@ periods and bills share the ledger's event store, notification log and projectio
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol
 from uuid import UUID, uuid4
 
 from application.authorization import Permission, Principal
@@ -26,6 +27,16 @@ from domain.values import CommandContext, CustomerClass
 
 # No community holds more households than this (a city has 100,000–300,000 in all).
 MAXIMUM_HOUSEHOLDS_PER_COMMUNITY = 100_000
+# Valve-open hours read from the controllers' reports are kept to the thousandth (3.6 s), as reported.
+OPEN_HOURS_QUANTUM = Decimal("0.001")
+
+
+class ValveOpenHoursReader(Protocol):
+    """The room telemetry read model's valve-open hours (``RoomTelemetryQueries``)."""
+
+    def open_hours_between(self, account_numbers: Sequence[str], first_day: date, last_day: date) -> dict[str, Decimal]:
+        """Each household's valve-open hours over the days: only households with reports."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -39,9 +50,13 @@ class TariffInForce:
 class Billing:
     """Tariffs, allocations and billing periods, with the caller's permission checked first."""
 
-    def __init__(self, ledger: HeatLedger, inputs: BillingInputs) -> None:
+    def __init__(
+        self, ledger: HeatLedger, inputs: BillingInputs, valve_hours: ValveOpenHoursReader | None = None
+    ) -> None:
         self.ledger = ledger
         self.inputs = inputs
+        # Where the on-off time-area allocation finds the hours a clerk did not type (issue 14).
+        self.valve_hours = valve_hours
 
     # -- tariffs ----------------------------------------------------------------------------
 
@@ -110,8 +125,16 @@ class Billing:
         """Share a building meter's season heat among its flats; returns the revision and shares.
 
         The building total is the building meter's heat over the season unless one is given (a
-        manual figure, e.g. from the substation's log, stated in the reason)."""
+        manual figure, e.g. from the substation's log, stated in the reason). Under the on-off
+        time-area method a flat given no ``open_hours`` takes its valve-open hours of the season
+        from its room controllers' reports; the reason then says how many were read."""
         principal.require(Permission.RUN_BILLING)
+        flats, reported = self._with_reported_open_hours(method, flats, season)
+        if reported:
+            # The hours themselves are in the recorded inputs; the reason says where they came from.
+            reason = (
+                f"{reason.strip() or 'allocation'}; valve-open hours of {len(reported)} flats from room controllers"
+            )
         allocate(method, Decimal(0), flats, outdoor_temperature_c)  # the flats' inputs first: clearer errors
         self._require_unmetered_flats_of(community, building, flats)
         total, meter = self._building_total(community, building, season, building_energy_gj)
@@ -127,6 +150,24 @@ class Billing:
                 self.ledger.evict([record] if record is not None else [])
                 raise
         return record.revision, allocation
+
+    def _with_reported_open_hours(
+        self, method: AllocationMethod, flats: Sequence[FlatInput], season: Season
+    ) -> tuple[Sequence[FlatInput], list[str]]:
+        """The flats, those without typed ``open_hours`` given their season's hours from the
+        room telemetry read model (a flat without reports stays without: the allocation then
+        names it), and the accounts whose hours were read."""
+        missing = [flat.account_number for flat in flats if flat.open_hours is None]
+        if method != AllocationMethod.ON_OFF_TIME_AREA or not missing or self.valve_hours is None:
+            return flats, []
+        hours = self.valve_hours.open_hours_between(missing, season.first_day, season.last_day)
+        completed = [
+            replace(flat, open_hours=hours[flat.account_number].quantize(OPEN_HOURS_QUANTUM, ROUND_HALF_UP))
+            if flat.open_hours is None and flat.account_number in hours
+            else flat
+            for flat in flats
+        ]
+        return completed, [account for account in missing if account in hours]
 
     def _require_unmetered_flats_of(self, community: str, building: str, flats: Sequence[FlatInput]) -> None:
         """Every flat must be a household of the building without a meter of its own: heat shared

@@ -48,12 +48,13 @@ from infrastructure.staff_accounts import SqlLoginAttempts, SqlStaffDirectory
 from infrastructure.token_store import TokenStore
 from infrastructure.weather import WeatherStore
 from infrastructure.web_sessions import WebSessionStore
+from projections.analytics_queries import SqlAnalyticsReads
 from projections.arrears_queries import ArrearsQueries
 from projections.billing_inputs import SqlBillingInputs
-from projections.analytics_queries import SqlAnalyticsReads
 from projections.dispute_queries import SqlDisputeLookups
 from projections.ledger_projection import LedgerProjection
 from projections.payment_queries import PaymentQueries
+from projections.room_telemetry_queries import RoomTelemetryQueries
 from projections.runner import ProjectionRunner
 from projections.scenario_inputs import SqlScenarioInputs
 from projections.stored_readings import SqlStoredReadings
@@ -145,6 +146,22 @@ class Container:
         return room_controllers_of(self.settings, self.ledger, self.engine, self.weather)
 
     @property
+    def analytics_settings(self) -> AnalyticsSettings:
+        """Season baselines and substations for the analytics reports (issue 15; stateless, cheap)."""
+        return AnalyticsSettings(self.ledger)
+
+    @property
+    def analytics_reports(self) -> AnalyticsReports:
+        """The analytics reports over the read models (issue 15; stateless, cheap). A season's days
+        are the city's (its decree, else 1 November – 31 March)."""
+        seasons = self.seasons
+
+        def city_season(code: str) -> Season:
+            return seasons.season_in_force(code, CITY_SCOPE)
+
+        return AnalyticsReports(SqlAnalyticsReads(self.engine), self.analytics_settings.baseline_or_none, city_season)
+
+    @property
     def arrears_restrictions(self) -> ArrearsRestrictions:
         """The process manager turning approved arrears flags into valve restrictions and lifting
         them when paid (issue 14; stateless, cheap)."""
@@ -161,22 +178,6 @@ class Container:
 
     @property
     def as_known(self) -> AsKnownReads:
-    @property
-    def analytics_settings(self) -> AnalyticsSettings:
-        """Season baselines and substations for the analytics reports (issue 15; stateless, cheap)."""
-        return AnalyticsSettings(self.ledger)
-
-    @property
-    def analytics_reports(self) -> AnalyticsReports:
-        """The analytics reports over the read models (issue 15; stateless, cheap). A season's days
-        are the city's (its decree, else 1 November – 31 March)."""
-        seasons = self.seasons
-
-        def city_season(code: str) -> Season:
-            return seasons.season_in_force(code, CITY_SCOPE)
-
-        return AnalyticsReports(SqlAnalyticsReads(self.engine), self.analytics_settings.baseline_or_none, city_season)
-
         """Reads as the ledger knew them at a moment, over point-in-time views (stateless, cheap)."""
         return AsKnownReads(self.ledger, self.engine, self.runner.position)
 
@@ -251,7 +252,7 @@ def bootstrap(settings: Settings | None = None, *, event_chain: bool = True) -> 
     intake = ReadingIntake(ledger, engine)
     weather = WeatherStore(engine)
     estimator = GapEstimator(engine, intake, weather)
-    billing = Billing(ledger, SqlBillingInputs(engine))
+    billing = Billing(ledger, SqlBillingInputs(engine), RoomTelemetryQueries(engine))
     seasons = Seasons(ledger)
     run_store = BillingRunStore(engine, ledger.clock)
     payments = Payments(ledger, PaymentQueries(engine))

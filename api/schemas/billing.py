@@ -396,7 +396,11 @@ class FlatAllocationInput(BaseModel):
 
     account_number: AccountNumber
     area_m2: AllocationFigure
-    open_hours: AllocationFigure | None = Field(default=None, description="on_off_time_area: valve open hours")
+    open_hours: AllocationFigure | None = Field(
+        default=None,
+        description="on_off_time_area: the valve's open hours in the season; "
+        "default: from the flat's room controllers' reports",
+    )
     room_temperature_c: AllocationFigure | None = Field(default=None, description="temperature_area: mean °C")
     radiators: list[RadiatorInput] = Field(default_factory=list, max_length=MAXIMUM_RADIATORS_PER_FLAT)
 
