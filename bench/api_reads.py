@@ -1,0 +1,412 @@
+"""API reads benchmark: 50 concurrent clients on a household's read endpoints, beside a bare ASGI handler.
+
+Run ``python -m bench.api_reads`` (``--clients`` 50, ``--requests`` 20 per client and endpoint,
+``--buildings`` 3 and ``--days`` as ``heatledger demo`` takes them, ``--workers`` as
+``heatledger serve`` takes it (by default one per core); ``--data-dir`` reuses a store loaded by
+an earlier run).
+
+The store: the demo community (``heatledger demo``, 3 buildings by default: 144 households with a
+season of daily readings, their bills and payments) in a fresh SQLite file, the embedded default.
+Served by ``heatledger serve --workers N`` on a free loopback port, as docs/operations.md
+("Serving", "API reads") describes the set-up: N uvicorn worker processes (h11, asyncio), each with
+its own pools: FastAPI's threadpool of 40 threads and a SQLAlchemy pool sized to it.
+
+The endpoints, each for a household drawn at random from the store's first
+``MAXIMUM_HOUSEHOLDS``, as a clerk (a bearer token of ``heatledger token create``):
+
+- household:   ``GET /households/{account_number}``, master data, meters and the season's total;
+- consumption: ``GET /households/{account_number}/consumption``, the season to date by day;
+- bills:       ``GET /households/{account_number}/bills``;
+- account:     ``GET /households/{account_number}/account``, charged, paid, owed, allocations.
+
+Timed, one endpoint after the other: ``--clients`` clients at once, each with its own connection,
+each sending ``--requests`` requests one after the other with no pause (a closed loop: the clients
+are always all in the server, so this is the heaviest load fifty clients can make; by Little's law
+the mean latency is the clients over the throughput). A request's time runs from sending it to
+having read the whole body. Per endpoint: p50, p95, p99, the slowest, requests/s, and the CPU
+seconds the server's processes and the client spent per request (read from /proc before and after
+the endpoint's run). The CPU time is the figure to compare across runs on a machine shared with
+other work: the wall times include waiting for a core that others hold.
+
+The baseline, in the same run and with the same server set-up: a bare ASGI handler (no FastAPI,
+no ledger) answering each request with a JSON body of the endpoint's mean size, under
+``uvicorn --workers N``, asked by the same clients in the same way. It is the floor the client,
+the loopback and uvicorn cost before the ledger does anything. Figures only; nothing is asserted.
+Every loop is bounded: clients × requests per endpoint, 30 s per request, 120 s for a server start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from rich.console import Console
+from rich.table import Table
+
+from bench.replay import percentile
+from bench.ui import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_P99_MS = 100.0
+REQUEST_TIMEOUT_SECONDS = 30.0
+SERVER_START_SECONDS = 120.0
+# The households requests are spread over (the demo's 3 buildings hold 144).
+MAXIMUM_HOUSEHOLDS = 500
+# The largest body the bare handler makes (a bound on what a path can ask of it).
+MAXIMUM_BARE_BODY_BYTES = 1_000_000
+ENDPOINTS = {
+    "household": "/households/{account}",
+    "consumption": "/households/{account}/consumption",
+    "bills": "/households/{account}/bills",
+    "account": "/households/{account}/account",
+}
+CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+
+
+# -- the baseline ---------------------------------------------------------------------------------
+
+_bare_bodies: dict[int, bytes] = {}
+
+
+def bare_body(size_bytes: int) -> bytes:
+    """A JSON document of exactly ``size_bytes`` (at least 12), made once per size."""
+    body = _bare_bodies.get(size_bytes)
+    if body is None:
+        body = b'{"pad":"' + b"x" * max(0, size_bytes - 10) + b'"}'
+        _bare_bodies[size_bytes] = body
+    return body
+
+
+async def bare_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The baseline: ``GET /{n}`` answers a JSON body of n bytes, with no framework and no ledger."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    digits = scope["path"].strip("/")
+    size_bytes = min(int(digits), MAXIMUM_BARE_BODY_BYTES) if digits.isdigit() else 2
+    body = bare_body(size_bytes)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+# -- set-up ---------------------------------------------------------------------------------------
+
+
+def environment(data_dir: Path) -> dict[str, str]:
+    """The process environment of every ``heatledger`` command here: the SQLite store in ``data_dir``."""
+    variables = {name: value for name, value in os.environ.items() if not name.startswith("HEATLEDGER_")}
+    variables.update(
+        HEATLEDGER_DATA_DIR=str(data_dir),
+        HEATLEDGER_BACKEND="sqlite",
+        HEATLEDGER_ENVIRONMENT="development",
+        COLUMNS="200",
+    )
+    return variables
+
+
+def heatledger(data_dir: Path, *arguments: str) -> str:
+    """One ``heatledger`` command against ``data_dir``; its output, or a loud failure."""
+    script = Path(sys.executable).parent / "heatledger"
+    command = [str(script)] if script.is_file() else [sys.executable, "-c", "from api.cli import main; main()"]
+    result = subprocess.run(
+        [*command, *arguments], env=environment(data_dir), capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"heatledger {' '.join(arguments[:2])} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def clerk_token(data_dir: Path) -> str:
+    """A new clerk token (the line after "It is shown once:")."""
+    lines = heatledger(data_dir, "token", "create", "--role", "clerk", "--name", "bench api reads").splitlines()
+    for number, line in enumerate(lines[:-1]):
+        if "shown once" in line:
+            return lines[number + 1].strip()
+    raise SystemExit("heatledger token create printed no token")
+
+
+@dataclass
+class Server:
+    """A server process (and the worker processes it starts) on a loopback port."""
+
+    base_url: str
+    process: subprocess.Popen[bytes]
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU time of the process and all its descendants (from /proc)."""
+        return tree_cpu_seconds(self.process.pid)
+
+
+@contextmanager
+def served(command: list[str], variables: dict[str, str], logs: Path, health_path: str) -> Iterator[Server]:
+    """``command`` serving on a free loopback port until the block ends."""
+    port = free_port()
+    log_path = logs / f"server-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [*command, "--host", "127.0.0.1", "--port", str(port)],
+            env=variables,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            server = Server(f"http://127.0.0.1:{port}", process)
+            wait_until_answering(server.base_url + health_path, process, log_path)
+            yield server
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=15)
+
+
+def wait_until_answering(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(
+                f"the server exited ({process.returncode}):\n{log_path.read_text(errors='replace')[-3000:]}"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.2)
+    raise SystemExit(f"the server did not answer {url} within {SERVER_START_SECONDS:.0f} s")
+
+
+def tree_cpu_seconds(root_pid: int) -> float:
+    """CPU seconds (user + system) of ``root_pid`` and its descendants, read from /proc/*/stat."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            text = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        fields = text[text.rindex(")") + 2 :].split()  # after "pid (name) "; a name may hold spaces
+        parents[int(entry)] = int(fields[1])
+        ticks[int(entry)] = int(fields[11]) + int(fields[12])  # utime, stime
+    tree, frontier = {root_pid}, [root_pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(ticks.get(pid, 0) for pid in tree) / CLOCK_TICKS_PER_SECOND
+
+
+# -- clients --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    """One endpoint's measured run."""
+
+    timings_ms: list[float]
+    failures: int
+    elapsed_seconds: float
+    server_cpu_seconds: float
+    client_cpu_seconds: float
+    body_bytes: int
+
+    @property
+    def requests(self) -> int:
+        return len(self.timings_ms) + self.failures
+
+
+async def one_client(client: httpx2.AsyncClient, paths: list[str]) -> tuple[list[float], int, int]:
+    """``paths`` one after the other over the client's connection: times (ms), failures, bytes read."""
+    spent, failures, body_bytes = [], 0, 0
+    for path in paths:
+        started = time.perf_counter()
+        response = await client.get(path)
+        body = response.content
+        if response.status_code == 200:
+            spent.append((time.perf_counter() - started) * 1000)
+            body_bytes += len(body)
+        else:  # counted apart: its time says nothing of the endpoint
+            failures += 1
+    return spent, failures, body_bytes
+
+
+async def run_clients(server: Server, client_paths: list[list[str]], headers: dict[str, str]) -> Run:
+    """Every client at once; the run's timings and the CPU the server and this client spent.
+
+    Each client first opens its connection with one untimed request (its first path), so the
+    timed run measures requests, not TCP handshakes."""
+    async with AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(
+                httpx2.AsyncClient(base_url=server.base_url, headers=headers, timeout=REQUEST_TIMEOUT_SECONDS)
+            )
+            for _ in client_paths
+        ]
+        await asyncio.gather(*(client.get(paths[0]) for client, paths in zip(clients, client_paths, strict=True)))
+        server_before, client_before = server.cpu_seconds(), time.process_time()
+        started = time.perf_counter()
+        results = await asyncio.gather(
+            *(one_client(client, paths) for client, paths in zip(clients, client_paths, strict=True))
+        )
+        elapsed = time.perf_counter() - started
+        server_cpu, client_cpu = server.cpu_seconds() - server_before, time.process_time() - client_before
+    timings = [value for spent, _, _ in results for value in spent]
+    failures = sum(failed for _, failed, _ in results)
+    body_bytes = sum(read for _, _, read in results)
+    return Run(timings, failures, elapsed, server_cpu, client_cpu, body_bytes // max(1, len(timings)))
+
+
+def endpoint_paths(template: str, accounts: list[str], clients: int, requests: int, seed: int) -> list[list[str]]:
+    """Each client's requests: the endpoint for households drawn at random (the same for a seed)."""
+    draw = random.Random(seed)
+    return [[template.format(account=draw.choice(accounts)) for _ in range(requests)] for _ in range(clients)]
+
+
+def household_accounts(base_url: str, headers: dict[str, str]) -> list[str]:
+    """The account numbers of the store's first households (set-up, not timed)."""
+    request = urllib.request.Request(f"{base_url}/households?limit={MAXIMUM_HOUSEHOLDS}", headers=headers)
+    with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_SECONDS) as answer:
+        page = json.load(answer)
+    accounts = [item["account_number"] for item in page["items"]]
+    assert accounts, "the store holds no households"
+    return accounts
+
+
+def measure_ledger(server: Server, token: str, clients: int, requests: int) -> dict[str, Run]:
+    headers = {"Authorization": f"Bearer {token}"}
+    accounts = household_accounts(server.base_url, headers)
+    runs = {}
+    for seed, (name, template) in enumerate(ENDPOINTS.items(), 1):
+        warm_up = endpoint_paths(template, accounts, clients, 2, seed=-seed)
+        asyncio.run(run_clients(server, warm_up, headers))
+        runs[name] = asyncio.run(
+            run_clients(server, endpoint_paths(template, accounts, clients, requests, seed), headers)
+        )
+    return runs
+
+
+def measure_baseline(server: Server, ledger_runs: dict[str, Run], clients: int, requests: int) -> dict[str, Run]:
+    """The bare handler with each endpoint's mean body size, asked as the endpoint was."""
+    runs = {}
+    for name, ledger_run in ledger_runs.items():
+        paths = [[f"/{ledger_run.body_bytes}"] * requests for _ in range(clients)]
+        asyncio.run(run_clients(server, [path[:2] for path in paths], {}))
+        runs[name] = asyncio.run(run_clients(server, paths, {}))
+    return runs
+
+
+# -- report ---------------------------------------------------------------------------------------
+
+
+def report(console: Console, ledger: dict[str, Run], baseline: dict[str, Run], clients: int, workers: str) -> None:
+    table = Table(title=f"API reads, {clients} concurrent clients (closed loop), {workers} worker processes")
+    columns = ["endpoint", "requests", "body B", "p50 ms", "p95 ms", "p99 ms", "max ms", "req/s"]
+    columns += ["server CPU ms/req", "client CPU ms/req", f"p99 < {TARGET_P99_MS:.0f}"]
+    for column in columns:
+        table.add_column(column, justify="left" if column == "endpoint" else "right")
+    for name, run in ledger.items():
+        table.add_row(name, *_figures(run), "yes" if percentile(run.timings_ms, 0.99) < TARGET_P99_MS else "NO")
+        table.add_row(f"  bare ASGI, {baseline[name].body_bytes} B", *_figures(baseline[name]), "")
+    console.print(table)
+    for name, run in ledger.items():
+        bare = baseline[name]
+        console.print(
+            f"{name}: {run.requests / run.elapsed_seconds:.0f} req/s = "
+            f"{run.requests / run.elapsed_seconds / (bare.requests / bare.elapsed_seconds):.2f} of the bare handler's; "
+            f"server CPU per request {_per_request_ms(run.server_cpu_seconds, run):.2f} ms = "
+            f"{_cpu_ratio(run, bare):.1f}× the bare handler's"
+            + (f"; {run.failures} requests failed" if run.failures else "")
+        )
+    # Other work on the machine moves every wall-clock figure: say how busy it was.
+    console.print("load average over the last 1, 5, 15 minutes: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
+
+
+def _cpu_ratio(run: Run, bare: Run) -> float:
+    """The server CPU per request over the bare handler's."""
+    return (run.server_cpu_seconds / run.requests) / max(1e-9, bare.server_cpu_seconds / bare.requests)
+
+
+def _per_request_ms(cpu_seconds: float, run: Run) -> float:
+    return cpu_seconds * 1000 / max(1, run.requests)
+
+
+def _figures(run: Run) -> list[str]:
+    values = run.timings_ms or [float("nan")]
+    return [
+        str(run.requests),
+        str(run.body_bytes),
+        f"{percentile(values, 0.50):.1f}",
+        f"{percentile(values, 0.95):.1f}",
+        f"{percentile(values, 0.99):.1f}",
+        f"{max(values):.1f}",
+        f"{run.requests / run.elapsed_seconds:.0f}",
+        f"{_per_request_ms(run.server_cpu_seconds, run):.2f}",
+        f"{_per_request_ms(run.client_cpu_seconds, run):.2f}",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=20, help="Per client and endpoint.")
+    parser.add_argument("--buildings", type=int, default=3)
+    parser.add_argument("--days", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=None, help="heatledger serve --workers (default: its own).")
+    parser.add_argument("--data-dir", type=Path, default=None, help="A store from an earlier run (not loaded again).")
+    arguments = parser.parse_args()
+    assert 1 <= arguments.clients <= 500 and 1 <= arguments.requests <= 10_000, "bounded runs only"
+    console = Console(width=170)
+    workers = arguments.workers or _default_workers()
+    with tempfile.TemporaryDirectory(prefix="bench-api-reads-") as folder:
+        data_dir = arguments.data_dir or Path(folder) / "store"
+        if not (data_dir / "heatledger.sqlite").is_file():
+            started = time.perf_counter()
+            days = ["--days", str(arguments.days)] if arguments.days is not None else []
+            heatledger(data_dir, "demo", "--buildings", str(arguments.buildings), *days)
+            console.print(f"demo store loaded in {time.perf_counter() - started:.0f} s: {data_dir}")
+        token = clerk_token(data_dir)
+        script = Path(sys.executable).parent / "heatledger"
+        serve = [str(script), "serve", "--workers", str(workers)]
+        with served(serve, environment(data_dir), Path(folder), "/health") as server:
+            ledger = measure_ledger(server, token, arguments.clients, arguments.requests)
+        bare = [sys.executable, "-m", "uvicorn", "bench.api_reads:bare_app", "--workers", str(workers)]
+        with served(bare, dict(os.environ), Path(folder), "/12") as server:
+            baseline = measure_baseline(server, ledger, arguments.clients, arguments.requests)
+    report(console, ledger, baseline, arguments.clients, f"{workers}")
+
+
+def _default_workers() -> int:
+    from api.serving import default_workers
+
+    return default_workers()
+
+
+if __name__ == "__main__":
+    main()
