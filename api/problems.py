@@ -25,7 +25,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.messages import Language, describe_error, message_keys, negotiate_language, render, title
-from domain.errors import ConflictError, InvalidInputError, LedgerError, NotFoundError, PermissionDeniedError
+from domain.errors import (
+    ConflictError,
+    InvalidInputError,
+    LedgerError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+)
 from infrastructure.database import is_database_timeout
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -43,6 +50,7 @@ logger = logging.getLogger("heatledger.api")
 _STATUS_BY_ERROR: tuple[tuple[type[LedgerError], int], ...] = (
     (InvalidInputError, 422),
     (NotFoundError, 404),
+    (RateLimitedError, 429),  # before ConflictError, of which it is one
     (ConflictError, 409),
     (PermissionDeniedError, 403),
 )
@@ -161,7 +169,8 @@ def handle_ledger_error(request: Request, error: Exception) -> JSONResponse:
         errors = [
             FieldError(field=str(error.params["field"]), location=location, code=message_keys(error)[0], message=detail)
         ]
-    return problem_response(request, status_of(error), error.code, detail, error.params, errors)
+    headers = {"Retry-After": str(error.retry_after_seconds)} if isinstance(error, RateLimitedError) else None
+    return problem_response(request, status_of(error), error.code, detail, error.params, errors, headers=headers)
 
 
 def handle_validation_error(request: Request, error: Exception) -> JSONResponse:
@@ -315,6 +324,7 @@ _DESCRIPTIONS = {
     404: "A household, meter or token in the path does not exist (`not_found`)",
     409: "Contradicts what the ledger holds (`conflict`, `concurrent_change`)",
     415: "The body is not JSON: another Content-Type such as text/plain (`unsupported_media_type`)",
+    429: "Too many requests for now (`rate_limited`): the same request succeeds after Retry-After seconds",
     422: "Invalid input: wrong types or shapes (`validation_failed`, including a body that is not UTF-8 JSON) "
     "or broken rules (`invalid_input`)",
     503: "The database was busy and the call timed out; nothing was written, retry after Retry-After (`database_busy`)",

@@ -15,6 +15,7 @@ Who may request (``command_valves``) and the second person's approval are checke
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -24,7 +25,7 @@ from typing import Protocol
 from application.ledger import HeatLedger
 from domain.arrears import MonthDay
 from domain.day_split import business_day
-from domain.errors import ConflictError, InvalidInputError
+from domain.errors import ConflictError, InvalidInputError, RateLimitedError
 from domain.valve import RoomController
 from domain.valve_commands import CommandKind
 
@@ -114,13 +115,22 @@ class ValveGuardrails:
     def _rate_limit(self, controller: RoomController, now: datetime) -> None:
         requested = controller.requests_since(now - RATE_WINDOW)
         if requested >= self.commands_per_hour:
-            raise ConflictError(
+            raise RateLimitedError(
                 f"{controller.device_id} had {requested} commands in the last hour "
                 f"(the limit is {self.commands_per_hour})",
+                retry_after_seconds=self._seconds_until_room(controller, now),
                 message_key="valve_rate_limited",
                 device_id=controller.device_id,
                 limit=str(self.commands_per_hour),
             )
+
+    def _seconds_until_room(self, controller: RoomController, now: datetime) -> int:
+        """Whole seconds (at least 1) until enough of the hour's requests have aged out of the
+        window for one more to fit."""
+        recent = sorted(moment for moment in controller.request_times if moment >= now - RATE_WINDOW)
+        leaving = recent[len(recent) - self.commands_per_hour]  # the one whose ageing out makes room
+        remaining = (leaving + RATE_WINDOW - now).total_seconds()
+        return max(1, math.ceil(remaining))
 
     def _household_protected(self, controller: RoomController) -> None:
         household = self.ledger.household(controller.account_number)

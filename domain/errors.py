@@ -40,6 +40,19 @@ class ConflictError(LedgerError):
     code = "conflict"
 
 
+class RateLimitedError(ConflictError):
+    """Too many requests within a window (HTTP 429, with Retry-After): the same request succeeds
+    after ``retry_after_seconds``. A ConflictError, so whatever defers on a conflict defers on it."""
+
+    code = "rate_limited"
+
+    def __init__(
+        self, message: str, *, retry_after_seconds: int, message_key: str | None = None, **params: Any
+    ) -> None:
+        super().__init__(message, message_key=message_key, retry_after_seconds=retry_after_seconds, **params)
+        self.retry_after_seconds = retry_after_seconds
+
+
 class PermissionDeniedError(LedgerError):
     """The caller's role may not do this (HTTP 403)."""
 

@@ -91,7 +91,7 @@ def list_household_room_controllers(
     status_code=201,
     operation_id="request_valve_command",
     response_model=CommandReceipt,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422, 429),
 )
 def request_valve_command(
     device_id: DevicePath, request: CommandRequest, caller: Caller, container: ContainerDependency
@@ -100,7 +100,7 @@ def request_valve_command(
     name) waits for a second person's approval; any other joins the device's queue at once and
     supersedes a queued older command of its group. Guardrails are 409s: no forced close in the
     cold-weather window or below the outdoor threshold, for a vulnerable household or during an
-    open dispute; the rate limit per device."""
+    open dispute. The rate limit per device is a 429 with Retry-After."""
     command_id = container.room_controllers.request_command(
         device_id, request.kind, request.params, request.reason, caller
     )
