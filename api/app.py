@@ -58,8 +58,9 @@ API_VERSION = "1.0.0"
 DESCRIPTION = """
 The ledger of households, heat meters and readings of a district-heating company.
 
-* **Authentication**: `Authorization: Bearer <token>` on every endpoint except `/health` and
-  these pages. Tokens carry a role (admin, clerk, customer_service, auditor, regulator, device).
+* **Authentication**: `Authorization: Bearer <token>` on every endpoint except the probes
+  (`/health`, `/health/live`, `/health/ready`) and these pages.
+  Tokens carry a role (admin, clerk, customer_service, auditor, regulator, device).
   Auditors and regulators only read: any other method answers them 403 before anything is done.
 * **Errors** are RFC 9457 problems (`application/problem+json`) with a stable `code`; messages
   are in Chinese, or in English when `Accept-Language` prefers `en`.
@@ -113,7 +114,7 @@ OPENAPI_TAGS = [
         "person, sent, acknowledged, confirmed by the next report; guardrails for the cold and the vulnerable",
     },
     {"name": "tokens", "description": "API tokens (administrators)"},
-    {"name": "health", "description": "Liveness probe"},
+    {"name": "health", "description": "Probes for a load balancer: liveness and readiness (database, Redis)"},
 ]
 
 ROUTERS = (

@@ -14,8 +14,10 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 import sqlalchemy.exc
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import InterfaceError as StoreInterfaceError
 from eventsourcing.persistence import OperationalError as StoreOperationalError
 from fastapi import FastAPI, HTTPException, Request, routing
 from fastapi.exceptions import RequestValidationError
@@ -33,7 +35,7 @@ from domain.errors import (
     PermissionDeniedError,
     RateLimitedError,
 )
-from infrastructure.database import is_database_timeout
+from infrastructure.database import is_database_timeout, is_database_unavailable
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://heatledger.example/problems/"
@@ -44,6 +46,8 @@ LARGER_REQUEST_LIMITS = {"/readings/uploads": 64 * 1024 * 1024}
 AUTHENTICATION_REALM = "heatledger"
 # A refusal because the database was busy asks the client to wait this long before trying again.
 DATABASE_BUSY_RETRY_AFTER_SECONDS = 30
+# While the database is down (a restart, a failover) the client is asked to wait this long.
+LEDGER_UNAVAILABLE_RETRY_AFTER_SECONDS = 10
 
 logger = logging.getLogger("heatledger.api")
 
@@ -53,6 +57,16 @@ _STATUS_BY_ERROR: tuple[tuple[type[LedgerError], int], ...] = (
     (RateLimitedError, 429),  # before ConflictError, of which it is one
     (ConflictError, 409),
     (PermissionDeniedError, 403),
+)
+# Errors of the event store and the read models that may mean a busy or unreachable database.
+_DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    StoreOperationalError,
+    StoreInterfaceError,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
 )
 _REQUEST_LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
 
@@ -238,9 +252,12 @@ def handle_concurrent_change(request: Request, error: Exception) -> JSONResponse
 
 
 def handle_database_error(request: Request, error: Exception) -> JSONResponse:
-    """The database gave up waiting (statement or lock timeout, busy SQLite, no free connection):
-    503 with Retry-After, since the transaction rolled back and nothing was written. Any other
-    database error is unexpected (500)."""
+    """The database could not be reached (down, restarting, no connection came in time): 503
+    ``ledger_unavailable``; it gave up waiting (statement or lock timeout, busy SQLite): 503
+    ``database_busy``. Both with Retry-After, since nothing was written. Any other database error
+    is unexpected (500)."""
+    if is_database_unavailable(error):
+        return ledger_unavailable(request, error)
     if not is_database_timeout(error):
         return handle_unexpected_error(request, error)
     logger.warning("database timeout on %s %s: %s", request.method, request.url.path, error)
@@ -248,6 +265,16 @@ def handle_database_error(request: Request, error: Exception) -> JSONResponse:
     detail = render(["database_busy"], params, request_language(request), "The database is busy; try again later.")
     headers = {"Retry-After": str(DATABASE_BUSY_RETRY_AFTER_SECONDS)}
     return problem_response(request, 503, "database_busy", detail, params, headers=headers)
+
+
+def ledger_unavailable(request: Request, error: BaseException) -> JSONResponse:
+    """503 ``ledger_unavailable`` with Retry-After: the ledger's database cannot be reached."""
+    logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, error)
+    params = {"retry_after_seconds": LEDGER_UNAVAILABLE_RETRY_AFTER_SECONDS}
+    language = request_language(request)
+    detail = render(["ledger_unavailable"], params, language, "The ledger is unavailable; try again later.")
+    headers = {"Retry-After": str(LEDGER_UNAVAILABLE_RETRY_AFTER_SECONDS)}
+    return problem_response(request, 503, "ledger_unavailable", detail, params, headers=headers)
 
 
 def handle_unexpected_error(request: Request, error: Exception) -> JSONResponse:
@@ -312,7 +339,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
     app.add_exception_handler(UnauthenticatedError, handle_unauthenticated)
     app.add_exception_handler(IntegrityError, handle_concurrent_change)
-    for database_error in (StoreOperationalError, sqlalchemy.exc.OperationalError, sqlalchemy.exc.TimeoutError):
+    for database_error in _DATABASE_ERRORS:
         app.add_exception_handler(database_error, handle_database_error)
     app.add_exception_handler(Exception, handle_unexpected_error)
     app.add_middleware(RequestSizeLimit, maximum_bytes=MAXIMUM_REQUEST_BYTES, by_path=LARGER_REQUEST_LIMITS)
@@ -327,7 +354,8 @@ _DESCRIPTIONS = {
     429: "Too many requests for now (`rate_limited`): the same request succeeds after Retry-After seconds",
     422: "Invalid input: wrong types or shapes (`validation_failed`, including a body that is not UTF-8 JSON) "
     "or broken rules (`invalid_input`)",
-    503: "The database was busy and the call timed out; nothing was written, retry after Retry-After (`database_busy`)",
+    503: "The database was busy and the call timed out (`database_busy`), or it could not be reached "
+    "(`ledger_unavailable`); nothing was written, retry after Retry-After",
 }
 
 

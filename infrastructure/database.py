@@ -19,34 +19,33 @@ from infrastructure.postgres_event_store import session_timeout_options
 from infrastructure.settings import Backend, Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-# How long a request waits for a free pooled connection before it is refused (503).
-POOL_TIMEOUT_SECONDS = 30
 
 
 def create_database_engine(settings: Settings) -> Engine:
     """An engine on the database that holds the events, so read models live beside them.
 
     No call waits forever: PostgreSQL sessions get the statement and lock timeouts of the
-    settings, SQLite connections a busy timeout, and taking a pooled connection gives up after
-    ``POOL_TIMEOUT_SECONDS`` (docs/operations.md, "Database timeouts").
+    settings, SQLite connections a busy timeout, opening a PostgreSQL connection gives up after
+    ``database_connect_timeout_seconds`` and taking a pooled connection after
+    ``database_pool_timeout_seconds`` (docs/operations.md, "Database timeouts").
     """
     if settings.backend is Backend.SQLITE:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             settings.database_url,
             connect_args={"timeout": settings.sqlite_busy_timeout_seconds, "check_same_thread": False},
-            pool_timeout=POOL_TIMEOUT_SECONDS,
+            pool_timeout=settings.database_pool_timeout_seconds,
         )
         event.listen(engine, "connect", _sqlite_tuning(settings.sqlite_busy_timeout_seconds))
         return engine
     options = session_timeout_options(settings.statement_timeout_ms, settings.lock_timeout_ms)
     return create_engine(
         settings.database_url,
-        connect_args={"options": options},
+        connect_args={"options": options, "connect_timeout": settings.database_connect_timeout_seconds},
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=10,
-        pool_timeout=POOL_TIMEOUT_SECONDS,
+        pool_timeout=settings.database_pool_timeout_seconds,
     )
 
 
@@ -79,6 +78,39 @@ def is_database_timeout(error: BaseException) -> bool:
     return False
 
 
+def is_database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) means the database could not be reached: a refused or
+    lost connection, or no pooled connection in time (while the server is down none comes back).
+
+    Like a timeout it left nothing written; unlike one, it says the ledger is down, not busy.
+    A statement or lock timeout is a busy database (``is_database_timeout``), not this.
+    """
+    for cause in _causes(error):
+        if isinstance(cause, _BUSY_TYPES):
+            return False
+        if isinstance(cause, _UNAVAILABLE_TYPES) or _is_lost_connection(cause):
+            return True
+    return False
+
+
+def _is_lost_connection(error: BaseException) -> bool:
+    # psycopg's own errors for a connection refused, dropped or closed carry no SQLSTATE; the
+    # server's connection exceptions are class 08.
+    if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+        return error.sqlstate is None or error.sqlstate.startswith("08")
+    return False
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """``error`` and what caused it, outermost first (SQLAlchemy's ``orig``, then ``__cause__``)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return chain
+
+
 def _is_sqlite_busy(error: BaseException) -> bool:
     return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
 
@@ -89,6 +121,20 @@ _TIMEOUT_TYPES = (
     psycopg_pool.PoolTimeout,
     ConnectionUnavailableError,  # the eventsourcing library's pool
     sqlalchemy.exc.TimeoutError,  # SQLAlchemy's pool
+)
+# A busy server: it answered, and cancelled the statement.
+_BUSY_TYPES = (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable)
+# No server to talk to. psycopg raises its OperationalError itself (no SQLSTATE) when it cannot
+# connect or the connection is lost; PostgreSQL shutting down sends admin_shutdown (57P01) or
+# cannot_connect_now (57P03) while it starts. Pool timeouts are counted here too: with the server
+# down, the pools wait for connections that never come.
+_UNAVAILABLE_TYPES = (
+    psycopg.errors.AdminShutdown,
+    psycopg.errors.CannotConnectNow,
+    psycopg.errors.CrashShutdown,
+    psycopg_pool.PoolTimeout,
+    ConnectionUnavailableError,
+    sqlalchemy.exc.TimeoutError,
 )
 
 

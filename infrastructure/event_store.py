@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 from infrastructure.postgres_event_store import (
     LOCK_TIMEOUT_MS,
+    SERVER_CONNECT_TIMEOUT_S,
     STATEMENT_TIMEOUT_MS,
     LedgerPostgresFactory,
     UnchainedPostgresFactory,
@@ -56,5 +59,12 @@ def event_store_environment(settings: Settings, *, event_chain: bool = True) -> 
             "POSTGRES_SCHEMA": settings.postgres_schema,
             STATEMENT_TIMEOUT_MS: str(settings.statement_timeout_ms),
             LOCK_TIMEOUT_MS: str(settings.lock_timeout_ms),
+            # Opening a connection, and waiting for a pooled one (the library's name), are bounded
+            # too: while the server is down a request is answered 503 within these (issue 16).
+            SERVER_CONNECT_TIMEOUT_S: str(settings.database_connect_timeout_seconds),
+            "POSTGRES_CONNECT_TIMEOUT": str(math.ceil(settings.database_pool_timeout_seconds)),
+            # A pooled connection is checked as it is taken, so the connections a database
+            # restart cut are replaced rather than handed to a request that would fail on them.
+            "POSTGRES_PRE_PING": "y",
         }
     return environment

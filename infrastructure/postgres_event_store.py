@@ -38,10 +38,21 @@ logger = logging.getLogger(__name__)
 
 STATEMENT_TIMEOUT_MS = "POSTGRES_STATEMENT_TIMEOUT_MS"
 LOCK_TIMEOUT_MS = "POSTGRES_LOCK_TIMEOUT_MS"
+# libpq's connect_timeout (whole seconds): opening a connection to a server that is down or
+# unreachable gives up after this long. (The library's POSTGRES_CONNECT_TIMEOUT is something else:
+# how long a caller waits for a pooled connection.)
+SERVER_CONNECT_TIMEOUT_S = "POSTGRES_SERVER_CONNECT_TIMEOUT_S"
 # A save that failed on a timeout or a dropped connection is tried this many times in all: once
 # more, so a passing stall is absorbed, and then refused, so a caller never waits ten timeouts.
 SAVE_ATTEMPTS = 2
 SAVE_RETRY_WAIT_SECONDS = 0.2
+# Reads likewise: the library tries ten times, and while the database is down each try waits the
+# pool timeout, so one request would wait ten of them (issue 16).
+READ_ATTEMPTS = 2
+# The pool's refill of a connection that failed backs off 1, 2, 4, 8 … s until it gives up after
+# this long (psycopg_pool's default: 5 minutes, so after a restart the pool could stay empty for
+# minutes). Given up, the next request that waits for a connection starts a fresh attempt at once.
+RECONNECT_GIVE_UP_SECONDS = 5.0
 # Existing events are sealed this many at a time (one transaction for all of them).
 SEAL_PAGE_SIZE = 5000
 
@@ -84,6 +95,21 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
             table=Identifier(self.events_table_name),
             channel=Identifier(self.channel_name),
         )
+
+    @retry((InterfaceError, OperationalError), max_attempts=READ_ATTEMPTS, wait=SAVE_RETRY_WAIT_SECONDS)
+    def select_events(self, *args: Any, **kwargs: Any) -> Any:
+        """The library's read, tried twice rather than ten times (see ``READ_ATTEMPTS``)."""
+        return _unretried(PostgresApplicationRecorder.select_events)(self, *args, **kwargs)
+
+    @retry((InterfaceError, OperationalError), max_attempts=READ_ATTEMPTS, wait=SAVE_RETRY_WAIT_SECONDS)
+    def select_notifications(self, *args: Any, **kwargs: Any) -> Any:
+        """The library's read, tried twice rather than ten times (see ``READ_ATTEMPTS``)."""
+        return _unretried(PostgresApplicationRecorder.select_notifications)(self, *args, **kwargs)
+
+    @retry((InterfaceError, OperationalError), max_attempts=READ_ATTEMPTS, wait=SAVE_RETRY_WAIT_SECONDS)
+    def max_notification_id(self) -> int | None:
+        """The library's read, tried twice rather than ten times (see ``READ_ATTEMPTS``)."""
+        return _unretried(PostgresApplicationRecorder.max_notification_id)(self)  # type: ignore[no-any-return]
 
     @retry((InterfaceError, OperationalError), max_attempts=SAVE_ATTEMPTS, wait=SAVE_RETRY_WAIT_SECONDS)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
@@ -332,6 +358,11 @@ class ChainedPostgresApplicationRecorder(LedgerPostgresApplicationRecorder):
             return bool(cursor.rowcount)
 
 
+def _unretried(method: Any) -> Any:
+    """The library's method without its own retry decorator (``functools.wraps`` keeps it)."""
+    return getattr(method, "__wrapped__", method)
+
+
 def _fields(row: Any) -> tuple[int, Any, int, str, bytes]:
     return row["notification_id"], row["originator_id"], row["originator_version"], row["topic"], bytes(row["state"])
 
@@ -351,6 +382,11 @@ class LedgerPostgresFactory(PostgresFactory):
         connection_arguments = self.datastore.pool.kwargs
         assert isinstance(connection_arguments, dict), "the library passes its connection arguments as a dict"
         connection_arguments["options"] = session_timeout_options(statement_timeout_ms, lock_timeout_ms)
+        connect_timeout = self.env.get(SERVER_CONNECT_TIMEOUT_S)
+        if connect_timeout is not None:
+            # The same check as the timeouts above (a positive whole number; here of seconds).
+            connection_arguments["connect_timeout"] = _milliseconds(connect_timeout, SERVER_CONNECT_TIMEOUT_S)
+        self.datastore.pool.reconnect_timeout = RECONNECT_GIVE_UP_SECONDS
 
 
 def session_timeout_options(statement_timeout_ms: int, lock_timeout_ms: int) -> str:

@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     # SQLite waits this long for another connection's write lock before "database is locked"
     # (whole seconds: the eventsourcing library's SQLITE_LOCK_TIMEOUT takes an integer).
     sqlite_busy_timeout_seconds: int = Field(default=30, ge=1, le=600)
+    # Opening a PostgreSQL connection gives up after this long (libpq connect_timeout: a server
+    # that is down or unreachable is reported, not waited for) (issue 16).
+    database_connect_timeout_seconds: int = Field(default=5, ge=1, le=120)
+    # A request waits this long for a pooled connection (both pools) before it is answered 503:
+    # while the database is down, no connection comes back to the pool (issue 16).
+    database_pool_timeout_seconds: float = Field(default=5.0, ge=0.5, le=120)
     # "inline": jobs (queued reading uploads) run in the serving process, in a background thread;
     # "arq": they are enqueued on Redis (redis_url) for `heatledger worker`.
     job_queue: JobQueueKind = JobQueueKind.INLINE

@@ -37,6 +37,9 @@ def test_health_and_documentation_need_no_token_and_health_reveals_nothing(clien
     health = client.get("/health")
     assert health.status_code == 200
     assert health.json() == {"status": "ok"}
+    assert client.get("/health/live").json() == {"status": "ok"}
+    ready = client.get("/health/ready")
+    assert (ready.status_code, ready.json()) == (200, {"status": "ready", "checks": {"database": "ok"}})
 
     assert client.get("/docs").status_code == 200
     schema = client.get("/openapi.json").json()
@@ -45,15 +48,16 @@ def test_health_and_documentation_need_no_token_and_health_reveals_nothing(clien
     assert {"register_household", "submit_reading_batch", "get_building_consumption", "create_token"} <= operation_ids
 
 
+UNSECURED_PATHS = {"/health", "/health/live", "/health/ready", "/ingest/nbiot/{channel}", "/payments/notify/{provider}"}
+
+
 def test_every_endpoint_but_health_requires_a_token(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             secured = any("BearerToken" in requirement for requirement in operation.get("security", []))
             # The NB-IoT webhook is signed per channel (HMAC) instead: tests/e2e/test_api_nbiot.py.
-            assert secured == (path not in {"/health", "/ingest/nbiot/{channel}", "/payments/notify/{provider}"}), (
-                f"{method.upper()} {path}"
-            )
+            assert secured == (path not in UNSECURED_PATHS), f"{method.upper()} {path}"
 
 
 def test_a_device_may_submit_readings_but_not_register_or_read(api: LedgerApi, tokens: Tokens) -> None:
