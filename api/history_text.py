@@ -73,6 +73,8 @@ def said(name: str, value: Any, language: Language) -> str:
         return label
     if value is None:
         return NOTHING
+    if isinstance(value, Mapping):  # a command's parameters: "gear 2", "lower_c 16, upper_c 24"
+        return ", ".join(f"{key} {said(str(key), item, language)}" for key, item in value.items()) or NOTHING
     if isinstance(value, datetime):
         return value.astimezone(BUSINESS_TIME_ZONE).strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):

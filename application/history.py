@@ -1,4 +1,5 @@
-"""A record's history: every event of a household, meter, bill, tariff or payment, in order.
+"""A record's history: every event of a household, meter, bill, tariff, payment or room
+controller, in order.
 
 An auditor asks what happened, when it happened in the world, when the ledger learned it, who did
 it, why, and under which request or batch. Each event answers that itself (``CommandContext``
@@ -37,6 +38,7 @@ from domain.household import Household
 from domain.meter import Meter
 from domain.payment import Payment
 from domain.tariff import Tariff
+from domain.valve import RoomController, room_controller_id
 
 # What a masked value reads as, in the payload and in the summary.
 MASK = "***"
@@ -79,6 +81,7 @@ class HistoryKind(StrEnum):
     BILL = "bill"
     TARIFF = "tariff"
     PAYMENT = "payment"
+    VALVE = "valve"
 
 
 # The aggregate whose events make each kind's history (a bill's: its billing period's).
@@ -88,6 +91,7 @@ AGGREGATES: dict[HistoryKind, type[Aggregate]] = {
     HistoryKind.BILL: BillingPeriod,
     HistoryKind.TARIFF: Tariff,
     HistoryKind.PAYMENT: Payment,
+    HistoryKind.VALVE: RoomController,
 }
 
 
@@ -153,6 +157,16 @@ WORLD_TIMES: dict[str, WorldTime] = {
     "Tariff.VersionCorrected": WorldTime(on="approved_on"),
     "Payment.Received": WorldTime(at="received_at", on="received_on"),
     "Payment.Reversed": WorldTime(on="reversed_on"),
+    "RoomController.Installed": WorldTime(at="installed_at"),
+    "RoomController.CommandRequested": WorldTime(at="requested_at"),
+    "RoomController.CommandApproved": WorldTime(at="approved_at"),
+    "RoomController.CommandSuperseded": WorldTime(at="superseded_at"),
+    "RoomController.CommandDispatched": WorldTime(at="dispatched_at"),
+    "RoomController.CommandAcknowledged": WorldTime(at="acknowledged_at"),
+    "RoomController.CommandRefused": WorldTime(at="refused_at"),
+    "RoomController.CommandTimedOut": WorldTime(at="timed_out_at"),
+    "RoomController.CommandConfirmed": WorldTime(at="confirmed_at"),
+    "RoomController.ReportRecorded": WorldTime(at="measured_at"),
 }
 
 # Personal data in the payloads (docs/audit.md, "History"): the flat a household lives in, and the
@@ -487,6 +501,11 @@ class Histories:
             assert isinstance(received, Payment.Received), "a payment's first event is its receipt"
             self._log_if_personal(viewer, page, received.account_number, endpoint)
         return page
+
+    def valve(self, viewer: Principal, device_id: str, query: HistoryQuery) -> HistoryPage:
+        """A room controller's events: its installation, each command's steps (requested,
+        approved, superseded, sent, acknowledged or refused or timed out, confirmed) and reports."""
+        return self._read(viewer, self._existing(room_controller_id(device_id), "room_controller", device_id), query)
 
     def _existing(self, aggregate_id: UUID, kind: str, key: str) -> StoredEventStream:
         stream = StoredEventStream(self.application, aggregate_id)

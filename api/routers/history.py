@@ -32,6 +32,7 @@ from api.routers.households import AccountNumberPath
 from api.routers.meters import SerialPath
 from api.routers.monitoring import say_language
 from api.routers.tariffs import BillingReads, ScopePath
+from api.routers.valves import DevicePath
 from api.schemas.history import HistoryEvent, QueryMoment
 from api.schemas.history import HistoryPage as HistoryPageOutput
 from application.history import (
@@ -295,6 +296,31 @@ def get_payment_history(
     query = asked.query(HistoryKind.PAYMENT)
     page = histories.payment(reader, payment_id, query, request.url.path)
     return _answer(HistoryKind.PAYMENT, str(payment_id), page, asked, container, language, request, response)
+
+
+@router.get(
+    "/valves/{device_id}/history",
+    operation_id="get_room_controller_history",
+    response_model=HistoryPageOutput,
+    tags=["valves"],
+    responses=HISTORY_RESPONSES,
+)
+def get_room_controller_history(
+    device_id: DevicePath,
+    asked: Asked,
+    reader: Reader,
+    histories: HistoryReads,
+    container: ContainerDependency,
+    language: PreferredLanguage,
+    request: Request,
+    response: Response,
+) -> Any:
+    """Every event of a room controller, oldest first: its installation, each command's steps
+    (requested with why and under which policy, approved, superseded, sent, acknowledged, refused
+    or timed out, confirmed by a report) and each report. Page with the cursor, or narrow with
+    `event_type` (e.g. only `CommandRequested`) and the times."""
+    page = histories.valve(reader, device_id, asked.query(HistoryKind.VALVE))
+    return _answer(HistoryKind.VALVE, device_id, page, asked, container, language, request, response)
 
 
 # -- the answer -------------------------------------------------------------------------------
