@@ -182,7 +182,12 @@ def serve(
     ] = None,
 ) -> None:
     """Run the HTTP API (and its /docs page), printing a fresh clerk token to call it with."""
-    from api.serving import default_workers, prepare_worker_environment, settle_heap
+    from api.serving import (
+        WORKER_START_TIMEOUT_SECONDS,
+        default_workers,
+        prepare_worker_environment,
+        settle_heap,
+    )
 
     processes = workers or default_workers()
     console = out()
@@ -210,7 +215,14 @@ def serve(
                 # Each worker builds its own container from the settings (api/serving.py).
                 prepare_worker_environment(processes)
                 factory = "api.serving:app_from_environment"
-                uvicorn.run(factory, factory=True, workers=processes, host=host, port=port)
+                uvicorn.run(
+                    factory,
+                    factory=True,
+                    workers=processes,
+                    host=host,
+                    port=port,
+                    timeout_worker_healthcheck=WORKER_START_TIMEOUT_SECONDS,
+                )
         finally:
             if delivery is not None:
                 delivery.stop()
