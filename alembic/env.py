@@ -13,9 +13,9 @@ from infrastructure.access_log import metadata as access_log_metadata
 from infrastructure.billing_runs import metadata as billing_run_metadata
 from infrastructure.intake import metadata as intake_metadata
 from infrastructure.job_leases import metadata as job_lease_metadata
+from infrastructure.legacy_payment_orders import metadata as legacy_payment_order_metadata
 from infrastructure.nbiot import metadata as nbiot_metadata
 from infrastructure.notifications.tables import metadata as notification_metadata
-from infrastructure.online_payments import metadata as online_payment_metadata
 from infrastructure.scenarios import metadata as scenario_metadata
 from infrastructure.staff_accounts import metadata as staff_account_metadata
 from infrastructure.tariff_corrections import metadata as tariff_correction_metadata
@@ -39,7 +39,7 @@ def _run(connection: object) -> None:
             upload_metadata,
             weather_metadata,
             billing_run_metadata,
-            online_payment_metadata,
+            legacy_payment_order_metadata,
             notification_metadata,
             access_log_metadata,
             scenario_metadata,

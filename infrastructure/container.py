@@ -39,6 +39,7 @@ from infrastructure.dispute_recomputes import DisputeRecomputes
 from infrastructure.estimation import GapEstimator
 from infrastructure.event_store import event_store_environment
 from infrastructure.intake import ReadingIntake
+from infrastructure.legacy_payment_orders import record_legacy_orders
 from infrastructure.notifications.contacts import SqlContactBook
 from infrastructure.notifications.outbox import SqlOutbox
 from infrastructure.passwords import Argon2Passwords
@@ -248,6 +249,7 @@ def bootstrap(settings: Settings | None = None, *, event_chain: bool = True) -> 
     runner = ProjectionRunner(ledger, engine, LedgerProjection())
     if settings.catch_up_after_command:
         ledger.add_after_save_hook(_catch_up_after_save(runner))
+    record_legacy_orders(engine, ledger)  # payment orders kept as rows before migration 0029 (issue 16)
     tokens = TokenStore(engine, settings.secret_key)
     intake = ReadingIntake(ledger, engine)
     weather = WeatherStore(engine)

@@ -35,6 +35,7 @@ from projections.dispute_handlers import DISPUTE_HANDLERS
 from projections.heat_decision_handlers import HEAT_DECISION_HANDLERS
 from projections.interval_recharge import recharge_intervals
 from projections.payment_handlers import PAYMENT_HANDLERS
+from projections.payment_orders import PAYMENT_ORDER_HANDLERS, PAYMENT_ORDER_TABLES
 from projections.reading_batch import ReadingBatchWriter
 from projections.room_telemetry import ROOM_TELEMETRY_HANDLERS, ROOM_TELEMETRY_TABLES
 from projections.tables import (
@@ -61,13 +62,20 @@ class LedgerProjection:
     """Builds the ledger's read models from Household, Meter, Tariff and BillingPeriod events."""
 
     name = "ledger"
-    tables: tuple[Table, ...] = (*LEDGER_TABLES, *TARIFF_CORRECTION_TABLES, *VALVE_TABLES, *ROOM_TELEMETRY_TABLES)
+    tables: tuple[Table, ...] = (
+        *LEDGER_TABLES,
+        *TARIFF_CORRECTION_TABLES,
+        *VALVE_TABLES,
+        *ROOM_TELEMETRY_TABLES,
+        *PAYMENT_ORDER_TABLES,
+    )
 
     def __init__(self) -> None:
         self._handlers: dict[type[Any], Handler] = (
             BILLING_HANDLERS
             | ANALYTICS_HANDLERS
             | PAYMENT_HANDLERS
+            | PAYMENT_ORDER_HANDLERS
             | ARREARS_HANDLERS
             | HEAT_DECISION_HANDLERS
             | DISPUTE_HANDLERS
@@ -124,7 +132,8 @@ class LedgerProjection:
 
     def _household_registered(self, connection: Connection, event: Household.Registered) -> None:
         connection.execute(
-            insert(households).values(
+            insert(households),
+            dict(
                 household_id=event.originator_id,
                 account_number=event.account_number,
                 community=event.community,
@@ -142,7 +151,7 @@ class LedgerProjection:
                 suspended_since=None,
                 deregistered_on=None,
                 version=event.originator_version,
-            )
+            ),
         )
 
     def _update_household(self, connection: Connection, event: Any, **values: Any) -> None:
@@ -166,9 +175,8 @@ class LedgerProjection:
     def _heating_suspended(self, connection: Connection, event: Household.HeatingSuspended) -> None:
         self._update_household(connection, event, heating_suspended=True, suspended_since=event.effective_on)
         connection.execute(
-            insert(household_suspensions).values(
-                household_id=event.originator_id, started_on=event.effective_on, ended_on=None
-            )
+            insert(household_suspensions),
+            dict(household_id=event.originator_id, started_on=event.effective_on, ended_on=None),
         )
 
     def _heating_resumed(self, connection: Connection, event: Household.HeatingResumed) -> None:
@@ -181,12 +189,13 @@ class LedgerProjection:
     def _owner_changed(self, connection: Connection, event: Household.OwnerChanged) -> None:
         self._update_household(connection, event)
         connection.execute(
-            insert(household_owner_changes).values(
+            insert(household_owner_changes),
+            dict(
                 household_id=event.originator_id,
                 effective_on=event.effective_on,
                 actor=event.actor,
                 recorded_at=event.timestamp,
-            )
+            ),
         )
 
     def _household_deregistered(self, connection: Connection, event: Household.Deregistered) -> None:
@@ -199,7 +208,8 @@ class LedgerProjection:
 
     def _meter_commissioned(self, connection: Connection, event: Meter.Commissioned) -> None:
         connection.execute(
-            insert(meters).values(
+            insert(meters),
+            dict(
                 meter_id=event.originator_id,
                 serial=event.serial,
                 maker=event.maker,
@@ -220,7 +230,7 @@ class LedgerProjection:
                 minimum_temperature_c=event.minimum_temperature_c,
                 maximum_temperature_c=event.maximum_temperature_c,
                 minimum_temperature_difference_k=event.minimum_temperature_difference_k,
-            )
+            ),
         )
 
     def _update_meter(self, connection: Connection, event: Any, **values: Any) -> None:
@@ -267,7 +277,8 @@ class LedgerProjection:
             for point in event.points
         ]
         connection.execute(
-            insert(meter_verifications).values(
+            insert(meter_verifications),
+            dict(
                 meter_id=event.originator_id,
                 version=event.originator_version,
                 verified_on=event.verified_on,
@@ -277,7 +288,7 @@ class LedgerProjection:
                 points=json.dumps(points),
                 actor=event.actor,
                 reason=event.reason,
-            )
+            ),
         )
         # The meter shows its latest verification by date: an older certificate entered late is
         # only history. On the same date, the one recorded last counts.
@@ -295,7 +306,8 @@ class LedgerProjection:
         reading_key = (meter_readings.c.meter_id == meter_id, meter_readings.c.measured_at == event.measured_at)
         original = connection.execute(select(meter_readings).where(*reading_key)).mappings().one_or_none()
         connection.execute(
-            insert(reading_corrections).values(
+            insert(reading_corrections),
+            dict(
                 meter_id=meter_id,
                 version=event.originator_version,
                 measured_at=event.measured_at,
@@ -307,7 +319,7 @@ class LedgerProjection:
                 actor=event.actor,
                 reason=event.reason,
                 correlation_id=event.correlation_id,
-            )
+            ),
         )
         connection.execute(delete(meter_readings).where(*reading_key))
         writer = ReadingBatchWriter(connection)

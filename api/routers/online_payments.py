@@ -62,7 +62,7 @@ class NeutralNotification(BaseModel):
 
 
 def online_payments(container: Container) -> OnlinePayments:
-    return OnlinePayments(container.engine, container.ledger, container.payments, container.settings.secret_key)
+    return OnlinePayments(container.engine, container.ledger, container.settings.secret_key)
 
 
 @router.post(

@@ -210,7 +210,6 @@ class _PaymentSession:
         self.online = OnlinePayments(
             container.engine,
             container.ledger,
-            container.payments,
             container.settings.secret_key,
             clock=lambda: self.ledger.clock(),
         )

@@ -45,7 +45,8 @@ from infrastructure.demo.payments import (
     plan_payments,
 )
 from infrastructure.notifications.contacts import validated
-from infrastructure.online_payments import OrderStatus, payment_orders
+from infrastructure.online_payments import OrderStatus
+from projections.payment_orders import payment_orders
 from projections.payment_queries import PaymentQueries
 from projections.tables import balances, bills
 from projections.tables import payments as payments_table

@@ -8,7 +8,7 @@ import json
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
@@ -37,10 +37,10 @@ from infrastructure.online_payments import (
     Refusal,
     Resolution,
     merchant_key,
-    metadata,
-    payment_orders,
     sign,
 )
+from projections.payment_orders import payment_orders
+from projections.tables import metadata
 from projections.tables import payments as payments_table
 from tests.strategies import register_household
 
@@ -55,9 +55,7 @@ ACCOUNT = "WZ-0001"
 @pytest.fixture
 def online(container: Container) -> OnlinePayments:
     register_household(container.ledger, ACCOUNT)
-    return OnlinePayments(
-        container.engine, container.ledger, container.payments, container.settings.secret_key, clock=lambda: NOW
-    )
+    return OnlinePayments(container.engine, container.ledger, container.settings.secret_key, clock=lambda: NOW)
 
 
 @pytest.fixture
@@ -90,7 +88,10 @@ def notify(
 
 
 def events(container: Container) -> int:
-    return container.runner.max_notification_id()
+    """Events of the ledger other than the orders' own: a notification that books nothing leaves
+    this unchanged (flagging an order is an event of the order, not a booking)."""
+    notifications = container.ledger.recorder.select_notifications(start=1, limit=100_000)
+    return sum(1 for notification in notifications if ".payment_order:" not in notification.topic)
 
 
 def refusals(container: Container) -> list[tuple[str, str, str | None]]:
@@ -414,9 +415,7 @@ def test_an_unknown_provider_is_not_found_and_logged(
 def test_a_provider_cannot_pay_another_provider_s_order(container: Container) -> None:
     register_household(container.ledger, ACCOUNT)
     adapters = {name: HmacJsonAdapter(name) for name in (PROVIDER, "aggregator")}
-    online = OnlinePayments(
-        container.engine, container.ledger, container.payments, container.settings.secret_key, adapters, lambda: NOW
-    )
+    online = OnlinePayments(container.engine, container.ledger, container.settings.secret_key, adapters, lambda: NOW)
     order = online.create_order(CLERK, ACCOUNT, D("10.00"), PROVIDER)
     body = body_of(order.order_number, "10.00")
 
@@ -502,9 +501,7 @@ def test_a_provider_is_one_more_adapter_with_its_own_answer(container: Container
         "plain": PlainSuccessAdapter("plain"),
         "undated": UndatedAdapter("undated"),
     }
-    online = OnlinePayments(
-        container.engine, container.ledger, container.payments, container.settings.secret_key, adapters, lambda: NOW
-    )
+    online = OnlinePayments(container.engine, container.ledger, container.settings.secret_key, adapters, lambda: NOW)
     order = online.create_order(CLERK, ACCOUNT, D("10.00"), "plain")
     body = body_of(order.order_number, "10.00")
 
@@ -683,13 +680,159 @@ def test_a_paid_order_flagged_by_its_own_transaction_cannot_book_it_twice(
     assert (again.status_code, again.recorded, again.payment_id) == (200, False, first.payment_id)
 
 
-def test_a_failed_booking_leaves_the_order_flagged(
+class StoreFailure(Exception):
+    """The event store failing while a save writes (a dropped connection, a full disk)."""
+
+
+def fail_every_save(container: Container, monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise StoreFailure("the database went away during the save")
+
+    monkeypatch.setattr(container.ledger.recorder, "insert_events", fail)
+
+
+def test_a_crash_at_the_acceptance_s_save_books_nothing_and_resolves_nothing(
     online: OnlinePayments, container: Container, flagged: Order, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def refuse(*args: Any, **kwargs: Any) -> PaymentOutcome:
-        raise ConflictError("the reference was used", message_key="payment_reference_reused")
-
-    monkeypatch.setattr(container.payments, "receive_resolved_online", refuse)
-    with pytest.raises(ConflictError):
-        online.resolve(CLERK, flagged.order_number, Resolution.ACCEPT_RECEIVED, "take it")
+    """The payment and the resolution are one save: when it fails neither exists, and the clerk
+    can resolve the order again."""
+    before = events(container)
+    with monkeypatch.context() as patch:
+        fail_every_save(container, patch)
+        with pytest.raises(StoreFailure):
+            online.resolve(CLERK, flagged.order_number, Resolution.ACCEPT_RECEIVED, "take it")
     assert online.order(flagged.order_number) == flagged
+    assert container.ledger.load_or_none(Payment, ids.payment_id(PROVIDER, RECEIVED_TRANSACTION)) is None
+    assert events(container) == before
+    resolved = online.resolve(CLERK, flagged.order_number, Resolution.ACCEPT_RECEIVED, "take it")
+    assert resolved.status is OrderStatus.RESOLVED and resolved.resolution_payment_id is not None
+
+
+def test_a_crash_at_the_notification_s_save_leaves_the_order_open_and_unpaid(
+    online: OnlinePayments, container: Container, order: Order, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = body_of(order.order_number)
+    with monkeypatch.context() as patch:
+        fail_every_save(container, patch)
+        with pytest.raises(StoreFailure):
+            notify(online, container, body)
+    assert online.order(order.order_number) == order
+    assert payment_of(container, order.order_number) is None
+    # The provider redelivers; now the payment and the order's payment are booked together.
+    outcome = notify(online, container, body)
+    assert outcome.recorded and online.order(order.order_number).payment_id == outcome.payment_id
+
+
+def test_a_payment_booked_without_its_order_saying_so_is_adopted_not_booked_twice(
+    online: OnlinePayments, container: Container, order: Order
+) -> None:
+    """Before orders were aggregates a process could stop between the payment and the row's
+    update; the redelivered notification marks the order paid by that payment."""
+    gateway = Principal("provider:" + PROVIDER, Role.PAYMENT_GATEWAY)
+    earlier = container.payments.receive_online(gateway, PROVIDER, order.order_number, ACCOUNT, D("1944.00"))
+    outcome = notify(online, container, body_of(order.order_number))
+    assert (outcome.recorded, outcome.payment_id) == (False, earlier.payment_id)
+    assert online.order(order.order_number).status is OrderStatus.PAID
+
+
+# -- expiry ---------------------------------------------------------------------------------------
+
+
+def test_an_open_order_expires_once_its_validity_passed_and_a_late_payment_is_flagged(
+    container: Container,
+) -> None:
+    register_household(container.ledger, ACCOUNT)
+    now = [NOW]
+    online = OnlinePayments(container.engine, container.ledger, container.settings.secret_key, clock=lambda: now[0])
+    order = online.create_order(CLERK, ACCOUNT, D("10.00"), PROVIDER)
+    service = online.orders_service
+    assert order.expires_at == NOW + timedelta(hours=2)
+    with pytest.raises(ConflictError) as early:
+        service.expire(CLERK, order.order_number, "payer left")
+    assert early.value.message_key == "payment_order_still_valid"
+    assert service.expire_overdue(SYSTEM) == []
+    now[0] = NOW + timedelta(hours=2)
+    assert service.expire_overdue(SYSTEM) == [order.order_number]
+    expired = online.order(order.order_number)
+    assert (expired.status, expired.expired_at) == (OrderStatus.EXPIRED, now[0])
+    assert online.orders(OrderStatus.EXPIRED) == [expired]
+    # The provider took the money anyway (its clock, or its own expiry, differed): a person looks.
+    body = body_of(order.order_number, "10.00")
+    headers = signed(container, body, timestamp=int(now[0].timestamp()))
+    with pytest.raises(ConflictError) as late:
+        online.handle_notification(PROVIDER, headers, body, None)
+    assert late.value.message_key == "payment_order_expired"
+    flagged = online.order(order.order_number)
+    assert (flagged.status, flagged.received_amount_yuan, flagged.payment_id) == (OrderStatus.FLAGGED, D("10.00"), None)
+    assert payment_of(container, order.order_number) is None
+    resolved = online.resolve(CLERK, order.order_number, Resolution.ACCEPT_RECEIVED, "the payer paid late")
+    assert resolved.resolution_payment_id == ids.payment_id(PROVIDER, RECEIVED_TRANSACTION)
+
+
+# -- orders kept as rows before migration 0029 ------------------------------------------------------
+
+
+def test_rows_of_the_old_table_become_events_once_and_read_as_before(container: Container) -> None:
+    from infrastructure.legacy_payment_orders import legacy_payment_orders, record_legacy_orders
+
+    register_household(container.ledger, ACCOUNT)
+    household_id = ids.household_id(ACCOUNT)
+    common = {"provider": PROVIDER, "household_id": household_id, "account_number": ACCOUNT, "created_by": "clerk-li"}
+    paid_payment = ids.payment_id(PROVIDER, "HL20251201AAAAAAAAAAAB")
+    accepted_payment = ids.payment_id(PROVIDER, "T-9")
+    rows = [
+        {**common, "order_number": "HL20251201AAAAAAAAAAAA", "amount_yuan": D("5.00"), "status": "open"},
+        {
+            **common,
+            "order_number": "HL20251201AAAAAAAAAAAB",
+            "amount_yuan": D("6.00"),
+            "status": "paid",
+            "payment_id": paid_payment,
+            "transaction_id": "T-1",
+            "paid_at": NOW,
+        },
+        {
+            **common,
+            "order_number": "HL20251201AAAAAAAAAAAC",
+            "amount_yuan": D("7.00"),
+            "status": "resolved",
+            "flagged_at": NOW,
+            "flagged_reason": "amount_mismatch: notified 7.50 元, ordered 7.00 元",
+            "received_amount_yuan": D("7.50"),
+            "received_transaction_id": "T-9",
+            "resolved_at": NOW + timedelta(hours=1),
+            "resolved_by": "clerk-zhao",
+            "resolution": "accept_received",
+            "resolution_reason": "the payer confirms",
+            "resolution_payment_id": accepted_payment,
+        },
+    ]
+    with container.engine.begin() as connection:
+        for row in rows:
+            connection.execute(legacy_payment_orders.insert().values(created_at=NOW - timedelta(days=1), **row))
+
+    assert record_legacy_orders(container.engine, container.ledger) == 3
+    assert record_legacy_orders(container.engine, container.ledger) == 0  # a second start-up
+
+    online = OnlinePayments(container.engine, container.ledger, container.settings.secret_key, clock=lambda: NOW)
+    listed = {order.order_number: order for order in online.orders(account_number=ACCOUNT)}
+    assert {number: order.status for number, order in listed.items()} == {
+        "HL20251201AAAAAAAAAAAA": OrderStatus.OPEN,
+        "HL20251201AAAAAAAAAAAB": OrderStatus.PAID,
+        "HL20251201AAAAAAAAAAAC": OrderStatus.RESOLVED,
+    }
+    accepted = online.order("HL20251201AAAAAAAAAAAC")
+    assert accepted == listed["HL20251201AAAAAAAAAAAC"]
+    assert (accepted.resolved_by, accepted.resolution_reason, accepted.resolution_payment_id) == (
+        "clerk-zhao",
+        "the payer confirms",
+        accepted_payment,
+    )
+    assert accepted.flagged_reason == "amount_mismatch: notified 7.50 元, ordered 7.00 元"
+    assert online.order("HL20251201AAAAAAAAAAAB").payment_id == paid_payment
+    # The read model rebuilt from the events holds the same rows.
+    with container.engine.connect() as connection:
+        before = sorted(tuple(row) for row in connection.execute(select(payment_orders)))
+    container.runner.rebuild()
+    with container.engine.connect() as connection:
+        assert sorted(tuple(row) for row in connection.execute(select(payment_orders))) == before
