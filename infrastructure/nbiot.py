@@ -21,13 +21,10 @@ response, so that a redelivery gets the same answer and books nothing new.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
+from datetime import UTC, datetime
 from uuid import UUID, uuid5
 
 from sqlalchemy import (
@@ -51,19 +48,30 @@ from sqlalchemy.exc import IntegrityError
 
 from application.authorization import Permission, Principal, Role
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
+from infrastructure.signing import (
+    REPLAY_WINDOW as REPLAY_WINDOW,
+)
+from infrastructure.signing import (
+    TIMESTAMP_PATTERN as TIMESTAMP_PATTERN,
+)
+from infrastructure.signing import (
+    Refusal,
+    derive_key,
+    parse_timestamp,
+    signature_matches,
+    within_replay_window,
+)
+from infrastructure.signing import (
+    sign as sign,
+)
 from infrastructure.text import printable
 from projections.types import UtcDateTime
 
 TIMESTAMP_HEADER = "X-Heatledger-Timestamp"
 SIGNATURE_HEADER = "X-Heatledger-Signature"
-# A push signed more than this far from the server's clock (either way) is refused.
-REPLAY_WINDOW = timedelta(seconds=300)
 MAXIMUM_CHANNEL_NAME_LENGTH = 64
 MAXIMUM_MESSAGE_ID_LENGTH = 128
 CHANNEL_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-# Unix seconds: digits only, at most 12 (well past the year 33000).
-TIMESTAMP_PATTERN = re.compile(r"[0-9]{1,12}")
-SIGNATURE_LENGTH = 64
 ACTOR_PREFIX = "nbiot:"
 # The namespace of delivery batch ids: uuid5(namespace, "<channel>\n<message_id>").
 DELIVERY_NAMESPACE = UUID("6b0f7a4e-2c2d-5d8e-9a51-3f1f4e0c7a10")
@@ -108,61 +116,24 @@ webhook_deliveries = Table(
 )
 
 
-class RefusalReason(StrEnum):
-    """Why a push was refused, as written to ``security_events``."""
-
-    MISSING_SIGNATURE = "missing_signature"
-    INVALID_TIMESTAMP = "invalid_timestamp"
-    UNKNOWN_CHANNEL = "unknown_channel"
-    REVOKED_CHANNEL = "revoked_channel"
-    INVALID_SIGNATURE = "invalid_signature"
-    STALE_TIMESTAMP = "stale_timestamp"
-
-    @property
-    def public(self) -> str:
-        """The reason told to the caller: an unknown and a revoked channel look the same from outside."""
-        if self in (RefusalReason.UNKNOWN_CHANNEL, RefusalReason.REVOKED_CHANNEL):
-            return "inactive_channel"
-        return self.value
+# One refusal enum for every signed integration (infrastructure/signing.py); the name stays.
+RefusalReason = Refusal
 
 
 class PushRefused(Exception):
     """A push that failed authentication; it was logged and must get a 401."""
 
-    def __init__(self, reason: RefusalReason) -> None:
+    def __init__(self, reason: Refusal) -> None:
         super().__init__(reason.value)
         self.reason = reason
 
 
-# -- the signing recipe -----------------------------------------------------------------------
+# -- the signing recipe (infrastructure/signing.py) -------------------------------------------
 
 
 def channel_secret(secret_key: str, name: str, key_version: int) -> str:
     """The secret of a channel's key version: derived, never stored (64 hex characters)."""
-    message = f"nbiot-channel:{name}:{key_version}".encode()
-    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
-
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """The signature of a push: hex HMAC-SHA256 under ``secret`` of ``"<timestamp>." + body``."""
-    return hmac.new(secret.encode(), timestamp.encode("ascii") + b"." + body, hashlib.sha256).hexdigest()
-
-
-def signature_matches(secret: str, timestamp: str, body: bytes, presented: str) -> bool:
-    """Whether ``presented`` is the push's signature (hex, either case), compared in constant time."""
-    expected = sign(secret, timestamp, body).encode("ascii")
-    return hmac.compare_digest(expected, presented.strip().lower().encode("utf-8", errors="replace"))
-
-
-def parse_timestamp(text: str) -> int | None:
-    """Unix seconds from the timestamp header, or None when it is not a plain number."""
-    candidate = text.strip()
-    return int(candidate) if TIMESTAMP_PATTERN.fullmatch(candidate) else None
-
-
-def within_replay_window(timestamp: int, now: datetime, window: timedelta = REPLAY_WINDOW) -> bool:
-    """Whether a push signed at ``timestamp`` (unix seconds) is close enough to ``now``, either way."""
-    return abs(now.timestamp() - timestamp) <= window.total_seconds()
+    return derive_key(secret_key, f"nbiot-channel:{name}:{key_version}")
 
 
 def delivery_batch_id(channel: str, message_id: str) -> UUID:

@@ -24,8 +24,6 @@ than retried for hours.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from decimal import Decimal
@@ -33,10 +31,12 @@ from typing import Any
 
 import httpx2
 
+from infrastructure import signing
 from infrastructure.notifications.channel import SendResult
 from infrastructure.notifications.outbox import QueuedMessage
 from infrastructure.notifications.tables import DeliveryOutcome
 from infrastructure.settings import Settings
+from infrastructure.signing import derive_key
 
 MESSAGE_ID_HEADER = "X-HeatLedger-Message-Id"
 TIMESTAMP_HEADER = "X-HeatLedger-Timestamp"
@@ -52,13 +52,13 @@ def webhook_secret(settings: Settings) -> str:
     start and rotating ``HEATLEDGER_SECRET_KEY`` rotates it."""
     if settings.notification_webhook_secret:
         return settings.notification_webhook_secret
-    return hmac.new(settings.secret_key.encode(), b"notification-webhook", hashlib.sha256).hexdigest()
+    return derive_key(settings.secret_key, "notification-webhook")
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     """The signature of a webhook request: hex HMAC-SHA256 under ``secret`` (as UTF-8 text) of
-    ``"<timestamp>." + body``, ``body`` being the exact bytes sent."""
-    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    ``"<timestamp>." + body``, ``body`` being the exact bytes sent (infrastructure/signing.py)."""
+    return signing.sign(secret, timestamp, body)
 
 
 def payload(message: QueuedMessage) -> dict[str, Any]:
