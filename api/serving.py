@@ -25,10 +25,6 @@ from fastapi import FastAPI
 WORKER_SETTINGS = {"HEATLEDGER_AGGREGATE_CACHE_FASTFORWARD": "true"}
 # A bound on processes: each holds its own connection pools and aggregate cache.
 MAXIMUM_WORKERS = 32
-# uvicorn kills and restarts a worker that does not answer its health check within this (its
-# default, 5 s, is shorter than a worker's start-up on a loaded 2-core machine: measured, workers
-# were killed over and over while building their container, and once mid-request under load).
-WORKER_HEALTHCHECK_SECONDS = 60
 # How long uvicorn's parent waits for a worker's answer to its health check before it kills the
 # worker and starts another (uvicorn's default is 5 s). A worker answers from a thread, which the
 # GIL starves while the worker builds its app: imports, the OpenAPI document, the catalogues and the

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 
 from api import cli
+from api.serving import WORKER_START_TIMEOUT_SECONDS
 from application.authorization import Role
 from infrastructure.container import Container, bootstrap
 from projections.tables import LEDGER_TABLES, bills, meter_readings
@@ -332,6 +333,7 @@ def test_serve_with_workers_starts_processes_that_fast_forward_their_caches(
         "workers": 2,
         "host": "127.0.0.1",
         "port": 8124,
+        "timeout_worker_healthcheck": WORKER_START_TIMEOUT_SECONDS,  # not killed while starting
     }
     assert os.environ["HEATLEDGER_AGGREGATE_CACHE_FASTFORWARD"] == "true"
     assert run(env, "serve", "--workers", "0").exit_code == 2  # a usage error: at least one process
