@@ -76,7 +76,7 @@ class PaymentOrderOutput(BaseModel):
     bill_id: UUID | None
     status: OrderStatus = Field(
         description="open, paid (payment_id), flagged (flagged_reason: a person must look) "
-        "or resolved (resolution: a clerk decided)"
+        "resolved (resolution: a clerk decided) or expired (unpaid past expires_at)"
     )
     payment_id: UUID | None
     transaction_id: str | None = Field(description="The provider's transaction id, once paid")
@@ -94,6 +94,10 @@ class PaymentOrderOutput(BaseModel):
     resolution_payment_id: UUID | None = Field(description="The payment an accept_received resolution booked")
     created_at: datetime
     created_by: str
+    expires_at: datetime | None = Field(
+        default=None, description="Until when the order takes a payment: give it to the provider as its expiry"
+    )
+    expired_at: datetime | None = Field(default=None, description="When the ledger expired the unpaid order")
     notify_path: str = Field(description="Where the provider sends its notification")
 
     @classmethod
@@ -119,6 +123,8 @@ class PaymentOrderOutput(BaseModel):
             resolution_payment_id=order.resolution_payment_id,
             created_at=order.created_at,
             created_by=order.created_by,
+            expires_at=order.expires_at,
+            expired_at=order.expired_at,
             notify_path=f"/payments/notify/{order.provider}",
         )
 

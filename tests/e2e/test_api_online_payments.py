@@ -5,6 +5,7 @@ logged and book nothing; a clerk lists flagged orders and resolves one (accept o
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -397,3 +398,22 @@ def test_the_cli_prints_the_merchant_key(tmp_path: Any) -> None:
     assert "1f7dbce41b4ec9c6ca9ec0e5c4ee09213a36bbed494be18fbab65cfde7631e67" in result.output
     unknown = CliRunner().invoke(cli.app, ["payments", "merchant-key", "paypal"], env=env)
     assert unknown.exit_code != 0
+
+
+def test_an_order_says_until_when_it_is_valid_and_the_cli_expires_overdue_ones(
+    api: LedgerApi, household: str, tmp_path: Any
+) -> None:
+    order = create_order(api, "5.00").json()
+    assert datetime.fromisoformat(order["expires_at"]) - datetime.fromisoformat(order["created_at"]) == timedelta(
+        hours=2
+    )
+    assert order["expired_at"] is None
+    env = {
+        "HEATLEDGER_DATA_DIR": str(tmp_path),
+        "HEATLEDGER_ENVIRONMENT": "test",
+        "HEATLEDGER_SECRET_KEY": "s3cret-server-key",
+        "COLUMNS": "250",
+    }
+    result = CliRunner().invoke(cli.app, ["payments", "expire-orders"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "0 payment orders expired." in result.output
