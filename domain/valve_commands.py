@@ -194,6 +194,11 @@ def command_params(kind: CommandKind, params: Mapping[str, Any], gears: int) -> 
     return checked
 
 
+def parameter_names(kind: CommandKind | str) -> tuple[str, ...]:
+    """The parameters a command of ``kind`` takes, in the order a form asks for them."""
+    return _PARAMETERS[CommandKind(kind)]
+
+
 _PARAMETERS: dict[CommandKind, tuple[str, ...]] = {
     CommandKind.SET_UPLOAD_PERIOD: ("minutes",),
     CommandKind.SET_TEMPERATURE_LIMITS: ("lower_c", "upper_c"),

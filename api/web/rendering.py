@@ -56,6 +56,7 @@ NAV_AREAS = (
     NavArea("web.nav.counter", "/ui/counter", Permission.RECEIVE_PAYMENTS),
     NavArea("web.nav.meters", "/ui/meters", Permission.READ_LEDGER),
     NavArea("web.nav.monitoring", "/ui/monitoring", Permission.READ_LEDGER),
+    NavArea("web.nav.valves", "/ui/valves", Permission.READ_LEDGER),
     NavArea("web.nav.tariffs", "/ui/tariffs", Permission.READ_LEDGER),
     NavArea("web.nav.seasons", "/ui/seasons", Permission.READ_LEDGER),
     NavArea("web.nav.billing_runs", "/ui/billing-runs", Permission.READ_LEDGER),

@@ -25,6 +25,7 @@ from api.web.pages import (
     monitoring,
     reports,
     scenarios,
+    valves,
 )
 
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
@@ -45,4 +46,5 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     arrears.router,
     dunning.router,
     reports.router,
+    valves.router,
 )
