@@ -8,16 +8,21 @@ read models of a point-in-time view holding only the events recorded by then (se
 ``infrastructure.as_known``), closed once the response is written. The route's own query code is
 the same either way. An answer as known says which moment and which position of the event log
 it answers, in the headers ``X-Known-At`` and ``X-Known-Position``.
+
+The dependencies are async generators: a live answer (no `known_at`, nearly every request) costs
+no thread hand-over on entry and exit, as a plain generator's would (FastAPI runs those in its
+threadpool); a view, which reads the event store, is opened and closed in the threadpool.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Path, Query, Response
+from fastapi.concurrency import contextmanager_in_threadpool
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 from pydantic_core import PydanticCustomError
 
@@ -97,50 +102,52 @@ def say_known(response: Response, reads: KnownReads) -> None:
         response.headers[KNOWN_POSITION_HEADER] = str(reads.position or 0)
 
 
-def household_reads(
+async def household_reads(
     account_number: AccountNumberPath, container: ContainerDependency, response: Response, known_at: KnownAtQuery = None
-) -> Iterator[KnownReads]:
+) -> AsyncIterator[KnownReads]:
     """The read models a household's bills and money are read from: live, or as known at
     `known_at` (without its meters' readings, which they do not rest on)."""
     if known_at is None:
         yield container.as_known.live()
         return
-    with container.as_known.household(account_number, known_at, meters=False) as reads:
+    view = container.as_known.household(account_number, known_at, meters=False)
+    async with contextmanager_in_threadpool(view) as reads:
         say_known(response, reads)
         yield reads
 
 
-def household_consumption_reads(
+async def household_consumption_reads(
     account_number: AccountNumberPath, container: ContainerDependency, response: Response, known_at: KnownAtQuery = None
-) -> Iterator[KnownReads]:
+) -> AsyncIterator[KnownReads]:
     """The read models a household's consumption is read from: live, or as known at `known_at`
     (with its meters)."""
     if known_at is None:
         yield container.as_known.live()
         return
-    with container.as_known.household(account_number, known_at, meters=True) as reads:
+    view = container.as_known.household(account_number, known_at, meters=True)
+    async with contextmanager_in_threadpool(view) as reads:
         say_known(response, reads)
         yield reads
 
 
-def bill_reads(
+async def bill_reads(
     bill_id: BillIdPath, container: ContainerDependency, response: Response, known_at: KnownAtQuery = None
-) -> Iterator[KnownReads]:
+) -> AsyncIterator[KnownReads]:
     """The read models a bill is read from: live, or as known at `known_at` (of its household)."""
     if known_at is None:
         yield container.as_known.live()
         return
-    with container.as_known.bill(bill_id, known_at) as reads:
+    async with contextmanager_in_threadpool(container.as_known.bill(bill_id, known_at)) as reads:
         say_known(response, reads)
         yield reads
 
 
-def community_reads(
+async def community_reads(
     container: ContainerDependency,
     response: Response,
     community: KnownCommunityQuery = None,
     known_at: KnownAtQuery = None,
-) -> Iterator[KnownReads]:
+) -> AsyncIterator[KnownReads]:
     """The read models a report over households comes from: live, or as known at `known_at` of
     one community (a 422 problem without `community`: a view folds the households it names)."""
     if known_at is None:
@@ -152,7 +159,7 @@ def community_reads(
             "known_at needs a community: the answer is folded from its households' events",
             field="community",
         )
-    with container.as_known.community(community, known_at) as reads:
+    async with contextmanager_in_threadpool(container.as_known.community(community, known_at)) as reads:
         say_known(response, reads)
         yield reads
 

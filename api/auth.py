@@ -43,7 +43,7 @@ def authenticate(
 Caller = Annotated[Principal, Depends(authenticate)]
 
 
-def authorize_reader(caller: Caller) -> Principal:
+async def authorize_reader(caller: Caller) -> Principal:
     """The caller, if its role may read the ledger; 403 otherwise (devices may not)."""
     caller.require(Permission.READ_LEDGER)
     return caller
@@ -52,7 +52,7 @@ def authorize_reader(caller: Caller) -> Principal:
 Reader = Annotated[Principal, Depends(authorize_reader)]
 
 
-def authorize_token_manager(caller: Caller) -> Principal:
+async def authorize_token_manager(caller: Caller) -> Principal:
     """The caller, if its role may create and revoke tokens (administrators); 403 otherwise."""
     caller.require(Permission.MANAGE_TOKENS)
     return caller

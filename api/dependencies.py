@@ -2,6 +2,11 @@
 
 Each comes with an ``Annotated`` alias, so an endpoint names what it needs by type:
 ``def get_household(ledger: Ledger, queries: Queries, language: PreferredLanguage)``.
+
+They are ``async def`` although none awaits anything: FastAPI runs a plain ``def`` dependency in
+its threadpool, a hand-over to a thread and back for each one on every request, and these only
+look up an object or read the clock (no I/O), so they run on the event loop instead (issue 17;
+bench/api_reads.py measures the server's CPU per request).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from projections.monitoring_queries import IntakeLogTables, MonitoringQueries
 from projections.queries import LedgerQueries
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
     """The container the app was built with."""
     container: Container = request.app.state.container
     return container
@@ -30,7 +35,7 @@ def get_container(request: Request) -> Container:
 ContainerDependency = Annotated[Container, Depends(get_container)]
 
 
-def get_ledger(container: ContainerDependency) -> HeatLedger:
+async def get_ledger(container: ContainerDependency) -> HeatLedger:
     """The event-sourced application: every write goes through it."""
     return container.ledger
 
@@ -38,7 +43,7 @@ def get_ledger(container: ContainerDependency) -> HeatLedger:
 Ledger = Annotated[HeatLedger, Depends(get_ledger)]
 
 
-def get_queries(container: ContainerDependency) -> LedgerQueries:
+async def get_queries(container: ContainerDependency) -> LedgerQueries:
     """Reads of the projection tables."""
     return LedgerQueries(container.engine)
 
@@ -46,7 +51,7 @@ def get_queries(container: ContainerDependency) -> LedgerQueries:
 Queries = Annotated[LedgerQueries, Depends(get_queries)]
 
 
-def get_intake(container: ContainerDependency) -> ReadingIntake:
+async def get_intake(container: ContainerDependency) -> ReadingIntake:
     """The way readings come in from outside: the ledger plus the log of what it refused."""
     return container.intake
 
@@ -54,7 +59,7 @@ def get_intake(container: ContainerDependency) -> ReadingIntake:
 Intake = Annotated[ReadingIntake, Depends(get_intake)]
 
 
-def get_language(
+async def get_language(
     accept_language: Annotated[
         str | None,
         Header(description="`zh` (the default) or `en`: the language of messages", examples=["en"]),
@@ -67,7 +72,7 @@ def get_language(
 PreferredLanguage = Annotated[Language, Depends(get_language)]
 
 
-def get_business_today(ledger: Ledger) -> date:
+async def get_business_today(ledger: Ledger) -> date:
     """Today in Asia/Shanghai by the ledger's clock: the business date seasons are counted in."""
     return business_day(ledger.clock())
 
@@ -75,7 +80,7 @@ def get_business_today(ledger: Ledger) -> date:
 BusinessToday = Annotated[date, Depends(get_business_today)]
 
 
-def get_ledger_now(ledger: Ledger) -> datetime:
+async def get_ledger_now(ledger: Ledger) -> datetime:
     """Now by the ledger's clock (UTC): the moment monitoring lists are made as of."""
     return ledger.clock()
 
@@ -83,6 +88,7 @@ def get_ledger_now(ledger: Ledger) -> datetime:
 LedgerNow = Annotated[datetime, Depends(get_ledger_now)]
 
 
+# A plain def (in the threadpool) because the web pages call it as a function too.
 def get_monitoring(container: ContainerDependency) -> MonitoringQueries:
     """Reads for monitoring: the read models and the intake log of what did not get in."""
     return MonitoringQueries(container.engine, IntakeLogTables(rejected_readings, quarantined_frames))
@@ -91,7 +97,7 @@ def get_monitoring(container: ContainerDependency) -> MonitoringQueries:
 Monitoring = Annotated[MonitoringQueries, Depends(get_monitoring)]
 
 
-def get_uploads(container: ContainerDependency) -> UploadStore:
+async def get_uploads(container: ContainerDependency) -> UploadStore:
     """The queued reading uploads: their status, progress, counts and rejected items."""
     return UploadStore(container.engine, container.ledger.clock)
 
