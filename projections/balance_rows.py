@@ -43,14 +43,15 @@ def add_to_balance(
     ).one_or_none()
     if balance is None:
         connection.execute(
-            insert(balances).values(
+            insert(balances),
+            dict(
                 household_id=household_id,
                 charged_yuan=charged_yuan,
                 paid_yuan=paid_yuan,
                 balance_yuan=charged_yuan - paid_yuan,
                 last_bill_at=last_bill_at,
                 **place,
-            )
+            ),
         )
         return
     charged = balance.charged_yuan + charged_yuan

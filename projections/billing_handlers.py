@@ -22,7 +22,7 @@ from projections.tables import (
 
 def tariff_opened(connection: Connection, event: Tariff.Opened) -> None:
     connection.execute(
-        insert(tariffs).values(tariff_id=event.originator_id, customer_class=event.customer_class, scope=event.scope)
+        insert(tariffs), dict(tariff_id=event.originator_id, customer_class=event.customer_class, scope=event.scope)
     )
 
 
@@ -31,7 +31,8 @@ def tariff_version_published(connection: Connection, event: Tariff.VersionPublis
         select(tariffs.c.customer_class, tariffs.c.scope).where(tariffs.c.tariff_id == event.originator_id)
     ).one()
     connection.execute(
-        insert(tariff_versions).values(
+        insert(tariff_versions),
+        dict(
             tariff_id=event.originator_id,
             version=event.number,
             customer_class=tariff.customer_class,
@@ -44,13 +45,14 @@ def tariff_version_published(connection: Connection, event: Tariff.VersionPublis
             published_at=event.timestamp,
             actor=event.actor,
             reason=event.reason,
-        )
+        ),
     )
 
 
 def billing_period_opened(connection: Connection, event: BillingPeriod.Opened) -> None:
     connection.execute(
-        insert(billing_periods).values(
+        insert(billing_periods),
+        dict(
             period_id=event.originator_id,
             household_id=event.household_id,
             account_number=event.account_number,
@@ -64,7 +66,7 @@ def billing_period_opened(connection: Connection, event: BillingPeriod.Opened) -
             billed_area_m2=event.billed_area_m2,
             position_coefficient=event.position_coefficient,
             opened_at=event.timestamp,
-        )
+        ),
     )
 
 
@@ -81,7 +83,8 @@ def bill_issued(connection: Connection, event: BillingPeriod.BillIssued) -> UUID
         ).where(billing_periods.c.period_id == event.originator_id)
     ).one()
     connection.execute(
-        insert(bills).values(
+        insert(bills),
+        dict(
             bill_id=event.bill_id,
             period_id=event.originator_id,
             household_id=period.household_id,
@@ -102,7 +105,7 @@ def bill_issued(connection: Connection, event: BillingPeriod.BillIssued) -> UUID
             actor=event.actor,
             reason=event.reason,
             correlation_id=event.correlation_id,
-        )
+        ),
     )
     place = {"account_number": period.account_number, "community": period.community, "building": period.building}
     amount = Decimal(event.amount_yuan)

@@ -20,7 +20,8 @@ from projections.tables import (
 def payment_received(connection: Connection, event: Payment.Received) -> UUID:
     place = place_of_household(connection, event.household_id)
     connection.execute(
-        insert(payments).values(
+        insert(payments),
+        dict(
             payment_id=event.originator_id,
             household_id=event.household_id,
             account_number=event.account_number,
@@ -37,7 +38,7 @@ def payment_received(connection: Connection, event: Payment.Received) -> UUID:
             reversed_on=None,
             reversal_kind=None,
             reversed_by=None,
-        )
+        ),
     )
     add_to_balance(connection, event.household_id, place, paid_yuan=Decimal(event.amount_yuan))
     return event.household_id
@@ -63,7 +64,8 @@ def payment_reversed(connection: Connection, event: Payment.Reversed) -> UUID:
 
 def refund_requested(connection: Connection, event: RefundPayout.Requested) -> None:
     connection.execute(
-        insert(refund_payouts).values(
+        insert(refund_payouts),
+        dict(
             refund_id=event.originator_id,
             household_id=event.household_id,
             account_number=event.account_number,
@@ -75,7 +77,7 @@ def refund_requested(connection: Connection, event: RefundPayout.Requested) -> N
             approved_by=None,
             paid_on=None,
             reference=None,
-        )
+        ),
     )
 
 

@@ -18,6 +18,11 @@ from projections.collector import collector_paused
 from projections.tables import projection_tracking
 
 DEFAULT_BATCH_SIZE = 500
+# Far behind (a rebuild, a worker starting late), batches grow to this many events: each batch
+# costs a commit (an fsync on SQLite), a look-up of its meters and households and a flush of its
+# readings, whatever its size, and 500-event batches spent about a third of a rebuild on those.
+# 5,000 events hold SQLite's write lock for well under a second and take some 50 MB at most.
+LARGEST_BATCH_SIZE = 5_000
 # A bound on one catch-up call: 200,000 batches is far more than any store holds today.
 MAXIMUM_BATCHES = 200_000
 
@@ -47,12 +52,17 @@ class ProjectionRunner:
     """Catches one projection up with one application's notification log."""
 
     def __init__(
-        self, source: EventSource, engine: Engine, projection: Projection, batch_size: int = DEFAULT_BATCH_SIZE
+        self, source: EventSource, engine: Engine, projection: Projection, batch_size: int | None = None
     ) -> None:
+        """``batch_size`` fixes the events per batch; without it, batches start at
+        ``DEFAULT_BATCH_SIZE`` and double while they come back full, up to ``LARGEST_BATCH_SIZE``,
+        so the catch-up after one command stays small and a rebuild takes large steps."""
+        assert batch_size is None or batch_size >= 1, "a batch holds one event at least"
         self.source = source
         self.engine = engine
         self.projection = projection
-        self.batch_size = batch_size
+        self.batch_size = batch_size or DEFAULT_BATCH_SIZE
+        self.largest_batch_size = batch_size or LARGEST_BATCH_SIZE
         # One catch-up at a time per process; other processes are kept honest by the tracking row.
         self._lock = threading.Lock()
 
@@ -69,14 +79,17 @@ class ProjectionRunner:
         with self._lock:
             applied = 0
             target = self.max_notification_id()
+            size = self.batch_size
             for _ in range(MAXIMUM_BATCHES):
                 try:
-                    count = self._apply_next_batch()
+                    count = self._apply_next_batch(size)
                 except TrackingMovedError:
                     continue
                 if count == 0:
                     return applied
                 applied += count
+                if count == size:  # more are waiting, probably: a larger step
+                    size = min(2 * size, self.largest_batch_size)
                 if progress is not None:
                     progress(self.position(), target)
             raise RuntimeError(f"catch-up did not finish within {MAXIMUM_BATCHES} batches")
@@ -89,13 +102,13 @@ class ProjectionRunner:
             connection.execute(delete(projection_tracking).where(*self._tracking_key()))
         return self.catch_up(progress)
 
-    def _apply_next_batch(self) -> int:
+    def _apply_next_batch(self, size: int) -> int:
         start: int | None = None
         try:
             with self.engine.begin() as connection:
                 start = self._position(connection)
                 notifications = self.source.recorder.select_notifications(
-                    start=start, limit=self.batch_size, inclusive_of_start=False
+                    start=start, limit=size, inclusive_of_start=False
                 )
                 if not notifications:
                     return 0
