@@ -242,9 +242,11 @@ def _start_periodic_delivery(container: Container) -> PeriodicDelivery | None:
 def worker() -> None:
     """Run the arq worker: queued jobs from Redis and a projection catch-up every 5 seconds. It
     reconnects to a lost Redis, enqueues again what Redis lost, and takes over a dead worker's jobs."""
+    from api.serving import share_the_store
     from infrastructure.jobs import worker_options
     from infrastructure.worker import REDIS_UNAVAILABLE_EXIT_STATUS, RedisUnavailableError, run_worker
 
+    share_the_store()
     settings = load_settings()
     if settings.catch_up_after_command:
         out().print("Note: HEATLEDGER_CATCH_UP_AFTER_COMMAND is on; in production set it to false.")

@@ -51,6 +51,9 @@ def _wait(for_seconds: float | None) -> None:
 def gateway(client_id: ClientId = None, for_seconds: ForSeconds = None) -> None:
     """Bridge the room controllers' MQTT topics and the ledger: record reports and answers, send
     the commands due, time out those past their last retry (docs/valves.md, "Transport")."""
+    from api.serving import share_the_store
+
+    share_the_store()
     with opened_container() as container:
         settings = container.settings
         options, scheme = _broker(settings, client_id)

@@ -45,6 +45,13 @@ def prepare_worker_environment(workers: int) -> None:
         os.environ.update(WORKER_SETTINGS)
 
 
+def share_the_store() -> None:
+    """For a long-lived process that runs beside the server (``heatledger worker``, ``gateway``):
+    its cached aggregates read what the other processes saved, so a billing run in the worker never
+    prices with a tariff or season an administrator changed through the server after it was cached."""
+    os.environ.update(WORKER_SETTINGS)
+
+
 def settle_heap() -> None:
     """Take what start-up built (modules, the app, the container, catalogues) out of the garbage
     collector's sight, once, before the first request.

@@ -339,6 +339,20 @@ def test_serve_with_workers_starts_processes_that_fast_forward_their_caches(
     assert run(env, "serve", "--workers", "0").exit_code == 2  # a usage error: at least one process
 
 
+def test_the_worker_reads_what_the_server_saved_into_its_cached_aggregates(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import infrastructure.worker
+
+    started: list[Any] = []
+    monkeypatch.setattr(infrastructure.worker, "run_worker", lambda settings, options: started.append(settings))
+    monkeypatch.setenv("HEATLEDGER_AGGREGATE_CACHE_FASTFORWARD", "false")  # undone after the test
+    result = run(env, "worker")
+    assert result.exit_code == 0, result.output
+    # A billing run in the worker must price with the tariff an administrator just changed in the server.
+    assert [settings.aggregate_cache_fastforward for settings in started] == [True]
+
+
 # -- estimates --------------------------------------------------------------------------------
 
 
