@@ -48,6 +48,7 @@ from infrastructure.demo.contacts import record_demo_contacts
 from infrastructure.demo.loader import LoadReport, is_loaded, load_community
 from infrastructure.demo.model import DemoCommunity
 from infrastructure.demo.payments import pay_demo_bills
+from infrastructure.demo.room_controllers import RoomControllersReport, record_demo_room_controllers
 from infrastructure.demo.summary import summarise_community
 from infrastructure.intake import Channel, ReadingIntake
 from infrastructure.jobs import notify_bills
@@ -176,6 +177,7 @@ def serve(
     demo: Annotated[
         bool, typer.Option("--demo", help="Load the demo community first if the store has no households.")
     ] = False,
+    room_reports: RoomReports = False,
     workers: Annotated[
         int | None,
         typer.Option(min=1, max=32, help="Worker processes (default: one per core; see docs/operations.md)."),
@@ -193,7 +195,7 @@ def serve(
     console = out()
     with opened_container() as container:
         if demo:
-            _load_demo_if_empty(container, console)
+            _load_demo_if_empty(container, console, room_reports)
         issued = container.tokens.create(
             f"clerk (serve {datetime.now(UTC):%Y-%m-%d %H:%M})", Role.CLERK, operator().name
         )
@@ -260,14 +262,14 @@ def worker() -> None:
         fail(f"Redis is unavailable: {error}", REDIS_UNAVAILABLE_EXIT_STATUS)
 
 
-def _load_demo_if_empty(container: Container, console: Console) -> None:
+def _load_demo_if_empty(container: Container, console: Console, room_reports: bool = False) -> None:
     container.catch_up()
     with container.engine.connect() as connection:
         count = connection.execute(select(func.count()).select_from(households)).scalar_one()
     if count:
         console.print(f"The store already holds {count} households: the demo is not loaded again.")
         return
-    _load_demo(container, console, generate_community(today=business_today()))
+    _load_demo(container, console, generate_community(today=business_today()), room_reports)
 
 
 def _print_serve_help(console: Console, secret: str, host: str, port: int) -> None:
@@ -285,6 +287,36 @@ def _print_serve_help(console: Console, secret: str, host: str, port: int) -> No
 
 # -- demo -------------------------------------------------------------------------------------
 
+RoomReports = Annotated[
+    bool,
+    typer.Option(
+        "--room-reports",
+        help="Also install a room controller in every heated demo flat and record its room temperatures and "
+        "valve hours of the season so far (twice a day; adds about 7 s a building to the load on SQLite).",
+    ),
+]
+
+
+def _record_room_reports(container: Container, console: Console, community: DemoCommunity) -> None:
+    """The demo's room controllers and their reports, for a demo loaded without them."""
+    with progress_bar(console) as progress:
+        task = progress.add_task("room controllers", total=None)
+
+        def advance(what: str, done: int, total: int) -> None:
+            progress.update(task, description=what, completed=done, total=total)
+
+        rooms = record_demo_room_controllers(
+            container.room_controllers, community, operator(), datetime.now(UTC), advance
+        )
+    _print_room_reports(console, rooms)
+
+
+def _print_room_reports(console: Console, rooms: RoomControllersReport) -> None:
+    console.print(
+        f"Room controllers: {rooms.controllers} ({rooms.installed} installed now), {rooms.recorded} new reports "
+        f"of {rooms.reports}: GET /room-telemetry/under-heated, /ui/valves."
+    )
+
 
 @app.command("demo")
 def demo_command(
@@ -293,6 +325,7 @@ def demo_command(
     seed: Annotated[
         int, typer.Option(help="The seed of the community; the same seed gives the same community.")
     ] = DEFAULT_SEED,
+    room_reports: RoomReports = False,
 ) -> None:
     """Load the demo community 碧桂园 into the configured store (skipped when already loaded)."""
     console = out()
@@ -301,8 +334,10 @@ def demo_command(
         if is_loaded(container.ledger, community):
             console.print(f"The demo community {community.name} is already loaded: nothing to do.")
             _print_demo_summary(console, container, community, None)
+            if room_reports:  # a demo loaded without them gets them now (each recorded once)
+                _record_room_reports(container, console, community)
         else:
-            _load_demo(container, console, community)
+            _load_demo(container, console, community, room_reports)
         _print_demo_accounts(container, DEMO_UI_URL)
 
 
@@ -320,7 +355,7 @@ def _print_demo_accounts(container: Container, url: str) -> None:
     print_demo_accounts(made, url, str(accounts_file(data_dir)))
 
 
-def _load_demo(container: Container, console: Console, community: DemoCommunity) -> None:
+def _load_demo(container: Container, console: Console, community: DemoCommunity, room_reports: bool = False) -> None:
     console.print(
         f"Loading {community.name}: {_count(len(community.buildings), 'building')}, "
         f"{len(community.households)} households, {_count(community.days, 'day')} of season {community.season.code} "
@@ -346,6 +381,11 @@ def _load_demo(container: Container, console: Console, community: DemoCommunity)
         )
         paid = pay_demo_bills(container, community, business_today(), advance)
         contacts = record_demo_contacts(container.contacts, community, operator().name, advance)
+        rooms = (
+            record_demo_room_controllers(container.room_controllers, community, operator(), datetime.now(UTC), advance)
+            if room_reports
+            else None
+        )
         # The bills reach the households with a contact; `serve` or the worker delivers them.
         notices = notify_bills(
             container, operator(), BillSelection(community.season.code, community=community.name), "demo", deliver=False
@@ -370,6 +410,8 @@ def _load_demo(container: Container, console: Console, community: DemoCommunity)
         f"Bill notices: {notices['written']} written to the outbox, {len(notices['skipped'])} bills of households "
         "without a contact skipped."
     )
+    if rooms is not None:
+        _print_room_reports(console, rooms)
 
 
 def _count(number: int, noun: str) -> str:
