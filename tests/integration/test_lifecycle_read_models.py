@@ -39,6 +39,7 @@ from projections.tables import (
     DISPUTE_TABLES,
     LEDGER_TABLES,
     PAYMENT_TABLES,
+    SUBSTATION_TABLES,
     implausible_heat_decisions,
     meters,
     reading_corrections,
@@ -168,15 +169,16 @@ def test_the_live_read_models_hold_the_lifecycle(played: Container) -> None:
 )
 def test_a_rebuilt_projection_equals_the_live_one(played: Container, batch_size: int | None) -> None:
     live = table_rows(played.engine)
-    # The billing, payment, arrears, dispute and tariff-correction tables, and the clerks' decisions
-    # about implausible heat, are compared by their own read-model tests; this scenario bills
-    # nothing, disputes nothing and decides nothing.
+    # The billing, payment, arrears, dispute, tariff-correction and substation tables, and the
+    # clerks' decisions about implausible heat, are compared by their own read-model tests; this
+    # scenario bills nothing, disputes nothing, feeds no substation and decides nothing.
     elsewhere = (
         *BILLING_TABLES,
         *PAYMENT_TABLES,
         *ARREARS_TABLES,
         *DISPUTE_TABLES,
         *TARIFF_CORRECTION_TABLES,
+        *SUBSTATION_TABLES,
         implausible_heat_decisions,
     )
     assert all(live[table.name] for table in LEDGER_TABLES if table not in elsewhere), "rows to compare"
