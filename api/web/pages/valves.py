@@ -68,7 +68,7 @@ def health(request: Request, user: WebUser, container: WebContainer) -> Response
     return render(request, "valves/health.html", {"query": query, "found": found, "filters": filters})
 
 
-@router.get("/{device_id}")
+@router.get("/devices/{device_id}")
 def controller(device_id: DevicePath, request: Request, user: WebUser, container: WebContainer) -> Response:
     """A controller: facts, latest report, recent days, commands, and the forms to act."""
     return _controller_page(request, container, user, device_id, {}, FormErrors())
@@ -100,7 +100,7 @@ def _controller_page(
     return render(request, "valves/controller.html", context, status_code=status)
 
 
-@router.post("/{device_id}/commands")
+@router.post("/devices/{device_id}/commands")
 def request_command(
     device_id: DevicePath, request: Request, user: CsrfChecked, container: WebContainer, form: FormFields
 ) -> Response:
@@ -112,10 +112,10 @@ def request_command(
     except (ValidationError, LedgerError) as error:
         errors = _request_errors(error, request_language(request))
         return _controller_page(request, container, user, device_id, dict(form), errors, refusal_status(error))
-    return RedirectResponse(f"{BASE}/{device_id}?done=requested", status_code=303)
+    return RedirectResponse(f"{BASE}/devices/{device_id}?done=requested", status_code=303)
 
 
-@router.post("/{device_id}/commands/{command_id}/approval")
+@router.post("/devices/{device_id}/commands/{command_id}/approval")
 def approve_command(
     device_id: DevicePath,
     command_id: CommandPath,
@@ -132,7 +132,7 @@ def approve_command(
     except (ValidationError, LedgerError) as error:
         errors = {command_id: form_errors(error, request_language(request), ("reason",))}
         return _controller_page(request, container, user, device_id, {}, FormErrors(), refusal_status(error), errors)
-    return RedirectResponse(f"{BASE}/{device_id}?done=approved", status_code=303)
+    return RedirectResponse(f"{BASE}/devices/{device_id}?done=approved", status_code=303)
 
 
 def _request_errors(error: ValidationError | LedgerError, language: Language) -> FormErrors:

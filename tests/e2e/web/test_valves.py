@@ -65,10 +65,12 @@ def test_the_overview_lists_a_households_controllers_and_the_under_heated(
 
     assert page.status_code == 200
     assert "室温控制器与阀门" in page.text and "室温不达标住户" in page.text
-    assert '<a href="/ui/valves/RC-1">RC-1</a>' in page.text and '<a href="/ui/households/WZ-0001">' in page.text
+    assert (
+        '<a href="/ui/valves/devices/RC-1">RC-1</a>' in page.text and '<a href="/ui/households/WZ-0001">' in page.text
+    )
     assert "30" in _cell_after(page.text, "RC-1")  # hours below 18 °C
     assert 'href="/ui/valves"' in service.get("/ui/").text  # in the navigation
-    assert "WZ-0001 的室温控制器" in found.text and '<a href="/ui/valves/RC-1">RC-1</a>' in found.text
+    assert "WZ-0001 的室温控制器" in found.text and '<a href="/ui/valves/devices/RC-1">RC-1</a>' in found.text
     assert "Under-heated households" in english.text and "Commands awaiting approval" in english.text
 
 
@@ -83,12 +85,12 @@ def test_device_health_and_a_controllers_page(valved: LedgerApi, web_login: WebL
     auditor = web_login(Role.AUDITOR)
 
     health = auditor.get("/ui/valves/health")
-    page = auditor.get("/ui/valves/RC-1")
-    english = auditor.get("/ui/valves/RC-1?lang=en")
-    unknown = auditor.get("/ui/valves/RC-9")
+    page = auditor.get("/ui/valves/devices/RC-1")
+    english = auditor.get("/ui/valves/devices/RC-1?lang=en")
+    unknown = auditor.get("/ui/valves/devices/RC-9")
 
     assert health.status_code == 200 and "设备状态" in health.text
-    assert '<a href="/ui/valves/RC-1">RC-1</a>' in health.text and '<td class="number">77</td>' in health.text
+    assert '<a href="/ui/valves/devices/RC-1">RC-1</a>' in health.text and '<td class="number">77</td>' in health.text
     assert page.status_code == 200
     assert "室温控制器 RC-1" in page.text and "17.0 °C" in page.text and "部分开启" in page.text
     assert "12月9日" in page.text and "6.2" in page.text  # the days table
@@ -101,23 +103,23 @@ def test_a_command_is_requested_and_approved_by_a_second_person(valved: LedgerAp
     li = web_login(Role.CLERK, username="clerk-li")
     wang = web_login(Role.CLERK, username="clerk-wang")
 
-    requested = li.post_form("/ui/valves/RC-1/commands", FORCE_CLOSE, follow_redirects=False)
-    assert requested.status_code == 303 and requested.headers["location"] == "/ui/valves/RC-1?done=requested"
+    requested = li.post_form("/ui/valves/devices/RC-1/commands", FORCE_CLOSE, follow_redirects=False)
+    assert requested.status_code == 303 and requested.headers["location"] == "/ui/valves/devices/RC-1?done=requested"
     [command] = commands(valved)
     assert (command["kind"], command["state"], command["requested_by"]) == ("force_close", "requested", "clerk-li")
-    own_page = li.get("/ui/valves/RC-1?done=requested")
+    own_page = li.get("/ui/valves/devices/RC-1?done=requested")
     assert "指令已申请" in own_page.text and "须由另一人审批" in own_page.text
     assert f"/commands/{command['command_id']}/approval" not in own_page.text  # not offered to the requester
     assert "待审批的指令" in li.get("/ui/valves").text and "强制关阀" in li.get("/ui/valves").text
 
-    path = f"/ui/valves/RC-1/commands/{command['command_id']}/approval"
-    assert path in wang.get("/ui/valves/RC-1").text
+    path = f"/ui/valves/devices/RC-1/commands/{command['command_id']}/approval"
+    assert path in wang.get("/ui/valves/devices/RC-1").text
     own = li.post_form(path, {"reason": "mine"})
     assert own.status_code == 403 and commands(valved)[0]["approved_by"] is None  # crafted: refused
     approved = wang.post_form(path, {"reason": "checked with the household"}, follow_redirects=False)
-    assert approved.status_code == 303 and approved.headers["location"] == "/ui/valves/RC-1?done=approved"
+    assert approved.status_code == 303 and approved.headers["location"] == "/ui/valves/devices/RC-1?done=approved"
     assert (commands(valved)[0]["state"], commands(valved)[0]["approved_by"]) == ("approved", "clerk-wang")
-    after = wang.get("/ui/valves/RC-1?done=approved")
+    after = wang.get("/ui/valves/devices/RC-1?done=approved")
     assert "指令已审批" in after.text and "已审批" in after.text and "clerk-wang" in after.text
 
 
@@ -126,9 +128,11 @@ def test_refusals_are_said_beside_the_form_and_record_nothing(
 ) -> None:
     clerk = web_login(Role.CLERK, language="en")
 
-    gear = clerk.post_form("/ui/valves/RC-1/commands", {"kind": "force_gear", "gear": "9", "reason": "too hot"})
-    text = clerk.post_form("/ui/valves/RC-1/commands", {"kind": "force_gear", "gear": "two", "reason": "too hot"})
-    missing = clerk.post_form("/ui/valves/RC-1/commands", {"kind": "set_room_temperature", "reason": "asked"})
+    gear = clerk.post_form("/ui/valves/devices/RC-1/commands", {"kind": "force_gear", "gear": "9", "reason": "too hot"})
+    text = clerk.post_form(
+        "/ui/valves/devices/RC-1/commands", {"kind": "force_gear", "gear": "two", "reason": "too hot"}
+    )
+    missing = clerk.post_form("/ui/valves/devices/RC-1/commands", {"kind": "set_room_temperature", "reason": "asked"})
 
     assert gear.status_code == 422 and 'id="request-gear-error"' in gear.text and "gear" in gear.text
     assert text.status_code == 422 and 'id="request-gear-error"' in text.text
@@ -136,9 +140,11 @@ def test_refusals_are_said_beside_the_form_and_record_nothing(
     assert commands(valved) == []
 
     container.settings.valve_commands_per_hour = 1
-    first = clerk.post_form("/ui/valves/RC-1/commands", {"kind": "unlock", "reason": "asked"}, follow_redirects=False)
+    first = clerk.post_form(
+        "/ui/valves/devices/RC-1/commands", {"kind": "unlock", "reason": "asked"}, follow_redirects=False
+    )
     assert first.status_code == 303
-    limited = clerk.post_form("/ui/valves/RC-1/commands", {"kind": "lock_temperature", "reason": "asked"})
+    limited = clerk.post_form("/ui/valves/devices/RC-1/commands", {"kind": "lock_temperature", "reason": "asked"})
     assert limited.status_code == 429 and "try again in 3600 seconds" in limited.text
     assert 'value="lock_temperature" selected' in limited.text  # the form keeps what was typed
     assert len(commands(valved)) == 1
@@ -150,14 +156,14 @@ def test_roles_that_may_not_command_are_not_offered_and_refused(
 ) -> None:
     client = web_login(role)
 
-    assert "申请阀门指令" not in client.get("/ui/valves/RC-1").text
-    assert client.post_form("/ui/valves/RC-1/commands", FORCE_CLOSE).status_code == 403
+    assert "申请阀门指令" not in client.get("/ui/valves/devices/RC-1").text
+    assert client.post_form("/ui/valves/devices/RC-1/commands", FORCE_CLOSE).status_code == 403
     assert commands(valved) == []
 
 
 def test_a_post_without_the_csrf_token_is_refused(valved: LedgerApi, web_login: WebLogin) -> None:
     clerk = web_login(Role.CLERK)
 
-    refused = clerk.post("/ui/valves/RC-1/commands", data=FORCE_CLOSE)
+    refused = clerk.post("/ui/valves/devices/RC-1/commands", data=FORCE_CLOSE)
 
     assert refused.status_code == 403 and commands(valved) == []
