@@ -3,9 +3,10 @@
 Every flat that takes heat gets a controller (``RC-`` and its account number, a valve of five
 gears); a suspended flat (报停, its valve sealed) gets none. Each controller reports twice a day
 (08:00 and 20:00 in Asia/Shanghai; a real one every hour or so, but the demo's read models need no
-more and its load stays short) up to the ledger's clock, as if a gateway had recorded them over MQTT: room temperature, humidity, the set temperature, the valve's gear and
-state, its accumulated open hours, signal and battery. These are written at load, not played by a
-live simulator, so ``heatledger demo`` stays quick and repeats: seeded like the rest of the demo.
+more and its load stays short) up to the ledger's clock, as if a gateway had recorded them over
+MQTT: room temperature, humidity, the set temperature, the valve's gear and state, its accumulated
+open hours, signal and battery. These are written at load, not played by a live simulator, so the
+demo repeats: seeded like the rest of it (``heatledger demo --room-reports``).
 
 The rooms follow the weather: an occupied flat keeps about 20 °C, a flat at the building's end or
 under the roof (a high position coefficient) loses a degree for every four below −5 °C outdoors
