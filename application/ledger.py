@@ -6,7 +6,6 @@ saves. Aggregates that change together are saved in one atomic ``save()``.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from eventsourcing.persistence import InfrastructureFactory, IntegrityError, JSO
 
 from application.authorization import Permission, Principal
 from application.ingestion import MAXIMUM_BATCH_SIZE, BatchReport, ReadingItem, judge_batch
+from application.locks import CommandLocks, SharedExclusiveLock
 from application.reading_history import MeterHistory, StoredReadings
 from application.transcodings import LedgerTranscoder, register_ledger_transcodings
 from domain import ids
@@ -56,7 +56,7 @@ Result = TypeVar("Result")
 def _one_at_a_time(
     method: Callable[Concatenate[HeatLedger, Parameters], Result],
 ) -> Callable[Concatenate[HeatLedger, Parameters], Result]:
-    """Run a HeatLedger command or load under the ledger's command lock (see ``__init__``)."""
+    """Run a HeatLedger command alone in the process: the lock taken exclusive (see ``__init__``)."""
 
     @wraps(method)
     def serialised(ledger: HeatLedger, /, *args: Parameters.args, **kwargs: Parameters.kwargs) -> Result:
@@ -86,18 +86,23 @@ class HeatLedger(Application[UUID]):
         env: dict[str, str] | None = None,
         clock: Callable[[], datetime] = utc_now,
         stored_readings: StoredReadings | None = None,
+        exclusive_commands: bool = False,
     ) -> None:
         """``stored_readings`` is the read model late readings older than a meter's window are
-        judged against; without it they are judged against the meter's stored events (slower)."""
+        judged against; without it they are judged against the meter's stored events (slower).
+        ``exclusive_commands`` runs every command alone in the process, as before issue 16."""
         super().__init__(env)
         self.clock = clock
         self._stored_readings = stored_readings
         self._after_save: list[Callable[[], None]] = []
         # Batches judge the cached meters themselves, not copies (copying a meter costs more than
-        # judging its reading). So commands and loads run one at a time per process: none ever
-        # sees, saves or (on a failed save) loses another command's unsaved changes. Across
-        # processes the aggregate version check keeps writers honest.
-        self._command_lock = threading.RLock()
+        # judging its reading), and several services do the same. So no two threads may work on
+        # one cached aggregate: a command written for that runs exclusive (alone in the process);
+        # a converted one runs shared and locks the ids it loads or saves (application/locks.py),
+        # so none ever sees, saves or (on a failed save) loses another command's unsaved changes.
+        # Across processes the aggregate version check keeps writers honest.
+        self.locks = CommandLocks(always_exclusive=exclusive_commands)
+        self._command_lock = self.locks.process
 
     def construct_transcoder(self) -> Transcoder:
         """The ledger's JSON transcoder (same stored form as the library's, faster decoding), unless
@@ -124,19 +129,22 @@ class HeatLedger(Application[UUID]):
 
     # -- loading ------------------------------------------------------------------------------
 
-    @_one_at_a_time
     def household(self, account_number: str) -> Household:
-        """The household with this account number, or NotFoundError."""
-        return self._load(Household, ids.household_id(account_number), "household", account_number)
+        """The household with this account number (a copy), or NotFoundError."""
+        household_id = ids.household_id(account_number)
+        with self.locks.writing([household_id]):
+            return self._load(Household, household_id, "household", account_number)
 
-    @_one_at_a_time
     def meter(self, serial: str) -> Meter:
-        """The meter with this serial number, or NotFoundError."""
-        return self._load(Meter, ids.meter_id(serial), "meter", serial)
+        """The meter with this serial number (a copy), or NotFoundError."""
+        meter_id = ids.meter_id(serial)
+        with self.locks.writing([meter_id]):
+            return self._load(Meter, meter_id, "meter", serial)
 
     @property
-    def command_lock(self) -> threading.RLock:
-        """The lock every command of this process runs under (services beside the ledger use it too)."""
+    def command_lock(self) -> SharedExclusiveLock:
+        """The process's command lock: ``with ledger.command_lock:`` runs a command alone in the
+        process (services beside the ledger use it too); converted commands use ``locks.writing``."""
         return self._command_lock
 
     def _load(
@@ -512,7 +520,8 @@ class HeatLedger(Application[UUID]):
                 size=len(items),
             )
         batch = batch_id or uuid4()
-        with self._command_lock:
+        # Beside other commands, alone on this batch's meters (judged in the cache itself).
+        with self.locks.writing({ids.meter_id(item.meter_serial) for item in items}):
             for attempt in range(1, MAXIMUM_SAVE_ATTEMPTS + 1):
                 lookup = _MeterLookup(self._find_meter, self._history_of)
                 try:

@@ -177,7 +177,9 @@ class Payments:
             money.currency,
         )
         try:
-            with self.ledger.command_lock:
+            # Beside other commands: a new payment is its own aggregate, locked by its id so the
+            # same reference sent twice at once is saved once and found the second time.
+            with self.ledger.locks.writing([payment.id]):
                 self.ledger.save(payment)
         except IntegrityError:
             return PaymentOutcome(self._same_payment_again(payment), recorded=False)
@@ -197,7 +199,7 @@ class Payments:
 
     def payment(self, payment_id: UUID) -> Payment:
         """The payment with this id, or NotFoundError."""
-        with self.ledger.command_lock:
+        with self.ledger.locks.writing([payment_id]):
             payment = self.ledger.load_or_none(Payment, payment_id)
             if payment is None:
                 raise NotFoundError(f"no payment {payment_id}", kind="payment", key=str(payment_id))

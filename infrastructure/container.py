@@ -245,7 +245,9 @@ def bootstrap(settings: Settings | None = None, *, event_chain: bool = True) -> 
     engine = create_database_engine(settings)
     migrate(engine)
     environment = event_store_environment(settings, event_chain=event_chain)
-    ledger = HeatLedger(env=environment, stored_readings=SqlStoredReadings(engine))
+    ledger = HeatLedger(
+        env=environment, stored_readings=SqlStoredReadings(engine), exclusive_commands=settings.exclusive_commands
+    )
     runner = ProjectionRunner(ledger, engine, LedgerProjection())
     if settings.catch_up_after_command:
         ledger.add_after_save_hook(_catch_up_after_save(runner))

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     # aggregate is brought up to date with the events other processes saved (one read per get),
     # so no process reads a stale season, tariff or account. One process alone needs no read.
     aggregate_cache_fastforward: bool = False
+    # Every command alone in its process, as before issue 16 (readings and payments otherwise run
+    # side by side, one thread per aggregate): for measuring (bench/api_writes.py) or a fallback.
+    exclusive_commands: bool = False
     # -- timeouts: nothing waits on the database forever (docs/operations.md, "Database timeouts") --
     # PostgreSQL cancels any one statement of the event store or the read models after this long.
     database_statement_timeout_seconds: float = Field(default=60.0, ge=0.1, le=3600)
