@@ -93,12 +93,12 @@ OPENAPI_TAGS = [
         "description": "A price the price bureau revised after the season: previewed, approved by a second person, "
         "booked as credit and debit notes against the original billing periods",
     },
-    {"name": "dunning", "description": "Payment reminders: runs, the notification outbox, household contacts"},
     {
         "name": "reports",
         "description": "Community analytics (issue 15): unit consumption, saving against area charging, revenue "
         "both ways, who pays more or less, network heat loss, position fairness, collection; their settings",
     },
+    {"name": "dunning", "description": "Payment reminders: runs, the notification outbox, household contacts"},
     {
         "name": "disputes",
         "description": "Customer service (客服): disputes of bills, readings and payments, their investigation and "
@@ -139,6 +139,7 @@ ROUTERS = (
     online_payments.router,
     payments.router,
     payment_reports.router,
+    reports.router,
     arrears.router,
     dunning.router,
     dispute_service_levels.router,  # before disputes: /disputes/overdue is no dispute id
