@@ -29,6 +29,7 @@ PAY, APPROVE, NOTIFY = Permission.RECEIVE_PAYMENTS, Permission.APPROVE_REFUNDS, 
 ARREARS, REMIND = Permission.MANAGE_ARREARS, Permission.SEND_REMINDERS
 SCENARIOS = Permission.RUN_SCENARIOS
 DISPUTES = Permission.MANAGE_DISPUTES
+VALVES = Permission.COMMAND_VALVES
 
 # The whole table, written out: a role gaining or losing a permission must show up here.
 EXPECTED = {
@@ -48,8 +49,9 @@ EXPECTED = {
         REMIND,
         DISPUTES,
         SCENARIOS,
+        VALVES,
     },
-    Role.CLERK: {R, M, METERS, SUBMIT, BILLING, PAY, APPROVE, ARREARS, REMIND, DISPUTES},
+    Role.CLERK: {R, M, METERS, SUBMIT, BILLING, PAY, APPROVE, ARREARS, REMIND, DISPUTES, VALVES},
     Role.CUSTOMER_SERVICE: {R, M, METERS, SUBMIT, DISPUTES},
     Role.AUDITOR: {R},
     Role.REGULATOR: {R, SCENARIOS},
