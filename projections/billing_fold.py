@@ -44,6 +44,7 @@ from projections.arrears_handlers import ARREARS_HANDLERS
 from projections.billing_handlers import BILLING_HANDLERS
 from projections.dispute_handlers import DISPUTE_HANDLERS
 from projections.payment_handlers import PAYMENT_HANDLERS
+from projections.payment_orders import PAYMENT_ORDER_HANDLERS
 from projections.room_telemetry import ROOM_TELEMETRY_HANDLERS
 from projections.tariff_corrections import TARIFF_CORRECTION_HANDLERS
 from projections.valve_commands import VALVE_HANDLERS
@@ -54,6 +55,7 @@ FOLDED_ELSEWHERE: frozenset[type[Any]] = frozenset(
     {
         *BILLING_HANDLERS,
         *PAYMENT_HANDLERS,
+        *PAYMENT_ORDER_HANDLERS,  # online payment orders: a table of their own
         *ARREARS_HANDLERS,
         *DISPUTE_HANDLERS,
         *TARIFF_CORRECTION_HANDLERS,

@@ -128,7 +128,10 @@ EXPECT_TIMEOUT_MS = 15_000
 ACTION_TIMEOUT_MS = 30_000
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an asyncio loop running in the main
+# thread while it is started, and under xdist's file-by-file distribution the next test file in the
+# same process then finds "a running event loop" (asyncio.run() refuses: arq worker tests failed).
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     from playwright.sync_api import expect, sync_playwright
 
