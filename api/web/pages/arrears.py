@@ -24,9 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from api.schemas.common import KEY_MAX_LENGTH, NAME_MAX_LENGTH, SeasonCode
+from api.web.forms import FormErrors, form_errors
 from api.web.pages import arrears_data as data
 from api.web.pages.billing_common import FormFields, WebContainer, refusal_status
-from api.web.pages.billing_data import FormErrors, communities, form_errors
+from api.web.pages.billing_data import communities
 from api.web.pages.casework_common import blank_to_none, invalid_query, page_number, query_without_page
 from api.web.rendering import render, translate
 from api.web.session import CsrfChecked, WebSession, WebUser, is_htmx, request_language

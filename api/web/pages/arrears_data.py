@@ -36,7 +36,7 @@ from api.schemas.arrears import (
 )
 from api.schemas.common import KEY_MAX_LENGTH
 from api.schemas.payments import AgingReport, AgingTotalsOutput, CollectionRateOutput
-from api.web.pages.billing_data import filled
+from api.web.forms import filled
 from application.authorization import Principal
 from domain.arrears import FlagStatus
 from domain.day_split import business_day

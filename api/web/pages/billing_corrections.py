@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from api.schemas.common import NAME_MAX_LENGTH
+from api.web import forms
 from api.web.pages import billing_corrections_data as corrections
-from api.web.pages import billing_data as data
 from api.web.pages.billing_common import FormFields, PageNumber, WebContainer, names, refusal_status
 from api.web.pages.billing_tariffs import form_choices
 from api.web.rendering import render
@@ -63,7 +63,7 @@ def proposal_form(
     """The form to propose a correction (administrators; others get the 403 page)."""
     user.principal.require(Permission.MANAGE_TARIFFS)
     values = corrections.proposal_defaults(container, customer_class, scope)
-    return _form_page(request, values, data.FormErrors())
+    return _form_page(request, values, forms.FormErrors())
 
 
 @router.post("/new")
@@ -72,7 +72,7 @@ def propose(request: Request, user: CsrfChecked, container: WebContainer, form: 
     try:
         proposed = corrections.propose(container, user.principal, form)
     except (*Refusal, NotFoundError) as error:  # a version that does not exist is the form's error
-        errors = data.form_errors(error, request_language(request), corrections.CORRECTION_FIELDS)
+        errors = forms.form_errors(error, request_language(request), corrections.CORRECTION_FIELDS)
         return _form_page(request, form, errors, refusal_status(error))
     return RedirectResponse(correction_path(proposed.correction_id), status_code=303)
 
@@ -160,7 +160,7 @@ def _refused(
     correction_id: UUID,
     error: ValidationError | InvalidInputError | ConflictError,
 ) -> Response:
-    errors = data.form_errors(error, request_language(request), corrections.DECISION_FIELDS)
+    errors = forms.form_errors(error, request_language(request), corrections.DECISION_FIELDS)
     return _page(request, user, container, correction_id, 1, errors=errors, status=refusal_status(error))
 
 
@@ -171,7 +171,7 @@ def _page(
     correction_id: UUID,
     page: int,
     block: str | None = None,
-    errors: data.FormErrors | None = None,
+    errors: forms.FormErrors | None = None,
     status: int = 200,
 ) -> Response:
     language = request_language(request)
@@ -179,13 +179,13 @@ def _page(
     context = {
         "view": view,
         "offers": view.offers(user.principal),
-        "errors": errors or data.FormErrors(),
+        "errors": errors or forms.FormErrors(),
         "values": {},
         **names(language),
     }
     return render(request, "billing/correction.html", context, block_name=block, status_code=status)
 
 
-def _form_page(request: Request, values: dict[str, str], errors: data.FormErrors, status: int = 200) -> Response:
+def _form_page(request: Request, values: dict[str, str], errors: forms.FormErrors, status: int = 200) -> Response:
     context = {"values": values, "errors": errors, "choices": form_choices(), **names(request_language(request))}
     return render(request, "billing/correction_form.html", context, status_code=status)

@@ -28,7 +28,8 @@ from api.schemas.tariff_corrections import (
     TariffCorrectionOutput,
     TariffCorrectionProposal,
 )
-from api.web.pages.billing_data import PAGE_SIZE, Paged, business_today, filled, page_of
+from api.web.forms import filled
+from api.web.pages.billing_data import PAGE_SIZE, Paged, business_today, page_of
 from application.authorization import Permission, Principal
 from domain.season import current_or_last_season
 from domain.tariff_correction import CorrectionState

@@ -12,18 +12,17 @@ arrives as text; the schemas read it as the API reads JSON, and what they refuse
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from fastapi import BackgroundTasks, Response
-from pydantic import ValidationError
 
 from api.history_text import summarize
-from api.messages import Language, describe_error, render
+from api.messages import Language
 from api.routers import billing as billing_api
 from api.routers import seasons as seasons_api
 from api.routers import tariffs as tariffs_api
@@ -36,11 +35,12 @@ from api.schemas.billing import (
     TariffVersionOutput,
 )
 from api.schemas.seasons import SeasonDays, SeasonDeclaration, SeasonInForceOutput, SeasonOutput
+from api.web.forms import filled
 from application.authorization import Permission, Principal
 from application.history import Histories, HistoryQuery
 from domain.billing import BillKind
 from domain.day_split import business_day
-from domain.errors import LedgerError, NotFoundError
+from domain.errors import NotFoundError
 from domain.season import Season, current_or_last_season
 from domain.settlement import ALLOWED_QUANTA_YUAN
 from domain.tariff import CITY_SCOPE
@@ -121,52 +121,6 @@ def page_of(items: Sequence[T], page: int, page_size: int = PAGE_SIZE) -> Paged[
     number = min(max(1, page), last_page)
     start = (number - 1) * page_size
     return Paged(list(items[start : start + page_size]), number, len(items), page_size)
-
-
-@dataclass
-class FormErrors:
-    """Why a form was refused: messages by field name, and those about the form as a whole."""
-
-    fields: dict[str, str] = field(default_factory=dict)
-    general: list[str] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.fields or self.general)
-
-
-def form_errors(error: ValidationError | LedgerError, language: Language, known_fields: Iterable[str]) -> FormErrors:
-    """A refusal of the schema or the ledger as the form shows it: beside the field it names when
-    the form has that field, above the form otherwise. Messages are the API's, in ``language``."""
-    known = frozenset(known_fields)
-    found = FormErrors()
-    for name, message in _messages(error, language):
-        if name in known and name not in found.fields:
-            found.fields[name] = message
-        elif name not in known:
-            found.general.append(message)
-    return found
-
-
-def _messages(error: ValidationError | LedgerError, language: Language) -> list[tuple[str, str]]:
-    if isinstance(error, LedgerError):
-        return [(str(error.params.get("field", "")), describe_error(error, language))]
-    return [_validation_message(item, language) for item in error.errors()]
-
-
-def _validation_message(item: Mapping[str, Any], language: Language) -> tuple[str, str]:
-    """A pydantic error as the API's problem words it (``validation.<type>`` of the catalogue)."""
-    location = tuple(item.get("loc", ()))
-    name = str(location[0]) if location else ""
-    params = dict(item.get("ctx") or {})
-    message = render([f"validation.{item.get('type', 'value_error')}"], params, language, str(item.get("msg", "")))
-    return name, message
-
-
-def filled(form: Mapping[str, Any], names: Iterable[str]) -> dict[str, str]:
-    """The form's values for ``names``, trimmed, without the empty ones (the schema's defaults
-    apply to a field left blank, as to a field a JSON body leaves out)."""
-    values = {name: str(form.get(name, "") or "").strip() for name in names}
-    return {name: value for name, value in values.items() if value}
 
 
 def business_today(container: Container) -> date:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, BackgroundTasks, Path, Request
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
+from api.web import forms
 from api.web.pages import billing_data as data
 from api.web.pages.billing_common import FormFields, PageNumber, WebContainer, names, refusal_status
 from api.web.rendering import render
@@ -27,7 +28,7 @@ RunIdPath = Annotated[UUID, Path()]
 @router.get("")
 def run_list(request: Request, user: WebUser, container: WebContainer, page: PageNumber = 1) -> Response:
     """The latest runs, newest first, and (for those who may run billing) the form to start one."""
-    return _list_page(request, container, page, data.run_defaults(container), data.FormErrors())
+    return _list_page(request, container, page, data.run_defaults(container), forms.FormErrors())
 
 
 @router.post("")
@@ -41,7 +42,7 @@ def start(
     try:
         run = data.submit_run(container, user.principal, form, language, background)
     except (ValidationError, InvalidInputError) as error:
-        errors = data.form_errors(error, language, data.RUN_FIELDS)
+        errors = forms.form_errors(error, language, data.RUN_FIELDS)
         return _list_page(request, container, 1, form, errors, refusal_status(error))
     # FastAPI hands the background tasks to the response returned, so the run starts after it.
     return RedirectResponse(f"/ui/billing-runs/{run.run_id}", status_code=303)
@@ -69,7 +70,7 @@ def _list_page(
     container: Container,
     page: int,
     values: dict[str, str],
-    errors: data.FormErrors,
+    errors: forms.FormErrors,
     status: int = 200,
 ) -> Response:
     language = request_language(request)

@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from api.routers.billing import SeasonPath
 from api.schemas.common import NAME_MAX_LENGTH
 from api.schemas.seasons import SeasonOutput
+from api.web import forms
 from api.web.pages import billing_data as data
 from api.web.pages.billing_common import FormFields, WebContainer, names, refusal_status
 from api.web.rendering import render
@@ -44,7 +45,7 @@ def season_list(
     """A season's records (the city's, then the communities' own), and, for ``community``, the
     days it heats and where they come from."""
     code = data.season_code_or_current(container, season)
-    return _list_page(request, container, code, community.strip(), {"season": code}, data.FormErrors())
+    return _list_page(request, container, code, community.strip(), {"season": code}, forms.FormErrors())
 
 
 @router.post("")
@@ -54,7 +55,7 @@ def declare(request: Request, user: CsrfChecked, container: WebContainer, form: 
     try:
         record = data.declare_season(container, user.principal, form)
     except (ValidationError, InvalidInputError, ConflictError) as error:
-        errors = data.form_errors(error, language, data.SEASON_FIELDS)
+        errors = forms.form_errors(error, language, data.SEASON_FIELDS)
         code = _shown_season(container, form.get("season", ""))
         return _list_page(request, container, code, "", form, errors, refusal_status(error))
     return RedirectResponse(f"{season_path(record.scope, record.season)}?saved={SAVED_DECLARED}", status_code=303)
@@ -72,7 +73,7 @@ def season_page(
     """A scope's record of a season with every decree (404 page when none was declared)."""
     record = data.season_record(container, scope, season)
     values = {"first_day": record.first_day.isoformat(), "last_day": record.last_day.isoformat()}
-    return _record_page(request, record, values, data.FormErrors(), saved=saved)
+    return _record_page(request, record, values, forms.FormErrors(), saved=saved)
 
 
 @router.post("/{scope}/{season}/extension")
@@ -84,7 +85,7 @@ def extend(
     try:
         record = data.extend_season(container, user.principal, scope, season, form)
     except (ValidationError, InvalidInputError, ConflictError) as error:
-        errors = data.form_errors(error, language, data.EXTENSION_FIELDS)
+        errors = forms.form_errors(error, language, data.EXTENSION_FIELDS)
         current = data.season_record(container, scope, season)
         return _record_page(request, current, form, errors, refusal_status(error))
     return RedirectResponse(f"{season_path(record.scope, record.season)}?saved={SAVED_EXTENDED}", status_code=303)
@@ -104,7 +105,7 @@ def _list_page(
     code: str,
     community: str,
     values: dict[str, str],
-    errors: data.FormErrors,
+    errors: forms.FormErrors,
     status: int = 200,
 ) -> Response:
     communities = data.communities(container)
@@ -128,7 +129,7 @@ def _record_page(
     request: Request,
     record: SeasonOutput,
     values: dict[str, str],
-    errors: data.FormErrors,
+    errors: forms.FormErrors,
     status: int = 200,
     saved: str = "",
 ) -> Response:

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from api.schemas.common import NAME_MAX_LENGTH
+from api.web import forms
 from api.web.pages import billing_data as data
 from api.web.pages.billing_common import FormFields, PageNumber, WebContainer, names, refusal_status
 from api.web.rendering import render
@@ -65,7 +66,7 @@ def publication_form(
     get the 403 page, as the API refuses them)."""
     user.principal.require(Permission.MANAGE_TARIFFS)
     values = data.publication_defaults(container, customer_class, scope)
-    return _form_page(request, container, values, data.FormErrors())
+    return _form_page(request, container, values, forms.FormErrors())
 
 
 @router.post("/new")
@@ -76,7 +77,7 @@ def publish(request: Request, user: CsrfChecked, container: WebContainer, form: 
     try:
         version = data.publish_tariff(container, user.principal, form)
     except (ValidationError, InvalidInputError, ConflictError) as error:
-        errors = data.form_errors(error, language, data.TARIFF_FIELDS)
+        errors = forms.form_errors(error, language, data.TARIFF_FIELDS)
         return _form_page(request, container, form, errors, refusal_status(error))
     target = f"{tariff_path(version.customer_class, version.scope)}?published={version.version}"
     return RedirectResponse(target, status_code=303)
@@ -105,7 +106,7 @@ def tariff_page(
 
 
 def _form_page(
-    request: Request, container: Any, values: dict[str, str], errors: data.FormErrors, status: int = 200
+    request: Request, container: Any, values: dict[str, str], errors: forms.FormErrors, status: int = 200
 ) -> Response:
     context = {
         "values": values,

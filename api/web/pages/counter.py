@@ -21,6 +21,7 @@ from pydantic import BeforeValidator
 from starlette.responses import RedirectResponse, Response
 
 from api.schemas.common import KEY_MAX_LENGTH
+from api.web import forms
 from api.web.pages import counter_data as data
 from api.web.rendering import render
 from api.web.session import CsrfChecked, WebSession, WebUser, is_htmx, request_language
@@ -124,9 +125,9 @@ def _counter_page(
         "panel": panel,
         "channels": data.counter_channels(),
         "payment_values": payment_values or {"receipt_number": data.suggested_receipt_number(today), "channel": "cash"},
-        "errors": refused.errors if refused else data.FormErrors(),
+        "errors": refused.errors if refused else forms.FormErrors(),
         "refund_values": refund_values or _refund_defaults(panel, today),
-        "refund_errors": refund_refused.errors if refund_refused else data.FormErrors(),
+        "refund_errors": refund_refused.errors if refund_refused else forms.FormErrors(),
         "refunds_waiting": data.refunds(container, user.principal, RefundStatus.REQUESTED, None, 1).total,
     }
     context["account_path"] = quoted(panel.account_number) if panel is not None else ""
@@ -186,7 +187,7 @@ def _reversal_page(
         "receipt": data.receipt(container, user.principal, payment_id),
         "kinds": data.reversal_kinds(),
         "values": values,
-        "errors": refused.errors if refused else data.FormErrors(),
+        "errors": refused.errors if refused else forms.FormErrors(),
     }
     status = refused.status_code if refused else 200
     return render(request, "counter/reversal.html", context, status_code=status)
@@ -294,7 +295,7 @@ def _refunds_page(
         "account": account.strip(),
         "may_decide": {item.refund_id: data.may_decide(principal, item) for item in paged.items},
         "refused_id": refused_id,
-        "errors": refused.errors if refused else data.FormErrors(),
+        "errors": refused.errors if refused else forms.FormErrors(),
     }
     return render(request, "counter/refunds.html", context, status_code=refused.status_code if refused else 200)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
@@ -29,7 +29,7 @@ from fastapi import Response
 from pydantic import BaseModel, ValidationError
 
 from api.chinese_amounts import amount_in_capitals
-from api.messages import Language, describe_error, render
+from api.messages import Language
 from api.routers import bills as bills_api
 from api.routers import online_payments as orders_api
 from api.routers import payment_reports as reports_api
@@ -52,6 +52,7 @@ from api.schemas.payments import (
     RefundRequest,
     Reversal,
 )
+from api.web.forms import FormErrors, filled, form_errors
 from application.authorization import Permission, Principal
 from application.history import LOGGED_ROLES, may_see_personal_data
 from domain.day_split import business_day
@@ -114,52 +115,6 @@ class Paged(Generic[T]):
 def offset_of(page: int, page_size: int = PAGE_SIZE) -> int:
     """The first item of the ``page``-th page (pages count from 1; anything less is the first)."""
     return (max(1, page) - 1) * page_size
-
-
-@dataclass
-class FormErrors:
-    """Why a form was refused: messages by field name, and those about the form as a whole."""
-
-    fields: dict[str, str] = field(default_factory=dict)
-    general: list[str] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.fields or self.general)
-
-
-def form_errors(error: ValidationError | LedgerError, language: Language, known_fields: Iterable[str]) -> FormErrors:
-    """A refusal of the schema or the ledger as the form shows it: beside the field it names when
-    the form has that field, above the form otherwise. The messages are the API's, in ``language``."""
-    known = frozenset(known_fields)
-    found = FormErrors()
-    for name, message in _messages(error, language):
-        if name in known and name not in found.fields:
-            found.fields[name] = message
-        else:
-            found.general.append(message)
-    return found
-
-
-def _messages(error: ValidationError | LedgerError, language: Language) -> list[tuple[str, str]]:
-    if isinstance(error, LedgerError):
-        return [(str(error.params.get("field", "")), describe_error(error, language))]
-    return [_validation_message(item, language) for item in error.errors()]
-
-
-def _validation_message(item: Mapping[str, Any], language: Language) -> tuple[str, str]:
-    """A pydantic error as the API's problem words it (``validation.<type>`` of the catalogue)."""
-    location = tuple(item.get("loc", ()))
-    name = str(location[0]) if location else ""
-    params = dict(item.get("ctx") or {})
-    message = render([f"validation.{item.get('type', 'value_error')}"], params, language, str(item.get("msg", "")))
-    return name, message
-
-
-def filled(form: Mapping[str, Any], names: Iterable[str]) -> dict[str, str]:
-    """The form's values for ``names``, trimmed, without the blank ones (the schema's defaults
-    apply to a field left blank, as to a field a JSON body leaves out)."""
-    values = {name: str(form.get(name, "") or "").strip() for name in names}
-    return {name: value for name, value in values.items() if value}
 
 
 @dataclass(frozen=True)

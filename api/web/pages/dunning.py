@@ -18,10 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from api.schemas.common import KEY_MAX_LENGTH
+from api.web.forms import FormErrors, form_errors
 from api.web.pages import dunning_data as data
 from api.web.pages.arrears import acting, reading, validated
 from api.web.pages.billing_common import FormFields, WebContainer, refusal_status
-from api.web.pages.billing_data import FormErrors, communities, form_errors
+from api.web.pages.billing_data import communities
 from api.web.pages.casework_common import page_number, query_without_page
 from api.web.rendering import render
 from api.web.session import CsrfChecked, WebSession, WebUser, is_htmx, request_language

@@ -27,8 +27,8 @@ from api.schemas.dunning import (
     ReminderOutcomeOutput,
     Requeue,
 )
+from api.web.forms import filled
 from api.web.pages.arrears_data import PAGE_SIZE, Pages, business_today, offset_of
-from api.web.pages.billing_data import filled
 from application.authorization import Principal
 from infrastructure.container import Container
 from infrastructure.notifications.outbox import MessageStatus

@@ -22,10 +22,11 @@ from api.i18n import Language
 from api.routers import reports as reports_api
 from api.schemas.common import NAME_MAX_LENGTH, SeasonCode
 from api.schemas.reports import SettingInput
+from api.web.forms import FormErrors, form_errors
 from api.web.pages import reports_data as data
 from api.web.pages.arrears_data import current_season_code
 from api.web.pages.billing_common import FormFields, WebContainer, refusal_status
-from api.web.pages.billing_data import FormErrors, communities, form_errors
+from api.web.pages.billing_data import communities
 from api.web.pages.casework_common import blank_to_none, invalid_query, page_number, query_without_page
 from api.web.rendering import render, translate
 from api.web.session import CsrfChecked, WebSession, WebUser, request_language

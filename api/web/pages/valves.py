@@ -20,10 +20,10 @@ from starlette.responses import RedirectResponse, Response
 from api.messages import Language
 from api.messages import render as render_message
 from api.schemas.common import KEY_MAX_LENGTH
+from api.web.forms import FormErrors, form_errors
 from api.web.pages import valves_data as data
 from api.web.pages.arrears import acting, reading, validated
 from api.web.pages.billing_common import FormFields, WebContainer, refusal_status
-from api.web.pages.billing_data import FormErrors, form_errors
 from api.web.pages.casework_common import page_number
 from api.web.rendering import render
 from api.web.session import CsrfChecked, WebSession, WebUser, request_language

@@ -26,8 +26,8 @@ from api.schemas.valves import (
     ControllerDetail,
     ControllerOutput,
 )
+from api.web.forms import filled
 from api.web.pages.arrears_data import PAGE_SIZE, Pages, business_today, offset_of
-from api.web.pages.billing_data import filled
 from application.authorization import Principal
 from domain.valve_commands import CommandKind, parameter_names
 from infrastructure.container import Container

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from api import i18n
 from api.messages import Language
+from api.web import forms
 from api.web.pages import billing_data as data
 from application.authorization import SYSTEM, Principal, Role
 from domain.billing import BillKind, EnergyBasis
@@ -128,21 +129,21 @@ def test_a_tariffs_history_is_summarised_in_the_readers_language(container: Cont
 def test_a_tariff_form_is_refused_field_by_field_in_the_users_language(container: Container) -> None:
     with pytest.raises(ValidationError) as missing:
         data.publish_tariff(container, ADMIN, tariff_form(energy_price_yuan_per_gj="", approved_on="15/09/2025"))
-    errors = data.form_errors(missing.value, Language.ZH, data.TARIFF_FIELDS)
+    errors = forms.form_errors(missing.value, Language.ZH, data.TARIFF_FIELDS)
     assert errors.fields["energy_price_yuan_per_gj"] == "必须填写。"
     assert "approved_on" in errors.fields and not errors.general
-    english = data.form_errors(missing.value, Language.EN, data.TARIFF_FIELDS)
+    english = forms.form_errors(missing.value, Language.EN, data.TARIFF_FIELDS)
     assert english.fields["energy_price_yuan_per_gj"] == "This value is required."
 
     with pytest.raises(InvalidInputError) as negative:
         data.publish_tariff(container, ADMIN, tariff_form(energy_price_yuan_per_gj="-43.9"))
-    refused = data.form_errors(negative.value, Language.EN, data.TARIFF_FIELDS)
+    refused = forms.form_errors(negative.value, Language.EN, data.TARIFF_FIELDS)
     assert refused.fields == {"energy_price_yuan_per_gj": "The energy price must not be negative."}
 
     data.publish_tariff(container, ADMIN, tariff_form())
     with pytest.raises(ConflictError) as overlapping:
         data.publish_tariff(container, ADMIN, tariff_form(effective_from="2025-10-01"))
-    conflict = data.form_errors(overlapping.value, Language.ZH, data.TARIFF_FIELDS)
+    conflict = forms.form_errors(overlapping.value, Language.ZH, data.TARIFF_FIELDS)
     assert conflict.general and not conflict.fields
     assert [item.version for item in data.tariff_versions(container, CustomerClass.RESIDENTIAL, "*")] == [1]
 
@@ -187,15 +188,15 @@ def test_season_forms_are_refused_as_the_api_refuses_them(container: Container) 
         data.declare_season(container, CLERK, season_form())
     with pytest.raises(ValidationError) as blank:
         data.declare_season(container, ADMIN, season_form(decree_number="", reason=" "))
-    assert set(data.form_errors(blank.value, Language.ZH, data.SEASON_FIELDS).fields) == {"decree_number", "reason"}
+    assert set(forms.form_errors(blank.value, Language.ZH, data.SEASON_FIELDS).fields) == {"decree_number", "reason"}
     with pytest.raises(InvalidInputError) as wrong_code:
         data.declare_season(container, ADMIN, season_form(season="2026-2030"))
-    assert "season" in data.form_errors(wrong_code.value, Language.ZH, data.SEASON_FIELDS).fields
+    assert "season" in forms.form_errors(wrong_code.value, Language.ZH, data.SEASON_FIELDS).fields
 
     data.declare_season(container, ADMIN, season_form())
     with pytest.raises(ConflictError) as again:
         data.declare_season(container, ADMIN, season_form())
-    assert "extension" in data.form_errors(again.value, Language.EN, data.SEASON_FIELDS).general[0]
+    assert "extension" in forms.form_errors(again.value, Language.EN, data.SEASON_FIELDS).general[0]
     shorter = {"first_day": "2025-11-20", "last_day": "2026-03-15", "decree_number": "X", "reason": "r"}
     with pytest.raises(ConflictError):
         data.extend_season(container, OTHER_ADMIN, "*", "2025-2026", shorter)
@@ -254,11 +255,11 @@ def test_a_run_form_is_refused_before_the_run_is_recorded(
         submit_and_run(container, AUDITOR, run_form())
     with pytest.raises(ValidationError) as wrong:
         submit_and_run(container, CLERK, run_form(kind="refund", month="December"))
-    assert set(data.form_errors(wrong.value, Language.ZH, data.RUN_FIELDS).fields) == {"kind", "month"}
+    assert set(forms.form_errors(wrong.value, Language.ZH, data.RUN_FIELDS).fields) == {"kind", "month"}
     after_season.move_to(BEFORE_SEASON_END)
     with pytest.raises(InvalidInputError) as early:
         submit_and_run(container, CLERK, run_form(kind="settlement"))
-    message = data.form_errors(early.value, Language.EN, data.RUN_FIELDS)
+    message = forms.form_errors(early.value, Language.EN, data.RUN_FIELDS)
     assert message and "season" in " ".join([*message.fields.values(), *message.general]).lower()
     assert data.runs_page(container, Language.ZH, 1).total == 0
 
