@@ -107,6 +107,10 @@ class Settings(BaseSettings):
     # `heatledger worker` reconnects to a lost Redis with backoff and exits (status 75, for
     # systemd's Restart=on-failure) only after Redis has been unreachable this long.
     worker_redis_outage_limit_seconds: float = Field(default=300.0, ge=1, le=86400)
+    # The longest a job may run in `heatledger worker` before arq cancels it (arq's own default,
+    # 300 s, is shorter than a billing run for 100,000 households or a big upload). A killed
+    # worker's job does not wait for it: its lease runs out and the recovery pass frees it.
+    job_timeout_seconds: float = Field(default=14_400.0, ge=60, le=7 * 86_400)
 
     # -- dunning and notifications (docs/payments.md, "Dunning") --
     # Reminder stages: a reminder goes out when the oldest open charge is this many days past due.

@@ -6,6 +6,9 @@
 - Redis lost its data, or a worker died mid-job: at start and every
   ``job_recovery_interval_seconds`` the worker enqueues again what the job records say is unfinished
   (infrastructure/job_recovery.py).
+- A job runs up to ``job_timeout_seconds`` (4 hours by default, not arq's 300 s: a billing run for
+  100,000 households or a large upload takes longer). arq holds a job's lock that long plus 10 s;
+  a killed worker's leased job is freed sooner by the recovery pass (its lease ran out).
 """
 
 from __future__ import annotations
@@ -98,6 +101,7 @@ class LedgerWorker(Worker):
     """arq's worker with reconnection and the recovery pass (see the module's docstring)."""
 
     def __init__(self, settings: Settings, **options: Any) -> None:
+        options.setdefault("job_timeout", settings.job_timeout_seconds)
         super().__init__(**options)
         self.settings = settings
         self.outage = RedisOutage(settings.worker_redis_outage_limit_seconds)
