@@ -22,7 +22,9 @@ right, when it was signed, and what to answer. ``HmacJsonAdapter`` is the provid
 
 Nothing secret is stored. A provider's merchant key is derived from the server's secret key like
 an NB-IoT channel secret: HMAC-SHA256(secret_key, "payment-provider:<name>") as 64 hex characters
-(``merchant_key``; ``heatledger payments merchant-key NAME`` prints it).
+(``merchant_key``; ``heatledger payments merchant-key NAME`` prints it). Keys, signatures, the
+replay window and the refusal reasons are infrastructure/signing.py's, one recipe for every
+signed integration.
 
 Idempotency: the payment's id is the uuid5 of the provider and the merchant order number, so a
 redelivered (or replayed) notification finds the order paid, books nothing new and gets the same
@@ -33,15 +35,12 @@ whose amount differs from its order's flags the order (logged too); a clerk reso
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from enum import StrEnum
 from typing import Any, NamedTuple, NoReturn, Protocol
 from uuid import UUID
 
@@ -61,11 +60,13 @@ from domain.payment_order import (
     OrderStatus,
     Resolution,
 )
-from infrastructure.nbiot import (
-    MAXIMUM_CHANNEL_NAME_LENGTH,
+from infrastructure.nbiot import MAXIMUM_CHANNEL_NAME_LENGTH, security_events
+from infrastructure.signing import (
     REPLAY_WINDOW,
+    Refusal,
+    derive_key,
     parse_timestamp,
-    security_events,
+    sign,
     signature_matches,
     within_replay_window,
 )
@@ -73,12 +74,16 @@ from infrastructure.text import printable
 from projections.payment_orders import SqlPaymentOrderReads
 from projections.queries import MAXIMUM_PAGE_SIZE
 
-__all__ = [  # the order's names, as this module's readers knew them before orders were aggregates
+# The order's names, as this module's readers knew them before orders were aggregates, and the
+# signing recipe's, which is infrastructure/signing.py's (shared with NB-IoT and the webhooks).
+__all__ = [
     "ORDER_NUMBER_PATTERN",
     "Order",
     "OrderStatus",
+    "Refusal",
     "Resolution",
     "new_order_number",
+    "sign",
 ]
 
 # Provider names are part of the notification URL and of every payment's source.
@@ -91,17 +96,6 @@ AMOUNT_PATTERN = re.compile(r"[+-]?[0-9]{1,15}(\.[0-9]{1,15})?")
 # The actor of a provider's payments, and the channel of its refusals in the security log.
 ACTOR_PREFIX = PROVIDER_ACTOR_PREFIX
 SECURITY_CHANNEL_PREFIX = "payment:"
-
-
-class Refusal(StrEnum):
-    """Why a notification was refused, as written to ``security_events`` (at most 32 characters)."""
-
-    UNKNOWN_PROVIDER = "unknown_provider"
-    INVALID_SIGNATURE = "invalid_signature"
-    INVALID_TIMESTAMP = "invalid_timestamp"
-    STALE_TIMESTAMP = "stale_timestamp"
-    PROVIDER_MISMATCH = "provider_mismatch"
-    AMOUNT_MISMATCH = "amount_mismatch"
 
 
 class NotificationRefused(Exception):
@@ -177,12 +171,6 @@ class NotificationAdapter(Protocol):
 
 TIMESTAMP_HEADER = "X-Pay-Timestamp"
 SIGNATURE_HEADER = "X-Pay-Signature"
-
-
-def sign(merchant_key: str, timestamp: str, body: bytes) -> str:
-    """The signature of a notification: hex HMAC-SHA256 under the merchant key (as ASCII text) of
-    ``"<timestamp>." + body``; the recipe of the NB-IoT pushes."""
-    return hmac.new(merchant_key.encode(), timestamp.encode("ascii") + b"." + body, hashlib.sha256).hexdigest()
 
 
 class HmacJsonAdapter:
@@ -300,7 +288,7 @@ def merchant_key(secret_key: str, provider: str) -> str:
     the provider (its merchant platform's "API key") and used by both sides as ASCII text.
     Rotating ``HEATLEDGER_SECRET_KEY`` changes it.
     """
-    return hmac.new(secret_key.encode(), f"payment-provider:{provider}".encode(), hashlib.sha256).hexdigest()
+    return derive_key(secret_key, f"payment-provider:{provider}")
 
 
 # -- the channel ----------------------------------------------------------------------------------

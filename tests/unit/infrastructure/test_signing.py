@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -86,3 +87,56 @@ def test_signatures_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatc
         (OPENSSL_SIGNATURE.encode(), OPENSSL_SIGNATURE.encode()),
         (OPENSSL_SIGNATURE.encode(), b"0" * 64),
     ]
+
+
+# The payment provider's check vectors of docs/payments.md (openssl computes the same): the merchant
+# key and the signature a provider sends stayed byte for byte what they were before online payments
+# signed with this module.
+PAYMENT_BODY = (
+    b'{"merchant_order_number": "HL20251210K7QX2M9D4TPA", "transaction_id": "4200001234202512101234567890", '
+    b'"amount_yuan": "1944.00", "currency": "CNY", "paid_at": "2025-12-10T11:59:30+08:00"}'
+)
+PAYMENT_MERCHANT_KEY = "1f7dbce41b4ec9c6ca9ec0e5c4ee09213a36bbed494be18fbab65cfde7631e67"
+PAYMENT_SIGNATURE = "e53b5e56ac985a3801f782951c648b3bfe2c8e70db2849e839e73e14c756c3a4"
+
+
+def test_a_payment_providers_key_and_signature_are_byte_identical_to_before() -> None:
+    from infrastructure.online_payments import merchant_key
+
+    key = merchant_key("s3cret-server-key", "hmac-json")
+    assert key == derive_key("s3cret-server-key", "payment-provider:hmac-json") == PAYMENT_MERCHANT_KEY
+    assert sign(key, SIGNED_AT, PAYMENT_BODY) == PAYMENT_SIGNATURE
+    assert signature_matches(key, SIGNED_AT, PAYMENT_BODY, PAYMENT_SIGNATURE.upper())
+
+
+@given(secret=st.text(min_size=1, max_size=40), provider=st.from_regex(r"[a-z0-9][a-z0-9_-]{0,31}", fullmatch=True))
+def test_a_merchant_key_is_the_recipe_it_always_was(secret: str, provider: str) -> None:
+    """The recipe online_payments.py computed itself before item 9, for any secret and provider."""
+    from infrastructure.online_payments import merchant_key
+
+    before = hmac.new(secret.encode(), f"payment-provider:{provider}".encode(), hashlib.sha256).hexdigest()
+    assert merchant_key(secret, provider) == before
+
+
+def test_every_signed_integration_uses_this_module() -> None:
+    """One recipe, one refusal enum: NB-IoT, online payments and the gateway webhook take them
+    from here rather than keeping copies."""
+    from infrastructure import nbiot, online_payments
+    from infrastructure.notifications import webhook
+
+    assert online_payments.sign is nbiot.sign is signing.sign
+    assert online_payments.Refusal is nbiot.RefusalReason is signing.Refusal
+    assert webhook.derive_key is signing.derive_key
+    refusals = {reason.value for reason in online_payments.Refusal}
+    # The reasons the payment channel wrote to security_events before keep their text.
+    assert {
+        "unknown_provider",
+        "invalid_signature",
+        "invalid_timestamp",
+        "stale_timestamp",
+        "provider_mismatch",
+        "amount_mismatch",
+    } <= refusals
+    for module in (nbiot, online_payments, webhook):
+        source = Path(module.__file__ or "").read_text()
+        assert "hashlib" not in source, f"{module.__name__} computes an HMAC of its own"
