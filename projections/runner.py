@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from projections.collector import collector_paused
+from projections.reading_events import ReadingEventDecoder
 from projections.tables import projection_tracking
 
 DEFAULT_BATCH_SIZE = 500
@@ -63,6 +64,8 @@ class ProjectionRunner:
         self.projection = projection
         self.batch_size = batch_size or DEFAULT_BATCH_SIZE
         self.largest_batch_size = batch_size or LARGEST_BATCH_SIZE
+        # The same events the source's mapper makes, readings decoded by msgspec (reading_events).
+        self._decoder = ReadingEventDecoder(source.mapper)
         # One catch-up at a time per process; other processes are kept honest by the tracking row.
         self._lock = threading.Lock()
 
@@ -107,13 +110,13 @@ class ProjectionRunner:
         try:
             with self.engine.begin() as connection:
                 start = self._position(connection)
-                notifications = self.source.recorder.select_notifications(
-                    start=start, limit=size, inclusive_of_start=False
-                )
-                if not notifications:
-                    return 0
-                with collector_paused():
-                    domain_events = [self.source.mapper.to_domain_event(notification) for notification in notifications]
+                with collector_paused():  # reading thousands of notifications makes no cycles either
+                    notifications = self.source.recorder.select_notifications(
+                        start=start, limit=size, inclusive_of_start=False
+                    )
+                    if not notifications:
+                        return 0
+                    domain_events = self._decoder.decode_all(notifications)
                     self.projection.apply_batch(connection, domain_events)
                     del domain_events
                 self._advance(connection, start, notifications[-1].id)
