@@ -45,20 +45,18 @@ class AnalyticsSettings:
         """Record a season's setting (the season's baseline is opened by its first setting)."""
         principal.require(Permission.MANAGE_TARIFFS)
         context = self._context(principal, reason, correlation_id)
-        with self.ledger.command_lock:
-            baseline = self.baseline_or_none(season_code) or AnalyticsBaseline.open(season_code)
-            try:
-                baseline.record(setting, value, effective_on, context, heat_source)
-                self.ledger.save(baseline)
-            except BaseException:
-                self.ledger.evict([baseline])
-                raise
+        baseline_id = ids.analytics_baseline_id(season_code)
+        with self.ledger.locks.writing([baseline_id]):  # beside other commands, on a copy
+            baseline = self.ledger.copy_or_none(AnalyticsBaseline, baseline_id) or AnalyticsBaseline.open(season_code)
+            baseline.record(setting, value, effective_on, context, heat_source)
+            self.ledger.save(baseline)
         return baseline
 
     def baseline_or_none(self, season_code: str) -> AnalyticsBaseline | None:
         """A season's baseline, None before its first setting."""
-        with self.ledger.command_lock:
-            return self.ledger.load_or_none(AnalyticsBaseline, ids.analytics_baseline_id(season_code))
+        baseline_id = ids.analytics_baseline_id(season_code)
+        with self.ledger.locks.writing([baseline_id]):  # the cached one, for reading: commands change copies
+            return self.ledger.load_or_none(AnalyticsBaseline, baseline_id)
 
     def baseline(self, season_code: str) -> AnalyticsBaseline:
         """A season's baseline, or NotFoundError."""
@@ -82,7 +80,7 @@ class AnalyticsSettings:
         principal.require(Permission.MANAGE_METERS)
         context = self._context(principal, reason, correlation_id)
         substation = Substation.register(name, effective_on, heat_source, meter_serial, feeds, context)
-        with self.ledger.command_lock:
+        with self.ledger.locks.writing([substation.id]):  # beside other commands
             if self.ledger.load_or_none(Substation, substation.id) is not None:
                 raise ConflictError(
                     f"the substation {name} exists already: reconfigure it",
@@ -106,19 +104,18 @@ class AnalyticsSettings:
         """A substation's new configuration from ``effective_on``."""
         principal.require(Permission.MANAGE_METERS)
         context = self._context(principal, reason, correlation_id)
-        with self.ledger.command_lock:
-            substation = self.substation(name)
-            try:
-                substation.reconfigure(effective_on, heat_source, meter_serial, feeds, context)
-                self.ledger.save(substation)
-            except BaseException:
-                self.ledger.evict([substation])
-                raise
+        substation_id = ids.substation_id(name)
+        with self.ledger.locks.writing([substation_id]):  # beside other commands, on a copy
+            substation = self.ledger.copy_or_none(Substation, substation_id)
+            if substation is None:
+                raise NotFoundError(f"no substation {name}", kind="substation", key=name)
+            substation.reconfigure(effective_on, heat_source, meter_serial, feeds, context)
+            self.ledger.save(substation)
         return substation
 
     def substation(self, name: str) -> Substation:
         """A substation by name, or NotFoundError."""
-        with self.ledger.command_lock:
+        with self.ledger.locks.writing([ids.substation_id(name)]):  # the cached one, for reading
             found = self.ledger.load_or_none(Substation, ids.substation_id(name))
         if found is None:
             raise NotFoundError(f"no substation {name}", kind="substation", key=name)

@@ -182,8 +182,23 @@ class Arrears:
     def _consider(
         self, record: PastDue, policy: ArrearsPolicy, today: date, season_code: str, context: CommandContext
     ) -> CandidateOutcome:
-        household = self.ledger.household(record.account_number)
+        # Beside other commands, alone on the household (its protections are judged) and its flag.
+        # The season is looked up first: its record has a lock of its own, taken and let go there.
         season = self._season_of(season_code, record.community)
+        flag_id = ids.arrears_flag_id(record.account_number, season_code)
+        with self.ledger.locks.writing([ids.household_id(record.account_number), flag_id]):
+            return self._consider_alone(record, policy, today, season_code, season, context)
+
+    def _consider_alone(
+        self,
+        record: PastDue,
+        policy: ArrearsPolicy,
+        today: date,
+        season_code: str,
+        season: Season | None,
+        context: CommandContext,
+    ) -> CandidateOutcome:
+        household = self.ledger.household(record.account_number)
         facts = ArrearsFacts(
             record.past_due_yuan,
             record.oldest_due_on,
@@ -199,9 +214,8 @@ class Arrears:
 
         reasons: list[str] = [reason.value for reason in flag_reasons(policy, facts, today)]
         flag_id = ids.arrears_flag_id(record.account_number, season_code)
-        with self.ledger.command_lock:
-            existing = self.ledger.load_or_none(ArrearsFlag, flag_id)
-            standing = existing is not None and existing.status is not FlagStatus.WITHDRAWN
+        existing = self.ledger.copy_or_none(ArrearsFlag, flag_id)
+        standing = existing is not None and existing.status is not FlagStatus.WITHDRAWN
         if standing:
             return skipped(ALREADY_FLAGGED, *reasons)
         if reasons:
@@ -237,8 +251,7 @@ class Arrears:
         try:
             if withdrawn is None:
                 flag = ArrearsFlag.raise_flag(subject, policy, facts, today, context)
-                with self.ledger.command_lock:
-                    self.ledger.save(flag)
+                self.ledger.save(flag)  # under the flag's lock (``_consider``)
             else:
                 self._change(withdrawn.id, lambda flag: flag.raise_again(policy, facts, today, context))
         except IntegrityError:  # saved by another run first
@@ -267,7 +280,9 @@ class Arrears:
                 )
             flag.approve(today, context)
 
-        self._change(flag_id, approve)
+        # Alone on the flag and its household, whose protections are judged.
+        with self.ledger.locks.writing_found([flag_id], lambda: [self._household_id_of(flag_id)]):
+            self._change(flag_id, approve)
 
     def _held_below_minimum(self, flag: ArrearsFlag, household: Household, today: date) -> bool:
         """Whether the household's open disputes leave less past due than the flag's minimum."""
@@ -300,8 +315,8 @@ class Arrears:
         self._change(flag_id, lambda flag: flag.withdraw(kind, today, context))
 
     def flag(self, flag_id: UUID) -> ArrearsFlag:
-        """The arrears flag with this id, or NotFoundError."""
-        with self.ledger.command_lock:
+        """The arrears flag with this id (a copy), or NotFoundError."""
+        with self.ledger.locks.writing([flag_id]):
             return self._flag(flag_id)
 
     def history(self, flag_id: UUID) -> list[FlagHistoryEntry]:
@@ -312,21 +327,20 @@ class Arrears:
             raise NotFoundError(f"no arrears flag {flag_id}", kind="arrears_flag", key=str(flag_id))
         return [_history_entry(domain_event) for domain_event in domain_events]
 
+    def _household_id_of(self, flag_id: UUID) -> UUID:
+        return ids.household_id(self.flag(flag_id).account_number)
+
     def _flag(self, flag_id: UUID) -> ArrearsFlag:
-        flag = self.ledger.load_or_none(ArrearsFlag, flag_id)
+        flag = self.ledger.copy_or_none(ArrearsFlag, flag_id)
         if flag is None:
             raise NotFoundError(f"no arrears flag {flag_id}", kind="arrears_flag", key=str(flag_id))
         return flag
 
     def _change(self, flag_id: UUID, change: Callable[[ArrearsFlag], None]) -> None:
-        with self.ledger.command_lock:
+        with self.ledger.locks.writing([flag_id]):  # beside other commands, on a copy
             flag = self._flag(flag_id)
-            try:
-                change(flag)
-                self.ledger.save(flag)
-            except BaseException:
-                self.ledger.evict([flag])
-                raise
+            change(flag)
+            self.ledger.save(flag)
 
     # -- protections ----------------------------------------------------------------------------
 
@@ -379,8 +393,8 @@ class Arrears:
         principal.require(Permission.MANAGE_HOUSEHOLDS)
         require_reason(reason)
         context = CommandContext(principal.name, reason.strip(), correlation_id or uuid4())
-        with self.ledger.command_lock:
-            household = self.ledger.household(account_number)  # a copy: nothing to evict on failure
+        with self.ledger.locks.writing([ids.household_id(account_number)]):  # beside others, on a copy
+            household = self.ledger.household(account_number)
             change(household, context)
             self.ledger.save(household)
 

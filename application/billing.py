@@ -15,7 +15,7 @@ from uuid import UUID, uuid4
 
 from application.authorization import Permission, Principal
 from application.billing_inputs import BillingInputs, HouseholdFacts
-from application.ledger import HeatLedger
+from application.ledger import AggregateType, HeatLedger
 from domain import ids
 from domain.allocation import Allocation, AllocationMethod, FlatInput, allocate
 from domain.billing_period import BillingPeriod
@@ -76,21 +76,16 @@ class Billing:
         """Publish a tariff version for a class in a scope (a community, or ``*`` for the city)."""
         principal.require(Permission.MANAGE_TARIFFS)
         context = CommandContext(principal.name, reason.strip() or "tariff", correlation_id or uuid4())
-        with self.ledger.command_lock:
-            tariff = self.ledger.load_or_none(Tariff, ids.tariff_id(CustomerClass(customer_class).value, scope))
-            try:
-                tariff = tariff or Tariff.open(customer_class, scope, context)
-                number = tariff.publish(terms, effective_from, effective_until, document_number, approved_on, context)
-                self.ledger.save(tariff)
-            except BaseException:
-                self.ledger.evict([tariff] if tariff is not None else [])
-                raise
+        tariff_id = ids.tariff_id(CustomerClass(customer_class).value, scope)
+        with self.ledger.locks.writing([tariff_id]):  # beside other commands, on a copy
+            tariff = self.ledger.copy_or_none(Tariff, tariff_id) or Tariff.open(customer_class, scope, context)
+            number = tariff.publish(terms, effective_from, effective_until, document_number, approved_on, context)
+            self.ledger.save(tariff)
         return tariff.version_numbered(number)
 
     def tariff(self, customer_class: CustomerClass, scope: str) -> Tariff:
-        """The tariff of a class in a scope, or NotFoundError."""
-        with self.ledger.command_lock:
-            tariff = self.ledger.load_or_none(Tariff, ids.tariff_id(CustomerClass(customer_class).value, scope))
+        """The tariff of a class in a scope (the cached one: commands change copies), or NotFoundError."""
+        tariff = self._cached(Tariff, ids.tariff_id(CustomerClass(customer_class).value, scope))
         if tariff is None:
             raise NotFoundError(
                 f"no tariff for {customer_class} in {scope}", kind="tariff", key=f"{customer_class}:{scope}"
@@ -100,8 +95,7 @@ class Billing:
     def tariff_in_force(self, customer_class: str, community: str, day: date) -> TariffInForce | None:
         """The community's own tariff in force on ``day``, else the city's; None when neither is."""
         for scope in (community, CITY_SCOPE):
-            with self.ledger.command_lock:
-                tariff = self.ledger.load_or_none(Tariff, ids.tariff_id(customer_class, scope))
+            tariff = self._cached(Tariff, ids.tariff_id(customer_class, scope))
             version = tariff.in_force_on(day) if tariff is not None else None
             if tariff is not None and version is not None:
                 return TariffInForce(tariff, version)
@@ -140,15 +134,12 @@ class Billing:
         total, meter = self._building_total(community, building, season, building_energy_gj)
         context = CommandContext(principal.name, reason.strip() or "allocation", correlation_id or uuid4())
         aggregate_id = ids.building_allocation_id(community, building, season.code)
-        with self.ledger.command_lock:
-            record = self.ledger.load_or_none(BuildingAllocation, aggregate_id)
-            try:
-                record = record or BuildingAllocation.start(community, building, season.code)
-                allocation = record.record(method, total, meter, flats, outdoor_temperature_c, context)
-                self.ledger.save(record)
-            except BaseException:
-                self.ledger.evict([record] if record is not None else [])
-                raise
+        with self.ledger.locks.writing([aggregate_id]):  # beside other commands, on a copy
+            record = self.ledger.copy_or_none(BuildingAllocation, aggregate_id) or BuildingAllocation.start(
+                community, building, season.code
+            )
+            allocation = record.record(method, total, meter, flats, outdoor_temperature_c, context)
+            self.ledger.save(record)
         return record.revision, allocation
 
     def _with_reported_open_hours(
@@ -211,17 +202,13 @@ class Billing:
 
     def allocation(self, community: str, building: str, season: Season) -> BuildingAllocation | None:
         """The building's allocation for the season, if one was recorded."""
-        with self.ledger.command_lock:
-            return self.ledger.load_or_none(
-                BuildingAllocation, ids.building_allocation_id(community, building, season.code)
-            )
+        return self._cached(BuildingAllocation, ids.building_allocation_id(community, building, season.code))
 
     # -- billing periods --------------------------------------------------------------------
 
     def period(self, account_number: str, season: Season) -> BillingPeriod:
         """A household's billing period of a season, or NotFoundError."""
-        with self.ledger.command_lock:
-            period = self.ledger.load_or_none(BillingPeriod, ids.billing_period_id(account_number, season.code))
+        period = self._cached(BillingPeriod, ids.billing_period_id(account_number, season.code))
         if period is None:
             raise NotFoundError(
                 f"no billing period {season.code} for {account_number}",
@@ -229,6 +216,12 @@ class Billing:
                 key=f"{account_number}:{season.code}",
             )
         return period
+
+    def _cached(self, kind: type[AggregateType], aggregate_id: UUID) -> AggregateType | None:
+        """The cached aggregate itself, loaded under its id's lock: for reading, never for changing
+        in place (commands change copies; billing runs, which judge cached periods, run exclusive)."""
+        with self.ledger.locks.writing([aggregate_id]):
+            return self.ledger.load_or_none(kind, aggregate_id)
 
     def open_period(
         self,

@@ -157,11 +157,22 @@ class DisputeLetters:
 
     def content(self, dispute_id: UUID) -> ResolutionLetterContent:
         """What the dispute's letter states, from the event store."""
-        with self.ledger.command_lock:
-            dispute = self.ledger.load_or_none(Dispute, dispute_id)
+        # Beside other commands, alone on the dispute, its household and its note's period (read).
+        with self.ledger.locks.writing_found([dispute_id], lambda: self._related_ids(dispute_id)):
+            dispute = self.ledger.copy_or_none(Dispute, dispute_id)
             if dispute is None:
                 raise NotFoundError(f"no dispute {dispute_id}", kind="dispute", key=str(dispute_id))
             return self._content_of(dispute)
+
+    def _related_ids(self, dispute_id: UUID) -> list[UUID]:
+        dispute = self.ledger.copy_or_none(Dispute, dispute_id)
+        if dispute is None:
+            return []
+        account_number = dispute.household.account_number
+        related = [ids.household_id(account_number)]
+        if dispute.recompute is not None:
+            related.append(ids.billing_period_id(account_number, dispute.recompute.season_code))
+        return related
 
     def _content_of(self, dispute: Dispute) -> ResolutionLetterContent:
         if dispute.state not in LETTER_STATES:

@@ -23,7 +23,8 @@ Once a closing is saved, a ``ClosingHook`` hears of it (the resolution letter,
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -201,7 +202,7 @@ class Disputes:
         today = business_day(self.ledger.clock())
         chosen = reference.strip() if reference else _generated_reference(today)
         context = self._context(principal, reason or f"dispute opened ({claim.category})", correlation_id)
-        with self.ledger.command_lock:
+        with self.ledger.locks.writing([ids.household_id(account_number), ids.dispute_id(account_number, chosen)]):
             household = self.ledger.household(account_number)
             found = self._subject(household, subject, today)
             disputed = DisputedHousehold(
@@ -319,7 +320,7 @@ class Disputes:
         """A verification of the household's meter (JJG 225) is requested."""
         principal.require(Permission.MANAGE_DISPUTES)
         context = self._context(principal, reason or "meter verification requested", correlation_id)
-        with self.ledger.command_lock:
+        with self._alone_on(dispute_id):
             dispute = self._dispute(dispute_id)
             serial = self._household_meter(self.ledger.household(dispute.household.account_number), meter_serial)
             dispute.request_verification(serial, context)
@@ -342,7 +343,7 @@ class Disputes:
         with ``certificate`` is linked (NotFoundError when there is none)."""
         principal.require(Permission.MANAGE_DISPUTES)
         context = self._context(principal, reason or "meter verification result", correlation_id)
-        with self.ledger.command_lock:
+        with self._alone_on(dispute_id, ids.meter_id(meter_serial.strip())):
             dispute = self._dispute(dispute_id)
             serial = self._household_meter(self.ledger.household(dispute.household.account_number), meter_serial)
             if points is None:
@@ -398,7 +399,7 @@ class Disputes:
         hold no reading at ``measured_at`` withdrawn by that command."""
         principal.require(Permission.MANAGE_DISPUTES)
         context = self._context(principal, reason or "reading corrected", correlation_id)
-        with self.ledger.command_lock:
+        with self._alone_on(dispute_id):
             dispute = self._dispute(dispute_id)
             serial = self._household_meter(self.ledger.household(dispute.household.account_number), meter_serial)
             withdrawn = self.lookups.withdrawn_readings(serial, measured_at)
@@ -423,7 +424,7 @@ class Disputes:
         NotFoundError when no estimate at ``measured_at`` was withdrawn (by that command)."""
         principal.require(Permission.MANAGE_DISPUTES)
         context = self._context(principal, reason or "estimate replaced", correlation_id)
-        with self.ledger.command_lock:
+        with self._alone_on(dispute_id):
             dispute = self._dispute(dispute_id)
             serial = self._household_meter(self.ledger.household(dispute.household.account_number), meter_serial)
             replaced = [
@@ -487,7 +488,7 @@ class Disputes:
         principal.require(Permission.MANAGE_DISPUTES)
         require_reason(reason)
         context = self._context(principal, reason, correlation_id)
-        with self.ledger.command_lock:
+        with self._alone_on(dispute_id):
             dispute = self._dispute(dispute_id)
             if outcome == REJECTED:
                 if amount_yuan is not None:
@@ -518,7 +519,7 @@ class Disputes:
         """The second person approves the proposed note (never the proposer): it is booked."""
         principal.require(Permission.APPROVE_REFUNDS)
         context = self._context(principal, reason.strip() or "approved", correlation_id)
-        with self.ledger.command_lock:
+        with self._alone_on(dispute_id):
             dispute = self._dispute(dispute_id)
             period = self._period(dispute)
             note = dispute.approve(period, self._today(), context)
@@ -532,7 +533,7 @@ class Disputes:
         principal.require(Permission.APPROVE_REFUNDS)
         require_reason(reason)
         context = self._context(principal, reason, correlation_id)
-        with self.ledger.command_lock:
+        with self._alone_on(dispute_id):
             dispute = self._dispute(dispute_id)
             dispute.refuse(context)
             self.ledger.save(dispute)
@@ -545,7 +546,7 @@ class Disputes:
         principal.require(Permission.MANAGE_DISPUTES)
         require_reason(reason)
         context = self._context(principal, reason, correlation_id)
-        with self.ledger.command_lock:
+        with self._alone_on(dispute_id):
             dispute = self._dispute(dispute_id)
             dispute.withdraw(self._today(), context)
             return self._close(dispute, None, None, context)
@@ -586,16 +587,33 @@ class Disputes:
 
     def dispute(self, dispute_id: UUID) -> Dispute:
         """The dispute (a copy), or NotFoundError."""
-        with self.ledger.command_lock:
+        with self.ledger.locks.writing([dispute_id]):
             return self._dispute(dispute_id)
 
     # -- plumbing -------------------------------------------------------------------------------
 
     def _change(self, dispute_id: UUID, change: Callable[[Dispute], None]) -> None:
-        with self.ledger.command_lock:
+        with self.ledger.locks.writing([dispute_id]):  # beside other commands, on a copy
             dispute = self._dispute(dispute_id)
             change(dispute)
             self.ledger.save(dispute)
+
+    @contextmanager
+    def _alone_on(self, dispute_id: UUID, *more: UUID) -> Iterator[None]:
+        """Beside other commands, alone on the dispute, its household and the billing period of
+        its recompute (``more``: other aggregates the command changes); they change copies."""
+        with self.ledger.locks.writing_found([dispute_id, *more], lambda: self._related_ids(dispute_id)):
+            yield
+
+    def _related_ids(self, dispute_id: UUID) -> list[UUID]:
+        dispute = self._load_or_none(Dispute, dispute_id)
+        if dispute is None:
+            return []
+        account_number = dispute.household.account_number
+        related = [ids.household_id(account_number)]
+        if dispute.recompute is not None:
+            related.append(ids.billing_period_id(account_number, dispute.recompute.season_code))
+        return related
 
     def _dispute(self, dispute_id: UUID) -> Dispute:
         dispute = self._load_or_none(Dispute, dispute_id)

@@ -18,6 +18,7 @@ from uuid import UUID, uuid4
 from application.authorization import Permission, Principal
 from application.billing_inputs import BillingInputs
 from application.ledger import HeatLedger
+from domain import ids
 from domain.errors import ConflictError, NotFoundError
 from domain.implausible_heat import HeatDecision, IntervalEvidence
 from domain.values import CommandContext
@@ -66,7 +67,7 @@ class HeatDecisions:
         decision = HeatDecision(decision)
         estimate, method = self._estimate(evidence) if decision is HeatDecision.ESTIMATE else (None, "")
         context = CommandContext(principal.name, reason.strip(), correlation_id or uuid4())
-        with self.ledger.command_lock:
+        with self.ledger.locks.writing([ids.meter_id(meter_serial)]):  # beside other commands, on a copy
             meter = self.ledger.meter(meter_serial)
             recorded = meter.decide_implausible_heat(evidence, decision, estimate, method, context)
             if recorded:

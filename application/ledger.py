@@ -6,6 +6,7 @@ saves. Aggregates that change together are saved in one atomic ``save()``.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -53,17 +54,40 @@ Parameters = ParamSpec("Parameters")
 Result = TypeVar("Result")
 
 
-def _one_at_a_time(
-    method: Callable[Concatenate[HeatLedger, Parameters], Result],
-) -> Callable[Concatenate[HeatLedger, Parameters], Result]:
-    """Run a HeatLedger command alone in the process: the lock taken exclusive (see ``__init__``)."""
+def _locking(
+    *keys: tuple[Callable[[str], UUID], str],
+) -> Callable[
+    [Callable[Concatenate[HeatLedger, Parameters], Result]], Callable[Concatenate[HeatLedger, Parameters], Result]
+]:
+    """Run a HeatLedger command beside others, alone on the aggregates it loads or saves: each
+    ``(id_of, parameter)`` names one, its id ``id_of(<the parameter's value>)`` (application/locks.py).
+    The command works on copies (``household``, ``meter``); the store's version check stays the
+    guard across processes (a conflicting save raises, nothing of it is kept)."""
 
-    @wraps(method)
-    def serialised(ledger: HeatLedger, /, *args: Parameters.args, **kwargs: Parameters.kwargs) -> Result:
-        with ledger._command_lock:
-            return method(ledger, *args, **kwargs)
+    def decorate(
+        method: Callable[Concatenate[HeatLedger, Parameters], Result],
+    ) -> Callable[Concatenate[HeatLedger, Parameters], Result]:
+        signature = inspect.signature(method)
 
-    return serialised
+        @wraps(method)
+        def locked(ledger: HeatLedger, /, *args: Parameters.args, **kwargs: Parameters.kwargs) -> Result:
+            arguments = signature.bind(ledger, *args, **kwargs).arguments
+            aggregate_ids = [id_of(arguments[name]) for id_of, name in keys]
+            for attempt in range(1, MAXIMUM_SAVE_ATTEMPTS + 1):
+                with ledger.locks.writing(aggregate_ids):
+                    try:
+                        return method(ledger, *args, **kwargs)
+                    except IntegrityError:
+                        # Another process saved one of them first: judge the command again on
+                        # what it saved (evicted, so loaded afresh), a bounded number of times.
+                        if attempt == MAXIMUM_SAVE_ATTEMPTS:
+                            raise
+                        ledger.evict_ids(aggregate_ids)
+            raise AssertionError("unreachable: the loop returns or raises")
+
+        return locked
+
+    return decorate
 
 
 def utc_now() -> datetime:
@@ -171,7 +195,7 @@ class HeatLedger(Application[UUID]):
 
     # -- households ---------------------------------------------------------------------------
 
-    @_one_at_a_time
+    @_locking((ids.household_id, "account_number"))
     def register_household(
         self,
         principal: Principal,
@@ -191,7 +215,7 @@ class HeatLedger(Application[UUID]):
         self._save_new(household, "household", account_number)
         return household.id
 
-    @_one_at_a_time
+    @_locking((ids.household_id, "account_number"))
     def correct_area(
         self,
         principal: Principal,
@@ -208,7 +232,7 @@ class HeatLedger(Application[UUID]):
         household.correct_area(areas, effective_on, self._context(principal, reason, correlation_id))
         self.save(household)
 
-    @_one_at_a_time
+    @_locking((ids.household_id, "account_number"))
     def suspend_heating(
         self,
         principal: Principal,
@@ -224,7 +248,7 @@ class HeatLedger(Application[UUID]):
         household.suspend_heating(effective_on, self._context(principal, reason, correlation_id))
         self.save(household)
 
-    @_one_at_a_time
+    @_locking((ids.household_id, "account_number"))
     def resume_heating(
         self,
         principal: Principal,
@@ -240,7 +264,7 @@ class HeatLedger(Application[UUID]):
         household.resume_heating(effective_on, self._context(principal, reason, correlation_id))
         self.save(household)
 
-    @_one_at_a_time
+    @_locking((ids.household_id, "account_number"))
     def change_owner(
         self,
         principal: Principal,
@@ -256,7 +280,7 @@ class HeatLedger(Application[UUID]):
         household.change_owner(effective_on, self._context(principal, reason, correlation_id))
         self.save(household)
 
-    @_one_at_a_time
+    @_locking((ids.household_id, "account_number"))
     def deregister_household(
         self,
         principal: Principal,
@@ -276,7 +300,7 @@ class HeatLedger(Application[UUID]):
 
     # -- meters -------------------------------------------------------------------------------
 
-    @_one_at_a_time
+    @_locking((ids.meter_id, "serial"))
     def commission_meter(
         self,
         principal: Principal,
@@ -320,7 +344,7 @@ class HeatLedger(Application[UUID]):
         self._save_new(meter, "meter", serial)
         return meter.id
 
-    @_one_at_a_time
+    @_locking((ids.household_id, "account_number"), (ids.meter_id, "serial"))
     def attach_meter(
         self,
         principal: Principal,
@@ -338,7 +362,6 @@ class HeatLedger(Application[UUID]):
         household.attach_meter(meter.id, meter.serial, attached_at, context)
         self.save(household, meter)
 
-    @_one_at_a_time
     def detach_meter(
         self,
         principal: Principal,
@@ -350,16 +373,22 @@ class HeatLedger(Application[UUID]):
         """Detach a meter from its household; both aggregates are saved together."""
         principal.require(Permission.MANAGE_METERS)
         require_reason(reason)
-        meter = self.meter(serial)
-        context = self._context(principal, reason, correlation_id)
-        household_id = meter.detach(detached_at, context)
-        household = self._load(Household, household_id, "household", str(household_id))
-        household.detach_meter(meter.id, detached_at, context)
-        self.save(household, meter)
+        # The household is known once the meter is loaded: both are locked before either changes.
+        with self.locks.writing_found([ids.meter_id(serial)], lambda: self._household_of(serial)):
+            meter = self.meter(serial)
+            context = self._context(principal, reason, correlation_id)
+            household_id = meter.detach(detached_at, context)
+            household = self._load(Household, household_id, "household", str(household_id))
+            household.detach_meter(meter.id, detached_at, context)
+            self.save(household, meter)
+
+    def _household_of(self, serial: str) -> list[UUID]:
+        household_id = self.meter(serial).household_id
+        return [household_id] if household_id is not None else []
 
     # -- meter lifecycle ----------------------------------------------------------------------
 
-    @_one_at_a_time
+    @_locking((ids.household_id, "account_number"), (ids.meter_id, "old_serial"), (ids.meter_id, "new_serial"))
     def replace_meter(
         self,
         principal: Principal,
@@ -406,7 +435,7 @@ class HeatLedger(Application[UUID]):
         # A swap reading that breaks a rule fails the whole swap (nothing is saved).
         meter.record_reading(values, self.clock(), batch_id, principal.name, reason, self._history_of(meter))
 
-    @_one_at_a_time
+    @_locking((ids.meter_id, "serial"))
     def decommission_meter(
         self,
         principal: Principal,
@@ -422,7 +451,7 @@ class HeatLedger(Application[UUID]):
         meter.decommission(decommissioned_at, self._context(principal, reason, correlation_id))
         self.save(meter)
 
-    @_one_at_a_time
+    @_locking((ids.meter_id, "serial"))
     def record_verification(
         self,
         principal: Principal,
@@ -442,7 +471,7 @@ class HeatLedger(Application[UUID]):
         self.save(meter)
         return passed
 
-    @_one_at_a_time
+    @_locking((ids.meter_id, "serial"))
     def estimate_faulty_interval(
         self,
         principal: Principal,
@@ -465,7 +494,7 @@ class HeatLedger(Application[UUID]):
 
     # -- corrections --------------------------------------------------------------------------
 
-    @_one_at_a_time
+    @_locking((ids.meter_id, "serial"))
     def void_reading(
         self, principal: Principal, serial: str, measured_at: datetime, reason: str, correlation_id: UUID | None = None
     ) -> None:
@@ -476,7 +505,7 @@ class HeatLedger(Application[UUID]):
         meter.void_reading(measured_at, self._context(principal, reason, correlation_id))
         self.save(meter)
 
-    @_one_at_a_time
+    @_locking((ids.meter_id, "serial"))
     def correct_reading(
         self,
         principal: Principal,
@@ -574,12 +603,24 @@ class HeatLedger(Application[UUID]):
         self._evict(aggregates)
 
     def _evict(self, aggregates: Sequence[Aggregate]) -> None:
+        self.evict_ids([aggregate.id for aggregate in aggregates])
+
+    def evict_ids(self, aggregate_ids: Sequence[UUID]) -> None:
+        """Drop these ids' aggregates from the cache: the next load reads them from the store."""
         cache = self.repository.cache
         if cache is None:
             return
-        for aggregate in aggregates:
+        for aggregate_id in aggregate_ids:
             with suppress(KeyError):
-                cache.get(aggregate.id, evict=True)
+                cache.get(aggregate_id, evict=True)
+
+    def copy_or_none(self, kind: type[AggregateType], aggregate_id: UUID) -> AggregateType | None:
+        """A copy of the aggregate with this id, or None: for commands that run beside others
+        (the caller holds the id's lock, ``locks.writing``); a failed save leaves the cache as it was."""
+        try:
+            return self._load(kind, aggregate_id, kind.__name__, str(aggregate_id))
+        except NotFoundError:
+            return None
 
 
 class _MeterLookup:

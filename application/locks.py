@@ -17,14 +17,19 @@ never asks for it exclusive (``LockOrderError`` too): two such threads would wai
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 from uuid import UUID
 
+from domain.errors import ConflictError
+
 # Enough stripes that 50 clients on different households rarely share one (a shared stripe only
 # makes two commands wait for each other, never wrong), few enough to cost nothing.
 STRIPES = 1024
+# How often a command whose further aggregates are known only once one is loaded looks again when
+# they changed between the look and the lock (``CommandLocks.writing_found``).
+MAXIMUM_LOOKS = 3
 
 
 class LockOrderError(RuntimeError):
@@ -168,3 +173,23 @@ class CommandLocks:
                 return
             with self.aggregates.holding(aggregate_ids):
                 yield
+
+    @contextmanager
+    def writing_found(self, aggregate_ids: Iterable[UUID], find: Callable[[], Iterable[UUID]]) -> Iterator[None]:
+        """``writing`` for a command that learns further aggregates from one it loads (a meter's
+        household, a refund's): ``find`` names them, looked up under the first ids' locks; then all
+        are locked together (in ascending order, so the further ones are not asked for below one
+        held) and ``find`` must name the same ones again, else it looks again (a bounded number of
+        times, then ConflictError ``concurrent_change``)."""
+        first = list(aggregate_ids)
+        for _ in range(MAXIMUM_LOOKS):
+            with self.writing(first):
+                found = set(find())
+            with self.writing([*first, *found]):
+                if set(find()) == found:
+                    yield
+                    return
+        raise ConflictError(
+            "the record kept changing while the command was prepared; reload and try again",
+            message_key="concurrent_change",
+        )

@@ -16,7 +16,8 @@ The provider's side (signatures, payload formats, the security log) is the infra
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -28,6 +29,7 @@ from eventsourcing.persistence import IntegrityError
 from application.authorization import Permission, Principal
 from application.ledger import MAXIMUM_SAVE_ATTEMPTS, HeatLedger, require_reason
 from application.payments import PaymentOutcome
+from domain import ids
 from domain.day_split import business_day
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
 from domain.money import CURRENCY, payment_amount
@@ -147,7 +149,7 @@ class PaymentOrders:
                 context,
             )
             try:
-                with self.ledger.command_lock:
+                with self.ledger.locks.writing([order.id]):  # a new order, beside other commands
                     self.ledger.save(order)
             except IntegrityError:  # pragma: no cover - 34^12 numbers a day
                 continue
@@ -156,7 +158,7 @@ class PaymentOrders:
 
     def order(self, order_number: str) -> Order:
         """The order with this number, from the store, or NotFoundError."""
-        with self.ledger.command_lock:
+        with self.ledger.locks.writing([order_id(order_number)]):
             return self._order(order_number).as_order()
 
     def orders(
@@ -177,7 +179,7 @@ class PaymentOrders:
         ``payment_order_expired``), is flagged with nothing booked, or was resolved otherwise."""
         principal.require(Permission.NOTIFY_PAYMENTS)
         amount = payment_amount(notified.amount_yuan, notified.currency)
-        with self.ledger.command_lock:
+        with self._alone_on(notified.merchant_order_number):
             for attempt in range(1, MAXIMUM_SAVE_ATTEMPTS + 1):
                 order = self._order(notified.merchant_order_number)
                 try:
@@ -287,7 +289,7 @@ class PaymentOrders:
         checked_reason = _resolution_reason(reason)
         checked = Resolution(decision)
         context = CommandContext(principal.name, checked_reason, uuid4())
-        with self.ledger.command_lock:
+        with self._alone_on(order_number):
             for attempt in range(1, MAXIMUM_SAVE_ATTEMPTS + 1):
                 order = self._order(order_number)
                 try:
@@ -353,7 +355,7 @@ class PaymentOrders:
         principal.require(Permission.RECEIVE_PAYMENTS)
         require_reason(reason)
         context = CommandContext(principal.name, reason.strip(), uuid4())
-        with self.ledger.command_lock:
+        with self.ledger.locks.writing([order_id(order_number)]):  # beside other commands, on a copy
             order = self._order(order_number)
             try:
                 order.expire(self.clock(), context)
@@ -397,14 +399,30 @@ class PaymentOrders:
         )
         _replay_row(order, row, legacy.provider_actor)
         try:
-            with self.ledger.command_lock:
+            with self.ledger.locks.writing([order.id]):
                 self.ledger.save(order)
         except IntegrityError:
             return False
         return True
 
+    @contextmanager
+    def _alone_on(self, order_number: str) -> Iterator[None]:
+        """Beside other commands, alone on the order and the payments it may book (the order's
+        own, and the one accepting what the provider reported); the order is changed as a copy."""
+        with self.ledger.locks.writing_found([order_id(order_number)], lambda: self._payment_ids(order_number)):
+            yield
+
+    def _payment_ids(self, order_number: str) -> list[UUID]:
+        order = self.ledger.copy_or_none(PaymentOrder, order_id(order_number))
+        if order is None:
+            return []
+        found = [ids.payment_id(order.provider, order.order_number)]
+        if order.received_transaction_id is not None:
+            found.append(ids.payment_id(order.provider, order.received_transaction_id))
+        return found
+
     def _order(self, order_number: str) -> PaymentOrder:
-        order = self.ledger.load_or_none(PaymentOrder, order_id(order_number))
+        order = self.ledger.copy_or_none(PaymentOrder, order_id(order_number))
         if order is None:
             raise NotFoundError(f"no payment order {order_number}", kind="payment_order", key=order_number)
         return order

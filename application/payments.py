@@ -217,14 +217,13 @@ class Payments:
         principal.require(Permission.RECEIVE_PAYMENTS)
         require_reason(reason)
         context = CommandContext(principal.name, reason.strip(), correlation_id or uuid4())
-        with self.ledger.command_lock:
-            payment = self.payment(payment_id)
-            try:
-                payment.reverse(kind, business_day(self.ledger.clock()), context)
-                self.ledger.save(payment)
-            except BaseException:
-                self.ledger.evict([payment])
-                raise
+        # Beside other commands, alone on this payment, changing a copy of it.
+        with self.ledger.locks.writing([payment_id]):
+            payment = self.ledger.copy_or_none(Payment, payment_id)
+            if payment is None:
+                raise NotFoundError(f"no payment {payment_id}", kind="payment", key=str(payment_id))
+            payment.reverse(kind, business_day(self.ledger.clock()), context)
+            self.ledger.save(payment)
 
     # -- refunds ----------------------------------------------------------------------------
 
@@ -240,19 +239,22 @@ class Payments:
         """Ask to pay part of the household's credit out; refused beyond the credit it has."""
         principal.require(Permission.RECEIVE_PAYMENTS)
         require_reason(reason)
-        household = self.ledger.household(account_number)
-        self._require_credit(household.id, amount_yuan)
-        context = CommandContext(principal.name, reason.strip(), correlation_id or uuid4())
-        refund = RefundPayout.request(
-            household.id, account_number, request_number, amount_yuan, business_day(self.ledger.clock()), context
-        )
-        try:
-            with self.ledger.command_lock:
+        # Alone on the household (its credit is checked, then a request saved against it) and
+        # on the new request, beside other commands.
+        household_id = ids.household_id(account_number)
+        with self.ledger.locks.writing([household_id, ids.refund_id(account_number, request_number)]):
+            household = self.ledger.household(account_number)
+            self._require_credit(household.id, amount_yuan)
+            context = CommandContext(principal.name, reason.strip(), correlation_id or uuid4())
+            refund = RefundPayout.request(
+                household.id, account_number, request_number, amount_yuan, business_day(self.ledger.clock()), context
+            )
+            try:
                 self.ledger.save(refund)
-        except IntegrityError:
-            raise ConflictError(
-                "a refund request with this number exists", message_key="refund_request_exists", key=request_number
-            ) from None
+            except IntegrityError:
+                raise ConflictError(
+                    "a refund request with this number exists", message_key="refund_request_exists", key=request_number
+                ) from None
         return refund.id
 
     def approve_refund(
@@ -260,15 +262,12 @@ class Payments:
     ) -> None:
         """The second person's approval (never the requester's); the credit is checked again."""
         principal.require(Permission.APPROVE_REFUNDS)
-        with self.ledger.command_lock:
+        # Alone on the refund and its household (whose credit is checked again), on a copy.
+        with self.ledger.locks.writing_found([refund_id], lambda: [self._refund(refund_id).household_id]):
             refund = self._refund(refund_id)
-            try:
-                self._require_credit(refund.household_id, refund.amount_yuan, excluding=refund.id)
-                refund.approve(CommandContext(principal.name, reason.strip() or "approved", correlation_id or uuid4()))
-                self.ledger.save(refund)
-            except BaseException:
-                self.ledger.evict([refund])
-                raise
+            self._require_credit(refund.household_id, refund.amount_yuan, excluding=refund.id)
+            refund.approve(CommandContext(principal.name, reason.strip() or "approved", correlation_id or uuid4()))
+            self.ledger.save(refund)
 
     def reject_refund(self, principal: Principal, refund_id: UUID, reason: str) -> None:
         """Turn a refund request down, with why."""
@@ -294,22 +293,18 @@ class Payments:
         reason: str,
     ) -> None:
         context = CommandContext(principal.name, reason.strip() or "refund", uuid4())
-        with self.ledger.command_lock:
+        with self.ledger.locks.writing([refund_id]):  # beside other commands, on a copy
             refund = self._refund(refund_id)
-            try:
-                change(refund, context)
-                self.ledger.save(refund)
-            except BaseException:
-                self.ledger.evict([refund])
-                raise
+            change(refund, context)
+            self.ledger.save(refund)
 
     def refund(self, refund_id: UUID) -> RefundPayout:
-        """The refund request with this id, or NotFoundError."""
-        with self.ledger.command_lock:
+        """The refund request with this id (a copy), or NotFoundError."""
+        with self.ledger.locks.writing([refund_id]):
             return self._refund(refund_id)
 
     def _refund(self, refund_id: UUID) -> RefundPayout:
-        refund = self.ledger.load_or_none(RefundPayout, refund_id)
+        refund = self.ledger.copy_or_none(RefundPayout, refund_id)
         if refund is None:
             raise NotFoundError(f"no refund {refund_id}", kind="refund", key=str(refund_id))
         return refund

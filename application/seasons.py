@@ -41,7 +41,7 @@ class Seasons:
         require_reason(reason)
         context = CommandContext(principal.name, reason.strip(), correlation_id or uuid4())
         record = HeatingSeason.declare(scope, season_code, first_day, last_day, decree_number, context)
-        with self.ledger.command_lock:
+        with self.ledger.locks.writing([record.id]):  # beside other commands, alone on this record
             if self.ledger.load_or_none(HeatingSeason, record.id) is not None:
                 raise ConflictError(
                     f"season {season_code} is declared for {scope} already: extend it by decree",
@@ -67,32 +67,32 @@ class Seasons:
         principal.require(Permission.MANAGE_TARIFFS)
         require_reason(reason)
         context = CommandContext(principal.name, reason.strip(), correlation_id or uuid4())
-        with self.ledger.command_lock:
-            record = self.record(scope, season_code)
-            try:
-                record.extend(first_day, last_day, decree_number, context)
-                self.ledger.save(record)
-            except BaseException:
-                self.ledger.evict([record])
-                raise
+        record_id = ids.heating_season_id(scope, season_code)
+        with self.ledger.locks.writing([record_id]):  # beside other commands, on a copy
+            record = self.ledger.copy_or_none(HeatingSeason, record_id)
+            if record is None:
+                raise _not_declared(scope, season_code)
+            record.extend(first_day, last_day, decree_number, context)
+            self.ledger.save(record)
         return record
 
     def record(self, scope: str, season_code: str) -> HeatingSeason:
-        """A scope's record of a season, or NotFoundError."""
-        with self.ledger.command_lock:
-            found = self.ledger.load_or_none(HeatingSeason, ids.heating_season_id(scope, season_code))
+        """A scope's record of a season (the cached one: commands change copies), or NotFoundError."""
+        found = self._cached(scope, season_code)
         if found is None:
-            raise NotFoundError(
-                f"no season {season_code} declared for {scope}", kind="season", key=f"{scope} {season_code}"
-            )
+            raise _not_declared(scope, season_code)
         return found
+
+    def _cached(self, scope: str, season_code: str) -> HeatingSeason | None:
+        record_id = ids.heating_season_id(scope, season_code)
+        with self.ledger.locks.writing([record_id]):
+            return self.ledger.load_or_none(HeatingSeason, record_id)
 
     def records(self, season_code: str, scopes: list[str]) -> list[HeatingSeason]:
         """The records of a season among ``scopes`` (the city first), those declared only."""
         found = []
         for scope in dict.fromkeys((CITY_SCOPE, *scopes)):
-            with self.ledger.command_lock:
-                record = self.ledger.load_or_none(HeatingSeason, ids.heating_season_id(scope, season_code))
+            record = self._cached(scope, season_code)
             if record is not None:
                 found.append(record)
         return found
@@ -105,8 +105,11 @@ class Seasons:
     def in_force_with_source(self, season_code: str, community: str) -> tuple[Season, str]:
         """The season in force and where it comes from: ``community``, ``city`` or ``default``."""
         for scope, source in ((community, "community"), (CITY_SCOPE, "city")):
-            with self.ledger.command_lock:
-                found = self.ledger.load_or_none(HeatingSeason, ids.heating_season_id(scope, season_code))
+            found = self._cached(scope, season_code)
             if found is not None:
                 return found.season, source
         return Season.from_code(season_code), "default"
+
+
+def _not_declared(scope: str, season_code: str) -> NotFoundError:
+    return NotFoundError(f"no season {season_code} declared for {scope}", kind="season", key=f"{scope} {season_code}")

@@ -295,6 +295,8 @@ class TariffCorrections:
         principal.require(Permission.MANAGE_TARIFFS)
         context = self._context(principal, reason, correlation_id)
         customer_class = CustomerClass(proposal.customer_class).value
+        # Exclusive: the proposal is judged against the tariff billing runs price with (they run
+        # exclusive and read cached tariffs); rare, a clerk's step.
         with self.ledger.command_lock:
             tariff = self._load(Tariff, ids.tariff_id(customer_class, proposal.scope))
             if tariff is None:
@@ -318,7 +320,7 @@ class TariffCorrections:
 
     def correction(self, correction_id: UUID) -> TariffCorrection:
         """The correction (a copy), or NotFoundError."""
-        with self.ledger.command_lock:
+        with self.ledger.locks.writing([correction_id]):
             return self._existing(correction_id)
 
     # -- preview -----------------------------------------------------------------------------------
@@ -452,6 +454,8 @@ class TariffCorrections:
         """Start the run of the approved notes (their ``digest`` must be the approved one), saved
         with the tariff's ``VersionCorrected``; False when it runs already (resumed) or is over."""
         principal.require(Permission.MANAGE_TARIFFS)
+        # Exclusive: the run's start saves the tariff's VersionCorrected, which billing runs and the
+        # chunks (exclusive, on cached periods and tariffs) must not see half-way; rare.
         with self.ledger.command_lock:
             correction = self._existing(correction_id)
             context = self._context(principal, _run_reason(correction), correlation_id)
@@ -481,6 +485,8 @@ class TariffCorrections:
         principal.require(Permission.MANAGE_TARIFFS)
         assert len(notes) <= CHUNK_SIZE * 4, "a chunk is bounded"
         for attempt in range(1, MAXIMUM_SAVE_ATTEMPTS + 1):
+            # Exclusive: a chunk books notes on the cached billing periods themselves (as billing
+            # runs issue bills), so no other command may load one of them meanwhile.
             with self.ledger.command_lock:
                 loaded: list[Any] = []
                 try:
@@ -544,7 +550,7 @@ class TariffCorrections:
     def complete(self, principal: Principal, correction_id: UUID, correlation_id: UUID) -> bool:
         """Close the run once every approved note is booked; False when it was closed already."""
         principal.require(Permission.MANAGE_TARIFFS)
-        with self.ledger.command_lock:
+        with self.ledger.locks.writing([correction_id]):  # beside other commands, on a copy
             correction = self._existing(correction_id)
             completed = correction.complete(self._context(principal, _run_reason(correction), correlation_id))
             if completed:
@@ -554,7 +560,8 @@ class TariffCorrections:
     # -- plumbing ----------------------------------------------------------------------------------
 
     def _change(self, correction_id: UUID, change: Callable[[TariffCorrection], Result]) -> Result:
-        with self.ledger.command_lock:
+        # Beside other commands, alone on the correction (a copy): these steps touch nothing else.
+        with self.ledger.locks.writing([correction_id]):
             correction = self._existing(correction_id)
             result = change(correction)
             self.ledger.save(correction)

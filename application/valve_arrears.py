@@ -129,7 +129,8 @@ class ArrearsRestrictions:
         owing = self._owing(day)
         flagged: set[str] = set()
         for flag in approved:
-            standing = self.ledger.load_or_none(ArrearsFlag, flag.flag_id)  # the read model may lag
+            with self.ledger.locks.writing([flag.flag_id]):  # read under its lock: commands change copies
+                standing = self.ledger.load_or_none(ArrearsFlag, flag.flag_id)  # the read model may lag
             if standing is None or standing.status is not FlagStatus.APPROVED:
                 continue
             if self._paid(standing, owing):

@@ -24,6 +24,7 @@ from uuid import UUID, uuid4
 
 from application.authorization import Permission, Principal
 from application.ledger import HeatLedger, require_reason
+from domain import ids
 from domain.errors import NotFoundError
 from domain.values import CommandContext
 from domain.valve import DeviceReport, ReportSource, RoomController, room_controller_id
@@ -114,7 +115,8 @@ class RoomControllers:
         """Install a controller in a household's flat; ConflictError when the device is installed."""
         principal.require(Permission.MANAGE_METERS)
         context = self._context(principal, reason or "installation", correlation_id)
-        with self.ledger.command_lock:
+        # Beside other commands, alone on the household and the new controller.
+        with self.ledger.locks.writing([ids.household_id(account_number), room_controller_id(device_id.strip())]):
             household = self.ledger.household(account_number)
             controller = RoomController.install(
                 device_id.strip(), account_number, household.id, gears, self.ledger.clock(), context
@@ -170,9 +172,12 @@ class RoomControllers:
     # -- reads --------------------------------------------------------------------------------
 
     def controller(self, device_id: str) -> RoomController:
-        """The controller with this device id, or NotFoundError."""
-        with self.ledger.command_lock:
-            return self._controller(device_id)
+        """The controller with this device id (a copy), or NotFoundError."""
+        with self.ledger.locks.writing([room_controller_id(device_id)]):
+            found = self.ledger.copy_or_none(RoomController, room_controller_id(device_id))
+        if found is None:
+            raise NotFoundError(f"no room controller {device_id}", kind="room_controller", key=device_id)
+        return found
 
     def command(self, device_id: str, command_id: str) -> ValveCommand:
         """One command of a controller (open or among its latest finished), or NotFoundError."""
@@ -198,8 +203,9 @@ class RoomControllers:
         for device_id in self.queue.devices_with_queued_commands(MAXIMUM_DISPATCH_BATCH):
             if len(due) >= limit:
                 break
-            controller = self._controller_or_none(device_id)
-            command = None if controller is None else controller.due_command(now, self.retry_policy)
+            with self.ledger.locks.writing([room_controller_id(device_id)]):  # judged in place by others
+                controller = self._controller_or_none(device_id)
+                command = None if controller is None else controller.due_command(now, self.retry_policy)
             if command is not None:
                 due.append(_dispatchable(device_id, command))
         return due
@@ -231,7 +237,7 @@ class RoomControllers:
         moment = now or self.ledger.clock()
         timed_out: list[tuple[str, str]] = []
         for device_id in self.queue.devices_with_queued_commands(MAXIMUM_DISPATCH_BATCH):
-            with self.ledger.command_lock:
+            with self.ledger.locks.writing([room_controller_id(device_id)]):
                 controller = self._controller(device_id)
                 expired = controller.record_timeouts(moment, self.retry_policy, context)
                 if expired:
@@ -251,7 +257,9 @@ class RoomControllers:
         range InvalidInputError: the whole batch is refused and nothing is saved."""
         assert len(items) <= MAXIMUM_REPORT_BATCH, f"at most {MAXIMUM_REPORT_BATCH} reports per batch"
         context = self._gateway_context(principal, "reported by the device")
-        with self.ledger.command_lock:
+        # Beside other commands, alone on the batch's controllers (judged in the cache itself, as
+        # reading batches judge meters: every load of a controller holds its lock).
+        with self.ledger.locks.writing({room_controller_id(item.device_id) for item in items}):
             now = self.ledger.clock()
             controllers: dict[str, RoomController] = {}
             recorded: list[bool] = []
@@ -275,8 +283,10 @@ class RoomControllers:
         return changed[0]
 
     def _change(self, device_id: str, change: Callable[[RoomController, datetime], None]) -> None:
-        """Load, change and save one controller under the command lock (nothing saved on failure)."""
-        with self.ledger.command_lock:
+        """Load, change and save one controller (nothing saved on failure): beside other commands,
+        alone on the controller and its household (the guardrails read it)."""
+        controller_id = room_controller_id(device_id)
+        with self.ledger.locks.writing_found([controller_id], lambda: self._household_ids(controller_id)):
             controller = self._controller(device_id)
             try:
                 change(controller, self.ledger.clock())
@@ -300,7 +310,12 @@ class RoomControllers:
             raise NotFoundError(f"no room controller {device_id}", kind="room_controller", key=device_id)
         return controller
 
+    def _household_ids(self, controller_id: UUID) -> list[UUID]:
+        controller = self.ledger.load_or_none(RoomController, controller_id)
+        return [ids.household_id(controller.account_number)] if controller is not None else []
+
     def _controller_or_none(self, device_id: str) -> RoomController | None:
+        """The cached controller itself (changed in place): the caller holds its lock."""
         return self.ledger.load_or_none(RoomController, room_controller_id(device_id))
 
     @staticmethod
