@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+from application.collector import collector_paused
 from domain.errors import ReadingRejectedError
 from domain.meter import Meter, RecordingOutcome
 from domain.readings import ReadingHistory, ReadingValues
@@ -86,6 +87,19 @@ def judge_batch(
     so several readings of one meter in a batch are judged against each other. ``history_for``
     gives a meter's readings beyond its window, for late readings older than the window.
     """
+    with collector_paused():  # thousands of events and intervals, no cycles among them
+        return _judge_items(items, meter_for, received_at, batch_id, actor, reason, history_for)
+
+
+def _judge_items(
+    items: Sequence[ReadingItem],
+    meter_for: Callable[[str], Meter | None],
+    received_at: datetime,
+    batch_id: UUID,
+    actor: str,
+    reason: str,
+    history_for: Callable[[Meter], ReadingHistory] | None,
+) -> tuple[list[ItemOutcome], list[Meter]]:
     outcomes: list[ItemOutcome] = []
     changed: dict[str, Meter] = {}
     for index, item in enumerate(items):

@@ -1,39 +1,6 @@
-"""Python's cyclic garbage collector paused while a batch of events is decoded and projected.
+"""The cyclic collector's pause, kept in ``application.collector`` (ingestion judges batches under
+it too, and the application layer imports nothing from projections); imported here as before."""
 
-Decoding and projecting a batch creates tens of thousands of objects (events, their values, rows)
-and no reference cycles; each few hundred allocations the collector runs anyway, and every few
-dozen runs it walks every object the process holds. Replaying a season of readings spent about a
-fifth of its time there. Reference counting frees the batch's objects as usual while paused; the
-collector resumes when the last batch in progress ends (batches in several threads overlap), and
-its next run catches up with whatever cycles were made meanwhile.
-"""
+from application.collector import collector_paused
 
-from __future__ import annotations
-
-import gc
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-_lock = threading.Lock()
-_pauses_in_progress = 0
-_enabled_before = False
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause the cyclic collector for the block (it stays off until every overlapping block ends;
-    it stays off after them if it was off before the first)."""
-    global _pauses_in_progress, _enabled_before
-    with _lock:
-        if _pauses_in_progress == 0:
-            _enabled_before = gc.isenabled()
-            gc.disable()
-        _pauses_in_progress += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _pauses_in_progress -= 1
-            if _pauses_in_progress == 0 and _enabled_before:
-                gc.enable()
+__all__ = ["collector_paused"]
