@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Table, case, delete, insert, or_, select, upd
 from domain.day_split import split_across_days
 from domain.household import Household
 from domain.meter import Meter
+from domain.valve import RoomController
 from projections.allocation_rows import reallocate
 from projections.analytics_handlers import ANALYTICS_HANDLERS
 from projections.arrears_handlers import ARREARS_HANDLERS
@@ -37,7 +38,7 @@ from projections.interval_recharge import recharge_intervals
 from projections.payment_handlers import PAYMENT_HANDLERS
 from projections.payment_orders import PAYMENT_ORDER_HANDLERS, PAYMENT_ORDER_TABLES
 from projections.reading_batch import ReadingBatchWriter
-from projections.room_telemetry import ROOM_TELEMETRY_HANDLERS, ROOM_TELEMETRY_TABLES
+from projections.room_telemetry import ROOM_TELEMETRY_HANDLERS, ROOM_TELEMETRY_TABLES, RoomTelemetryWriter
 from projections.tables import (
     LEDGER_TABLES,
     faulty_interval_estimates,
@@ -110,13 +111,18 @@ class LedgerProjection:
 
     def apply_batch(self, connection: Connection, domain_events: Sequence[Any]) -> None:
         """Apply events in order. Readings are buffered and written together; any other event
-        first flushes them and then drops the writer's cached meters and households."""
+        first flushes them and then drops the writer's cached meters and households. Room
+        reports are buffered and written together at the end (their tables are theirs alone)."""
         readings = ReadingBatchWriter(connection)
+        reports = RoomTelemetryWriter(connection)
         readings.preload(domain_events)
         households_to_reallocate: set[UUID] = set()  # whose money changed in this batch
         for domain_event in domain_events:
             if isinstance(domain_event, Meter.ReadingRecorded):
                 readings.add(domain_event)
+                continue
+            if isinstance(domain_event, RoomController.ReportRecorded):
+                reports.add(domain_event)
                 continue
             handler = self._handlers.get(type(domain_event))
             if handler is not None:
@@ -126,6 +132,7 @@ class LedgerProjection:
                     households_to_reallocate.add(household_id)
                 readings.forget_lookups()
         readings.flush()
+        reports.flush()
         reallocate(connection, households_to_reallocate)
 
     # -- households ---------------------------------------------------------------------------
