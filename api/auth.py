@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from api.dependencies import ContainerDependency
 from api.problems import UnauthenticatedError
@@ -26,15 +27,22 @@ bearer_scheme = HTTPBearer(
 )
 
 
-def authenticate(
+async def authenticate(
     container: ContainerDependency,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
-    """The caller behind the bearer token; 401 when the token is missing, unknown or revoked."""
+    """The caller behind the bearer token; 401 when the token is missing, unknown or revoked.
+
+    A token this process verified a moment ago is answered on the event loop; any other is looked
+    up in the table in the threadpool (``TokenStore.authenticate``; revocation's bound is there)."""
     if credentials is None:
         raise UnauthenticatedError("missing_token")
     secret = credentials.credentials
-    principal = container.tokens.authenticate(secret) if len(secret) <= MAXIMUM_TOKEN_LENGTH else None
+    principal = None
+    if len(secret) <= MAXIMUM_TOKEN_LENGTH:
+        principal = container.tokens.recently_verified(secret)
+        if principal is None:
+            principal = await run_in_threadpool(container.tokens.authenticate, secret)
     if principal is None:
         raise UnauthenticatedError("invalid_token")
     return principal
