@@ -7,7 +7,12 @@ projection's own work. ``RowsInserter`` gives the driver the same statement and 
 the INSERT is compiled once per kind of database, each column's bind processor (the one
 SQLAlchemy itself applies: the column type's, for its dialect) is looked up once and mapped over
 the column's values, and the rows go to the driver's ``executemany`` through
-``exec_driver_sql``, in the caller's transaction.
+``exec_driver_sql``, in the caller's transaction. On PostgreSQL the converted rows go by ``COPY …
+FROM STDIN`` instead: psycopg's ``executemany`` sends one prepared INSERT per row through its
+pipeline, and that per-row traffic was a third of a rebuild's time; COPY streams them in one
+statement, with the same values (psycopg's own adapters write them, as they do the INSERT's
+parameters) and the same refusals (a duplicate key is an ``IntegrityError``, as SQLAlchemy raises
+it, so the runner still tells a racing worker by it).
 
 Dates, UTC datetimes and scaled decimals are converted once per distinct value: their conversion
 depends on the value alone (equal values give the same parameter), and a batch of readings
@@ -24,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Date, Dialect, Table, insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeEngine
 
 from projections.types import ScaledDecimal, UtcDateTime
@@ -71,6 +77,7 @@ class _Prepared:
     """The INSERT of every column as the driver takes it, and how a row becomes its parameters."""
 
     sql: str
+    copy_sql: str | None  # COPY of the same columns in the statement's order (PostgreSQL only)
     order: tuple[int, ...]  # the row's value index of each parameter, in the statement's order
     keys: tuple[str, ...] | None  # parameter names for a named paramstyle (None: positional)
     conversions: tuple[_Conversion, ...]
@@ -105,6 +112,9 @@ class RowsInserter:
             else:
                 columns[conversion.index] = converted.convert(conversion.kind, conversion.process, values)
         parameters: list[Any] = list(zip(*columns, strict=True))
+        if prepared.copy_sql is not None:
+            _copy(connection, prepared.copy_sql, parameters)
+            return
         if prepared.keys is not None:
             keys = prepared.keys
             parameters = [dict(zip(keys, values, strict=True)) for values in parameters]
@@ -137,9 +147,30 @@ class RowsInserter:
             process = column_type.dialect_impl(dialect).bind_processor(dialect)
             if process is not None:
                 conversions.append(_Conversion(index, process, _conversion_kind(column_type, dialect)))
+        copy_sql = None
+        if dialect.name == "postgresql" and dialect.driver == "psycopg":
+            quote = dialect.identifier_preparer.quote
+            table_name = dialect.identifier_preparer.format_table(self.table)
+            copy_sql = f"COPY {table_name} ({', '.join(quote(by_name[name].name) for name in names)}) FROM STDIN"
         return _Prepared(
             sql=str(compiled),
+            copy_sql=copy_sql,
             order=tuple(self.column_names.index(name) for name in names),
             keys=keys,
             conversions=tuple(conversions),
         )
+
+
+def _copy(connection: Connection, copy_sql: str, rows: list[Any]) -> None:
+    """Stream ``rows`` by psycopg's COPY on the connection's own DBAPI connection (its transaction);
+    a database error is raised as SQLAlchemy raises it from an INSERT (IntegrityError and so on)."""
+    dbapi_connection: Any = connection.connection.dbapi_connection  # a psycopg Connection
+    assert dbapi_connection is not None, "a connection in use"
+    dbapi = connection.dialect.loaded_dbapi
+    try:
+        with dbapi_connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            write_row = copy.write_row
+            for row in rows:
+                write_row(row)
+    except dbapi.Error as error:
+        raise DBAPIError.instance(copy_sql, None, error, dbapi.Error, dialect=connection.dialect) from error
