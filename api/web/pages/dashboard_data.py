@@ -41,6 +41,7 @@ from application.authorization import Permission, Principal
 from infrastructure.container import Container
 from projections.billing_queries import BillingQueries
 from projections.dispute_queries import DisputeQueries
+from projections.page_queries import MonitoringCounts
 
 # Meters count as silent on the dashboard as on the monitoring list by default: 3 days quiet.
 SILENT_DAYS = monitoring_api.DEFAULT_SILENT_DAYS
@@ -106,7 +107,7 @@ def dashboard(container: Container, principal: Principal, names: Mapping[str, st
         aging=aging,
         raised_flags=arrears_api.list_arrears_flags(principal, container, None, None, 1, 0).counts.get("raised", 0),
         silent_meters=_silent_meters(container, principal),
-        faulty_meters=monitoring_api.list_faulty_meters(principal, get_monitoring(container), None, 1, 0).total,
+        faulty_meters=monitoring_api.list_faulty_meters(principal, _monitoring_counts(container), None, 1, 0).total,
         open_disputes=_open_disputes(container, principal, today),
         dead_messages=_dead_messages(container, principal),
         charts={
@@ -124,10 +125,16 @@ def _aging_totals(container: Container, principal: Principal, today: date) -> Ag
     return report.totals
 
 
+def _monitoring_counts(container: Container) -> MonitoringCounts:
+    """The monitoring lists' totals only (a tile shows a count, not the list's first row)."""
+    return MonitoringCounts(container.engine, get_monitoring(container).intake_log)
+
+
 def _silent_meters(container: Container, principal: Principal) -> int:
     now = container.ledger.clock()
-    monitoring = get_monitoring(container)
-    return monitoring_api.list_silent_meters(principal, monitoring, now, SILENT_DAYS, None, 1, 0).total
+    return monitoring_api.list_silent_meters(
+        principal, _monitoring_counts(container), now, SILENT_DAYS, None, 1, 0
+    ).total
 
 
 def _open_disputes(container: Container, principal: Principal, today: date) -> int:

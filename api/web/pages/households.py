@@ -147,15 +147,14 @@ def _household_page(
 ) -> Response:
     today = _today(container)
     query = request.query_params
-    view = data.household_view(container, principal, account_number, today)
+    # One set of reads for the page: the household is looked up once for all the parts.
+    reads = data.page_reads(container)
+    view = data.household_view(container, principal, account_number, today, reads)
     granularity = _granularity(query.get("granularity"))
-    compared = data.comparison(container, principal, account_number, today, granularity)
-    bills, bills_paging = data.bills_page(
-        container, principal, account_number, data.page_number(query.get("bills_page"))
-    )
-    payments, payments_paging = data.payments_page(
-        container, principal, account_number, data.page_number(query.get("payments_page"))
-    )
+    compared = data.comparison(container, principal, account_number, today, granularity, reads)
+    bills_page, payments_page = (data.page_number(query.get(name)) for name in ("bills_page", "payments_page"))
+    bills, bills_paging = data.bills_page(container, principal, account_number, bills_page, reads)
+    payments, payments_paging = data.payments_page(container, principal, account_number, payments_page, reads)
     done = query.get("done", "")
     context = {
         "view": view,

@@ -44,6 +44,7 @@ from infrastructure.as_known import KnownReads
 from infrastructure.container import Container
 from projections.billing_queries import BillingQueries
 from projections.dispute_queries import DisputeQueries
+from projections.page_queries import RequestLedgerQueries
 from projections.queries import Granularity, LedgerQueries
 
 PAGE_SIZE = 50
@@ -178,11 +179,33 @@ def live(container: Container) -> KnownReads:
     return container.as_known.live()
 
 
-def household_view(container: Container, reader: Principal, account_number: str, today: date) -> HouseholdView:
+@dataclass(frozen=True)
+class PageReads(KnownReads):
+    """The live read models for one page's request: the endpoint functions it calls share one
+    ``RequestLedgerQueries``, so the household is looked up once, not once per function."""
+
+    shared_queries: RequestLedgerQueries | None = None
+
+    @property
+    def queries(self) -> LedgerQueries:
+        assert self.shared_queries is not None, "made by page_reads"
+        return self.shared_queries
+
+
+def page_reads(container: Container) -> PageReads:
+    """The live reads of one request (make one per request: it remembers what it looked up)."""
+    live_reads = live(container)
+    assert live_reads.known_at is None, "a page reads the live read models"
+    return PageReads(live_reads.engine, shared_queries=RequestLedgerQueries(LedgerQueries(live_reads.engine)))
+
+
+def household_view(
+    container: Container, reader: Principal, account_number: str, today: date, reads: PageReads | None = None
+) -> HouseholdView:
     """The household's page (404 for an unknown account, as ``GET /households/{account}``)."""
-    queries = LedgerQueries(container.engine)
+    reads = reads or page_reads(container)
+    queries = reads.queries
     detail = household_routes.get_household(account_number, reader, queries, today)
-    reads = live(container)
     balance = bill_routes.get_household_balance(account_number, reader, reads)
     account = payment_routes.get_household_account(account_number, reader, reads)
     disputes = dispute_routes.list_household_disputes(
@@ -204,22 +227,23 @@ def household_contact(container: Container, reader: Principal, account_number: s
 
 
 def bills_page(
-    container: Container, reader: Principal, account_number: str, page: int
+    container: Container, reader: Principal, account_number: str, page: int, reads: PageReads | None = None
 ) -> tuple[list[BillSummary], Paging]:
     """A page of the household's bills, the latest season and the latest issued first."""
     paging = Paging(page, 0)
     found = bill_routes.list_household_bills(
-        account_number, reader, live(container), None, None, PAGE_SIZE, paging.offset
+        account_number, reader, reads or page_reads(container), None, None, PAGE_SIZE, paging.offset
     )
     return found.items, Paging(page, found.total)
 
 
 def payments_page(
-    container: Container, reader: Principal, account_number: str, page: int
+    container: Container, reader: Principal, account_number: str, page: int, reads: PageReads | None = None
 ) -> tuple[list[PaymentOutput], Paging]:
     """A page of the household's payments, newest first, with their reversals."""
     paging = Paging(page, 0)
-    found = payment_routes.list_household_payments(account_number, reader, live(container), PAGE_SIZE, paging.offset)
+    reads = reads or page_reads(container)
+    found = payment_routes.list_household_payments(account_number, reader, reads, PAGE_SIZE, paging.offset)
     return found.items, Paging(page, found.total)
 
 
@@ -242,11 +266,16 @@ def bill_explanation(
 
 
 def comparison(
-    container: Container, reader: Principal, account_number: str, today: date, granularity: Granularity
+    container: Container,
+    reader: Principal,
+    account_number: str,
+    today: date,
+    granularity: Granularity,
+    reads: PageReads | None = None,
 ) -> HouseholdComparison:
     """``GET /households/{account}/consumption/comparison`` over the season to date."""
     day_range = consumption_routes.consumption_range(today, granularity, None, None)
-    queries = LedgerQueries(container.engine)
+    queries = (reads or page_reads(container)).queries
     return consumption_routes.compare_household_consumption(account_number, reader, queries, day_range)
 
 

@@ -34,6 +34,8 @@ from application.authorization import Permission, Principal
 from domain.errors import LedgerError
 from infrastructure.container import Container
 from infrastructure.intake import Channel
+from projections.monitoring_queries import MonitoringQueries
+from projections.page_queries import MonitoringCounts
 
 router = APIRouter(prefix="/ui/monitoring", include_in_schema=False)
 
@@ -84,7 +86,8 @@ class NoFilters(_Filters):
 
 # -- the lists -----------------------------------------------------------------------------------------
 
-Lister = Callable[[Principal, Container, Any, Any, int, int], Any]
+# (reader, container, the monitoring read model, filters, language, limit, offset) → a page
+Lister = Callable[[Principal, Container, MonitoringQueries, Any, Any, int, int], Any]
 
 
 @dataclass(frozen=True)
@@ -100,48 +103,96 @@ class Listing:
         return f"{BASE}/{self.key}"
 
 
-def _monitoring(container: Container) -> Any:
-    return get_monitoring(container)
-
-
-def _silent(reader: Principal, container: Container, filters: Any, language: Any, limit: int, offset: int) -> Any:
+def _silent(
+    reader: Principal,
+    container: Container,
+    monitoring: MonitoringQueries,
+    filters: Any,
+    language: Any,
+    limit: int,
+    offset: int,
+) -> Any:
     now = container.ledger.clock()
-    return monitoring_routes.list_silent_meters(
-        reader, _monitoring(container), now, filters.days, filters.community, limit, offset
-    )
+    return monitoring_routes.list_silent_meters(reader, monitoring, now, filters.days, filters.community, limit, offset)
 
 
-def _implausible(reader: Principal, container: Container, filters: Any, language: Any, limit: int, offset: int) -> Any:
+def _implausible(
+    reader: Principal,
+    container: Container,
+    monitoring: MonitoringQueries,
+    filters: Any,
+    language: Any,
+    limit: int,
+    offset: int,
+) -> Any:
     return monitoring_routes.list_implausible_intervals(
-        reader, _monitoring(container), filters.from_day, filters.to_day, filters.community, limit, offset
+        reader, monitoring, filters.from_day, filters.to_day, filters.community, limit, offset
     )
 
 
 def _limit_breaches(
-    reader: Principal, container: Container, filters: Any, language: Any, limit: int, offset: int
+    reader: Principal,
+    container: Container,
+    monitoring: MonitoringQueries,
+    filters: Any,
+    language: Any,
+    limit: int,
+    offset: int,
 ) -> Any:
     return monitoring_routes.list_limit_breaches(
-        reader, _monitoring(container), filters.from_day, filters.to_day, filters.community, limit, offset
+        reader, monitoring, filters.from_day, filters.to_day, filters.community, limit, offset
     )
 
 
-def _faulty(reader: Principal, container: Container, filters: Any, language: Any, limit: int, offset: int) -> Any:
-    return monitoring_routes.list_faulty_meters(reader, _monitoring(container), filters.community, limit, offset)
+def _faulty(
+    reader: Principal,
+    container: Container,
+    monitoring: MonitoringQueries,
+    filters: Any,
+    language: Any,
+    limit: int,
+    offset: int,
+) -> Any:
+    return monitoring_routes.list_faulty_meters(reader, monitoring, filters.community, limit, offset)
 
 
-def _quarantine(reader: Principal, container: Container, filters: Any, language: Any, limit: int, offset: int) -> Any:
+def _quarantine(
+    reader: Principal,
+    container: Container,
+    monitoring: MonitoringQueries,
+    filters: Any,
+    language: Any,
+    limit: int,
+    offset: int,
+) -> Any:
     return monitoring_routes.list_quarantined_frames(reader, container.intake, limit, offset)
 
 
-def _unknown(reader: Principal, container: Container, filters: Any, language: Any, limit: int, offset: int) -> Any:
-    return monitoring_routes.list_unknown_meters(reader, _monitoring(container), limit, offset)
+def _unknown(
+    reader: Principal,
+    container: Container,
+    monitoring: MonitoringQueries,
+    filters: Any,
+    language: Any,
+    limit: int,
+    offset: int,
+) -> Any:
+    return monitoring_routes.list_unknown_meters(reader, monitoring, limit, offset)
 
 
-def _rejected(reader: Principal, container: Container, filters: Any, language: Any, limit: int, offset: int) -> Any:
+def _rejected(
+    reader: Principal,
+    container: Container,
+    monitoring: MonitoringQueries,
+    filters: Any,
+    language: Any,
+    limit: int,
+    offset: int,
+) -> Any:
     channel = filters.channel
     return monitoring_routes.list_rejected_readings(
         reader,
-        _monitoring(container),
+        monitoring,
         language,
         Response(),
         filters.meter_serial,
@@ -183,7 +234,8 @@ def list_page(request: Request, container: Container, reader: Principal, listing
     page = page_number(request.query_params.get("page"))
     try:
         filters = listing.filters.model_validate(values)
-        found = listing.fetch(reader, container, filters, language, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+        offset = (page - 1) * PAGE_SIZE
+        found = listing.fetch(reader, container, get_monitoring(container), filters, language, PAGE_SIZE, offset)
     except (ValidationError, LedgerError) as error:
         return ListPage(listing, values, [], Paging(1, 0), refusal_of(error, language))
     return ListPage(listing, values, found.items, Paging(page, found.total), FormRefusal(status=200))
@@ -214,8 +266,11 @@ def overview(request: Request, user: WebUser, container: WebContainer) -> Respon
 
 def _overview(request: Request, container: Container, reader: Principal, report: Any = None) -> Response:
     language = request_language(request)
+    # Totals only: each list's own count, no rows fetched (projections.page_queries).
+    counts = MonitoringCounts(container.engine, get_monitoring(container).intake_log)
     totals = {
-        listing.key: listing.fetch(reader, container, listing.filters(), language, 1, 0).total for listing in LISTINGS
+        listing.key: listing.fetch(reader, container, counts, listing.filters(), language, 1, 0).total
+        for listing in LISTINGS
     }
     context = {
         "listings": LISTINGS,
