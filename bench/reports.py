@@ -25,6 +25,7 @@ import random
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -35,12 +36,13 @@ from rich.table import Table
 from sqlalchemy import Engine, text
 
 from application.authorization import Principal, Role
-from bench.ingest import bench_console, store_settings
+from bench.ingest import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, _admin_connection, bench_console, store_settings
 from domain import ids
 from domain.analytics_baseline import BaselineSetting
 from domain.season import Season
 from infrastructure.container import Container, bootstrap
-from infrastructure.settings import Backend
+from infrastructure.settings import Backend, Environment, Settings
+from projections.analytics_summary import summarise_daily
 from projections.tables import AREA_SCALE, ENERGY_SCALE, MONEY_SCALE
 
 SEASON = Season.default_starting(2025)
@@ -102,24 +104,17 @@ def daily_rows(households: int) -> Iterator[tuple[Any, ...]]:
     """Each household meter's heat per day; each building's and community's feeding meter 1-9 % above."""
     rng = random.Random(11)
     season_days = days()
+    midnights = [_midnight(day) for day in season_days]
     buildings: dict[tuple[str, str], list[Decimal]] = {}
     for index, community, building in city(households):
         household_id = ids.household_id(f"R-{index:06d}")
         meter_id = ids.meter_id(f"RM-{index:06d}")
         per_day = Decimal(rng.randint(100, 400)) / 1000
+        per_day_scaled = scaled(per_day, ENERGY_SCALE)
         sums = buildings.setdefault((community, building), [Decimal(0)] * len(season_days))
-        for number, day in enumerate(season_days):
+        for number, (day, midnight) in enumerate(zip(season_days, midnights, strict=True)):
             sums[number] += per_day
-            yield (
-                meter_id,
-                _midnight(day),
-                day,
-                scaled(per_day, ENERGY_SCALE),
-                household_id,
-                "household",
-                community,
-                building,
-            )
+            yield meter_id, midnight, day, per_day_scaled, household_id, "household", community, building
     communities: dict[str, list[Decimal]] = {}
     for (community, building), sums in buildings.items():
         meter_id = ids.meter_id(f"BM-{community}-{building}")
@@ -191,6 +186,11 @@ def build(container: Container, households: int) -> dict[str, int]:
     copy_rows(engine, "substation_configurations", CONFIGURATION_COLUMNS, iter(configurations))
     copy_rows(engine, "substation_feeds", ("substation_id", "effective_on", "community", "building"), iter(feeds))
     with engine.begin() as connection:
+        # What the projection keeps up as it writes the daily rows, summed here in one go.
+        connection.execute(text("SET LOCAL statement_timeout = 0"))
+        summarise_daily(connection)
+    with engine.begin() as connection:
+        connection.execute(text("SET LOCAL statement_timeout = 0"))
         connection.execute(text("ANALYZE"))
     for setting, value, source in (
         (BaselineSetting.AVERAGE_UNIT_CONSUMPTION, Decimal("0.4"), ""),
@@ -254,20 +254,49 @@ def explain(engine: Engine, statement: str) -> str:
         return "\n".join(row[0] for row in rows)
 
 
-def measure(households: int, show_plans: bool) -> None:
+@contextmanager
+def kept_database(households: int) -> Iterator[Settings]:
+    """Settings of a PostgreSQL database kept between runs (``heatledger_bench_reports_<N>``):
+    created when missing, never dropped (drop it with ``DROP DATABASE``)."""
+    name = f"heatledger_bench_reports_{households}"
+    with _admin_connection() as connection:
+        if connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            connection.execute(f'CREATE DATABASE "{name}"')
+    yield Settings(
+        environment=Environment.TEST,
+        backend=Backend.POSTGRES,
+        postgres_host=POSTGRES_HOST,
+        postgres_port=POSTGRES_PORT,
+        postgres_user=POSTGRES_USER,
+        postgres_dbname=name,
+    )
+
+
+def built_households(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text("SELECT count(*) FROM households")).scalar_one())
+
+
+def measure(households: int, show_plans: bool, keep_database: bool) -> None:
     console = bench_console()
     with (
         tempfile.TemporaryDirectory(prefix="heatledger-bench-") as folder,
-        store_settings(Backend.POSTGRES, Path(folder), "reports") as settings,
+        kept_database(households)
+        if keep_database
+        else store_settings(Backend.POSTGRES, Path(folder), "reports") as settings,
     ):
         container = bootstrap(settings.model_copy(update={"catch_up_after_command": False}))
         try:
             started = time.perf_counter()
-            counts = build(container, households)
-            console.print(
-                f"Set-up (read models written directly with COPY, not timed): {counts} "
-                f"in {time.perf_counter() - started:.1f} s"
-            )
+            if built_households(container.engine) == households:
+                console.print(f"Set-up kept from an earlier run ({settings.postgres_dbname})")
+            else:
+                assert built_households(container.engine) == 0, "a kept database half built: drop it"
+                counts = build(container, households)
+                console.print(
+                    f"Set-up (read models written directly with COPY, not timed): {counts} "
+                    f"in {time.perf_counter() - started:.1f} s"
+                )
             reports, engine, code = container.analytics_reports, container.engine, SEASON.code
             work = {
                 "places by community": lambda: reports.places(REGULATOR, code, "community"),
@@ -298,8 +327,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--households", type=int, default=20_000)
     parser.add_argument("--plans", action="store_true", help="print EXPLAIN (ANALYZE) of the heavy aggregates")
+    parser.add_argument(
+        "--keep-database",
+        action="store_true",
+        help="build the city in heatledger_bench_reports_<households> once and reuse it on later runs",
+    )
     arguments = parser.parse_args()
-    measure(arguments.households, arguments.plans)
+    measure(arguments.households, arguments.plans, arguments.keep_database)
 
 
 if __name__ == "__main__":

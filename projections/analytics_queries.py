@@ -7,13 +7,14 @@ bills, one over the meters' daily heat per place. Python then sums exact Decimal
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, case, func, literal, null, or_, select
+from sqlalchemy import Engine, case, func, literal, or_, select
 
 from application.analytics_reports import (
     CollectionRow,
@@ -25,6 +26,7 @@ from application.analytics_reports import (
 from domain.billing import BillKind
 from domain.season import Season
 from domain.tariff import CITY_SCOPE, SOURCE_COEFFICIENT_TABLE, TariffTerms
+from projections.analytics_summary import HOUSEHOLD_METERS, household_heat_months, place_heat_days
 from projections.season_charges import season_charges_settled
 from projections.tables import (
     bills,
@@ -50,19 +52,32 @@ class SqlAnalyticsReads:
 
     def household_seasons(self, season: Season, period_starts: Sequence[date]) -> list[HouseholdSeason]:
         """Every household supplied in the season (registered by its last day, not deregistered
-        before its first), with its household meters' heat of the season's days per price period."""
+        before its first), with its household meters' heat of the season's days per price period:
+        whole months from ``household_heat_months``, the days of a month a period starts or ends
+        within from ``daily_consumption``."""
         starts = sorted(set(period_starts)) or [season.first_day]
-        daily = daily_consumption.c
-        period = _period_index(daily.day, starts)
-        energy = (
-            select(daily.household_id, period.label("period"), func.sum(daily.energy_gj).label("energy_gj"))
-            .where(
-                daily.meter_kind == HOUSEHOLD_KIND,
-                daily.household_id.is_not(None),
-                daily.day.between(season.first_day, season.last_day),
+        months, partial_days = _months_and_days(season, starts)
+        summed = household_heat_months.c
+        statements = []
+        if months:
+            period = _period_index(summed.month, starts)
+            statements.append(
+                select(summed.household_id, period.label("period"), func.sum(summed.energy_gj).label("energy_gj"))
+                .where(summed.month.in_(months))
+                .group_by(summed.household_id, period)
             )
-            .group_by(daily.household_id, period)
-        )
+        if partial_days:
+            daily = daily_consumption.c
+            period = _period_index(daily.day, starts)
+            statements.append(
+                select(daily.household_id, period.label("period"), func.sum(daily.energy_gj).label("energy_gj"))
+                .where(
+                    daily.meter_kind == HOUSEHOLD_KIND,
+                    daily.household_id.is_not(None),
+                    or_(*(daily.day.between(first, last) for first, last in partial_days)),
+                )
+                .group_by(daily.household_id, period)
+            )
         columns = households.c
         supplied = select(households).where(
             columns.registered_on <= season.last_day,
@@ -70,9 +85,10 @@ class SqlAnalyticsReads:
         )
         with self.engine.connect() as connection:
             by_household: dict[Any, list[Decimal]] = {}
-            for row in connection.execute(energy):
-                parts = by_household.setdefault(row.household_id, [ZERO] * len(starts))
-                parts[int(row.period)] += Decimal(row.energy_gj)
+            for statement in statements:
+                for row in connection.execute(statement):
+                    parts = by_household.setdefault(row.household_id, [ZERO] * len(starts))
+                    parts[int(row.period)] += Decimal(row.energy_gj)
             return [
                 _household_season(row, by_household.get(row.household_id, [ZERO] * len(starts)))
                 for row in connection.execute(supplied)
@@ -93,24 +109,21 @@ class SqlAnalyticsReads:
 
     def place_days(self, season: Season) -> list[PlaceDay]:
         """Heat per day and place: household meters summed per building, building and substation
-        meters each on their own."""
-        daily = daily_consumption.c
-        meter = case((daily.meter_kind == HOUSEHOLD_KIND, null()), else_=daily.meter_id)
-        statement = (
-            select(
-                daily.meter_kind,
-                daily.community,
-                daily.building,
-                daily.day,
-                meter.label("meter_id"),
-                func.sum(daily.energy_gj).label("energy_gj"),
-            )
-            .where(daily.day.between(season.first_day, season.last_day))
-            .group_by(daily.meter_kind, daily.community, daily.building, daily.day, meter)
-        )
+        meters each on their own (``place_heat_days``, kept summed by the projection)."""
+        summed = place_heat_days.c
+        statement = select(
+            summed.meter_kind, summed.community, summed.building, summed.day, summed.meter_id, summed.energy_gj
+        ).where(summed.day.between(season.first_day, season.last_day))
         with self.engine.connect() as connection:
             return [
-                PlaceDay(row.meter_kind, row.community, row.building, row.day, Decimal(row.energy_gj), row.meter_id)
+                PlaceDay(
+                    row.meter_kind,
+                    row.community,
+                    row.building,
+                    row.day,
+                    row.energy_gj,
+                    None if row.meter_id == HOUSEHOLD_METERS else row.meter_id,
+                )
                 for row in connection.execute(statement)
             ]
 
@@ -182,6 +195,34 @@ def _period_index(day: Any, starts: Sequence[date]) -> Any:
     if len(starts) == 1:
         return literal(0)
     return case(*((day < start, index) for index, start in enumerate(starts[1:])), else_=len(starts) - 1)
+
+
+def _months_and_days(season: Season, starts: Sequence[date]) -> tuple[list[date], list[tuple[date, date]]]:
+    """The season's days as whole months that lie within one price period, and the ranges of
+    days (first, last) left over at the edges of the season and of its price periods."""
+    cuts = sorted(
+        {season.first_day, season.last_day + timedelta(days=1)}
+        | {start for start in starts[1:] if season.first_day < start <= season.last_day}
+    )
+    months: list[date] = []
+    days: list[tuple[date, date]] = []
+    for first, end in itertools.pairwise(cuts):  # each [first, end) lies within one period
+        month = first if first.day == 1 else _next_month(first)
+        if _next_month(month) > end:  # no whole month within
+            days.append((first, end - timedelta(days=1)))
+            continue
+        if month > first:
+            days.append((first, month - timedelta(days=1)))
+        while _next_month(month) <= end:
+            months.append(month)
+            month = _next_month(month)
+        if month < end:
+            days.append((month, end - timedelta(days=1)))
+    return months, days
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
 def _household_season(row: Any, energies: list[Decimal]) -> HouseholdSeason:

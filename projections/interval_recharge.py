@@ -19,6 +19,7 @@ from uuid import UUID
 from sqlalchemy import Connection, String, Uuid, bindparam, select, update
 
 from domain.readings import Attachment, household_charged
+from projections.analytics_summary import apply_day_changes
 from projections.tables import daily_consumption, faulty_interval_estimates, households, meter_intervals, meters
 
 # An interval's start (its key) and the household it is charged to from now on.
@@ -51,7 +52,9 @@ def recharge_intervals(
         for row in parameters
     ]
     _update(connection, meter_intervals, meter_intervals.c.start_at, without_place, with_place=False)
+    moving = _day_rows(connection, meter_id, [start for start, _ in recharges])
     _update(connection, daily_consumption, daily_consumption.c.interval_start_at, parameters, with_place=True)
+    apply_day_changes(connection, _day_rows(connection, meter_id, [start for start, _ in recharges]), moving)
     _update(
         connection,
         faulty_interval_estimates,
@@ -99,6 +102,13 @@ def _places(
         )
         places |= {row.household_id: (row.community, row.building) for row in rows}
     return places
+
+
+def _day_rows(connection: Connection, meter_id: UUID, starts: list[datetime]) -> list[Any]:
+    """The daily rows of the meter's intervals starting at ``starts`` (for the analytics summaries)."""
+    columns = daily_consumption.c
+    statement = select(daily_consumption).where(columns.meter_id == meter_id, columns.interval_start_at.in_(starts))
+    return list(connection.execute(statement))
 
 
 def _update(

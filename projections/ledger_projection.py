@@ -30,6 +30,7 @@ from domain.meter import Meter
 from domain.valve import RoomController
 from projections.allocation_rows import reallocate
 from projections.analytics_handlers import ANALYTICS_HANDLERS
+from projections.analytics_summary import ANALYTICS_SUMMARY_TABLES
 from projections.arrears_handlers import ARREARS_HANDLERS
 from projections.billing_handlers import BILLING_HANDLERS
 from projections.dispute_handlers import DISPUTE_HANDLERS
@@ -69,6 +70,7 @@ class LedgerProjection:
         *VALVE_TABLES,
         *ROOM_TELEMETRY_TABLES,
         *PAYMENT_ORDER_TABLES,
+        *ANALYTICS_SUMMARY_TABLES,
     )
 
     def __init__(self) -> None:

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, bindparam, delete, select, update
 from domain.day_split import split_across_days
 from domain.meter import Meter
 from domain.readings import MeteredInterval
+from projections.analytics_summary import apply_day_changes
 from projections.bulk_insert import ConvertedValues, RowsInserter
 from projections.tables import (
     daily_consumption,
@@ -245,11 +246,12 @@ class ReadingBatchWriter:
         """Write everything buffered: stale intervals out first, then new rows, then meters."""
         if not self._has_pending():
             return
+        removed_days: list[Any] = []  # for the analytics summaries
         for meter_id, start in sorted(self._stale_intervals):
-            self.connection.execute(
-                delete(daily_consumption).where(
-                    daily_consumption.c.meter_id == meter_id, daily_consumption.c.interval_start_at == start
-                )
+            removed_days += self.connection.execute(
+                delete(daily_consumption)
+                .where(daily_consumption.c.meter_id == meter_id, daily_consumption.c.interval_start_at == start)
+                .returning(*daily_consumption.c)
             )
             self.connection.execute(
                 delete(meter_intervals).where(
@@ -265,7 +267,9 @@ class ReadingBatchWriter:
         converted = ConvertedValues()  # the same times and quantities recur across the three tables
         _READINGS.insert(self.connection, self._readings, converted)
         _INTERVALS.insert(self.connection, [interval for interval, _ in self._intervals.values()], converted)
-        _DAYS.insert(self.connection, [day for _, days in self._intervals.values() for day in days], converted)
+        added_days = [day for _, days in self._intervals.values() for day in days]
+        _DAYS.insert(self.connection, added_days, converted)
+        apply_day_changes(self.connection, added_days, removed_days)
         self._write_meters()
         self._readings, self._intervals, self._stale_intervals = [], {}, set()
 

@@ -1,0 +1,222 @@
+"""Pre-summed heat the analytics reports read instead of the season's daily rows (issue 15).
+
+A season's report over a city of 100,000 households would otherwise sum 15 million rows of
+``daily_consumption`` (one per meter, interval and day: 24 times that with hourly readings). Two
+read models hold the same heat summed the way the reports group it:
+
+- ``household_heat_months``: per household and calendar month (its first day), the heat of the
+  household meters' days charged to it (``meter_kind`` household, ``household_id`` set). A season
+  or a price period is whole months of it, plus the daily rows of a month it starts or ends within.
+- ``place_heat_days``: per day and place, the household meters' heat summed per building
+  (``meter_id`` the nil UUID) and every other meter's (building, substation) on its own.
+
+Both are kept up in the transaction that writes the daily rows they sum (so the tracking table
+covers them too): the writers hand the rows they add and remove to ``apply_day_changes``, which sums
+the changes per key in Python and writes one upsert per table (keys in sorted order, so two
+workers lock rows in the same order), then drops the buckets left without rows. A bucket also
+counts its daily rows, so a bucket whose rows were all removed goes away and a rebuild, or
+``summarise_daily`` over the same daily rows, gives exactly the same rows (a property test).
+The writers: ``ReadingBatchWriter.flush`` (new intervals' days in, stale intervals' days out) and
+``recharge_intervals`` (days moving to another household and place). A quality change (faulty,
+measured) leaves the heat and the place alone, so it does not touch them, as the reports sum every
+daily row whatever its quality, as they did before.
+
+Database triggers would have caught every writer without touching them, but cost a statement per
+daily row on the projection's hot path (and a row lock per building and day held by every
+household's row): summing a batch's changes first writes one row per bucket instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Date,
+    Integer,
+    String,
+    Table,
+    Uuid,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from projections.tables import ENERGY_SCALE, daily_consumption, metadata
+from projections.types import ScaledDecimal
+
+HOUSEHOLD_KIND = "household"
+# The meter id of a building's household meters summed together (a key column cannot be NULL).
+HOUSEHOLD_METERS = UUID(int=0)
+# daily_consumption's columns, in its order, as the writers hold a day row.
+DAY_INDEX = {name: index for index, name in enumerate(daily_consumption.c.keys())}
+_METER, _DAY, _ENERGY = DAY_INDEX["meter_id"], DAY_INDEX["day"], DAY_INDEX["energy_gj"]
+_HOUSEHOLD, _KIND = DAY_INDEX["household_id"], DAY_INDEX["meter_kind"]
+_COMMUNITY, _BUILDING = DAY_INDEX["community"], DAY_INDEX["building"]
+
+household_heat_months = Table(
+    "household_heat_months",
+    metadata,
+    Column("household_id", Uuid, primary_key=True),
+    Column("month", Date, primary_key=True),  # the month's first day
+    Column("energy_gj", ScaledDecimal(ENERGY_SCALE), nullable=False),
+    Column("day_rows", Integer, nullable=False),  # daily rows summed here (a bucket has at least one)
+)
+
+place_heat_days = Table(
+    "place_heat_days",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("meter_kind", String(32), primary_key=True),
+    Column("community", String(128), primary_key=True),
+    Column("building", String(64), primary_key=True),
+    Column("meter_id", Uuid, primary_key=True),  # HOUSEHOLD_METERS for a building's household meters
+    Column("energy_gj", ScaledDecimal(ENERGY_SCALE), nullable=False),
+    Column("day_rows", Integer, nullable=False),
+)
+
+ANALYTICS_SUMMARY_TABLES = (household_heat_months, place_heat_days)
+
+MonthKey = tuple[UUID, date]
+PlaceKey = tuple[date, str, str, str, UUID]
+Change = list[Any]  # [energy_gj, day_rows]
+
+
+def month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def place_meter(meter_kind: str, meter_id: UUID) -> UUID:
+    """The meter a day row counts under in ``place_heat_days``."""
+    return HOUSEHOLD_METERS if meter_kind == HOUSEHOLD_KIND else meter_id
+
+
+class _Changes:
+    """Heat and row counts added (or, negative, removed) per bucket."""
+
+    def __init__(self) -> None:
+        self.months: dict[MonthKey, Change] = {}
+        self.places: dict[PlaceKey, Change] = {}
+
+    def add(self, rows: Iterable[Sequence[Any]], sign: int) -> None:
+        for row in rows:
+            energy, kind = row[_ENERGY] * sign, row[_KIND]
+            if kind == HOUSEHOLD_KIND and row[_HOUSEHOLD] is not None:
+                _count(self.months, (row[_HOUSEHOLD], month_of(row[_DAY])), energy, sign)
+            key = (row[_DAY], kind, row[_COMMUNITY], row[_BUILDING], place_meter(kind, row[_METER]))
+            _count(self.places, key, energy, sign)
+
+
+def _count(changes: dict[Any, Change], key: Any, energy: Decimal, rows: int) -> None:
+    found = changes.get(key)
+    if found is None:
+        changes[key] = [energy, rows]
+    else:
+        found[0] += energy
+        found[1] += rows
+
+
+def apply_day_changes(
+    connection: Connection, added: Iterable[Sequence[Any]] = (), removed: Iterable[Sequence[Any]] = ()
+) -> None:
+    """Bring the summaries up to daily rows ``added`` and ``removed`` (tuples in
+    ``daily_consumption``'s column order), in the caller's transaction."""
+    changes = _Changes()
+    changes.add(removed, -1)
+    changes.add(added, 1)
+    _upsert(connection, household_heat_months, ("household_id", "month"), changes.months)
+    _upsert(connection, place_heat_days, ("day", "meter_kind", "community", "building", "meter_id"), changes.places)
+
+
+def _upsert(connection: Connection, table: Table, key_names: tuple[str, ...], changes: dict[Any, Change]) -> None:
+    """Add each bucket's change to its row (a new row when none), then drop rows left without days."""
+    effective = sorted((key, change) for key, change in changes.items() if change[1] or change[0])
+    if not effective:
+        return
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(key_names),
+        set_={
+            "energy_gj": table.c.energy_gj + statement.excluded.energy_gj,
+            "day_rows": table.c.day_rows + statement.excluded.day_rows,
+        },
+    )
+    connection.execute(
+        statement,
+        [
+            {**dict(zip(key_names, key, strict=True)), "energy_gj": energy, "day_rows": rows}
+            for key, (energy, rows) in effective
+        ],
+    )
+    emptied = [key for key, (_, rows) in effective if rows < 0]
+    if emptied:
+        conditions = [table.c[name] == bindparam(f"key_{name}") for name in key_names]
+        connection.execute(
+            delete(table).where(and_(*conditions), table.c.day_rows <= 0),
+            [{f"key_{name}": value for name, value in zip(key_names, key, strict=True)} for key in emptied],
+        )
+
+
+def summarise_daily(connection: Connection) -> None:
+    """Write both summaries afresh from every daily row, set-based (for bulk loads that write
+    ``daily_consumption`` directly, and to compare with the live ones)."""
+    connection.execute(delete(household_heat_months))
+    connection.execute(delete(place_heat_days))
+    daily = daily_consumption.c
+    month = _month_expression(connection, daily.day)
+    connection.execute(
+        insert(household_heat_months).from_select(
+            ["household_id", "month", "energy_gj", "day_rows"],
+            select(daily.household_id, month, func.sum(daily.energy_gj), func.count())
+            .where(daily.meter_kind == HOUSEHOLD_KIND, daily.household_id.is_not(None))
+            .group_by(daily.household_id, month),
+        )
+    )
+    meter = _place_meter_expression(daily.meter_kind, daily.meter_id)
+    connection.execute(
+        insert(place_heat_days).from_select(
+            ["day", "meter_kind", "community", "building", "meter_id", "energy_gj", "day_rows"],
+            select(
+                daily.day,
+                daily.meter_kind,
+                daily.community,
+                daily.building,
+                meter,
+                func.sum(daily.energy_gj),
+                func.count(),
+            ).group_by(daily.day, daily.meter_kind, daily.community, daily.building, meter),
+        )
+    )
+
+
+def _month_expression(connection: Connection, day: Any) -> Any:
+    if connection.dialect.name == "postgresql":
+        return func.date_trunc("month", day).cast(Date)
+    return func.date(day, "start of month")
+
+
+def _place_meter_expression(kind: Any, meter_id: Any) -> Any:
+    from sqlalchemy import case, literal
+
+    return case((kind == HOUSEHOLD_KIND, literal(HOUSEHOLD_METERS, Uuid)), else_=meter_id)
+
+
+__all__ = [
+    "ANALYTICS_SUMMARY_TABLES",
+    "HOUSEHOLD_METERS",
+    "apply_day_changes",
+    "household_heat_months",
+    "month_of",
+    "place_heat_days",
+    "summarise_daily",
+]
