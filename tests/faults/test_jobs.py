@@ -201,3 +201,26 @@ def test_two_workers_on_one_queue_never_record_a_chunk_twice(
     assert (upload.accepted, upload.duplicates) == (6000, 0)
     assert fault_settings.job_lease_seconds == LEASE_SECONDS
     assert_exactly_once_and_rebuildable(ledger, 6000)
+
+
+def test_an_upload_survives_redis_restarted_empty_mid_way(
+    ledger: Container, own_redis: OwnRedis, workers: StartWorker
+) -> None:
+    """Redis is killed and started empty while a worker is between chunks of an upload: the worker
+    reconnects, the job (whose queue entry and arq lock are gone) is carried on or started again
+    from its record, and every chunk is recorded once."""
+    worker = workers()
+    upload_id = submit(ledger, payloads(meters=40, days=200))  # 8,000 readings: four chunks
+    eventually(lambda: upload_of(ledger, upload_id).chunks_done >= 1, "the first chunk recorded", 60)
+    own_redis.restart_empty()
+    assert not done(ledger, upload_id), "Redis came back too late to be mid-upload"
+
+    eventually(lambda: done(ledger, upload_id), "the upload finished after Redis came back empty", 60)
+    upload = upload_of(ledger, upload_id)
+    assert_counted_once(upload)
+    assert upload.accepted + upload.duplicates == 8000
+    logs = worker.text()
+    chunks = Counter(re.findall(rf"upload {upload_id} chunk (\d+) recorded by", logs))
+    assert chunks == {"0": 1, "1": 1, "2": 1, "3": 1}, chunks
+    assert NOT_SERIALIZABLE not in logs
+    assert_exactly_once_and_rebuildable(ledger, 8000)
