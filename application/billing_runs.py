@@ -23,6 +23,7 @@ from eventsourcing.persistence import IntegrityError
 from application.authorization import Permission, Principal
 from application.billing import Billing, TariffInForce
 from application.billing_inputs import BillingInputs, HouseholdFacts, HouseholdSeasonRecord, SuspensionSpan
+from application.bulk_loads import StoredEventsOf, load_many
 from domain import ids
 from domain.billing import BillKind, MeterEvidence, MonthInputs, SegmentInputs, SettlementInputs
 from domain.billing_period import BillingPeriod, IssuedBill
@@ -105,11 +106,19 @@ class RunSummary:
 class BillingRuns:
     """Runs billing over many households, a chunk per atomic save."""
 
-    def __init__(self, billing: Billing, season_in_force: SeasonInForce = default_season) -> None:
+    def __init__(
+        self,
+        billing: Billing,
+        season_in_force: SeasonInForce = default_season,
+        stored_events_of: StoredEventsOf | None = None,
+    ) -> None:
+        """``stored_events_of`` selects many aggregates' events in one read: a chunk's billing
+        periods are then loaded together (without it, one by one)."""
         self.billing = billing
         self.ledger = billing.ledger
         self.inputs = billing.inputs
         self.season_in_force = season_in_force
+        self.stored_events_of = stored_events_of
 
     def run(
         self,
@@ -333,10 +342,13 @@ class _RunJob:
         household_ids = [household.household_id for household in households]
         records = self.runs.inputs.season_records(household_ids, self.request.season)
         readers = _ChunkReaders(self, household_ids)
+        if self.request.kind is BillKind.SETTLEMENT:
+            readers.read_ahead(households, records)
+        loaded = self._periods(households)
         for household in households:
             period: BillingPeriod | None = None
             try:
-                period = self._period(household)
+                period = self._period(household, loaded)
                 periods.append(period)
                 bills = self._issue(period, household, records.get(household.household_id), readers, position)
             except LedgerError as error:
@@ -348,11 +360,23 @@ class _RunJob:
                 continue
             outcome.record(period, bills, period.issued_under(self.context.correlation_id))
 
-    def _period(self, household: HouseholdFacts) -> BillingPeriod:
+    def _periods(self, households: Sequence[HouseholdFacts]) -> dict[UUID, BillingPeriod] | None:
+        """The chunk's billing periods that exist, loaded in one read of the event store (None
+        when no bulk selection is wired: ``_period`` then loads each)."""
+        if self.runs.stored_events_of is None:
+            return None
+        code = self.request.season.code
+        period_ids = [ids.billing_period_id(household.account_number, code) for household in households]
+        return load_many(self.runs.ledger, BillingPeriod, self.runs.stored_events_of, period_ids)
+
+    def _load(self, period_id: UUID) -> BillingPeriod | None:
+        return self.runs.ledger.load_or_none(BillingPeriod, period_id)
+
+    def _period(self, household: HouseholdFacts, loaded: dict[UUID, BillingPeriod] | None) -> BillingPeriod:
         season = self.request.season
         days = supply_days(household, season)
         period_id = ids.billing_period_id(household.account_number, season.code)
-        existing = self.runs.ledger.load_or_none(BillingPeriod, period_id)
+        existing = loaded.get(period_id) if loaded is not None else self._load(period_id)
         if existing is not None:
             existing.follow_season(season, days, self.context)  # a decree extended it since
             return existing
@@ -446,6 +470,26 @@ class _ChunkReaders:
         self._monthly: dict[UUID, Any] | None = None
         self._settlement_readers: dict[Season, SettlementInputReader] = {}
 
+    def read_ahead(self, households: Sequence[HouseholdFacts], records: dict[UUID, HouseholdSeasonRecord]) -> None:
+        """Read ahead the meter evidence of the chunk's households settled over other days than
+        the season's (owner changes, registered or deregistered within it), one read per span of
+        days instead of one per household and segment."""
+        season = self.job.request.season
+        empty = HouseholdSeasonRecord((), ())
+        self._settlement_reader(season).read_ahead(
+            [
+                (household, supply_days(household, season), records.get(household.household_id, empty))
+                for household in households
+            ]
+        )
+
+    def _settlement_reader(self, season: Season) -> SettlementInputReader:
+        reader = self._settlement_readers.get(season)
+        if reader is None:
+            reader = SettlementInputReader(self.job.runs.inputs, self.household_ids, season, self.job.allocation)
+            self._settlement_readers[season] = reader
+        return reader
+
     def month_inputs(self, household: HouseholdFacts, period: BillingPeriod) -> MonthInputs:
         month = self.job.month
         assert month is not None, "statements have a month"
@@ -465,11 +509,7 @@ class _ChunkReaders:
     def settlement_inputs(
         self, household: HouseholdFacts, period: BillingPeriod, record: HouseholdSeasonRecord
     ) -> SettlementInputs:
-        season = period.season
-        reader = self._settlement_readers.get(season)
-        if reader is None:
-            reader = SettlementInputReader(self.job.runs.inputs, self.household_ids, season, self.job.allocation)
-            self._settlement_readers[season] = reader
+        reader = self._settlement_reader(period.season)
         return reader.settlement_inputs(household, period.days, record, period.prepaid_yuan)
 
 

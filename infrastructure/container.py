@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -37,6 +38,7 @@ from infrastructure.billing_runs import BillingRunStore
 from infrastructure.database import create_database_engine, migrate
 from infrastructure.dispute_recomputes import DisputeRecomputes
 from infrastructure.estimation import GapEstimator
+from infrastructure.event_selection import scoped_notifications
 from infrastructure.event_store import event_store_environment
 from infrastructure.intake import ReadingIntake
 from infrastructure.legacy_payment_orders import record_legacy_orders
@@ -276,7 +278,7 @@ def bootstrap(settings: Settings | None = None, *, event_chain: bool = True) -> 
         estimator,
         weather,
         billing,
-        BillingRuns(billing, seasons.season_in_force),
+        BillingRuns(billing, seasons.season_in_force, partial(scoped_notifications, ledger.recorder)),
         run_store,
         payments,
         arrears,

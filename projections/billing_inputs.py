@@ -188,31 +188,9 @@ class SqlBillingInputs(BillingInputs):
         result: dict[UUID, MeterEvidence] = {}
         with self.engine.connect() as connection:
             for chunk in _chunks(household_ids):
-                evidence = _evidence(chunk, first_day, last_day, include_faulty=True).subquery("evidence")
-                measured = evidence.c.quality == _MEASURED
-                estimated = evidence.c.quality.in_((_ESTIMATED, _FAULTY_ESTIMATE))
-                totals = connection.execute(
-                    select(
-                        evidence.c.household_id,
-                        func.sum(case((measured, evidence.c.energy_gj))).label("measured_gj"),
-                        func.sum(case((estimated, evidence.c.energy_gj))).label("estimated_gj"),
-                        func.count(distinct(case((measured, evidence.c.day)))).label("days_measured"),
-                        func.count(distinct(case((evidence.c.quality != _FAULTY, evidence.c.day)))).label(
-                            "days_usable"
-                        ),
-                    ).group_by(evidence.c.household_id)
-                ).all()
+                totals, serials = _evidence_totals(connection, chunk, first_day, last_day)
                 if not totals:
                     continue
-                serials: dict[UUID, list[str]] = defaultdict(list)
-                serial_rows = connection.execute(
-                    select(evidence.c.household_id, meters.c.serial)
-                    .join(meters, meters.c.meter_id == evidence.c.meter_id)
-                    .distinct()
-                    .order_by(evidence.c.household_id, meters.c.serial)
-                )
-                for household_id, serial in serial_rows:
-                    serials[household_id].append(serial)
                 first_readings, last_readings = self._end_readings(
                     connection, chunk, first_day, last_day, window_start, window_end
                 )
@@ -358,6 +336,51 @@ class SqlBillingInputs(BillingInputs):
     def interval_evidence(self, meter_serial: str, interval_start: datetime) -> IntervalEvidence | None:
         """The k·Δθ·ΔV evidence of a meter's interval, if it was checked."""
         return implausible_heat_queries.interval_evidence(self.engine, meter_serial, interval_start)
+
+
+def _evidence_totals(
+    connection: Connection, chunk: Sequence[UUID], first_day: date, last_day: date
+) -> tuple[list[Any], dict[UUID, list[str]]]:
+    """Per household of ``chunk`` with evidence in the days: its measured and estimated heat and
+    its days measured and usable (``_totals`` rows), and the serials of its meters that left rows.
+
+    One pass groups the evidence per household and meter (with the meter's serial), which is the
+    household's total whenever one meter served it in the days, nearly always; the few households
+    with rows of several meters (a meter replaced) are grouped again per household, because a day
+    both meters covered counts once."""
+    by_meter = _totals(_evidence(chunk, first_day, last_day, include_faulty=True).subquery("evidence"), True)
+    rows = connection.execute(by_meter).all()
+    serials: dict[UUID, list[str]] = defaultdict(list)
+    for row in rows:
+        serials[row.household_id].append(row.serial)
+    several = [household_id for household_id, found in serials.items() if len(found) > 1]
+    totals = [row for row in rows if len(serials[row.household_id]) == 1]
+    if several:
+        evidence = _evidence(several, first_day, last_day, include_faulty=True).subquery("evidence")
+        totals += connection.execute(_totals(evidence, False)).all()
+    return totals, serials
+
+
+def _totals(evidence: Any, per_meter: bool) -> Any:
+    """The evidence's heat and days by quality, grouped per household (and per meter, with its
+    serial, when ``per_meter``)."""
+    measured = evidence.c.quality == _MEASURED
+    estimated = evidence.c.quality.in_((_ESTIMATED, _FAULTY_ESTIMATE))
+    columns = [
+        evidence.c.household_id,
+        func.sum(case((measured, evidence.c.energy_gj))).label("measured_gj"),
+        func.sum(case((estimated, evidence.c.energy_gj))).label("estimated_gj"),
+        func.count(distinct(case((measured, evidence.c.day)))).label("days_measured"),
+        func.count(distinct(case((evidence.c.quality != _FAULTY, evidence.c.day)))).label("days_usable"),
+    ]
+    if not per_meter:
+        return select(*columns).group_by(evidence.c.household_id)
+    return (
+        select(*columns, meters.c.serial)
+        .join(meters, meters.c.meter_id == evidence.c.meter_id)
+        .group_by(evidence.c.household_id, meters.c.serial)
+        .order_by(evidence.c.household_id, meters.c.serial)
+    )
 
 
 def _evidence(chunk: Sequence[UUID], first_day: date, last_day: date, include_faulty: bool) -> Any:
