@@ -451,6 +451,8 @@ class ProcessRun:
     notices_seconds: float
     exit_code: int
     summary: dict[str, Any]
+    run_cpu_seconds: float  # the process's CPU in BillingRuns.run (catch-ups inside it included)
+    peak_rss_mb: float  # the process's peak resident memory
 
     @property
     def bills(self) -> int:
@@ -515,6 +517,8 @@ def run_in_fresh_process(
         figures["notices_seconds"],
         figures["exit_code"],
         figures["summary"],
+        figures["run_cpu_seconds"],
+        figures["peak_rss_mb"],
     )
 
 
@@ -647,8 +651,15 @@ def _process_rows(table: Table, run: ProcessRun) -> None:
         ("bill notices (no contacts: a read pass)", run.notices_seconds),
         ("the rest: summary, closing, exit", run.rest_seconds),
     )
-    for index, (part, seconds) in enumerate(parts):
-        table.add_row(f"  {part}", "", f"{seconds:.2f}", "", end_section=index == len(parts) - 1)
+    for part, seconds in parts:
+        table.add_row(f"  {part}", "", f"{seconds:.2f}", "")
+    table.add_row(
+        "  the run's CPU in this process (not the database server's)",
+        f"peak RSS {run.peak_rss_mb:,.0f} MB",
+        f"{run.run_cpu_seconds:.2f}",
+        f"{run.bills / run.run_cpu_seconds:,.0f} bills/CPU s",
+        end_section=True,
+    )
 
 
 def _warm_rows(table: Table, warm: WarmRuns) -> None:

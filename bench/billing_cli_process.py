@@ -23,6 +23,7 @@ import time
 ENTERED_AT = time.time()  # before the heavy imports: the parent measures what came before
 
 import json  # noqa: E402
+import resource  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
@@ -38,6 +39,8 @@ class Timings:
     entered_at: float = ENTERED_AT
     store_opened_at: float | None = None
     run_seconds: float = 0.0
+    run_cpu_seconds: float = 0.0  # this process's CPU in the run (not the database server's)
+    peak_rss_mb: float = 0.0  # the process's peak resident memory, at exit
     catch_up_seconds: float = 0.0
     catch_up_during_run_seconds: float = 0.0
     notices_seconds: float = 0.0
@@ -82,11 +85,12 @@ def _timed_run(run: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(run)
     def timed(*arguments: Any, **keywords: Any) -> Any:
         TIMINGS.running = True
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         try:
             summary = run(*arguments, **keywords)
         finally:
             TIMINGS.run_seconds += time.perf_counter() - started
+            TIMINGS.run_cpu_seconds += time.process_time() - cpu_started
             TIMINGS.running = False
         TIMINGS.summary = summary_figures(summary)
         return summary
@@ -133,6 +137,7 @@ def main(argv: list[str]) -> int:
     except SystemExit as exit_:
         TIMINGS.exit_code = exit_.code if isinstance(exit_.code, int) else 1
     finally:
+        TIMINGS.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         figures = {name: value for name, value in vars(TIMINGS).items() if name != "running"}
         result_path.write_text(json.dumps(figures), encoding="utf-8")
     return TIMINGS.exit_code
