@@ -4,6 +4,8 @@ settled it, over the same city.
 Run ``python -m bench.scenario`` with ``--households`` (2,000 by default: a quick run),
 ``--backend sqlite|postgres|both`` (PostgreSQL by default: the target is stated for it),
 ``--variants`` (2 by default) and ``--city`` (the households the time is extrapolated to, 100,000).
+With ``--keep-city`` (PostgreSQL) the set-up is done once into a kept database and every run times
+its steps on a copy of it (``bench/kept_store.py``): a 100,000-household city is paid for once.
 
 Set-up (not timed, with progress, in this process): the city of ``bench.billing`` (communities of
 about 1,000, buildings of 48, one meter each read on the 1st of each month, 3 % suspended, 2 %
@@ -42,8 +44,9 @@ from rich.table import Table
 
 from application.authorization import Principal, Role
 from application.scenarios import ScenarioRequest
-from bench.billing import AFTER_SEASON, SEASON, _bench_settings, build_city, run_billing, timed_catch_up
+from bench.billing import AFTER_SEASON, SEASON, _bench_settings, build_city, copied_store, run_billing, timed_catch_up
 from bench.ingest import _progress, backends_to_measure, bench_console, store_settings
+from bench.kept_store import ensure_kept_city, kept_city_name
 from domain.billing import BillKind
 from domain.scenario import TariffVariant
 from infrastructure.container import bootstrap
@@ -86,8 +89,10 @@ class Figures:
         return seconds * city / self.households
 
 
-def measure(backend: Backend, households: int, variants: int, console: Console) -> Figures:
+def measure(backend: Backend, households: int, variants: int, console: Console, *, keep_city: bool) -> Figures:
     label = backend.value
+    if keep_city and backend is Backend.POSTGRES:
+        return _measure_on_kept_city(households, variants, console)
     with (
         tempfile.TemporaryDirectory(prefix="heatledger-bench-scenario-") as folder,
         _progress(console) as progress,
@@ -95,6 +100,20 @@ def measure(backend: Backend, households: int, variants: int, console: Console) 
     ):
         setup_seconds = build_city(store, households, progress, label)
         return _timed(store, backend, households, variants, setup_seconds, progress)
+
+
+def _measure_on_kept_city(households: int, variants: int, console: Console) -> Figures:
+    """The same steps timed on a copy of a city kept between runs (set up once, untimed)."""
+    label = Backend.POSTGRES.value
+    with (
+        tempfile.TemporaryDirectory(prefix="heatledger-bench-scenario-") as folder,
+        _progress(console) as progress,
+    ):
+        kept, built_seconds = ensure_kept_city(
+            kept_city_name("scenario", households), lambda store: build_city(store, households, progress, label)
+        )
+        with copied_store(kept, Path(folder), "run") as store:
+            return _timed(store, Backend.POSTGRES, households, variants, built_seconds or 0.0, progress)
 
 
 def _timed(
@@ -170,6 +189,7 @@ def report(console: Console, figures: Figures, city: int) -> None:
     row("billing run: settlement alone, warm (beside it)", figures.settlement_seconds)
     row("billing run: prepayment alone, warm", figures.prepayment_seconds)
     row("read-model catch-up of both runs", figures.catch_up_seconds)
+    # 0 when the city was kept from an earlier run (--keep-city).
     table.add_row("set-up (untimed)", f"{figures.setup_seconds:.1f}", "", "")
     console.print(table)
     console.print(
@@ -186,6 +206,11 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="postgres")
     parser.add_argument("--variants", type=int, default=2, choices=range(1, len(VARIANTS) + 1))
     parser.add_argument("--city", type=int, default=100_000, help="households the times are extrapolated to")
+    parser.add_argument(
+        "--keep-city",
+        action="store_true",
+        help="PostgreSQL: set the city up once in a kept database and time each run on a copy of it",
+    )
     arguments = parser.parse_args(argv)
     if not 1 <= arguments.households <= 300_000:
         parser.error("--households must lie in 1…300,000")
@@ -197,7 +222,8 @@ def main(argv: list[str] | None = None) -> None:
     console = bench_console()
     started = datetime.now(UTC)
     for backend in backends_to_measure(arguments.backend, console):
-        report(console, measure(backend, arguments.households, arguments.variants, console), arguments.city)
+        figures = measure(backend, arguments.households, arguments.variants, console, keep_city=arguments.keep_city)
+        report(console, figures, arguments.city)
     console.print(f"Measured from {started:%Y-%m-%d %H:%M} to {datetime.now(UTC):%H:%M} UTC.")
 
 
