@@ -1,18 +1,27 @@
-"""Projection handlers of tariffs, billing periods and bills (bills charge the household's balance)."""
+"""Projection handlers of tariffs, billing periods and bills (bills charge the household's balance).
+
+A billing run issues thousands of bills in a row; ``BillBatchWriter`` writes a run of them set-based
+(one look-up of their periods, one INSERT of the bills, each household's balance read and written
+once) where ``bill_issued`` takes four statements per bill. Both give the same rows: a balance is
+a sum, and its place and last bill time are the last bill's.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from domain.billing_period import BillingPeriod
 from domain.tariff import Tariff
 from projections.balance_rows import add_to_balance, json_text
 from projections.tables import (
+    balances,
     billing_periods,
     bills,
     tariff_versions,
@@ -70,48 +79,179 @@ def billing_period_opened(connection: Connection, event: BillingPeriod.Opened) -
     )
 
 
+_PERIOD_COLUMNS = (
+    billing_periods.c.household_id,
+    billing_periods.c.account_number,
+    billing_periods.c.community,
+    billing_periods.c.building,
+    billing_periods.c.season_code,
+)
+
+
+def _bill_row(event: BillingPeriod.BillIssued, period: Any) -> dict[str, Any]:
+    return dict(
+        bill_id=event.bill_id,
+        period_id=event.originator_id,
+        household_id=period.household_id,
+        account_number=period.account_number,
+        community=period.community,
+        building=period.building,
+        season_code=period.season_code,
+        kind=event.kind,
+        label=event.label,
+        number=event.number,
+        issued_on=event.issued_on,
+        first_day=event.first_day,
+        last_day=event.last_day,
+        amount_yuan=event.amount_yuan,
+        basis=event.basis,
+        lines=json_text(event.lines),
+        issued_at=event.timestamp,
+        actor=event.actor,
+        reason=event.reason,
+        correlation_id=event.correlation_id,
+    )
+
+
 def bill_issued(connection: Connection, event: BillingPeriod.BillIssued) -> UUID | None:
     """Record the bill and charge it to the household's balance (select, then insert or update:
     portable, and safe inside the runner's transaction)."""
     period = connection.execute(
-        select(
-            billing_periods.c.household_id,
-            billing_periods.c.account_number,
-            billing_periods.c.community,
-            billing_periods.c.building,
-            billing_periods.c.season_code,
-        ).where(billing_periods.c.period_id == event.originator_id)
+        select(*_PERIOD_COLUMNS).where(billing_periods.c.period_id == event.originator_id)
     ).one()
-    connection.execute(
-        insert(bills),
-        dict(
-            bill_id=event.bill_id,
-            period_id=event.originator_id,
-            household_id=period.household_id,
-            account_number=period.account_number,
-            community=period.community,
-            building=period.building,
-            season_code=period.season_code,
-            kind=event.kind,
-            label=event.label,
-            number=event.number,
-            issued_on=event.issued_on,
-            first_day=event.first_day,
-            last_day=event.last_day,
-            amount_yuan=event.amount_yuan,
-            basis=event.basis,
-            lines=json_text(event.lines),
-            issued_at=event.timestamp,
-            actor=event.actor,
-            reason=event.reason,
-            correlation_id=event.correlation_id,
-        ),
-    )
+    row = _bill_row(event, period)
+    connection.execute(insert(bills), row)
     place = {"account_number": period.account_number, "community": period.community, "building": period.building}
     amount = Decimal(event.amount_yuan)
     add_to_balance(connection, period.household_id, place, charged_yuan=amount, last_bill_at=event.timestamp)
     # A statement charges nothing and settles nothing.
     return period.household_id if amount != 0 else None
+
+
+@dataclass
+class _Charges:
+    """What a run of bills adds to one household's balance."""
+
+    place: dict[str, str]
+    charged_yuan: Decimal
+    last_bill_at: datetime
+
+
+class BillBatchWriter:
+    """Buffers ``BillIssued`` events; ``flush`` writes them (call it before any other write that
+    reads bills or balances). It gives the households whose allocation must be recomputed."""
+
+    # Bounds one look-up's list of ids (SQLite allows 32,766 parameters); a runner batch is smaller.
+    LOOKUP_CHUNK = 5_000
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._events: list[BillingPeriod.BillIssued] = []
+
+    def add(self, event: BillingPeriod.BillIssued) -> None:
+        self._events.append(event)
+
+    def flush(self) -> set[UUID]:
+        """Write every buffered bill and the balances they charge."""
+        events, self._events = self._events, []
+        if not events:
+            return set()
+        periods = self._periods({event.originator_id for event in events})
+        rows: list[dict[str, Any]] = []
+        charges: dict[UUID, _Charges] = {}
+        to_reallocate: set[UUID] = set()
+        for event in events:
+            period = periods.get(event.originator_id)
+            if period is None:  # as bill_issued's .one() refuses it
+                raise LookupError(f"bill {event.number}: no billing period {event.originator_id} in the read model")
+            rows.append(_bill_row(event, period))
+            place = {
+                "account_number": period.account_number,
+                "community": period.community,
+                "building": period.building,
+            }
+            amount = Decimal(event.amount_yuan)
+            found = charges.get(period.household_id)
+            if found is None:
+                charges[period.household_id] = _Charges(place, amount, event.timestamp)
+            else:
+                found.place, found.charged_yuan, found.last_bill_at = (
+                    place,
+                    found.charged_yuan + amount,
+                    event.timestamp,
+                )
+            if amount != 0:  # a statement charges nothing and settles nothing
+                to_reallocate.add(period.household_id)
+        self.connection.execute(insert(bills), rows)
+        self._charge(charges)
+        return to_reallocate
+
+    def _periods(self, period_ids: set[UUID]) -> dict[UUID, Any]:
+        found: dict[UUID, Any] = {}
+        ordered = sorted(period_ids)
+        for start in range(0, len(ordered), self.LOOKUP_CHUNK):
+            chunk = ordered[start : start + self.LOOKUP_CHUNK]
+            statement = select(billing_periods.c.period_id, *_PERIOD_COLUMNS).where(
+                billing_periods.c.period_id.in_(chunk)
+            )
+            found |= {row.period_id: row for row in self.connection.execute(statement)}
+        return found
+
+    def _charge(self, charges: dict[UUID, _Charges]) -> None:
+        """Each household's balance once: inserted where it has none yet, else added to."""
+        existing: dict[UUID, Any] = {}
+        ordered = sorted(charges)
+        for start in range(0, len(ordered), self.LOOKUP_CHUNK):
+            chunk = ordered[start : start + self.LOOKUP_CHUNK]
+            statement = select(balances.c.household_id, balances.c.charged_yuan, balances.c.paid_yuan).where(
+                balances.c.household_id.in_(chunk)
+            )
+            existing |= {row.household_id: row for row in self.connection.execute(statement)}
+        new_rows, updates = [], []
+        for household_id in ordered:
+            change = charges[household_id]
+            balance = existing.get(household_id)
+            if balance is None:
+                charged, paid = change.charged_yuan, Decimal(0)
+                new_rows.append(
+                    dict(
+                        household_id=household_id,
+                        charged_yuan=charged,
+                        paid_yuan=paid,
+                        balance_yuan=charged - paid,
+                        last_bill_at=change.last_bill_at,
+                        **change.place,
+                    )
+                )
+                continue
+            charged, paid = balance.charged_yuan + change.charged_yuan, balance.paid_yuan
+            updates.append(
+                dict(
+                    target_household_id=household_id,
+                    charged_yuan=charged,
+                    balance_yuan=charged - paid,
+                    last_bill_at=change.last_bill_at,
+                    **change.place,
+                )
+            )
+        if new_rows:
+            self.connection.execute(insert(balances), new_rows)
+        if updates:
+            self.connection.execute(_ADD_TO_BALANCE, updates)
+
+
+_ADD_TO_BALANCE = (
+    update(balances)
+    .where(balances.c.household_id == bindparam("target_household_id"))
+    .values(
+        charged_yuan=bindparam("charged_yuan"),
+        balance_yuan=bindparam("balance_yuan"),
+        last_bill_at=bindparam("last_bill_at"),
+        account_number=bindparam("account_number"),
+        community=bindparam("community"),
+        building=bindparam("building"),
+    )
+)
 
 
 # A handler of a money event returns the household whose allocation must be recomputed.

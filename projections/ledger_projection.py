@@ -32,7 +32,7 @@ from projections.allocation_rows import reallocate
 from projections.analytics_handlers import ANALYTICS_HANDLERS
 from projections.analytics_summary import ANALYTICS_SUMMARY_TABLES
 from projections.arrears_handlers import ARREARS_HANDLERS
-from projections.billing_handlers import BILLING_HANDLERS
+from projections.billing_handlers import BILLING_HANDLERS, BillBatchWriter, bill_issued
 from projections.dispute_handlers import DISPUTE_HANDLERS
 from projections.heat_decision_handlers import HEAT_DECISION_HANDLERS
 from projections.interval_recharge import recharge_intervals
@@ -112,10 +112,12 @@ class LedgerProjection:
         self.apply_batch(connection, [domain_event])
 
     def apply_batch(self, connection: Connection, domain_events: Sequence[Any]) -> None:
-        """Apply events in order. Readings are buffered and written together; any other event
-        first flushes them and then drops the writer's cached meters and households. Room
+        """Apply events in order. Readings and issued bills are buffered and written together
+        (they touch tables of their own: one need not wait for the other); any other event first
+        flushes both and then drops the reading writer's cached meters and households. Room
         reports are buffered and written together at the end (their tables are theirs alone)."""
         readings = ReadingBatchWriter(connection)
+        bills = BillBatchWriter(connection)
         reports = RoomTelemetryWriter(connection)
         readings.preload(domain_events)
         households_to_reallocate: set[UUID] = set()  # whose money changed in this batch
@@ -127,13 +129,17 @@ class LedgerProjection:
                 reports.add(domain_event)
                 continue
             handler = self._handlers.get(type(domain_event))
-            if handler is not None:
+            if handler is bill_issued:
+                bills.add(domain_event)
+            elif handler is not None:
                 readings.flush()
+                households_to_reallocate |= bills.flush()
                 household_id = handler(connection, domain_event)
                 if household_id is not None:
                     households_to_reallocate.add(household_id)
                 readings.forget_lookups()
         readings.flush()
+        households_to_reallocate |= bills.flush()
         reports.flush()
         reallocate(connection, households_to_reallocate)
 
