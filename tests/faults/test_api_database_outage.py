@@ -19,6 +19,8 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +28,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from application.authorization import Role
 from infrastructure.container import Container, bootstrap
 from infrastructure.settings import Backend, Environment, Settings
 from infrastructure.token_store import TOKEN_PREFIX
 from tests.e2e.conftest import LedgerApi, Tokens
+from tests.faults.test_jobs import recorded_readings
 from tests.services import unavailable
+from tests.strategies import commission_meter, projection_rows
 
 pytestmark = pytest.mark.postgres
 
@@ -40,8 +45,8 @@ CONNECT_TIMEOUT_SECONDS = 1
 # most twice (the store tries a read or save once more), plus the work around it.
 LONGEST_ANSWER_SECONDS = 2 * POOL_TIMEOUT_SECONDS + 3
 CLERKS = 4
-# Mid-requests, the clerks' commands also wait for each other (commands of one process run one at
-# a time, issue 16 item 8), so one may wait out the others' timeouts before its own.
+# Mid-requests, the clerks' commands may also wait for each other (for a pooled connection; on one
+# household or meter, for its lock), so one may wait out the others' timeouts before its own.
 LONGEST_CONTENDED_ANSWER_SECONDS = CLERKS * 2 * POOL_TIMEOUT_SECONDS + 3
 REGISTRATIONS_PER_CLERK = 12
 
@@ -223,3 +228,68 @@ def test_a_database_stopped_mid_requests_answers_503_quickly_and_loses_nothing_a
     # command's catch-up (the registrations just made): then every household reads back.
     for account in ["WZ-0000", *acknowledged, *refused]:
         assert client.get(f"/households/{account}", headers=clerk).status_code == 200, account
+
+
+METERS = 4
+BATCHES = 30
+FIRST_HOUR = datetime(2025, 10, 2, tzinfo=UTC)
+
+
+def batch_of(number: int) -> dict[str, Any]:
+    """The device's batch ``number``: one reading of each meter at hour ``number``, rising."""
+    measured_at = (FIRST_HOUR + timedelta(hours=number)).isoformat()
+    energy_gj = str(Decimal("0.01") * (number + 1))
+    return {
+        "readings": [
+            {"meter_serial": f"M-{meter}", "measured_at": measured_at, "energy_gj": energy_gj, "source": "manual"}
+            for meter in range(METERS)
+        ]
+    }
+
+
+def test_a_database_stopped_mid_batch_loses_no_acknowledged_reading_and_doubles_none(
+    own_postgres: OwnPostgres, api_over_own_postgres: tuple[LedgerApi, Container]
+) -> None:
+    """A device posts reading batches while PostgreSQL is stopped with ``-m immediate``: each batch
+    is acknowledged (200) or refused (503); once the server is back, the refused ones are sent
+    again. Every reading is then in the event store exactly once, and the read models equal a
+    rebuild."""
+    api, container = api_over_own_postgres
+    for meter in range(METERS):
+        commission_meter(container.ledger, f"M-{meter}")
+    device = api.tokens.headers(Role.DEVICE)
+
+    def device_sends() -> list[tuple[int, int]]:
+        answers = []
+        for number in range(BATCHES):
+            response = api.client.post("/readings/batches", json=batch_of(number), headers=device)
+            answers.append((number, response.status_code))
+            time.sleep(0.05)
+        return answers
+
+    with ThreadPoolExecutor(1) as sender:
+        future = sender.submit(device_sends)
+        time.sleep(0.5)  # batches are being saved when the database goes
+        own_postgres.stop_immediately()
+        answers = future.result()
+    statuses = {status for _, status in answers}
+    assert statuses <= {200, 503}, answers
+    assert 503 in statuses and 200 in statuses, "the database went down mid-way through the batches"
+
+    own_postgres.start()
+    deadline = time.monotonic() + 20
+    while api.client.get("/health/ready").status_code != 200:
+        assert time.monotonic() < deadline, "ready again within 20 s of the restart"
+        time.sleep(0.2)
+    for number, status in answers:
+        if status != 200:  # refused: not saved, or saved as the connection dropped; sent again
+            again = api.client.post("/readings/batches", json=batch_of(number), headers=device)
+            assert again.status_code == 200, again.text
+
+    readings = recorded_readings(container)
+    assert len(readings) == METERS * BATCHES
+    assert set(readings.values()) == {1}
+    container.catch_up()
+    incremental = projection_rows(container.engine)
+    container.runner.rebuild()
+    assert projection_rows(container.engine) == incremental
