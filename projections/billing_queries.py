@@ -6,6 +6,7 @@ values; sums of the ScaledDecimal money columns are taken in SQL and stay exact 
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -13,7 +14,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Engine, case, func, or_, select
+from sqlalchemy import ColumnElement, Engine, Integer, Select, bindparam, case, func, or_, select
 
 from domain.billing import BillKind
 from projections.queries import MAXIMUM_PAGE_SIZE, Page
@@ -150,24 +151,17 @@ class BillingQueries:
     ) -> Page[BillRecord]:
         """A household's bills, optionally of one season and issued on or before a business day,
         the latest issued first."""
-        conditions: list[ColumnElement[bool]] = [bills.c.household_id == household_id]
-        if season_code is not None:
-            conditions.append(bills.c.season_code == season_code)
-        if issued_on_or_before is not None:
-            conditions.append(bills.c.issued_on <= issued_on_or_before)
-        page = (
-            select(bills)
-            .where(*conditions)
-            .order_by(
-                bills.c.season_code.desc(), bills.c.issued_on.desc(), bills.c.issued_at.desc(), bills.c.number.desc()
-            )
-            .limit(_bounded(limit))
-            .offset(offset)
-        )
-        total = select(func.count()).select_from(bills).where(*conditions)
+        page, total = _bills_of_household_statements(season_code is not None, issued_on_or_before is not None)
+        arguments = {
+            "household_id": household_id,
+            "season_code": season_code,
+            "issued_on_or_before": issued_on_or_before,
+            "limit": _bounded(limit),
+            "offset": offset,
+        }
         with self.engine.connect() as connection:
-            items = [_bill_record(row) for row in connection.execute(page).mappings()]
-            count = int(connection.execute(total).scalar_one())
+            items = [_bill_record(row) for row in connection.execute(page, arguments).mappings()]
+            count = int(connection.execute(total, arguments).scalar_one())
         return Page(items, count, has_more=offset + len(items) < count)
 
     def bill(self, bill_id: UUID) -> BillRecord | None:
@@ -294,6 +288,25 @@ class BillingQueries:
         )
         with self.engine.connect() as connection:
             return [_tariff_version_record(row) for row in connection.execute(statement).mappings()]
+
+
+@functools.cache
+def _bills_of_household_statements(by_season: bool, by_issue_day: bool) -> tuple[Select[Any], Select[Any]]:
+    """A household's page of bills and their count, with bound parameters, built once per filter
+    shape (issue 17: a statement built per call is traversed for its cache key on every execution)."""
+    conditions: list[ColumnElement[bool]] = [bills.c.household_id == bindparam("household_id")]
+    if by_season:
+        conditions.append(bills.c.season_code == bindparam("season_code"))
+    if by_issue_day:
+        conditions.append(bills.c.issued_on <= bindparam("issued_on_or_before"))
+    page = (
+        select(bills)
+        .where(*conditions)
+        .order_by(bills.c.season_code.desc(), bills.c.issued_on.desc(), bills.c.issued_at.desc(), bills.c.number.desc())
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
+    return page, select(func.count()).select_from(bills).where(*conditions)
 
 
 def _bounded(limit: int) -> int:

@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Engine, and_, case, func, select
+from sqlalchemy import ColumnElement, Engine, Integer, Select, and_, bindparam, case, func, select
 
 from projections.queries import MAXIMUM_PAGE_SIZE, Page
 from projections.season_charges import season_charges_settled
@@ -213,9 +213,8 @@ class PaymentQueries:
 
     def unallocated_credit_yuan(self, household_id: UUID) -> Decimal:
         """Credit the household has (payments and settlement refunds not yet used), in 元."""
-        statement = select(household_credits.c.unallocated_yuan).where(household_credits.c.household_id == household_id)
         with self.engine.connect() as connection:
-            credit = connection.execute(statement).scalar_one_or_none()
+            credit = connection.execute(_CREDIT_OF_HOUSEHOLD, {"household_id": household_id}).scalar_one_or_none()
         return _yuan(credit)
 
     def pending_refunds_yuan(self, household_id: UUID, excluding: UUID | None = None) -> Decimal:
@@ -275,7 +274,10 @@ class PaymentQueries:
 
     def allocations_of_household(self, household_id: UUID, limit: int = MAXIMUM_PAGE_SIZE) -> list[AllocationRecord]:
         """Which credit settles which charge, in the order the allocation made them."""
-        return self._allocations(payment_allocations.c.household_id == household_id, limit)
+        arguments = {"household_id": household_id, "limit": _bounded(limit)}
+        with self.engine.connect() as connection:
+            rows = connection.execute(_ALLOCATIONS_OF_HOUSEHOLD, arguments).mappings()
+            return [AllocationRecord(**row) for row in rows]
 
     def allocations_of_credit(self, household_id: UUID, credit_id: UUID) -> list[AllocationRecord]:
         """What one credit of the household (a payment, a credit note) settles now, in the order the
@@ -286,39 +288,15 @@ class PaymentQueries:
         )
 
     def _allocations(self, condition: ColumnElement[bool], limit: int) -> list[AllocationRecord]:
-        allocations = payment_allocations.c
-        charged_bill, credit_note = CHARGED_BILL, CREDIT_NOTE
-        statement = (
-            select(
-                allocations.sequence,
-                allocations.credit_id,
-                allocations.credit_kind,
-                func.coalesce(payments.c.reference, credit_note.c.number).label("credit_reference"),
-                allocations.charge_id,
-                allocations.charge_kind,
-                charged_bill.c.number.label("bill_number"),
-                allocations.amount_yuan,
-            )
-            .outerjoin(charged_bill, charged_bill.c.bill_id == allocations.charge_id)
-            .outerjoin(payments, payments.c.payment_id == allocations.credit_id)
-            .outerjoin(credit_note, credit_note.c.bill_id == allocations.credit_id)
-            .where(condition)
-            .order_by(allocations.sequence)
-            .limit(_bounded(limit))
-        )
+        statement = _allocations_select(condition).limit(_bounded(limit))
         with self.engine.connect() as connection:
             return [AllocationRecord(**row) for row in connection.execute(statement).mappings()]
 
     def open_charges_of_household(self, household_id: UUID) -> list[OpenChargeRecord]:
         """The household's charges not yet settled in full, the first due first."""
-        statement = (
-            select(open_charges)
-            .where(open_charges.c.household_id == household_id)
-            .order_by(open_charges.c.due_on, open_charges.c.issued_on, open_charges.c.charge_id)
-            .limit(MAXIMUM_PAGE_SIZE)
-        )
         with self.engine.connect() as connection:
-            return [OpenChargeRecord(**row) for row in connection.execute(statement).mappings()]
+            rows = connection.execute(_OPEN_CHARGES_OF_HOUSEHOLD, {"household_id": household_id}).mappings()
+            return [OpenChargeRecord(**row) for row in rows]
 
     # -- balance as of a day ------------------------------------------------------------------
 
@@ -552,6 +530,48 @@ def _collection_rate(season_code: str, row: Any) -> CollectionRateRecord:
         open_yuan=charged_yuan - collected_yuan,
         rate_percent=rate,
     )
+
+
+def _allocations_select(condition: ColumnElement[bool]) -> Select[Any]:
+    """Allocations meeting ``condition``, with the references of their credits and bills, in order."""
+    allocations = payment_allocations.c
+    charged_bill, credit_note = CHARGED_BILL, CREDIT_NOTE
+    return (
+        select(
+            allocations.sequence,
+            allocations.credit_id,
+            allocations.credit_kind,
+            func.coalesce(payments.c.reference, credit_note.c.number).label("credit_reference"),
+            allocations.charge_id,
+            allocations.charge_kind,
+            charged_bill.c.number.label("bill_number"),
+            allocations.amount_yuan,
+        )
+        .outerjoin(charged_bill, charged_bill.c.bill_id == allocations.charge_id)
+        .outerjoin(payments, payments.c.payment_id == allocations.credit_id)
+        .outerjoin(credit_note, credit_note.c.bill_id == allocations.credit_id)
+        .where(condition)
+        .order_by(allocations.sequence)
+    )
+
+
+# The statements of a household's account (GET /households/{account}/account), built once with
+# bound parameters (issue 17): a statement built per call is traversed for its cache key on every
+# execution, one built once is keyed once.
+_ALLOCATIONS_OF_HOUSEHOLD = _allocations_select(payment_allocations.c.household_id == bindparam("household_id")).limit(
+    bindparam("limit", type_=Integer)
+)
+_OPEN_CHARGES_OF_HOUSEHOLD = (
+    select(open_charges)
+    .where(open_charges.c.household_id == bindparam("household_id"))
+    .order_by(open_charges.c.due_on, open_charges.c.issued_on, open_charges.c.charge_id)
+    .limit(MAXIMUM_PAGE_SIZE)
+)
+
+
+_CREDIT_OF_HOUSEHOLD = select(household_credits.c.unallocated_yuan).where(
+    household_credits.c.household_id == bindparam("household_id")
+)
 
 
 def _bounded(limit: int) -> int:
