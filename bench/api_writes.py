@@ -15,7 +15,9 @@ Per mode, two runs of the same number of requests: ``--clients`` clients at once
 connection, its own household, no pause: a closed loop), then one client sending them all one
 after the other. A client alternates ``POST /households/{account}/payments`` (a clerk's token, a new
 receipt number each time) and ``POST /readings/batches`` (a device's token, one reading of its
-household's meter, later and higher than the last). Printed: requests/s, p50, p99 and the slowest,
+household's meter, later and higher than the last); with ``--corrections`` every third request is
+``POST /households/{account}/area-corrections`` (a clerk's household command, converted to run
+beside others with the rest of the application's commands). Printed: requests/s, p50, p99 and the slowest,
 and failures (any answer but 201/200). Figures only; nothing is asserted. Bounded: clients ×
 requests per run, 30 s per request, 120 s for a server start.
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -57,6 +60,8 @@ from infrastructure.settings import Backend, Environment, Settings
 COMMISSIONED_AT = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=400)
 ENERGY_STEP_GJ = Decimal("0.005")
 MODES = {"exclusive (before)": "true", "shared (after)": "false"}
+# Each area correction names areas never sent before (the same areas again would be a 409).
+_fresh_hundredths = itertools.count(1)
 
 
 def account_of(client: int) -> str:
@@ -108,10 +113,20 @@ class Writer:
     client: int
     tag: str
     hour: int
+    corrections: bool = False
     sent: int = 0
 
     def next_request(self) -> tuple[str, dict[str, object], str]:
         self.sent += 1
+        if self.corrections and self.sent % 3 == 0:
+            connected = Decimal(50) + Decimal(next(_fresh_hundredths)) / 100
+            correction: dict[str, object] = {
+                "connected_area_m2": str(connected),
+                "heated_area_m2": str(connected),
+                "effective_on": (COMMISSIONED_AT.date() + timedelta(days=1)).isoformat(),
+                "reason": "survey",
+            }
+            return f"/households/{account_of(self.client)}/area-corrections", correction, "clerk"
         if self.sent % 2:
             receipt = f"{self.tag}-{self.client}-{self.sent}"
             body = {"amount_yuan": "12.34", "channel": "cash", "receipt_number": receipt}
@@ -159,22 +174,24 @@ async def run_clients(base_url: str, writers: list[Writer], requests: int, heade
     return run
 
 
-def measure(data_dir: Path, folder: Path, mode: str, clients: int, requests: int, offset: int) -> dict[str, Run]:
+def measure(
+    data_dir: Path, folder: Path, mode: str, clients: int, requests: int, offset: int, corrections: bool = False
+) -> dict[str, Run]:
     """The concurrent run and the single-client run of the same number of requests, in ``mode``."""
     headers = {role: {"Authorization": f"Bearer {token(data_dir, role)}"} for role in ("clerk", "device")}
     variables = environment(data_dir) | {"HEATLEDGER_EXCLUSIVE_COMMANDS": MODES[mode]}
     serve = [*heatledger_command(), "serve", "--workers", "1"]
     with served(serve, variables, folder, "/health") as server:
         tag = f"{mode[:4]}-{offset}"
-        warm = [Writer(client, f"{tag}-w", offset) for client in range(clients)]
+        warm = [Writer(client, f"{tag}-w", offset, corrections) for client in range(clients)]
         asyncio.run(run_clients(server.base_url, warm, 2, headers))  # connections, caches, tokens
-        concurrent = [Writer(client, f"{tag}-c", offset + 1) for client in range(clients)]
+        concurrent = [Writer(client, f"{tag}-c", offset + 1, corrections) for client in range(clients)]
         runs = {"concurrent": asyncio.run(run_clients(server.base_url, concurrent, requests, headers))}
         # The single client writes to each household in turn, later than the concurrent run did.
         alone = Run()
         started = time.perf_counter()
         for client in range(clients):
-            writer = Writer(client, f"{tag}-s", offset + requests + 2)
+            writer = Writer(client, f"{tag}-s", offset + requests + 2, corrections)
             partial = asyncio.run(run_clients(server.base_url, [writer], requests, headers))
             alone.timings_ms += partial.timings_ms
             alone.failures += partial.failures
@@ -190,8 +207,11 @@ def heatledger_command() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-c", "from api.cli import main; main()"]
 
 
-def report(console: Console, results: dict[str, dict[str, Run]], clients: int, requests: int) -> None:
-    table = Table(title=f"API writes: {clients} clients × {requests} requests (payments and readings), --workers 1")
+def report(
+    console: Console, results: dict[str, dict[str, Run]], clients: int, requests: int, corrections: bool = False
+) -> None:
+    mix = "payments, readings and area corrections" if corrections else "payments and readings"
+    table = Table(title=f"API writes: {clients} clients × {requests} requests ({mix}), --workers 1")
     for column in ("commands", "clients", "requests", "requests/s", "p50 ms", "p99 ms", "slowest ms", "failures"):
         table.add_column(column, justify="right" if column != "commands" else "left")
     for mode, runs in results.items():
@@ -214,6 +234,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=20, help="Per client (half payments, half readings).")
+    parser.add_argument(
+        "--corrections",
+        action="store_true",
+        help="Every third request an area correction (a household command).",
+    )
     arguments = parser.parse_args()
     assert 1 <= arguments.clients <= 500 and 2 <= arguments.requests <= 10_000, "bounded runs only"
     console = Console(width=170)
@@ -223,9 +248,11 @@ def main() -> None:
         results: dict[str, dict[str, Run]] = {}
         for number, mode in enumerate(MODES):
             offset = number * (3 * arguments.requests + 10)  # each run's readings later than the last's
-            results[mode] = measure(data_dir, Path(folder), mode, arguments.clients, arguments.requests, offset)
+            results[mode] = measure(
+                data_dir, Path(folder), mode, arguments.clients, arguments.requests, offset, arguments.corrections
+            )
             console.print(f"{mode}: done")
-    report(console, results, arguments.clients, arguments.requests)
+    report(console, results, arguments.clients, arguments.requests, arguments.corrections)
 
 
 if __name__ == "__main__":

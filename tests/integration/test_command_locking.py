@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -279,3 +280,27 @@ def test_no_update_is_lost_whatever_the_interleaving(operations: list[Operation]
         assert (
             sum(isinstance(event, Meter.VerificationRecorded) for event in meter_events) == expected[("meter", which)]
         )
+
+
+def test_a_household_command_that_loses_the_version_check_to_another_process_is_judged_again(
+    tmp_path: Path,
+) -> None:
+    """Two processes' ledgers on one store, caches not fast-forwarded: the second's cached
+    household is a version behind, its save conflicts, and the command is judged again on what
+    the first saved (a bounded retry) instead of failing."""
+    environment = {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(tmp_path / "store.sqlite"),
+        "AGGREGATE_CACHE_MAXSIZE": "100",
+        "AGGREGATE_CACHE_FASTFORWARD": "n",
+    }
+    first, second = HeatLedger(env=environment), HeatLedger(env=environment)
+    register_household(first, "WZ-0")
+    on = date(2025, 11, 15)
+    second.household("WZ-0")  # cached by the second process at version 1
+    first.correct_area(CLERK, "WZ-0", fresh_area(), on, "survey")  # version 2, unknown to the second
+    second.correct_area(CLERK, "WZ-0", fresh_area(), on, "survey again")
+
+    events = list(first.events.get(ids.household_id("WZ-0")))
+    assert [event.originator_version for event in events] == [1, 2, 3]
+    assert [event.reason for event in events[1:]] == ["survey", "survey again"]
