@@ -29,8 +29,10 @@ from paho.mqtt.properties import Properties
 from infrastructure.settings import Environment, Settings
 
 QOS_AT_LEAST_ONCE = 1
-# The broker keeps at most this many unacknowledged messages in flight to one gateway.
-RECEIVE_MAXIMUM = 1000
+# The broker keeps at most this many unacknowledged messages in flight to one gateway: enough for
+# each recorder thread to have its next batch waiting while it saves one (2 recorders x 500 in a
+# save left none waiting at 1,000); memory is a few hundred bytes a message.
+RECEIVE_MAXIMUM = 4000
 RECONNECT_MINIMUM_SECONDS = 1
 RECONNECT_MAXIMUM_SECONDS = 60
 

@@ -1,9 +1,13 @@
 """The gateway: bridges the room controllers' MQTT topics and the ledger (`heatledger gateway`).
 
-Up: reports and acknowledgements arrive on paho's network thread, which only queues them. The
-gateway's own thread takes them in batches, records them in the ledger (reports of a batch in one
-save), and only then acknowledges them to the broker: a gateway that stops between the two gets
-them again from its persistent session, and a report delivered twice is recorded once.
+Up: reports and acknowledgements arrive on paho's network thread, which only queues them, each
+device's with the same recorder. The gateway's recorder threads (``recorders``, each for its own
+share of the devices) take them in batches, record them in the ledger (reports of a batch in one
+save), and only then acknowledge them to the broker: a gateway that stops between the two gets
+them again from its persistent session, and a report delivered twice is recorded once. The
+recorders save side by side: one encodes and judges its batch while the database inserts the
+other's. Acknowledgements leave in the order the messages came (MQTT 4.6: PUBACKs in the order of
+the PUBLISHes), each once every message before it is recorded too.
 
 Down: every ``dispatch_interval`` the gateway asks the ledger for the commands due (new, or due
 for a retry), records each attempt, then publishes it with QoS 1. A command is the ledger's
@@ -23,7 +27,6 @@ message stays unacknowledged until it is recorded.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import threading
@@ -37,6 +40,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
 from domain.errors import LedgerError
+from domain.valve import room_controller_id
 from infrastructure.mqtt.connection import QOS_AT_LEAST_ONCE, BrokerOptions, new_client, start, stop
 from infrastructure.mqtt.payloads import AckMessage, AckResult, CommandMessage, PayloadError, ReportMessage, encode
 from infrastructure.mqtt.topics import Channel, DeviceTopic, TopicError, TopicScheme
@@ -45,8 +49,13 @@ logger = logging.getLogger(__name__)
 
 # The broker confirms a published command within this, or the attempt counts as not delivered.
 PUBLISH_TIMEOUT_SECONDS = 5.0
-# Messages waiting for the gateway's thread; past this the network thread waits for room.
+# Messages waiting for one recorder thread; past this the network thread waits for room.
 INBOX_CAPACITY = 5000
+# How many recorder threads may run (each saves its own share of the devices' reports): powers of
+# two, so that routing by the controller's id modulo their number gives each recorder aggregate
+# locks of its own (application/locks.py stripes ids by id modulo 1,024; two recorders whose
+# controllers shared stripes would wait for each other).
+RECORDER_COUNTS = (1, 2, 4, 8)
 INBOX_WAIT_SECONDS = 0.5
 # Commands taken from the ledger per dispatch round.
 DISPATCH_LIMIT = 200
@@ -100,6 +109,7 @@ class _Received:
     mid: int
     qos: int
     connection: int
+    sequence: int = -1  # its place in the order messages arrived in (-1: not from the network)
 
 
 @dataclass
@@ -125,6 +135,9 @@ class GatewayConfig:
     report_batch_size: int = 500
     # How long the gateway waits for more messages to fill a batch once one has come.
     batch_linger_seconds: float = 0.005
+    # Threads recording reports side by side, each for its own share of the devices (a device's
+    # messages always go to the same one, in the order they came).
+    recorders: int = 2
     # How often the arrears restrictions run on the gateway's loop (None: never; the first run
     # comes right after the start).
     arrears_interval_seconds: float | None = None
@@ -148,8 +161,14 @@ class Gateway:
         self.config = config
         self.clock = clock
         self.counts = GatewayCounts()
+        self._counts_lock = threading.Lock()  # counts are added to by every thread
+        assert config.recorders in RECORDER_COUNTS, f"recorders: one of {RECORDER_COUNTS}"
         # Bounded: when the ledger falls behind, the network thread waits (see _on_message).
-        self._inbox: queue.Queue[_Received] = queue.Queue(maxsize=INBOX_CAPACITY)
+        self._inboxes: list[queue.Queue[_Received]] = [
+            queue.Queue(maxsize=INBOX_CAPACITY) for _ in range(config.recorders)
+        ]
+        self._arrived = 0  # messages taken from the network (their sequence numbers)
+        self._acks = _InOrderAcks(self._acknowledge)
         self._connection = 0  # counts connections: a message's mid is valid on its own only
         self._connected = threading.Event()
         self._stopping = threading.Event()
@@ -157,21 +176,26 @@ class Gateway:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     # -- life cycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
         """Connect (in the background, reconnecting as needed) and start recording."""
         start(self._client, self.options, persistent=True)
-        self._thread = threading.Thread(target=self.run, name="gateway", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self.run, name="gateway", daemon=True)] + [
+            threading.Thread(target=self._run_recorder, args=(inbox,), name=f"gateway-recorder-{number}", daemon=True)
+            for number, inbox in enumerate(self._inboxes, start=1)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self, timeout_seconds: float = 10.0) -> None:
         """Stop recording, then disconnect; unacknowledged messages stay with the broker."""
         self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout_seconds)
+        deadline = time.monotonic() + timeout_seconds
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
         stop(self._client)
 
     def wait_connected(self, timeout_seconds: float) -> bool:
@@ -204,60 +228,86 @@ class Gateway:
         """Queue the message for the gateway's thread. A full inbox blocks this network thread:
         the socket is then not read, and the broker keeps the devices' reports queued for us
         (backpressure) instead of the gateway dropping one it would never be sent again."""
-        received = _Received(message.topic, bytes(message.payload), message.mid, message.qos, self._connection)
+        sequence, self._arrived = self._arrived, self._arrived + 1
+        topic = message.topic
+        received = _Received(topic, bytes(message.payload), message.mid, message.qos, self._connection, sequence)
+        inbox = self._inboxes[self._recorder_of(topic)]
         if message.qos == 0:  # not the schema's; kept if there is room, never waited for
-            with contextlib.suppress(queue.Full):
-                self._inbox.put_nowait(received)
+            try:
+                inbox.put_nowait(received)
+            except queue.Full:
+                self._acks.done([received])  # dropped: nothing to acknowledge, nothing to wait for
             return
         while not self._stopping.is_set():
             try:
-                self._inbox.put(received, timeout=INBOX_WAIT_SECONDS)
+                inbox.put(received, timeout=INBOX_WAIT_SECONDS)
                 return
             except queue.Full:
                 continue
 
+    def _recorder_of(self, topic: str) -> int:
+        """The recorder of the topic's device (a topic not of a device: the first, which quarantines it)."""
+        try:
+            device_id = self.config.scheme.parse(topic).device_id
+        except TopicError:
+            return 0
+        return room_controller_id(device_id).int % len(self._inboxes)
+
     # -- the gateway's thread: record, acknowledge, dispatch --------------------------------------
 
     def run(self) -> None:
-        """Record what arrives and send what is due, until ``stop``."""
+        """Send what is due and run the arrears restrictions, until ``stop``."""
         next_dispatch = next_arrears = time.monotonic()
         backoff = 1.0
-        pending: list[_Received] = []
-        while not self._stopping.is_set():
-            pending = pending or self._take_batch(max(0.0, next_dispatch - time.monotonic()))
+        while not self._stopping.wait(max(0.0, min(next_dispatch, next_arrears) - time.monotonic())):
             try:
-                if pending:
-                    self._record(pending)
-                    pending = []
                 if time.monotonic() >= next_dispatch:
                     self._dispatch_round()
                     next_dispatch = time.monotonic() + self.config.dispatch_interval_seconds
                 if time.monotonic() >= next_arrears:
                     next_arrears = self._arrears_round()
                 backoff = 1.0
-            except Exception:  # the ledger itself failed: keep the messages, unacknowledged, and retry
-                self.counts.ledger_failures += 1
+            except Exception:  # the ledger itself failed: retry
+                self._count("ledger_failures", 1)
                 logger.exception("the ledger failed; the gateway retries in %.0f s", backoff)
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, LEDGER_BACKOFF_MAXIMUM_SECONDS)
 
-    def _take_batch(self, wait_seconds: float) -> list[_Received]:
+    def _run_recorder(self, inbox: queue.Queue[_Received]) -> None:
+        """Record what arrives in ``inbox``, until ``stop``."""
+        backoff = 1.0
+        pending: list[_Received] = []
+        while not self._stopping.is_set():
+            pending = pending or self._take_batch(inbox, INBOX_WAIT_SECONDS)
+            try:
+                if pending:
+                    self._record(pending)
+                    pending = []
+                backoff = 1.0
+            except Exception:  # the ledger itself failed: keep the messages, unacknowledged, and retry
+                self._count("ledger_failures", 1)
+                logger.exception("the ledger failed; the gateway retries in %.0f s", backoff)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, LEDGER_BACKOFF_MAXIMUM_SECONDS)
+
+    def _take_batch(self, inbox: queue.Queue[_Received], wait_seconds: float) -> list[_Received]:
         """Up to a batch of messages: waits for the first, then lingers briefly for more."""
         try:
-            batch = [self._inbox.get(timeout=max(wait_seconds, 0.001))]
+            batch = [inbox.get(timeout=max(wait_seconds, 0.001))]
         except queue.Empty:
             return []
         deadline = time.monotonic() + self.config.batch_linger_seconds
         while len(batch) < self.config.report_batch_size:
             remaining = deadline - time.monotonic()
             try:
-                batch.append(self._inbox.get(timeout=remaining) if remaining > 0 else self._inbox.get_nowait())
+                batch.append(inbox.get(timeout=remaining) if remaining > 0 else inbox.get_nowait())
             except queue.Empty:
                 break
         return batch
 
     def _record(self, batch: Sequence[_Received]) -> None:
-        """Record a batch's reports (one save) and acknowledgements, then acknowledge them all."""
+        """Record a batch's reports (one save) and acknowledgements, then acknowledge them all
+        (each as soon as every message that came before it is recorded too)."""
         reports: list[IncomingReport] = []
         for received in batch:
             parsed = self._parse(received)
@@ -266,8 +316,11 @@ class Gateway:
             elif parsed is not None:
                 self._record_ack(received, *parsed)
         self._record_reports(reports)
-        for received in batch:
-            self._acknowledge(received)
+        self._acks.done(batch)
+
+    def _count(self, name: str, added: int) -> None:
+        with self._counts_lock:
+            setattr(self.counts, name, getattr(self.counts, name) + added)
 
     def _parse(self, received: _Received) -> IncomingReport | tuple[str, AckMessage] | None:
         try:
@@ -291,10 +344,7 @@ class Gateway:
         except LedgerError as refused:
             self._quarantine(received, "refused", str(refused))
             return
-        if ack.result is AckResult.ACCEPTED:
-            self.counts.acknowledgements += 1
-        else:
-            self.counts.refusals += 1
+        self._count("acknowledgements" if ack.result is AckResult.ACCEPTED else "refusals", 1)
 
     def _record_reports(self, reports: Sequence[IncomingReport]) -> None:
         """One save for the batch; when the ledger refuses one of them, each is recorded alone so
@@ -315,11 +365,12 @@ class Gateway:
                 self._quarantine(_Received(topic, payload, 0, 0, -1), "refused", str(refused))
 
     def _count_reports(self, offered: int, recorded: int) -> None:
-        self.counts.reports_recorded += recorded
-        self.counts.reports_duplicate += offered - recorded
+        with self._counts_lock:
+            self.counts.reports_recorded += recorded
+            self.counts.reports_duplicate += offered - recorded
 
     def _quarantine(self, received: _Received, reason: str, detail: str) -> None:
-        self.counts.quarantined += 1
+        self._count("quarantined", 1)
         logger.warning("gateway quarantined a message on %s: %s", received.topic, detail)
         self.ledger.quarantine(received.topic, reason, detail, received.payload)
 
@@ -337,9 +388,9 @@ class Gateway:
             return float("inf")
         try:
             self.reconcile_arrears()
-            self.counts.arrears_runs += 1
+            self._count("arrears_runs", 1)
         except Exception:
-            self.counts.arrears_failures += 1
+            self._count("arrears_failures", 1)
             logger.exception("the arrears restrictions failed; next run in %.0f s", interval)
         return time.monotonic() + interval
 
@@ -349,7 +400,7 @@ class Gateway:
             for command in self.ledger.commands_to_dispatch(DISPATCH_LIMIT):
                 if not self._dispatch(command):
                     break  # the broker went away: the rest wait for the next round
-        self.counts.timed_out += self.ledger.record_timeouts(self.clock())
+        self._count("timed_out", self.ledger.record_timeouts(self.clock()))
 
     def _dispatch(self, command: OutgoingCommand) -> bool:
         """Record the attempt, then publish it; False when the broker did not take it."""
@@ -369,5 +420,26 @@ class Gateway:
         except (RuntimeError, ValueError) as error:  # paho: not connected, or the queue refused it
             logger.warning("command %s to %s not delivered to the broker: %s", command.command_id, topic, error)
             return False
-        self.counts.dispatched += 1
+        self._count("dispatched", 1)
         return info.is_published()
+
+
+class _InOrderAcks:
+    """Acknowledges messages in the order they arrived: a message recorded before an earlier
+    one (by another recorder) waits for it. Every message taken from the network is passed to
+    ``done`` once (recorded, quarantined or dropped), so the order never stalls for good."""
+
+    def __init__(self, acknowledge: Callable[[_Received], None]) -> None:
+        self._acknowledge = acknowledge
+        self._lock = threading.Lock()
+        self._next = 0  # the sequence number of the next message to acknowledge
+        self._waiting: dict[int, _Received] = {}  # recorded, behind one that is not yet
+
+    def done(self, messages: Sequence[_Received]) -> None:
+        with self._lock:
+            for message in messages:
+                if message.sequence >= self._next:
+                    self._waiting[message.sequence] = message
+            while self._next in self._waiting:
+                self._acknowledge(self._waiting.pop(self._next))
+                self._next += 1
