@@ -120,11 +120,12 @@ class HeatLedger(Application[UUID]):
         self._stored_readings = stored_readings
         self._after_save: list[Callable[[], None]] = []
         # Batches judge the cached meters themselves, not copies (copying a meter costs more than
-        # judging its reading), and several services do the same. So no two threads may work on
-        # one cached aggregate: a command written for that runs exclusive (alone in the process);
-        # a converted one runs shared and locks the ids it loads or saves (application/locks.py),
-        # so none ever sees, saves or (on a failed save) loses another command's unsaved changes.
-        # Across processes the aggregate version check keeps writers honest.
+        # judging its reading), as valve reports judge controllers and billing runs periods. So no
+        # two threads may work on one cached aggregate: every command runs shared and locks the ids
+        # it loads or saves (application/locks.py), changing copies where it can; the few that
+        # change cached periods (billing runs, tariff corrections' chunks) run exclusive. None ever
+        # sees, saves or (on a failed save) loses another command's unsaved changes. Across
+        # processes the aggregate version check keeps writers honest.
         self.locks = CommandLocks(always_exclusive=exclusive_commands)
         self._command_lock = self.locks.process
 

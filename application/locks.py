@@ -1,12 +1,13 @@
 """The ledger's locks within one process: shared or exclusive for commands, and one per aggregate.
 
 Some services edit the cached aggregate itself, not a copy (copying a meter costs more than judging
-its reading), so no two threads may ever work on the same cached aggregate. Commands written that
-way run *exclusive*: alone in the process, as every command once did. Commands converted to run
-side by side take the process lock *shared* and lock the ids of the aggregates they load or save
-(``CommandLocks.writing``), so two of them only wait for each other when they touch the same
-aggregate. Across processes the store's version check stays the final guard (a conflicting save
-fails, and the commands that retry do so a bounded number of times).
+its reading), so no two threads may ever work on the same cached aggregate. Commands take the
+process lock *shared* and lock the ids of the aggregates they load or save (``CommandLocks.writing``,
+or ``writing_found`` when one names the others), so two of them only wait for each other when they
+touch the same aggregate. The few that change cached billing periods in place (billing runs, tariff
+corrections' chunks) run *exclusive*: alone in the process, as every command once did. Across
+processes the store's version check stays the final guard (a conflicting save fails, and the
+commands that retry do so a bounded number of times).
 
 Deadlock freedom: the process lock is always taken first; aggregate locks are striped (an id maps
 to one of ``STRIPES`` locks) and one thread takes its stripes in ascending order, never a lower

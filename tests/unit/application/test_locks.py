@@ -11,6 +11,7 @@ from uuid import UUID
 import pytest
 
 from application.locks import CommandLocks, KeyedLocks, LockOrderError, SharedExclusiveLock
+from domain.errors import ConflictError
 
 WAIT_S = 5.0
 
@@ -208,3 +209,28 @@ def test_many_threads_on_overlapping_aggregates_never_deadlock_nor_share_an_aggr
 
     _run_all([worker(plan) for plan in plans], timeout_s=60.0)
     assert counters == expected
+
+
+def test_aggregates_found_from_one_are_locked_with_it_in_ascending_order() -> None:
+    """A meter's household below the meter's stripe: looked up under the meter's lock, then both
+    taken together (never the lower one asked for while the higher is held)."""
+    locks = CommandLocks(stripes=16)
+    meter, household = UUID(int=9), UUID(int=3)
+    with locks.writing_found([meter], lambda: [household]):
+        held = locks.aggregates._held.stripes
+        assert sorted(held) == [3, 9]
+        with locks.writing([household, meter]):  # both held: reentrant, nothing asked below
+            pass
+    assert locks.aggregates._held.stripes == []
+
+
+def test_aggregates_that_change_between_the_look_and_the_lock_are_looked_up_again() -> None:
+    locks = CommandLocks(stripes=16)
+    looks = iter([[UUID(int=3)], [UUID(int=4)], [UUID(int=4)], [UUID(int=4)]])
+    with locks.writing_found([UUID(int=9)], lambda: next(looks)):
+        assert sorted(locks.aggregates._held.stripes) == [4, 9]
+
+    moving = iter(UUID(int=number) for number in range(1, 100))
+    with pytest.raises(ConflictError) as refused, locks.writing_found([UUID(int=9)], lambda: [next(moving)]):
+        pass
+    assert refused.value.message_key == "concurrent_change"
