@@ -8,11 +8,12 @@ workers race, the later one changes nothing and rolls back.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from projections.collector import collector_paused
 from projections.reading_events import ReadingEventDecoder
@@ -26,6 +27,11 @@ DEFAULT_BATCH_SIZE = 500
 LARGEST_BATCH_SIZE = 5_000
 # A bound on one catch-up call: 200,000 batches is far more than any store holds today.
 MAXIMUM_BATCHES = 200_000
+# SQLite keeps 2 MB of pages per connection by default; a large batch inserts into the reading
+# tables' indexes all over, and with the pages it writes cached it takes a fifth less CPU. The
+# connection gets this much for the batch only (KiB; the cache is filled as pages are read).
+SQLITE_BATCH_CACHE_KIB = 65_536
+LARGE_BATCH_SIZE = 2_000
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -108,7 +114,7 @@ class ProjectionRunner:
     def _apply_next_batch(self, size: int) -> int:
         start: int | None = None
         try:
-            with self.engine.begin() as connection:
+            with self.engine.connect() as connection, _page_cache_for(connection, size), connection.begin():
                 start = self._position(connection)
                 with collector_paused():  # reading thousands of notifications makes no cycles either
                     notifications = self.source.recorder.select_notifications(
@@ -158,3 +164,26 @@ class ProjectionRunner:
         )
         if moved.rowcount != 1:
             raise TrackingMovedError(f"{self.projection.name} moved past {start} meanwhile")
+
+
+@contextmanager
+def _page_cache_for(connection: Connection, size: int) -> Iterator[None]:
+    """A larger page cache on SQLite for a large batch, the connection's own restored after it
+    (after its commit: this encloses the transaction)."""
+    if connection.dialect.name != "sqlite" or size < LARGE_BATCH_SIZE:
+        yield
+        return
+    before = int(connection.exec_driver_sql("PRAGMA cache_size").scalar_one())
+
+    def cache(kib_or_pages: int) -> None:
+        connection.exec_driver_sql(f"PRAGMA cache_size = {kib_or_pages}")
+        connection.commit()  # the PRAGMA began SQLAlchemy's transaction: end it
+
+    cache(-SQLITE_BATCH_CACHE_KIB)
+    try:
+        yield
+    except BaseException:
+        with suppress(SQLAlchemyError):  # the batch's own error is the one to raise
+            cache(before)
+        raise
+    cache(before)

@@ -15,7 +15,7 @@ from eventsourcing.persistence import MapperDeserialisationError, Notification
 from infrastructure.container import Container
 from projections.ledger_projection import LedgerProjection
 from projections.reading_events import READING_TOPIC, ReadingEventDecoder
-from projections.runner import ProjectionRunner
+from projections.runner import LARGE_BATCH_SIZE, ProjectionRunner
 from tests.integration.test_implausible_heat import season  # noqa: F401  (the fixture `varied` builds on)
 from tests.integration.test_reading_decoding import readings, varied  # noqa: F401
 from tests.strategies import projection_rows
@@ -109,3 +109,18 @@ class replace_attribute:
 
     def __getattr__(self, name: str) -> Any:
         return self._value if name == self._name else getattr(self._mapper, name)
+
+
+def test_large_batches_give_the_same_rows_and_leave_the_page_cache_as_it_was(varied: Container) -> None:  # noqa: F811
+    small = ProjectionRunner(varied.ledger, varied.engine, LedgerProjection(), batch_size=3)
+    small.rebuild()
+    in_small_batches = projection_rows(varied.engine)
+    large = ProjectionRunner(varied.ledger, varied.engine, LedgerProjection(), batch_size=LARGE_BATCH_SIZE)
+    if varied.engine.dialect.name == "sqlite":
+        with varied.engine.connect() as connection:
+            before = connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    large.rebuild()
+    assert projection_rows(varied.engine) == in_small_batches
+    if varied.engine.dialect.name == "sqlite":
+        with varied.engine.connect() as connection:  # the pool's connection the runner used
+            assert connection.exec_driver_sql("PRAGMA cache_size").scalar_one() == before
