@@ -10,8 +10,8 @@ communities to the city exactly (a property test holds this).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Protocol
@@ -47,22 +47,20 @@ class HouseholdSeason:
     connected_area_m2: Decimal
     heated_area_m2: Decimal
     energy_by_period_gj: tuple[Decimal, ...]
+    # (metered fee, area fee, due) summed over its settlement bills: None without any (or not read).
+    fees: tuple[Decimal, ...] | None = None
 
     @property
     def energy_gj(self) -> Decimal:
         return sum(self.energy_by_period_gj, ZERO)
 
-
-@dataclass(frozen=True)
-class HouseholdFees:
-    """A household's settlement of the season, summed over its settlement bills: the area fee, the
-    metered fee (with the suspension charge; the area fee where it was billed by area) and what
-    was due under the tariff (what metering makes receivable)."""
-
-    household_id: UUID
-    metered_fee_yuan: Decimal
-    area_fee_yuan: Decimal
-    due_yuan: Decimal
+    def with_fees(self, fees: tuple[Decimal, ...] | None) -> HouseholdSeason:
+        """The household with the fees of one more settlement bill added (None: none)."""
+        if fees is None:
+            return self
+        if self.fees is None:
+            return replace(self, fees=fees)
+        return replace(self, fees=tuple(mine + theirs for mine, theirs in zip(self.fees, fees, strict=True)))
 
 
 @dataclass(frozen=True)
@@ -76,6 +74,18 @@ class PlaceDay:
     day: date
     energy_gj: Decimal
     meter_id: UUID | None
+
+
+@dataclass(frozen=True)
+class BuildingMeterSeason:
+    """A building meter's heat of each day it measured at its place, beside the place's household
+    meters' heat of that day (0 when they measured none)."""
+
+    meter_id: UUID
+    community: str
+    building: str
+    fed_by_day: dict[date, Decimal]
+    delivered_by_day: dict[date, Decimal]
 
 
 @dataclass(frozen=True)
@@ -106,11 +116,17 @@ class CollectionRow:
 class AnalyticsReads(Protocol):
     """The read-model queries the reports stand on."""
 
-    def household_seasons(self, season: Season, period_starts: Sequence[date]) -> list[HouseholdSeason]: ...
+    def household_seasons(
+        self, season: Season, period_starts: Sequence[date], with_fees: bool = False
+    ) -> list[HouseholdSeason]: ...
 
-    def settlement_fees(self, season_code: str) -> list[HouseholdFees]: ...
+    def building_meters(self, season: Season) -> list[BuildingMeterSeason]: ...
 
-    def place_days(self, season: Season) -> list[PlaceDay]: ...
+    def household_heat_by_day(
+        self, season: Season, communities: Collection[str], buildings: Collection[tuple[str, str]]
+    ) -> tuple[dict[str, dict[date, Decimal]], dict[tuple[str, str], dict[date, Decimal]]]: ...
+
+    def meter_heat_by_day(self, season: Season, meter_ids: Collection[UUID]) -> dict[UUID, dict[date, Decimal]]: ...
 
     def substation_configurations(self) -> list[SubstationConfiguration]: ...
 
@@ -244,17 +260,20 @@ class AnalyticsReports:
         starts = sorted({period.first_day for periods_ in periods.values() for period in periods_}) or [
             season.first_day
         ]
-        households = self.reads.household_seasons(season, starts)
-        if community is not None:
-            households = [household for household in households if household.community == community]
-        fees = {fee.household_id: fee for fee in self.reads.settlement_fees(season.code)}
+        households = self.reads.household_seasons(season, starts, with_fees=True)
         pricing = _Pricing(average, periods, starts, sources, season)
         key_of = GROUPINGS[grouping]
-        groups: dict[tuple[str, ...], list[HouseholdSeason]] = {}
+        groups: dict[tuple[str, ...], _PlaceSums] = {}
         for household in households:
-            groups.setdefault(key_of(household), []).append(household)
-        rows = [pricing.figures(key, members, fees) for key, members in sorted(groups.items())]
-        total = pricing.figures((community or CITY,), households, fees)
+            if community is not None and household.community != community:
+                continue
+            key = key_of(household)
+            sums = groups.get(key)
+            if sums is None:
+                sums = groups[key] = _PlaceSums(len(starts))
+            sums.add(household, pricing.source_of(household))
+        rows = [pricing.figures(key, sums) for key, sums in sorted(groups.items())]
+        total = pricing.figures((community or CITY,), _PlaceSums.merged(groups.values(), len(starts)))
         return PlacesReport(season.code, season.first_day, season.last_day, grouping, average, periods, rows, total)
 
     def _sources_by_place(self, season: Season) -> dict[tuple[str, str], str]:
@@ -274,37 +293,28 @@ class AnalyticsReports:
         season = self.season_of(season_code)
         baseline = self.baseline_of(season_code)
         threshold = _setting_at_end(baseline, BaselineSetting.LOSS_THRESHOLD, season) or DEFAULT_LOSS_THRESHOLD_PERCENT
-        households: dict[tuple[str, str], dict[date, Decimal]] = {}
-        by_meter: dict[UUID, dict[date, Decimal]] = {}
-        building_meters: dict[UUID, tuple[str, str]] = {}
-        for row in self.reads.place_days(season):
-            if row.meter_id is None:
-                _add(households.setdefault((row.community, row.building), {}), row.day, row.energy_gj)
-                continue
-            _add(by_meter.setdefault(row.meter_id, {}), row.day, row.energy_gj)
-            if row.meter_kind == "building":
-                building_meters[row.meter_id] = (row.community, row.building)
-        rows = self._substation_losses(season, households, by_meter, threshold, daily)
-        for meter_id, place in sorted(building_meters.items(), key=lambda item: item[1]):
-            fed = by_meter[meter_id]
-            delivered = {day: households.get(place, {}).get(day, ZERO) for day in fed}
-            rows.append(_loss_row("building", " ".join(place), (place,), fed, delivered, threshold, daily))
+        rows = self._substation_losses(season, threshold, daily)
+        for meter in sorted(self.reads.building_meters(season), key=lambda m: (m.community, m.building, m.meter_id)):
+            place = (meter.community, meter.building)
+            rows.append(
+                _loss_row(
+                    "building", " ".join(place), (place,), meter.fed_by_day, meter.delivered_by_day, threshold, daily
+                )
+            )
         return HeatLossReport(season.code, threshold, rows)
 
-    def _substation_losses(
-        self,
-        season: Season,
-        households: dict[tuple[str, str], dict[date, Decimal]],
-        by_meter: dict[UUID, dict[date, Decimal]],
-        threshold: Decimal,
-        daily: bool,
-    ) -> list[LossRow]:
+    def _substation_losses(self, season: Season, threshold: Decimal, daily: bool) -> list[LossRow]:
+        """Each substation's meter, day by day, against the households of the places fed by the
+        configuration in force that day (a whole community: every building of it)."""
         configurations = self.reads.substation_configurations()
+        whole = {community for c in configurations for community, building in c.feeds if not building}
+        named = {(community, building) for c in configurations for community, building in c.feeds if building}
+        by_community, by_building = self.reads.household_heat_by_day(season, whole, named)
+        by_meter = self.reads.meter_heat_by_day(season, {c.meter_id for c in configurations})
         names = sorted({configuration.name for configuration in configurations})
         rows = []
         for name in names:
             own = sorted((c for c in configurations if c.name == name), key=lambda c: c.effective_on)
-            places = {c.effective_on: _fed_places(households, c.feeds) for c in own}
             fed: dict[date, Decimal] = {}
             delivered: dict[date, Decimal] = {}
             for day in _days(season):
@@ -312,9 +322,7 @@ class AnalyticsReports:
                 if configuration is None:
                     continue
                 fed[day] = by_meter.get(configuration.meter_id, {}).get(day, ZERO)
-                delivered[day] = sum(
-                    (households[place].get(day, ZERO) for place in places[configuration.effective_on]), ZERO
-                )
+                delivered[day] = _delivered_on(day, configuration.feeds, by_community, by_building)
             if fed:
                 latest = _configuration_on(own, season.last_day) or own[-1]
                 rows.append(_loss_row("substation", name, latest.feeds, fed, delivered, threshold, daily))
@@ -385,11 +393,16 @@ class _Pricing:
         self.starts = starts
         self.sources = sources
         self.season_days = Decimal(season.days)
+        self._source_by_place: dict[tuple[str, str], str] = {}
 
     def source_of(self, household: HouseholdSeason) -> str:
-        return self.sources.get(
-            (household.community, household.building), self.sources.get((household.community, ""), EVERY_SOURCE)
-        )
+        place = (household.community, household.building)
+        found = self._source_by_place.get(place)
+        if found is None:
+            found = self._source_by_place[place] = self.sources.get(
+                place, self.sources.get((household.community, ""), EVERY_SOURCE)
+            )
+        return found
 
     def price_on(self, source: str, day: date) -> Decimal | None:
         """The price of ``source`` (else every source's) on ``day``."""
@@ -405,39 +418,42 @@ class _Pricing:
         weighted = sum((Decimal((p.last_day - p.first_day).days + 1) * p.price_yuan_per_gj for p in periods), ZERO)
         return weighted / self.season_days
 
-    def metered_cost(self, household: HouseholdSeason) -> Decimal | None:
-        """The exact cost of the household's heat: each price period's GJ at that period's price."""
-        source = self.source_of(household)
+    def metered_cost(self, sums: _PlaceSums) -> Decimal | None:
+        """The exact cost of the place's heat: each source's GJ of each price period at that period's
+        price; unknown (None) when some household's heat of a period has no price."""
         costs = []
-        for start, energy in zip(self.starts, household.energy_by_period_gj, strict=True):
-            price = self.price_on(source, start)
-            if price is None:
-                if energy:
-                    return None
-                continue
-            costs.append((energy, price))
+        for source, energies in sums.energy_by_source.items():
+            with_heat = sums.heat_by_source[source]
+            for index, (start, energy) in enumerate(zip(self.starts, energies, strict=True)):
+                price = self.price_on(source, start)
+                if price is None:
+                    if with_heat[index]:
+                        return None
+                    continue
+                costs.append((energy, price))
         return analytics.purchase_cost_yuan(costs)
 
-    def area_cost(self, household: HouseholdSeason) -> tuple[Decimal, Decimal] | None:
+    def area_cost(self, sums: _PlaceSums) -> tuple[Decimal, Decimal] | None:
         """(heat, exact cost) area-based supply would have bought: average × connected area, at the
-        season's day-weighted price."""
-        price = self.day_weighted_price(self.source_of(household))
-        if self.average is None or price is None:
+        season's day-weighted price of each household's source."""
+        if self.average is None:
             return None
-        energy = self.average * household.connected_area_m2
-        return energy, energy * price
+        energy = cost = ZERO
+        for source, connected in sums.connected_by_source.items():
+            price = self.day_weighted_price(source)
+            if price is None:
+                return None
+            source_energy = self.average * connected
+            energy += source_energy
+            cost += source_energy * price
+        return energy, cost
 
-    def figures(
-        self, key: tuple[str, ...], members: Sequence[HouseholdSeason], fees: dict[UUID, HouseholdFees]
-    ) -> PlaceFigures:
-        connected = sum((household.connected_area_m2 for household in members), ZERO)
-        heated = sum((household.heated_area_m2 for household in members), ZERO)
-        energy = sum((household.energy_gj for household in members), ZERO)
-        settled = [fees[household.household_id] for household in members if household.household_id in fees]
-        comparison = analytics.compare_fees((fee.metered_fee_yuan, fee.area_fee_yuan) for fee in settled)
+    def figures(self, key: tuple[str, ...], sums: _PlaceSums) -> PlaceFigures:
+        energy = sums.energy_gj
+        connected, heated = sums.connected_area_m2, sums.heated_area_m2
         return PlaceFigures(
             key,
-            len(members),
+            sums.households,
             connected,
             heated,
             energy,
@@ -445,28 +461,119 @@ class _Pricing:
             analytics.unit_consumption_gj_per_m2(energy, heated),
             self.average,
             analytics.saving(self.average, connected, energy) if self.average is not None else None,
-            self._metered(members, energy, settled),
-            self._area_based(members, comparison.area_fee_yuan),
-            comparison,
+            self._metered(sums, energy),
+            self._area_based(sums),
+            sums.fee_comparison(),
         )
 
-    def _metered(
-        self, members: Sequence[HouseholdSeason], energy: Decimal, settled: list[HouseholdFees]
-    ) -> Revenue | None:
-        costs = [self.metered_cost(household) for household in members]
-        if any(cost is None for cost in costs):
+    def _metered(self, sums: _PlaceSums, energy: Decimal) -> Revenue | None:
+        cost = self.metered_cost(sums)
+        if cost is None:
             return None
-        receivable = sum((fee.due_yuan for fee in settled), ZERO)
-        return analytics.revenue(receivable, energy, sum((cost for cost in costs if cost is not None), ZERO))
+        return analytics.revenue(sums.due_yuan, energy, cost)
 
-    def _area_based(self, members: Sequence[HouseholdSeason], area_fees_yuan: Decimal) -> Revenue | None:
-        parts = [self.area_cost(household) for household in members]
-        if any(part is None for part in parts):
+    def _area_based(self, sums: _PlaceSums) -> Revenue | None:
+        bought = self.area_cost(sums)
+        if bought is None:
             return None
-        present = [part for part in parts if part is not None]
-        energy = sum((part[0] for part in present), ZERO)
-        cost = sum((part[1] for part in present), ZERO)
-        return analytics.revenue(area_fees_yuan, energy, cost)
+        return analytics.revenue(sums.area_fee_yuan, *bought)
+
+
+class _PlaceSums:
+    """What a place's figures are computed from, summed over its households: exact sums only, so
+    the sums of two places merged are the sums of their households together (a city's total is its
+    places' sums merged). Heat is kept per heat source and price period, connected area per source
+    (each source has its own prices); fees as ``compare_fees`` counts and sums them."""
+
+    def __init__(self, periods: int) -> None:
+        self.periods = periods
+        self.households = 0
+        self.connected_area_m2 = ZERO
+        self.heated_area_m2 = ZERO
+        self.energy_by_source: dict[str, list[Decimal]] = {}
+        self.heat_by_source: dict[str, list[bool]] = {}  # some household's heat of the period is not 0
+        self.connected_by_source: dict[str, Decimal] = {}
+        self.due_yuan = ZERO
+        # households compared, paying less, more, the same; saved, extra, metered fees, area fees
+        self.compared = self.less = self.more = self.same = 0
+        self.saved_yuan = self.extra_yuan = self.metered_fee_yuan = self.area_fee_yuan = ZERO
+
+    @property
+    def energy_gj(self) -> Decimal:
+        return sum((sum(energies, ZERO) for energies in self.energy_by_source.values()), ZERO)
+
+    def add(self, household: HouseholdSeason, source: str) -> None:
+        self.households += 1
+        self.connected_area_m2 += household.connected_area_m2
+        self.heated_area_m2 += household.heated_area_m2
+        energies = self.energy_by_source.get(source)
+        if energies is None:
+            energies = self.energy_by_source[source] = [ZERO] * self.periods
+            self.heat_by_source[source] = [False] * self.periods
+            self.connected_by_source[source] = ZERO
+        with_heat = self.heat_by_source[source]
+        for index, energy in enumerate(household.energy_by_period_gj):
+            energies[index] += energy
+            if energy:
+                with_heat[index] = True
+        self.connected_by_source[source] += household.connected_area_m2
+        if household.fees is not None:
+            self._add_fees(*household.fees)
+
+    def _add_fees(self, metered: Decimal, area: Decimal, due: Decimal) -> None:
+        self.due_yuan += due
+        self.metered_fee_yuan += metered
+        self.area_fee_yuan += area
+        if metered < area:
+            self.less += 1
+            self.saved_yuan += area - metered
+        elif metered > area:
+            self.more += 1
+            self.extra_yuan += metered - area
+        else:
+            self.same += 1
+
+    @classmethod
+    def merged(cls, parts: Iterable[_PlaceSums], periods: int) -> _PlaceSums:
+        whole = cls(periods)
+        for part in parts:
+            whole.households += part.households
+            whole.connected_area_m2 += part.connected_area_m2
+            whole.heated_area_m2 += part.heated_area_m2
+            for source, energies in part.energy_by_source.items():
+                if source not in whole.energy_by_source:
+                    whole.energy_by_source[source] = [ZERO] * periods
+                    whole.heat_by_source[source] = [False] * periods
+                    whole.connected_by_source[source] = ZERO
+                whole.energy_by_source[source] = [
+                    a + b for a, b in zip(whole.energy_by_source[source], energies, strict=True)
+                ]
+                whole.heat_by_source[source] = [
+                    a or b for a, b in zip(whole.heat_by_source[source], part.heat_by_source[source], strict=True)
+                ]
+                whole.connected_by_source[source] += part.connected_by_source[source]
+            whole.due_yuan += part.due_yuan
+            whole.less, whole.more, whole.same = whole.less + part.less, whole.more + part.more, whole.same + part.same
+            whole.saved_yuan += part.saved_yuan
+            whole.extra_yuan += part.extra_yuan
+            whole.metered_fee_yuan += part.metered_fee_yuan
+            whole.area_fee_yuan += part.area_fee_yuan
+        return whole
+
+    def fee_comparison(self) -> FeeComparison:
+        count = self.less + self.more + self.same
+        return FeeComparison(
+            count,
+            self.less,
+            self.more,
+            self.same,
+            analytics.share_percent(self.less, count),
+            analytics.share_percent(self.more, count),
+            self.saved_yuan,
+            self.extra_yuan,
+            self.metered_fee_yuan,
+            self.area_fee_yuan,
+        )
 
 
 def _setting_at_end(baseline: AnalyticsBaseline | None, setting: BaselineSetting, season: Season) -> Decimal | None:
@@ -514,17 +621,20 @@ def _days(season: Season) -> list[date]:
     return [season.first_day + timedelta(days=offset) for offset in range(season.days)]
 
 
-def _add(days: dict[date, Decimal], day: date, energy_gj: Decimal) -> None:
-    days[day] = days.get(day, ZERO) + energy_gj
-
-
-def _fed_places(
-    households: dict[tuple[str, str], dict[date, Decimal]], feeds: tuple[tuple[str, str], ...]
-) -> list[tuple[str, str]]:
-    """The buildings with household meters among the places fed (a whole community: all of its)."""
+def _delivered_on(
+    day: date,
+    feeds: tuple[tuple[str, str], ...],
+    by_community: dict[str, dict[date, Decimal]],
+    by_building: dict[tuple[str, str], dict[date, Decimal]],
+) -> Decimal:
+    """The household meters' heat of the places fed on ``day``: whole communities, and the buildings
+    named of other communities (a building of a community fed whole counts once)."""
     whole = {community for community, building in feeds if not building}
-    named = {(community, building) for community, building in feeds if building}
-    return [place for place in households if place[0] in whole or place in named]
+    delivered = sum((by_community.get(community, {}).get(day, ZERO) for community in sorted(whole)), ZERO)
+    for community, building in feeds:
+        if building and community not in whole:
+            delivered += by_building.get((community, building), {}).get(day, ZERO)
+    return delivered
 
 
 def _loss_row(

@@ -28,6 +28,7 @@ household's row): summing a batch's changes first writes one row per bucket inst
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
@@ -38,15 +39,18 @@ from sqlalchemy import (
     Column,
     Connection,
     Date,
+    Index,
     Integer,
     String,
     Table,
     Uuid,
     and_,
     bindparam,
+    case,
     delete,
     func,
     insert,
+    literal,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -54,6 +58,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from projections.tables import ENERGY_SCALE, daily_consumption, metadata
 from projections.types import ScaledDecimal
 
+ZERO = Decimal(0)
 HOUSEHOLD_KIND = "household"
 # The meter id of a building's household meters summed together (a key column cannot be NULL).
 HOUSEHOLD_METERS = UUID(int=0)
@@ -84,7 +89,27 @@ place_heat_days = Table(
     Column("day_rows", Integer, nullable=False),
 )
 
-ANALYTICS_SUMMARY_TABLES = (household_heat_months, place_heat_days)
+# Each settlement bill's fees as the reports compare them (``fees_of_bill``), written beside the
+# bill: a city's 100,000 bills' lines parsed at every report took seconds. Bills are never edited,
+# so a bill's row never changes. The amounts are kept as exact decimal text (lines may carry any
+# number of decimals; a scaled integer would refuse some) and summed by the reader.
+settlement_bill_fees = Table(
+    "settlement_bill_fees",
+    metadata,
+    Column("bill_id", Uuid, primary_key=True),
+    Column("household_id", Uuid, nullable=False),
+    Column("season_code", String(16), nullable=False),
+    Column("metered_fee_yuan", String(40), nullable=False),
+    Column("area_fee_yuan", String(40), nullable=False),
+    Column("due_yuan", String(40), nullable=False),
+    Index("ix_settlement_bill_fees_season", "season_code"),
+)
+
+ANALYTICS_SUMMARY_TABLES = (household_heat_months, place_heat_days, settlement_bill_fees)
+SETTLEMENT = "settlement"
+# The lines of a settlement bill the fees are read from (domain/settlement.py, domain/billing.py).
+AREA_FEE_LINES = ("area_fee", "area_fee_share")
+METERED_FEE_LINES = ("metered_fee", "suspension_charge")
 
 MonthKey = tuple[UUID, date]
 PlaceKey = tuple[date, str, str, str, UUID]
@@ -167,6 +192,43 @@ def _upsert(connection: Connection, table: Table, key_names: tuple[str, ...], ch
         )
 
 
+def fees_of_bill(lines: list[dict[str, Any]]) -> tuple[Decimal, Decimal, Decimal]:
+    """(metered fee, area fee, due) of one settlement bill; billed by area, the metered fee is the
+    area fee (the household paid the same either way). Of two lines of one code the last counts."""
+    amounts: dict[str, Decimal] = {}
+    for line in lines:
+        if line.get("amount_yuan") is not None:
+            amounts[str(line["code"])] = Decimal(str(line["amount_yuan"]))
+    area = sum((amounts[code] for code in AREA_FEE_LINES if code in amounts), ZERO)
+    metered = (
+        sum((amounts[code] for code in METERED_FEE_LINES if code in amounts), ZERO)
+        if "metered_fee" in amounts
+        else area
+    )
+    due = amounts.get("prepaid", ZERO) + amounts.get("settlement_amount", ZERO)
+    return metered, area, due
+
+
+def record_settlement_fees(connection: Connection, bill_rows: Sequence[dict[str, Any]]) -> None:
+    """Write the fees of the settlement bills among ``bill_rows`` (``bills`` rows as inserted, their
+    lines as JSON text), in the caller's transaction."""
+    rows = [
+        {
+            "bill_id": row["bill_id"],
+            "household_id": row["household_id"],
+            "season_code": row["season_code"],
+            **dict(zip(FEE_COLUMNS, map(str, fees_of_bill(json.loads(row["lines"]))), strict=True)),
+        }
+        for row in bill_rows
+        if row["kind"] == SETTLEMENT
+    ]
+    if rows:
+        connection.execute(insert(settlement_bill_fees), rows)
+
+
+FEE_COLUMNS = ("metered_fee_yuan", "area_fee_yuan", "due_yuan")
+
+
 def summarise_daily(connection: Connection) -> None:
     """Write both summaries afresh from every daily row, set-based (for bulk loads that write
     ``daily_consumption`` directly, and to compare with the live ones)."""
@@ -206,8 +268,6 @@ def _month_expression(connection: Connection, day: Any) -> Any:
 
 
 def _place_meter_expression(kind: Any, meter_id: Any) -> Any:
-    from sqlalchemy import case, literal
-
     return case((kind == HOUSEHOLD_KIND, literal(HOUSEHOLD_METERS, Uuid)), else_=meter_id)
 
 
@@ -215,8 +275,11 @@ __all__ = [
     "ANALYTICS_SUMMARY_TABLES",
     "HOUSEHOLD_METERS",
     "apply_day_changes",
+    "fees_of_bill",
     "household_heat_months",
     "month_of",
     "place_heat_days",
+    "record_settlement_fees",
+    "settlement_bill_fees",
     "summarise_daily",
 ]

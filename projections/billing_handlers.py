@@ -19,6 +19,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from domain.billing_period import BillingPeriod
 from domain.tariff import Tariff
+from projections.analytics_summary import record_settlement_fees
 from projections.balance_rows import add_to_balance, json_text
 from projections.tables import (
     balances,
@@ -121,6 +122,7 @@ def bill_issued(connection: Connection, event: BillingPeriod.BillIssued) -> UUID
     ).one()
     row = _bill_row(event, period)
     connection.execute(insert(bills), row)
+    record_settlement_fees(connection, [row])
     place = {"account_number": period.account_number, "community": period.community, "building": period.building}
     amount = Decimal(event.amount_yuan)
     add_to_balance(connection, period.household_id, place, charged_yuan=amount, last_bill_at=event.timestamp)
@@ -183,6 +185,7 @@ class BillBatchWriter:
             if amount != 0:  # a statement charges nothing and settles nothing
                 to_reallocate.add(period.household_id)
         self.connection.execute(insert(bills), rows)
+        record_settlement_fees(self.connection, rows)
         self._charge(charges)
         return to_reallocate
 

@@ -14,6 +14,7 @@ intervals are charged again and their days move to the other household and build
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
@@ -31,8 +32,13 @@ from domain.season import Season
 from infrastructure.container import Container
 from infrastructure.settings import Backend
 from projections.analytics_queries import SqlAnalyticsReads, _months_and_days
-from projections.analytics_summary import ANALYTICS_SUMMARY_TABLES, summarise_daily
-from projections.tables import daily_consumption
+from projections.analytics_summary import (
+    ANALYTICS_SUMMARY_TABLES,
+    fees_of_bill,
+    settlement_bill_fees,
+    summarise_daily,
+)
+from projections.tables import bills, daily_consumption
 from tests.strategies import ReadingPlan, apply_plan, reading_plans
 
 EXAMPLES = {Backend.SQLITE: 16, Backend.POSTGRES: 10}
@@ -183,3 +189,34 @@ def test_a_season_is_whole_months_within_one_price_period_and_the_days_left_over
         covered += [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
     every_day = [season.first_day + timedelta(days=offset) for offset in range(season.days)]
     assert sorted(covered) == every_day, "each day of the season exactly once"
+
+
+def test_each_settlement_bill_has_its_fees_written_beside_it_and_a_rebuild_writes_the_same(
+    container: Container,
+) -> None:
+    """Billing runs (prepayment, settlement) through the application: every settlement bill, and
+    only those, has a fees row equal to its lines' fees; a rebuild writes the same rows."""
+    from tests.integration.test_analytics_read_models import AFTER_SEASON, Flat, VerticalPosition, build_community
+
+    container.ledger.clock = lambda: AFTER_SEASON
+    flats = [
+        Flat(1, Decimal(90), Decimal(80), Decimal(30), 3, VerticalPosition.MIDDLE),
+        Flat(2, Decimal(70), Decimal(70), Decimal(0), 1, VerticalPosition.TOP),
+    ]
+    build_community(container, "FEES-1", flats)
+    with container.engine.connect() as connection:
+        settlement = connection.execute(
+            select(bills.c.bill_id, bills.c.household_id, bills.c.season_code, bills.c.lines).where(
+                bills.c.kind == "settlement"
+            )
+        ).all()
+        written = connection.execute(select(settlement_bill_fees)).all()
+    assert len(settlement) == len(flats)
+    expected = sorted(
+        (bill_id, household_id, season_code, *map(str, fees_of_bill(json.loads(lines))))
+        for bill_id, household_id, season_code, lines in settlement
+    )
+    assert sorted(tuple(row) for row in written) == expected
+    container.runner.rebuild()
+    with container.engine.connect() as connection:
+        assert sorted(tuple(row) for row in connection.execute(select(settlement_bill_fees))) == expected
