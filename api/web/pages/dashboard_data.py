@@ -10,8 +10,10 @@ principal; the dashboard only adds up and draws.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -90,11 +92,69 @@ def _share(part: int, whole: int) -> Decimal | None:
     return rate_percent(Decimal(part), Decimal(whole)) if whole else None
 
 
+# How long the dashboard's read-model figures are reused while no event has been applied since.
+KEPT_SECONDS = 10.0
+# A bound on the figures kept (one per store, role, language, season and day: a handful).
+MAXIMUM_KEPT = 64
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """The figures computed for one key, and the read models' position they were computed at."""
+
+    engine: Any  # the store's engine, held: an entry never answers for another store
+    position: int
+    kept_at: float
+    board: Dashboard
+
+
+_kept: dict[tuple[Any, ...], _Kept] = {}
+_kept_lock = threading.Lock()
+
+
 def dashboard(container: Container, principal: Principal, names: Mapping[str, str]) -> Dashboard:
     """Every figure of the dashboard as of today; ``names`` holds the charts' words in the reader's
-    language (the aging bands by field, ``rate``, ``households``, ``prepaid``, ``settled``)."""
+    language (the aging bands by field, ``rate``, ``households``, ``prepaid``, ``settled``).
+
+    The read models' figures (everything but the outbox's dead letters) are computed once and
+    reused for up to ``KEPT_SECONDS`` by the same role, in the same language, season and business
+    day, while the read models have applied no event since: every event the ledger records moves
+    their position (``ProjectionRunner.position``, one indexed read), and the next dashboard
+    computes them again. What moves without an event is the clock: a meter passing its third
+    silent day is counted up to ``KEPT_SECONDS`` late. The dead letters are the outbox's (written
+    by deliveries, not events): read on every request."""
     today = business_today(container)
     season = current_season_code(container)
+    key = (id(container.engine), principal.role, season, today, tuple(sorted(names.items())))
+    position = container.runner.position()
+    now = time.monotonic()
+    with _kept_lock:
+        kept = _kept.get(key)
+    if not _still_true(kept, container, position, now):
+        kept = _Kept(container.engine, position, now, _figures(container, principal, names, today, season))
+        _keep(key, kept)
+    assert kept is not None
+    return replace(kept.board, dead_messages=_dead_messages(container, principal))
+
+
+def _still_true(kept: _Kept | None, container: Container, position: int, now: float) -> bool:
+    """Whether kept figures still answer: same store, no event applied since, young enough."""
+    if kept is None or kept.engine is not container.engine or kept.position != position:
+        return False
+    return 0 <= now - kept.kept_at <= KEPT_SECONDS
+
+
+def _keep(key: tuple[Any, ...], kept: _Kept) -> None:
+    with _kept_lock:
+        if key not in _kept and len(_kept) >= MAXIMUM_KEPT:
+            _kept.pop(min(_kept, key=lambda old: _kept[old].kept_at))
+        _kept[key] = kept
+
+
+def _figures(
+    container: Container, principal: Principal, names: Mapping[str, str], today: date, season: str
+) -> Dashboard:
+    """The figures from the read models, each through its API function with the reader."""
     progress = bills_api.get_billing_progress(principal, BillingQueries(container.engine), container, season)
     rates = collection_rates(container, principal, season, None)
     communities = by_community(rates)
@@ -109,7 +169,7 @@ def dashboard(container: Container, principal: Principal, names: Mapping[str, st
         silent_meters=_silent_meters(container, principal),
         faulty_meters=monitoring_api.list_faulty_meters(principal, _monitoring_counts(container), None, 1, 0).total,
         open_disputes=_open_disputes(container, principal, today),
-        dead_messages=_dead_messages(container, principal),
+        dead_messages=None,  # the outbox's: read per request (dashboard)
         charts={
             "aging": aging_chart(aging, names),
             "rates": rate_chart(_largest(communities), names["rate"]),
