@@ -67,6 +67,7 @@ def gateway(client_id: ClientId = None, for_seconds: ForSeconds = None) -> None:
             settings.gateway_dispatch_interval_seconds,
             settings.gateway_report_batch_size,
             arrears_interval_seconds=arrears_interval,
+            recorders=settings.gateway_recorders,
         )
         ledger = container.ledger
         reconcile = arrears_reconciliation(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.dispute import DisputeCategory
@@ -210,6 +210,9 @@ class Settings(BaseSettings):
     gateway_dispatch_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     # Reports recorded in one save: more is faster per report, and holds the broker's acks longer.
     gateway_report_batch_size: int = Field(default=500, ge=1, le=5000)
+    # Threads recording reports side by side, each for its own share of the devices (a power of
+    # two: docs/valves.md, "Transport: the gateway").
+    gateway_recorders: Annotated[Literal[1, 2, 4, 8], BeforeValidator(int)] = 2
     # How often the gateway runs the arrears restrictions (restrict flagged households' valves, lift
     # the paid ones'); 0: never (POST /valve-commands/arrears-reconciliation still runs them).
     gateway_arrears_interval_seconds: int = Field(default=300, ge=0, le=86_400)
