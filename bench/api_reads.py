@@ -7,9 +7,11 @@ an earlier run).
 
 The store: the demo community (``heatledger demo``, 3 buildings by default: 144 households with a
 season of daily readings, their bills and payments) in a fresh SQLite file, the embedded default.
-Served by ``heatledger serve --workers N`` on a free loopback port, as docs/operations.md
-("Serving", "API reads") describes the set-up: N uvicorn worker processes (h11, asyncio), each with
-its own pools: FastAPI's threadpool of 40 threads and a SQLAlchemy pool sized to it.
+Served by ``heatledger serve --workers N --no-access-log`` on a free loopback port, as
+docs/operations.md ("Serving", "API reads") describes the set-up: N uvicorn worker processes
+(httptools and uvloop, installed with the project), each with its own pools (FastAPI's threadpool of
+40 threads, a SQLAlchemy pool of 5 kept and 10 more on demand), no access log (a proxy in front logs
+the requests).
 
 The endpoints, each for a household drawn at random from the store's first
 ``MAXIMUM_HOUSEHOLDS``, as a clerk (a bearer token of ``heatledger token create``):
@@ -30,8 +32,8 @@ other work: the wall times include waiting for a core that others hold.
 
 The baseline, in the same run and with the same server set-up: a bare ASGI handler (no FastAPI,
 no ledger) answering each request with a JSON body of the endpoint's mean size, under
-``uvicorn --workers N``, asked by the same clients in the same way. It is the floor the client,
-the loopback and uvicorn cost before the ledger does anything. Figures only; nothing is asserted.
+``uvicorn --workers N --no-access-log``, asked by the same clients in the same way. It is the floor
+the client, the loopback and uvicorn cost before the ledger does anything. Figures only; nothing is asserted.
 Every loop is bounded: clients × requests per endpoint, 30 s per request, 120 s for a server start.
 """
 
@@ -393,10 +395,11 @@ def main() -> None:
             console.print(f"demo store loaded in {time.perf_counter() - started:.0f} s: {data_dir}")
         token = clerk_token(data_dir)
         script = Path(sys.executable).parent / "heatledger"
-        serve = [str(script), "serve", "--workers", str(workers)]
+        serve = [str(script), "serve", "--workers", str(workers), "--no-access-log"]
         with served(serve, environment(data_dir), Path(folder), "/health") as server:
             ledger = measure_ledger(server, token, arguments.clients, arguments.requests)
         bare = [sys.executable, "-m", "uvicorn", "bench.api_reads:bare_app", "--workers", str(workers)]
+        bare.append("--no-access-log")
         with served(bare, dict(os.environ), Path(folder), "/12") as server:
             baseline = measure_baseline(server, ledger, arguments.clients, arguments.requests)
     report(console, ledger, baseline, arguments.clients, f"{workers}")

@@ -305,7 +305,8 @@ def test_serve_prints_a_clerk_token_and_runs_the_app(
     monkeypatch.setattr(uvicorn, "run", fake_run)
     result = run(env, "serve", "--demo", "--port", "8123", "--workers", "1")
     assert result.exit_code == 0, result.output
-    assert served["options"] == {} and not isinstance(served["app"], str)  # the app itself, in this process
+    # The app itself, in this process; an access log line per request unless --no-access-log.
+    assert served["options"] == {"access_log": True} and not isinstance(served["app"], str)
     assert "already holds 48 households" in result.stdout
     assert (served["host"], served["port"]) == ("127.0.0.1", 8123)
     assert "http://127.0.0.1:8123/docs" in result.stdout
@@ -334,8 +335,11 @@ def test_serve_with_workers_starts_processes_that_fast_forward_their_caches(
         "host": "127.0.0.1",
         "port": 8124,
         "timeout_worker_healthcheck": WORKER_START_TIMEOUT_SECONDS,  # not killed while starting
+        "access_log": True,
     }
     assert os.environ["HEATLEDGER_AGGREGATE_CACHE_FASTFORWARD"] == "true"
+    assert run(env, "serve", "--port", "8124", "--workers", "2", "--no-access-log").exit_code == 0
+    assert served["access_log"] is False  # behind a proxy that logs every request (issue 17)
     assert run(env, "serve", "--workers", "0").exit_code == 2  # a usage error: at least one process
 
 
