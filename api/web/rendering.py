@@ -72,8 +72,34 @@ NAV_AREAS = (
 
 
 def translate(key: str, language: Language, **params: Any) -> str:
-    """A message of the catalogues in ``language`` (the one door templates and pages go through)."""
-    return i18n.translate(key, language, **params)
+    """A message of the catalogues in ``language`` (the one door templates and pages go through).
+
+    ``api.i18n.translate``'s text; a message with params is filled with ``str.format_map`` rather
+    than ``string.Formatter().vformat`` (the same fields, three times faster: a table fills one
+    or two per row). Anything unusual (a missing key, a template that cannot be filled) goes to
+    ``api.i18n.translate``, which says so in the log."""
+    if not params:
+        return i18n.translate(key, language)
+    template = i18n.text(key, language) or i18n.text(key, i18n.DEFAULT_LANGUAGE)
+    if template is None:
+        return i18n.translate(key, language, **params)
+    filled = _FilledFields(params)
+    try:
+        text = template.format_map(filled)
+    except (IndexError, ValueError, KeyError, AttributeError):
+        return i18n.translate(key, language, **params)
+    return text if not filled.missing else i18n.translate(key, language, **params)
+
+
+class _FilledFields(dict[str, Any]):
+    """A message's params for ``str.format_map``; a field without a param is noted (and the
+    message left to ``api.i18n``, which keeps the placeholder and logs it)."""
+
+    missing = False
+
+    def __missing__(self, name: str) -> str:
+        self.missing = True
+        return "{" + name + "}"
 
 
 # Figures are formatted by api.web.number_format: api.i18n's text without Babel's per-call cost.
