@@ -129,7 +129,7 @@ class Writer:
             return f"/households/{account_of(self.client)}/area-corrections", correction, "clerk"
         if self.sent % 2:
             receipt = f"{self.tag}-{self.client}-{self.sent}"
-            body = {"amount_yuan": "12.34", "channel": "cash", "receipt_number": receipt}
+            body: dict[str, object] = {"amount_yuan": "12.34", "channel": "cash", "receipt_number": receipt}
             return f"/households/{account_of(self.client)}/payments", body, "clerk"
         self.hour += 1
         reading = {
