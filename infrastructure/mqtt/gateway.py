@@ -56,6 +56,9 @@ INBOX_CAPACITY = 5000
 # locks of its own (application/locks.py stripes ids by id modulo 1,024; two recorders whose
 # controllers shared stripes would wait for each other).
 RECORDER_COUNTS = (1, 2, 4, 8)
+# Topics whose recorder the network thread remembers (a topic per device and channel; past this
+# it forgets them all and starts again).
+REMEMBERED_TOPICS = 100_000
 INBOX_WAIT_SECONDS = 0.5
 # Commands taken from the ledger per dispatch round.
 DISPATCH_LIMIT = 200
@@ -168,6 +171,7 @@ class Gateway:
             queue.Queue(maxsize=INBOX_CAPACITY) for _ in range(config.recorders)
         ]
         self._arrived = 0  # messages taken from the network (their sequence numbers)
+        self._recorder_of_topic: dict[str, int] = {}  # the network thread's alone
         self._acks = _InOrderAcks(self._acknowledge)
         self._connection = 0  # counts connections: a message's mid is valid on its own only
         self._connected = threading.Event()
@@ -247,11 +251,16 @@ class Gateway:
 
     def _recorder_of(self, topic: str) -> int:
         """The recorder of the topic's device (a topic not of a device: the first, which quarantines it)."""
-        try:
-            device_id = self.config.scheme.parse(topic).device_id
-        except TopicError:
-            return 0
-        return room_controller_id(device_id).int % len(self._inboxes)
+        found = self._recorder_of_topic.get(topic)
+        if found is None:
+            try:
+                found = room_controller_id(self.config.scheme.parse(topic).device_id).int % len(self._inboxes)
+            except TopicError:
+                found = 0
+            if len(self._recorder_of_topic) >= REMEMBERED_TOPICS:
+                self._recorder_of_topic.clear()
+            self._recorder_of_topic[topic] = found
+        return found
 
     # -- the gateway's thread: record, acknowledge, dispatch --------------------------------------
 
