@@ -35,6 +35,7 @@ from domain.errors import NotFoundError
 from domain.season import current_or_last_season
 from domain.values import MeterKind
 from infrastructure.container import Container
+from projections.page_queries import RequestLedgerQueries
 from projections.queries import Granularity, LedgerQueries, MeterState
 
 PAGE_SIZE = 50
@@ -46,8 +47,11 @@ ONE_MICROSECOND = timedelta(microseconds=1)
 
 
 def queries_of(container: Container) -> LedgerQueries:
-    """The read models, as the API's ``Queries`` dependency makes them."""
-    return LedgerQueries(container.engine)
+    """The read models, as the API's ``Queries`` dependency makes them, for one page's reads: the
+    endpoint functions it calls find the meter (or household) once between them, not once each
+    (a meter's page called four; ``projections.page_queries``). Make one per page, after any
+    command: it remembers what it looked up."""
+    return RequestLedgerQueries(LedgerQueries(container.engine))
 
 
 def filled(values: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str]:
