@@ -50,6 +50,7 @@ from projections.analytics_summary import (
 )
 from projections.season_charges import season_charges_settled
 from projections.tables import (
+    AREA_SCALE,
     ENERGY_SCALE,
     bills,
     daily_consumption,
@@ -58,7 +59,6 @@ from projections.tables import (
     substation_feeds,
     tariff_versions,
 )
-from projections.types import ScaledDecimal
 
 ZERO = Decimal(0)
 HOUSEHOLD_KIND = "household"
@@ -92,8 +92,8 @@ class SqlAnalyticsReads:
             columns.floor,
             columns.vertical_position,
             columns.horizontal_position,
-            columns.connected_area_m2,
-            columns.heated_area_m2,
+            _units(columns.connected_area_m2),
+            _units(columns.heated_area_m2),
             *(energy.c[f"period_{index}"] for index in range(len(starts))),
         ]
         joined = households.outerjoin(energy, energy.c.household_id == columns.household_id)
@@ -118,7 +118,7 @@ class SqlAnalyticsReads:
             _roomy_sorts(connection)
             unrecorded = self._unrecorded_fees(connection, season.code) if with_fees else {}
             for row in connection.execute(statement).all():
-                energies = tuple(ZERO if value is None else value for value in row[9 : 9 + periods])
+                energies = tuple(ZERO if value is None else _gj(value) for value in row[9 : 9 + periods])
                 bill = _bill_fees(row[9 + periods :]) if with_fees else None
                 if found and found[-1].household_id == row[0]:  # another settlement bill of the same household
                     found[-1] = found[-1].with_fees(bill)
@@ -137,8 +137,8 @@ class SqlAnalyticsReads:
                         floor,
                         vertical,
                         horizontal,
-                        connected,
-                        heated,
+                        Decimal(connected).scaleb(-AREA_SCALE),
+                        Decimal(heated).scaleb(-AREA_SCALE),
                         energies,
                         bill,
                     )
@@ -363,10 +363,9 @@ def _energy_by_period(season: Season, starts: Sequence[date]) -> Any:
         select(
             heat.c.household_id,
             *(
-                type_coerce(
-                    func.sum(case((heat.c.period == index, heat.c.energy_gj), else_=literal(0))),
-                    ScaledDecimal(ENERGY_SCALE),
-                ).label(f"period_{index}")
+                _units(func.sum(case((heat.c.period == index, heat.c.energy_gj), else_=literal(0)))).label(
+                    f"period_{index}"
+                )
                 for index in range(len(starts))
             ),
         )
@@ -409,7 +408,8 @@ def _bill_fees(values: Sequence[Any]) -> tuple[Decimal, ...] | None:
     """A settlement bill's (metered fee, area fee, due) from its row's text, None for no bill."""
     if values[0] is None:
         return None
-    return tuple(Decimal(value) for value in values)
+    metered, area, due = values
+    return Decimal(metered), Decimal(area), Decimal(due)
 
 
 def _summed(fees: tuple[Decimal, ...] | None, more: tuple[Decimal, ...]) -> tuple[Decimal, ...]:
