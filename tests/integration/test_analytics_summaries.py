@@ -39,7 +39,7 @@ from projections.analytics_summary import (
     summarise_daily,
 )
 from projections.tables import bills, daily_consumption
-from tests.strategies import ReadingPlan, apply_plan, reading_plans
+from tests.strategies import ReadingPlan, apply_plan, commission_meter, reading_plans
 
 EXAMPLES = {Backend.SQLITE: 16, Backend.POSTGRES: 10}
 ZERO = Decimal(0)
@@ -220,3 +220,53 @@ def test_each_settlement_bill_has_its_fees_written_beside_it_and_a_rebuild_write
     container.runner.rebuild()
     with container.engine.connect() as connection:
         assert sorted(tuple(row) for row in connection.execute(select(settlement_bill_fees))) == expected
+
+
+def test_a_building_meter_against_its_building_s_households_day_by_day(container: Container) -> None:
+    """A building meter (0 → 60 GJ over the season) against its building's two household meters
+    (30 and 25 GJ) and not the other building's: 5 GJ lost, 8.3 %; each day's delivered heat is
+    that day's household rows of the building, each day's fed heat the building meter's rows."""
+    from domain.values import MeterKind
+    from tests.integration.test_analytics_read_models import (
+        AFTER_SEASON,
+        REGULATOR,
+        SEASON,
+        Flat,
+        VerticalPosition,
+        build_community,
+        midnight,
+    )
+    from tests.strategies import item
+
+    container.ledger.clock = lambda: AFTER_SEASON
+    flats = [
+        Flat(1, Decimal(90), Decimal(80), Decimal(30), 3, VerticalPosition.MIDDLE),
+        Flat(1, Decimal(70), Decimal(70), Decimal(25), 1, VerticalPosition.TOP),
+        Flat(2, Decimal(60), Decimal(60), Decimal(40), 2, VerticalPosition.BOTTOM),
+    ]
+    build_community(container, "BL-1", flats)
+    commission_meter(container.ledger, "BM-BL-1", MeterKind.BUILDING, "BL-1", "1")
+    ends = [midnight(SEASON.first_day), midnight(SEASON.last_day + timedelta(days=1))]
+    readings = [item("BM-BL-1", ends[0], Decimal(0)), item("BM-BL-1", ends[1], Decimal(60))]
+    assert container.ledger.record_readings(SYSTEM, readings).accepted == 2
+    container.catch_up()
+
+    report = container.analytics_reports.heat_loss(REGULATOR, SEASON.code, daily=True)
+    [row] = [row for row in report.rows if row.kind == "building" and row.name == "BL-1 1"]
+    assert (row.season.fed_energy_gj, row.season.delivered_energy_gj) == (Decimal(60), Decimal(55))
+    assert (row.season.loss_gj, row.season.loss_percent) == (Decimal(5), Decimal("8.3"))
+    household_days: dict[date, Decimal] = {}
+    meter_days: dict[date, Decimal] = {}
+    columns = daily_consumption.c
+    with container.engine.connect() as connection:
+        for day, energy, kind in connection.execute(
+            select(columns.day, columns.energy_gj, columns.meter_kind).where(
+                columns.community == "BL-1", columns.building == "1"
+            )
+        ):
+            days = household_days if kind == "household" else meter_days
+            days[day] = days.get(day, ZERO) + energy
+    assert {day: (loss.fed_energy_gj, loss.delivered_energy_gj) for day, loss in row.days} == {
+        day: (energy, household_days.get(day, ZERO)) for day, energy in meter_days.items()
+    }
+    assert len(row.days) == SEASON.days
