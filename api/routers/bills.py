@@ -3,10 +3,12 @@ a household's balance and the balances per community."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import Path, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.as_known import BillReads, HouseholdReads, known_responses
 from api.auth import Reader
@@ -30,8 +32,10 @@ from api.schemas.billing import (
     SeasonProgressOutput,
 )
 from api.schemas.common import IsoDate, SeasonCode
+from application.authorization import Principal
 from domain.errors import NotFoundError
 from domain.tariff import CITY_SCOPE
+from infrastructure.as_known import KnownReads
 from projections.billing_queries import BillingQueries, BillRecord
 
 router = resource_router("", "bills")
@@ -56,11 +60,12 @@ def require_bill(queries: BillingQueries, bill_id: UUID) -> BillRecord:
 @router.get(
     "/households/{account_number}/bills",
     operation_id="list_household_bills",
+    name="list_household_bills",
     response_model=BillPage,
     tags=["households"],
     responses=known_responses(401, 403, 404, 422),
 )
-def list_household_bills(
+async def list_household_bills_route(
     account_number: AccountNumberPath,
     reader: Reader,
     reads: HouseholdReads,
@@ -73,6 +78,20 @@ def list_household_bills(
     issued on or before `as_of`; the latest season and the latest issued first. Read one with its
     lines at `GET /bills/{bill_id}`. With `known_at`: the bills the ledger had issued by then (404
     before the household was registered)."""
+    # The reads in the threadpool, the answer validated on the event loop: one hand-over (issue 17).
+    return await run_in_threadpool(list_household_bills, account_number, reader, reads, season, as_of, limit, offset)
+
+
+def list_household_bills(
+    account_number: str,
+    reader: Principal,
+    reads: KnownReads,
+    season: str | None = None,
+    as_of: date | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> BillPage:
+    """The answer of ``GET /households/{account_number}/bills`` (the web pages call it as a function)."""
     household = require_household(reads.queries, account_number)
     page = reads.billing.bills_of_household(household.household_id, season, limit, offset, as_of)
     return BillPage(

@@ -8,6 +8,7 @@ from urllib.parse import quote
 from uuid import UUID, uuid4
 
 from fastapi import Path, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import Caller, Reader
 from api.dependencies import BusinessToday, ContainerDependency, Ledger, Queries
@@ -36,6 +37,11 @@ from projections.household_search import HouseholdSearch, search_households, sea
 from projections.queries import HouseholdRecord, LedgerQueries, Page
 
 router = resource_router("/households", "households")
+
+# The household's hot reads (issue 17: get_household here, its consumption, bills and account) are
+# async routes that run their database reads in the threadpool themselves: a plain def endpoint
+# costs FastAPI two hand-overs to a thread and back, one for the endpoint and one more to validate
+# its answer; an async one validates on the event loop, so a read costs one.
 
 AccountNumberPath = Annotated[str, Path(max_length=KEY_MAX_LENGTH, description="The household's account number (户号)")]
 MAXIMUM_HOUSEHOLD_PAGE = 500
@@ -157,10 +163,11 @@ def list_households(
 @router.get(
     "/{account_number}",
     operation_id="get_household",
+    name="get_household",
     response_model=HouseholdDetail,
     responses=problem_responses(401, 403, 404, 422),
 )
-def get_household(
+async def get_household_route(
     account_number: AccountNumberPath, reader: Reader, queries: Queries, today: BusinessToday
 ) -> HouseholdDetail:
     """A household: master data, suspension, the meters serving it, and this season's consumption.
@@ -169,6 +176,11 @@ def get_household(
     counted from its first day through today (or its last day). Energy per m² uses today's
     heated area.
     """
+    return await run_in_threadpool(get_household, account_number, reader, queries, today)
+
+
+def get_household(account_number: str, reader: Principal, queries: LedgerQueries, today: date) -> HouseholdDetail:
+    """The answer of ``GET /households/{account_number}`` (the web pages call it as a function)."""
     record = require_household(queries, account_number)
     season = current_or_last_season(today)
     through_day = min(season.last_day, today)
