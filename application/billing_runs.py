@@ -12,6 +12,7 @@ from __future__ import annotations
 import calendar
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -147,14 +148,22 @@ class BillingRuns:
             self._job(group, members, today, context, summary) for group, members in self._groups(request, households)
         ]
         done = 0
-        for job, members in jobs:
-            job.prepare(members)
-            for start in range(0, len(members), CHUNK_SIZE):
-                chunk = members[start : start + CHUNK_SIZE]
-                job.bill_chunk(chunk)
-                done += len(chunk)
-                if progress is not None:
-                    progress(done, len(households))
+        # The next chunk's bulk reads are made in a thread while this one is computed and saved:
+        # the database works while Python computes.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="billing-reads") as reader:
+            for job, members in jobs:
+                job.prepare(members)
+                chunks = [members[start : start + CHUNK_SIZE] for start in range(0, len(members), CHUNK_SIZE)]
+                pending = reader.submit(job.read, chunks[0]) if chunks else None
+                for index, chunk in enumerate(chunks):
+                    assert pending is not None
+                    reads = pending.result()
+                    if index + 1 < len(chunks):
+                        pending = reader.submit(job.read, chunks[index + 1])
+                    job.bill_chunk(chunk, reads)
+                    done += len(chunk)
+                    if progress is not None:
+                        progress(done, len(households))
         return summary
 
     def _groups(
@@ -292,23 +301,42 @@ class _RunJob:
         for household in households:
             self.buildings.setdefault((household.community, household.building), []).append(household)
 
-    def bill_chunk(self, households: Sequence[HouseholdFacts]) -> None:
+    def read(self, households: Sequence[HouseholdFacts]) -> _ChunkReads | None:
+        """A chunk's bulk reads made ahead (suspensions and owner changes; for a settlement the
+        meter evidence and implausible intervals), all at one position of the read models: None
+        when the position moved while they were made (the chunk then reads as it is billed)."""
+        inputs = self.runs.inputs
+        position = inputs.position()
+        household_ids = [household.household_id for household in households]
+        records = inputs.season_records(household_ids, self.request.season)
+        readers = _ChunkReaders(self, household_ids)
+        if self.request.kind is BillKind.SETTLEMENT:
+            readers.read_chunk(households, records)
+        if inputs.position() != position:
+            return None
+        return _ChunkReads(position, records, readers)
+
+    def bill_chunk(self, households: Sequence[HouseholdFacts], reads: _ChunkReads | None = None) -> None:
         """Bill a chunk in one atomic save, retried from fresh state when another writer interferes.
 
         Every input of a chunk is read at one position of the notification log, recorded on its
         bills: when the read models moved on while the chunk read them (a worker caught up
-        meanwhile), the chunk is read again, so a bill names exactly what it was computed from."""
+        meanwhile), the chunk is read again, so a bill names exactly what it was computed from.
+        ``reads`` made ahead at one position are used as they are unless the chunk needed a read
+        they did not make (then the position must not have moved since, as for its own reads)."""
         ledger = self.runs.ledger
         for attempt in range(1, MAXIMUM_SAVE_ATTEMPTS + 1):
             with ledger.command_lock:
                 periods: list[BillingPeriod] = []
                 outcome = _ChunkOutcome()
+                ahead = reads if attempt == 1 else None
                 try:
-                    position = self.runs.inputs.position()
+                    position = ahead.position if ahead is not None else self.runs.inputs.position()
                     if self.month is not None:
                         self.building_gj_per_m2 = _building_averages(self, self._buildings_of(households))
-                    self._bill_each(households, periods, outcome, position)
-                    if self.runs.inputs.position() != position and attempt < MAXIMUM_SAVE_ATTEMPTS:
+                    read_now = self._bill_each(households, periods, outcome, position, ahead)
+                    moved = read_now and self.runs.inputs.position() != position
+                    if moved and attempt < MAXIMUM_SAVE_ATTEMPTS:
                         ledger.evict(periods)
                         continue
                     if outcome.changed:
@@ -338,12 +366,18 @@ class _RunJob:
         periods: list[BillingPeriod],
         outcome: _ChunkOutcome,
         position: int,
-    ) -> None:
-        household_ids = [household.household_id for household in households]
-        records = self.runs.inputs.season_records(household_ids, self.request.season)
-        readers = _ChunkReaders(self, household_ids)
-        if self.request.kind is BillKind.SETTLEMENT:
-            readers.read_ahead(households, records)
+        ahead: _ChunkReads | None,
+    ) -> bool:
+        """Issue the chunk's bills into ``outcome``; True when it read the read models itself
+        (rather than only through ``ahead``)."""
+        if ahead is None:
+            household_ids = [household.household_id for household in households]
+            records = self.runs.inputs.season_records(household_ids, self.request.season)
+            readers = _ChunkReaders(self, household_ids)
+            if self.request.kind is BillKind.SETTLEMENT:
+                readers.read_chunk(households, records)
+        else:
+            records, readers = ahead.records, ahead.readers
         loaded = self._periods(households)
         for household in households:
             period: BillingPeriod | None = None
@@ -359,6 +393,7 @@ class _RunJob:
                     outcome.unchanged(period)
                 continue
             outcome.record(period, bills, period.issued_under(self.context.correlation_id))
+        return ahead is None or readers.read_lazily or self.month is not None
 
     def _periods(self, households: Sequence[HouseholdFacts]) -> dict[UUID, BillingPeriod] | None:
         """The chunk's billing periods that exist, loaded in one read of the event store (None
@@ -424,6 +459,15 @@ class _RunJob:
         return self.allocations[key]
 
 
+@dataclass(frozen=True)
+class _ChunkReads:
+    """A chunk's bulk reads, all made at ``position`` of the read models."""
+
+    position: int
+    records: dict[UUID, HouseholdSeasonRecord]
+    readers: _ChunkReaders
+
+
 @dataclass
 class _ChunkOutcome:
     """What a chunk did, added to the summary only once its save succeeded."""
@@ -470,13 +514,21 @@ class _ChunkReaders:
         self._monthly: dict[UUID, Any] | None = None
         self._settlement_readers: dict[Season, SettlementInputReader] = {}
 
-    def read_ahead(self, households: Sequence[HouseholdFacts], records: dict[UUID, HouseholdSeasonRecord]) -> None:
-        """Read ahead the meter evidence of the chunk's households settled over other days than
-        the season's (owner changes, registered or deregistered within it), one read per span of
-        days instead of one per household and segment."""
+    @property
+    def read_lazily(self) -> bool:
+        """Whether any read was made while the chunk was billed, beyond ``read_chunk``'s."""
+        return self._monthly is not None or any(reader.lazy_reads for reader in self._settlement_readers.values())
+
+    def read_chunk(self, households: Sequence[HouseholdFacts], records: dict[UUID, HouseholdSeasonRecord]) -> None:
+        """A settlement's chunk-wide reads now: the meter evidence over the season, the implausible
+        intervals, and ahead, the evidence of the households settled over other days than the
+        season's (owner changes, registered or deregistered within it), one read per span of days
+        instead of one per household and segment."""
         season = self.job.request.season
         empty = HouseholdSeasonRecord((), ())
-        self._settlement_reader(season).read_ahead(
+        reader = self._settlement_reader(season)
+        reader.read_chunk()
+        reader.read_ahead(
             [
                 (household, supply_days(household, season), records.get(household.household_id, empty))
                 for household in households
@@ -542,6 +594,8 @@ class SettlementInputReader:
         self.bulk_days = bulk_days or (season.first_day, season.last_day)
         self._evidence: dict[UUID, MeterEvidence] | None = None
         self._implausible: dict[UUID, tuple[ImplausibleInterval, ...]] | None = None
+        # Reads made while computing, beyond read_chunk's and read_ahead's (each at its own moment).
+        self.lazy_reads = 0
         # (household, first day, last day) → its meter evidence over those days, read ahead.
         self._read_ahead: dict[tuple[UUID, date, date], MeterEvidence | None] = {}
 
@@ -583,6 +637,7 @@ class SettlementInputReader:
         spans = _segments(Season(first_day, last_day), record.owner_changes)
         if len(spans) == 1 and (first_day, last_day) == self.bulk_days:
             if self._evidence is None:
+                self.lazy_reads += 1
                 self._evidence = self.inputs.meter_evidence(self.household_ids, *self.bulk_days)
             evidence = [self._evidence.get(household.household_id)]
         else:
@@ -601,11 +656,13 @@ class SettlementInputReader:
         key = (household_id, first, last)
         if key in self._read_ahead:
             return self._read_ahead[key]
+        self.lazy_reads += 1
         return self.inputs.meter_evidence([household_id], first, last).get(household_id)
 
     def _implausible_of(self, household: HouseholdFacts) -> tuple[ImplausibleInterval, ...]:
         """The household's intervals far beyond the MPE in the season, read once per chunk."""
         if self._implausible is None:
+            self.lazy_reads += 1
             self._implausible = self.inputs.implausible_intervals(
                 self.household_ids, self.season.first_day, self.season.last_day
             )
