@@ -108,7 +108,8 @@ def _gated(route: BaseRoute) -> BaseRoute:
     assert gate.startswith(UI_PREFIX), f"a page router's routes lie under {UI_PREFIX}: {gate!r}"
     route.__class__ = _PrefixGatedRouter
     route.gate = gate
-    return route
+    gated: BaseRoute = route
+    return gated
 
 
 def _literal_start(paths: list[str]) -> str:

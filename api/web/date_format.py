@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime
 from functools import cache
+from typing import Literal
 
 from babel import dates as babel_dates
 
@@ -67,9 +68,9 @@ def _compiled_datetime(language: Language, style: str) -> Compiled | None:
 
 def _compiled(pattern: str, language: Language) -> Compiled | None:
     """A pattern as a function of the moment, or None if it holds a field not handled here."""
-    parsed = babel_dates.parse_pattern(pattern)
-    template = _FIELD.sub("{}", parsed.format.replace("{", "{{").replace("}", "}}"))
-    fields = [_field(name, language) for name in _FIELD.findall(parsed.format)]
+    formatted = str(babel_dates.parse_pattern(pattern).format)  # '%(y)s年%(M)s月%(d)s日'
+    template = _FIELD.sub("{}", formatted.replace("{", "{{").replace("}", "}}"))
+    fields = [_field(name, language) for name in _FIELD.findall(formatted)]
     if any(field is None for field in fields):
         return None
     ready = [field for field in fields if field is not None]
@@ -104,7 +105,7 @@ def _month(character: str, width: int, language: Language) -> Field | None:
         return lambda moment: f"{moment.month:0{width}d}"
     if width > 4:
         return None
-    context = "format" if character == "M" else "stand-alone"
+    context: Literal["format", "stand-alone"] = "format" if character == "M" else "stand-alone"
     names = babel_dates.get_month_names("abbreviated" if width == 3 else "wide", context, i18n.BABEL_LOCALES[language])
     table = {month: str(names[month]) for month in range(1, 13)}
     return lambda moment: table[moment.month]
