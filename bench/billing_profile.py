@@ -1,0 +1,123 @@
+"""Billing runs profiled in a cold process, before and after a change, on the same city.
+
+``python -m bench.billing_profile --backend sqlite|postgres --households N [--profile]``: the first
+time, ``bench.billing``'s city is built and kept (a folder under ``--keep``, or a PostgreSQL
+database ``billing_profile_city_N``); every run copies it (a folder copy, or a database made from
+it as a template), then runs the prepayment and the settlement in this process with a cold
+aggregate cache, each followed by its catch-up timed apart, and prints per run the bills, wall and
+process CPU seconds, the totals (to compare bills before and after) and the peak RSS; with
+``--profile`` the settlement runs under cProfile and its top functions are printed.
+
+To compare with another checkout of the code (a ``git worktree`` of the commit before a change),
+run it with ``CODE_ROOT=/path/to/checkout``: that checkout's modules are imported first, the city
+is the same. Figures only; the machine's load goes into the wall time, the CPU time is steadier.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+if os.environ.get("CODE_ROOT"):
+    sys.path.insert(0, os.environ["CODE_ROOT"])
+
+import argparse
+import cProfile
+import pstats
+import resource
+import shutil
+import time
+from pathlib import Path
+
+from bench.billing import AFTER_SEASON, _bench_settings, build_city, catch_up, run_billing
+from bench.ingest import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, _admin_connection, _progress, bench_console
+from domain.billing import BillKind
+from infrastructure.container import bootstrap
+from infrastructure.settings import Backend, Environment, Settings
+
+
+def _sqlite_city(households: int, keep: Path) -> Settings:
+    base = keep / f"city-{households}"
+    if not base.exists():
+        with _progress(bench_console()) as progress:
+            settings = Settings(environment=Environment.TEST, backend=Backend.SQLITE, data_dir=base)
+            print(f"set-up {build_city(settings, households, progress, 'set-up'):.1f} s")
+    work = keep / f"work-{households}"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(base, work)
+    return Settings(environment=Environment.TEST, backend=Backend.SQLITE, data_dir=work)
+
+
+def _postgres_city(households: int) -> Settings:
+    name, work = f"billing_profile_city_{households}", f"billing_profile_city_{households}_work"
+    with _admin_connection() as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            connection.execute(f'CREATE DATABASE "{name}"')
+    settings = Settings(
+        environment=Environment.TEST,
+        backend=Backend.POSTGRES,
+        postgres_host=POSTGRES_HOST,
+        postgres_port=POSTGRES_PORT,
+        postgres_user=POSTGRES_USER,
+        postgres_dbname=name,
+    )
+    if not exists:
+        with _progress(bench_console()) as progress:
+            print(f"set-up {build_city(settings, households, progress, 'set-up'):.1f} s")
+    with _admin_connection() as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{work}" WITH (FORCE)')
+        connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+        connection.execute(f'CREATE DATABASE "{work}" TEMPLATE "{name}"')
+    return settings.model_copy(update={"postgres_dbname": work})
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--households", type=int, default=10_000)
+    parser.add_argument("--keep", type=Path, default=Path("/tmp/heatledger-billing-profile"))
+    parser.add_argument("--profile", action="store_true", help="profile the settlement")
+    arguments = parser.parse_args(argv)
+    if Backend(arguments.backend) is Backend.SQLITE:
+        settings = _sqlite_city(arguments.households, arguments.keep)
+    else:
+        settings = _postgres_city(arguments.households)
+    for kind in (BillKind.PREPAYMENT, BillKind.SETTLEMENT):
+        container = bootstrap(_bench_settings(settings))
+        try:
+            container.ledger.clock = lambda: AFTER_SEASON
+            profiler = cProfile.Profile() if arguments.profile and kind is BillKind.SETTLEMENT else None
+            with _progress(bench_console()) as progress:
+                cpu_started = time.process_time()
+                if profiler is not None:
+                    profiler.enable()
+                seconds, summary = run_billing(container, kind, progress, kind.value)
+                if profiler is not None:
+                    profiler.disable()
+                cpu_seconds = time.process_time() - cpu_started
+                started = time.perf_counter()
+                events = catch_up(container, progress, "catch-up")
+                catch_up_seconds = time.perf_counter() - started
+        finally:
+            container.close()
+        bills = summary.bills_issued
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(
+            f"{arguments.backend} {kind.value}: {bills:,} bills in {seconds:.2f} s = {bills / seconds:,.0f} bills/s; "
+            f"process CPU {cpu_seconds:.1f} s = {bills / cpu_seconds:,.0f} bills/CPU s; "
+            f"charged {summary.charged_yuan}, credited {summary.credited_yuan}, "
+            f"exceptions {len(summary.exceptions)}; catch-up {events:,} events in {catch_up_seconds:.1f} s; "
+            f"peak RSS {rss_mb:,.0f} MB"
+        )
+        if profiler is not None:
+            statistics = pstats.Stats(profiler)
+            statistics.sort_stats("cumulative").print_stats(40)
+            statistics.sort_stats("tottime").print_stats(25)
+
+
+if __name__ == "__main__":
+    main()
