@@ -647,11 +647,9 @@ def _loss_row(
     daily: bool,
 ) -> LossRow:
     season_loss = analytics.heat_loss(sum(fed.values(), ZERO), sum(delivered.values(), ZERO), threshold)
-    days = (
-        [(day, analytics.heat_loss(fed[day], delivered.get(day, ZERO), threshold)) for day in sorted(fed)]
-        if daily
-        else []
-    )
+    ordered = sorted(fed) if daily else []
+    losses = analytics.heat_losses(((fed[day], delivered.get(day, ZERO)) for day in ordered), threshold)
+    days = list(zip(ordered, losses, strict=True))
     return LossRow(kind, name, feeds, season_loss, days)
 
 

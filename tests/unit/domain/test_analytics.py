@@ -13,6 +13,7 @@ from domain.analytics import (
     FlatUse,
     compare_fees,
     heat_loss,
+    heat_losses,
     position_fairness,
     price_periods,
     revenue,
@@ -106,3 +107,14 @@ def test_a_city_using_heat_as_the_table_says_gets_the_table_back(
         assert row.suggested_coefficient == row.table_coefficient
         assert row.spread == 0
         assert row.flats == sum(1 for position, _ in flats if position == row.position)
+
+
+energies = st.decimals(min_value=-1000, max_value=100_000, places=9, allow_nan=False, allow_infinity=False)
+
+
+@given(
+    pairs=st.lists(st.tuples(energies | st.just(D(0)), energies), max_size=20),
+    threshold=st.decimals(min_value=0, max_value=100, places=2),
+)
+def test_heat_losses_are_heat_loss_of_each_pair(pairs: list[tuple[Decimal, Decimal]], threshold: Decimal) -> None:
+    assert heat_losses(pairs, threshold) == [heat_loss(fed, delivered, threshold) for fed, delivered in pairs]
