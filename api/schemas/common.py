@@ -43,6 +43,12 @@ def decimal_text(value: Decimal, minimum_places: int) -> str:
     ``Decimal("1.25")`` → ``"1.250000"`` for six places; ``Decimal("0.000000001")`` keeps all nine.
     """
     assert value.is_finite(), "only finite decimals leave the API"
+    stored = value.as_tuple().exponent
+    assert isinstance(stored, int)
+    if -stored <= minimum_places:
+        # Normalizing only raises the exponent: at most minimum_places decimals either way. A read
+        # model's columns hold this scale, so nearly every value takes this path (issue 17).
+        return f"{value:.{minimum_places}f}"
     exponent = value.normalize().as_tuple().exponent
     assert isinstance(exponent, int)
     places = max(minimum_places, -exponent)
