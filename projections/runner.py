@@ -170,7 +170,8 @@ class ProjectionRunner:
 def _page_cache_for(connection: Connection, size: int) -> Iterator[None]:
     """A larger page cache on SQLite for a large batch, the connection's own restored after it
     (after its commit: this encloses the transaction)."""
-    if connection.dialect.name != "sqlite" or size < LARGE_BATCH_SIZE:
+    in_memory = connection.engine.url.database in (None, "", ":memory:")  # its pages are all cached
+    if connection.dialect.name != "sqlite" or in_memory or size < LARGE_BATCH_SIZE:
         yield
         return
     before = int(connection.exec_driver_sql("PRAGMA cache_size").scalar_one())
