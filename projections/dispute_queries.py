@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
+from sqlalchemy import ColumnElement, Engine, and_, bindparam, func, or_, select
 
 from application.disputes import BillRef, PaymentRef, RecordedVerification, WithdrawnReading
 from domain import ids
@@ -171,21 +171,24 @@ class DisputeQueries:
 
     def hold_of(self, household_id: UUID) -> DisputeHold:
         """What the household's open disputes hold (from its own events: also in a view as known)."""
+        arguments = {"household_id": household_id}
         with self.engine.connect() as connection:
-            open_disputes = connection.execute(
-                select(household_protections.c.open_disputes).where(
-                    household_protections.c.household_id == household_id
-                )
-            ).scalar_one_or_none()
-            amounts = connection.execute(
-                select(func.count(), func.sum(household_disputed_amounts.c.disputed_yuan)).where(
-                    household_disputed_amounts.c.household_id == household_id
-                )
-            ).one()
+            open_disputes = connection.execute(_OPEN_DISPUTES_OF_HOUSEHOLD, arguments).scalar_one_or_none()
+            amounts = connection.execute(_DISPUTED_AMOUNTS_OF_HOUSEHOLD, arguments).one()
         count = int(open_disputes or 0)
         with_amount, disputed = int(amounts[0] or 0), Decimal(amounts[1] or 0).quantize(ZERO_YUAN)
         # An open dispute without an amount row is an old dispute flag: it holds everything.
         return DisputeHold(count, None if count > with_amount else disputed)
+
+
+# Built once with a bound parameter: every GET /households/{account}/account asks them (issue 17),
+# and a statement built per call is traversed for its cache key on every execution.
+_OPEN_DISPUTES_OF_HOUSEHOLD = select(household_protections.c.open_disputes).where(
+    household_protections.c.household_id == bindparam("household_id")
+)
+_DISPUTED_AMOUNTS_OF_HOUSEHOLD = select(func.count(), func.sum(household_disputed_amounts.c.disputed_yuan)).where(
+    household_disputed_amounts.c.household_id == bindparam("household_id")
+)
 
 
 def _conditions(selection: DisputeFilter, today: date) -> list[ColumnElement[bool]]:
