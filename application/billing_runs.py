@@ -304,7 +304,10 @@ class _RunJob:
     def read(self, households: Sequence[HouseholdFacts]) -> _ChunkReads | None:
         """A chunk's bulk reads made ahead (suspensions and owner changes; for a settlement the
         meter evidence and implausible intervals), all at one position of the read models: None
-        when the position moved while they were made (the chunk then reads as it is billed)."""
+        when the position moved while they were made (the chunk then reads as it is billed), and
+        for a statement, whose monthly heat and building averages are read as it is billed."""
+        if self.month is not None:
+            return None
         inputs = self.runs.inputs
         position = inputs.position()
         household_ids = [household.household_id for household in households]
@@ -393,7 +396,7 @@ class _RunJob:
                     outcome.unchanged(period)
                 continue
             outcome.record(period, bills, period.issued_under(self.context.correlation_id))
-        return ahead is None or readers.read_lazily or self.month is not None
+        return ahead is None or readers.read_lazily
 
     def _periods(self, households: Sequence[HouseholdFacts]) -> dict[UUID, BillingPeriod] | None:
         """The chunk's billing periods that exist, loaded in one read of the event store (None
