@@ -39,7 +39,7 @@ from projections.room_telemetry import (
 )
 from projections.tables import metadata
 from projections.valve_commands import VALVE_TABLES, room_controllers
-from tests.services import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, fresh_postgres_database
+from tests.services import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, _create_database, port_open, unavailable
 
 START = datetime(2025, 11, 20, 0, 0, tzinfo=UTC)  # 08:00 in Beijing
 NOW = START + timedelta(days=30)
@@ -233,13 +233,15 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         yield built
         built.dispose()
         return
-    with fresh_postgres_database() as database:
-        url = f"postgresql+psycopg://{POSTGRES_USER}@{POSTGRES_HOST}:{POSTGRES_PORT}/{database}"
-        built = create_engine(url)
-        metadata.create_all(built, tables=TABLES)
-        yield built
-        metadata.drop_all(built, tables=TABLES)
-        built.dispose()
+    # A database of this module's own (dropped at exit): the run's shared one holds the whole
+    # schema from the migrations, and these few tables alone must not stand in for it.
+    if not port_open(POSTGRES_HOST, POSTGRES_PORT):
+        unavailable("PostgreSQL", f"nothing listens on {POSTGRES_HOST}:{POSTGRES_PORT}")
+    database = _create_database()
+    built = create_engine(f"postgresql+psycopg://{POSTGRES_USER}@{POSTGRES_HOST}:{POSTGRES_PORT}/{database}")
+    metadata.create_all(built, tables=TABLES)
+    yield built
+    built.dispose()
 
 
 def _empty(engine: Engine) -> None:
