@@ -33,6 +33,9 @@ concurrency and pauses in the same run: the floor that the client, the loopback 
 before the ledger does anything. Figures only; nothing is asserted. Every loop is bounded: rounds ×
 pages per session, 30 s per request, at most ``BASELINE_PACED_REQUESTS`` paced baseline requests a
 session.
+
+What a page costs the server apart from the queue: ``bench/ui_cost.py`` (server CPU per page) and
+``bench/ui_profile.py`` (SQL statements per page); docs/ui.md "Performance".
 """
 
 from __future__ import annotations
