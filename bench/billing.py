@@ -161,7 +161,7 @@ def changes_owner(number: int) -> bool:
     return number % 100 in (19, 88)  # 2 %
 
 
-def _area(number: int) -> Decimal:
+def area_of(number: int) -> Decimal:
     """60…140 m², spread evenly (37 is coprime with 81)."""
     return Decimal(60 + number * 37 % 81).quantize(Decimal("0.01"))
 
@@ -201,7 +201,7 @@ def reading_batches(households: int) -> list[list[ReadingItem]]:
                 if is_suspended(number):
                     continue
                 per_m2_day = Decimal("0.0018") + Decimal(number % 13) / 10_000
-                increase = _area(number) * per_m2_day * days * MONTH_FACTORS[index - 1]
+                increase = area_of(number) * per_m2_day * days * MONTH_FACTORS[index - 1]
                 registers[number] += increase.quantize(Decimal("0.001"))
         measured_at = _midnight(day)
         items = [
@@ -219,7 +219,7 @@ def set_up(container: Container, households: int, progress: Progress, label: str
     for number in range(households):
         account, serial = account_of(number), serial_of(number)
         address, position = _address_and_position(number)
-        area = _area(number)
+        area = area_of(number)
         ledger.register_household(
             SYSTEM,
             account,
@@ -347,7 +347,7 @@ def bare_payloads(households: int) -> list[dict[str, Any]]:
     """A settlement bill's fields per household, with five lines like ours, made before timing."""
     payloads = []
     for number in range(households):
-        area = _area(number)
+        area = area_of(number)
         area_fee = (area * Decimal("21.6")).quantize(Decimal("0.01"))
         base = (area_fee * Decimal("0.3")).quantize(Decimal("0.01"))
         heat = Decimal(30) + Decimal(number % 97) / 10

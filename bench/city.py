@@ -50,7 +50,18 @@ from rich.table import Table
 from application.authorization import SYSTEM, Principal, Role
 from application.billing_runs import RunRequest, RunSummary
 from application.ingestion import ReadingItem
-from bench.billing import AFTER_SEASON, CLERK, DEVICE, SEASON, SEASON_DECREE, TERMS, _bench_settings
+from bench.billing import (
+    AFTER_SEASON,
+    CLERK,
+    DEVICE,
+    SEASON,
+    SEASON_DECREE,
+    TERMS,
+    _bench_settings,
+    area_of,
+    changes_owner,
+    is_suspended,
+)
 from bench.ingest import _admin_connection, _progress, backends_to_measure, bench_console, store_settings
 from domain.billing import BillKind
 from domain.day_split import BUSINESS_TIME_ZONE
@@ -135,18 +146,6 @@ def account_of(number: int) -> str:
 
 def serial_of(number: int) -> str:
     return f"CM-{number:06d}"
-
-
-def is_suspended(number: int) -> bool:
-    return number % 100 in (7, 41, 73)  # 3 %
-
-
-def changes_owner(number: int) -> bool:
-    return number % 100 in (19, 88)  # 2 %
-
-
-def area_of(number: int) -> Decimal:
-    return Decimal(60 + number * 37 % 81).quantize(Decimal("0.01"))
 
 
 def daily_gj(number: int, day: date) -> Decimal:

@@ -69,9 +69,9 @@ from bench.billing import (
     SUSPENDED_ON,
     TERMS,
     _address_and_position,
-    _area,
     _midnight,
     account_of,
+    area_of,
     changes_owner,
     cli_environment,
     is_suspended,
@@ -111,7 +111,7 @@ def daily_batches(households: int, days: int) -> list[list[ReadingItem]]:
             for number in range(households):
                 if not is_suspended(number):
                     per_m2_day = Decimal("0.0018") + Decimal(number % 13) / 10_000
-                    registers[number] += (_area(number) * per_m2_day * factor).quantize(Decimal("0.001"))
+                    registers[number] += (area_of(number) * per_m2_day * factor).quantize(Decimal("0.001"))
         measured_at = _midnight(day)
         batches.append(
             [
@@ -131,7 +131,7 @@ def set_up(container: Container, households: int, days: int, progress: Progress,
     for number in range(households):
         account, serial = account_of(number), serial_of(number)
         address, position = _address_and_position(number)
-        area = _area(number)
+        area = area_of(number)
         areas = Areas(area, area - Decimal(number % 5))
         ledger.register_household(SYSTEM, account, address, areas, CustomerClass.RESIDENTIAL, position, REGISTERED_ON)
         ledger.commission_meter(
