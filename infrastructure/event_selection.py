@@ -8,7 +8,8 @@ asks the event store for exactly that, on each backend the ledger runs on.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import json
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import fields
 from typing import Any
 from uuid import UUID
@@ -111,3 +112,150 @@ def _select_in_memory(recorder: POPOApplicationRecorder, ids: Sequence[UUID], st
     last = stop if stop is not None else recorder.max_notification_id() or 0
     notifications = recorder.select_notifications(start=1, limit=max(last, 1), stop=last)
     return [notification for notification in notifications if notification.originator_id in wanted]
+
+
+# -- for a rebuild split by building (infrastructure/parallel_rebuild.py) ---------------------
+
+# Rows fetched at a time while the whole log is scanned for a rebuild's plan.
+SCAN_FETCH_ROWS = 10_000
+
+
+def scan_events(recorder: Any, stop: int, without_state_topic: str) -> Iterator[Notification]:
+    """Every stored event with notification id at most ``stop``, in notification order, without
+    reading a whole log into memory. Events of ``without_state_topic`` (the readings, almost all of
+    a season) come with an empty state: a rebuild's plan needs only who recorded them."""
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        statement = (
+            "SELECT rowid, originator_id, originator_version, topic, "
+            f"CASE WHEN topic = ? THEN X'' ELSE state END FROM {recorder.events_table_name} "
+            "WHERE rowid <= ? ORDER BY rowid"
+        )
+        yield from _scan_sqlite(recorder, statement, (without_state_topic, stop))
+    elif isinstance(recorder, PostgresApplicationRecorder):
+        query = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, "
+            "CASE WHEN topic = %s THEN ''::bytea ELSE state END AS state FROM {schema}.{table} "
+            "WHERE notification_id <= %s ORDER BY notification_id"
+        ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
+        yield from _scan_postgres(recorder, query, (without_state_topic, stop))
+    elif isinstance(recorder, POPOApplicationRecorder):
+        for notification in recorder.select_notifications(start=1, limit=max(stop, 1), stop=stop):
+            if notification.topic == without_state_topic:
+                notification = Notification(
+                    notification.originator_id,
+                    notification.originator_version,
+                    notification.topic,
+                    b"",
+                    notification.id,
+                )
+            yield notification
+    else:
+        raise TypeError(f"no scan for {type(recorder).__name__}")
+
+
+def _scan_sqlite(
+    recorder: SQLiteApplicationRecorder, statement: str, parameters: tuple[Any, ...]
+) -> Iterator[Notification]:
+    ids: dict[str, UUID] = {}  # an aggregate's text parsed once (a meter has thousands of events)
+    with recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute(statement, parameters)
+        sqlite_cursor = cursor.sqlite_cursor  # the library's wrapper has no fetchmany
+        for _ in range(MAXIMUM_SCAN_FETCHES):
+            rows = sqlite_cursor.fetchmany(SCAN_FETCH_ROWS)
+            if not rows:
+                return
+            for rowid, originator_text, originator_version, topic, state in rows:
+                originator_id = ids.get(originator_text)
+                if originator_id is None:
+                    originator_id = ids[originator_text] = UUID(originator_text)
+                yield Notification(originator_id, originator_version, topic, state, rowid)
+        raise RuntimeError("the scan of the event log did not end")
+
+
+def _scan_postgres(
+    recorder: PostgresApplicationRecorder, query: Any, parameters: tuple[Any, ...]
+) -> Iterator[Notification]:
+    with recorder.datastore.transaction(commit=False) as cursor:
+        # A named (server-side) cursor would need its own connection handling; the log is read in
+        # one statement and fetched in parts, which psycopg buffers client-side: bounded by the
+        # caller's store (the plan keeps far less than the rows).
+        cursor.execute(query, parameters)
+        for _ in range(MAXIMUM_SCAN_FETCHES):
+            rows = cursor.fetchmany(SCAN_FETCH_ROWS)
+            if not rows:
+                return
+            for row in rows:
+                yield Notification(
+                    row["originator_id"],
+                    row["originator_version"],
+                    row["topic"],
+                    bytes(row["state"]),
+                    row["notification_id"],
+                )
+        raise RuntimeError("the scan of the event log did not end")
+
+
+# A bound on the fetches of one scan: 10,000 rows each, far beyond a city's 507 million events.
+MAXIMUM_SCAN_FETCHES = 1_000_000
+
+
+class ScopedWindows:
+    """The events of a fixed set of aggregates, read window by window of notification ids.
+
+    A rebuild split by building gives each process the aggregates of its buildings; it reads their
+    events in notification order by consecutive ranges of notification ids, so every query walks
+    one range of the log's own order (no sort of a whole scope) and a window's events fit in memory.
+    """
+
+    def __init__(self, recorder: Any, originator_ids: Collection[UUID]) -> None:
+        self.recorder = recorder
+        self.ids = {originator_id.hex: originator_id for originator_id in originator_ids}
+        self._wanted = set(originator_ids)
+        self._json_ids = json.dumps(sorted(self.ids))  # SQLite: one parameter, a JSON array
+
+    def window(self, after: int, until: int) -> list[Notification]:
+        """The scope's events with ``after`` < notification id <= ``until``, in order."""
+        assert until >= after, "a window runs forward"
+        if not self.ids or until == after:
+            return []
+        recorder = self.recorder
+        if isinstance(recorder, SQLiteApplicationRecorder):
+            return self._sqlite(recorder, after, until)
+        if isinstance(recorder, PostgresApplicationRecorder):
+            return self._postgres(recorder, after, until)
+        if isinstance(recorder, POPOApplicationRecorder):
+            found = recorder.select_notifications(start=after + 1, limit=until - after, stop=until)
+            return [notification for notification in found if notification.originator_id in self._wanted]
+        raise TypeError(f"no scoped window for {type(recorder).__name__}")
+
+    def _sqlite(self, recorder: SQLiteApplicationRecorder, after: int, until: int) -> list[Notification]:
+        # "+originator_id": walk the rowid range and test each row against the set (built once per
+        # query from the JSON array), not the id index, which would sort the scope's every event.
+        statement = (
+            f"SELECT rowid, originator_id, originator_version, topic, state FROM {recorder.events_table_name} "
+            "WHERE rowid > ? AND rowid <= ? AND +originator_id IN (SELECT value FROM json_each(?)) ORDER BY rowid"
+        )
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, (after, until, self._json_ids))
+            rows = cursor.fetchall()
+        ids = self.ids
+        return [Notification(ids[text], version, topic, state, rowid) for rowid, text, version, topic, state in rows]
+
+    def _postgres(self, recorder: PostgresApplicationRecorder, after: int, until: int) -> list[Notification]:
+        statement = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {schema}.{table} "
+            "WHERE notification_id > %s AND notification_id <= %s AND originator_id = ANY(%s) ORDER BY notification_id"
+        ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, (after, until, list(self._wanted)))
+            rows = cursor.fetchall()
+        return [
+            Notification(
+                row["originator_id"],
+                row["originator_version"],
+                row["topic"],
+                bytes(row["state"]),
+                row["notification_id"],
+            )
+            for row in rows
+        ]

@@ -114,7 +114,7 @@ class ProjectionRunner:
     def _apply_next_batch(self, size: int) -> int:
         start: int | None = None
         try:
-            with self.engine.connect() as connection, _page_cache_for(connection, size), connection.begin():
+            with self.engine.connect() as connection, page_cache_for(connection, size), connection.begin():
                 start = self._position(connection)
                 with collector_paused():  # reading thousands of notifications makes no cycles either
                     notifications = self.source.recorder.select_notifications(
@@ -167,7 +167,7 @@ class ProjectionRunner:
 
 
 @contextmanager
-def _page_cache_for(connection: Connection, size: int) -> Iterator[None]:
+def page_cache_for(connection: Connection, size: int) -> Iterator[None]:
     """A larger page cache on SQLite for a large batch, the connection's own restored after it
     (after its commit: this encloses the transaction)."""
     in_memory = connection.engine.url.database in (None, "", ":memory:")  # its pages are all cached

@@ -1,0 +1,218 @@
+"""The ledger projection rebuilt by several processes, split by building (issue 17).
+
+``rebuild_split`` does what ``ProjectionRunner.rebuild`` does (empty the read models, apply every
+event, leave the tracking row at the last one) with the events divided as
+``projections/rebuild_plan.py`` explains: the city-wide aggregates' events first, here, then each
+process the events of its buildings' aggregates in notification order, all at once.
+
+1. The store's last notification id is read (``stop``); the read models are emptied and the
+   tracking row set to ``REBUILDING`` in one transaction. No catch-up applies anything while the
+   row says so (it finds no notification after it), so a worker or a command's catch-up cannot
+   write into half-built tables.
+2. The plan: one scan of the log up to ``stop`` (the readings without their state), the other
+   events decoded for the ids they name.
+3. The city-wide aggregates' events, here; then the groups, each in a process of its own (forked:
+   the modules are imported already), each opening its own connections, each reading its
+   aggregates' events window by window of notification ids and applying each window in one
+   transaction. On SQLite, whose database has one writer at a time, a process takes the write lock
+   before a window's first read (a read transaction that later writes fails at once, whatever the
+   busy timeout, when another process wrote in between); its decoding happens outside the lock.
+4. Once every process is done, the tracking row moves from ``REBUILDING`` to ``stop`` (compare
+   and set), and what was recorded meanwhile is caught up as usual.
+
+A process that fails fails the rebuild; the tracking row stays at ``REBUILDING`` (the read models
+answer as they were left, and nothing catches up) until a rebuild (split or not) runs again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, Engine, delete, insert, update
+
+from application.collector import collector_paused
+from application.ledger import HeatLedger
+from infrastructure.database import create_database_engine
+from infrastructure.event_selection import ScopedWindows, scan_events, scoped_notifications
+from infrastructure.event_store import event_store_environment
+from infrastructure.settings import Settings
+from projections.reading_events import READING_TOPIC, ReadingEventDecoder
+from projections.rebuild_plan import RebuildPlan, build_plan
+from projections.runner import LARGEST_BATCH_SIZE, EventSource, Projection, ProjectionRunner, page_cache_for
+from projections.tables import projection_tracking
+
+# The tracking row's position while a split rebuild runs: beyond any notification id, so a
+# catch-up meanwhile finds nothing to apply (a BIGINT holds it).
+REBUILDING = 2**62
+# A process's window holds about this many of its events (the window spans this many times the
+# number of processes of notification ids): a transaction as large as the runner's largest batch.
+EVENTS_PER_WINDOW = LARGEST_BATCH_SIZE
+MOST_PROCESSES = 64
+
+
+@dataclass(frozen=True)
+class SplitRebuild:
+    """What a split rebuild did: the plan, and the events applied in all (the plan's and those
+    caught up after it)."""
+
+    plan: RebuildPlan
+    applied: int
+
+
+def rebuild_split(
+    source: EventSource,
+    engine: Engine,
+    projection: Projection,
+    processes: int,
+    open_store: Any = None,
+) -> SplitRebuild:
+    """Rebuild ``projection`` from ``source`` over ``processes`` processes.
+
+    ``open_store`` is a picklable callable that opens, in a new process, ``(source, engine)`` of
+    the same store (``StoreOpener`` of the settings); without
+    it (tests), the groups are applied here one after another, last group first, which shows the
+    same independence the processes rely on."""
+    assert 1 <= processes <= MOST_PROCESSES, f"1 to {MOST_PROCESSES} processes"
+    runner = ProjectionRunner(source, engine, projection)
+    stop = runner.max_notification_id()
+    _begin(engine, projection, source.name)
+    plan = build_plan(
+        scan_events(source.recorder, stop, READING_TOPIC), stop, processes, source.mapper.to_domain_event, READING_TOPIC
+    )
+    applied = apply_city_wide(source, engine, projection, plan.city_wide, stop)
+    if open_store is None or processes == 1:
+        for group in reversed(plan.groups):
+            applied += apply_group(source, engine, projection, group, stop, processes)
+    else:
+        applied += _apply_in_processes(open_store, projection, plan, processes)
+    _finish(engine, projection, source.name, stop)
+    applied += runner.catch_up()
+    return SplitRebuild(plan, applied)
+
+
+def apply_city_wide(
+    source: EventSource, engine: Engine, projection: Projection, originator_ids: Collection[UUID], stop: int
+) -> int:
+    """Apply the city-wide aggregates' events (few: tariffs, seasons, substations) in order."""
+    notifications = scoped_notifications(source.recorder, originator_ids, stop)
+    decoder = ReadingEventDecoder(source.mapper)
+    for start in range(0, len(notifications), LARGEST_BATCH_SIZE):
+        _apply(engine, projection, decoder.decode_all(notifications[start : start + LARGEST_BATCH_SIZE]))
+    return len(notifications)
+
+
+def apply_group(
+    source: EventSource, engine: Engine, projection: Projection, group: Collection[UUID], stop: int, processes: int
+) -> int:
+    """Apply the events of ``group``'s aggregates up to ``stop``, in notification order, one
+    window of notification ids per transaction; returns how many."""
+    reader = ScopedWindows(source.recorder, group)
+    decoder = ReadingEventDecoder(source.mapper)
+    span = EVENTS_PER_WINDOW * processes
+    applied = 0
+    for after in range(0, stop, span):
+        with collector_paused():  # thousands of events and rows, no cycles (application/collector.py)
+            notifications = reader.window(after, min(after + span, stop))
+            if notifications:
+                domain_events = decoder.decode_all(notifications)
+                _apply(engine, projection, domain_events)
+                applied += len(notifications)
+                del domain_events
+    return applied
+
+
+def _apply(engine: Engine, projection: Projection, domain_events: Sequence[Any]) -> None:
+    with engine.connect() as connection, page_cache_for(connection, len(domain_events)), connection.begin():
+        _take_write_lock(connection, projection)
+        projection.apply_batch(connection, domain_events)
+
+
+def _take_write_lock(connection: Connection, projection: Projection) -> None:
+    """On SQLite, begin the transaction with a write (the tracking row set to itself), so it waits
+    its turn for the one writer's lock (busy timeout) instead of failing after its reads."""
+    if connection.dialect.name != "sqlite":
+        return  # PostgreSQL locks rows, not the database: the processes write side by side
+    tracking = projection_tracking.c
+    connection.execute(
+        update(projection_tracking)
+        .where(tracking.projection_name == projection.name)
+        .values(notification_id=tracking.notification_id)
+    )
+
+
+def _apply_in_processes(open_store: Any, projection: Projection, plan: RebuildPlan, processes: int) -> int:
+    arguments = [(open_store, type(projection), group, plan.stop, processes) for group in plan.groups if group]
+    with ProcessPoolExecutor(max_workers=len(arguments) or 1, mp_context=get_context("fork")) as pool:
+        futures = [pool.submit(_group_process, *argument) for argument in arguments]
+        return sum(future.result() for future in futures)
+
+
+def _group_process(
+    open_store: Any, projection_type: type[Any], group: Iterable[UUID], stop: int, processes: int
+) -> int:
+    """In a new process: open the store anew and apply one group."""
+    source, engine = open_store()
+    try:
+        return apply_group(source, engine, projection_type(), frozenset(group), stop, processes)
+    finally:
+        engine.dispose()
+        source.close()
+
+
+@dataclass(frozen=True)
+class StoreOpener:
+    """Opens the store of ``settings`` in a group's process: the ledger application (for its
+    recorder and mapper) and the read models' engine, not migrated (the parent did that)."""
+
+    settings: Settings
+
+    def __call__(self) -> tuple[HeatLedger, Engine]:
+        engine = create_database_engine(self.settings)
+        environment = event_store_environment(self.settings)
+        # The parent made the tables; the library's CREATE OR REPLACE of its functions from two
+        # processes at once fails on PostgreSQL ("tuple concurrently updated").
+        environment["CREATE_TABLE"] = "false"
+        return HeatLedger(env=environment), engine
+
+
+def _tracking_key(projection: Projection, application_name: str) -> tuple[Any, ...]:
+    return (
+        projection_tracking.c.projection_name == projection.name,
+        projection_tracking.c.application_name == application_name,
+    )
+
+
+def _begin(engine: Engine, projection: Projection, application_name: str) -> None:
+    """Empty the read models and mark the rebuild in progress, in one transaction."""
+    with engine.begin() as connection:
+        for table in projection.tables:
+            connection.execute(delete(table))
+        connection.execute(delete(projection_tracking).where(*_tracking_key(projection, application_name)))
+        connection.execute(
+            insert(projection_tracking).values(
+                projection_name=projection.name, application_name=application_name, notification_id=REBUILDING
+            )
+        )
+
+
+def _finish(engine: Engine, projection: Projection, application_name: str, stop: int) -> None:
+    """The tracking row from REBUILDING to ``stop`` (0 when the store was empty: no row)."""
+    with engine.begin() as connection:
+        key = _tracking_key(projection, application_name)
+        if stop == 0:
+            moved = connection.execute(
+                delete(projection_tracking).where(*key, projection_tracking.c.notification_id == REBUILDING)
+            )
+        else:
+            moved = connection.execute(
+                update(projection_tracking)
+                .where(*key, projection_tracking.c.notification_id == REBUILDING)
+                .values(notification_id=stop)
+            )
+        if moved.rowcount != 1:
+            raise RuntimeError(f"{projection.name}: the tracking row moved during the rebuild")

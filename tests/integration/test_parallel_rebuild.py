@@ -1,0 +1,187 @@
+"""A rebuild split by building (infrastructure/parallel_rebuild.py) equals the live projection, on
+each backend: over drawn communities (households in several buildings, meters moved between them,
+readings, suspensions, area corrections, payments and reversals) applied group by group in this
+process in any number of groups, and over a season's mix (tariff, prepayment, payments,
+settlement) by real processes."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from itertools import count
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rich.progress import Progress
+from sqlalchemy import select
+
+from application.authorization import SYSTEM
+from application.ingestion import ReadingItem
+from bench.billing import CLERK
+from bench.projections import build_season
+from domain import ids
+from domain.payment import PaymentChannel, ReversalKind
+from domain.readings import ReadingValues
+from domain.values import Areas
+from infrastructure.container import Container, bootstrap
+from infrastructure.parallel_rebuild import REBUILDING, StoreOpener, rebuild_split
+from infrastructure.settings import Settings
+from projections.ledger_projection import LedgerProjection
+from projections.tables import projection_tracking
+from tests.strategies import COMMISSIONED_AT, commission_meter, projection_rows, register_household
+
+EXAMPLES = 12
+FIRST_READING = datetime(2025, 11, 1, 16, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Community:
+    """A drawn community: each household's building, meters moved (household → household), and
+    what else happens."""
+
+    buildings: tuple[int, ...]  # per household
+    moves: tuple[tuple[int, int], ...]  # (meter of household i) moved to household j
+    days: int
+    suspended: tuple[bool, ...]
+    corrected: tuple[bool, ...]
+    paid: tuple[bool, ...]
+    reversed_first_payment: bool
+
+
+@st.composite
+def communities(draw: st.DrawFn) -> Community:
+    households = draw(st.integers(2, 6))
+    buildings = tuple(draw(st.lists(st.integers(0, 2), min_size=households, max_size=households)))
+    moves = tuple(
+        draw(
+            st.lists(
+                st.tuples(st.integers(0, households - 1), st.integers(0, households - 1)).filter(
+                    lambda m: m[0] != m[1]
+                ),
+                max_size=2,
+                unique_by=lambda move: move[0],
+            )
+        )
+    )
+    flags = st.lists(st.booleans(), min_size=households, max_size=households).map(tuple)
+    return Community(
+        buildings, moves, draw(st.integers(2, 5)), draw(flags), draw(flags), draw(flags), draw(st.booleans())
+    )
+
+
+def play(container: Container, community: Community, tag: str) -> None:
+    """The community's events through the ledger (the container catches up after each command)."""
+    ledger = container.ledger
+    accounts = [f"A-{tag}-{number}" for number in range(len(community.buildings))]
+    serials = [f"M-{tag}-{number}" for number in range(len(community.buildings))]
+    for account, serial, building in zip(accounts, serials, community.buildings, strict=True):
+        register_household(ledger, account, f"C-{tag}", f"B{building}")
+        commission_meter(ledger, serial)
+        ledger.attach_meter(SYSTEM, account, serial, COMMISSIONED_AT)
+    moved_at = FIRST_READING - timedelta(hours=1)
+    for meter, household in community.moves:
+        ledger.detach_meter(SYSTEM, serials[meter], moved_at, reason="moved")
+        ledger.attach_meter(SYSTEM, accounts[household], serials[meter], moved_at)
+    for day in range(community.days):
+        moment = FIRST_READING + timedelta(days=day)
+        items = [
+            ReadingItem(serial, ReadingValues(moment, Decimal(100 + number) + Decimal("0.750") * day))
+            for number, serial in enumerate(serials)
+        ]
+        ledger.record_readings(SYSTEM, items, "test")
+    for number, account in enumerate(accounts):
+        if community.corrected[number]:
+            ledger.correct_area(SYSTEM, account, Areas(Decimal("91.25"), Decimal("80.50")), moment.date(), "survey")
+        if community.suspended[number]:
+            ledger.suspend_heating(SYSTEM, account, moment.date(), "away")
+        if community.paid[number]:
+            outcome = container.payments.receive_at_counter(
+                CLERK, account, Decimal("150.00"), PaymentChannel.CASH, f"R-{tag}-{number}"
+            )
+            if community.reversed_first_payment and number == 0:
+                container.payments.reverse(CLERK, outcome.payment_id, ReversalKind.ERROR, "keyed twice")
+
+
+@pytest.fixture
+def tags() -> Iterator[str]:
+    return (f"{number:04d}" for number in count())
+
+
+def tracking_position(container: Container) -> int | None:
+    with container.engine.connect() as connection:
+        return connection.execute(
+            select(projection_tracking.c.notification_id).where(
+                projection_tracking.c.projection_name == LedgerProjection.name
+            )
+        ).scalar_one_or_none()
+
+
+def test_a_rebuild_split_in_any_number_of_groups_equals_the_live_projection(
+    container: Container, tags: Iterator[str]
+) -> None:
+    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(community=communities(), processes=st.integers(1, 4))
+    def split_matches_live(community: Community, processes: int) -> None:
+        play(container, community, next(tags))
+        live = projection_rows(container.engine)
+        last = container.runner.max_notification_id()
+        done = rebuild_split(container.ledger, container.engine, LedgerProjection(), processes)
+        assert done.applied == last
+        assert len(done.plan.groups) == processes
+        assert projection_rows(container.engine) == live
+        assert tracking_position(container) == last
+
+    split_matches_live()
+
+
+def test_aggregates_tied_by_a_moved_meter_share_a_group(container: Container) -> None:
+    community = Community((0, 1, 2), ((0, 1),), 2, (False,) * 3, (False,) * 3, (True, False, False), False)
+    play(container, community, "tie")
+    done = rebuild_split(container.ledger, container.engine, LedgerProjection(), 3)
+    first, second, third = (ids.household_id(f"A-tie-{number}") for number in range(3))
+    meter = ids.meter_id("M-tie-0")
+    group_of = {member: index for index, group in enumerate(done.plan.groups) for member in group}
+    assert group_of[first] == group_of[second] == group_of[meter]  # the meter ties buildings 0 and 1
+    assert group_of[third] != group_of[first]  # building 2 stands alone: another process's
+    assert sum(1 for events in done.plan.events if events) == 2  # buildings 0 and 1 together, 2 alone
+
+
+@pytest.fixture
+def season(backend_settings: Settings) -> Iterator[Container]:
+    """A short season's mix (bench.projections): tariff, readings, prepayment, payments, settlement."""
+    with Progress(disable=True) as progress:
+        build_season(backend_settings, 60, 3, progress, "test")  # two buildings (48 + 12)
+    built = bootstrap(backend_settings.model_copy(update={"catch_up_after_command": False}))
+    yield built
+    built.close()
+
+
+def test_a_season_rebuilt_by_processes_equals_the_live_projection(season: Container) -> None:
+    live = projection_rows(season.engine)
+    last = season.runner.max_notification_id()
+    opener = StoreOpener(season.settings)
+    done = rebuild_split(season.ledger, season.engine, LedgerProjection(), 2, open_store=opener)
+    assert done.applied == last
+    assert len(done.plan.city_wide) >= 2  # the tariff and the season at least
+    assert all(done.plan.events)  # both processes had work
+    assert projection_rows(season.engine) == live
+    assert tracking_position(season) == last
+    # And the plain rebuild agrees.
+    assert season.runner.rebuild() == last
+    assert projection_rows(season.engine) == live
+
+
+def test_nothing_catches_up_while_a_split_rebuild_runs(container: Container) -> None:
+    community = Community((0, 1), (), 2, (False,) * 2, (False,) * 2, (False,) * 2, False)
+    play(container, community, "hold")
+    with container.engine.begin() as connection:
+        connection.execute(
+            projection_tracking.update()
+            .where(projection_tracking.c.projection_name == LedgerProjection.name)
+            .values(notification_id=REBUILDING)
+        )
+    play(container, Community((0,), (), 2, (False,), (False,), (False,), False), "later")
+    assert container.runner.catch_up() == 0  # a rebuild in progress: nothing applied meanwhile
+    live_after = rebuild_split(container.ledger, container.engine, LedgerProjection(), 2)
+    assert live_after.applied == container.runner.max_notification_id()
