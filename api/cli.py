@@ -54,6 +54,8 @@ from infrastructure.intake import Channel, ReadingIntake
 from infrastructure.jobs import notify_bills
 from infrastructure.modbus import ConfigError, DeviceStatus, ModbusPoller, PollerConfig, PollReport, load_config
 from infrastructure.nbiot import NbiotChannels
+from infrastructure.parallel_rebuild import MOST_PROCESSES as MOST_REBUILD_PROCESSES
+from infrastructure.parallel_rebuild import StoreOpener, rebuild_split
 from infrastructure.settings import Backend, JobQueueKind, Settings
 from projections.tables import households
 
@@ -480,6 +482,16 @@ def projections_rebuild(
         bool,
         typer.Option("--ignore-broken-chain", help="Rebuild even when the events' hash chain is broken (warns)."),
     ] = False,
+    processes: Annotated[
+        int,
+        typer.Option(
+            "--processes",
+            min=1,
+            max=MOST_REBUILD_PROCESSES,
+            help="Split the rebuild by building over this many processes (PostgreSQL: they write side by "
+            "side; SQLite: they decode side by side and write one at a time).",
+        ),
+    ] = 1,
 ) -> None:
     """Verify the events' hash chain, then empty the read models and rebuild them from every event
     in the store. A broken chain stops the rebuild (exit 3) unless --ignore-broken-chain."""
@@ -488,7 +500,10 @@ def projections_rebuild(
     console = out()
     with opened_container() as container:
         guard_rebuild(container, console, ignore_broken_chain)
-        _rebuild(container, console)
+        if processes == 1:
+            _rebuild(container, console)
+        else:
+            _rebuild_split(container, console, processes)
 
 
 def _rebuild(container: Container, console: Console) -> None:
@@ -500,6 +515,22 @@ def _rebuild(container: Container, console: Console) -> None:
 
         applied = container.runner.rebuild(progress=advance)
     console.print(f"Read models rebuilt: {applied} events applied.")
+
+
+def _rebuild_split(container: Container, console: Console, processes: int) -> None:
+    with console.status(f"rebuilding in {processes} processes, split by building"):
+        done = rebuild_split(
+            container.ledger,
+            container.engine,
+            container.runner.projection,
+            processes,
+            open_store=StoreOpener(container.settings),
+        )
+    shares = ", ".join(f"{events:,}" for events in done.plan.events)
+    console.print(
+        f"Read models rebuilt: {done.applied} events applied "
+        f"({len(done.plan.city_wide)} city-wide aggregates first; events per process: {shares})."
+    )
 
 
 # -- readings import --------------------------------------------------------------------------

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import count
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.progress import Progress
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from application.authorization import SYSTEM
 from application.ingestion import ReadingItem
@@ -29,7 +30,7 @@ from infrastructure.parallel_rebuild import REBUILDING, StoreOpener, rebuild_spl
 from infrastructure.settings import Settings
 from projections.ledger_projection import LedgerProjection
 from projections.tables import projection_tracking
-from tests.strategies import COMMISSIONED_AT, commission_meter, projection_rows, register_household
+from tests.strategies import COMMISSIONED_AT, commission_meter, register_household
 
 EXAMPLES = 12
 FIRST_READING = datetime(2025, 11, 1, 16, tzinfo=UTC)
@@ -101,6 +102,16 @@ def play(container: Container, community: Community, tag: str) -> None:
             )
             if community.reversed_first_payment and number == 0:
                 container.payments.reverse(CLERK, outcome.payment_id, ReversalKind.ERROR, "keyed twice")
+
+
+def projection_rows(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table of the ledger projection (LEDGER_TABLES and the tables of valves,
+    room telemetry, payment orders, tariff corrections and the analytics summaries)."""
+    with engine.connect() as connection:
+        return {
+            table.name: sorted((tuple(row) for row in connection.execute(select(table))), key=repr)
+            for table in LedgerProjection.tables
+        }
 
 
 @pytest.fixture
