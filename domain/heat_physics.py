@@ -43,7 +43,11 @@ def _water_at(temperature_c: Decimal) -> tuple[float, float]:
     return float(water.h), float(water.v)
 
 
+@lru_cache(maxsize=65536)
 def _coefficient(flow_c: Decimal, return_c: Decimal, side: FlowSensorSide) -> Decimal:
+    """k of two temperatures rounded to 0.01 °C. Cached per pair and side as well as per
+    temperature: turning the floats into a rounded Decimal cost more than the two look-ups, and a
+    city's readings repeat pairs (a Decimal and an equal one of another exponent give the same k)."""
     flow_enthalpy, flow_volume = _water_at(flow_c)
     return_enthalpy, return_volume = _water_at(return_c)
     specific_volume = flow_volume if side is FlowSensorSide.FLOW else return_volume
@@ -51,10 +55,14 @@ def _coefficient(flow_c: Decimal, return_c: Decimal, side: FlowSensorSide) -> De
     return Decimal(repr(kilojoule_per_m3_k / 1000)).quantize(Decimal("0.000001"))
 
 
+@lru_cache(maxsize=65536)
 def heat_coefficient_mj_per_m3_k(flow_c: Decimal, return_c: Decimal, side: FlowSensorSide) -> Decimal:
     """k in MJ/(m³·K), to 6 decimals, for supply and return temperatures in °C.
 
-    Temperatures are rounded to 0.01 °C (finer than any meter reports) so results can be cached.
+    Temperatures are rounded to 0.01 °C (finer than any meter reports) so results can be cached;
+    the answer is cached per pair as given too (equal values of other exponents round alike), as
+    rounding them cost more than the rest. Temperatures k is not defined for raise ValueError
+    each time (an exception is not cached).
     """
     flow_rounded = flow_c.quantize(TEMPERATURE_RESOLUTION_C)
     return_rounded = return_c.quantize(TEMPERATURE_RESOLUTION_C)

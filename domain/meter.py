@@ -31,6 +31,7 @@ from domain.rated_limits import (
     interval_breaches,
     joined,
     reading_breaches,
+    shared_limits,
 )
 from domain.readings import (
     Attachment,
@@ -174,7 +175,12 @@ def _bounded(value: Decimal, lowest: Decimal, highest: Decimal, decimals: int) -
     """Finite, within [lowest, highest), and written with at most ``decimals`` decimals."""
     if not value.is_finite() or not lowest <= value < highest:
         return False
-    return value == value.quantize(Decimal(1).scaleb(-decimals))
+    quantum = _QUANTA.get(decimals) or Decimal(1).scaleb(-decimals)
+    return value == value.quantize(quantum)
+
+
+# 10^-decimals of the places values are checked to, made once (a reading checks up to seven values).
+_QUANTA = {decimals: Decimal(1).scaleb(-decimals) for decimals in (INSTANT_DECIMALS, REGISTER_DECIMALS)}
 
 
 class Meter(Aggregate):
@@ -472,7 +478,7 @@ class Meter(Aggregate):
         state = self.__dict__
         if "minimum_temperature_c" not in state:
             return RatedLimits.declared(self.kind, self.permanent_flow_m3_h)
-        return RatedLimits(
+        return shared_limits(
             self.permanent_flow_m3_h,
             state["maximum_flow_m3_h"],
             state["minimum_temperature_c"],
@@ -796,7 +802,10 @@ class Meter(Aggregate):
             remembered = self._remember(values, fingerprint, position)
             intervals = self._intervals_around(previous, remembered, following)
         self._true_up(estimates, batch_id, actor)
-        self._reading_recorded(
+        # The event ``_reading_recorded`` triggers, triggered directly with every field named: the
+        # command method's decorator would only match these keywords to its parameters again.
+        self.trigger_event(
+            Meter.ReadingRecorded,
             measured_at=values.measured_at,
             energy_gj=values.energy_gj,
             volume_m3=values.volume_m3,

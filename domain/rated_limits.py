@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 
 from domain.errors import InvalidInputError
 from domain.heat_physics import (
@@ -93,6 +94,27 @@ class RatedLimits:
         if difference not in ALLOWED_MINIMUM_TEMPERATURE_DIFFERENCES_K:
             raise _invalid("Δθ_min is 1, 3, 5 or 10 K", "minimum_temperature_difference_k")
         return cls(permanent, maximum, lowest, highest, difference)
+
+
+@lru_cache(maxsize=1024)
+def shared_limits(
+    permanent_flow_m3_h: Decimal,
+    maximum_flow_m3_h: Decimal | None,
+    minimum_temperature_c: Decimal,
+    maximum_temperature_c: Decimal,
+    minimum_temperature_difference_k: Decimal,
+) -> RatedLimits:
+    """``RatedLimits`` of these values, one object per distinct set (a city's meters come in a few
+    models, and a meter asks for its limits for every reading and interval). Limits of equal values
+    written with other exponents (2.5 and 2.50) may share one object: every rule only compares and
+    computes with them, so its verdicts are the same."""
+    return RatedLimits(
+        permanent_flow_m3_h,
+        maximum_flow_m3_h,
+        minimum_temperature_c,
+        maximum_temperature_c,
+        minimum_temperature_difference_k,
+    )
 
 
 def _invalid(message: str, field: str) -> InvalidInputError:

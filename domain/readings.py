@@ -43,16 +43,18 @@ class ReadingValues:
         Decimals are normalised first so that 1.50 and 1.5 count as the same value.
         """
         parts = []
-        for field in fields(self):
-            if field.name == "source":
-                continue
-            value = getattr(self, field.name)
+        for name in _FINGERPRINTED_FIELDS:
+            value = getattr(self, name)
             if isinstance(value, Decimal):
                 value = value.normalize()
             elif isinstance(value, datetime):
                 value = value.timestamp()
-            parts.append(f"{field.name}={value}")
+            parts.append(f"{name}={value}")
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
+
+
+# The fields a fingerprint covers, in their order (named once: ``fields()`` builds a tuple per call).
+_FINGERPRINTED_FIELDS = tuple(field.name for field in fields(ReadingValues) if field.name != "source")
 
 
 @dataclass(frozen=True, slots=True)
