@@ -16,11 +16,21 @@ import argparse
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.ingest import bare_payloads, daily_batches, run_bare, run_ours, store_settings
 from infrastructure.event_store import event_store_environment
 from infrastructure.settings import Backend
+
+
+def _ticker(clock: list[float]) -> Callable[[], None]:
+    """A progress callback that notes the process CPU time after each batch."""
+
+    def tick() -> None:
+        clock.append(time.process_time())
+
+    return tick
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -42,9 +52,7 @@ def main(argv: list[str] | None = None) -> None:
                 with store_settings(backend, Path(folder), f"{side}{number}") as store:
                     settings = store.model_copy(update={"catch_up_after_command": False})
                     cpu_clock: list[float] = []
-
-                    def tick() -> None:
-                        cpu_clock.append(time.process_time())
+                    tick = _ticker(cpu_clock)
 
                     if side == "ours":
                         wall = run_ours(settings, batches, tick)

@@ -1,0 +1,217 @@
+"""The reading rules' fast paths (issue 17) give what their plain paths give.
+
+Each cached or shortened computation is compared with the computation it replaced: k of a
+temperature pair with the uncached function, a meter's shared rated limits with limits built anew
+(verdicts of every rule, for limits written with other exponents too), the fingerprint with its
+definition over ``dataclasses.fields``, a register's decimals check with the quantum made per call,
+and the reading event triggered directly with the one the command method's decorator triggers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import uuid4
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.heat_physics import heat_coefficient_mj_per_m3_k
+from domain.meter import INSTANT_DECIMALS, REGISTER_DECIMALS, Meter, _bounded
+from domain.rated_limits import (
+    InstantValues,
+    IntervalFigures,
+    RatedLimits,
+    interval_breaches,
+    reading_breaches,
+    shared_limits,
+)
+from domain.readings import ReadingValues
+from domain.values import AccuracyClass, FlowSensorSide, ReadingSource
+from tests.strategies import COMMISSIONED_AT, RECEIVED_LATER, new_meter
+
+temperatures = st.decimals(min_value=Decimal(-5), max_value=Decimal(210), places=3)
+sides = st.sampled_from(list(FlowSensorSide))
+
+
+def _plain_coefficient(flow_c: Decimal, return_c: Decimal, side: FlowSensorSide) -> Decimal | str:
+    try:
+        return heat_coefficient_mj_per_m3_k.__wrapped__(flow_c, return_c, side)
+    except ValueError as error:
+        return str(error)
+
+
+def _cached_coefficient(flow_c: Decimal, return_c: Decimal, side: FlowSensorSide) -> Decimal | str:
+    try:
+        return heat_coefficient_mj_per_m3_k(flow_c, return_c, side)
+    except ValueError as error:
+        return str(error)
+
+
+@given(flow_c=temperatures, return_c=temperatures, side=sides, exponent=st.integers(min_value=-6, max_value=0))
+def test_k_cached_per_pair_is_k_of_the_pair(
+    flow_c: Decimal, return_c: Decimal, side: FlowSensorSide, exponent: int
+) -> None:
+    # The same values with more trailing zeros come from the cache under the first pair's key.
+    wider_flow = flow_c.quantize(Decimal(1).scaleb(min(exponent, flow_c.as_tuple().exponent)))  # type: ignore[arg-type]
+    first = _cached_coefficient(flow_c, return_c, side)
+    again = _cached_coefficient(wider_flow, return_c, side.value)  # type: ignore[arg-type]
+    plain = _plain_coefficient(wider_flow, return_c, side)
+    assert first == again == plain
+    assert str(first) == str(again) == str(plain)  # the same Decimal, not only an equal one
+
+
+def _with_other_exponent(value: Decimal | None, zeros: int) -> Decimal | None:
+    if value is None:
+        return None
+    return value.quantize(Decimal(1).scaleb(value.as_tuple().exponent - zeros))  # type: ignore[operator]
+
+
+flows = st.decimals(min_value=Decimal("0.1"), max_value=Decimal(50), places=2)
+instants = st.one_of(st.none(), st.decimals(min_value=Decimal(-10), max_value=Decimal(220), places=2))
+
+
+@st.composite
+def limit_values(draw: st.DrawFn) -> RatedLimits:
+    permanent = draw(flows)
+    maximum = draw(st.one_of(st.none(), flows.map(lambda extra: permanent + extra)))
+    lowest = draw(st.decimals(min_value=Decimal(0), max_value=Decimal(50), places=1))
+    highest = lowest + draw(st.decimals(min_value=Decimal(1), max_value=Decimal(150), places=1))
+    difference = draw(st.sampled_from([Decimal(1), Decimal(3), Decimal(5), Decimal(10)]))
+    return RatedLimits(permanent, maximum, lowest, highest, difference)
+
+
+@given(
+    limits=limit_values(),
+    zeros=st.integers(min_value=0, max_value=3),
+    instant=st.builds(InstantValues, instants, instants, st.one_of(st.none(), flows), st.one_of(st.none(), flows)),
+    end=st.builds(InstantValues, instants, instants),
+    energy=st.decimals(min_value=Decimal(-1), max_value=Decimal(5), places=3),
+    volume=st.one_of(st.none(), st.decimals(min_value=Decimal(0), max_value=Decimal(500), places=2)),
+    hours=st.decimals(min_value=Decimal(0), max_value=Decimal(2000), places=2),
+    side=sides,
+    accuracy=st.sampled_from(list(AccuracyClass)),
+)
+def test_shared_limits_judge_as_limits_built_anew(
+    limits: RatedLimits,
+    zeros: int,
+    instant: InstantValues,
+    end: InstantValues,
+    energy: Decimal,
+    volume: Decimal | None,
+    hours: Decimal,
+    side: FlowSensorSide,
+    accuracy: AccuracyClass,
+) -> None:
+    values = [getattr(limits, field.name) for field in fields(RatedLimits)]
+    shared = shared_limits(*values)
+    assert shared == limits
+    # Limits of the same values written otherwise may come back as the object cached first.
+    shared_other = shared_limits(*(_with_other_exponent(value, zeros) for value in values))
+    assert shared_other == limits
+    figures = IntervalFigures(energy, volume, hours, instant, end)
+    for candidate in (shared, shared_other):
+        assert reading_breaches(instant, candidate, side, accuracy) == reading_breaches(instant, limits, side, accuracy)
+        assert interval_breaches(figures, candidate) == interval_breaches(figures, limits)
+
+
+def _plain_fingerprint(values: ReadingValues) -> str:
+    """The fingerprint as it was defined before its fields were named once."""
+    parts = []
+    for field in fields(values):
+        if field.name == "source":
+            continue
+        value = getattr(values, field.name)
+        if isinstance(value, Decimal):
+            value = value.normalize()
+        elif isinstance(value, datetime):
+            value = value.timestamp()
+        parts.append(f"{field.name}={value}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
+
+
+registers = st.decimals(min_value=Decimal(0), max_value=Decimal(10**6), places=4)
+optional = st.one_of(st.none(), registers)
+
+
+@given(
+    values=st.builds(
+        ReadingValues,
+        measured_at=st.datetimes(timezones=st.just(UTC)),
+        energy_gj=registers,
+        volume_m3=optional,
+        operating_hours=optional,
+        flow_temperature_c=instants,
+        return_temperature_c=instants,
+        flow_rate_m3_h=optional,
+        power_kw=optional,
+        error_flags=st.integers(min_value=0, max_value=255),
+        source=st.sampled_from(list(ReadingSource)),
+        faulty=st.booleans(),
+    )
+)
+def test_the_fingerprint_is_its_definition(values: ReadingValues) -> None:
+    assert values.fingerprint() == _plain_fingerprint(values)
+
+
+def _plain_bounded(value: Decimal, lowest: Decimal, highest: Decimal, decimals: int) -> bool:
+    if not value.is_finite() or not lowest <= value < highest:
+        return False
+    return value == value.quantize(Decimal(1).scaleb(-decimals))
+
+
+@given(
+    value=st.one_of(st.decimals(allow_nan=True, allow_infinity=True), st.decimals(places=12, max_value=10**9)),
+    decimals=st.sampled_from([INSTANT_DECIMALS, REGISTER_DECIMALS, 2]),
+)
+def test_the_decimals_check_is_its_definition(value: Decimal, decimals: int) -> None:
+    lowest, highest = Decimal(-(10**9)), Decimal(10**9)
+    assert _bounded(value, lowest, highest, decimals) == _plain_bounded(value, lowest, highest, decimals)
+
+
+def _event_fields(event: Any) -> dict[str, Any]:
+    state = dict(event.__dict__)
+    state.pop("timestamp")
+    return state
+
+
+@given(
+    energy=st.decimals(min_value=Decimal("0.01"), max_value=Decimal("0.49"), places=3),
+    volume=st.decimals(min_value=Decimal("0.1"), max_value=Decimal(30), places=2),
+    flow=st.decimals(min_value=Decimal(40), max_value=Decimal(80), places=1),
+    drop=st.decimals(min_value=Decimal(-2), max_value=Decimal(30), places=1),
+    hours=st.integers(min_value=1, max_value=72),
+)
+def test_the_reading_event_is_the_one_the_command_method_triggers(
+    energy: Decimal, volume: Decimal, flow: Decimal, drop: Decimal, hours: int
+) -> None:
+    meter = new_meter()
+    first = ReadingValues(COMMISSIONED_AT + timedelta(days=1), Decimal(100), Decimal(1000), None, flow, flow - drop)
+    second = ReadingValues(
+        first.measured_at + timedelta(hours=hours),
+        Decimal(100) + energy,
+        Decimal(1000) + volume,
+        None,
+        flow,
+        flow - drop,
+    )
+    batch = uuid4()
+    meter.record_reading(first, RECEIVED_LATER, batch, "device", "test")
+    meter.record_reading(second, RECEIVED_LATER, batch, "device", "test")
+    recorded = [event for event in meter.collect_events() if isinstance(event, Meter.ReadingRecorded)]
+    # The same fields through the command method's decorator, on a meter replayed to the same state.
+    replica = new_meter()
+    replica.collect_events()
+    for event in recorded:
+        fields_of = {name: value for name, value in _event_fields(event).items() if not name.startswith("originator")}
+        replica._reading_recorded(**fields_of)
+    decorated = [event for event in replica.collect_events() if isinstance(event, Meter.ReadingRecorded)]
+    assert [type(event) for event in decorated] == [type(event) for event in recorded]
+    assert [_event_fields(event) for event in decorated] == [
+        _event_fields(event) | {"originator_id": replica.id} for event in recorded
+    ]
+    assert replica.window == meter.window and replica.version == meter.version
+    assert datetime.now(UTC) - recorded[-1].timestamp < timedelta(minutes=5)
