@@ -23,6 +23,10 @@ Timed, in this order, each on the same store:
    (a worker starting with a projection behind by the whole season);
 3. beside them, kinder: ``ProjectionRunner.rebuild`` in this warm process (modules imported, the
    store open, the database's pages cached), labelled so;
+3b. the rebuild split by building (``--processes``, 2 by default; infrastructure/parallel_rebuild.py):
+   ``heatledger projections rebuild --processes N`` in a fresh process (after step 1), and
+   ``rebuild_split`` forked from this warm process (after step 3); their CPU seconds include the
+   forked processes';
 4. the baseline: every row the rebuild wrote (read back from the read models), inserted again into
    the emptied tables by the driver alone: ``executemany`` of one INSERT per table on SQLite,
    ``COPY … FROM STDIN`` on PostgreSQL, one transaction. The ratio raw seconds / rebuild seconds is
@@ -84,6 +88,7 @@ from domain.readings import ReadingValues
 from domain.tariff import CITY_SCOPE
 from domain.values import AccuracyClass, Areas, CustomerClass, FlowSensorSide, MeterKind, ReadingSource
 from infrastructure.container import Container, bootstrap
+from infrastructure.parallel_rebuild import StoreOpener, rebuild_split
 from infrastructure.settings import Backend, Settings
 from projections.ledger_projection import LedgerProjection
 from projections.tables import projection_tracking
@@ -257,6 +262,23 @@ def rebuild_as_run(settings: Settings, events: int, scratch: Path) -> Timed:
     return Timed("`heatledger projections rebuild`, fresh process", events, wall, cpu, parts)
 
 
+def split_rebuild_as_run(settings: Settings, events: int, scratch: Path, processes: int) -> Timed:
+    """``heatledger projections rebuild --processes N`` in a fresh process (its CPU seconds
+    include the processes it forks), with its start-up apart."""
+    result_path = scratch / "rebuild-split.json"
+    command = [sys.executable, "-m", "bench.billing_cli_process", str(result_path), "projections", "rebuild"]
+    command += ["--processes", str(processes)]
+    spawned_at = time.time()
+    wall, cpu = _spawn(command, settings, scratch, "rebuild-split")
+    figures = json.loads(result_path.read_text(encoding="utf-8"))
+    startup = figures["store_opened_at"] - spawned_at
+    parts = (
+        ("start-up: interpreter, imports, store opened", startup),
+        ("hash chain verified, then the split rebuild", wall - startup),
+    )
+    return Timed(f"`heatledger projections rebuild --processes {processes}`, fresh process", events, wall, cpu, parts)
+
+
 def catch_up_as_run(settings: Settings, events: int, scratch: Path) -> Timed:
     """Empty the read models here, then ``ProjectionRunner.catch_up`` in a fresh process."""
     container = bootstrap(settings)
@@ -291,6 +313,21 @@ def rebuild_warm(container: Container, events: int) -> Timed:
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_before
     assert applied == events, f"the rebuild applied {applied} of {events} events"
     return Timed("ProjectionRunner.rebuild, warm process (kinder)", events, wall, cpu)
+
+
+def split_rebuild_warm(container: Container, events: int, processes: int) -> Timed:
+    """``rebuild_split`` over ``processes`` forked from this warm process; CPU seconds are this
+    process's and its children's (the forked processes, counted once they have ended)."""
+    opener = StoreOpener(container.settings)
+    cpu_before, children_before = time.process_time(), _children_cpu_seconds()
+    started = time.perf_counter()
+    done = rebuild_split(container.ledger, container.engine, LedgerProjection(), processes, open_store=opener)
+    wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu_before + _children_cpu_seconds() - children_before
+    assert done.applied == events, f"the split rebuild applied {done.applied} of {events} events"
+    shares = ", ".join(f"{share:,}" for share in done.plan.events)
+    path = f"rebuild split by building, {processes} processes forked from a warm one (events each: {shares})"
+    return Timed(path, events, wall, cpu)
 
 
 def empty_read_models(engine: Engine) -> None:
@@ -360,17 +397,19 @@ class Figures:
         return self.raw.wall_seconds / step.wall_seconds
 
 
-def measure(backend: Backend, households: int, days: int, console: Console) -> Figures:
+def measure(backend: Backend, households: int, days: int, processes: int, console: Console) -> Figures:
     label = backend.value
     with tempfile.TemporaryDirectory(prefix="heatledger-bench-") as folder, _progress(console) as progress:
         scratch = Path(folder)
         with store_settings(backend, scratch, "season") as store:
             build_season(store, households, days, progress, label)
-            task = progress.add_task(f"{label}: timed rebuilds and catch-up", total=4)
+            task = progress.add_task(f"{label}: timed rebuilds and catch-up", total=6)
             container = bootstrap(store.model_copy(update={"catch_up_after_command": False}))
             events = int(container.ledger.recorder.max_notification_id() or 0)
             container.close()
             as_run = rebuild_as_run(store, events, scratch)
+            progress.advance(task)
+            split_as_run = split_rebuild_as_run(store, events, scratch, processes)
             progress.advance(task)
             catch_up = catch_up_as_run(store, events, scratch)
             progress.advance(task)
@@ -378,11 +417,13 @@ def measure(backend: Backend, households: int, days: int, console: Console) -> F
             try:
                 warm = rebuild_warm(container, events)
                 progress.advance(task)
+                split_warm = split_rebuild_warm(container, events, processes)
+                progress.advance(task)
                 raw, rows = raw_insert(container.engine)
                 progress.advance(task)
             finally:
                 container.close()
-    return Figures(backend, events, rows, (as_run, catch_up, warm), raw)
+    return Figures(backend, events, rows, (as_run, split_as_run, catch_up, warm, split_warm), raw)
 
 
 def report(console: Console, figures: Figures, households: int, days: int) -> None:
@@ -419,6 +460,12 @@ def report(console: Console, figures: Figures, households: int, days: int) -> No
     console.print(
         f"{name}: rows per table: " + ", ".join(f"{table} {count:,}" for table, count in figures.rows.most_common())
     )
+    for step in figures.steps:
+        if "split" in step.path:
+            verdict = "meets" if step.rate >= 20_000 else "is below"
+            console.print(
+                f"{name}: {step.path.split(' (')[0]}: {step.rate:,.0f} events/s ({verdict} the 20,000 target)"
+            )
     first = figures.steps[0]
     verdict = "meets" if first.rate >= 20_000 else "is below"
     console.print(
@@ -433,10 +480,13 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--households", type=int, default=1_000, help="households, one meter each")
     parser.add_argument("--days", type=int, default=152, help="daily readings per meter, from the season's first day")
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--processes", type=int, default=2, help="processes of the rebuild split by building")
     parser.add_argument("--child-catch-up", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
     if not 10 <= arguments.households <= 10_000 or not 2 <= arguments.days <= 152:
         parser.error("--households must lie in 10…10,000 and --days in 2…152")
+    if not 1 <= arguments.processes <= 16:
+        parser.error("--processes must lie in 1…16")
     return arguments
 
 
@@ -447,7 +497,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     console = bench_console()
     for backend in backends_to_measure(arguments.backend, console):
-        figures = measure(backend, arguments.households, arguments.days, console)
+        figures = measure(backend, arguments.households, arguments.days, arguments.processes, console)
         report(console, figures, arguments.households, arguments.days)
 
 

@@ -120,35 +120,53 @@ def _select_in_memory(recorder: POPOApplicationRecorder, ids: Sequence[UUID], st
 SCAN_FETCH_ROWS = 10_000
 
 
-def scan_events(recorder: Any, stop: int, without_state_topic: str) -> Iterator[Notification]:
-    """Every stored event with notification id at most ``stop``, in notification order, without
-    reading a whole log into memory. Events of ``without_state_topic`` (the readings, almost all of
-    a season) come with an empty state: a rebuild's plan needs only who recorded them."""
+def events_per_aggregate(recorder: Any, stop: int) -> dict[UUID, int]:
+    """How many stored events each aggregate has with notification id at most ``stop`` (counted
+    by the database: a season's readings never come to Python for it)."""
     if isinstance(recorder, SQLiteApplicationRecorder):
         statement = (
-            "SELECT rowid, originator_id, originator_version, topic, "
-            f"CASE WHEN topic = ? THEN X'' ELSE state END FROM {recorder.events_table_name} "
-            "WHERE rowid <= ? ORDER BY rowid"
+            f"SELECT originator_id, COUNT(*) FROM {recorder.events_table_name} WHERE rowid <= ? GROUP BY originator_id"
         )
-        yield from _scan_sqlite(recorder, statement, (without_state_topic, stop))
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, (stop,))
+            return {UUID(text): count for text, count in cursor.fetchall()}
+    if isinstance(recorder, PostgresApplicationRecorder):
+        query = SQL(
+            "SELECT originator_id, COUNT(*) AS events FROM {schema}.{table} WHERE notification_id <= %s "
+            "GROUP BY originator_id"
+        ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(query, (stop,))
+            return {row["originator_id"]: row["events"] for row in cursor.fetchall()}
+    if isinstance(recorder, POPOApplicationRecorder):
+        counts: dict[UUID, int] = {}
+        for notification in recorder.select_notifications(start=1, limit=max(stop, 1), stop=stop):
+            originator_id = UUID(str(notification.originator_id))
+            counts[originator_id] = counts.get(originator_id, 0) + 1
+        return counts
+    raise TypeError(f"no count of events for {type(recorder).__name__}")
+
+
+def scan_events(recorder: Any, stop: int, except_topic: str) -> Iterator[Notification]:
+    """Every stored event with notification id at most ``stop`` but those of ``except_topic`` (the
+    readings, almost all of a season), in notification order, without reading a whole log into
+    memory."""
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        statement = (
+            f"SELECT rowid, originator_id, originator_version, topic, state FROM {recorder.events_table_name} "
+            "WHERE rowid <= ? AND topic <> ? ORDER BY rowid"
+        )
+        yield from _scan_sqlite(recorder, statement, (stop, except_topic))
     elif isinstance(recorder, PostgresApplicationRecorder):
         query = SQL(
-            "SELECT notification_id, originator_id, originator_version, topic, "
-            "CASE WHEN topic = %s THEN ''::bytea ELSE state END AS state FROM {schema}.{table} "
-            "WHERE notification_id <= %s ORDER BY notification_id"
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {schema}.{table} "
+            "WHERE notification_id <= %s AND topic <> %s ORDER BY notification_id"
         ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
-        yield from _scan_postgres(recorder, query, (without_state_topic, stop))
+        yield from _scan_postgres(recorder, query, (stop, except_topic))
     elif isinstance(recorder, POPOApplicationRecorder):
         for notification in recorder.select_notifications(start=1, limit=max(stop, 1), stop=stop):
-            if notification.topic == without_state_topic:
-                notification = Notification(
-                    notification.originator_id,
-                    notification.originator_version,
-                    notification.topic,
-                    b"",
-                    notification.id,
-                )
-            yield notification
+            if notification.topic != except_topic:
+                yield notification
     else:
         raise TypeError(f"no scan for {type(recorder).__name__}")
 
@@ -156,7 +174,6 @@ def scan_events(recorder: Any, stop: int, without_state_topic: str) -> Iterator[
 def _scan_sqlite(
     recorder: SQLiteApplicationRecorder, statement: str, parameters: tuple[Any, ...]
 ) -> Iterator[Notification]:
-    ids: dict[str, UUID] = {}  # an aggregate's text parsed once (a meter has thousands of events)
     with recorder.datastore.transaction(commit=False) as cursor:
         cursor.execute(statement, parameters)
         sqlite_cursor = cursor.sqlite_cursor  # the library's wrapper has no fetchmany
@@ -165,10 +182,7 @@ def _scan_sqlite(
             if not rows:
                 return
             for rowid, originator_text, originator_version, topic, state in rows:
-                originator_id = ids.get(originator_text)
-                if originator_id is None:
-                    originator_id = ids[originator_text] = UUID(originator_text)
-                yield Notification(originator_id, originator_version, topic, state, rowid)
+                yield Notification(UUID(originator_text), originator_version, topic, state, rowid)
         raise RuntimeError("the scan of the event log did not end")
 
 
@@ -176,9 +190,8 @@ def _scan_postgres(
     recorder: PostgresApplicationRecorder, query: Any, parameters: tuple[Any, ...]
 ) -> Iterator[Notification]:
     with recorder.datastore.transaction(commit=False) as cursor:
-        # A named (server-side) cursor would need its own connection handling; the log is read in
-        # one statement and fetched in parts, which psycopg buffers client-side: bounded by the
-        # caller's store (the plan keeps far less than the rows).
+        # Fetched in parts from one statement (psycopg's client-side cursor holds the result: the
+        # events other than readings, a few per cent of a season's).
         cursor.execute(query, parameters)
         for _ in range(MAXIMUM_SCAN_FETCHES):
             rows = cursor.fetchmany(SCAN_FETCH_ROWS)

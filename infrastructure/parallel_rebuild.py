@@ -38,7 +38,7 @@ from sqlalchemy import Connection, Engine, delete, insert, update
 from application.collector import collector_paused
 from application.ledger import HeatLedger
 from infrastructure.database import create_database_engine
-from infrastructure.event_selection import ScopedWindows, scan_events, scoped_notifications
+from infrastructure.event_selection import ScopedWindows, events_per_aggregate, scan_events, scoped_notifications
 from infrastructure.event_store import event_store_environment
 from infrastructure.settings import Settings
 from projections.reading_events import READING_TOPIC, ReadingEventDecoder
@@ -81,8 +81,10 @@ def rebuild_split(
     runner = ProjectionRunner(source, engine, projection)
     stop = runner.max_notification_id()
     _begin(engine, projection, source.name)
+    recorder = source.recorder
+    events = events_per_aggregate(recorder, stop)
     plan = build_plan(
-        scan_events(source.recorder, stop, READING_TOPIC), stop, processes, source.mapper.to_domain_event, READING_TOPIC
+        events, scan_events(recorder, stop, READING_TOPIC), stop, processes, source.mapper.to_domain_event
     )
     applied = apply_city_wide(source, engine, projection, plan.city_wide, stop)
     if open_store is None or processes == 1:

@@ -26,6 +26,8 @@ import dataclasses
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -109,33 +111,27 @@ class _Ties:
 
 
 class PlanBuilder:
-    """Fed every stored event up to ``stop`` in notification order, builds the ``RebuildPlan``.
+    """Builds the ``RebuildPlan`` from how many events each aggregate has up to ``stop`` and
+    every stored event up to it but the readings (a reading names only its meter's household,
+    which the meter's attachment named first), in notification order.
 
-    ``decode`` turns a stored event (a Notification) into its domain event; it is called only
-    for events of aggregates that are not city-wide and whose topic is not ``skipped_topic``
-    (the readings: a reading names only its meter's household, which the meter's attachment
-    named first)."""
+    ``decode`` turns a stored event (a Notification) into its domain event; it is called only for
+    events of aggregates that are not city-wide."""
 
-    def __init__(self, stop: int, decode: Callable[[Any], Any], skipped_topic: str) -> None:
+    def __init__(self, stop: int, events: dict[UUID, int], decode: Callable[[Any], Any]) -> None:
         self.stop = stop
         self._decode = decode
-        self._skipped_topic = skipped_topic
-        self._events: Counter[UUID] = Counter()
+        self._events = events
         self._city_wide: set[UUID] = set()
         self._named: list[tuple[UUID, UUID]] = []  # (aggregate, an id its event names)
         self._ties = _Ties()
 
     def add(self, notification: Any) -> None:
-        """Take one stored event (in notification order)."""
+        """Take one stored event other than a reading."""
         assert notification.id <= self.stop, "an event after the plan's stop"
         originator_id = notification.originator_id
-        self._events[originator_id] += 1
-        topic = notification.topic
-        if aggregate_topic(topic) in CITY_WIDE_TOPICS:
+        if aggregate_topic(notification.topic) in CITY_WIDE_TOPICS:
             self._city_wide.add(originator_id)
-            return
-        self._ties.root(originator_id)
-        if topic == self._skipped_topic:
             return
         domain_event = self._decode(notification)
         place = _place_of(domain_event)
@@ -173,11 +169,12 @@ class PlanBuilder:
 
 
 def build_plan(
-    notifications: Iterable[Any], stop: int, processes: int, decode: Callable[[Any], Any], skipped_topic: str
+    events: dict[UUID, int], others: Iterable[Any], stop: int, processes: int, decode: Callable[[Any], Any]
 ) -> RebuildPlan:
-    """The plan of a rebuild over ``processes`` from every stored event up to ``stop``."""
-    builder = PlanBuilder(stop, decode, skipped_topic)
-    for notification in notifications:
+    """The plan of a rebuild over ``processes``: ``events`` per aggregate up to ``stop``, and
+    ``others``, every stored event up to ``stop`` but the readings."""
+    builder = PlanBuilder(stop, events, decode)
+    for notification in others:
         builder.add(notification)
     return builder.plan(processes)
 
@@ -198,18 +195,23 @@ def _named_ids(domain_event: Any) -> Iterable[UUID]:
     for _ in range(MAXIMUM_DEPTH):
         nested: list[Any] = []
         for value in values:
+            kind = type(value)
+            if kind in _LEAF_TYPES:  # most values: amounts, times, texts
+                continue
             if isinstance(value, UUID):
                 yield value
+            elif isinstance(value, str | int | float | Decimal | date):  # enums, subclasses
+                continue
             elif isinstance(value, list | tuple | set | frozenset):
                 nested.extend(value)
             elif isinstance(value, dict):
                 nested.extend(value.values())
             elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-                nested.extend(
-                    getattr(value, field.name)
-                    for field in dataclasses.fields(value)
-                    if field.name not in UNTYING_FIELDS
-                )
+                names = (field.name for field in dataclasses.fields(value))
+                nested.extend(getattr(value, name) for name in names if name not in UNTYING_FIELDS)
         if not nested:
             return
         values = nested
+
+
+_LEAF_TYPES = frozenset({str, int, float, bool, Decimal, datetime, date, type(None)})
