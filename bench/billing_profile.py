@@ -6,7 +6,10 @@ database ``billing_profile_city_N``); every run copies it (a folder copy, or a d
 it as a template), then runs the prepayment and the settlement in this process with a cold
 aggregate cache, each followed by its catch-up timed apart, and prints per run the bills, wall and
 process CPU seconds, the totals (to compare bills before and after) and the peak RSS; with
-``--profile`` the settlement runs under cProfile and its top functions are printed.
+``--profile`` the settlement runs under cProfile and its top functions are printed. With
+``--settlement-only`` the prepayment is run once on a second kept city (``…-prepaid``, its
+catch-up included) and every later call copies that one and runs the settlement alone: quicker
+rounds, and a process that does nothing else (for ``py-spy record -- python -m …``).
 
 To compare with another checkout of the code (a ``git worktree`` of the commit before a change),
 run it with ``CODE_ROOT=/path/to/checkout``: that checkout's modules are imported first, the city
@@ -36,25 +39,26 @@ from infrastructure.container import bootstrap
 from infrastructure.settings import Backend, Environment, Settings
 
 
-def _sqlite_city(households: int, keep: Path) -> Settings:
+def _sqlite_city(households: int, keep: Path, prepaid: bool) -> Settings:
     base = keep / f"city-{households}"
     if not base.exists():
         with _progress(bench_console()) as progress:
             settings = Settings(environment=Environment.TEST, backend=Backend.SQLITE, data_dir=base)
             print(f"set-up {build_city(settings, households, progress, 'set-up'):.1f} s")
+    if prepaid:
+        prepaid_base = keep / f"city-{households}-prepaid"
+        if not prepaid_base.exists():
+            shutil.copytree(base, prepaid_base)
+            _prepay(Settings(environment=Environment.TEST, backend=Backend.SQLITE, data_dir=prepaid_base))
+        base = prepaid_base
     work = keep / f"work-{households}"
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(base, work)
     return Settings(environment=Environment.TEST, backend=Backend.SQLITE, data_dir=work)
 
 
-def _postgres_city(households: int) -> Settings:
-    name, work = f"billing_profile_city_{households}", f"billing_profile_city_{households}_work"
-    with _admin_connection() as connection:
-        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if not exists:
-            connection.execute(f'CREATE DATABASE "{name}"')
-    settings = Settings(
+def _postgres_settings(name: str) -> Settings:
+    return Settings(
         environment=Environment.TEST,
         backend=Backend.POSTGRES,
         postgres_host=POSTGRES_HOST,
@@ -62,17 +66,50 @@ def _postgres_city(households: int) -> Settings:
         postgres_user=POSTGRES_USER,
         postgres_dbname=name,
     )
-    if not exists:
-        with _progress(bench_console()) as progress:
-            print(f"set-up {build_city(settings, households, progress, 'set-up'):.1f} s")
+
+
+def _exists(name: str) -> bool:
     with _admin_connection() as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{work}" WITH (FORCE)')
+        return connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+
+
+def _copy_database(template: str, copy: str) -> None:
+    with _admin_connection() as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
         connection.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            (name,),
+            (template,),
         )
-        connection.execute(f'CREATE DATABASE "{work}" TEMPLATE "{name}"')
-    return settings.model_copy(update={"postgres_dbname": work})
+        connection.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{template}"')
+
+
+def _postgres_city(households: int, prepaid: bool) -> Settings:
+    name, work = f"billing_profile_city_{households}", f"billing_profile_city_{households}_work"
+    if not _exists(name):
+        with _admin_connection() as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        with _progress(bench_console()) as progress:
+            print(f"set-up {build_city(_postgres_settings(name), households, progress, 'set-up'):.1f} s")
+    if prepaid:
+        prepaid_name = f"{name}_prepaid"
+        if not _exists(prepaid_name):
+            _copy_database(name, prepaid_name)
+            _prepay(_postgres_settings(prepaid_name))
+        name = prepaid_name
+    _copy_database(name, work)
+    return _postgres_settings(work)
+
+
+def _prepay(settings: Settings) -> None:
+    """Run the prepayment and its catch-up on a kept city (once: the settlement-only rounds copy it)."""
+    container = bootstrap(_bench_settings(settings))
+    try:
+        container.ledger.clock = lambda: AFTER_SEASON
+        with _progress(bench_console()) as progress:
+            run_billing(container, BillKind.PREPAYMENT, progress, "prepaid city")
+            catch_up(container, progress, "catch-up")
+    finally:
+        container.close()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -81,24 +118,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--households", type=int, default=10_000)
     parser.add_argument("--keep", type=Path, default=Path("/tmp/heatledger-billing-profile"))
     parser.add_argument("--profile", action="store_true", help="profile the settlement")
+    parser.add_argument("--settlement-only", action="store_true", help="copy the prepaid city, run the settlement")
     arguments = parser.parse_args(argv)
+    prepaid = arguments.settlement_only
     if Backend(arguments.backend) is Backend.SQLITE:
-        settings = _sqlite_city(arguments.households, arguments.keep)
+        settings = _sqlite_city(arguments.households, arguments.keep, prepaid)
     else:
-        settings = _postgres_city(arguments.households)
-    for kind in (BillKind.PREPAYMENT, BillKind.SETTLEMENT):
+        settings = _postgres_city(arguments.households, prepaid)
+    kinds = (BillKind.SETTLEMENT,) if prepaid else (BillKind.PREPAYMENT, BillKind.SETTLEMENT)
+    for kind in kinds:
         container = bootstrap(_bench_settings(settings))
         try:
             container.ledger.clock = lambda: AFTER_SEASON
             profiler = cProfile.Profile() if arguments.profile and kind is BillKind.SETTLEMENT else None
             with _progress(bench_console()) as progress:
-                cpu_started = time.process_time()
+                cpu_started, thread_started = time.process_time(), time.thread_time()
                 if profiler is not None:
                     profiler.enable()
                 seconds, summary = run_billing(container, kind, progress, kind.value)
                 if profiler is not None:
                     profiler.disable()
                 cpu_seconds = time.process_time() - cpu_started
+                # The main thread's own CPU: the run's computing and saving, without the next
+                # chunk's reads made meanwhile in the reader thread (on SQLite they are in-process).
+                thread_seconds = time.thread_time() - thread_started
                 started = time.perf_counter()
                 events = catch_up(container, progress, "catch-up")
                 catch_up_seconds = time.perf_counter() - started
@@ -108,7 +151,8 @@ def main(argv: list[str] | None = None) -> None:
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(
             f"{arguments.backend} {kind.value}: {bills:,} bills in {seconds:.2f} s = {bills / seconds:,.0f} bills/s; "
-            f"process CPU {cpu_seconds:.1f} s = {bills / cpu_seconds:,.0f} bills/CPU s; "
+            f"process CPU {cpu_seconds:.1f} s = {bills / cpu_seconds:,.0f} bills/CPU s "
+            f"(main thread {thread_seconds:.1f} s); "
             f"charged {summary.charged_yuan}, credited {summary.credited_yuan}, "
             f"exceptions {len(summary.exceptions)}; catch-up {events:,} events in {catch_up_seconds:.1f} s; "
             f"peak RSS {rss_mb:,.0f} MB"

@@ -9,6 +9,7 @@ settlement policy makes of their difference. Every amount is 元, rounded by the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
@@ -98,7 +99,7 @@ class BillLine:
         return {"code": self.code, "amount_yuan": self.amount_yuan, "figures": dict(self.figures)}
 
     @classmethod
-    def from_record(cls, record: dict[str, object]) -> BillLine:
+    def from_record(cls, record: Mapping[str, object]) -> BillLine:
         amount = record.get("amount_yuan")
         figures = record.get("figures") or {}
         assert isinstance(figures, dict)

@@ -1,0 +1,101 @@
+"""The main thread's CPU per bill of a settlement, part by part, on a kept city: steady figures.
+
+``python -m bench.billing_chunk_cpu [--households N] [--backend sqlite|postgres] [--chunks C]``
+copies ``bench.billing_profile``'s prepaid city (``--settlement-only`` makes it), reads C chunks'
+inputs once (not timed), then times, with the thread's CPU clock and the best of ``--rounds``, what
+the run's main thread does per chunk: the periods loaded in bulk from a cold cache
+(``_RunJob._periods``), each settled (``_RunJob._period`` and ``_issue``: the domain and its
+events) and the new events made stored events (the transcoder: what a save encodes). Nothing is
+saved: every round evicts what it loaded. Figures in microseconds per bill; the machine's load
+barely moves them, which is what this is for (before and after a change, with ``CODE_ROOT``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+if os.environ.get("CODE_ROOT"):
+    sys.path.insert(0, os.environ["CODE_ROOT"])
+
+import argparse
+import time
+from collections import Counter
+from pathlib import Path
+
+from application.billing_runs import CHUNK_SIZE, MAXIMUM_HOUSEHOLDS_PER_RUN, RunRequest
+from bench.billing import AFTER_SEASON, CLERK, SEASON, _bench_settings
+from bench.billing_profile import _postgres_city, _sqlite_city
+from domain.billing import BillKind
+from domain.day_split import business_day
+from domain.values import CommandContext
+from infrastructure.container import bootstrap
+from infrastructure.settings import Backend
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--households", type=int, default=10_000)
+    parser.add_argument("--keep", type=Path, default=Path("/tmp/heatledger-billing-profile"))
+    parser.add_argument("--chunks", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    arguments = parser.parse_args(argv)
+    if Backend(arguments.backend) is Backend.SQLITE:
+        settings = _sqlite_city(arguments.households, arguments.keep, prepaid=True)
+    else:
+        settings = _postgres_city(arguments.households, prepaid=True)
+    container = bootstrap(_bench_settings(settings))
+    try:
+        container.ledger.clock = lambda: AFTER_SEASON
+        print(_measure(container, arguments.chunks, arguments.rounds))
+    finally:
+        container.close()
+
+
+def _measure(container, chunk_count: int, rounds: int) -> str:  # type: ignore[no-untyped-def]
+    runs, ledger = container.billing_runs, container.ledger
+    request = RunRequest(BillKind.SETTLEMENT, SEASON)
+    households = runs.inputs.households(None, MAXIMUM_HOUSEHOLDS_PER_RUN)
+    summary_context = CommandContext(CLERK.name, "chunk cpu", __import__("uuid").uuid4())
+    from application.billing_runs import RunSummary
+
+    summary = RunSummary(summary_context.correlation_id, request.kind, SEASON.code, None, None)
+    today = business_day(AFTER_SEASON)
+    (group, members), *_ = runs._groups(request, households)
+    job, billable = runs._job(group, members, today, summary_context, summary)
+    job.prepare(billable)
+    chunks = [billable[start : start + CHUNK_SIZE] for start in range(0, len(billable), CHUNK_SIZE)][:chunk_count]
+    reads = [job.read(chunk) for chunk in chunks]
+    best: Counter[str] = Counter()
+    bills = 0
+    for round_number in range(rounds):
+        seconds: Counter[str] = Counter()
+        bills = 0
+        for chunk, read in zip(chunks, reads, strict=True):
+            ledger.evict_ids([__import__("domain.ids", fromlist=["ids"]).billing_period_id(h.account_number, SEASON.code) for h in chunk])
+            started = time.thread_time()
+            loaded = job._periods(chunk)
+            seconds["load"] += time.thread_time() - started
+            started = time.thread_time()
+            periods = []
+            for household in chunk:
+                period = job._period(household, loaded)
+                periods.append(period)
+                issued = job._issue(period, household, read.records.get(household.household_id), read.readers, read.position)
+                bills += len(issued or ())
+            seconds["settle"] += time.thread_time() - started
+            started = time.thread_time()
+            for period in periods:
+                for event in period.pending_events:
+                    ledger.mapper.to_stored_event(event)
+            seconds["encode"] += time.thread_time() - started
+            ledger.evict(periods)
+        for part, value in seconds.items():
+            best[part] = value if round_number == 0 else min(best[part], value)
+    parts = ", ".join(f"{part} {value / bills * 1e6:.0f}" for part, value in best.items())
+    return f"{bills:,} bills, µs of main-thread CPU per bill: {parts}; sum {sum(best.values()) / bills * 1e6:.0f}"
+
+
+if __name__ == "__main__":
+    main()
