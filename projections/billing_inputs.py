@@ -222,14 +222,25 @@ class SqlBillingInputs(BillingInputs):
         before ``window_end`` among the readings that bound the household's own intervals in the
         days (so a meter moved to another flat gives this one only the readings of its time here)."""
         dc = daily_consumption.c
-        intervals = (
-            select(dc.household_id, dc.meter_id, dc.interval_start_at, meter_intervals.c.end_at)
-            .join(
-                meter_intervals,
-                and_(meter_intervals.c.meter_id == dc.meter_id, meter_intervals.c.start_at == dc.interval_start_at),
-            )
+        # The intervals are made distinct before their ends are joined: a day row per interval
+        # and day (151 a season for monthly reads, 24 a day for hourly ones) looked its interval
+        # up one by one before; (meter_id, start_at) is the intervals' key, so the join after
+        # gives the same rows (issue 17: a third of the query's time on SQLite).
+        starts = (
+            select(dc.household_id, dc.meter_id, dc.interval_start_at)
             .where(dc.household_id.in_(chunk), dc.meter_kind == _HOUSEHOLD, dc.day.between(first_day, last_day))
             .distinct()
+            .subquery("interval_starts")
+        )
+        intervals = (
+            select(starts.c.household_id, starts.c.meter_id, starts.c.interval_start_at, meter_intervals.c.end_at)
+            .join(
+                meter_intervals,
+                and_(
+                    meter_intervals.c.meter_id == starts.c.meter_id,
+                    meter_intervals.c.start_at == starts.c.interval_start_at,
+                ),
+            )
             .cte("household_intervals")
         )
         bounds = union(
@@ -375,11 +386,21 @@ def _totals(evidence: Any, per_meter: bool) -> Any:
     ]
     if not per_meter:
         return select(*columns).group_by(evidence.c.household_id)
+    # Grouped by the meter's id, its serial joined to the groups rather than to every row (the
+    # serial is the meter's natural key: the same groups, a fifth less of the query's time).
+    grouped = select(*columns, evidence.c.meter_id).group_by(evidence.c.household_id, evidence.c.meter_id)
+    by_meter = grouped.subquery("by_meter")
     return (
-        select(*columns, meters.c.serial)
-        .join(meters, meters.c.meter_id == evidence.c.meter_id)
-        .group_by(evidence.c.household_id, meters.c.serial)
-        .order_by(evidence.c.household_id, meters.c.serial)
+        select(
+            by_meter.c.household_id,
+            by_meter.c.measured_gj,
+            by_meter.c.estimated_gj,
+            by_meter.c.days_measured,
+            by_meter.c.days_usable,
+            meters.c.serial,
+        )
+        .join(meters, meters.c.meter_id == by_meter.c.meter_id)
+        .order_by(by_meter.c.household_id, meters.c.serial)
     )
 
 
