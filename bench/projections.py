@@ -327,7 +327,18 @@ def split_rebuild_warm(container: Container, events: int, processes: int) -> Tim
     assert done.applied == events, f"the split rebuild applied {done.applied} of {events} events"
     shares = ", ".join(f"{share:,}" for share in done.plan.events)
     path = f"rebuild split by building, {processes} processes forked from a warm one (events each: {shares})"
-    return Timed(path, events, wall, cpu)
+    own_cpu = cpu - sum(work.cpu_seconds for work in done.groups)
+    slowest = max(work.cpu_seconds for work in done.groups)
+    parts = (
+        ("this process: empty, plan, city-wide, finish (CPU s)", own_cpu),
+        ("each group's process (CPU s): " + ", ".join(f"{work.cpu_seconds:.2f}" for work in done.groups), slowest),
+        (
+            "held SQLite's write lock (wall s, all processes)" if container.engine.dialect.name == "sqlite" else "",
+            sum(work.locked_seconds for work in done.groups),
+        ),
+        ("critical path: this process + the slowest group (CPU s)", own_cpu + slowest),
+    )
+    return Timed(path, events, wall, cpu, tuple(part for part in parts if part[0]))
 
 
 def empty_read_models(engine: Engine) -> None:
@@ -445,7 +456,8 @@ def report(console: Console, figures: Figures, households: int, days: int) -> No
             f"{figures.ratio(step):.2f}",
         )
         for part, seconds in step.parts:
-            table.add_row(f"  {part}", "", f"{seconds:.2f}", f"{step.events / seconds:,.0f}" if "catch" in part else "")
+            rate = f"{step.events / seconds:,.0f}" if "catch" in part or "critical" in part else ""
+            table.add_row(f"  {part}", "", f"{seconds:.2f}", rate)
     raw = figures.raw
     table.add_row(
         raw.path,

@@ -26,6 +26,7 @@ answer as they were left, and nothing catches up) until a rebuild (split or not)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -57,11 +58,12 @@ MOST_PROCESSES = 64
 
 @dataclass(frozen=True)
 class SplitRebuild:
-    """What a split rebuild did: the plan, and the events applied in all (the plan's and those
-    caught up after it)."""
+    """What a split rebuild did: the plan, the events applied in all (the plan's and those caught
+    up after it), and each group's work."""
 
     plan: RebuildPlan
     applied: int
+    groups: tuple[GroupWork, ...] = ()  # each group's work, as its process reported it
 
 
 def rebuild_split(
@@ -88,13 +90,12 @@ def rebuild_split(
     )
     applied = apply_city_wide(source, engine, projection, plan.city_wide, stop)
     if open_store is None or processes == 1:
-        for group in reversed(plan.groups):
-            applied += apply_group(source, engine, projection, group, stop, processes)
+        groups = [apply_group(source, engine, projection, group, stop, processes) for group in reversed(plan.groups)]
     else:
-        applied += _apply_in_processes(open_store, projection, plan, processes)
+        groups = _apply_in_processes(open_store, projection, plan, processes)
     _finish(engine, projection, source.name, stop)
-    applied += runner.catch_up()
-    return SplitRebuild(plan, applied)
+    applied += sum(work.applied for work in groups) + runner.catch_up()
+    return SplitRebuild(plan, applied, tuple(groups))
 
 
 def apply_city_wide(
@@ -108,30 +109,48 @@ def apply_city_wide(
     return len(notifications)
 
 
+@dataclass
+class GroupWork:
+    """What one group's process did: events applied, its CPU seconds, and (wall seconds) how
+    long it waited for SQLite's write lock and how long it held it."""
+
+    applied: int = 0
+    cpu_seconds: float = 0.0
+    lock_wait_seconds: float = 0.0
+    locked_seconds: float = 0.0
+
+
 def apply_group(
     source: EventSource, engine: Engine, projection: Projection, group: Collection[UUID], stop: int, processes: int
-) -> int:
+) -> GroupWork:
     """Apply the events of ``group``'s aggregates up to ``stop``, in notification order, one
-    window of notification ids per transaction; returns how many."""
+    window of notification ids per transaction."""
     reader = ScopedWindows(source.recorder, group)
     decoder = ReadingEventDecoder(source.mapper)
     span = EVENTS_PER_WINDOW * processes
-    applied = 0
+    work = GroupWork()
+    cpu_before = time.process_time()
     for after in range(0, stop, span):
         with collector_paused():  # thousands of events and rows, no cycles (application/collector.py)
             notifications = reader.window(after, min(after + span, stop))
             if notifications:
                 domain_events = decoder.decode_all(notifications)
-                _apply(engine, projection, domain_events)
-                applied += len(notifications)
+                _apply(engine, projection, domain_events, work)
+                work.applied += len(notifications)
                 del domain_events
-    return applied
+    work.cpu_seconds = time.process_time() - cpu_before
+    return work
 
 
-def _apply(engine: Engine, projection: Projection, domain_events: Sequence[Any]) -> None:
+def _apply(engine: Engine, projection: Projection, domain_events: Sequence[Any], work: GroupWork | None = None) -> None:
     with engine.connect() as connection, page_cache_for(connection, len(domain_events)), connection.begin():
+        asked = time.perf_counter()
         _take_write_lock(connection, projection)
+        taken = time.perf_counter()
         projection.apply_batch(connection, domain_events)
+    if work is not None:
+        work.lock_wait_seconds += taken - asked
+        work.locked_seconds += time.perf_counter() - taken  # the commit included
 
 
 def _take_write_lock(connection: Connection, projection: Projection) -> None:
@@ -147,16 +166,16 @@ def _take_write_lock(connection: Connection, projection: Projection) -> None:
     )
 
 
-def _apply_in_processes(open_store: Any, projection: Projection, plan: RebuildPlan, processes: int) -> int:
+def _apply_in_processes(open_store: Any, projection: Projection, plan: RebuildPlan, processes: int) -> list[GroupWork]:
     arguments = [(open_store, type(projection), group, plan.stop, processes) for group in plan.groups if group]
     with ProcessPoolExecutor(max_workers=len(arguments) or 1, mp_context=get_context("fork")) as pool:
         futures = [pool.submit(_group_process, *argument) for argument in arguments]
-        return sum(future.result() for future in futures)
+        return [future.result() for future in futures]
 
 
 def _group_process(
     open_store: Any, projection_type: type[Any], group: Iterable[UUID], stop: int, processes: int
-) -> int:
+) -> GroupWork:
     """In a new process: open the store anew and apply one group."""
     source, engine = open_store()
     try:
