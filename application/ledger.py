@@ -22,10 +22,11 @@ from eventsourcing.persistence import InfrastructureFactory, IntegrityError, JSO
 
 from application.authorization import Permission, Principal
 from application.collector import collector_paused
+from application.event_encoding import FastEncodingTranscoder
 from application.ingestion import MAXIMUM_BATCH_SIZE, BatchReport, ReadingItem, judge_batch
 from application.locks import CommandLocks, SharedExclusiveLock
 from application.reading_history import MeterHistory, StoredReadings
-from application.transcodings import LedgerTranscoder, register_ledger_transcodings
+from application.transcodings import register_ledger_transcodings
 from domain import ids
 from domain.day_split import business_day
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
@@ -136,11 +137,12 @@ class HeatLedger(Application[UUID]):
         self._command_lock = self.locks.process
 
     def construct_transcoder(self) -> Transcoder:
-        """The ledger's JSON transcoder (same stored form as the library's, faster decoding), unless
-        the environment names another with TRANSCODER_TOPIC."""
+        """The ledger's JSON transcoder (same stored form as the library's, faster decoding and
+        encoding: application/event_encoding.py), unless the environment names another with
+        TRANSCODER_TOPIC."""
         if self.factory.env.get(InfrastructureFactory.TRANSCODER_TOPIC):
             return super().construct_transcoder()
-        transcoder = LedgerTranscoder()
+        transcoder = FastEncodingTranscoder()
         self.register_transcodings(transcoder)
         return transcoder
 
