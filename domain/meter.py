@@ -22,7 +22,7 @@ from eventsourcing.domain import Aggregate, event
 from domain import ids
 from domain.day_split import MAXIMUM_INTERVAL_DAYS
 from domain.errors import ConflictError, InvalidInputError, NotFoundError, ReadingRejectedError
-from domain.heat_physics import DEFAULT_PERMANENT_FLOW_M3_H, check_interval
+from domain.heat_physics import DEFAULT_PERMANENT_FLOW_M3_H, PlausibilityCheck, check_interval
 from domain.implausible_heat import HeatDecision, IntervalEvidence, check_decision
 from domain.rated_limits import (
     InstantValues,
@@ -81,6 +81,11 @@ INSTANT_DECIMALS = 3
 MAXIMUM_INSTANT_VALUE = Decimal(10) ** 9
 MINIMUM_TEMPERATURE_C = Decimal(-50)
 MAXIMUM_TEMPERATURE_C = Decimal(250)
+
+
+_ACCURACY_CLASSES = {member.value: member for member in AccuracyClass}
+_FLOW_SENSOR_SIDES = {member.value: member for member in FlowSensorSide}
+_METER_KINDS = {member.value: member for member in MeterKind}
 
 
 def _measured_at(reading: RememberedReading) -> datetime:
@@ -486,17 +491,19 @@ class Meter(Aggregate):
             state["minimum_temperature_difference_k"],
         )
 
+    # The members are looked up by value (a reading asks for them several times; calling the
+    # enumeration costs a microsecond); a value no member has still raises as the call does.
     @property
     def accuracy_class(self) -> AccuracyClass:
-        return AccuracyClass(self._accuracy_class)
+        return _ACCURACY_CLASSES.get(self._accuracy_class) or AccuracyClass(self._accuracy_class)
 
     @property
     def flow_sensor_side(self) -> FlowSensorSide:
-        return FlowSensorSide(self._flow_sensor_side)
+        return _FLOW_SENSOR_SIDES.get(self._flow_sensor_side) or FlowSensorSide(self._flow_sensor_side)
 
     @property
     def kind(self) -> MeterKind:
-        return MeterKind(self._kind)
+        return _METER_KINDS.get(self._kind) or MeterKind(self._kind)
 
     # -- attachment ---------------------------------------------------------------------------
 
@@ -989,8 +996,12 @@ class Meter(Aggregate):
         self, position: int, direction: int, has: Callable[[RememberedReading], bool]
     ) -> RememberedReading | None:
         """The closest remembered reading before (-1) or from (+1) ``position`` for which ``has`` holds."""
-        indexes = range(position - 1, -1, -1) if direction < 0 else range(position, len(self.window))
-        return next((self.window[index] for index in indexes if has(self.window[index])), None)
+        window = self.window
+        for index in range(position - 1, -1, -1) if direction < 0 else range(position, len(window)):
+            reading = window[index]
+            if has(reading):
+                return reading
+        return None
 
     @staticmethod
     def _unwrapped(
@@ -1076,23 +1087,7 @@ class Meter(Aggregate):
 
     def _interval(self, start: RememberedReading, end: RememberedReading) -> MeteredInterval:
         """The metered interval between two readings, with its k·Δθ·ΔV plausibility check and
-        the rated limits it breaks."""
-        interval = self._checked_interval(start, end)
-        if interval.quality != IntervalQuality.MEASURED:
-            return interval
-        hours = Decimal((end.measured_at - start.measured_at).total_seconds()) / 3600
-        figures = IntervalFigures(
-            interval.energy_gj,
-            interval.volume_m3,
-            hours,
-            InstantValues(start.flow_temperature_c, start.return_temperature_c),
-            InstantValues(end.flow_temperature_c, end.return_temperature_c),
-        )
-        breaches = joined(interval_breaches(figures, self.rated_limits))
-        return replace(interval, limit_breaches=breaches) if breaches else interval
-
-    def _checked_interval(self, start: RememberedReading, end: RememberedReading) -> MeteredInterval:
-        """The metered interval between two readings, with its k·Δθ·ΔV plausibility check."""
+        the rated limits it breaks (a measured interval only), made once with every field."""
         energy = end.energy_unwrapped_gj - start.energy_unwrapped_gj
         volume = None
         if start.volume_unwrapped_m3 is not None and end.volume_unwrapped_m3 is not None:
@@ -1102,26 +1097,52 @@ class Meter(Aggregate):
             quality = IntervalQuality.ESTIMATED
         if start.faulty or end.faulty:
             quality = IntervalQuality.FAULTY
-        interval = MeteredInterval(
+        household = self.household_for_interval(start.measured_at, end.measured_at)
+        if quality is not IntervalQuality.MEASURED:
+            return MeteredInterval(start.measured_at, end.measured_at, energy, volume, household, quality=quality)
+        hours = Decimal((end.measured_at - start.measured_at).total_seconds()) / 3600
+        check = self._plausibility(start, end, energy, volume, hours)
+        figures = IntervalFigures(
+            energy,
+            volume,
+            hours,
+            InstantValues(start.flow_temperature_c, start.return_temperature_c),
+            InstantValues(end.flow_temperature_c, end.return_temperature_c),
+        )
+        breaches = joined(interval_breaches(figures, self.rated_limits))
+        if check is None:
+            return MeteredInterval(
+                start.measured_at, end.measured_at, energy, volume, household, quality=quality, limit_breaches=breaches
+            )
+        return MeteredInterval(
             start.measured_at,
             end.measured_at,
             energy,
             volume,
-            self.household_for_interval(start.measured_at, end.measured_at),
-            quality=quality,
+            household,
+            check.expected_energy_gj,
+            check.deviation_percent,
+            check.permissible_error_percent,
+            quality,
+            breaches,
         )
-        temperatures = (
-            start.flow_temperature_c,
-            start.return_temperature_c,
-            end.flow_temperature_c,
-            end.return_temperature_c,
-        )
-        if volume is None or quality is not IntervalQuality.MEASURED or None in temperatures:
-            return interval
-        start_flow, start_return, end_flow, end_return = (t for t in temperatures if t is not None)
-        hours = Decimal((end.measured_at - start.measured_at).total_seconds()) / 3600
+
+    def _plausibility(
+        self,
+        start: RememberedReading,
+        end: RememberedReading,
+        energy: Decimal,
+        volume: Decimal | None,
+        hours: Decimal,
+    ) -> PlausibilityCheck | None:
+        """The k·Δθ·ΔV check of a measured interval from its ends' mean temperatures; None when
+        it has no volume, an end lacks a temperature or the check cannot be made."""
+        start_flow, start_return = start.flow_temperature_c, start.return_temperature_c
+        end_flow, end_return = end.flow_temperature_c, end.return_temperature_c
+        if volume is None or start_flow is None or start_return is None or end_flow is None or end_return is None:
+            return None
         try:
-            check = check_interval(
+            return check_interval(
                 energy,
                 volume,
                 hours,
@@ -1132,20 +1153,7 @@ class Meter(Aggregate):
                 self.permanent_flow_m3_h,
             )
         except ValueError:
-            check = None  # temperatures outside the physical range of the check: leave it unchecked
-        if check is None:
-            return interval
-        return MeteredInterval(
-            interval.start,
-            interval.end,
-            energy,
-            volume,
-            interval.household_id,
-            check.expected_energy_gj,
-            check.deviation_percent,
-            check.permissible_error_percent,
-            quality,
-        )
+            return None  # temperatures outside the physical range of the check: leave it unchecked
 
     @event(ReadingRecorded)
     def _reading_recorded(

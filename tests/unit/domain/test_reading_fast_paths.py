@@ -4,13 +4,14 @@ Each cached or shortened computation is compared with the computation it replace
 temperature pair with the uncached function, a meter's shared rated limits with limits built anew
 (verdicts of every rule, for limits written with other exponents too), the fingerprint with its
 definition over ``dataclasses.fields``, a register's decimals check with the quantum made per call,
-and the reading event triggered directly with the one the command method's decorator triggers.
+the reading event triggered directly with the one the command method's decorator triggers, and an
+interval made at once with the interval checked, then flagged with its breaches (as it was made).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,7 +20,7 @@ from uuid import uuid4
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.heat_physics import heat_coefficient_mj_per_m3_k
+from domain.heat_physics import check_interval, heat_coefficient_mj_per_m3_k
 from domain.meter import INSTANT_DECIMALS, REGISTER_DECIMALS, Meter, _bounded
 from domain.rated_limits import (
     InstantValues,
@@ -29,9 +30,9 @@ from domain.rated_limits import (
     reading_breaches,
     shared_limits,
 )
-from domain.readings import ReadingValues
-from domain.values import AccuracyClass, FlowSensorSide, ReadingSource
-from tests.strategies import COMMISSIONED_AT, RECEIVED_LATER, new_meter
+from domain.readings import IntervalQuality, MeteredInterval, ReadingValues, RememberedReading
+from domain.values import AccuracyClass, FlowSensorSide, MeterKind, ReadingSource
+from tests.strategies import COMMISSIONED_AT, RECEIVED_LATER, context, new_meter
 
 temperatures = st.decimals(min_value=Decimal(-5), max_value=Decimal(210), places=3)
 sides = st.sampled_from(list(FlowSensorSide))
@@ -215,3 +216,119 @@ def test_the_reading_event_is_the_one_the_command_method_triggers(
     ]
     assert replica.window == meter.window and replica.version == meter.version
     assert datetime.now(UTC) - recorded[-1].timestamp < timedelta(minutes=5)
+
+
+def _plain_interval(meter: Meter, start: RememberedReading, end: RememberedReading) -> MeteredInterval:
+    """The interval as it was made before it was made once: checked, then flagged by replace()."""
+    energy = end.energy_unwrapped_gj - start.energy_unwrapped_gj
+    volume = None
+    if start.volume_unwrapped_m3 is not None and end.volume_unwrapped_m3 is not None:
+        volume = end.volume_unwrapped_m3 - start.volume_unwrapped_m3
+    quality = IntervalQuality.MEASURED
+    if start.estimated or end.estimated:
+        quality = IntervalQuality.ESTIMATED
+    if start.faulty or end.faulty:
+        quality = IntervalQuality.FAULTY
+    interval = MeteredInterval(
+        start.measured_at,
+        end.measured_at,
+        energy,
+        volume,
+        meter.household_for_interval(start.measured_at, end.measured_at),
+        quality=quality,
+    )
+    temperatures = (
+        start.flow_temperature_c,
+        start.return_temperature_c,
+        end.flow_temperature_c,
+        end.return_temperature_c,
+    )
+    hours = Decimal((end.measured_at - start.measured_at).total_seconds()) / 3600
+    if volume is not None and quality is IntervalQuality.MEASURED and None not in temperatures:
+        start_flow, start_return, end_flow, end_return = (t for t in temperatures if t is not None)
+        try:
+            check = check_interval(
+                energy,
+                volume,
+                hours,
+                (start_flow + end_flow) / 2,
+                (start_return + end_return) / 2,
+                FlowSensorSide(meter._flow_sensor_side),
+                AccuracyClass(meter._accuracy_class),
+                meter.permanent_flow_m3_h,
+            )
+        except ValueError:
+            check = None
+        if check is not None:
+            interval = MeteredInterval(
+                interval.start,
+                interval.end,
+                energy,
+                volume,
+                interval.household_id,
+                check.expected_energy_gj,
+                check.deviation_percent,
+                check.permissible_error_percent,
+                quality,
+            )
+    if interval.quality != IntervalQuality.MEASURED:
+        return interval
+    figures = IntervalFigures(
+        interval.energy_gj,
+        interval.volume_m3,
+        hours,
+        InstantValues(start.flow_temperature_c, start.return_temperature_c),
+        InstantValues(end.flow_temperature_c, end.return_temperature_c),
+    )
+    limits = RatedLimits(
+        meter.permanent_flow_m3_h,
+        meter.maximum_flow_m3_h,
+        meter.minimum_temperature_c,
+        meter.maximum_temperature_c,
+        meter.minimum_temperature_difference_k,
+    )
+    breaches = ",".join(rule.value for rule in interval_breaches(figures, limits))
+    return replace(interval, limit_breaches=breaches) if breaches else interval
+
+
+@st.composite
+def remembered_readings(draw: st.DrawFn, measured_at: datetime) -> RememberedReading:
+    energy = draw(st.decimals(min_value=Decimal(0), max_value=Decimal(50), places=3))
+    volume = draw(st.one_of(st.none(), st.decimals(min_value=Decimal(0), max_value=Decimal(900), places=2)))
+    return RememberedReading(
+        measured_at=measured_at,
+        energy_register_gj=energy,
+        energy_unwrapped_gj=energy,
+        volume_register_m3=volume,
+        volume_unwrapped_m3=volume,
+        operating_hours=None,
+        flow_temperature_c=draw(instants),
+        return_temperature_c=draw(instants),
+        fingerprint="x",
+        faulty=draw(st.booleans()),
+        estimated=draw(st.booleans()),
+    )
+
+
+@given(
+    data=st.data(),
+    hours=st.integers(min_value=1, max_value=24 * 40),
+    side=sides,
+    accuracy=st.sampled_from(list(AccuracyClass)),
+    attached_hours=st.one_of(st.none(), st.integers(min_value=-48, max_value=24 * 40)),
+)
+def test_an_interval_made_once_is_the_interval_checked_then_flagged(
+    data: st.DataObject, hours: int, side: FlowSensorSide, accuracy: AccuracyClass, attached_hours: int | None
+) -> None:
+    meter = Meter.commission("M-1", "", "", accuracy, side, MeterKind.HOUSEHOLD, COMMISSIONED_AT, context())
+    start_moment = COMMISSIONED_AT + timedelta(days=2)
+    if attached_hours is not None:
+        meter.attach_to(uuid4(), start_moment + timedelta(hours=attached_hours), context())
+    start = data.draw(remembered_readings(start_moment))
+    end = data.draw(remembered_readings(start_moment + timedelta(hours=hours)))
+    made = meter._interval(start, end)
+    plain = _plain_interval(meter, start, end)
+    assert made == plain
+    assert [type(getattr(made, name)) for name in MeteredInterval.__slots__] == [
+        type(getattr(plain, name)) for name in MeteredInterval.__slots__
+    ]
