@@ -23,6 +23,8 @@ DEFAULT_MINIMUM_TEMPERATURE_DIFFERENCE_K = Decimal(3)
 # Permanent flow rate q_p of a typical household meter (DN20), used when a meter declares none.
 DEFAULT_PERMANENT_FLOW_M3_H = Decimal("2.5")
 MAXIMUM_FLOW_SENSOR_ERROR_PERCENT = Decimal(5)
+# Constants of the checks, made once (a Decimal from text costs more than the arithmetic with it).
+_HALF, _HUNDREDTH, _MICRO = Decimal("0.5"), Decimal("0.01"), Decimal("0.000001")
 
 _FLOW_SENSOR_ERROR = {
     # class: (constant part %, coefficient of q_p/q %)
@@ -83,10 +85,12 @@ def maximum_permissible_error_percent(
     """The complete meter's MPE in percent: flow sensor + calculator + temperature pair (EN 1434)."""
     if flow_rate_m3_h <= 0 or temperature_difference_k <= 0:
         raise ValueError("flow rate and temperature difference must be positive")
-    constant, coefficient = _FLOW_SENSOR_ERROR[AccuracyClass(accuracy_class)]
+    # Looked up by value first (a member and its text hash alike); anything else is made a member,
+    # which raises ValueError for a class that does not exist.
+    constant, coefficient = _FLOW_SENSOR_ERROR.get(accuracy_class) or _FLOW_SENSOR_ERROR[AccuracyClass(accuracy_class)]
     flow_sensor = min(constant + coefficient * permanent_flow_m3_h / flow_rate_m3_h, MAXIMUM_FLOW_SENSOR_ERROR_PERCENT)
-    calculator = Decimal("0.5") + minimum_temperature_difference_k / temperature_difference_k
-    temperature_pair = Decimal("0.5") + 3 * minimum_temperature_difference_k / temperature_difference_k
+    calculator = _HALF + minimum_temperature_difference_k / temperature_difference_k
+    temperature_pair = _HALF + 3 * minimum_temperature_difference_k / temperature_difference_k
     return flow_sensor + calculator + temperature_pair
 
 
@@ -124,11 +128,11 @@ def check_interval(
     if volume_increase_m3 <= 0 or hours <= 0 or temperature_difference_k <= 0:
         return None
     k = heat_coefficient_mj_per_m3_k(mean_flow_c, mean_return_c, side)
-    expected_gj = (k * temperature_difference_k * volume_increase_m3 / 1000).quantize(Decimal("0.000001"))
+    expected_gj = (k * temperature_difference_k * volume_increase_m3 / 1000).quantize(_MICRO)
     if expected_gj == 0:
         return None
-    deviation = ((energy_increase_gj - expected_gj) / expected_gj * 100).quantize(Decimal("0.01"))
+    deviation = ((energy_increase_gj - expected_gj) / expected_gj * 100).quantize(_HUNDREDTH)
     permissible = maximum_permissible_error_percent(
         accuracy_class, volume_increase_m3 / hours, temperature_difference_k, permanent_flow_m3_h
-    ).quantize(Decimal("0.01"))
+    ).quantize(_HUNDREDTH)
     return PlausibilityCheck(expected_gj, deviation, permissible)

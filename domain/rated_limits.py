@@ -41,6 +41,7 @@ ALLOWED_MINIMUM_TEMPERATURE_DIFFERENCES_K = (Decimal(1), Decimal(3), Decimal(5),
 LOWEST_TEMPERATURE_C, HIGHEST_TEMPERATURE_C = Decimal(0), Decimal(200)
 HIGHEST_FLOW_M3_H = Decimal(100_000)
 JOULES_PER_KILOWATT_HOUR_IN_MJ = Decimal("3.6")  # 1 kWh = 3.6 MJ: MJ/h ÷ 3.6 = kW
+_THOUSANDTH = Decimal("0.001")  # the power's places, made once
 
 
 class LimitRule(StrEnum):
@@ -164,7 +165,7 @@ def reading_breaches(
 def expected_power_kw(flow_rate_m3_h: Decimal, flow_c: Decimal, return_c: Decimal, side: FlowSensorSide) -> Decimal:
     """P = q·k·Δθ: m³/h × MJ/(m³·K) × K = MJ/h, ÷ 3.6 = kW (to 0.001 kW)."""
     k = heat_coefficient_mj_per_m3_k(flow_c, return_c, side)
-    return (flow_rate_m3_h * k * (flow_c - return_c) / JOULES_PER_KILOWATT_HOUR_IN_MJ).quantize(Decimal("0.001"))
+    return (flow_rate_m3_h * k * (flow_c - return_c) / JOULES_PER_KILOWATT_HOUR_IN_MJ).quantize(_THOUSANDTH)
 
 
 def power_inconsistent(
