@@ -271,6 +271,19 @@ def set_up(container: Container, households: int, progress: Progress, label: str
         date(2025, 9, 20),
     )
     catch_up(container, progress, f"{label}: projection catch-up")
+    analyze(container)
+
+
+def analyze(container: Container) -> None:
+    """Give PostgreSQL's planner the city's statistics, as autovacuum would on a server in service.
+
+    The development server runs with autovacuum off: a city made in one go had none, and the
+    planner, taking every table for empty, scanned the whole event table for a chunk's 250 billing
+    periods (53 ms against 11 ms by its key, EXPLAIN ANALYZE at 10,000 households). SQLite's
+    planner needs no statistics for these queries."""
+    if container.settings.backend is Backend.POSTGRES:
+        with container.engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE")
 
 
 def catch_up(container: Container, progress: Progress, description: str) -> int:

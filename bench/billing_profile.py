@@ -32,7 +32,7 @@ import shutil
 import time
 from pathlib import Path
 
-from bench.billing import AFTER_SEASON, _bench_settings, build_city, catch_up, run_billing
+from bench.billing import AFTER_SEASON, _bench_settings, analyze, build_city, catch_up, run_billing
 from bench.ingest import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, _admin_connection, _progress, bench_console
 from domain.billing import BillKind
 from infrastructure.container import bootstrap
@@ -108,6 +108,7 @@ def _prepay(settings: Settings) -> None:
         with _progress(bench_console()) as progress:
             run_billing(container, BillKind.PREPAYMENT, progress, "prepaid city")
             catch_up(container, progress, "catch-up")
+        analyze(container)
     finally:
         container.close()
 
