@@ -531,6 +531,11 @@ def _rebuild_split(container: Container, console: Console, processes: int) -> No
         f"Read models rebuilt: {done.applied} events applied "
         f"({len(done.plan.city_wide)} city-wide aggregates first; events per process: {shares})."
     )
+    if container.settings.backend is Backend.SQLITE:
+        console.print(
+            "On SQLite the processes decode side by side but write one at a time (one writer per "
+            "database): measured no faster than one process (docs/scaling.md)."
+        )
 
 
 # -- readings import --------------------------------------------------------------------------

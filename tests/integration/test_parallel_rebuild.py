@@ -196,3 +196,26 @@ def test_nothing_catches_up_while_a_split_rebuild_runs(container: Container) -> 
     assert container.runner.catch_up() == 0  # a rebuild in progress: nothing applied meanwhile
     live_after = rebuild_split(container.ledger, container.engine, LedgerProjection(), 2)
     assert live_after.applied == container.runner.max_notification_id()
+
+
+class FailingOnPayments(LedgerProjection):
+    """The ledger projection, but a payment's event fails (as a handler's bug or a lost database
+    would): the group holding it fails."""
+
+    def apply_batch(self, connection: Any, domain_events: Any) -> None:
+        if any(type(event).__name__ == "Received" for event in domain_events):
+            raise RuntimeError("a group failed")
+        super().apply_batch(connection, domain_events)
+
+
+def test_a_failed_split_rebuild_holds_the_catch_up_until_a_rebuild_runs_again(container: Container) -> None:
+    community = Community((0, 1), (), 2, (False,) * 2, (False,) * 2, (True, False), False)
+    play(container, community, "fail")
+    live = projection_rows(container.engine)
+    with pytest.raises(RuntimeError, match="a group failed"):
+        rebuild_split(container.ledger, container.engine, FailingOnPayments(), 2)
+    assert tracking_position(container) == REBUILDING
+    assert container.runner.catch_up() == 0  # nothing written into the half-built tables
+    last = container.runner.max_notification_id()
+    assert container.runner.rebuild() == last  # the plain rebuild starts again from nothing
+    assert projection_rows(container.engine) == live
