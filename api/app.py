@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, routing
 
+from api.hot_reads import install_hot_reads
 from api.i18n import load_catalogues
 from api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers, problem_responses
 from api.read_only import SAFE_METHODS, ReadOnlyRoleGuard
@@ -168,6 +169,7 @@ def create_app(container: Container) -> FastAPI:
     install_problem_handlers(app)
     # Added last, so it runs first: a read-only role's write is refused before anything else.
     app.add_middleware(ReadOnlyRoleGuard)
+    install_hot_reads(app)  # the household's four hot reads answered before routing (issue 17)
     for router in ROUTERS:
         app.include_router(router)
     install_api_docs(app)
