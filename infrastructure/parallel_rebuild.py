@@ -44,12 +44,16 @@ from infrastructure.event_store import event_store_environment
 from infrastructure.settings import Settings
 from projections.reading_events import READING_TOPIC, ReadingEventDecoder
 from projections.rebuild_plan import RebuildPlan, build_plan
-from projections.runner import LARGEST_BATCH_SIZE, EventSource, Projection, ProjectionRunner, page_cache_for
+from projections.runner import (
+    LARGEST_BATCH_SIZE,
+    REBUILDING,
+    EventSource,
+    Projection,
+    ProjectionRunner,
+    page_cache_for,
+)
 from projections.tables import projection_tracking
 
-# The tracking row's position while a split rebuild runs: beyond any notification id, so a
-# catch-up meanwhile finds nothing to apply (a BIGINT holds it).
-REBUILDING = 2**62
 # A process's window holds about this many of its events (the window spans this many times the
 # number of processes of notification ids): a transaction as large as the runner's largest batch.
 EVENTS_PER_WINDOW = LARGEST_BATCH_SIZE

@@ -33,6 +33,12 @@ MAXIMUM_BATCHES = 200_000
 SQLITE_BATCH_CACHE_KIB = 65_536
 LARGE_BATCH_SIZE = 2_000
 
+# The tracking row's position while a rebuild split over processes runs (infrastructure/
+# parallel_rebuild.py): beyond any notification id, so a catch-up meanwhile finds nothing to apply
+# and writes nothing into the half-built tables. ``position()`` reads it as 0: nothing is known to
+# be applied (a point-in-time read then builds its own view instead of reading these tables).
+REBUILDING = 2**62
+
 ProgressCallback = Callable[[int, int], None]
 
 
@@ -76,9 +82,15 @@ class ProjectionRunner:
         self._lock = threading.Lock()
 
     def position(self) -> int:
-        """The id of the last notification applied (0 before any)."""
+        """The id of the last notification applied (0 before any, and while a split rebuild runs)."""
         with self.engine.connect() as connection:
-            return self._position(connection)
+            position = self._position(connection)
+        return 0 if position == REBUILDING else position
+
+    def rebuilding(self) -> bool:
+        """Whether a rebuild split over processes is under way (or failed and was not run again)."""
+        with self.engine.connect() as connection:
+            return self._position(connection) == REBUILDING
 
     def max_notification_id(self) -> int:
         return int(self.source.recorder.max_notification_id() or 0)

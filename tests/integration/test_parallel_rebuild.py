@@ -194,6 +194,7 @@ def test_nothing_catches_up_while_a_split_rebuild_runs(container: Container) -> 
         )
     play(container, Community((0,), (), 2, (False,), (False,), (False,), False), "later")
     assert container.runner.catch_up() == 0  # a rebuild in progress: nothing applied meanwhile
+    assert container.runner.position() == 0 and container.runner.rebuilding()  # nothing known applied
     live_after = rebuild_split(container.ledger, container.engine, LedgerProjection(), 2)
     assert live_after.applied == container.runner.max_notification_id()
 
