@@ -1,17 +1,28 @@
 """The ledger's save collects events as the library's does (issue 17): same events, same order,
-same aggregates, whatever mix of aggregates and events it is given."""
+same aggregates, whatever mix of aggregates and events it is given; and its loads rebuild a meter
+as the library's projector does."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from eventsourcing.application import ProcessingEvent
-from hypothesis import given
+from eventsourcing.application import ProcessingEvent, project_aggregate
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from application.ledger import _CollectedEvents
+from application.ledger import _CollectedEvents, project_events
+from domain import ids
 from domain.meter import Meter
-from tests.strategies import COMMISSIONED_AT, RECEIVED_LATER, new_meter, values
+from tests.strategies import (
+    COMMISSIONED_AT,
+    RECEIVED_LATER,
+    ReadingPlan,
+    apply_plan,
+    memory_ledger,
+    new_meter,
+    reading_plans,
+    values,
+)
 
 
 def _pending(meter_count: int, readings: list[int]) -> list[Meter]:
@@ -67,3 +78,18 @@ def _fields(event: Any) -> tuple[type, dict[str, Any]]:
     state.pop("timestamp")
     state.pop("correlation_id", None)  # each side's meters were commissioned in a context of their own
     return type(event), state
+
+
+@settings(max_examples=40, deadline=None)
+@given(plan=reading_plans(max_readings=12))
+def test_a_meter_rebuilt_without_the_protocol_check_is_the_librarys(plan: ReadingPlan) -> None:
+    """``project_events`` (the ledger's loads and snapshots) rebuilds what ``project_aggregate`` does."""
+    ledger = memory_ledger()
+    played = apply_plan(ledger, plan, "P")
+    meter_id = ids.meter_id(played.serial)
+    ours = project_events(None, ledger.events.get(meter_id))
+    library = project_aggregate(None, ledger.events.get(meter_id))
+    assert isinstance(ours, Meter) and isinstance(library, Meter)
+    assert ours.__dict__ == library.__dict__
+    ledger.evict_ids([meter_id])
+    assert ledger.meter(played.serial).__dict__ == library.__dict__  # loaded through _load
