@@ -228,8 +228,9 @@ class SqlBillingInputs(BillingInputs):
         # lookup per interval and bound: joined, PostgreSQL's planner hashed the whole interval
         # and reading tables for a chunk's few thousand, a cost that grows with the city (issue
         # 17: per household 0.389 -> 0.151 ms on PostgreSQL, 0.267 -> 0.186 on SQLite, 10,000
-        # households). (meter_id, start_at) and (meter_id, measured_at) are the tables' keys and end_at and energy_gj are never NULL, so a NULL
-        # lookup is exactly a row the inner joins dropped.
+        # households). (meter_id, start_at) and (meter_id, measured_at) are the tables' keys and
+        # end_at and energy_gj are never NULL, so a NULL lookup is exactly a row the inner joins
+        # dropped.
         starts = (
             select(dc.household_id, dc.meter_id, dc.interval_start_at)
             .where(dc.household_id.in_(chunk), dc.meter_kind == _HOUSEHOLD, dc.day.between(first_day, last_day))
