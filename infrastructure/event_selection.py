@@ -147,25 +147,27 @@ def events_per_aggregate(recorder: Any, stop: int) -> dict[UUID, int]:
     raise TypeError(f"no count of events for {type(recorder).__name__}")
 
 
-def scan_events(recorder: Any, stop: int, except_topic: str) -> Iterator[Notification]:
-    """Every stored event with notification id at most ``stop`` but those of ``except_topic`` (the
-    readings, almost all of a season), in notification order, without reading a whole log into
-    memory."""
+def scan_events(recorder: Any, stop: int, except_topics: Collection[str]) -> Iterator[Notification]:
+    """Every stored event with notification id at most ``stop`` but those of ``except_topics`` (the
+    readings and room reports, almost all of a season), in notification order, without reading a
+    whole log into memory."""
+    skipped = sorted(except_topics)
+    assert skipped, "a scan skips the readings at least"
     if isinstance(recorder, SQLiteApplicationRecorder):
         statement = (
             f"SELECT rowid, originator_id, originator_version, topic, state FROM {recorder.events_table_name} "
-            "WHERE rowid <= ? AND topic <> ? ORDER BY rowid"
+            f"WHERE rowid <= ? AND topic NOT IN ({','.join('?' * len(skipped))}) ORDER BY rowid"
         )
-        yield from _scan_sqlite(recorder, statement, (stop, except_topic))
+        yield from _scan_sqlite(recorder, statement, (stop, *skipped))
     elif isinstance(recorder, PostgresApplicationRecorder):
         query = SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state FROM {schema}.{table} "
-            "WHERE notification_id <= %s AND topic <> %s ORDER BY notification_id"
+            "WHERE notification_id <= %s AND NOT (topic = ANY(%s)) ORDER BY notification_id"
         ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
-        yield from _scan_postgres(recorder, query, (stop, except_topic))
+        yield from _scan_postgres(recorder, query, (stop, skipped))
     elif isinstance(recorder, POPOApplicationRecorder):
         for notification in recorder.select_notifications(start=1, limit=max(stop, 1), stop=stop):
-            if notification.topic != except_topic:
+            if notification.topic not in skipped:
                 yield notification
     else:
         raise TypeError(f"no scan for {type(recorder).__name__}")

@@ -42,8 +42,8 @@ from infrastructure.database import create_database_engine
 from infrastructure.event_selection import ScopedWindows, events_per_aggregate, scan_events, scoped_notifications
 from infrastructure.event_store import event_store_environment
 from infrastructure.settings import Settings
-from projections.reading_events import READING_TOPIC, ReadingEventDecoder
-from projections.rebuild_plan import RebuildPlan, build_plan
+from projections.reading_events import ReadingEventDecoder
+from projections.rebuild_plan import UNREAD_TOPICS, RebuildPlan, build_plan
 from projections.runner import (
     LARGEST_BATCH_SIZE,
     REBUILDING,
@@ -90,7 +90,7 @@ def rebuild_split(
     recorder = source.recorder
     events = events_per_aggregate(recorder, stop)
     plan = build_plan(
-        events, scan_events(recorder, stop, READING_TOPIC), stop, processes, source.mapper.to_domain_event
+        events, scan_events(recorder, stop, UNREAD_TOPICS), stop, processes, source.mapper.to_domain_event
     )
     applied = apply_city_wide(source, engine, projection, plan.city_wide, stop)
     if open_store is None or processes == 1:
