@@ -37,6 +37,11 @@ from domain.tariff import TariffTerms, TariffVersion
 from domain.values import CommandContext
 
 ZERO = Decimal(0)
+# Terms made from their records, by the record's exact text: every period of a tariff version
+# records the same terms, and a billing run rebuilds a chunk's periods from their events (issue
+# 17: 17 µs to make the terms, 4 µs to key them). Bounded: cleared when full.
+_TERMS_MADE: dict[tuple[Any, ...], TariffTerms] = {}
+MAXIMUM_TERMS_MADE = 256
 
 
 @dataclass(frozen=True, eq=False)
@@ -222,7 +227,7 @@ class BillingPeriod(Aggregate):
             tariff_version,
             document_number,
             approved_on,
-            TariffTerms.from_record(terms),
+            terms_from_record(terms),
             billed_area_m2,
             position_coefficient,
             season_first_day,
@@ -468,6 +473,26 @@ class BillingPeriod(Aggregate):
             correlation_id,
         )
         self.bills[f"{kind}:{label}"] = issued
+
+
+def terms_from_record(record: Mapping[str, Any]) -> TariffTerms:
+    """``TariffTerms.from_record(record)``, made once per distinct record (the same value: the key
+    is each field's type and text, so 21.6 and 21.60, which print differently, are two records)."""
+    key = _exact(record)
+    terms = _TERMS_MADE.get(key)
+    if terms is None:
+        terms = TariffTerms.from_record(record)
+        if len(_TERMS_MADE) >= MAXIMUM_TERMS_MADE:
+            _TERMS_MADE.clear()
+        _TERMS_MADE[key] = terms
+    return terms
+
+
+def _exact(record: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(
+        (name, _exact(value) if isinstance(value, Mapping) else (type(value).__name__, str(value)))
+        for name, value in record.items()
+    )
 
 
 def _checked_days(season: Season, days: tuple[date, date] | None) -> tuple[date, date]:
