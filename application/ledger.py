@@ -25,6 +25,7 @@ from application.collector import collector_paused
 from application.event_encoding import FastEncodingTranscoder
 from application.ingestion import MAXIMUM_BATCH_SIZE, BatchReport, ReadingItem, judge_batch
 from application.locks import CommandLocks, SharedExclusiveLock
+from application.meter_loads import StoredMetersOf, load_meters, uncached
 from application.reading_history import MeterHistory, StoredReadings
 from application.transcodings import register_ledger_transcodings
 from domain import ids
@@ -133,11 +134,15 @@ class HeatLedger(Application[UUID]):
         clock: Callable[[], datetime] = utc_now,
         stored_readings: StoredReadings | None = None,
         exclusive_commands: bool = False,
+        stored_meters_of: StoredMetersOf | None = None,
     ) -> None:
         """``stored_readings`` is the read model late readings older than a meter's window are
         judged against; without it they are judged against the meter's stored events (slower).
-        ``exclusive_commands`` runs every command alone in the process, as before issue 16."""
+        ``exclusive_commands`` runs every command alone in the process, as before issue 16.
+        ``stored_meters_of`` reads many meters' snapshots and events at once: a batch's meters the
+        cache lacks are then loaded in two reads (application/meter_loads.py), not two per meter."""
         super().__init__(env)
+        self.stored_meters_of = stored_meters_of
         self.clock = clock
         self._stored_readings = stored_readings
         self._after_save: list[Callable[[], None]] = []
@@ -584,10 +589,12 @@ class HeatLedger(Application[UUID]):
             )
         batch = batch_id or uuid4()
         # Beside other commands, alone on this batch's meters (judged in the cache itself).
-        with self.locks.writing({_meter_id(item.meter_serial) for item in items}):
+        meter_ids = list({_meter_id(item.meter_serial): None for item in items})
+        with self.locks.writing(meter_ids):
             for attempt in range(1, MAXIMUM_SAVE_ATTEMPTS + 1):
                 lookup = _MeterLookup(self._find_meter, self._history_of)
                 try:
+                    self._load_uncached_meters(meter_ids)
                     outcomes, changed = judge_batch(
                         items, lookup, self.clock(), batch, principal.name, reason, lookup.history
                     )
@@ -609,6 +616,17 @@ class HeatLedger(Application[UUID]):
                     raise
                 return BatchReport(batch, outcomes)
             raise AssertionError("unreachable: the loop returns or raises")
+
+    def _load_uncached_meters(self, meter_ids: Sequence[UUID]) -> None:
+        """Put the meters the cache lacks into it with one read of the stores, when the ledger
+        can read many at once (then ``_find_meter`` finds each in the cache)."""
+        cache = self.repository.cache
+        if self.stored_meters_of is None or cache is None:
+            return
+        missing = uncached(cache, meter_ids)
+        if missing:
+            # The cached meters themselves are judged (``_find_meter``): a failed batch evicts them.
+            load_meters(self.mapper, cache, self.stored_meters_of, missing)
 
     def _find_meter(self, serial: str) -> Meter | None:
         # The cached meter itself, not a copy: copying a meter with its window of readings costs
