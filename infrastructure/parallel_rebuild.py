@@ -9,8 +9,8 @@ process the events of its buildings' aggregates in notification order, all at on
    tracking row set to ``REBUILDING`` in one transaction. No catch-up applies anything while the
    row says so (it finds no notification after it), so a worker or a command's catch-up cannot
    write into half-built tables.
-2. The plan: one scan of the log up to ``stop`` (the readings without their state), the other
-   events decoded for the ids they name.
+2. The plan: the events per aggregate counted by the database, and the events other than
+   readings and room reports (a few per cent) read and decoded for the ids they name.
 3. The city-wide aggregates' events, here; then the groups, each in a process of its own (forked:
    the modules are imported already), each opening its own connections, each reading its
    aggregates' events window by window of notification ids and applying each window in one
@@ -80,9 +80,9 @@ def rebuild_split(
     """Rebuild ``projection`` from ``source`` over ``processes`` processes.
 
     ``open_store`` is a picklable callable that opens, in a new process, ``(source, engine)`` of
-    the same store (``StoreOpener`` of the settings); without
-    it (tests), the groups are applied here one after another, last group first, which shows the
-    same independence the processes rely on."""
+    the same store (``StoreOpener`` of the settings). Without it (tests), or with one process, the
+    groups are applied here one after another, last group first: the same independence of groups
+    the processes rely on, shown without them."""
     assert 1 <= processes <= MOST_PROCESSES, f"1 to {MOST_PROCESSES} processes"
     runner = ProjectionRunner(source, engine, projection)
     stop = runner.max_notification_id()
