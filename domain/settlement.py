@@ -228,11 +228,12 @@ def settle(price: TwoPartPrice, use: SeasonUse, area_fee_yuan: Decimal | None = 
     part, compared with that part under the policy (docs/tariff-rules.md, "Suspension").
     ``area_fee_yuan`` overrides the area fee (a share of the season's, when an owner change splits
     it); by default it is computed from ``use``."""
-    computed_fee, area_line = area_fee(price, use)
-    if area_fee_yuan is not None:
-        computed_fee = area_fee_yuan
+    if area_fee_yuan is None:
+        fee, area_line = area_fee(price, use)
+    else:
+        # A share given (every settlement bill of a period): the fee of ``use`` is not computed.
+        fee = area_fee_yuan
         area_line = BillLine("area_fee_share", area_fee_yuan, {"area_fee_yuan": str(area_fee_yuan)})
-    fee = computed_fee
     suspension_charge, heated_fee = split_area_fee(fee, use, price)
     correction = PositionCorrection(price.position_correction)
     base_coefficient = (
