@@ -24,8 +24,9 @@ Where the reads run: on PostgreSQL in the threadpool, as the routes run them (a 
 can stall, and the event loop must not). On a SQLite database file on the event loop, over one
 read-only connection of this process's own (``PRAGMA query_only``), with no hand-over at all: each
 read is two to six indexed statements of well under a millisecond on a WAL file, where no writer
-blocks a reader, on a connection no thread shares (no wait for the pool), taken once per read. A read that does find the
+blocks a reader, on a connection no thread shares (no wait for the pool). A read that does find the
 file busy gives up after ``LOOP_BUSY_TIMEOUT_MS`` and goes to the app, which waits in a thread.
+Either way every statement of a read runs on one connection, taken once for the read.
 
 ``tests/e2e/test_api_hot_reads.py`` holds the fast path to the routes: byte-identical answers for
 each read, role and backend; every refusal left to the app; the paths it takes exactly those the
@@ -162,11 +163,10 @@ class HotReads:
     async def _read(
         self, container: Container, answer: Answer, account_number: str, reader: Principal, today: date
     ) -> BaseModel:
-        engine = self._engine_on_loop(container.engine)
-        if engine is None:
-            return await run_in_threadpool(answer, account_number, reader, container.as_known.live(), today)
-        with engine.connect() as connection:
-            return answer(account_number, reader, KnownReads(lent(connection)), today)
+        loop_engine = self._engine_on_loop(container.engine)
+        if loop_engine is None:
+            return await run_in_threadpool(read_on, container.engine, answer, account_number, reader, today)
+        return read_on(loop_engine, answer, account_number, reader, today)
 
     def _engine_on_loop(self, engine: Engine) -> Engine | None:
         """This process's read-only connection to the SQLite file ``engine`` reads; None where
@@ -181,6 +181,14 @@ class HotReads:
         if not self._response_fields:
             self._response_fields.update(response_fields(app))
         return self._response_fields[route_name]
+
+
+def read_on(engine: Engine, answer: Answer, account_number: str, reader: Principal, today: date) -> BaseModel:
+    """``answer`` from the live read models of ``engine``, every statement on one connection taken
+    once for the read: on PostgreSQL one pre-ping, begin and rollback per read instead of per
+    statement; on the loop's SQLite connection one checkout instead of 2–6."""
+    with engine.connect() as connection:
+        return answer(account_number, reader, KnownReads(lent(connection)), today)
 
 
 async def _reader(container: Container, scope: Scope) -> Principal:
