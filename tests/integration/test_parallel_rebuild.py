@@ -26,9 +26,10 @@ from domain.payment import PaymentChannel, ReversalKind
 from domain.readings import ReadingValues
 from domain.values import Areas
 from infrastructure.container import Container, bootstrap
-from infrastructure.parallel_rebuild import REBUILDING, StoreOpener, rebuild_split
+from infrastructure.parallel_rebuild import StoreOpener, rebuild_split
 from infrastructure.settings import Settings
 from projections.ledger_projection import LedgerProjection
+from projections.runner import REBUILDING
 from projections.tables import projection_tracking
 from tests.strategies import COMMISSIONED_AT, commission_meter, register_household
 
