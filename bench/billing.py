@@ -28,10 +28,11 @@ Timed, in this order:
    runs on today's clock, so the bench refuses to run before the season has ended. Bills/s are
    of the whole command; its parts are printed under it;
 2. beside it, flattering, on the copy: the runs in this process, timed alone (no start-up, no
-   catch-up, no notices), the settlement right after the prepayment, so every billing period it
-   loads is in the aggregate cache (the bench's figure before issue 18; a city of more households
-   than ``HEATLEDGER_AGGREGATE_CACHE_SIZE``, 20,000 by default, does not even have that). Their
-   catch-ups are timed apart, and between them:
+   catch-up, no notices), the settlement right after the prepayment (the bench's figure before
+   issue 18: every period it loaded was then in the aggregate cache; since issue 17 a run evicts
+   each chunk's periods once saved, so the settlement rebuilds them as a fresh process does, and
+   what stays warm is the interpreter, the imports and the database's pages). Their catch-ups
+   are timed apart, and between them:
    a. inputs alone: what the settlement reads from the read models, as it reads it: every household
       (``SqlBillingInputs.households``), then per chunk of 250 ``season_records`` and
       ``meter_evidence`` over the season;
