@@ -6,7 +6,9 @@ Run ``python -m bench.api_reads`` (``--clients`` 50, ``--requests`` 20 per clien
 an earlier run).
 
 The store: the demo community (``heatledger demo``, 3 buildings by default: 144 households with a
-season of daily readings, their bills and payments) in a fresh SQLite file, the embedded default.
+season of daily readings, their bills and payments) in a fresh SQLite file, the embedded default;
+with ``--postgres DBNAME`` in that PostgreSQL database (empty, or loaded by an earlier run with the
+same ``--data-dir``; ``HEATLEDGER_POSTGRES_HOST`` and the like from the environment).
 Served by ``heatledger serve --workers N --no-access-log`` on a free loopback port, as
 docs/operations.md ("Serving", "API reads") describes the set-up: N uvicorn worker processes
 (httptools and uvloop, installed with the project), each with its own pools (FastAPI's threadpool of
@@ -126,33 +128,59 @@ async def bare_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 # -- set-up ---------------------------------------------------------------------------------------
 
 
-def environment(data_dir: Path) -> dict[str, str]:
-    """The process environment of every ``heatledger`` command here: the SQLite store in ``data_dir``."""
-    variables = {name: value for name, value in os.environ.items() if not name.startswith("HEATLEDGER_")}
-    variables.update(
-        HEATLEDGER_DATA_DIR=str(data_dir),
-        HEATLEDGER_BACKEND="sqlite",
-        HEATLEDGER_ENVIRONMENT="development",
-        COLUMNS="200",
-    )
-    return variables
+@dataclass(frozen=True)
+class Store:
+    """The store the server reads: the demo's SQLite file in ``data_dir``, or the PostgreSQL
+    database ``postgres_dbname`` (the other ``HEATLEDGER_POSTGRES_*`` settings from the
+    environment), with ``data_dir`` as its data directory."""
+
+    data_dir: Path
+    postgres_dbname: str | None = None
+
+    def environment(self) -> dict[str, str]:
+        """The process environment of every ``heatledger`` command here."""
+        variables = {name: value for name, value in os.environ.items() if self._inherited(name)}
+        variables.update(
+            HEATLEDGER_DATA_DIR=str(self.data_dir),
+            HEATLEDGER_BACKEND="postgres" if self.postgres_dbname else "sqlite",
+            HEATLEDGER_ENVIRONMENT="development",
+            COLUMNS="200",
+        )
+        if self.postgres_dbname:
+            variables["HEATLEDGER_POSTGRES_DBNAME"] = self.postgres_dbname
+        return variables
+
+    def _inherited(self, name: str) -> bool:
+        """Settings of the ledger come from here, but PostgreSQL's server and user when it is used."""
+        if not name.startswith("HEATLEDGER_"):
+            return True
+        return self.postgres_dbname is not None and name.startswith("HEATLEDGER_POSTGRES_")
+
+    @property
+    def backend(self) -> str:
+        return "PostgreSQL" if self.postgres_dbname else "SQLite"
+
+    def is_loaded(self) -> bool:
+        """Whether an earlier run loaded the demo (on PostgreSQL: it left its accounts file)."""
+        marker = "demo-accounts.txt" if self.postgres_dbname else "heatledger.sqlite"
+        return (self.data_dir / marker).is_file()
 
 
-def heatledger(data_dir: Path, *arguments: str) -> str:
-    """One ``heatledger`` command against ``data_dir``; its output, or a loud failure."""
+def heatledger(store: Store, *arguments: str) -> str:
+    """One ``heatledger`` command against ``store``; its output, or a loud failure."""
     script = Path(sys.executable).parent / "heatledger"
     command = [str(script)] if script.is_file() else [sys.executable, "-c", "from api.cli import main; main()"]
     result = subprocess.run(
-        [*command, *arguments], env=environment(data_dir), capture_output=True, text=True, check=False
+        [*command, *arguments], env=store.environment(), capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
         raise SystemExit(f"heatledger {' '.join(arguments[:2])} failed:\n{result.stdout}\n{result.stderr}")
     return result.stdout
 
 
-def clerk_token(data_dir: Path) -> str:
+def clerk_token(store: Store) -> str:
     """A new clerk token (the line after "It is shown once:")."""
-    lines = heatledger(data_dir, "token", "create", "--role", "clerk", "--name", "bench api reads").splitlines()
+    lines = heatledger(store, "token", "create", "--role", "clerk", "--name", "bench api reads").splitlines()
     for number, line in enumerate(lines[:-1]):
         if "shown once" in line:
             return lines[number + 1].strip()
@@ -416,9 +444,15 @@ def measure_baseline(
 
 
 def report(
-    console: Console, ledger: dict[str, Run], baseline: dict[str, Run], clients: int, workers: str, client: str
+    console: Console,
+    ledger: dict[str, Run],
+    baseline: dict[str, Run],
+    clients: int,
+    workers: str,
+    client: str,
+    backend: str,
 ) -> None:
-    title = f"API reads, {clients} concurrent clients (closed loop, {client} client), {workers} worker processes"
+    title = f"API reads on {backend}, {clients} concurrent clients (closed loop, {client} client), {workers} workers"
     table = Table(title=title)
     columns = ["endpoint", "requests", "body B", "p50 ms", "p95 ms", "p99 ms", "max ms", "req/s"]
     columns += ["server CPU ms/req", "client CPU ms/req", f"p99 < {TARGET_P99_MS:.0f}"]
@@ -474,6 +508,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="heatledger serve --workers (default: its own).")
     parser.add_argument("--data-dir", type=Path, default=None, help="A store from an earlier run (not loaded again).")
     parser.add_argument(
+        "--postgres",
+        metavar="DBNAME",
+        default=None,
+        help="Serve from this PostgreSQL database (empty, or loaded by an earlier run with the same --data-dir).",
+    )
+    parser.add_argument(
         "--client", choices=sorted(CLIENTS), default="raw", help="raw: HTTP/1.1 on asyncio streams; httpx2: as before."
     )
     arguments = parser.parse_args()
@@ -481,22 +521,22 @@ def main() -> None:
     console = Console(width=170)
     workers = arguments.workers or _default_workers()
     with tempfile.TemporaryDirectory(prefix="bench-api-reads-") as folder:
-        data_dir = arguments.data_dir or Path(folder) / "store"
-        if not (data_dir / "heatledger.sqlite").is_file():
+        store = Store(arguments.data_dir or Path(folder) / "store", arguments.postgres)
+        if not store.is_loaded():
             started = time.perf_counter()
             days = ["--days", str(arguments.days)] if arguments.days is not None else []
-            heatledger(data_dir, "demo", "--buildings", str(arguments.buildings), *days)
-            console.print(f"demo store loaded in {time.perf_counter() - started:.0f} s: {data_dir}")
-        token = clerk_token(data_dir)
+            heatledger(store, "demo", "--buildings", str(arguments.buildings), *days)
+            console.print(f"demo store loaded in {time.perf_counter() - started:.0f} s: {store}")
+        token = clerk_token(store)
         script = Path(sys.executable).parent / "heatledger"
         serve = [str(script), "serve", "--workers", str(workers), "--no-access-log"]
-        with served(serve, environment(data_dir), Path(folder), "/health") as server:
+        with served(serve, store.environment(), Path(folder), "/health") as server:
             ledger = measure_ledger(server, token, arguments.clients, arguments.requests, arguments.client)
         bare = [sys.executable, "-m", "uvicorn", "bench.api_reads:bare_app", "--workers", str(workers)]
         bare.append("--no-access-log")
         with served(bare, dict(os.environ), Path(folder), "/12") as server:
             baseline = measure_baseline(server, ledger, arguments.clients, arguments.requests, arguments.client)
-    report(console, ledger, baseline, arguments.clients, f"{workers}", arguments.client)
+    report(console, ledger, baseline, arguments.clients, f"{workers}", arguments.client, store.backend)
 
 
 def _default_workers() -> int:
