@@ -20,11 +20,13 @@ Run ``python -m bench.ingest`` (or ``python bench/ingest.py``) with ``--meters``
    else runs on the machine, so the ratio compares like with like.
 
 It prints readings/s of each, the ratios ours / bare, with and without the catch-up (the target
-is 0.5 or more without it), and ours with the chain / without it (the target is 0.8 or more).
+is 0.8 or more without it, issue 17), and ours with the chain / without it (the target is 0.8 or more).
 ``--profile`` runs 1 and 2 under cProfile and prints their top functions; the profiler slows only
 those sides, so no ratio is printed then. PostgreSQL is used when
 it answers at 127.0.0.1:5432 (trust auth, user postgres); a throw-away database is created per
-store and dropped afterwards. Figures only: nothing is asserted.
+store and dropped afterwards. Figures only: nothing is asserted. On a shared machine the wall
+figures vary a lot between identical runs: ``bench.ingest_cpu`` gives the CPU seconds of 1 and 4
+in alternating rounds, and ``bench.ingest_cold`` a fresh process's first batch (meters not cached).
 """
 
 from __future__ import annotations
@@ -86,6 +88,8 @@ FIRST_DAY = date(2025, 11, 1)
 SETUP_CHUNK = 500
 REPORT_WIDTH = 120  # columns of the tables when the output is not a terminal
 DEVICE = Principal(name="bench:concentrator", role=Role.DEVICE)
+# Ours / bare without the catch-up that issue 17 asks for (0.5 before it).
+RATIO_TARGET = 0.8
 
 # -- the readings -----------------------------------------------------------------------------
 
@@ -600,9 +604,9 @@ def _ratio_line(figure: Figures) -> str:
     name = figure.backend.value
     if figure.profiled:
         return f"{name}: no ratio ours / bare: cProfile slowed our side only (run without --profile for the ratios)"
-    verdict = "meets" if figure.ratio >= 0.5 else "is below"
+    verdict = "meets" if figure.ratio >= RATIO_TARGET else "is below"
     return (
-        f"{name}: ours / bare = {figure.ratio:.2f} without the catch-up ({verdict} the 0.5 target), "
+        f"{name}: ours / bare = {figure.ratio:.2f} without the catch-up ({verdict} the {RATIO_TARGET} target), "
         f"{figure.with_catch_up_ratio:.2f} with the catch-up after every save"
     )
 
