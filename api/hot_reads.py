@@ -36,6 +36,7 @@ path knows them (a dependency added to one of the routes fails that test until i
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -135,6 +136,7 @@ class HotReads:
         self.app = app
         self._response_fields: dict[str, Any] = {}
         self._loop_engine: Engine | None = None
+        self._loop_thread: int | None = None  # the thread of the event loop the connection serves
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = hot_read_of(scope["path"]) if is_plain_get(scope) else None
@@ -171,11 +173,13 @@ class HotReads:
     def _engine_on_loop(self, engine: Engine) -> Engine | None:
         """This process's read-only connection to the SQLite file ``engine`` reads; None where
         reads stay in the threadpool (PostgreSQL; a database in memory, which only the engine's
-        own connections see)."""
+        own connections see; an event loop in another thread than the first, which must not share
+        its connection: a server runs one loop, a test may start several one after the other)."""
         if self._loop_engine is None and is_sqlite_file(engine):
             self._loop_engine = read_only_engine(engine)
+            self._loop_thread = threading.get_ident()
             weakref.finalize(self, self._loop_engine.dispose)
-        return self._loop_engine
+        return self._loop_engine if self._loop_thread == threading.get_ident() else None
 
     def _response_field(self, app: FastAPI, route_name: str) -> Any:
         if not self._response_fields:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, MutableMapping
 from datetime import date
@@ -24,7 +25,7 @@ import pytest
 from fastapi import FastAPI, routing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
@@ -37,7 +38,7 @@ from api.routers.consumption import household_consumption_range
 from api.schemas.common import KEY_MAX_LENGTH
 from application.authorization import Permission, Principal, Role
 from infrastructure.container import Container
-from tests.e2e.conftest import LedgerApi, TestClient, cumulative, days_from
+from tests.e2e.conftest import LedgerApi, TestClient, Tokens, cumulative, days_from
 from tests.e2e.test_api_payments import invoiced, pay
 
 __all__ = ["invoiced"]  # the fixture, used by name
@@ -96,7 +97,15 @@ def http_scope(
     }
 
 
-def fast_path_answer(app: FastAPI, path: str, headers: dict[str, str], **request: str) -> Answer | None:
+def fast_path_answer(
+    app: FastAPI,
+    path: str,
+    headers: dict[str, str],
+    *,
+    hot: HotReads | None = None,
+    method: str = "GET",
+    query: str = "",
+) -> Answer | None:
     """What the fast path alone answers, or None when it hands the request on to the app (to a
     stand-in that answers nothing, so what is sent is the fast path's own)."""
     handed_on: list[str] = []
@@ -111,7 +120,9 @@ def fast_path_answer(app: FastAPI, path: str, headers: dict[str, str], **request
     async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(dict(message))
 
-    asyncio.run(HotReads(app_behind)(http_scope(app, path, headers, **request), receive, send))
+    middleware = hot or HotReads(app_behind)
+    middleware.app = app_behind
+    asyncio.run(middleware(http_scope(app, path, headers, method, query), receive, send))
     if handed_on:
         assert sent == [], "a request handed on to the app is answered by the app alone"
         return None
@@ -170,7 +181,10 @@ def test_what_the_fast_path_cannot_answer_200_the_app_answers_as_before(
     assert routed.get(bills, headers={"Authorization": f"Bearer {revoked.secret}"}).status_code == 200
     container.tokens.revoke(revoked.token_id)
     for path, headers, request in requests:
-        assert fast_path_answer(app, path, headers, **request) is None, (path, headers, request)
+        answered_fast = fast_path_answer(
+            app, path, headers, method=request.get("method", "GET"), query=request.get("query", "")
+        )
+        assert answered_fast is None, (path, headers, request)
         query = request.get("query", "")
         url = f"{path}?{query}" if query else path
         method = request.get("method", "GET")
@@ -321,3 +335,22 @@ def test_a_read_on_the_loop_gives_up_on_a_locked_file_at_once(tmp_path: Path) ->
     finally:
         locker.close()
         reader.dispose()
+
+
+def test_the_loop_connection_serves_only_the_thread_whose_loop_opened_it(sqlite_container: Container) -> None:
+    """A second event loop in another thread (a test's next client; a server runs one loop) reads
+    in the threadpool with the store's own connections, never on the first loop's connection."""
+    app = create_app(sqlite_container)
+    with TestClient(app) as client:
+        assert LedgerApi(client, Tokens(sqlite_container)).register_household(ACCOUNT).status_code == 201
+    headers = {"Authorization": f"Bearer {sqlite_container.tokens.create('clerk', Role.CLERK).secret}"}
+    hot = HotReads(app)
+    answers: list[Answer | None] = []
+    first = threading.Thread(target=lambda: answers.append(fast_path_answer(app, READ_PATHS[0], headers, hot=hot)))
+    first.start()
+    first.join()
+    used_by: set[int] = set()
+    event.listen(hot._loop_engine, "before_cursor_execute", lambda *_: used_by.add(threading.get_ident()))
+    answers.append(fast_path_answer(app, READ_PATHS[0], headers, hot=hot))  # this thread's own loop
+    assert answers[0] is not None and answers[0] == answers[1]
+    assert used_by == set(), "the first loop's connection was used from another thread"
