@@ -685,7 +685,7 @@ def _warm_rows(table: Table, warm: WarmRuns) -> None:
         f"{warm.prepayment_rate:,.0f} bills/s",
     )
     table.add_row(
-        "  settlement alone, right after it (periods cached)",
+        "  settlement alone, right after it (periods rebuilt)",
         f"{warm.settlement.bills_issued:,} bills",
         f"{warm.settlement_seconds:.2f}",
         f"{warm.settlement_rate:,.0f} bills/s",
