@@ -42,6 +42,7 @@ from infrastructure.event_selection import scoped_notifications
 from infrastructure.event_store import event_store_environment
 from infrastructure.intake import ReadingIntake
 from infrastructure.legacy_payment_orders import record_legacy_orders
+from infrastructure.meter_selection import meter_selection_of
 from infrastructure.notifications.contacts import SqlContactBook
 from infrastructure.notifications.outbox import SqlOutbox
 from infrastructure.passwords import Argon2Passwords
@@ -250,6 +251,9 @@ def bootstrap(settings: Settings | None = None, *, event_chain: bool = True) -> 
     ledger = HeatLedger(
         env=environment, stored_readings=SqlStoredReadings(engine), exclusive_commands=settings.exclusive_commands
     )
+    # A batch's meters the aggregate cache lacks come back in two reads, not two per meter (issue 17).
+    snapshot_recorder = ledger.snapshots.recorder if ledger.snapshots else None
+    ledger.stored_meters_of = meter_selection_of(ledger.recorder, snapshot_recorder)
     runner = ProjectionRunner(ledger, engine, LedgerProjection())
     if settings.catch_up_after_command:
         ledger.add_after_save_hook(_catch_up_after_save(runner))

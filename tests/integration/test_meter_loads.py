@@ -97,3 +97,14 @@ def test_a_batch_reads_the_meters_the_cache_lacks_at_once(container: Container) 
         assert vars(cached) == vars(ledger.repository.get(meter_id, version=cached.version))
     ledger.record_readings(SYSTEM, batch[:3])  # all cached now: no read
     assert len(reads) == 1
+
+
+def test_the_composition_root_gives_the_ledger_the_bulk_meter_load(container: Container) -> None:
+    """bootstrap wires ``stored_meters_of`` to this store's recorders: without it every batch of a
+    fresh process loads its meters one by one (two reads each)."""
+    ledger = container.ledger
+    meter_ids = _with_readings(ledger)
+    assert ledger.stored_meters_of is not None
+    snapshots, events = ledger.stored_meters_of(meter_ids)
+    assert {snapshot.originator_id for snapshot in snapshots} == {meter_ids[0]}  # only the first has one
+    assert {stored.originator_id for stored in events} == set(meter_ids)
