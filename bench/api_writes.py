@@ -39,7 +39,7 @@ from rich.console import Console
 from rich.table import Table
 
 from application.authorization import SYSTEM
-from bench.api_reads import REQUEST_TIMEOUT_SECONDS, environment, heatledger, served
+from bench.api_reads import REQUEST_TIMEOUT_SECONDS, Store, heatledger, served
 from bench.replay import percentile
 from domain.values import (
     AccuracyClass,
@@ -99,7 +99,9 @@ def build_store(data_dir: Path, clients: int) -> None:
 
 def token(data_dir: Path, role: str) -> str:
     """A new token of ``role`` (the line after "It is shown once:")."""
-    lines = heatledger(data_dir, "token", "create", "--role", role, "--name", f"bench api writes {role}").splitlines()
+    lines = heatledger(
+        Store(data_dir), "token", "create", "--role", role, "--name", f"bench api writes {role}"
+    ).splitlines()
     for number, line in enumerate(lines[:-1]):
         if "shown once" in line:
             return lines[number + 1].strip()
@@ -179,7 +181,7 @@ def measure(
 ) -> dict[str, Run]:
     """The concurrent run and the single-client run of the same number of requests, in ``mode``."""
     headers = {role: {"Authorization": f"Bearer {token(data_dir, role)}"} for role in ("clerk", "device")}
-    variables = environment(data_dir) | {"HEATLEDGER_EXCLUSIVE_COMMANDS": MODES[mode]}
+    variables = Store(data_dir).environment() | {"HEATLEDGER_EXCLUSIVE_COMMANDS": MODES[mode]}
     serve = [*heatledger_command(), "serve", "--workers", "1"]
     with served(serve, variables, folder, "/health") as server:
         tag = f"{mode[:4]}-{offset}"
