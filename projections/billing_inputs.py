@@ -45,12 +45,14 @@ from application.billing_inputs import (
 )
 from domain.billing import MeterEvidence
 from domain.day_split import BUSINESS_TIME_ZONE
+from domain.errors import ConflictError
 from domain.implausible_heat import ImplausibleInterval, IntervalEvidence
 from domain.readings import IntervalQuality
 from domain.season import Season
 from domain.values import MeterKind
 from projections import implausible_heat_queries
 from projections.ledger_projection import LedgerProjection
+from projections.runner import REBUILDING
 from projections.tables import (
     ENERGY_SCALE,
     daily_consumption,
@@ -85,12 +87,21 @@ class SqlBillingInputs(BillingInputs):
         self.engine = engine
 
     def position(self) -> int:
-        """The notification position the ledger's read models have applied up to (0: none)."""
+        """The notification position the ledger's read models have applied up to (0: none).
+
+        Raises ConflictError while a rebuild split over processes is under way (or failed and was
+        not run again): the tables are half built, and a bill records the position it was read at."""
         tracking = projection_tracking.c
         with self.engine.connect() as connection:
             found = connection.execute(
                 select(func.max(tracking.notification_id)).where(tracking.projection_name == LedgerProjection.name)
             ).scalar()
+        if found == REBUILDING:
+            raise ConflictError(
+                "the read models are being rebuilt (heatledger projections rebuild --processes): "
+                "bill after the rebuild has finished",
+                message_key="read_models_rebuilding",
+            )
         return int(found or 0)
 
     # -- households ---------------------------------------------------------------------------

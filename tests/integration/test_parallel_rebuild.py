@@ -22,12 +22,14 @@ from application.ingestion import ReadingItem
 from bench.billing import CLERK
 from bench.projections import build_season
 from domain import ids
+from domain.errors import ConflictError
 from domain.payment import PaymentChannel, ReversalKind
 from domain.readings import ReadingValues
 from domain.values import Areas
 from infrastructure.container import Container, bootstrap
 from infrastructure.parallel_rebuild import StoreOpener, rebuild_split
 from infrastructure.settings import Settings
+from projections.billing_inputs import SqlBillingInputs
 from projections.ledger_projection import LedgerProjection
 from projections.runner import REBUILDING
 from projections.tables import projection_tracking
@@ -218,6 +220,9 @@ def test_a_failed_split_rebuild_holds_the_catch_up_until_a_rebuild_runs_again(co
         rebuild_split(container.ledger, container.engine, FailingOnPayments(), 2)
     assert tracking_position(container) == REBUILDING
     assert container.runner.catch_up() == 0  # nothing written into the half-built tables
+    with pytest.raises(ConflictError, match="being rebuilt"):  # no bill is read from half-built tables
+        SqlBillingInputs(container.engine).position()
     last = container.runner.max_notification_id()
     assert container.runner.rebuild() == last  # the plain rebuild starts again from nothing
     assert projection_rows(container.engine) == live
+    assert SqlBillingInputs(container.engine).position() == last  # billing reads again
