@@ -185,7 +185,7 @@ class BillBatchWriter:
             if amount != 0:  # a statement charges nothing and settles nothing
                 to_reallocate.add(period.household_id)
         self.connection.execute(insert(bills), rows)
-        record_settlement_fees(self.connection, rows)
+        record_settlement_fees(self.connection, rows, [event.lines for event in events])
         self._charge(charges)
         return to_reallocate
 
