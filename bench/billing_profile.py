@@ -9,7 +9,11 @@ process CPU seconds, the totals (to compare bills before and after) and the peak
 ``--profile`` the settlement runs under cProfile and its top functions are printed. With
 ``--settlement-only`` the prepayment is run once on a second kept city (``…-prepaid``, its
 catch-up included) and every later call copies that one and runs the settlement alone: quicker
-rounds, and a process that does nothing else (for ``py-spy record -- python -m …``).
+rounds, and a process that does nothing else (for ``py-spy record -- python -m …``). With
+``--as-run`` the read models catch up after every save, as the embedded default does when a user
+runs ``heatledger billing run`` (the bench otherwise catches up once after the run): the catch-ups
+inside the run are timed apart, wall and the calling thread's CPU (the reader thread of the next
+chunk runs meanwhile and takes the GIL from them on SQLite: their wall time is not all theirs).
 
 To compare with another checkout of the code (a ``git worktree`` of the commit before a change),
 run it with ``CODE_ROOT=/path/to/checkout``: that checkout's modules are imported first, the city
@@ -31,11 +35,12 @@ import resource
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 from bench.billing import AFTER_SEASON, _bench_settings, analyze, build_city, catch_up, run_billing
 from bench.ingest import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, _admin_connection, _progress, bench_console
 from domain.billing import BillKind
-from infrastructure.container import bootstrap
+from infrastructure.container import Container, bootstrap
 from infrastructure.settings import Backend, Environment, Settings
 
 
@@ -113,6 +118,30 @@ def _prepay(settings: Settings) -> None:
         container.close()
 
 
+def _time_catch_ups(container: Container, profiler: cProfile.Profile | None) -> list[float]:
+    """[count, wall seconds, calling thread's CPU seconds] of the runner's catch-ups from now on
+    (the after-save hook calls ``runner.catch_up`` by name: the instance's attribute wraps it);
+    ``profiler`` profiles them (cProfile sees only the thread that enables it: the catch-ups alone)."""
+    totals = [0.0, 0.0, 0.0]
+    plain = container.runner.catch_up
+
+    def timed(*arguments: Any, **keywords: Any) -> int:
+        started, thread_started = time.perf_counter(), time.thread_time()
+        if profiler is not None:
+            profiler.enable()
+        try:
+            return plain(*arguments, **keywords)
+        finally:
+            if profiler is not None:
+                profiler.disable()
+            totals[0] += 1
+            totals[1] += time.perf_counter() - started
+            totals[2] += time.thread_time() - thread_started
+
+    container.runner.catch_up = timed  # type: ignore[method-assign]
+    return totals
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
@@ -120,6 +149,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", type=Path, default=Path("/tmp/heatledger-billing-profile"))
     parser.add_argument("--profile", action="store_true", help="profile the settlement")
     parser.add_argument("--settlement-only", action="store_true", help="copy the prepaid city, run the settlement")
+    parser.add_argument("--as-run", action="store_true", help="catch up after every save, as a user's run does")
+    parser.add_argument("--profile-catch-ups", action="store_true", help="profile the catch-ups alone")
     arguments = parser.parse_args(argv)
     prepaid = arguments.settlement_only
     if Backend(arguments.backend) is Backend.SQLITE:
@@ -128,7 +159,9 @@ def main(argv: list[str] | None = None) -> None:
         settings = _postgres_city(arguments.households, prepaid)
     kinds = (BillKind.SETTLEMENT,) if prepaid else (BillKind.PREPAYMENT, BillKind.SETTLEMENT)
     for kind in kinds:
-        container = bootstrap(_bench_settings(settings))
+        container = bootstrap(settings if arguments.as_run else _bench_settings(settings))
+        catch_up_profiler = cProfile.Profile() if arguments.profile_catch_ups else None
+        during_run = _time_catch_ups(container, catch_up_profiler)
         try:
             container.ledger.clock = lambda: AFTER_SEASON
             profiler = cProfile.Profile() if arguments.profile and kind is BillKind.SETTLEMENT else None
@@ -143,6 +176,7 @@ def main(argv: list[str] | None = None) -> None:
                 # The main thread's own CPU: the run's computing and saving, without the next
                 # chunk's reads made meanwhile in the reader thread (on SQLite they are in-process).
                 thread_seconds = time.thread_time() - thread_started
+                catch_ups_in_run = during_run.copy()
                 started = time.perf_counter()
                 events = catch_up(container, progress, "catch-up")
                 catch_up_seconds = time.perf_counter() - started
@@ -158,6 +192,14 @@ def main(argv: list[str] | None = None) -> None:
             f"exceptions {len(summary.exceptions)}; catch-up {events:,} events in {catch_up_seconds:.1f} s; "
             f"peak RSS {rss_mb:,.0f} MB"
         )
+        if arguments.as_run:
+            print(
+                f"  catch-ups after each save, inside the run: {catch_ups_in_run[0]:.0f} of them, "
+                f"{catch_ups_in_run[1]:.1f} s wall, {catch_ups_in_run[2]:.1f} s CPU of their thread"
+            )
+        if catch_up_profiler is not None:
+            print("catch-ups:")
+            pstats.Stats(catch_up_profiler).sort_stats("cumulative").print_stats(45)
         if profiler is not None:
             statistics = pstats.Stats(profiler)
             statistics.sort_stats("cumulative").print_stats(40)

@@ -48,6 +48,9 @@ def test_fees_of_the_events_lines_equal_the_fees_of_their_json_text(bill_lines: 
 
 def test_the_text_keeps_trailing_zeros_as_the_event_does() -> None:
     # 21.60 and 21.6 are equal amounts but different text in settlement_bill_fees.
-    bill_lines = [{"code": "area_fee", "amount_yuan": Decimal("21.60")}, {"code": "prepaid", "amount_yuan": "-1.00"}]
+    bill_lines: list[dict[str, Any]] = [
+        {"code": "area_fee", "amount_yuan": Decimal("21.60")},
+        {"code": "prepaid", "amount_yuan": "-1.00"},
+    ]
     assert tuple(map(str, fees_of_bill(bill_lines))) == ("21.60", "21.60", "-1.00")
     assert fees_of_bill(json.loads(json_text(bill_lines))) == fees_of_bill(bill_lines)
