@@ -149,8 +149,13 @@ class BillingRuns:
         ]
         done = 0
         # The next chunk's bulk reads are made in a thread while this one is computed and saved:
-        # the database works while Python computes.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="billing-reads") as reader:
+        # the database works while Python computes. The read models catch up once when the run
+        # ends, not after each chunk's save (where the ledger catches up after saves): the chunks'
+        # inputs are other households' rows, which the run's own bills do not change.
+        with (
+            self.ledger.after_save_hooks_deferred(),
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="billing-reads") as reader,
+        ):
             for job, members in jobs:
                 job.prepare(members)
                 chunks = [members[start : start + CHUNK_SIZE] for start in range(0, len(members), CHUNK_SIZE)]

@@ -7,8 +7,9 @@ saves. Aggregates that change together are saved in one atomic ``save()``.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import suppress
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -146,6 +147,7 @@ class HeatLedger(Application[UUID]):
         self.clock = clock
         self._stored_readings = stored_readings
         self._after_save: list[Callable[[], None]] = []
+        self._deferral = _HookDeferral()
         # Batches judge the cached meters themselves, not copies (copying a meter costs more than
         # judging its reading), as valve reports judge controllers and billing runs periods. So no
         # two threads may work on one cached aggregate: every command runs shared and locks the ids
@@ -174,6 +176,29 @@ class HeatLedger(Application[UUID]):
         """Run ``hook`` after every successful save (the embedded default catches up projections)."""
         self._after_save.append(hook)
 
+    @contextmanager
+    def after_save_hooks_deferred(self) -> Iterator[None]:
+        """Saves this thread makes inside the block skip the after-save hooks, which run once when
+        the block ends (also when it raises) if it saved anything. For a command of many saves (a
+        billing run: one save a chunk) that needs its read models caught up when it ends, not after
+        each save: one catch-up of all its events costs less than one a chunk (commits, batches).
+        Other threads' saves meanwhile run the hooks as always."""
+        if self._deferral.active:  # nested: the outermost block runs the hooks
+            yield
+            return
+        self._deferral.active, self._deferral.saved = True, False
+        try:
+            yield
+        finally:
+            saved = self._deferral.saved
+            self._deferral.active = self._deferral.saved = False
+            if saved:
+                self._run_after_save_hooks()
+
+    def _run_after_save_hooks(self) -> None:
+        for hook in self._after_save:
+            hook()
+
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """The library's ``Application.save`` (events collected, recorded, snapshots taken, the
         recordings notified), with the events of aggregates collected without the library's
@@ -184,8 +209,10 @@ class HeatLedger(Application[UUID]):
         self._take_snapshots(processing_event)
         self._notify(recordings)
         self.notify(processing_event.events)  # deprecated in the library, still called by its save
-        for hook in self._after_save:
-            hook()
+        if self._deferral.active:
+            self._deferral.saved = True
+        else:
+            self._run_after_save_hooks()
         return recordings
 
     # -- loading ------------------------------------------------------------------------------
@@ -735,3 +762,10 @@ def require_reason(reason: str) -> None:
     """InvalidInputError unless ``reason`` says something: every correction carries why."""
     if not reason.strip():
         raise InvalidInputError("a reason is required for this change", message_key="reason_required", field="reason")
+
+
+class _HookDeferral(threading.local):
+    """Per thread: whether its saves defer the after-save hooks, and whether one saved meanwhile."""
+
+    active: bool = False
+    saved: bool = False

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from application import billing_runs
 from application.authorization import SYSTEM, Principal, Role
 from application.billing_runs import RunRequest
 from domain.allocation import AllocationMethod, FlatInput
@@ -330,3 +331,21 @@ def test_a_city_run_bills_each_community_on_its_own_season(billed: Container) ->
     (statement,) = billed.billing.period("B-1", SEASON).issued(BillKind.STATEMENT)
     assert (statement.first_day, statement.last_day) == (date(2025, 11, 15), date(2025, 11, 30))
     assert november.bills_issued == 3
+
+
+def test_a_run_of_many_chunks_catches_the_read_models_up_once_when_it_ends(
+    billed: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(billing_runs, "CHUNK_SIZE", 1)  # two households: two chunks, two saves
+    positions: list[int] = []
+    billed.ledger.add_after_save_hook(lambda: positions.append(billed.runner.position()))
+
+    summary = billed.billing_runs.run(CLERK, RunRequest(BillKind.PREPAYMENT, SEASON, None))
+
+    assert summary.bills_issued == 2
+    assert positions == [billed.runner.max_notification_id()]  # one catch-up, after the last save
+    with billed.engine.connect() as connection:  # both chunks' bills are read without a catch-up here
+        assert sorted(row.account_number for row in connection.execute(select(bills.c.account_number))) == [
+            "A-1",
+            "A-2",
+        ]
