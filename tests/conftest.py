@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
+import freezegun
 import pytest
 from eventsourcing.persistence import Transcoding
 from freezegun.api import FakeDate, FakeDatetime
@@ -20,6 +23,25 @@ settings.register_profile(
     "ledger", deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )
 settings.load_profile("ledger")
+
+# pytest times each phase with ``_pytest.timing`` (its own imports of time() and perf_counter());
+# freezegun replaced them in every module it found, so a test under a frozen clock reported about
+# 1.8e9 s and ``--durations`` was useless. Left alone, the durations are real.
+freezegun.configure(extend_ignore_list=["_pytest.timing"])
+
+# HEATLEDGER_TEST_TIMELINE=<file>: every phase of every test appended as one JSON line (worker,
+# test, phase, start, stop in epoch seconds), to see per file and per worker where a run's wall
+# time goes and which worker finishes last (the suite's speed notes are measured with it).
+TIMELINE = os.environ.get("HEATLEDGER_TEST_TIMELINE")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if TIMELINE:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        line = {"worker": worker, "test": report.nodeid, "phase": report.when}
+        line |= {"start": report.start, "stop": report.stop, "outcome": report.outcome}
+        with open(TIMELINE, "a", encoding="utf-8") as timeline:
+            timeline.write(json.dumps(line) + "\n")
 
 
 class FakeDatetimeAsISO(Transcoding):
