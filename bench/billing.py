@@ -6,14 +6,21 @@ Run ``python -m bench.billing`` (or ``python bench/billing.py``) with ``--househ
 extrapolated, 150,000 by default). For each backend:
 
 set-up (not timed, with progress, in this process): a fresh store; the households (communities of
-about 1,000, buildings of 48, 60–140 m², varied positions) registered through
-``HeatLedger.register_household``, one household meter each, commissioned and attached; midnight
-readings (Asia/Shanghai) on the season's first day, the 1st of each month and the closing midnight
-of 1 April, in batches of at most 5,000; about 3 % of the households suspended (报停) before the
-season and 2 % passing to a new holder in the middle of it; the city's season declared by decree
-(runs look the season in force up per community); a city-wide tariff; one projection catch-up.
-The store is closed and copied (the SQLite folder, or a PostgreSQL database made from it as a
-template), so both ways below start from the same city.
+about 1,000, buildings of 48, 60–140 m², varied positions) registered, one household meter each,
+commissioned and attached, about 3 % of them suspended (报停) before the season, all by the
+domain's own commands 1,000 aggregates per save (``bench.city``'s bulk path, a migration's: the
+same events, actors and reasons as ``HeatLedger.register_household``, ``commission_meter``,
+``attach_meter`` and ``suspend_heating``, one correlation id a command); midnight readings
+(Asia/Shanghai) on the season's first day, the 1st of each month and the closing midnight of
+1 April through ``HeatLedger.record_readings``, in batches of at most 5,000; then 2 % of the
+households passing to a new holder in the middle of the season; the city's season declared by
+decree (runs look the season in force up per community); a city-wide tariff; one projection
+catch-up (and ``ANALYZE`` on PostgreSQL). The store is then copied (the SQLite folder, or a
+PostgreSQL database made from it as a template), so both ways below start from the same city.
+With ``--keep DIR`` the built city is kept (SQLite in ``DIR/city-N``, PostgreSQL in the database
+``--keep-database`` names, else ``bench.kept_store``'s, built without the WAL flush) and a later
+run with the same ``--keep`` reuses it: each way then runs on a copy of it, the set-up reported as
+reused.
 
 Timed, in this order:
 
@@ -81,8 +88,11 @@ from application.billing_runs import CHUNK_SIZE, MAXIMUM_HOUSEHOLDS_PER_RUN, Run
 from application.ingestion import ReadingItem
 from application.transcodings import DateAsISO
 from bench.ingest import _admin_connection, _progress, backends_to_measure, bench_console, store_settings
+from bench.kept_store import ensure_kept_city, kept_city_name
 from domain.billing import BillKind
 from domain.day_split import BUSINESS_TIME_ZONE
+from domain.household import Household
+from domain.meter import Meter
 from domain.readings import ReadingValues
 from domain.season import Season
 from domain.settlement import PositionCorrection, SettlementPolicy, TwoPartPrice
@@ -91,6 +101,7 @@ from domain.values import (
     AccuracyClass,
     Address,
     Areas,
+    CommandContext,
     CustomerClass,
     FlowSensorSide,
     HorizontalPosition,
@@ -101,7 +112,7 @@ from domain.values import (
 )
 from infrastructure.container import Container, bootstrap
 from infrastructure.event_store import event_store_environment
-from infrastructure.settings import Backend, Settings
+from infrastructure.settings import Backend, Environment, Settings
 from projections.billing_inputs import SqlBillingInputs
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -128,7 +139,7 @@ COMMUNITY_SIZE = 1_000
 BUILDING_SIZE = 48  # 2 entrances × 12 floors × 2 flats
 FLOORS = 12
 READING_BATCH = 5_000
-PROGRESS_EVERY = 100
+SETUP_SAVE = 1_000  # aggregates per save while registering (bench.city's)
 CLERK = Principal("bench-clerk", Role.CLERK)
 DEVICE = Principal("bench-concentrator", Role.DEVICE)
 # Xuchang-like prices (domain.md §6): 21.6 元/m² a season, base 30 %, 43.9 元/GJ, 20 % while suspended.
@@ -190,11 +201,11 @@ def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=BUSINESS_TIME_ZONE).astimezone(UTC)
 
 
-def reading_batches(households: int) -> list[list[ReadingItem]]:
+def reading_batches(households: int) -> Iterator[list[ReadingItem]]:
     """Each meter's register at each reading midnight, in batches of at most ``READING_BATCH``:
-    0.0018–0.0030 GJ per m² a day (about 0.3–0.45 GJ/m² a season), nothing while suspended."""
+    0.0018–0.0030 GJ per m² a day (about 0.3–0.45 GJ/m² a season), nothing while suspended.
+    Made as they are recorded: a city's 600,000 items held at once were the set-up's peak memory."""
     registers = [Decimal(100 + number % 500) for number in range(households)]
-    batches: list[list[ReadingItem]] = []
     for index, day in enumerate(READING_DAYS):
         if index > 0:
             days = (day - READING_DAYS[index - 1]).days
@@ -205,57 +216,93 @@ def reading_batches(households: int) -> list[list[ReadingItem]]:
                 increase = area_of(number) * per_m2_day * days * MONTH_FACTORS[index - 1]
                 registers[number] += increase.quantize(Decimal("0.001"))
         measured_at = _midnight(day)
-        items = [
-            ReadingItem(serial_of(number), ReadingValues(measured_at, registers[number], source=ReadingSource.NBIOT))
-            for number in range(households)
-        ]
-        batches += [items[start : start + READING_BATCH] for start in range(0, len(items), READING_BATCH)]
-    return batches
+        for start in range(0, households, READING_BATCH):
+            numbers = range(start, min(start + READING_BATCH, households))
+            yield [
+                ReadingItem(
+                    serial_of(number), ReadingValues(measured_at, registers[number], source=ReadingSource.NBIOT)
+                )
+                for number in numbers
+            ]
 
 
-def set_up(container: Container, households: int, progress: Progress, label: str) -> None:
-    """Households, meters, readings, suspensions, owner changes and the tariff, then one catch-up."""
-    ledger = container.ledger
-    task = progress.add_task(f"{label}: households, meters", total=households)
+def _reading(number: int, measured_at: datetime, register_gj: Decimal) -> ReadingItem:
+    return ReadingItem(serial_of(number), ReadingValues(measured_at, register_gj, source=ReadingSource.NBIOT))
+
+
+def _context(reason: str) -> CommandContext:
+    """What ``HeatLedger``'s commands record when SYSTEM runs them: one correlation id a command."""
+    return CommandContext(SYSTEM.name, reason, uuid.uuid4())
+
+
+def register_city(container: Container, households: int, tick: Callable[[int], None]) -> None:
+    """Households and meters registered, commissioned, attached and suspended by the domain's own
+    commands, ``SETUP_SAVE`` aggregates per save (``bench.city``'s bulk path, a migration's): the
+    same events, actors and reasons as ``HeatLedger.register_household``, ``commission_meter``,
+    ``attach_meter`` and ``suspend_heating`` record one save at a time (registering a household by
+    its command took three commits, hours for 100,000)."""
+    aggregates: list[Aggregate] = []
     for number in range(households):
-        account, serial = account_of(number), serial_of(number)
         address, position = _address_and_position(number)
         area = area_of(number)
-        ledger.register_household(
-            SYSTEM,
-            account,
+        household = Household.register(
+            account_of(number),
             address,
             Areas(area, area - Decimal(number % 5)),
             CustomerClass.RESIDENTIAL,
             position,
             REGISTERED_ON,
+            _context("registration"),
         )
-        ledger.commission_meter(
-            SYSTEM,
-            serial,
+        meter = Meter.commission(
+            serial_of(number),
             "Bench",
             "B1",
             AccuracyClass.CLASS_2,
             FlowSensorSide.RETURN,
             MeterKind.HOUSEHOLD,
             COMMISSIONED_AT,
+            _context("commissioning"),
         )
-        ledger.attach_meter(SYSTEM, account, serial, COMMISSIONED_AT)
+        installation = _context("installation")
+        meter.attach_to(household.id, COMMISSIONED_AT, installation)
+        household.attach_meter(meter.id, meter.serial, COMMISSIONED_AT, installation)
         if is_suspended(number):
-            ledger.suspend_heating(SYSTEM, account, SUSPENDED_ON, "报停 for the season")
-        if (number + 1) % PROGRESS_EVERY == 0 or number + 1 == households:
-            progress.update(task, completed=number + 1)
-    batches = reading_batches(households)
-    task = progress.add_task(f"{label}: readings", total=sum(len(batch) for batch in batches))
-    for batch in batches:
+            household.suspend_heating(SUSPENDED_ON, _context("报停 for the season"))
+        aggregates += [household, meter]
+        if len(aggregates) >= SETUP_SAVE or number + 1 == households:
+            container.ledger.save(*aggregates)
+            aggregates = []
+            tick(number + 1)
+
+
+def change_owners(container: Container, households: int) -> None:
+    """过户 in the middle of the season for 2 % of the households, after their readings, each
+    household loaded, changed and saved ``SETUP_SAVE`` at a time (as ``HeatLedger.change_owner``
+    records it, one save each)."""
+    changing = [number for number in range(households) if changes_owner(number)]
+    for start in range(0, len(changing), SETUP_SAVE):
+        changed = []
+        for number in changing[start : start + SETUP_SAVE]:
+            household = container.ledger.household(account_of(number))
+            household.change_owner(OWNER_CHANGED_ON, _context("过户 with the sale of the flat"))
+            changed.append(household)
+        container.ledger.save(*changed)
+
+
+def set_up(container: Container, households: int, progress: Progress, label: str) -> None:
+    """Households, meters, readings, suspensions, owner changes and the tariff, then one catch-up."""
+    ledger = container.ledger
+    task = progress.add_task(f"{label}: households, meters", total=households)
+    register_city(container, households, lambda done: progress.update(task, completed=done))
+    task = progress.add_task(f"{label}: readings", total=households * len(READING_DAYS))
+    for batch in reading_batches(households):
         report = ledger.record_readings(DEVICE, batch, "benchmark")
         if report.accepted != len(batch):
             reasons = Counter(outcome.reason for outcome in report.outcomes if outcome.reason)
             raise RuntimeError(f"the benchmark's readings were not all accepted: {dict(reasons)}")
         progress.advance(task, len(batch))
-    for number in range(households):
-        if changes_owner(number):
-            ledger.change_owner(SYSTEM, account_of(number), OWNER_CHANGED_ON, "过户 with the sale of the flat")
+    change_owners(container, households)
     # The city's season by decree, as a utility declares it (and the demo does): each run looks the
     # season in force up per community.
     container.seasons.declare(
@@ -606,7 +653,7 @@ def run_warm(settings: Settings, progress: Progress, label: str) -> WarmRuns:
 class Figures:
     backend: Backend
     households: int
-    setup_seconds: float
+    setup_seconds: float | None  # None: a kept city was reused
     prepayment: ProcessRun
     settlement: ProcessRun
     warm: WarmRuns
@@ -622,7 +669,7 @@ class Figures:
         and the rest once, the run, its catch-up and its notices growing linearly with households."""
         settlement = self.settlement
         once = settlement.startup_seconds + settlement.rest_seconds
-        scale = city_households / settlement.summary["households"]
+        scale = city_households / int(settlement.summary["households"])
         return (once + (settlement.wall_seconds - once) * scale) / 60
 
 
@@ -631,18 +678,65 @@ def _bench_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"catch_up_after_command": False})
 
 
-def measure(backend: Backend, households: int, payloads: list[dict[str, Any]], console: Console) -> Figures:
-    """Set the city up once, copy it, run the prepayment and the settlement as a user does on the
-    store and the bench's old way on the copy, then time the bare library on a store of its own."""
+@dataclass(frozen=True)
+class Keep:
+    """Where a built city is kept between runs (``--keep``): SQLite in ``folder``/city-N, PostgreSQL
+    in the database ``database`` (or ``bench.kept_store``'s name for the bench and its size)."""
+
+    folder: Path
+    database: str | None = None
+
+    def sqlite_city(self, households: int) -> Path:
+        return self.folder / f"city-{households}"
+
+    def postgres_city(self, households: int) -> str:
+        return self.database or kept_city_name("billing", households)
+
+
+@contextmanager
+def city_store(
+    backend: Backend, households: int, scratch: Path, progress: Progress, keep: Keep | None
+) -> Iterator[tuple[Settings, float | None]]:
+    """A store holding the city, to be changed by what is timed, and the set-up's seconds (None
+    when a kept city was reused). Without ``keep`` the city is built in ``scratch``; with it, the
+    kept city is built first if missing (or left half-built) and the store is a copy of it."""
+    label = backend.value
+    if keep is None:
+        with store_settings(backend, scratch, "city") as store:
+            yield store, build_city(store, households, progress, label)
+        return
+    seconds: float | None = None
+    if backend is Backend.SQLITE:
+        kept = Settings(environment=Environment.TEST, backend=backend, data_dir=keep.sqlite_city(households))
+        ready = kept.data_dir.with_name(kept.data_dir.name + ".ready")
+        if not ready.exists():
+            shutil.rmtree(kept.data_dir, ignore_errors=True)
+            seconds = build_city(kept, households, progress, label)
+            ready.touch()
+    else:
+        kept, seconds = ensure_kept_city(
+            keep.postgres_city(households), lambda settings: build_city(settings, households, progress, label)
+        )
+    with copied_store(kept, scratch, "run") as store:
+        yield store, seconds
+
+
+def measure(
+    backend: Backend, households: int, payloads: list[dict[str, Any]], console: Console, keep: Keep | None = None
+) -> Figures:
+    """Set the city up once (or take the kept one), copy it, run the prepayment and the settlement
+    as a user does on the store and the bench's old way on the copy, then time the bare library on
+    a store of its own."""
     label = backend.value
     with tempfile.TemporaryDirectory(prefix="heatledger-bench-") as folder, _progress(console) as progress:
         scratch = Path(folder)
-        with store_settings(backend, scratch, "city") as store:
-            setup_seconds = build_city(store, households, progress, label)
-            with copied_store(store, scratch, "warm") as copy:
-                prepayment = run_in_fresh_process(store, BillKind.PREPAYMENT, scratch, progress, label)
-                settlement = run_in_fresh_process(store, BillKind.SETTLEMENT, scratch, progress, label)
-                warm = run_warm(copy, progress, label)
+        with (
+            city_store(backend, households, scratch, progress, keep) as (store, setup_seconds),
+            copied_store(store, scratch, "warm") as copy,
+        ):
+            prepayment = run_in_fresh_process(store, BillKind.PREPAYMENT, scratch, progress, label)
+            settlement = run_in_fresh_process(store, BillKind.SETTLEMENT, scratch, progress, label)
+            warm = run_warm(copy, progress, label)
         with store_settings(backend, scratch, "bare") as store:
             task = progress.add_task(f"{label}: bare eventsourcing", total=len(payloads))
             bare_seconds = run_bare(
@@ -739,7 +833,8 @@ def report(console: Console, figures: Figures) -> None:
     _process_rows(table, figures.settlement)
     _warm_rows(table, figures.warm)
     _baseline_rows(table, figures)
-    table.add_row("set-up (untimed)", f"{figures.households:,} households", f"{figures.setup_seconds:.1f}", "")
+    setup = "kept city reused" if figures.setup_seconds is None else f"{figures.setup_seconds:.1f}"
+    table.add_row("set-up (untimed)", f"{figures.households:,} households", setup, "")
     console.print(table)
     for run, warm in ((figures.prepayment, figures.warm.prepayment), (figures.settlement, figures.warm.settlement)):
         console.print(_summary_line(figures.backend, run, warm))
@@ -797,7 +892,18 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--city", type=int, default=150_000, help="households of the city whose settlement time is extrapolated"
     )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="keep the built city and reuse it on later runs: SQLite in DIR/city-N, PostgreSQL in a kept database",
+    )
+    parser.add_argument(
+        "--keep-database", metavar="NAME", help="with --keep: the PostgreSQL database the city is kept in"
+    )
     arguments = parser.parse_args(argv)
+    if arguments.keep_database and not arguments.keep:
+        parser.error("--keep-database needs --keep")
     if not 1 <= arguments.households <= 300_000:
         parser.error("--households must lie in 1…300,000")
     if datetime.now(UTC).astimezone(BUSINESS_TIME_ZONE).date() <= SEASON.last_day:
@@ -813,7 +919,8 @@ def main(argv: list[str] | None = None) -> None:
     started = datetime.now(UTC)
     all_figures = []
     for backend in backends:
-        figures = measure(backend, arguments.households, payloads, console)
+        keep = Keep(arguments.keep, arguments.keep_database) if arguments.keep else None
+        figures = measure(backend, arguments.households, payloads, console, keep)
         report(console, figures)
         all_figures.append(figures)
     report_summary(console, all_figures, arguments.city)
