@@ -1,7 +1,8 @@
 """The event store on SQLite: the eventsourcing library's factory and recorder, with the hash chain.
 
-The recorder inserts the events as the library does (one INSERT each, for their rowids, which are
-the notification ids), then reads the chain's head and inserts the events' chain records with one
+The recorder inserts the events with one ``executemany`` (the library runs one INSERT each, to read
+each rowid back: the rowids, which are the notification ids, are worked out instead, see
+``_consecutive_rowids``), then reads the chain's head and inserts the events' chain records with one
 ``executemany``, all in the library's one transaction: a save is stored with its chain records or
 not at all. SQLite lets one writer in at a time, and the head is read after the first INSERT took
 the write lock, so two saves never link to the same head. infrastructure/audit_chain.py defines
@@ -20,7 +21,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import PersistenceError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore, SQLiteFactory
 
 from infrastructure.audit_chain import GENESIS_HASH, ChainRecord, Checkpoint, chain_records
@@ -42,6 +43,10 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         self._insert_chain_statement = f"INSERT INTO {self.chain_table_name} VALUES (?,?,?,?,?)"
         self._select_head_statement = (
             f"SELECT record_hash FROM {self.chain_table_name} ORDER BY notification_id DESC LIMIT 1"
+        )
+        # After a save's INSERTs: its last rowid, the table's largest, and the chain's head.
+        self._select_inserted_statement = (
+            f"SELECT last_insert_rowid(), (SELECT MAX(rowid) FROM {events_table_name}), ({self._select_head_statement})"
         )
 
     def construct_create_table_statements(self) -> list[str]:
@@ -70,18 +75,35 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     # -- writing ------------------------------------------------------------------------------
 
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
-        notification_ids = super()._insert_events(c, stored_events, **kwargs)
-        assert notification_ids is not None and len(notification_ids) == len(stored_events), "an id for every event"
-        if stored_events:
-            # After the INSERTs: this transaction holds SQLite's write lock, so the head is final.
-            c.execute(self._select_head_statement)
-            head = c.fetchone()
-            previous_hash = bytes(head[0]) if head else GENESIS_HASH
-            events = (
-                (notification_id, event.originator_id, event.originator_version, event.topic, event.state)
-                for notification_id, event in zip(notification_ids, stored_events, strict=True)
-            )
-            c.executemany(self._insert_chain_statement, chain_records(previous_hash, events))
+        if not stored_events:
+            return []
+        # One ``executemany`` for the events (the library runs one INSERT each, to read each
+        # rowid back): the rowids are worked out instead. The first INSERT took SQLite's write
+        # lock (one writer at a time), and SQLite gives a row without a rowid the table's largest
+        # rowid plus one, so the events get the rowids up to the last one inserted, in order;
+        # the table's largest rowid being that last one proves it (see ``_consecutive_rowids``).
+        c.executemany(
+            self.insert_events_statement,
+            [
+                (
+                    event.originator_id.hex if isinstance(event.originator_id, UUID) else event.originator_id,
+                    event.originator_version,
+                    event.topic,
+                    event.state,
+                )
+                for event in stored_events
+            ],
+        )
+        # This transaction holds the write lock now, so the chain's head is final.
+        c.execute(self._select_inserted_statement)
+        last_rowid, largest_rowid, head = c.fetchone()
+        notification_ids = _consecutive_rowids(last_rowid, largest_rowid, len(stored_events))
+        previous_hash = bytes(head) if head is not None else GENESIS_HASH
+        events = (
+            (notification_id, event.originator_id, event.originator_version, event.topic, event.state)
+            for notification_id, event in zip(notification_ids, stored_events, strict=True)
+        )
+        c.executemany(self._insert_chain_statement, chain_records(previous_hash, events))
         return notification_ids
 
     # -- sealing a store written before the chain ---------------------------------------------
@@ -186,6 +208,20 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                 (checkpoint.position, checkpoint.record_hash, checkpoint.recorded_at.isoformat()),
             )
             return bool(_scalar(c, "SELECT changes()"))
+
+
+def _consecutive_rowids(last_rowid: int, largest_rowid: int, count: int) -> list[int]:
+    """The rowids of the ``count`` rows one ``executemany`` just inserted, ``last_rowid`` the last.
+
+    SQLite numbers a new row the table's largest rowid plus one while that is below 2**63 - 1;
+    after that it picks unused rowids at random. When the last row inserted holds the largest
+    rowid, it was numbered the first way, so every row before it in the same statement was too
+    (a random pick would have left the largest at 2**63 - 1): the rows are consecutive.
+    """
+    if last_rowid != largest_rowid:
+        # Only once a table has used the largest rowid: notification ids would no longer ascend.
+        raise PersistenceError(f"the events table's rowids are exhausted (largest {largest_rowid})")
+    return list(range(last_rowid - count + 1, last_rowid + 1))
 
 
 def _record(row: Any) -> ChainRecord:
