@@ -792,22 +792,16 @@ class Meter(Aggregate):
             raise _reject("after_decommissioning", "the reading is newer than the meter's decommissioning")
         fingerprint = values.fingerprint()
         estimates = self._estimates_to_true_up(values)
-        with self._window_without(len(estimates)), self._window_with_history(values.measured_at, history):
-            position = bisect.bisect_left(self.window, values.measured_at, key=lambda reading: reading.measured_at)
-            if position < len(self.window) and self.window[position].measured_at == values.measured_at:
-                if self.window[position].fingerprint == fingerprint:
-                    return RecordingOutcome.DUPLICATE
-                raise _reject(
-                    "conflicting_reading",
-                    "a different reading exists for the same time",
-                    measured_at=values.measured_at.isoformat(),
-                )
-            if values.source == ReadingSource.ESTIMATE and position < len(self.window):
-                raise _reject("estimate_not_newest", "an estimate may only extend the meter's history")
-            previous = self.window[position - 1] if position > 0 else None
-            following = self.window[position] if position < len(self.window) else None
-            remembered = self._remember(values, fingerprint, position)
-            intervals = self._intervals_around(previous, remembered, following)
+        if estimates or self._beyond_window(values.measured_at):
+            with self._window_without(len(estimates)), self._window_with_history(values.measured_at, history):
+                placed = self._place(values, fingerprint)
+        else:
+            # The commonest reading: newer than the window's first, no estimate to true up. The
+            # two windows above would be the window itself (two context managers saved a reading).
+            placed = self._place(values, fingerprint)
+        if placed is None:
+            return RecordingOutcome.DUPLICATE
+        previous, following, remembered, intervals = placed
         self._true_up(estimates, batch_id, actor)
         # The event ``_reading_recorded`` triggers, triggered directly with every field named: the
         # command method's decorator would only match these keywords to its parameters again.
@@ -840,6 +834,34 @@ class Meter(Aggregate):
         if following is None and is_real and values.error_flags != self.error_flags:
             self._report_fault_change(values, batch_id, actor, reason)
         return RecordingOutcome.ACCEPTED
+
+    def _place(
+        self, values: ReadingValues, fingerprint: str
+    ) -> tuple[RememberedReading | None, RememberedReading | None, RememberedReading, list[MeteredInterval]] | None:
+        """Place the reading in the window as it stands: None for a duplicate, else its neighbours,
+        what the meter will remember of it and the intervals around it; a reason to refuse it raises."""
+        position = bisect.bisect_left(self.window, values.measured_at, key=_measured_at)
+        if position < len(self.window) and self.window[position].measured_at == values.measured_at:
+            if self.window[position].fingerprint == fingerprint:
+                return None
+            raise _reject(
+                "conflicting_reading",
+                "a different reading exists for the same time",
+                measured_at=values.measured_at.isoformat(),
+            )
+        if values.source == ReadingSource.ESTIMATE and position < len(self.window):
+            raise _reject("estimate_not_newest", "an estimate may only extend the meter's history")
+        previous = self.window[position - 1] if position > 0 else None
+        following = self.window[position] if position < len(self.window) else None
+        remembered = self._remember(values, fingerprint, position)
+        return previous, following, remembered, self._intervals_around(previous, remembered, following)
+
+    def _beyond_window(self, measured_at: datetime) -> bool:
+        """Whether a reading at ``measured_at`` is judged with the history beyond the window (the
+        condition under which ``_window_with_history`` joins the history to the window)."""
+        first_kept = self.verified_since
+        window = self.window
+        return not (first_kept is None or (window and window[0].measured_at <= measured_at))
 
     @contextmanager
     def _window_with_history(self, measured_at: datetime, history: ReadingHistory | None) -> Iterator[None]:

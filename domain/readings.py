@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -42,19 +42,25 @@ class ReadingValues:
 
         Decimals are normalised first so that 1.50 and 1.5 count as the same value.
         """
-        parts = []
-        for name in _FINGERPRINTED_FIELDS:
-            value = getattr(self, name)
-            if isinstance(value, Decimal):
-                value = value.normalize()
-            elif isinstance(value, datetime):
-                value = value.timestamp()
-            parts.append(f"{name}={value}")
-        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
+        # ``name=value`` of every field but the source, in their order, written out rather than
+        # looped over (once per reading recorded); a property test holds it to that definition.
+        f = _fingerprinted
+        text = (
+            f"measured_at={f(self.measured_at)}|energy_gj={f(self.energy_gj)}|volume_m3={f(self.volume_m3)}"
+            f"|operating_hours={f(self.operating_hours)}|flow_temperature_c={f(self.flow_temperature_c)}"
+            f"|return_temperature_c={f(self.return_temperature_c)}|flow_rate_m3_h={f(self.flow_rate_m3_h)}"
+            f"|power_kw={f(self.power_kw)}|error_flags={f(self.error_flags)}|faulty={f(self.faulty)}"
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-# The fields a fingerprint covers, in their order (named once: ``fields()`` builds a tuple per call).
-_FINGERPRINTED_FIELDS = tuple(field.name for field in fields(ReadingValues) if field.name != "source")
+def _fingerprinted(value: Any) -> Any:
+    """A value as the fingerprint writes it: decimals normalised, times as POSIX seconds."""
+    if isinstance(value, Decimal):
+        return value.normalize()
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,18 +10,30 @@ interval made at once with the interval checked, then flagged with its breaches 
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
-from uuid import uuid4
+from unittest.mock import patch
+from uuid import UUID, uuid4
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from domain.errors import ReadingRejectedError
 from domain.heat_physics import check_interval, heat_coefficient_mj_per_m3_k
-from domain.meter import INSTANT_DECIMALS, REGISTER_DECIMALS, Meter, _bounded
+from domain.meter import (
+    INSTANT_DECIMALS,
+    REGISTER_DECIMALS,
+    Meter,
+    RecordingOutcome,
+    _bounded,
+    _reject,
+    _validate_values,
+)
 from domain.rated_limits import (
     InstantValues,
     IntervalFigures,
@@ -332,3 +344,115 @@ def test_an_interval_made_once_is_the_interval_checked_then_flagged(
     assert [type(getattr(made, name)) for name in MeteredInterval.__slots__] == [
         type(getattr(plain, name)) for name in MeteredInterval.__slots__
     ]
+
+
+@st.composite
+def reading_sequences(draw: st.DrawFn) -> list[ReadingValues]:
+    """Readings of one meter in any order: late ones, repeats, conflicts, estimates, faults."""
+    days = draw(st.lists(st.integers(min_value=1, max_value=12), min_size=1, max_size=14))
+    readings = []
+    for day in days:
+        energy = Decimal(100) + Decimal(day) * draw(st.sampled_from([Decimal("0.3"), Decimal("0.31")]))
+        readings.append(
+            ReadingValues(
+                COMMISSIONED_AT + timedelta(days=day),
+                energy,
+                Decimal(1000) + Decimal(day) * 3,
+                None,
+                Decimal(60),
+                Decimal(45),
+                error_flags=draw(st.sampled_from([0, 0, 4])),
+                source=draw(st.sampled_from([ReadingSource.NBIOT, ReadingSource.NBIOT, ReadingSource.ESTIMATE])),
+            )
+        )
+    return readings
+
+
+def _plain_record_reading(
+    meter: Meter, values: ReadingValues, received_at: datetime, batch_id: UUID, actor: str, reason: str
+) -> RecordingOutcome:
+    """``Meter.record_reading`` as it was before it skipped its window context managers."""
+    history = None
+    _validate_values(values, received_at)
+    meter._check_within_register_widths(values)
+    if values.measured_at < meter.commissioned_at:
+        raise _reject("before_commissioning", "the reading is older than the meter's commissioning")
+    if meter.decommissioned_at is not None and values.measured_at > meter.decommissioned_at:
+        raise _reject("after_decommissioning", "the reading is newer than the meter's decommissioning")
+    fingerprint = values.fingerprint()
+    estimates = meter._estimates_to_true_up(values)
+    with meter._window_without(len(estimates)), meter._window_with_history(values.measured_at, history):
+        position = bisect.bisect_left(meter.window, values.measured_at, key=lambda reading: reading.measured_at)
+        if position < len(meter.window) and meter.window[position].measured_at == values.measured_at:
+            if meter.window[position].fingerprint == fingerprint:
+                return RecordingOutcome.DUPLICATE
+            raise _reject(
+                "conflicting_reading",
+                "a different reading exists for the same time",
+                measured_at=values.measured_at.isoformat(),
+            )
+        if values.source == ReadingSource.ESTIMATE and position < len(meter.window):
+            raise _reject("estimate_not_newest", "an estimate may only extend the meter's history")
+        previous = meter.window[position - 1] if position > 0 else None
+        following = meter.window[position] if position < len(meter.window) else None
+        remembered = meter._remember(values, fingerprint, position)
+        intervals = meter._intervals_around(previous, remembered, following)
+    meter._true_up(estimates, batch_id, actor)
+    # The event ``_reading_recorded`` triggers, triggered directly with every field named: the
+    # command method's decorator would only match these keywords to its parameters again.
+    meter.trigger_event(
+        Meter.ReadingRecorded,
+        measured_at=values.measured_at,
+        energy_gj=values.energy_gj,
+        volume_m3=values.volume_m3,
+        operating_hours=values.operating_hours,
+        flow_temperature_c=values.flow_temperature_c,
+        return_temperature_c=values.return_temperature_c,
+        flow_rate_m3_h=values.flow_rate_m3_h,
+        power_kw=values.power_kw,
+        error_flags=values.error_flags,
+        source=ReadingSource(values.source).value,
+        faulty=values.faulty,
+        fingerprint=fingerprint,
+        energy_unwrapped_gj=remembered.energy_unwrapped_gj,
+        volume_unwrapped_m3=remembered.volume_unwrapped_m3,
+        intervals=intervals,
+        replaced_interval_start=previous.measured_at if previous and following else None,
+        replaced_interval_end=following.measured_at if previous and following else None,
+        batch_id=batch_id,
+        actor=actor,
+        reason=reason,
+        limit_breaches=meter._reading_breaches(values),
+    )
+    # An estimate knows nothing of the meter's faults: only real readings change the fault state.
+    is_real = values.source != ReadingSource.ESTIMATE
+    if following is None and is_real and values.error_flags != meter.error_flags:
+        meter._report_fault_change(values, batch_id, actor, reason)
+    return RecordingOutcome.ACCEPTED
+
+
+def _outcomes(meter: Meter, readings: list[ReadingValues], plain: bool = False) -> list[str]:
+    outcomes, batch = [], UUID(int=7)
+    for reading in readings:
+        try:
+            record = partial(_plain_record_reading, meter) if plain else meter.record_reading
+            outcomes.append(str(record(reading, RECEIVED_LATER, batch, "device", "test")))
+        except ReadingRejectedError as error:
+            outcomes.append(error.reason)
+    return outcomes
+
+
+@given(readings=reading_sequences(), window=st.integers(min_value=2, max_value=5))
+def test_a_reading_placed_without_the_windows_is_placed_as_with_them(
+    readings: list[ReadingValues], window: int
+) -> None:
+    """``record_reading`` skips its two window context managers when neither changes the window
+    (no estimate to true up, not older than the window): the same outcomes, events and window
+    as the method that always entered them, with a small window so some readings fall beyond it."""
+    with patch("domain.meter.READING_WINDOW_SIZE", window):
+        fast, always = new_meter(), new_meter()
+        assert _outcomes(fast, readings) == _outcomes(always, readings, plain=True)
+    fast_events = [_event_fields(event) for event in fast.collect_events()[1:]]
+    always_events = [_event_fields(event) for event in always.collect_events()[1:]]
+    assert fast_events == always_events
+    assert fast.window == always.window and fast.verified_since == always.verified_since
