@@ -2,18 +2,22 @@
 
 ``python -m bench.billing_profile --backend sqlite|postgres --households N [--profile]``: the first
 time, ``bench.billing``'s city is built and kept (a folder under ``--keep``, or a PostgreSQL
-database ``billing_profile_city_N``); every run copies it (a folder copy, or a database made from
-it as a template), then runs the prepayment and the settlement in this process with a cold
-aggregate cache, each followed by its catch-up timed apart, and prints per run the bills, wall and
-process CPU seconds, the totals (to compare bills before and after) and the peak RSS; with
-``--profile`` the settlement runs under cProfile and its top functions are printed. With
-``--settlement-only`` the prepayment is run once on a second kept city (``…-prepaid``, its
+database ``billing_profile_city_N``, named by ``--database-prefix``); every run copies it (a folder
+copy, or a database made from it as a template), then runs the prepayment and the settlement in
+this process with a cold aggregate cache, each followed by its catch-up timed apart, and prints per
+run the bills, wall and process CPU seconds, the totals (to compare bills before and after) and the
+peak RSS; with ``--profile`` the settlement runs under cProfile and its top functions are printed.
+With ``--settlement-only`` the prepayment is run once on a second kept city (``…-prepaid``, its
 catch-up included) and every later call copies that one and runs the settlement alone: quicker
 rounds, and a process that does nothing else (for ``py-spy record -- python -m …``). With
 ``--as-run`` the read models catch up after every save, as the embedded default does when a user
 runs ``heatledger billing run`` (the bench otherwise catches up once after the run): the catch-ups
 inside the run are timed apart, wall and the calling thread's CPU (the reader thread of the next
 chunk runs meanwhile and takes the GIL from them on SQLite: their wall time is not all theirs).
+With ``--catch-up-only prepayment|settlement`` a city where that run was made and its read models
+not caught up is kept (``…-prepayment-billed``, ``…-settlement-billed``, made once) and every call
+copies it and times the catch-up alone in a fresh process: the one a billing run makes when it
+ends, for before-and-after rounds and ``py-spy``.
 
 To compare with another checkout of the code (a ``git worktree`` of the commit before a change),
 run it with ``CODE_ROOT=/path/to/checkout``: that checkout's modules are imported first, the city
@@ -34,6 +38,7 @@ import pstats
 import resource
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,22 +49,8 @@ from infrastructure.container import Container, bootstrap
 from infrastructure.settings import Backend, Environment, Settings
 
 
-def _sqlite_city(households: int, keep: Path, prepaid: bool) -> Settings:
-    base = keep / f"city-{households}"
-    if not base.exists():
-        with _progress(bench_console()) as progress:
-            settings = Settings(environment=Environment.TEST, backend=Backend.SQLITE, data_dir=base)
-            print(f"set-up {build_city(settings, households, progress, 'set-up'):.1f} s")
-    if prepaid:
-        prepaid_base = keep / f"city-{households}-prepaid"
-        if not prepaid_base.exists():
-            shutil.copytree(base, prepaid_base)
-            _prepay(Settings(environment=Environment.TEST, backend=Backend.SQLITE, data_dir=prepaid_base))
-        base = prepaid_base
-    work = keep / f"work-{households}"
-    shutil.rmtree(work, ignore_errors=True)
-    shutil.copytree(base, work)
-    return Settings(environment=Environment.TEST, backend=Backend.SQLITE, data_dir=work)
+def _sqlite_settings(folder: Path) -> Settings:
+    return Settings(environment=Environment.TEST, backend=Backend.SQLITE, data_dir=folder)
 
 
 def _postgres_settings(name: str) -> Settings:
@@ -88,23 +79,6 @@ def _copy_database(template: str, copy: str) -> None:
         connection.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{template}"')
 
 
-def _postgres_city(households: int, prepaid: bool) -> Settings:
-    name, work = f"billing_profile_city_{households}", f"billing_profile_city_{households}_work"
-    if not _exists(name):
-        with _admin_connection() as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
-        with _progress(bench_console()) as progress:
-            print(f"set-up {build_city(_postgres_settings(name), households, progress, 'set-up'):.1f} s")
-    if prepaid:
-        prepaid_name = f"{name}_prepaid"
-        if not _exists(prepaid_name):
-            _copy_database(name, prepaid_name)
-            _prepay(_postgres_settings(prepaid_name))
-        name = prepaid_name
-    _copy_database(name, work)
-    return _postgres_settings(work)
-
-
 def _prepay(settings: Settings) -> None:
     """Run the prepayment and its catch-up on a kept city (once: the settlement-only rounds copy it)."""
     container = bootstrap(_bench_settings(settings))
@@ -116,6 +90,92 @@ def _prepay(settings: Settings) -> None:
         analyze(container)
     finally:
         container.close()
+
+
+def _bill_without_catch_up(kind: BillKind) -> Callable[[Settings], None]:
+    """Run ``kind`` on a kept city and leave its events for a catch-up to come (``--catch-up-only``)."""
+
+    def bill(settings: Settings) -> None:
+        container = bootstrap(_bench_settings(settings))
+        try:
+            container.ledger.clock = lambda: AFTER_SEASON
+            with _progress(bench_console()) as progress:
+                run_billing(container, kind, progress, f"{kind.value} billed")
+        finally:
+            container.close()
+
+    return bill
+
+
+# The kept stages of the city after the one it is built from: (the stage before, what makes it
+# from a copy of that one). "city" is bench.billing's city as set up.
+STAGES: dict[str, tuple[str, Callable[[Settings], None]]] = {
+    "prepaid": ("city", _prepay),
+    "prepayment-billed": ("city", _bill_without_catch_up(BillKind.PREPAYMENT)),
+    "settlement-billed": ("prepaid", _bill_without_catch_up(BillKind.SETTLEMENT)),
+}
+
+
+def _sqlite_stage(stage: str, households: int, keep: Path) -> Path:
+    """The kept folder of ``stage``, made first (and the stages before it) when missing."""
+    folder = keep / (f"city-{households}" if stage == "city" else f"city-{households}-{stage}")
+    if folder.exists():
+        return folder
+    if stage == "city":
+        with _progress(bench_console()) as progress:
+            print(f"set-up {build_city(_sqlite_settings(folder), households, progress, 'set-up'):.1f} s")
+        return folder
+    before, make = STAGES[stage]
+    shutil.copytree(_sqlite_stage(before, households, keep), folder)
+    make(_sqlite_settings(folder))
+    return folder
+
+
+def _sqlite_city(households: int, keep: Path, stage: str) -> Settings:
+    work = keep / f"work-{households}"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(_sqlite_stage(stage, households, keep), work)
+    return _sqlite_settings(work)
+
+
+def _postgres_stage(stage: str, households: int, prefix: str) -> str:
+    """The kept database of ``stage``, made first (and the stages before it) when missing."""
+    name = f"{prefix}_{households}" if stage == "city" else f"{prefix}_{households}_{stage.replace('-', '_')}"
+    if _exists(name):
+        return name
+    if stage == "city":
+        with _admin_connection() as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        with _progress(bench_console()) as progress:
+            print(f"set-up {build_city(_postgres_settings(name), households, progress, 'set-up'):.1f} s")
+        return name
+    before, make = STAGES[stage]
+    _copy_database(_postgres_stage(before, households, prefix), name)
+    make(_postgres_settings(name))
+    return name
+
+
+def _postgres_city(households: int, stage: str, prefix: str) -> Settings:
+    work = f"{prefix}_{households}_work"
+    _copy_database(_postgres_stage(stage, households, prefix), work)
+    return _postgres_settings(work)
+
+
+def _catch_up_only(settings: Settings, label: str) -> None:
+    """Catch a billed city's read models up in this process, alone: wall, process and thread CPU."""
+    container = bootstrap(_bench_settings(settings))
+    try:
+        with _progress(bench_console()) as progress:
+            started, cpu_started, thread_started = time.perf_counter(), time.process_time(), time.thread_time()
+            events = catch_up(container, progress, "catch-up")
+            wall = time.perf_counter() - started
+            cpu, thread = time.process_time() - cpu_started, time.thread_time() - thread_started
+    finally:
+        container.close()
+    print(
+        f"{label} catch-up alone: {events:,} events in {wall:.2f} s wall, process CPU {cpu:.2f} s "
+        f"(main thread {thread:.2f} s), {events / cpu:,.0f} events/CPU s; load {os.getloadavg()[0]:.1f}"
+    )
 
 
 def _time_catch_ups(container: Container, profiler: cProfile.Profile | None) -> list[float]:
@@ -147,16 +207,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--households", type=int, default=10_000)
     parser.add_argument("--keep", type=Path, default=Path("/tmp/heatledger-billing-profile"))
+    parser.add_argument(
+        "--database-prefix", default="billing_profile_city", help="PostgreSQL: the kept cities' database names"
+    )
     parser.add_argument("--profile", action="store_true", help="profile the settlement")
     parser.add_argument("--settlement-only", action="store_true", help="copy the prepaid city, run the settlement")
     parser.add_argument("--as-run", action="store_true", help="catch up after every save, as a user's run does")
     parser.add_argument("--profile-catch-ups", action="store_true", help="profile the catch-ups alone")
+    parser.add_argument(
+        "--catch-up-only",
+        choices=("prepayment", "settlement"),
+        help="copy a city billed and not caught up (kept), and time its catch-up alone in this process",
+    )
     arguments = parser.parse_args(argv)
     prepaid = arguments.settlement_only
+    stage = f"{arguments.catch_up_only}-billed" if arguments.catch_up_only else "prepaid" if prepaid else "city"
     if Backend(arguments.backend) is Backend.SQLITE:
-        settings = _sqlite_city(arguments.households, arguments.keep, prepaid)
+        settings = _sqlite_city(arguments.households, arguments.keep, stage)
     else:
-        settings = _postgres_city(arguments.households, prepaid)
+        settings = _postgres_city(arguments.households, stage, arguments.database_prefix)
+    if arguments.catch_up_only:
+        _catch_up_only(settings, f"{arguments.backend} {arguments.catch_up_only}")
+        return
     kinds = (BillKind.SETTLEMENT,) if prepaid else (BillKind.PREPAYMENT, BillKind.SETTLEMENT)
     for kind in kinds:
         container = bootstrap(settings if arguments.as_run else _bench_settings(settings))

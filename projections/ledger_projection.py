@@ -32,7 +32,7 @@ from projections.allocation_rows import reallocate
 from projections.analytics_handlers import ANALYTICS_HANDLERS
 from projections.analytics_summary import ANALYTICS_SUMMARY_TABLES
 from projections.arrears_handlers import ARREARS_HANDLERS
-from projections.billing_handlers import BILLING_HANDLERS, BillBatchWriter, bill_issued
+from projections.billing_handlers import BILLING_HANDLERS, BillBatchWriter, bill_issued, billing_period_opened
 from projections.dispute_handlers import DISPUTE_HANDLERS
 from projections.heat_decision_handlers import HEAT_DECISION_HANDLERS
 from projections.interval_recharge import recharge_intervals
@@ -112,10 +112,11 @@ class LedgerProjection:
         self.apply_batch(connection, [domain_event])
 
     def apply_batch(self, connection: Connection, domain_events: Sequence[Any]) -> None:
-        """Apply events in order. Readings and issued bills are buffered and written together
-        (they touch tables of their own: one need not wait for the other); any other event first
-        flushes both and then drops the reading writer's cached meters and households. Room
-        reports are buffered and written together at the end (their tables are theirs alone)."""
+        """Apply events in order. Readings, issued bills and the billing periods opened with them
+        are buffered and written together (they touch tables of their own: one need not wait for
+        the other); any other event first flushes both and then drops the reading writer's cached
+        meters and households. Room reports are buffered and written together at the end (their
+        tables are theirs alone)."""
         readings = ReadingBatchWriter(connection)
         bills = BillBatchWriter(connection)
         reports = RoomTelemetryWriter(connection)
@@ -131,6 +132,8 @@ class LedgerProjection:
             handler = self._handlers.get(type(domain_event))
             if handler is bill_issued:
                 bills.add(domain_event)
+            elif handler is billing_period_opened:
+                bills.add_period(domain_event)
             elif handler is not None:
                 readings.flush()
                 households_to_reallocate |= bills.flush()
