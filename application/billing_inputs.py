@@ -70,8 +70,9 @@ class BillingInputs(Protocol):
         events (0 before any): what the reads below know. Bills record it for their replay."""
         ...
 
-    def households(self, community: str | None, limit: int) -> list[HouseholdFacts]:
-        """The households of a community (None: the whole city), ordered by account number."""
+    def households(self, community: str | None, limit: int, after: str | None = None) -> list[HouseholdFacts]:
+        """The households of a community (None: the whole city), ordered by account number, at
+        most ``limit``, those whose account number follows ``after`` when given (a keyset page)."""
         ...
 
     def season_records(self, household_ids: Sequence[UUID], season: Season) -> dict[UUID, HouseholdSeasonRecord]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import calendar
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -37,6 +37,9 @@ from domain.values import CommandContext
 
 # Households saved per atomic save: big enough to amortise the save, small enough to retry.
 CHUNK_SIZE = 250
+# Households read per page of the scope (twice: checked, then billed): a run holds a page's facts,
+# not a city's (a household's facts are about 0.9 KB: 90 MB for 100,000 households).
+PAGE_SIZE = 5_000
 MAXIMUM_SAVE_ATTEMPTS = 3
 # A city has 100,000–300,000 households (domain.md §10); a run refuses more than this.
 MAXIMUM_HOUSEHOLDS_PER_RUN = 1_000_000
@@ -133,20 +136,10 @@ class BillingRuns:
         whole cannot proceed (no households, a month outside the season, missing tariffs)."""
         principal.require(Permission.RUN_BILLING)
         today = business_day(self.ledger.clock())
-        households = self.inputs.households(request.community, MAXIMUM_HOUSEHOLDS_PER_RUN)
-        if not households:
-            raise InvalidInputError(
-                "there are no households to bill in this scope",
-                message_key="no_households_in_scope",
-                community=request.community or "*",
-            )
         summary = RunSummary(run_id or uuid4(), request.kind, request.season.code, request.month, request.community)
-        summary.households = len(households)
         context = CommandContext(principal.name, reason, summary.run_id)
         # Every group's checks come before anything is booked: a run proceeds whole or not at all.
-        jobs = [
-            self._job(group, members, today, context, summary) for group, members in self._groups(request, households)
-        ]
+        jobs = self._checked_jobs(request, today, context, summary)
         done = 0
         # The next chunk's bulk reads are made in a thread while this one is computed and saved:
         # the database works while Python computes. The read models catch up once when the run
@@ -156,76 +149,101 @@ class BillingRuns:
             self.ledger.after_save_hooks_deferred(),
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="billing-reads") as reader,
         ):
-            for job, members in jobs:
-                job.prepare(members)
-                chunks = [members[start : start + CHUNK_SIZE] for start in range(0, len(members), CHUNK_SIZE)]
-                pending = reader.submit(job.read, chunks[0]) if chunks else None
-                for index, chunk in enumerate(chunks):
-                    assert pending is not None
-                    reads = pending.result()
-                    if index + 1 < len(chunks):
-                        pending = reader.submit(job.read, chunks[index + 1])
-                    job.bill_chunk(chunk, reads)
-                    done += len(chunk)
-                    if progress is not None:
-                        progress(done, len(households))
+            chunks = self._chunks(request, jobs)
+            upcoming = next(chunks, None)
+            pending = reader.submit(upcoming[0].read, upcoming[1]) if upcoming is not None else None
+            while upcoming is not None:
+                job, chunk = upcoming
+                assert pending is not None
+                reads = pending.result()
+                upcoming = next(chunks, None)
+                if upcoming is not None:
+                    pending = reader.submit(upcoming[0].read, upcoming[1])
+                job.bill_chunk(chunk, reads)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, summary.households)
         return summary
 
-    def _groups(
-        self, request: RunRequest, households: Sequence[HouseholdFacts]
-    ) -> list[tuple[RunRequest, list[HouseholdFacts]]]:
-        """The households by the season in force in their community (one group unless communities
-        heat on different days), each with the run's request on that season."""
+    def _pages(self, community: str | None) -> Iterator[list[HouseholdFacts]]:
+        """The scope's households in pages of ``PAGE_SIZE`` by account number (a keyset read: each
+        page starts after the last account of the one before), at most ``MAXIMUM_HOUSEHOLDS_PER_RUN``."""
+        after: str | None = None
+        left = MAXIMUM_HOUSEHOLDS_PER_RUN
+        while left > 0:
+            size = min(PAGE_SIZE, left)
+            page = self.inputs.households(community, size, after=after)
+            if page:
+                yield page
+            if len(page) < size:
+                return
+            left -= len(page)
+            after = page[-1].account_number
+
+    def _season_of(self, household: HouseholdFacts, request: RunRequest, seasons: dict[str, Season]) -> Season:
+        """The season in force in the household's community (``seasons`` caches it per community)."""
+        if household.community not in seasons:
+            seasons[household.community] = self.season_in_force(request.season.code, household.community)
+        return seasons[household.community]
+
+    def _checked_jobs(
+        self, request: RunRequest, today: date, context: CommandContext, summary: RunSummary
+    ) -> dict[Season, _RunJob]:
+        """A job per season in force among the scope's households (one unless communities heat on
+        different days), each checked (the season's days, the month, a tariff for every household
+        it bills) before anything is booked, with the households the season cannot bill
+        (registered after it, deregistered before it) listed as skipped. A first pass over the
+        households, page by page: it keeps the tariffs per class and community and, for a
+        statement (which compares a flat with its building), the households by building; a
+        settlement's or prepayment's run holds a page of households, not the city's (issue 17)."""
         seasons: dict[str, Season] = {}
-        groups: dict[Season, list[HouseholdFacts]] = {}
-        for household in households:
-            if household.community not in seasons:
-                seasons[household.community] = self.season_in_force(request.season.code, household.community)
-            groups.setdefault(seasons[household.community], []).append(household)
-        return [(replace(request, season=season), members) for season, members in groups.items()]
-
-    def _job(
-        self,
-        request: RunRequest,
-        members: list[HouseholdFacts],
-        today: date,
-        context: CommandContext,
-        summary: RunSummary,
-    ) -> tuple[_RunJob, list[HouseholdFacts]]:
-        """A group's job, checked (the season's days, the month, the tariffs), with the households
-        the season cannot bill (registered after it, deregistered before it) listed as skipped."""
-        month = check_request(request, today)
-        billable, skipped = outside_supply(members, request.season)
-        summary.skipped.extend(skipped)
-        tariffs = self._tariffs(billable, request.season)
-        return _RunJob(self, request, month, today, tariffs, context, summary), billable
-
-    def _tariffs(self, households: Sequence[HouseholdFacts], season: Season) -> dict[str, TariffInForce]:
-        """The tariff in force on the season's first day for every household, or an error naming
-        the households without one (nothing is booked)."""
-        found: dict[tuple[str, str], TariffInForce | None] = {}
-        result: dict[str, TariffInForce] = {}
-        missing: list[str] = []
-        for household in households:
-            key = (household.customer_class, household.community)
-            if key not in found:
-                found[key] = self.billing.tariff_in_force(
-                    household.customer_class, household.community, season.first_day
-                )
-            tariff = found[key]
-            if tariff is None:
-                missing.append(household.account_number)
-            else:
-                result[household.account_number] = tariff
-        if missing:
+        jobs: dict[Season, _RunJob] = {}
+        for page in self._pages(request.community):
+            summary.households += len(page)
+            for household in page:
+                season = self._season_of(household, request, seasons)
+                job = jobs.get(season)
+                if job is None:
+                    season_request = replace(request, season=season)
+                    month = check_request(season_request, today)
+                    job = jobs[season] = _RunJob(self, season_request, month, today, context, summary)
+                billable, skipped = outside_supply([household], season)
+                summary.skipped.extend(skipped)
+                if billable:
+                    job.check(household)
+        if not summary.households:
             raise InvalidInputError(
-                f"{len(missing)} households have no tariff in force on {season.first_day}",
-                message_key="season_without_tariff",
-                season=season.code,
-                count=len(missing),
-                households=", ".join(missing[:LISTED_HOUSEHOLDS]) + (" …" if len(missing) > LISTED_HOUSEHOLDS else ""),
+                "there are no households to bill in this scope",
+                message_key="no_households_in_scope",
+                community=request.community or "*",
             )
-        return result
+        for job in jobs.values():
+            job.refuse_without_tariffs()
+        return jobs
+
+    def _chunks(
+        self, request: RunRequest, jobs: dict[Season, _RunJob]
+    ) -> Iterator[tuple[_RunJob, list[HouseholdFacts]]]:
+        """The billable households in chunks of ``CHUNK_SIZE`` of one season each, in account order
+        within a season, read page by page again: the second pass."""
+        seasons: dict[str, Season] = {}
+        filling: dict[Season, list[HouseholdFacts]] = {}
+        for page in self._pages(request.community):
+            for household in page:
+                season = self._season_of(household, request, seasons)
+                job = jobs.get(season)
+                # A household in a community registered since the checks, under a season no other
+                # household heats on, was not checked: the next run bills it.
+                if job is None or not outside_supply([household], season)[0]:
+                    continue
+                chunk = filling.setdefault(season, [])
+                chunk.append(household)
+                if len(chunk) == CHUNK_SIZE:
+                    yield job, chunk
+                    filling[season] = []
+        for season, chunk in filling.items():
+            if chunk:
+                yield jobs[season], chunk
 
 
 def check_request(request: RunRequest, today: date) -> MonthInputs | None:
@@ -292,19 +310,50 @@ class _RunJob:
     request: RunRequest
     month: MonthInputs | None
     today: date
-    tariffs: dict[str, TariffInForce]
     context: CommandContext
     summary: RunSummary
+    # The tariff in force on the season's first day per customer class and community (None: none).
+    tariffs: dict[tuple[str, str], TariffInForce | None] = field(default_factory=dict)
+    without_tariff: list[str] = field(default_factory=list)  # accounts, as the checks found them
+    without_tariff_count: int = 0
     building_gj_per_m2: dict[tuple[str, str], Decimal | None] = field(default_factory=dict)
     buildings: dict[tuple[str, str], list[HouseholdFacts]] = field(default_factory=dict)
     allocations: dict[tuple[str, str], BuildingAllocation | None] = field(default_factory=dict)
 
-    def prepare(self, households: Sequence[HouseholdFacts]) -> None:
-        """Remember the scope's households by building: a statement compares a flat with its
-        building's average, read with the chunk's other inputs."""
-        self.buildings = {}
-        for household in households:
+    def check(self, household: HouseholdFacts) -> None:
+        """Check a household the run will bill (a tariff in force), and for a statement remember it
+        by building: a statement compares a flat with its building's average, read with the
+        chunk's other inputs."""
+        if self.tariff_of(household) is None:
+            self.without_tariff_count += 1
+            if len(self.without_tariff) < LISTED_HOUSEHOLDS:
+                self.without_tariff.append(household.account_number)
+        if self.month is not None:
             self.buildings.setdefault((household.community, household.building), []).append(household)
+
+    def tariff_of(self, household: HouseholdFacts) -> TariffInForce | None:
+        """The tariff in force on the season's first day for the household's class and community."""
+        key = (household.customer_class, household.community)
+        if key not in self.tariffs:
+            first_day = self.request.season.first_day
+            self.tariffs[key] = self.runs.billing.tariff_in_force(
+                household.customer_class, household.community, first_day
+            )
+        return self.tariffs[key]
+
+    def refuse_without_tariffs(self) -> None:
+        """An error naming the households without a tariff in force (nothing is booked), if any."""
+        if not self.without_tariff_count:
+            return
+        season, count = self.request.season, self.without_tariff_count
+        listed = ", ".join(self.without_tariff) + (" …" if count > LISTED_HOUSEHOLDS else "")
+        raise InvalidInputError(
+            f"{count} households have no tariff in force on {season.first_day}",
+            message_key="season_without_tariff",
+            season=season.code,
+            count=count,
+            households=listed,
+        )
 
     def read(self, households: Sequence[HouseholdFacts]) -> _ChunkReads | None:
         """A chunk's bulk reads made ahead (suspensions and owner changes; for a settlement the
@@ -428,7 +477,15 @@ class _RunJob:
         if existing is not None:
             existing.follow_season(season, days, self.context)  # a decree extended it since
             return existing
-        tariff = self.tariffs[household.account_number]
+        tariff = self.tariff_of(household)
+        if tariff is None:  # registered since the run's checks, where no tariff is in force
+            raise InvalidInputError(
+                f"the household has no tariff in force on {season.first_day}",
+                message_key="season_without_tariff",
+                season=season.code,
+                count=1,
+                households=household.account_number,
+            )
         return self.runs.billing.open_period(household, season, tariff, self.context, days)
 
     def _issue(

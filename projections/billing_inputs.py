@@ -106,8 +106,10 @@ class SqlBillingInputs(BillingInputs):
 
     # -- households ---------------------------------------------------------------------------
 
-    def households(self, community: str | None, limit: int) -> list[HouseholdFacts]:
-        """The households of a community (None: the whole city), ordered by account number.
+    def households(self, community: str | None, limit: int, after: str | None = None) -> list[HouseholdFacts]:
+        """The households of a community (None: the whole city), ordered by account number, at
+        most ``limit``, those whose account number follows ``after`` when given (a keyset page:
+        the unique index on the account number starts it where the page before ended).
 
         ``has_meter``: a household meter serves it now, or one served it once (a detached meter
         keeps its history in daily_consumption).
@@ -134,6 +136,8 @@ class SqlBillingInputs(BillingInputs):
         )
         if community is not None:
             statement = statement.where(households.c.community == community)
+        if after is not None:
+            statement = statement.where(households.c.account_number > after)
         statement = statement.order_by(households.c.account_number).limit(max(limit, 0))
         with self.engine.connect() as connection:
             rows = connection.execute(statement).mappings().all()

@@ -87,9 +87,9 @@ class FoldedBillingInputs(BillingInputs):
 
     # -- households ---------------------------------------------------------------------------
 
-    def households(self, community: str | None, limit: int) -> list[HouseholdFacts]:
+    def households(self, community: str | None, limit: int, after: str | None = None) -> list[HouseholdFacts]:
         """``SqlBillingInputs.households``: ``has_meter`` when a meter is attached now or a
-        household meter left a day row."""
+        household meter left a day row; ``after``, a keyset page's start."""
         attached = {meter.household_id for meter in self.fold.meters.values()}
         metered_once = {
             row.household_id
@@ -98,7 +98,11 @@ class FoldedBillingInputs(BillingInputs):
             if row.meter_kind == _HOUSEHOLD
         }
         rows = sorted(
-            (row for row in self.fold.households.values() if community is None or row.community == community),
+            (
+                row
+                for row in self.fold.households.values()
+                if (community is None or row.community == community) and (after is None or row.account_number > after)
+            ),
             key=lambda row: row.account_number,
         )
         return [
