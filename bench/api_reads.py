@@ -37,8 +37,11 @@ are always all in the server, so this is the heaviest load fifty clients can mak
 the mean latency is the clients over the throughput). A request's time runs from sending it to
 having read the whole body. Per endpoint: p50, p95, p99, the slowest, requests/s, and the CPU
 seconds the server's processes and the client spent per request (read from /proc before and after
-the endpoint's run). The CPU time is the figure to compare across runs on a machine shared with
-other work: the wall times include waiting for a core that others hold.
+the endpoint's run), and on PostgreSQL the CPU of the database's backends serving the store's
+database (by their process titles; the database server must run on this machine) and how many
+sessions were opened meanwhile (a backend that ended took its CPU out of the count). The CPU time
+is the figure to compare across runs on a machine shared with other work: the wall times include
+waiting for a core that others hold.
 
 The baseline, in the same run and with the same server set-up: a bare ASGI handler (no FastAPI,
 no ledger) answering each request with a JSON body of the endpoint's mean size, under
@@ -67,6 +70,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import psycopg
 import uvloop
 from rich.console import Console
 from rich.table import Table
@@ -189,19 +193,35 @@ def clerk_token(store: Store) -> str:
 
 @dataclass
 class Server:
-    """A server process (and the worker processes it starts) on a loopback port."""
+    """A server process (and the worker processes it starts) on a loopback port; on PostgreSQL
+    also the database's server processes that serve ``database`` (their CPU is the read's too)."""
 
     base_url: str
     process: subprocess.Popen[bytes]
+    database: str | None = None
 
     def cpu_seconds(self) -> float:
         """User and system CPU time of the process and all its descendants (from /proc)."""
         return tree_cpu_seconds(self.process.pid)
 
+    def database_cpu_ticks(self) -> dict[int, int]:
+        """User and system CPU ticks of each PostgreSQL backend connected to ``database`` (none on
+        SQLite, whose work is in the server's own processes)."""
+        return backends_cpu_ticks(self.database) if self.database else {}
+
+    def database_sessions(self) -> int:
+        """How many sessions PostgreSQL has opened to ``database`` so far (0 on SQLite): a pool
+        that closes connections it took beyond its size opens new ones under load, each a new
+        backend process, whose CPU the backends' figure misses once it has ended."""
+        return sessions_opened(self.database) if self.database else 0
+
 
 @contextmanager
-def served(command: list[str], variables: dict[str, str], logs: Path, health_path: str) -> Iterator[Server]:
-    """``command`` serving on a free loopback port until the block ends."""
+def served(
+    command: list[str], variables: dict[str, str], logs: Path, health_path: str, database: str | None = None
+) -> Iterator[Server]:
+    """``command`` serving on a free loopback port until the block ends (from PostgreSQL's
+    ``database``, whose backends' CPU is then counted too)."""
     port = free_port()
     log_path = logs / f"server-{port}.log"
     with log_path.open("wb") as log:
@@ -214,7 +234,7 @@ def served(command: list[str], variables: dict[str, str], logs: Path, health_pat
             stderr=subprocess.STDOUT,
         )
         try:
-            server = Server(f"http://127.0.0.1:{port}", process)
+            server = Server(f"http://127.0.0.1:{port}", process, database)
             wait_until_answering(server.base_url + health_path, process, log_path)
             yield server
         finally:
@@ -239,6 +259,53 @@ def wait_until_answering(url: str, process: subprocess.Popen[bytes], log_path: P
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.2)
     raise SystemExit(f"the server did not answer {url} within {SERVER_START_SECONDS:.0f} s")
+
+
+def backends_cpu_ticks(database: str) -> dict[int, int]:
+    """CPU ticks (user + system) of each PostgreSQL backend now connected to ``database``, by
+    their process titles (``backend_database``; the server must run on this machine)."""
+    ticks = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            title = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            text = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:  # the process ended meanwhile, or is not ours to read
+            continue
+        if backend_database(title) == database:
+            fields = text[text.rindex(")") + 2 :].split()
+            ticks[int(entry)] = int(fields[11]) + int(fields[12])
+    return ticks
+
+
+def backend_database(title: str) -> str | None:
+    """The database of a PostgreSQL backend by its process title (``postgres: USER DATABASE …``,
+    with the cluster's name after ``postgres:`` where it has one: ``postgres: 15/main: USER …``)."""
+    words = title.split()
+    if not words or words[0] != "postgres:":
+        return None
+    words = words[2:] if len(words) > 1 and words[1].endswith(":") else words[1:]
+    return words[1] if len(words) >= 2 else None
+
+
+def sessions_opened(database: str) -> int:
+    """``pg_stat_database.sessions`` of ``database`` (PostgreSQL 14 and later), the server and
+    user as the ledger's settings say (``HEATLEDGER_POSTGRES_*`` of this environment)."""
+    from infrastructure.settings import Backend, Settings
+
+    settings = Settings(backend=Backend.POSTGRES, postgres_dbname=database)
+    url = settings.database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("SELECT pg_stat_clear_snapshot()")
+        row = connection.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", (database,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def ticks_spent_seconds(before: dict[int, int], after: dict[int, int]) -> float:
+    """The CPU seconds processes spent between two readings: those started meanwhile count from
+    zero; one that ended meanwhile is missed (the ledger's pools keep theirs for the whole run)."""
+    return sum(ticks - before.get(pid, 0) for pid, ticks in after.items()) / CLOCK_TICKS_PER_SECOND
 
 
 def tree_cpu_seconds(root_pid: int) -> float:
@@ -276,6 +343,8 @@ class Run:
     elapsed_seconds: float
     server_cpu_seconds: float
     client_cpu_seconds: float
+    database_cpu_seconds: float
+    database_sessions: int
     body_bytes: int
 
     @property
@@ -382,16 +451,20 @@ async def run_clients(server: Server, client_paths: list[list[str]], headers: di
             *(connection.get(paths[0]) for connection, paths in zip(connections, client_paths, strict=True))
         )
         server_before, client_before = server.cpu_seconds(), time.process_time()
+        database_before, sessions_before = server.database_cpu_ticks(), server.database_sessions()
         started = time.perf_counter()
         results = await asyncio.gather(
             *(one_client(connection, paths) for connection, paths in zip(connections, client_paths, strict=True))
         )
         elapsed = time.perf_counter() - started
         server_cpu, client_cpu = server.cpu_seconds() - server_before, time.process_time() - client_before
+        database_cpu = ticks_spent_seconds(database_before, server.database_cpu_ticks())
+        sessions = server.database_sessions() - sessions_before - (1 if server.database else 0)  # less our own
     timings = [value for spent, _, _ in results for value in spent]
     failures = sum(failed for _, failed, _ in results)
     body_bytes = sum(read for _, _, read in results)
-    return Run(timings, failures, elapsed, server_cpu, client_cpu, body_bytes // max(1, len(timings)))
+    average_body_bytes = body_bytes // max(1, len(timings))
+    return Run(timings, failures, elapsed, server_cpu, client_cpu, database_cpu, sessions, average_body_bytes)
 
 
 def run_on_uvloop(runs: Coroutine[Any, Any, Run]) -> Run:
@@ -455,7 +528,7 @@ def report(
     title = f"API reads on {backend}, {clients} concurrent clients (closed loop, {client} client), {workers} workers"
     table = Table(title=title)
     columns = ["endpoint", "requests", "body B", "p50 ms", "p95 ms", "p99 ms", "max ms", "req/s"]
-    columns += ["server CPU ms/req", "client CPU ms/req", f"p99 < {TARGET_P99_MS:.0f}"]
+    columns += ["server CPU ms/req", "database CPU ms/req", "client CPU ms/req", f"p99 < {TARGET_P99_MS:.0f}"]
     for column in columns:
         table.add_column(column, justify="left" if column == "endpoint" else "right")
     for name, run in ledger.items():
@@ -469,6 +542,12 @@ def report(
             f"{run.requests / run.elapsed_seconds / (bare.requests / bare.elapsed_seconds):.2f} of the bare handler's; "
             f"server CPU per request {_per_request_ms(run.server_cpu_seconds, run):.2f} ms = "
             f"{_cpu_ratio(run, bare):.1f}× the bare handler's"
+            + (
+                f", and the database's {_per_request_ms(run.database_cpu_seconds, run):.2f} ms "
+                f"({run.database_sessions} sessions opened in the run)"
+                if backend != "SQLite"
+                else ""
+            )
             + (f"; {run.failures} requests failed" if run.failures else "")
         )
     # Other work on the machine moves every wall-clock figure: say how busy it was.
@@ -495,6 +574,7 @@ def _figures(run: Run) -> list[str]:
         f"{max(values):.1f}",
         f"{run.requests / run.elapsed_seconds:.0f}",
         f"{_per_request_ms(run.server_cpu_seconds, run):.2f}",
+        f"{_per_request_ms(run.database_cpu_seconds, run):.2f}",
         f"{_per_request_ms(run.client_cpu_seconds, run):.2f}",
     ]
 
@@ -530,7 +610,7 @@ def main() -> None:
         token = clerk_token(store)
         script = Path(sys.executable).parent / "heatledger"
         serve = [str(script), "serve", "--workers", str(workers), "--no-access-log"]
-        with served(serve, store.environment(), Path(folder), "/health") as server:
+        with served(serve, store.environment(), Path(folder), "/health", arguments.postgres) as server:
             ledger = measure_ledger(server, token, arguments.clients, arguments.requests, arguments.client)
         bare = [sys.executable, "-m", "uvicorn", "bench.api_reads:bare_app", "--workers", str(workers)]
         bare.append("--no-access-log")

@@ -49,6 +49,42 @@ def create_database_engine(settings: Settings) -> Engine:
     )
 
 
+# The hot reads' own connections to PostgreSQL in each process (api/hot_reads.py, issue 17): as
+# many as the reads that can usefully run at once on two cores beside the server's own backends;
+# a read beyond them waits for one in its thread (up to the pool timeout, then the app answers).
+HOT_READ_POOL_SIZE = 8
+
+
+def create_hot_read_engine(settings: Settings) -> Engine:
+    """An engine for the API's hot reads on PostgreSQL: read-only sessions in autocommit, pooled
+    without a ping, so a read is its statements alone and each statement gets prepared.
+
+    Through the read models' engine a read of 2–6 statements also paid a ping (``SELECT 1``), a
+    ``BEGIN`` and the pool's ``ROLLBACK`` on return: three round trips more. And psycopg forgets
+    every prepared statement of a connection when it sees a ``ROLLBACK`` (its prepare manager
+    clears on it), so on that engine, which rolls back each connection it takes back, no
+    statement was ever prepared: PostgreSQL parsed and planned every one of them each time.
+    In autocommit nothing is rolled back, and psycopg prepares a statement on its sixth use on
+    the connection (after ``prepare_threshold``, 5). The answers are the same: at READ COMMITTED each
+    statement of a transaction took its own snapshot anyway. ``default_transaction_read_only``
+    makes the sessions refuse any write; the statement and lock timeouts are the read models'.
+    A connection the server dropped fails its read, which the app then answers (with its ping).
+    """
+    assert settings.backend is Backend.POSTGRES, "on SQLite the hot reads have their own loop connection"
+    options = session_timeout_options(settings.statement_timeout_ms, settings.lock_timeout_ms)
+    return create_engine(
+        settings.database_url,
+        connect_args={
+            "options": f"{options} -c default_transaction_read_only=on",
+            "connect_timeout": settings.database_connect_timeout_seconds,
+        },
+        isolation_level="AUTOCOMMIT",
+        pool_size=HOT_READ_POOL_SIZE,
+        max_overflow=0,
+        pool_timeout=settings.database_pool_timeout_seconds,
+    )
+
+
 def _sqlite_tuning(busy_timeout_seconds: int) -> Callable[[Any, Any], None]:
     def tune(dbapi_connection: Any, _record: Any) -> None:
         # WAL lets the event store's connection write while read models are read; the busy
