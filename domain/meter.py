@@ -803,31 +803,37 @@ class Meter(Aggregate):
             return RecordingOutcome.DUPLICATE
         previous, following, remembered, intervals = placed
         self._true_up(estimates, batch_id, actor)
-        # The event ``_reading_recorded`` triggers, triggered directly with every field named: the
-        # command method's decorator would only match these keywords to its parameters again.
-        self.trigger_event(
-            Meter.ReadingRecorded,
-            measured_at=values.measured_at,
-            energy_gj=values.energy_gj,
-            volume_m3=values.volume_m3,
-            operating_hours=values.operating_hours,
-            flow_temperature_c=values.flow_temperature_c,
-            return_temperature_c=values.return_temperature_c,
-            flow_rate_m3_h=values.flow_rate_m3_h,
-            power_kw=values.power_kw,
-            error_flags=values.error_flags,
-            source=ReadingSource(values.source).value,
-            faulty=values.faulty,
-            fingerprint=fingerprint,
-            energy_unwrapped_gj=remembered.energy_unwrapped_gj,
-            volume_unwrapped_m3=remembered.volume_unwrapped_m3,
-            intervals=intervals,
-            replaced_interval_start=previous.measured_at if previous and following else None,
-            replaced_interval_end=following.measured_at if previous and following else None,
-            batch_id=batch_id,
-            actor=actor,
-            reason=reason,
-            limit_breaches=self._reading_breaches(values),
+        # The event ``_reading_recorded`` triggers, made and applied directly (``_record_new_reading``):
+        # the library's ``trigger_event`` would build the same event from keywords and apply it
+        # through the decorator, matching the event's fields to the method's parameters again.
+        self._record_new_reading(
+            {
+                "originator_id": self.id,
+                "originator_version": self.version + 1,
+                "timestamp": Meter.ReadingRecorded.create_timestamp(),
+                "measured_at": values.measured_at,
+                "energy_gj": values.energy_gj,
+                "volume_m3": values.volume_m3,
+                "operating_hours": values.operating_hours,
+                "flow_temperature_c": values.flow_temperature_c,
+                "return_temperature_c": values.return_temperature_c,
+                "flow_rate_m3_h": values.flow_rate_m3_h,
+                "power_kw": values.power_kw,
+                "error_flags": values.error_flags,
+                "source": ReadingSource(values.source).value,
+                "faulty": values.faulty,
+                "fingerprint": fingerprint,
+                "energy_unwrapped_gj": remembered.energy_unwrapped_gj,
+                "volume_unwrapped_m3": remembered.volume_unwrapped_m3,
+                "intervals": intervals,
+                "replaced_interval_start": previous.measured_at if previous and following else None,
+                "replaced_interval_end": following.measured_at if previous and following else None,
+                "batch_id": batch_id,
+                "actor": actor,
+                "reason": reason,
+                "limit_breaches": self._reading_breaches(values),
+            },
+            remembered,
         )
         # An estimate knows nothing of the meter's faults: only real readings change the fault state.
         is_real = values.source != ReadingSource.ESTIMATE
@@ -1215,16 +1221,39 @@ class Meter(Aggregate):
             faulty=faulty,
             estimated=source == ReadingSource.ESTIMATE,
         )
+        self._keep_reading(remembered, replaced_interval_start)
+
+    def _keep_reading(self, remembered: RememberedReading, replaced_interval_start: datetime | None) -> None:
+        """The state a recorded reading changes (the body of ``_reading_recorded``, shared with
+        ``_record_new_reading``): what the meter remembers of it and its count."""
         if replaced_interval_start is not None:
             self._set_faulty_estimate(replaced_interval_start, None)  # the interval it estimated is split
         self.readings_count += 1
-        if self.verified_since is not None and measured_at < self.verified_since:
+        if self.verified_since is not None and remembered.measured_at < self.verified_since:
             # Judged against the stored history: the window stays the newest readings without a gap.
             return
         bisect.insort(self.window, remembered, key=_measured_at)
         if len(self.window) > READING_WINDOW_SIZE:
             self.verified_since = self.window[1].measured_at
             del self.window[0]
+
+    def _record_new_reading(self, state: dict[str, Any], remembered: RememberedReading) -> None:
+        """Make a ``ReadingRecorded`` of ``state`` and apply it, as ``trigger_event`` and the
+        event's ``mutate`` do, without their generic steps.
+
+        ``state`` holds every field of the event in the dataclass's order, so the event's
+        ``__dict__`` is the one its ``__init__`` would make (the order is the stored JSON's);
+        ``remembered`` is what ``_reading_recorded`` would build of those fields. Replays apply
+        the stored events through the library's ``mutate`` as before. A property test
+        (tests/unit/domain/test_reading_fast_paths.py) holds the event, its stored bytes and the
+        meter to the ones ``trigger_event`` makes.
+        """
+        new_event = object.__new__(Meter.ReadingRecorded)
+        new_event.__dict__.update(state)  # the frozen dataclass's own fields, set once
+        self._keep_reading(remembered, state["replaced_interval_start"])
+        self.version = state["originator_version"]
+        self.modified_on = state["timestamp"]
+        self._pending_events.append(new_event)
 
     # -- decisions about implausible heat (domain/implausible_heat.py) ----------------------------
 

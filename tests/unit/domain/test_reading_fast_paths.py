@@ -23,6 +23,8 @@ from uuid import UUID, uuid4
 from hypothesis import given
 from hypothesis import strategies as st
 
+from application.event_encoding import FastEncodingTranscoder
+from application.ledger import HeatLedger
 from domain.errors import ReadingRejectedError
 from domain.heat_physics import check_interval, heat_coefficient_mj_per_m3_k
 from domain.meter import (
@@ -44,7 +46,7 @@ from domain.rated_limits import (
 )
 from domain.readings import IntervalQuality, MeteredInterval, ReadingValues, RememberedReading
 from domain.values import AccuracyClass, FlowSensorSide, MeterKind, ReadingSource
-from tests.strategies import COMMISSIONED_AT, RECEIVED_LATER, context, new_meter
+from tests.strategies import COMMISSIONED_AT, MEMORY_ENVIRONMENT, RECEIVED_LATER, context, new_meter
 
 temperatures = st.decimals(min_value=Decimal(-5), max_value=Decimal(210), places=3)
 sides = st.sampled_from(list(FlowSensorSide))
@@ -228,6 +230,8 @@ def test_the_reading_event_is_the_one_the_command_method_triggers(
     ]
     assert replica.window == meter.window and replica.version == meter.version
     assert datetime.now(UTC) - recorded[-1].timestamp < timedelta(minutes=5)
+    _assert_made_as_the_library_makes_it(recorded)
+    assert (meter.version, meter.modified_on) == (recorded[-1].originator_version, recorded[-1].timestamp)
 
 
 def _plain_interval(meter: Meter, start: RememberedReading, end: RememberedReading) -> MeteredInterval:
@@ -456,3 +460,41 @@ def test_a_reading_placed_without_the_windows_is_placed_as_with_them(
     always_events = [_event_fields(event) for event in always.collect_events()[1:]]
     assert fast_events == always_events
     assert fast.window == always.window and fast.verified_since == always.verified_since
+
+
+def _assert_made_as_the_library_makes_it(recorded: list[Any]) -> None:
+    """Each reading event made directly (``Meter._record_new_reading``) is the event its class's
+    ``__init__`` makes of the same fields: equal, its attributes in the same order, stored as the
+    same bytes (the library's own encoder)."""
+    transcoder = HeatLedger(env=MEMORY_ENVIRONMENT).mapper.transcoder
+    assert isinstance(transcoder, FastEncodingTranscoder)
+    for made in recorded:
+        constructed = Meter.ReadingRecorded(**made.__dict__)
+        assert made == constructed and type(made) is type(constructed)
+        assert list(made.__dict__) == list(constructed.__dict__) == [field.name for field in fields(constructed)]
+        stored, library = (
+            super(FastEncodingTranscoder, transcoder).encode(dict(event.__dict__)) for event in (made, constructed)
+        )
+        assert stored == library
+
+
+@given(readings=reading_sequences())
+def test_reading_events_made_directly_are_the_events_the_library_makes(readings: list[ReadingValues]) -> None:
+    """Over random readings (late ones, estimates trued up, faults): every reading event the
+    command made directly is the one the class makes, and the meter replayed from the events
+    equals the meter that made them."""
+    meter = new_meter()
+    _outcomes(meter, readings)
+    events = meter.collect_events()
+    _assert_made_as_the_library_makes_it([event for event in events if isinstance(event, Meter.ReadingRecorded)])
+    # The library's replay: each event's ``mutate``, through the decorated method's body.
+    replayed = None
+    for event in events:
+        replayed = event.mutate(replayed)
+    assert replayed is not None
+    assert (replayed.window, replayed.readings_count, replayed.version) == (
+        meter.window,
+        meter.readings_count,
+        meter.version,
+    )
+    assert replayed.modified_on == meter.modified_on
