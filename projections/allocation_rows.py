@@ -11,12 +11,14 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, select
 
 from domain.billing import BillKind
 from domain.payment import RefundStatus
 from domain.payment_allocation import AccountPosition, Charge, Credit, allocate
 from domain.payment_terms import due_on
+from projections.balance_rows import insert_rows
+from projections.bulk_insert import ConvertedValues, RowsInserter
 from projections.tables import (
     bills,
     household_credits,
@@ -80,11 +82,16 @@ def reallocate(connection: Connection, household_ids: Iterable[UUID]) -> None:
         credit_rows: list[dict[str, Any]] = []
         for household_id in chunk:
             _position_rows(household_id, money[household_id], allocation_rows, open_rows, credit_rows)
-        for table, rows in ((payment_allocations, allocation_rows), (open_charges, open_rows)):
-            if rows:
-                connection.execute(insert(table), rows)
-        if credit_rows:
-            connection.execute(insert(household_credits), credit_rows)
+        converted = ConvertedValues()
+        insert_rows(connection, _ALLOCATIONS, allocation_rows, converted)
+        insert_rows(connection, _OPEN_CHARGES, open_rows, converted)
+        insert_rows(connection, _CREDITS, credit_rows, converted)
+
+
+# The rows of a round by one statement each (COPY on PostgreSQL): ``insert_rows``.
+_ALLOCATIONS = RowsInserter(payment_allocations)
+_OPEN_CHARGES = RowsInserter(open_charges)
+_CREDITS = RowsInserter(household_credits)
 
 
 def _position_rows(

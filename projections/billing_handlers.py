@@ -20,7 +20,8 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from domain.billing_period import BillingPeriod
 from domain.tariff import Tariff
 from projections.analytics_summary import record_settlement_fees
-from projections.balance_rows import add_to_balance, json_text
+from projections.balance_rows import add_to_balance, insert_rows, json_text
+from projections.bulk_insert import ConvertedValues, RowsInserter
 from projections.tables import (
     balances,
     billing_periods,
@@ -177,8 +178,8 @@ class BillBatchWriter:
     def flush(self) -> set[UUID]:
         """Write every buffered period, then every buffered bill and the balances they charge."""
         period_rows, self._period_rows = self._period_rows, []
-        if period_rows:
-            self.connection.execute(insert(billing_periods), period_rows)
+        converted = ConvertedValues()  # dates, times and amounts repeat across a run's rows
+        insert_rows(self.connection, _PERIODS, period_rows, converted)
         events, self._events = self._events, []
         if not events:
             return set()
@@ -211,9 +212,9 @@ class BillBatchWriter:
                 )
             if amount != 0:  # a statement charges nothing and settles nothing
                 to_reallocate.add(period.household_id)
-        self.connection.execute(insert(bills), rows)
+        insert_rows(self.connection, _BILLS, rows, converted)
         record_settlement_fees(self.connection, rows, [event.lines for event in events])
-        self._charge(charges)
+        self._charge(charges, converted)
         return to_reallocate
 
     def _periods(self, period_ids: set[UUID]) -> dict[UUID, Any]:
@@ -227,7 +228,7 @@ class BillBatchWriter:
             found |= {row.period_id: row for row in self.connection.execute(statement)}
         return found
 
-    def _charge(self, charges: dict[UUID, _Charges]) -> None:
+    def _charge(self, charges: dict[UUID, _Charges], converted: ConvertedValues) -> None:
         """Each household's balance once: inserted where it has none yet, else added to."""
         existing: dict[UUID, Any] = {}
         ordered = sorted(charges)
@@ -264,11 +265,15 @@ class BillBatchWriter:
                     **change.place,
                 )
             )
-        if new_rows:
-            self.connection.execute(insert(balances), new_rows)
+        insert_rows(self.connection, _BALANCES, new_rows, converted)
         if updates:
             self.connection.execute(_ADD_TO_BALANCE, updates)
 
+
+# Rows by one statement each, their values converted column by column (COPY on PostgreSQL).
+_PERIODS = RowsInserter(billing_periods)
+_BILLS = RowsInserter(bills)
+_BALANCES = RowsInserter(balances)
 
 _ADD_TO_BALANCE = (
     update(balances)
