@@ -18,7 +18,7 @@ from api.auth import Reader
 from api.dependencies import BusinessToday, ContainerDependency, Queries
 from api.problems import RequestRuleError, problem_responses
 from api.routers import resource_router
-from api.routers.households import AccountNumberPath, require_household
+from api.routers.households import AccountNumberPath, no_household, require_household
 from api.routers.meters import SerialPath, require_meter
 from api.schemas.common import KEY_MAX_LENGTH, NAME_MAX_LENGTH, IsoDate
 from api.schemas.consumption import (
@@ -38,7 +38,7 @@ from domain.season import current_or_last_season
 from domain.values import MeterKind
 from infrastructure.as_known import KnownReads
 from projections.household_search import building_heat_per_area
-from projections.queries import ZERO_ENERGY_GJ, Granularity, LedgerQueries
+from projections.queries import ZERO_ENERGY_GJ, Granularity, LedgerQueries, PeriodConsumption
 
 router = resource_router("", "consumption")
 
@@ -152,19 +152,31 @@ def get_household_consumption(
     account_number: str, reader: Principal, day_range: DayRange, reads: KnownReads
 ) -> HouseholdConsumption:
     """The answer of ``GET /households/{account_number}/consumption``."""
-    household = require_household(reads.queries, account_number)
-    found = reads.queries.household_consumption(
-        household.household_id, day_range.first_day, day_range.last_day, day_range.granularity
-    )
+    found = _household_consumption(account_number, day_range, reads)
     periods = household_periods(found, day_range.granularity, day_range.first_day, day_range.last_day)
     return HouseholdConsumption(
-        account_number=household.account_number,
+        account_number=account_number,
         granularity=day_range.granularity,
         from_day=day_range.first_day,
         to_day=day_range.last_day,
         periods=periods,
         energy_gj=sum((period.energy_gj for period in periods), ZERO_ENERGY_GJ),
         volume_m3=total_volume(period.volume_m3 for period in periods),
+    )
+
+
+def _household_consumption(account_number: str, day_range: DayRange, reads: KnownReads) -> list[PeriodConsumption]:
+    """The household's consumption in the range, or the 404 problem without such a household: by
+    day in one statement with the household's look-up (one round trip less, issue 17)."""
+    queries = reads.queries
+    if Granularity(day_range.granularity) is Granularity.DAY:
+        found = queries.household_by_day_of_account(account_number, day_range.first_day, day_range.last_day)
+        if found is None:
+            raise no_household(account_number)
+        return found[1]
+    household = require_household(queries, account_number)
+    return queries.household_consumption(
+        household.household_id, day_range.first_day, day_range.last_day, day_range.granularity
     )
 
 
