@@ -33,6 +33,19 @@ Parts = list[str]
 _JSON_NATIVE = (str, int, float, list, tuple, dict, type(None))
 
 
+# The text of a dict key as JSON writes it, with its colon, by key (field names, mostly): bounded,
+# since a state may also hold dicts with keys of any kind.
+_KEY_TEXTS: dict[str, str] = {}
+_KEY_TEXTS_MAXIMUM = 4096
+
+
+def _key_text(key: str) -> str:
+    text = encode_basestring(key) + ":"
+    if len(_KEY_TEXTS) < _KEY_TEXTS_MAXIMUM:
+        _KEY_TEXTS[key] = text
+    return text
+
+
 class _LibraryEncodes(Exception):
     """A value the fast path does not write itself: the library's encoder writes the whole state."""
 
@@ -125,6 +138,11 @@ def _write_value(
         parts.append(encode_basestring(value))
     elif kind is Decimal and decimal_as_text:
         parts.append('{"_type_":"decimal_str","_data_":"' + str(value) + '"}')
+    elif kind is datetime:
+        writer = writers.get(kind)
+        if writer is None:
+            raise _LibraryEncodes
+        writer(value, parts)
     elif value is None:
         parts.append("null")
     elif value is True:
@@ -151,7 +169,10 @@ def _write_value(
         for key, item in value.items():
             if type(key) is not str:
                 raise _LibraryEncodes  # JSON turns other keys into text its own way
-            parts.append(separator + encode_basestring(key) + ":")
+            key_text = _KEY_TEXTS.get(key)
+            if key_text is None:
+                key_text = _key_text(key)
+            parts.append(separator + key_text)
             _write_value(item, parts, writers, decimal_as_text)
             separator = ","
         parts.append("}")

@@ -18,7 +18,7 @@ from eventsourcing.persistence import TranscodingNotRegisteredError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from application.event_encoding import FastEncodingTranscoder
+from application.event_encoding import _KEY_TEXTS, _KEY_TEXTS_MAXIMUM, FastEncodingTranscoder
 from application.ledger import HeatLedger
 from domain.readings import Attachment, IntervalQuality, MeteredInterval, RememberedReading
 from domain.values import ReadingSource
@@ -164,3 +164,12 @@ def test_the_common_kinds_take_the_fast_path() -> None:
     HeatLedger(env=MEMORY_ENVIRONMENT).register_transcodings(fast)
     fast.encoder = None  # type: ignore[assignment]  # the library's encoder is gone
     assert fast.encode(state) == library_bytes(state)
+
+
+def test_keys_beyond_the_key_cache_are_written_alike() -> None:
+    """Dict keys' texts are remembered up to a bound (a state may hold dicts of any keys): past
+    it they are written as before, and the cache does not grow."""
+    state = {f"key-{number}\u00e9\n": number for number in range(_KEY_TEXTS_MAXIMUM + 500)}
+    assert TRANSCODER.encode(state) == library_bytes(state)
+    assert TRANSCODER.encode(state) == library_bytes(state)  # the second time from the cache
+    assert len(_KEY_TEXTS) <= _KEY_TEXTS_MAXIMUM
