@@ -462,8 +462,14 @@ def run_bare(env: dict[str, str], payloads: list[dict[str, Any]], tick: Callable
 
 
 def build_city(settings: Settings, households: int, progress: Progress, label: str) -> float:
-    """Seconds to set the city up on the store of ``settings`` (in this process, closed after)."""
-    container = bootstrap(_bench_settings(settings))
+    """Seconds to set the city up on the store of ``settings`` (in this process, closed after).
+
+    Every household and meter stays in the aggregate cache while the set-up runs: the readings go
+    day by day over all meters, and with the default cache (20,000 aggregates) a city of 100,000
+    meters missed it on every batch (245 readings/s at 100,000 against about 1,000 at 10,000, at
+    load ~13). About 15 KB an aggregate: 3 GB for 100,000 households, only while setting up."""
+    cache_size = max(settings.aggregate_cache_size, 2 * households + 1_000)
+    container = bootstrap(_bench_settings(settings).model_copy(update={"aggregate_cache_size": cache_size}))
     try:
         container.ledger.clock = lambda: AFTER_SEASON
         started = time.perf_counter()
