@@ -109,6 +109,19 @@ def test_keyset_pages_put_together_are_the_households_in_account_order(city: Con
         pages += page
         after = page[-1].account_number
     assert pages == whole and len(whole) == 7
+    first = whole[0]  # the facts are made by column position: each field holds its own column
+    assert (first.account_number, first.community, first.building, first.customer_class) == (
+        "P-0",
+        "和谐家园",
+        "1",
+        "residential",
+    )
+    assert (first.connected_area_m2, first.has_meter, first.registered_on, first.deregistered_on) == (
+        Decimal(90),
+        False,
+        date(2025, 10, 1),
+        None,
+    )
     assert inputs.households(OWN_SEASON, 1, after="P-2") == [
         household for household in whole if household.account_number == "P-5"
     ]
