@@ -489,10 +489,13 @@ def terms_from_record(record: Mapping[str, Any]) -> TariffTerms:
 
 
 def _exact(record: Mapping[str, Any]) -> tuple[Any, ...]:
-    return tuple(
-        (name, _exact(value) if isinstance(value, Mapping) else (type(value).__name__, str(value)))
-        for name, value in record.items()
-    )
+    # A loop, and ``dict`` rather than the Mapping ABC (whose isinstance check is slow for every
+    # leaf): half the time, about 4 % of a settlement's run (py-spy). A record decoded from an
+    # event nests dicts; any other mapping is keyed by its text, which shows its values' types.
+    key = []
+    for name, value in record.items():
+        key.append((name, _exact(value) if isinstance(value, dict) else (type(value).__name__, str(value))))
+    return tuple(key)
 
 
 def _checked_days(season: Season, days: tuple[date, date] | None) -> tuple[date, date]:
