@@ -17,7 +17,7 @@ from domain.billing import BillKind
 from domain.payment import RefundStatus
 from domain.payment_allocation import AccountPosition, Charge, Credit, allocate
 from domain.payment_terms import due_on
-from projections.balance_rows import insert_rows
+from projections.balance_rows import BY_UUID_ORDER, insert_rows
 from projections.bulk_insert import ConvertedValues, RowsInserter
 from projections.tables import (
     bills,
@@ -70,7 +70,7 @@ class HouseholdMoney:
 def reallocate(connection: Connection, household_ids: Iterable[UUID]) -> None:
     """Recompute the allocation of each household from its rows and replace its allocation rows,
     open charges and credit."""
-    ordered = sorted(set(household_ids))
+    ordered = sorted(set(household_ids), key=BY_UUID_ORDER)
     for start in range(0, len(ordered), REALLOCATION_CHUNK):
         chunk = ordered[start : start + REALLOCATION_CHUNK]
         money = _money_of_households(connection, chunk)

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +19,10 @@ from projections.tables import (
     balances,
     households,
 )
+
+# The order of UUIDs (``UUID.__lt__`` compares their ``int``) by a key read in C: sorting a run's
+# thousands of ids called ``__lt__`` in Python some 300,000 times a settlement's catch-up.
+BY_UUID_ORDER = attrgetter("int")
 
 
 def place_of_household(connection: Connection, household_id: UUID) -> dict[str, str]:

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, delete, insert, select
 from domain.billing_period import BillingPeriod
 from domain.tariff import Tariff
 from projections.analytics_summary import record_settlement_fees
-from projections.balance_rows import add_to_balance, insert_rows, json_text
+from projections.balance_rows import BY_UUID_ORDER, add_to_balance, insert_rows, json_text
 from projections.bulk_insert import ConvertedValues, RowsInserter
 from projections.tables import (
     balances,
@@ -219,7 +219,7 @@ class BillBatchWriter:
 
     def _periods(self, period_ids: set[UUID]) -> dict[UUID, Any]:
         found: dict[UUID, Any] = {}
-        ordered = sorted(period_ids)
+        ordered = sorted(period_ids, key=BY_UUID_ORDER)
         for start in range(0, len(ordered), self.LOOKUP_CHUNK):
             chunk = ordered[start : start + self.LOOKUP_CHUNK]
             statement = select(billing_periods.c.period_id, *_PERIOD_COLUMNS).where(
@@ -235,7 +235,7 @@ class BillBatchWriter:
         one statement a row (psycopg's executemany sends them one by one, a tenth of a
         settlement's catch-up on PostgreSQL in server round trips)."""
         existing: dict[UUID, Any] = {}
-        ordered = sorted(charges)
+        ordered = sorted(charges, key=BY_UUID_ORDER)
         for start in range(0, len(ordered), self.LOOKUP_CHUNK):
             chunk = ordered[start : start + self.LOOKUP_CHUNK]
             statement = select(balances.c.household_id, balances.c.charged_yuan, balances.c.paid_yuan).where(
@@ -260,7 +260,7 @@ class BillBatchWriter:
                     **change.place,
                 )
             )
-        replaced = sorted(existing)
+        replaced = sorted(existing, key=BY_UUID_ORDER)
         for start in range(0, len(replaced), self.LOOKUP_CHUNK):
             chunk = replaced[start : start + self.LOOKUP_CHUNK]
             self.connection.execute(delete(balances).where(balances.c.household_id.in_(chunk)))
