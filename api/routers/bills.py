@@ -17,7 +17,7 @@ from api.dependencies import ContainerDependency, PreferredLanguage
 from api.problems import problem_responses
 from api.routers import resource_router
 from api.routers.billing import season_in_force
-from api.routers.households import AccountNumberPath, require_household
+from api.routers.households import AccountNumberPath, require_household, require_registered
 from api.routers.monitoring import say_language
 from api.routers.tariffs import BillingReads
 from api.schemas.billing import (
@@ -33,6 +33,7 @@ from api.schemas.billing import (
 )
 from api.schemas.common import IsoDate, SeasonCode
 from application.authorization import Principal
+from domain import ids
 from domain.errors import NotFoundError
 from domain.tariff import CITY_SCOPE
 from infrastructure.as_known import KnownReads
@@ -92,8 +93,8 @@ def list_household_bills(
     offset: int = 0,
 ) -> BillPage:
     """The answer of ``GET /households/{account_number}/bills`` (the web pages call it as a function)."""
-    household = require_household(reads.queries, account_number)
-    page = reads.billing.bills_of_household(household.household_id, season, limit, offset, as_of)
+    page = reads.billing.bills_of_household(ids.household_id(account_number), season, limit, offset, as_of)
+    require_registered(reads.queries, account_number, rows_found=page.total > 0)
     return BillPage(
         items=[BillSummary.from_record(record) for record in page.items], total=page.total, limit=limit, offset=offset
     )

@@ -15,7 +15,7 @@ from api.auth import Reader
 from api.dependencies import BusinessToday, ContainerDependency
 from api.problems import problem_responses
 from api.routers import resource_router
-from api.routers.households import AccountNumberPath, require_household
+from api.routers.households import AccountNumberPath, require_household, require_registered
 from api.schemas.common import KEY_MAX_LENGTH, NAME_MAX_LENGTH, IsoDate, SeasonCode
 from api.schemas.payments import (
     AgingOutput,
@@ -37,6 +37,7 @@ from api.schemas.payments import (
     RefundPage,
 )
 from application.authorization import Principal
+from domain import ids
 from domain.errors import NotFoundError
 from domain.payment import PaymentChannel, RefundStatus
 from infrastructure.as_known import KnownReads
@@ -107,18 +108,18 @@ async def get_household_account_route(
 
 def get_household_account(account_number: str, reader: Principal, reads: KnownReads) -> HouseholdAccountOutput:
     """The answer of ``GET /households/{account_number}/account`` (the web pages call it as a function)."""
-    household = require_household(reads.queries, account_number)
+    household_id = ids.household_id(account_number)
     payments = reads.payments
-    open_charges = payments.open_charges_of_household(household.household_id)
+    open_charges = payments.open_charges_of_household(household_id)
+    allocations = payments.allocations_of_household(household_id)
+    require_registered(reads.queries, account_number, rows_found=bool(open_charges or allocations))
     open_yuan = sum((charge.open_yuan for charge in open_charges), Decimal("0.00"))
-    held_yuan = DisputeQueries(reads.engine).hold_of(household.household_id).held_yuan(open_yuan)
+    held_yuan = DisputeQueries(reads.engine).hold_of(household_id).held_yuan(open_yuan)
     return HouseholdAccountOutput(
         account_number=account_number,
-        allocations=[
-            AllocationOutput.model_validate(line) for line in payments.allocations_of_household(household.household_id)
-        ],
+        allocations=[AllocationOutput.model_validate(line) for line in allocations],
         open_charges=[OpenChargeOutput.model_validate(charge) for charge in open_charges],
-        credit_yuan=payments.unallocated_credit_yuan(household.household_id),
+        credit_yuan=payments.unallocated_credit_yuan(household_id),
         disputed_yuan=held_yuan,
         undisputed_yuan=open_yuan - held_yuan,
     )

@@ -354,3 +354,22 @@ def test_the_loop_connection_serves_only_the_thread_whose_loop_opened_it(sqlite_
     answers.append(fast_path_answer(app, READ_PATHS[0], headers, hot=hot))  # this thread's own loop
     assert answers[0] is not None and answers[0] == answers[1]
     assert used_by == set(), "the first loop's connection was used from another thread"
+
+
+def test_a_household_with_no_bills_or_charges_reads_empty_and_an_unknown_one_is_a_404(
+    routed: TestClient, api: LedgerApi, app: FastAPI
+) -> None:
+    """The bills and account reads ask whether the household exists only when its id found no
+    row (api/routers/households.py, ``require_registered``): a household registered a moment ago
+    has none, and reads empty; an account number nobody has is the 404 it always was."""
+    assert api.register_household("WZ-0002").status_code == 201
+    headers = api.tokens.headers(Role.CLERK)
+    for path in ("/households/WZ-0002/bills", "/households/WZ-0002/account"):
+        answered = answer_of(api.client.get(path, headers=headers))
+        assert answered == answer_of(routed.get(path, headers=headers)) and answered[0] == 200, path
+        assert fast_path_answer(app, path, headers) is not None, path
+    assert api.get("/households/WZ-0002/bills").json()["total"] == 0
+    assert api.get("/households/WZ-0002/account").json()["open_charges"] == []
+    for path in ("/households/WZ-0003/bills", "/households/WZ-0003/account"):
+        assert api.client.get(path, headers=headers).status_code == 404, path
+        assert fast_path_answer(app, path, headers) is None, path
