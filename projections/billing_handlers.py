@@ -1,9 +1,10 @@
 """Projection handlers of tariffs, billing periods and bills (bills charge the household's balance).
 
 A billing run issues thousands of bills in a row; ``BillBatchWriter`` writes a run of them set-based
-(one look-up of their periods, one INSERT of the bills, each household's balance read and written
-once) where ``bill_issued`` takes four statements per bill. Both give the same rows: a balance is
-a sum, and its place and last bill time are the last bill's.
+(the periods opened with them inserted first, one look-up of the other periods, one INSERT of the
+bills, each household's balance read and written once) where ``billing_period_opened`` and
+``bill_issued`` take five statements per household. Both give the same rows: a balance is a sum,
+and its place and last bill time are the last bill's.
 """
 
 from __future__ import annotations
