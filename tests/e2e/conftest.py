@@ -42,8 +42,21 @@ def cumulative(start: Decimal, increments: list[Decimal]) -> list[Decimal]:
 
 
 @pytest.fixture
-def app(container: Container) -> FastAPI:
-    return create_app(container)
+def app(container: Container) -> Iterator[FastAPI]:
+    """The app over the test's container; emptied once the test is done.
+
+    Something outside the app (closures FastAPI or the app's modules keep per app) holds every
+    app a process builds: measured, each test's app kept ~57,000 objects and ~10 MB alive (its
+    analysed routes, schemas and container), a worker grew past 2 GB and the garbage collector's
+    passes over that heap grew with every test. Emptying the finished app's own attributes lets
+    all of that go (40 apps: 2.6 million objects and 609 MB down to 0.33 million and 231 MB)."""
+    built = create_app(container)
+    yield built
+    built.router.routes.clear()
+    built.user_middleware.clear()
+    built.middleware_stack = None
+    built.openapi_schema = None
+    vars(built).clear()
 
 
 @pytest.fixture
