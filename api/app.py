@@ -50,6 +50,7 @@ from api.routers import (
     uploads,
     valves,
 )
+from api.shared_routes import include_shared, take_no_dependency_overrides
 from api.web import install_web
 from api.web.api_docs import install_api_docs
 from infrastructure.container import Container
@@ -166,12 +167,13 @@ def create_app(container: Container) -> FastAPI:
         redoc_url=None,
     )
     app.state.container = container
+    take_no_dependency_overrides(app)  # before any route: the routes are shared between apps
     install_problem_handlers(app)
     # Added last, so it runs first: a read-only role's write is refused before anything else.
     app.add_middleware(ReadOnlyRoleGuard)
     install_hot_reads(app)  # the household's four hot reads answered before routing (issue 17)
     for router in ROUTERS:
-        app.include_router(router)
+        include_shared(app, router)
     install_api_docs(app)
     install_web(app)  # the web UI's pages under /ui, /static, and HTML errors for /ui (issue 13)
     _document_problems_as_problem_json(app)

@@ -24,6 +24,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from api.messages import describe_error
+from api.shared_routes import include_shared
 from api.web.rendering import NAV_AREAS, STATIC_DIRECTORY, render, translate
 from api.web.session import CsrfRefusedError, LoginRequiredError, is_htmx, request_language
 from domain.errors import LedgerError
@@ -60,7 +61,7 @@ def install_web(app: FastAPI) -> None:
     app.add_api_route("/", _to_ui, methods=["GET"], include_in_schema=False)
     before = len(app.router.routes)
     for router in PAGE_ROUTERS:
-        app.include_router(router)
+        include_shared(app, router)
     _route_pages_first(app, app.router.routes[before:])
     app.state.web_area_paths = _installed_area_paths(app)
     _install_html_errors(app)
