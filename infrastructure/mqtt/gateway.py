@@ -174,11 +174,13 @@ class Gateway:
         self._recorder_of_topic: dict[str, int] = {}  # the network thread's alone
         self._acks = _InOrderAcks(self._acknowledge)
         self._connection = 0  # counts connections: a message's mid is valid on its own only
-        self._connected = threading.Event()
+        self._connected = threading.Event()  # set once the subscriptions are granted
+        self._subscription_mid: int | None = None
         self._stopping = threading.Event()
         self._client = new_client(options, manual_ack=True)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
+        self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
         self._threads: list[threading.Thread] = []
 
@@ -217,11 +219,20 @@ class Gateway:
             return
         self._connection += 1
         scheme = self.config.scheme
-        client.subscribe(
+        _result, self._subscription_mid = client.subscribe(
             [(scheme.every_device(Channel.REPORTS), QOS_AT_LEAST_ONCE), (scheme.every_device(Channel.ACKS), 1)]
         )
-        self._connected.set()
         logger.info("gateway %s connected (session kept: %s)", self.options.client_id, flags.session_present)
+
+    def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, mid: int, reasons: list[ReasonCode], _p: Any) -> None:
+        """Connected once the broker granted the subscriptions, not at its CONNACK: a device's
+        message published in between would find no subscriber on a new session and be lost."""
+        if mid != self._subscription_mid:
+            return
+        if any(reason.is_failure for reason in reasons):
+            logger.warning("the broker refused the gateway %s's subscriptions: %s", self.options.client_id, reasons)
+            return
+        self._connected.set()
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _p: Any) -> None:
         self._connected.clear()
