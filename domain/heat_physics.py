@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 
-from iapws import IAPWS97
-
 from domain.values import AccuracyClass, FlowSensorSide
 
 NOMINAL_PRESSURE_MPA = 1.6
@@ -40,7 +38,11 @@ def _water_at(temperature_c: Decimal) -> tuple[float, float]:
 
     Cached per temperature (0.01 °C steps, so at most a few tens of thousands of entries): an
     IAPWS-IF97 evaluation costs about 0.2 ms, and a burst of readings repeats temperatures.
+    iapws is imported here, on the first evaluation: it brings scipy and numpy, about a seventh of
+    every command's start-up, and most commands (a billing run, a report) never meter an interval.
     """
+    from iapws import IAPWS97
+
     water = IAPWS97(T=float(temperature_c) + KELVIN_OFFSET, P=NOMINAL_PRESSURE_MPA)
     return float(water.h), float(water.v)
 
