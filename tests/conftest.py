@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -12,12 +13,15 @@ from pathlib import Path
 
 import freezegun
 import pytest
+from argon2 import PasswordHasher
 from eventsourcing.persistence import Transcoding
 from freezegun.api import FakeDate, FakeDatetime
 from hypothesis import HealthCheck, settings
 
 from application.transcodings import add_transcoding
+from infrastructure import container as container_module
 from infrastructure.container import Container, bootstrap
+from infrastructure.passwords import Argon2Passwords
 from infrastructure.settings import Backend, Environment, Settings
 from tests.services import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, fresh_postgres_database
 
@@ -113,6 +117,19 @@ def postgres_settings(database: str) -> Settings:
         postgres_user=POSTGRES_USER,
         postgres_dbname=database,
     )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def light_password_hashing() -> Iterator[None]:
+    """Containers built in the tests hash staff passwords with argon2id at one pass over 1 MiB
+    instead of production's three over 64 MiB (about 50 ms a hash, and a web test logs in, fails
+    and changes passwords many times: tests/e2e/web/test_login.py spent seconds a test hashing).
+    Still argon2id through ``Argon2Passwords``, salted and verified the same way; a server the
+    tests start as a process of its own hashes at production's parameters."""
+    light = functools.partial(Argon2Passwords, PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(container_module, "Argon2Passwords", light)
+        yield
 
 
 @pytest.fixture(scope="session")
