@@ -86,6 +86,7 @@ from rich.table import Table
 from application.authorization import SYSTEM, Principal, Role
 from application.billing_runs import CHUNK_SIZE, MAXIMUM_HOUSEHOLDS_PER_RUN, RunRequest, RunSummary
 from application.ingestion import ReadingItem
+from application.ledger import HeatLedger
 from application.transcodings import DateAsISO
 from bench.ingest import _admin_connection, _progress, backends_to_measure, bench_console, store_settings
 from bench.kept_store import ensure_kept_city, kept_city_name
@@ -233,6 +234,29 @@ def _reading(number: int, measured_at: datetime, register_gj: Decimal) -> Readin
 def _context(reason: str) -> CommandContext:
     """What ``HeatLedger``'s commands record when SYSTEM runs them: one correlation id a command."""
     return CommandContext(SYSTEM.name, reason, uuid.uuid4())
+
+
+def register_by_commands(ledger: HeatLedger, number: int) -> None:
+    """Household ``number`` and its meter by the ledger's commands, one save each: what
+    ``register_city`` makes in bulk (tests/integration/test_bench_billing_setup.py compares them)."""
+    account, serial = account_of(number), serial_of(number)
+    address, position = _address_and_position(number)
+    area = area_of(number)
+    areas = Areas(area, area - Decimal(number % 5))
+    ledger.register_household(SYSTEM, account, address, areas, CustomerClass.RESIDENTIAL, position, REGISTERED_ON)
+    ledger.commission_meter(
+        SYSTEM,
+        serial,
+        "Bench",
+        "B1",
+        AccuracyClass.CLASS_2,
+        FlowSensorSide.RETURN,
+        MeterKind.HOUSEHOLD,
+        COMMISSIONED_AT,
+    )
+    ledger.attach_meter(SYSTEM, account, serial, COMMISSIONED_AT)
+    if is_suspended(number):
+        ledger.suspend_heating(SYSTEM, account, SUSPENDED_ON, "报停 for the season")
 
 
 def register_city(container: Container, households: int, tick: Callable[[int], None]) -> None:

@@ -63,22 +63,19 @@ from application.ingestion import ReadingItem
 from bench.billing import (
     AFTER_SEASON,
     CLERK,
-    COMMISSIONED_AT,
     DEVICE,
     MONTH_FACTORS,
     OWNER_CHANGED_ON,
-    REGISTERED_ON,
     SEASON,
     SEASON_DECREE,
-    SUSPENDED_ON,
     TERMS,
-    _address_and_position,
     _midnight,
     account_of,
     area_of,
     changes_owner,
     cli_environment,
     is_suspended,
+    register_by_commands,
     serial_of,
 )
 from bench.ingest import _progress, backends_to_measure, bench_console, store_settings
@@ -86,7 +83,7 @@ from domain.billing import BillKind
 from domain.payment import PaymentChannel
 from domain.readings import ReadingValues
 from domain.tariff import CITY_SCOPE
-from domain.values import AccuracyClass, Areas, CustomerClass, FlowSensorSide, MeterKind, ReadingSource
+from domain.values import CustomerClass, ReadingSource
 from infrastructure.container import Container, bootstrap
 from infrastructure.parallel_rebuild import StoreOpener, rebuild_split
 from infrastructure.settings import Backend, Settings
@@ -134,24 +131,7 @@ def set_up(container: Container, households: int, days: int, progress: Progress,
     ledger = container.ledger
     task = progress.add_task(f"{label}: households, meters", total=households)
     for number in range(households):
-        account, serial = account_of(number), serial_of(number)
-        address, position = _address_and_position(number)
-        area = area_of(number)
-        areas = Areas(area, area - Decimal(number % 5))
-        ledger.register_household(SYSTEM, account, address, areas, CustomerClass.RESIDENTIAL, position, REGISTERED_ON)
-        ledger.commission_meter(
-            SYSTEM,
-            serial,
-            "Bench",
-            "B1",
-            AccuracyClass.CLASS_2,
-            FlowSensorSide.RETURN,
-            MeterKind.HOUSEHOLD,
-            COMMISSIONED_AT,
-        )
-        ledger.attach_meter(SYSTEM, account, serial, COMMISSIONED_AT)
-        if is_suspended(number):
-            ledger.suspend_heating(SYSTEM, account, SUSPENDED_ON, "报停 for the season")
+        register_by_commands(ledger, number)
         progress.advance(task)
     task = progress.add_task(f"{label}: daily readings", total=days)
     for batch in daily_batches(households, days):

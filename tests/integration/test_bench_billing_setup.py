@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -17,22 +16,15 @@ import pytest
 from application.authorization import SYSTEM
 from bench.billing import (
     AFTER_SEASON,
-    COMMISSIONED_AT,
     DEVICE,
     OWNER_CHANGED_ON,
-    REGISTERED_ON,
-    SUSPENDED_ON,
-    _address_and_position,
     account_of,
-    area_of,
     change_owners,
     changes_owner,
-    is_suspended,
     reading_batches,
+    register_by_commands,
     register_city,
-    serial_of,
 )
-from domain.values import AccuracyClass, Areas, CustomerClass, FlowSensorSide, MeterKind
 from infrastructure.container import Container, bootstrap
 from tests.conftest import sqlite_settings
 
@@ -45,24 +37,7 @@ def by_commands(container: Container, households: int) -> None:
     """The set-up as it was: each household and meter by the ledger's commands, one save each."""
     ledger = container.ledger
     for number in range(households):
-        account, serial = account_of(number), serial_of(number)
-        address, position = _address_and_position(number)
-        area = area_of(number)
-        areas = Areas(area, area - Decimal(number % 5))
-        ledger.register_household(SYSTEM, account, address, areas, CustomerClass.RESIDENTIAL, position, REGISTERED_ON)
-        ledger.commission_meter(
-            SYSTEM,
-            serial,
-            "Bench",
-            "B1",
-            AccuracyClass.CLASS_2,
-            FlowSensorSide.RETURN,
-            MeterKind.HOUSEHOLD,
-            COMMISSIONED_AT,
-        )
-        ledger.attach_meter(SYSTEM, account, serial, COMMISSIONED_AT)
-        if is_suspended(number):
-            ledger.suspend_heating(SYSTEM, account, SUSPENDED_ON, "报停 for the season")
+        register_by_commands(ledger, number)
     record_readings(container, households)
     for number in range(households):
         if changes_owner(number):
