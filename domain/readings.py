@@ -44,12 +44,24 @@ class ReadingValues:
         """
         # ``name=value`` of every field but the source, in their order, written out rather than
         # looped over (once per reading recorded); a property test holds it to that definition.
-        f = _fingerprinted
+        # A Decimal's text by ``str``: the f-string's ``format(value, "")`` writes the same text
+        # for a Decimal at five times the cost, and a reading has seven of them.
+        energy, volume, hours, flow_c, return_c, flow_rate, power = [
+            str(value.normalize()) if type(value) is Decimal else format(_fingerprinted(value), "")
+            for value in (
+                self.energy_gj,
+                self.volume_m3,
+                self.operating_hours,
+                self.flow_temperature_c,
+                self.return_temperature_c,
+                self.flow_rate_m3_h,
+                self.power_kw,
+            )
+        ]
         text = (
-            f"measured_at={f(self.measured_at)}|energy_gj={f(self.energy_gj)}|volume_m3={f(self.volume_m3)}"
-            f"|operating_hours={f(self.operating_hours)}|flow_temperature_c={f(self.flow_temperature_c)}"
-            f"|return_temperature_c={f(self.return_temperature_c)}|flow_rate_m3_h={f(self.flow_rate_m3_h)}"
-            f"|power_kw={f(self.power_kw)}|error_flags={f(self.error_flags)}|faulty={f(self.faulty)}"
+            f"measured_at={_fingerprinted(self.measured_at)}|energy_gj={energy}|volume_m3={volume}"
+            f"|operating_hours={hours}|flow_temperature_c={flow_c}|return_temperature_c={return_c}"
+            f"|flow_rate_m3_h={flow_rate}|power_kw={power}|error_flags={self.error_flags}|faulty={self.faulty}"
         )
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 

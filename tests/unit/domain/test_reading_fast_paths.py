@@ -172,6 +172,37 @@ def test_the_fingerprint_is_its_definition(values: ReadingValues) -> None:
     assert values.fingerprint() == _plain_fingerprint(values)
 
 
+# Any finite decimal (exponents that normalise to 1E+3 and such), and values that are not
+# Decimals at all where a caller passed them (ints, a Decimal subclass): written as before.
+class _OtherDecimal(Decimal):
+    pass
+
+
+any_value = st.one_of(
+    st.none(),
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.integers(),
+    st.decimals(allow_nan=False, allow_infinity=False).map(_OtherDecimal),
+)
+
+
+@given(
+    measured_at=st.datetimes(timezones=st.just(UTC)),
+    energy=any_value,
+    others=st.tuples(*[any_value] * 6),
+    error_flags=st.integers(),
+    faulty=st.booleans(),
+)
+def test_the_fingerprint_of_any_values_is_its_definition(
+    measured_at: datetime, energy: Any, others: tuple[Any, ...], error_flags: int, faulty: bool
+) -> None:
+    volume, hours, flow_c, return_c, flow_rate, power = others
+    values = ReadingValues(
+        measured_at, energy, volume, hours, flow_c, return_c, flow_rate, power, error_flags, faulty=faulty
+    )
+    assert values.fingerprint() == _plain_fingerprint(values)
+
+
 def _plain_bounded(value: Decimal, lowest: Decimal, highest: Decimal, decimals: int) -> bool:
     if not value.is_finite() or not lowest <= value < highest:
         return False
