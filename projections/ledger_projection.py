@@ -17,6 +17,7 @@ allocation per household per batch, and the result never depends on how events w
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -27,7 +28,9 @@ from sqlalchemy import Connection, Table, case, delete, insert, or_, select, upd
 from domain.day_split import split_across_days
 from domain.household import Household
 from domain.meter import Meter
+from domain.payment import Payment
 from domain.valve import RoomController
+from projections import registration_rows
 from projections.allocation_rows import reallocate
 from projections.analytics_handlers import ANALYTICS_HANDLERS
 from projections.analytics_summary import ANALYTICS_SUMMARY_TABLES
@@ -36,9 +39,18 @@ from projections.billing_handlers import BILLING_HANDLERS, BillBatchWriter, bill
 from projections.dispute_handlers import DISPUTE_HANDLERS
 from projections.heat_decision_handlers import HEAT_DECISION_HANDLERS
 from projections.interval_recharge import recharge_intervals
-from projections.payment_handlers import PAYMENT_HANDLERS
+from projections.payment_handlers import PAYMENT_HANDLERS, PaymentBatchWriter
 from projections.payment_orders import PAYMENT_ORDER_HANDLERS, PAYMENT_ORDER_TABLES
 from projections.reading_batch import ReadingBatchWriter
+from projections.registration_rows import (
+    RegistrationBatchWriter,
+    household_changes,
+    household_row,
+    meter_changes,
+    meter_row,
+    owner_change_row,
+    suspension_row,
+)
 from projections.room_telemetry import ROOM_TELEMETRY_HANDLERS, ROOM_TELEMETRY_TABLES, RoomTelemetryWriter
 from projections.tables import (
     LEDGER_TABLES,
@@ -87,13 +99,13 @@ class LedgerProjection:
             | ROOM_TELEMETRY_HANDLERS
             | {
                 Household.Registered: self._household_registered,
-                Household.AreaCorrected: self._area_corrected,
+                Household.AreaCorrected: self._update_household,
                 Household.HeatingSuspended: self._heating_suspended,
                 Household.HeatingResumed: self._heating_resumed,
-                Household.MeterAttached: self._touch_household,
-                Household.MeterDetached: self._touch_household,
+                Household.MeterAttached: self._update_household,
+                Household.MeterDetached: self._update_household,
                 Household.OwnerChanged: self._owner_changed,
-                Household.Deregistered: self._household_deregistered,
+                Household.Deregistered: self._update_household,
                 Meter.Commissioned: self._meter_commissioned,
                 Meter.AttachedToHousehold: self._meter_attached,
                 Meter.DetachedFromHousehold: self._meter_detached,
@@ -112,76 +124,57 @@ class LedgerProjection:
         self.apply_batch(connection, [domain_event])
 
     def apply_batch(self, connection: Connection, domain_events: Sequence[Any]) -> None:
-        """Apply events in order. Readings, issued bills and the billing periods opened with them
-        are buffered and written together (they touch tables of their own: one need not wait for
-        the other); any other event first flushes both and then drops the reading writer's cached
-        meters and households. Room reports are buffered and written together at the end (their
-        tables are theirs alone)."""
-        readings = ReadingBatchWriter(connection)
-        bills = BillBatchWriter(connection)
+        """Apply events in order. Runs of events are buffered by set-based writers and written
+        together: readings with issued bills and the billing periods opened with them (they touch
+        tables of their own: one need not wait for the other), registration events (households and
+        meters: ``registration_rows``), payments received. An event for another writer flushes
+        the others first; any other event flushes every writer and goes to its handler. After
+        households or meters were written the reading writer's cached meters and households are
+        dropped, and loaded again for the readings that follow. Room reports are buffered and
+        written together at the end (their tables are theirs alone)."""
+        writers = _BatchWriters(connection)
         reports = RoomTelemetryWriter(connection)
-        readings.preload(domain_events)
-        households_to_reallocate: set[UUID] = set()  # whose money changed in this batch
-        for domain_event in domain_events:
+        writers.readings.preload(domain_events)
+        for index, domain_event in enumerate(domain_events):
             if isinstance(domain_event, Meter.ReadingRecorded):
-                readings.add(domain_event)
+                writers.switch_to_readings(domain_events, index)
+                writers.readings.add(domain_event)
                 continue
             if isinstance(domain_event, RoomController.ReportRecorded):
                 reports.add(domain_event)
                 continue
-            handler = self._handlers.get(type(domain_event))
+            kind = type(domain_event)
+            handler = self._handlers.get(kind)
+            if handler is None:
+                continue
             if handler is bill_issued:
-                bills.add(domain_event)
+                writers.switch_to_bills()
+                writers.bills.add(domain_event)
             elif handler is billing_period_opened:
-                bills.add_period(domain_event)
-            elif handler is not None:
-                readings.flush()
-                households_to_reallocate |= bills.flush()
-                household_id = handler(connection, domain_event)
-                if household_id is not None:
-                    households_to_reallocate.add(household_id)
-                readings.forget_lookups()
-        readings.flush()
-        households_to_reallocate |= bills.flush()
+                writers.switch_to_bills()
+                writers.bills.add_period(domain_event)
+            elif kind in REGISTRATION_KINDS:
+                writers.switch_to_registration()
+                writers.registration.add(domain_event)
+            elif kind in PAYMENT_KINDS:
+                writers.switch_to_payments()
+                writers.payments.add(domain_event)
+            else:
+                writers.flush()
+                writers.reallocate(handler(connection, domain_event))
+                writers.lookups_stale = True
+        writers.flush()
         reports.flush()
-        reallocate(connection, households_to_reallocate)
+        reallocate(connection, writers.to_reallocate)
 
     # -- households ---------------------------------------------------------------------------
 
     def _household_registered(self, connection: Connection, event: Household.Registered) -> None:
-        connection.execute(
-            insert(households),
-            dict(
-                household_id=event.originator_id,
-                account_number=event.account_number,
-                community=event.community,
-                building=event.building,
-                entrance=event.entrance,
-                floor=event.floor,
-                flat=event.flat,
-                connected_area_m2=event.connected_area_m2,
-                heated_area_m2=event.heated_area_m2,
-                customer_class=event.customer_class,
-                vertical_position=event.vertical_position,
-                horizontal_position=event.horizontal_position,
-                registered_on=event.registered_on,
-                heating_suspended=False,
-                suspended_since=None,
-                deregistered_on=None,
-                version=event.originator_version,
-            ),
-        )
+        connection.execute(insert(households), household_row(event))
 
-    def _update_household(self, connection: Connection, event: Any, **values: Any) -> None:
+    def _update_household(self, connection: Connection, event: Any) -> None:
         connection.execute(
-            update(households)
-            .where(households.c.household_id == event.originator_id)
-            .values(version=event.originator_version, **values)
-        )
-
-    def _area_corrected(self, connection: Connection, event: Household.AreaCorrected) -> None:
-        self._update_household(
-            connection, event, connected_area_m2=event.connected_area_m2, heated_area_m2=event.heated_area_m2
+            update(households).where(households.c.household_id == event.originator_id).values(household_changes(event))
         )
 
     # household_suspensions keeps one row per span: ``started_on`` is the first suspended day and
@@ -191,14 +184,11 @@ class LedgerProjection:
     # again that day finds its key free.
 
     def _heating_suspended(self, connection: Connection, event: Household.HeatingSuspended) -> None:
-        self._update_household(connection, event, heating_suspended=True, suspended_since=event.effective_on)
-        connection.execute(
-            insert(household_suspensions),
-            dict(household_id=event.originator_id, started_on=event.effective_on, ended_on=None),
-        )
+        self._update_household(connection, event)
+        connection.execute(insert(household_suspensions), suspension_row(event))
 
     def _heating_resumed(self, connection: Connection, event: Household.HeatingResumed) -> None:
-        self._update_household(connection, event, heating_suspended=False, suspended_since=None)
+        self._update_household(connection, event)
         spans = household_suspensions.c
         open_span = (spans.household_id == event.originator_id, spans.ended_on.is_(None))
         connection.execute(delete(household_suspensions).where(*open_span, spans.started_on == event.effective_on))
@@ -206,50 +196,12 @@ class LedgerProjection:
 
     def _owner_changed(self, connection: Connection, event: Household.OwnerChanged) -> None:
         self._update_household(connection, event)
-        connection.execute(
-            insert(household_owner_changes),
-            dict(
-                household_id=event.originator_id,
-                effective_on=event.effective_on,
-                actor=event.actor,
-                recorded_at=event.timestamp,
-            ),
-        )
-
-    def _household_deregistered(self, connection: Connection, event: Household.Deregistered) -> None:
-        self._update_household(connection, event, deregistered_on=event.effective_on)
-
-    def _touch_household(self, connection: Connection, event: Any) -> None:
-        self._update_household(connection, event)
+        connection.execute(insert(household_owner_changes), owner_change_row(event))
 
     # -- meters -------------------------------------------------------------------------------
 
     def _meter_commissioned(self, connection: Connection, event: Meter.Commissioned) -> None:
-        connection.execute(
-            insert(meters),
-            dict(
-                meter_id=event.originator_id,
-                serial=event.serial,
-                maker=event.maker,
-                model=event.model,
-                accuracy_class=event.accuracy_class,
-                flow_sensor_side=event.flow_sensor_side,
-                kind=event.kind,
-                community=event.community,
-                building=event.building,
-                commissioned_at=event.commissioned_at,
-                household_id=None,
-                readings_count=0,
-                last_measured_at=None,
-                last_energy_gj=None,
-                version=event.originator_version,
-                permanent_flow_m3_h=event.permanent_flow_m3_h,
-                maximum_flow_m3_h=event.maximum_flow_m3_h,
-                minimum_temperature_c=event.minimum_temperature_c,
-                maximum_temperature_c=event.maximum_temperature_c,
-                minimum_temperature_difference_k=event.minimum_temperature_difference_k,
-            ),
-        )
+        connection.execute(insert(meters), meter_row(event))
 
     def _update_meter(self, connection: Connection, event: Any, **values: Any) -> None:
         connection.execute(
@@ -262,12 +214,13 @@ class LedgerProjection:
         place = connection.execute(
             select(households.c.community, households.c.building).where(households.c.household_id == event.household_id)
         ).one()
-        self._update_meter(
-            connection, event, household_id=event.household_id, community=place.community, building=place.building
-        )
+        self._change_meter(connection, event, meter_changes(event, (place.community, place.building)))
 
     def _meter_detached(self, connection: Connection, event: Meter.DetachedFromHousehold) -> None:
-        self._update_meter(connection, event, household_id=None)
+        self._change_meter(connection, event, meter_changes(event, None))
+
+    def _change_meter(self, connection: Connection, event: Any, values: dict[str, Any]) -> None:
+        connection.execute(update(meters).where(meters.c.meter_id == event.originator_id).values(values))
 
     def _fault_reported(self, connection: Connection, event: Meter.FaultReported) -> None:
         # A fault that changes its flags keeps the moment it began.
@@ -392,3 +345,71 @@ class LedgerProjection:
             ],
         )
         self._update_meter(connection, event)
+
+
+# Kinds written by their set-based writer in ``apply_batch``; with one emptied (as the tests and
+# bench.registration_catch_up do) its events go to their handlers one at a time.
+REGISTRATION_KINDS: frozenset[type[Any]] = registration_rows.KINDS
+PAYMENT_KINDS: frozenset[type[Any]] = frozenset({Payment.Received})
+
+
+class _BatchWriters:
+    """The set-based writers of one batch, flushed so that each sees the rows of every event
+    before it: readings and bills may be buffered together; registration and payments alone."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.readings = ReadingBatchWriter(connection)
+        self.bills = BillBatchWriter(connection)
+        self.registration = RegistrationBatchWriter(connection)
+        self.payments = PaymentBatchWriter(connection)
+        self.to_reallocate: set[UUID] = set()  # households whose money changed in this batch
+        self.lookups_stale = False  # households or meters written since the readings' look-ups
+
+    def reallocate(self, household_id: UUID | None) -> None:
+        if household_id is not None:
+            self.to_reallocate.add(household_id)
+
+    def switch_to_readings(self, events: Sequence[Any], index: int) -> None:
+        """Flush registration and payments; if households or meters were written since the
+        reading writer looked them up, look up again those of the readings from ``index`` on
+        (up to the next event of another kind): one query, not one a meter."""
+        self._flush_registration()
+        self._flush_payments()
+        if self.lookups_stale:
+            self.readings.forget_lookups()
+            self.readings.preload(itertools.takewhile(_is_reading, events[index:]))
+            self.lookups_stale = False
+
+    def switch_to_bills(self) -> None:
+        self._flush_registration()
+        self._flush_payments()
+
+    def switch_to_registration(self) -> None:
+        self._flush_readings_and_bills()
+        self._flush_payments()
+
+    def switch_to_payments(self) -> None:
+        self._flush_readings_and_bills()
+        self._flush_registration()
+
+    def flush(self) -> None:
+        """Write everything buffered (at most one of the three kinds holds anything)."""
+        self._flush_readings_and_bills()
+        self._flush_registration()
+        self._flush_payments()
+
+    def _flush_readings_and_bills(self) -> None:
+        self.readings.flush()
+        self.to_reallocate |= self.bills.flush()
+
+    def _flush_registration(self) -> None:
+        if self.registration.has_pending():
+            self.registration.flush()
+            self.lookups_stale = True
+
+    def _flush_payments(self) -> None:
+        self.to_reallocate |= self.payments.flush()
+
+
+def _is_reading(event: Any) -> bool:
+    return isinstance(event, Meter.ReadingRecorded)
