@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -32,6 +33,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     union,
     union_all,
 )
@@ -70,6 +72,18 @@ from projections.tables import (
 CHUNK_SIZE = 500
 ZERO_ENERGY_GJ = Decimal(0).scaleb(-ENERGY_SCALE)
 ONE_DAY = timedelta(days=1)
+# The settlement's evidence reads on PostgreSQL, for this transaction only: no JIT, no parallel
+# workers, and room to sort a chunk's day rows in memory. The planner overestimates the distinct
+# intervals of a chunk (31,000 rows for 1,250), so the end-readings query costs past
+# jit_above_cost and JIT compiled 91 functions for every chunk (85 of its 231 ms, EXPLAIN ANALYZE
+# at 10,000 households); two parallel workers were forked for a 37,000-row scan; the totals'
+# sort of those rows spilled 2.6 MB to disk past the default 4 MB work_mem. On two cores the JIT
+# and the workers cost the server more CPU than they save (issue 17: the evidence of 20 chunks
+# 2.9-5.2 -> 1.7-1.8 server CPU s).
+_SERIAL_PLANS = text(
+    "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true), "
+    "set_config('work_mem', '32MB', true)"
+)
 
 _MEASURED = IntervalQuality.MEASURED.value
 _ESTIMATED = IntervalQuality.ESTIMATED.value
@@ -203,7 +217,7 @@ class SqlBillingInputs(BillingInputs):
         window_start = _local_midnight(first_day)
         window_end = _local_midnight(last_day + ONE_DAY)
         result: dict[UUID, MeterEvidence] = {}
-        with self.engine.connect() as connection:
+        with _bulk_read(self.engine) as connection:
             for chunk in _chunks(household_ids):
                 totals, serials = _evidence_totals(connection, chunk, first_day, last_day)
                 if not totals:
@@ -318,7 +332,7 @@ class SqlBillingInputs(BillingInputs):
         """Each household's metered heat (measured, estimated and faulty-interval estimates) per
         calendar month of the season's business days; households without any such heat are absent."""
         by_household: dict[UUID, dict[str, Decimal]] = defaultdict(dict)
-        with self.engine.connect() as connection:
+        with _bulk_read(self.engine) as connection:
             for chunk in _chunks(household_ids):
                 evidence = _evidence(chunk, season.first_day, season.last_day, include_faulty=False).subquery(
                     "evidence"
@@ -459,6 +473,17 @@ def _evidence(chunk: Sequence[UUID], first_day: date, last_day: date, include_fa
             fie.estimated_energy_gj,
         ).where(fie.household_id.in_(chunk), fie.day.between(first_day, last_day)),
     )
+
+
+@contextmanager
+def _bulk_read(engine: Engine) -> Iterator[Connection]:
+    """A connection for a chunk's evidence reads: on PostgreSQL its transaction plans serially and
+    without JIT (``_SERIAL_PLANS``, its sorts in memory; ``set_config(…, true)`` ends with the transaction, so the
+    pooled connection goes back as it came)."""
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(_SERIAL_PLANS)
+        yield connection
 
 
 def _chunks(ids: Sequence[UUID]) -> Iterator[list[UUID]]:
