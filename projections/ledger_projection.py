@@ -364,6 +364,9 @@ class _BatchWriters:
         self.payments = PaymentBatchWriter(connection)
         self.to_reallocate: set[UUID] = set()  # households whose money changed in this batch
         self.lookups_stale = False  # households or meters written since the readings' look-ups
+        # Whether registration or payments hold events: checked for each reading (a season's
+        # catch-up is mostly readings), so one test, not two flushes of nothing.
+        self._others_pending = False
 
     def reallocate(self, household_id: UUID | None) -> None:
         if household_id is not None:
@@ -373,42 +376,45 @@ class _BatchWriters:
         """Flush registration and payments; if households or meters were written since the
         reading writer looked them up, look up again those of the readings from ``index`` on
         (up to the next event of another kind): one query, not one a meter."""
-        self._flush_registration()
-        self._flush_payments()
+        if self._others_pending:
+            self._flush_others()
         if self.lookups_stale:
             self.readings.forget_lookups()
             self.readings.preload(itertools.takewhile(_is_reading, events[index:]))
             self.lookups_stale = False
 
     def switch_to_bills(self) -> None:
-        self._flush_registration()
-        self._flush_payments()
+        if self._others_pending:
+            self._flush_others()
 
     def switch_to_registration(self) -> None:
         self._flush_readings_and_bills()
-        self._flush_payments()
+        self.to_reallocate |= self.payments.flush()
+        self._others_pending = True
 
     def switch_to_payments(self) -> None:
         self._flush_readings_and_bills()
         self._flush_registration()
+        self._others_pending = True
 
     def flush(self) -> None:
-        """Write everything buffered (at most one of the three kinds holds anything)."""
+        """Write everything buffered (readings and bills, or registration, or payments)."""
         self._flush_readings_and_bills()
-        self._flush_registration()
-        self._flush_payments()
+        self._flush_others()
 
     def _flush_readings_and_bills(self) -> None:
         self.readings.flush()
         self.to_reallocate |= self.bills.flush()
 
+    def _flush_others(self) -> None:
+        self._flush_registration()
+        self.to_reallocate |= self.payments.flush()
+        self._others_pending = False
+
     def _flush_registration(self) -> None:
         if self.registration.has_pending():
             self.registration.flush()
             self.lookups_stale = True
-
-    def _flush_payments(self) -> None:
-        self.to_reallocate |= self.payments.flush()
 
 
 def _is_reading(event: Any) -> bool:
