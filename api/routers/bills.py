@@ -93,10 +93,10 @@ def list_household_bills(
     offset: int = 0,
 ) -> BillPage:
     """The answer of ``GET /households/{account_number}/bills`` (the web pages call it as a function)."""
-    page = reads.billing.bills_of_household(ids.household_id(account_number), season, limit, offset, as_of)
+    page = reads.billing.bill_heads_of_household(ids.household_id(account_number), season, limit, offset, as_of)
     require_registered(reads.queries, account_number, rows_found=page.total > 0)
     return BillPage(
-        items=[BillSummary.from_record(record) for record in page.items], total=page.total, limit=limit, offset=offset
+        items=[BillSummary.from_head(record) for record in page.items], total=page.total, limit=limit, offset=offset
     )
 
 

@@ -15,7 +15,7 @@ from api.auth import Reader
 from api.dependencies import BusinessToday, ContainerDependency
 from api.problems import problem_responses
 from api.routers import resource_router
-from api.routers.households import AccountNumberPath, require_household, require_registered
+from api.routers.households import AccountNumberPath, no_household, require_household
 from api.schemas.common import KEY_MAX_LENGTH, NAME_MAX_LENGTH, IsoDate, SeasonCode
 from api.schemas.payments import (
     AgingOutput,
@@ -41,7 +41,6 @@ from domain import ids
 from domain.errors import NotFoundError
 from domain.payment import PaymentChannel, RefundStatus
 from infrastructure.as_known import KnownReads
-from projections.dispute_queries import DisputeQueries
 from projections.payment_queries import PaymentQueries, PaymentRecord, RefundRecord
 from projections.queries import MAXIMUM_PAGE_SIZE
 
@@ -108,18 +107,18 @@ async def get_household_account_route(
 
 def get_household_account(account_number: str, reader: Principal, reads: KnownReads) -> HouseholdAccountOutput:
     """The answer of ``GET /households/{account_number}/account`` (the web pages call it as a function)."""
-    household_id = ids.household_id(account_number)
-    payments = reads.payments
-    open_charges = payments.open_charges_of_household(household_id)
-    allocations = payments.allocations_of_household(household_id)
-    require_registered(reads.queries, account_number, rows_found=bool(open_charges or allocations))
-    open_yuan = sum((charge.open_yuan for charge in open_charges), Decimal("0.00"))
-    held_yuan = DisputeQueries(reads.engine).hold_of(household_id).held_yuan(open_yuan)
+    # One statement for the charges, allocations, credit, disputes and the household's look-up
+    # (issue 17: five round trips and up to six before, each about 0.1 ms of CPU on PostgreSQL).
+    account = reads.payments.account_of_household(ids.household_id(account_number), account_number)
+    if not account.registered:
+        raise no_household(account_number)
+    open_yuan = sum((charge.open_yuan for charge in account.open_charges), Decimal("0.00"))
+    held_yuan = account.hold.held_yuan(open_yuan)
     return HouseholdAccountOutput(
         account_number=account_number,
-        allocations=[AllocationOutput.model_validate(line) for line in allocations],
-        open_charges=[OpenChargeOutput.model_validate(charge) for charge in open_charges],
-        credit_yuan=payments.unallocated_credit_yuan(household_id),
+        allocations=[AllocationOutput.model_validate(line) for line in account.allocations],
+        open_charges=[OpenChargeOutput.model_validate(charge) for charge in account.open_charges],
+        credit_yuan=account.credit_yuan,
         disputed_yuan=held_yuan,
         undisputed_yuan=open_yuan - held_yuan,
     )

@@ -35,6 +35,7 @@ from domain.values import CustomerClass
 from infrastructure.billing_runs import BillingRunRecord
 from projections.billing_queries import (
     BalanceRecord,
+    BillHeadRecord,
     BillLineRecord,
     BillRecord,
     CommunityBalanceRecord,
@@ -526,7 +527,7 @@ class BillSummary(BaseModel):
     reason: str
 
     @staticmethod
-    def fields_of(record: BillRecord) -> dict[str, Any]:
+    def fields_of(record: BillRecord | BillHeadRecord) -> dict[str, Any]:
         return {
             "bill_id": record.bill_id,
             "number": record.number,
@@ -548,6 +549,11 @@ class BillSummary(BaseModel):
 
     @classmethod
     def from_record(cls, record: BillRecord) -> BillSummary:
+        return cls.model_validate(cls.fields_of(record))
+
+    @classmethod
+    def from_head(cls, record: BillHeadRecord) -> BillSummary:
+        """The summary of a bill read without its lines (a list of bills)."""
         return cls.model_validate(cls.fields_of(record))
 
 
