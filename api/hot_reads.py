@@ -20,15 +20,17 @@ read, no such household, a database error, anything raised): the app answers it 
 (401, 403, 404, 422, 503 problems in the caller's language). The fast path only answers what the
 route would have answered 200, and as the route would.
 
-Where the reads run: on PostgreSQL in the threadpool, as the routes run them (a server round trip
-can stall, and the event loop must not), over the hot reads' own pool of read-only autocommit
-sessions (``create_hot_read_engine``): no ping, ``BEGIN`` or ``ROLLBACK`` around the statements, and
-the statements prepared by psycopg, which the read models' engine, rolling back every connection it
-takes back, never lets happen. (On the loop through SQLAlchemy's asyncio engine and psycopg's async
-connection, measured in-process at 25 concurrent reads: 0.85–1.3 ms of CPU a read against
-0.65–1.0 in threads, and half the reads a second; not taken.) On a SQLite database file on the event loop, over one
+Where the reads run: on PostgreSQL in threads (a server round trip can stall, and the event loop
+must not), over the hot reads' own pool of read-only autocommit sessions
+(``create_hot_read_engine``): no ping, ``BEGIN`` or ``ROLLBACK`` around the statements, and the
+statements prepared by psycopg, which the read models' engine, rolling back every connection it
+takes back, never lets happen. The threads are the hot reads' own, as many as the pool's
+connections (``hot_read_threads``), not anyio's forty, so no thread waits for a connection.
+(On the loop through SQLAlchemy's asyncio engine and psycopg's async connection, measured
+in-process at 25 concurrent reads: 0.85–1.3 ms of CPU a read against 0.65–1.0 in threads, and
+half the reads a second; not taken.) On a SQLite database file on the event loop, over one
 read-only connection of this process's own (``PRAGMA query_only``), with no hand-over at all: each
-read is two to six indexed statements of well under a millisecond on a WAL file, where no writer
+read is one or two indexed statements of well under a millisecond on a WAL file, where no writer
 blocks a reader, on a connection no thread shares (no wait for the pool). A read that does find the
 file busy gives up after ``LOOP_BUSY_TIMEOUT_MS`` and goes to the app, which waits in a thread.
 Either way every statement of a read runs on one connection, taken once for the read.
@@ -41,9 +43,12 @@ path knows them (a dependency added to one of the routes fails that test until i
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import threading
 import weakref
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date
@@ -69,7 +74,7 @@ from api.schemas.common import KEY_MAX_LENGTH
 from application.authorization import Principal
 from infrastructure.as_known import KnownReads
 from infrastructure.container import Container
-from infrastructure.database import create_hot_read_engine
+from infrastructure.database import HOT_READ_POOL_SIZE, create_hot_read_engine
 from projections.queries import Granularity
 
 PREFIX = "/households/"
@@ -174,7 +179,13 @@ class HotReads:
         loop_engine = self._engine_on_loop(container.engine)
         if loop_engine is None:
             engine = threadpool_engine(container)
-            return await run_in_threadpool(read_on, engine, answer, account_number, reader, today)
+            threads = hot_read_threads(engine)
+            if threads is None:
+                return await run_in_threadpool(read_on, engine, answer, account_number, reader, today)
+            # The caller's context goes with the read, as run_in_threadpool takes it along.
+            context = contextvars.copy_context()
+            arguments = (engine, answer, account_number, reader, today)
+            return await asyncio.get_running_loop().run_in_executor(threads, context.run, read_on, *arguments)
         return read_on(loop_engine, answer, account_number, reader, today)
 
     def _engine_on_loop(self, engine: Engine) -> Engine | None:
@@ -197,6 +208,13 @@ class HotReads:
 # The hot reads' engine on PostgreSQL for each read models' engine (a process has one container;
 # tests build many): made on first use, disposed with the read models' engine.
 _HOT_READ_ENGINES: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+# The threads the reads on each hot reads' engine run in: as many as its connections. In anyio's
+# threadpool (40 threads) about 25 reads at once per worker under 50 clients took turns at 8
+# connections, the waiting threads woken by the pool's condition at each return, and queued to
+# their thread through a queue.Queue (a Python condition): py-spy put about a quarter of a
+# worker's GIL-held samples in Condition.notify. Here a read waits in the executor's queue (C)
+# for a thread, and a thread never waits for a connection (issue 17).
+_HOT_READ_THREADS: weakref.WeakKeyDictionary[Engine, ThreadPoolExecutor] = weakref.WeakKeyDictionary()
 
 
 def threadpool_engine(container: Container) -> Engine:
@@ -208,9 +226,17 @@ def threadpool_engine(container: Container) -> Engine:
     hot = _HOT_READ_ENGINES.get(engine)
     if hot is None:
         hot = create_hot_read_engine(container.settings)
+        threads = ThreadPoolExecutor(HOT_READ_POOL_SIZE, thread_name_prefix="hot-read")
+        _HOT_READ_THREADS[hot] = threads
         _dispose_with(engine, hot)
+        event.listen(engine, "engine_disposed", lambda _engine: threads.shutdown(wait=False))
         _HOT_READ_ENGINES[engine] = hot
     return hot
+
+
+def hot_read_threads(engine: Engine) -> ThreadPoolExecutor | None:
+    """The threads that run the reads on the hot reads' ``engine`` (None: anyio's threadpool)."""
+    return _HOT_READ_THREADS.get(engine)
 
 
 def _dispose_with(engine: Engine, follower: Engine) -> None:
@@ -221,7 +247,7 @@ def _dispose_with(engine: Engine, follower: Engine) -> None:
 def read_on(engine: Engine, answer: Answer, account_number: str, reader: Principal, today: date) -> BaseModel:
     """``answer`` from the live read models of ``engine``, every statement on one connection taken
     once for the read: on PostgreSQL one pre-ping, begin and rollback per read instead of per
-    statement; on the loop's SQLite connection one checkout instead of 2–6."""
+    statement; on the loop's SQLite connection one checkout instead of one per statement."""
     with engine.connect() as connection:
         return answer(account_number, reader, KnownReads(lent(connection)), today)
 
@@ -268,7 +294,7 @@ class LentConnection:
     """One open connection standing in for the engine of the read models' queries, which only
     ever call ``connect()``: every statement of a read runs on it, so the read takes the
     connection once rather than once per statement (30–80 µs of SQLAlchemy's checkout and
-    return a read on the loop, 2–6 statements)."""
+    return a statement on the loop)."""
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection

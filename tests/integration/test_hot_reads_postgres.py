@@ -5,16 +5,21 @@ engine. The answers themselves are held to the routes by tests/e2e/test_api_hot_
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from fastapi import FastAPI
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import InternalError
 from sqlalchemy.pool import QueuePool
 
-from api.hot_reads import HOT_READS, read_on, threadpool_engine
+from api.app import create_app
+from api.hot_reads import HOT_READS, HotReads, hot_read_of, hot_read_threads, read_on, threadpool_engine
 from application.authorization import Principal, Role
 from domain.errors import NotFoundError
 from infrastructure.container import Container, bootstrap
@@ -85,6 +90,44 @@ def test_the_hot_reads_pool_is_bounded_and_closed_with_the_read_models_engine(po
     assert pool.checkedin() == 1
     postgres_container.engine.dispose()
     assert pool.checkedin() == 0
+
+
+def test_the_hot_reads_run_in_as_many_threads_as_the_pool_has_connections(postgres_container: Container) -> None:
+    """50 reads at once take at most HOT_READ_POOL_SIZE threads, none of them anyio's, so no
+    thread ever waits for a connection; the threads end with the read models' engine."""
+    engine = threadpool_engine(postgres_container)
+    threads = hot_read_threads(engine)
+    assert threads is not None and threads._max_workers == HOT_READ_POOL_SIZE
+    app = create_app(postgres_container)
+    token = postgres_container.tokens.create("clerk", Role.CLERK).secret
+    reading_threads: set[str] = set()
+    event.listen(engine, "before_cursor_execute", lambda *_: reading_threads.add(threading.current_thread().name))
+
+    async def many_reads() -> list[Any]:
+        hot = HotReads(app)
+        return await asyncio.gather(*(fast_path(hot, app, "/households/NO-SUCH-1", token) for _ in range(50)))
+
+    assert asyncio.run(many_reads()) == [None] * 50  # no such household: the app would answer
+    assert reading_threads and all(name.startswith("hot-read") for name in reading_threads)
+    assert len(reading_threads) <= HOT_READ_POOL_SIZE
+    postgres_container.engine.dispose()
+    assert threads._shutdown
+
+
+async def fast_path(hot: HotReads, app: FastAPI, path: str, token: str) -> Any:
+    """What the fast path answers a plain GET of ``path`` (None: it leaves the request to the app)."""
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"authorization", f"Bearer {token}".encode())],
+        "app": app,
+    }
+    found = hot_read_of(path)
+    assert found is not None, path
+    return await hot._answer(scope, *found)
 
 
 def test_on_sqlite_reads_in_the_threadpool_use_the_read_models_engine(tmp_path: Path) -> None:
