@@ -149,7 +149,7 @@ def run_round(database: str, kind: str, scratch: Path, py_spy: str | None) -> Ro
     command += ["--season", SEASON.code]
     if py_spy:
         spy = [str(Path(sys.executable).with_name("py-spy")), "record", "-o", py_spy, "--format", "speedscope"]
-        command = [*spy, "-r", "100", "--threads", "--", *command]
+        command = [*spy, "-r", "100", "--threads", "--idle", "--", *command]
     environment = cli_environment(_settings(database))
     if os.environ.get("CODE_ROOT"):
         environment["PYTHONPATH"] = os.environ["CODE_ROOT"]
@@ -171,6 +171,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--kind", choices=("settlement", "prepayment"), default="settlement")
     parser.add_argument("--py-spy", help="speedscope output (round number appended)")
+    parser.add_argument(
+        "--database-setting", action="append", default=[], help="NAME=VALUE set on each copy (a probe: jit=off)"
+    )
     arguments = parser.parse_args(argv)
     city = arguments.database
     with tempfile.TemporaryDirectory(prefix="billing-as-run-") as folder:
@@ -187,6 +190,10 @@ def main(argv: list[str] | None = None) -> None:
         copy = f"{city}_asrun"
         for number in range(1, arguments.rounds + 1):
             _copy(template, copy)
+            with _admin_connection() as connection:
+                for setting in arguments.database_setting:
+                    name, value = setting.split("=", 1)
+                    connection.execute(f"ALTER DATABASE \"{copy}\" SET {name} = '{value}'")
             try:
                 spy = f"{arguments.py_spy}.{number}" if arguments.py_spy else None
                 print(
