@@ -24,15 +24,7 @@ from domain.day_split import MAXIMUM_INTERVAL_DAYS
 from domain.errors import ConflictError, InvalidInputError, NotFoundError, ReadingRejectedError
 from domain.heat_physics import DEFAULT_PERMANENT_FLOW_M3_H, PlausibilityCheck, check_interval
 from domain.implausible_heat import HeatDecision, IntervalEvidence, check_decision
-from domain.rated_limits import (
-    InstantValues,
-    IntervalFigures,
-    RatedLimits,
-    interval_breaches,
-    joined,
-    reading_breaches,
-    shared_limits,
-)
+from domain.rated_limits import RatedLimits, joined_interval_breaches, joined_reading_breaches, shared_limits
 from domain.readings import (
     Attachment,
     IntervalQuality,
@@ -1108,10 +1100,15 @@ class Meter(Aggregate):
         """The rated limits a real, sound reading's instant values break ("" for none)."""
         if values.faulty or values.source == ReadingSource.ESTIMATE:
             return ""  # a sensor fault is a fault already; an estimate shows no instants
-        instant = InstantValues(
-            values.flow_temperature_c, values.return_temperature_c, values.flow_rate_m3_h, values.power_kw
+        return joined_reading_breaches(
+            values.flow_temperature_c,
+            values.return_temperature_c,
+            values.flow_rate_m3_h,
+            values.power_kw,
+            self.rated_limits,
+            self.flow_sensor_side,
+            self.accuracy_class,
         )
-        return joined(reading_breaches(instant, self.rated_limits, self.flow_sensor_side, self.accuracy_class))
 
     def _interval(self, start: RememberedReading, end: RememberedReading) -> MeteredInterval:
         """The metered interval between two readings, with its k·Δθ·ΔV plausibility check and
@@ -1130,14 +1127,16 @@ class Meter(Aggregate):
             return MeteredInterval(start.measured_at, end.measured_at, energy, volume, household, quality=quality)
         hours = Decimal((end.measured_at - start.measured_at).total_seconds()) / 3600
         check = self._plausibility(start, end, energy, volume, hours)
-        figures = IntervalFigures(
+        breaches = joined_interval_breaches(
             energy,
             volume,
             hours,
-            InstantValues(start.flow_temperature_c, start.return_temperature_c),
-            InstantValues(end.flow_temperature_c, end.return_temperature_c),
+            start.flow_temperature_c,
+            start.return_temperature_c,
+            end.flow_temperature_c,
+            end.return_temperature_c,
+            self.rated_limits,
         )
-        breaches = joined(interval_breaches(figures, self.rated_limits))
         if check is None:
             return MeteredInterval(
                 start.measured_at, end.measured_at, energy, volume, household, quality=quality, limit_breaches=breaches

@@ -174,8 +174,26 @@ def power_inconsistent(
     """Whether the frame's power differs from q·k·Δθ of its own flow and temperatures by more
     than the complete meter's MPE at that q and Δθ. Unchecked without all four values, without
     flow or a positive Δθ, or outside the range k is defined on."""
-    flow, power = instant.flow_rate_m3_h, instant.power_kw
-    flow_c, return_c = instant.flow_temperature_c, instant.return_temperature_c
+    return _power_inconsistent(
+        instant.flow_rate_m3_h,
+        instant.power_kw,
+        instant.flow_temperature_c,
+        instant.return_temperature_c,
+        limits,
+        side,
+        accuracy_class,
+    )
+
+
+def _power_inconsistent(
+    flow: Decimal | None,
+    power: Decimal | None,
+    flow_c: Decimal | None,
+    return_c: Decimal | None,
+    limits: RatedLimits,
+    side: FlowSensorSide,
+    accuracy_class: AccuracyClass,
+) -> bool:
     if flow is None or power is None or flow_c is None or return_c is None or flow <= 0 or flow_c <= return_c:
         return False
     try:
@@ -188,6 +206,32 @@ def power_inconsistent(
         accuracy_class, flow, flow_c - return_c, limits.permanent_flow_m3_h, limits.minimum_temperature_difference_k
     )
     return abs(power - expected) / expected * 100 > permissible
+
+
+def joined_reading_breaches(
+    flow_c: Decimal | None,
+    return_c: Decimal | None,
+    flow_rate_m3_h: Decimal | None,
+    power_kw: Decimal | None,
+    limits: RatedLimits,
+    side: FlowSensorSide,
+    accuracy_class: AccuracyClass,
+) -> str:
+    """``joined(reading_breaches(InstantValues(flow_c, return_c, flow_rate_m3_h, power_kw), …))``:
+    the same rules in the same order, written for the one reading each recorded reading is, without
+    the value object, the lists and the join (a property test holds the two equal)."""
+    lowest, highest = limits.minimum_temperature_c, limits.maximum_temperature_c
+    broken = ""
+    if (flow_c is not None and not lowest <= flow_c <= highest) or (
+        return_c is not None and not lowest <= return_c <= highest
+    ):
+        broken = _TEMPERATURE_OUT_OF_RANGE
+    maximum = limits.maximum_flow_m3_h
+    if flow_rate_m3_h is not None and maximum is not None and flow_rate_m3_h > maximum:
+        broken = _with(broken, _FLOW_ABOVE_MAXIMUM)
+    if _power_inconsistent(flow_rate_m3_h, power_kw, flow_c, return_c, limits, side, accuracy_class):
+        broken = _with(broken, _POWER_INCONSISTENT)
+    return broken
 
 
 @dataclass(frozen=True)
@@ -246,3 +290,52 @@ def _flow_breaches(figures: IntervalFigures, limits: RatedLimits) -> list[LimitR
 def joined(rules: list[LimitRule]) -> str:
     """Rules as stored on events and rows: their names joined by commas ("" for none)."""
     return ",".join(rule.value for rule in rules)
+
+
+def joined_interval_breaches(
+    energy_gj: Decimal,
+    volume_m3: Decimal | None,
+    hours: Decimal,
+    start_flow_c: Decimal | None,
+    start_return_c: Decimal | None,
+    end_flow_c: Decimal | None,
+    end_return_c: Decimal | None,
+    limits: RatedLimits,
+) -> str:
+    """``joined(interval_breaches(IntervalFigures(…), limits))`` of an interval's figures and its
+    ends' temperatures: the same rules in the same order, without the three value objects, the
+    lists and the join, for the interval or two each recorded reading makes (a property test
+    holds the two equal)."""
+    broken = ""
+    maximum = limits.maximum_flow_m3_h
+    if volume_m3 is not None and maximum is not None and hours > 0:
+        if volume_m3 > maximum * hours:
+            broken = _FLOW_ABOVE_MAXIMUM  # faster on average than the meter can run at all
+        else:
+            permitted = permitted_volume_m3(hours, limits)
+            if permitted is not None and volume_m3 > permitted:
+                broken = _FLOW_ABOVE_PERMANENT
+    if energy_gj > 0:
+        minimum = limits.minimum_temperature_difference_k
+        start = None if start_flow_c is None or start_return_c is None else start_flow_c - start_return_c
+        end = None if end_flow_c is None or end_return_c is None else end_flow_c - end_return_c
+        if (start is not None and start < 0) or (end is not None and end < 0):
+            broken = _with(broken, _RETURN_ABOVE_FLOW)
+        elif (start is not None or end is not None) and (
+            (start is None or start < minimum) and (end is None or end < minimum)
+        ):
+            broken = _with(broken, _TEMPERATURE_DIFFERENCE_BELOW_MINIMUM)
+    return broken
+
+
+def _with(broken: str, rule: str) -> str:
+    return f"{broken},{rule}" if broken else rule
+
+
+# The rules' stored names, as ``joined`` writes them.
+_TEMPERATURE_OUT_OF_RANGE = LimitRule.TEMPERATURE_OUT_OF_RANGE.value
+_FLOW_ABOVE_MAXIMUM = LimitRule.FLOW_ABOVE_MAXIMUM.value
+_FLOW_ABOVE_PERMANENT = LimitRule.FLOW_ABOVE_PERMANENT.value
+_RETURN_ABOVE_FLOW = LimitRule.RETURN_ABOVE_FLOW.value
+_TEMPERATURE_DIFFERENCE_BELOW_MINIMUM = LimitRule.TEMPERATURE_DIFFERENCE_BELOW_MINIMUM.value
+_POWER_INCONSISTENT = LimitRule.POWER_INCONSISTENT.value

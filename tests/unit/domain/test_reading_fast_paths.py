@@ -20,7 +20,7 @@ from typing import Any
 from unittest.mock import patch
 from uuid import UUID, uuid4
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from application.event_encoding import FastEncodingTranscoder
@@ -41,6 +41,9 @@ from domain.rated_limits import (
     IntervalFigures,
     RatedLimits,
     interval_breaches,
+    joined,
+    joined_interval_breaches,
+    joined_reading_breaches,
     reading_breaches,
     shared_limits,
 )
@@ -529,3 +532,78 @@ def test_reading_events_made_directly_are_the_events_the_library_makes(readings:
         meter.version,
     )
     assert replayed.modified_on == meter.modified_on
+
+
+# Mostly present (every rule has its values), near the edges: temperatures in and out of a range,
+# differences at the usual minimums, powers near and far from q·k·Δθ.
+seldom_none = partial(st.one_of, st.none())
+edge_temperatures = st.one_of(st.integers(min_value=-5, max_value=210).map(Decimal), instants)
+edge_differences = st.sampled_from([Decimal(v) for v in ("-1", "0", "1", "2.99", "3", "3.00", "5", "10", "25")])
+
+
+@st.composite
+def edge_instants(draw: st.DrawFn) -> InstantValues:
+    flow_c = draw(seldom_none(edge_temperatures, edge_temperatures, edge_temperatures))
+    difference = draw(edge_differences)
+    return_c = draw(seldom_none(st.just(flow_c - difference if flow_c is not None else None), edge_temperatures))
+    rate = draw(seldom_none(flows, flows, st.just(Decimal(0))))
+    power = draw(seldom_none(flows, flows, st.just(Decimal(0)), st.decimals(min_value=0, max_value=300, places=3)))
+    return InstantValues(flow_c, return_c, rate, power)
+
+
+@settings(max_examples=500)
+@given(
+    limits=limit_values(),
+    instant=st.one_of(
+        edge_instants(),
+        st.builds(InstantValues, instants, instants, st.one_of(st.none(), flows), st.one_of(st.none(), flows)),
+    ),
+    side=sides,
+    accuracy=st.sampled_from(list(AccuracyClass)),
+)
+def test_a_reading_s_breaches_joined_at_once_are_the_rules_joined(
+    limits: RatedLimits, instant: InstantValues, side: FlowSensorSide, accuracy: AccuracyClass
+) -> None:
+    at_once = joined_reading_breaches(
+        instant.flow_temperature_c,
+        instant.return_temperature_c,
+        instant.flow_rate_m3_h,
+        instant.power_kw,
+        limits,
+        side,
+        accuracy,
+    )
+    assert at_once == joined(reading_breaches(instant, limits, side, accuracy))
+
+
+@settings(max_examples=500)
+@given(
+    limits=limit_values(),
+    start=st.one_of(edge_instants(), st.builds(InstantValues, instants, instants)),
+    end=st.one_of(edge_instants(), st.builds(InstantValues, instants, instants)),
+    energy=st.decimals(min_value=Decimal(-1), max_value=Decimal(5), places=3),
+    volume=st.one_of(st.none(), st.decimals(min_value=Decimal(-1), max_value=Decimal(5000), places=2)),
+    hours=st.one_of(
+        st.decimals(min_value=Decimal(-2), max_value=Decimal(2000), places=2),
+        st.integers(min_value=0, max_value=100).map(lambda days: Decimal(24 * days)),  # whole days: ceil's edge
+    ),
+)
+def test_an_interval_s_breaches_joined_at_once_are_the_rules_joined(
+    limits: RatedLimits,
+    start: InstantValues,
+    end: InstantValues,
+    energy: Decimal,
+    volume: Decimal | None,
+    hours: Decimal,
+) -> None:
+    at_once = joined_interval_breaches(
+        energy,
+        volume,
+        hours,
+        start.flow_temperature_c,
+        start.return_temperature_c,
+        end.flow_temperature_c,
+        end.return_temperature_c,
+        limits,
+    )
+    assert at_once == joined(interval_breaches(IntervalFigures(energy, volume, hours, start, end), limits))
