@@ -429,9 +429,10 @@ def run_city(settings: Settings, city: City, progress: Progress) -> Run:
             scales_with_readings=True,
         )
         # The development server runs with autovacuum off, so nothing gave the planner the season's
-        # statistics: in the first run (2,000 households) the billing steps waited on the server
-        # 4-5 times their own CPU (the settlement 22 s wall, 4.4 CPU s: 83 bills/s), as bench.billing
-        # found before it analysed its city. A server in service has them from autovacuum.
+        # statistics: without them (2,000 households, 2026-12-05) the statements' runs took 3-5
+        # times their own CPU in wall time and the settlement 5 times (22 s, 4.4 CPU s); after
+        # ANALYZE 1.9-2.8 times and 4 times (14 s), at a higher load. A server in service has
+        # them from autovacuum.
         _step(run, container, progress, "planner statistics", "ANALYZE", None, lambda tick: analyze_store(container))
         _step(run, container, progress, "season and tariff", "decrees", None, lambda tick: tariff_and_season(container))
         requests = [RunRequest(BillKind.PREPAYMENT, SEASON)]
