@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from application.authorization import Permission, Principal
 from application.billing import Billing, TariffInForce
@@ -357,9 +357,10 @@ class _RunJob:
 
     def read(self, households: Sequence[HouseholdFacts]) -> _ChunkReads | None:
         """A chunk's bulk reads made ahead (suspensions and owner changes; for a settlement the
-        meter evidence and implausible intervals), all at one position of the read models: None
-        when the position moved while they were made (the chunk then reads as it is billed), and
-        for a statement, whose monthly heat and building averages are read as it is billed."""
+        meter evidence and implausible intervals), all at one position of the read models, and
+        its billing periods' stored events: None when the position moved while they were made
+        (the chunk then reads as it is billed), and for a statement, whose monthly heat and
+        building averages are read as it is billed."""
         if self.month is not None:
             return None
         inputs = self.runs.inputs
@@ -371,7 +372,21 @@ class _RunJob:
             readers.read_chunk(households, records)
         if inputs.position() != position:
             return None
-        return _ChunkReads(position, records, readers)
+        return _ChunkReads(position, records, readers, self._period_events(households))
+
+    def _period_ids(self, households: Sequence[HouseholdFacts]) -> list[UUID]:
+        code = self.request.season.code
+        return [ids.billing_period_id(household.account_number, code) for household in households]
+
+    def _period_events(self, households: Sequence[HouseholdFacts]) -> list[StoredEvent] | None:
+        """The stored events of the chunk's billing periods, selected ahead in the reader thread
+        (None when no bulk selection is wired). The main thread waited for this selection a
+        quarter of its period loads (py-spy, PostgreSQL, issue 17); a period another writer
+        changed since is caught by the save's version check, and the chunk is billed again from
+        a fresh load, as when it changes between a load and the save."""
+        if self.runs.stored_events_of is None:
+            return None
+        return list(self.runs.stored_events_of(self._period_ids(households)))
 
     def bill_chunk(self, households: Sequence[HouseholdFacts], reads: _ChunkReads | None = None) -> None:
         """Bill a chunk in one atomic save, retried from fresh state when another writer interferes.
@@ -440,7 +455,7 @@ class _RunJob:
                 readers.read_chunk(households, records)
         else:
             records, readers = ahead.records, ahead.readers
-        loaded = self._periods(households)
+        loaded = self._periods(households, ahead.period_events if ahead is not None else None)
         for household in households:
             period: BillingPeriod | None = None
             try:
@@ -457,14 +472,16 @@ class _RunJob:
             outcome.record(period, bills, period.issued_under(self.context.correlation_id))
         return ahead is None or readers.read_lazily
 
-    def _periods(self, households: Sequence[HouseholdFacts]) -> dict[UUID, BillingPeriod] | None:
-        """The chunk's billing periods that exist, loaded in one read of the event store (None
-        when no bulk selection is wired: ``_period`` then loads each)."""
+    def _periods(
+        self, households: Sequence[HouseholdFacts], selected: Sequence[StoredEvent] | None = None
+    ) -> dict[UUID, BillingPeriod] | None:
+        """The chunk's billing periods that exist, loaded in one read of the event store, or from
+        their events ``selected`` ahead (None when no bulk selection is wired: ``_period`` then
+        loads each)."""
         if self.runs.stored_events_of is None:
             return None
-        code = self.request.season.code
-        period_ids = [ids.billing_period_id(household.account_number, code) for household in households]
-        return load_many(self.runs.ledger, BillingPeriod, self.runs.stored_events_of, period_ids)
+        stored_events_of = self.runs.stored_events_of if selected is None else lambda _: selected
+        return load_many(self.runs.ledger, BillingPeriod, stored_events_of, self._period_ids(households))
 
     def _load(self, period_id: UUID) -> BillingPeriod | None:
         return self.runs.ledger.load_or_none(BillingPeriod, period_id)
@@ -531,11 +548,13 @@ class _RunJob:
 
 @dataclass(frozen=True)
 class _ChunkReads:
-    """A chunk's bulk reads, all made at ``position`` of the read models."""
+    """A chunk's bulk reads, all made at ``position`` of the read models, and the stored events
+    of its billing periods (None: no bulk selection wired)."""
 
     position: int
     records: dict[UUID, HouseholdSeasonRecord]
     readers: _ChunkReaders
+    period_events: list[StoredEvent] | None = None
 
 
 @dataclass
