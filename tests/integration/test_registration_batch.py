@@ -32,6 +32,8 @@ from infrastructure.container import Container
 from projections import ledger_projection
 from projections.ledger_projection import LedgerProjection
 from projections.registration_rows import KINDS
+from tests.integration.test_parallel_rebuild import Community, communities
+from tests.integration.test_parallel_rebuild import play as play_community
 from tests.strategies import COMMISSIONED_AT, commission_meter, register_household
 
 CITY = City(households=30, buildings=3, hourly_share=0.0, hourly_days=0, payers=0.5)
@@ -63,6 +65,8 @@ def play(container: Container) -> None:
     ledger.suspend_heating(SYSTEM, accounts[2], date(2025, 11, 10), "away")
     ledger.resume_heating(SYSTEM, accounts[2], date(2025, 12, 1), "back")
     ledger.change_owner(SYSTEM, accounts[3], date(2025, 12, 2), "sold")
+    # A meter taken off and left off (a detachment another attachment does not overwrite).
+    ledger.detach_meter(SYSTEM, serials[3], FIRST_READING + timedelta(days=40), reason="demolition")
     ledger.deregister_household(SYSTEM, accounts[3], date(2026, 4, 1), "demolished")
     received = [
         payments.receive_at_counter(CLERK, account, Decimal("150.00"), PaymentChannel.CASH, f"P-{account}")
@@ -135,3 +139,27 @@ def test_a_meter_attached_to_a_household_not_in_the_read_model_is_refused(
         empty(connection)
         with pytest.raises(LookupError, match="no household"):
             LedgerProjection().apply_batch(connection, attached[:2])
+
+
+def test_drawn_communities_in_drawn_batches_equal_one_event_at_a_time(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # test_parallel_rebuild's communities: meters moved between households and buildings before
+    # the readings, suspensions and area corrections after them, payments and a reversal, each
+    # by its command (a few events a save). Every community drawn adds to the store.
+    tags = (f"{number:04d}" for number in itertools.count())
+    recorder, mapper = container.ledger.recorder, container.ledger.mapper
+
+    @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(community=communities(), cuts=st.lists(st.floats(0, 1), max_size=10))
+    def in_batches(community: Community, cuts: list[float]) -> None:
+        play_community(container, community, next(tags))
+        events = [mapper.to_domain_event(n) for n in recorder.select_notifications(start=1, limit=100_000)]
+        with monkeypatch.context() as patch:
+            patch.setattr(ledger_projection, "REGISTRATION_KINDS", frozenset())
+            patch.setattr(ledger_projection, "PAYMENT_KINDS", frozenset())
+            one_by_one = rows_after(container, events, list(range(len(events) + 1)))
+        bounds = sorted({0, len(events), *(round(cut * len(events)) for cut in cuts)})
+        assert rows_after(container, events, bounds) == one_by_one
+
+    in_batches()
