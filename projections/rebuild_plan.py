@@ -1,6 +1,7 @@
 """How a rebuild of the ledger projection is split over processes: by building.
 
-The projection's handlers read, besides the event they apply, only rows written by events of
+The projection's handlers (and its set-based writers, which read for a run of events the rows its
+events' handlers would read) read, besides the event they apply, only rows written by events of
 aggregates tied to it: a meter's rows name the household it is attached to, a bill its billing
 period, an allocation its household's bills and payments, a building's summed heat every
 household and meter of that building. A rebuild may therefore apply the events of one building's
