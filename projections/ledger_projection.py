@@ -8,6 +8,12 @@ household protections in ``arrears_handlers``, and the allocation rows in
 ``allocation_rows``. Each handler applies one event inside the runner's transaction. Handlers are idempotent only
 together with the tracking table: the runner applies every event exactly once.
 
+Runs of readings, issued bills, registration events (households and meters) and payments received
+are written set-based by their writers (``reading_batch``, ``billing_handlers``,
+``registration_rows``, ``payment_handlers``): a few statements per table for a run instead of one
+or more an event, the same rows as the handlers one event at a time (the integration tests compare
+them, every table, in any batches).
+
 Allocation is not kept up event by event: every money event (a bill that charges or credits, a
 payment received or reversed, a refund paid out) marks its household, and at the end of the batch
 each marked household's allocation is computed once from its rows by

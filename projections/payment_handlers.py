@@ -68,9 +68,6 @@ class PaymentBatchWriter:
     def add(self, event: Payment.Received) -> None:
         self._events.append(event)
 
-    def has_pending(self) -> bool:
-        return bool(self._events)
-
     def flush(self) -> set[UUID]:
         """Write every buffered payment and the balances it pays into."""
         events, self._events = self._events, []
