@@ -78,6 +78,7 @@ MAXIMUM_TEMPERATURE_C = Decimal(250)
 _ACCURACY_CLASSES = {member.value: member for member in AccuracyClass}
 _FLOW_SENSOR_SIDES = {member.value: member for member in FlowSensorSide}
 _METER_KINDS = {member.value: member for member in MeterKind}
+_READING_SOURCES = {member.value: member for member in ReadingSource}
 
 
 def _measured_at(reading: RememberedReading) -> datetime:
@@ -141,7 +142,11 @@ def _validate_values(values: ReadingValues, received_at: datetime) -> None:
         ("operating_hours", values.operating_hours, INSTANT_DECIMALS),
     )
     for name, value, decimals in registers:
-        if value is not None and not _bounded(value, Decimal(0), MAXIMUM_REGISTER_VALUE, decimals):
+        # Finite, within [0, maximum) and written with at most ``decimals`` decimals, written out
+        # rather than called (a reading checks seven values; the call cost as much as the check).
+        if value is not None and not (
+            value.is_finite() and _ZERO <= value < MAXIMUM_REGISTER_VALUE and value == value.quantize(_QUANTA[decimals])
+        ):
             raise _reject(
                 "invalid_register",
                 f"the {name} register value {value} must lie in 0…{MAXIMUM_REGISTER_VALUE} "
@@ -154,11 +159,14 @@ def _validate_values(values: ReadingValues, received_at: datetime) -> None:
     instants = (
         ("flow_temperature_c", values.flow_temperature_c, MINIMUM_TEMPERATURE_C, MAXIMUM_TEMPERATURE_C),
         ("return_temperature_c", values.return_temperature_c, MINIMUM_TEMPERATURE_C, MAXIMUM_TEMPERATURE_C),
-        ("flow_rate_m3_h", values.flow_rate_m3_h, -MAXIMUM_INSTANT_VALUE, MAXIMUM_INSTANT_VALUE),
-        ("power_kw", values.power_kw, -MAXIMUM_INSTANT_VALUE, MAXIMUM_INSTANT_VALUE),
+        ("flow_rate_m3_h", values.flow_rate_m3_h, _LOWEST_INSTANT, MAXIMUM_INSTANT_VALUE),
+        ("power_kw", values.power_kw, _LOWEST_INSTANT, MAXIMUM_INSTANT_VALUE),
     )
+    instant_quantum = _QUANTA[INSTANT_DECIMALS]
     for name, value, lowest, highest in instants:
-        if value is not None and not _bounded(value, lowest, highest, INSTANT_DECIMALS):
+        if value is not None and not (
+            value.is_finite() and lowest <= value < highest and value == value.quantize(instant_quantum)
+        ):
             reason = "invalid_temperature" if name.endswith("_c") else "invalid_instant"
             raise _reject(
                 reason,
@@ -168,16 +176,9 @@ def _validate_values(values: ReadingValues, received_at: datetime) -> None:
             )
 
 
-def _bounded(value: Decimal, lowest: Decimal, highest: Decimal, decimals: int) -> bool:
-    """Finite, within [lowest, highest), and written with at most ``decimals`` decimals."""
-    if not value.is_finite() or not lowest <= value < highest:
-        return False
-    quantum = _QUANTA.get(decimals) or Decimal(1).scaleb(-decimals)
-    return value == value.quantize(quantum)
-
-
 # 10^-decimals of the places values are checked to, made once (a reading checks up to seven values).
 _QUANTA = {decimals: Decimal(1).scaleb(-decimals) for decimals in (INSTANT_DECIMALS, REGISTER_DECIMALS)}
+_ZERO, _ONE, _LOWEST_INSTANT = Decimal(0), Decimal(1), -MAXIMUM_INSTANT_VALUE
 
 
 class Meter(Aggregate):
@@ -812,7 +813,7 @@ class Meter(Aggregate):
                 "flow_rate_m3_h": values.flow_rate_m3_h,
                 "power_kw": values.power_kw,
                 "error_flags": values.error_flags,
-                "source": ReadingSource(values.source).value,
+                "source": (_READING_SOURCES.get(values.source) or ReadingSource(values.source)).value,
                 "faulty": values.faulty,
                 "fingerprint": fingerprint,
                 "energy_unwrapped_gj": remembered.energy_unwrapped_gj,
@@ -897,10 +898,13 @@ class Meter(Aggregate):
         """The estimated readings at the end of the window that a real reading replaces."""
         if values.source == ReadingSource.ESTIMATE:
             return []
+        window = self.window
+        if not window or not window[-1].estimated:
+            return []  # the commonest case, without the slice
         count = 0
-        while count < len(self.window) and self.window[-1 - count].estimated:
+        while count < len(window) and window[-1 - count].estimated:
             count += 1
-        return self.window[len(self.window) - count :]
+        return window[len(window) - count :]
 
     @contextmanager
     def _window_without(self, last: int) -> Iterator[None]:
@@ -1078,7 +1082,7 @@ class Meter(Aggregate):
             )
         hours = Decimal((end.measured_at - start.measured_at).total_seconds()) / 3600
         increase = end.energy_unwrapped_gj - start.energy_unwrapped_gj
-        limit = MAXIMUM_ENERGY_RATE_GJ_PER_H[self.kind] * max(hours, Decimal(1))
+        limit = MAXIMUM_ENERGY_RATE_GJ_PER_H[self.kind] * max(hours, _ONE)
         if increase > limit:
             raise _reject(
                 "implausible_increase",

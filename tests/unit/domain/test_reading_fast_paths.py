@@ -28,11 +28,8 @@ from application.ledger import HeatLedger
 from domain.errors import ReadingRejectedError
 from domain.heat_physics import check_interval, heat_coefficient_mj_per_m3_k
 from domain.meter import (
-    INSTANT_DECIMALS,
-    REGISTER_DECIMALS,
     Meter,
     RecordingOutcome,
-    _bounded,
     _reject,
     _validate_values,
 )
@@ -50,6 +47,7 @@ from domain.rated_limits import (
 from domain.readings import IntervalQuality, MeteredInterval, ReadingValues, RememberedReading
 from domain.values import AccuracyClass, FlowSensorSide, MeterKind, ReadingSource
 from tests.strategies import COMMISSIONED_AT, MEMORY_ENVIRONMENT, RECEIVED_LATER, context, new_meter
+from tests.unit.domain.reading_rules_before import validate_values_before
 
 temperatures = st.decimals(min_value=Decimal(-5), max_value=Decimal(210), places=3)
 sides = st.sampled_from(list(FlowSensorSide))
@@ -206,19 +204,45 @@ def test_the_fingerprint_of_any_values_is_its_definition(
     assert values.fingerprint() == _plain_fingerprint(values)
 
 
-def _plain_bounded(value: Decimal, lowest: Decimal, highest: Decimal, decimals: int) -> bool:
-    if not value.is_finite() or not lowest <= value < highest:
-        return False
-    return value == value.quantize(Decimal(1).scaleb(-decimals))
-
-
-@given(
-    value=st.one_of(st.decimals(allow_nan=True, allow_infinity=True), st.decimals(places=12, max_value=10**9)),
-    decimals=st.sampled_from([INSTANT_DECIMALS, REGISTER_DECIMALS, 2]),
+# The bounds themselves (0, 10⁹, ±10⁹, -50 and 250 °C) written several ways, beside any decimal.
+bounds = st.sampled_from(
+    [Decimal(v) for v in ("1E+9", "1000000000.000", "-1E+9", "-0", "0E-12", "250", "250.0001", "-50", "-50.000")]
+    + [Decimal(10**9) - Decimal("1E-9"), Decimal(10**9) - Decimal("1E-10"), Decimal("sNaN"), Decimal("-Infinity")]
 )
-def test_the_decimals_check_is_its_definition(value: Decimal, decimals: int) -> None:
-    lowest, highest = Decimal(-(10**9)), Decimal(10**9)
-    assert _bounded(value, lowest, highest, decimals) == _plain_bounded(value, lowest, highest, decimals)
+any_decimal = st.one_of(
+    st.none(),
+    st.decimals(allow_nan=True, allow_infinity=True),
+    st.decimals(places=12, min_value=-(10**9), max_value=10**9),
+    st.decimals(places=3, min_value=-60, max_value=260),
+    bounds,
+    bounds,
+)
+
+
+def _validation(validate: Any, values: ReadingValues, received_at: datetime) -> Any:
+    try:
+        validate(values, received_at)
+    except ReadingRejectedError as error:
+        return (error.reason, error.message, error.message_key, error.params)
+    return None
+
+
+@settings(max_examples=400)
+@given(
+    measured_at=st.one_of(*[st.datetimes(timezones=st.just(UTC))] * 5, st.datetimes()),
+    energy=any_decimal.filter(lambda value: value is not None),
+    others=st.tuples(*[any_decimal] * 6),
+    skew_minutes=st.one_of(st.just(0), st.integers(min_value=-10, max_value=10)),
+)
+def test_values_are_validated_as_before(
+    measured_at: datetime, energy: Decimal, others: tuple[Any, ...], skew_minutes: int
+) -> None:
+    volume, hours, flow_c, return_c, flow_rate, power = others
+    values = ReadingValues(measured_at, energy, volume, hours, flow_c, return_c, flow_rate, power)
+    received_at = measured_at.replace(tzinfo=UTC) + timedelta(minutes=skew_minutes)
+    assert _validation(_validate_values, values, received_at) == _validation(
+        validate_values_before, values, received_at
+    )
 
 
 def _event_fields(event: Any) -> dict[str, Any]:
