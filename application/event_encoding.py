@@ -18,10 +18,11 @@ in tests/unit/application/test_event_encoding.py compares them).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 from json.encoder import encode_basestring
+from operator import attrgetter
 from typing import Any
 
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, Transcoding, UUIDAsHex
@@ -72,6 +73,9 @@ class FastEncodingTranscoder(LedgerTranscoder):
         self._writers: dict[type, Callable[[Any, Parts], None]] = {}
         # Whether a Decimal is the library's DecimalAsStr (written inline: the commonest value).
         self._decimal_as_text = False
+        # type → (the text before its data, its data's text) for the library's transcodings whose
+        # data is unescaped text (Decimal, UUID, datetime): written with their key in one piece.
+        self._texts: dict[type, tuple[str, Callable[[Any], str]]] = {}
         super().__init__()
 
     def register(self, transcoding: Transcoding) -> None:
@@ -80,14 +84,31 @@ class FastEncodingTranscoder(LedgerTranscoder):
             self._decimal_as_text = type(transcoding) is DecimalAsStr
         if not issubclass(transcoding.type, _JSON_NATIVE):  # JSON writes those itself, unasked
             self._writers[transcoding.type] = self._writer_of(transcoding)
+            self._texts.pop(transcoding.type, None)
+            if type(transcoding) in _TEXT_OF:
+                self._texts[transcoding.type] = (_opening(transcoding.name) + '"', _TEXT_OF[type(transcoding)])
 
     def encode(self, obj: Any) -> bytes:
         parts: Parts = []
         try:
-            self._write(obj, parts)
+            if type(obj) is dict and obj:
+                self._write_state(obj, parts)
+            else:
+                self._write(obj, parts)
         except _LibraryEncodes:
             return super().encode(obj)
         return "".join(parts).encode("utf8")
+
+    def _write_state(self, state: dict[Any, Any], parts: Parts) -> None:
+        """An event's state (a dict): its keys' texts, with the separator before each, are made
+        once per distinct sequence of keys (an event class's fields: a few dozen in all), so a
+        state is written value after value (``_write_fields``)."""
+        shape = tuple(state)
+        prefixes = _STATE_PREFIXES.get(shape)
+        if prefixes is None:
+            prefixes = _state_prefixes(shape)
+        _write_fields(prefixes, state.values(), parts, self._texts, self._writers, self._decimal_as_text)
+        parts.append("}")
 
     def _writer_of(self, transcoding: Transcoding) -> Callable[[Any, Parts], None]:
         """How a value of ``transcoding``'s type is written: as ``{"_type_": name, "_data_": data}``."""
@@ -102,17 +123,17 @@ class FastEncodingTranscoder(LedgerTranscoder):
             return write_text
         if kind is DataclassAsDict:
             assert isinstance(transcoding, DataclassAsDict)
-            keys = [(encode_basestring(name) + ":", name) for name in transcoding.field_names]
-
-            writers = self._writers
+            names = transcoding.field_names
+            if not names:
+                return lambda value, parts: parts.append(opening + "{}}")
+            # The first field's key opens the object; each later one follows a comma.
+            prefixes = [opening + "{" + _key_text(names[0])] + ["," + _key_text(name) for name in names[1:]]
+            read = attrgetter(*names) if len(names) > 1 else lambda value: (getattr(value, names[0]),)
+            writers, texts = self._writers, self._texts
 
             def write_dataclass(value: Any, parts: Parts) -> None:
-                separator, decimal_as_text = opening + "{", self._decimal_as_text
-                for key, name in keys:
-                    parts.append(separator + key)
-                    _write_value(getattr(value, name), parts, writers, decimal_as_text)
-                    separator = ","
-                parts.append("}}" if keys else opening + "{}}")
+                _write_fields(prefixes, read(value), parts, texts, writers, self._decimal_as_text)
+                parts.append("}}")
 
             return write_dataclass
 
@@ -126,6 +147,52 @@ class FastEncodingTranscoder(LedgerTranscoder):
     def _write(self, value: Any, parts: Parts) -> None:
         """Append the JSON text of ``value`` as the library's encoder writes it."""
         _write_value(value, parts, self._writers, self._decimal_as_text)
+
+
+# The prefixes of states by their keys (see ``_write_state``): bounded, like the key texts.
+_STATE_PREFIXES: dict[tuple[Any, ...], list[str]] = {}
+_STATE_PREFIXES_MAXIMUM = 1024
+
+
+def _state_prefixes(shape: tuple[Any, ...]) -> list[str]:
+    """``{"key":`` for the first key, ``,"key":`` for the others; a key that is not text leaves
+    the state to the library's encoder (JSON turns other keys into text its own way)."""
+    if any(type(key) is not str for key in shape):
+        raise _LibraryEncodes
+    prefixes = ["{" + _key_text(shape[0])] + ["," + _key_text(key) for key in shape[1:]]
+    if len(_STATE_PREFIXES) < _STATE_PREFIXES_MAXIMUM:
+        _STATE_PREFIXES[shape] = prefixes
+    return prefixes
+
+
+def _write_fields(
+    prefixes: list[str],
+    values: Iterable[Any],
+    parts: Parts,
+    texts: dict[type, tuple[str, Callable[[Any], str]]],
+    writers: dict[type, Callable[[Any, Parts], None]],
+    decimal_as_text: bool,
+) -> None:
+    """Append each prefix followed by its value's JSON text. The commonest values of an event
+    (text, our decimals, None, and the UUIDs and datetimes of ``texts``) are written here with
+    their prefix in one piece; the others by ``_write_value``, exactly as everywhere else."""
+    append = parts.append
+    for prefix, value in zip(prefixes, values, strict=True):
+        kind = type(value)
+        if kind is str:
+            append(prefix + encode_basestring(value))
+        elif kind is Decimal and decimal_as_text:
+            append(f'{prefix}{{"_type_":"decimal_str","_data_":"{value!s}"}}')
+        elif value is None:
+            append(prefix + "null")
+        else:
+            text = texts.get(kind)
+            if text is not None:
+                opening, text_of = text
+                append(f'{prefix}{opening}{text_of(value)}"}}')
+            else:
+                append(prefix)
+                _write_value(value, parts, writers, decimal_as_text)
 
 
 def _write_value(

@@ -18,7 +18,13 @@ from eventsourcing.persistence import TranscodingNotRegisteredError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from application.event_encoding import _KEY_TEXTS, _KEY_TEXTS_MAXIMUM, FastEncodingTranscoder
+from application.event_encoding import (
+    _KEY_TEXTS,
+    _KEY_TEXTS_MAXIMUM,
+    _STATE_PREFIXES,
+    _STATE_PREFIXES_MAXIMUM,
+    FastEncodingTranscoder,
+)
 from application.ledger import HeatLedger
 from domain.readings import Attachment, IntervalQuality, MeteredInterval, RememberedReading
 from domain.values import ReadingSource
@@ -173,3 +179,22 @@ def test_keys_beyond_the_key_cache_are_written_alike() -> None:
     assert TRANSCODER.encode(state) == library_bytes(state)
     assert TRANSCODER.encode(state) == library_bytes(state)  # the second time from the cache
     assert len(_KEY_TEXTS) <= _KEY_TEXTS_MAXIMUM
+
+
+@given(
+    keys=st.lists(st.integers() | texts | st.booleans() | st.none(), min_size=1, max_size=5),
+    value=values,
+)
+def test_a_state_with_keys_that_are_not_text_is_written_as_the_library_writes_it(keys: list[Any], value: Any) -> None:
+    """A state's keys are written from its shape (the sequence of its keys); a key that is not
+    text (the library's JSON turns it into text its own way) leaves the state to the library."""
+    state = dict.fromkeys(keys, value)
+    assert TRANSCODER.encode(state) == library_bytes(state)
+
+
+def test_shapes_beyond_the_shape_cache_are_written_alike() -> None:
+    """States' key sequences are remembered up to a bound: past it they are written as before."""
+    states = [{f"field-{number}": number, "same": Decimal("1.5")} for number in range(_STATE_PREFIXES_MAXIMUM + 50)]
+    for state in states + states:
+        assert TRANSCODER.encode(state) == library_bytes(state)
+    assert len(_STATE_PREFIXES) <= _STATE_PREFIXES_MAXIMUM
