@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -141,8 +142,9 @@ class Round:
         )
 
 
-def run_round(database: str, kind: str, scratch: Path, py_spy: str | None) -> Round:
-    """``heatledger billing run KIND`` in a fresh process on ``database``, with its server's CPU."""
+def run_round(database: str | Path, kind: str, scratch: Path, py_spy: str | None) -> Round:
+    """``heatledger billing run KIND`` in a fresh process on ``database`` (a PostgreSQL database,
+    or a SQLite store's folder), with the PostgreSQL server's CPU."""
     result = scratch / f"{kind}.json"
     result.unlink(missing_ok=True)
     command = [sys.executable, "-m", "bench.billing_cli_process", str(result), "billing", "run", kind]
@@ -150,11 +152,15 @@ def run_round(database: str, kind: str, scratch: Path, py_spy: str | None) -> Ro
     if py_spy:
         spy = [str(Path(sys.executable).with_name("py-spy")), "record", "-o", py_spy, "--format", "speedscope"]
         command = [*spy, "-r", "100", "--threads", "--idle", "--", *command]
-    environment = cli_environment(_settings(database))
+    if isinstance(database, Path):
+        settings = Settings(environment=Environment.TEST, backend=Backend.SQLITE, data_dir=database)
+    else:
+        settings = _settings(database)
+    environment = cli_environment(settings)
     if os.environ.get("CODE_ROOT"):
         environment["PYTHONPATH"] = os.environ["CODE_ROOT"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    with ServerCpu(database) as server, (scratch / f"{kind}.log").open("w") as log:
+    with ServerCpu(str(database)) as server, (scratch / f"{kind}.log").open("w") as log:
         started = time.perf_counter()
         finished = subprocess.run(command, env=environment, cwd=scratch, stdout=log, stderr=log)
         wall = time.perf_counter() - started
@@ -167,7 +173,10 @@ def run_round(database: str, kind: str, scratch: Path, py_spy: str | None) -> Ro
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database", required=True, help="the kept city (bench.billing --keep-database)")
+    parser.add_argument("--database", help="the kept city (bench.billing --keep-database)")
+    parser.add_argument(
+        "--sqlite-city", type=Path, help="a kept SQLite city instead (bench.billing --keep DIR: DIR/city-N)"
+    )
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--kind", choices=("settlement", "prepayment"), default="settlement")
     parser.add_argument("--py-spy", help="speedscope output (round number appended)")
@@ -175,6 +184,9 @@ def main(argv: list[str] | None = None) -> None:
         "--database-setting", action="append", default=[], help="NAME=VALUE set on each copy (a probe: jit=off)"
     )
     arguments = parser.parse_args(argv)
+    if arguments.sqlite_city is not None:
+        sqlite_rounds(arguments.sqlite_city, arguments.rounds, arguments.py_spy)
+        return
     city = arguments.database
     with tempfile.TemporaryDirectory(prefix="billing-as-run-") as folder:
         scratch = Path(folder)
@@ -203,6 +215,27 @@ def main(argv: list[str] | None = None) -> None:
                 )
             finally:
                 _drop(copy)
+
+
+def sqlite_rounds(city: Path, rounds: int, py_spy: str | None) -> None:
+    """The settlement as run on copies of a prepaid SQLite city (made once beside ``city``)."""
+    with tempfile.TemporaryDirectory(prefix="billing-as-run-") as folder:
+        scratch = Path(folder)
+        prepaid = city.with_name(f"{city.name}-prepaid")
+        if not prepaid.exists():
+            making = city.with_name(f"{city.name}-prepaid-making")
+            shutil.rmtree(making, ignore_errors=True)
+            shutil.copytree(city, making)
+            print("prepaid:", run_round(making, "prepayment", scratch, None).line(), flush=True)
+            making.rename(prepaid)
+        for number in range(1, rounds + 1):
+            copy = scratch / "asrun"
+            shutil.copytree(prepaid, copy)
+            try:
+                spy = f"{py_spy}.{number}" if py_spy else None
+                print(f"settlement round {number}:", run_round(copy, "settlement", scratch, spy).line(), flush=True)
+            finally:
+                shutil.rmtree(copy)
 
 
 if __name__ == "__main__":
