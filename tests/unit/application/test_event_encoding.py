@@ -198,3 +198,12 @@ def test_shapes_beyond_the_shape_cache_are_written_alike() -> None:
     for state in states + states:
         assert TRANSCODER.encode(state) == library_bytes(state)
     assert len(_STATE_PREFIXES) <= _STATE_PREFIXES_MAXIMUM
+
+
+@given(values=st.lists(values, min_size=1, max_size=6), again=st.lists(values, min_size=1, max_size=6))
+def test_states_of_one_shape_with_values_of_other_types_are_written_alike(values: list[Any], again: list[Any]) -> None:
+    """The writer made for a shape's value types is not used for values of other types: two
+    states with the same keys, each written as the library writes it, twice (from the made writer)."""
+    keys = [f"k{number}" for number in range(min(len(values), len(again)))]
+    for state in (dict(zip(keys, values, strict=False)), dict(zip(keys, again, strict=False))) * 2:
+        assert TRANSCODER.encode(state) == library_bytes(state)
