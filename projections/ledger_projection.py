@@ -356,7 +356,7 @@ class LedgerProjection:
 # Kinds written by their set-based writer in ``apply_batch``; with one emptied (as the tests and
 # bench.registration_catch_up do) its events go to their handlers one at a time.
 REGISTRATION_KINDS: frozenset[type[Any]] = registration_rows.KINDS
-PAYMENT_KINDS: frozenset[type[Any]] = frozenset({Payment.Received})
+PAYMENT_KINDS: frozenset[type[Any]] = frozenset({Payment.Received, Payment.Reversed})
 
 
 class _BatchWriters:

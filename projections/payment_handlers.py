@@ -1,5 +1,5 @@
 """Projection handlers of payments, reversals and refund payouts (each moves the household's balance),
-and ``PaymentBatchWriter``, which writes a run of payments received set-based."""
+and ``PaymentBatchWriter``, which writes a run of payments received and reversed set-based."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from sqlalchemy import Connection, insert, select, update
 
 from domain.payment import Payment, RefundPayout, RefundStatus
 from projections.balance_batch import BalanceChange, rewrite_balances
-from projections.balance_rows import BY_UUID_ORDER, add_to_balance, insert_rows, place_of_household
+from projections.balance_rows import BY_UUID_ORDER, add_to_balance, place_of_household
 from projections.bulk_insert import ConvertedValues, RowsInserter
+from projections.registration_rows import TableRows
 from projections.tables import (
     households,
     payments,
@@ -51,42 +52,65 @@ def payment_received(connection: Connection, event: Payment.Received) -> UUID:
 
 
 class PaymentBatchWriter:
-    """Buffers ``Payment.Received`` events; ``flush`` writes them set-based (call it before any
-    other write that reads payments or balances, and after the households they name are written):
-    the households' places read in one SELECT, the payments inserted in one statement, each
-    household's balance read and written once (``rewrite_balances``). ``payment_received`` takes
-    four statements a payment (a server round trip each on PostgreSQL). It gives the households
-    whose allocation must be recomputed: every payer, as ``payment_received`` returns them."""
+    """Buffers ``Payment.Received`` and ``Payment.Reversed`` events; ``flush`` writes them
+    set-based (call it before any other write that reads payments or balances, and after the
+    households they name are written): the payments reversed that the run did not receive read in
+    one SELECT, the households' places in one, the payments written in one statement (a stored
+    payment reversed is replaced), each household's balance read and written once
+    (``rewrite_balances``). ``payment_received`` takes four statements a payment (a server round
+    trip each on PostgreSQL). It gives the households whose allocation must be recomputed: each
+    payment's, as the handlers return them."""
 
     # Bounds one look-up's list of ids (SQLite allows 32,766 parameters); a runner batch is smaller.
     LOOKUP_CHUNK = 5_000
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        self._events: list[Payment.Received] = []
+        self._events: list[Payment.Received | Payment.Reversed] = []
 
-    def add(self, event: Payment.Received) -> None:
+    def add(self, event: Payment.Received | Payment.Reversed) -> None:
         self._events.append(event)
 
     def flush(self) -> set[UUID]:
-        """Write every buffered payment and the balances it pays into."""
+        """Write every buffered payment and reversal and the balances they move."""
         events, self._events = self._events, []
         if not events:
             return set()
-        places = self._places({event.household_id for event in events})
-        rows = []
+        received = {event.originator_id for event in events if isinstance(event, Payment.Received)}
+        payment_rows = TableRows(payments, "payment_id", self.LOOKUP_CHUNK)
+        payment_rows.load(
+            self.connection, {event.originator_id for event in events if isinstance(event, Payment.Reversed)} - received
+        )
+        places = self._places(
+            {event.household_id for event in events if isinstance(event, Payment.Received)}
+            | {row["household_id"] for row in payment_rows.rows.values()}
+        )
         changes: dict[UUID, BalanceChange] = {}
         for event in events:
-            place = places.get(event.household_id)
-            if place is None:  # as place_of_household's .one() refuses it
-                raise LookupError(f"payment {event.originator_id}: no household {event.household_id} in the read model")
-            rows.append(payment_row(event, place))
-            change = changes.setdefault(event.household_id, BalanceChange(place))
-            change.paid_yuan += Decimal(event.amount_yuan)
+            if isinstance(event, Payment.Received):
+                household_id, paid = event.household_id, Decimal(event.amount_yuan)
+                payment_rows.create(payment_row(event, _place(places, household_id, event)))
+            else:
+                household_id, paid = self._reverse(payment_rows, event)
+            change = changes.setdefault(household_id, BalanceChange(_place(places, household_id, event)))
+            change.paid_yuan += paid
         converted = ConvertedValues()  # a run's days and amounts repeat
-        insert_rows(self.connection, _PAYMENTS, rows, converted)
+        payment_rows.write(self.connection, _PAYMENTS, converted)
         rewrite_balances(self.connection, changes, converted)
         return set(changes)
+
+    @staticmethod
+    def _reverse(payment_rows: TableRows, event: Payment.Reversed) -> tuple[UUID, Decimal]:
+        """Mark the payment reversed; its household and what comes off what it paid."""
+        row = payment_rows.rows.get(event.originator_id)
+        if row is None:  # as payment_reversed's .one() refuses it
+            raise LookupError(f"reversal of payment {event.originator_id}: not in the read model")
+        assert row["reversed_on"] is None, "a payment is reversed once"
+        payment_rows.change(
+            event.originator_id,
+            {"reversed_on": event.reversed_on, "reversal_kind": event.kind, "reversed_by": event.actor},
+        )
+        return row["household_id"], -Decimal(row["amount_yuan"])
 
     def _places(self, household_ids: set[UUID]) -> dict[UUID, dict[str, str]]:
         ordered = sorted(household_ids, key=BY_UUID_ORDER)
@@ -103,6 +127,13 @@ class PaymentBatchWriter:
                     "building": row.building,
                 }
         return found
+
+
+def _place(places: dict[UUID, dict[str, str]], household_id: UUID, event: Any) -> dict[str, str]:
+    place = places.get(household_id)
+    if place is None:  # as place_of_household's .one() refuses it
+        raise LookupError(f"payment {event.originator_id}: no household {household_id} in the read model")
+    return place
 
 
 def payment_reversed(connection: Connection, event: Payment.Reversed) -> UUID:

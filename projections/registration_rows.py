@@ -140,9 +140,10 @@ def meter_changes(event: Any, place: tuple[str, str] | None) -> Row:
     return values
 
 
-class _TableRows:
+class TableRows:
     """Rows of one table by key, as a run of events leaves them: those read from the database and
-    those the run creates; ``write`` puts back the changed ones."""
+    those the run creates; ``write`` puts back the changed ones (the stored ones deleted by key,
+    every changed row inserted in one statement). The payments' writer keeps its rows so too."""
 
     def __init__(self, table: Table, key: str, lookup_chunk: int) -> None:
         self.table = table
@@ -209,8 +210,8 @@ class RegistrationBatchWriter:
         events, self._events = self._events, []
         if not events:
             return
-        household_rows = _TableRows(households, "household_id", self.LOOKUP_CHUNK)
-        meter_rows = _TableRows(meters, "meter_id", self.LOOKUP_CHUNK)
+        household_rows = TableRows(households, "household_id", self.LOOKUP_CHUNK)
+        meter_rows = TableRows(meters, "meter_id", self.LOOKUP_CHUNK)
         household_rows.load(self.connection, _households_named(events))
         meter_rows.load(self.connection, _meters_named(events))
         suspensions: list[Row] = []
@@ -248,7 +249,7 @@ def _meters_named(events: Sequence[Any]) -> set[UUID]:
     return {event.originator_id for event in events if isinstance(event, METER_CHANGES)} - created
 
 
-def _place(household_rows: _TableRows, event: Any) -> tuple[str, str] | None:
+def _place(household_rows: TableRows, event: Any) -> tuple[str, str] | None:
     """The community and building of the household a meter is attached to, as the run left it."""
     if not isinstance(event, Meter.AttachedToHousehold):
         return None
