@@ -85,6 +85,23 @@ def _measured_at(reading: RememberedReading) -> datetime:
     return reading.measured_at
 
 
+# What ``Meter._remember`` asks of the neighbours of a reading (made once, not per reading).
+def _energy_registers(reading: RememberedReading) -> tuple[Decimal, Decimal]:
+    return reading.energy_register_gj, reading.energy_unwrapped_gj
+
+
+def _volume_registers(reading: RememberedReading) -> tuple[Decimal, Decimal]:
+    return reading.volume_register_m3 or Decimal(0), reading.volume_unwrapped_m3 or Decimal(0)
+
+
+def _has_volume(reading: RememberedReading) -> bool:
+    return reading.volume_register_m3 is not None
+
+
+def _has_operating_hours(reading: RememberedReading) -> bool:
+    return reading.operating_hours is not None
+
+
 class RecordingOutcome(StrEnum):
     """What happened to a reading that was not rejected."""
 
@@ -977,28 +994,27 @@ class Meter(Aggregate):
         previous = self.window[position - 1] if position > 0 else None
         following = self.window[position] if position < len(self.window) else None
         energy_unwrapped = self._unwrapped(
-            values.energy_gj,
-            previous,
-            following,
-            "energy",
-            self.energy_register_width_gj,
-            lambda reading: (reading.energy_register_gj, reading.energy_unwrapped_gj),
+            values.energy_gj, previous, following, "energy", self.energy_register_width_gj, _energy_registers
         )
+        # The neighbours with a volume or hours are looked for only when the reading has them
+        # (without, neither check looks at them), and none is looked for after the newest.
+        newest = position == len(self.window)
         volume_unwrapped = None
         if values.volume_m3 is not None:
             volume_unwrapped = self._unwrapped(
                 values.volume_m3,
-                self._nearest(position, -1, lambda reading: reading.volume_register_m3 is not None),
-                self._nearest(position, +1, lambda reading: reading.volume_register_m3 is not None),
+                self._nearest(position, -1, _has_volume),
+                None if newest else self._nearest(position, +1, _has_volume),
                 "volume",
                 self.volume_register_width_m3,
-                lambda reading: (reading.volume_register_m3 or Decimal(0), reading.volume_unwrapped_m3 or Decimal(0)),
+                _volume_registers,
             )
-        self._check_operating_hours(
-            values.operating_hours,
-            self._nearest(position, -1, lambda reading: reading.operating_hours is not None),
-            self._nearest(position, +1, lambda reading: reading.operating_hours is not None),
-        )
+        if values.operating_hours is not None:
+            self._check_operating_hours(
+                values.operating_hours,
+                self._nearest(position, -1, _has_operating_hours),
+                None if newest else self._nearest(position, +1, _has_operating_hours),
+            )
         remembered = RememberedReading(
             measured_at=values.measured_at,
             energy_register_gj=values.energy_gj,

@@ -92,7 +92,25 @@ def readings(draw: st.DrawFn, width: Decimal | None) -> tuple[list[ReadingValues
     made: list[ReadingValues] = []
     skews: list[int] = []
     for _ in range(count):
-        kind = draw(st.sampled_from(["next"] * 6 + ["resend", "conflict", "late", "backwards", "odd", "long_gap"]))
+        kinds = ["next"] * 6 + ["resend", "conflict", "late", "backwards", "odd", "long_gap", "late_fit", "late_fit"]
+        kind = draw(st.sampled_from(kinds))
+        if kind == "late_fit" and made:
+            # Just before a reading already sent, its energy fitting (or not quite), its volume
+            # and hours above, at or below the later reading's: the checks against what follows.
+            later = draw(st.sampled_from(made))
+            steps = [Decimal("-0.5"), Decimal(0), Decimal("0.01")]
+            made.append(
+                _values(
+                    draw,
+                    later.measured_at - timedelta(minutes=draw(st.integers(min_value=1, max_value=600))),
+                    max(later.energy_gj - _decimal(draw, 0, 1, 3), Decimal(0)),
+                    (later.volume_m3 or Decimal(1)) + draw(st.sampled_from(steps)),
+                    (later.operating_hours or Decimal(1)) + draw(st.sampled_from(steps)),
+                    odd=False,
+                )
+            )
+            skews.append(draw(st.sampled_from([0, 30])))
+            continue
         if kind in ("resend", "conflict") and made:
             earlier = draw(st.sampled_from(made))
             if kind == "conflict":
