@@ -14,7 +14,9 @@ docs/operations.md ("Serving", "API reads") describes the set-up: N uvicorn work
 (httptools and uvloop, installed with the project), each with its own pools (FastAPI's threadpool of
 40 threads, a SQLAlchemy pool of 5 kept and 10 more on demand), no access log (a proxy in front logs
 the requests). The requests are asked plainly (no query string), so the server answers them by its
-fast path for the four hot reads (``api/hot_reads.py``: on the SQLite file, on the event loop);
+fast path for the four hot reads (``api/hot_reads.py``: on the SQLite file, on the event loop; on
+PostgreSQL in 8 threads of their own per worker over 8 read-only autocommit sessions, one statement
+a read);
 the same reads with query parameters (``known_at``, ``from``, ``season``) are routed through FastAPI
 and cost what they cost before it (about twice the CPU).
 
