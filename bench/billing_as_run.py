@@ -5,7 +5,8 @@ database server's CPU beside the process's.
 ``NAME`` is a city ``bench.billing --keep … --keep-database NAME`` kept. The first call makes
 ``NAME_prepaid`` from it (the prepayment run as a user runs it, in a fresh process, its catch-up
 included), once, then analyses it (``ANALYZE``: the statistics autovacuum gives a server in
-service between the two runs; the development server runs without autovacuum); every round copies that database (as a template) and runs ``heatledger billing run
+service between the two runs; the development server runs without autovacuum); every round
+copies that database (as a template) and runs ``heatledger billing run
 settlement`` in a fresh process through ``bench.billing_cli_process``, as ``bench.billing`` does,
 optionally under ``py-spy record`` (``--py-spy OUT``: a speedscope file per round). While it runs,
 the server processes connected to the copy are sampled every 50 ms (``/proc/<pid>/stat``): their
@@ -36,37 +37,11 @@ import psycopg
 
 from bench.billing import SEASON, cli_environment
 from bench.ingest import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, _admin_connection
+from bench.kept_store import copy_database, database_exists, postgres_settings
 from infrastructure.settings import Backend, Environment, Settings
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SAMPLE_SECONDS = 0.05
-
-
-def _settings(name: str) -> Settings:
-    return Settings(
-        environment=Environment.TEST,
-        backend=Backend.POSTGRES,
-        postgres_host=POSTGRES_HOST,
-        postgres_port=POSTGRES_PORT,
-        postgres_user=POSTGRES_USER,
-        postgres_dbname=name,
-    )
-
-
-def _exists(name: str) -> bool:
-    with _admin_connection() as connection:
-        return connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
-
-
-def _copy(template: str, copy: str) -> None:
-    with _admin_connection() as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
-        # A template must have no sessions.
-        connection.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            (template,),
-        )
-        connection.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{template}"')
 
 
 def _drop(name: str) -> None:
@@ -158,7 +133,7 @@ def run_round(database: str | Path, kind: str, scratch: Path, py_spy: str | None
     if isinstance(database, Path):
         settings = Settings(environment=Environment.TEST, backend=Backend.SQLITE, data_dir=database)
     else:
-        settings = _settings(database)
+        settings = postgres_settings(database)
     environment = cli_environment(settings)
     if os.environ.get("CODE_ROOT"):
         environment["PYTHONPATH"] = os.environ["CODE_ROOT"]
@@ -205,8 +180,8 @@ def main(argv: list[str] | None = None) -> None:
         template = city
         if arguments.kind == "settlement":
             template = f"{city}_prepaid"
-            if not _exists(template):
-                _copy(city, f"{template}_making")
+            if not database_exists(template):
+                copy_database(city, f"{template}_making")
                 made = run_round(f"{template}_making", "prepayment", scratch, None)
                 print("prepaid:", made.line(), flush=True)
                 _analyze(f"{template}_making")
@@ -214,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
                     connection.execute(f'ALTER DATABASE "{template}_making" RENAME TO "{template}"')
         copy = f"{city}_asrun"
         for number in range(1, arguments.rounds + 1):
-            _copy(template, copy)
+            copy_database(template, copy)
             with _admin_connection() as connection:
                 for setting in arguments.database_setting:
                     name, value = setting.split("=", 1)

@@ -22,9 +22,10 @@ import argparse
 import time
 import uuid
 from collections import defaultdict
+from itertools import islice
 from pathlib import Path
 
-from application.billing_runs import CHUNK_SIZE, MAXIMUM_HOUSEHOLDS_PER_RUN, RunRequest, RunSummary
+from application.billing_runs import RunRequest, RunSummary
 from bench.billing import AFTER_SEASON, CLERK, SEASON, _bench_settings
 from bench.billing_profile import _postgres_city, _sqlite_city
 from domain import ids
@@ -44,9 +45,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     arguments = parser.parse_args(argv)
     if Backend(arguments.backend) is Backend.SQLITE:
-        settings = _sqlite_city(arguments.households, arguments.keep, prepaid=True)
+        settings = _sqlite_city(arguments.households, arguments.keep, "prepaid")
     else:
-        settings = _postgres_city(arguments.households, prepaid=True)
+        settings = _postgres_city(arguments.households, "prepaid", "billing_profile_city")
     container = bootstrap(_bench_settings(settings))
     try:
         container.ledger.clock = lambda: AFTER_SEASON
@@ -59,14 +60,14 @@ def _measure(container: Container, chunk_count: int, rounds: int) -> str:
     """The best round's CPU per bill of each part, as a line to print."""
     runs, ledger = container.billing_runs, container.ledger
     request = RunRequest(BillKind.SETTLEMENT, SEASON)
-    households = runs.inputs.households(None, MAXIMUM_HOUSEHOLDS_PER_RUN)
     context = CommandContext(CLERK.name, "chunk cpu", uuid.uuid4())
     summary = RunSummary(context.correlation_id, request.kind, SEASON.code, None, None)
     today = business_day(AFTER_SEASON)
-    (group, members), *_ = runs._groups(request, households)
-    job, billable = runs._job(group, members, today, context, summary)
-    job.prepare(billable)
-    chunks = [billable[start : start + CHUNK_SIZE] for start in range(0, len(billable), CHUNK_SIZE)][:chunk_count]
+    # The run's own two passes: its checked job per season (one here), then its chunks.
+    jobs = runs._checked_jobs(request, today, context, summary)
+    chunked = list(islice(runs._chunks(request, jobs), chunk_count))
+    job = chunked[0][0]
+    chunks = [chunk for _, chunk in chunked]
     reads = [job.read(chunk) for chunk in chunks]
     best: dict[str, float] = {}
     bills = 0

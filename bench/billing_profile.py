@@ -43,7 +43,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.billing import AFTER_SEASON, _bench_settings, analyze, build_city, catch_up, run_billing
-from bench.ingest import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, _admin_connection, _progress, bench_console
+from bench.ingest import _admin_connection, _progress, bench_console
+from bench.kept_store import copy_database, database_exists, postgres_settings
 from domain.billing import BillKind
 from infrastructure.container import Container, bootstrap
 from infrastructure.settings import Backend, Environment, Settings
@@ -51,32 +52,6 @@ from infrastructure.settings import Backend, Environment, Settings
 
 def _sqlite_settings(folder: Path) -> Settings:
     return Settings(environment=Environment.TEST, backend=Backend.SQLITE, data_dir=folder)
-
-
-def _postgres_settings(name: str) -> Settings:
-    return Settings(
-        environment=Environment.TEST,
-        backend=Backend.POSTGRES,
-        postgres_host=POSTGRES_HOST,
-        postgres_port=POSTGRES_PORT,
-        postgres_user=POSTGRES_USER,
-        postgres_dbname=name,
-    )
-
-
-def _exists(name: str) -> bool:
-    with _admin_connection() as connection:
-        return connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
-
-
-def _copy_database(template: str, copy: str) -> None:
-    with _admin_connection() as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
-        connection.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            (template,),
-        )
-        connection.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{template}"')
 
 
 def _prepay(settings: Settings) -> None:
@@ -141,24 +116,24 @@ def _sqlite_city(households: int, keep: Path, stage: str) -> Settings:
 def _postgres_stage(stage: str, households: int, prefix: str) -> str:
     """The kept database of ``stage``, made first (and the stages before it) when missing."""
     name = f"{prefix}_{households}" if stage == "city" else f"{prefix}_{households}_{stage.replace('-', '_')}"
-    if _exists(name):
+    if database_exists(name):
         return name
     if stage == "city":
         with _admin_connection() as connection:
             connection.execute(f'CREATE DATABASE "{name}"')
         with _progress(bench_console()) as progress:
-            print(f"set-up {build_city(_postgres_settings(name), households, progress, 'set-up'):.1f} s")
+            print(f"set-up {build_city(postgres_settings(name), households, progress, 'set-up'):.1f} s")
         return name
     before, make = STAGES[stage]
-    _copy_database(_postgres_stage(before, households, prefix), name)
-    make(_postgres_settings(name))
+    copy_database(_postgres_stage(before, households, prefix), name)
+    make(postgres_settings(name))
     return name
 
 
 def _postgres_city(households: int, stage: str, prefix: str) -> Settings:
     work = f"{prefix}_{households}_work"
-    _copy_database(_postgres_stage(stage, households, prefix), work)
-    return _postgres_settings(work)
+    copy_database(_postgres_stage(stage, households, prefix), work)
+    return postgres_settings(work)
 
 
 def _catch_up_only(settings: Settings, label: str) -> None:

@@ -28,6 +28,29 @@ def kept_city_name(bench: str, households: int) -> str:
     return f"heatledger_bench_{bench}_city_{households}"
 
 
+def postgres_settings(name: str) -> Settings:
+    """Test settings of the PostgreSQL database ``name`` on the bench's server."""
+    return _settings(name)
+
+
+def database_exists(name: str) -> bool:
+    """Whether the bench's server has a database called ``name``."""
+    with _admin_connection() as connection:
+        return connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+
+
+def copy_database(template: str, copy: str) -> None:
+    """``copy`` made afresh from ``template`` (dropped first if it exists; the template's sessions
+    ended, since a template must have none)."""
+    with _admin_connection() as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
+        connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (template,),
+        )
+        connection.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{template}"')
+
+
 def _settings(name: str) -> Settings:
     return Settings(
         environment=Environment.TEST,
