@@ -3,8 +3,8 @@
 ``add_to_balance`` (balance_rows) reads a household's row and updates or inserts it: two
 statements a money event, each a server round trip on PostgreSQL. ``rewrite_balances`` takes what a
 run of events adds to each household's balance, reads the rows it replaces in one SELECT per chunk,
-deletes them and inserts every new row in one ``RowsInserter`` statement (COPY on PostgreSQL), as
-``BillBatchWriter`` writes a run of bills' charges. A sum is a sum: the rows are those
+deletes them and inserts every new row in one ``RowsInserter`` statement (COPY on PostgreSQL): the
+payments' writer and ``BillBatchWriter`` (a run of bills' charges) both call it. A sum is a sum: the rows are those
 ``add_to_balance`` leaves after the same events one at a time.
 """
 

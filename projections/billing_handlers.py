@@ -10,21 +10,19 @@ and its place and last bill time are the last bill's.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, insert, select
 
 from domain.billing_period import BillingPeriod
 from domain.tariff import Tariff
 from projections.analytics_summary import record_settlement_fees
+from projections.balance_batch import BalanceChange, rewrite_balances
 from projections.balance_rows import BY_UUID_ORDER, add_to_balance, insert_rows, json_text
 from projections.bulk_insert import ConvertedValues, RowsInserter
 from projections.tables import (
-    balances,
     billing_periods,
     bills,
     tariff_versions,
@@ -133,15 +131,6 @@ def bill_issued(connection: Connection, event: BillingPeriod.BillIssued) -> UUID
     return period.household_id if amount != 0 else None
 
 
-@dataclass
-class _Charges:
-    """What a run of bills adds to one household's balance."""
-
-    place: dict[str, str]
-    charged_yuan: Decimal
-    last_bill_at: datetime
-
-
 class _PeriodPlace(NamedTuple):
     """What a bill's row takes from its billing period (``_PERIOD_COLUMNS``)."""
 
@@ -189,7 +178,7 @@ class BillBatchWriter:
         }
         periods = opened | self._periods({event.originator_id for event in events} - opened.keys())
         rows: list[dict[str, Any]] = []
-        charges: dict[UUID, _Charges] = {}
+        charges: dict[UUID, BalanceChange] = {}
         to_reallocate: set[UUID] = set()
         for event in events:
             period = periods.get(event.originator_id)
@@ -204,7 +193,7 @@ class BillBatchWriter:
             amount = Decimal(event.amount_yuan)
             found = charges.get(period.household_id)
             if found is None:
-                charges[period.household_id] = _Charges(place, amount, event.timestamp)
+                charges[period.household_id] = BalanceChange(place, charged_yuan=amount, last_bill_at=event.timestamp)
             else:
                 found.place, found.charged_yuan, found.last_bill_at = (
                     place,
@@ -215,7 +204,9 @@ class BillBatchWriter:
                 to_reallocate.add(period.household_id)
         insert_rows(self.connection, _BILLS, rows, converted)
         record_settlement_fees(self.connection, rows, [event.lines for event in events])
-        self._charge(charges, converted)
+        # Each household's balance once (an UPDATE per household was one statement a row: a
+        # tenth of a settlement's catch-up on PostgreSQL in server round trips).
+        rewrite_balances(self.connection, charges, converted)
         return to_reallocate
 
     def _periods(self, period_ids: set[UUID]) -> dict[UUID, Any]:
@@ -229,49 +220,10 @@ class BillBatchWriter:
             found |= {row.period_id: row for row in self.connection.execute(statement)}
         return found
 
-    def _charge(self, charges: dict[UUID, _Charges], converted: ConvertedValues) -> None:
-        """Each household's balance once: its row written afresh, with what it had been charged and
-        paid before added to (a household without a row yet starts from nothing). The rows it
-        replaces are deleted and all are inserted in one statement: an UPDATE per household was
-        one statement a row (psycopg's executemany sends them one by one, a tenth of a
-        settlement's catch-up on PostgreSQL in server round trips)."""
-        existing: dict[UUID, Any] = {}
-        ordered = sorted(charges, key=BY_UUID_ORDER)
-        for start in range(0, len(ordered), self.LOOKUP_CHUNK):
-            chunk = ordered[start : start + self.LOOKUP_CHUNK]
-            statement = select(balances.c.household_id, balances.c.charged_yuan, balances.c.paid_yuan).where(
-                balances.c.household_id.in_(chunk)
-            )
-            existing |= {row.household_id: row for row in self.connection.execute(statement)}
-        rows = []
-        for household_id in ordered:
-            change = charges[household_id]
-            balance = existing.get(household_id)
-            charged_before, paid = (
-                (Decimal(0), Decimal(0)) if balance is None else (balance.charged_yuan, balance.paid_yuan)
-            )
-            charged = charged_before + change.charged_yuan
-            rows.append(
-                dict(
-                    household_id=household_id,
-                    charged_yuan=charged,
-                    paid_yuan=paid,
-                    balance_yuan=charged - paid,
-                    last_bill_at=change.last_bill_at,
-                    **change.place,
-                )
-            )
-        replaced = sorted(existing, key=BY_UUID_ORDER)
-        for start in range(0, len(replaced), self.LOOKUP_CHUNK):
-            chunk = replaced[start : start + self.LOOKUP_CHUNK]
-            self.connection.execute(delete(balances).where(balances.c.household_id.in_(chunk)))
-        insert_rows(self.connection, _BALANCES, rows, converted)
-
 
 # Rows by one statement each, their values converted column by column (COPY on PostgreSQL).
 _PERIODS = RowsInserter(billing_periods)
 _BILLS = RowsInserter(bills)
-_BALANCES = RowsInserter(balances)
 
 # A handler of a money event returns the household whose allocation must be recomputed.
 BILLING_HANDLERS: dict[type[Any], Callable[[Connection, Any], UUID | None]] = {
