@@ -211,7 +211,11 @@ def projected_ledger(folder: Path, now: datetime = RECEIVED_LATER) -> tuple[Heat
     engine = create_engine(f"sqlite:///{folder / 'read_models.sqlite'}")
     metadata.create_all(engine)
     runner = ProjectionRunner(ledger, engine, LedgerProjection())
-    ledger.add_after_save_hook(runner.catch_up)
+
+    def catch_up() -> None:
+        runner.catch_up()
+
+    ledger.add_after_save_hook(catch_up)
     return ledger, runner
 
 
