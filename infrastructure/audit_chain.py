@@ -542,7 +542,26 @@ def verify_chain(
     higher positions only (writers take positions in commit order), so it is left for next time.
     """
     stop = max(int(recorder.max_notification_id() or 0), recorder.max_chain_position())
-    walk = _Walk(recorder, sorted(checkpoints, key=lambda checkpoint: checkpoint.position))
+    ordered = sorted(checkpoints, key=lambda checkpoint: checkpoint.position)
+    from infrastructure.chain_pages import chain_pages_of  # the backends' drivers, only to verify
+
+    pages = chain_pages_of(recorder)
+    intact = None if pages is None else verify_intact(pages, stop, ordered, progress, page_size)
+    if intact is not None:
+        return intact
+    return walk_chain(recorder, stop, ordered, progress, page_size)
+
+
+def walk_chain(
+    recorder: ChainedRecorder,
+    stop: int,
+    checkpoints: list[Checkpoint],
+    progress: ProgressCallback | None,
+    page_size: int,
+) -> VerificationResult:
+    """The walk that names every problem, up to ``stop``, checkpoints sorted by position
+    (``verify_chain`` when the quick check finds one)."""
+    walk = _Walk(recorder, checkpoints)
     for position, event, record in _merged(recorder, stop, page_size):
         walk.step(position, event, record)
         if progress is not None:
@@ -550,6 +569,104 @@ def verify_chain(
     if progress is not None:
         progress(stop, stop)
     return walk.finish()
+
+
+class ChainPages(Protocol):
+    """Events and chain records as plain rows (``infrastructure/chain_pages.py``), for the quick
+    check: ``after`` < notification id ≤ ``stop``, ascending, at most ``limit`` rows each."""
+
+    def events(self, after: int, stop: int, limit: int) -> Sequence[tuple[int, str, int, str, Any]]:
+        """(notification id, originator id as the chain hashes it, version, topic, stored state)."""
+
+    def records(self, after: int, stop: int, limit: int) -> Sequence[tuple[int, bytes, bytes]]:
+        """(notification id, record hash, previous hash)."""
+
+
+def verify_intact(
+    pages: ChainPages,
+    stop: int,
+    checkpoints: list[Checkpoint],
+    progress: ProgressCallback | None,
+    page_size: int,
+) -> VerificationResult | None:
+    """The quick check: the walk's result when the chain is intact, None at the first sign it is
+    not, for the walk to name what is wrong (``checkpoints`` sorted by position; 5-8 times cheaper
+    than the walk, which builds a library object per event and per record).
+
+    Intact means what the walk finds nothing wrong with: the same positions hold events and chain
+    records, each record follows the one before it (the first follows the genesis hash), each
+    event hashes to its record from that record's previous hash, and each checkpoint stands at an
+    event whose record hash is the checkpoint's. Then the chain recomputed from the events alone
+    equals the stored one at every position (by induction from the genesis), which is what the walk
+    compares checkpoints with, and its head is the last record's hash."""
+    pending = list(checkpoints)
+    last_hash, last_position, checked = GENESIS_HASH, 0, 0
+    for _ in range(MAXIMUM_PAGES):
+        events, records = pages.events(last_position, stop, page_size), pages.records(last_position, stop, page_size)
+        if [row[0] for row in events] != [row[0] for row in records]:
+            return None
+        if not events:
+            break
+        hashes = _page_hashes(last_hash, events, records)
+        if hashes is None:
+            return None
+        if pending and not _checkpoints_match(pending, events, hashes):
+            return None
+        last_hash, last_position, checked = hashes[-1], events[-1][0], checked + len(events)
+        if progress is not None:
+            progress(last_position, stop)
+        if len(events) < page_size:
+            break
+    else:
+        raise RuntimeError(f"the check read {MAXIMUM_PAGES} pages without reaching {stop}")
+    if pending:  # beyond the last event: a deleted tail, for the walk to name
+        return None
+    if progress is not None:
+        progress(stop, stop)
+    matched = len(checkpoints)
+    return VerificationResult(checked, checked, last_position, last_hash, matched, matched, (), 0)
+
+
+def _page_hashes(previous_hash: bytes, events: Sequence[Any], records: Sequence[Any]) -> list[bytes] | None:
+    """Each record's hash, once its link and its event are checked; None at the first that fails.
+    (``record_hash`` inlined: this loop runs once per stored event.)"""
+    sha256, numbers, length = hashlib.sha256, _NUMBERS.pack, _LENGTH.pack
+    hashes = []
+    for event, (_, stored_hash, linked_to) in zip(events, records, strict=True):
+        position, originator_id, version, topic, state = event
+        if linked_to != previous_hash:
+            return None
+        originator, topic_bytes = originator_id.encode("utf-8"), topic.encode("utf-8")
+        if type(state) is not bytes:
+            state = stored_bytes(state)
+        message = b"".join(
+            (
+                linked_to,
+                numbers(position, version, len(originator)),
+                originator,
+                length(len(topic_bytes)),
+                topic_bytes,
+                length(len(state)),
+                state,
+            )
+        )
+        if sha256(message).digest() != stored_hash:
+            return None
+        hashes.append(stored_hash)
+        previous_hash = stored_hash
+    return hashes
+
+
+def _checkpoints_match(pending: list[Checkpoint], events: Sequence[Any], hashes: list[bytes]) -> bool:
+    """The checkpoints up to this page's last event each at an event of it, with its hash; those
+    checked are taken from the front of ``pending``."""
+    positions = {row[0]: index for index, row in enumerate(events)}
+    while pending and pending[0].position <= events[-1][0]:
+        checkpoint = pending.pop(0)
+        index = positions.get(checkpoint.position)
+        if index is None or hashes[index] != checkpoint.record_hash:
+            return False
+    return True
 
 
 def take_checkpoint(

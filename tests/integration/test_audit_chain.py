@@ -28,7 +28,10 @@ from infrastructure.audit_chain import (
     VerificationResult,
     take_checkpoint,
     verify_chain,
+    verify_intact,
+    walk_chain,
 )
+from infrastructure.chain_pages import chain_pages_of
 from infrastructure.container import Container, bootstrap
 from infrastructure.event_store import event_store_environment
 from infrastructure.settings import Settings
@@ -103,7 +106,10 @@ def test_progress_reaches_the_last_position(recorder: ChainedRecorder, ledger_ev
     seen: list[tuple[int, int]] = []
     verify_chain(recorder, progress=lambda position, stop: seen.append((position, stop)), page_size=3)
     assert seen[-1] == (ledger_events[-1], ledger_events[-1])
-    assert [position for position, _ in seen[:-1]] == ledger_events
+    positions = [position for position, _ in seen[:-1]]
+    # The quick check tells its progress page by page: each page's last event, in order.
+    assert positions == sorted(positions) and set(positions) <= set(ledger_events)
+    assert positions[:2] == ledger_events[2:6:3]
 
 
 # -- edits behind the ledger's back -----------------------------------------------------------
@@ -393,3 +399,20 @@ def test_a_chain_that_lags_is_not_repaired(unchained_store: Settings, caplog: py
         assert (kind, position) == (ProblemKind.INSERTED, unchained_position)
     finally:
         container.close()
+
+
+def test_the_quick_check_reads_the_chain_as_the_walk_does(
+    recorder: ChainedRecorder, container: Container, ledger_events: list[int]
+) -> None:
+    """The backends' page readers (infrastructure/chain_pages.py) give the rows the library gives:
+    on an intact store with a checkpoint the quick check's result is the walk's."""
+    take_checkpoint(recorder, NOW)
+    register_household(container.ledger, "WZ-0042")
+    checkpoints = recorder.select_checkpoints()
+    stop = recorder.max_chain_position()
+    pages = chain_pages_of(recorder)
+    assert pages is not None
+    quick = verify_intact(pages, stop, checkpoints, None, page_size=4)
+    assert quick is not None
+    assert quick == walk_chain(recorder, stop, checkpoints, None, page_size=4)
+    assert quick.checkpoints_matched == 1 and quick.events_checked == len(ledger_events) + 1
