@@ -17,7 +17,11 @@ chunk runs meanwhile and takes the GIL from them on SQLite: their wall time is n
 With ``--catch-up-only prepayment|settlement`` a city where that run was made and its read models
 not caught up is kept (``…-prepayment-billed``, ``…-settlement-billed``, made once) and every call
 copies it and times the catch-up alone in a fresh process: the one a billing run makes when it
-ends, for before-and-after rounds and ``py-spy``.
+ends, for before-and-after rounds and ``py-spy``. With ``--statements`` (PostgreSQL) that catch-up's
+statements are timed as the process waits on them (wall, by the statement's shape: its IN lists
+and literals folded; each COPY by its table) and the server's backends' CPU is sampled from
+``/proc`` beside the process's: where a catch-up's server time goes, and which statement grows
+with the city (compare two sizes).
 
 To compare with another checkout of the code (a ``git worktree`` of the commit before a change),
 run it with ``CODE_ROOT=/path/to/checkout``: that checkout's modules are imported first, the city
@@ -35,12 +39,17 @@ if os.environ.get("CODE_ROOT"):
 import argparse
 import cProfile
 import pstats
+import re
 import resource
 import shutil
 import time
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import Engine, event
 
 from bench.billing import AFTER_SEASON, _bench_settings, analyze, build_city, catch_up, run_billing
 from bench.ingest import _admin_connection, _progress, bench_console
@@ -136,21 +145,89 @@ def _postgres_city(households: int, stage: str, prefix: str) -> Settings:
     return postgres_settings(work)
 
 
-def _catch_up_only(settings: Settings, label: str) -> None:
-    """Catch a billed city's read models up in this process, alone: wall, process and thread CPU."""
+def _catch_up_only(settings: Settings, label: str, statements: bool = False) -> None:
+    """Catch a billed city's read models up in this process, alone: wall, process and thread CPU;
+    with ``statements``, the time waited on each kind of statement and the server's CPU."""
     container = bootstrap(_bench_settings(settings))
+    timed: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+    server_seconds: float | None = None
     try:
-        with _progress(bench_console()) as progress:
+        with _progress(bench_console()) as progress, _statements_timed(container.engine, timed, statements):
+            server = _server_cpu(settings.postgres_dbname) if statements else None
+            if server is not None:
+                server.__enter__()
             started, cpu_started, thread_started = time.perf_counter(), time.process_time(), time.thread_time()
             events = catch_up(container, progress, "catch-up")
             wall = time.perf_counter() - started
             cpu, thread = time.process_time() - cpu_started, time.thread_time() - thread_started
+            if server is not None:
+                server.__exit__(None, None, None)
+                server_seconds = server.seconds
     finally:
         container.close()
+    server_part = "" if server_seconds is None else f", server CPU {server_seconds:.2f} s"
     print(
         f"{label} catch-up alone: {events:,} events in {wall:.2f} s wall, process CPU {cpu:.2f} s "
-        f"(main thread {thread:.2f} s), {events / cpu:,.0f} events/CPU s; load {os.getloadavg()[0]:.1f}"
+        f"(main thread {thread:.2f} s){server_part}, {events / cpu:,.0f} events/CPU s; "
+        f"load {os.getloadavg()[0]:.1f}"
     )
+    if statements:
+        print(f"{'waited s':>9} {'count':>7} {'ms each':>8}  statement")
+        for shape, (count, seconds) in sorted(timed.items(), key=lambda item: -item[1][1])[:30]:
+            print(f"{seconds:9.3f} {count:7.0f} {1000 * seconds / count:8.2f}  {shape}")
+
+
+def _server_cpu(database: str) -> Any:
+    from bench.billing_as_run import ServerCpu  # samples /proc of the database's backends
+
+    return ServerCpu(database)
+
+
+def _shape(statement: str) -> str:
+    """A statement with its IN lists, placeholders and literals folded, cut to a line."""
+    shape = re.sub(r"\s+", " ", statement)
+    shape = re.sub(r"IN \((?:__\[POSTCOMPILE_\w+\]|[^()]*)\)", "IN (…)", shape)
+    shape = re.sub(r"%\(\w+\)s|\$\d+|'[^']*'|\b\d+\b", "?", shape)
+    return shape[:150]
+
+
+@contextmanager
+def _statements_timed(engine: Engine, timed: dict[str, list[float]], enabled: bool) -> Iterator[None]:
+    """Time every statement the engine runs, and every COPY of ``RowsInserter``, into ``timed``."""
+    if not enabled:
+        yield
+        return
+    from projections import bulk_insert
+
+    def before(connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        connection.info.setdefault("statement_started", []).append(time.perf_counter())
+
+    def after(connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        seconds = time.perf_counter() - connection.info["statement_started"].pop()
+        entry = timed[("executemany " if many else "") + _shape(statement)]
+        entry[0] += 1
+        entry[1] += seconds
+
+    plain_copy = bulk_insert._copy
+
+    def copy(connection: Any, copy_sql: str, *arguments: Any) -> None:
+        started = time.perf_counter()
+        try:
+            plain_copy(connection, copy_sql, *arguments)
+        finally:
+            entry = timed[copy_sql.split(" (", 1)[0]]
+            entry[0] += 1
+            entry[1] += time.perf_counter() - started
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    bulk_insert._copy = copy  # type: ignore[assignment]  # insert() looks it up at each call
+    try:
+        yield
+    finally:
+        bulk_insert._copy = plain_copy
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
 
 
 def _time_catch_ups(container: Container, profiler: cProfile.Profile | None) -> list[float]:
@@ -194,6 +271,11 @@ def main(argv: list[str] | None = None) -> None:
         choices=("prepayment", "settlement"),
         help="copy a city billed and not caught up (kept), and time its catch-up alone in this process",
     )
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="with --catch-up-only on PostgreSQL: time the catch-up's statements and the server's CPU",
+    )
     arguments = parser.parse_args(argv)
     prepaid = arguments.settlement_only
     stage = f"{arguments.catch_up_only}-billed" if arguments.catch_up_only else "prepaid" if prepaid else "city"
@@ -202,7 +284,8 @@ def main(argv: list[str] | None = None) -> None:
     else:
         settings = _postgres_city(arguments.households, stage, arguments.database_prefix)
     if arguments.catch_up_only:
-        _catch_up_only(settings, f"{arguments.backend} {arguments.catch_up_only}")
+        statements = arguments.statements and Backend(arguments.backend) is Backend.POSTGRES
+        _catch_up_only(settings, f"{arguments.backend} {arguments.catch_up_only}", statements)
         return
     kinds = (BillKind.SETTLEMENT,) if prepaid else (BillKind.PREPAYMENT, BillKind.SETTLEMENT)
     for kind in kinds:
