@@ -20,7 +20,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 from uuid import uuid4
 
 import typer
@@ -34,7 +34,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from application.authorization import Principal, Role
-from application.bill_notices import BillSelection
 from application.ingestion import MAXIMUM_BATCH_SIZE, ItemOutcome, ItemStatus, judge_batch
 from application.ledger import HeatLedger
 from domain.errors import LedgerError, NotFoundError
@@ -42,22 +41,23 @@ from domain.meter import Meter
 from infrastructure.container import Container, bootstrap
 from infrastructure.csv_readings import CsvHeaderError, ParsedReadings, RowError, parse_readings_csv
 from infrastructure.delivery_loop import PeriodicDelivery
-from infrastructure.demo.billing import bill_demo_season, declare_demo_season
 from infrastructure.demo.community import DEFAULT_BUILDINGS, DEFAULT_SEED, business_today, generate_community
-from infrastructure.demo.contacts import record_demo_contacts
 from infrastructure.demo.loader import LoadReport, is_loaded, load_community
 from infrastructure.demo.model import DemoCommunity
-from infrastructure.demo.payments import pay_demo_bills
 from infrastructure.demo.room_controllers import RoomControllersReport, record_demo_room_controllers
-from infrastructure.demo.summary import summarise_community
 from infrastructure.intake import Channel, ReadingIntake
-from infrastructure.jobs import notify_bills
-from infrastructure.modbus import ConfigError, DeviceStatus, ModbusPoller, PollerConfig, PollReport, load_config
 from infrastructure.nbiot import NbiotChannels
 from infrastructure.parallel_rebuild import MOST_PROCESSES as MOST_REBUILD_PROCESSES
 from infrastructure.parallel_rebuild import StoreOpener, rebuild_split
 from infrastructure.settings import Backend, JobQueueKind, Settings
 from projections.tables import households
+
+if TYPE_CHECKING:
+    from infrastructure.modbus import ModbusPoller, PollerConfig, PollReport
+
+# Every command imports this module (each of them opens the store), so what only some commands
+# use is imported in them: the demo's billing, payments and notices (arq and Redis, 0.2 s), Modbus
+# (pymodbus). The start-up a `heatledger projections rebuild` pays is measured in docs/scaling.md.
 
 BAD_INPUT = 2
 NOT_ALL_RECORDED = 1
@@ -367,6 +367,12 @@ def _print_demo_accounts(container: Container, url: str) -> None:
 
 
 def _load_demo(container: Container, console: Console, community: DemoCommunity, room_reports: bool = False) -> None:
+    from application.bill_notices import BillSelection
+    from infrastructure.demo.billing import bill_demo_season, declare_demo_season
+    from infrastructure.demo.contacts import record_demo_contacts
+    from infrastructure.demo.payments import pay_demo_bills
+    from infrastructure.jobs import notify_bills
+
     console.print(
         f"Loading {community.name}: {_count(len(community.buildings), 'building')}, "
         f"{len(community.households)} households, {_count(community.days, 'day')} of season {community.season.code} "
@@ -432,6 +438,8 @@ def _count(number: int, noun: str) -> str:
 def _print_demo_summary(
     console: Console, container: Container, community: DemoCommunity, report: LoadReport | None
 ) -> None:
+    from infrastructure.demo.summary import summarise_community
+
     container.catch_up()
     summary = summarise_community(container.engine, community.name)
     table = Table(title=f"{community.name}, season {community.season.code}", show_header=False)
@@ -746,6 +754,8 @@ def poll(
     A device that does not answer is reported and skipped. With --once, exits 1 when a device
     failed or a reading was rejected.
     """
+    from infrastructure.modbus import ConfigError, ModbusPoller, load_config
+
     try:
         settings = load_config(config)
     except ConfigError as error:
@@ -799,6 +809,8 @@ def _poll_round(console: Console, poller: ModbusPoller, settings: PollerConfig) 
 
 
 def _print_poll_report(console: Console, report: PollReport) -> None:
+    from infrastructure.modbus import DeviceStatus
+
     table = Table(title=f"Modbus round of {report.started_at:%Y-%m-%d %H:%M:%S} UTC")
     for column in ("device", "address", "meter", "energy GJ", "outcome"):
         table.add_column(column, overflow="fold")

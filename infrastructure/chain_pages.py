@@ -53,15 +53,23 @@ class _SqlitePages:
 
     def events(self, after: int, stop: int, limit: int) -> list[EventRow]:
         with self.recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(self._events, (after, stop, limit))
-            rows = cursor.sqlite_cursor.fetchall()
+            rows = self._fetch(cursor, self._events, (after, stop, limit))
         canonical = self._canonical_of
         return [(row[0], canonical(row[1]), row[2], row[3], row[4]) for row in rows]
 
     def records(self, after: int, stop: int, limit: int) -> list[ChainRow]:
         with self.recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(self._records, (after, stop, limit))
-            return [(row[0], row[1], row[2]) for row in cursor.sqlite_cursor.fetchall()]
+            return self._fetch(cursor, self._records, (after, stop, limit))
+
+    @staticmethod
+    def _fetch(cursor: Any, statement: str, parameters: tuple[int, int, int]) -> list[Any]:
+        """Plain tuples: the library's connections make a ``sqlite3.Row`` of each row (a third of
+        the reading's cost), which nothing here needs."""
+        sqlite_cursor = cursor.sqlite_cursor
+        sqlite_cursor.row_factory = None
+        sqlite_cursor.execute(statement, parameters)
+        rows: list[Any] = sqlite_cursor.fetchall()
+        return rows
 
     def _canonical_of(self, stored: str) -> str:
         """The id as the library reads it back (a UUID from its hex) in the chain's canonical text."""
@@ -95,6 +103,7 @@ class _PostgresPages:
 
     def _select(self, statement: Any, after: int, stop: int, limit: int) -> list[Any]:
         with self.recorder.datastore.get_connection() as connection, connection.cursor(row_factory=tuple_row) as cursor:
-            cursor.execute(statement, (after, stop, limit), prepare=True)
+            # Binary: the states' bytes as stored, not hex text decoded on the way.
+            cursor.execute(statement, (after, stop, limit), prepare=True, binary=True)
             rows: list[Any] = cursor.fetchall()
             return rows

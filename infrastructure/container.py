@@ -1,4 +1,8 @@
-"""The composition root: builds the whole object graph from settings. Nothing is built at import."""
+"""The composition root: builds the whole object graph from settings. Nothing is built at import.
+
+Every command-line process imports this module, so what only some of them use is imported where
+it is built (the job queue's arq and Redis, the point-in-time reads, the dispute letters, the
+analytics reports): a ``heatledger projections rebuild`` pays for none of them (issue 17)."""
 
 from __future__ import annotations
 
@@ -12,18 +16,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from application.analytics import AnalyticsSettings
-from application.analytics_reports import AnalyticsReports
 from application.arrears import Arrears
 from application.billing import Billing
 from application.billing_runs import BillingRuns
-from application.dispute_letters import DisputeLetters
-from application.disputes import Disputes
 from application.dunning import Dunning
-from application.heat_decisions import HeatDecisions
 from application.ledger import HeatLedger
 from application.payments import Payments
 from application.reminder_messages import ReminderSender
-from application.scenarios import Scenarios
 from application.seasons import Seasons
 from application.staff_accounts import LoginPolicy, StaffAccounts
 from application.valve_arrears import ArrearsRestrictions, RestrictionPolicy
@@ -33,10 +32,8 @@ from domain.season import Season
 from domain.staff_account import LockoutPolicy
 from domain.tariff import CITY_SCOPE
 from domain.valve_commands import CommandKind, RetryPolicy
-from infrastructure.as_known import AsKnownReads
 from infrastructure.billing_runs import BillingRunStore
 from infrastructure.database import create_database_engine, migrate
-from infrastructure.dispute_recomputes import DisputeRecomputes
 from infrastructure.estimation import GapEstimator
 from infrastructure.event_selection import scoped_notifications
 from infrastructure.event_store import event_store_environment
@@ -46,26 +43,29 @@ from infrastructure.meter_selection import meter_selection_of
 from infrastructure.notifications.contacts import SqlContactBook
 from infrastructure.notifications.outbox import SqlOutbox
 from infrastructure.passwords import Argon2Passwords
-from infrastructure.scenarios import ScenarioStore
 from infrastructure.settings import Settings
 from infrastructure.staff_accounts import SqlLoginAttempts, SqlStaffDirectory
 from infrastructure.token_store import TokenStore
 from infrastructure.weather import WeatherStore
 from infrastructure.web_sessions import WebSessionStore
-from projections.analytics_queries import SqlAnalyticsReads
 from projections.arrears_queries import ArrearsQueries
 from projections.billing_inputs import SqlBillingInputs
-from projections.dispute_queries import SqlDisputeLookups
 from projections.ledger_projection import LedgerProjection
 from projections.payment_queries import PaymentQueries
 from projections.room_telemetry_queries import RoomTelemetryQueries
 from projections.runner import ProjectionRunner
-from projections.scenario_inputs import SqlScenarioInputs
 from projections.stored_readings import SqlStoredReadings
 from projections.valve_commands import ValveQueries
 
 if TYPE_CHECKING:
+    from application.analytics_reports import AnalyticsReports
+    from application.dispute_letters import DisputeLetters
+    from application.disputes import Disputes
+    from application.heat_decisions import HeatDecisions
+    from application.scenarios import Scenarios
+    from infrastructure.as_known import AsKnownReads
     from infrastructure.jobs import JobQueue
+    from infrastructure.scenarios import ScenarioStore
 
 logger = logging.getLogger(__name__)
 
@@ -91,19 +91,26 @@ class Container:
     outbox: SqlOutbox
     dunning: Dunning
     seasons: Seasons
-    # Where jobs go: run in this process ("inline", the embedded default) or enqueued on Redis for
-    # arq workers (HEATLEDGER_JOB_QUEUE=arq). Set from the settings when the container is built.
-    jobs: JobQueue = field(init=False, repr=False)
+    # Where jobs go (``jobs``): made from the settings on first use (arq and Redis take 0.2 s to
+    # import, and most commands enqueue nothing).
+    _jobs: JobQueue | None = field(init=False, repr=False, default=None)
     # The web UI's sessions and the staff accounts that log in to it (issue 13), from the settings.
     web_sessions: WebSessionStore = field(init=False, repr=False)
     staff_accounts: StaffAccounts = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        from infrastructure.jobs import job_queue_for  # the jobs module builds on this one
-
-        self.jobs = job_queue_for(self)
         self.web_sessions = web_session_store(self.settings, self.engine, self.ledger.clock)
         self.staff_accounts = staff_accounts_of(self.settings, self.ledger, self.engine, self.web_sessions)
+
+    @property
+    def jobs(self) -> JobQueue:
+        """Where jobs go: run in this process ("inline", the embedded default) or enqueued on Redis
+        for arq workers (HEATLEDGER_JOB_QUEUE=arq), as the settings say."""
+        if self._jobs is None:
+            from infrastructure.jobs import job_queue_for  # the jobs module builds on this one
+
+            self._jobs = job_queue_for(self)
+        return self._jobs
 
     def catch_up(self) -> int:
         """Apply new events to the read models."""
@@ -112,22 +119,33 @@ class Container:
     @property
     def heat_decisions(self) -> HeatDecisions:
         """Clerks' decisions about heat far beyond a meter's permissible error (stateless, cheap)."""
+        from application.heat_decisions import HeatDecisions
+
         return HeatDecisions(self.ledger, self.billing.inputs, self.estimator)
 
     @property
     def scenarios(self) -> Scenarios:
         """Regulator scenarios over the read models (stateless, cheap; books nothing)."""
+        from application.scenarios import Scenarios
+        from projections.scenario_inputs import SqlScenarioInputs
+
         return Scenarios(self.billing, SqlScenarioInputs(self.engine), self.seasons.season_in_force)
 
     @property
     def scenario_store(self) -> ScenarioStore:
         """The scenarios' own tables: requests, progress, results, totals."""
+        from infrastructure.scenarios import ScenarioStore
+
         return ScenarioStore(self.engine, self.ledger.clock)
 
     @property
     def disputes(self) -> Disputes:
         """Households' disputes: opening, investigation, resolution; a resolution or rejection
         writes its letter to the outbox (stateless, cheap)."""
+        from application.disputes import Disputes
+        from infrastructure.dispute_recomputes import DisputeRecomputes  # bill replay: 0.1 s to import
+        from projections.dispute_queries import SqlDisputeLookups
+
         recomputes = DisputeRecomputes(self.ledger, self.engine)
         threshold = self.settings.dispute_second_approval_yuan
         return Disputes(self.ledger, SqlDisputeLookups(self.engine), recomputes, threshold, self.dispute_letters)
@@ -136,6 +154,7 @@ class Container:
     def dispute_letters(self) -> DisputeLetters:
         """Resolution letters of disputes as PDF, and their outbox messages (stateless, cheap)."""
         # reportlab takes about 0.1 s to import: only a process that makes a letter pays for it.
+        from application.dispute_letters import DisputeLetters
         from infrastructure.dispute_letter_pdf import ReportLabLetters
 
         sender = ReminderSender(self.settings.utility_name, self.settings.utility_service_phone)
@@ -158,6 +177,9 @@ class Container:
     def analytics_reports(self) -> AnalyticsReports:
         """The analytics reports over the read models (issue 15; stateless, cheap). A season's days
         are the city's (its decree, else 1 November – 31 March)."""
+        from application.analytics_reports import AnalyticsReports
+        from projections.analytics_queries import SqlAnalyticsReads
+
         seasons = self.seasons
 
         def city_season(code: str) -> Season:
@@ -183,6 +205,8 @@ class Container:
     @property
     def as_known(self) -> AsKnownReads:
         """Reads as the ledger knew them at a moment, over point-in-time views (stateless, cheap)."""
+        from infrastructure.as_known import AsKnownReads  # its decoders: 0.13 s to import
+
         return AsKnownReads(self.ledger, self.engine, self.runner.position)
 
     def close(self) -> None:

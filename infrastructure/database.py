@@ -10,11 +10,10 @@ from typing import Any
 import psycopg
 import psycopg_pool
 import sqlalchemy.exc
-from alembic.config import Config
 from eventsourcing.persistence import ConnectionUnavailableError
 from sqlalchemy import Engine, create_engine, event
 
-from alembic import command
+from infrastructure.migration_head import is_at_head
 from infrastructure.postgres_event_store import session_timeout_options
 from infrastructure.settings import Backend, Settings
 
@@ -175,7 +174,14 @@ _UNAVAILABLE_TYPES = (
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the read-model and token tables to the newest migration."""
+    """Bring the read-model and token tables to the newest migration (alembic, imported only when
+    there is one to run: infrastructure/migration_head.py)."""
+    if is_at_head(engine):
+        return
+    from alembic.config import Config
+
+    from alembic import command
+
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
     with engine.begin() as connection:
