@@ -50,6 +50,7 @@ from projections.runner import (
     EventSource,
     Projection,
     ProjectionRunner,
+    empty_tables,
     page_cache_for,
 )
 from projections.tables import projection_tracking
@@ -215,8 +216,7 @@ def _tracking_key(projection: Projection, application_name: str) -> tuple[Any, .
 def _begin(engine: Engine, projection: Projection, application_name: str) -> None:
     """Empty the read models and mark the rebuild in progress, in one transaction."""
     with engine.begin() as connection:
-        for table in projection.tables:
-            connection.execute(delete(table))
+        empty_tables(connection, projection.tables)
         connection.execute(delete(projection_tracking).where(*_tracking_key(projection, application_name)))
         connection.execute(
             insert(projection_tracking).values(

@@ -13,7 +13,7 @@ from contextlib import contextmanager, suppress
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
 from projections.collector import collector_paused
 from projections.reading_events import ReadingEventDecoder
@@ -118,8 +118,7 @@ class ProjectionRunner:
     def rebuild(self, progress: ProgressCallback | None = None) -> int:
         """Empty the projection's tables, reset its tracking, and catch up from the first event."""
         with self._lock, self.engine.begin() as connection:
-            for table in self.projection.tables:
-                connection.execute(delete(table))
+            empty_tables(connection, self.projection.tables)
             connection.execute(delete(projection_tracking).where(*self._tracking_key()))
         return self.catch_up(progress)
 
@@ -176,6 +175,24 @@ class ProjectionRunner:
         )
         if moved.rowcount != 1:
             raise TrackingMovedError(f"{self.projection.name} moved past {start} meanwhile")
+
+
+def empty_tables(connection: Connection, tables: Sequence[Table]) -> None:
+    """Delete every row of ``tables`` in the connection's transaction: on PostgreSQL by one
+    TRUNCATE, whose cost does not grow with the rows (a DELETE of a city's hundreds of millions of
+    rows takes as long as writing them, and leaves them dead in the tables and their indexes for
+    the rebuild's inserts to step over until a vacuum). Where TRUNCATE cannot be had (a lock
+    another session holds past the lock timeout, a foreign key from a table not emptied), DELETE."""
+    if connection.dialect.name == "postgresql" and tables:
+        names = ", ".join(connection.dialect.identifier_preparer.format_table(table) for table in tables)
+        try:
+            with connection.begin_nested():
+                connection.exec_driver_sql(f"TRUNCATE {names}")
+            return
+        except DBAPIError:
+            pass  # the savepoint was rolled back: the same rows by DELETE
+    for table in tables:
+        connection.execute(delete(table))
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from infrastructure.container import Container
 from infrastructure.database import create_database_engine
 from infrastructure.settings import Settings
 from projections.ledger_projection import LedgerProjection
-from projections.runner import ProjectionRunner
+from projections.runner import ProjectionRunner, empty_tables
 from projections.tables import meters
 from tests.strategies import SEASON_START, hours_after, household_with_meter, item, projection_rows
 
@@ -117,3 +117,30 @@ def test_a_runner_started_later_resumes_from_the_shared_tracking_row(
     late = ProjectionRunner(container.ledger, rival_engine, LedgerProjection(), batch_size=7)
     assert late.catch_up() == 0  # the tracking row is shared: nothing is left to apply
     assert projection_rows(container.engine) == incremental
+
+
+def test_emptying_takes_every_row_and_falls_back_to_delete_when_truncate_must_wait(
+    container: Container, rival_engine: Engine
+) -> None:
+    """On PostgreSQL the read models are emptied by TRUNCATE; when another session holds a lock
+    TRUNCATE would wait for past the lock timeout, by DELETE (which that lock lets through)."""
+    household_with_meter(container.ledger)
+    container.runner.catch_up()
+    tables = LedgerProjection.tables
+    postgres = container.engine.dialect.name == "postgresql"
+    with rival_engine.connect() as reader, reader.begin():
+        if postgres:  # an open read of meters: its ACCESS SHARE lock blocks TRUNCATE, not DELETE
+            reader.exec_driver_sql("LOCK TABLE meters IN ACCESS SHARE MODE")
+        with container.engine.connect() as connection, connection.begin():
+            if postgres:
+                connection.exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
+            empty_tables(connection, tables)
+            assert all(connection.execute(select(table)).first() is None for table in tables)
+    with container.engine.begin() as connection:  # and without the lock: TRUNCATE
+        assert connection.execute(select(meters)).first() is None
+    assert container.runner.rebuild() > 0
+    with container.engine.begin() as connection:
+        assert connection.execute(select(meters)).first() is not None
+        empty_tables(connection, tables)
+    with container.engine.connect() as connection:
+        assert all(connection.execute(select(table)).first() is None for table in tables)
