@@ -257,7 +257,7 @@ def _no_unsaved_changes_cached(container: Container) -> None:
             period = cache.get(ids.billing_period_id(f"P-{number}", SEASON.code))
         except KeyError:
             continue
-        assert not period.pending_events, f"P-{number}"
+        assert isinstance(period, BillingPeriod) and not period.pending_events, f"P-{number}"
 
 
 def test_no_other_command_runs_while_a_chunk_is_saved_nor_sees_an_unsaved_chunk(
