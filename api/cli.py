@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import getpass
+import importlib
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -20,10 +21,11 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 from uuid import uuid4
 
 import typer
+import typer.main
 from eventsourcing.persistence import PersistenceError
 from pydantic import ValidationError
 from rich.console import Console
@@ -32,6 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressC
 from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
+from typer.core import TyperGroup
 
 from application.authorization import Principal, Role
 from application.ingestion import MAXIMUM_BATCH_SIZE, ItemOutcome, ItemStatus, judge_batch
@@ -66,7 +69,56 @@ POSTGRES_CONNECT_TIMEOUT_S = 5
 # Tables longer than this are cut, with a count of the rows left out (the totals cover every row).
 MAXIMUM_TABLE_ROWS = 1000
 
+# The commands that live in modules of their own, which register them on ``app`` when imported:
+# a module is imported when one of its commands is asked for (or the help lists them all), so a
+# command pays for its own imports only (billing's arq and Redis, the audit bundles' replay, the
+# gateway's MQTT, the scenarios' xlsxwriter: about 0.5 s of start-up, issue 17).
+COMMAND_MODULES = {  # in the order the help lists them
+    "gateway": "api.cli_gateway",
+    "simulate-devices": "api.cli_gateway",
+    "tariff-corrections": "api.cli_tariff_corrections",
+    "audit": "api.cli_audit",
+    "tariff": "api.cli_billing",
+    "billing": "api.cli_billing",
+    "disputes": "api.cli_disputes",
+    "dunning": "api.cli_dunning",
+    "notifications": "api.cli_dunning",
+    "payments": "api.cli_payments",
+    "scenarios": "api.cli_scenarios",
+    "season": "api.cli_seasons",
+    "user": "api.cli_users",
+}
+
+
+class CommandsOnDemand(TyperGroup):
+    """The ``heatledger`` group: a command of ``COMMAND_MODULES`` is added when first asked for."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in COMMAND_MODULES:
+            self._add_commands_of(COMMAND_MODULES[cmd_name])
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        for module in dict.fromkeys(COMMAND_MODULES.values()):
+            importlib.import_module(module)
+        return self._add_commands_of(None)
+
+    def _add_commands_of(self, module: str | None) -> list[str]:
+        """Import ``module``, add what it registered; every name, in Typer's order (commands
+        first, then groups, each as registered)."""
+        if module is not None:
+            importlib.import_module(module)
+        built = typer.main.get_command(app)
+        assert isinstance(built, TyperGroup), "heatledger is a group of commands"
+        for name, command in built.commands.items():
+            self.commands.setdefault(name, command)
+        return list(built.commands)
+
+
 app = typer.Typer(
+    cls=CommandsOnDemand,
     name="heatledger",
     help="Heat Ledger: the event-sourced billing and metering ledger of a district-heating company.",
     no_args_is_help=True,
@@ -503,7 +555,7 @@ def projections_rebuild(
 ) -> None:
     """Verify the events' hash chain, then empty the read models and rebuild them from every event
     in the store. A broken chain stops the rebuild (exit 3) unless --ignore-broken-chain."""
-    from api.cli_audit import guard_rebuild  # that module registers itself on this one
+    from api.cli_chain import guard_rebuild  # not api.cli_audit: it brings the audit bundles along
 
     console = out()
     with opened_container() as container:
@@ -885,10 +937,3 @@ def _read_temperatures(file: Path) -> dict[date, Decimal]:
         except (KeyError, AttributeError, ValueError, ArithmeticError):
             fail(f"{file}, line {line}: need a day (YYYY-MM-DD) and a mean_temperature_c number")
     return temperatures
-
-
-# The billing commands live in their own module and register themselves on ``app``; imported last,
-# when everything they use from here exists.
-import api.cli_gateway  # noqa: E402  (issue 14: heatledger gateway, simulate-devices)
-import api.cli_tariff_corrections  # noqa: E402, F401
-from api import cli_audit, cli_billing, cli_disputes, cli_dunning, cli_payments, cli_scenarios, cli_seasons, cli_users  # noqa: E402, F401

@@ -9,9 +9,8 @@ first first); 1 the store cannot be reached; 2 a checkpoints file that cannot be
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -21,7 +20,6 @@ from rich.table import Table
 from api.cli import (
     BAD_INPUT,
     MAXIMUM_TABLE_ROWS,
-    STORE_UNAVAILABLE,
     _count,
     app,
     fail,
@@ -29,47 +27,21 @@ from api.cli import (
     out,
     progress_bar,
 )
+from api.cli_chain import CHAIN_BROKEN, chained_recorder, verify_with_progress
 from infrastructure.audit_chain import (
     ChainBrokenError,
-    ChainedRecorder,
     Checkpoint,
     CheckpointFileError,
     VerificationResult,
-    is_chained,
     read_checkpoint_file,
     take_checkpoint,
-    verify_chain,
     write_checkpoint_file,
 )
-from infrastructure.container import Container
-
-CHAIN_BROKEN = 3
 
 audit_app = typer.Typer(
     help="Audit: the tamper-evident hash chain over the ledger's events, and its checkpoints.", no_args_is_help=True
 )
 app.add_typer(audit_app, name="audit")
-
-
-def chained_recorder(container: Container) -> ChainedRecorder:
-    """The event store's recorder, which keeps the hash chain."""
-    recorder = container.ledger.recorder
-    if not is_chained(recorder):
-        fail("this event store keeps no hash chain", STORE_UNAVAILABLE)
-    return cast(ChainedRecorder, recorder)
-
-
-def verify_with_progress(
-    console: Console, recorder: ChainedRecorder, checkpoints: Sequence[Checkpoint] = ()
-) -> VerificationResult:
-    """``verify_chain`` under a progress bar over the positions walked."""
-    with progress_bar(console) as progress:
-        task = progress.add_task("verifying the hash chain", total=None)
-
-        def advance(position: int, stop: int) -> None:
-            progress.update(task, completed=position, total=stop)
-
-        return verify_chain(recorder, checkpoints, advance)
 
 
 # -- verify -----------------------------------------------------------------------------------
@@ -198,31 +170,6 @@ def audit_checkpoints(
     console.print(table)
     if len(checkpoints) > MAXIMUM_TABLE_ROWS:
         console.print(f"… and {len(checkpoints) - MAXIMUM_TABLE_ROWS} older ones not shown (--export writes all).")
-
-
-# -- the rebuild's guard ----------------------------------------------------------------------
-
-
-def guard_rebuild(container: Container, console: Console, ignore_broken_chain: bool) -> None:
-    """Verify the chain before ``projections rebuild``: a broken chain stops it (exit 3) unless
-    ``ignore_broken_chain``, when it is reported and the rebuild goes on."""
-    recorder = chained_recorder(container)
-    result = verify_with_progress(console, recorder, recorder.select_checkpoints())
-    if result.intact:
-        return
-    first = result.first_problem
-    assert first is not None, "a broken chain has a first problem"
-    problems = _count(result.problems_found, "problem")
-    summary = f"the events' hash chain is broken ({problems}; the first: {first.describe()})"
-    if ignore_broken_chain:
-        warning = Console(stderr=True, highlight=False, soft_wrap=True)
-        warning.print(f"[bold yellow]warning:[/] {escape(summary)}; rebuilding anyway, as --ignore-broken-chain asks")
-        return
-    fail(
-        f"{summary}: the read models would be rebuilt from events that are not what the ledger recorded. "
-        "Run `heatledger audit verify` to see every problem; --ignore-broken-chain rebuilds anyway.",
-        CHAIN_BROKEN,
-    )
 
 
 # The bundle commands (keygen, export, replay) register themselves on ``audit_app``: imported here,
