@@ -19,6 +19,7 @@ from domain.payment_allocation import AccountPosition, Charge, Credit, allocate
 from domain.payment_terms import due_on
 from projections.balance_rows import BY_UUID_ORDER, insert_rows
 from projections.bulk_insert import ConvertedValues, RowsInserter
+from projections.id_lists import among
 from projections.tables import (
     bills,
     household_credits,
@@ -74,9 +75,11 @@ def reallocate(connection: Connection, household_ids: Iterable[UUID]) -> None:
     for start in range(0, len(ordered), REALLOCATION_CHUNK):
         chunk = ordered[start : start + REALLOCATION_CHUNK]
         money = _money_of_households(connection, chunk)
-        connection.execute(delete(payment_allocations).where(payment_allocations.c.household_id.in_(chunk)))
-        connection.execute(delete(open_charges).where(open_charges.c.household_id.in_(chunk)))
-        connection.execute(delete(household_credits).where(household_credits.c.household_id.in_(chunk)))
+        connection.execute(
+            delete(payment_allocations).where(among(connection, payment_allocations.c.household_id, chunk))
+        )
+        connection.execute(delete(open_charges).where(among(connection, open_charges.c.household_id, chunk)))
+        connection.execute(delete(household_credits).where(among(connection, household_credits.c.household_id, chunk)))
         allocation_rows: list[dict[str, Any]] = []
         open_rows: list[dict[str, Any]] = []
         credit_rows: list[dict[str, Any]] = []
@@ -143,7 +146,7 @@ def _money_of_households(connection: Connection, household_ids: list[UUID]) -> d
             bills.c.first_day,
             bills.c.amount_yuan,
             bills.c.issued_at,
-        ).where(bills.c.household_id.in_(household_ids), bills.c.amount_yuan != Decimal(0))
+        ).where(among(connection, bills.c.household_id, household_ids), bills.c.amount_yuan != Decimal(0))
     )
     for bill in bill_rows:
         _add_bill(money[bill.household_id], bill)
@@ -155,7 +158,7 @@ def _money_of_households(connection: Connection, household_ids: list[UUID]) -> d
             payments.c.received_at,
             payments.c.received_on,
             payments.c.named_bill_id,
-        ).where(payments.c.household_id.in_(household_ids), payments.c.reversed_on.is_(None))
+        ).where(among(connection, payments.c.household_id, household_ids), payments.c.reversed_on.is_(None))
     )
     for payment in payment_rows:
         credit = Credit(payment.payment_id, payment.received_on, 0, payment.amount_yuan, payment.named_bill_id)
@@ -171,7 +174,10 @@ def _money_of_households(connection: Connection, household_ids: list[UUID]) -> d
             households.c.building,
         )
         .join(households, households.c.household_id == refund_payouts.c.household_id)
-        .where(refund_payouts.c.household_id.in_(household_ids), refund_payouts.c.status == RefundStatus.PAID.value)
+        .where(
+            among(connection, refund_payouts.c.household_id, household_ids),
+            refund_payouts.c.status == RefundStatus.PAID.value,
+        )
     )
     for payout in payout_rows:
         _add_payout(money[payout.household_id], payout)

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, delete, select
 
 from projections.balance_rows import BY_UUID_ORDER, insert_rows
 from projections.bulk_insert import ConvertedValues, RowsInserter
+from projections.id_lists import among
 from projections.tables import balances
 
 # Bounds one statement's list of ids (SQLite allows 32,766 parameters); a runner batch is smaller.
@@ -45,13 +46,13 @@ def rewrite_balances(connection: Connection, changes: dict[UUID, BalanceChange],
         chunk = ordered[start : start + LOOKUP_CHUNK]
         statement = select(
             balances.c.household_id, balances.c.charged_yuan, balances.c.paid_yuan, balances.c.last_bill_at
-        ).where(balances.c.household_id.in_(chunk))
+        ).where(among(connection, balances.c.household_id, chunk))
         existing |= {row.household_id: row for row in connection.execute(statement)}
     rows = [_new_row(household_id, existing.get(household_id), changes[household_id]) for household_id in ordered]
     replaced = sorted(existing, key=BY_UUID_ORDER)
     for start in range(0, len(replaced), LOOKUP_CHUNK):
         chunk = replaced[start : start + LOOKUP_CHUNK]
-        connection.execute(delete(balances).where(balances.c.household_id.in_(chunk)))
+        connection.execute(delete(balances).where(among(connection, balances.c.household_id, chunk)))
     insert_rows(connection, _BALANCES, rows, converted)
 
 

@@ -22,6 +22,7 @@ from projections.analytics_summary import record_settlement_fees
 from projections.balance_batch import BalanceChange, rewrite_balances
 from projections.balance_rows import BY_UUID_ORDER, add_to_balance, insert_rows, json_text
 from projections.bulk_insert import ConvertedValues, RowsInserter
+from projections.id_lists import among
 from projections.tables import (
     billing_periods,
     bills,
@@ -215,7 +216,7 @@ class BillBatchWriter:
         for start in range(0, len(ordered), self.LOOKUP_CHUNK):
             chunk = ordered[start : start + self.LOOKUP_CHUNK]
             statement = select(billing_periods.c.period_id, *_PERIOD_COLUMNS).where(
-                billing_periods.c.period_id.in_(chunk)
+                among(self.connection, billing_periods.c.period_id, chunk)
             )
             found |= {row.period_id: row for row in self.connection.execute(statement)}
         return found

@@ -14,6 +14,7 @@ from domain.payment import Payment, RefundPayout, RefundStatus
 from projections.balance_batch import BalanceChange, rewrite_balances
 from projections.balance_rows import BY_UUID_ORDER, add_to_balance, place_of_household
 from projections.bulk_insert import ConvertedValues, RowsInserter
+from projections.id_lists import among
 from projections.registration_rows import TableRows
 from projections.tables import (
     households,
@@ -119,7 +120,7 @@ class PaymentBatchWriter:
             chunk = ordered[start : start + self.LOOKUP_CHUNK]
             statement = select(
                 households.c.household_id, households.c.account_number, households.c.community, households.c.building
-            ).where(households.c.household_id.in_(chunk))
+            ).where(among(self.connection, households.c.household_id, chunk))
             for row in self.connection.execute(statement):
                 found[row.household_id] = {
                     "account_number": row.account_number,

@@ -27,6 +27,7 @@ from domain.meter import Meter
 from domain.readings import MeteredInterval
 from projections.analytics_summary import apply_day_changes
 from projections.bulk_insert import ConvertedValues, RowsInserter
+from projections.id_lists import among
 from projections.tables import (
     daily_consumption,
     faulty_interval_estimates,
@@ -149,7 +150,9 @@ class ReadingBatchWriter:
     def _load_meters(self, meter_ids: set[UUID]) -> None:
         columns = (meters.c.meter_id, meters.c.kind, meters.c.community, meters.c.building)
         rows = self.connection.execute(
-            select(*columns, meters.c.last_measured_at, meters.c.last_energy_gj).where(meters.c.meter_id.in_(meter_ids))
+            select(*columns, meters.c.last_measured_at, meters.c.last_energy_gj).where(
+                among(self.connection, meters.c.meter_id, meter_ids)
+            )
         )
         for row in rows:
             self._meters[row.meter_id] = _MeterState(
@@ -159,7 +162,7 @@ class ReadingBatchWriter:
     def _load_places(self, household_ids: set[UUID]) -> None:
         rows = self.connection.execute(
             select(households.c.household_id, households.c.community, households.c.building).where(
-                households.c.household_id.in_(household_ids)
+                among(self.connection, households.c.household_id, household_ids)
             )
         )
         found = {row.household_id: (row.community, row.building) for row in rows}
