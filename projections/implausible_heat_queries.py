@@ -1,10 +1,10 @@
 """Reads of heat far beyond a meter's permissible error: the intervals a settlement must not bill
 without a decision, with the decision in force, and one interval's evidence for a clerk's command.
 
-The intervals are found through ``daily_consumption`` (indexed by household and day), like the
-settlement's heat, so a run reads them in one query per chunk of households; the far-beyond rule
-itself is the domain's (``domain.implausible_heat.is_far_beyond``), applied to the rows the check
-flagged as implausible.
+A run reads them in one query per chunk of households: the households' implausible intervals
+(a partial index holds only those) that left a day row of the household's own meter on the days
+in ``daily_consumption``; the far-beyond rule itself is the domain's
+(``domain.implausible_heat.is_far_beyond``), applied to the rows the check flagged as implausible.
 """
 
 from __future__ import annotations
@@ -59,29 +59,31 @@ def implausible_intervals(
     with engine.connect() as connection:
         for start in range(0, len(unique), CHUNK_SIZE):
             chunk = unique[start : start + CHUNK_SIZE]
-            on_days = (
-                select(dc.meter_id, dc.interval_start_at)
+            # From the few implausible intervals to their day rows, not from a chunk's 37,000 day
+            # rows to their intervals (issue 17: a primary-key look-up per day row found nothing in
+            # nearly every chunk). The same rows: an interval is kept when a day row of the
+            # household's own meter on the days starts with it.
+            on_the_days = (
+                select(dc.meter_id)
                 .where(
+                    dc.meter_id == meter_intervals.c.meter_id,
+                    dc.interval_start_at == meter_intervals.c.start_at,
                     dc.household_id.in_(chunk),
                     dc.meter_kind == MeterKind.HOUSEHOLD.value,
                     dc.day.between(first_day, last_day),
                 )
-                .distinct()
-                .subquery("on_days")
+                .exists()
             )
             statement = (
                 select(*_COLUMNS)
-                .select_from(on_days)
-                .join(
-                    meter_intervals,
-                    and_(
-                        meter_intervals.c.meter_id == on_days.c.meter_id,
-                        meter_intervals.c.start_at == on_days.c.interval_start_at,
-                    ),
-                )
+                .select_from(meter_intervals)
                 .join(meters, meters.c.meter_id == meter_intervals.c.meter_id)
                 .outerjoin(implausible_heat_decisions, _DECISION_MATCHES)
-                .where(meter_intervals.c.plausible.is_(False), meter_intervals.c.household_id.in_(chunk))
+                .where(
+                    meter_intervals.c.plausible.is_(False),
+                    meter_intervals.c.household_id.in_(chunk),
+                    on_the_days,
+                )
                 .order_by(meter_intervals.c.household_id, meter_intervals.c.start_at, meters.c.serial)
             )
             for row in connection.execute(statement):
