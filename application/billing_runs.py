@@ -167,41 +167,49 @@ class BillingRuns:
     @staticmethod
     def _read_ahead(
         reader: ThreadPoolExecutor, chunks: Iterator[tuple[_RunJob, list[HouseholdFacts]]]
-    ) -> Iterator[tuple[_RunJob, list[HouseholdFacts], _ChunkReads | None]]:
-        """The chunks with their reads, each chunk's reads started in ``reader`` as the chunk
-        before it is handed out (one chunk's reads ahead: memory bounded by the chunk)."""
+    ) -> Iterator[tuple[_RunJob, list[HouseholdFacts], Callable[[], _ChunkReads | None]]]:
+        """The chunks, each with a call that waits for its reads (made in ``reader``) and then
+        starts the next chunk's: one chunk's reads ahead, memory bounded by the chunk."""
         upcoming = next(chunks, None)
         pending = reader.submit(upcoming[0].read, upcoming[1]) if upcoming is not None else None
         while upcoming is not None:
             job, chunk = upcoming
             assert pending is not None
-            reads = pending.result()
-            upcoming = next(chunks, None)
-            if upcoming is not None:
-                pending = reader.submit(upcoming[0].read, upcoming[1])
-            yield job, chunk, reads
+
+            def take(current: Future[_ChunkReads | None] = pending) -> _ChunkReads | None:
+                nonlocal upcoming, pending
+                reads = current.result()
+                upcoming = next(chunks, None)
+                pending = reader.submit(upcoming[0].read, upcoming[1]) if upcoming is not None else None
+                return reads
+
+            current = pending
+            yield job, chunk, take
+            if pending is current:  # its reads were not asked for: the next chunk all the same
+                take()
 
     def _bill_one_at_a_time(
         self,
-        chunks: Iterator[tuple[_RunJob, list[HouseholdFacts], _ChunkReads | None]],
+        chunks: Iterator[tuple[_RunJob, list[HouseholdFacts], Callable[[], _ChunkReads | None]]],
         summary: RunSummary,
         progress: RunProgress | None,
     ) -> None:
         """Each chunk computed and saved on this thread before the next (``pipelined`` off)."""
         done = 0
         for job, chunk, reads in chunks:
-            job.bill_chunk(chunk, reads, self.ledger.save)
+            job.bill_chunk(chunk, reads(), self.ledger.save)
             done += len(chunk)
             if progress is not None:
                 progress(done, summary.households)
 
     def _bill_pipelined(
         self,
-        chunks: Iterator[tuple[_RunJob, list[HouseholdFacts], _ChunkReads | None]],
+        chunks: Iterator[tuple[_RunJob, list[HouseholdFacts], Callable[[], _ChunkReads | None]]],
         summary: RunSummary,
         progress: RunProgress | None,
     ) -> None:
-        """Chunk N saved by the run's writer thread while this thread computes chunk N + 1.
+        """Chunk N saved by the run's writer thread while this thread waits for chunk N + 1's reads
+        and computes it.
 
         Every save is made while this thread holds the command lock exclusive (the writer saves on
         its behalf, as the one writer, in chunk order): no other command of the process runs
@@ -220,8 +228,7 @@ class BillingRuns:
 
         with _ChunkWriter(self.ledger) as writer:
             computed: _BilledChunk | None = None
-            while (upcoming := self._next_or_save(chunks, computed, writer)) is not None:
-                job, chunk, reads = upcoming
+            for job, chunk, reads in chunks:
                 previous, computed = computed, None
                 with self.ledger.command_lock:
                     households_saved, computed = job.bill_beside(chunk, reads, previous, writer)
@@ -230,21 +237,6 @@ class BillingRuns:
             if computed is not None:
                 self._save_last(computed, writer)
                 saved(len(computed.households))
-
-    def _next_or_save(
-        self,
-        chunks: Iterator[tuple[_RunJob, list[HouseholdFacts], _ChunkReads | None]],
-        computed: _BilledChunk | None,
-        writer: _ChunkWriter,
-    ) -> tuple[_RunJob, list[HouseholdFacts], _ChunkReads | None] | None:
-        """The next chunk and its reads (None: no more); when its reads fail, ``computed`` (the
-        chunk before it) is saved first, as it would have been one chunk at a time."""
-        try:
-            return next(chunks, None)
-        except Exception:
-            if computed is not None:
-                self._save_last(computed, writer)
-            raise
 
     def _save_last(self, computed: _BilledChunk, writer: _ChunkWriter) -> None:
         with self.ledger.command_lock:
@@ -519,18 +511,19 @@ class _RunJob:
     def bill_beside(
         self,
         households: Sequence[HouseholdFacts],
-        reads: _ChunkReads | None,
+        reads: Callable[[], _ChunkReads | None],
         previous: _BilledChunk | None,
         writer: _ChunkWriter,
     ) -> tuple[list[int], _BilledChunk | None]:
-        """Compute this chunk while ``writer`` saves ``previous`` (the chunk computed before it, of
-        any job of the run), under the command lock held exclusive by the caller. Returns how many
-        households each chunk saved meanwhile has (in order) and this chunk computed, out of the
-        aggregate cache, for the next call to save (None: it was billed and saved already)."""
+        """Wait for this chunk's ``reads`` and compute it while ``writer`` saves ``previous`` (the
+        chunk computed before it, of any job of the run), under the command lock held exclusive
+        by the caller. Returns how many households each chunk saved meanwhile has (in order) and
+        this chunk computed, out of the aggregate cache, for the next call to save (None: it was
+        billed and saved already)."""
         ledger = self.runs.ledger
         saving = writer.submit(previous) if previous is not None else None
         try:
-            billed = self._billed(households, reads, 1)
+            billed = self._billed(households, reads(), 1)
         except BaseException:
             if previous is not None and saving is not None:
                 # Not a save left running when the lock is let go: wait for it, its outcome lost
