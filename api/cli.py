@@ -100,6 +100,11 @@ class CommandsOnDemand(TyperGroup):
             command = super().get_command(ctx, cmd_name)
         return command
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and args[0] not in self.commands and args[0] not in COMMAND_MODULES:
+            self.list_commands(ctx)  # a name no command has: all of them, for "Did you mean …?"
+        return super().resolve_command(ctx, args)
+
     def list_commands(self, ctx: Any) -> list[str]:
         for module in dict.fromkeys(COMMAND_MODULES.values()):
             importlib.import_module(module)

@@ -6,6 +6,7 @@ that registers it, and each is found by name and listed by the help."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -83,3 +84,16 @@ def test_every_command_is_found_by_name_and_listed() -> None:
         assert f" {name} " in listed.output
         helped = runner.invoke(cli.app, [name, "--help"])
         assert helped.exit_code == 0, (name, helped.output)
+
+
+def test_a_misspelt_command_is_answered_with_the_near_names_of_every_module() -> None:
+    # In a fresh process: here the other tests may have loaded every module already.
+    finished = subprocess.run(
+        [sys.executable, "-c", "from api.cli import main; main()", "biling"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert finished.returncode == 2
+    assert "Did you mean 'billing'?" in finished.stderr + finished.stdout
