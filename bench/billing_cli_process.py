@@ -112,15 +112,18 @@ def summary_figures(summary: Any) -> dict[str, Any]:
     }
 
 
-def install_timers() -> None:
-    """Wrap the functions the command calls; imported here, so this module's own start is cheap."""
+def install_timers(command: list[str] | None = None) -> None:
+    """Wrap the functions the command calls; imported here, so this module's own start is cheap.
+    The billing commands' module only for a billing command (another command does not import it)."""
     import api.cli as cli
-    import api.cli_billing as cli_billing
     from application.billing_runs import BillingRuns
     from projections.runner import ProjectionRunner
 
     cli.bootstrap = _timed(cli.bootstrap, _record_store_opened)  # type: ignore[attr-defined]
-    cli_billing.notify_bills = _timed(cli_billing.notify_bills, _record_notices)  # type: ignore[attr-defined]
+    if command is None or command[:1] == ["billing"]:
+        import api.cli_billing as cli_billing
+
+        cli_billing.notify_bills = _timed(cli_billing.notify_bills, _record_notices)  # type: ignore[attr-defined]
     BillingRuns.run = _timed_run(BillingRuns.run)  # type: ignore[method-assign]
     ProjectionRunner.catch_up = _timed(ProjectionRunner.catch_up, _record_catch_up)  # type: ignore[method-assign]
 
@@ -128,7 +131,7 @@ def install_timers() -> None:
 def main(argv: list[str]) -> int:
     """Run the command of ``argv[1:]`` through the CLI app; write the timings to ``argv[0]``."""
     result_path, command = Path(argv[0]), argv[1:]
-    install_timers()
+    install_timers(command)
     from api.cli import app
 
     try:
