@@ -20,6 +20,7 @@ from domain.payment_terms import due_on
 from projections.balance_rows import BY_UUID_ORDER, insert_rows
 from projections.bulk_insert import ConvertedValues, RowsInserter
 from projections.id_lists import among
+from projections.plans import index_scans_preferred
 from projections.tables import (
     bills,
     household_credits,
@@ -72,23 +73,25 @@ def reallocate(connection: Connection, household_ids: Iterable[UUID]) -> None:
     """Recompute the allocation of each household from its rows and replace its allocation rows,
     open charges and credit."""
     ordered = sorted(set(household_ids), key=BY_UUID_ORDER)
-    for start in range(0, len(ordered), REALLOCATION_CHUNK):
-        chunk = ordered[start : start + REALLOCATION_CHUNK]
-        money = _money_of_households(connection, chunk)
-        connection.execute(
-            delete(payment_allocations).where(among(connection, payment_allocations.c.household_id, chunk))
-        )
-        connection.execute(delete(open_charges).where(among(connection, open_charges.c.household_id, chunk)))
-        connection.execute(delete(household_credits).where(among(connection, household_credits.c.household_id, chunk)))
-        allocation_rows: list[dict[str, Any]] = []
-        open_rows: list[dict[str, Any]] = []
-        credit_rows: list[dict[str, Any]] = []
-        for household_id in chunk:
-            _position_rows(household_id, money[household_id], allocation_rows, open_rows, credit_rows)
-        converted = ConvertedValues()
-        insert_rows(connection, _ALLOCATIONS, allocation_rows, converted)
-        insert_rows(connection, _OPEN_CHARGES, open_rows, converted)
-        insert_rows(connection, _CREDITS, credit_rows, converted)
+    with index_scans_preferred(connection):  # by household, never a scan of the whole table
+        for start in range(0, len(ordered), REALLOCATION_CHUNK):
+            _reallocate_chunk(connection, ordered[start : start + REALLOCATION_CHUNK])
+
+
+def _reallocate_chunk(connection: Connection, chunk: list[UUID]) -> None:
+    money = _money_of_households(connection, chunk)
+    connection.execute(delete(payment_allocations).where(among(connection, payment_allocations.c.household_id, chunk)))
+    connection.execute(delete(open_charges).where(among(connection, open_charges.c.household_id, chunk)))
+    connection.execute(delete(household_credits).where(among(connection, household_credits.c.household_id, chunk)))
+    allocation_rows: list[dict[str, Any]] = []
+    open_rows: list[dict[str, Any]] = []
+    credit_rows: list[dict[str, Any]] = []
+    for household_id in chunk:
+        _position_rows(household_id, money[household_id], allocation_rows, open_rows, credit_rows)
+    converted = ConvertedValues()
+    insert_rows(connection, _ALLOCATIONS, allocation_rows, converted)
+    insert_rows(connection, _OPEN_CHARGES, open_rows, converted)
+    insert_rows(connection, _CREDITS, credit_rows, converted)
 
 
 # The rows of a round by one statement each (COPY on PostgreSQL): ``insert_rows``.

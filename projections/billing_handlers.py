@@ -23,6 +23,7 @@ from projections.balance_batch import BalanceChange, rewrite_balances
 from projections.balance_rows import BY_UUID_ORDER, add_to_balance, insert_rows, json_text
 from projections.bulk_insert import ConvertedValues, RowsInserter
 from projections.id_lists import among
+from projections.plans import index_scans_preferred
 from projections.tables import (
     billing_periods,
     bills,
@@ -213,12 +214,13 @@ class BillBatchWriter:
     def _periods(self, period_ids: set[UUID]) -> dict[UUID, Any]:
         found: dict[UUID, Any] = {}
         ordered = sorted(period_ids, key=BY_UUID_ORDER)
-        for start in range(0, len(ordered), self.LOOKUP_CHUNK):
-            chunk = ordered[start : start + self.LOOKUP_CHUNK]
-            statement = select(billing_periods.c.period_id, *_PERIOD_COLUMNS).where(
-                among(self.connection, billing_periods.c.period_id, chunk)
-            )
-            found |= {row.period_id: row for row in self.connection.execute(statement)}
+        with index_scans_preferred(self.connection):  # a batch's periods by key, not a scan of them all
+            for start in range(0, len(ordered), self.LOOKUP_CHUNK):
+                chunk = ordered[start : start + self.LOOKUP_CHUNK]
+                statement = select(billing_periods.c.period_id, *_PERIOD_COLUMNS).where(
+                    among(self.connection, billing_periods.c.period_id, chunk)
+                )
+                found |= {row.period_id: row for row in self.connection.execute(statement)}
         return found
 
 
