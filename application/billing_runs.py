@@ -46,6 +46,13 @@ CHUNK_SIZE = 250
 # not a city's (3.8 MB for 10,000 households read up front, measured: 38 MB at 100,000).
 PAGE_SIZE = 5_000
 MAXIMUM_SAVE_ATTEMPTS = 3
+# Off on both backends: a chunk's save in a writer thread beside the next chunk's reads and compute
+# (``_ChunkWriter``) did not measurably shorten the settlement on the 2-core machine (issue 17,
+# ``python -m bench.billing_pipeline``): on a quiet machine a chunk's save is a few percent of the
+# run; under load no core is idle for the save's wait to overlap with, and the process spent a
+# little more CPU. The same bills, events and summary either way
+# (tests/integration/test_billing_run_pipeline.py).
+PIPELINED_SAVES = False
 # A city has 100,000–300,000 households (domain.md §10); a run refuses more than this.
 MAXIMUM_HOUSEHOLDS_PER_RUN = 1_000_000
 # How many households a refusal names; the count says how many there are in all.
@@ -120,7 +127,7 @@ class BillingRuns:
         billing: Billing,
         season_in_force: SeasonInForce = default_season,
         stored_events_of: StoredEventsOf | None = None,
-        pipelined: bool = True,
+        pipelined: bool = PIPELINED_SAVES,
     ) -> None:
         """``stored_events_of`` selects many aggregates' events in one read: a chunk's billing
         periods are then loaded together (without it, one by one). ``pipelined``: a chunk is

@@ -115,8 +115,9 @@ def test_the_pipelined_run_issues_what_one_chunk_at_a_time_issues(
 
 @pytest.fixture
 def five(container: Container, monkeypatch: pytest.MonkeyPatch) -> Container:
-    """Five households, one a chunk: five chunks, five saves."""
+    """Five households, one a chunk: five chunks, five saves, pipelined."""
     monkeypatch.setattr(billing_run_module, "CHUNK_SIZE", 1)
+    container.billing_runs.pipelined = True
     container.ledger.clock = lambda: AFTER_SEASON
     saved_at.clear()
     for number in range(1, 6):
