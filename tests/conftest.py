@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -17,6 +18,8 @@ from argon2 import PasswordHasher
 from eventsourcing.persistence import Transcoding
 from freezegun.api import FakeDate, FakeDatetime
 from hypothesis import HealthCheck, settings
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.pool import StaticPool
 
 from application.transcodings import add_transcoding
 from infrastructure import container as container_module
@@ -117,6 +120,20 @@ def postgres_settings(database: str) -> Settings:
         postgres_user=POSTGRES_USER,
         postgres_dbname=database,
     )
+
+
+@contextlib.contextmanager
+def migrated_postgres_engine() -> Iterator[Engine]:
+    """A fresh, migrated PostgreSQL store's read models over one connection (a StaticPool)."""
+    with fresh_postgres_database() as database:
+        settings_ = postgres_settings(database)
+        bootstrap(settings_).close()
+        host = f"{settings_.postgres_user}@{settings_.postgres_host}:{settings_.postgres_port}"
+        built = create_engine(f"postgresql+psycopg://{host}/{database}", poolclass=StaticPool)
+        try:
+            yield built
+        finally:
+            built.dispose()
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -12,15 +12,12 @@ from uuid import UUID
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Connection, Engine, create_engine, delete, insert, select
-from sqlalchemy.pool import StaticPool
+from sqlalchemy import Connection, Engine, delete, insert, select
 
-from infrastructure.container import bootstrap
 from projections.balance_batch import BalanceChange, read_and_replace_balances, rewrite_balances
 from projections.bulk_insert import ConvertedValues
 from projections.tables import balances
-from tests.conftest import postgres_settings
-from tests.services import fresh_postgres_database
+from tests.conftest import migrated_postgres_engine
 
 HOUSEHOLDS = [UUID(int=number) for number in (1, 2, 2**64, 2**127, 2**128 - 1)]
 AMOUNTS = st.builds(lambda cents: Decimal(cents).scaleb(-2), st.integers(-(10**9), 10**9))
@@ -64,15 +61,8 @@ CHANGES = st.dictionaries(
 @pytest.fixture(scope="module")
 def engine() -> Iterator[Engine]:
     """A migrated PostgreSQL store's read models over one connection."""
-    with fresh_postgres_database() as database:
-        settings_ = postgres_settings(database)
-        bootstrap(settings_).close()
-        host = f"{settings_.postgres_user}@{settings_.postgres_host}:{settings_.postgres_port}"
-        built = create_engine(f"postgresql+psycopg://{host}/{database}", poolclass=StaticPool)
-        try:
-            yield built
-        finally:
-            built.dispose()
+    with migrated_postgres_engine() as built:
+        yield built
 
 
 def _after(connection: Connection, before: list[dict[str, Any]], write: Any) -> list[tuple[Any, ...]]:

@@ -7,30 +7,20 @@ from collections.abc import Iterator
 from uuid import UUID
 
 import pytest
-from sqlalchemy import Engine, create_engine, delete, insert, text
-from sqlalchemy.pool import StaticPool
+from sqlalchemy import Engine, delete, insert, text
 
-from infrastructure.container import bootstrap
 from projections.id_lists import among
 from projections.plans import index_scans_preferred
 from projections.tables import payment_allocations
-from tests.conftest import postgres_settings
-from tests.services import fresh_postgres_database
+from tests.conftest import migrated_postgres_engine
 
 HOUSEHOLDS = [UUID(int=number + 1) for number in range(2_000)]
 
 
 @pytest.fixture
 def engine() -> Iterator[Engine]:
-    with fresh_postgres_database() as database:
-        settings = postgres_settings(database)
-        bootstrap(settings).close()
-        host = f"{settings.postgres_user}@{settings.postgres_host}:{settings.postgres_port}"
-        built = create_engine(f"postgresql+psycopg://{host}/{database}", poolclass=StaticPool)
-        try:
-            yield built
-        finally:
-            built.dispose()
+    with migrated_postgres_engine() as built:
+        yield built
 
 
 def _plan(connection: object, statement: object) -> str:
