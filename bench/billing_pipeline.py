@@ -100,11 +100,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sqlite-city", type=Path, help="a kept SQLite city (its DIR-prepaid is used)")
     parser.add_argument("--database", help="a kept PostgreSQL city (its NAME_prepaid is used)")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--only", choices=("pipelined", "one-at-a-time"), help="one way only (a tree without the pipeline)"
+    )
     arguments = parser.parse_args(argv)
     print(f"load {os.getloadavg()[0]:.1f} at {time.strftime('%H:%M:%S')}", flush=True)
     for number in range(1, arguments.rounds + 1):
         order = (True, False) if number % 2 else (False, True)
         for pipelined in order:
+            if arguments.only is not None and pipelined != (arguments.only == "pipelined"):
+                continue
             label = "pipelined" if pipelined else "one at a time"
             with _copy(arguments) as settings:
                 figures = _timed_run(settings, pipelined)
