@@ -48,11 +48,11 @@ PAGE_SIZE = 5_000
 MAXIMUM_SAVE_ATTEMPTS = 3
 # Off on both backends: a chunk's save in a writer thread beside the next chunk's reads and compute
 # (``_ChunkWriter``) did not shorten the settlement on the 2-core machine (issue 17, ``python -m
-# bench.billing_pipeline``, 10,000 households, load ~2.6, three runs each: PostgreSQL 36.9 s
-# against 35.1 s one chunk at a time, SQLite 40.1 against 40.3 s; the process's CPU up to 5 %
-# more). The run thread stops waiting on the save and waits on the next chunk's reads instead;
-# SQLite's run is bound by the GIL at about one core. The same bills, events and summary either
-# way (tests/integration/test_billing_run_pipeline.py).
+# bench.billing_pipeline``, 10,000 households, the run alone: at load 1.2, two runs each,
+# PostgreSQL 22.7 s against 22.5 s one chunk at a time, SQLite 26.4 against 24.7 s; at load ~2.6,
+# three each, 36.9 against 35.1 s and 40.1 against 40.3 s). The run thread stops waiting on the
+# save and waits on the next chunk's reads instead; SQLite's run is bound by the GIL at about one
+# core. The same bills, events and summary either way (tests/integration/test_billing_run_pipeline.py).
 PIPELINED_SAVES = False
 # A city has 100,000–300,000 households (domain.md §10); a run refuses more than this.
 MAXIMUM_HOUSEHOLDS_PER_RUN = 1_000_000
