@@ -10,16 +10,12 @@ not cover) are exceptions in the summary; the others are billed.
 from __future__ import annotations
 
 import calendar
-import queue
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import suppress
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
-from types import TracebackType
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -29,7 +25,6 @@ from application.authorization import Permission, Principal
 from application.billing import Billing, TariffInForce
 from application.billing_inputs import BillingInputs, HouseholdFacts, HouseholdSeasonRecord, SuspensionSpan
 from application.bulk_loads import StoredEventsOf, load_many
-from application.ledger import HeatLedger
 from domain import ids
 from domain.billing import BillKind, MeterEvidence, MonthInputs, SegmentInputs, SettlementInputs
 from domain.billing_period import BillingPeriod, IssuedBill
@@ -46,14 +41,6 @@ CHUNK_SIZE = 250
 # not a city's (3.8 MB for 10,000 households read up front, measured: 38 MB at 100,000).
 PAGE_SIZE = 5_000
 MAXIMUM_SAVE_ATTEMPTS = 3
-# Off on both backends: a chunk's save in a writer thread beside the next chunk's reads and compute
-# (``_ChunkWriter``) did not shorten the settlement on the 2-core machine (issue 17, ``python -m
-# bench.billing_pipeline``, 10,000 households, the run alone: at load 1.2, two runs each,
-# PostgreSQL 22.7 s against 22.5 s one chunk at a time, SQLite 26.4 against 24.7 s; at load ~2.6,
-# three each, 36.9 against 35.1 s and 40.1 against 40.3 s). The run thread stops waiting on the
-# save and waits on the next chunk's reads instead; SQLite's run is bound by the GIL at about one
-# core. The same bills, events and summary either way (tests/integration/test_billing_run_pipeline.py).
-PIPELINED_SAVES = False
 # A city has 100,000–300,000 households (domain.md §10); a run refuses more than this.
 MAXIMUM_HOUSEHOLDS_PER_RUN = 1_000_000
 # How many households a refusal names; the count says how many there are in all.
@@ -128,18 +115,14 @@ class BillingRuns:
         billing: Billing,
         season_in_force: SeasonInForce = default_season,
         stored_events_of: StoredEventsOf | None = None,
-        pipelined: bool = PIPELINED_SAVES,
     ) -> None:
         """``stored_events_of`` selects many aggregates' events in one read: a chunk's billing
-        periods are then loaded together (without it, one by one). ``pipelined``: a chunk is
-        saved by the run's writer thread while the next is computed (else each chunk is
-        computed and saved before the next: the same bills, events and summary)."""
+        periods are then loaded together (without it, one by one)."""
         self.billing = billing
         self.ledger = billing.ledger
         self.inputs = billing.inputs
         self.season_in_force = season_in_force
         self.stored_events_of = stored_events_of
-        self.pipelined = pipelined
 
     def run(
         self,
@@ -157,6 +140,7 @@ class BillingRuns:
         context = CommandContext(principal.name, reason, summary.run_id)
         # Every group's checks come before anything is booked: a run proceeds whole or not at all.
         jobs = self._checked_jobs(request, today, context, summary)
+        done = 0
         # The next chunk's bulk reads are made in a thread while this one is computed and saved:
         # the database works while Python computes. The read models catch up once when the run
         # ends, not after each chunk's save (where the ledger catches up after saves): the chunks'
@@ -165,90 +149,21 @@ class BillingRuns:
             self.ledger.after_save_hooks_deferred(),
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="billing-reads") as reader,
         ):
-            chunks = self._read_ahead(reader, self._chunks(request, jobs))
-            if self.pipelined:
-                self._bill_pipelined(chunks, summary, progress)
-            else:
-                self._bill_one_at_a_time(chunks, summary, progress)
-        return summary
-
-    @staticmethod
-    def _read_ahead(
-        reader: ThreadPoolExecutor, chunks: Iterator[tuple[_RunJob, list[HouseholdFacts]]]
-    ) -> Iterator[tuple[_RunJob, list[HouseholdFacts], Callable[[], _ChunkReads | None]]]:
-        """The chunks, each with a call that waits for its reads (made in ``reader``) and then
-        starts the next chunk's: one chunk's reads ahead, memory bounded by the chunk."""
-        upcoming = next(chunks, None)
-        pending = reader.submit(upcoming[0].read, upcoming[1]) if upcoming is not None else None
-        while upcoming is not None:
-            job, chunk = upcoming
-            assert pending is not None
-
-            def take(current: Future[_ChunkReads | None] = pending) -> _ChunkReads | None:
-                nonlocal upcoming, pending
-                reads = current.result()
+            chunks = self._chunks(request, jobs)
+            upcoming = next(chunks, None)
+            pending = reader.submit(upcoming[0].read, upcoming[1]) if upcoming is not None else None
+            while upcoming is not None:
+                job, chunk = upcoming
+                assert pending is not None
+                reads = pending.result()
                 upcoming = next(chunks, None)
-                pending = reader.submit(upcoming[0].read, upcoming[1]) if upcoming is not None else None
-                return reads
-
-            current = pending
-            yield job, chunk, take
-            if pending is current:  # its reads were not asked for: the next chunk all the same
-                take()
-
-    def _bill_one_at_a_time(
-        self,
-        chunks: Iterator[tuple[_RunJob, list[HouseholdFacts], Callable[[], _ChunkReads | None]]],
-        summary: RunSummary,
-        progress: RunProgress | None,
-    ) -> None:
-        """Each chunk computed and saved on this thread before the next (``pipelined`` off)."""
-        done = 0
-        for job, chunk, reads in chunks:
-            job.bill_chunk(chunk, reads(), self.ledger.save)
-            done += len(chunk)
-            if progress is not None:
-                progress(done, summary.households)
-
-    def _bill_pipelined(
-        self,
-        chunks: Iterator[tuple[_RunJob, list[HouseholdFacts], Callable[[], _ChunkReads | None]]],
-        summary: RunSummary,
-        progress: RunProgress | None,
-    ) -> None:
-        """Chunk N saved by the run's writer thread while this thread waits for chunk N + 1's reads
-        and computes it.
-
-        Every save is made while this thread holds the command lock exclusive (the writer saves on
-        its behalf, as the one writer, in chunk order): no other command of the process runs
-        while a chunk's periods are changed or saved, as when both were done here. A chunk
-        computed but not yet saved is out of the aggregate cache while the lock is free between
-        chunks (other commands load the stored period, and a change they save meanwhile makes the
-        chunk's save fail its version check: it is billed again from a fresh load). A chunk's
-        counts reach the summary, and its households the progress, once its save succeeded."""
-        done = 0
-
-        def saved(households: int) -> None:
-            nonlocal done
-            done += households
-            if progress is not None:
-                progress(done, summary.households)
-
-        with _ChunkWriter(self.ledger) as writer:
-            computed: _BilledChunk | None = None
-            for job, chunk, reads in chunks:
-                previous, computed = computed, None
-                with self.ledger.command_lock:
-                    households_saved, computed = job.bill_beside(chunk, reads, previous, writer)
-                for households in households_saved:
-                    saved(households)
-            if computed is not None:
-                self._save_last(computed, writer)
-                saved(len(computed.households))
-
-    def _save_last(self, computed: _BilledChunk, writer: _ChunkWriter) -> None:
-        with self.ledger.command_lock:
-            computed.job.finish(computed, writer.submit(computed), writer)
+                if upcoming is not None:
+                    pending = reader.submit(upcoming[0].read, upcoming[1])
+                job.bill_chunk(chunk, reads)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, summary.households)
+        return summary
 
     def _pages(self, community: str | None) -> Iterator[list[HouseholdFacts]]:
         """The scope's households in pages of ``PAGE_SIZE`` by account number (a keyset read: each
@@ -473,128 +388,49 @@ class _RunJob:
             return None
         return list(self.runs.stored_events_of(self._period_ids(households)))
 
-    def bill_chunk(
-        self,
-        households: Sequence[HouseholdFacts],
-        reads: _ChunkReads | None = None,
-        save: Callable[..., object] | None = None,
-        first_attempt: int = 1,
-    ) -> None:
+    def bill_chunk(self, households: Sequence[HouseholdFacts], reads: _ChunkReads | None = None) -> None:
         """Bill a chunk in one atomic save, retried from fresh state when another writer interferes.
 
         Every input of a chunk is read at one position of the notification log, recorded on its
         bills: when the read models moved on while the chunk read them (a worker caught up
         meanwhile), the chunk is read again, so a bill names exactly what it was computed from.
         ``reads`` made ahead at one position are used as they are unless the chunk needed a read
-        they did not make (then the position must not have moved since, as for its own reads).
-        ``save`` saves the chunk's periods (the ledger's, or the run's writer's); ``first_attempt``
-        above 1: a chunk whose first attempt failed elsewhere (its save in the writer)."""
+        they did not make (then the position must not have moved since, as for its own reads)."""
         ledger = self.runs.ledger
-        save = save or ledger.save
-        for attempt in range(first_attempt, MAXIMUM_SAVE_ATTEMPTS + 1):
+        for attempt in range(1, MAXIMUM_SAVE_ATTEMPTS + 1):
             with ledger.command_lock:
-                billed = self._billed(households, reads if attempt == 1 else None, attempt)
-                if billed is None:
-                    continue
+                periods: list[BillingPeriod] = []
+                outcome = _ChunkOutcome()
+                ahead = reads if attempt == 1 else None
                 try:
-                    if billed.outcome.changed:
-                        save(*billed.outcome.changed)
+                    position = ahead.position if ahead is not None else self.runs.inputs.position()
+                    if self.month is not None:
+                        self.building_gj_per_m2 = _building_averages(self, self._buildings_of(households))
+                    read_now = self._bill_each(households, periods, outcome, position, ahead)
+                    moved = read_now and self.runs.inputs.position() != position
+                    if moved and attempt < MAXIMUM_SAVE_ATTEMPTS:
+                        ledger.evict(periods)
+                        continue
+                    if outcome.changed:
+                        ledger.save(*outcome.changed)
                 except IntegrityError:
-                    ledger.evict(billed.periods)
+                    ledger.evict(periods)
                     if attempt == MAXIMUM_SAVE_ATTEMPTS:
-                        raise _contended() from None
+                        raise ConflictError(
+                            "the billing periods kept changing while the run saved them; run it again",
+                            message_key="run_contended",
+                        ) from None
                     continue
                 except BaseException:
-                    ledger.evict(billed.periods)
+                    ledger.evict(periods)
                     raise
                 # Saved (or unchanged): the run needs none of them again, and a city's periods
                 # left in the aggregate cache held up to 27 MB per 1,000 households until the
                 # cache was full (issue 17: memory bounded by the chunk, not the city). A later
                 # load rebuilds them from their few events.
-                ledger.evict(billed.periods)
-            billed.outcome.add_to(self.summary)
+                ledger.evict(periods)
+            outcome.add_to(self.summary)
             return
-        raise AssertionError("unreachable: the last attempt saves or raises")
-
-    def bill_beside(
-        self,
-        households: Sequence[HouseholdFacts],
-        reads: Callable[[], _ChunkReads | None],
-        previous: _BilledChunk | None,
-        writer: _ChunkWriter,
-    ) -> tuple[list[int], _BilledChunk | None]:
-        """Wait for this chunk's ``reads`` and compute it while ``writer`` saves ``previous`` (the
-        chunk computed before it, of any job of the run), under the command lock held exclusive
-        by the caller. Returns how many households each chunk saved meanwhile has (in order) and
-        this chunk computed, out of the aggregate cache, for the next call to save (None: it was
-        billed and saved already)."""
-        ledger = self.runs.ledger
-        saving = writer.submit(previous) if previous is not None else None
-        try:
-            billed = self._billed(households, reads(), 1)
-        except BaseException:
-            if previous is not None and saving is not None:
-                # Not a save left running when the lock is let go: wait for it, its outcome lost
-                # with the run's (it stops here; whole chunks saved, as one at a time).
-                with suppress(BaseException):
-                    saving.result()
-                ledger.evict(previous.periods)
-            raise
-        saved: list[int] = []
-        try:
-            if previous is not None and saving is not None:
-                previous.job.finish(previous, saving, writer)
-                saved.append(len(previous.households))
-        except BaseException:
-            if billed is not None:
-                ledger.evict(billed.periods)
-            raise
-        if billed is None:  # the read models moved while it read: read and billed again, now
-            self.bill_chunk(households, None, writer.save, first_attempt=2)
-            saved.append(len(households))
-            return saved, None
-        # Unsaved changes stay out of the cache while the lock is free: another command would
-        # load them (a copy with the pending events) as if stored. The chunk holds its periods.
-        ledger.evict(billed.periods)
-        return saved, billed
-
-    def finish(self, billed: _BilledChunk, saving: Future[None], writer: _ChunkWriter) -> None:
-        """Wait for ``billed``'s save and count it into the summary; when another writer changed
-        one of its periods meanwhile (the save's version check), bill it again from fresh state,
-        saved before any later chunk. Any other failure of the save stops the run."""
-        ledger = self.runs.ledger
-        try:
-            saving.result()
-        except IntegrityError:
-            ledger.evict(billed.periods)
-            self.bill_chunk(billed.households, None, writer.save, first_attempt=2)
-            return
-        finally:
-            ledger.evict(billed.periods)  # saved periods go back into the cache: out again
-        billed.outcome.add_to(self.summary)
-
-    def _billed(
-        self, households: Sequence[HouseholdFacts], ahead: _ChunkReads | None, attempt: int
-    ) -> _BilledChunk | None:
-        """The chunk's bills computed into its periods (loaded into the aggregate cache and
-        changed there: the caller holds the command lock exclusive), not saved; None when it read
-        the read models itself and they moved meanwhile, and attempts are left (nothing kept)."""
-        ledger = self.runs.ledger
-        periods: list[BillingPeriod] = []
-        outcome = _ChunkOutcome()
-        try:
-            position = ahead.position if ahead is not None else self.runs.inputs.position()
-            if self.month is not None:
-                self.building_gj_per_m2 = _building_averages(self, self._buildings_of(households))
-            read_now = self._bill_each(households, periods, outcome, position, ahead)
-            moved = read_now and self.runs.inputs.position() != position
-        except BaseException:
-            ledger.evict(periods)
-            raise
-        if moved and attempt < MAXIMUM_SAVE_ATTEMPTS:
-            ledger.evict(periods)
-            return None
-        return _BilledChunk(self, households, periods, outcome)
 
     def _buildings_of(self, households: Sequence[HouseholdFacts]) -> list[HouseholdFacts]:
         """Every household of the scope in the buildings of ``households``."""
@@ -756,79 +592,6 @@ class _ChunkOutcome:
             summary.count(bill)
         summary.already_issued += self.already_issued
         summary.exceptions.extend(self.exceptions)
-
-
-@dataclass(frozen=True)
-class _BilledChunk:
-    """A chunk computed and not yet saved: its periods (with their new events) and its outcome."""
-
-    job: _RunJob
-    households: Sequence[HouseholdFacts]
-    periods: list[BillingPeriod]
-    outcome: _ChunkOutcome
-
-
-def _contended() -> ConflictError:
-    return ConflictError(
-        "the billing periods kept changing while the run saved them; run it again", message_key="run_contended"
-    )
-
-
-class _ChunkWriter:
-    """A billing run's one writer: the chunks' saves in a thread of their own, one at a time, in the
-    order submitted, while the run's thread computes the next chunk (the save's inserts and its
-    wait on the database overlap that work). The run's thread holds the command lock exclusive
-    from submitting a save until it has its outcome: the writer saves on its behalf. Its saves
-    defer the after-save hooks until it closes (then once, in its thread, also when the run
-    failed), as the run's own thread does."""
-
-    def __init__(self, ledger: HeatLedger) -> None:
-        self.ledger = ledger
-        self._tasks: queue.SimpleQueue[tuple[list[BillingPeriod], Future[None]] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._work, name="billing-writes", daemon=True)
-        self._closing_error: BaseException | None = None
-
-    def __enter__(self) -> _ChunkWriter:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self._tasks.put(None)
-        self._thread.join()
-        if self._closing_error is not None and error is None:
-            raise self._closing_error
-
-    def submit(self, billed: _BilledChunk) -> Future[None]:
-        """Save ``billed``'s changed periods after what was submitted before; its future."""
-        return self._submit(billed.outcome.changed)
-
-    def save(self, *periods: BillingPeriod) -> None:
-        """Save ``periods`` after what was submitted before, and wait for it."""
-        self._submit(list(periods)).result()
-
-    def _submit(self, periods: list[BillingPeriod]) -> Future[None]:
-        future: Future[None] = Future()
-        if not periods:
-            future.set_result(None)
-            return future
-        self._tasks.put((periods, future))
-        return future
-
-    def _work(self) -> None:
-        try:
-            with self.ledger.after_save_hooks_deferred():
-                while (task := self._tasks.get()) is not None:
-                    periods, future = task
-                    try:
-                        self.ledger.save(*periods)
-                    except BaseException as error:  # the run's thread raises it
-                        future.set_exception(error)
-                    else:
-                        future.set_result(None)
-        except BaseException as error:  # the after-save hooks': raised when the writer closes
-            self._closing_error = error
 
 
 class _ChunkReaders:

@@ -33,14 +33,11 @@ def test_periods_selected_ahead_are_used(billed: Container, monkeypatch: pytest.
     assert selections == [1, 1], "one selection a chunk, made ahead"
 
 
-@pytest.mark.parametrize("pipelined", [True, False], ids=["pipelined", "one-at-a-time"])
 def test_a_stale_selection_is_billed_again_from_a_fresh_load(
     billed: Container,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
-    pipelined: bool,
 ) -> None:
     monkeypatch.setattr(billing_run_module, "CHUNK_SIZE", 1)
-    monkeypatch.setattr(billed.billing_runs, "pipelined", pipelined)
     run(billed, BillKind.PREPAYMENT)
     # Stale in the worst way: the selection made ahead finds none of the periods the prepayment
     # opened, so the chunk opens a new one, whose save collides with the stored period.
@@ -56,10 +53,7 @@ def test_a_stale_selection_is_billed_again_from_a_fresh_load(
     settlement = run(billed, BillKind.SETTLEMENT)
     assert settlement.exceptions == []
     # Each chunk: a first attempt from the stale selection, refused at its save, then a fresh one.
-    # Pipelined, the second chunk's first attempt is computed while the first one's save (in the
-    # writer thread) is refused; the first is billed again and saved before the second.
-    once_each = [True, True, False, False] if pipelined else [True, False, True, False]
-    assert attempts == once_each or attempts == [True, False, False]
+    assert attempts == [True, False, True, False] or attempts == [True, False, False]
     assert (settlement.bills_issued, settlement.credited_yuan) == (2, D("-35.02") + D("-697.91"))
     for account in ("A-1", "A-2"):
         period = billed.billing.period(account, SEASON)
