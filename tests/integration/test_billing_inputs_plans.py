@@ -8,16 +8,13 @@ from collections.abc import Iterator
 from datetime import date
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.pool import StaticPool
+from sqlalchemy import Engine, text
 
 from domain import ids
 from domain.season import Season
-from infrastructure.container import bootstrap
 from projections import billing_inputs
 from projections.billing_inputs import SqlBillingInputs
-from tests.conftest import postgres_settings
-from tests.services import fresh_postgres_database
+from tests.conftest import migrated_postgres_engine
 
 SETTINGS = ("jit", "max_parallel_workers_per_gather", "work_mem")
 SERIAL = {"jit": "off", "max_parallel_workers_per_gather": "0", "work_mem": "32MB"}
@@ -27,17 +24,8 @@ SERIAL = {"jit": "off", "max_parallel_workers_per_gather": "0", "work_mem": "32M
 def one_connection_engine() -> Iterator[Engine]:
     """A migrated PostgreSQL store's read models over one connection, so the reads and the checks
     share it (a pool of several could hand the check another one)."""
-    with fresh_postgres_database() as database:
-        settings = postgres_settings(database)
-        bootstrap(settings).close()
-        engine = create_engine(
-            f"postgresql+psycopg://{settings.postgres_user}@{settings.postgres_host}:{settings.postgres_port}/{database}",
-            poolclass=StaticPool,
-        )
-        try:
-            yield engine
-        finally:
-            engine.dispose()
+    with migrated_postgres_engine() as engine:
+        yield engine
 
 
 def _shown(engine: Engine) -> dict[str, str]:

@@ -32,20 +32,17 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
-    create_engine,
     delete,
     insert,
 )
 from sqlalchemy.exc import DataError
-from sqlalchemy.pool import StaticPool
 
 import projections
-from infrastructure.container import bootstrap
 from projections.balance_rows import json_text
 from projections.bulk_insert import ConvertedValues, RowsInserter
 from projections.types import ScaledDecimal, UtcDateTime
-from tests.conftest import postgres_settings
-from tests.services import fresh_postgres_database
+from tests.conftest import migrated_postgres_engine
+from tests.integration.test_bulk_insert import scaled
 
 
 def _written_tables() -> list[Table]:
@@ -77,20 +74,13 @@ def aware_datetimes(draw: st.DrawFn) -> datetime:
     return moment.replace(tzinfo=UTC).astimezone(draw(st.sampled_from(ZONES)))
 
 
-def _scaled(scale: int) -> st.SearchStrategy[Decimal]:
-    """Decimals with at most ``scale`` decimals written with varying exponents (1.5 and 1.50)."""
-    return st.builds(
-        lambda units, shown: Decimal(units).scaleb(-shown), st.integers(-(10**9), 10**9), st.integers(0, scale)
-    )
-
-
 def _values_of(column: Column[Any]) -> st.SearchStrategy[Any]:
     """Values a row of the ledger may hold in ``column`` (by its type: every type a writer's
     table has must be known here, or the test fails)."""
     column_type = column.type
     strategy: st.SearchStrategy[Any]
     if isinstance(column_type, ScaledDecimal):
-        strategy = _scaled(column_type.scale)
+        strategy = scaled(column_type.scale)
     elif isinstance(column_type, UtcDateTime):
         strategy = aware_datetimes()
     elif isinstance(column_type, Uuid):
@@ -148,17 +138,8 @@ def _key_text(value: Any) -> str:
 @pytest.fixture(scope="module")
 def engine() -> Iterator[Engine]:
     """A migrated PostgreSQL store's read models over one connection."""
-    with fresh_postgres_database() as database:
-        settings_ = postgres_settings(database)
-        bootstrap(settings_).close()
-        built = create_engine(
-            f"postgresql+psycopg://{settings_.postgres_user}@{settings_.postgres_host}:{settings_.postgres_port}/{database}",
-            poolclass=StaticPool,
-        )
-        try:
-            yield built
-        finally:
-            built.dispose()
+    with migrated_postgres_engine() as built:
+        yield built
 
 
 def _stored(connection: Connection, table: Table) -> list[str]:
