@@ -33,21 +33,36 @@ Timed, in this order, each on the same store:
    the share of the rebuild the rows' writing alone needs.
 
 The machine may be shared: each timed step prints its CPU seconds beside its wall seconds (the
-process's own; on PostgreSQL the server's work is not in it). PostgreSQL is used when it answers at
-127.0.0.1:5432 (trust auth, user postgres), as in ``bench.ingest``. Figures only: nothing is asserted.
+process's own and its children's); on PostgreSQL the server processes connected to the store are
+sampled while a step runs (``bench.billing_as_run.ServerCpu``) and their CPU seconds printed beside.
+PostgreSQL is used when it answers at 127.0.0.1:5432 (trust auth, user postgres), as in
+``bench.ingest``. Figures only: nothing is asserted.
+
+Larger stores (``--households 3000``: about 480,000 events) take minutes to set up. With ``--keep
+DIR`` the built season is kept (SQLite in ``DIR/season-N-D``, PostgreSQL in the database
+``--keep-database`` names, else ``rebuild_season_N_D``, built without the WAL flush as
+``bench.kept_store`` does) and reused by later runs with the same ``--keep``: each run times its
+steps on a copy of it (``bench.billing.copied_store``). ``--only`` times some steps alone (e.g.
+``--only as-run,split-as-run``). With ``CODE_ROOT=/path/to/checkout`` the fresh processes import that
+checkout's modules first (a before-and-after pair on the same store: ``git archive HEAD | tar -x -C
+DIR``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -74,11 +89,14 @@ from bench.billing import (
     area_of,
     changes_owner,
     cli_environment,
+    copied_store,
     is_suspended,
     register_by_commands,
     serial_of,
 )
+from bench.billing_as_run import ServerCpu
 from bench.ingest import _progress, backends_to_measure, bench_console, store_settings
+from bench.kept_store import ensure_kept_city
 from domain.billing import BillKind
 from domain.payment import PaymentChannel
 from domain.readings import ReadingValues
@@ -86,13 +104,14 @@ from domain.tariff import CITY_SCOPE
 from domain.values import CustomerClass, ReadingSource
 from infrastructure.container import Container, bootstrap
 from infrastructure.parallel_rebuild import StoreOpener, rebuild_split
-from infrastructure.settings import Backend, Settings
+from infrastructure.settings import Backend, Environment, Settings
 from projections.ledger_projection import LedgerProjection
 from projections.tables import projection_tracking
 
 FIRST_DAY = SEASON.first_day
 PAYMENT_YUAN = Decimal("1200.00")
 RESULT_PREFIX = "CATCH-UP RESULT "
+STEPS = ("as-run", "split-as-run", "catch-up", "warm", "split-warm", "raw")
 
 
 def pays(number: int) -> bool:
@@ -177,13 +196,59 @@ def _catch_up(container: Container, progress: Progress, description: str) -> int
     )
 
 
-def build_season(settings: Settings, households: int, days: int, progress: Progress, label: str) -> None:
+def build_season(settings: Settings, households: int, days: int, progress: Progress, label: str) -> float:
+    """The season set up on the store of ``settings``; its wall seconds."""
+    started = time.perf_counter()
     container = bootstrap(settings.model_copy(update={"catch_up_after_command": False}))
     try:
         container.ledger.clock = lambda: AFTER_SEASON
         set_up(container, households, days, progress, label)
     finally:
         container.close()
+    return time.perf_counter() - started
+
+
+@dataclass(frozen=True)
+class Keep:
+    """Where a built season is kept between runs (``--keep``): SQLite in ``folder``/season-N-D,
+    PostgreSQL in the database ``database`` (or ``rebuild_season_N_D``)."""
+
+    folder: Path
+    database: str | None = None
+
+    def sqlite_season(self, households: int, days: int) -> Path:
+        return self.folder / f"season-{households}-{days}"
+
+    def postgres_season(self, households: int, days: int) -> str:
+        return self.database or f"rebuild_season_{households}_{days}"
+
+
+@contextmanager
+def season_store(
+    backend: Backend, households: int, days: int, scratch: Path, progress: Progress, keep: Keep | None
+) -> Iterator[Settings]:
+    """A store holding the season, for the timed steps to change: built in ``scratch``, or a copy
+    of the kept season (built first when it is missing or was left half-built)."""
+    label = backend.value
+    if keep is None:
+        with store_settings(backend, scratch, "season") as store:
+            build_season(store, households, days, progress, label)
+            yield store
+        return
+    if backend is Backend.SQLITE:
+        kept = Settings(environment=Environment.TEST, backend=backend, data_dir=keep.sqlite_season(households, days))
+        ready = kept.data_dir.with_name(kept.data_dir.name + ".ready")
+        if not ready.exists():
+            shutil.rmtree(kept.data_dir, ignore_errors=True)
+            build_season(kept, households, days, progress, label)
+            ready.touch()
+    else:
+        kept, _ = ensure_kept_city(
+            keep.postgres_season(households, days),
+            lambda settings: build_season(settings, households, days, progress, label),
+        )
+    with copied_store(kept, scratch, "run") as store:
+        yield store
 
 
 # -- the timed steps --------------------------------------------------------------------------
@@ -198,6 +263,7 @@ class Timed:
     wall_seconds: float
     cpu_seconds: float
     parts: tuple[tuple[str, float], ...] = ()
+    server_cpu_seconds: float | None = None  # PostgreSQL's processes on the store, when sampled
 
     @property
     def rate(self) -> float:
@@ -213,16 +279,27 @@ def _children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _spawn(command: list[str], settings: Settings, scratch: Path, name: str) -> tuple[float, float]:
-    """Run ``command`` in a new interpreter on the store of ``settings``: its wall and CPU seconds."""
+def server_cpu(settings: Settings) -> AbstractContextManager[ServerCpu | None]:
+    """The PostgreSQL server processes on the store sampled while the block runs (None on SQLite)."""
+    if settings.backend is Backend.POSTGRES:
+        return ServerCpu(settings.postgres_dbname)
+    return nullcontext()
+
+
+def _spawn(command: list[str], settings: Settings, scratch: Path, name: str) -> tuple[float, float, float | None]:
+    """Run ``command`` in a new interpreter on the store of ``settings`` (``CODE_ROOT``'s modules
+    first when it is set): its wall and CPU seconds, and the PostgreSQL server's CPU seconds."""
     log_path = scratch / f"{name}.log"
-    with log_path.open("w", encoding="utf-8") as log:
+    environment = cli_environment(settings)
+    if os.environ.get("CODE_ROOT"):
+        environment["PYTHONPATH"] = os.environ["CODE_ROOT"] + os.pathsep + environment["PYTHONPATH"]
+    with log_path.open("w", encoding="utf-8") as log, server_cpu(settings) as server:
         cpu_before, started = _children_cpu_seconds(), time.perf_counter()
-        finished = subprocess.run(command, env=cli_environment(settings), cwd=scratch, stdout=log, stderr=log)
+        finished = subprocess.run(command, env=environment, cwd=scratch, stdout=log, stderr=log)
         wall, cpu = time.perf_counter() - started, _children_cpu_seconds() - cpu_before
     if finished.returncode != 0:
         raise RuntimeError(f"{name} failed ({finished.returncode}):\n{log_path.read_text(encoding='utf-8')[-3000:]}")
-    return wall, cpu
+    return wall, cpu, None if server is None else server.seconds
 
 
 def rebuild_as_run(settings: Settings, events: int, scratch: Path) -> Timed:
@@ -230,7 +307,7 @@ def rebuild_as_run(settings: Settings, events: int, scratch: Path) -> Timed:
     result_path = scratch / "rebuild.json"
     command = [sys.executable, "-m", "bench.billing_cli_process", str(result_path), "projections", "rebuild"]
     spawned_at = time.time()
-    wall, cpu = _spawn(command, settings, scratch, "rebuild")
+    wall, cpu, server = _spawn(command, settings, scratch, "rebuild")
     figures = json.loads(result_path.read_text(encoding="utf-8"))
     startup = figures["store_opened_at"] - spawned_at
     rebuild = figures["catch_up_seconds"]  # rebuild = empty the tables, then catch up from zero
@@ -239,7 +316,7 @@ def rebuild_as_run(settings: Settings, events: int, scratch: Path) -> Timed:
         ("hash chain verified, tables emptied, the rest", wall - startup - rebuild),
         ("catch-up from zero (the rebuild proper)", rebuild),
     )
-    return Timed("`heatledger projections rebuild`, fresh process", events, wall, cpu, parts)
+    return Timed("`heatledger projections rebuild`, fresh process", events, wall, cpu, parts, server)
 
 
 def split_rebuild_as_run(settings: Settings, events: int, scratch: Path, processes: int) -> Timed:
@@ -249,14 +326,15 @@ def split_rebuild_as_run(settings: Settings, events: int, scratch: Path, process
     command = [sys.executable, "-m", "bench.billing_cli_process", str(result_path), "projections", "rebuild"]
     command += ["--processes", str(processes)]
     spawned_at = time.time()
-    wall, cpu = _spawn(command, settings, scratch, "rebuild-split")
+    wall, cpu, server = _spawn(command, settings, scratch, "rebuild-split")
     figures = json.loads(result_path.read_text(encoding="utf-8"))
     startup = figures["store_opened_at"] - spawned_at
     parts = (
         ("start-up: interpreter, imports, store opened", startup),
         ("hash chain verified, then the split rebuild", wall - startup),
     )
-    return Timed(f"`heatledger projections rebuild --processes {processes}`, fresh process", events, wall, cpu, parts)
+    path = f"`heatledger projections rebuild --processes {processes}`, fresh process"
+    return Timed(path, events, wall, cpu, parts, server)
 
 
 def catch_up_as_run(settings: Settings, events: int, scratch: Path) -> Timed:
@@ -267,12 +345,12 @@ def catch_up_as_run(settings: Settings, events: int, scratch: Path) -> Timed:
     finally:
         container.close()
     command = [sys.executable, "-m", "bench.projections", "--child-catch-up"]
-    wall, cpu = _spawn(command, settings, scratch, "catch-up")
+    wall, cpu, server = _spawn(command, settings, scratch, "catch-up")
     log = (scratch / "catch-up.log").read_text(encoding="utf-8")
     result = json.loads(log.split(RESULT_PREFIX, 1)[1].splitlines()[0])
     assert result["applied"] == events, f"the catch-up applied {result['applied']} of {events} events"
     parts = (("catch_up() alone, in the child", result["seconds"]),)
-    return Timed("ProjectionRunner.catch_up from zero, fresh process", events, wall, cpu, parts)
+    return Timed("ProjectionRunner.catch_up from zero, fresh process", events, wall, cpu, parts, server)
 
 
 def child_catch_up() -> None:
@@ -381,40 +459,63 @@ class Figures:
     events: int
     rows: Counter[str]
     steps: tuple[Timed, ...]
-    raw: Timed
+    raw: Timed | None
 
-    def ratio(self, step: Timed) -> float:
+    def ratio(self, step: Timed) -> str:
         """Raw insert seconds / the step's seconds: the share the rows' writing alone needs."""
-        return self.raw.wall_seconds / step.wall_seconds
+        return "" if self.raw is None else f"{self.raw.wall_seconds / step.wall_seconds:.2f}"
 
 
-def measure(backend: Backend, households: int, days: int, processes: int, console: Console) -> Figures:
+def _warm(step: Callable[[], Timed], settings: Settings) -> Timed:
+    """A step in this process, with the PostgreSQL server's CPU sampled beside it."""
+    with server_cpu(settings) as server:
+        timed = step()
+    return timed if server is None else replace(timed, server_cpu_seconds=server.seconds)
+
+
+def measure(
+    backend: Backend,
+    households: int,
+    days: int,
+    processes: int,
+    console: Console,
+    keep: Keep | None = None,
+    only: frozenset[str] = frozenset(STEPS),
+) -> Figures:
     label = backend.value
+    steps: list[Timed] = []
+    raw: Timed | None = None
+    rows: Counter[str] = Counter()
     with tempfile.TemporaryDirectory(prefix="heatledger-bench-") as folder, _progress(console) as progress:
         scratch = Path(folder)
-        with store_settings(backend, scratch, "season") as store:
-            build_season(store, households, days, progress, label)
-            task = progress.add_task(f"{label}: timed rebuilds and catch-up", total=6)
+        with season_store(backend, households, days, scratch, progress, keep) as store:
+            task = progress.add_task(f"{label}: timed rebuilds and catch-up", total=len(only))
             container = bootstrap(store.model_copy(update={"catch_up_after_command": False}))
             events = int(container.ledger.recorder.max_notification_id() or 0)
             container.close()
-            as_run = rebuild_as_run(store, events, scratch)
-            progress.advance(task)
-            split_as_run = split_rebuild_as_run(store, events, scratch, processes)
-            progress.advance(task)
-            catch_up = catch_up_as_run(store, events, scratch)
-            progress.advance(task)
+            spawned: dict[str, Callable[[], Timed]] = {
+                "as-run": lambda: rebuild_as_run(store, events, scratch),
+                "split-as-run": lambda: split_rebuild_as_run(store, events, scratch, processes),
+                "catch-up": lambda: catch_up_as_run(store, events, scratch),
+            }
+            for name, step in spawned.items():
+                if name in only:
+                    steps.append(step())
+                    progress.advance(task)
             container = bootstrap(store.model_copy(update={"catch_up_after_command": False}))
             try:
-                warm = rebuild_warm(container, events)
-                progress.advance(task)
-                split_warm = split_rebuild_warm(container, events, processes)
-                progress.advance(task)
-                raw, rows = raw_insert(container.engine)
-                progress.advance(task)
+                if "warm" in only:
+                    steps.append(_warm(lambda: rebuild_warm(container, events), store))
+                    progress.advance(task)
+                if "split-warm" in only:
+                    steps.append(_warm(lambda: split_rebuild_warm(container, events, processes), store))
+                    progress.advance(task)
+                if "raw" in only:
+                    raw, rows = raw_insert(container.engine)
+                    progress.advance(task)
             finally:
                 container.close()
-    return Figures(backend, events, rows, (as_run, split_as_run, catch_up, warm, split_warm), raw)
+    return Figures(backend, events, rows, tuple(steps), raw)
 
 
 def report(console: Console, figures: Figures, households: int, days: int) -> None:
@@ -423,7 +524,8 @@ def report(console: Console, figures: Figures, households: int, days: int) -> No
     table = Table(
         title=f"{name}: {households:,} households, {days} daily readings each: {figures.events:,} events, {rows:,} rows"
     )
-    for column in ("path", "events", "wall s", "events/s", "CPU s", "events/CPU s", "raw / this"):
+    columns = ("path", "events", "wall s", "events/s", "CPU s", "events/CPU s", "server CPU s", "raw / this")
+    for column in columns:
         table.add_column(column, justify="left" if column == "path" else "right")
     for step in figures.steps:
         table.add_row(
@@ -433,38 +535,43 @@ def report(console: Console, figures: Figures, households: int, days: int) -> No
             f"{step.rate:,.0f}",
             f"{step.cpu_seconds:.2f}",
             f"{step.cpu_rate:,.0f}",
-            f"{figures.ratio(step):.2f}",
+            "" if step.server_cpu_seconds is None else f"{step.server_cpu_seconds:.2f}",
+            figures.ratio(step),
         )
         for part, seconds in step.parts:
             rate = f"{step.events / seconds:,.0f}" if "catch" in part or "critical" in part else ""
             table.add_row(f"  {part}", "", f"{seconds:.2f}", rate)
     raw = figures.raw
-    table.add_row(
-        raw.path,
-        f"{raw.events:,} rows",
-        f"{raw.wall_seconds:.2f}",
-        f"{raw.rate:,.0f} rows/s",
-        f"{raw.cpu_seconds:.2f}",
-        "",
-        "1.00",
-    )
+    if raw is not None:
+        table.add_row(
+            raw.path,
+            f"{raw.events:,} rows",
+            f"{raw.wall_seconds:.2f}",
+            f"{raw.rate:,.0f} rows/s",
+            f"{raw.cpu_seconds:.2f}",
+            "",
+            "",
+            "1.00",
+        )
     console.print(table)
-    console.print(
-        f"{name}: rows per table: " + ", ".join(f"{table} {count:,}" for table, count in figures.rows.most_common())
-    )
+    if figures.rows:
+        console.print(
+            f"{name}: rows per table: " + ", ".join(f"{table} {count:,}" for table, count in figures.rows.most_common())
+        )
     for step in figures.steps:
         if "split" in step.path:
             verdict = "meets" if step.rate >= 20_000 else "is below"
             console.print(
                 f"{name}: {step.path.split(' (')[0]}: {step.rate:,.0f} events/s ({verdict} the 20,000 target)"
             )
-    first = figures.steps[0]
-    verdict = "meets" if first.rate >= 20_000 else "is below"
-    console.print(
-        f"{name}: `heatledger projections rebuild` as run: {first.rate:,.0f} events/s ({verdict} the 20,000 target), "
-        f"the rebuild proper {first.events / first.parts[-1][1]:,.0f} events/s; "
-        f"raw SQL of the same rows / rebuild as run = {figures.ratio(first):.2f}"
-    )
+    first = figures.steps[0] if figures.steps else None
+    if first is not None and first.path.startswith("`heatledger projections rebuild`"):
+        verdict = "meets" if first.rate >= 20_000 else "is below"
+        console.print(
+            f"{name}: `heatledger projections rebuild` as run: {first.rate:,.0f} events/s ({verdict} the 20,000 "
+            f"target), the rebuild proper {first.events / first.parts[-1][1]:,.0f} events/s; "
+            f"raw SQL of the same rows / rebuild as run = {figures.ratio(first) or 'not measured'}"
+        )
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -473,12 +580,27 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--days", type=int, default=152, help="daily readings per meter, from the season's first day")
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--processes", type=int, default=2, help="processes of the rebuild split by building")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="keep the built season and reuse it on later runs (SQLite in DIR/season-N-D, PostgreSQL in a database)",
+    )
+    parser.add_argument("--keep-database", metavar="NAME", help="with --keep: the PostgreSQL database it is kept in")
+    parser.add_argument(
+        "--only", default=",".join(STEPS), help="the steps to time, comma-separated, of: " + ", ".join(STEPS)
+    )
     parser.add_argument("--child-catch-up", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
     if not 10 <= arguments.households <= 10_000 or not 2 <= arguments.days <= 152:
         parser.error("--households must lie in 10…10,000 and --days in 2…152")
     if not 1 <= arguments.processes <= 16:
         parser.error("--processes must lie in 1…16")
+    if arguments.keep_database and not arguments.keep:
+        parser.error("--keep-database needs --keep")
+    arguments.only = frozenset(step.strip() for step in arguments.only.split(",") if step.strip())
+    if not arguments.only or not arguments.only <= set(STEPS):
+        parser.error("--only takes steps of: " + ", ".join(STEPS))
     return arguments
 
 
@@ -488,8 +610,11 @@ def main(argv: list[str] | None = None) -> None:
         child_catch_up()
         return
     console = bench_console()
+    keep = Keep(arguments.keep, arguments.keep_database) if arguments.keep else None
     for backend in backends_to_measure(arguments.backend, console):
-        figures = measure(backend, arguments.households, arguments.days, arguments.processes, console)
+        figures = measure(
+            backend, arguments.households, arguments.days, arguments.processes, console, keep, arguments.only
+        )
         report(console, figures, arguments.households, arguments.days)
 
 
