@@ -18,19 +18,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
-    case,
-    distinct,
     exists,
-    extract,
     func,
-    literal,
     or_,
     select,
     text,
@@ -53,6 +49,15 @@ from domain.readings import IntervalQuality
 from domain.season import Season
 from domain.values import MeterKind
 from projections import implausible_heat_queries
+from projections.evidence_months import (
+    Bucket,
+    BucketKey,
+    buckets_of,
+    household_evidence_months,
+    month_of,
+    next_month,
+)
+from projections.id_lists import among
 from projections.ledger_projection import LedgerProjection
 from projections.runner import REBUILDING
 from projections.tables import (
@@ -212,33 +217,94 @@ class SqlBillingInputs(BillingInputs):
         by faulty rows without an estimate). A household whose meters left any row in the days,
         even only faulty ones, is in the result (its meter was there but broken); households
         without any row are absent. ``meter_serials`` names the meters that left rows.
+
+        Read from ``household_evidence_months`` for the whole calendar months among the days and
+        from the day rows for the days of a month the span starts or ends within
+        (``projections/evidence_months.py``): a season of whole months is a few rows a household
+        meter, whatever its readings' frequency.
         """
         total_days = (last_day - first_day).days + 1
-        window_start = _local_midnight(first_day)
-        window_end = _local_midnight(last_day + ONE_DAY)
+        window = (_local_midnight(first_day), _local_midnight(last_day + ONE_DAY))
+        span = _MonthSpan.of(first_day, last_day)
         result: dict[UUID, MeterEvidence] = {}
         with _bulk_read(self.engine) as connection:
             for chunk in _chunks(household_ids):
-                totals, serials = _evidence_totals(connection, chunk, first_day, last_day)
-                if not totals:
+                buckets = _buckets(connection, chunk, span)
+                if not buckets:
                     continue
-                first_readings, last_readings = self._end_readings(
-                    connection, chunk, first_day, last_day, window_start, window_end
+                serials = _serials(connection, {meter_id for _, meter_id, _ in buckets})
+                evidence = _household_evidence(buckets, serials)
+                first_readings, last_readings = self._evidence_ends(
+                    connection, list(evidence), span, window, serials, (first_day, last_day)
                 )
-                for row in totals:
-                    days_measured = int(row.days_measured)
-                    days_usable = int(row.days_usable)
-                    result[row.household_id] = MeterEvidence(
-                        measured_gj=_energy(row.measured_gj),
-                        estimated_gj=_energy(row.estimated_gj),
+                for household_id, (
+                    measured_gj,
+                    estimated_gj,
+                    days_measured,
+                    days_usable,
+                    meters_serials,
+                ) in evidence.items():
+                    result[household_id] = MeterEvidence(
+                        measured_gj=measured_gj,
+                        estimated_gj=estimated_gj,
                         days_measured=days_measured,
                         days_estimated=days_usable - days_measured,
                         days_without_data=total_days - days_usable,
-                        meter_serials=tuple(serials.get(row.household_id, ())),
-                        first_reading=first_readings.get(row.household_id, ""),
-                        last_reading=last_readings.get(row.household_id, ""),
+                        meter_serials=meters_serials,
+                        first_reading=first_readings.get(household_id, ""),
+                        last_reading=last_readings.get(household_id, ""),
                     )
         return result
+
+    def _evidence_ends(
+        self,
+        connection: Connection,
+        household_ids: list[UUID],
+        span: _MonthSpan,
+        window: tuple[datetime, datetime],
+        serials: dict[UUID, str],
+        days: tuple[date, date],
+    ) -> tuple[dict[UUID, str], dict[UUID, str]]:
+        """``_end_readings``' answer from each household meter's first and last interval in the
+        days: the earliest bound in the window is the first interval's start, or its end when it
+        started before the window (the meter's intervals do not overlap, so every other bound is
+        later); the latest is the last interval's end, or its start. A household any of whose
+        candidate bounds has no reading or no interval (never the case in a consistent store) is
+        answered by ``_end_readings`` itself."""
+        window_start, window_end = window
+        first: dict[UUID, tuple[datetime, str, Decimal]] = {}
+        last: dict[UUID, tuple[datetime, str, Decimal]] = {}
+        unsure: set[UUID] = set()
+        for row in connection.execute(_ends_statement(connection, household_ids, span)):
+            serial = serials.get(row.meter_id)
+            if serial is None:  # a meter not projected: the join dropped its rows
+                continue
+            bounds = ((row.s0, row.r_s0), (row.e0, row.r_e0), (row.sn, row.r_sn), (row.en, row.r_en))
+            if row.e0 is None or row.en is None:
+                unsure.add(row.household_id)
+                continue
+            for at, energy_gj in bounds:
+                if not window_start <= at <= window_end:
+                    continue
+                if energy_gj is None:
+                    unsure.add(row.household_id)
+                    continue
+                found = first.get(row.household_id)
+                if found is None or (at, serial) < found[:2]:
+                    first[row.household_id] = (at, serial, energy_gj)
+                found = last.get(row.household_id)
+                if found is None or at > found[0] or (at == found[0] and serial < found[1]):
+                    last[row.household_id] = (at, serial, energy_gj)
+        first_texts = {household_id: _reading_text(s, at, e) for household_id, (at, s, e) in first.items()}
+        last_texts = {household_id: _reading_text(s, at, e) for household_id, (at, s, e) in last.items()}
+        if unsure:
+            exact_first, exact_last = self._end_readings(connection, sorted(unsure), *days, *window)
+            for household_id in unsure:
+                first_texts.pop(household_id, None)
+                last_texts.pop(household_id, None)
+            first_texts.update(exact_first)
+            last_texts.update(exact_last)
+        return first_texts, last_texts
 
     def _end_readings(
         self,
@@ -330,23 +396,21 @@ class SqlBillingInputs(BillingInputs):
 
     def monthly_energy(self, household_ids: Sequence[UUID], season: Season) -> dict[UUID, MonthEnergy]:
         """Each household's metered heat (measured, estimated and faulty-interval estimates) per
-        calendar month of the season's business days; households without any such heat are absent."""
+        calendar month of the season's business days; households without any such heat are absent
+        (read as ``meter_evidence`` reads: whole months summed, the days of a month the season
+        starts or ends within from their rows)."""
+        span = _MonthSpan.of(season.first_day, season.last_day)
         by_household: dict[UUID, dict[str, Decimal]] = defaultdict(dict)
         with _bulk_read(self.engine) as connection:
             for chunk in _chunks(household_ids):
-                evidence = _evidence(chunk, season.first_day, season.last_day, include_faulty=False).subquery(
-                    "evidence"
-                )
-                # extract() compiles to EXTRACT on PostgreSQL and to STRFTIME on SQLite.
-                year = extract("year", evidence.c.day).label("year")
-                month = extract("month", evidence.c.day).label("month")
-                rows = connection.execute(
-                    select(evidence.c.household_id, year, month, func.sum(evidence.c.energy_gj).label("energy_gj"))
-                    .group_by(evidence.c.household_id, year, month)
-                    .order_by(evidence.c.household_id, year, month)
-                )
-                for row in rows:
-                    by_household[row.household_id][f"{int(row.year):04d}-{int(row.month):02d}"] = _energy(row.energy_gj)
+                for (household_id, _, month), bucket in sorted(
+                    _buckets(connection, chunk, span).items(), key=_by_month
+                ):
+                    if not bucket.usable_days:  # faulty rows alone: no heat to bill
+                        continue
+                    months = by_household[household_id]
+                    name = f"{month.year:04d}-{month.month:02d}"
+                    months[name] = months.get(name, ZERO_ENERGY_GJ) + bucket.measured_gj + bucket.estimated_gj
         return {household_id: MonthEnergy(months) for household_id, months in by_household.items()}
 
     def building_energy_gj(self, community: str, building: str, first_day: date, last_day: date) -> Decimal | None:
@@ -389,96 +453,193 @@ class SqlBillingInputs(BillingInputs):
         return implausible_heat_queries.interval_evidence(self.engine, meter_serial, interval_start)
 
 
-def _evidence_totals(
-    connection: Connection, chunk: Sequence[UUID], first_day: date, last_day: date
-) -> tuple[list[Any], dict[UUID, list[str]]]:
-    """Per household of ``chunk`` with evidence in the days: its measured and estimated heat and
-    its days measured and usable (``_totals`` rows), and the serials of its meters that left rows.
+class _MonthSpan(NamedTuple):
+    """Days as the whole calendar months among them (their first days, in order) and the runs of
+    days of a month they start or end within (at most two)."""
 
-    One pass groups the evidence per household and meter (with the meter's serial), which is the
-    household's total whenever one meter served it in the days, nearly always; the few households
-    with rows of several meters (a meter replaced) are grouped again per household, because a day
-    both meters covered counts once."""
-    by_meter = _totals(_evidence(chunk, first_day, last_day, include_faulty=True).subquery("evidence"), True)
-    rows = connection.execute(by_meter).all()
-    serials: dict[UUID, list[str]] = defaultdict(list)
-    for row in rows:
-        serials[row.household_id].append(row.serial)
-    several = [household_id for household_id, found in serials.items() if len(found) > 1]
-    totals = [row for row in rows if len(serials[row.household_id]) == 1]
-    if several:
-        evidence = _evidence(several, first_day, last_day, include_faulty=True).subquery("evidence")
-        totals += connection.execute(_totals(evidence, False)).all()
-    return totals, serials
+    months: tuple[date, ...]
+    edges: tuple[tuple[date, date], ...]
+
+    @classmethod
+    def of(cls, first_day: date, last_day: date) -> _MonthSpan:
+        months: list[date] = []
+        edges: list[tuple[date, date]] = []
+        day = first_day
+        while day <= last_day:
+            month_end = next_month(month_of(day)) - ONE_DAY
+            end = min(month_end, last_day)
+            if day.day == 1 and end == month_end:
+                months.append(day)
+            else:
+                edges.append((day, end))
+            day = end + ONE_DAY
+        return cls(tuple(months), tuple(edges))
 
 
-def _totals(evidence: Any, per_meter: bool) -> Any:
-    """The evidence's heat and days by quality, grouped per household (and per meter, with its
-    serial, when ``per_meter``)."""
-    measured = evidence.c.quality == _MEASURED
-    estimated = evidence.c.quality.in_((_ESTIMATED, _FAULTY_ESTIMATE))
-    columns = [
-        evidence.c.household_id,
-        func.sum(case((measured, evidence.c.energy_gj))).label("measured_gj"),
-        func.sum(case((estimated, evidence.c.energy_gj))).label("estimated_gj"),
-        func.count(distinct(case((measured, evidence.c.day)))).label("days_measured"),
-        func.count(distinct(case((evidence.c.quality != _FAULTY, evidence.c.day)))).label("days_usable"),
-    ]
-    if not per_meter:
-        return select(*columns).group_by(evidence.c.household_id)
-    # Grouped by the meter's id, its serial looked up per group rather than joined to every row
-    # (the serial is the meter's natural key: the same groups, a fifth less of the query's time).
-    # A scalar subquery, not a join: PostgreSQL overestimated a chunk's groups (7,601 for 250) and
-    # hashed the whole meters table for every chunk (55 of 110 ms a chunk at 100,000 households,
-    # one scan per chunk: a city's settlement grew with the square of its size); by the primary key
-    # it is 250 look-ups whatever the city. A group's meter is always projected (serial is NOT
-    # NULL), so "IS NOT NULL" keeps exactly the join's rows.
-    grouped = select(*columns, evidence.c.meter_id).group_by(evidence.c.household_id, evidence.c.meter_id)
-    by_meter = grouped.subquery("by_meter")
-    serial = select(meters.c.serial).where(meters.c.meter_id == by_meter.c.meter_id).scalar_subquery()
-    with_serial = select(
-        by_meter.c.household_id,
-        by_meter.c.measured_gj,
-        by_meter.c.estimated_gj,
-        by_meter.c.days_measured,
-        by_meter.c.days_usable,
-        serial.label("serial"),
-    ).subquery("with_serial")
-    return (
-        select(with_serial)
-        .where(with_serial.c.serial.is_not(None))
-        .order_by(with_serial.c.household_id, with_serial.c.serial)
+def _buckets(connection: Connection, chunk: Sequence[UUID], span: _MonthSpan) -> dict[BucketKey, Bucket]:
+    """The households' evidence buckets over the span: the kept rows of its whole months, and
+    buckets summed here from the day rows and estimates of its edge days."""
+    buckets: dict[BucketKey, Bucket] = {}
+    if span.months:
+        kept = household_evidence_months.c
+        rows = connection.execute(
+            select(
+                kept.household_id,
+                kept.meter_id,
+                kept.month,
+                kept.measured_gj,
+                kept.estimated_gj,
+                kept.measured_days,
+                kept.usable_days,
+                kept.first_interval_start_at,
+                kept.last_interval_start_at,
+            ).where(among(connection, kept.household_id, chunk), kept.month.between(span.months[0], span.months[-1]))
+        )
+        for household_id, meter_id, month, *values in rows:
+            buckets[(household_id, meter_id, month)] = Bucket(*values)
+    if span.edges:
+        dc, fie = daily_consumption.c, faulty_interval_estimates.c
+        day_rows = connection.execute(
+            select(daily_consumption).where(
+                among(connection, dc.household_id, chunk),
+                dc.meter_kind == _HOUSEHOLD,
+                _on_days(dc.day, span.edges),
+            )
+        )
+        estimate_rows = connection.execute(
+            select(fie.household_id, fie.meter_id, fie.day, fie.estimated_energy_gj).where(
+                among(connection, fie.household_id, chunk), _on_days(fie.day, span.edges)
+            )
+        )
+        buckets.update(buckets_of(day_rows, estimate_rows))
+    return buckets
+
+
+def _by_month(item: tuple[BucketKey, Bucket]) -> tuple[UUID, date, UUID]:
+    (household_id, meter_id, month), _ = item
+    return household_id, month, meter_id
+
+
+def _on_days(day: Any, runs: tuple[tuple[date, date], ...]) -> ColumnElement[bool]:
+    return or_(*(day.between(first, last) for first, last in runs))
+
+
+def _serials(connection: Connection, meter_ids: set[UUID]) -> dict[UUID, str]:
+    """The serials of the meters that are projected among ``meter_ids``."""
+    rows = connection.execute(
+        select(meters.c.meter_id, meters.c.serial).where(among(connection, meters.c.meter_id, sorted(meter_ids)))
     )
+    return {meter_id: serial for meter_id, serial in rows}
 
 
-def _evidence(chunk: Sequence[UUID], first_day: date, last_day: date, include_faulty: bool) -> Any:
-    """(household_id, meter_id, day, quality, energy_gj) of the households' own meters in the days:
-    daily_consumption rows (faulty ones only when asked for: their energy must not be summed) and
-    faulty-interval estimates, the latter with quality ``faulty_estimate``."""
-    dc = daily_consumption.c
-    fie = faulty_interval_estimates.c
-    qualities = (_MEASURED, _ESTIMATED, _FAULTY) if include_faulty else (_MEASURED, _ESTIMATED)
-    conditions: list[ColumnElement[bool]] = [
-        dc.household_id.in_(chunk),
-        dc.meter_kind == _HOUSEHOLD,
-        dc.day.between(first_day, last_day),
-        dc.quality.in_(qualities),
-    ]
-    return union_all(
+# (measured heat, estimated heat, days measured, days usable, the serials of the meters)
+HouseholdTotals = tuple[Decimal, Decimal, int, int, tuple[str, ...]]
+
+
+def _household_evidence(buckets: dict[BucketKey, Bucket], serials: dict[UUID, str]) -> dict[UUID, HouseholdTotals]:
+    """Each household's heat and days from its meters' buckets: the heat summed, a month's days
+    OR-ed over the meters (a day two meters covered counts once) and counted. Buckets of meters
+    that are not projected are left out, as a join to ``meters`` leaves their rows out."""
+    heat: dict[UUID, list[Decimal]] = {}
+    measured_days: dict[tuple[UUID, date], int] = defaultdict(int)
+    usable_days: dict[tuple[UUID, date], int] = defaultdict(int)
+    household_serials: dict[UUID, set[str]] = defaultdict(set)
+    for (household_id, meter_id, month), bucket in buckets.items():
+        serial = serials.get(meter_id)
+        if serial is None:
+            continue
+        household_serials[household_id].add(serial)
+        sums = heat.setdefault(household_id, [ZERO_ENERGY_GJ, ZERO_ENERGY_GJ])
+        sums[0] += bucket.measured_gj
+        sums[1] += bucket.estimated_gj
+        measured_days[(household_id, month)] |= bucket.measured_days
+        usable_days[(household_id, month)] |= bucket.usable_days
+    counted: dict[UUID, list[int]] = {household_id: [0, 0] for household_id in heat}
+    for (household_id, _), days in measured_days.items():
+        counted[household_id][0] += days.bit_count()
+    for (household_id, _), days in usable_days.items():
+        counted[household_id][1] += days.bit_count()
+    return {
+        household_id: (*sums, *counted[household_id], tuple(sorted(household_serials[household_id])))  # type: ignore[misc]
+        for household_id, sums in heat.items()
+    }
+
+
+def _ends_statement(connection: Connection, household_ids: Sequence[UUID], span: _MonthSpan) -> Any:
+    """Per household meter with evidence in the span: the starts of its first and last intervals
+    there (``s0``, ``sn``), their ends (``e0``, ``en``) and the registers read at all four
+    (``r_…``), each looked up by key: a handful of look-ups a household, whatever the readings."""
+    kept, dc = household_evidence_months.c, daily_consumption.c
+    parts = []
+    if span.months:
+        parts.append(
+            select(
+                kept.household_id.label("household_id"),
+                kept.meter_id.label("meter_id"),
+                kept.first_interval_start_at.label("first_at"),
+                kept.last_interval_start_at.label("last_at"),
+            ).where(
+                among(connection, kept.household_id, household_ids),
+                kept.month.between(span.months[0], span.months[-1]),
+                kept.first_interval_start_at.is_not(None),
+            )
+        )
+    if span.edges:
+        parts.append(
+            select(
+                dc.household_id.label("household_id"),
+                dc.meter_id.label("meter_id"),
+                dc.interval_start_at.label("first_at"),
+                dc.interval_start_at.label("last_at"),
+            ).where(
+                among(connection, dc.household_id, household_ids),
+                dc.meter_kind == _HOUSEHOLD,
+                _on_days(dc.day, span.edges),
+            )
+        )
+    spans = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("spans")
+    grouped = (
         select(
-            dc.household_id.label("household_id"),
-            dc.meter_id.label("meter_id"),
-            dc.day.label("day"),
-            dc.quality.label("quality"),
-            dc.energy_gj.label("energy_gj"),
-        ).where(*conditions),
-        select(
-            fie.household_id,
-            fie.meter_id,
-            fie.day,
-            literal(_FAULTY_ESTIMATE).label("quality"),
-            fie.estimated_energy_gj,
-        ).where(fie.household_id.in_(chunk), fie.day.between(first_day, last_day)),
+            spans.c.household_id,
+            spans.c.meter_id,
+            func.min(spans.c.first_at).label("s0"),
+            func.max(spans.c.last_at).label("sn"),
+        )
+        .group_by(spans.c.household_id, spans.c.meter_id)
+        .subquery("grouped")
+    )
+    mi, readings = meter_intervals.c, meter_readings.c
+
+    def end_of(start: Any) -> Any:
+        return select(mi.end_at).where(mi.meter_id == grouped.c.meter_id, mi.start_at == start).scalar_subquery()
+
+    ended = select(
+        grouped.c.household_id,
+        grouped.c.meter_id,
+        grouped.c.s0,
+        end_of(grouped.c.s0).label("e0"),
+        grouped.c.sn,
+        end_of(grouped.c.sn).label("en"),
+    ).subquery("ended")
+
+    def read_at(at: Any) -> Any:
+        return (
+            select(readings.energy_gj)
+            .where(readings.meter_id == ended.c.meter_id, readings.measured_at == at)
+            .scalar_subquery()
+        )
+
+    return select(
+        ended.c.household_id,
+        ended.c.meter_id,
+        ended.c.s0,
+        ended.c.e0,
+        ended.c.sn,
+        ended.c.en,
+        read_at(ended.c.s0).label("r_s0"),
+        read_at(ended.c.e0).label("r_e0"),
+        read_at(ended.c.sn).label("r_sn"),
+        read_at(ended.c.en).label("r_en"),
     )
 
 

@@ -21,6 +21,7 @@ from domain.day_split import split_across_days
 from domain.implausible_heat import HeatDecision
 from domain.meter import Meter
 from domain.readings import IntervalQuality
+from projections.evidence_months import interval_keys, refresh
 from projections.tables import (
     daily_consumption,
     faulty_interval_estimates,
@@ -68,6 +69,16 @@ def _follow_decision(connection: Connection, event: Meter.ImplausibleHeatDecided
     household_id = connection.execute(select(meter_intervals.c.household_id).where(interval)).one_or_none()
     if household_id is None:
         return  # the interval was split or withdrawn since: the decision no longer applies to anything
+    evidence = interval_keys(connection, meter_id, [event.interval_start])
+    _decide_interval(connection, event, interval, household_id[0])
+    refresh(connection, evidence | interval_keys(connection, meter_id, [event.interval_start]))
+
+
+def _decide_interval(
+    connection: Connection, event: Meter.ImplausibleHeatDecided, interval: Any, household_id: Any
+) -> None:
+    """The interval's quality as decided, and its estimate (when one was decided) in place of any before."""
+    meter_id = event.originator_id
     estimated = HeatDecision(event.decision) is HeatDecision.ESTIMATE
     quality = (IntervalQuality.FAULTY if estimated else IntervalQuality.MEASURED).value
     connection.execute(update(meter_intervals).where(interval).values(quality=quality))
@@ -94,7 +105,7 @@ def _follow_decision(connection: Connection, event: Meter.ImplausibleHeatDecided
                 "day": share.day,
                 "estimated_energy_gj": share.energy_gj,
                 "method": event.method,
-                "household_id": household_id[0],
+                "household_id": household_id,
             }
             for share in shares
         ],

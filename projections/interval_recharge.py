@@ -20,6 +20,7 @@ from sqlalchemy import Connection, String, Uuid, bindparam, select, update
 
 from domain.readings import Attachment, household_charged
 from projections.analytics_summary import apply_day_changes
+from projections.evidence_months import interval_keys, refresh
 from projections.tables import daily_consumption, faulty_interval_estimates, households, meter_intervals, meters
 
 # An interval's start (its key) and the household it is charged to from now on.
@@ -37,6 +38,8 @@ def recharge_intervals(
     if not recharges:
         return 0
     places = _places(connection, meter_id, {household_id for _, household_id in recharges})
+    starts = [start for start, _ in recharges]
+    evidence_before = interval_keys(connection, meter_id, starts)
     parameters = [
         {
             "target_meter_id": meter_id,
@@ -62,6 +65,7 @@ def recharge_intervals(
         without_place,
         with_place=False,
     )
+    refresh(connection, evidence_before | interval_keys(connection, meter_id, starts))
     return len(recharges)
 
 

@@ -43,6 +43,7 @@ from projections.analytics_summary import ANALYTICS_SUMMARY_TABLES
 from projections.arrears_handlers import ARREARS_HANDLERS
 from projections.billing_handlers import BILLING_HANDLERS, BillBatchWriter, bill_issued, billing_period_opened
 from projections.dispute_handlers import DISPUTE_HANDLERS
+from projections.evidence_months import EVIDENCE_MONTH_TABLES, interval_keys, refresh
 from projections.heat_decision_handlers import HEAT_DECISION_HANDLERS
 from projections.interval_recharge import recharge_intervals
 from projections.payment_handlers import PAYMENT_HANDLERS, PaymentBatchWriter
@@ -89,6 +90,7 @@ class LedgerProjection:
         *ROOM_TELEMETRY_TABLES,
         *PAYMENT_ORDER_TABLES,
         *ANALYTICS_SUMMARY_TABLES,
+        *EVIDENCE_MONTH_TABLES,
     )
 
     def __init__(self) -> None:
@@ -329,6 +331,7 @@ class LedgerProjection:
             faulty_interval_estimates.c.meter_id == meter_id,
             faulty_interval_estimates.c.interval_start_at == event.interval_start,
         )
+        evidence = interval_keys(connection, meter_id, [event.interval_start])
         connection.execute(delete(faulty_interval_estimates).where(*key))
         household_id = connection.execute(
             select(meter_intervals.c.household_id).where(
@@ -350,6 +353,7 @@ class LedgerProjection:
                 for share in shares
             ],
         )
+        refresh(connection, evidence | interval_keys(connection, meter_id, [event.interval_start]))
         self._update_meter(connection, event)
 
 

@@ -27,6 +27,7 @@ from domain.meter import Meter
 from domain.readings import MeteredInterval
 from projections.analytics_summary import apply_day_changes
 from projections.bulk_insert import ConvertedValues, RowsInserter
+from projections.evidence_months import apply_added_days, estimate_keys, keys_of
 from projections.id_lists import among
 from projections.tables import (
     daily_consumption,
@@ -250,6 +251,7 @@ class ReadingBatchWriter:
         if not self._has_pending():
             return
         removed_days: list[Any] = []  # for the analytics summaries
+        removed_estimates: list[Any] = []  # for the evidence months
         for meter_id, start in sorted(self._stale_intervals):
             removed_days += self.connection.execute(
                 delete(daily_consumption)
@@ -261,10 +263,16 @@ class ReadingBatchWriter:
                     meter_intervals.c.meter_id == meter_id, meter_intervals.c.start_at == start
                 )
             )
-            self.connection.execute(
-                delete(faulty_interval_estimates).where(
+            removed_estimates += self.connection.execute(
+                delete(faulty_interval_estimates)
+                .where(
                     faulty_interval_estimates.c.meter_id == meter_id,
                     faulty_interval_estimates.c.interval_start_at == start,
+                )
+                .returning(
+                    faulty_interval_estimates.c.household_id,
+                    faulty_interval_estimates.c.meter_id,
+                    faulty_interval_estimates.c.day,
                 )
             )
         converted = ConvertedValues()  # the same times and quantities recur across the three tables
@@ -273,6 +281,7 @@ class ReadingBatchWriter:
         added_days = [day for _, days in self._intervals.values() for day in days]
         _DAYS.insert(self.connection, added_days, converted)
         apply_day_changes(self.connection, added_days, removed_days)
+        apply_added_days(self.connection, added_days, keys_of(removed_days) | estimate_keys(removed_estimates))
         self._write_meters()
         self._readings, self._intervals, self._stale_intervals = [], {}, set()
 
