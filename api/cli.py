@@ -564,7 +564,7 @@ def projections_rebuild(
 
     console = out()
     with opened_container() as container:
-        guard_rebuild(container, console, ignore_broken_chain)
+        guard_rebuild(container, console, ignore_broken_chain, processes)
         if processes == 1:
             _rebuild(container, console)
         else:

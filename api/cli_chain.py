@@ -9,7 +9,7 @@ audit bundles and their bill replay with them: 0.1-0.2 s of start-up, issue 17).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from rich.console import Console
 from rich.markup import escape
@@ -17,6 +17,9 @@ from rich.markup import escape
 from api.cli import STORE_UNAVAILABLE, _count, fail, progress_bar
 from infrastructure.audit_chain import ChainedRecorder, Checkpoint, VerificationResult, is_chained, verify_chain
 from infrastructure.container import Container
+
+if TYPE_CHECKING:
+    from infrastructure.chain_pages import PagesOpener
 
 CHAIN_BROKEN = 3
 
@@ -30,23 +33,32 @@ def chained_recorder(container: Container) -> ChainedRecorder:
 
 
 def verify_with_progress(
-    console: Console, recorder: ChainedRecorder, checkpoints: Sequence[Checkpoint] = ()
+    console: Console,
+    recorder: ChainedRecorder,
+    checkpoints: Sequence[Checkpoint] = (),
+    processes: int = 1,
+    open_pages: PagesOpener | None = None,
 ) -> VerificationResult:
-    """``verify_chain`` under a progress bar over the positions walked."""
+    """``verify_chain`` under a progress bar over the positions walked (with ``processes`` > 1 and
+    ``open_pages``, the quick check split over that many processes, its bar full when they end)."""
     with progress_bar(console) as progress:
         task = progress.add_task("verifying the hash chain", total=None)
 
         def advance(position: int, stop: int) -> None:
             progress.update(task, completed=position, total=stop)
 
-        return verify_chain(recorder, checkpoints, advance)
+        return verify_chain(recorder, checkpoints, advance, processes=processes, open_pages=open_pages)
 
 
-def guard_rebuild(container: Container, console: Console, ignore_broken_chain: bool) -> None:
+def guard_rebuild(container: Container, console: Console, ignore_broken_chain: bool, processes: int = 1) -> None:
     """Verify the chain before ``projections rebuild``: a broken chain stops it (exit 3) unless
-    ``ignore_broken_chain``, when it is reported and the rebuild goes on."""
+    ``ignore_broken_chain``, when it is reported and the rebuild goes on. A rebuild given
+    ``processes`` > 1 verifies the chain with as many (the whole chain still, before any write)."""
+    from infrastructure.chain_pages import PagesOpener  # the backends' drivers, only to verify
+
     recorder = chained_recorder(container)
-    result = verify_with_progress(console, recorder, recorder.select_checkpoints())
+    opener = PagesOpener(container.settings) if processes > 1 else None
+    result = verify_with_progress(console, recorder, recorder.select_checkpoints(), processes, opener)
     if result.intact:
         return
     first = result.first_problem

@@ -534,19 +534,30 @@ def verify_chain(
     checkpoints: Iterable[Checkpoint] = (),
     progress: ProgressCallback | None = None,
     page_size: int = VERIFY_PAGE_SIZE,
+    processes: int = 1,
+    open_pages: Callable[[], OpenedPages] | None = None,
 ) -> VerificationResult:
     """Walk every event and chain record in notification order, recompute every hash, compare with
     ``checkpoints``; the problems found, the first first.
 
     The walk stops at the highest position stored when it starts: a save committed meanwhile holds
     higher positions only (writers take positions in commit order), so it is left for next time.
+
+    With ``processes`` > 1 and ``open_pages`` (a picklable callable that opens the same store's
+    page reader in a new process: ``chain_pages.PagesOpener``), the quick check runs over that many
+    consecutive ranges of positions side by side (``verify_intact_split``); the walk that names
+    problems, when it is needed, runs here as before.
     """
     stop = max(int(recorder.max_notification_id() or 0), recorder.max_chain_position())
     ordered = sorted(checkpoints, key=lambda checkpoint: checkpoint.position)
     from infrastructure.chain_pages import chain_pages_of  # the backends' drivers, only to verify
 
     pages = chain_pages_of(recorder)
-    intact = None if pages is None else verify_intact(pages, stop, ordered, progress, page_size)
+    intact = None
+    if pages is not None and processes > 1 and open_pages is not None:
+        intact = verify_intact_split(open_pages, stop, ordered, processes, progress, page_size)
+    elif pages is not None:
+        intact = verify_intact(pages, stop, ordered, progress, page_size)
     if intact is not None:
         return intact
     return walk_chain(recorder, stop, ordered, progress, page_size)
@@ -599,14 +610,51 @@ def verify_intact(
     event whose record hash is the checkpoint's. Then the chain recomputed from the events alone
     equals the stored one at every position (by induction from the genesis), which is what the walk
     compares checkpoints with, and its head is the last record's hash."""
+    checked = check_range(pages, 0, stop, checkpoints, progress, page_size, GENESIS_HASH)
+    if checked is None:
+        return None
+    if progress is not None:
+        progress(stop, stop)
+    return _intact([checked], checkpoints)
+
+
+class RangeChecked(NamedTuple):
+    """A range of positions the quick check found intact within itself: the hash its first record
+    follows (None when the range holds no event), its last record's hash and position, and the
+    events checked."""
+
+    first_link: bytes | None
+    last_hash: bytes | None
+    last_position: int
+    checked: int
+
+
+def check_range(
+    pages: ChainPages,
+    after: int,
+    until: int,
+    checkpoints: Sequence[Checkpoint],
+    progress: ProgressCallback | None,
+    page_size: int,
+    first_link: bytes | None = None,
+) -> RangeChecked | None:
+    """The quick check of the positions ``after`` < p <= ``until``: events and records at the same
+    positions, each record following the one before it in the range, each event hashing to its
+    record, each of ``checkpoints`` (those of the range, sorted) at an event with its hash. The
+    range's first record must follow ``first_link`` when it is given; otherwise whatever it follows
+    is returned, for the caller to join the ranges (``verify_intact_split``). None at the first
+    sign of a problem."""
     pending = list(checkpoints)
-    last_hash, last_position, checked = GENESIS_HASH, 0, 0
+    last_hash, last_position, checked = first_link, after, 0
     for _ in range(MAXIMUM_PAGES):
-        events, records = pages.events(last_position, stop, page_size), pages.records(last_position, stop, page_size)
+        events, records = pages.events(last_position, until, page_size), pages.records(last_position, until, page_size)
         if [row[0] for row in events] != [row[0] for row in records]:
             return None
         if not events:
             break
+        if first_link is None:  # the range's first record: what it follows is the caller's to join
+            first_link = last_hash = records[0][2]
+        assert last_hash is not None
         hashes = _page_hashes(last_hash, events, records)
         if hashes is None:
             return None
@@ -614,17 +662,96 @@ def verify_intact(
             return None
         last_hash, last_position, checked = hashes[-1], events[-1][0], checked + len(events)
         if progress is not None:
-            progress(last_position, stop)
+            progress(last_position, until)
         if len(events) < page_size:
             break
     else:
-        raise RuntimeError(f"the check read {MAXIMUM_PAGES} pages without reaching {stop}")
-    if pending:  # beyond the last event: a deleted tail, for the walk to name
+        raise RuntimeError(f"the check read {MAXIMUM_PAGES} pages without reaching {until}")
+    if pending:  # beyond the range's last event: a deleted tail, for the walk to name
         return None
+    return RangeChecked(first_link if checked else None, last_hash if checked else None, last_position, checked)
+
+
+def _intact(ranges: Sequence[RangeChecked], checkpoints: Sequence[Checkpoint]) -> VerificationResult | None:
+    """The walk's result for consecutive ranges each intact within itself, when each range's first
+    record follows the last record of the range before it (the first range's the genesis hash);
+    None when one does not."""
+    head, last_position, checked = GENESIS_HASH, 0, 0
+    for checked_range in ranges:
+        if not checked_range.checked:
+            continue  # no event in the range: the next one follows the same head
+        if checked_range.first_link != head or checked_range.last_hash is None:
+            return None
+        head, last_position = checked_range.last_hash, checked_range.last_position
+        checked += checked_range.checked
+    matched = len(checkpoints)
+    return VerificationResult(checked, checked, last_position, head, matched, matched, (), 0)
+
+
+# What a group's process opens: the page reader and a function that closes what it opened.
+OpenedPages = tuple[ChainPages, Callable[[], None]]
+# A range shorter than this is not worth a process of its own.
+LEAST_POSITIONS_PER_PROCESS = 20_000
+
+
+def verify_intact_split(
+    open_pages: Callable[[], OpenedPages],
+    stop: int,
+    checkpoints: list[Checkpoint],
+    processes: int,
+    progress: ProgressCallback | None,
+    page_size: int,
+    in_processes: bool = True,
+) -> VerificationResult | None:
+    """``verify_intact`` over ``processes`` consecutive ranges of positions (fewer when the store
+    is small), each checked in a process of its own (forked), joined here: each range intact within
+    itself, each range's first record following the last record before it. These are the
+    conditions of one pass from the genesis, so the answer is the same (a property compares them;
+    ``in_processes=False`` checks the ranges here one after another, for it)."""
+    ranges = min(processes, max(1, stop // LEAST_POSITIONS_PER_PROCESS))
+    bounds = [stop * index // ranges for index in range(ranges + 1)]
+    if any(checkpoint.position > stop for checkpoint in checkpoints):
+        return None  # beyond the last event: a deleted tail, for the walk to name
+    arguments = [
+        (
+            open_pages,
+            bounds[index],
+            bounds[index + 1],
+            [checkpoint for checkpoint in checkpoints if bounds[index] < checkpoint.position <= bounds[index + 1]],
+            page_size,
+            GENESIS_HASH if index == 0 else None,
+        )
+        for index in range(ranges)
+    ]
+    if ranges == 1 or not in_processes:
+        checked = [_check_range_opened(*argument) for argument in arguments]
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        with ProcessPoolExecutor(max_workers=ranges, mp_context=get_context("fork")) as pool:
+            checked = list(pool.map(_check_range_opened, *zip(*arguments, strict=True)))
     if progress is not None:
         progress(stop, stop)
-    matched = len(checkpoints)
-    return VerificationResult(checked, checked, last_position, last_hash, matched, matched, (), 0)
+    if any(result is None for result in checked):
+        return None
+    return _intact([result for result in checked if result is not None], checkpoints)
+
+
+def _check_range_opened(
+    open_pages: Callable[[], OpenedPages],
+    after: int,
+    until: int,
+    checkpoints: list[Checkpoint],
+    page_size: int,
+    first_link: bytes | None,
+) -> RangeChecked | None:
+    """In a range's process: open the store's page reader, check the range, close the reader."""
+    pages, close = open_pages()
+    try:
+        return check_range(pages, after, until, checkpoints, None, page_size, first_link)
+    finally:
+        close()
 
 
 def _page_hashes(previous_hash: bytes, events: Sequence[Any], records: Sequence[Any]) -> list[bytes] | None:

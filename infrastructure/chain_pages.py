@@ -11,6 +11,8 @@ other recorder has no page reader and is walked as before.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.postgres import PostgresApplicationRecorder
@@ -19,6 +21,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from infrastructure.audit_chain import ChainPages
+from infrastructure.settings import Settings
 
 # (notification id, originator id as the chain hashes it, originator version, topic, stored state)
 EventRow = tuple[int, str, int, str, Any]
@@ -36,6 +39,27 @@ def chain_pages_of(recorder: Any) -> ChainPages | None:
     if isinstance(recorder, PostgresApplicationRecorder) and hasattr(recorder, "chain_table_name"):
         return _PostgresPages(recorder)
     return None
+
+
+@dataclass(frozen=True)
+class PagesOpener:
+    """Opens, in a process of the split quick check (``audit_chain.verify_intact_split``), the page
+    reader of the store of ``settings`` on connections of its own, and a function closing them."""
+
+    settings: Settings
+
+    def __call__(self) -> tuple[ChainPages, Callable[[], None]]:
+        from application.ledger import HeatLedger  # only in the range's process
+        from infrastructure.event_store import event_store_environment
+
+        environment = event_store_environment(self.settings)
+        environment["CREATE_TABLE"] = "false"  # the parent opened the store: its tables are there
+        ledger = HeatLedger(env=environment)
+        pages = chain_pages_of(ledger.recorder)
+        if pages is None:
+            ledger.close()
+            raise TypeError(f"no page reader for {type(ledger.recorder).__name__}")
+        return pages, ledger.close
 
 
 class _SqlitePages:

@@ -45,7 +45,7 @@ from infrastructure.settings import Settings
 from projections.reading_events import ReadingEventDecoder
 from projections.rebuild_plan import UNREAD_TOPICS, RebuildPlan, build_plan
 from projections.runner import (
-    LARGEST_BATCH_SIZE,
+    REBUILD_BATCH_SIZE,
     REBUILDING,
     EventSource,
     Projection,
@@ -56,8 +56,9 @@ from projections.runner import (
 from projections.tables import projection_tracking
 
 # A process's window holds about this many of its events (the window spans this many times the
-# number of processes of notification ids): a transaction as large as the runner's largest batch.
-EVENTS_PER_WINDOW = LARGEST_BATCH_SIZE
+# number of processes of notification ids): a transaction as large as a rebuild's batch in one
+# process (projections/runner.py says why so large), about 400 MB of memory at most per process.
+EVENTS_PER_WINDOW = REBUILD_BATCH_SIZE
 MOST_PROCESSES = 64
 
 
@@ -109,8 +110,8 @@ def apply_city_wide(
     """Apply the city-wide aggregates' events (few: tariffs, seasons, substations) in order."""
     notifications = scoped_notifications(source.recorder, originator_ids, stop)
     decoder = ReadingEventDecoder(source.mapper)
-    for start in range(0, len(notifications), LARGEST_BATCH_SIZE):
-        _apply(engine, projection, decoder.decode_all(notifications[start : start + LARGEST_BATCH_SIZE]))
+    for start in range(0, len(notifications), REBUILD_BATCH_SIZE):
+        _apply(engine, projection, decoder.decode_all(notifications[start : start + REBUILD_BATCH_SIZE]))
     return len(notifications)
 
 
@@ -129,26 +130,37 @@ def apply_group(
     source: EventSource, engine: Engine, projection: Projection, group: Collection[UUID], stop: int, processes: int
 ) -> GroupWork:
     """Apply the events of ``group``'s aggregates up to ``stop``, in notification order, one
-    window of notification ids per transaction."""
+    window of notification ids per transaction, all on one connection (on SQLite with the
+    larger page cache throughout, as a rebuild in one process has it)."""
     reader = ScopedWindows(source.recorder, group)
     decoder = ReadingEventDecoder(source.mapper)
     span = EVENTS_PER_WINDOW * processes
     work = GroupWork()
     cpu_before = time.process_time()
-    for after in range(0, stop, span):
-        with collector_paused():  # thousands of events and rows, no cycles (application/collector.py)
-            notifications = reader.window(after, min(after + span, stop))
-            if notifications:
-                domain_events = decoder.decode_all(notifications)
-                _apply(engine, projection, domain_events, work)
-                work.applied += len(notifications)
-                del domain_events
+    with engine.connect() as connection, page_cache_for(connection, stop):
+        for after in range(0, stop, span):
+            with collector_paused():  # thousands of events and rows, no cycles (application/collector.py)
+                notifications = reader.window(after, min(after + span, stop))
+                if notifications:
+                    domain_events = decoder.decode_all(notifications)
+                    _apply_on(connection, projection, domain_events, work)
+                    work.applied += len(notifications)
+                    del domain_events
     work.cpu_seconds = time.process_time() - cpu_before
     return work
 
 
 def _apply(engine: Engine, projection: Projection, domain_events: Sequence[Any], work: GroupWork | None = None) -> None:
-    with engine.connect() as connection, page_cache_for(connection, len(domain_events)), connection.begin():
+    with engine.connect() as connection, page_cache_for(connection, len(domain_events)):
+        _apply_on(connection, projection, domain_events, work)
+
+
+def _apply_on(
+    connection: Connection, projection: Projection, domain_events: Sequence[Any], work: GroupWork | None = None
+) -> None:
+    """Apply ``domain_events`` in one transaction of ``connection`` (on SQLite, the write lock
+    taken first)."""
+    with connection.begin():
         asked = time.perf_counter()
         _take_write_lock(connection, projection)
         taken = time.perf_counter()

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from eventsourcing.persistence import IntegrityError
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from application.ledger import HeatLedger
 from domain.errors import ConflictError
+from infrastructure import audit_chain
 from infrastructure.audit_chain import (
     GENESIS_HASH,
     ChainBrokenError,
@@ -31,7 +33,7 @@ from infrastructure.audit_chain import (
     verify_intact,
     walk_chain,
 )
-from infrastructure.chain_pages import chain_pages_of
+from infrastructure.chain_pages import PagesOpener, chain_pages_of
 from infrastructure.container import Container, bootstrap
 from infrastructure.event_store import event_store_environment
 from infrastructure.settings import Settings
@@ -416,3 +418,25 @@ def test_the_quick_check_reads_the_chain_as_the_walk_does(
     assert quick is not None
     assert quick == walk_chain(recorder, stop, checkpoints, None, page_size=4)
     assert quick.checkpoints_matched == 1 and quick.events_checked == len(ledger_events) + 1
+
+
+def test_the_quick_check_split_over_processes_answers_as_one_pass(
+    recorder: ChainedRecorder, container: Container, raw: RawStore, ledger_events: list[int], monkeypatch: Any
+) -> None:
+    """``heatledger projections rebuild --processes N`` verifies the chain in N forked processes,
+    each opening the store anew (``PagesOpener``) and checking a range of positions: on an intact
+    store with a checkpoint the answer is the one pass's; with an edit in the last range, the walk
+    names it as it does without the split."""
+    monkeypatch.setattr(audit_chain, "LEAST_POSITIONS_PER_PROCESS", 1)  # ranges of a few events
+    take_checkpoint(recorder, NOW)
+    register_household(container.ledger, "WZ-0043")
+    checkpoints = recorder.select_checkpoints()
+    opener = PagesOpener(container.settings)
+    one_pass = verify_chain(recorder, checkpoints)
+    split = verify_chain(recorder, checkpoints, processes=3, open_pages=opener)
+    assert split == one_pass and split.intact and split.checkpoints_matched == 1
+    last = max(ledger_events)
+    raw.change_one_byte(last)
+    assert only_problem(verify_chain(recorder, checkpoints, processes=3, open_pages=opener)) == only_problem(
+        verify_chain(recorder, checkpoints)
+    )

@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from infrastructure import audit_chain
 from infrastructure.audit_chain import (
     GENESIS_HASH,
     ChainRecord,
@@ -21,10 +23,21 @@ from infrastructure.audit_chain import (
     chain_records,
     stored_bytes,
     verify_intact,
+    verify_intact_split,
     walk_chain,
 )
 
 TAKEN_AT = datetime(2026, 1, 15, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_least() -> Any:
+    """Ranges of a single position allowed (the drawn stores hold a dozen events at most)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(audit_chain, "LEAST_POSITIONS_PER_PROCESS", 1)
+        yield
+
+
 TOPICS = ("domain.meter:Meter.ReadingRecorded", "domain.household:Household.Registered")
 
 
@@ -207,3 +220,33 @@ def test_an_untouched_store_is_intact_by_the_quick_check(store: Store, page_size
     assert quick is not None and quick.intact
     assert quick.events_checked == len(store.events)
     assert quick.head_hash == (store.chain[stop].record_hash if stop else GENESIS_HASH)
+
+
+@settings(max_examples=400)
+@given(
+    data=st.data(),
+    store=stores(),
+    edits=st.lists(st.tuples(st.sampled_from(EDITS), st.integers(0, 20)), max_size=2),
+    page_size=st.integers(1, 5),
+    processes=st.integers(1, 6),
+)
+def test_the_quick_check_split_into_ranges_answers_as_one_pass(
+    data: st.DataObject,
+    store: Store,
+    edits: list[tuple[str, int]],
+    page_size: int,
+    processes: int,
+    monkeypatch_least: None,
+) -> None:
+    """Cut into consecutive ranges of positions (as ``heatledger projections rebuild --processes N``
+    verifies), each checked alone and joined by their links, the quick check gives the one pass's
+    answer: the same result when intact, None when not, whatever the edits and checkpoints."""
+    checkpoints = data.draw(checkpoints_of(store))
+    for kind, index in edits:
+        edit(store, kind, index)
+    stop = max(store.max_notification_id() or 0, store.max_chain_position())
+    one_pass = verify_intact(Pages(store), stop, list(checkpoints), None, page_size)
+    split = verify_intact_split(
+        lambda: (Pages(store), lambda: None), stop, list(checkpoints), processes, None, page_size, in_processes=False
+    )
+    assert split == one_pass

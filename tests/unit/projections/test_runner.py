@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from application.authorization import SYSTEM
 from application.ledger import HeatLedger
+from projections import runner as runner_module
 from projections.ledger_projection import LedgerProjection
 from projections.runner import ProjectionRunner, TrackingMovedError
 from projections.tables import households, metadata
@@ -197,3 +198,32 @@ def _household_row(account_number: str) -> dict[str, Any]:
         "suspended_since": None,
         "version": 1,
     }
+
+
+def test_batches_grow_to_the_catch_up_bound_and_a_rebuild_to_its_own(
+    ledger: HeatLedger, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Far behind, a catch-up's batches double up to LARGEST_BATCH_SIZE; a rebuild's up to
+    REBUILD_BATCH_SIZE (larger: per-meter costs of a batch spread over more readings), on one
+    connection throughout, with the same rows either way."""
+    for number in range(2, 12):
+        register_household(ledger, f"WZ-{number:04d}")  # 15 events in all
+    monkeypatch.setattr(runner_module, "DEFAULT_BATCH_SIZE", 1)
+    monkeypatch.setattr(runner_module, "LARGEST_BATCH_SIZE", 2)
+    monkeypatch.setattr(runner_module, "REBUILD_BATCH_SIZE", 8)
+    runner = ProjectionRunner(ledger, engine, LedgerProjection())
+    sizes: list[int] = []
+    applying = runner._apply_next_batch
+
+    def recorded(connection: Connection, size: int) -> int:
+        sizes.append(size)
+        return applying(connection, size)
+
+    monkeypatch.setattr(runner, "_apply_next_batch", recorded)
+    assert runner.catch_up() == 15
+    caught_up = projection_rows(engine)
+    assert sizes == [1, 2, 2, 2, 2, 2, 2, 2, 2]  # 1 + 7 × 2 = 15, then an empty batch
+    sizes.clear()
+    assert runner.rebuild() == 15
+    assert sizes == [1, 2, 4, 8, 8]  # 1 + 2 + 4 + 8 = 15, then an empty batch
+    assert projection_rows(engine) == caught_up
