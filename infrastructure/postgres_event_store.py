@@ -38,6 +38,7 @@ from eventsourcing.utils import Environment, EnvType, retry
 from psycopg.sql import SQL, Composed, Identifier
 
 from infrastructure.audit_chain import GENESIS_HASH, ChainRecord, Checkpoint, chain_records
+from projections.id_lists import binary_array
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +156,10 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
             [event.state for event in stored_events],
         )
         with self.datastore.get_connection() as connection, connection.cursor() as cursor:
-            cursor.execute(self.sql_invoke_pg_function_insert_events, columns, prepare=True)
+            # As binary arrays: in text, psycopg escapes every state's bytes to hex in Python, which
+            # took a settlement's save longer than the server took to store the events.
+            arrays = [binary_array(connection, column) for column in columns]
+            cursor.execute(self.sql_invoke_pg_function_insert_events, arrays, prepare=True)
             notification_ids = [row[self.pg_function_name_insert_events] for row in cursor.fetchall()]
         assert len(notification_ids) == len(stored_events), "a notification id for every event"
         return notification_ids

@@ -16,7 +16,7 @@ binary list dumper, cast to the column's array type by the statement itself.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from psycopg.adapt import PyFormat
@@ -32,13 +32,19 @@ class _Ids(list[Any]):
     """Ids sent as one binary array (a list of its own class, so that only they are)."""
 
 
+def binary_array(dbapi_connection: Any, values: Iterable[Any]) -> list[Any]:
+    """``values`` as a list psycopg sends to the server as one binary array on
+    ``dbapi_connection`` (a psycopg Connection; None: a list like any other). The statement casts
+    it to the array type it means (an int list goes as the smallest integer type that holds it)."""
+    if dbapi_connection is not None and dbapi_connection.adapters.get_dumper(_Ids, PyFormat.AUTO) is not _BINARY:
+        dbapi_connection.adapters.register_dumper(_Ids, _BINARY)
+    return _Ids(values)
+
+
 def among(connection: Connection, column: ColumnElement[Any], values: Collection[Any]) -> ColumnElement[bool]:
     """``column IN values`` for ``connection``'s database: ``= ANY`` of one array on PostgreSQL."""
     if connection.dialect.name != "postgresql":
         return column.in_(values)
-    dbapi_connection: Any = connection.connection.dbapi_connection  # a psycopg Connection
-    if dbapi_connection is not None and dbapi_connection.adapters.get_dumper(_Ids, PyFormat.AUTO) is not _BINARY:
-        dbapi_connection.adapters.register_dumper(_Ids, _BINARY)
     # Untyped: an ARRAY type's bind processor would make a plain list of it (sent as text).
-    ids = bindparam(None, _Ids(values), type_=NullType())
+    ids = bindparam(None, binary_array(connection.connection.dbapi_connection, values), type_=NullType())
     return column == any_(cast(ids, ARRAY(column.type)))
