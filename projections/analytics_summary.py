@@ -249,7 +249,7 @@ def summarise_daily(connection: Connection) -> None:
     connection.execute(delete(household_heat_months))
     connection.execute(delete(place_heat_days))
     daily = daily_consumption.c
-    month = _month_expression(connection, daily.day)
+    month = month_expression(connection, daily.day)
     connection.execute(
         insert(household_heat_months).from_select(
             ["household_id", "month", "energy_gj", "day_rows"],
@@ -275,7 +275,8 @@ def summarise_daily(connection: Connection) -> None:
     )
 
 
-def _month_expression(connection: Connection, day: Any) -> Any:
+def month_expression(connection: Connection, day: Any) -> Any:
+    """The first day of ``day``'s month, in SQL."""
     if connection.dialect.name == "postgresql":
         return func.date_trunc("month", day).cast(Date)
     return func.date(day, "start of month")
@@ -291,6 +292,7 @@ __all__ = [
     "apply_day_changes",
     "fees_of_bill",
     "household_heat_months",
+    "month_expression",
     "month_of",
     "place_heat_days",
     "record_settlement_fees",

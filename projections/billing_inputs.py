@@ -49,12 +49,12 @@ from domain.readings import IntervalQuality
 from domain.season import Season
 from domain.values import MeterKind
 from projections import implausible_heat_queries
+from projections.analytics_summary import month_of
 from projections.evidence_months import (
     Bucket,
     BucketKey,
     buckets_of,
     household_evidence_months,
-    month_of,
     next_month,
 )
 from projections.id_lists import among

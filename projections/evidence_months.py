@@ -61,6 +61,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from projections.analytics_summary import month_expression, month_of
 from projections.tables import ENERGY_SCALE, daily_consumption, faulty_interval_estimates, metadata
 from projections.types import ScaledDecimal, UtcDateTime
 
@@ -85,10 +86,6 @@ household_evidence_months = Table(
 
 EVIDENCE_MONTH_TABLES = (household_evidence_months,)
 BucketKey = tuple[UUID, UUID, date]  # (household, meter, month's first day)
-
-
-def month_of(day: date) -> date:
-    return day.replace(day=1)
 
 
 def day_bit(day: date) -> int:
@@ -328,13 +325,6 @@ def summarise_evidence(connection: Connection) -> None:
     )
 
 
-def month_expression(connection: Connection, day: Any) -> Any:
-    """The first day of ``day``'s month, in SQL."""
-    if connection.dialect.name == "postgresql":
-        return func.date_trunc("month", day).cast(Date)
-    return func.date(day, "start of month")
-
-
 def next_month(month: date) -> date:
     return (month + timedelta(days=32)).replace(day=1)
 
@@ -348,8 +338,6 @@ __all__ = [
     "household_evidence_months",
     "interval_keys",
     "keys_of",
-    "month_expression",
-    "month_of",
     "next_month",
     "refresh",
     "summarise_evidence",
