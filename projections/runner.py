@@ -105,19 +105,19 @@ class ProjectionRunner:
     def max_notification_id(self) -> int:
         return int(self.source.recorder.max_notification_id() or 0)
 
-    def catch_up(self, progress: ProgressCallback | None = None) -> int:
-        """Apply every event not yet applied; returns how many notifications were processed."""
+    def catch_up(self, progress: ProgressCallback | None = None, largest_batch_size: int | None = None) -> int:
+        """Apply every event not yet applied; returns how many notifications were processed.
+        Batches grow up to ``largest_batch_size`` (the runner's own bound when None)."""
         with self._lock:
-            return self._catch_up(progress, self.largest_batch_size)
+            return self._catch_up(progress, largest_batch_size or self.largest_batch_size)
 
     def rebuild(self, progress: ProgressCallback | None = None) -> int:
         """Empty the projection's tables, reset its tracking, and catch up from the first event
         (in batches of up to ``REBUILD_BATCH_SIZE`` events unless the runner's size is fixed)."""
-        with self._lock:
-            with self.engine.begin() as connection:
-                empty_tables(connection, self.projection.tables)
-                connection.execute(delete(projection_tracking).where(*self._tracking_key()))
-            return self._catch_up(progress, self.fixed_batch_size or REBUILD_BATCH_SIZE)
+        with self._lock, self.engine.begin() as connection:
+            empty_tables(connection, self.projection.tables)
+            connection.execute(delete(projection_tracking).where(*self._tracking_key()))
+        return self.catch_up(progress, self.fixed_batch_size or REBUILD_BATCH_SIZE)
 
     def _catch_up(self, progress: ProgressCallback | None, largest: int) -> int:
         """Batches on one connection, growing from ``batch_size`` to ``largest`` while full; the
