@@ -20,7 +20,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, text, update
+from sqlalchemy.types import NullType
 
 from domain.day_split import split_across_days
 from domain.meter import Meter
@@ -28,8 +29,9 @@ from domain.readings import MeteredInterval
 from projections.analytics_summary import apply_day_changes
 from projections.bulk_insert import ConvertedValues, RowsInserter
 from projections.evidence_months import apply_added_days, estimate_keys, keys_of
-from projections.id_lists import among
+from projections.id_lists import among, binary_array
 from projections.tables import (
+    ENERGY_SCALE,
     daily_consumption,
     faulty_interval_estimates,
     households,
@@ -289,31 +291,81 @@ class ReadingBatchWriter:
         changed = [(meter_id, state) for meter_id, state in self._meters.items() if state.new_readings]
         if not changed:
             return
-        statement = (
-            update(meters)
-            .where(meters.c.meter_id == bindparam("target_meter_id"))
-            .values(
-                readings_count=meters.c.readings_count + bindparam("new_readings"),
-                last_measured_at=bindparam("new_last_measured_at", type_=UtcDateTime),
-                last_energy_gj=bindparam("new_last_energy_gj", type_=ScaledDecimal(9)),
-                version=bindparam("new_version"),
-            )
-        )
-        self.connection.execute(
-            statement,
-            [
-                {
-                    "target_meter_id": meter_id,
-                    "new_readings": state.new_readings,
-                    "new_last_measured_at": state.last_measured_at,
-                    "new_last_energy_gj": state.last_energy_gj,
-                    "new_version": state.version,
-                }
-                for meter_id, state in changed
-            ],
-        )
+        if self.connection.dialect.name == "postgresql":
+            _update_meters_at_once(self.connection, changed)
+        else:
+            _update_meters_one_by_one(self.connection, changed)
         for _, state in changed:
             state.new_readings, state.version = 0, None
+
+
+def _update_meters_one_by_one(connection: Connection, changed: list[tuple[UUID, _MeterState]]) -> None:
+    """Each changed meter's count, last reading and version: one UPDATE a meter (executemany; on SQLite,
+    and the oracle of ``_update_meters_at_once`` in the tests)."""
+    statement = (
+        update(meters)
+        .where(meters.c.meter_id == bindparam("target_meter_id"))
+        .values(
+            readings_count=meters.c.readings_count + bindparam("new_readings"),
+            last_measured_at=bindparam("new_last_measured_at", type_=UtcDateTime),
+            last_energy_gj=bindparam("new_last_energy_gj", type_=ScaledDecimal(9)),
+            version=bindparam("new_version"),
+        )
+    )
+    connection.execute(
+        statement,
+        [
+            {
+                "target_meter_id": meter_id,
+                "new_readings": state.new_readings,
+                "new_last_measured_at": state.last_measured_at,
+                "new_last_energy_gj": state.last_energy_gj,
+                "new_version": state.version,
+            }
+            for meter_id, state in changed
+        ],
+    )
+
+
+# One statement for every meter of a batch on PostgreSQL: the executemany above runs its UPDATE once
+# per meter on the server (a pipeline of prepared statements), and at a city's density a batch holds
+# about one reading per meter, so once per reading. The values go as five binary arrays
+# (projections/id_lists.binary_array), unnested side by side.
+_UPDATE_METERS_AT_ONCE = text(
+    "UPDATE meters SET readings_count = meters.readings_count + changed.new_readings, "
+    "last_measured_at = changed.last_measured_at, last_energy_gj = changed.last_energy_gj, "
+    "version = changed.version "
+    "FROM unnest(CAST(:meter_ids AS uuid[]), CAST(:new_readings AS integer[]), "
+    "CAST(:last_measured_at AS timestamptz[]), CAST(:last_energy_gj AS bigint[]), CAST(:versions AS integer[])) "
+    "AS changed(meter_id, new_readings, last_measured_at, last_energy_gj, version) "
+    "WHERE meters.meter_id = changed.meter_id"
+).bindparams(
+    *(bindparam(name, type_=NullType()) for name in ("meter_ids", "new_readings", "last_measured_at")),
+    *(bindparam(name, type_=NullType()) for name in ("last_energy_gj", "versions")),
+)
+_TIME = UtcDateTime()
+_ENERGY = ScaledDecimal(ENERGY_SCALE)
+
+
+def _update_meters_at_once(connection: Connection, changed: list[tuple[UUID, _MeterState]]) -> None:
+    """The same changes as ``_update_meters_one_by_one``, by one UPDATE … FROM unnest (PostgreSQL)."""
+    dbapi_connection, dialect = connection.connection.dbapi_connection, connection.dialect
+    states = [state for _, state in changed]
+    result = connection.execute(
+        _UPDATE_METERS_AT_ONCE,
+        {
+            "meter_ids": binary_array(dbapi_connection, (meter_id for meter_id, _ in changed)),
+            "new_readings": binary_array(dbapi_connection, (state.new_readings for state in states)),
+            "last_measured_at": binary_array(
+                dbapi_connection, (_TIME.process_bind_param(state.last_measured_at, dialect) for state in states)
+            ),
+            "last_energy_gj": binary_array(
+                dbapi_connection, (_ENERGY.process_bind_param(state.last_energy_gj, dialect) for state in states)
+            ),
+            "versions": binary_array(dbapi_connection, (state.version for state in states)),
+        },
+    )
+    assert result.rowcount == len(changed), "every meter a reading was buffered for has its row"
 
 
 def _reading_row(event: Meter.ReadingRecorded) -> Row:
