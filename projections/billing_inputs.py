@@ -27,6 +27,7 @@ from sqlalchemy import (
     Engine,
     exists,
     func,
+    literal_column,
     or_,
     select,
     text,
@@ -229,11 +230,11 @@ class SqlBillingInputs(BillingInputs):
         result: dict[UUID, MeterEvidence] = {}
         with _bulk_read(self.engine) as connection:
             for chunk in _chunks(household_ids):
-                buckets = _buckets(connection, chunk, span)
-                if not buckets:
+                per_meter = _meter_totals(connection, chunk, span)
+                if not per_meter:
                     continue
-                serials = _serials(connection, {meter_id for _, meter_id, _ in buckets})
-                evidence = _household_evidence(buckets, serials)
+                serials = {meter_id: totals[0] for (_, meter_id), totals in per_meter.items()}
+                evidence = _household_totals(connection, per_meter, span, serials)
                 first_readings, last_readings = self._evidence_ends(
                     connection, list(evidence), span, window, serials, (first_day, last_day)
                 )
@@ -498,21 +499,26 @@ def _buckets(connection: Connection, chunk: Sequence[UUID], span: _MonthSpan) ->
         for household_id, meter_id, month, *values in rows:
             buckets[(household_id, meter_id, month)] = Bucket(*values)
     if span.edges:
-        dc, fie = daily_consumption.c, faulty_interval_estimates.c
-        day_rows = connection.execute(
-            select(daily_consumption).where(
-                among(connection, dc.household_id, chunk),
-                dc.meter_kind == _HOUSEHOLD,
-                _on_days(dc.day, span.edges),
-            )
-        )
-        estimate_rows = connection.execute(
-            select(fie.household_id, fie.meter_id, fie.day, fie.estimated_energy_gj).where(
-                among(connection, fie.household_id, chunk), _on_days(fie.day, span.edges)
-            )
-        )
-        buckets.update(buckets_of(day_rows, estimate_rows))
+        buckets.update(_edge_buckets(connection, chunk, span))
     return buckets
+
+
+def _edge_buckets(connection: Connection, chunk: Sequence[UUID], span: _MonthSpan) -> dict[BucketKey, Bucket]:
+    """The households' buckets of the span's edge days, summed from their rows."""
+    dc, fie = daily_consumption.c, faulty_interval_estimates.c
+    day_rows = connection.execute(
+        select(daily_consumption).where(
+            among(connection, dc.household_id, chunk),
+            dc.meter_kind == _HOUSEHOLD,
+            _on_days(dc.day, span.edges),
+        )
+    )
+    estimate_rows = connection.execute(
+        select(fie.household_id, fie.meter_id, fie.day, fie.estimated_energy_gj).where(
+            among(connection, fie.household_id, chunk), _on_days(fie.day, span.edges)
+        )
+    )
+    return buckets_of(day_rows, estimate_rows)
 
 
 def _by_month(item: tuple[BucketKey, Bucket]) -> tuple[UUID, date, UUID]:
@@ -522,6 +528,99 @@ def _by_month(item: tuple[BucketKey, Bucket]) -> tuple[UUID, date, UUID]:
 
 def _on_days(day: Any, runs: tuple[tuple[date, date], ...]) -> ColumnElement[bool]:
     return or_(*(day.between(first, last) for first, last in runs))
+
+
+# Per household meter: its serial, heat measured and estimated, days measured and usable.
+MeterTotals = list[Any]
+
+
+def _meter_totals(
+    connection: Connection, chunk: Sequence[UUID], span: _MonthSpan
+) -> dict[tuple[UUID, UUID], MeterTotals]:
+    """Each household meter's totals over the span: its whole months summed by the server (a
+    month's days counted from its bits), the edge days' buckets added here. Meters that are not
+    projected are left out, as a join to ``meters`` leaves their rows out."""
+    totals: dict[tuple[UUID, UUID], MeterTotals] = {}
+    if span.months:
+        kept = household_evidence_months.c
+        grouped = (
+            select(
+                kept.household_id,
+                kept.meter_id,
+                func.sum(kept.measured_gj).label("measured_gj"),
+                func.sum(kept.estimated_gj).label("estimated_gj"),
+                func.sum(_bit_count(kept.measured_days)).label("days_measured"),
+                func.sum(_bit_count(kept.usable_days)).label("days_usable"),
+            )
+            .where(among(connection, kept.household_id, chunk), kept.month.between(span.months[0], span.months[-1]))
+            .group_by(kept.household_id, kept.meter_id)
+            .subquery("grouped")
+        )
+        # The serial by the meter's key, per group (as _end_readings' join found it).
+        serial = select(meters.c.serial).where(meters.c.meter_id == grouped.c.meter_id).scalar_subquery()
+        for household_id, meter_id, measured_gj, estimated_gj, days_measured, days_usable, found in connection.execute(
+            select(grouped, serial.label("serial"))
+        ):
+            if found is not None:
+                totals[(household_id, meter_id)] = [
+                    found,
+                    measured_gj,
+                    estimated_gj,
+                    int(days_measured),
+                    int(days_usable),
+                ]
+    if span.edges:
+        edge = _edge_buckets(connection, chunk, span)
+        serials = _serials(connection, {meter_id for _, meter_id, _ in edge})
+        for (household_id, meter_id, _), bucket in edge.items():
+            found = serials.get(meter_id)
+            if found is None:
+                continue
+            meter_totals = totals.setdefault((household_id, meter_id), [found, ZERO_ENERGY_GJ, ZERO_ENERGY_GJ, 0, 0])
+            meter_totals[1] += bucket.measured_gj
+            meter_totals[2] += bucket.estimated_gj
+            meter_totals[3] += bucket.measured_days.bit_count()
+            meter_totals[4] += bucket.usable_days.bit_count()
+    return totals
+
+
+def _household_totals(
+    connection: Connection,
+    per_meter: dict[tuple[UUID, UUID], MeterTotals],
+    span: _MonthSpan,
+    serials: dict[UUID, str],
+) -> dict[UUID, HouseholdTotals]:
+    """Each household's totals: its meter's, when one meter left rows in the span (nearly always);
+    from its meters' months otherwise, where a day two meters covered counts once."""
+    meters_of: dict[UUID, list[MeterTotals]] = defaultdict(list)
+    for (household_id, _), totals in per_meter.items():
+        meters_of[household_id].append(totals)
+    evidence: dict[UUID, HouseholdTotals] = {}
+    several = [household_id for household_id, found in meters_of.items() if len(found) > 1]
+    for household_id, found in meters_of.items():
+        if len(found) == 1:
+            serial, measured_gj, estimated_gj, days_measured, days_usable = found[0]
+            evidence[household_id] = (measured_gj, estimated_gj, days_measured, days_usable, (serial,))
+    if several:
+        evidence.update(_household_evidence(_buckets(connection, several, span), serials))
+    return evidence
+
+
+def _bit_count(days: Any) -> Any:
+    """The bits set in a month's day mask (below 2³¹), in SQL both backends run: SQLite has no
+    popcount. Pairs, nibbles and bytes summed in place, then the bytes summed by one product. The
+    constants are written into the statement (PostgreSQL shifts a bigint by an integer only)."""
+
+    def shifted(value: Any, bits: int) -> Any:
+        return value.op(">>")(literal_column(str(bits)))
+
+    def masked(value: Any, mask: int) -> Any:
+        return value.op("&")(literal_column(str(mask)))
+
+    pairs = days - masked(shifted(days, 1), 0x55555555)
+    nibbles = masked(pairs, 0x33333333) + masked(shifted(pairs, 2), 0x33333333)
+    octets = masked(nibbles + shifted(nibbles, 4), 0x0F0F0F0F)
+    return masked(shifted(octets * literal_column(str(0x01010101)), 24), 0xFF)
 
 
 def _serials(connection: Connection, meter_ids: set[UUID]) -> dict[UUID, str]:

@@ -25,14 +25,14 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, select
+from sqlalchemy import BigInteger, Engine, literal, select, union_all
 
 from alembic import command
 from domain.season import Season
 from infrastructure.container import Container
 from infrastructure.database import PROJECT_ROOT, migrate
 from infrastructure.settings import Backend
-from projections.billing_inputs import SqlBillingInputs, _MonthSpan
+from projections.billing_inputs import SqlBillingInputs, _bit_count, _MonthSpan
 from projections.evidence_months import household_evidence_months, summarise_evidence
 from projections.tables import metadata
 from tests.integration.row_by_row_evidence import RowByRowEvidence
@@ -165,3 +165,14 @@ def test_the_migration_creates_the_evidence_months_as_declared_and_fills_them_as
         command.downgrade(config, "0032")  # the table dropped: a store from before it
     migrate(container.engine)
     assert kept_rows(container.engine) == live
+
+
+@settings(max_examples=40, deadline=None)
+@given(masks=st.lists(st.integers(0, 2**31 - 1), min_size=1, max_size=20))
+def test_the_servers_bit_count_of_a_month_s_days_is_python_s(container: Container, masks: list[int]) -> None:
+    values = union_all(*(select(literal(mask, BigInteger).label("days")) for mask in masks)).subquery("masks")
+    with container.engine.connect() as connection:
+        counted = connection.execute(select(values.c.days, _bit_count(values.c.days))).all()
+    assert sorted((int(days), int(count)) for days, count in counted) == sorted(
+        (mask, mask.bit_count()) for mask in masks
+    )
