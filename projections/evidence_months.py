@@ -43,6 +43,7 @@ from sqlalchemy import (
     Column,
     Connection,
     Date,
+    DateTime,
     Integer,
     Table,
     Uuid,
@@ -55,13 +56,17 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
     union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import NullType
 
 from projections.analytics_summary import month_expression, month_of
+from projections.id_lists import binary_array
 from projections.tables import ENERGY_SCALE, daily_consumption, faulty_interval_estimates, metadata
 from projections.types import ScaledDecimal, UtcDateTime
 
@@ -189,30 +194,79 @@ def apply_added_days(connection: Connection, added: Sequence[Sequence[Any]], cha
         refresh(connection, stale)
 
 
+_KEY = ["household_id", "meter_id", "month"]
+# The columns' types as arrays (ScaledDecimal goes as its whole units).
+_ARRAY_TYPES: tuple[Any, ...] = (
+    Uuid,
+    Uuid,
+    Date,
+    BigInteger,
+    BigInteger,
+    BigInteger,
+    BigInteger,
+    DateTime(timezone=True),
+    DateTime(timezone=True),
+)
+
+
+def _merged(new: Any) -> dict[str, Any]:
+    """A bucket's row with ``new`` (the upsert's ``excluded``) added: sums added, days OR-ed,
+    starts widened."""
+    table = household_evidence_months
+    first, last = table.c.first_interval_start_at, table.c.last_interval_start_at
+    return {
+        "measured_gj": table.c.measured_gj + new.measured_gj,
+        "estimated_gj": table.c.estimated_gj + new.estimated_gj,
+        "measured_days": table.c.measured_days.op("|")(new.measured_days),
+        "usable_days": table.c.usable_days.op("|")(new.usable_days),
+        "first_interval_start_at": case(
+            (or_(first.is_(None), new.first_interval_start_at < first), new.first_interval_start_at), else_=first
+        ),
+        "last_interval_start_at": case(
+            (or_(last.is_(None), new.last_interval_start_at > last), new.last_interval_start_at), else_=last
+        ),
+    }
+
+
 def _add(connection: Connection, buckets: dict[BucketKey, Bucket]) -> None:
     """Add each bucket's sums, days and starts to its row (a new row when none); keys in sorted
     order, so two workers lock rows in the same order."""
     table = household_evidence_months
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table)
-    new = statement.excluded
-    first, last = table.c.first_interval_start_at, table.c.last_interval_start_at
-    statement = statement.on_conflict_do_update(
-        index_elements=["household_id", "meter_id", "month"],
-        set_={
-            "measured_gj": table.c.measured_gj + new.measured_gj,
-            "estimated_gj": table.c.estimated_gj + new.estimated_gj,
-            "measured_days": table.c.measured_days.op("|")(new.measured_days),
-            "usable_days": table.c.usable_days.op("|")(new.usable_days),
-            "first_interval_start_at": case(
-                (or_(first.is_(None), new.first_interval_start_at < first), new.first_interval_start_at), else_=first
+    statement = sqlite.insert(table)
+    statement = statement.on_conflict_do_update(index_elements=_KEY, set_=_merged(statement.excluded))
+    ordered = sorted(buckets)
+    if connection.dialect.name != "postgresql":
+        connection.execute(statement, [buckets[key].values(key) for key in ordered])
+        return
+    # On PostgreSQL one statement over binary arrays, a column each: an executemany ran the upsert
+    # once per bucket, and a reading batch adds about a bucket per reading.
+    units = ScaledDecimal(ENERGY_SCALE)
+    dialect_object = connection.dialect
+    columns: list[list[Any]] = [[], [], [], [], [], [], [], [], []]
+    for key in ordered:
+        bucket = buckets[key]
+        for column, value in zip(
+            columns,
+            (
+                *key,
+                units.process_bind_param(bucket.measured_gj, dialect_object),
+                units.process_bind_param(bucket.estimated_gj, dialect_object),
+                bucket.measured_days,
+                bucket.usable_days,
+                bucket.first_interval_start_at,
+                bucket.last_interval_start_at,
             ),
-            "last_interval_start_at": case(
-                (or_(last.is_(None), new.last_interval_start_at > last), new.last_interval_start_at), else_=last
-            ),
-        },
-    )
-    connection.execute(statement, [buckets[key].values(key) for key in sorted(buckets)])
+            strict=True,
+        ):
+            column.append(value)
+    dbapi_connection = connection.connection.dbapi_connection
+    arrays: list[Any] = [
+        cast(bindparam(f"added_{index}", binary_array(dbapi_connection, values), type_=NullType()), ARRAY(kind))
+        for index, (values, kind) in enumerate(zip(columns, _ARRAY_TYPES, strict=True))
+    ]
+    added: Any = select(literal_column("*")).select_from(func.unnest(*arrays).alias("added"))
+    upsert = postgresql.insert(table).from_select([column.name for column in table.c], added)
+    connection.execute(upsert.on_conflict_do_update(index_elements=_KEY, set_=_merged(upsert.excluded)))
 
 
 def refresh(connection: Connection, keys: Iterable[BucketKey]) -> None:
