@@ -227,3 +227,33 @@ def test_batches_grow_to_the_catch_up_bound_and_a_rebuild_to_its_own(
     assert runner.rebuild() == 15
     assert sizes == [1, 2, 4, 8, 8]  # 1 + 2 + 4 + 8 = 15, then an empty batch
     assert projection_rows(engine) == caught_up
+
+
+def test_a_catch_up_stops_growing_its_batches_at_the_bytes_bound_and_a_rebuild_does_not(
+    ledger: HeatLedger, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A catch-up's batch doubles only while twice its stored state stays within the bound (memory
+    follows the events decoded); a rebuild's batches are bounded by their count alone."""
+    for number in range(2, 12):
+        register_household(ledger, f"WZ-{number:04d}")  # 15 events in all
+    monkeypatch.setattr(runner_module, "DEFAULT_BATCH_SIZE", 1)
+    monkeypatch.setattr(runner_module, "LARGEST_BATCH_SIZE", 8)
+    monkeypatch.setattr(runner_module, "REBUILD_BATCH_SIZE", 8)
+    heaviest = max(len(notification.state) for notification in ledger.recorder.select_notifications(start=1, limit=15))
+    runner = ProjectionRunner(ledger, engine, LedgerProjection())
+    sizes: list[int] = []
+    applying = runner._apply_next_batch
+
+    def recorded(connection: Connection, size: int) -> int:
+        sizes.append(size)
+        return applying(connection, size)
+
+    monkeypatch.setattr(runner, "_apply_next_batch", recorded)
+    # Room for two of the heaviest events: a batch of one may double, a batch of two may not.
+    assert runner.catch_up(bytes_bound=2 * heaviest + 1) == 15
+    caught_up = projection_rows(engine)
+    assert sizes[:2] == [1, 2] and set(sizes[1:-1]) == {2}
+    sizes.clear()
+    assert runner.rebuild() == 15
+    assert sizes == [1, 2, 4, 8, 8]
+    assert projection_rows(engine) == caught_up
