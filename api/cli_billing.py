@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -28,8 +29,12 @@ from domain.settlement import PositionCorrection, Rounding, RoundingMode, Settle
 from domain.tariff import SOURCE_COEFFICIENT_TABLE, BilledArea, BrokenMeterMethod, TariffTerms
 from domain.values import CustomerClass
 from infrastructure.jobs import notify_bills
+from infrastructure.split_runs import ShareFailure, run_split
 
 tariff_app = typer.Typer(help="Tariffs: effective-dated versions of the two-part heat price.", no_args_is_help=True)
+# A run split wider than the machine's cores only adds processes that wait for one.
+MAXIMUM_RUN_PROCESSES = 32
+
 billing_app = typer.Typer(help="Billing runs: prepayment, monthly statements, settlement.", no_args_is_help=True)
 app.add_typer(tariff_app, name="tariff")
 app.add_typer(billing_app, name="billing")
@@ -144,6 +149,14 @@ def billing_run(
     season: Annotated[str, typer.Option(help="The season, e.g. 2025-2026.")],
     month: Annotated[str | None, typer.Option(help="The statement month, e.g. 2025-12.")] = None,
     community: Annotated[str | None, typer.Option(help="One community; default: the whole city.")] = None,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=MAXIMUM_RUN_PROCESSES,
+            help="Processes to bill in, each a share of the buildings (see docs/operations.md).",
+        ),
+    ] = 1,
 ) -> None:
     """Run billing with a progress bar; running it again issues nothing twice."""
     try:
@@ -152,20 +165,35 @@ def billing_run(
         fail(str(error))
     console = out()
     request = RunRequest(kind, parsed_season, month, community)
+    failures: list[ShareFailure] = []
     with opened_container() as container, progress_bar(console) as progress:
         task = progress.add_task(f"{kind.value} {season}", total=None)
-        summary = container.billing_runs.run(
-            operator(),
-            request,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )
+
+        def report(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        if processes == 1:
+            summary = container.billing_runs.run(operator(), request, progress=report)
+        else:
+            outcome = run_split(container, operator(), request, processes, progress=report)
+            summary, failures = outcome.summary, outcome.failures
         container.catch_up()
         # The households hear of their new bills: a notice per bill without one, then delivery.
         selection = BillSelection(parsed_season.code, kind, month, community)
         notices = notify_bills(container, operator(), selection, "billing run (CLI)")
     print_summary(summary)
     print_notice_report(notices)
-    if summary.exceptions:
+    if failures:
+        errors = Console(stderr=True, highlight=False, soft_wrap=True)
+        for failure in failures:
+            errors.print(
+                f"[bold red]error:[/] the process of share {failure.index + 1} of {processes} failed: "
+                f"{escape(failure.message)}"
+            )
+        errors.print(
+            "The other shares' bills are booked; run the same command again to bill the rest (nothing is issued twice)."
+        )
+    if summary.exceptions or failures:
         raise typer.Exit(1)
 
 

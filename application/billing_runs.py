@@ -10,8 +10,9 @@ not cover) are exceptions in the summary; the others are billed.
 from __future__ import annotations
 
 import calendar
+import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -58,14 +59,40 @@ def default_season(code: str, community: str) -> Season:
     return Season.from_code(code)
 
 
+def share_of(community: str, building: str, count: int) -> int:
+    """The share (0 … count - 1) a building's households are billed in when a run is split over
+    ``count`` processes: a CRC-32 of the community and building, the same in every process and
+    every run (Python's ``hash`` of a string is salted per process)."""
+    return zlib.crc32(f"{community}\x00{building}".encode()) % count
+
+
+@dataclass(frozen=True)
+class RunShare:
+    """One of ``count`` disjoint parts of a run, by building: the households whose building's
+    ``share_of`` is ``index`` (a building is billed whole in one part: a statement compares a flat
+    with its building)."""
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise ValueError(f"share {self.index} of {self.count}")
+
+    def holds(self, household: HouseholdFacts) -> bool:
+        return share_of(household.community, household.building, self.count) == self.index
+
+
 @dataclass(frozen=True)
 class RunRequest:
-    """What to bill: the kind, the season, the month (statements), the community (None: the city)."""
+    """What to bill: the kind, the season, the month (statements), the community (None: the city),
+    and the share of its households (None: all of them) when the run is split over processes."""
 
     kind: BillKind
     season: Season
     month: str | None = None
     community: str | None = None
+    share: RunShare | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +132,25 @@ class RunSummary:
             self.charged_yuan += bill.amount_yuan
         else:
             self.credited_yuan += bill.amount_yuan
+
+
+def merged_summary(whole: RunSummary, parts: Iterable[RunSummary]) -> RunSummary:
+    """The summary of a run split into ``parts`` (its shares' summaries): ``whole``'s id, kind,
+    season, month and community with the parts' figures added up, their exceptions and skipped
+    households in account order."""
+    merged = RunSummary(whole.run_id, whole.kind, whole.season_code, whole.month, whole.community)
+    for part in parts:
+        merged.households += part.households
+        merged.bills_issued += part.bills_issued
+        merged.already_issued += part.already_issued
+        merged.charged_yuan += part.charged_yuan
+        merged.credited_yuan += part.credited_yuan
+        merged.by_basis.update(part.by_basis)
+        merged.exceptions.extend(part.exceptions)
+        merged.skipped.extend(part.skipped)
+    merged.exceptions.sort(key=lambda exception: exception.account_number)
+    merged.skipped.sort(key=lambda skipped: skipped.account_number)
+    return merged
 
 
 class BillingRuns:
@@ -165,16 +211,30 @@ class BillingRuns:
                     progress(done, summary.households)
         return summary
 
-    def _pages(self, community: str | None) -> Iterator[list[HouseholdFacts]]:
+    def check(self, principal: Principal, request: RunRequest, run_id: UUID | None = None) -> RunSummary:
+        """The checks ``run`` makes before booking anything, alone (a split run makes them over the
+        whole request before any of its processes books): raises as ``run`` would; returns the
+        households counted and those skipped, nothing billed."""
+        principal.require(Permission.RUN_BILLING)
+        today = business_day(self.ledger.clock())
+        summary = RunSummary(run_id or uuid4(), request.kind, request.season.code, request.month, request.community)
+        self._checked_jobs(
+            request, today, CommandContext(principal.name, "billing run checks", summary.run_id), summary
+        )
+        return summary
+
+    def _pages(self, community: str | None, share: RunShare | None = None) -> Iterator[list[HouseholdFacts]]:
         """The scope's households in pages of ``PAGE_SIZE`` by account number (a keyset read: each
-        page starts after the last account of the one before), at most ``MAXIMUM_HOUSEHOLDS_PER_RUN``."""
+        page starts after the last account of the one before), at most ``MAXIMUM_HOUSEHOLDS_PER_RUN``;
+        with a ``share``, only its households (every page is read: the keyset needs its last account)."""
         after: str | None = None
         left = MAXIMUM_HOUSEHOLDS_PER_RUN
         while left > 0:
             size = min(PAGE_SIZE, left)
             page = self.inputs.households(community, size, after=after)
-            if page:
-                yield page
+            held = page if share is None else [household for household in page if share.holds(household)]
+            if held:
+                yield held
             if len(page) < size:
                 return
             left -= len(page)
@@ -198,7 +258,7 @@ class BillingRuns:
         settlement's or prepayment's run holds a page of households, not the city's (issue 17)."""
         seasons: dict[str, Season] = {}
         jobs: dict[Season, _RunJob] = {}
-        for page in self._pages(request.community):
+        for page in self._pages(request.community, request.share):
             summary.households += len(page)
             for household in page:
                 season = self._season_of(household, request, seasons)
@@ -211,7 +271,8 @@ class BillingRuns:
                 summary.skipped.extend(skipped)
                 if billable:
                     job.check(household)
-        if not summary.households:
+        # A share without households is no refusal: the whole run was checked before it was split.
+        if not summary.households and request.share is None:
             raise InvalidInputError(
                 "there are no households to bill in this scope",
                 message_key="no_households_in_scope",
@@ -228,7 +289,7 @@ class BillingRuns:
         within a season, read page by page again: the second pass."""
         seasons: dict[str, Season] = {}
         filling: dict[Season, list[HouseholdFacts]] = {}
-        for page in self._pages(request.community):
+        for page in self._pages(request.community, request.share):
             for household in page:
                 season = self._season_of(household, request, seasons)
                 job = jobs.get(season)

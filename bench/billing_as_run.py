@@ -114,19 +114,30 @@ class Round:
             f"{bills} bills in {self.wall_seconds:.2f} s = {bills / self.wall_seconds:,.0f} bills/s | "
             f"run {run:.2f} s (CPU {f['run_cpu_seconds']:.2f}) catch-up {f['catch_up_seconds']:.2f} "
             f"notices {f['notices_seconds']:.2f} start-up(after entry) {start_up:.2f} | "
-            f"process CPU {self.process_cpu_seconds:.2f} s, server CPU {self.server_cpu_seconds:.2f} s | "
+            f"process CPU {self.process_cpu_seconds:.2f} s{self._children()}, "
+            f"server CPU {self.server_cpu_seconds:.2f} s | "
             f"charged {f['summary']['charged_yuan']} credited {f['summary']['credited_yuan']} "
             f"peak {f['peak_rss_mb']:.0f} MB"
         )
 
+    def _children(self) -> str:
+        """A split run's (--processes N) CPU: the billing processes' beside the parent's own."""
+        children = self.figures.get("children_cpu_seconds")
+        if not children:
+            return ""
+        return f" (parent {self.process_cpu_seconds - children:.2f} + run processes {children:.2f})"
 
-def run_round(database: str | Path, kind: str, scratch: Path, py_spy: str | None) -> Round:
+
+def run_round(database: str | Path, kind: str, scratch: Path, py_spy: str | None, processes: int = 1) -> Round:
     """``heatledger billing run KIND`` in a fresh process on ``database`` (a PostgreSQL database,
-    or a SQLite store's folder), with the PostgreSQL server's CPU."""
+    or a SQLite store's folder), with the PostgreSQL server's CPU; ``processes`` > 1 splits the run
+    (``--processes``): "process CPU" then counts its processes too (waited for by the command)."""
     result = scratch / f"{kind}.json"
     result.unlink(missing_ok=True)
     command = [sys.executable, "-m", "bench.billing_cli_process", str(result), "billing", "run", kind]
     command += ["--season", SEASON.code]
+    if processes > 1:
+        command += ["--processes", str(processes)]
     if py_spy:
         spy = [str(Path(sys.executable).with_name("py-spy")), "record", "-o", py_spy, "--format", "speedscope"]
         command = [*spy, "-r", "100", "--threads", "--idle", "--", *command]
@@ -168,11 +179,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kind", choices=("settlement", "prepayment"), default="settlement")
     parser.add_argument("--py-spy", help="speedscope output (round number appended)")
     parser.add_argument(
+        "--processes",
+        type=int,
+        action="append",
+        help="split each round's run over N processes (heatledger billing run --processes N); given "
+        "more than once, the rounds alternate between the values (--processes 1 --processes 2)",
+    )
+    parser.add_argument(
         "--database-setting", action="append", default=[], help="NAME=VALUE set on each copy (a probe: jit=off)"
     )
     arguments = parser.parse_args(argv)
+    processes = arguments.processes or [1]
     if arguments.sqlite_city is not None:
-        sqlite_rounds(arguments.sqlite_city, arguments.rounds, arguments.py_spy)
+        sqlite_rounds(arguments.sqlite_city, arguments.rounds, arguments.py_spy, processes)
         return
     city = arguments.database
     with tempfile.TemporaryDirectory(prefix="billing-as-run-") as folder:
@@ -196,16 +215,21 @@ def main(argv: list[str] | None = None) -> None:
                     connection.execute(f"ALTER DATABASE \"{copy}\" SET {name} = '{value}'")
             try:
                 spy = f"{arguments.py_spy}.{number}" if arguments.py_spy else None
+                split = processes[(number - 1) % len(processes)]
                 print(
-                    f"{arguments.kind} round {number}:",
-                    run_round(copy, arguments.kind, scratch, spy).line(),
+                    f"{arguments.kind} round {number}{_processes_label(split)}:",
+                    run_round(copy, arguments.kind, scratch, spy, split).line(),
                     flush=True,
                 )
             finally:
                 _drop(copy)
 
 
-def sqlite_rounds(city: Path, rounds: int, py_spy: str | None) -> None:
+def _processes_label(processes: int) -> str:
+    return f" ({processes} processes)" if processes > 1 else ""
+
+
+def sqlite_rounds(city: Path, rounds: int, py_spy: str | None, processes: list[int] | None = None) -> None:
     """The settlement as run on copies of a prepaid SQLite city (made once beside ``city``)."""
     with tempfile.TemporaryDirectory(prefix="billing-as-run-") as folder:
         scratch = Path(folder)
@@ -221,7 +245,9 @@ def sqlite_rounds(city: Path, rounds: int, py_spy: str | None) -> None:
             shutil.copytree(prepaid, copy)
             try:
                 spy = f"{py_spy}.{number}" if py_spy else None
-                print(f"settlement round {number}:", run_round(copy, "settlement", scratch, spy).line(), flush=True)
+                split = (processes or [1])[(number - 1) % len(processes or [1])]
+                line = run_round(copy, "settlement", scratch, spy, split).line()
+                print(f"settlement round {number}{_processes_label(split)}:", line, flush=True)
             finally:
                 shutil.rmtree(copy)
 

@@ -40,6 +40,9 @@ class Timings:
     store_opened_at: float | None = None
     run_seconds: float = 0.0
     run_cpu_seconds: float = 0.0  # this process's CPU in the run (not the database server's)
+    # The CPU of this process's children, at exit: a run split over processes (--processes N) bills
+    # in them, while this process only checks the run, catches up and writes the notices.
+    children_cpu_seconds: float = 0.0
     peak_rss_mb: float = 0.0  # the process's peak resident memory, at exit
     catch_up_seconds: float = 0.0
     catch_up_during_run_seconds: float = 0.0
@@ -79,8 +82,9 @@ def _record_notices(seconds: float, result: Any) -> None:
     TIMINGS.notices_seconds += seconds
 
 
-def _timed_run(run: Callable[..., Any]) -> Callable[..., Any]:
-    """``BillingRuns.run`` unchanged, timed, its summary kept; catch-ups inside it are told apart."""
+def _timed_run(run: Callable[..., Any], summary_of: Callable[[Any], Any] = lambda result: result) -> Callable[..., Any]:
+    """``BillingRuns.run`` (or ``run_split``: ``summary_of`` takes its outcome's summary)
+    unchanged, timed, its summary kept; catch-ups inside it are told apart."""
 
     @wraps(run)
     def timed(*arguments: Any, **keywords: Any) -> Any:
@@ -92,7 +96,7 @@ def _timed_run(run: Callable[..., Any]) -> Callable[..., Any]:
             TIMINGS.run_seconds += time.perf_counter() - started
             TIMINGS.run_cpu_seconds += time.process_time() - cpu_started
             TIMINGS.running = False
-        TIMINGS.summary = summary_figures(summary)
+        TIMINGS.summary = summary_figures(summary_of(summary))
         return summary
 
     return timed
@@ -126,6 +130,15 @@ def install_timers(command: list[str] | None = None) -> None:
         cli_billing.notify_bills = _timed(cli_billing.notify_bills, _record_notices)  # type: ignore[attr-defined]
     BillingRuns.run = _timed_run(BillingRuns.run)  # type: ignore[method-assign]
     ProjectionRunner.catch_up = _timed(ProjectionRunner.catch_up, _record_catch_up)  # type: ignore[method-assign]
+    if command is None or command[:1] == ["billing"]:
+        try:
+            import infrastructure.split_runs as split_runs
+        except ImportError:  # a checkout from before split runs (CODE_ROOT)
+            return
+        # A split run's parent calls run_split (its processes call BillingRuns.run, untimed here).
+        timed_split = _timed_run(split_runs.run_split, lambda outcome: outcome.summary)
+        split_runs.run_split = timed_split  # type: ignore[assignment]
+        cli_billing.run_split = timed_split  # type: ignore[attr-defined]
 
 
 def main(argv: list[str]) -> int:
@@ -141,6 +154,8 @@ def main(argv: list[str]) -> int:
         TIMINGS.exit_code = exit_.code if isinstance(exit_.code, int) else 1
     finally:
         TIMINGS.peak_rss_mb = peak_rss_mb()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        TIMINGS.children_cpu_seconds = children.ru_utime + children.ru_stime
         figures = {name: value for name, value in vars(TIMINGS).items() if name != "running"}
         result_path.write_text(json.dumps(figures), encoding="utf-8")
     return TIMINGS.exit_code
