@@ -253,3 +253,13 @@ def _bill(account: str, basis: str, amount: Decimal) -> IssuedBill:
     bill: Any = type("Bill", (), {})()
     bill.account_number, bill.basis, bill.amount_yuan = account, basis, amount
     return bill
+
+
+def test_a_process_that_fails_is_reported_after_the_others(sqlite_container: Container) -> None:
+    build_city(sqlite_container)
+    # The processes open the store of these settings: one that does not exist fails each of them.
+    sqlite_container.settings = postgres_settings("splitrun_no_such_database")
+    outcome = run_split(sqlite_container, CLERK, RunRequest(BillKind.PREPAYMENT, SEASON), 2)
+    assert [failure.index for failure in outcome.failures] == [0, 1]
+    assert all("cannot open the store" in failure.message for failure in outcome.failures)
+    assert (outcome.summary.households, outcome.summary.bills_issued) == (0, 0)
