@@ -200,6 +200,19 @@ def _household_row(account_number: str) -> dict[str, Any]:
     }
 
 
+def batch_sizes(runner: ProjectionRunner, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the batches ``runner`` asks for from now on, in order."""
+    sizes: list[int] = []
+    applying = runner._apply_next_batch
+
+    def recorded(connection: Connection, size: int) -> int:
+        sizes.append(size)
+        return applying(connection, size)
+
+    monkeypatch.setattr(runner, "_apply_next_batch", recorded)
+    return sizes
+
+
 def test_batches_grow_to_the_catch_up_bound_and_a_rebuild_to_its_own(
     ledger: HeatLedger, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -212,14 +225,7 @@ def test_batches_grow_to_the_catch_up_bound_and_a_rebuild_to_its_own(
     monkeypatch.setattr(runner_module, "LARGEST_BATCH_SIZE", 2)
     monkeypatch.setattr(runner_module, "REBUILD_BATCH_SIZE", 8)
     runner = ProjectionRunner(ledger, engine, LedgerProjection())
-    sizes: list[int] = []
-    applying = runner._apply_next_batch
-
-    def recorded(connection: Connection, size: int) -> int:
-        sizes.append(size)
-        return applying(connection, size)
-
-    monkeypatch.setattr(runner, "_apply_next_batch", recorded)
+    sizes = batch_sizes(runner, monkeypatch)
     assert runner.catch_up() == 15
     caught_up = projection_rows(engine)
     assert sizes == [1, 2, 2, 2, 2, 2, 2, 2, 2]  # 1 + 7 × 2 = 15, then an empty batch
@@ -241,14 +247,7 @@ def test_a_catch_up_stops_growing_its_batches_at_the_bytes_bound_and_a_rebuild_d
     monkeypatch.setattr(runner_module, "REBUILD_BATCH_SIZE", 8)
     heaviest = max(len(notification.state) for notification in ledger.recorder.select_notifications(start=1, limit=15))
     runner = ProjectionRunner(ledger, engine, LedgerProjection())
-    sizes: list[int] = []
-    applying = runner._apply_next_batch
-
-    def recorded(connection: Connection, size: int) -> int:
-        sizes.append(size)
-        return applying(connection, size)
-
-    monkeypatch.setattr(runner, "_apply_next_batch", recorded)
+    sizes = batch_sizes(runner, monkeypatch)
     # Room for two of the heaviest events: a batch of one may double, a batch of two may not.
     assert runner.catch_up(bytes_bound=2 * heaviest + 1) == 15
     caught_up = projection_rows(engine)
