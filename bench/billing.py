@@ -20,7 +20,9 @@ PostgreSQL database made from it as a template), so both ways below start from t
 With ``--keep DIR`` the built city is kept (SQLite in ``DIR/city-N``, PostgreSQL in the database
 ``--keep-database`` names, else ``bench.kept_store``'s, built without the WAL flush) and a later
 run with the same ``--keep`` reuses it: each way then runs on a copy of it, the set-up reported as
-reused.
+reused. With ``--processes N`` the runs as a user runs them are ``heatledger billing run …
+--processes N`` (split by building over N processes); their CPU is then the command's and its run
+processes' together (the warm runs stay in one process).
 
 Timed, in this order:
 
@@ -60,6 +62,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -544,6 +547,8 @@ class ProcessRun:
     summary: dict[str, Any]
     run_cpu_seconds: float  # the process's CPU in BillingRuns.run (catch-ups inside it included)
     peak_rss_mb: float  # the process's peak resident memory
+    processes: int = 1  # the run split over this many processes (``--processes``)
+    command_cpu_seconds: float = 0.0  # the command's CPU and its run processes', start to exit
 
     @property
     def bills(self) -> int:
@@ -580,19 +585,28 @@ def cli_environment(settings: Settings) -> dict[str, str]:
 
 
 def run_in_fresh_process(
-    settings: Settings, kind: BillKind, scratch: Path, progress: Progress, label: str
+    settings: Settings, kind: BillKind, scratch: Path, progress: Progress, label: str, processes: int = 1
 ) -> ProcessRun:
     """``heatledger billing run KIND --season …`` in a new interpreter (through
-    ``bench.billing_cli_process``, which times its parts), on the store of ``settings``."""
+    ``bench.billing_cli_process``, which times its parts), on the store of ``settings``; split over
+    ``processes`` processes by building when more than one (``--processes``)."""
     result_path, log_path = scratch / f"{kind.value}.json", scratch / f"{kind.value}.log"
     command = [sys.executable, "-m", "bench.billing_cli_process", str(result_path)]
     command += ["billing", "run", kind.value, "--season", SEASON.code]
+    if processes > 1:
+        command += ["--processes", str(processes)]
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     task = progress.add_task(f"{label}: {kind.value}, `heatledger billing run` in a fresh process", total=None)
     with log_path.open("w", encoding="utf-8") as log:
         spawned_at, started = time.time(), time.perf_counter()
         # The child's folder holds no .env: only the environment speaks to its settings.
         finished = subprocess.run(command, env=cli_environment(settings), cwd=scratch, stdout=log, stderr=log)
         wall_seconds = time.perf_counter() - started
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # The command waits for its run processes, so their CPU is in its children's, and so in ours.
+    command_cpu_seconds = (children_after.ru_utime - children_before.ru_utime) + (
+        children_after.ru_stime - children_before.ru_stime
+    )
     progress.update(task, total=1, completed=1)
     figures = json.loads(result_path.read_text(encoding="utf-8")) if result_path.exists() else {}
     # Exit code 1 with a summary: households with exceptions (the run went through); else a failure.
@@ -610,6 +624,8 @@ def run_in_fresh_process(
         figures["summary"],
         figures["run_cpu_seconds"],
         figures["peak_rss_mb"],
+        processes,
+        command_cpu_seconds,
     )
 
 
@@ -752,7 +768,12 @@ def city_store(
 
 
 def measure(
-    backend: Backend, households: int, payloads: list[dict[str, Any]], console: Console, keep: Keep | None = None
+    backend: Backend,
+    households: int,
+    payloads: list[dict[str, Any]],
+    console: Console,
+    keep: Keep | None = None,
+    processes: int = 1,
 ) -> Figures:
     """Set the city up once (or take the kept one), copy it, run the prepayment and the settlement
     as a user does on the store and the bench's old way on the copy, then time the bare library on
@@ -764,8 +785,8 @@ def measure(
             city_store(backend, households, scratch, progress, keep) as (store, setup_seconds),
             copied_store(store, scratch, "warm") as copy,
         ):
-            prepayment = run_in_fresh_process(store, BillKind.PREPAYMENT, scratch, progress, label)
-            settlement = run_in_fresh_process(store, BillKind.SETTLEMENT, scratch, progress, label)
+            prepayment = run_in_fresh_process(store, BillKind.PREPAYMENT, scratch, progress, label, processes)
+            settlement = run_in_fresh_process(store, BillKind.SETTLEMENT, scratch, progress, label, processes)
             warm = run_warm(copy, progress, label)
         with store_settings(backend, scratch, "bare") as store:
             task = progress.add_task(f"{label}: bare eventsourcing", total=len(payloads))
@@ -791,6 +812,15 @@ def _process_rows(table: Table, run: ProcessRun) -> None:
     )
     for part, seconds in parts:
         table.add_row(f"  {part}", "", f"{seconds:.2f}", "")
+    if run.processes > 1:
+        table.add_row(
+            f"  CPU of the command and its {run.processes} run processes (not the database server's)",
+            f"peak RSS {run.peak_rss_mb:,.0f} MB (the command's)",
+            f"{run.command_cpu_seconds:.2f}",
+            f"{run.bills / run.command_cpu_seconds:,.0f} bills/CPU s",
+            end_section=True,
+        )
+        return
     table.add_row(
         "  the run's CPU in this process (not the database server's)",
         f"peak RSS {run.peak_rss_mb:,.0f} MB",
@@ -931,9 +961,17 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--keep-database", metavar="NAME", help="with --keep: the PostgreSQL database the city is kept in"
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="split the runs as a user runs them over N processes by building (heatledger billing run --processes)",
+    )
     arguments = parser.parse_args(argv)
     if arguments.keep_database and not arguments.keep:
         parser.error("--keep-database needs --keep")
+    if not 1 <= arguments.processes <= 32:
+        parser.error("--processes must lie in 1…32")
     if not 1 <= arguments.households <= 300_000:
         parser.error("--households must lie in 1…300,000")
     if datetime.now(UTC).astimezone(BUSINESS_TIME_ZONE).date() <= SEASON.last_day:
@@ -950,7 +988,7 @@ def main(argv: list[str] | None = None) -> None:
     all_figures = []
     for backend in backends:
         keep = Keep(arguments.keep, arguments.keep_database) if arguments.keep else None
-        figures = measure(backend, arguments.households, payloads, console, keep)
+        figures = measure(backend, arguments.households, payloads, console, keep, arguments.processes)
         report(console, figures)
         all_figures.append(figures)
     report_summary(console, all_figures, arguments.city)
