@@ -219,6 +219,26 @@ def projected_ledger(folder: Path, now: datetime = RECEIVED_LATER) -> tuple[Heat
     return ledger, runner
 
 
+def meters_row(meter_id: UUID, number: int, commissioned_at: datetime, **changes: Any) -> dict[str, Any]:
+    """A ``meters`` read-model row of a household meter (serial ``M-number``), for tests that fill
+    the read models directly; ``changes`` override its columns."""
+    return {
+        "meter_id": meter_id,
+        "serial": f"M-{number}",
+        "maker": "maker",
+        "model": "model",
+        "accuracy_class": "2",
+        "flow_sensor_side": "return",
+        "kind": "household",
+        "community": "c",
+        "building": "b",
+        "commissioned_at": commissioned_at,
+        "readings_count": 0,
+        "version": 1,
+        **changes,
+    }
+
+
 def projection_rows(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every ledger read-model table, in a stable order, for comparing two builds."""
     with engine.connect() as connection:

@@ -26,6 +26,7 @@ from projections.implausible_heat_queries import (
     implausible_intervals,
 )
 from projections.tables import daily_consumption, implausible_heat_decisions, meter_intervals, meters
+from tests.strategies import meters_row
 
 HOUSEHOLDS = [UUID(int=number) for number in range(1, 5)]
 METERS = [UUID(int=100 + number) for number in range(1, 5)]
@@ -140,24 +141,9 @@ def _fill(connection: Connection, rows: dict[str, list[dict[str, Any]]]) -> None
 
 def _with_meters(connection: Connection) -> None:
     if connection.execute(select(meters.c.meter_id)).first() is None:
-        connection.execute(insert(meters), [_meter_row(number, meter_id) for number, meter_id in enumerate(METERS)])
-
-
-def _meter_row(number: int, meter_id: UUID) -> dict[str, Any]:
-    return {
-        "meter_id": meter_id,
-        "serial": f"M-{number}",
-        "maker": "maker",
-        "model": "model",
-        "accuracy_class": "2",
-        "flow_sensor_side": "return",
-        "kind": MeterKind.HOUSEHOLD.value,
-        "community": "c",
-        "building": "b",
-        "commissioned_at": SEASON_START,
-        "readings_count": 0,
-        "version": 1,
-    }
+        connection.execute(
+            insert(meters), [meters_row(meter_id, number, SEASON_START) for number, meter_id in enumerate(METERS)]
+        )
 
 
 @given(rows=read_models(), chunk=st.lists(st.sampled_from(HOUSEHOLDS), min_size=1, max_size=4, unique=True))

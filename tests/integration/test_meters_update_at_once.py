@@ -19,6 +19,7 @@ from sqlalchemy import Engine, delete, insert, select
 from projections.reading_batch import _MeterState, _update_meters_at_once, _update_meters_one_by_one
 from projections.tables import meters
 from tests.conftest import migrated_postgres_engine
+from tests.strategies import meters_row
 
 ZONES = [UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-3, minutes=-30))]
 COMMISSIONED_AT = datetime(2025, 10, 1, tzinfo=UTC)
@@ -28,26 +29,6 @@ COMMISSIONED_AT = datetime(2025, 10, 1, tzinfo=UTC)
 def engine() -> Iterator[Engine]:
     with migrated_postgres_engine() as built:
         yield built
-
-
-def meter_row(meter_id: UUID, number: int) -> dict[str, Any]:
-    return {
-        "meter_id": meter_id,
-        "serial": f"M-{number}",
-        "maker": "maker",
-        "model": "model",
-        "accuracy_class": "2",
-        "flow_sensor_side": "return",
-        "kind": "household",
-        "community": "c",
-        "building": "b",
-        "commissioned_at": COMMISSIONED_AT,
-        "household_id": None,
-        "readings_count": number % 3,
-        "last_measured_at": None,
-        "last_energy_gj": None,
-        "version": 2,
-    }
 
 
 @st.composite
@@ -74,7 +55,22 @@ def _written(engine: Engine, count: int, changed: list[tuple[int, _MeterState]],
     ids = [UUID(int=number + 1) for number in range(count)]
     with engine.begin() as connection:
         connection.execute(delete(meters))
-        connection.execute(insert(meters), [meter_row(meter_id, number) for number, meter_id in enumerate(ids)])
+        connection.execute(
+            insert(meters),
+            [
+                meters_row(
+                    meter_id,
+                    number,
+                    COMMISSIONED_AT,
+                    household_id=None,
+                    readings_count=number % 3,
+                    last_measured_at=None,
+                    last_energy_gj=None,
+                    version=2,
+                )
+                for number, meter_id in enumerate(ids)
+            ],
+        )
         write = _update_meters_at_once if at_once else _update_meters_one_by_one
         write(connection, [(ids[index], state) for index, state in changed])
         return list(connection.execute(select(meters).order_by(meters.c.meter_id)))
