@@ -18,6 +18,7 @@ from eventsourcing.persistence import Notification
 from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 # The most ids one IN list carries (well below SQLite's and PostgreSQL's parameter limits).
@@ -261,16 +262,11 @@ class ScopedWindows:
             "SELECT notification_id, originator_id, originator_version, topic, state FROM {schema}.{table} "
             "WHERE notification_id > %s AND notification_id <= %s AND originator_id = ANY(%s) ORDER BY notification_id"
         ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(statement, (after, until, list(self._wanted)))
+        with recorder.datastore.get_connection() as connection, connection.cursor(row_factory=tuple_row) as cursor:
+            # In binary, as plain tuples: the states' bytes as stored, not escaped to hex and back.
+            cursor.execute(statement, (after, until, list(self._wanted)), binary=True)
             rows = cursor.fetchall()
         return [
-            Notification(
-                row["originator_id"],
-                row["originator_version"],
-                row["topic"],
-                bytes(row["state"]),
-                row["notification_id"],
-            )
-            for row in rows
+            Notification(originator_id, originator_version, topic, state, notification_id)
+            for notification_id, originator_id, originator_version, topic, state in rows
         ]

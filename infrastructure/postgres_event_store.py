@@ -32,12 +32,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import InterfaceError, Notification, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
 from eventsourcing.utils import Environment, EnvType, retry
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from infrastructure.audit_chain import GENESIS_HASH, ChainRecord, Checkpoint, chain_records
+from infrastructure.notification_reads import notification_conditions
 from projections.id_lists import binary_array
 
 logger = logging.getLogger(__name__)
@@ -133,9 +135,37 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
         return _unretried(PostgresApplicationRecorder.select_events)(self, *args, **kwargs)
 
     @retry((InterfaceError, OperationalError), max_attempts=READ_ATTEMPTS, wait=SAVE_RETRY_WAIT_SECONDS)
-    def select_notifications(self, *args: Any, **kwargs: Any) -> Any:
-        """The library's read, tried twice rather than ten times (see ``READ_ATTEMPTS``)."""
-        return _unretried(PostgresApplicationRecorder.select_notifications)(self, *args, **kwargs)
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> list[Notification]:
+        """The library's read (the same rows as the same ``Notification`` objects), tried twice
+        rather than ten times (see ``READ_ATTEMPTS``), and fetched in binary as plain tuples: the
+        library fetches text, each state's bytes escaped to hex by the server and decoded back in
+        Python, into a dict per row. A catch-up reads every event this way (issue 17: 479,313
+        events read 6.5 -> 1.5 CPU s)."""
+        conditions, parameters = notification_conditions(start, stop, topics, inclusive_of_start)
+        statement = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {table}{where} "
+            "ORDER BY notification_id LIMIT %s"
+        ).format(
+            table=SQL("{schema}.{table}").format(
+                schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name)
+            ),
+            where=SQL(" WHERE " + " AND ".join(conditions)) if conditions else SQL(""),
+        )
+        with self.datastore.get_connection() as connection, connection.cursor(row_factory=tuple_row) as cursor:
+            cursor.execute(statement, [*parameters, limit], prepare=True, binary=True)
+            rows = cursor.fetchall()
+        return [
+            Notification(originator_id, originator_version, topic, state, notification_id)
+            for notification_id, originator_id, originator_version, topic, state in rows
+        ]
 
     @retry((InterfaceError, OperationalError), max_attempts=READ_ATTEMPTS, wait=SAVE_RETRY_WAIT_SECONDS)
     def max_notification_id(self) -> int | None:

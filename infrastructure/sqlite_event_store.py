@@ -21,10 +21,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import PersistenceError, StoredEvent
+from eventsourcing.persistence import Notification, PersistenceError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore, SQLiteFactory
 
 from infrastructure.audit_chain import GENESIS_HASH, ChainRecord, Checkpoint, chain_records
+from infrastructure.notification_reads import MAXIMUM_REMEMBERED_IDS, notification_conditions
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         self.chain_table_name = f"{events_table_name}_chain"
         self.checkpoint_table_name = f"{events_table_name}_checkpoints"
         super().__init__(datastore, events_table_name)
+        self._originators: dict[str, UUID | str] = {}
         self._insert_chain_statement = f"INSERT INTO {self.chain_table_name} VALUES (?,?,?,?,?)"
         self._select_head_statement = (
             f"SELECT record_hash FROM {self.chain_table_name} ORDER BY notification_id DESC LIMIT 1"
@@ -71,6 +73,49 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         """The library's tables, the chain's two, and the seal of a store written before the chain."""
         super().create_table()
         self._seal_unchained_store()
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> list[Notification]:
+        """The library's read (the same rows as the same ``Notification`` objects), fetched as plain
+        tuples (the library's connections make a ``sqlite3.Row`` of each) with each originator id
+        parsed once per text rather than once per event (a catch-up meets the same meters batch
+        after batch; issue 17)."""
+        conditions, parameters = notification_conditions(
+            start, stop, topics, inclusive_of_start, position="rowid", placeholder="?"
+        )
+        where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
+        statement = (
+            f"SELECT rowid, originator_id, originator_version, topic, state FROM {self.events_table_name} "
+            f"{where}ORDER BY rowid LIMIT ?"
+        )
+        with self.datastore.transaction(commit=False) as cursor:
+            sqlite_cursor = cursor.sqlite_cursor
+            sqlite_cursor.row_factory = None
+            sqlite_cursor.execute(statement, [*parameters, limit])
+            rows = sqlite_cursor.fetchall()
+        originator = self._originator_of
+        return [
+            Notification(originator(text), originator_version, topic, state, rowid)
+            for rowid, text, originator_version, topic, state in rows
+        ]
+
+    def _originator_of(self, stored: str) -> UUID | str:
+        """``convert_originator_id`` of a stored id, remembered (bounded) for the next events."""
+        found = self._originators.get(stored)
+        if found is None:
+            if len(self._originators) >= MAXIMUM_REMEMBERED_IDS:
+                self._originators.clear()
+            found = self._originators[stored] = self.convert_originator_id(stored)
+        return found
 
     # -- writing ------------------------------------------------------------------------------
 
