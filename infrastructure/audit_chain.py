@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
@@ -593,6 +593,34 @@ class ChainPages(Protocol):
         """(notification id, record hash, previous hash)."""
 
 
+class ChainWindow(NamedTuple):
+    """A window of positions ``after`` < p <= ``end`` as the database checked it itself
+    (``WindowedChainPages.check_window``): what the quick check would find in it, without a state
+    sent over the wire."""
+
+    end: int  # the window's last position
+    events: int  # events in the window
+    # The same positions hold events and chain records, each record follows the record before it
+    # in the window, and each event hashes (``record_hash``) to its record from that record's
+    # previous hash. An empty window is intact.
+    intact: bool
+    first_link: bytes | None  # the previous hash of the window's first record (None: no record)
+    last_hash: bytes | None  # the record hash of its last record (None: no record)
+    last_position: int  # of its last event (0: none)
+    checkpoint_hashes: dict[int, bytes]  # the record hashes at those of the asked positions it holds
+    next_position: int | None  # the first position after ``end`` (up to the range's end) holding a row
+
+
+@runtime_checkable
+class WindowedChainPages(ChainPages, Protocol):
+    """A page reader whose database computes the chain hashes itself (PostgreSQL's ``sha256``):
+    ``check_range`` asks it window by window instead of reading every state."""
+
+    def check_window(self, after: int, until: int, checkpoint_positions: Sequence[int]) -> ChainWindow:
+        """The window of positions from ``after`` (exclusive) of the reader's size, cut at
+        ``until``, checked; ``checkpoint_positions`` are the positions whose record hashes to return."""
+
+
 def verify_intact(
     pages: ChainPages,
     stop: int,
@@ -643,7 +671,10 @@ def check_range(
     record, each of ``checkpoints`` (those of the range, sorted) at an event with its hash. The
     range's first record must follow ``first_link`` when it is given; otherwise whatever it follows
     is returned, for the caller to join the ranges (``verify_intact_split``). None at the first
-    sign of a problem."""
+    sign of a problem. A reader whose database hashes (``WindowedChainPages``: PostgreSQL) checks
+    the range window by window itself, with the same answer (a property compares them)."""
+    if isinstance(pages, WindowedChainPages):
+        return _check_range_in_windows(pages, after, until, checkpoints, progress, first_link)
     pending = list(checkpoints)
     last_hash, last_position, checked = first_link, after, 0
     for _ in range(MAXIMUM_PAGES):
@@ -670,6 +701,57 @@ def check_range(
     if pending:  # beyond the range's last event: a deleted tail, for the walk to name
         return None
     return RangeChecked(first_link if checked else None, last_hash if checked else None, last_position, checked)
+
+
+def _check_range_in_windows(
+    pages: WindowedChainPages,
+    after: int,
+    until: int,
+    checkpoints: Sequence[Checkpoint],
+    progress: ProgressCallback | None,
+    first_link: bytes | None,
+) -> RangeChecked | None:
+    """``check_range`` with the hashing done by the database, a window of positions a statement:
+    each window intact within itself, its first record following the last record of the window
+    before it (the range's first following ``first_link``, or returned when it is None), each
+    checkpoint at a record of a window, with its hash. Empty stretches of positions are skipped
+    (each window tells where the next row is), so windows are never more than the rows."""
+    pending = list(checkpoints)
+    link, last_position, checked, window_after = first_link, after, 0, after
+    for _ in range(MAXIMUM_PAGES):
+        if window_after >= until:
+            break
+        window = pages.check_window(window_after, until, [checkpoint.position for checkpoint in pending])
+        if not window.intact:
+            return None
+        if window.events:
+            if first_link is None:  # the range's first record: what it follows is the caller's to join
+                first_link = link = window.first_link
+            if window.first_link != link:
+                return None
+            link, last_position, checked = window.last_hash, window.last_position, checked + window.events
+            if progress is not None:
+                progress(last_position, until)
+        if not _window_checkpoints_match(pending, window):
+            return None
+        if window.next_position is None:
+            break
+        window_after = window.next_position - 1
+    else:
+        raise RuntimeError(f"the check read {MAXIMUM_PAGES} windows without reaching {until}")
+    if pending:  # beyond the range's last event: a deleted tail, for the walk to name
+        return None
+    return RangeChecked(first_link if checked else None, link if checked else None, last_position, checked)
+
+
+def _window_checkpoints_match(pending: list[Checkpoint], window: ChainWindow) -> bool:
+    """The checkpoints up to the window's end each at a record of it (so at an event: the window is
+    intact), with its hash; those checked are taken from the front of ``pending``."""
+    while pending and pending[0].position <= window.end:
+        checkpoint = pending.pop(0)
+        if window.checkpoint_hashes.get(checkpoint.position) != checkpoint.record_hash:
+            return False
+    return True
 
 
 def _intact(ranges: Sequence[RangeChecked], checkpoints: Sequence[Checkpoint]) -> VerificationResult | None:

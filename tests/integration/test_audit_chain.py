@@ -104,12 +104,16 @@ def test_an_empty_store_verifies_clean(recorder: ChainedRecorder) -> None:
     assert result.intact and result.events_checked == 0 and result.head_hash == GENESIS_HASH
 
 
-def test_progress_reaches_the_last_position(recorder: ChainedRecorder, ledger_events: list[int]) -> None:
+def test_progress_reaches_the_last_position(
+    recorder: ChainedRecorder, ledger_events: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("infrastructure.chain_pages.CHECK_WINDOW_POSITIONS", 3)
     seen: list[tuple[int, int]] = []
     verify_chain(recorder, progress=lambda position, stop: seen.append((position, stop)), page_size=3)
     assert seen[-1] == (ledger_events[-1], ledger_events[-1])
     positions = [position for position, _ in seen[:-1]]
-    # The quick check tells its progress page by page: each page's last event, in order.
+    # The quick check tells its progress page by page (on PostgreSQL window by window of 3
+    # positions here): each page's last event, in order.
     assert positions == sorted(positions) and set(positions) <= set(ledger_events)
     assert positions[:2] == ledger_events[2:6:3]
 
