@@ -57,17 +57,17 @@ START = datetime(2025, 11, 15, tzinfo=UTC)
 class ReportByReport(LedgerProjection):
     """The ledger projection with every report written alone (the baseline)."""
 
-    def apply_batch(self, connection: Connection, domain_events: Sequence[Any]) -> None:
+    def apply_batch(self, connection: Connection, domain_events: Sequence[Any], **options: Any) -> None:
         others: list[Any] = []
         write_one = ROOM_TELEMETRY_HANDLERS[RoomController.ReportRecorded]
         for domain_event in domain_events:
             if isinstance(domain_event, RoomController.ReportRecorded):
-                super().apply_batch(connection, others)
+                super().apply_batch(connection, others, **options)
                 others = []
                 write_one(connection, domain_event)
             else:
                 others.append(domain_event)
-        super().apply_batch(connection, others)
+        super().apply_batch(connection, others, **options)
 
 
 def set_up(container: Container, controllers: int, reports: int) -> None:

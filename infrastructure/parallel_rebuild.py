@@ -17,8 +17,10 @@ process the events of its buildings' aggregates in notification order, all at on
    transaction. On SQLite, whose database has one writer at a time, a process takes the write lock
    before a window's first read (a read transaction that later writes fails at once, whatever the
    busy timeout, when another process wrote in between); its decoding happens outside the lock.
-4. Once every process is done, the tracking row moves from ``REBUILDING`` to ``stop`` (compare
-   and set), and what was recorded meanwhile is caught up as usual.
+4. Once every process is done, the projection's summaries are written from its rows and the
+   tracking row moves from ``REBUILDING`` to ``stop`` (compare and set), in one transaction
+   (``projections.runner.finish_rebuild``: the processes leave the summaries alone, as a rebuild in
+   one process does), and what was recorded meanwhile is caught up as usual.
 
 A process that fails fails the rebuild; the tracking row stays at ``REBUILDING`` (the read models
 answer as they were left, and nothing catches up) until a rebuild (split or not) runs again.
@@ -34,7 +36,7 @@ from multiprocessing import get_context
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, Engine, delete, insert, update
+from sqlalchemy import Connection, Engine, update
 
 from application.collector import collector_paused
 from application.ledger import HeatLedger
@@ -46,11 +48,12 @@ from projections.reading_events import ReadingEventDecoder
 from projections.rebuild_plan import UNREAD_TOPICS, RebuildPlan, build_plan
 from projections.runner import (
     REBUILD_BATCH_SIZE,
-    REBUILDING,
     EventSource,
     Projection,
     ProjectionRunner,
-    empty_tables,
+    apply_rebuild_batch,
+    begin_rebuild,
+    finish_rebuild,
     page_cache_for,
 )
 from projections.tables import projection_tracking
@@ -88,7 +91,7 @@ def rebuild_split(
     assert 1 <= processes <= MOST_PROCESSES, f"1 to {MOST_PROCESSES} processes"
     runner = ProjectionRunner(source, engine, projection)
     stop = runner.max_notification_id()
-    _begin(engine, projection, source.name)
+    begin_rebuild(engine, projection, source.name)
     recorder = source.recorder
     events = events_per_aggregate(recorder, stop)
     plan = build_plan(
@@ -99,7 +102,7 @@ def rebuild_split(
         groups = [apply_group(source, engine, projection, group, stop, processes) for group in reversed(plan.groups)]
     else:
         groups = _apply_in_processes(open_store, projection, plan, processes)
-    _finish(engine, projection, source.name, stop)
+    finish_rebuild(engine, projection, source.name, stop)
     applied += sum(work.applied for work in groups) + runner.catch_up()
     return SplitRebuild(plan, applied, tuple(groups))
 
@@ -164,7 +167,7 @@ def _apply_on(
         asked = time.perf_counter()
         _take_write_lock(connection, projection)
         taken = time.perf_counter()
-        projection.apply_batch(connection, domain_events)
+        apply_rebuild_batch(connection, projection, domain_events)
     if work is not None:
         work.lock_wait_seconds += taken - asked
         work.locked_seconds += time.perf_counter() - taken  # the commit included
@@ -216,40 +219,3 @@ class StoreOpener:
         # processes at once fails on PostgreSQL ("tuple concurrently updated").
         environment["CREATE_TABLE"] = "false"
         return HeatLedger(env=environment), engine
-
-
-def _tracking_key(projection: Projection, application_name: str) -> tuple[Any, ...]:
-    return (
-        projection_tracking.c.projection_name == projection.name,
-        projection_tracking.c.application_name == application_name,
-    )
-
-
-def _begin(engine: Engine, projection: Projection, application_name: str) -> None:
-    """Empty the read models and mark the rebuild in progress, in one transaction."""
-    with engine.begin() as connection:
-        empty_tables(connection, projection.tables)
-        connection.execute(delete(projection_tracking).where(*_tracking_key(projection, application_name)))
-        connection.execute(
-            insert(projection_tracking).values(
-                projection_name=projection.name, application_name=application_name, notification_id=REBUILDING
-            )
-        )
-
-
-def _finish(engine: Engine, projection: Projection, application_name: str, stop: int) -> None:
-    """The tracking row from REBUILDING to ``stop`` (0 when the store was empty: no row)."""
-    with engine.begin() as connection:
-        key = _tracking_key(projection, application_name)
-        if stop == 0:
-            moved = connection.execute(
-                delete(projection_tracking).where(*key, projection_tracking.c.notification_id == REBUILDING)
-            )
-        else:
-            moved = connection.execute(
-                update(projection_tracking)
-                .where(*key, projection_tracking.c.notification_id == REBUILDING)
-                .values(notification_id=stop)
-            )
-        if moved.rowcount != 1:
-            raise RuntimeError(f"{projection.name}: the tracking row moved during the rebuild")

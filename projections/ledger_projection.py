@@ -39,11 +39,11 @@ from domain.valve import RoomController
 from projections import registration_rows
 from projections.allocation_rows import reallocate
 from projections.analytics_handlers import ANALYTICS_HANDLERS
-from projections.analytics_summary import ANALYTICS_SUMMARY_TABLES
+from projections.analytics_summary import ANALYTICS_SUMMARY_TABLES, summarise_daily
 from projections.arrears_handlers import ARREARS_HANDLERS
 from projections.billing_handlers import BILLING_HANDLERS, BillBatchWriter, bill_issued, billing_period_opened
 from projections.dispute_handlers import DISPUTE_HANDLERS
-from projections.evidence_months import EVIDENCE_MONTH_TABLES, interval_keys, refresh
+from projections.evidence_months import EVIDENCE_MONTH_TABLES, interval_keys, refresh, summarise_evidence
 from projections.heat_decision_handlers import HEAT_DECISION_HANDLERS
 from projections.interval_recharge import recharge_intervals
 from projections.payment_handlers import PAYMENT_HANDLERS, PaymentBatchWriter
@@ -131,7 +131,7 @@ class LedgerProjection:
         """Apply one event; events this projection does not know (snapshots, later kinds) are skipped."""
         self.apply_batch(connection, [domain_event])
 
-    def apply_batch(self, connection: Connection, domain_events: Sequence[Any]) -> None:
+    def apply_batch(self, connection: Connection, domain_events: Sequence[Any], *, keep_summaries: bool = True) -> None:
         """Apply events in order. Runs of events are buffered by set-based writers and written
         together: readings with issued bills and the billing periods opened with them (they touch
         tables of their own: one need not wait for the other), registration events (households and
@@ -139,8 +139,11 @@ class LedgerProjection:
         the others first; any other event flushes every writer and goes to its handler. After
         households or meters were written the reading writer's cached meters and households are
         dropped, and loaded again for the readings that follow. Room reports are buffered and
-        written together at the end (their tables are theirs alone)."""
-        writers = _BatchWriters(connection)
+        written together at the end (their tables are theirs alone).
+
+        ``keep_summaries`` False (a rebuild's batches): the readings' rows leave the summaries of
+        the daily rows alone; ``summarise`` writes them from the rows once the rebuild is done."""
+        writers = _BatchWriters(connection, keep_summaries)
         reports = RoomTelemetryWriter(connection)
         writers.readings.preload(domain_events)
         for index, domain_event in enumerate(domain_events):
@@ -174,6 +177,13 @@ class LedgerProjection:
         writers.flush()
         reports.flush()
         reallocate(connection, writers.to_reallocate)
+
+    def summarise(self, connection: Connection) -> None:
+        """Write the summaries of the daily rows afresh from the rows (``summarise_daily``,
+        ``summarise_evidence``): what keeping them up batch by batch gives (the property tests of
+        both compare them), set-based, for a rebuild to do once at its end."""
+        summarise_daily(connection)
+        summarise_evidence(connection)
 
     # -- households ---------------------------------------------------------------------------
 
@@ -367,8 +377,8 @@ class _BatchWriters:
     """The set-based writers of one batch, flushed so that each sees the rows of every event
     before it: readings and bills may be buffered together; registration and payments alone."""
 
-    def __init__(self, connection: Connection) -> None:
-        self.readings = ReadingBatchWriter(connection)
+    def __init__(self, connection: Connection, keep_summaries: bool = True) -> None:
+        self.readings = ReadingBatchWriter(connection, keep_summaries)
         self.bills = BillBatchWriter(connection)
         self.registration = RegistrationBatchWriter(connection)
         self.payments = PaymentBatchWriter(connection)

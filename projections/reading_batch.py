@@ -118,8 +118,11 @@ class _MeterState:
 class ReadingBatchWriter:
     """Buffers the rows of reading events; ``flush`` writes them (call it before other writes)."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, keep_summaries: bool = True) -> None:
+        """``keep_summaries`` False: the summaries of the daily rows (``analytics_summary``,
+        ``evidence_months``) are left alone, for a rebuild to write once from the rows at its end."""
         self.connection = connection
+        self.keep_summaries = keep_summaries
         self._meters: dict[UUID, _MeterState] = {}
         self._places: dict[UUID, tuple[str, str] | None] = {}
         self._readings: list[Row] = []
@@ -282,8 +285,9 @@ class ReadingBatchWriter:
         _INTERVALS.insert(self.connection, [interval for interval, _ in self._intervals.values()], converted)
         added_days = [day for _, days in self._intervals.values() for day in days]
         _DAYS.insert(self.connection, added_days, converted)
-        apply_day_changes(self.connection, added_days, removed_days)
-        apply_added_days(self.connection, added_days, keys_of(removed_days) | estimate_keys(removed_estimates))
+        if self.keep_summaries:
+            apply_day_changes(self.connection, added_days, removed_days)
+            apply_added_days(self.connection, added_days, keys_of(removed_days) | estimate_keys(removed_estimates))
         self._write_meters()
         self._readings, self._intervals, self._stale_intervals = [], {}, set()
 

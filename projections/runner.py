@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
@@ -64,6 +64,16 @@ class Projection(Protocol):
     def apply_batch(self, connection: Connection, domain_events: Sequence[Any]) -> None: ...
 
 
+@runtime_checkable
+class SummarisingProjection(Protocol):
+    """A projection some of whose tables only sum others: a rebuild's batches leave them alone
+    (``keep_summaries=False``) and ``summarise`` writes them from the rows once, at its end."""
+
+    def apply_batch(self, connection: Connection, domain_events: Sequence[Any], *, keep_summaries: bool) -> None: ...
+
+    def summarise(self, connection: Connection) -> None: ...
+
+
 class EventSource(Protocol):
     """What the runner needs of an eventsourcing Application: its name, recorder and mapper."""
 
@@ -98,6 +108,9 @@ class ProjectionRunner:
         self._batch_bytes = 0
         # One catch-up at a time per process; other processes are kept honest by the tracking row.
         self._lock = threading.Lock()
+        # While this runner rebuilds: the last notification the rebuild applied (the tracking row
+        # stands at REBUILDING meanwhile); None otherwise.
+        self._rebuilt_up_to: int | None = None
 
     def position(self) -> int:
         """The id of the last notification applied (0 before any, and while a split rebuild runs)."""
@@ -126,12 +139,23 @@ class ProjectionRunner:
             return self._catch_up(progress, largest_batch_size or self.largest_batch_size, bytes_bound)
 
     def rebuild(self, progress: ProgressCallback | None = None) -> int:
-        """Empty the projection's tables, reset its tracking, and catch up from the first event
-        (in batches of up to ``REBUILD_BATCH_SIZE`` events unless the runner's size is fixed)."""
-        with self._lock, self.engine.begin() as connection:
-            empty_tables(connection, self.projection.tables)
-            connection.execute(delete(projection_tracking).where(*self._tracking_key()))
-        return self.catch_up(progress, self.fixed_batch_size or REBUILD_BATCH_SIZE, bytes_bound=None)
+        """Empty the projection's tables and apply every event from the first, in batches of up to
+        ``REBUILD_BATCH_SIZE`` events unless the runner's size is fixed; returns the events applied.
+
+        Meanwhile the tracking row stands at ``REBUILDING``: no catch-up anywhere writes into the
+        half-built tables, and a rebuild that fails leaves it so until a rebuild runs again (as a
+        split rebuild does, ``infrastructure/parallel_rebuild.py``). A projection's summaries
+        (``SummarisingProjection``) are not kept up batch by batch but written from the rows at the
+        end, in the transaction that moves the tracking row to the last event applied."""
+        with self._lock:
+            begin_rebuild(self.engine, self.projection, self.source.name)
+            self._rebuilt_up_to = 0
+            try:
+                applied = self._catch_up(progress, self.fixed_batch_size or REBUILD_BATCH_SIZE, None)
+                finish_rebuild(self.engine, self.projection, self.source.name, self._rebuilt_up_to)
+            finally:
+                self._rebuilt_up_to = None
+        return applied
 
     def _catch_up(self, progress: ProgressCallback | None, largest: int, bytes_bound: int | None) -> int:
         """Batches on one connection, growing from ``batch_size`` to ``largest`` while full; the
@@ -152,10 +176,12 @@ class ProjectionRunner:
                 if count == size and not heavy:  # more are waiting, probably: a larger step
                     size = min(2 * size, largest)
                 if progress is not None:
-                    progress(self.position(), target)
+                    progress(self._rebuilt_up_to if self._rebuilt_up_to is not None else self.position(), target)
         raise RuntimeError(f"catch-up did not finish within {MAXIMUM_BATCHES} batches")
 
     def _apply_next_batch(self, connection: Connection, size: int) -> int:
+        if self._rebuilt_up_to is not None:
+            return self._apply_next_rebuild_batch(connection, size)
         start: int | None = None
         try:
             with connection.begin():
@@ -180,11 +206,24 @@ class ProjectionRunner:
                 raise TrackingMovedError(f"{self.projection.name} moved past {start} meanwhile") from error
             raise
 
+    def _apply_next_rebuild_batch(self, connection: Connection, size: int) -> int:
+        """The batch after the last one the rebuild applied, in a transaction of its own; the
+        tracking row stays at REBUILDING (``finish_rebuild`` moves it)."""
+        assert self._rebuilt_up_to is not None, "only while rebuilding"
+        with connection.begin(), collector_paused():
+            notifications = self.source.recorder.select_notifications(
+                start=self._rebuilt_up_to, limit=size, inclusive_of_start=False
+            )
+            if not notifications:
+                return 0
+            domain_events = self._decoder.decode_all(notifications)
+            apply_rebuild_batch(connection, self.projection, domain_events)
+            del domain_events
+        self._rebuilt_up_to = notifications[-1].id
+        return len(notifications)
+
     def _tracking_key(self) -> tuple[Any, ...]:
-        return (
-            projection_tracking.c.projection_name == self.projection.name,
-            projection_tracking.c.application_name == self.source.name,
-        )
+        return tracking_key(self.projection, self.source.name)
 
     def _position(self, connection: Connection) -> int:
         row = connection.execute(select(projection_tracking.c.notification_id).where(*self._tracking_key())).first()
@@ -209,6 +248,56 @@ class ProjectionRunner:
         )
         if moved.rowcount != 1:
             raise TrackingMovedError(f"{self.projection.name} moved past {start} meanwhile")
+
+
+def tracking_key(projection: Projection, application_name: str) -> tuple[Any, ...]:
+    """The conditions that pick ``projection``'s tracking row for ``application_name``'s log."""
+    return (
+        projection_tracking.c.projection_name == projection.name,
+        projection_tracking.c.application_name == application_name,
+    )
+
+
+def begin_rebuild(engine: Engine, projection: Projection, application_name: str) -> None:
+    """Empty the projection's tables and mark the rebuild in progress (the tracking row at
+    ``REBUILDING``), in one transaction."""
+    with engine.begin() as connection:
+        empty_tables(connection, projection.tables)
+        connection.execute(delete(projection_tracking).where(*tracking_key(projection, application_name)))
+        connection.execute(
+            insert(projection_tracking).values(
+                projection_name=projection.name, application_name=application_name, notification_id=REBUILDING
+            )
+        )
+
+
+def apply_rebuild_batch(connection: Connection, projection: Projection, domain_events: Sequence[Any]) -> None:
+    """Apply a batch of a rebuild: a summarising projection leaves its summaries to ``finish_rebuild``."""
+    if isinstance(projection, SummarisingProjection):
+        projection.apply_batch(connection, domain_events, keep_summaries=False)
+    else:
+        projection.apply_batch(connection, domain_events)
+
+
+def finish_rebuild(engine: Engine, projection: Projection, application_name: str, stop: int) -> None:
+    """In one transaction: the projection's summaries written from its rows, and the tracking row
+    moved from ``REBUILDING`` to ``stop``, the last event applied (no row when nothing was)."""
+    with engine.begin() as connection:
+        if isinstance(projection, SummarisingProjection):
+            projection.summarise(connection)
+        key = tracking_key(projection, application_name)
+        if stop == 0:
+            moved = connection.execute(
+                delete(projection_tracking).where(*key, projection_tracking.c.notification_id == REBUILDING)
+            )
+        else:
+            moved = connection.execute(
+                update(projection_tracking)
+                .where(*key, projection_tracking.c.notification_id == REBUILDING)
+                .values(notification_id=stop)
+            )
+        if moved.rowcount != 1:
+            raise RuntimeError(f"{projection.name}: the tracking row moved during the rebuild")
 
 
 def empty_tables(connection: Connection, tables: Sequence[Table]) -> None:

@@ -206,10 +206,10 @@ class FailingOnPayments(LedgerProjection):
     """The ledger projection, but a payment's event fails (as a handler's bug or a lost database
     would): the group holding it fails."""
 
-    def apply_batch(self, connection: Any, domain_events: Any) -> None:
+    def apply_batch(self, connection: Any, domain_events: Any, **options: Any) -> None:
         if any(type(event).__name__ == "Received" for event in domain_events):
             raise RuntimeError("a group failed")
-        super().apply_batch(connection, domain_events)
+        super().apply_batch(connection, domain_events, **options)
 
 
 def test_a_failed_split_rebuild_holds_the_catch_up_until_a_rebuild_runs_again(container: Container) -> None:

@@ -118,13 +118,13 @@ class _RacedProjection(LedgerProjection):
         super().__init__()
         self.rival, self.error, self.failed = rival, error, False
 
-    def apply_batch(self, connection: Connection, domain_events: Sequence[Any]) -> None:
+    def apply_batch(self, connection: Connection, domain_events: Sequence[Any], **options: Any) -> None:
         if not self.failed:
             self.failed = True
             if self.rival is not None:
                 self.rival.catch_up()
             raise self.error
-        super().apply_batch(connection, domain_events)
+        super().apply_batch(connection, domain_events, **options)
 
 
 COLLISIONS = [
