@@ -255,7 +255,8 @@ def link_before(raw: RawStore, position: int) -> bytes:
     drawn=saves,
     # Half the examples untouched, so that intact ranges are as common as broken ones.
     edits=st.just([]) | st.lists(st.tuples(st.sampled_from(EDITS), st.integers(0, 30)), min_size=1, max_size=2),
-    window_positions=st.integers(1, 5),
+    # Windows of a few positions (boundaries inside the store), or as large as they are run (one).
+    window_positions=st.integers(1, 5) | st.just(chain_pages.CHECK_WINDOW_POSITIONS),
     page_size=st.integers(1, 5),
 )
 def test_the_server_checks_a_range_as_python_does(
@@ -368,3 +369,22 @@ def test_the_window_statement_reads_both_tables_by_position(container: Container
     assert f"Index Scan using {recorder.events_table_name}_notification_id_idx" in plan
     assert f"Index Scan using {recorder.chain_table_name}_pkey" in plan
     assert "Seq Scan" not in plan and "Sort" not in plan and "Hash" not in plan
+
+
+def test_a_null_state_reads_as_the_walk_reads_it(container: Container, raw: RawStore) -> None:
+    """A NULL state (only SQL behind the ledger's back makes one) is hashed as the text "None", as
+    ``audit_chain.stored_bytes`` reads it: the chain of a state that was that text still holds,
+    any other state's does not, on the server as in Python."""
+    recorder: Any = container.ledger.recorder
+    aggregate = uuid.uuid4()
+    recorder.insert_events([StoredEvent(aggregate, 1, "t", b"None"), StoredEvent(aggregate, 2, "t", b"{}")])
+    first, second = raw.positions()
+    server = server_pages(container, window_positions=1)
+    raw.execute(f"UPDATE {raw.events} SET state = NULL WHERE {{id}} = ?", first)
+    checked = check_range(server, 0, second, [], None, 1, GENESIS_HASH)
+    assert checked is not None and checked.checked == 2
+    assert checked == check_range(ReadInPython(server), 0, second, [], None, 1, GENESIS_HASH)
+    assert verify_chain(recorder).intact
+    raw.execute(f"UPDATE {raw.events} SET state = NULL WHERE {{id}} = ?", second)
+    assert check_range(server, 0, second, [], None, 1, GENESIS_HASH) is None
+    assert check_range(ReadInPython(server), 0, second, [], None, 1, GENESIS_HASH) is None
