@@ -35,8 +35,8 @@ ChainRow = tuple[int, bytes, bytes]
 # Distinct originator ids whose canonical text a SQLite reader keeps (an aggregate's events come
 # in runs: a meter's daily readings); past it the memo starts again, so memory stays bounded.
 MAXIMUM_REMEMBERED_IDS = 100_000
-# Positions a statement of PostgreSQL's check covers: ~0.4 s of one server core and ~1 MB of
-# its memory a window (the rows stream through a merge join), progress told window by window.
+# Positions a statement of PostgreSQL's check covers: ~0.4 s of one server core a window (the rows
+# stream through a merge join, none held), progress told window by window.
 CHECK_WINDOW_POSITIONS = 100_000
 
 # The window statement's plan, whatever the table statistics say (the events table is often never
