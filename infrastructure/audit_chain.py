@@ -722,6 +722,8 @@ def _check_range_in_windows(
         if window_after >= until:
             break
         window = pages.check_window(window_after, until, [checkpoint.position for checkpoint in pending])
+        assert window_after < window.end <= until, "each window moves on, within the range"
+        assert window.next_position is None or window.end < window.next_position <= until, "the next row after it"
         if not window.intact:
             return None
         if window.events:
