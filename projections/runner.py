@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
 from projections.collector import collector_paused
+from projections.read_ahead import Batch, ReadAhead
 from projections.reading_events import ReadingEventDecoder
 from projections.tables import projection_tracking
 
@@ -111,6 +112,10 @@ class ProjectionRunner:
         # While this runner rebuilds: the last notification the rebuild applied (the tracking row
         # stands at REBUILDING meanwhile); None otherwise.
         self._rebuilt_up_to: int | None = None
+        # While a catch-up runs: how its batches grow, and its reader of the next batch.
+        self._largest: int = self.largest_batch_size
+        self._bytes_bound: int | None = LARGEST_BATCH_BYTES
+        self._reader = ReadAhead(self._read_batch, enabled=False)
 
     def position(self) -> int:
         """The id of the last notification applied (0 before any, and while a split rebuild runs)."""
@@ -144,9 +149,10 @@ class ProjectionRunner:
 
         Meanwhile the tracking row stands at ``REBUILDING``: no catch-up anywhere writes into the
         half-built tables, and a rebuild that fails leaves it so until a rebuild runs again (as a
-        split rebuild does, ``infrastructure/parallel_rebuild.py``). A projection's summaries
-        (``SummarisingProjection``) are not kept up batch by batch but written from the rows at the
-        end, in the transaction that moves the tracking row to the last event applied."""
+        split rebuild does, ``infrastructure/parallel_rebuild.py``). On PostgreSQL a projection's
+        summaries (``SummarisingProjection``) are not kept up batch by batch but written from the
+        rows at the end, in the transaction that moves the tracking row to the last event applied
+        (``summaries_deferred``)."""
         with self._lock:
             begin_rebuild(self.engine, self.projection, self.source.name)
             self._rebuilt_up_to = 0
@@ -163,7 +169,14 @@ class ProjectionRunner:
         applied = 0
         target = self.max_notification_id()
         size = min(self.batch_size, largest)
-        with self.engine.connect() as connection, page_cache_for(connection, target - self.position()):
+        self._largest, self._bytes_bound = largest, bytes_bound
+        # The next batch read while this one is written, on PostgreSQL (projections/read_ahead.py).
+        self._reader = ReadAhead(self._read_batch, enabled=self.engine.dialect.name == "postgresql")
+        with (
+            closing(self._reader),
+            self.engine.connect() as connection,
+            page_cache_for(connection, target - self.position()),
+        ):
             for _ in range(MAXIMUM_BATCHES):
                 try:
                     count = self._apply_next_batch(connection, size)
@@ -172,12 +185,33 @@ class ProjectionRunner:
                 if count == 0:
                     return applied
                 applied += count
-                heavy = bytes_bound is not None and 2 * self._batch_bytes > bytes_bound
-                if count == size and not heavy:  # more are waiting, probably: a larger step
-                    size = min(2 * size, largest)
+                size = self._following_size(size, count)
                 if progress is not None:
                     progress(self._rebuilt_up_to if self._rebuilt_up_to is not None else self.position(), target)
         raise RuntimeError(f"catch-up did not finish within {MAXIMUM_BATCHES} batches")
+
+    def _following_size(self, size: int, count: int) -> int:
+        """The size of the batch after one of ``size`` that held ``count`` events: twice as large
+        (up to the catch-up's largest) when it was full, and its stored state leaves room."""
+        heavy = self._bytes_bound is not None and 2 * self._batch_bytes > self._bytes_bound
+        if count == size and not heavy:  # more are waiting, probably: a larger step
+            return min(2 * size, self._largest)
+        return size
+
+    def _read_batch(self, after: int, size: int) -> Batch:
+        """The notifications after position ``after`` (``size`` at most) and their domain events."""
+        notifications = self.source.recorder.select_notifications(start=after, limit=size, inclusive_of_start=False)
+        return notifications, self._decoder.decode_all(notifications) if notifications else []
+
+    def _next_batch(self, after: int, size: int) -> Batch:
+        """The batch after ``after`` (read ahead, or read now), the one after it started meanwhile
+        when this one is full (more are waiting, probably)."""
+        notifications, domain_events = self._reader.batch(after, size)
+        if notifications:
+            self._batch_bytes = sum(len(notification.state) for notification in notifications)
+            if len(notifications) == size:
+                self._reader.ahead(notifications[-1].id, self._following_size(size, size))
+        return notifications, domain_events
 
     def _apply_next_batch(self, connection: Connection, size: int) -> int:
         if self._rebuilt_up_to is not None:
@@ -187,13 +221,9 @@ class ProjectionRunner:
             with connection.begin():
                 start = self._position(connection)
                 with collector_paused():  # reading thousands of notifications makes no cycles either
-                    notifications = self.source.recorder.select_notifications(
-                        start=start, limit=size, inclusive_of_start=False
-                    )
+                    notifications, domain_events = self._next_batch(start, size)
                     if not notifications:
                         return 0
-                    self._batch_bytes = sum(len(notification.state) for notification in notifications)
-                    domain_events = self._decoder.decode_all(notifications)
                     self.projection.apply_batch(connection, domain_events)
                     del domain_events
                 self._advance(connection, start, notifications[-1].id)
@@ -211,12 +241,9 @@ class ProjectionRunner:
         tracking row stays at REBUILDING (``finish_rebuild`` moves it)."""
         assert self._rebuilt_up_to is not None, "only while rebuilding"
         with connection.begin(), collector_paused():
-            notifications = self.source.recorder.select_notifications(
-                start=self._rebuilt_up_to, limit=size, inclusive_of_start=False
-            )
+            notifications, domain_events = self._next_batch(self._rebuilt_up_to, size)
             if not notifications:
                 return 0
-            domain_events = self._decoder.decode_all(notifications)
             apply_rebuild_batch(connection, self.projection, domain_events)
             del domain_events
         self._rebuilt_up_to = notifications[-1].id
@@ -271,19 +298,31 @@ def begin_rebuild(engine: Engine, projection: Projection, application_name: str)
         )
 
 
+def summaries_deferred(connection: Connection, projection: Projection) -> bool:
+    """Whether a rebuild of ``projection`` on ``connection``'s database leaves its summaries to its
+    end: on PostgreSQL, where the batches' upserts cost the rebuild of a season (479,313 events) 4
+    CPU s and their writing from the rows at the end 1.3 s of the server's. Not on SQLite, where
+    writing them at the end (2.7 s, one statement after another) cost more than keeping them up."""
+    return isinstance(projection, SummarisingProjection) and connection.dialect.name == "postgresql"
+
+
 def apply_rebuild_batch(connection: Connection, projection: Projection, domain_events: Sequence[Any]) -> None:
-    """Apply a batch of a rebuild: a summarising projection leaves its summaries to ``finish_rebuild``."""
-    if isinstance(projection, SummarisingProjection):
+    """Apply a batch of a rebuild, the projection's summaries left to ``finish_rebuild`` where it
+    writes them (``summaries_deferred``)."""
+    if summaries_deferred(connection, projection):
+        assert isinstance(projection, SummarisingProjection)
         projection.apply_batch(connection, domain_events, keep_summaries=False)
     else:
         projection.apply_batch(connection, domain_events)
 
 
 def finish_rebuild(engine: Engine, projection: Projection, application_name: str, stop: int) -> None:
-    """In one transaction: the projection's summaries written from its rows, and the tracking row
-    moved from ``REBUILDING`` to ``stop``, the last event applied (no row when nothing was)."""
+    """In one transaction: the projection's summaries written from its rows (where the rebuild's
+    batches left them: ``summaries_deferred``), and the tracking row moved from ``REBUILDING`` to
+    ``stop``, the last event applied (no row when nothing was)."""
     with engine.begin() as connection:
-        if isinstance(projection, SummarisingProjection):
+        if summaries_deferred(connection, projection):
+            assert isinstance(projection, SummarisingProjection)
             projection.summarise(connection)
         key = tracking_key(projection, application_name)
         if stop == 0:
