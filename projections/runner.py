@@ -123,6 +123,11 @@ class ProjectionRunner:
             position = self._position(connection)
         return 0 if position == REBUILDING else position
 
+    @property
+    def batches_read_ahead(self) -> int:
+        """Batches of the last catch-up or rebuild that were read ahead (``read_ahead``)."""
+        return self._reader.hits
+
     def rebuilding(self) -> bool:
         """Whether a rebuild split over processes is under way (or failed and was not run again)."""
         with self.engine.connect() as connection:
