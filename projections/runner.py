@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
 from projections.collector import collector_paused
-from projections.read_ahead import Batch, ReadAhead
 from projections.reading_events import ReadingEventDecoder
 from projections.tables import projection_tracking
 
@@ -112,21 +111,12 @@ class ProjectionRunner:
         # While this runner rebuilds: the last notification the rebuild applied (the tracking row
         # stands at REBUILDING meanwhile); None otherwise.
         self._rebuilt_up_to: int | None = None
-        # While a catch-up runs: how its batches grow, and its reader of the next batch.
-        self._largest: int = self.largest_batch_size
-        self._bytes_bound: int | None = LARGEST_BATCH_BYTES
-        self._reader = ReadAhead(self._read_batch, enabled=False)
 
     def position(self) -> int:
         """The id of the last notification applied (0 before any, and while a split rebuild runs)."""
         with self.engine.connect() as connection:
             position = self._position(connection)
         return 0 if position == REBUILDING else position
-
-    @property
-    def batches_read_ahead(self) -> int:
-        """Batches of the last catch-up or rebuild that were read ahead (``read_ahead``)."""
-        return self._reader.hits
 
     def rebuilding(self) -> bool:
         """Whether a rebuild split over processes is under way (or failed and was not run again)."""
@@ -174,14 +164,7 @@ class ProjectionRunner:
         applied = 0
         target = self.max_notification_id()
         size = min(self.batch_size, largest)
-        self._largest, self._bytes_bound = largest, bytes_bound
-        # The next batch read while this one is written, on PostgreSQL (projections/read_ahead.py).
-        self._reader = ReadAhead(self._read_batch, enabled=self.engine.dialect.name == "postgresql")
-        with (
-            closing(self._reader),
-            self.engine.connect() as connection,
-            page_cache_for(connection, target - self.position()),
-        ):
+        with self.engine.connect() as connection, page_cache_for(connection, target - self.position()):
             for _ in range(MAXIMUM_BATCHES):
                 try:
                     count = self._apply_next_batch(connection, size)
@@ -190,33 +173,20 @@ class ProjectionRunner:
                 if count == 0:
                     return applied
                 applied += count
-                size = self._following_size(size, count)
+                heavy = bytes_bound is not None and 2 * self._batch_bytes > bytes_bound
+                if count == size and not heavy:  # more are waiting, probably: a larger step
+                    size = min(2 * size, largest)
                 if progress is not None:
                     progress(self._rebuilt_up_to if self._rebuilt_up_to is not None else self.position(), target)
         raise RuntimeError(f"catch-up did not finish within {MAXIMUM_BATCHES} batches")
 
-    def _following_size(self, size: int, count: int) -> int:
-        """The size of the batch after one of ``size`` that held ``count`` events: twice as large
-        (up to the catch-up's largest) when it was full, and its stored state leaves room."""
-        heavy = self._bytes_bound is not None and 2 * self._batch_bytes > self._bytes_bound
-        if count == size and not heavy:  # more are waiting, probably: a larger step
-            return min(2 * size, self._largest)
-        return size
-
-    def _read_batch(self, after: int, size: int) -> Batch:
+    def _read_batch(self, after: int, size: int) -> tuple[Sequence[Any], list[Any]]:
         """The notifications after position ``after`` (``size`` at most) and their domain events."""
         notifications = self.source.recorder.select_notifications(start=after, limit=size, inclusive_of_start=False)
-        return notifications, self._decoder.decode_all(notifications) if notifications else []
-
-    def _next_batch(self, after: int, size: int) -> Batch:
-        """The batch after ``after`` (read ahead, or read now), the one after it started meanwhile
-        when this one is full (more are waiting, probably)."""
-        notifications, domain_events = self._reader.batch(after, size)
-        if notifications:
-            self._batch_bytes = sum(len(notification.state) for notification in notifications)
-            if len(notifications) == size:
-                self._reader.ahead(notifications[-1].id, self._following_size(size, size))
-        return notifications, domain_events
+        if not notifications:
+            return notifications, []
+        self._batch_bytes = sum(len(notification.state) for notification in notifications)
+        return notifications, self._decoder.decode_all(notifications)
 
     def _apply_next_batch(self, connection: Connection, size: int) -> int:
         if self._rebuilt_up_to is not None:
@@ -226,7 +196,7 @@ class ProjectionRunner:
             with connection.begin():
                 start = self._position(connection)
                 with collector_paused():  # reading thousands of notifications makes no cycles either
-                    notifications, domain_events = self._next_batch(start, size)
+                    notifications, domain_events = self._read_batch(start, size)
                     if not notifications:
                         return 0
                     self.projection.apply_batch(connection, domain_events)
@@ -246,7 +216,7 @@ class ProjectionRunner:
         tracking row stays at REBUILDING (``finish_rebuild`` moves it)."""
         assert self._rebuilt_up_to is not None, "only while rebuilding"
         with connection.begin(), collector_paused():
-            notifications, domain_events = self._next_batch(self._rebuilt_up_to, size)
+            notifications, domain_events = self._read_batch(self._rebuilt_up_to, size)
             if not notifications:
                 return 0
             apply_rebuild_batch(connection, self.projection, domain_events)

@@ -156,19 +156,6 @@ def every_row(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
-def test_batches_are_read_ahead_on_postgresql_and_the_rows_are_the_same(container: Container) -> None:
-    """On PostgreSQL the next batch is read while this one is written (projections/read_ahead.py):
-    a catch-up in small batches and a rebuild take their batches so and build the same rows as
-    the container's catch-up after every command; on SQLite nothing is read ahead."""
-    write_a_community(container)
-    incremental = every_row(container.engine)
-    runner = ProjectionRunner(container.ledger, container.engine, LedgerProjection(), batch_size=7)
-    assert runner.rebuild() == container.runner.max_notification_id()
-    postgres = container.engine.dialect.name == "postgresql"
-    assert (runner.batches_read_ahead > 10) if postgres else runner.batches_read_ahead == 0
-    assert every_row(container.engine) == incremental
-
-
 def test_a_runner_started_later_resumes_from_the_shared_tracking_row(
     container: Container, rival_engine: Engine
 ) -> None:
