@@ -554,13 +554,25 @@ def verify_chain(
 
     pages = chain_pages_of(recorder)
     intact = None
-    if pages is not None and processes > 1 and open_pages is not None:
+    if isinstance(pages, WindowedChainPages):
+        # The database hashes: its ranges side by side from threads here (at least two, for a
+        # server with cores to spare), on the recorder's own connections; nothing to fork.
+        opened = pages
+        ranges = max(processes, SERVER_RANGES)
+        intact = verify_intact_split(
+            lambda: (opened, _nothing_to_close), stop, ordered, ranges, progress, page_size, in_threads=True
+        )
+    elif pages is not None and processes > 1 and open_pages is not None:
         intact = verify_intact_split(open_pages, stop, ordered, processes, progress, page_size)
     elif pages is not None:
         intact = verify_intact(pages, stop, ordered, progress, page_size)
     if intact is not None:
         return intact
     return walk_chain(recorder, stop, ordered, progress, page_size)
+
+
+def _nothing_to_close() -> None:
+    """The recorder's page reader is the recorder's: it stays open."""
 
 
 def walk_chain(
@@ -776,6 +788,10 @@ def _intact(ranges: Sequence[RangeChecked], checkpoints: Sequence[Checkpoint]) -
 OpenedPages = tuple[ChainPages, Callable[[], None]]
 # A range shorter than this is not worth a process of its own.
 LEAST_POSITIONS_PER_PROCESS = 20_000
+# The ranges a database that hashes itself (PostgreSQL) checks side by side, whatever the processes
+# asked for: its backends hash in parallel while this process waits (479,313 events: one range
+# 2.1 s, two 1.2 s on the development machine).
+SERVER_RANGES = 2
 
 
 def verify_intact_split(
@@ -786,12 +802,15 @@ def verify_intact_split(
     progress: ProgressCallback | None,
     page_size: int,
     in_processes: bool = True,
+    in_threads: bool = False,
 ) -> VerificationResult | None:
     """``verify_intact`` over ``processes`` consecutive ranges of positions (fewer when the store
     is small), each checked in a process of its own (forked), joined here: each range intact within
     itself, each range's first record following the last record before it. These are the
     conditions of one pass from the genesis, so the answer is the same (a property compares them;
-    ``in_processes=False`` checks the ranges here one after another, for it)."""
+    ``in_processes=False`` checks the ranges here one after another, for it). ``in_threads``: each
+    range in a thread of this process instead, for a page reader whose database does the hashing
+    (``WindowedChainPages``: each thread waits on the server, which hashes the ranges side by side)."""
     ranges = min(processes, max(1, stop // LEAST_POSITIONS_PER_PROCESS))
     bounds = [stop * index // ranges for index in range(ranges + 1)]
     if any(checkpoint.position > stop for checkpoint in checkpoints):
@@ -809,6 +828,11 @@ def verify_intact_split(
     ]
     if ranges == 1 or not in_processes:
         checked = [_check_range_opened(*argument) for argument in arguments]
+    elif in_threads:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=ranges, thread_name_prefix="chain-range") as threads:
+            checked = list(threads.map(_check_range_opened, *zip(*arguments, strict=True)))
     else:
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context

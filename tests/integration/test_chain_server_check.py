@@ -8,6 +8,7 @@ names problems (tests/unit/infrastructure/test_chain_quick_check.py)."""
 from __future__ import annotations
 
 import itertools
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -388,3 +389,34 @@ def test_a_null_state_reads_as_the_walk_reads_it(container: Container, raw: RawS
     raw.execute(f"UPDATE {raw.events} SET state = NULL WHERE {{id}} = ?", second)
     assert check_range(server, 0, second, [], None, 1, GENESIS_HASH) is None
     assert check_range(ReadInPython(server), 0, second, [], None, 1, GENESIS_HASH) is None
+
+
+@settings(max_examples=40)
+@given(
+    drawn=saves,
+    edits=st.just([]) | st.lists(st.tuples(st.sampled_from(EDITS), st.integers(0, 30)), min_size=1, max_size=2),
+    processes=st.integers(1, 4),
+)
+def test_the_chain_checked_in_threads_by_ranges_answers_as_the_walk(
+    container: Container, raw: RawStore, drawn: list[Save], edits: list[tuple[str, int]], processes: int
+) -> None:
+    """``verify_chain`` on PostgreSQL checks the store by ranges of positions side by side, from
+    threads (at least two): for any store and edits its verdict is the walk's, intact or not, and
+    an intact store's result is the walk's to the last field."""
+    empty(raw)
+    save(container, raw, drawn)
+    for kind, index in edits:
+        edit(raw, kind, index)
+    recorder: Any = container.ledger.recorder
+    stop = max([0, *raw.positions(), *raw.chain_positions()])
+    walked = audit_chain.walk_chain(recorder, stop, [], None, 3)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(audit_chain, "LEAST_POSITIONS_PER_PROCESS", 1)  # ranges of a position or more
+        patch.setattr(chain_pages, "CHECK_WINDOW_POSITIONS", 2)
+        threads_before = {thread.name for thread in threading.enumerate()}
+        verified = verify_chain(recorder, page_size=3, processes=processes)
+    event("intact" if walked.intact else "broken")
+    assert verified.intact == walked.intact
+    if walked.intact:
+        assert verified == walked
+    assert {thread.name for thread in threading.enumerate()} <= threads_before  # the range threads ended
