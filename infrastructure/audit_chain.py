@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -826,13 +827,15 @@ def verify_intact_split(
         )
         for index in range(ranges)
     ]
-    if ranges == 1 or not in_processes:
-        checked = [_check_range_opened(*argument) for argument in arguments]
-    elif in_threads:
+    if in_threads:
         from concurrent.futures import ThreadPoolExecutor
 
+        told = _RangesProgress(bounds, progress) if progress is not None else None
+        callbacks = [told.of_range(index) if told is not None else None for index in range(ranges)]
         with ThreadPoolExecutor(max_workers=ranges, thread_name_prefix="chain-range") as threads:
-            checked = list(threads.map(_check_range_opened, *zip(*arguments, strict=True)))
+            checked = list(threads.map(_check_range_opened, *zip(*arguments, strict=True), callbacks))
+    elif ranges == 1 or not in_processes:
+        checked = [_check_range_opened(*argument) for argument in arguments]
     else:
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
@@ -853,13 +856,35 @@ def _check_range_opened(
     checkpoints: list[Checkpoint],
     page_size: int,
     first_link: bytes | None,
+    progress: ProgressCallback | None = None,
 ) -> RangeChecked | None:
-    """In a range's process: open the store's page reader, check the range, close the reader."""
+    """In a range's process (or thread): open the store's page reader, check the range, close the reader."""
     pages, close = open_pages()
     try:
-        return check_range(pages, after, until, checkpoints, None, page_size, first_link)
+        return check_range(pages, after, until, checkpoints, progress, page_size, first_link)
     finally:
         close()
+
+
+class _RangesProgress:
+    """The progress of ranges checked side by side as one: the positions checked in all of them,
+    told as a position of the whole (from threads, so under a lock)."""
+
+    def __init__(self, bounds: Sequence[int], progress: ProgressCallback) -> None:
+        self._starts = list(bounds[:-1])
+        self._reached = list(bounds[:-1])
+        self._stop = bounds[-1]
+        self._progress = progress
+        self._lock = threading.Lock()
+
+    def of_range(self, index: int) -> ProgressCallback:
+        def advance(position: int, _: int) -> None:
+            with self._lock:
+                self._reached[index] = max(self._reached[index], position)
+                checked = sum(reached - start for reached, start in zip(self._reached, self._starts, strict=True))
+                self._progress(self._starts[0] + checked, self._stop)
+
+        return advance
 
 
 def _page_hashes(previous_hash: bytes, events: Sequence[Any], records: Sequence[Any]) -> list[bytes] | None:

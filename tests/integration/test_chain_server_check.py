@@ -401,8 +401,8 @@ def test_the_chain_checked_in_threads_by_ranges_answers_as_the_walk(
     container: Container, raw: RawStore, drawn: list[Save], edits: list[tuple[str, int]], processes: int
 ) -> None:
     """``verify_chain`` on PostgreSQL checks the store by ranges of positions side by side, from
-    threads (at least two): for any store and edits its verdict is the walk's, intact or not, and
-    an intact store's result is the walk's to the last field."""
+    threads (at least two): for any store and edits its verdict is the walk's, intact or not, an
+    intact store's result is the walk's to the last field, and the ranges' progress is told as one."""
     empty(raw)
     save(container, raw, drawn)
     for kind, index in edits:
@@ -414,8 +414,15 @@ def test_the_chain_checked_in_threads_by_ranges_answers_as_the_walk(
         patch.setattr(audit_chain, "LEAST_POSITIONS_PER_PROCESS", 1)  # ranges of a position or more
         patch.setattr(chain_pages, "CHECK_WINDOW_POSITIONS", 2)
         threads_before = {thread.name for thread in threading.enumerate()}
-        verified = verify_chain(recorder, page_size=3, processes=processes)
+        seen: list[tuple[int, int]] = []
+        verified = verify_chain(
+            recorder, progress=lambda position, end: seen.append((position, end)), page_size=3, processes=processes
+        )
     event("intact" if walked.intact else "broken")
+    # The ranges' progress told as one: rising, within the store, ending at its last position.
+    told = [position for position, _ in seen]
+    if stop and verified.intact:
+        assert told == sorted(told) and seen[-1][0] == seen[-1][1] == stop and all(0 <= p <= stop for p in told)
     assert verified.intact == walked.intact
     if walked.intact:
         assert verified == walked
