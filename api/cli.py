@@ -16,6 +16,7 @@ import importlib
 import logging
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -51,12 +52,13 @@ from infrastructure.demo.room_controllers import RoomControllersReport, record_d
 from infrastructure.intake import Channel, ReadingIntake
 from infrastructure.nbiot import NbiotChannels
 from infrastructure.parallel_rebuild import MOST_PROCESSES as MOST_REBUILD_PROCESSES
-from infrastructure.parallel_rebuild import StoreOpener, rebuild_split
+from infrastructure.parallel_rebuild import StoreOpener, plan_split, rebuild_split
 from infrastructure.settings import Backend, JobQueueKind, Settings
 from projections.tables import households
 
 if TYPE_CHECKING:
     from infrastructure.modbus import ModbusPoller, PollerConfig, PollReport
+    from projections.rebuild_plan import RebuildPlan
 
 # Every command imports this module (each of them opens the store), so what only some commands
 # use is imported in them: the demo's billing, payments and notices (arq and Redis, 0.2 s), Modbus
@@ -564,11 +566,33 @@ def projections_rebuild(
 
     console = out()
     with opened_container() as container:
-        guard_rebuild(container, console, ignore_broken_chain, processes)
         if processes == 1:
+            guard_rebuild(container, console, ignore_broken_chain)
             _rebuild(container, console)
         else:
-            _rebuild_split(container, console, processes)
+            plan = _plan_while_guarding(container, console, ignore_broken_chain, processes)
+            _rebuild_split(container, console, processes, plan)
+
+
+def _plan_while_guarding(
+    container: Container, console: Console, ignore_broken_chain: bool, processes: int
+) -> RebuildPlan:
+    """The split rebuild's plan (``plan_split``), once the chain is verified (``guard_rebuild``).
+    On PostgreSQL, which hashes the chain itself while this process waits, the plan (reads only)
+    is made meanwhile, the verification in a thread; nothing is written before the verdict, and a
+    broken chain stops the command as before. On SQLite this process hashes: one after the other."""
+    from api.cli_chain import guard_rebuild
+
+    if container.settings.backend is not Backend.POSTGRES:
+        guard_rebuild(container, console, ignore_broken_chain, processes)
+        return plan_split(container.ledger, processes)
+    with ThreadPoolExecutor(1, thread_name_prefix="chain-guard") as guard:
+        verdict = guard.submit(guard_rebuild, container, console, ignore_broken_chain, processes)
+        try:
+            plan = plan_split(container.ledger, processes)
+        finally:
+            verdict.result()  # a broken chain stops the command here (exit 3), before any write
+    return plan
 
 
 def _rebuild(container: Container, console: Console) -> None:
@@ -582,7 +606,7 @@ def _rebuild(container: Container, console: Console) -> None:
     console.print(f"Read models rebuilt: {applied} events applied.")
 
 
-def _rebuild_split(container: Container, console: Console, processes: int) -> None:
+def _rebuild_split(container: Container, console: Console, processes: int, plan: RebuildPlan) -> None:
     with console.status(f"rebuilding in {processes} processes, split by building"):
         done = rebuild_split(
             container.ledger,
@@ -590,6 +614,7 @@ def _rebuild_split(container: Container, console: Console, processes: int) -> No
             container.runner.projection,
             processes,
             open_store=StoreOpener(container.settings),
+            plan=plan,
         )
     shares = ", ".join(f"{events:,}" for events in done.plan.events)
     console.print(

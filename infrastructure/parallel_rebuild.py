@@ -5,12 +5,13 @@ event, leave the tracking row at the last one) with the events divided as
 ``projections/rebuild_plan.py`` explains: the city-wide aggregates' events first, here, then each
 process the events of its buildings' aggregates in notification order, all at once.
 
-1. The store's last notification id is read (``stop``); the read models are emptied and the
-   tracking row set to ``REBUILDING`` in one transaction. No catch-up applies anything while the
-   row says so (it finds no notification after it), so a worker or a command's catch-up cannot
-   write into half-built tables.
-2. The plan: the events per aggregate counted by the database, and the events other than
-   readings and room reports (a few per cent) read and decoded for the ids they name.
+1. The plan (``plan_split``): the store's last notification id (``stop``), the events per
+   aggregate up to it counted by the database, and the events other than readings and room
+   reports (a few per cent) read and decoded for the ids they name. It only reads: the command
+   makes it while the hash chain is verified, where the database does the hashing (PostgreSQL).
+2. The read models are emptied and the tracking row set to ``REBUILDING`` in one transaction. No
+   catch-up applies anything while the row says so (it finds no notification after it), so a
+   worker or a command's catch-up cannot write into half-built tables.
 3. The city-wide aggregates' events, here; then the groups, each in a process of its own (forked:
    the modules are imported already), each opening its own connections, each reading its
    aggregates' events window by window of notification ids and applying each window in one
@@ -75,14 +76,28 @@ class SplitRebuild:
     groups: tuple[GroupWork, ...] = ()  # each group's work, as its process reported it
 
 
+def plan_split(source: EventSource, processes: int) -> RebuildPlan:
+    """The plan of a rebuild over ``processes`` processes of every event stored now (it only reads:
+    the command makes it while the chain is verified, where the database hashes)."""
+    assert 1 <= processes <= MOST_PROCESSES, f"1 to {MOST_PROCESSES} processes"
+    recorder = source.recorder
+    stop = int(recorder.max_notification_id() or 0)
+    events = events_per_aggregate(recorder, stop)
+    return build_plan(
+        events, scan_events(recorder, stop, UNREAD_TOPICS), stop, processes, source.mapper.to_domain_event
+    )
+
+
 def rebuild_split(
     source: EventSource,
     engine: Engine,
     projection: Projection,
     processes: int,
     open_store: Any = None,
+    plan: RebuildPlan | None = None,
 ) -> SplitRebuild:
-    """Rebuild ``projection`` from ``source`` over ``processes`` processes.
+    """Rebuild ``projection`` from ``source`` over ``processes`` processes, by ``plan`` (made here
+    when None: ``plan_split``).
 
     ``open_store`` is a picklable callable that opens, in a new process, ``(source, engine)`` of
     the same store (``StoreOpener`` of the settings). Without it (tests), or with one process, the
@@ -90,13 +105,10 @@ def rebuild_split(
     the processes rely on, shown without them."""
     assert 1 <= processes <= MOST_PROCESSES, f"1 to {MOST_PROCESSES} processes"
     runner = ProjectionRunner(source, engine, projection)
-    stop = runner.max_notification_id()
+    plan = plan if plan is not None else plan_split(source, processes)
+    assert len(plan.groups) == processes, "a plan for as many processes"
+    stop = plan.stop
     begin_rebuild(engine, projection, source.name)
-    recorder = source.recorder
-    events = events_per_aggregate(recorder, stop)
-    plan = build_plan(
-        events, scan_events(recorder, stop, UNREAD_TOPICS), stop, processes, source.mapper.to_domain_event
-    )
     applied = apply_city_wide(source, engine, projection, plan.city_wide, stop)
     if open_store is None or processes == 1:
         groups = [apply_group(source, engine, projection, group, stop, processes) for group in reversed(plan.groups)]
