@@ -14,6 +14,7 @@ import csv
 import getpass
 import importlib
 import logging
+import os
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -51,8 +52,9 @@ from infrastructure.demo.model import DemoCommunity
 from infrastructure.demo.room_controllers import RoomControllersReport, record_demo_room_controllers
 from infrastructure.intake import Channel, ReadingIntake
 from infrastructure.nbiot import NbiotChannels
+from infrastructure.parallel_rebuild import DEFAULT_MOST_PROCESSES as DEFAULT_REBUILD_PROCESSES
 from infrastructure.parallel_rebuild import MOST_PROCESSES as MOST_REBUILD_PROCESSES
-from infrastructure.parallel_rebuild import StoreOpener, plan_split, rebuild_split
+from infrastructure.parallel_rebuild import SPLIT_FROM_EVENTS, StoreOpener, default_processes, plan_split, rebuild_split
 from infrastructure.settings import Backend, JobQueueKind, Settings
 from projections.tables import households
 
@@ -550,15 +552,17 @@ def projections_rebuild(
         typer.Option("--ignore-broken-chain", help="Rebuild even when the events' hash chain is broken (warns)."),
     ] = False,
     processes: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--processes",
             min=1,
             max=MOST_REBUILD_PROCESSES,
             help="Split the rebuild by building over this many processes (PostgreSQL: they write side by "
-            "side; SQLite: they decode side by side and write one at a time).",
+            "side; SQLite: they decode side by side and write one at a time). Default: on PostgreSQL, "
+            f"one per core (at most {DEFAULT_REBUILD_PROCESSES}) for a store of {SPLIT_FROM_EVENTS:,} "
+            "events or more; otherwise one.",
         ),
-    ] = 1,
+    ] = None,
 ) -> None:
     """Verify the events' hash chain, then empty the read models and rebuild them from every event
     in the store. A broken chain stops the rebuild (exit 3) unless --ignore-broken-chain."""
@@ -566,6 +570,9 @@ def projections_rebuild(
 
     console = out()
     with opened_container() as container:
+        if processes is None:
+            on_postgresql = container.settings.backend is Backend.POSTGRES
+            processes = default_processes(on_postgresql, container.runner.max_notification_id(), os.cpu_count())
         if processes == 1:
             guard_rebuild(container, console, ignore_broken_chain)
             _rebuild(container, console)

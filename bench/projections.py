@@ -14,10 +14,12 @@ caught up after each phase, as a worker would (the billing runs read the read mo
 
 Timed, in this order, each on the same store:
 
-1. as a user runs it: ``heatledger projections rebuild`` in a FRESH process (``bench.billing_cli_process``
-   runs the CLI's own app with timers): interpreter start, imports, opening the store, verifying the
-   hash chain (the command does so before rebuilding), then the rebuild; events/s of the whole
-   command, its parts under it, and the child's CPU seconds (user + system) beside its wall time;
+1. as a user runs it: ``heatledger projections rebuild --processes 1`` in a FRESH process
+   (``bench.billing_cli_process`` runs the CLI's own app with timers): interpreter start, imports,
+   opening the store, verifying the hash chain (the command does so before rebuilding), then the
+   rebuild; events/s of the whole command, its parts under it, and the child's CPU seconds (user +
+   system) beside its wall time. (Without ``--processes`` the command splits a PostgreSQL store of
+   200,000 events or more over the machine's cores: step 3b's figure.)
 2. catch-up in a FRESH process: the read models emptied and the tracking reset by this process
    (not timed), then a new interpreter opens the store and calls ``ProjectionRunner.catch_up``
    (a worker starting with a projection behind by the whole season);
@@ -303,9 +305,11 @@ def _spawn(command: list[str], settings: Settings, scratch: Path, name: str) -> 
 
 
 def rebuild_as_run(settings: Settings, events: int, scratch: Path) -> Timed:
-    """``heatledger projections rebuild`` in a fresh process, with its parts."""
+    """``heatledger projections rebuild --processes 1`` in a fresh process, with its parts (one
+    process: since issue 17's eighth pass the command splits a large PostgreSQL store by default)."""
     result_path = scratch / "rebuild.json"
     command = [sys.executable, "-m", "bench.billing_cli_process", str(result_path), "projections", "rebuild"]
+    command += ["--processes", "1"]
     spawned_at = time.time()
     wall, cpu, server = _spawn(command, settings, scratch, "rebuild")
     figures = json.loads(result_path.read_text(encoding="utf-8"))
@@ -318,7 +322,7 @@ def rebuild_as_run(settings: Settings, events: int, scratch: Path) -> Timed:
         ("hash chain verified, the rest", wall - startup - rebuild),
         ("the rebuild proper: tables emptied, events applied, summaries", rebuild),
     )
-    return Timed("`heatledger projections rebuild`, fresh process", events, wall, cpu, parts, server)
+    return Timed("`heatledger projections rebuild --processes 1`, fresh process", events, wall, cpu, parts, server)
 
 
 def split_rebuild_as_run(settings: Settings, events: int, scratch: Path, processes: int) -> Timed:
@@ -568,11 +572,11 @@ def report(console: Console, figures: Figures, households: int, days: int) -> No
                 f"{name}: {step.path.split(' (')[0]}: {step.rate:,.0f} events/s ({verdict} the 20,000 target)"
             )
     first = figures.steps[0] if figures.steps else None
-    if first is not None and first.path.startswith("`heatledger projections rebuild`"):
+    if first is not None and first.path.startswith("`heatledger projections rebuild --processes 1`"):
         verdict = "meets" if first.rate >= 20_000 else "is below"
         console.print(
-            f"{name}: `heatledger projections rebuild` as run: {first.rate:,.0f} events/s ({verdict} the 20,000 "
-            f"target), the rebuild proper {first.events / first.parts[-1][1]:,.0f} events/s; "
+            f"{name}: `heatledger projections rebuild --processes 1` as run: {first.rate:,.0f} events/s ({verdict} "
+            f"the 20,000 target), the rebuild proper {first.events / first.parts[-1][1]:,.0f} events/s; "
             f"raw SQL of the same rows / rebuild as run = {figures.ratio(first) or 'not measured'}"
         )
 

@@ -64,6 +64,22 @@ from projections.tables import projection_tracking
 # process (projections/runner.py says why so large), about 400 MB of memory at most per process.
 EVENTS_PER_WINDOW = REBUILD_BATCH_SIZE
 MOST_PROCESSES = 64
+# Not told how many processes, `heatledger projections rebuild` splits a store of this many events
+# or more on PostgreSQL: below it the processes' start (about a second each: the store opened, the
+# plan) outweighs what they share (479,313 events: 26,000 events/s split over two processes against
+# 18,000 in one, docs/scaling.md). On SQLite the processes write one at a time: one, unless told.
+SPLIT_FROM_EVENTS = 200_000
+# ... over one process per core, this many at most (the database server wants cores too).
+DEFAULT_MOST_PROCESSES = 4
+
+
+def default_processes(on_postgresql: bool, events: int, cores: int | None) -> int:
+    """The processes a rebuild of a store of ``events`` events takes when not told (``cores``: the
+    machine's, None when unknown): one per core up to ``DEFAULT_MOST_PROCESSES`` for a PostgreSQL
+    store of ``SPLIT_FROM_EVENTS`` events or more, one otherwise."""
+    if not on_postgresql or events < SPLIT_FROM_EVENTS:
+        return 1
+    return max(1, min(cores or 1, DEFAULT_MOST_PROCESSES))
 
 
 @dataclass(frozen=True)
