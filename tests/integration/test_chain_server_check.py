@@ -33,8 +33,8 @@ from infrastructure.audit_chain import (
 )
 from infrastructure.chain_pages import chain_pages_of
 from infrastructure.container import Container, bootstrap
-from infrastructure.settings import Backend, Environment, Settings
-from tests.services import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, fresh_postgres_database
+from tests.conftest import postgres_settings
+from tests.services import fresh_postgres_database
 from tests.strategies import household_with_meter, register_household
 from tests.tamper import RawStore
 
@@ -58,18 +58,8 @@ def container() -> Iterator[Container]:
     """A ledger on an empty PostgreSQL store (skipped without the server, failed with
     HEATLEDGER_REQUIRE_SERVICES=1), its read models not caught up after its commands."""
     with fresh_postgres_database() as database:
-        built = bootstrap(
-            Settings(
-                environment=Environment.TEST,
-                backend=Backend.POSTGRES,
-                postgres_host=POSTGRES_HOST,
-                postgres_port=POSTGRES_PORT,
-                postgres_user=POSTGRES_USER,
-                postgres_dbname=database,
-                # The drawn events' topics name no class: nothing reads them as domain events.
-                catch_up_after_command=False,
-            )
-        )
+        # The drawn events' topics name no class: nothing reads them as domain events.
+        built = bootstrap(postgres_settings(database).model_copy(update={"catch_up_after_command": False}))
         yield built
         built.close()
 
