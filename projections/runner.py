@@ -48,8 +48,8 @@ MAXIMUM_BATCHES = 200_000
 SQLITE_BATCH_CACHE_KIB = 262_144
 LARGE_BATCH_SIZE = 2_000
 
-# The tracking row's position while a rebuild split over processes runs (infrastructure/
-# parallel_rebuild.py): beyond any notification id, so a catch-up meanwhile finds nothing to apply
+# The tracking row's position while a rebuild runs (``rebuild``; split over processes:
+# infrastructure/parallel_rebuild.py): beyond any notification id, so a catch-up meanwhile finds nothing to apply
 # and writes nothing into the half-built tables. ``position()`` reads it as 0: nothing is known to
 # be applied (a point-in-time read then builds its own view instead of reading these tables).
 REBUILDING = 2**62
@@ -113,13 +113,13 @@ class ProjectionRunner:
         self._rebuilt_up_to: int | None = None
 
     def position(self) -> int:
-        """The id of the last notification applied (0 before any, and while a split rebuild runs)."""
+        """The id of the last notification applied (0 before any, and while a rebuild runs)."""
         with self.engine.connect() as connection:
             position = self._position(connection)
         return 0 if position == REBUILDING else position
 
     def rebuilding(self) -> bool:
-        """Whether a rebuild split over processes is under way (or failed and was not run again)."""
+        """Whether a rebuild (in one process or split) is under way (or failed and was not run again)."""
         with self.engine.connect() as connection:
             return self._position(connection) == REBUILDING
 
