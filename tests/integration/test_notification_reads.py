@@ -61,7 +61,8 @@ def filled(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 def _library_read(recorder: Any) -> Any:
     """The library's own ``select_notifications`` of ``recorder``'s backend (without its retry)."""
-    base = PostgresApplicationRecorder if isinstance(recorder, PostgresApplicationRecorder) else SQLiteApplicationRecorder
+    postgres = isinstance(recorder, PostgresApplicationRecorder)
+    base = PostgresApplicationRecorder if postgres else SQLiteApplicationRecorder
     method = base.select_notifications
     return getattr(method, "__wrapped__", method)
 
