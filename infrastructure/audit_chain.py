@@ -79,6 +79,19 @@ def record_hash(
     return hashlib.sha256(message).digest()
 
 
+def record_hash_sql(previous: str, position: str, version: str, originator: str, topic: str, state: str) -> str:
+    """``record_hash`` as a PostgreSQL expression over SQL expressions of its parts (``originator``
+    and ``topic`` as their UTF-8 bytes): the same bytes in the same order (``int8send`` and
+    ``int4send`` are big-endian, as ``_NUMBERS`` and ``_LENGTH`` pack), hashed by the server's
+    ``sha256``. The insert function that writes the chain and the server's check of it both use it."""
+    return (
+        f"sha256({previous} || int8send({position}) || int8send({version}) "
+        f"|| int4send(octet_length({originator})) || {originator} "
+        f"|| int4send(octet_length({topic})) || {topic} "
+        f"|| int4send(octet_length({state})) || {state})"
+    )
+
+
 def notification_hash(previous_hash: bytes, notification: Notification) -> bytes:
     """``record_hash`` of a notification as the library reads it back."""
     return record_hash(

@@ -25,7 +25,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
-from infrastructure.audit_chain import ChainPages, ChainWindow
+from infrastructure.audit_chain import ChainPages, ChainWindow, record_hash_sql
 from infrastructure.settings import Settings
 
 # (notification id, originator id as the chain hashes it, originator version, topic, stored state)
@@ -51,11 +51,12 @@ _WINDOW_PLAN = SQL(
 # One window (after, end]: the events and chain records at its positions joined by position (a
 # FULL JOIN: a row on either side alone is a problem), each record's link compared with the record
 # before it (lag), each event hashed from its record's previous hash with the bytes of
-# audit_chain.record_hash (as postgres_event_store's insert function lays them out: int8send and
-# int4send are big-endian, a uuid's text its canonical form, the topic's UTF-8 bytes; a NULL topic
-# or state as the walk reads it, the text "None"). Then the record hashes at the checkpoints'
+# audit_chain.record_hash (``record_hash_sql``, the expression postgres_event_store's insert
+# function hashes with: a uuid's text its canonical form, the topic's UTF-8 bytes; a NULL topic or
+# state as the walk reads it, the text "None"). Then the record hashes at the checkpoints'
 # positions and the next position holding a row up to the range's end (least() skips a NULL).
-_WINDOW = """
+_WINDOW = (
+    """
 WITH events AS (
     SELECT notification_id, originator_version, convert_to(originator_id::text, 'UTF8') AS originator,
         convert_to(coalesce(topic, 'None'), 'UTF8') AS topic, coalesce(state, convert_to('None', 'UTF8')) AS state
@@ -78,11 +79,16 @@ SELECT
     count(events.notification_id),
     count(*) FILTER (WHERE events.notification_id IS NULL OR records.notification_id IS NULL),
     count(*) FILTER (WHERE records.previous_hash <> records.record_before),
-    count(*) FILTER (WHERE sha256(records.previous_hash
-        || int8send(events.notification_id) || int8send(events.originator_version)
-        || int4send(octet_length(events.originator)) || events.originator
-        || int4send(octet_length(events.topic)) || events.topic
-        || int4send(octet_length(events.state)) || events.state) IS DISTINCT FROM records.record_hash),
+    count(*) FILTER (WHERE """
+    + record_hash_sql(
+        "records.previous_hash",
+        "events.notification_id",
+        "events.originator_version",
+        "events.originator",
+        "events.topic",
+        "events.state",
+    )
+    + """ IS DISTINCT FROM records.record_hash),
     (array_agg(records.previous_hash) FILTER (WHERE records.is_first))[1],
     (array_agg(records.record_hash) FILTER (WHERE records.is_last))[1],
     coalesce(max(events.notification_id), 0),
@@ -94,6 +100,7 @@ SELECT
     )
 FROM events FULL JOIN records ON events.notification_id = records.notification_id
 """
+)
 
 
 def chain_pages_of(recorder: Any) -> ChainPages | None:

@@ -38,7 +38,7 @@ from eventsourcing.utils import Environment, EnvType, retry
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
-from infrastructure.audit_chain import GENESIS_HASH, ChainRecord, Checkpoint, chain_records
+from infrastructure.audit_chain import GENESIS_HASH, ChainRecord, Checkpoint, chain_records, record_hash_sql
 from infrastructure.notification_reads import notification_conditions
 from projections.id_lists import binary_array
 
@@ -239,9 +239,9 @@ class ChainedPostgresApplicationRecorder(LedgerPostgresApplicationRecorder):
         ]
 
     def _create_insert_function(self) -> Composed:
-        # The canonical bytes of audit_chain.record_hash: int8send and int4send are big-endian, a
-        # uuid's text is its canonical lower-case form. Arrays collect the chain records so they
-        # are inserted with one statement after the loop.
+        # The canonical bytes of audit_chain.record_hash (``record_hash_sql``, which the server's
+        # check of the chain hashes with too): a uuid's text is its canonical lower-case form.
+        # Arrays collect the chain records so they are inserted with one statement after the loop.
         return SQL(
             "CREATE OR REPLACE FUNCTION {schema}.{function}({columns}) "
             "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
@@ -266,11 +266,16 @@ class ChainedPostgresApplicationRecorder(LedgerPostgresApplicationRecorder):
             "originator_bytes := convert_to(inserted.originator_text, 'UTF8'); "
             "topic_bytes := convert_to(inserted.topic, 'UTF8'); "
             "chain_previous := chain_previous || chain_head; "
-            "chain_head := sha256(chain_head || int8send(inserted.notification_id) "
-            "|| int8send(inserted.originator_version) "
-            "|| int4send(octet_length(originator_bytes)) || originator_bytes "
-            "|| int4send(octet_length(topic_bytes)) || topic_bytes "
-            "|| int4send(octet_length(inserted.state)) || inserted.state); "
+            "chain_head := "
+            + record_hash_sql(
+                "chain_head",
+                "inserted.notification_id",
+                "inserted.originator_version",
+                "originator_bytes",
+                "topic_bytes",
+                "inserted.state",
+            )
+            + "; "
             "chain_ids := chain_ids || inserted.notification_id; "
             "chain_originators := chain_originators || inserted.originator_text; "
             "chain_versions := chain_versions || inserted.originator_version; "
