@@ -26,15 +26,13 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from infrastructure.audit_chain import ChainPages, ChainWindow, record_hash_sql
+from infrastructure.notification_reads import MAXIMUM_REMEMBERED_IDS
 from infrastructure.settings import Settings
 
 # (notification id, originator id as the chain hashes it, originator version, topic, stored state)
 EventRow = tuple[int, str, int, str, Any]
 # (notification id, record hash, previous hash)
 ChainRow = tuple[int, bytes, bytes]
-# Distinct originator ids whose canonical text a SQLite reader keeps (an aggregate's events come
-# in runs: a meter's daily readings); past it the memo starts again, so memory stays bounded.
-MAXIMUM_REMEMBERED_IDS = 100_000
 # Positions a statement of PostgreSQL's check covers: ~0.4 s of one server core a window (the rows
 # stream through a merge join, none held), progress told window by window.
 CHECK_WINDOW_POSITIONS = 100_000
