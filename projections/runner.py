@@ -37,6 +37,12 @@ LARGEST_BATCH_BYTES = 24 * 2**20
 # A rebuild (the read models emptied, nothing else to serve meanwhile) takes larger steps still:
 # 50,000 events a batch, about 400 MB at most (client 20.0 s and server 10.3 on the same store).
 REBUILD_BATCH_SIZE = 50_000
+# A catch-up that finds nothing applied yet (no tracking row: a new read-model database, the first
+# start after a migration that emptied the read models) and at least this many events to apply
+# takes a rebuild's path where that path is cheaper (``summaries_deferred``: PostgreSQL): batches
+# of REBUILD_BATCH_SIZE and the summaries written once at the end. On a season of 479,313 events
+# the summaries kept up batch by batch were about a quarter of a catch-up's CPU (docs/scaling.md).
+CATCH_UP_AS_REBUILD_FROM_EVENTS = 100_000
 # A bound on one catch-up call: 200,000 batches is far more than any store holds today.
 MAXIMUM_BATCHES = 200_000
 # SQLite keeps 2 MB of pages per connection by default; a large batch inserts into the reading
@@ -101,6 +107,8 @@ class ProjectionRunner:
         self.projection = projection
         self.fixed_batch_size = batch_size
         self.batch_size = batch_size or DEFAULT_BATCH_SIZE
+        # A catch-up from nothing with this many events or more to apply runs as a rebuild.
+        self.rebuild_from_events = CATCH_UP_AS_REBUILD_FROM_EVENTS
         self.largest_batch_size = batch_size or LARGEST_BATCH_SIZE
         # The same events the source's mapper makes, readings decoded by msgspec (reading_events).
         self._decoder = ReadingEventDecoder(source.mapper)
@@ -136,7 +144,8 @@ class ProjectionRunner:
         Batches grow up to ``largest_batch_size`` (the runner's own bound when None) while their
         stored state stays within ``bytes_bound`` (None: no bound, as a rebuild takes them)."""
         with self._lock:
-            return self._catch_up(progress, largest_batch_size or self.largest_batch_size, bytes_bound)
+            applied = self._catch_up_from_nothing(progress)
+            return applied + self._catch_up(progress, largest_batch_size or self.largest_batch_size, bytes_bound)
 
     def rebuild(self, progress: ProgressCallback | None = None) -> int:
         """Empty the projection's tables and apply every event from the first, in batches of up to
@@ -150,13 +159,39 @@ class ProjectionRunner:
         (``summaries_deferred``)."""
         with self._lock:
             begin_rebuild(self.engine, self.projection, self.source.name)
-            self._rebuilt_up_to = 0
-            try:
-                applied = self._catch_up(progress, self.fixed_batch_size or REBUILD_BATCH_SIZE, None)
-                finish_rebuild(self.engine, self.projection, self.source.name, self._rebuilt_up_to)
-            finally:
-                self._rebuilt_up_to = None
+            return self._rebuild_after_begin(progress)
+
+    def _rebuild_after_begin(self, progress: ProgressCallback | None) -> int:
+        """Every event applied in rebuild batches after ``begin_rebuild`` (or ``claim_from_nothing``)
+        marked the rebuild, then ``finish_rebuild``; returns the events applied."""
+        self._rebuilt_up_to = 0
+        try:
+            applied = self._catch_up(progress, self.fixed_batch_size or REBUILD_BATCH_SIZE, None)
+            finish_rebuild(self.engine, self.projection, self.source.name, self._rebuilt_up_to)
+        finally:
+            self._rebuilt_up_to = None
         return applied
+
+    def _catch_up_from_nothing(self, progress: ProgressCallback | None) -> int:
+        """When nothing is applied yet and ``rebuild_from_events`` or more events wait, on a
+        database where a rebuild's path is cheaper (``summaries_deferred``): claim the projection
+        as a rebuild does (``claim_from_nothing``: only one runner anywhere wins) and apply every
+        event so, the tracking row at ``REBUILDING`` meanwhile. Returns the events applied (0 when
+        the path was not taken). A failure gives the claim back (``abandon_from_nothing``): the
+        next catch-up starts from nothing again, as it would have after a failed batch."""
+        with self.engine.connect() as connection:
+            deferred = summaries_deferred(connection, self.projection)
+            if not deferred or has_tracking_row(connection, self.projection, self.source.name):
+                return 0
+        if self.max_notification_id() < self.rebuild_from_events:
+            return 0
+        if not claim_from_nothing(self.engine, self.projection, self.source.name):
+            return 0  # another runner claimed it first: its mark holds this one's catch-up
+        try:
+            return self._rebuild_after_begin(progress)
+        except BaseException:
+            abandon_from_nothing(self.engine, self.projection, self.source.name)
+            raise
 
     def _catch_up(self, progress: ProgressCallback | None, largest: int, bytes_bound: int | None) -> int:
         """Batches on one connection, growing from ``batch_size`` to ``largest`` while full; the
@@ -233,7 +268,7 @@ class ProjectionRunner:
 
     def _advance(self, connection: Connection, start: int, end: int) -> None:
         assert end > start, "tracking only moves forward"
-        if start == 0 and not connection.execute(select(projection_tracking).where(*self._tracking_key())).first():
+        if start == 0 and not has_tracking_row(connection, self.projection, self.source.name):
             try:
                 connection.execute(
                     insert(projection_tracking).values(
@@ -260,6 +295,14 @@ def tracking_key(projection: Projection, application_name: str) -> tuple[Any, ..
     )
 
 
+def has_tracking_row(connection: Connection, projection: Projection, application_name: str) -> bool:
+    """Whether ``projection`` has a tracking row for ``application_name``'s log (none: nothing applied)."""
+    found = connection.execute(
+        select(projection_tracking.c.notification_id).where(*tracking_key(projection, application_name))
+    )
+    return found.first() is not None
+
+
 def begin_rebuild(engine: Engine, projection: Projection, application_name: str) -> None:
     """Empty the projection's tables and mark the rebuild in progress (the tracking row at
     ``REBUILDING``), in one transaction."""
@@ -271,6 +314,40 @@ def begin_rebuild(engine: Engine, projection: Projection, application_name: str)
                 projection_name=projection.name, application_name=application_name, notification_id=REBUILDING
             )
         )
+
+
+def claim_from_nothing(engine: Engine, projection: Projection, application_name: str) -> bool:
+    """Mark a rebuild (the tracking row at ``REBUILDING``) if the projection has no tracking row
+    (nothing applied), and empty its tables to be sure of it, in one transaction; True when this
+    call marked it. Two runners racing: the second's insert waits on the first's key, then fails."""
+    with engine.begin() as connection:
+        if has_tracking_row(connection, projection, application_name):
+            return False
+        try:
+            with connection.begin_nested():
+                connection.execute(
+                    insert(projection_tracking).values(
+                        projection_name=projection.name, application_name=application_name, notification_id=REBUILDING
+                    )
+                )
+        except IntegrityError:
+            return False
+        empty_tables(connection, projection.tables)
+    return True
+
+
+def abandon_from_nothing(engine: Engine, projection: Projection, application_name: str) -> None:
+    """Undo a failed ``claim_from_nothing``: the tables emptied and the tracking row removed, if it
+    still stands at ``REBUILDING`` (compare and set), in one transaction; the next catch-up starts
+    from nothing. Best effort: an error here (the database lost) leaves the mark, as a failed
+    rebuild does, and the original error is the one raised."""
+    with suppress(SQLAlchemyError), engine.begin() as connection:
+        key = tracking_key(projection, application_name)
+        removed = connection.execute(
+            delete(projection_tracking).where(*key, projection_tracking.c.notification_id == REBUILDING)
+        )
+        if removed.rowcount == 1:
+            empty_tables(connection, projection.tables)
 
 
 def summaries_deferred(connection: Connection, projection: Projection) -> bool:

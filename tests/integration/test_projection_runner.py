@@ -6,15 +6,15 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 
 from application.authorization import SYSTEM
 from infrastructure.container import Container
 from infrastructure.database import create_database_engine
 from infrastructure.settings import Settings
 from projections.ledger_projection import LedgerProjection
-from projections.runner import ProjectionRunner, empty_tables
-from projections.tables import meters
+from projections.runner import ProjectionRunner, abandon_from_nothing, claim_from_nothing, empty_tables
+from projections.tables import meters, projection_tracking
 from tests.strategies import SEASON_START, hours_after, household_with_meter, item, projection_rows
 
 HOUSEHOLDS = 12
@@ -191,3 +191,114 @@ def test_emptying_takes_every_row_and_falls_back_to_delete_when_truncate_must_wa
         empty_tables(connection, tables)
     with container.engine.connect() as connection:
         assert all(connection.execute(select(table)).first() is None for table in tables)
+
+
+def forget_every_event(engine: Engine) -> None:
+    """The read models as a new read-model database has them: empty, no tracking row."""
+    with engine.begin() as connection:
+        empty_tables(connection, LedgerProjection.tables)
+        connection.execute(delete(projection_tracking))
+
+
+def catching_up_from_nothing(container: Container, engine: Engine, **options: Any) -> ProjectionRunner:
+    """A runner of its own that takes the rebuild's path from nothing whatever the store's size."""
+    runner = ProjectionRunner(container.ledger, engine, options.pop("projection", LedgerProjection()), **options)
+    runner.rebuild_from_events = 1
+    return runner
+
+
+def test_a_catch_up_from_nothing_runs_as_a_rebuild_where_that_is_cheaper(container: Container) -> None:
+    """On PostgreSQL (summaries written at the end) a catch-up that finds nothing applied marks a
+    rebuild while it runs; on SQLite it stays an ordinary catch-up. Either way every table ends as
+    the incremental build left it, and the events are applied once."""
+    write_a_community(container)
+    incremental = every_row(container.engine)
+    forget_every_event(container.engine)
+    runner = catching_up_from_nothing(container, container.engine, batch_size=30)
+    marked: list[bool] = []
+    applied = runner.catch_up(progress=lambda *_: marked.append(runner.rebuilding()))
+    assert applied == runner.max_notification_id() == runner.position()
+    postgres = container.engine.dialect.name == "postgresql"
+    assert len(marked) > 2 and set(marked) == {postgres}
+    assert not runner.rebuilding()
+    assert every_row(container.engine) == incremental
+
+
+def test_below_its_threshold_a_catch_up_from_nothing_stays_ordinary(container: Container) -> None:
+    write_a_community(container)
+    incremental = every_row(container.engine)
+    forget_every_event(container.engine)
+    runner = ProjectionRunner(container.ledger, container.engine, LedgerProjection(), batch_size=30)
+    runner.rebuild_from_events = runner.max_notification_id() + 1
+    marked: list[bool] = []
+    assert runner.catch_up(progress=lambda *_: marked.append(runner.rebuilding())) == runner.max_notification_id()
+    assert marked and set(marked) == {False}
+    assert every_row(container.engine) == incremental
+
+
+def test_a_failed_catch_up_from_nothing_starts_from_nothing_again(container: Container) -> None:
+    """Where the catch-up ran as a rebuild, its failure gives the claim back (tables emptied, no
+    tracking row), so the next catch-up is not held as after a failed rebuild; elsewhere the
+    batches before the failure stay applied. The next catch-up ends as the incremental build."""
+    write_a_community(container)
+    incremental = every_row(container.engine)
+    forget_every_event(container.engine)
+    failing = catching_up_from_nothing(container, container.engine, batch_size=30, projection=FailingOnTheThirdBatch())
+    with pytest.raises(RuntimeError, match="the third batch failed"):
+        failing.catch_up()
+    assert not container.runner.rebuilding()
+    if container.engine.dialect.name == "postgresql":
+        assert container.runner.position() == 0
+        assert all(rows == [] for rows in every_row(container.engine).values())
+    else:
+        assert container.runner.position() == 60  # two batches of 30 applied before the third failed
+    assert container.runner.catch_up() > 0
+    assert every_row(container.engine) == incremental
+
+
+def test_one_runner_claims_the_projection_from_nothing_and_holds_the_others(
+    container: Container, rival_engine: Engine
+) -> None:
+    write_a_community(container)
+    forget_every_event(container.engine)
+    projection, name = LedgerProjection(), container.ledger.name
+    assert claim_from_nothing(container.engine, projection, name)
+    assert not claim_from_nothing(rival_engine, projection, name)  # claimed already
+    assert ProjectionRunner(container.ledger, rival_engine, LedgerProjection()).catch_up() == 0
+    assert container.runner.rebuilding()
+    abandon_from_nothing(container.engine, projection, name)
+    assert not container.runner.rebuilding() and container.runner.position() == 0
+    container.runner.catch_up()
+    assert not claim_from_nothing(container.engine, projection, name)  # something is applied now
+
+
+def test_two_runners_catching_up_from_nothing_at_once_apply_every_event_once(
+    container: Container, rival_engine: Engine
+) -> None:
+    write_a_community(container)
+    incremental = every_row(container.engine)
+    forget_every_event(container.engine)
+    runners = [
+        catching_up_from_nothing(container, engine, batch_size=20) for engine in (container.engine, rival_engine)
+    ]
+    applied: list[int] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(runners))
+
+    def run(runner: ProjectionRunner) -> None:
+        barrier.wait()
+        try:
+            applied.append(runner.catch_up())
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(runner,)) for runner in runners]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    # One applies everything; the other finds it claimed (0) or, having come after, the rest (0).
+    applied.append(container.runner.catch_up())
+    assert sum(applied) == container.runner.max_notification_id() == container.runner.position()
+    assert every_row(container.engine) == incremental
