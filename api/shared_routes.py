@@ -53,7 +53,8 @@ def include_shared(app: FastAPI, router: APIRouter) -> None:
     app.include_router(router)
     if _INCLUDED_ROUTER is None:
         return
-    included = app.router.routes[-1]
+    # Any: FastAPI's private class, found at run time (its attributes are not in the stubs).
+    included: Any = app.router.routes[-1]
     if not isinstance(included, _INCLUDED_ROUTER) or included.original_router is not router:
         return
     first = _ANALYSED.get(id(router))
