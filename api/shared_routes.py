@@ -38,7 +38,7 @@ _ANALYSED: dict[int, tuple[APIRouter, Any]] = {}
 
 # FastAPI's class of an included router's route; without it (another FastAPI version), apps keep
 # their own routes.
-_INCLUDED_ROUTER: type | None = getattr(fastapi_routing, "_IncludedRouter", None)
+_INCLUDED_ROUTER: Any = getattr(fastapi_routing, "_IncludedRouter", None)
 
 
 def take_no_dependency_overrides(app: FastAPI) -> None:
@@ -53,8 +53,7 @@ def include_shared(app: FastAPI, router: APIRouter) -> None:
     app.include_router(router)
     if _INCLUDED_ROUTER is None:
         return
-    # Any: FastAPI's private class, found at run time (its attributes are not in the stubs).
-    included: Any = app.router.routes[-1]
+    included = app.router.routes[-1]
     if not isinstance(included, _INCLUDED_ROUTER) or included.original_router is not router:
         return
     first = _ANALYSED.get(id(router))
