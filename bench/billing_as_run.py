@@ -117,8 +117,13 @@ class Round:
             f"process CPU {self.process_cpu_seconds:.2f} s{self._children()}, "
             f"server CPU {self.server_cpu_seconds:.2f} s | "
             f"charged {f['summary']['charged_yuan']} credited {f['summary']['credited_yuan']} "
-            f"peak {f['peak_rss_mb']:.0f} MB"
+            f"peak {f['peak_rss_mb']:.0f} MB{self._children_peak()}"
         )
+
+    def _children_peak(self) -> str:
+        """A split run's largest run process's peak memory beside the parent's (0: none forked)."""
+        peak = self.figures.get("children_peak_rss_mb") or 0.0
+        return f" (run processes: {peak:.0f} MB at most)" if peak and self.figures.get("children_cpu_seconds") else ""
 
     def _children(self) -> str:
         """A split run's (--processes N) CPU: the billing processes' beside the parent's own."""

@@ -44,6 +44,9 @@ class Timings:
     # in them, while this process only checks the run, catches up and writes the notices.
     children_cpu_seconds: float = 0.0
     peak_rss_mb: float = 0.0  # the process's peak resident memory, at exit
+    # The largest peak of its children (the processes of a split run), 0 without any: forked, a
+    # child's peak counts the pages it shares with this process (ru_maxrss of RUSAGE_CHILDREN).
+    children_peak_rss_mb: float = 0.0
     catch_up_seconds: float = 0.0
     catch_up_during_run_seconds: float = 0.0
     # ``ProjectionRunner.rebuild`` (the tables emptied, every event applied, the summaries written;
@@ -145,7 +148,7 @@ def install_timers(command: list[str] | None = None) -> None:
             return
         # A split run's parent calls run_split (its processes call BillingRuns.run, untimed here).
         timed_split = _timed_run(split_runs.run_split, lambda outcome: outcome.summary)
-        split_runs.run_split = timed_split  # type: ignore[assignment]
+        split_runs.run_split = timed_split
         cli_billing.run_split = timed_split  # type: ignore[attr-defined]
 
 
@@ -164,6 +167,7 @@ def main(argv: list[str]) -> int:
         TIMINGS.peak_rss_mb = peak_rss_mb()
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         TIMINGS.children_cpu_seconds = children.ru_utime + children.ru_stime
+        TIMINGS.children_peak_rss_mb = children.ru_maxrss / 1024
         figures = {name: value for name, value in vars(TIMINGS).items() if name != "running"}
         result_path.write_text(json.dumps(figures), encoding="utf-8")
     return TIMINGS.exit_code
