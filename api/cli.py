@@ -16,7 +16,7 @@ import importlib
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
@@ -54,7 +54,14 @@ from infrastructure.intake import Channel, ReadingIntake
 from infrastructure.nbiot import NbiotChannels
 from infrastructure.parallel_rebuild import DEFAULT_MOST_PROCESSES as DEFAULT_REBUILD_PROCESSES
 from infrastructure.parallel_rebuild import MOST_PROCESSES as MOST_REBUILD_PROCESSES
-from infrastructure.parallel_rebuild import SPLIT_FROM_EVENTS, StoreOpener, default_processes, plan_split, rebuild_split
+from infrastructure.parallel_rebuild import (
+    SPLIT_FROM_EVENTS,
+    StoreOpener,
+    catch_up_split_from_nothing,
+    default_processes,
+    plan_split,
+    rebuild_split,
+)
 from infrastructure.settings import Backend, JobQueueKind, Settings
 from projections.tables import households
 
@@ -326,6 +333,12 @@ def worker() -> None:
         out().print("Note: HEATLEDGER_CATCH_UP_AFTER_COMMAND is on; in production set it to false.")
     # Each job, chunk, reconnection attempt and recovery on stderr (a supervisor's journal).
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.backend is Backend.POSTGRES:
+        # A new read-model database beside a large store: caught up split by building before the
+        # jobs start, as `projections catch-up` does (one worker claims it; the others' catch-ups
+        # wait for it). On SQLite the processes would write one at a time: the jobs' catch-up does it.
+        with opened_container() as container:
+            _split_catch_up_from_nothing(container, out(), None)
     try:
         run_worker(settings, worker_options(settings))
     except RedisUnavailableError as error:
@@ -603,14 +616,66 @@ def _plan_while_guarding(
 
 
 def _rebuild(container: Container, console: Console) -> None:
+    applied = _with_progress(container, console, "rebuilding", container.runner.rebuild)
+    console.print(f"Read models rebuilt: {applied} events applied.")
+
+
+def _with_progress(container: Container, console: Console, description: str, apply: Callable[..., int]) -> int:
+    """``apply(progress=…)`` (the runner's rebuild or catch-up) under a progress bar of the store's events."""
     with progress_bar(console) as progress:
-        task = progress.add_task("rebuilding", total=container.runner.max_notification_id())
+        task = progress.add_task(description, total=container.runner.max_notification_id())
 
         def advance(position: int, target: int) -> None:
             progress.update(task, completed=position, total=max(target, position))
 
-        applied = container.runner.rebuild(progress=advance)
-    console.print(f"Read models rebuilt: {applied} events applied.")
+        return apply(progress=advance)
+
+
+@projections_app.command("catch-up")
+def projections_catch_up(
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            "--processes",
+            min=1,
+            max=MOST_REBUILD_PROCESSES,
+            help="When nothing is applied yet (a new read-model database): split the catch-up by building "
+            "over this many processes, as a rebuild. Default: as `projections rebuild`.",
+        ),
+    ] = None,
+) -> None:
+    """Apply to the read models every event they have not applied yet, with progress (a worker does
+    this every 5 seconds). With nothing applied yet on a PostgreSQL store of 200,000 events or more,
+    the catch-up is split by building over processes, as `projections rebuild` is."""
+    console = out()
+    with opened_container() as container:
+        if _split_catch_up_from_nothing(container, console, processes):
+            return
+        applied = _with_progress(container, console, "catching up", container.runner.catch_up)
+    console.print(f"Read models caught up: {applied} events applied.")
+
+
+def _split_catch_up_from_nothing(container: Container, console: Console, processes: int | None) -> bool:
+    """Read models with nothing applied, caught up split by building over ``processes`` processes
+    (None: ``default_processes``; one: not split); False when not done so (something applied,
+    one process, or another runner claimed the catch-up first)."""
+    runner = container.runner
+    if not runner.applied_nothing():
+        return False
+    if processes is None:
+        on_postgresql = container.settings.backend is Backend.POSTGRES
+        processes = default_processes(on_postgresql, runner.max_notification_id(), os.cpu_count())
+    if processes == 1:
+        return False
+    with console.status(f"catching up from nothing in {processes} processes, split by building"):
+        done = catch_up_split_from_nothing(
+            container.ledger, container.engine, runner.projection, processes, open_store=StoreOpener(container.settings)
+        )
+    if done is None:
+        return False
+    shares = ", ".join(f"{events:,}" for events in done.plan.events)
+    console.print(f"Read models caught up from nothing: {done.applied} events applied (events per process: {shares}).")
+    return True
 
 
 def _rebuild_split(container: Container, console: Console, processes: int, plan: RebuildPlan) -> None:

@@ -52,8 +52,10 @@ from projections.runner import (
     EventSource,
     Projection,
     ProjectionRunner,
+    abandon_from_nothing,
     apply_rebuild_batch,
     begin_rebuild,
+    claim_from_nothing,
     finish_rebuild,
     page_cache_for,
 )
@@ -111,9 +113,12 @@ def rebuild_split(
     processes: int,
     open_store: Any = None,
     plan: RebuildPlan | None = None,
+    *,
+    claimed: bool = False,
 ) -> SplitRebuild:
     """Rebuild ``projection`` from ``source`` over ``processes`` processes, by ``plan`` (made here
-    when None: ``plan_split``).
+    when None: ``plan_split``). ``claimed``: the tables are empty and the tracking row marked
+    already (``claim_from_nothing``), so the rebuild does not empty and mark them again.
 
     ``open_store`` is a picklable callable that opens, in a new process, ``(source, engine)`` of
     the same store (``StoreOpener`` of the settings). Without it (tests), or with one process, the
@@ -124,7 +129,8 @@ def rebuild_split(
     plan = plan if plan is not None else plan_split(source, processes)
     assert len(plan.groups) == processes, "a plan for as many processes"
     stop = plan.stop
-    begin_rebuild(engine, projection, source.name)
+    if not claimed:
+        begin_rebuild(engine, projection, source.name)
     applied = apply_city_wide(source, engine, projection, plan.city_wide, stop)
     if open_store is None or processes == 1:
         groups = [apply_group(source, engine, projection, group, stop, processes) for group in reversed(plan.groups)]
@@ -133,6 +139,23 @@ def rebuild_split(
     finish_rebuild(engine, projection, source.name, stop)
     applied += sum(work.applied for work in groups) + runner.catch_up()
     return SplitRebuild(plan, applied, tuple(groups))
+
+
+def catch_up_split_from_nothing(
+    source: EventSource, engine: Engine, projection: Projection, processes: int, open_store: Any = None
+) -> SplitRebuild | None:
+    """A catch-up of a projection with nothing applied yet (no tracking row: a new read-model
+    database, a worker's first start on it) split by building as ``rebuild_split`` is. One runner
+    anywhere claims it (``claim_from_nothing``); a failure gives the claim back
+    (``abandon_from_nothing``), so the next catch-up starts from nothing again. None when something
+    was applied already or another runner claimed it first."""
+    if not claim_from_nothing(engine, projection, source.name):
+        return None
+    try:
+        return rebuild_split(source, engine, projection, processes, open_store, claimed=True)
+    except BaseException:
+        abandon_from_nothing(engine, projection, source.name)
+        raise
 
 
 def apply_city_wide(

@@ -126,6 +126,12 @@ class ProjectionRunner:
             position = self._position(connection)
         return 0 if position == REBUILDING else position
 
+    def applied_nothing(self) -> bool:
+        """Whether nothing was ever applied (no tracking row: a new read-model database, or read
+        models a migration emptied); a rebuild under way has applied something."""
+        with self.engine.connect() as connection:
+            return not has_tracking_row(connection, self.projection, self.source.name)
+
     def rebuilding(self) -> bool:
         """Whether a rebuild (in one process or split) is under way (or failed and was not run again)."""
         with self.engine.connect() as connection:

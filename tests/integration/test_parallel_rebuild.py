@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.progress import Progress
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 
 from application.authorization import SYSTEM
 from application.ingestion import ReadingItem
@@ -27,11 +27,11 @@ from domain.payment import PaymentChannel, ReversalKind
 from domain.readings import ReadingValues
 from domain.values import Areas
 from infrastructure.container import Container, bootstrap
-from infrastructure.parallel_rebuild import StoreOpener, rebuild_split
+from infrastructure.parallel_rebuild import StoreOpener, catch_up_split_from_nothing, rebuild_split
 from infrastructure.settings import Settings
 from projections.billing_inputs import SqlBillingInputs
 from projections.ledger_projection import LedgerProjection
-from projections.runner import REBUILDING
+from projections.runner import REBUILDING, claim_from_nothing, empty_tables
 from projections.tables import projection_tracking
 from tests.strategies import COMMISSIONED_AT, commission_meter, register_household
 
@@ -226,3 +226,48 @@ def test_a_failed_split_rebuild_holds_the_catch_up_until_a_rebuild_runs_again(co
     assert container.runner.rebuild() == last  # the plain rebuild starts again from nothing
     assert projection_rows(container.engine) == live
     assert SqlBillingInputs(container.engine).position() == last  # billing reads again
+
+
+def forget_every_event(container: Container) -> None:
+    """The read models as a new read-model database has them: empty, no tracking row."""
+    with container.engine.begin() as connection:
+        empty_tables(connection, LedgerProjection.tables)
+        connection.execute(delete(projection_tracking))
+
+
+def test_a_catch_up_from_nothing_split_by_processes_equals_the_live_projection(season: Container) -> None:
+    live = projection_rows(season.engine)
+    last = season.runner.max_notification_id()
+    forget_every_event(season)
+    opener = StoreOpener(season.settings)
+    done = catch_up_split_from_nothing(season.ledger, season.engine, LedgerProjection(), 2, open_store=opener)
+    assert done is not None and done.applied == last and all(done.plan.events)
+    assert projection_rows(season.engine) == live
+    assert tracking_position(season) == last
+    # Something is applied now: no second catch-up from nothing, nothing emptied.
+    assert catch_up_split_from_nothing(season.ledger, season.engine, LedgerProjection(), 2, open_store=opener) is None
+    assert projection_rows(season.engine) == live
+
+
+def test_a_catch_up_from_nothing_another_runner_claimed_is_left_to_it(container: Container) -> None:
+    play(container, Community((0, 1), (), 2, (False,) * 2, (False,) * 2, (False,) * 2, False), "claim")
+    forget_every_event(container)
+    projection = LedgerProjection()
+    assert claim_from_nothing(container.engine, projection, container.ledger.name)
+    assert catch_up_split_from_nothing(container.ledger, container.engine, projection, 2) is None
+    assert tracking_position(container) == REBUILDING
+    assert all(rows == [] for rows in projection_rows(container.engine).values())
+
+
+def test_a_failed_catch_up_from_nothing_split_starts_from_nothing_again(container: Container) -> None:
+    """Unlike a failed rebuild, which holds every catch-up until a rebuild runs again: the tables
+    emptied, no tracking row, and the next catch-up (of any kind) starts from nothing."""
+    play(container, Community((0, 1), (), 2, (False,) * 2, (False,) * 2, (True, False), False), "fail")
+    live = projection_rows(container.engine)
+    forget_every_event(container)
+    with pytest.raises(RuntimeError, match="a group failed"):
+        catch_up_split_from_nothing(container.ledger, container.engine, FailingOnPayments(), 2)
+    assert tracking_position(container) is None
+    assert all(rows == [] for rows in projection_rows(container.engine).values())
+    assert container.runner.catch_up() == container.runner.max_notification_id()
+    assert projection_rows(container.engine) == live
