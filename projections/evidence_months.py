@@ -43,7 +43,6 @@ from sqlalchemy import (
     Column,
     Connection,
     Date,
-    DateTime,
     Integer,
     Table,
     Uuid,
@@ -56,19 +55,16 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    literal_column,
     or_,
     select,
     union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.types import NullType
 
 from projections.analytics_summary import month_expression, month_of
-from projections.id_lists import binary_array
 from projections.tables import ENERGY_SCALE, daily_consumption, faulty_interval_estimates, metadata
 from projections.types import ScaledDecimal, UtcDateTime
+from projections.unnest_rows import array_type, unnested
 
 MEASURED, ESTIMATED, FAULTY = "measured", "estimated", "faulty"
 HOUSEHOLD_KIND = "household"
@@ -187,26 +183,54 @@ def apply_added_days(connection: Connection, added: Sequence[Sequence[Any]], cha
     written or removed), in the caller's transaction: the first by one upsert, the second summed
     again from their rows."""
     stale = set(changed)
-    fresh = {key: bucket for key, bucket in buckets_of(added).items() if key not in stale}
+    stale_ids = {(household_id.int, meter_id.int, month) for household_id, meter_id, month in stale}
+    fresh = [row for key, row in sorted(added_rows(added).items()) if key not in stale_ids]
     if fresh:
         _add(connection, fresh)
     if stale:
         refresh(connection, stale)
 
 
+# A bucket's key as ``added_rows`` sums: the UUIDs as their ints (hashed and compared in C, where a
+# UUID's __hash__, __eq__ and __lt__ are Python calls), which order as the UUIDs do.
+IdKey = tuple[int, int, date]
+# A bucket's row as ``added_rows`` sums it, in the table's column order.
+_MEASURED_GJ, _ESTIMATED_GJ, _MEASURED_DAYS, _USABLE_DAYS, _FIRST_START, _LAST_START = range(3, 9)
+
+
+def added_rows(day_rows: Iterable[Sequence[Any]]) -> dict[IdKey, list[Any]]:
+    """The rows (in the table's column order) of the buckets ``day_rows`` sum to, as ``buckets_of``
+    sums them (a property test), in one loop inlined: a reading batch adds thousands of rows, and a
+    call per row for its key, its month and ``Bucket.add_day_row`` was most of the time."""
+    buckets: dict[IdKey, list[Any]] = {}
+    first_days: dict[date, date] = {}  # each day's month, computed once per day
+    for row in day_rows:
+        household_id = row[_HOUSEHOLD]
+        if row[_KIND] != HOUSEHOLD_KIND or household_id is None:
+            continue
+        meter_id, day, start = row[_METER], row[_DAY], row[_START]
+        month = first_days.get(day) or first_days.setdefault(day, day.replace(day=1))
+        bucket = buckets.get((household_id.int, meter_id.int, month))
+        if bucket is None:
+            bucket = [household_id, meter_id, month, ZERO_GJ, ZERO_GJ, 0, 0, start, start]
+            buckets[(household_id.int, meter_id.int, month)] = bucket
+        elif start < bucket[_FIRST_START]:
+            bucket[_FIRST_START] = start
+        elif start > bucket[_LAST_START]:
+            bucket[_LAST_START] = start
+        quality = row[_QUALITY]
+        if quality == MEASURED:
+            bit = 1 << (day.day - 1)
+            bucket[_MEASURED_GJ] += row[_ENERGY]
+            bucket[_MEASURED_DAYS] |= bit
+            bucket[_USABLE_DAYS] |= bit
+        elif quality == ESTIMATED:
+            bucket[_ESTIMATED_GJ] += row[_ENERGY]
+            bucket[_USABLE_DAYS] |= 1 << (day.day - 1)
+    return buckets
+
+
 _KEY = ["household_id", "meter_id", "month"]
-# The columns' types as arrays (ScaledDecimal goes as its whole units).
-_ARRAY_TYPES: tuple[Any, ...] = (
-    Uuid,
-    Uuid,
-    Date,
-    BigInteger,
-    BigInteger,
-    BigInteger,
-    BigInteger,
-    DateTime(timezone=True),
-    DateTime(timezone=True),
-)
 
 
 def _merged(new: Any) -> dict[str, Any]:
@@ -228,45 +252,28 @@ def _merged(new: Any) -> dict[str, Any]:
     }
 
 
-def _add(connection: Connection, buckets: dict[BucketKey, Bucket]) -> None:
-    """Add each bucket's sums, days and starts to its row (a new row when none); keys in sorted
-    order, so two workers lock rows in the same order."""
+def _add(connection: Connection, rows: list[list[Any]]) -> None:
+    """Add each bucket's sums, days and starts (``rows`` in the table's column order, in key order,
+    so two workers lock rows in the same order) to its row (a new row when none)."""
     table = household_evidence_months
-    statement = sqlite.insert(table)
-    statement = statement.on_conflict_do_update(index_elements=_KEY, set_=_merged(statement.excluded))
-    ordered = sorted(buckets)
+    names = [column.name for column in table.c]
     if connection.dialect.name != "postgresql":
-        connection.execute(statement, [buckets[key].values(key) for key in ordered])
+        statement = sqlite.insert(table)
+        statement = statement.on_conflict_do_update(index_elements=_KEY, set_=_merged(statement.excluded))
+        connection.execute(statement, [dict(zip(names, row, strict=True)) for row in rows])
         return
-    # On PostgreSQL one statement over binary arrays, a column each: an executemany ran the upsert
-    # once per bucket, and a reading batch adds about a bucket per reading.
-    units = ScaledDecimal(ENERGY_SCALE)
-    dialect_object = connection.dialect
-    columns: list[list[Any]] = [[], [], [], [], [], [], [], [], []]
-    for key in ordered:
-        bucket = buckets[key]
-        for column, value in zip(
-            columns,
-            (
-                *key,
-                units.process_bind_param(bucket.measured_gj, dialect_object),
-                units.process_bind_param(bucket.estimated_gj, dialect_object),
-                bucket.measured_days,
-                bucket.usable_days,
-                bucket.first_interval_start_at,
-                bucket.last_interval_start_at,
-            ),
-            strict=True,
-        ):
-            column.append(value)
-    dbapi_connection = connection.connection.dbapi_connection
-    arrays: list[Any] = [
-        cast(bindparam(f"added_{index}", binary_array(dbapi_connection, values), type_=NullType()), ARRAY(kind))
-        for index, (values, kind) in enumerate(zip(columns, _ARRAY_TYPES, strict=True))
-    ]
-    added: Any = select(literal_column("*")).select_from(func.unnest(*arrays).alias("added"))
-    upsert = postgresql.insert(table).from_select([column.name for column in table.c], added)
+    # On PostgreSQL one statement over binary arrays, a column each (unnest_rows): an executemany
+    # ran the upsert once per bucket, and a reading batch adds about a bucket per reading.
+    columns: list[Any] = [list(column) for column in zip(*rows, strict=True)]
+    to_units, dialect = _ENERGY_UNITS.process_bind_param, connection.dialect
+    for index in (_MEASURED_GJ, _ESTIMATED_GJ):
+        columns[index] = [to_units(energy, dialect) for energy in columns[index]]
+    source = unnested(connection, names, columns, [array_type(column.type) for column in table.c])
+    upsert = postgresql.insert(table).from_select(names, select(*source.c))
     connection.execute(upsert.on_conflict_do_update(index_elements=_KEY, set_=_merged(upsert.excluded)))
+
+
+_ENERGY_UNITS = ScaledDecimal(ENERGY_SCALE)
 
 
 def refresh(connection: Connection, keys: Iterable[BucketKey]) -> None:
