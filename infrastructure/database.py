@@ -11,10 +11,10 @@ import psycopg
 import psycopg_pool
 import sqlalchemy.exc
 from eventsourcing.persistence import ConnectionUnavailableError
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 
 from infrastructure.migration_head import is_at_head
-from infrastructure.postgres_event_store import session_timeout_options
+from infrastructure.postgres_event_store import session_timeout_options, take_schema_set_up_lock
 from infrastructure.settings import Backend, Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -175,15 +175,27 @@ _UNAVAILABLE_TYPES = (
 
 def migrate(engine: Engine) -> None:
     """Bring the read-model and token tables to the newest migration (alembic, imported only when
-    there is one to run: infrastructure/migration_head.py)."""
+    there is one to run: infrastructure/migration_head.py).
+
+    On PostgreSQL the migrations run under the schema set-up lock (``SCHEMA_SET_UP_LOCK_KEY``):
+    processes opening a new store together take turns, and those that waited find it migrated."""
     if is_at_head(engine):
         return
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            take_schema_set_up_lock(lambda statement: connection.exec_driver_sql(statement).scalar())
+            if is_at_head(engine):
+                return  # another process migrated it while this one waited
+        _upgrade_to_head(connection)
+
+
+def _upgrade_to_head(connection: Connection) -> None:
+    """alembic's ``upgrade head`` on ``connection``, in its transaction."""
     from alembic.config import Config
 
     from alembic import command
 
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")

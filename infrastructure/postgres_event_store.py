@@ -19,6 +19,9 @@
 4. The same server function hashes every event into the tamper-evident chain and inserts its
    chain records in the events' transaction (``ChainedPostgresApplicationRecorder``; the hashes
    are defined in infrastructure/audit_chain.py, the design in docs/audit.md, "Tamper evidence").
+5. Setting up the schema (every process does it when it opens the store) runs in one transaction
+   that first takes an advisory lock, so several processes may open one store at once
+   (``SCHEMA_SET_UP_LOCK_KEY``, ``SerialisedSchemaSetUp``).
 
 ``event_store_environment`` names ``LedgerPostgresFactory`` as ``PERSISTENCE_MODULE``; its
 timeouts come from ``POSTGRES_STATEMENT_TIMEOUT_MS`` and ``POSTGRES_LOCK_TIMEOUT_MS``.
@@ -27,14 +30,22 @@ timeouts come from ``POSTGRES_STATEMENT_TIMEOUT_MS`` and ``POSTGRES_LOCK_TIMEOUT
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, Notification, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+    PostgresRecorder,
+)
 from eventsourcing.utils import Environment, EnvType, retry
+from psycopg.errors import DuplicateObject
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
@@ -70,9 +81,89 @@ EVENTS_FROM_COLUMNS = SQL(
     "AS events(originator_id, originator_version, topic, state)"
 )
 
+# Every process that opens a store sets up its schema first: the event store's composite type
+# (CREATE TYPE), tables and index (CREATE ... IF NOT EXISTS), insert functions (CREATE OR REPLACE
+# FUNCTION), the chain's tables, the seal of an unchained store, and the read models' migrations
+# (infrastructure/database.py). Several processes doing so at the same moment (``serve --workers``,
+# job workers started together) failed: two CREATE OR REPLACE of one function raise "tuple
+# concurrently updated", two CREATE TYPE or CREATE TABLE of one name (IF NOT EXISTS or not) a
+# unique violation on the catalog, two alembic upgrades a duplicate table. So each set-up runs in
+# one transaction that first takes this transaction-level advisory lock: one set-up at a time per
+# database (an advisory lock's key is scoped to its database), the lock released by the commit or
+# rollback, or by the server when the process dies. The key is a fixed bigint that nothing else in
+# the database uses: the ASCII bytes of "HeatLedg".
+SCHEMA_SET_UP_LOCK_KEY = 0x48_65_61_74_4C_65_64_67
+# How long a set-up waits for another process's set-up, beyond the session's lock and statement
+# timeouts: a set-up takes milliseconds, the first migration of a new store about a second, the
+# seal of a large store written before the chain may take minutes.
+SCHEMA_SET_UP_WAIT_SECONDS = 600
+_TRY_SCHEMA_SET_UP_LOCK = f"SELECT pg_try_advisory_xact_lock({SCHEMA_SET_UP_LOCK_KEY})"
+_WAIT_FOR_SCHEMA_SET_UP_LOCK = f"SELECT pg_advisory_xact_lock({SCHEMA_SET_UP_LOCK_KEY})"
+# ``set_config(…, true)`` is SET LOCAL as a query (so every statement here returns a row);
+# ``reset_val`` is the session's own value, given when it connected (``session_timeout_options``).
+_WAIT_TIMEOUTS = (
+    f"SELECT count(set_config(name, '{SCHEMA_SET_UP_WAIT_SECONDS}s', true)) FROM pg_settings "
+    "WHERE name IN ('lock_timeout', 'statement_timeout')"
+)
+_SESSION_TIMEOUTS = (
+    "SELECT count(set_config(name, reset_val, true)) FROM pg_settings "
+    "WHERE name IN ('lock_timeout', 'statement_timeout')"
+)
 
-class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
-    """The library's application recorder, inserting with one statement (see the module doc)."""
+
+def take_schema_set_up_lock(query: Callable[[str], Any]) -> None:
+    """Take ``SCHEMA_SET_UP_LOCK_KEY`` for the transaction ``query`` runs in (``query`` runs one
+    statement in it and returns the first value of its first row).
+
+    Free, it costs one statement. Held by another process's set-up, this waits for that set-up's
+    commit up to ``SCHEMA_SET_UP_WAIT_SECONDS``, and then the session's timeouts apply again."""
+    if query(_TRY_SCHEMA_SET_UP_LOCK):
+        return
+    logger.info("waiting for another process to finish setting up the store's schema")
+    query(_WAIT_TIMEOUTS)
+    query(_WAIT_FOR_SCHEMA_SET_UP_LOCK)
+    query(_SESSION_TIMEOUTS)
+
+
+class SerialisedSchemaSetUp(PostgresRecorder):
+    """A recorder whose schema set-up runs whole in one transaction under the schema set-up lock
+    (``SCHEMA_SET_UP_LOCK_KEY``), so processes opening one store together take turns.
+
+    The library's ``create_table`` creates the types in transactions of their own (``CREATE TYPE``
+    has no ``IF NOT EXISTS``: an existing type fails its transaction) and the rest in another,
+    with no lock; here a savepoint keeps the one transaction usable when a type exists."""
+
+    def create_table(self) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            take_schema_set_up_lock(lambda statement: _first_value(cursor.execute(statement).fetchone()))
+            self._create_types(cursor)
+            self._create_table(cursor)  # the library's: every statement but the types, in order
+            self._finish_set_up(cursor)
+        self.datastore.register_type_adapters()
+
+    def _create_types(self, cursor: Any) -> None:
+        for statement in self.sql_create_statements:
+            if "CREATE TYPE" in statement.as_string():
+                with contextlib.suppress(DuplicateObject), cursor.connection.transaction():
+                    cursor.execute(statement, prepare=False)
+
+    def _finish_set_up(self, cursor: Any) -> None:
+        """What a recorder does after creating its schema, in the same transaction (nothing here)."""
+
+
+def _first_value(row: Any) -> Any:
+    # The datastore's cursors return rows as dicts.
+    return next(iter(row.values())) if row else None
+
+
+class SerialisedPostgresAggregateRecorder(SerialisedSchemaSetUp, PostgresAggregateRecorder):
+    """The library's aggregate recorder (the snapshots' table), set up under the schema lock: it
+    creates the same composite type as the events' recorder."""
+
+
+class LedgerPostgresApplicationRecorder(SerialisedSchemaSetUp, PostgresApplicationRecorder):
+    """The library's application recorder, inserting with one statement and set up under the
+    schema lock (see the module doc)."""
 
     # The insert function is named after the events table and this (the chained recorder's differs).
     # "columns": it takes one array per column (the composite-array functions of earlier stores,
@@ -295,34 +386,32 @@ class ChainedPostgresApplicationRecorder(LedgerPostgresApplicationRecorder):
             channel=Identifier(self.channel_name),
         )
 
-    def create_table(self) -> None:
-        """The library's tables and function, the chain's, and the seal of a store written before
-        the chain."""
-        super().create_table()
-        self._seal_unchained_store()
+    def _finish_set_up(self, cursor: Any) -> None:
+        """The seal of a store written before the chain, in the set-up's transaction (so under the
+        schema lock, and seeing the tables it may just have created)."""
+        self._seal_unchained_store(cursor)
 
     # -- sealing a store written before the chain ---------------------------------------------
 
-    def _seal_unchained_store(self) -> None:
+    def _seal_unchained_store(self, cursor: Any) -> None:
         """Chain every stored event when none is chained yet and no checkpoint was ever taken; a
         chain that merely lags (or a store with checkpoints and no chain) is left as it is, for
         ``heatledger audit verify`` to report: it is never repaired silently."""
-        if self._chain_keeps_up():
-            return  # every start asks, but only a store that may need a seal waits for the lock
-        with self.datastore.transaction(commit=True) as cursor:
-            # The writers' own lock: no save slips in between the reads and the seal.
-            cursor.execute(
-                SQL("LOCK TABLE {table} IN EXCLUSIVE MODE").format(table=self._table(self.events_table_name))
-            )
-            sealed = self._seal(cursor)
+        if self._chain_keeps_up(cursor):
+            return  # every start asks, but only a store that may need a seal waits for the writers' lock
+        # The writers' own lock: no save slips in between the reads and the seal.
+        cursor.execute(SQL("LOCK TABLE {table} IN EXCLUSIVE MODE").format(table=self._table(self.events_table_name)))
+        sealed = self._seal(cursor)
         if sealed:
             logger.warning("sealed the event store: %d events written before the hash chain are now chained", sealed)
 
-    def _chain_keeps_up(self) -> bool:
-        """The check every start makes without any lock: the events' head read first, then the
-        chain's, so a save committed in between can only make the chain look further ahead."""
-        event_head = self.max_notification_id() or 0
-        return event_head == 0 or self.max_chain_position() >= event_head
+    def _chain_keeps_up(self, cursor: Any) -> bool:
+        """The check every start makes without the writers' lock: the events' head read first,
+        then the chain's, so a save committed in between can only make the chain look further
+        ahead."""
+        event_head = self._scalar(cursor, "SELECT max(notification_id) FROM {table}", self.events_table_name) or 0
+        chain_head = self._scalar(cursor, "SELECT max(notification_id) FROM {table}", self.chain_table_name) or 0
+        return event_head == 0 or chain_head >= event_head
 
     def _seal(self, cursor: Any) -> int:
         event_head = self._scalar(cursor, "SELECT max(notification_id) FROM {table}", self.events_table_name)
@@ -442,6 +531,7 @@ def _fields(row: Any) -> tuple[int, Any, int, str, bytes]:
 class LedgerPostgresFactory(PostgresFactory):
     """The library's PostgreSQL factory with the ledger's chained recorder and per-connection timeouts."""
 
+    aggregate_recorder_class = SerialisedPostgresAggregateRecorder
     application_recorder_class: type[LedgerPostgresApplicationRecorder] = ChainedPostgresApplicationRecorder
 
     def __init__(self, env: Environment | EnvType | None) -> None:
