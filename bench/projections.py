@@ -334,28 +334,30 @@ def rebuild_as_run(settings: Settings, events: int, scratch: Path) -> Timed:
 def split_rebuild_as_run(settings: Settings, events: int, scratch: Path, processes: int) -> Timed:
     """``heatledger projections rebuild --processes N`` in a fresh process (its CPU seconds
     include the processes it forks), with its start-up apart."""
-    result_path = scratch / "rebuild-split.json"
-    command = [sys.executable, "-m", "bench.billing_cli_process", str(result_path), "projections", "rebuild"]
-    command += ["--processes", str(processes)]
+    arguments = ("projections", "rebuild", "--processes", str(processes))
+    path = f"`heatledger projections rebuild --processes {processes}`, fresh process"
+    return _command_as_run(settings, events, scratch, arguments, path, "hash chain verified, then the split rebuild")
+
+
+def _command_as_run(
+    settings: Settings, events: int, scratch: Path, arguments: tuple[str, ...], path: str, after_start_up: str
+) -> Timed:
+    """``heatledger ARGUMENTS`` in a fresh process (``bench.billing_cli_process``), timed with its
+    start-up apart from the rest (``after_start_up``); CPU seconds include the processes it forks."""
+    name = "-".join(argument.strip("-") for argument in arguments[:2])
+    result_path = scratch / f"{name}.json"
+    command = [sys.executable, "-m", "bench.billing_cli_process", str(result_path), *arguments]
     spawned_at = time.time()
-    wall, cpu, server = _spawn(command, settings, scratch, "rebuild-split")
+    wall, cpu, server = _spawn(command, settings, scratch, name)
     figures = json.loads(result_path.read_text(encoding="utf-8"))
     startup = figures["store_opened_at"] - spawned_at
-    parts = (
-        ("start-up: interpreter, imports, store opened", startup),
-        ("hash chain verified, then the split rebuild", wall - startup),
-    )
-    path = f"`heatledger projections rebuild --processes {processes}`, fresh process"
+    parts = (("start-up: interpreter, imports, store opened", startup), (after_start_up, wall - startup))
     return Timed(path, events, wall, cpu, parts, server)
 
 
 def catch_up_as_run(settings: Settings, events: int, scratch: Path) -> Timed:
     """Empty the read models here, then ``ProjectionRunner.catch_up`` in a fresh process."""
-    container = bootstrap(settings)
-    try:
-        empty_read_models(container.engine)
-    finally:
-        container.close()
+    forget_applied(settings)
     command = [sys.executable, "-m", "bench.projections", "--child-catch-up"]
     wall, cpu, server = _spawn(command, settings, scratch, "catch-up")
     log = (scratch / "catch-up.log").read_text(encoding="utf-8")
@@ -369,22 +371,12 @@ def catch_up_command_as_run(settings: Settings, events: int, scratch: Path) -> T
     """Empty the read models here, then ``heatledger projections catch-up`` in a fresh process:
     with nothing applied on a PostgreSQL store of 200,000 events or more it splits the catch-up
     over the machine's cores (``default_processes``), as a worker does at its start."""
-    container = bootstrap(settings)
-    try:
-        empty_read_models(container.engine)
-    finally:
-        container.close()
-    result_path = scratch / "catch-up-command.json"
-    command = [sys.executable, "-m", "bench.billing_cli_process", str(result_path), "projections", "catch-up"]
-    spawned_at = time.time()
-    wall, cpu, server = _spawn(command, settings, scratch, "catch-up-command")
-    figures = json.loads(result_path.read_text(encoding="utf-8"))
-    startup = figures["store_opened_at"] - spawned_at
-    parts = (
-        ("start-up: interpreter, imports, store opened", startup),
-        ("the catch-up from nothing, its processes included", wall - startup),
+    forget_applied(settings)
+    path = "`heatledger projections catch-up` from nothing, fresh process"
+    arguments = ("projections", "catch-up")
+    return _command_as_run(
+        settings, events, scratch, arguments, path, "the catch-up from nothing, its processes included"
     )
-    return Timed("`heatledger projections catch-up` from nothing, fresh process", events, wall, cpu, parts, server)
 
 
 def child_catch_up() -> None:
@@ -431,6 +423,15 @@ def split_rebuild_warm(container: Container, events: int, processes: int) -> Tim
         ("critical path: this process + the slowest group (CPU s)", own_cpu + slowest),
     )
     return Timed(path, events, wall, cpu, tuple(part for part in parts if part[0]))
+
+
+def forget_applied(settings: Settings) -> None:
+    """The read models of the store of ``settings`` emptied by this process (``empty_read_models``)."""
+    container = bootstrap(settings)
+    try:
+        empty_read_models(container.engine)
+    finally:
+        container.close()
 
 
 def empty_read_models(engine: Engine) -> None:
