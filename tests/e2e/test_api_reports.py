@@ -13,11 +13,13 @@ against its own 11,301.7 GJ: 531 GJ lost, 4.7 %.
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from fastapi import FastAPI
@@ -155,12 +157,13 @@ def _emptied(app: FastAPI) -> None:
 
 
 def _postgres_copy(template: str) -> str:
+    """A new database copied from ``template`` (set as tests.services makes its databases)."""
     import psycopg
 
-    name = _create_database()  # a throw-away name, dropped at exit; replaced by the template's copy
+    name = f"heatledger_test_{uuid4().hex[:12]}"
     with psycopg.connect(_admin_connection_string(), autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE "{name}"')
         connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        atexit.register(_drop_database, name)
         connection.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     return name
 
