@@ -83,7 +83,7 @@ def copy_rows(engine: Engine, table: str, columns: tuple[str, ...], rows: Iterat
     count = 0
     connection = engine.raw_connection()
     try:
-        with connection.cursor() as cursor:
+        with connection.cursor() as cursor:  # type: ignore[attr-defined]  # psycopg's cursor is a context manager
             cursor.execute("SET statement_timeout = 0")  # set-up only: the ledger's timeout guards requests
         with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
             for row in rows:

@@ -211,8 +211,8 @@ def print_statements(console: Console, name: str, statements: list[tuple[str, fl
     shapes: dict[str, list[float]] = defaultdict(list)
     for statement, spent in statements:
         shapes[" ".join(statement.split())[:220]].append(spent)
-    for shape, spent in shapes.items():
-        console.print(f"  {len(spent)}× {sum(spent):6.2f} ms  {shape}")
+    for shape, spent_ms in shapes.items():
+        console.print(f"  {len(spent_ms)}× {sum(spent_ms):6.2f} ms  {shape}")
 
 
 if __name__ == "__main__":
