@@ -92,7 +92,7 @@ from application.ingestion import ReadingItem
 from application.ledger import HeatLedger
 from application.transcodings import DateAsISO
 from bench.ingest import _admin_connection, _progress, backends_to_measure, bench_console, store_settings
-from bench.kept_store import ensure_kept_city, kept_city_name
+from bench.kept_store import create_copy, ensure_kept_city, kept_city_name
 from domain.billing import BillKind
 from domain.day_split import BUSINESS_TIME_ZONE
 from domain.household import Household
@@ -522,7 +522,7 @@ def copied_store(settings: Settings, scratch: Path, label: str) -> Iterator[Sett
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
             (source,),
         )
-        connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+        create_copy(connection, source, name)
     try:
         yield settings.model_copy(update={"postgres_dbname": name})
     finally:
