@@ -39,6 +39,13 @@ AFTER_SEASON = datetime.fromisoformat("2026-04-10T12:00:00+08:00")
 START, END = "2025-11-01T00:00:00+08:00", "2026-04-01T00:00:00+08:00"
 
 
+@pytest.fixture
+def after_season(app: FastAPI) -> Iterator[None]:
+    """The clock frozen after the season, the app made first (the web reports' tests use it)."""
+    with freeze_time(AFTER_SEASON, real_asyncio=True):
+        yield
+
+
 def spread(total: Decimal, count: int) -> list[Decimal]:
     """``count`` areas of 0.01 m² that sum to ``total`` exactly."""
     base = (total / count).quantize(Decimal("0.01"), rounding="ROUND_DOWN")
