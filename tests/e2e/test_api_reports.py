@@ -31,7 +31,7 @@ from application.authorization import Role
 from infrastructure.container import Container, bootstrap
 from infrastructure.settings import Backend, Settings
 from tests.conftest import empty_sqlite_settings, postgres_settings
-from tests.e2e.conftest import LedgerApi, Tokens, assert_problem
+from tests.e2e.conftest import LedgerApi, Tokens, assert_problem, empty_app
 from tests.services import _admin_connection_string, _create_database, _drop_database
 
 SEASON = "2025-2026"
@@ -150,17 +150,8 @@ def _built_case_store(settings: Settings) -> None:
         with freeze_time(AFTER_SEASON, real_asyncio=True), TestClient(app) as client:
             build_case(LedgerApi(client, Tokens(container)))
     finally:
-        _emptied(app)
+        empty_app(app)
         container.close()
-
-
-def _emptied(app: FastAPI) -> None:
-    """As the e2e conftest's ``app`` fixture leaves an app: its attributes cleared (see there)."""
-    app.router.routes.clear()
-    app.user_middleware.clear()
-    app.middleware_stack = None
-    app.openapi_schema = None
-    vars(app).clear()
 
 
 def _postgres_copy(template: str) -> str:
@@ -212,7 +203,7 @@ def case_api(case_store: Settings) -> Iterator[LedgerApi]:
         with freeze_time(AFTER_SEASON, real_asyncio=True), TestClient(app) as client:
             yield LedgerApi(client, Tokens(container))
     finally:
-        _emptied(app)
+        empty_app(app)
         container.close()
 
 
