@@ -64,13 +64,16 @@ def _admin_connection_string() -> str:
 _shared_database: str | None = None
 
 
-def _create_database() -> str:
+def _create_database(template: str | None = None) -> str:
+    """A new test database, dropped at exit: empty, or a copy of ``template`` (which must have
+    no connections)."""
     import psycopg
 
     name = f"heatledger_test_{uuid.uuid4().hex[:12]}"
+    copied_from = f' TEMPLATE "{template}"' if template else ""
     try:
         with psycopg.connect(_admin_connection_string(), autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
+            connection.execute(f'CREATE DATABASE "{name}"{copied_from}')
             # A test's commits need not wait for the WAL to reach the disk: the semantics (locks,
             # isolation, constraints, what a reader sees) are PostgreSQL's own either way; only a
             # crash could lose the last commits, and the fault tests that crash PostgreSQL run their

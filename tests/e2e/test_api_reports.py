@@ -13,13 +13,11 @@ against its own 11,301.7 GJ: 531 GJ lost, 4.7 %.
 
 from __future__ import annotations
 
-import atexit
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import pytest
 from fastapi import FastAPI
@@ -32,7 +30,7 @@ from infrastructure.container import Container, bootstrap
 from infrastructure.settings import Backend, Settings
 from tests.conftest import empty_sqlite_settings, postgres_settings
 from tests.e2e.conftest import LedgerApi, Tokens, assert_problem, empty_app
-from tests.services import _admin_connection_string, _create_database, _drop_database
+from tests.services import _create_database, _drop_database
 
 SEASON = "2025-2026"
 AFTER_SEASON = datetime.fromisoformat("2026-04-10T12:00:00+08:00")
@@ -154,18 +152,6 @@ def _built_case_store(settings: Settings) -> None:
         container.close()
 
 
-def _postgres_copy(template: str) -> str:
-    """A new database copied from ``template`` (set as tests.services makes its databases)."""
-    import psycopg
-
-    name = f"heatledger_test_{uuid4().hex[:12]}"
-    with psycopg.connect(_admin_connection_string(), autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-        atexit.register(_drop_database, name)
-        connection.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
-    return name
-
-
 @pytest.fixture
 def case_store(
     backend_settings: Settings,
@@ -188,7 +174,7 @@ def case_store(
     if backend is Backend.SQLITE:
         yield empty_sqlite_settings(template.data_dir, tmp_path)  # copies every file of the folder
         return
-    copy = _postgres_copy(template.postgres_dbname)
+    copy = _create_database(template.postgres_dbname)
     yield postgres_settings(copy)
     _drop_database(copy)
 
